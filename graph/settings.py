@@ -1,0 +1,69 @@
+"""Every ``FAPIAO_*`` setting in one place: name, default, help. Read with :func:`get`.
+
+Add a setting by appending a :class:`Setting` to ``SETTINGS``; ``docs/settings.md`` must describe it
+(a test checks that every setting is documented).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from graph.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("FAPIAO_STORE", "embedded:workspace",
+            "Which graph store to use: `embedded:PATH` (a workspace folder, the default) or a Neo4j URI "
+            "(`bolt://`, `neo4j://`, `neo4j+s://`, `bolt+s://`)."),
+    Setting("FAPIAO_NEO4J_USER", "neo4j", "Neo4j user name (ignored when the server has auth off)."),
+    Setting("FAPIAO_NEO4J_PASSWORD", "", "Neo4j password; empty means connect without auth."),
+    Setting("FAPIAO_NEO4J_DATABASE", "neo4j", "Neo4j database name."),
+    Setting("FAPIAO_NEO4J_BATCH", "5000", "Rows per `UNWIND $rows` batch when loading into Neo4j."),
+    Setting("FAPIAO_REQUIRE_NEO4J", "0",
+            "1 = tests that need a real Neo4j fail instead of skipping when Java/Maven are missing (CI sets it)."),
+    Setting("FAPIAO_REQUIRE_BROWSER", "0",
+            "1 = browser tests fail instead of skipping when Chromium/Playwright are missing (CI sets it)."),
+    Setting("FAPIAO_NEO4J_PAGECACHE_MB", "192", "Page cache of the local Neo4j started by `make neo4j` and the tests."),
+    Setting("FAPIAO_NEO4J_HEAP", "768m", "JVM heap (-Xmx) of the local Neo4j started by `make neo4j` and the tests."),
+    Setting("FAPIAO_TIMEZONE", "Asia/Shanghai", "Time zone of issue dates given without an offset."),
+    Setting("FAPIAO_DEMO", "0", "1 = demo mode: demo users exist and the sign-in page shows them."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str) -> str:
+    """The value of setting ``name`` from the environment, or its default."""
+    try:
+        setting = _BY_NAME[name]
+    except KeyError as e:
+        raise ConfigError(f"unknown setting {name}; known: {', '.join(sorted(_BY_NAME))}") from e
+    return os.environ.get(name, setting.default)
+
+
+def get_int(name: str) -> int:
+    raw = get(name)
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from e
+
+
+def get_float(name: str) -> float:
+    raw = get(name)
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name}={raw!r} is not a number") from e
+
+
+def get_bool(name: str) -> bool:
+    return get(name).strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,173 @@
+"""The store contract: one abstract writer and one read view; a backend per file (embedded.py, neo4j_store.py).
+
+Conventions shared by every method:
+- time windows are half-open ``[start, end)`` of timezone-aware datetimes; ``None`` means unbounded;
+- bulk results are ``pyarrow.Table`` with the schemas in :mod:`graph.schema`;
+- writes are idempotent upserts by natural key (tax id, invoice key, ring id, record id, audit seq);
+- "records" are JSON documents for the workflow layer (cases, appeals, tier overrides, users,
+  dispositions, assignments ...): ``kind`` names the collection. For ``kind == "case"`` the backend
+  also links the case to the taxpayers / rings / invoices listed under ``data["taxpayers"]``,
+  ``data["rings"]`` and ``data["invoices"]`` ((:Case)-[:CONCERNS]->(...) in Neo4j).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+
+from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+
+
+class Writer(ABC):
+    """Batched, idempotent writes. Used as ``with store.writer() as w:``; flushes/commits on exit."""
+
+    @abstractmethod
+    def taxpayers(self, table: pa.Table) -> None:
+        """Upsert taxpayers (schema.TAXPAYERS columns; identifier columns legal_rep / phone / address /
+        bank_account, when present, are written as identifiers too). Non-null values overwrite."""
+
+    @abstractmethod
+    def invoices(self, table: pa.Table) -> None:
+        """Upsert invoices (schema.INVOICES) by ``key``; missing seller/buyer taxpayers are created from
+        the names on the invoice; ``red_ref`` links a red-letter invoice to its original."""
+
+    @abstractmethod
+    def identifiers(self, table: pa.Table) -> None:
+        """Upsert (tax_id, kind, value) links (schema.IDENTIFIERS)."""
+
+    @abstractmethod
+    def findings(self, run: Run, rings: Sequence[Ring], scores: pa.Table) -> None:
+        """Store one detection run: its rings (with members) and per-taxpayer scores (schema.SCORES).
+        Re-writing the same run id replaces that run's findings."""
+
+    @abstractmethod
+    def put_record(self, kind: str, rec_id: str, data: dict[str, Any]) -> None:
+        """Insert or replace a JSON-able workflow record."""
+
+    @abstractmethod
+    def audit(self, event: AuditEvent) -> None:
+        """Append one audit event. Raises StoreError if ``event.seq`` already exists (the chain never forks)."""
+
+
+class Store(ABC):
+    """Read view + writer factory. Backends take a URI or a ready connection/driver in their constructor."""
+
+    uri: str
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    @abstractmethod
+    def writer(self) -> AbstractContextManager[Writer]:
+        """A writer whose work is committed when the ``with`` block exits without an exception."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- entities ----------------------------------------------------------------------------------
+    @abstractmethod
+    def counts(self) -> Counts: ...
+
+    @abstractmethod
+    def taxpayer(self, tax_id: str) -> Taxpayer | None:
+        """One taxpayer with its identifiers, or None."""
+
+    @abstractmethod
+    def taxpayers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
+        """schema.TAXPAYERS rows for ``tax_ids`` (all taxpayers when None)."""
+
+    @abstractmethod
+    def identifiers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
+        """schema.IDENTIFIERS rows for ``tax_ids`` (all when None)."""
+
+    @abstractmethod
+    def invoice(self, key: str) -> Invoice | None: ...
+
+    @abstractmethod
+    def invoices(self, keys: Sequence[str]) -> pa.Table:
+        """schema.INVOICES rows for ``keys``, ordered by issued_at."""
+
+    @abstractmethod
+    def lookup_invoice(self, number: str, issued_on: date, amount_fen: int, *, code: str | None = None) -> Invoice | None:
+        """Status lookup (查验): the invoice with this number (and code, when given) issued on that day whose
+        pre-tax amount or total equals ``amount_fen``; None when nothing matches."""
+
+    @abstractmethod
+    def existing_invoice_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` the store already holds (for duplicate checks on load)."""
+
+    @abstractmethod
+    def search(self, text: str, limit: int = 20) -> list[Taxpayer]:
+        """Taxpayers whose name contains ``text`` (Chinese included) or whose tax id starts with it;
+        exact tax-id matches first, then by name."""
+
+    # --- graph reads -------------------------------------------------------------------------------
+    @abstractmethod
+    def ego_network(self, tax_id: str, *, hops: int = 1, start: datetime | None = None,
+                    end: datetime | None = None, min_amount_fen: int = 0, limit: int = 500) -> Subgraph:
+        """Taxpayers within ``hops`` invoice edges (either direction) of ``tax_id``, counting only invoices in
+        the window with total_fen >= min_amount_fen. When more than ``limit`` nodes are reachable, keep the
+        closest first and, within a hop, the largest invoiced volume with the kept nodes."""
+
+    @abstractmethod
+    def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
+                         end: datetime | None = None) -> pa.Table:
+        """Invoices a→b and b→a in the window (schema.INVOICES), ordered by issued_at."""
+
+    @abstractmethod
+    def invoices_of(self, tax_id: str, *, start: datetime | None = None, end: datetime | None = None,
+                    limit: int | None = None) -> pa.Table:
+        """Invoices issued or received by ``tax_id`` (schema.INVOICES), newest first."""
+
+    @abstractmethod
+    def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:
+        """Up to ``limit`` shortest chains of tax ids connecting a and b through invoices (either direction)."""
+
+    @abstractmethod
+    def edge_table(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        """The aggregated issuer→buyer edge table for the window (schema.EDGES)."""
+
+    @abstractmethod
+    def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        """Every invoice in the window (schema.INVOICES), ordered by issued_at, for temporal algorithms."""
+
+    # --- findings ----------------------------------------------------------------------------------
+    @abstractmethod
+    def runs(self) -> list[Run]:
+        """Detection runs, newest first."""
+
+    @abstractmethod
+    def rings(self, run_id: str | None = None) -> list[Ring]:
+        """Rings of ``run_id`` (the newest run when None), highest score first."""
+
+    @abstractmethod
+    def ring(self, ring_id: str) -> Ring | None: ...
+
+    @abstractmethod
+    def scores(self, run_id: str | None = None) -> pa.Table:
+        """schema.SCORES rows of ``run_id`` (the newest run when None)."""
+
+    # --- workflow records and audit ------------------------------------------------------------------
+    @abstractmethod
+    def record(self, kind: str, rec_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """Every record of ``kind``, in insertion order of their ids' first write."""
+
+    @abstractmethod
+    def audit_events(self, after_seq: int = 0) -> list[AuditEvent]:
+        """Audit events with seq > after_seq, in seq order."""
+
+    def iter_audit(self) -> Iterator[AuditEvent]:
+        yield from self.audit_events(0)

@@ -1,0 +1,3 @@
+"""Readers, column mapping, validation, quarantine and the synthetic generator."""
+
+__all__: list[str] = []

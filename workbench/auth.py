@@ -1,0 +1,65 @@
+"""Roles and permissions: the one table every page, action and export checks on the server side.
+
+A user holds one or more roles. ``require(roles, action)`` raises PermissionDenied when none of the
+user's roles allows ``action``. Pages call it before rendering anything; actions call it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graph.errors import PermissionDenied
+
+ROLES: tuple[str, ...] = ("investigator", "supervisor", "analyst", "admin")
+
+_ALL = frozenset(ROLES)
+_INV = frozenset({"investigator"})
+_SUP = frozenset({"supervisor"})
+_ANA = frozenset({"analyst"})
+_ADM = frozenset({"admin"})
+
+#: action -> roles allowed. Keep in sync with docs/operations.md (a test checks every action is listed).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # reading
+    "view_overview": _ALL,
+    "view_network": _INV | _SUP | _ANA,
+    "view_rings": _INV | _SUP | _ANA,
+    "view_taxpayer": _INV | _SUP | _ANA,
+    "view_risk_queue": _SUP | _INV,
+    "view_cases": _INV | _SUP | _ANA,
+    "check_invoice": _ALL,
+    # investigators' work
+    "open_case": _INV | _SUP,
+    "work_case": _INV | _SUP,             # notes, attachments, status
+    "record_disposition": _INV | _SUP,    # confirmed fraud / false positive
+    "record_appeal": _INV | _SUP,
+    # supervisors' work
+    "override_tier": _SUP,
+    "assign_case": _SUP,
+    "review_appeal": _SUP,
+    "view_audit": _SUP | _ADM,
+    "train_model": _SUP,
+    # analysts' work
+    "export_case": _ANA,
+    "export_data": _ANA,
+    # administration
+    "import_data": _ADM,
+    "run_detection": _ADM | _SUP,
+    "manage_users": _ADM,
+}
+
+
+def allowed(roles: Iterable[str], action: str) -> bool:
+    """True when any of ``roles`` may perform ``action`` (unknown actions are never allowed)."""
+    permitted = PERMISSIONS.get(action, frozenset())
+    return any(r in permitted for r in roles)
+
+
+def require(roles: Iterable[str], action: str) -> None:
+    """Raise PermissionDenied unless one of ``roles`` allows ``action``."""
+    roles = tuple(roles)
+    if not allowed(roles, action):
+        raise PermissionDenied(
+            f"action {action!r} needs one of the roles {sorted(PERMISSIONS.get(action, ()))}; "
+            f"you have {sorted(roles) or 'none'}"
+        )
