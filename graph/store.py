@@ -68,6 +68,10 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete every node, edge, finding, record and audit event (schema/indexes stay). Admin reset and tests."""
+
     def __enter__(self) -> Store:
         return self
 
