@@ -1,0 +1,222 @@
+"""The tamper-evident audit trail: append-only events, each SHA-256 hash-chained to the one before.
+
+Every event hashes the canonical JSON of ``seq, at, actor, role, action, target, detail, prev_hash``;
+``prev_hash`` is the previous event's hash ("" for event 1). Editing, removing or reordering any event
+breaks the chain and :func:`verify` names the event. A small ``audit_head`` record remembers the newest
+seq and hash so that deleting the *last* events is caught too. Only the Store contract is used, so
+both backends behave the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from graph.errors import StoreError
+from graph.model import AuditEvent
+from graph.store import Store
+
+if TYPE_CHECKING:
+    from workbench.users import User
+
+TZ = ZoneInfo("Asia/Shanghai")
+HEAD_KIND = "audit_head"
+HEAD_ID = "head"
+_RETRIES = 25
+
+# store uri -> (seq, hash) of the newest event this process has seen
+_tail_cache: dict[str, tuple[int, str]] = {}
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Outcome of :func:`verify`: ``ok`` when the chain is intact; ``problems`` name each broken event."""
+
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"audit trail intact: {self.checked} events verified"
+        return f"audit trail BROKEN ({len(self.problems)} problems in {self.checked} events)"
+
+
+def now() -> datetime:
+    """The current time in Asia/Shanghai, to the second (every backend stores seconds exactly)."""
+    return datetime.now(TZ).replace(microsecond=0)
+
+
+def _canonical_time(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise StoreError("audit event time is not timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_hash(seq: int, at: datetime, actor: str, role: str, action: str, target: str, detail: str,
+               prev_hash: str) -> str:
+    """SHA-256 (hex) over the canonical JSON of one event's fields.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> len(event_hash(1, datetime(2025, 1, 1, tzinfo=timezone.utc), "a", "admin", "x", "t", "", ""))
+    64
+    """
+    doc = {"seq": seq, "at": _canonical_time(at), "actor": actor, "role": role, "action": action,
+           "target": target, "detail": detail, "prev_hash": prev_hash}
+    raw = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def recompute(ev: AuditEvent) -> str:
+    """The hash ``ev`` should carry given its fields."""
+    return event_hash(ev.seq, ev.at, ev.actor, ev.role, ev.action, ev.target, ev.detail, ev.prev_hash)
+
+
+def _tail(store: Store) -> tuple[int, str]:
+    """(seq, hash) of the newest event; uses a per-process cache, validated against the store."""
+    cached = _tail_cache.get(store.uri)
+    if cached is not None and cached[0] > 0:
+        events = store.audit_events(after_seq=cached[0] - 1)
+        if events and events[0].seq == cached[0] and events[0].hash == cached[1]:
+            last = events[-1]
+            return last.seq, last.hash
+    events = store.audit_events(0)
+    if not events:
+        return 0, ""
+    return events[-1].seq, events[-1].hash
+
+
+def record(store: Store, user: User | None, action: str, target: str, detail: str = "") -> AuditEvent:
+    """Append one event to the audit trail and return it.
+
+    Parameters
+    ----------
+    store : Store
+        Where the trail lives.
+    user : User or None
+        The acting user; None records ``anonymous`` (e.g. a failed sign-in for an unknown name).
+    action : str
+        What happened (``sign_in``, ``case_read``, ``tier_override`` ...).
+    target : str
+        What it happened to, as ``kind:id`` (``case:C-...``, ``taxpayer:9131...``, ``user:alice``).
+    detail : str
+        Free text (reasons, old -> new values).
+
+    Returns
+    -------
+    AuditEvent
+        The stored event. On a sequence conflict with a concurrent writer the tail is re-read and
+        the append retried; StoreError is raised only when that keeps failing.
+    """
+    actor = user.username if user is not None else "anonymous"
+    role = ",".join(user.roles) if user is not None else ""
+    last_error: StoreError | None = None
+    for attempt in range(_RETRIES):
+        seq, prev = _tail(store)
+        at = now()
+        ev = AuditEvent(seq=seq + 1, at=at, actor=actor, role=role, action=action, target=target,
+                        detail=detail, prev_hash=prev,
+                        hash=event_hash(seq + 1, at, actor, role, action, target, detail, prev))
+        try:
+            with store.writer() as w:
+                w.audit(ev)
+        except StoreError as e:  # someone else took this seq: re-read the tail and retry
+            last_error = e
+            _tail_cache.pop(store.uri, None)
+            time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
+            continue
+        _tail_cache[store.uri] = (ev.seq, ev.hash)
+        try:
+            head = store.record(HEAD_KIND, HEAD_ID)
+            if head is None or int(head.get("seq", 0)) < ev.seq:
+                with store.writer() as w:
+                    w.put_record(HEAD_KIND, HEAD_ID, {"seq": ev.seq, "hash": ev.hash})
+        except StoreError:
+            pass  # the head is a convenience; the chain itself is already stored
+        return ev
+    raise StoreError(f"could not append to the audit trail after {_RETRIES} attempts: {last_error}")
+
+
+def _describe(ev: AuditEvent) -> str:
+    return f"event {ev.seq} ({ev.at.astimezone(TZ):%Y-%m-%d %H:%M:%S} {ev.actor} {ev.action} {ev.target})"
+
+
+def verify(store: Store) -> AuditVerification:
+    """Check the whole chain: every hash recomputes, every prev_hash links, seqs run 1, 2, 3 ... without gaps.
+
+    Returns
+    -------
+    AuditVerification
+        ``ok`` False with one line per problem naming the event (edited, removed, reordered, or
+        events missing at the end according to the head record).
+    """
+    events = store.audit_events(0)
+    problems: list[str] = []
+    expected_seq = 1
+    prev_hash = ""
+    for ev in events:
+        if ev.seq != expected_seq:
+            if ev.seq > expected_seq:
+                missing = (f"event {expected_seq}" if ev.seq == expected_seq + 1
+                           else f"events {expected_seq}-{ev.seq - 1}")
+                problems.append(f"{missing} removed (sequence jumps from {expected_seq - 1} to {ev.seq})")
+            else:
+                problems.append(f"{_describe(ev)} out of order (expected seq {expected_seq})")
+        if recompute(ev) != ev.hash:
+            problems.append(f"{_describe(ev)} edited: its content no longer matches its hash")
+        elif ev.prev_hash != prev_hash:
+            problems.append(f"{_describe(ev)} does not link to the event before it (an event was removed, "
+                            "inserted or reordered before it)")
+        prev_hash = ev.hash
+        expected_seq = ev.seq + 1
+    head = store.record(HEAD_KIND, HEAD_ID)
+    if head is not None:
+        head_seq = int(head.get("seq", 0))
+        last_seq = events[-1].seq if events else 0
+        if head_seq > last_seq:
+            gone = f"event {head_seq}" if head_seq == last_seq + 1 else f"events {last_seq + 1}-{head_seq}"
+            problems.append(f"{gone} removed from the end of the trail (the trail once reached event {head_seq})")
+        else:
+            match = next((e for e in events if e.seq == head_seq), None)
+            if match is not None and match.hash != head.get("hash"):
+                problems.append(f"{_describe(match)} replaced: its hash differs from the one recorded "
+                                "when it was written")
+    return AuditVerification(ok=not problems, problems=problems, checked=len(events))
+
+
+def events(store: Store, *, actor: str | None = None, action: str | None = None, target: str | None = None,
+           limit: int | None = None) -> list[AuditEvent]:
+    """Audit events newest first, filtered by actor / action (exact) and target (substring).
+
+    Parameters
+    ----------
+    limit : int or None
+        Keep at most this many (the newest); None keeps all.
+    """
+    out: list[AuditEvent] = []
+    for ev in reversed(store.audit_events(0)):
+        if actor and ev.actor != actor:
+            continue
+        if action and ev.action != action:
+            continue
+        if target and target not in ev.target:
+            continue
+        out.append(ev)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def event_row(ev: AuditEvent) -> dict[str, object]:
+    """One event as a flat, display-ready dict (time in Asia/Shanghai)."""
+    return {"seq": ev.seq, "at": ev.at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"), "actor": ev.actor,
+            "role": ev.role, "action": ev.action, "target": ev.target, "detail": ev.detail,
+            "hash": ev.hash[:12]}
