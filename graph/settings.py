@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_NEO4J_HEAP", "768m", "JVM heap (-Xmx) of the local Neo4j started by `make neo4j` and the tests."),
     Setting("FAPIAO_TIMEZONE", "Asia/Shanghai", "Time zone of issue dates given without an offset."),
     Setting("FAPIAO_DEMO", "0", "1 = demo mode: demo users exist and the sign-in page shows them."),
+    Setting("FAPIAO_TAX_TOLERANCE_FEN", "6",
+            "Loader: how many fen the tax amount may differ from round(amount x rate) before `tax_mismatch`."),
     Setting("FAPIAO_SESSION_MINUTES", "480", "Minutes a workbench sign-in lasts before the user must sign in again."),
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
 )
