@@ -1,0 +1,429 @@
+"""Temporal cycles (循环开票 / 对开 / 环开): issuer→buyer loops whose invoices are time-ordered.
+
+A *temporal cycle* of length k is a sequence of invoices ``e1 .. ek`` with ``seller(e1) = buyer(ek)``,
+``buyer(ei) = seller(ei+1)``, distinct taxpayers, strictly increasing issue times, and the whole loop
+inside ``window_days`` (``t(ek) - t(e1) <= window``). Every cycle is found from its earliest invoice,
+so no rotation is reported twice.
+
+Pruning before enumerating, in the spirit of 2SCENT (Kumar & Calders 2018):
+
+1. the time axis is cut into overlapping windows of length ``2·window`` (step ``window``); any loop that
+   fits in ``window`` lies inside the window that starts at its first invoice's slot. Strongly
+   connected components (igraph, C) are computed per window; a hop is followed only when both ends
+   sit in the same non-trivial component of that window;
+2. a start invoice ``s → v`` is skipped unless ``s`` receives an invoice in ``(t1, t1 + window]``;
+3. the depth-first search (numba) follows, per neighbour, only the *earliest* invoice after the
+   current time (it dominates every later parallel invoice for reachability), so parallel invoices do
+   not multiply the work.
+
+The static graph's simple cycles are never enumerated (see :func:`static_cycles` for that baseline).
+
+Example
+-------
+>>> import pandas as pd
+>>> inv = pd.DataFrame({"key": ["1", "2", "3"], "seller_tax_id": ["A", "B", "C"],
+...     "buyer_tax_id": ["B", "C", "A"], "total_fen": [100_00, 98_00, 97_00],
+...     "issued_at": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-09"]).tz_localize("Asia/Shanghai")})
+>>> [c.members for c in temporal_cycles(inv).cycles]
+[('A', 'B', 'C')]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import igraph as ig
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+from numba import njit
+
+from algorithms._tables import epoch_seconds, invoice_frame, localized
+
+DAY = 86_400
+I64 = npt.NDArray[np.int64]
+VALID_STATUSES = ("normal", "out_of_control", "abnormal", "red_offset")
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One invoice that closes part of a loop."""
+
+    key: str
+    seller: str
+    buyer: str
+    issued_at: str     # ISO 8601 with offset
+    total_fen: int
+
+
+@dataclass(frozen=True)
+class TemporalCycle:
+    """One loop (deduplicated by member set: the best-evidenced instance, with the repeat count)."""
+
+    members: tuple[str, ...]      # loop order, starting at the seller of the earliest invoice
+    hops: tuple[Hop, ...]         # time order
+    span_days: float              # first to last invoice
+    max_drift: float              # largest relative change of total between consecutive hops
+    spread: float                 # (max - min) / max of the hop totals
+    repeats: int                  # instances found with the same member set (distinct invoice sequences)
+
+    @property
+    def length(self) -> int:
+        return len(self.members)
+
+    def details(self) -> dict[str, Any]:
+        """JSON-able hops and measures, for ``Ring.details``."""
+        return {
+            "hops": [h.__dict__ for h in self.hops], "span_days": round(self.span_days, 2),
+            "max_drift": round(self.max_drift, 4), "spread": round(self.spread, 4), "repeats": self.repeats,
+        }
+
+
+@dataclass(frozen=True)
+class CycleSearch:
+    """Result of :func:`temporal_cycles` with the pruning statistics."""
+
+    cycles: list[TemporalCycle]
+    instances: int                # loops found before deduplication
+    invoices_used: int            # invoices eligible (status, positive amount, not self-billing)
+    invoices_in_scc: int          # invoices left after window/SCC pruning
+    truncated_starts: int         # start invoices whose search hit ``max_expansions``
+    seconds: float
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# numba kernel
+
+
+@njit(cache=True)
+def _first_after(times: I64, lo: int, hi: int, t: int) -> int:
+    """Index of the first element of ``times[lo:hi]`` greater than ``t`` (``hi`` when none)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[mid] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _search(
+    n_nodes: int, e_src: I64, e_dst: I64, e_time: I64,
+    blk_ptr: I64, blk_dst: I64, blk_lo: I64, blk_hi: I64, sorted_edge: I64, sorted_time: I64,
+    in_ptr: I64, in_time: I64, comp: I64, start_edges: I64, first: int,
+    window: int, t0: int, min_len: int, max_len: int, max_expansions: int, out: I64,
+) -> tuple[int, int, int]:
+    """Depth-first time-respecting search from each start edge; writes edge-index rows into ``out``.
+
+    Returns (next start position to process, rows written, truncated starts)."""
+    n_out = 0
+    truncated = 0
+    on_path = np.zeros(n_nodes, dtype=np.bool_)
+    path_edge = np.empty(max_len, dtype=np.int64)
+    cur = np.empty(max_len + 1, dtype=np.int64)    # next neighbour block to try, per depth
+    end = np.empty(max_len + 1, dtype=np.int64)
+    node_at = np.empty(max_len + 1, dtype=np.int64)
+    time_at = np.empty(max_len + 1, dtype=np.int64)
+    n_comp_cols = comp.shape[1]
+    for p in range(first, start_edges.shape[0]):
+        if n_out + 64 > out.shape[0]:
+            return p, n_out, truncated
+        e0 = start_edges[p]
+        s = e_src[e0]
+        v = e_dst[e0]
+        ts = e_time[e0]
+        deadline = ts + window
+        w = (ts - t0) // window
+        cs = comp[w, s] if w < comp.shape[0] and s < n_comp_cols else -1
+        if cs < 0 or comp[w, v] != cs:
+            continue
+        # prune 2: s must receive an invoice in (ts, deadline]
+        k = _first_after(in_time, in_ptr[s], in_ptr[s + 1], ts)
+        if k >= in_ptr[s + 1] or in_time[k] > deadline:
+            continue
+        path_edge[0] = e0
+        on_path[s] = True
+        on_path[v] = True
+        depth = 1                    # number of edges on the path
+        node_at[depth] = v
+        time_at[depth] = ts
+        cur[depth] = blk_ptr[v]
+        end[depth] = blk_ptr[v + 1]
+        expansions = 0
+        while depth >= 1:
+            if cur[depth] >= end[depth] or expansions > max_expansions:
+                if expansions > max_expansions and depth == 1:
+                    truncated += 1
+                on_path[node_at[depth]] = False
+                depth -= 1
+                continue
+            b = cur[depth]
+            cur[depth] += 1
+            y = blk_dst[b]
+            if comp[w, y] != cs:
+                continue
+            if y != s and on_path[y]:
+                continue
+            j = _first_after(sorted_time, blk_lo[b], blk_hi[b], time_at[depth])
+            if j >= blk_hi[b] or sorted_time[j] > deadline:
+                continue
+            expansions += 1
+            if y == s:
+                if depth + 1 >= min_len:
+                    for q in range(depth):
+                        out[n_out, q] = path_edge[q]
+                    out[n_out, depth] = sorted_edge[j]
+                    for q in range(depth + 1, max_len):
+                        out[n_out, q] = -1
+                    n_out += 1
+                    if n_out >= out.shape[0]:
+                        return p + 1, n_out, truncated
+                continue
+            if depth + 1 >= max_len:
+                continue          # no room left to come back to s
+            path_edge[depth] = sorted_edge[j]
+            depth += 1
+            node_at[depth] = y
+            time_at[depth] = sorted_time[j]
+            cur[depth] = blk_ptr[y]
+            end[depth] = blk_ptr[y + 1]
+            on_path[y] = True
+        on_path[s] = False
+    return start_edges.shape[0], n_out, truncated
+
+
+# --------------------------------------------------------------------------------------------------
+# preparation (numpy / igraph)
+
+
+def _window_components(src: I64, dst: I64, tm: I64, n: int, window: int, t0: int) -> npt.NDArray[np.int64]:
+    """comp[w, node]: SCC id of ``node`` in window ``[t0 + w·window, t0 + (w+2)·window)``; -1 = trivial."""
+    n_win = int((tm.max() - t0) // window) + 1 if len(tm) else 0
+    comp = np.full((max(n_win, 1), n), -1, dtype=np.int64)
+    for w in range(n_win):
+        lo, hi = t0 + w * window, t0 + (w + 2) * window
+        m = (tm >= lo) & (tm < hi)
+        if not m.any():
+            continue
+        pairs = np.unique(np.stack([src[m], dst[m]], axis=1), axis=0)
+        g = ig.Graph(n=n, edges=pairs.tolist(), directed=True)
+        memb = np.asarray(g.connected_components(mode="strong").membership, dtype=np.int64)
+        sizes = np.bincount(memb)
+        memb[sizes[memb] < 2] = -1
+        comp[w] = memb
+    return comp
+
+
+def _eligible(inv: pd.DataFrame, statuses: Sequence[str]) -> pd.DataFrame:
+    keep = inv["status"].isin(list(statuses)) if "status" in inv else pd.Series(True, index=inv.index)
+    keep &= inv["total_fen"] > 0
+    keep &= inv["seller_tax_id"] != inv["buyer_tax_id"]
+    return inv.loc[keep]
+
+
+def temporal_cycles(
+    invoices: pa.Table | pd.DataFrame,
+    *,
+    window_days: float = 90,
+    min_len: int = 2,
+    max_len: int = 10,
+    max_drift: float | None = None,
+    statuses: Sequence[str] = VALID_STATUSES,
+    max_expansions: int = 200_000,
+) -> CycleSearch:
+    """Find time-ordered issuer→buyer loops of ``min_len..max_len`` taxpayers inside a window.
+
+    Parameters
+    ----------
+    invoices
+        Table with ``key, seller_tax_id, buyer_tax_id, issued_at, total_fen`` (and ``status``).
+    window_days
+        The whole loop (first to last invoice) must fit in this many days.
+    min_len, max_len
+        Number of taxpayers (= invoices) around the loop.
+    max_drift
+        Optional hard gate: drop loops whose consecutive hop totals change by more than this fraction.
+        Off by default (a hard tolerance is easy to evade); drift is always measured and reported.
+    statuses
+        Invoice statuses that count as real trade (void and red-letter invoices do not).
+    max_expansions
+        Safety cap on hops tried per start invoice (counted in ``truncated_starts``).
+
+    Returns
+    -------
+    CycleSearch
+        One :class:`TemporalCycle` per member set (best instance: smallest spread, then shortest
+        span), ordered by (spread, span).
+    """
+    started = time.perf_counter()
+    inv = _eligible(invoice_frame(invoices), statuses).reset_index(drop=True)
+    window = int(round(window_days * DAY))
+    if len(inv) == 0 or max_len < 2:
+        return CycleSearch([], 0, len(inv), 0, 0, time.perf_counter() - started)
+    codes, names = pd.factorize(pd.concat([inv["seller_tax_id"], inv["buyer_tax_id"]], ignore_index=True))
+    n_inv = len(inv)
+    src = codes[:n_inv].astype(np.int64)
+    dst = codes[n_inv:].astype(np.int64)
+    tm = _epoch_seconds(inv["issued_at"])
+    n = len(names)
+    t0 = int(tm.min())
+    t_prep = time.perf_counter()
+    comp = _window_components(src, dst, tm, n, window, t0)
+    w_of = (tm - t0) // window
+    in_scc = (comp[w_of, src] >= 0) & (comp[w_of, src] == comp[w_of, dst])
+    # an edge can also serve as a later hop of a loop started in the previous window
+    w_prev = np.maximum(w_of - 1, 0)
+    in_scc |= (comp[w_prev, src] >= 0) & (comp[w_prev, src] == comp[w_prev, dst])
+    keep = np.flatnonzero(in_scc)
+    t_scc = time.perf_counter()
+
+    # neighbour blocks: edges sorted by (src, dst, time); one block per distinct (src, dst)
+    order = keep[np.lexsort((tm[keep], dst[keep], src[keep]))]
+    s_sorted, d_sorted, t_sorted = src[order], dst[order], tm[order]
+    if len(order):
+        new_blk = np.ones(len(order), dtype=bool)
+        new_blk[1:] = (s_sorted[1:] != s_sorted[:-1]) | (d_sorted[1:] != d_sorted[:-1])
+        blk_lo = np.flatnonzero(new_blk).astype(np.int64)
+    else:
+        blk_lo = np.zeros(0, dtype=np.int64)
+    blk_hi = np.append(blk_lo[1:], len(order)).astype(np.int64)
+    blk_src = s_sorted[blk_lo] if len(order) else np.zeros(0, dtype=np.int64)
+    blk_dst = (d_sorted[blk_lo] if len(order) else np.zeros(0, dtype=np.int64)).astype(np.int64)
+    blk_ptr = np.searchsorted(blk_src, np.arange(n + 1)).astype(np.int64)
+    in_order = keep[np.lexsort((tm[keep], dst[keep]))]
+    in_ptr = np.searchsorted(dst[in_order], np.arange(n + 1)).astype(np.int64)
+    in_time = tm[in_order].astype(np.int64)
+    start_edges = keep[np.argsort(tm[keep], kind="stable")].astype(np.int64)
+
+    rows: list[npt.NDArray[np.int64]] = []
+    truncated = 0
+    pos = 0
+    cap = 1 << 16
+    while pos < len(start_edges):
+        out = np.empty((cap, max_len), dtype=np.int64)
+        pos, n_out, tr = _search(
+            n, src, dst, tm, blk_ptr, blk_dst, blk_lo, blk_hi, order.astype(np.int64), t_sorted.astype(np.int64),
+            in_ptr, in_time, comp, start_edges, pos, window, t0, min_len, max_len, max_expansions, out,
+        )
+        truncated += tr
+        rows.append(out[:n_out].copy())
+        cap = min(cap * 2, 1 << 22)
+    found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
+    t_search = time.perf_counter()
+    cycles = _deduplicate(found, inv, src, tm, names, max_drift)
+    done = time.perf_counter()
+    return CycleSearch(
+        cycles, len(found), n_inv, len(keep), truncated, done - started,
+        {"prepare": t_prep - started, "scc": t_scc - t_prep, "search": t_search - t_scc, "dedup": done - t_search},
+    )
+
+
+def _epoch_seconds(col: pd.Series) -> I64:
+    return epoch_seconds(col)
+
+
+def _measures(amounts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row (NaN-padded): largest consecutive relative change, and (max - min) / max."""
+    prev, nxt = amounts[:, :-1], amounts[:, 1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drift = np.abs(nxt - prev) / np.maximum(prev, 1.0)
+    drift = np.where(np.isnan(drift), 0.0, drift).max(axis=1)
+    hi = np.nanmax(amounts, axis=1)
+    lo = np.nanmin(amounts, axis=1)
+    return drift, (hi - lo) / np.maximum(hi, 1.0)
+
+
+def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Index,
+                 max_drift: float | None) -> list[TemporalCycle]:
+    if len(found) == 0:
+        return []
+    valid = found >= 0
+    safe = np.where(valid, found, 0)
+    totals = inv["total_fen"].to_numpy(dtype=np.float64)
+    amounts = np.where(valid, totals[safe], np.nan)
+    drift, spread = _measures(amounts)
+    lengths = valid.sum(axis=1)
+    last = safe[np.arange(len(found)), lengths - 1]
+    span = (tm[last] - tm[found[:, 0]]) / DAY
+    if max_drift is not None:
+        ok = drift <= max_drift
+        found, valid, safe, drift, spread, span = found[ok], valid[ok], safe[ok], drift[ok], spread[ok], span[ok]
+        if len(found) == 0:
+            return []
+    members = np.where(valid, src[safe], np.iinfo(np.int64).max)
+    members.sort(axis=1)
+    _, group, counts = np.unique(members, axis=0, return_inverse=True, return_counts=True)
+    group = np.asarray(group).reshape(-1)
+    best = np.lexsort((span, spread, group))          # within a group: smallest spread, then span
+    first_of_group = best[np.r_[True, group[best][1:] != group[best][:-1]]]
+    keys = inv["key"].to_numpy()
+    sellers = inv["seller_tax_id"].to_numpy()
+    buyers = inv["buyer_tax_id"].to_numpy()
+    needed = np.unique(found[first_of_group][valid[first_of_group]])
+    stamps = localized(inv["issued_at"].iloc[needed])
+    iso = dict(zip(needed.tolist(), (t.isoformat() for t in stamps), strict=True))
+    out: list[TemporalCycle] = []
+    for r in first_of_group:
+        edges = found[r][valid[r]]
+        hops = tuple(Hop(str(keys[e]), str(sellers[e]), str(buyers[e]), str(iso[e]), int(totals[e])) for e in edges)
+        out.append(TemporalCycle(
+            members=tuple(h.seller for h in hops), hops=hops, span_days=float(span[r]),
+            max_drift=float(drift[r]), spread=float(spread[r]), repeats=int(counts[group[r]]),
+        ))
+    out.sort(key=lambda c: (c.spread, c.span_days, c.members))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# baseline
+
+
+@dataclass(frozen=True)
+class StaticCycles:
+    """Plain bounded cycles of the aggregated graph (no time, no amounts): the baseline."""
+
+    cycles: list[tuple[str, ...]]
+    complete: bool               # False when ``time_limit_s`` or ``max_cycles`` stopped the enumeration
+    seconds: float
+
+
+def static_cycles(
+    invoices: pa.Table | pd.DataFrame,
+    *,
+    max_len: int = 10,
+    max_cycles: int = 1_000_000,
+    time_limit_s: float = 60.0,
+    statuses: Sequence[str] = VALID_STATUSES,
+) -> StaticCycles:
+    """Every simple cycle of ≤ ``max_len`` taxpayers on the aggregated issuer→buyer graph.
+
+    networkx ``simple_cycles(G, length_bound=max_len)`` per strongly connected component; stops after
+    ``time_limit_s`` seconds or ``max_cycles`` cycles (``complete`` is then False). This ignores time
+    and amounts on purpose: it is the baseline that shows what the temporal constraints buy.
+    """
+    import networkx as nx
+
+    started = time.perf_counter()
+    inv = _eligible(invoice_frame(invoices), statuses)
+    pairs = inv[["seller_tax_id", "buyer_tax_id"]].drop_duplicates()
+    g = nx.DiGraph()
+    g.add_edges_from(pairs.itertuples(index=False, name=None))
+    cycles: list[tuple[str, ...]] = []
+    complete = True
+    for scc in nx.strongly_connected_components(g):
+        if len(scc) < 2:
+            continue
+        for cyc in nx.simple_cycles(g.subgraph(scc), length_bound=max_len):
+            cycles.append(tuple(str(x) for x in cyc))
+            if len(cycles) >= max_cycles or time.perf_counter() - started > time_limit_s:
+                complete = False
+                break
+        if not complete:
+            break
+    return StaticCycles(cycles, complete, time.perf_counter() - started)
