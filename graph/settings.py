@@ -44,6 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Loader: how many fen the tax amount may differ from round(amount x rate) before `tax_mismatch`."),
     Setting("FAPIAO_SESSION_MINUTES", "480", "Minutes a workbench sign-in lasts before the user must sign in again."),
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
+    Setting("FAPIAO_UPLOAD_MAX_MB", "200",
+            "Largest file (MB) the workbench's Import page accepts; keep `server.maxUploadSize` in .streamlit/config.toml in step."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
