@@ -14,7 +14,7 @@ import streamlit as st
 from workbench.auth import allowed
 from workbench.i18n import LANGS, tr
 from workbench.navigation import PAGES
-from workbench.session import current_user, require_page
+from workbench.session import current_user, require_page, sign_out
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 ROLE_NAMES = {"investigator": ("调查员", "investigator"), "supervisor": ("审核主管", "supervisor"),
@@ -33,11 +33,6 @@ def _sign_in() -> None:
     st.rerun()  # signed in during this run: rebuild the navigation with the user's pages
 
 
-def _sign_out() -> None:
-    for key in ("fapiao_user", "fapiao_signed_in_at"):
-        st.session_state.pop(key, None)
-
-
 user = current_user()
 if user is None:
     pages = [st.Page(_sign_in, title=tr("登录", "Sign in"), icon=":material/login:", url_path="signin")]
@@ -52,7 +47,7 @@ else:
     with st.sidebar:
         st.caption(tr("当前用户", "Signed in as"))
         st.markdown(f"**{user.display_name or user.username}** · {roles}")
-        st.button(tr("退出登录", "Sign out"), on_click=_sign_out, icon=":material/logout:")
+        st.button(tr("退出登录", "Sign out"), on_click=sign_out, icon=":material/logout:")
 
 st.sidebar.caption(tr("发票虚开团伙调查工作台", "Fapiao ring investigation workbench"))
 if not pages:

@@ -1,0 +1,84 @@
+"""Tables and charts shared by the pages: invoice tables in words, monthly timelines (Altair, offline)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import altair as alt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.fmt import money, money_full, when
+from workbench.i18n import INVOICE_STATUSES, TIER_NAMES, term, tr
+
+
+def invoice_frame(table: pa.Table, tiers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """schema.INVOICES rows as a display table: time, number, seller, buyer, amounts in ¥, rate, status.
+
+    Parameters
+    ----------
+    table : invoices (schema.INVOICES).
+    tiers : optional tax id -> tier, adds the seller's and buyer's risk tier.
+    """
+    rows = []
+    for r in table.to_pylist():
+        row: dict[str, object] = {
+            tr("开票时间", "Issued"): when(r["issued_at"]),
+            tr("发票代码", "Code"): r["code"] or "",
+            tr("发票号码", "Number"): r["number"],
+            tr("销方", "Seller"): r["seller_name"],
+            tr("销方税号", "Seller tax id"): r["seller_tax_id"],
+            tr("购方", "Buyer"): r["buyer_name"],
+            tr("购方税号", "Buyer tax id"): r["buyer_tax_id"],
+            tr("金额", "Amount"): money_full(r["amount_fen"]),
+            tr("税额", "Tax"): money_full(r["tax_fen"]),
+            tr("价税合计", "Total"): money_full(r["total_fen"]),
+            tr("税率", "Rate"): f"{(r['rate'] or 0) * 100:g}%",
+            tr("状态", "Status"): term(INVOICE_STATUSES, r["status"]),
+            tr("货物或服务", "Item"): r.get("item_name") or r.get("item_code") or "",
+        }
+        if tiers is not None:
+            row[tr("销方风险", "Seller risk")] = term(TIER_NAMES, tiers.get(r["seller_tax_id"]))
+            row[tr("购方风险", "Buyer risk")] = term(TIER_NAMES, tiers.get(r["buyer_tax_id"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def monthly(table: pa.Table, *, by: str | None = None) -> pd.DataFrame:
+    """Invoice count and total (yuan) per month (Asia/Shanghai), optionally split by column ``by``."""
+    if table.num_rows == 0:
+        return pd.DataFrame({"month": [], "count": [], "yuan": []})
+    month = pc.strftime(table.column("issued_at"), format="%Y-%m")
+    cols = {"month": month, "total_fen": table.column("total_fen")}
+    if by:
+        cols[by] = table.column(by)
+    t = pa.table(cols)
+    keys = ["month", by] if by else ["month"]
+    agg = t.group_by(keys).aggregate([("total_fen", "count"), ("total_fen", "sum")]).to_pandas()
+    agg = agg.rename(columns={"total_fen_count": "count", "total_fen_sum": "fen"})
+    agg["yuan"] = agg["fen"] / 100
+    agg["amount"] = [money(int(f)) for f in agg["fen"]]
+    out: pd.DataFrame = agg.sort_values(keys).reset_index(drop=True)
+    return out
+
+
+def monthly_chart(frame: pd.DataFrame, *, colour: str | None = None, measure: str = "count") -> alt.Chart:
+    """A bar chart of ``monthly()`` output: invoices (``measure="count"``) or amount (``"yuan"``) per month."""
+    title = tr("发票张数", "invoices") if measure == "count" else tr("价税合计（元）", "total (yuan)")
+    enc: dict[str, object] = {
+        "x": alt.X("month:N", title=tr("月份", "month")),
+        "y": alt.Y(f"{measure}:Q", title=title),
+        "tooltip": [alt.Tooltip("month:N", title=tr("月份", "month")),
+                    alt.Tooltip("count:Q", title=tr("张数", "count")),
+                    alt.Tooltip("amount:N", title=tr("金额", "amount"))],
+    }
+    if colour:
+        enc["color"] = alt.Color(f"{colour}:N", title="")
+    chart: alt.Chart = alt.Chart(frame).mark_bar().encode(**enc).properties(height=260)
+    return chart
+
+
+def tier_map(scores: pa.Table) -> dict[str, str]:
+    """tax id -> tier from a schema.SCORES table."""
+    return dict(zip(scores.column("tax_id").to_pylist(), scores.column("tier").to_pylist(), strict=True))

@@ -1,0 +1,139 @@
+"""网络探索 Network explorer: search a taxpayer, draw its invoice neighbourhood, expand nodes, see the
+same invoices as a timeline and a table. Large views are capped (most relevant first) and laid out in Python."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import streamlit as st
+
+from graph.model import Taxpayer
+from graph.schema import TZ
+from workbench import netview
+from workbench.charts import invoice_frame, monthly, monthly_chart, tier_map
+from workbench.fmt import money
+from workbench.i18n import tr
+from workbench.session import require_page
+from workbench.state import get_store
+
+user = require_page("view_network")
+store = get_store()
+_TZ = ZoneInfo(TZ)
+st.title(tr("网络探索", "Network explorer"))
+
+# --- pick the centre ------------------------------------------------------------------------------
+query = st.text_input(tr("搜索纳税人（名称片段或税号）", "Find a taxpayer (name fragment or tax id)"),
+                      value=st.query_params.get("tax_id", ""), key="ex_query").strip()
+if not query:
+    st.info(tr("输入名称片段（如“贸易”）或税号开头。", "Type part of a name or the start of a tax id."))
+    st.stop()
+found = store.search(query, limit=20)
+if not found:
+    st.warning(tr(f"没有找到与“{query}”匹配的纳税人。", f"No taxpayer matches “{query}”."))
+    st.stop()
+centre: Taxpayer = st.selectbox(tr("中心纳税人", "Centre taxpayer"), found, key="ex_centre",
+                                format_func=lambda t: f"{t.name} · {t.tax_id}")
+
+# --- filters -------------------------------------------------------------------------------------
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
+    hops = c1.slider(tr("跳数", "Hops"), 1, 3, 1, key="ex_hops")
+    use_window = c2.toggle(tr("限定开票日期", "Limit issue dates"), key="ex_use_window")
+    window: tuple[date, ...] = ()
+    if use_window:
+        today = date.today()
+        window = tuple(c2.date_input(tr("日期范围", "Date range"), (today - timedelta(days=365), today),
+                                     key="ex_window"))
+    min_text = c3.text_input(tr("最小单张金额（元）", "Minimum invoice total (yuan)"), "0", key="ex_min")
+    cap = c4.number_input(tr("最多节点", "Node cap"), 20, 3000, 400, step=50, key="ex_cap")
+try:
+    min_fen = int(Decimal(min_text or "0") * 100)
+except InvalidOperation:
+    st.error(tr(f"金额“{min_text}”无法识别。", f"Cannot read the amount “{min_text}”."))
+    st.stop()
+start = datetime.combine(window[0], time(), _TZ) if len(window) >= 1 else None
+end = datetime.combine(window[-1] + timedelta(days=1), time(), _TZ) if len(window) == 2 else None
+
+# --- the view: centre + expanded nodes ---------------------------------------------------------------
+expanded_key = f"ex_expanded_{centre.tax_id}"
+expanded: list[str] = st.session_state.setdefault(expanded_key, [])
+focus = [centre.tax_id, *expanded]
+nodes_by_id: dict[str, Taxpayer] = {}
+hop_of: dict[str, int] = {}
+edge_rows: dict[tuple[str, str], dict[str, object]] = {}
+dropped = 0
+for i, tid in enumerate(focus):
+    budget = int(cap) - len(nodes_by_id) if i else int(cap)
+    if budget <= 0:
+        break
+    sub = store.ego_network(tid, hops=hops, start=start, end=end, min_amount_fen=min_fen, limit=budget + (1 if i else 0))
+    dropped += sub.dropped
+    for t in sub.nodes:
+        if t.tax_id not in nodes_by_id and len(nodes_by_id) < int(cap):
+            nodes_by_id[t.tax_id] = t
+            hop_of[t.tax_id] = sub.hops.get(t.tax_id, 0) if i == 0 else hop_of.get(t.tax_id, hops + 1)
+    for r in sub.edges.to_pylist():
+        edge_rows[(r["seller_tax_id"], r["buyer_tax_id"])] = r
+
+tiers = tier_map(store.scores()) if store.runs() else {}
+nodes = [netview.taxpayer_node(t, tiers.get(t.tax_id), hops=hop_of.get(t.tax_id)) for t in nodes_by_id.values()]
+edges = [e for e in netview.edges_from_table(list(edge_rows.values()))
+         if e.source in nodes_by_id and e.target in nodes_by_id]
+if dropped:
+    st.warning(tr(f"网络较大：按距离和往来金额保留了最相关的 {len(nodes):,} 个节点，省略了 {dropped:,} 个。"
+                  "可提高最小金额、缩小日期范围或减少跳数。",
+                  f"Large network: kept the {len(nodes):,} most relevant nodes (closest, largest volume) and cut "
+                  f"{dropped:,}. Raise the minimum amount, narrow the dates or use fewer hops."))
+st.caption(tr(f"{len(nodes):,} 个纳税人，{len(edges):,} 条开票关系。颜色=风险等级（红高、橙中、绿低、灰未评分），"
+              "线宽=金额，粗边框=中心与展开的节点。",
+              f"{len(nodes):,} taxpayers, {len(edges):,} invoice links. Colour = tier (red high, orange medium, "
+              "green low, grey unscored), width = amount, thick border = centre and expanded nodes."))
+netview.show(nodes, edges, height=620, highlight=focus)
+
+ex1, ex2 = st.columns([3, 1])
+candidates = [t for t in nodes_by_id if t not in focus]
+to_expand = ex1.selectbox(tr("展开节点（加入其关联网络）", "Expand a node (add its neighbourhood)"), candidates,
+                          index=None, key=f"ex_pick_{centre.tax_id}",
+                          format_func=lambda t: f"{nodes_by_id[t].name} · {t}")
+if ex1.button(tr("展开", "Expand"), disabled=to_expand is None) and to_expand:
+    expanded.append(to_expand)
+    st.rerun()
+if expanded and ex2.button(tr("收起全部展开", "Clear expansions")):
+    st.session_state[expanded_key] = []
+    st.rerun()
+
+
+# --- the same invoices: timeline + table -------------------------------------------------------------
+def _invoices_in_view() -> pa.Table:
+    parts = [store.invoices_of(t, start=start, end=end) for t in focus if t in nodes_by_id]
+    if not parts:
+        return pa.table({})
+    inv = pa.concat_tables(parts)
+    keep = pa.array(list(nodes_by_id))
+    mask = pc.and_(pc.and_(pc.is_in(inv.column("seller_tax_id"), keep), pc.is_in(inv.column("buyer_tax_id"), keep)),
+                   pc.greater_equal(inv.column("total_fen"), min_fen))
+    inv = inv.filter(mask)
+    seen: set[str] = set()
+    idx = []
+    for i, k in enumerate(inv.column("key").to_pylist()):  # an invoice between two focus nodes comes twice
+        if k not in seen:
+            seen.add(k)
+            idx.append(i)
+    return inv.take(pa.array(idx, pa.int64())).sort_by([("issued_at", "ascending")])
+
+
+inv = _invoices_in_view()
+st.subheader(tr("这些发票的时间分布", "These invoices over time"))
+st.caption(tr("中心与展开节点在视图内的发票（同一日期与金额条件）。",
+              "Invoices of the centre and expanded nodes inside the view (same date and amount filters)."))
+if inv.num_rows == 0:
+    st.info(tr("视图内没有发票。", "No invoices in the view."))
+else:
+    st.altair_chart(monthly_chart(monthly(inv), measure="yuan"), use_container_width=True)
+    st.caption(tr(f"{inv.num_rows:,} 张，合计 {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}",
+                  f"{inv.num_rows:,} invoices, total {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}"))
+    st.dataframe(invoice_frame(inv.slice(0, 2000), tiers), hide_index=True, height=360)

@@ -1,0 +1,89 @@
+"""总览 Overview: totals, tier distribution, invoices per month, what is new since the previous run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import streamlit as st
+
+from workbench.charts import monthly, monthly_chart
+from workbench.fmt import money, when
+from workbench.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.session import require_page
+from workbench.state import get_store
+
+user = require_page("view_overview")
+store = get_store()
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _invoice_summary(uri: str, n_invoices: int, n_runs: int) -> tuple[int, pd.DataFrame]:
+    """Total amount and the monthly series (cached per store and data size)."""
+    stream = get_store().invoice_stream().select(["issued_at", "total_fen"])
+    total = int(pc.sum(stream.column("total_fen")).as_py() or 0) if stream.num_rows else 0
+    return total, monthly(stream)
+
+
+def _high(scores: pa.Table) -> set[str]:
+    return {t for t, tier in zip(scores.column("tax_id").to_pylist(), scores.column("tier").to_pylist(),
+                                 strict=True) if tier == "high"}
+
+
+st.title(tr("总览", "Overview"))
+counts = store.counts()
+with st.spinner(tr("正在汇总发票…", "Summarising invoices…")):
+    total_fen, per_month = _invoice_summary(store.uri, counts.invoices, counts.runs)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(tr("纳税人", "Taxpayers"), f"{counts.taxpayers:,}")
+c2.metric(tr("发票", "Invoices"), f"{counts.invoices:,}")
+c3.metric(tr("价税合计", "Total amount"), money(total_fen))
+c4.metric(tr("可疑团伙", "Suspicious rings"), f"{counts.rings:,}")
+
+runs = store.runs()
+left, right = st.columns(2)
+with left:
+    st.subheader(tr("风险等级分布", "Risk tiers"))
+    if not runs:
+        st.info(tr("尚未运行检测。管理员可在“数据导入”页运行检测。",
+                   "No detection run yet. An administrator can run detection on the Import page."))
+    else:
+        tiers = store.scores(runs[0].run_id).column("tier").to_pylist()
+        dist = pd.DataFrame({"tier": [term(TIER_NAMES, t) for t in ("high", "medium", "low")],
+                             "n": [tiers.count(t) for t in ("high", "medium", "low")]})
+        st.bar_chart(dist, x="tier", y="n", x_label=tr("风险等级", "tier"), y_label=tr("纳税人数", "taxpayers"),
+                     horizontal=True, height=220)
+        st.caption(tr(f"最近一次检测：{when(runs[0].created_at)}（{runs[0].run_id}）",
+                      f"Latest detection run: {when(runs[0].created_at)} ({runs[0].run_id})"))
+with right:
+    st.subheader(tr("每月发票", "Invoices per month"))
+    if per_month.empty:
+        st.info(tr("还没有发票。", "No invoices yet."))
+    else:
+        measure = st.radio(tr("指标", "Measure"), ["count", "yuan"], horizontal=True,
+                           format_func=lambda m: tr("张数", "count") if m == "count" else tr("金额", "amount"))
+        st.altair_chart(monthly_chart(per_month, measure=measure), use_container_width=True)
+
+st.subheader(tr("与上一次检测相比的新发现", "New since the previous run"))
+if len(runs) < 2:
+    st.caption(tr("需要至少两次检测才能比较。", "Two detection runs are needed to compare."))
+else:
+    new_run, old_run = runs[0], runs[1]
+    new_high = sorted(_high(store.scores(new_run.run_id)) - _high(store.scores(old_run.run_id)))
+    old_sets = {frozenset(r.members) for r in store.rings(old_run.run_id)}
+    new_rings = [r for r in store.rings(new_run.run_id) if frozenset(r.members) not in old_sets]
+    a, b = st.columns(2)
+    a.metric(tr("新增高风险纳税人", "New high-risk taxpayers"), len(new_high))
+    b.metric(tr("新增团伙", "New rings"), len(new_rings))
+    if new_high:
+        names = {row["tax_id"]: row["name"] for row in store.taxpayers(new_high[:500]).to_pylist()}
+        a.dataframe(pd.DataFrame({tr("税号", "Tax id"): new_high[:500],
+                                  tr("名称", "Name"): [names.get(t, "") for t in new_high[:500]]}),
+                    hide_index=True, height=260)
+    if new_rings:
+        b.dataframe(pd.DataFrame({
+            tr("团伙", "Ring"): [r.ring_id for r in new_rings],
+            tr("类型", "Kind"): [term(RING_KINDS, r.kind) for r in new_rings],
+            tr("成员数", "Members"): [len(r.members) for r in new_rings],
+            tr("评分", "Score"): [round(r.score, 3) for r in new_rings],
+        }), hide_index=True, height=260)

@@ -1,0 +1,161 @@
+"""团伙 Rings: the suspicious groups of the latest run → one ring: members, invoices in time order,
+evidence, an interactive view of exactly the ring, and "open case"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import streamlit as st
+
+from graph.errors import FapiaoError
+from graph.model import Ring
+from workbench import netview
+from workbench.auth import allowed
+from workbench.charts import invoice_frame, tier_map
+from workbench.fmt import day, money, money_full
+from workbench.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.session import require_page
+from workbench.state import get_store
+
+user = require_page("view_rings")
+store = get_store()
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _ring_table(uri: str, run_id: str) -> pd.DataFrame:
+    """One row per ring with size, time span and amount (cached per run)."""
+    s = get_store()
+    rings = s.rings(run_id)
+    keys = sorted({k for r in rings for k in r.invoice_keys})
+    inv = s.invoices(keys).select(["key", "issued_at", "total_fen"]) if keys else None
+    by_key: dict[str, tuple[datetime, int]] = {}
+    if inv is not None:
+        for k, at, fen in zip(inv.column("key").to_pylist(), inv.column("issued_at").to_pylist(),
+                              inv.column("total_fen").to_pylist(), strict=True):
+            by_key[k] = (at, fen)
+    rows = []
+    for r in rings:
+        got = [by_key[k] for k in r.invoice_keys if k in by_key]
+        times = [g[0] for g in got]
+        rows.append({"ring_id": r.ring_id, "kind": r.kind, "members": len(r.members), "invoices": len(r.invoice_keys),
+                     "score": round(r.score, 3), "first": min(times) if times else None,
+                     "last": max(times) if times else None, "fen": sum(g[1] for g in got)})
+    return pd.DataFrame(rows)
+
+
+def _ring_detail(ring: Ring) -> None:
+    st.subheader(f"{term(RING_KINDS, ring.kind)} · {ring.ring_id}")
+    scores = store.scores(ring.run_id)
+    tiers = tier_map(scores)
+    st.markdown(f"**{tr('证据', 'Evidence')}：** {ring.evidence}" if ring.evidence else "")
+    hops = ring.details.get("hops") if isinstance(ring.details, dict) else None
+    invoices = store.invoices(list(ring.invoice_keys))
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(tr("评分", "Score"), f"{ring.score:.2f}")
+    m2.metric(tr("成员", "Members"), len(ring.members))
+    m3.metric(tr("发票", "Invoices"), invoices.num_rows)
+    m4.metric(tr("金额合计", "Total"), money(int(pc.sum(invoices.column("total_fen")).as_py() or 0))
+              if invoices.num_rows else money(0))
+
+    members = store.taxpayers(list(ring.members)).to_pylist()
+    names = {m["tax_id"]: m["name"] for m in members}
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown(f"**{tr('成员', 'Members')}**")
+        st.dataframe(pd.DataFrame({
+            tr("税号", "Tax id"): [m["tax_id"] for m in members],
+            tr("名称", "Name"): [m["name"] for m in members],
+            tr("风险", "Risk"): [term(TIER_NAMES, tiers.get(m["tax_id"])) for m in members],
+            tr("登记日期", "Registered"): [day(m["registered_on"]) for m in members],
+            tr("行业", "Industry"): [m["industry"] or "" for m in members],
+        }), hide_index=True)
+        for m in members[:12]:
+            st.page_link("pages/taxpayer.py", label=f"{m['name']} ({m['tax_id']})", icon=":material/business:",
+                         query_params={"tax_id": m["tax_id"]})
+    with right:
+        st.markdown(f"**{tr('团伙网络（仅本团伙成员与其发票）', 'The ring (members and its invoices only)')}**")
+        edges = _edges(invoices)
+        nodes = [netview.NetNode(t, names.get(t, t), tiers.get(t),
+                                 f"{names.get(t, t)}\n{t}\n{tr('风险', 'risk')}: {term(TIER_NAMES, tiers.get(t)) or '-'}")
+                 for t in ring.members]
+        netview.show(nodes, edges, height=460, highlight=ring.members)
+
+    st.markdown(f"**{tr('构成团伙的发票（按时间顺序）', 'The invoices that make the ring, in time order')}**")
+    if hops:
+        st.caption(tr(f"环路共 {len(hops)} 跳。", f"The cycle has {len(hops)} hops."))
+    st.dataframe(invoice_frame(invoices, tiers), hide_index=True)
+
+    if allowed(user.roles, "open_case"):
+        with st.form("ring_open_case"):
+            title = st.text_input(tr("案件标题", "Case title"),
+                                  value=tr(f"团伙 {ring.ring_id} 调查", f"Ring {ring.ring_id} investigation"))
+            note = st.text_area(tr("备注", "Note"), value=ring.evidence)
+            if st.form_submit_button(tr("立案（附带成员、团伙与发票）", "Open case (with members, ring and invoices)")):
+                from workbench.cases import open_case
+
+                try:
+                    case = open_case(store, user, title, taxpayers=ring.members, rings=(ring.ring_id,),
+                                     invoices=ring.invoice_keys, note=note, source=f"ring:{ring.ring_id}")
+                except FapiaoError as e:
+                    st.error(str(e))
+                else:
+                    st.success(tr(f"已立案：{case.case_id}", f"Case opened: {case.case_id}"))
+
+
+def _edges(invoices: pa.Table) -> list[netview.NetEdge]:
+    agg: dict[tuple[str, str], list[int]] = {}
+    for s, b, fen in zip(invoices.column("seller_tax_id").to_pylist(), invoices.column("buyer_tax_id").to_pylist(),
+                         invoices.column("total_fen").to_pylist(), strict=True):
+        cur = agg.setdefault((s, b), [0, 0])
+        cur[0] += 1
+        cur[1] += fen
+    return [netview.NetEdge(s, b, fen, n, f"{s} → {b}\n{n} {tr('张', 'invoices')}, {money_full(fen)}")
+            for (s, b), (n, fen) in agg.items()]
+
+
+st.title(tr("团伙", "Rings"))
+runs = store.runs()
+if not runs:
+    st.info(tr("尚未运行检测，没有团伙。", "No detection run yet, so no rings."))
+    st.stop()
+
+wanted = st.query_params.get("ring")
+if wanted:
+    ring = store.ring(wanted)
+    if ring is None:
+        st.error(tr(f"找不到团伙 {wanted}。", f"No ring {wanted}."))
+    else:
+        if st.button(tr("← 返回团伙列表", "← All rings")):
+            del st.query_params["ring"]
+            st.rerun()
+        _ring_detail(ring)
+        st.stop()
+
+table = _ring_table(store.uri, runs[0].run_id)
+if table.empty:
+    st.info(tr("最近一次检测没有发现团伙。", "The latest run found no rings."))
+    st.stop()
+kinds = st.multiselect(tr("类型", "Kind"), sorted(table["kind"].unique()), format_func=lambda k: term(RING_KINDS, k))
+view = table[table["kind"].isin(kinds)] if kinds else table
+shown = pd.DataFrame({
+    tr("团伙", "Ring"): view["ring_id"],
+    tr("类型", "Kind"): [term(RING_KINDS, k) for k in view["kind"]],
+    tr("成员数", "Members"): view["members"],
+    tr("发票数", "Invoices"): view["invoices"],
+    tr("评分", "Score"): view["score"],
+    tr("起", "From"): [day(t) for t in view["first"]],
+    tr("止", "To"): [day(t) for t in view["last"]],
+    tr("金额合计", "Total"): [money(int(f)) for f in view["fen"]],
+})
+st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(table)} 个团伙；勾选一行查看详情。",
+              f"{len(table)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
+picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="ring_table")
+rows = picked.selection.rows if hasattr(picked, "selection") else []
+if rows:
+    ring = store.ring(str(view.iloc[rows[0]]["ring_id"]))
+    if ring is not None:
+        st.divider()
+        _ring_detail(ring)

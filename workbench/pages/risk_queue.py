@@ -1,0 +1,121 @@
+"""风险队列 Risk queue: scored taxpayers to review; supervisors override tiers (with a reason) and assign."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from graph.errors import FapiaoError
+from workbench.auth import allowed
+from workbench.i18n import TIER_NAMES, term, tr
+from workbench.session import require_page
+from workbench.state import get_store
+
+user = require_page("view_risk_queue")
+store = get_store()
+st.title(tr("风险队列", "Risk queue"))
+
+if not store.runs():
+    st.info(tr("尚未运行检测，没有评分。", "No detection run yet, so nothing is scored."))
+    st.stop()
+
+
+def _queue() -> pd.DataFrame:
+    from workbench.overrides import effective_scores
+
+    scores = effective_scores(store)
+    facts = store.taxpayers(scores["tax_id"].tolist()).to_pandas()[["tax_id", "name", "industry", "region"]]
+    df = scores.merge(facts, on="tax_id", how="left")
+    df["effective_tier"] = df["tier"]  # effective_scores applies overrides; the model's tier is model_tier
+    df["reasons_text"] = [" | ".join(json.loads(r) if isinstance(r, str) and r.startswith("[") else [str(r or "")])
+                          for r in df["reasons"]]
+    return df
+
+
+df = _queue()
+with st.container(border=True):
+    f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
+    tiers = f1.multiselect(tr("风险等级", "Tier"), ["high", "medium", "low"], default=["high", "medium"],
+                           format_func=lambda t: term(TIER_NAMES, t))
+    min_score = f2.slider(tr("最低评分", "Minimum score"), 0.0, 1.0, 0.0, 0.05)
+    industries = f3.multiselect(tr("行业", "Industry"), sorted(df["industry"].dropna().unique().tolist()))
+    regions = f3.multiselect(tr("地区", "Region"), sorted(df["region"].dropna().unique().tolist()))
+    text = f4.text_input(tr("搜索名称或税号", "Search name or tax id"), key="rq_search").strip()
+    f4.caption(tr("点击表头排序；勾选一行以调整等级或分派。", "Click a header to sort; tick a row to override or assign."))
+
+view = df[df["effective_tier"].isin(tiers) & (df["score"] >= min_score)]
+if industries:
+    view = view[view["industry"].isin(industries)]
+if regions:
+    view = view[view["region"].isin(regions)]
+if text:
+    view = view[view["name"].fillna("").str.contains(text, regex=False) | view["tax_id"].str.startswith(text)]
+view = view.sort_values("score", ascending=False).reset_index(drop=True)
+
+shown = pd.DataFrame({
+    tr("税号", "Tax id"): view["tax_id"],
+    tr("名称", "Name"): view["name"],
+    tr("评分", "Score"): view["score"].round(3),
+    tr("模型等级", "Model tier"): [term(TIER_NAMES, t) for t in view["model_tier"]],
+    tr("当前等级", "Effective tier"): [term(TIER_NAMES, t) for t in view["effective_tier"]],
+    tr("行业", "Industry"): view["industry"],
+    tr("地区", "Region"): view["region"],
+    tr("主要原因", "Reasons"): view["reasons_text"],
+})
+for col, label in (("override_reason", tr("调整理由", "Override reason")), ("override_by", tr("调整人", "Overridden by")),
+                   ("assignee", tr("承办人", "Assignee"))):
+    if col in view.columns:
+        shown[label] = view[col]
+st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view):,} of {len(df):,} taxpayers"))
+picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row",
+                      key="rq_table", height=420)
+rows = picked.selection.rows if hasattr(picked, "selection") else []
+if not rows:
+    st.stop()
+
+row = view.iloc[rows[0]]
+tax_id = str(row["tax_id"])
+st.subheader(f"{row['name']} · {tax_id}")
+st.page_link("pages/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
+             query_params={"tax_id": tax_id})
+left, right = st.columns(2)
+with left:
+    if allowed(user.roles, "override_tier"):
+        with st.form("rq_override"):
+            st.markdown(f"**{tr('调整风险等级', 'Override the tier')}**")
+            new_tier = st.selectbox(tr("新等级", "New tier"), ["high", "medium", "low"],
+                                    format_func=lambda t: term(TIER_NAMES, t))
+            reason = st.text_area(tr("理由（必填，将记入审计日志）", "Reason (required, goes to the audit trail)"))
+            if st.form_submit_button(tr("保存调整", "Save override")):
+                if not reason.strip():
+                    st.error(tr("请填写调整理由。", "Please write a reason."))
+                else:
+                    from workbench.overrides import override_tier
+
+                    try:
+                        override_tier(store, user, tax_id, new_tier, reason.strip())
+                    except FapiaoError as e:
+                        st.error(str(e))
+                    else:
+                        st.success(tr("已保存调整并记入审计日志。", "Override saved and audited."))
+    else:
+        st.caption(tr("只有审核主管可以调整等级。", "Only supervisors can override tiers."))
+with right:
+    if allowed(user.roles, "assign_case"):
+        from workbench.users import list_users
+
+        investigators = [u.username for u in list_users(store) if "investigator" in u.roles and not u.disabled]
+        with st.form("rq_assign"):
+            st.markdown(f"**{tr('分派调查员', 'Assign an investigator')}**")
+            who = st.selectbox(tr("调查员", "Investigator"), investigators)
+            if st.form_submit_button(tr("分派", "Assign")) and who:
+                from workbench.overrides import assign
+
+                try:
+                    assign(store, user, tax_id, who)
+                except FapiaoError as e:
+                    st.error(str(e))
+                else:
+                    st.success(tr(f"已分派给 {who}。", f"Assigned to {who}."))
