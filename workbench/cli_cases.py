@@ -1,0 +1,201 @@
+"""``fapiao users``, ``fapiao case`` and ``fapiao audit``: accounts, case files and the audit trail."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from graph import open_store
+from graph.errors import IntegrityError, PermissionDenied
+from graph.store import Store
+from workbench import audit as audit_log
+from workbench import auth, cases, export
+from workbench import users as accounts
+
+STORE_HELP = "Store URI (default: FAPIAO_STORE, i.e. embedded:workspace)."
+_console = Console()
+
+
+def _store(uri: str | None) -> Store:
+    return open_store(uri)
+
+
+def _operator() -> accounts.User:
+    """Whoever runs the command line: workspace access is administration, so they act as admin."""
+    return accounts.User(f"cli:{getpass.getuser()}", ("admin",), "command line")
+
+
+def _sign_in(store: Store, username: str, password_stdin: bool) -> accounts.User:
+    """Sign in as an existing workbench user (password from stdin or a hidden prompt); audited."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(f"password for {username}", hide_input=True)
+    user = accounts.authenticate(store, username, password)
+    if user is None:
+        raise PermissionDenied(f"sign-in as {username!r} failed (wrong password, unknown or disabled user)")
+    return user
+
+
+# ---------------------------------------------------------------------------------------------- users
+@click.group("users")
+def users_group() -> None:
+    """Manage workbench accounts (roles: investigator, supervisor, analyst, admin).
+
+    Passwords are stored as argon2 hashes in the store; every change is audited as done by
+    ``cli:<your login>``.
+    """
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(auth.ROLES),
+              help="A role for the user; repeat for several roles.")
+@click.option("--display-name", default="", help="Name shown in the workbench (e.g. 张三).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def users_add(name: str, roles: tuple[str, ...], display_name: str, password_stdin: bool, store_uri: str | None) -> None:
+    """Create user NAME with one or more roles.
+
+    \b
+    Examples:
+      fapiao users add zhangsan --role investigator --display-name 张三
+      echo 's3cret-pass' | fapiao users add lisi --role supervisor --role analyst --password-stdin
+    """
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _store(store_uri) as store:
+        user = accounts.create_user(store, name, password, roles, display_name, actor=_operator())
+    click.echo(f"created user {user.username} ({', '.join(user.roles)})")
+
+
+@users_group.command("list")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def users_list(store_uri: str | None) -> None:
+    """List every user with roles and status."""
+    with _store(store_uri) as store:
+        all_users = accounts.list_users(store)
+    table = Table("user", "display name", "roles", "status")
+    for u in all_users:
+        table.add_row(u.username, u.display_name, ", ".join(u.roles), "disabled" if u.disabled else "active")
+    _console.print(table)
+    if not all_users:
+        click.echo("no users yet: fapiao users add NAME --role ROLE")
+
+
+@users_group.command("disable")
+@click.argument("name")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def users_disable(name: str, store_uri: str | None) -> None:
+    """Disable user NAME: no more sign-ins; open sessions end at the next page load."""
+    with _store(store_uri) as store:
+        accounts.disable_user(store, name, actor=_operator())
+    click.echo(f"disabled user {name}")
+
+
+users = users_group  # the names cli.py looks up: users, case, audit
+
+
+# ----------------------------------------------------------------------------------------------- case
+@click.group("case")
+def case() -> None:
+    """List and export cases, and verify exported case files."""
+
+
+@case.command("list")
+@click.option("--user", "username", required=True, help="Your workbench user (investigators see only their cases).")
+@click.option("--status", type=click.Choice(cases.STATUSES), default=None, help="Only cases in this status.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def case_list(username: str, status: str | None, password_stdin: bool, store_uri: str | None) -> None:
+    """List the cases USER may see, newest first."""
+    with _store(store_uri) as store:
+        user = _sign_in(store, username, password_stdin)
+        found = cases.list_cases(store, user, status=status)
+    table = Table("case", "title", "status", "owner", "assignee", "taxpayers", "opened")
+    for c in found:
+        table.add_row(c.case_id, c.title, c.status, c.owner, c.assignee or "-", str(len(c.taxpayers)), c.created_at[:16])
+    _console.print(table)
+
+
+@case.command("export")
+@click.argument("case_id")
+@click.option("--user", "username", required=True, help="Your workbench user; needs the analyst role.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("exports"),
+              show_default=True, help="Folder for the ZIP.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def case_export(case_id: str, username: str, out_dir: Path, password_stdin: bool, store_uri: str | None) -> None:
+    """Export CASE_ID as a ZIP case file (report, diagrams, invoices CSV, GraphML, manifest); analysts only.
+
+    \b
+    Example:
+      fapiao case export C-20250301-1A2B3C --user ana --out exports
+    """
+    with _store(store_uri) as store:
+        user = _sign_in(store, username, password_stdin)
+        with _console.status(f"exporting {case_id} ..."):
+            path = export.export_case(store, user, case_id, out_dir)
+    click.echo(str(path))
+
+
+@case.command("verify")
+@click.argument("zip_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def case_verify(zip_file: Path) -> None:
+    """Check an exported case file against its manifest; names every changed, added or removed file.
+
+    Exit status 0 when it verifies, 1 when it does not.
+    """
+    res = export.verify_export(zip_file)
+    if not res.ok:
+        for p in res.problems:
+            click.secho(f"  {p}", fg="red", err=True)
+        raise IntegrityError(f"{zip_file.name} does NOT verify ({len(res.problems)} problems)")
+    click.echo(f"{zip_file.name}: OK, {res.files} files match the manifest")
+
+
+# ---------------------------------------------------------------------------------------------- audit
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail (hash-chained events)."""
+
+
+@audit_group.command("verify")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def audit_verify(store_uri: str | None) -> None:
+    """Recompute the hash chain; names every edited, removed or reordered event. Exit 1 when broken."""
+    with _store(store_uri) as store:
+        res = audit_log.verify(store)
+    if not res.ok:
+        for p in res.problems:
+            click.secho(f"  {p}", fg="red", err=True)
+        raise IntegrityError(res.summary())
+    click.echo(res.summary())
+
+
+@audit_group.command("show")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Newest events to show.")
+@click.option("--actor", default=None, help="Only events by this user.")
+@click.option("--action", default=None, help="Only this action (sign_in, case_read, tier_override ...).")
+@click.option("--target", default=None, help="Only targets containing this text (e.g. case:C-2025).")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def audit_show(limit: int, actor: str | None, action: str | None, target: str | None, store_uri: str | None) -> None:
+    """Show the newest audit events, newest first."""
+    with _store(store_uri) as store:
+        evs = audit_log.events(store, actor=actor, action=action, target=target, limit=limit)
+    table = Table("#", "time", "actor", "role", "action", "target", "detail")
+    for ev in evs:
+        r = audit_log.event_row(ev)
+        table.add_row(*(str(r[k]) for k in ("seq", "at", "actor", "role", "action", "target", "detail")))
+    _console.print(table)
+
+
+audit = audit_group
+__all__ = ["audit", "case", "users"]
