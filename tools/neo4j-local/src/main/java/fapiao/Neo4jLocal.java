@@ -9,7 +9,11 @@ import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.io.ByteUnit;
 
-/** Runs Neo4j Community with Bolt on 127.0.0.1: Neo4jLocal DATA_DIR PORT [PAGECACHE_MB] [PASSWORD]. */
+/**
+ * Runs Neo4j Community with Bolt on 127.0.0.1: Neo4jLocal DATA_DIR PORT [PAGECACHE_MB] [PASSWORD].
+ * The password may also come from the NEO4J_LOCAL_PASSWORD environment variable (kept out of `ps`).
+ * SIGTERM / Ctrl-C shut the database down cleanly; after a crash the next start recovers it.
+ */
 public final class Neo4jLocal {
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
@@ -19,7 +23,10 @@ public final class Neo4jLocal {
         Path home = Path.of(args[0]).toAbsolutePath();
         int port = Integer.parseInt(args[1]);
         long pageCacheMb = args.length > 2 ? Long.parseLong(args[2]) : 192;
-        String password = args.length > 3 ? args[3] : null;
+        String password = args.length > 3 ? args[3] : System.getenv("NEO4J_LOCAL_PASSWORD");
+        if (password != null && password.isEmpty()) {
+            password = null;
+        }
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))

@@ -1,0 +1,637 @@
+"""The Neo4j backend of the store contract (any Neo4j 5.x: local, server, cluster, Aura).
+
+The only module that imports ``neo4j``. Every statement comes from ``cypher/NAME.cypher`` and is run
+with parameters only, inside managed transactions (the driver retries transient errors). Driver errors
+are re-raised as :class:`graph.errors.QueryError` naming the statement.
+
+Storage notes: invoice times are stored twice, as ``ts`` (epoch seconds, indexed, used by every query)
+and ``issued_at`` (a Neo4j DateTime in Asia/Shanghai, for people querying the graph directly). Seller and
+buyer tax ids are also kept on the invoice node so window scans never expand relationships. Bulk rows
+travel as parallel column lists (``UNWIND range(0, size($key) - 1)``), which is cheaper to encode than one
+map per row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import neo4j
+import pyarrow as pa
+import pyarrow.compute as pc
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
+
+import cypher
+from graph import schema, settings
+from graph.errors import ConfigError, QueryError, StoreError
+from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.store import Store, Writer
+
+__all__ = ["Neo4jStore", "connectable"]
+
+TZ = ZoneInfo(schema.TZ)
+MIN_TS = -(2**62)
+MAX_TS = 2**62
+STREAM_PAGE = 50_000
+INVOICE_COLUMNS = [f.name for f in schema.INVOICES]
+_NEO4J_ERRORS = (Neo4jError, DriverError, ServiceUnavailable)
+
+
+def connectable(uri: str, *, auth: tuple[str, str] | None = None, timeout: float = 3.0) -> bool:
+    """True when a Neo4j at ``uri`` accepts a Bolt connection (used to wait for a starting server)."""
+    try:
+        with neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=timeout) as driver:
+            driver.verify_connectivity()
+        return True
+    except (_NEO4J_ERRORS + (OSError,)):
+        return False
+
+
+def schema_statements() -> list[str]:
+    """The statements of ``cypher/schema.cypher`` (comment lines dropped, split on ``;``)."""
+    text = "\n".join(line for line in cypher.load("schema").splitlines() if not line.lstrip().startswith("//"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _ts(value: datetime | None, default: int) -> int:
+    if value is None:
+        return default
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(settings.get("FAPIAO_TIMEZONE")))
+    return int(value.timestamp())
+
+
+def _epoch_us(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=TZ)
+    delta = value - datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(us: int) -> datetime:
+    return (datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC")) + timedelta(microseconds=us)).astimezone(TZ)
+
+
+def _native(value: Any) -> Any:
+    """Neo4j temporal values to Python ones (dates come back as ``neo4j.time.Date``)."""
+    to_native = getattr(value, "to_native", None)
+    return to_native() if to_native is not None else value
+
+
+def _columns(table: pa.Table, names: Sequence[str]) -> dict[str, list[Any]]:
+    return {n: table.column(n).to_pylist() for n in names}
+
+
+def _invoice_table(rows: list[list[Any]]) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in INVOICE_COLUMNS]
+    arrays = []
+    for name, values in zip(INVOICE_COLUMNS, cols, strict=True):
+        typ = schema.INVOICES.field(name).type
+        if name == "issued_at":
+            arrays.append(pa.array(values, pa.int64()).cast(typ))
+        elif name == "code":
+            arrays.append(pa.array([v or "" for v in values], typ))
+        else:
+            arrays.append(pa.array(values, typ))
+    return pa.Table.from_arrays(arrays, schema=schema.INVOICES)
+
+
+def _edge_table(rows: list[list[Any]]) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema.EDGES]
+    arrays = [
+        pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()), pa.array(cols[2], pa.int64()),
+        pa.array(cols[3], pa.int64()), pa.array(cols[4], pa.int64()).cast(schema.TIMESTAMP),
+        pa.array(cols[5], pa.int64()).cast(schema.TIMESTAMP),
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema.EDGES)
+
+
+def _invoice_from_row(table: pa.Table, i: int) -> Invoice:
+    row = {name: table.column(name)[i].as_py() for name in INVOICE_COLUMNS}
+    return Invoice(**row)
+
+
+def _taxpayer_from_row(row: list[Any]) -> Taxpayer:
+    tax_id, name, registered_on, industry, region, limit, status, ids = row
+    pairs = tuple(sorted((k, v) for k, v in ids if k is not None))
+    return Taxpayer(tax_id=tax_id, name=name, registered_on=_native(registered_on), industry=industry,
+                    region=region, invoice_limit_fen=limit, status=status, identifiers=pairs)
+
+
+class Neo4jStore(Store):
+    """The store contract on Neo4j 5.x.
+
+    Parameters
+    ----------
+    uri_or_driver : str or neo4j.Driver
+        A Bolt/Neo4j URI (``bolt://127.0.0.1:7687``, ``neo4j+s://xxxx.databases.neo4j.io`` ...) or a
+        ready driver (the store then does not close it).
+    database, user, password : str, optional
+        Default to the settings ``FAPIAO_NEO4J_DATABASE`` / ``_USER`` / ``_PASSWORD``; an empty
+        password connects without auth.
+
+    Raises
+    ------
+    StoreError
+        The server cannot be reached or refuses the credentials.
+    """
+
+    def __init__(self, uri_or_driver: str | neo4j.Driver, *, database: str | None = None,
+                 user: str | None = None, password: str | None = None) -> None:
+        self.database = database or settings.get("FAPIAO_NEO4J_DATABASE")
+        self.batch = max(1, settings.get_int("FAPIAO_NEO4J_BATCH"))
+        if isinstance(uri_or_driver, str):
+            self.uri = uri_or_driver
+            user = user or settings.get("FAPIAO_NEO4J_USER")
+            password = password if password is not None else settings.get("FAPIAO_NEO4J_PASSWORD")
+            auth = (user, password) if password else None
+            try:
+                self._driver = neo4j.GraphDatabase.driver(uri_or_driver, auth=auth)
+            except (ValueError, neo4j.exceptions.ConfigurationError) as e:
+                raise ConfigError(f"bad Neo4j URI {uri_or_driver!r}: {e}") from e
+            self._owns_driver = True
+        else:
+            self._driver = uri_or_driver
+            self.uri = "neo4j:(driver)"
+            self._owns_driver = False
+        try:
+            self._driver.verify_connectivity()
+        except AuthError as e:
+            self.close()
+            raise StoreError(f"Neo4j at {self.uri} refused the credentials (FAPIAO_NEO4J_USER / "
+                             f"FAPIAO_NEO4J_PASSWORD): {e.message}") from e
+        except _NEO4J_ERRORS + (OSError,) as e:
+            self.close()
+            raise StoreError(f"cannot reach Neo4j at {self.uri}: {e}; start a local one with `make neo4j` "
+                             "or set FAPIAO_STORE") from e
+        self._ensure_schema()
+
+    # --- plumbing ---------------------------------------------------------------------------------
+    def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
+        return self._driver.session(database=self.database, default_access_mode=access,
+                                    notifications_min_severity="OFF")
+
+    def _ensure_schema(self) -> None:
+        with self._session() as session:
+            for body in schema_statements():
+                try:
+                    session.run(body).consume()  # schema commands run in auto-commit transactions
+                except _NEO4J_ERRORS as e:
+                    raise QueryError("schema", str(e)) from e
+
+    def _read(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        query = cypher.load(name)
+
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(query, params)]
+
+        try:
+            with self._session(neo4j.READ_ACCESS) as session:
+                return session.execute_read(work)
+        except _NEO4J_ERRORS as e:
+            raise QueryError(name, str(e)) from e
+
+    def _rows(self, name: str, **params: Any) -> list[list[Any]]:
+        """A statement that returns one record with a ``rows`` list."""
+        result = self._read(name, **params)
+        return list(result[0]["rows"]) if result else []
+
+    def _write(self, work: Callable[[neo4j.ManagedTransaction], Any], name: str) -> Any:
+        try:
+            with self._session() as session:
+                return session.execute_write(work)
+        except QueryError:
+            raise
+        except neo4j.exceptions.ConstraintError as e:
+            raise QueryError(name, f"uniqueness constraint violated: {e.message}") from e
+        except _NEO4J_ERRORS as e:
+            raise QueryError(name, str(e)) from e
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        w = _Neo4jWriter(self)
+        try:
+            yield w
+        except BaseException:
+            w.discard()
+            raise
+        w.flush_all()
+
+    def close(self) -> None:
+        if getattr(self, "_owns_driver", False):
+            self._driver.close()
+
+    def clear(self) -> None:
+        try:
+            with self._session() as session:
+                session.run(cypher.load("clear")).consume()
+        except _NEO4J_ERRORS as e:
+            raise QueryError("clear", str(e)) from e
+
+    # --- entities ---------------------------------------------------------------------------------
+    def counts(self) -> Counts:
+        r = self._read("counts")[0]
+        return Counts(taxpayers=r["taxpayers"], invoices=r["invoices"], identifiers=r["identifiers"],
+                      runs=r["runs"], rings=r["rings"])
+
+    def _taxpayer_rows(self, tax_ids: Sequence[str] | None) -> list[list[Any]]:
+        return self._rows("taxpayers_get", all=tax_ids is None, tax_ids=list(tax_ids or []))
+
+    def taxpayer(self, tax_id: str) -> Taxpayer | None:
+        rows = self._taxpayer_rows([tax_id])
+        return _taxpayer_from_row(rows[0]) if rows else None
+
+    def _taxpayer_objects(self, tax_ids: Sequence[str]) -> dict[str, Taxpayer]:
+        return {r[0]: _taxpayer_from_row(r) for r in self._taxpayer_rows(tax_ids)}
+
+    def taxpayers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
+        rows = self._taxpayer_rows(tax_ids)
+        cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
+        arrays = [
+            pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()),
+            pa.array([_native(v) for v in cols[2]], pa.date32()), pa.array(cols[3], pa.string()),
+            pa.array(cols[4], pa.string()), pa.array(cols[5], pa.int64()), pa.array(cols[6], pa.string()),
+        ]
+        return pa.Table.from_arrays(arrays, schema=schema.TAXPAYERS)
+
+    def identifiers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
+        rows = self._rows("identifiers_get", all=tax_ids is None, tax_ids=list(tax_ids or []))
+        cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
+        return pa.Table.from_arrays([pa.array(c, pa.string()) for c in cols], schema=schema.IDENTIFIERS)
+
+    def invoice(self, key: str) -> Invoice | None:
+        table = self.invoices([key])
+        return _invoice_from_row(table, 0) if table.num_rows else None
+
+    def invoices(self, keys: Sequence[str]) -> pa.Table:
+        return _invoice_table(self._rows("invoices_by_keys", keys=list(keys)))
+
+    def lookup_invoice(self, number: str, issued_on: date, amount_fen: int, *,
+                       code: str | None = None) -> Invoice | None:
+        day = datetime(issued_on.year, issued_on.month, issued_on.day, tzinfo=TZ)
+        table = _invoice_table(self._rows(
+            "invoice_lookup", number=number, code=code or None, amount_fen=int(amount_fen),
+            day_start=_ts(day, MIN_TS), day_end=_ts(day + timedelta(days=1), MAX_TS)))
+        return _invoice_from_row(table, 0) if table.num_rows else None
+
+    def existing_invoice_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        keys = list(keys)
+        for i in range(0, len(keys), 50_000):
+            found.update(self._read("invoices_existing_keys", keys=keys[i:i + 50_000])[0]["keys"])
+        return found
+
+    def search(self, text: str, limit: int = 20) -> list[Taxpayer]:
+        text = text.strip()
+        if not text or limit <= 0:
+            return []
+        ids = self._read("search", text=text, limit=int(limit))[0]["tax_ids"]
+        found = self._taxpayer_objects(ids)
+        return [found[i] for i in ids if i in found]
+
+    # --- graph reads ------------------------------------------------------------------------------
+    def _neighbours(self, frontier: Sequence[str], start: int, end: int,
+                    min_amount_fen: int) -> list[list[Any]]:
+        return self._rows("neighbours", frontier=list(frontier), start=start, end=end,
+                          min_amount_fen=int(min_amount_fen))
+
+    def ego_network(self, tax_id: str, *, hops: int = 1, start: datetime | None = None,
+                    end: datetime | None = None, min_amount_fen: int = 0, limit: int = 500) -> Subgraph:
+        s, e = _ts(start, MIN_TS), _ts(end, MAX_TS)
+        center = self.taxpayer(tax_id)
+        if center is None:
+            return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
+        dist = {tax_id: 0}          # every reachable node and its distance
+        kept = [tax_id]
+        kept_set = {tax_id}
+        frontier = [tax_id]
+        for hop in range(1, max(0, hops) + 1):
+            if not frontier:
+                break
+            volume: dict[str, int] = {}
+            for src, dst, total in self._neighbours(frontier, s, e, min_amount_fen):
+                if dst in dist:
+                    continue
+                # rank candidates by invoiced volume with nodes already kept
+                volume[dst] = volume.get(dst, 0) + (int(total) if src in kept_set else 0)
+            ranked = sorted(volume, key=lambda t: (-volume[t], t))
+            for t in ranked:
+                dist[t] = hop
+            room = max(0, limit - len(kept))
+            chosen = ranked[:room]
+            kept.extend(chosen)
+            kept_set.update(chosen)
+            frontier = ranked
+        nodes_by_id = self._taxpayer_objects(kept)
+        nodes = [nodes_by_id[t] for t in kept if t in nodes_by_id]
+        edges = _edge_table(self._rows("ego_edges", ids=kept, start=s, end=e,
+                                       min_amount_fen=int(min_amount_fen)))
+        dropped = len(dist) - len(kept)
+        return Subgraph(center=tax_id, nodes=nodes, hops={t: dist[t] for t in kept}, edges=edges,
+                        truncated=dropped > 0, dropped=dropped)
+
+    def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
+                         end: datetime | None = None) -> pa.Table:
+        return _invoice_table(self._rows("invoices_between", a=a, b=b, start=_ts(start, MIN_TS),
+                                         end=_ts(end, MAX_TS)))
+
+    def invoices_of(self, tax_id: str, *, start: datetime | None = None, end: datetime | None = None,
+                    limit: int | None = None) -> pa.Table:
+        return _invoice_table(self._rows("invoices_of", tax_id=tax_id, start=_ts(start, MIN_TS),
+                                         end=_ts(end, MAX_TS), limit=MAX_TS if limit is None else int(limit)))
+
+    def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:
+        if a == b:
+            return [[a]] if self.taxpayer(a) else []
+        parents: dict[str, set[str]] = {a: set()}
+        frontier = [a]
+        for _ in range(max(0, max_hops)):
+            if not frontier or b in parents:
+                break
+            nxt: dict[str, set[str]] = {}
+            for src, dst, _total in self._neighbours(frontier, MIN_TS, MAX_TS, MIN_TS):
+                if dst not in parents:
+                    nxt.setdefault(dst, set()).add(src)
+            parents.update(nxt)
+            frontier = sorted(nxt)
+        if b not in parents:
+            return []
+        paths: list[list[str]] = []
+
+        def walk(node: str, tail: list[str]) -> None:
+            if len(paths) >= limit:
+                return
+            if node == a:
+                paths.append([a, *tail])
+                return
+            for p in sorted(parents[node]):
+                walk(p, [node, *tail])
+
+        walk(b, [])
+        return paths
+
+    def edge_table(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        return _edge_table(self._rows("edge_table", start=_ts(start, MIN_TS), end=_ts(end, MAX_TS)))
+
+    def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        after_ts, after_key, end_ts = _ts(start, MIN_TS) - 1, "", _ts(end, MAX_TS)
+        # the first page must include ts == start: start the cursor one second earlier
+        pages: list[pa.Table] = []
+        while True:
+            rows = self._rows("invoice_stream_page", after_ts=after_ts, after_key=after_key, end=end_ts,
+                              page=STREAM_PAGE)
+            if not rows:
+                break
+            pages.append(_invoice_table(rows))
+            after_ts, after_key = rows[-1][3], rows[-1][0]
+            if len(rows) < STREAM_PAGE:
+                break
+        return pa.concat_tables(pages) if pages else schema.empty(schema.INVOICES)
+
+    # --- findings ---------------------------------------------------------------------------------
+    def runs(self) -> list[Run]:
+        return [Run(run_id=r["run_id"], created_at=_from_us(r["created_us"]), params=json.loads(r["params"]),
+                    fingerprint=r["fingerprint"], stage_seconds=json.loads(r["stage_seconds"]))
+                for r in self._read("runs_list")]
+
+    def _rings(self, run_id: str | None, ring_id: str | None) -> list[Ring]:
+        return [Ring(ring_id=r["id"], run_id=r["run_id"], kind=r["kind"], members=tuple(r["members"]),
+                     invoice_keys=tuple(r["invoice_keys"]), score=float(r["score"]), evidence=r["evidence"],
+                     details=json.loads(r["details"]))
+                for r in self._read("rings_list", run_id=run_id, ring_id=ring_id)]
+
+    def _newest_run(self) -> str | None:
+        runs = self._read("runs_list")
+        return str(runs[0]["run_id"]) if runs else None
+
+    def rings(self, run_id: str | None = None) -> list[Ring]:
+        run_id = run_id or self._newest_run()
+        return self._rings(run_id, None) if run_id else []
+
+    def ring(self, ring_id: str) -> Ring | None:
+        found = self._rings(None, ring_id)
+        return found[0] if found else None
+
+    def scores(self, run_id: str | None = None) -> pa.Table:
+        run_id = run_id or self._newest_run()
+        if not run_id:
+            return schema.empty(schema.SCORES)
+        rows = self._rows("scores_get", run_id=run_id)
+        cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema.SCORES]
+        return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, schema.SCORES, strict=True)],
+                                    schema=schema.SCORES)
+
+    # --- workflow records and audit -------------------------------------------------------------------
+    def record(self, kind: str, rec_id: str) -> dict[str, Any] | None:
+        found = self._read("record_get", uid=_record_uid(kind, rec_id))
+        return dict(json.loads(found[0]["data"])) if found else None
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        return [dict(json.loads(r["data"])) for r in self._read("records_list", kind=kind)]
+
+    def audit_events(self, after_seq: int = 0) -> list[AuditEvent]:
+        return [AuditEvent(seq=r["seq"], at=_from_us(r["at_us"]), actor=r["actor"], role=r["role"],
+                           action=r["action"], target=r["target"], detail=r["detail"],
+                           prev_hash=r["prev_hash"], hash=r["hash"])
+                for r in self._read("audit_list", after_seq=int(after_seq))]
+
+
+def _record_uid(kind: str, rec_id: str) -> str:
+    return f"{kind}\x1f{rec_id}"
+
+
+class _Neo4jWriter(Writer):
+    """Buffers rows; full batches of taxpayers / invoices / identifiers go out in their own managed
+    transaction as they fill (idempotent upserts, so a re-run after a failure converges); everything
+    else (the last partial batches, findings, records, audit events) is written when the ``with`` block
+    exits, and dropped when it raises."""
+
+    def __init__(self, store: Neo4jStore) -> None:
+        self.store = store
+        self._taxpayers: list[pa.Table] = []
+        self._invoices: list[pa.Table] = []
+        self._identifiers: list[pa.Table] = []
+        self._small: list[tuple[str, Callable[[neo4j.ManagedTransaction], Any]]] = []
+        self._red_written = False
+
+    # --- buffering --------------------------------------------------------------------------------
+    @staticmethod
+    def _take(buffer: list[pa.Table], size: int, force: bool) -> Iterator[pa.Table]:
+        if not buffer:
+            return
+        table = pa.concat_tables(buffer)
+        buffer.clear()
+        offset = 0
+        while table.num_rows - offset >= size or (force and offset < table.num_rows):
+            yield table.slice(offset, size)
+            offset += size
+        if offset < table.num_rows:
+            buffer.append(table.slice(offset))
+
+    def _pending(self, buffer: list[pa.Table]) -> int:
+        return sum(t.num_rows for t in buffer)
+
+    def taxpayers(self, table: pa.Table) -> None:
+        ids = [k for k in schema.IDENTIFIER_KINDS if k in table.column_names]
+        if ids:
+            self.identifiers(_identifier_rows(table, ids))
+        self._taxpayers.append(schema.conform(table, schema.TAXPAYERS))
+        if self._pending(self._taxpayers) >= self.store.batch:
+            self._flush_taxpayers(force=False)
+
+    def invoices(self, table: pa.Table) -> None:
+        self._invoices.append(schema.conform(table, schema.INVOICES))
+        if self._pending(self._invoices) >= self.store.batch:
+            self._flush_taxpayers(force=True)  # invoice rows may refer to taxpayers written just before
+            self._flush_invoices(force=False)
+
+    def identifiers(self, table: pa.Table) -> None:
+        self._identifiers.append(schema.conform(table, schema.IDENTIFIERS))
+        if self._pending(self._identifiers) >= self.store.batch:
+            self._flush_taxpayers(force=True)
+            self._flush_identifiers(force=False)
+
+    def findings(self, run: Run, rings: Sequence[Ring], scores: pa.Table) -> None:
+        run_params = {
+            "run_id": run.run_id, "created_us": _epoch_us(run.created_at),
+            "created_ms": _epoch_us(run.created_at) // 1000, "params": json.dumps(run.params, ensure_ascii=False,
+                                                                                  sort_keys=True),
+            "fingerprint": run.fingerprint, "stage_seconds": json.dumps(run.stage_seconds, sort_keys=True),
+        }
+        ring_rows = [{"id": r.ring_id, "run_id": run.run_id, "kind": r.kind, "score": float(r.score),
+                      "evidence": r.evidence, "members": list(r.members), "invoice_keys": list(r.invoice_keys),
+                      "details": json.dumps(r.details, ensure_ascii=False, sort_keys=True)} for r in rings]
+        score_cols = _columns(schema.conform(scores, schema.SCORES), [f.name for f in schema.SCORES])
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(cypher.load("run_replace"), run_params).consume()
+            for i in range(0, len(ring_rows), 1000):
+                tx.run(cypher.load("rings_create"), {"rings": ring_rows[i:i + 1000]}).consume()
+            n = len(score_cols["tax_id"])
+            for i in range(0, n, 10_000):
+                chunk = {k: v[i:i + 10_000] for k, v in score_cols.items()}
+                tx.run(cypher.load("scores_create"), {"run_id": run.run_id, **chunk}).consume()
+
+        self._small.append(("run_replace", work))
+
+    def put_record(self, kind: str, rec_id: str, data: dict[str, Any]) -> None:
+        uid = _record_uid(kind, rec_id)
+        params = {"uid": uid, "kind": kind, "id": rec_id, "data": json.dumps(data, ensure_ascii=False, default=str)}
+        case = None
+        if kind == "case":
+            case = {"uid": uid, "title": data.get("title"), "status": data.get("status"),
+                    "owner": data.get("owner"), "taxpayers": [str(x) for x in data.get("taxpayers") or []],
+                    "rings": [str(x) for x in data.get("rings") or []],
+                    "invoices": [str(x) for x in data.get("invoices") or []]}
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(cypher.load("record_put"), params).consume()
+            if case is not None:
+                tx.run(cypher.load("case_link"), case).consume()
+
+        self._small.append(("record_put", work))
+
+    def audit(self, event: AuditEvent) -> None:
+        us = _epoch_us(event.at)
+        row = {**asdict(event), "at_us": us, "at_ms": us // 1000}
+        del row["at"]
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(cypher.load("audit_append"), {"events": [row]}).consume()
+
+        self._small.append(("audit_append", work))
+
+    # --- flushing ---------------------------------------------------------------------------------
+    def _flush_taxpayers(self, *, force: bool) -> None:
+        names = [f.name for f in schema.TAXPAYERS]
+        for chunk in self._take(self._taxpayers, self.store.batch, force):
+            cols = _columns(chunk, names)
+            self.store._write(_statement("taxpayers_upsert", cols), "taxpayers_upsert")
+
+    def _flush_identifiers(self, *, force: bool) -> None:
+        for chunk in self._take(self._identifiers, self.store.batch, force):
+            chunk = chunk.filter(pc.and_(pc.is_valid(chunk["value"]), pc.not_equal(chunk["value"], "")))
+            if chunk.num_rows:
+                cols = _columns(chunk, ["tax_id", "kind", "value"])
+                self.store._write(_statement("identifiers_upsert", cols), "identifiers_upsert")
+
+    def _flush_invoices(self, *, force: bool) -> None:
+        for chunk in self._take(self._invoices, self.store.batch, force):
+            self._write_invoice_batch(chunk)
+
+    def _write_invoice_batch(self, chunk: pa.Table) -> None:
+        names = [n for n in INVOICE_COLUMNS if n != "issued_at"]
+        cols = _columns(chunk, names)
+        cols["ts"] = pc.cast(chunk["issued_at"], pa.int64()).to_pylist()
+        cols["code"] = [c or None for c in cols["code"]]
+        if any(r is not None for r in cols["red_ref"]):
+            self._red_written = True
+        parties: dict[str, str | None] = {}
+        for ids, nms in ((cols["seller_tax_id"], cols["seller_name"]), (cols["buyer_tax_id"], cols["buyer_name"])):
+            for t, n in zip(ids, nms, strict=True):
+                if parties.get(t) is None:
+                    parties[t] = n
+        party_cols = {"tax_id": list(parties), "name": list(parties.values())}
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(cypher.load("parties_merge"), party_cols).consume()
+            existing = set(tx.run(cypher.load("invoices_existing_keys"), {"keys": cols["key"]}).single(strict=True)[0])
+            # one row per key (the last wins), split into new and stored invoices
+            last = {k: i for i, k in enumerate(cols["key"])}
+            new_idx = [i for k, i in last.items() if k not in existing]
+            old_idx = [i for k, i in last.items() if k in existing]
+            for statement, idx in (("invoices_create", new_idx), ("invoices_update", old_idx)):
+                if idx:
+                    params = {name: [values[i] for i in idx] for name, values in cols.items()}
+                    tx.run(cypher.load(statement), params).consume()
+
+        self.store._write(work, "invoices_create")
+
+    def flush_all(self) -> None:
+        self._flush_taxpayers(force=True)
+        self._flush_invoices(force=True)
+        self._flush_identifiers(force=True)
+        if self._red_written:
+            self.store._write(_statement("red_of_link", {}), "red_of_link")
+            self._red_written = False
+        small, self._small = self._small, []
+        if small:
+            names = ", ".join(sorted({n for n, _ in small}))
+
+            def work(tx: neo4j.ManagedTransaction) -> None:
+                for _name, fn in small:
+                    fn(tx)
+
+            self.store._write(work, names)
+
+    def discard(self) -> None:
+        self._taxpayers.clear()
+        self._invoices.clear()
+        self._identifiers.clear()
+        self._small.clear()
+
+
+def _statement(name: str, params: dict[str, Any]) -> Callable[[neo4j.ManagedTransaction], None]:
+    """A transaction function running one named statement."""
+    query = cypher.load(name)
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        tx.run(query, params).consume()
+
+    return work
+
+
+def _identifier_rows(table: pa.Table, kinds: Sequence[str]) -> pa.Table:
+    parts = []
+    for kind in kinds:
+        values = table.column(kind).cast(pa.string())
+        parts.append(pa.table({"tax_id": table.column("tax_id").cast(pa.string()),
+                               "kind": pa.array([kind] * table.num_rows, pa.string()), "value": values}))
+    return pa.concat_tables(parts)
+
