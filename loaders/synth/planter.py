@@ -1,0 +1,134 @@
+"""Bookkeeping for planted patterns: claims taxpayers, collects pattern invoices, records the truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from loaders.synth.population import Population
+from loaders.synth.trade import STATUS_CODES, Batch, Calendar, choose_kind, tax_rate_bp
+
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass
+class PlantedRing:
+    ring_id: str
+    typology: str
+    members: list[int]
+    rows: list[int] = field(default_factory=list)   # rows of the pattern batch, in time order
+
+
+class Planter:
+    """Collects pattern invoices row by row (they are few) and the ground truth."""
+
+    def __init__(self, rng: np.random.Generator, pop: Population, cal: Calendar) -> None:
+        self.rng = rng
+        self.pop = pop
+        self.cal = cal
+        self.used = np.zeros(len(pop), dtype=bool)
+        self.rings: list[PlantedRing] = []
+        self.typologies: dict[int, list[str]] = {}
+        self.fraud: set[int] = set()
+        self._rows: dict[str, list[int]] = {k: [] for k in
+                                            ("seller", "buyer", "day", "sec", "amount", "kind", "status", "red_of",
+                                             "item")}
+        self._counter: dict[str, int] = {}
+
+    # -- taxpayers -------------------------------------------------------------------------------
+    def claim(self, n: int, *, busy: bool = False, industries: tuple[int, ...] | None = None) -> list[int]:
+        """``n`` unused taxpayers (busy = among the top 10% by activity), marked used."""
+        free = ~self.used
+        if industries is not None:
+            free &= np.isin(self.pop.industry, np.array(industries))
+        if busy:
+            cut = np.quantile(self.pop.weight, 0.9)
+            cand = np.flatnonzero(free & (self.pop.weight >= cut))
+            if len(cand) < n:
+                cand = np.flatnonzero(free)
+        else:
+            cand = np.flatnonzero(free & (self.pop.weight < np.quantile(self.pop.weight, 0.9)))
+            if len(cand) < n:
+                cand = np.flatnonzero(free)
+        if len(cand) < n:
+            raise _TooSmall()
+        picked = [int(x) for x in self.rng.choice(cand, n, replace=False)]
+        self.used[picked] = True
+        self.pop.small[picked] = False
+        return picked
+
+    def partners(self, n: int, *, before_day: int, industries: tuple[int, ...] | None = None) -> list[int]:
+        """``n`` distinct legitimate counterparties (∝ activity) registered before ``before_day``."""
+        ok = (~self.used) & (self.pop.reg_day < before_day) & (self.pop.weight > 0)
+        if industries is not None:
+            ok &= np.isin(self.pop.industry, np.array(industries))
+        cand = np.flatnonzero(ok)
+        if len(cand) < n:
+            cand = np.flatnonzero((~self.used) & (self.pop.reg_day < before_day))
+        w = self.pop.weight[cand] + 0.05
+        k = min(n, len(cand))
+        return [int(x) for x in self.rng.choice(cand, k, replace=False, p=w / w.sum())]
+
+    def ring(self, typology: str, members: list[int], *, fraud: bool = True) -> PlantedRing:
+        self._counter[typology] = self._counter.get(typology, 0) + 1
+        r = PlantedRing(f"{typology}-{self._counter[typology]:04d}", typology, list(members))
+        self.rings.append(r)
+        for m in members:
+            tl = self.typologies.setdefault(m, [])
+            if typology not in tl:
+                tl.append(typology)
+            if fraud:
+                self.fraud.add(m)
+        return r
+
+    # -- invoices --------------------------------------------------------------------------------
+    def invoice(self, seller: int, buyer: int, day: int, amount_fen: int, item: int, *, sec: int | None = None,
+                status: str = "normal", paper: bool = False) -> int:
+        """Append one blue invoice; returns its row. ``paper`` forces a code+number invoice (can be voided)."""
+        r = self._rows
+        day = int(min(max(day, 0), self.cal.days - 1))
+        r["seller"].append(seller)
+        r["buyer"].append(buyer)
+        r["day"].append(day)
+        r["sec"].append(int(sec if sec is not None else self.rng.integers(9 * 3600, 18 * 3600)))
+        r["amount"].append(int(amount_fen))
+        r["kind"].append(-2 if paper else -1)
+        r["status"].append(STATUS_CODES[status])
+        r["red_of"].append(-1)
+        r["item"].append(item)
+        return len(r["seller"]) - 1
+
+    def red_letter(self, orig: int, days_after: int, *, full: bool = True) -> int:
+        """Append a red-letter invoice against row ``orig`` (never exceeding it)."""
+        r = self._rows
+        amount = r["amount"][orig] if full else max(1, int(r["amount"][orig] * self.rng.uniform(0.2, 0.8)))
+        day = min(r["day"][orig] + days_after, self.cal.days - 1)
+        row = self.invoice(r["seller"][orig], r["buyer"][orig], day, -amount, r["item"][orig],
+                           sec=min(r["sec"][orig] + 600, 86_399) if day == r["day"][orig] else None, status="red")
+        r["red_of"][row] = orig
+        if full:
+            r["status"][orig] = STATUS_CODES["red_offset"]
+        return row
+
+    def batch(self) -> Batch:
+        """The pattern invoices as a Batch, with rates and invoice kinds resolved."""
+        r = {k: np.array(v, dtype=np.int64) for k, v in self._rows.items()}
+        n = len(r["seller"])
+        b = Batch(r["seller"], r["buyer"], r["day"], r["sec"], r["amount"], np.zeros(n, dtype=np.int64),
+                  r["kind"], r["status"], r["red_of"], r["item"])
+        small = self.pop.small[b.seller]
+        b.rate_bp = tax_rate_bp(self.cal, b.item, b.day, small)
+        kind = choose_kind(self.rng, self.cal, b.day, small)
+        paper = b.kind == -2
+        kind[paper] = kind[paper] % 2
+        b.kind = kind
+        red = b.red_of >= 0
+        b.kind[red] = b.kind[b.red_of[red]]
+        b.rate_bp[red] = b.rate_bp[b.red_of[red]]
+        return b
+
+
+class _TooSmall(Exception):
+    """Raised internally when the population cannot host the requested patterns."""
