@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
     Setting("FAPIAO_UPLOAD_MAX_MB", "200",
             "Largest file (MB) the workbench's Import page accepts; keep `server.maxUploadSize` in .streamlit/config.toml in step."),
+    Setting("FAPIAO_TIER_MEDIUM", "0.4", "Detection: risk score (0..1) from which a taxpayer is in the medium tier."),
+    Setting("FAPIAO_TIER_HIGH", "0.7", "Detection: risk score (0..1) from which a taxpayer is in the high tier."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
