@@ -1,0 +1,669 @@
+"""The embedded store: a workspace folder holding one DuckDB database (the zero-setup default backend).
+
+Layout of a workspace folder::
+
+    workspace/fapiao.duckdb       the database (tables: see graph/embedded_sql.py)
+    workspace/fapiao.duckdb.wal   write-ahead log of committed work not yet checkpointed (keep it!)
+    workspace/tmp/                DuckDB spill space for big loads (safe to delete when closed)
+
+Concurrency: DuckDB lets one process at a time open a database file. The store therefore opens the
+database per operation and closes it again after ``FAPIAO_EMBEDDED_LINGER`` idle seconds, so the
+workbench and the CLI can take turns; a process that finds the workspace busy retries for
+``FAPIAO_EMBEDDED_WAIT`` seconds, then raises :class:`~graph.errors.StoreError` naming the other pid.
+Inside a process every call is serialised by a lock; a ``with store.writer()`` block holds the
+database (and the lock) until it commits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph import embedded_sql as q
+from graph import schema, settings
+from graph.embedded_adjacency import Adjacency
+from graph.errors import ConfigError, QueryError, StoreError
+from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.store import Store, Writer
+
+DB_FILE = "fapiao.duckdb"
+_TZ = ZoneInfo(schema.TZ)
+_FLUSH_ROWS = 250_000
+_PID = re.compile(r"PID (\d+)")
+_SCHEMA_LOCK = threading.Lock()
+
+
+
+def _epoch(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(settings.get("FAPIAO_TIMEZONE")))
+    return int(value.timestamp())
+
+
+def _window(start: datetime | None, end: datetime | None) -> list[int | None]:
+    s, e = _epoch(start), _epoch(end)
+    return [s, s, e, e]
+
+
+def _aware(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, _TZ)
+
+
+def _one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of a result (fetching all of it, so the connection is free for the next statement)."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
+
+
+def _keys_table(keys: Sequence[str]) -> pa.Table:
+    return pa.table({"key": pa.array(list(keys), type=pa.string())})
+
+
+def _to_schema(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """DuckDB result → contract schema (epoch columns become tz-aware timestamps)."""
+    cols = []
+    for f in target:
+        col = table.column(f.name)
+        if f.type == schema.TIMESTAMP:
+            col = col.cast(pa.int64()).cast(schema.TIMESTAMP)
+        cols.append(col.cast(f.type))
+    return pa.Table.from_arrays(cols, schema=target)
+
+
+def _invoice_from_row(row: tuple[Any, ...]) -> Invoice:
+    (key, number, code, issued, seller, seller_name, buyer, buyer_name, amount, tax, total, rate, kind,
+     status, red_ref, item_code, item_name) = row
+    return Invoice(key=key, number=number, code=code or "", issued_at=_aware(int(issued)), seller_tax_id=seller,
+                   seller_name=seller_name, buyer_tax_id=buyer, buyer_name=buyer_name, amount_fen=int(amount),
+                   tax_fen=int(tax), total_fen=int(total), rate=float(rate), kind=kind, status=status,
+                   red_ref=red_ref, item_code=item_code, item_name=item_name)
+
+
+def _taxpayer_from_row(row: tuple[Any, ...], identifiers: tuple[tuple[str, str], ...] = ()) -> Taxpayer:
+    tax_id, name, registered_on, industry, region, limit, status = row
+    return Taxpayer(tax_id=tax_id, name=name or "", registered_on=registered_on, industry=industry, region=region,
+                    invoice_limit_fen=None if limit is None else int(limit), status=status,
+                    identifiers=identifiers)
+
+
+def _ring_from_row(row: tuple[Any, ...]) -> Ring:
+    ring_id, run_id, kind, members, keys, score, evidence, details = row
+    return Ring(ring_id=ring_id, run_id=run_id, kind=kind, members=tuple(members or ()),
+                invoice_keys=tuple(keys or ()), score=float(score), evidence=evidence or "",
+                details=json.loads(details) if details else {})
+
+
+class _Database:
+    """Opens the DuckDB file on demand, shares it within the process, releases it when idle."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = path / DB_FILE
+        self.wait_s = settings.get_float("FAPIAO_EMBEDDED_WAIT")
+        self.linger_s = settings.get_float("FAPIAO_EMBEDDED_LINGER")
+        self.config = {"memory_limit": settings.get("FAPIAO_EMBEDDED_MEMORY"),
+                       "temp_directory": str(path / "tmp")}
+        self.lock = threading.RLock()
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.depth = 0
+        self.last_used = 0.0
+        self.timer: threading.Timer | None = None
+        self.closed = False
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.wait_s
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.file), config=dict(self.config))
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise StoreError(f"cannot open workspace {self.path}: {e}") from e
+                if time.monotonic() >= deadline:
+                    m = _PID.search(str(e))
+                    who = f"pid {m.group(1)}" if m else "another process"
+                    raise StoreError(
+                        f"workspace {self.path} is in use by another process ({who}); the embedded store allows "
+                        f"one process at a time - wait for it to finish (e.g. a running load) and retry, or set "
+                        f"FAPIAO_EMBEDDED_WAIT (now {self.wait_s:g} s) higher") from e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+            except duckdb.Error as e:
+                raise StoreError(f"cannot open workspace {self.path}: {e}") from e
+        try:
+            self._ensure_schema(con)
+        except duckdb.Error as e:
+            con.close()
+            raise StoreError(f"cannot prepare workspace {self.path}: {e}") from e
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        with _SCHEMA_LOCK:
+            con.execute("BEGIN")
+            try:
+                for stmt in q.DDL:
+                    con.execute(stmt)
+                row = _one(con.execute(q.GET_META, ["schema_version"]))
+                version = int(row[0]) if row else q.SCHEMA_VERSION
+                if version > q.SCHEMA_VERSION:
+                    raise StoreError(f"workspace {self.path} has schema version {version}, newer than this "
+                                     f"program understands ({q.SCHEMA_VERSION}); upgrade fapiao-workbench")
+                while version < q.SCHEMA_VERSION:
+                    for stmt in q.MIGRATIONS[version]:
+                        con.execute(stmt)
+                    version += 1
+                con.execute(q.SET_META, ["schema_version", str(version)])
+                if _one(con.execute(q.GET_META, ["data_version"])) is None:
+                    con.execute(q.SET_META, ["data_version", "0"])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def use(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.lock:
+            if self.closed:
+                raise StoreError(f"workspace {self.path} store is closed")
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.con is None:
+                self.con = self._open()
+            self.depth += 1
+            try:
+                yield self.con
+            finally:
+                self.depth -= 1
+                self.last_used = time.monotonic()
+                if self.depth == 0:
+                    self._release_later()
+
+    def _release_later(self) -> None:
+        if self.linger_s <= 0:
+            self._release()
+            return
+        self.timer = threading.Timer(self.linger_s, self._idle)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _idle(self) -> None:
+        with self.lock:
+            if self.depth == 0 and time.monotonic() - self.last_used >= self.linger_s * 0.9:
+                self._release()
+
+    def _release(self) -> None:
+        if self.con is not None:
+            con, self.con = self.con, None
+            con.close()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            self._release()
+            self.closed = True
+
+
+class EmbeddedStore(Store):
+    """Store backed by a DuckDB database in a workspace folder (created when missing).
+
+    Parameters
+    ----------
+    path
+        The workspace folder, e.g. ``workspace``; ``embedded:PATH`` URIs resolve here.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with EmbeddedStore(tempfile.mkdtemp()) as store:
+    ...     store.counts().invoices
+    0
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"embedded workspace {self.path} is a file; give a folder (it is created if missing)")
+        try:
+            (self.path / "tmp").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create embedded workspace folder {self.path}: {e}") from e
+        self.uri = f"embedded:{self.path}"
+        self._db = _Database(self.path)
+        self._adj: Adjacency | None = None
+        self._adj_version = ""
+        with self._db.use():
+            pass
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.path)!r})"
+
+    # --- plumbing ----------------------------------------------------------------------------------
+    @contextmanager
+    def _con(self, name: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._db.use() as con:
+            try:
+                yield con
+            except duckdb.Error as e:
+                raise QueryError(name, str(e)) from e
+
+    def _arrow(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        result: pa.Table = con.sql(sql, params=list(params) or None).to_arrow_table()
+        return result
+
+    def _with_keys(self, name: str, sql: str, keys: Sequence[str], target: pa.Schema) -> pa.Table:
+        if not keys:
+            return schema.empty(target)
+        with self._con(name) as con:
+            con.register("_keys", _keys_table(keys))
+            try:
+                return _to_schema(self._arrow(con, sql), target)
+            finally:
+                con.unregister("_keys")
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def writer(self) -> AbstractContextManager[Writer]:
+        return _EmbeddedWriter(self)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def clear(self) -> None:
+        with self._con("clear") as con:
+            con.execute("BEGIN")
+            try:
+                for stmt in q.CLEAR:
+                    con.execute(stmt)
+                con.execute(q.BUMP_DATA_VERSION)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # --- entities ----------------------------------------------------------------------------------
+    def counts(self) -> Counts:
+        with self._con("counts") as con:
+            row = _one(con.execute(q.COUNTS))
+        assert row is not None
+        return Counts(*(int(v) for v in row))
+
+    def taxpayer(self, tax_id: str) -> Taxpayer | None:
+        with self._con("taxpayer") as con:
+            row = _one(con.execute(q.TAXPAYER, [tax_id]))
+            if row is None:
+                return None
+            idents = tuple((k, v) for k, v in con.execute(q.IDENTIFIERS_OF, [tax_id]).fetchall())
+        return _taxpayer_from_row(row, idents)
+
+    def taxpayers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
+        if tax_ids is None:
+            with self._con("taxpayers") as con:
+                return _to_schema(self._arrow(con, q.TAXPAYERS_ALL), schema.TAXPAYERS)
+        return self._with_keys("taxpayers", q.TAXPAYERS_IN, tax_ids, schema.TAXPAYERS)
+
+    def identifiers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
+        if tax_ids is None:
+            with self._con("identifiers") as con:
+                return _to_schema(self._arrow(con, q.IDENTIFIERS_ALL), schema.IDENTIFIERS)
+        return self._with_keys("identifiers", q.IDENTIFIERS_IN, tax_ids, schema.IDENTIFIERS)
+
+    def invoice(self, key: str) -> Invoice | None:
+        with self._con("invoice") as con:
+            row = _one(con.execute(q.INVOICE, [key]))
+        return None if row is None else _invoice_from_row(row)
+
+    def invoices(self, keys: Sequence[str]) -> pa.Table:
+        return self._with_keys("invoices", q.INVOICES_IN, keys, schema.INVOICES)
+
+    def lookup_invoice(self, number: str, issued_on: date, amount_fen: int, *,
+                       code: str | None = None) -> Invoice | None:
+        day = datetime(issued_on.year, issued_on.month, issued_on.day, tzinfo=_TZ)
+        start, end = _epoch(day), _epoch(day + timedelta(days=1))
+        with self._con("lookup_invoice") as con:
+            row = _one(con.execute(q.LOOKUP_INVOICE, [number, code or None, code or None, start, end,
+                                                 int(amount_fen), int(amount_fen)]))
+        return None if row is None else _invoice_from_row(row)
+
+    def existing_invoice_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        with self._con("existing_invoice_keys") as con:
+            con.register("_keys", _keys_table(keys))
+            try:
+                found = self._arrow(con, q.EXISTING_KEYS)
+            finally:
+                con.unregister("_keys")
+        return set(found.column("key").to_pylist())
+
+    def search(self, text: str, limit: int = 20) -> list[Taxpayer]:
+        text = text.strip()
+        if not text or limit <= 0:
+            return []
+        upper = text.upper()
+        with self._con("search") as con:
+            rows = con.execute(q.SEARCH, [upper, upper, text, upper, upper, int(limit)]).fetchall()
+        return [_taxpayer_from_row(r) for r in rows]
+
+    # --- graph reads -------------------------------------------------------------------------------
+    def _adjacency(self, con: duckdb.DuckDBPyConnection) -> Adjacency:
+        row = _one(con.execute(q.GET_META, ["data_version"]))
+        version = row[0] if row else ""
+        if self._adj is None or version != self._adj_version:
+            nodes = self._arrow(con, q.ADJ_NODES).column("tax_id").combine_chunks()
+            edges = self._arrow(con, q.ADJ_EDGES)
+            self._adj, self._adj_version = Adjacency(nodes, edges), version
+        return self._adj
+
+    def ego_network(self, tax_id: str, *, hops: int = 1, start: datetime | None = None,
+                    end: datetime | None = None, min_amount_fen: int = 0, limit: int = 500) -> Subgraph:
+        s, e = _epoch(start), _epoch(end)
+        with self._con("ego_network") as con:
+            adj = self._adjacency(con)
+            center = adj.index.get(tax_id)
+            if center is None:
+                return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
+            layers = adj.layers(center, max(hops, 0), s, e, int(min_amount_fen))
+            kept: list[int] = [center]
+            hop_of: dict[int, int] = {center: 0}
+            reachable = 1 + sum(int(layer.nodes.size) for layer in layers)
+            room = max(limit, 1) - 1
+            for depth, layer in enumerate(layers, start=1):
+                if room <= 0:
+                    break
+                names = np.array([adj.tax_ids[i] for i in layer.nodes.tolist()], dtype=object)
+                order = np.lexsort((names, -layer.volume))[:room]
+                chosen = layer.nodes[order].tolist()
+                kept.extend(chosen)
+                hop_of.update((n, depth) for n in chosen)
+                room -= len(chosen)
+            kept_ids = [adj.tax_ids[i] for i in kept]
+            idx, sellers, buyers = adj.edges_among(np.array(kept, dtype=np.int64), s, e, int(min_amount_fen))
+            edges = self._aggregate(adj, idx, sellers, buyers)
+            rows = {r[0]: r for r in con.execute(q.TAXPAYERS_LIST, [kept_ids]).fetchall()}
+            ident: dict[str, list[tuple[str, str]]] = {}
+            for t, k, v in con.execute(q.IDENTIFIERS_LIST, [kept_ids]).fetchall():
+                ident.setdefault(t, []).append((k, v))
+        nodes = [_taxpayer_from_row(rows[t], tuple(ident.get(t, ()))) for t in kept_ids if t in rows]
+        return Subgraph(center=tax_id, nodes=nodes, hops={adj.tax_ids[n]: d for n, d in hop_of.items()},
+                        edges=edges, truncated=len(kept) < reachable, dropped=reachable - len(kept))
+
+    @staticmethod
+    def _aggregate(adj: Adjacency, idx: np.ndarray[Any, Any], sellers: np.ndarray[Any, Any],
+                   buyers: np.ndarray[Any, Any]) -> pa.Table:
+        if idx.size == 0:
+            return schema.empty(schema.EDGES)
+        raw = pa.table({"s": sellers, "b": buyers, "t": adj.t[idx], "total": adj.total[idx]})
+        agg = raw.group_by(["s", "b"]).aggregate([("t", "count"), ("total", "sum"), ("t", "min"), ("t", "max")])
+        ids = np.array(adj.tax_ids, dtype=object)
+        out = pa.table({
+            "seller_tax_id": pa.array(ids[agg.column("s").to_numpy()].tolist(), pa.string()),
+            "buyer_tax_id": pa.array(ids[agg.column("b").to_numpy()].tolist(), pa.string()),
+            "count": agg.column("t_count").cast(pa.int64()),
+            "total_fen": agg.column("total_sum").cast(pa.int64()),
+            "first_at": agg.column("t_min").cast(schema.TIMESTAMP),
+            "last_at": agg.column("t_max").cast(schema.TIMESTAMP),
+        })
+        return out.sort_by([("seller_tax_id", "ascending"), ("buyer_tax_id", "ascending")]).cast(schema.EDGES)
+
+    def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
+                         end: datetime | None = None) -> pa.Table:
+        with self._con("invoices_between") as con:
+            return _to_schema(self._arrow(con, q.INVOICES_BETWEEN, [a, b, b, a, *_window(start, end)]),
+                              schema.INVOICES)
+
+    def invoices_of(self, tax_id: str, *, start: datetime | None = None, end: datetime | None = None,
+                    limit: int | None = None) -> pa.Table:
+        with self._con("invoices_of") as con:
+            return _to_schema(self._arrow(con, q.INVOICES_OF, [tax_id, tax_id, *_window(start, end), limit]),
+                              schema.INVOICES)
+
+    def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:
+        with self._con("shortest_paths") as con:
+            adj = self._adjacency(con)
+        ia, ib = adj.index.get(a), adj.index.get(b)
+        if ia is None or ib is None or limit <= 0:
+            return []
+        return [[adj.tax_ids[n] for n in path] for path in adj.shortest_paths(ia, ib, max_hops, limit)]
+
+    def edge_table(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        with self._con("edge_table") as con:
+            return _to_schema(self._arrow(con, q.EDGE_TABLE, _window(start, end)), schema.EDGES)
+
+    def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        with self._con("invoice_stream") as con:
+            return _to_schema(self._arrow(con, q.INVOICE_STREAM, _window(start, end)), schema.INVOICES)
+
+    # --- findings ----------------------------------------------------------------------------------
+    def runs(self) -> list[Run]:
+        with self._con("runs") as con:
+            rows = con.execute(q.RUNS).fetchall()
+        return [Run(run_id=r, created_at=datetime.fromisoformat(c), params=json.loads(p or "{}"),
+                    fingerprint=f or "", stage_seconds=json.loads(st or "{}")) for r, c, p, f, st in rows]
+
+    def _run_or_newest(self, con: duckdb.DuckDBPyConnection, run_id: str | None) -> str | None:
+        if run_id is not None:
+            return run_id
+        row = _one(con.execute(q.NEWEST_RUN))
+        return None if row is None else str(row[0])
+
+    def rings(self, run_id: str | None = None) -> list[Ring]:
+        with self._con("rings") as con:
+            rid = self._run_or_newest(con, run_id)
+            rows = [] if rid is None else con.execute(q.RINGS_OF_RUN, [rid]).fetchall()
+        return [_ring_from_row(r) for r in rows]
+
+    def ring(self, ring_id: str) -> Ring | None:
+        with self._con("ring") as con:
+            row = _one(con.execute(q.RING, [ring_id]))
+        return None if row is None else _ring_from_row(row)
+
+    def scores(self, run_id: str | None = None) -> pa.Table:
+        with self._con("scores") as con:
+            rid = self._run_or_newest(con, run_id)
+            if rid is None:
+                return schema.empty(schema.SCORES)
+            return _to_schema(self._arrow(con, q.SCORES_OF_RUN, [rid]), schema.SCORES)
+
+    # --- workflow records and audit ------------------------------------------------------------------
+    def record(self, kind: str, rec_id: str) -> dict[str, Any] | None:
+        with self._con("record") as con:
+            row = _one(con.execute(q.RECORD, [kind, rec_id]))
+        if row is None:
+            return None
+        data: dict[str, Any] = json.loads(row[0])
+        return data
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        with self._con("records") as con:
+            rows = con.execute(q.RECORDS, [kind]).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def audit_events(self, after_seq: int = 0) -> list[AuditEvent]:
+        with self._con("audit_events") as con:
+            rows = con.execute(q.AUDIT_AFTER, [int(after_seq)]).fetchall()
+        return [AuditEvent(seq=int(s), at=datetime.fromisoformat(at), actor=a, role=r, action=ac, target=t,
+                           detail=d, prev_hash=p, hash=h) for s, at, a, r, ac, t, d, p, h in rows]
+
+
+def _invoice_batch(table: pa.Table) -> pa.Table:
+    """Contract invoice table → storage layout (epoch seconds), last row winning for repeated keys."""
+    table = schema.conform(table, schema.INVOICES)
+    issued = table.column("issued_at").cast(pa.int64())
+    table = table.set_column(3, "issued_at", issued)
+    keys = table.column("key")
+    if pc.count_distinct(keys).as_py() != table.num_rows:
+        table = table.append_column("_rn", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        last = table.group_by("key").aggregate([("_rn", "max")]).column("_rn_max").to_numpy()
+        table = table.take(pa.array(np.sort(last))).drop_columns(["_rn"])
+    code = pc.if_else(pc.is_null(table.column("code")), "", table.column("code"))
+    return table.set_column(2, "code", code)
+
+
+class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
+    """One DuckDB transaction; invoices are buffered and flushed in big batches (bounded memory)."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.store = store
+        self._use: AbstractContextManager[duckdb.DuckDBPyConnection] | None = None
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.touched_graph = False
+
+    def __enter__(self) -> _EmbeddedWriter:
+        self._use = self.store._db.use()
+        self.con = self._use.__enter__()
+        try:
+            self.con.execute("BEGIN")
+        except duckdb.Error as e:
+            self._use.__exit__(None, None, None)
+            raise StoreError(f"cannot start a write transaction: {e}") from e
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self.con is not None and self._use is not None
+        try:
+            if et is None:
+                self._flush()
+                if self.touched_graph:
+                    self._run("bump_data_version", q.BUMP_DATA_VERSION)
+                self._run("commit", "COMMIT")
+            else:
+                self.con.execute("ROLLBACK")
+        except BaseException:
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            self.pending = []
+            self._use.__exit__(et, e, tb)
+
+    def _run(self, name: str, sql: str, params: Sequence[object] = ()) -> None:
+        if self.con is None:
+            raise StoreError("writer used outside its with-block")
+        try:
+            self.con.execute(sql, list(params))
+        except duckdb.Error as e:
+            raise QueryError(name, str(e)) from e
+
+    def _with_batch(self, table: pa.Table, *statements: tuple[str, str]) -> None:
+        assert self.con is not None
+        self.con.register("_batch", table)
+        try:
+            for name, sql in statements:
+                self._run(name, sql)
+        finally:
+            self.con.unregister("_batch")
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        batch = _invoice_batch(pa.concat_tables(self.pending))
+        self.pending, self.pending_rows = [], 0
+        self._with_batch(batch, ("create_parties", q.CREATE_PARTIES_FROM_INVOICES),
+                         ("delete_invoices", q.DELETE_INVOICES_IN_BATCH), ("insert_invoices", q.INSERT_INVOICES))
+
+    # --- Writer ----------------------------------------------------------------------------------------
+    def taxpayers(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        base = schema.conform(table, schema.TAXPAYERS)
+        base = base.append_column("_rn", pa.array(np.arange(base.num_rows, dtype=np.int64)))
+        self._with_batch(base, ("upsert_taxpayers", q.UPSERT_TAXPAYERS))
+        links = [pa.table({"tax_id": table.column("tax_id").cast(pa.string()),
+                           "kind": pa.array([kind] * table.num_rows, pa.string()),
+                           "value": table.column(kind).cast(pa.string())})
+                 for kind in schema.IDENTIFIER_KINDS if kind in table.column_names]
+        if links:
+            self.identifiers(pa.concat_tables(links))
+        self.touched_graph = True
+
+    def invoices(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        self.touched_graph = True
+        if self.pending_rows >= _FLUSH_ROWS:
+            self._flush()
+
+    def identifiers(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._with_batch(schema.conform(table, schema.IDENTIFIERS), ("insert_identifiers", q.INSERT_IDENTIFIERS))
+        self.touched_graph = True
+
+    def findings(self, run: Run, rings: Sequence[Ring], scores: pa.Table) -> None:
+        rid = run.run_id
+        for name, sql in (("delete_run_members", q.DELETE_RUN_MEMBERS), ("delete_run_rings", q.DELETE_RUN_RINGS),
+                          ("delete_run_scores", q.DELETE_RUN_SCORES)):
+            self._run(name, sql, [rid])
+        created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=_TZ)
+        self._run("upsert_run", q.UPSERT_RUN, [rid, created.isoformat(), created.timestamp(),
+                                               json.dumps(run.params, ensure_ascii=False, default=str),
+                                               run.fingerprint, json.dumps(run.stage_seconds)])
+        if rings:
+            batch = pa.table({
+                "ring_id": pa.array([r.ring_id for r in rings], pa.string()),
+                "run_id": pa.array([rid] * len(rings), pa.string()),
+                "kind": pa.array([r.kind for r in rings], pa.string()),
+                "members": pa.array([list(r.members) for r in rings], pa.list_(pa.string())),
+                "invoice_keys": pa.array([list(r.invoice_keys) for r in rings], pa.list_(pa.string())),
+                "score": pa.array([float(r.score) for r in rings], pa.float64()),
+                "evidence": pa.array([r.evidence for r in rings], pa.string()),
+                "details": pa.array([json.dumps(r.details, ensure_ascii=False, default=str) for r in rings],
+                                    pa.string()),
+            })
+            self._with_batch(batch, ("delete_members_by_ring", q.DELETE_MEMBERS_BY_RING),
+                             ("delete_rings_by_id", q.DELETE_RINGS_BY_ID), ("insert_rings", q.INSERT_RINGS),
+                             ("insert_ring_members", q.INSERT_RING_MEMBERS))
+        if scores.num_rows:
+            assert self.con is not None
+            self.con.register("_batch", schema.conform(scores, schema.SCORES))
+            try:
+                self._run("insert_scores", q.INSERT_SCORES, [rid])
+            finally:
+                self.con.unregister("_batch")
+
+    def put_record(self, kind: str, rec_id: str, data: dict[str, Any]) -> None:
+        self._run("upsert_record", q.UPSERT_RECORD, [kind, rec_id, json.dumps(data, ensure_ascii=False)])
+        if kind == "case":
+            self._run("delete_record_links", q.DELETE_RECORD_LINKS, [kind, rec_id])
+            for target_kind in ("taxpayers", "rings", "invoices"):
+                for target in data.get(target_kind) or ():
+                    self._run("insert_record_link", q.INSERT_RECORD_LINK, [kind, rec_id, target_kind, str(target)])
+
+    def audit(self, event: AuditEvent) -> None:
+        assert self.con is not None
+        row = _one(self.con.execute(q.AUDIT_EXISTS, [int(event.seq)]))
+        if row is not None and int(row[0]) > 0:
+            raise StoreError(f"audit event seq {event.seq} already exists; the audit chain never forks")
+        self._run("insert_audit", q.INSERT_AUDIT, [int(event.seq), event.at.isoformat(), event.actor, event.role,
+                                                    event.action, event.target, event.detail, event.prev_hash,
+                                                    event.hash])
+
