@@ -1,0 +1,163 @@
+"""案件 Cases: the cases you may see → one case: attachments, notes, status, assignee, dispositions, export."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from graph.errors import FapiaoError
+from workbench import cases, export
+from workbench.auth import allowed
+from workbench.i18n import tr
+from workbench.session import require_page
+from workbench.state import get_store
+from workbench.users import list_users
+
+user = require_page("view_cases")
+store = get_store()
+
+STATUS_NAMES = {"open": ("新立案", "open"), "investigating": ("调查中", "investigating"),
+                "confirmed": ("已证实", "confirmed"), "closed_no_action": ("结案（无须处理）", "closed, no action")}
+LABEL_NAMES = {"confirmed": ("确认虚开", "confirmed fraud"), "false_positive": ("误报", "false positive")}
+
+
+def _status(s: str) -> str:
+    return tr(*STATUS_NAMES.get(s, (s, s)))
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("，", ",").replace("\n", ",").split(",") if p.strip()]
+
+
+def _run(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run a case verb; show a project error as one message instead of a traceback."""
+    try:
+        return fn(*args, **kwargs)
+    except FapiaoError as e:
+        st.error(str(e))
+        return None
+
+
+st.title(tr("案件", "Cases"))
+status_filter = st.selectbox(tr("状态", "Status"), ["", *cases.STATUSES],
+                             format_func=lambda s: tr("全部", "all") if not s else _status(s))
+visible = cases.list_cases(store, user, status=status_filter or None)
+if visible:
+    st.dataframe(pd.DataFrame([{tr("案件号", "case"): c.case_id, tr("标题", "title"): c.title,
+                                tr("状态", "status"): _status(c.status), tr("负责人", "owner"): c.owner,
+                                tr("承办人", "assignee"): c.assignee or "-",
+                                tr("纳税人", "taxpayers"): len(c.taxpayers), tr("立案", "opened"): c.created_at[:16]}
+                               for c in visible]), hide_index=True, width="stretch")
+else:
+    st.info(tr("没有您可查看的案件。", "No cases you may see."))
+
+if allowed(user.roles, "open_case"):
+    with st.expander(tr("新建案件", "New case")), st.form("case_new"):
+        title = st.text_input(tr("标题", "Title"))
+        tps = st.text_area(tr("纳税人税号（逗号分隔）", "Taxpayer tax ids (comma-separated)"))
+        rings = st.text_input(tr("团伙编号", "Ring ids"))
+        note = st.text_area(tr("备注", "Note"))
+        if st.form_submit_button(tr("立案", "Open case")):
+            created = _run(cases.open_case, store, user, title, taxpayers=_split(tps), rings=_split(rings), note=note)
+            if created is not None:
+                st.session_state["case_selected"] = created.case_id
+                st.success(tr(f"已立案 {created.case_id}", f"Opened {created.case_id}"))
+
+ids = [c.case_id for c in visible]
+wanted = st.query_params.get("case") or st.session_state.get("case_selected")
+if wanted and wanted not in ids:
+    ids.insert(0, wanted)
+if not ids:
+    st.stop()
+case_id = st.selectbox(tr("查看案件", "Open case"), ids, index=ids.index(wanted) if wanted in ids else 0)
+# reading a case is audited once per selection, not on every rerun
+if st.session_state.get("case_read") != case_id:
+    case = _run(cases.get_case, store, user, case_id)
+    if case is None:
+        st.stop()
+    st.session_state["case_read"] = case_id
+else:
+    loaded = store.record(cases.KIND, case_id)
+    case = cases.Case.from_record(loaded) if loaded and cases.can_see(user, cases.Case.from_record(loaded)) else None
+    if case is None:
+        st.error(tr("无法查看此案件。", "You cannot see this case."))
+        st.stop()
+
+st.header(f"{case.case_id} · {case.title}")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(tr("状态", "Status"), _status(case.status))
+c2.metric(tr("负责人", "Owner"), case.owner)
+c3.metric(tr("承办人", "Assignee"), case.assignee or "-")
+c4.metric(tr("纳税人", "Taxpayers"), len(case.taxpayers))
+
+tab_att, tab_notes, tab_disp, tab_hist = st.tabs([tr("关联对象", "Attachments"), tr("备注", "Notes"),
+                                                  tr("处理结论", "Dispositions"), tr("流转记录", "History")])
+with tab_att:
+    names = {r["tax_id"]: r["name"] for r in store.taxpayers(list(case.taxpayers)).to_pylist()} if case.taxpayers else {}
+    st.dataframe(pd.DataFrame({tr("税号", "tax id"): list(case.taxpayers),
+                               tr("名称", "name"): [names.get(t, "") for t in case.taxpayers]}), hide_index=True)
+    st.write(tr("团伙：", "Rings: ") + (", ".join(case.rings) or "-"))
+    st.write(tr("发票：", "Invoices: ") + (", ".join(case.invoices[:50]) or "-"))
+    if allowed(user.roles, "work_case"):
+        with st.form("case_attach"):
+            a_tps = st.text_input(tr("添加纳税人税号", "Add taxpayer tax ids"))
+            a_inv = st.text_input(tr("添加发票", "Add invoice keys"))
+            a_rings = st.text_input(tr("添加团伙", "Add ring ids"))
+            if st.form_submit_button(tr("添加", "Attach")) and _run(
+                    cases.attach, store, user, case.case_id, taxpayers=_split(a_tps), invoices=_split(a_inv),
+                    rings=_split(a_rings)):
+                st.rerun()
+with tab_notes:
+    for n in case.notes:
+        st.markdown(f"**{n.get('by', '')}** · {str(n.get('at', ''))[:16]}")
+        st.text(str(n.get("text", "")))
+    if allowed(user.roles, "work_case"):
+        with st.form("case_note", clear_on_submit=True):
+            text = st.text_area(tr("新备注", "New note"))
+            if st.form_submit_button(tr("保存备注", "Save note")) and _run(cases.add_note, store, user, case.case_id, text):
+                st.rerun()
+with tab_disp:
+    disp = cases.dispositions(store, case.case_id)
+    if disp:
+        st.dataframe(pd.DataFrame(disp), hide_index=True)
+    if allowed(user.roles, "record_disposition") and case.taxpayers:
+        with st.form("case_disposition"):
+            tid = st.selectbox(tr("纳税人", "Taxpayer"), list(case.taxpayers))
+            label = st.radio(tr("结论", "Outcome"), cases.LABELS, format_func=lambda k: tr(*LABEL_NAMES[k]),
+                             horizontal=True)
+            dnote = st.text_input(tr("说明", "Note"))
+            if st.form_submit_button(tr("记录结论", "Record disposition")) and _run(
+                    cases.record_disposition, store, user, case.case_id, tid, label, note=dnote):
+                st.rerun()
+with tab_hist:
+    st.dataframe(pd.DataFrame(list(case.history)), hide_index=True)
+
+if allowed(user.roles, "work_case") and cases.TRANSITIONS[case.status]:
+    with st.form("case_status"):
+        new_status = st.selectbox(tr("变更状态为", "Move to"), cases.TRANSITIONS[case.status], format_func=_status)
+        snote = st.text_input(tr("说明", "Note"), key="status_note")
+        if st.form_submit_button(tr("变更状态", "Change status")) and _run(
+                cases.set_status, store, user, case.case_id, new_status, note=snote):
+            st.rerun()
+
+if allowed(user.roles, "assign_case"):
+    candidates = [u.username for u in list_users(store)
+                  if not u.disabled and {"investigator", "supervisor"}.intersection(u.roles)]
+    if candidates:
+        with st.form("case_assign"):
+            who = st.selectbox(tr("指派给", "Assign to"), candidates)
+            if st.form_submit_button(tr("指派", "Assign")) and _run(cases.assign_case, store, user, case.case_id, who):
+                st.rerun()
+
+if allowed(user.roles, "export_case"):
+    if st.button(tr("导出案卷（ZIP）", "Export case file (ZIP)"), key="case_export"):
+        with st.spinner(tr("正在生成案卷…", "Building the case file ...")), tempfile.TemporaryDirectory() as d:
+            path = _run(export.export_case, store, user, case.case_id, Path(d))
+            if path is not None:
+                st.session_state["case_export_bytes"] = (path.name, path.read_bytes())
+    ready = st.session_state.get("case_export_bytes")
+    if ready:
+        st.download_button(tr("下载案卷", "Download case file"), ready[1], file_name=ready[0], mime="application/zip")
