@@ -1,3 +1,11 @@
 """Readers, column mapping, validation, quarantine and the synthetic generator."""
 
-__all__: list[str] = []
+from loaders.load import LoadReport, infer_taxpayers, load_files
+from loaders.mapping import load_mapping, resolve_columns
+from loaders.read import RawBatch, read_batches
+from loaders.rules import RULES, InvoiceValidator, Rule, check_invoice
+
+__all__ = [
+    "RULES", "InvoiceValidator", "LoadReport", "RawBatch", "Rule", "check_invoice", "infer_taxpayers",
+    "load_files", "load_mapping", "read_batches", "resolve_columns",
+]

@@ -1,0 +1,354 @@
+"""The load pipeline: read → map → validate → write accepted rows → quarantine the rest → report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph import schema, settings
+from graph.errors import FapiaoError
+from graph.store import Store
+from loaders import normalize as nz
+from loaders.mapping import load_mapping, resolve_columns
+from loaders.quarantine import QuarantineWriter, WarningWriter
+from loaders.read import RawBatch, read_all, read_batches
+from loaders.rules import RULES, InvoiceValidator, describe
+
+EXAMPLES_PER_RULE = 3
+IDENTIFIER_COLUMNS = schema.IDENTIFIER_KINDS
+
+
+@dataclass
+class LoadReport:
+    """Counts of one load. Invariant: ``loaded + rejected + skipped_identical == read`` (invoices)."""
+
+    source: str
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    skipped_identical: int = 0
+    warnings: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    taxpayers_read: int = 0
+    taxpayers_loaded: int = 0
+    taxpayers_rejected: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    quarantine_path: str | None = None
+    taxpayer_quarantine_path: str | None = None
+    warnings_path: str | None = None
+    report_path: str | None = None
+
+    def check(self) -> None:
+        """Raise if rows were lost: every read row must be loaded, rejected or skipped as identical."""
+        if self.loaded + self.rejected + self.skipped_identical != self.read:
+            raise AssertionError(
+                f"row accounting broken: loaded {self.loaded} + rejected {self.rejected} + "
+                f"skipped {self.skipped_identical} != read {self.read}")
+
+    def table(self) -> str:
+        """The report as printable text (rich table)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        summary = Table(title=f"load {self.source}" + (" (dry run: nothing written)" if self.dry_run else ""))
+        summary.add_column("invoices")
+        summary.add_column("count", justify="right")
+        for label, value in (("read", self.read), ("loaded", self.loaded), ("rejected", self.rejected),
+                             ("skipped (identical re-load)", self.skipped_identical),
+                             ("warnings", self.warnings)):
+            summary.add_row(label, f"{value:,}")
+        if self.taxpayers_read:
+            summary.add_row("taxpayers read / loaded / rejected",
+                            f"{self.taxpayers_read:,} / {self.taxpayers_loaded:,} / {self.taxpayers_rejected:,}")
+        summary.add_row("seconds", f"{self.seconds:.2f}")
+        rules = Table(title="by rule")
+        for col in ("rule", "severity", "rows", "reason", "examples"):
+            rules.add_column(col, overflow="fold")
+        for rule, n in sorted(self.by_rule.items(), key=lambda kv: -kv[1]):
+            r = RULES[rule]
+            rules.add_row(rule, r.severity, f"{n:,}", r.reason, "\n".join(self.examples.get(rule, [])))
+        console = Console(width=140, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(summary)
+        if self.by_rule:
+            console.print(rules)
+        for label, p in (("quarantine", self.quarantine_path), ("taxpayer quarantine", self.taxpayer_quarantine_path),
+                         ("warnings", self.warnings_path), ("report", self.report_path)):
+            if p:
+                console.print(f"{label}: {p}")
+        text = console.export_text()
+        console.file.close()
+        return text
+
+
+def default_report_dir(store: Store | None) -> Path:
+    """``<workspace>/loads/<timestamp>/`` for an embedded store, else ``./loads/<timestamp>/``."""
+    base = Path.cwd()
+    uri = getattr(store, "uri", "") or ""
+    if uri.startswith("embedded:"):
+        base = Path(uri.removeprefix("embedded:"))
+    elif store is not None and isinstance(getattr(store, "path", None), str | Path):
+        base = Path(store.path)  # type: ignore[attr-defined]
+    stamp = datetime.now(ZoneInfo(settings.get("FAPIAO_TIMEZONE"))).strftime("%Y%m%d-%H%M%S")
+    out = base / "loads" / stamp
+    n = 1
+    while out.exists():
+        n += 1
+        out = base / "loads" / f"{stamp}-{n}"
+    return out
+
+
+def _canonical(table: pa.Table, columns: dict[str, str]) -> pa.Table:
+    """Rename mapped source columns to canonical names (unmapped columns are dropped)."""
+    arrays, names = [], []
+    for src, dst in columns.items():
+        if src in table.column_names:
+            arrays.append(table.column(src))
+            names.append(dst)
+    return pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  transient=False) as p:
+        task = p.add_task(label, total=1.0, rows=0)
+        yield lambda done, rows: p.update(task, completed=done, rows=rows)
+
+
+def load_taxpayers(path: Path, *, mapping: dict[str, str], encoding: str | None, sheet: str | None,
+                   quarantine: QuarantineWriter | None = None) -> tuple[pa.Table, int, int]:
+    """Read and check a taxpayers file. Returns (schema.TAXPAYERS + identifier columns, read, rejected)."""
+    raw = read_all(path, encoding=encoding, sheet=sheet)
+    cols = resolve_columns(raw.column_names, "taxpayers", mapping, source=str(path))
+    t = _canonical(raw, cols)
+    n = t.num_rows
+
+    def col(name: str) -> pa.Array:
+        return nz.clean(t.column(name)) if name in t.column_names else pa.array([""] * n, pa.string())
+
+    tax_id = pc.utf8_upper(col("tax_id"))
+    problems: list[tuple[str, str, np.ndarray]] = []
+    well = nz.np_bool(pc.match_substring_regex(tax_id, r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"))
+    legacy = nz.np_bool(pc.match_substring_regex(tax_id, r"^([0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"))
+    problems.append(("missing_field", "tax_id", nz.blank(tax_id)))
+    problems.append(("tax_id_format", "tax_id", ~nz.blank(tax_id) & ~well & ~legacy))
+    problems.append(("missing_field", "name", nz.blank(col("name"))))
+    limit_txt = col("invoice_limit")
+    limit, limit_ok, _ = nz.parse_fen(limit_txt)
+    problems.append(("bad_value", "invoice_limit", ~nz.blank(limit_txt) & ~limit_ok))
+    reg_txt = col("registered_on")
+    reg, reg_ok = nz.parse_datetime(reg_txt, settings.get("FAPIAO_TIMEZONE"))
+    problems.append(("date_unparseable", "registered_on", ~nz.blank(reg_txt) & ~reg_ok))
+    bad = np.zeros(n, dtype=np.bool_)
+    for _, _, m in problems:
+        bad |= m
+    if quarantine is not None and bad.any():
+        quarantine.columns = [*raw.column_names, "raw_text"]
+        rows = np.flatnonzero(bad)
+        rules = [";".join(r for r, _, m in problems if m[i]) for i in rows]
+        reasons = [" | ".join(describe(r, f) for r, f, m in problems if m[i]) for i in rows]
+        quarantine.add(raw, rows, rows + 1, rules, reasons)
+    tz = settings.get("FAPIAO_TIMEZONE")
+    reg_days = pc.cast(pc.cast(pa.array(reg, pa.int64()).cast(pa.timestamp("s", tz="UTC")),
+                               pa.timestamp("s", tz=tz)), pa.date32()) if n else pa.array([], pa.date32())
+    none_s = pa.nulls(n, pa.string())
+
+    def opt(name: str) -> pa.Array:
+        c = col(name)
+        return pc.if_else(nz.blank(c), none_s, c)
+
+    out = pa.table({
+        "tax_id": tax_id, "name": col("name"),
+        "registered_on": pc.if_else(pa.array(reg_ok & ~nz.blank(reg_txt)), reg_days, pa.nulls(n, pa.date32())),
+        "industry": opt("industry"), "region": opt("region"),
+        "invoice_limit_fen": pc.if_else(pa.array(limit_ok & ~nz.blank(limit_txt)), pa.array(limit, pa.int64()),
+                                        pa.nulls(n, pa.int64())),
+        "status": opt("status"),
+        **{k: opt(k) for k in IDENTIFIER_COLUMNS},
+    })
+    keep = out.filter(pa.array(~bad))
+    return keep, n, int(bad.sum())
+
+
+def infer_taxpayers(invoices: pa.Table) -> pa.Table:
+    """Taxpayers named on invoices (schema.TAXPAYERS; the first name seen per tax id)."""
+    pairs = pa.concat_tables([
+        invoices.select(["seller_tax_id", "seller_name"]).rename_columns(["tax_id", "name"]),
+        invoices.select(["buyer_tax_id", "buyer_name"]).rename_columns(["tax_id", "name"]),
+    ])
+    first = pairs.group_by("tax_id", use_threads=False).aggregate([("name", "first")]).rename_columns(["tax_id", "name"])
+    return schema.conform(first, schema.TAXPAYERS)
+
+
+def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = None,
+               mapping: Path | dict[str, str] | None = None, encoding: str | None = None, sheet: str | None = None,
+               report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = (),
+               batch_rows: int | None = None) -> LoadReport:
+    """Load an invoices file (and optionally a taxpayers file) into ``store``.
+
+    Parameters
+    ----------
+    store
+        The target store; ``None`` validates only (dry run, nothing written).
+    invoices, taxpayers
+        CSV / Excel / JSON / JSON Lines / Parquet files in the interchange format (any mapped headers).
+    mapping
+        A mapping file or dict ``{source header: canonical column}``; ``map_pairs`` adds ``SRC=DST`` strings.
+    encoding, sheet
+        Override CSV encoding detection; choose an Excel sheet.
+    report_dir
+        Where the quarantine, warnings and report go (default ``<workspace>/loads/<timestamp>/``).
+
+    Returns
+    -------
+    LoadReport
+        Counts per outcome and per rule; ``loaded + rejected + skipped_identical == read``.
+    """
+    started = time.perf_counter()
+    user_map = load_mapping(mapping, map_pairs)
+    out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = LoadReport(source=str(invoices), dry_run=store is None)
+    by_rule: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+
+    def note(rule: str, n: int, example: str) -> None:
+        by_rule[rule] += n
+        ex = examples.setdefault(rule, [])
+        if len(ex) < EXAMPLES_PER_RULE:
+            ex.append(example[:160])
+
+    limits: dict[str, int] = {}
+    validator_names: pa.Table | None = None
+    if taxpayers is not None:
+        tq = QuarantineWriter(out_dir / "taxpayers_quarantine.csv", [])
+        tp, n_read, n_bad = load_taxpayers(Path(taxpayers), mapping=user_map, encoding=encoding, sheet=None,
+                                           quarantine=tq)
+        report.taxpayers_read, report.taxpayers_rejected = n_read, n_bad
+        report.taxpayers_loaded = tp.num_rows
+        p = tq.close()
+        report.taxpayer_quarantine_path = str(p) if p else None
+        has_limit = tp.filter(pc.is_valid(tp.column("invoice_limit_fen")))
+        limits = dict(zip(has_limit.column("tax_id").to_pylist(), has_limit.column("invoice_limit_fen").to_pylist(),
+                          strict=True))
+        validator_names = tp.select(["tax_id", "name"])
+        if store is not None and tp.num_rows:
+            with store.writer() as w:
+                w.taxpayers(tp)
+
+    validator = InvoiceValidator(store, limits=limits)
+    if validator_names is not None:
+        validator.add_names(validator_names)
+    batches = read_batches(Path(invoices), encoding=encoding, sheet=sheet,
+                           **({"batch_rows": batch_rows} if batch_rows else {}))
+    quarantine: QuarantineWriter | None = None
+    warn = WarningWriter(out_dir / "warnings.csv")
+    columns: dict[str, str] | None = None
+    with _progress(progress, f"loading {Path(invoices).name}") as tick:
+        for batch in batches:
+            if columns is None:
+                if batch.table.num_rows == 0 and not batch.table.column_names:
+                    columns = {}
+                else:
+                    columns = resolve_columns(batch.table.column_names, "invoices", user_map, source=str(invoices))
+                quarantine = QuarantineWriter(out_dir / "quarantine.csv", batch.table.column_names)
+            assert quarantine is not None
+            _handle_batch(batch, columns, validator, store, quarantine, warn, report, note)
+            if tick is not None:
+                tick(batch.done, report.read)
+        if quarantine is None:
+            quarantine = QuarantineWriter(out_dir / "quarantine.csv", [])
+        settled = validator.finish()
+        if settled is not None:
+            raw, outcome = settled
+            records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
+            _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
+                   deferred_settle=True)
+        if tick is not None:
+            tick(1.0, report.read)
+
+    for tax_id, names in validator.name_conflicts().items():
+        report.warnings += 1
+        note("name_conflict", 1, f"{tax_id}: {' / '.join(names)}")
+        warn.add([0], [tax_id], "name_conflict", "tax_id", describe("name_conflict", "tax_id", " / ".join(names)))
+
+    qp = quarantine.close()
+    wp = warn.close()
+    report.quarantine_path = str(qp) if qp else None
+    report.warnings_path = str(wp) if wp else None
+    report.by_rule = dict(by_rule)
+    report.examples = examples
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.check()
+    report.report_path = str(out_dir / "report.json")
+    Path(report.report_path).write_text(json.dumps(asdict(report), ensure_ascii=False, indent=1), encoding="utf-8")
+    return report
+
+
+def _handle_batch(batch: RawBatch, columns: dict[str, str], validator: InvoiceValidator, store: Store | None,
+                  quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport, note: Any) -> None:
+    if batch.malformed:
+        recs = [r for r, _ in batch.malformed]
+        reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
+        quarantine.add_text(recs, [t for _, t in batch.malformed], "bad_value", reason)
+        report.read += len(recs)
+        report.rejected += len(recs)
+        note("bad_value", len(recs), f"record {recs[0]}: {batch.malformed[0][1][:60]!r}")
+    if batch.table.num_rows == 0:
+        return
+    canonical = _canonical(batch.table, columns)
+    for c in set(columns.values()) - set(canonical.column_names):   # a later JSON batch may lack a column
+        canonical = canonical.append_column(c, pa.array([""] * batch.table.num_rows, pa.string()))
+    outcome = validator.validate(canonical, source=batch.table)
+    records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
+    report.read += batch.table.num_rows - outcome.deferred
+    _apply(outcome, batch.table, records, store, quarantine, warn, report, note)
+
+
+def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
+           warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False) -> None:
+    if deferred_settle:
+        report.read += source.num_rows
+    rej = outcome.rejected_rows
+    quarantine.add(source, rej, records[rej], outcome.rejected_rules, outcome.rejected_reasons)
+    for i, rules in zip(rej.tolist(), outcome.rejected_rules, strict=True):
+        for rule in rules.split(";"):
+            if rule:
+                note(rule, 1, f"record {records[i]}")
+    report.rejected += len(rej)
+    report.skipped_identical += outcome.skipped_identical
+    keys = outcome.keys
+    for iss in outcome.warnings:
+        recs = records[iss.rows].tolist()
+        ks = keys.take(pa.array(iss.rows)).to_pylist() if keys is not None else [""] * len(recs)
+        warn.add(recs, ks, iss.rule, iss.field, describe(iss.rule, iss.field, iss.detail))
+        report.warnings += len(recs)
+        by = recs[:EXAMPLES_PER_RULE]
+        note(iss.rule, len(recs), f"record {by[0]}" if by else "")
+    report.loaded += outcome.accepted.num_rows
+    if store is not None and outcome.accepted.num_rows:
+        try:
+            with store.writer() as w:
+                w.invoices(outcome.accepted)
+        except FapiaoError:
+            raise

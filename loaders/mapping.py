@@ -1,0 +1,166 @@
+"""Column mapping: source headers (English interchange names, common Chinese headers, user maps) → canonical names."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from graph.errors import ConfigError
+
+#: Canonical invoice columns (DESIGN.md "Interchange format"), in order.
+INVOICE_COLUMNS = (
+    "invoice_number", "invoice_code", "issue_date", "seller_tax_id", "seller_name", "buyer_tax_id",
+    "buyer_name", "amount", "tax_amount", "total_amount", "tax_rate", "invoice_type", "status", "red_ref",
+    "item_code", "item_name", "quantity", "unit_price",
+)
+INVOICE_REQUIRED = (
+    "invoice_number", "issue_date", "seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name",
+    "amount", "tax_amount", "total_amount", "tax_rate",
+)
+TAXPAYER_COLUMNS = (
+    "tax_id", "name", "registered_on", "industry", "region", "invoice_limit", "status",
+    "legal_rep", "phone", "address", "bank_account",
+)
+TAXPAYER_REQUIRED = ("tax_id", "name")
+
+INVOICE_ALIASES: dict[str, tuple[str, ...]] = {
+    "invoice_number": ("发票号码", "号码", "票号", "数电票号码", "全电发票号码", "invoice_no", "number"),
+    "invoice_code": ("发票代码", "代码", "code"),
+    "issue_date": ("开票日期", "开票时间", "日期", "invoice_date", "issued_at", "date"),
+    "seller_tax_id": ("销方识别号", "销售方纳税人识别号", "销方税号", "销售方识别号", "销售方税号",
+                      "销方纳税人识别号", "seller_id"),
+    "seller_name": ("销方名称", "销售方名称", "销售方", "seller"),
+    "buyer_tax_id": ("购方识别号", "购买方纳税人识别号", "购方税号", "购买方识别号", "购买方税号",
+                     "购方纳税人识别号", "buyer_id"),
+    "buyer_name": ("购方名称", "购买方名称", "购买方", "buyer"),
+    "amount": ("金额", "不含税金额", "合计金额", "amount_yuan"),
+    "tax_amount": ("税额", "合计税额", "tax"),
+    "total_amount": ("价税合计", "价税合计金额", "total"),
+    "tax_rate": ("税率", "征收率", "税率/征收率", "rate"),
+    "invoice_type": ("发票类型", "发票种类", "票种", "type", "kind"),
+    "status": ("发票状态", "状态"),
+    "red_ref": ("红字发票对应蓝字发票号码", "对应蓝字发票号码", "蓝字发票号码", "原发票号码", "红冲原发票号码"),
+    "item_code": ("商品编码", "税收分类编码", "商品和服务税收分类编码"),
+    "item_name": ("货物或应税劳务名称", "货物或应税劳务、服务名称", "商品名称", "项目名称"),
+    "quantity": ("数量",),
+    "unit_price": ("单价",),
+}
+TAXPAYER_ALIASES: dict[str, tuple[str, ...]] = {
+    "tax_id": ("纳税人识别号", "统一社会信用代码", "税号", "识别号"),
+    "name": ("纳税人名称", "企业名称", "名称"),
+    "registered_on": ("登记日期", "成立日期", "注册日期"),
+    "industry": ("行业",),
+    "region": ("地区", "所属地区", "区域"),
+    "invoice_limit": ("最高开票限额", "开票限额", "限额"),
+    "status": ("纳税人状态", "状态"),
+    "legal_rep": ("法定代表人", "法人", "法人代表"),
+    "phone": ("电话", "联系电话", "手机"),
+    "address": ("地址", "注册地址", "经营地址"),
+    "bank_account": ("银行账号", "开户行及账号", "账号"),
+}
+
+_SPACE = re.compile(r"[\s\u3000_\-]+")
+
+
+def _norm(header: str) -> str:
+    """Compare headers ignoring case, spaces, underscores, dashes and a BOM."""
+    return _SPACE.sub("", header.replace("\ufeff", "").strip().lower())
+
+
+def _alias_table(kind: str) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    if kind == "invoices":
+        cols, required, aliases = INVOICE_COLUMNS, INVOICE_REQUIRED, INVOICE_ALIASES
+    elif kind == "taxpayers":
+        cols, required, aliases = TAXPAYER_COLUMNS, TAXPAYER_REQUIRED, TAXPAYER_ALIASES
+    else:
+        raise ConfigError(f"unknown table kind {kind!r}: use invoices or taxpayers")
+    table = {_norm(c): c for c in cols}
+    for canonical, names in aliases.items():
+        for name in names:
+            table.setdefault(_norm(name), canonical)
+    return cols, required, table
+
+
+def load_mapping(source: Path | Mapping[str, str] | None, pairs: Sequence[str] = ()) -> dict[str, str]:
+    """Read a user mapping ``{source header: canonical name}``.
+
+    Parameters
+    ----------
+    source
+        A JSON object file, a ``source: target`` / ``source=target`` line file, a dict, or None.
+    pairs
+        Extra ``SRC=DST`` strings (the CLI's ``--map``); they win over the file.
+    """
+    out: dict[str, str] = {}
+    if isinstance(source, Mapping):
+        out.update({str(k): str(v) for k, v in source.items()})
+    elif source is not None:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read mapping file {path}: {e}") from e
+        if text.lstrip().startswith("{"):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"mapping file {path} is not valid JSON: {e}") from e
+            if not isinstance(data, dict):
+                raise ConfigError(f"mapping file {path} must hold one JSON object {{\"source\": \"target\"}}")
+            out.update({str(k): str(v) for k, v in data.items()})
+        else:
+            for n, line in enumerate(text.splitlines(), 1):
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                sep = ":" if ":" in line else "="
+                if sep not in line:
+                    raise ConfigError(f"{path}:{n}: expected 'source: target', got {line!r}")
+                src, dst = (p.strip().strip("\"'") for p in line.split(sep, 1))
+                out[src] = dst
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--map {pair!r}: expected SRC=DST, e.g. --map 票号=invoice_number")
+        src, dst = pair.split("=", 1)
+        out[src.strip()] = dst.strip()
+    return out
+
+
+def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str] | None = None,
+                    *, source: str = "") -> dict[str, str]:
+    """Map source headers to canonical names for ``kind`` ("invoices" or "taxpayers").
+
+    Returns ``{source header: canonical name}`` for every recognised header (unknown headers are kept
+    out). Raises :class:`ConfigError` naming each missing required column, the columns found, and how
+    to map one.
+    """
+    cols, required, table = _alias_table(kind)
+    user = dict(mapping or {})
+    for target in user.values():
+        if target not in cols:
+            raise ConfigError(f"mapping target {target!r} is not a {kind} column; use one of: {', '.join(cols)}")
+    result: dict[str, str] = {}
+    taken: set[str] = set()
+    for col in columns:  # user mapping first, then built-in names
+        if col in user:
+            result[col] = user[col]
+            taken.add(user[col])
+    for col in columns:
+        if col in result:
+            continue
+        canonical = table.get(_norm(col))
+        if canonical and canonical not in taken:
+            result[col] = canonical
+            taken.add(canonical)
+    missing = [c for c in required if c not in taken]
+    if missing:
+        found = ", ".join(repr(c) for c in columns) or "(none)"
+        where = f" in {source}" if source else ""
+        example = f"--map 'YOUR HEADER={missing[0]}'"
+        raise ConfigError(
+            f"missing required {kind} column(s) {', '.join(missing)}{where}; columns found: {found}; "
+            f"map one with {example} or a --mapping file"
+        )
+    return result

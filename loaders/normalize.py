@@ -1,0 +1,195 @@
+"""Vectorised parsers from text cells to typed values: money → integer fen, rates, dates → epoch seconds.
+
+Every parser takes a pyarrow string array and returns numpy arrays plus an ``ok`` mask, so a bad
+cell never raises: the validator turns ``~ok`` into a rule violation for that row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+EXEMPT_WORDS = ("***", "**", "*", "免税", "不征税", "免征", "免征增值税", "exempt", "tax-free", "free")
+_POW10 = np.array([10 ** i for i in range(9)], dtype=np.int64)
+
+
+def clean(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Strings with surrounding whitespace removed and nulls as ""."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    return pc.fill_null(pc.utf8_trim_whitespace(arr), "")
+
+
+def np_bool(arr: pa.Array | pa.ChunkedArray) -> BoolArray:
+    """A boolean arrow array as numpy (nulls → False)."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def blank(arr: pa.Array) -> BoolArray:
+    """True where the (cleaned) cell is empty."""
+    return np_bool(pc.equal(pc.utf8_length(arr), 0))
+
+
+def parse_decimal(arr: pa.Array, scale: int) -> tuple[IntArray, BoolArray]:
+    """Parse decimal text exactly into integers of ``10**-scale`` units (no float on the way).
+
+    Accepts ``-1,234.56``, ``¥12.5``, ``12元``; more than ``scale`` decimals, letters or overflow are not ok.
+
+    >>> v, ok = parse_decimal(pa.array(["1,234.56", "-0.5", "x", "1.234"]), 2)
+    >>> v.tolist(), ok.tolist()
+    ([123456, -50, 0, 0], [True, True, False, False])
+    """
+    try:  # fast path: a clean column casts in one go
+        dec = arr.cast(pa.decimal128(18, scale))
+        if dec.null_count == 0:
+            words = np.frombuffer(dec.buffers()[1], dtype=np.int64)[2 * dec.offset::2][: len(dec)]
+            return words.copy(), np.ones(len(dec), dtype=np.bool_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    s = pc.replace_substring_regex(arr, r"[¥￥,，元\s+]", "")
+    ok = np_bool(pc.match_substring_regex(s, r"^-?\d{1,15}(\.\d*)?$"))
+    dot = np.asarray(pc.find_substring(s, ".").to_numpy(zero_copy_only=False), dtype=np.int64)
+    length = np.asarray(pc.utf8_length(s).to_numpy(zero_copy_only=False), dtype=np.int64)
+    frac = np.where(dot >= 0, length - dot - 1, 0)
+    ok &= frac <= scale
+    digits = pc.replace_substring(s, ".", "")
+    digits = pc.if_else(pa.array(ok), digits, "0")
+    digits = pc.if_else(pc.equal(digits, "-"), "0", digits)
+    ints = np.asarray(digits.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    values = ints * _POW10[np.clip(scale - frac, 0, 8)]
+    return np.where(ok, values, 0), ok
+
+
+def parse_fen(arr: pa.Array) -> tuple[IntArray, BoolArray, BoolArray]:
+    """Money in yuan → integer fen. Returns (fen, ok, exempt) where exempt marks ``***`` / 免税 cells (fen 0)."""
+    fen, ok = parse_decimal(arr, 2)
+    exempt = np_bool(pc.is_in(pc.utf8_lower(arr), pa.array(EXEMPT_WORDS)))
+    return fen, ok | exempt, exempt
+
+
+def parse_rate(arr: pa.Array) -> tuple[IntArray, BoolArray, BoolArray]:
+    """Tax rate → integer units of 0.0001 (13% → 1300). Accepts "13%", "0.13", "13", "1.5%", 免税 / ***.
+
+    Returns (rate_e4, ok, exempt); a plain number >= 1 is read as a percentage.
+    """
+    try:  # fast path: a column of plain numbers
+        dec = arr.cast(pa.decimal128(18, 4))
+        if dec.null_count == 0:
+            v = np.frombuffer(dec.buffers()[1], dtype=np.int64)[2 * dec.offset::2][: len(dec)]
+            big = v >= 10000
+            rate = np.where(big, v // 100, v)
+            ok = (~big | (v % 100 == 0)) & (rate >= 0) & (rate < 10000)
+            return rate.astype(np.int64), ok, np.zeros(len(dec), dtype=np.bool_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    exempt = np_bool(pc.is_in(pc.utf8_lower(arr), pa.array(EXEMPT_WORDS)))
+    pct = np_bool(pc.ends_with(arr, "%"))
+    as_pct, ok_pct = parse_decimal(pc.replace_substring(arr, "%", ""), 2)
+    plain, ok_plain = parse_decimal(arr, 4)
+    big = ok_plain & (plain >= 10000)
+    plain_pct, ok_plain_pct = parse_decimal(arr, 2)
+    rate = np.where(pct, as_pct, np.where(big, plain_pct, plain))
+    ok = np.where(pct, ok_pct, np.where(big, ok_plain_pct, ok_plain))
+    rate = np.where(exempt, 0, rate)
+    ok = (ok | exempt) & (rate >= 0) & (rate < 10000)
+    return rate.astype(np.int64), ok, exempt
+
+
+def _days_from_civil(y: IntArray, m: IntArray, d: IntArray) -> IntArray:
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146097 + doe - 719468).astype(np.int64)
+
+
+def _days_in_month(y: IntArray, m: IntArray) -> IntArray:
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dim = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)[np.clip(m, 1, 12) - 1]
+    return np.where((m == 2) & leap, 29, dim)
+
+
+def _to_utc(local_seconds: IntArray, tz: str) -> IntArray:
+    naive = pa.array(local_seconds, type=pa.timestamp("s"))
+    aware = pc.assume_timezone(naive, timezone=tz, ambiguous="earliest", nonexistent="earliest")
+    return np.array(aware.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+_DATE_RE = (r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"
+            r"(?:\s+(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2}))?)?\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _int_field(struct: pa.StructArray, name: str) -> IntArray:
+    f = pc.struct_field(struct, name)
+    f = pc.if_else(pc.equal(pc.utf8_length(f), 0), "0", f)
+    return np.asarray(pc.fill_null(f, "0").cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _slow_dates(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
+    """Every other accepted form: 2024/1/5, 2024.01.05, 2024年1月5日, T separator, offsets, Excel serials."""
+    s = pc.replace_substring_regex(arr, r"(\d{1,2}:\d{2}:\d{2})\.\d+", r"\1")
+    s = pc.replace_substring_regex(s, r"日", "")
+    s = pc.replace_substring_regex(s, r"(\d)[年月/.](\d)", r"\1-\2")
+    s = pc.replace_substring_regex(s, r"(\d)[年月/.](\d)", r"\1-\2")
+    s = pc.replace_substring_regex(s, r"(\d)T(\d)", r"\1 \2")
+    matched = np_bool(pc.match_substring_regex(s, _DATE_RE))
+    parts = pc.extract_regex(pc.if_else(pa.array(matched), s, "1970-1-1"), _DATE_RE)
+    y, m, d = (_int_field(parts, k) for k in ("y", "m", "d"))
+    hh, mm, ss = (_int_field(parts, k) for k in ("H", "M", "S"))
+    ok = matched & (m >= 1) & (m <= 12) & (d >= 1) & (d <= _days_in_month(y, m)) & (hh < 24) & (mm < 60) & (ss < 60)
+    local = _days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
+    tzs = pc.fill_null(pc.struct_field(parts, "tz"), "")
+    has_off = np_bool(pc.greater(pc.utf8_length(tzs), 0))
+    off_digits = pc.replace_substring(pc.replace_substring(tzs, ":", ""), "Z", "+0000")
+    off_digits = pc.if_else(pa.array(has_off), off_digits, "+0000")
+    sign = np.where(np_bool(pc.starts_with(off_digits, "-")), -1, 1)
+    oh = np.asarray(pc.utf8_slice_codeunits(off_digits, 1, 3).cast(pa.int64()).to_numpy(zero_copy_only=False))
+    om = np.asarray(pc.utf8_slice_codeunits(off_digits, 3, 5).cast(pa.int64()).to_numpy(zero_copy_only=False))
+    offset = sign * (oh * 3600 + om * 60)
+    utc = np.where(has_off, local - offset, _to_utc(np.where(ok, local, 0), tz))
+    # Excel serial day numbers (1900 date system), e.g. 45296 or 45296.5
+    serial, serial_ok = parse_decimal(arr, 6)
+    serial_ok &= (serial >= 20000 * 10**6) & (serial < 80000 * 10**6) & ~matched
+    excel_local = (serial - 25569 * 10**6) * 86400 // 10**6
+    utc = np.where(serial_ok, _to_utc(np.where(serial_ok, excel_local, 0), tz), utc)
+    return utc.astype(np.int64), ok | serial_ok
+
+
+def parse_datetime(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
+    """Issue dates → UTC epoch seconds. Naive values are read in ``tz`` (Asia/Shanghai by default).
+
+    Fast path: a column of ``YYYY-MM-DD[ HH:MM:SS]``; any other form sends the column through :func:`_slow_dates`.
+    """
+    if len(arr) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.bool_)
+    try:  # fast path: strict ISO 8601 without offset for the whole column
+        fast = arr.cast(pa.timestamp("s"))
+        if fast.null_count == 0:
+            local = np.asarray(fast.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+            return _to_utc(local, tz), np.ones(len(arr), dtype=np.bool_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:  # fast path: ISO 8601 with an offset (2024-01-05T10:20:30+08:00) for the whole column
+        aware = arr.cast(pa.timestamp("s", tz="UTC"))
+        if aware.null_count == 0:
+            utc = np.asarray(aware.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+            return utc.copy(), np.ones(len(arr), dtype=np.bool_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    return _slow_dates(arr, tz)
+
+
+def now_epoch(tz: str) -> int:
+    """Current time as epoch seconds."""
+    return int(datetime.now(ZoneInfo(tz)).timestamp())

@@ -1,0 +1,119 @@
+"""Quarantine: every rejected row with its original values, record number, rule ids and reasons.
+
+Written incrementally as ``quarantine.csv`` (formula-safe, UTF-8 with BOM so Excel shows Chinese) and,
+on close, ``quarantine.parquet`` with the exact original text. Warnings go to ``warnings.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loaders.safe_csv import neutralise
+
+FIXED = ("record", "rules", "reasons")
+
+
+class QuarantineWriter:
+    """Append rejected rows as they are found; ``rows`` counts them.
+
+    Parameters
+    ----------
+    path
+        The CSV file to write (the Parquet copy goes beside it).
+    columns
+        The source file's headers, in order; rows are written with these original values.
+    """
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = path
+        self.columns = list(columns) + (["raw_text"] if "raw_text" not in columns else [])
+        self.rows = 0
+        self._tables: list[pa.Table] = []
+        self._file: IO[str] | None = None
+        self._csv: csv.Writer | None = None  # type: ignore[name-defined]
+
+    def _open(self) -> csv.Writer:  # type: ignore[name-defined]
+        if self._csv is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._csv = csv.writer(self._file)
+            self._csv.writerow([neutralise(c) for c in (*FIXED, *self.columns)])
+        return self._csv
+
+    def add(self, source: pa.Table, rows: np.ndarray, records: np.ndarray, rules: list[str],
+            reasons: list[str]) -> None:
+        """Write ``source`` rows ``rows`` (batch indices) with their 1-based ``records`` numbers and reasons."""
+        if len(rows) == 0:
+            return
+        sub = source.take(pa.array(rows))
+        cols = {c: sub.column(c).to_pylist() if c in sub.column_names else [""] * len(rows) for c in self.columns}
+        w = self._open()
+        for i in range(len(rows)):
+            w.writerow([int(records[i]), rules[i], neutralise(reasons[i]),
+                        *(neutralise("" if cols[c][i] is None else cols[c][i]) for c in self.columns)])
+        self._tables.append(pa.table({
+            "record": pa.array(records, pa.int64()), "rules": pa.array(rules, pa.string()),
+            "reasons": pa.array(reasons, pa.string()),
+            **{c: pa.array([("" if v is None else str(v)) for v in cols[c]], pa.string()) for c in self.columns},
+        }))
+        self.rows += len(rows)
+
+    def add_text(self, records: list[int], texts: list[str], rule: str, reason: str) -> None:
+        """Rows that could not be split into cells: kept whole in ``raw_text``."""
+        if not records:
+            return
+        source = pa.table({"raw_text": pa.array(texts, pa.string())})
+        self.add(source, np.arange(len(records)), np.array(records), [rule] * len(records), [reason] * len(records))
+
+    def close(self) -> Path | None:
+        """Finish the files; returns the CSV path, or None when nothing was rejected."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if not self._tables:
+            return None
+        pq.write_table(pa.concat_tables(self._tables), self.path.with_suffix(".parquet"))
+        self._tables = []
+        return self.path
+
+    def __enter__(self) -> QuarantineWriter:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class WarningWriter:
+    """``warnings.csv``: record, key, rule, field, reason for rows loaded with a warning."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = 0
+        self._file: IO[str] | None = None
+        self._csv: csv.Writer | None = None  # type: ignore[name-defined]
+
+    def add(self, records: list[int], keys: list[str], rule: str, fld: str, reason: str) -> None:
+        if not records:
+            return
+        if self._csv is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(["record", "key", "rule", "field", "reason"])
+        for r, k in zip(records, keys, strict=True):
+            self._csv.writerow([r, neutralise(k), rule, fld, neutralise(reason)])
+        self.rows += len(records)
+
+    def close(self) -> Path | None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            return self.path
+        return None

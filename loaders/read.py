@@ -1,0 +1,412 @@
+"""Readers: CSV (UTF-8 / BOM / GBK / GB18030, any of , ; tab |), Excel .xlsx, JSON / JSON Lines, Parquet.
+
+Every reader streams :class:`RawBatch` objects whose columns are all text, named by the source
+headers, so validation decides what a cell means. Rows that cannot even be split into cells
+(wrong cell count, broken JSON) come back in ``RawBatch.malformed`` instead of disappearing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from graph.errors import ConfigError, InvalidData
+
+BATCH_ROWS = 1_000_000
+SAMPLE_BYTES = 1 << 20
+DELIMITERS = (",", ";", "\t", "|")
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".json": "json",
+           ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass
+class RawBatch:
+    """Text rows from a source: ``table`` (all string columns, source headers), ``first_row`` (1-based
+    record number of the table's first row), ``malformed`` ((record number, raw text) of unsplittable rows),
+    and ``done`` (0..1 progress through the file)."""
+
+    table: pa.Table
+    first_row: int
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    done: float = 0.0
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the reader detected about a file."""
+
+    path: Path
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
+def detect_format(path: Path) -> str:
+    """The reader for ``path`` by extension (``.csv``, ``.xlsx``, ``.json``, ``.jsonl``, ``.parquet`` ...)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+    return fmt
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+        return True
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def detect_encoding(sample: bytes) -> str:
+    """Guess a CSV's encoding from its first bytes: BOMs, then UTF-8, then GB18030 (a superset of GBK)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _decodes(sample, "utf-8"):
+        return "utf-8"
+    if _decodes(sample, "gb18030"):
+        return "gb18030"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise InvalidData("cannot tell the file's text encoding (binary data?); pass --encoding, e.g. --encoding gbk")
+    return str(best.encoding)
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The most frequent of , ; tab | in the header line (comma on a tie or none)."""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _scan(path: Path, encoding: str) -> tuple[bool, int]:
+    """One pass over the file: does it all decode as ``encoding``, and how long is the longest line (bytes)?"""
+    dec = codecs.getincrementaldecoder(encoding)()
+    ok, longest, carry = True, 0, 0
+    with path.open("rb") as f:
+        while chunk := f.read(16 << 20):
+            if ok:
+                try:
+                    dec.decode(chunk)
+                except UnicodeDecodeError:
+                    ok = False
+            nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            if len(nl):
+                longest = max(longest, carry + int(nl[0]) + 1, int(np.diff(nl).max()) if len(nl) > 1 else 0)
+                carry = len(chunk) - int(nl[-1]) - 1
+            else:
+                carry += len(chunk)
+    if ok:
+        try:
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError:
+            ok = False
+    return ok, max(longest, carry)
+
+
+def _transcode_mixed(path: Path, out: Path) -> int:
+    """Rewrite a file of mixed UTF-8 / GB18030 lines as UTF-8 (each line decoded on its own); returns the
+    number of lines that needed a replacement character."""
+    replaced = 0
+    with path.open("rb") as src, out.open("wb") as dst:
+        for line in src:
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                try:
+                    text = line.decode("gb18030")
+                except UnicodeDecodeError:
+                    text = line.decode("utf-8", errors="replace")
+                    replaced += 1
+            dst.write(text.encode("utf-8"))
+    return replaced
+
+
+def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
+    """Stream a delimited text file as text batches (see module doc)."""
+    with path.open("rb") as f:
+        sample = f.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise InvalidData(f"{path} is empty")
+    if b"\x00" in sample[:4096] and sample.count(b"\x00") > len(sample) // 4 and not encoding:
+        raise InvalidData(f"{path} looks like binary data, not a text table (pass --encoding if it is UTF-16)")
+    enc = encoding or detect_encoding(sample)
+    try:
+        codecs.lookup(enc)
+    except LookupError as e:
+        raise ConfigError(f"unknown encoding {enc!r}; try utf-8, gbk or gb18030") from e
+    all_ok, longest = _scan(path, enc)
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    source = path
+    if not all_ok:
+        if encoding:
+            raise InvalidData(f"{path} is not valid {encoding} throughout; check --encoding")
+        tmp = tempfile.TemporaryDirectory(prefix="fapiao-utf8-")
+        source = Path(tmp.name) / "utf8.csv"
+        _transcode_mixed(path, source)
+        enc = "utf-8"
+    try:
+        yield from _read_csv_arrow(source, enc, longest, batch_rows)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int) -> Iterator[RawBatch]:
+    with path.open("rb") as f:
+        head = f.read(SAMPLE_BYTES).decode(enc, errors="replace")
+    first_line = head.lstrip("\ufeff").split("\n", 1)[0]
+    delim = detect_delimiter(first_line)
+    header = next(csv.reader([first_line], delimiter=delim), [])
+    header = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise InvalidData(f"{path}: header repeats column name(s) {', '.join(dupes)}")
+    malformed: list[tuple[int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        malformed.append((int(row.number) if row.number and row.number > 0 else -1, str(row.text)[:2000]))
+        return "skip"
+
+    read_opts = pacsv.ReadOptions(
+        encoding="utf8" if enc in ("utf-8", "utf-8-sig") else enc,
+        block_size=max(16 << 20, 2 * longest + (1 << 20)), column_names=header, skip_rows=1,
+        use_threads=True)
+    parse_opts = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid)
+    conv_opts = pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                     strings_can_be_null=False, quoted_strings_can_be_null=False)
+    size = max(path.stat().st_size, 1)
+    row_bytes = max(len(head.encode(enc, errors="replace")) / max(head.count("\n"), 1), 1.0)
+    row = 1
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    try:
+        reader = pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)
+        for batch in reader:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                done = min((row + table.num_rows) * row_bytes / size, 0.99)
+                yield RawBatch(table, row, list(malformed), done)
+                malformed.clear()
+                row += table.num_rows
+                pending, pending_rows = [], 0
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise InvalidData(f"{path}: cannot read as a table ({str(e).splitlines()[0]})") from e
+    table = pa.Table.from_batches(pending, schema=pa.schema([(h, pa.string()) for h in header]))
+    yield RawBatch(table, row, list(malformed), 1.0)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, date | time):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _rows_to_table(header: list[str], rows: list[list[str]]) -> pa.Table:
+    return pa.table({h: pa.array([r[i] if i < len(r) else "" for r in rows], pa.string())
+                     for i, h in enumerate(header)})
+
+
+def read_excel(path: Path, *, sheet: str | None = None, batch_rows: int = 100_000) -> Iterator[RawBatch]:
+    """Stream an .xlsx sheet (the first, or ``sheet``) as text batches."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
+        raise InvalidData(f"{path} is not a readable .xlsx workbook ({e})") from e
+    try:
+        if sheet is not None and sheet not in wb.sheetnames:
+            raise ConfigError(f"{path} has no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}")
+        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        first = next(rows, None)
+        if first is None:
+            raise InvalidData(f"{path}: sheet {ws.title!r} is empty")
+        header = [_cell(h).strip() or f"column_{i + 1}" for i, h in enumerate(first)]
+        total = max(ws.max_row or 1, 1)
+        buf: list[list[str]] = []
+        malformed: list[tuple[int, str]] = []
+        row = 1
+        for values in rows:
+            cells = [_cell(v) for v in values]
+            if not any(cells):
+                continue
+            if len(cells) > len(header) and any(cells[len(header):]):
+                malformed.append((row + len(buf), "\t".join(cells)[:2000]))
+                continue
+            buf.append(cells)
+            if len(buf) >= batch_rows:
+                yield RawBatch(_rows_to_table(header, buf), row, malformed, min((row + len(buf)) / total, 1.0))
+                row += len(buf)
+                buf, malformed = [], []
+        yield RawBatch(_rows_to_table(header, buf), row, malformed, 1.0)
+    finally:
+        wb.close()
+
+
+def _records_to_batch(records: list[Any], start: int, done: float) -> RawBatch:
+    header: dict[str, None] = {}
+    good: list[dict[str, Any]] = []
+    malformed: list[tuple[int, str]] = []
+    for i, rec in enumerate(records):
+        if isinstance(rec, dict):
+            good.append(rec)
+            header.update(dict.fromkeys(str(k) for k in rec))
+        else:
+            malformed.append((start + i, json.dumps(rec, ensure_ascii=False)[:2000]))
+    cols = list(header)
+    table = pa.table({c: pa.array([_json_cell(r.get(c)) for r in good], pa.string()) for c in cols})
+    return RawBatch(table, start, malformed, done)
+
+
+def _json_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def read_json(path: Path, *, encoding: str | None = None, batch_rows: int = 200_000) -> Iterator[RawBatch]:
+    """A JSON array of objects (read whole) or JSON Lines (streamed), as text batches.
+
+    Note: malformed rows come before good ones in record numbering only for JSON Lines; a JSON array
+    either parses or is rejected as a whole.
+    """
+    enc = encoding or "utf-8-sig"
+    with path.open("rb") as f:
+        start = f.read(SAMPLE_BYTES).lstrip(codecs.BOM_UTF8).lstrip()
+    if start.startswith(b"["):
+        try:
+            data = json.loads(path.read_text(encoding=enc))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InvalidData(f"{path}: not valid JSON ({e})") from e
+        for i in range(0, max(len(data), 1), batch_rows):
+            yield _records_to_batch(data[i:i + batch_rows], i + 1, min((i + batch_rows) / max(len(data), 1), 1.0))
+        return
+    yield from read_jsonl(path, encoding=enc, batch_rows=batch_rows)
+
+
+def read_jsonl(path: Path, *, encoding: str | None = None, batch_rows: int = 200_000) -> Iterator[RawBatch]:
+    """JSON Lines: one object per line; a line that is not an object is reported as malformed."""
+    size = max(path.stat().st_size, 1)
+    records: list[Any] = []
+    bad: list[tuple[int, str]] = []
+    row = 1
+    n = 0
+    with path.open("rb") as f:
+        for raw in f:
+            text = raw.decode(encoding or "utf-8", errors="replace").strip().lstrip("\ufeff")
+            if not text:
+                continue
+            n += 1
+            try:
+                records.append(json.loads(text))
+            except json.JSONDecodeError:
+                records.append(_Broken(text))
+            if len(records) >= batch_rows:
+                yield _split_broken(records, row, f.tell() / size, bad)
+                row += len(records)
+                records = []
+    yield _split_broken(records, row, 1.0, bad)
+
+
+@dataclass
+class _Broken:
+    text: str
+
+
+def _split_broken(records: list[Any], start: int, done: float, bad: list[tuple[int, str]]) -> RawBatch:
+    """Number records before dropping broken ones so record numbers stay true to the file."""
+    good: list[Any] = []
+    malformed: list[tuple[int, str]] = []
+    for i, rec in enumerate(records):
+        if isinstance(rec, _Broken):
+            malformed.append((start + i, rec.text[:2000]))
+        else:
+            good.append(rec)
+    batch = _records_to_batch(good, start, done)
+    batch.malformed = malformed + batch.malformed
+    return batch
+
+
+def read_parquet(path: Path, *, batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
+    """Stream a Parquet file's row groups as text batches (typed columns are cast to text)."""
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InvalidData(f"{path} is not a readable Parquet file ({e})") from e
+    total = max(pf.metadata.num_rows, 1)
+    row = 1
+    try:
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            cols = {}
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                cols[name] = col if pa.types.is_string(col.type) else col.cast(pa.string())
+            table = pa.table(cols)
+            yield RawBatch(table, row, [], min((row + table.num_rows) / total, 1.0))
+            row += table.num_rows
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InvalidData(f"{path}: Parquet data is damaged after record {row - 1} ({e})") from e
+
+
+def read_batches(path: Path, *, encoding: str | None = None, sheet: str | None = None,
+                 batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
+    """Stream any supported file as :class:`RawBatch` text batches (format chosen by extension)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no such file: {path}")
+    fmt = detect_format(path)
+    if fmt == "csv":
+        return read_csv(path, encoding=encoding, batch_rows=batch_rows)
+    if fmt == "excel":
+        return read_excel(path, sheet=sheet)
+    if fmt in ("json", "jsonl"):
+        return read_json(path, encoding=encoding)
+    return read_parquet(path, batch_rows=batch_rows)
+
+
+def read_all(path: Path, **kw: Any) -> pa.Table:
+    """The whole file as one text table (small files: taxpayers, tests). Malformed rows raise InvalidData."""
+    tables = []
+    for b in read_batches(path, **kw):
+        if b.malformed:
+            raise InvalidData(f"{path}: record {b.malformed[0][0]} cannot be split into cells: {b.malformed[0][1][:80]!r}")
+        tables.append(b.table)
+    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+
+def text_of(table: pa.Table) -> str:
+    """A small table as CSV text (debugging aid)."""
+    out = io.BytesIO()
+    pacsv.write_csv(table, out)
+    return out.getvalue().decode()

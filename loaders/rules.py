@@ -1,0 +1,547 @@
+"""The validation rules (id → severity + reason) and the vectorised invoice validator.
+
+:class:`InvoiceValidator` checks one batch of text rows at a time with pyarrow / numpy column
+operations (no Python loop per row on the hot path), keeps the cross-batch state needed for
+duplicates and red-letter totals, and returns accepted rows as ``graph.schema.INVOICES``.
+:func:`check_invoice` runs the same checks on one invoice (the self-check, 自查).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph import schema, settings
+from graph.errors import FieldError
+from graph.store import Store
+from loaders import normalize as nz
+from loaders.uscc import valid_mask
+
+BoolArray = nz.BoolArray
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule: ``severity`` is "error" (row rejected) or "warning" (row loaded, flagged)."""
+
+    id: str
+    severity: str
+    zh: str
+    en: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+
+_R = [
+    Rule("missing_field", "error", "必填字段为空", "a required field is empty"),
+    Rule("bad_value", "error", "无法解析的数值或格式", "value cannot be parsed (not a number / malformed row)"),
+    Rule("tax_id_format", "error", "纳税人识别号格式错误（应为18位统一社会信用代码）",
+         "tax id is not an 18-character unified social credit code"),
+    Rule("tax_id_check", "warning", "统一社会信用代码校验位不符或为旧式税号",
+         "credit-code check character does not match, or a legacy id is used after 2018"),
+    Rule("invoice_number_format", "error", "发票号码应为8位或20位数字", "invoice number must be 8 or 20 digits"),
+    Rule("invoice_code_format", "error", "发票代码应为10或12位数字（数电发票无代码）",
+         "invoice code must be 10 or 12 digits, and empty for 20-digit digital invoices"),
+    Rule("digital_year", "warning", "数电发票号码前两位与开票年份不符",
+         "first two digits of a digital invoice number differ from the issue year"),
+    Rule("date_unparseable", "error", "开票日期无法识别", "issue date cannot be read"),
+    Rule("date_future", "error", "开票日期在未来", "issue date is in the future"),
+    Rule("rate_for_date", "error", "税率在开票日期不适用", "tax rate is not allowed on the issue date"),
+    Rule("total_mismatch", "error", "金额＋税额≠价税合计", "amount + tax does not equal the total"),
+    Rule("tax_mismatch", "error", "税额与金额×税率不符（超出容差）", "tax differs from amount × rate beyond the tolerance"),
+    Rule("red_not_negative", "error", "红字发票金额应为负数", "a red-letter invoice must have negative amounts"),
+    Rule("red_ref_missing", "error", "红字发票未找到对应蓝字发票", "the blue original of a red-letter invoice is missing"),
+    Rule("red_exceeds_original", "error", "红冲金额超过原蓝字发票", "red-letter amounts exceed the original invoice"),
+    Rule("over_limit", "error", "金额超过最高开票限额", "amount is over the seller's per-invoice limit"),
+    Rule("same_party", "error", "销方与购方为同一纳税人", "seller and buyer are the same taxpayer"),
+    Rule("duplicate_key", "error", "发票重复（同一代码号码，内容不同）",
+         "duplicate invoice: same code and number with different content"),
+    Rule("name_conflict", "warning", "同一税号对应多个名称", "one tax id appears with several names"),
+    Rule("status_invalid", "error", "发票状态无效", "invoice status is not a known value"),
+]
+#: Every rule by id (the ids are shared with the generator's noise truth and the docs).
+RULES: dict[str, Rule] = {r.id: r for r in _R}
+
+STATUS_ALIASES = {
+    "": "normal", "normal": "normal", "正常": "normal", "valid": "normal", "0": "normal",
+    "void": "void", "作废": "void", "已作废": "void", "cancelled": "void",
+    "red": "red", "红字": "red", "红冲": "red", "负数": "red",
+    "red_offset": "red_offset", "被红冲": "red_offset", "已红冲": "red_offset", "全额红冲": "red_offset",
+    "部分红冲": "red_offset",
+    "out_of_control": "out_of_control", "失控": "out_of_control",
+    "abnormal": "abnormal", "异常": "abnormal", "异常凭证": "abnormal",
+}
+KIND_ALIASES = {
+    "special": "special", "专票": "special", "增值税专用发票": "special", "专用发票": "special",
+    "ordinary": "ordinary", "普票": "ordinary", "增值税普通发票": "ordinary", "普通发票": "ordinary",
+    "电子普通发票": "ordinary", "增值税电子普通发票": "ordinary",
+    "digital_special": "digital_special", "数电专票": "digital_special", "电子发票（增值税专用发票）": "digital_special",
+    "数电票（增值税专用发票）": "digital_special", "全电专票": "digital_special",
+    "digital_ordinary": "digital_ordinary", "数电普票": "digital_ordinary", "电子发票（普通发票）": "digital_ordinary",
+    "数电票（普通发票）": "digital_ordinary", "全电普票": "digital_ordinary",
+}
+
+# Allowed rates (units of 0.0001) by period; simplified collection rates and 6% / 0% hold throughout.
+_ALWAYS = (0, 50, 100, 150, 300, 500, 600)
+_PERIODS = (  # (first day as epoch seconds Asia/Shanghai, extra rates)
+    (-(10**12), (1700, 1100)),
+    (1525104000, (1600, 1000)),   # 2018-05-01
+    (1554048000, (1300, 900)),    # 2019-04-01
+)
+USCC_SWITCH = 1514736000          # 2018-01-01 Asia/Shanghai: legacy ids are flagged after this
+_USCC_RE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+_LEGACY_RE = r"^([0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
+
+#: Columns whose equality makes a re-loaded invoice "identical" (names may be corrected and are not compared).
+CONTENT_COLUMNS = ("key", "issued_at", "seller_tax_id", "buyer_tax_id", "amount_fen", "tax_fen", "total_fen",
+                   "rate", "status", "red_ref")
+
+
+@dataclass
+class Issue:
+    """Rows of a batch that broke one rule on one field."""
+
+    rule: str
+    field: str
+    rows: np.ndarray
+    detail: str = ""
+
+
+@dataclass
+class BatchOutcome:
+    """What :meth:`InvoiceValidator.validate` made of one batch."""
+
+    accepted: pa.Table                       # schema.INVOICES
+    rejected_rows: np.ndarray                # batch row indices, ascending
+    rejected_rules: list[str]                # per rejected row: rule ids joined by ";"
+    rejected_reasons: list[str]              # per rejected row: reasons joined by " | "
+    skipped_identical: int
+    warnings: list[Issue] = field(default_factory=list)
+    deferred: int = 0                        # red-letter rows waiting for their original
+    keys: pa.Array | None = None             # every batch row's invoice key (for warning reports)
+
+
+def _col(table: pa.Table, name: str) -> pa.Array:
+    if name in table.column_names:
+        return nz.clean(table.column(name))
+    return pa.array([""] * table.num_rows, pa.string())
+
+
+def _fingerprint(table: pa.Table) -> np.ndarray:
+    """A 64-bit hash of each row's content columns (DuckDB's vectorised hash)."""
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.uint64)
+    content = table.select(list(CONTENT_COLUMNS))
+    con = duckdb.connect()
+    try:
+        con.register("content", content)
+        cols = ", ".join(CONTENT_COLUMNS)
+        out = con.sql(f"SELECT hash({cols}) AS h FROM content").to_arrow_table()  # noqa: S608
+    finally:
+        con.close()
+    return np.asarray(out.column("h").to_numpy(), dtype=np.uint64)
+
+
+class InvoiceValidator:
+    """Validates invoice batches; one instance per file so duplicates and red totals span batches.
+
+    Parameters
+    ----------
+    store
+        When given, keys already in the store are checked: identical re-loads are skipped, conflicting
+        ones rejected as ``duplicate_key``; red-letter originals are looked up there too.
+    limits
+        ``{tax_id: invoice_limit_fen}`` from the taxpayers file (``over_limit``).
+    now
+        Epoch seconds counted as "now" for ``date_future`` (default: the clock).
+    """
+
+    def __init__(self, store: Store | None = None, *, limits: Mapping[str, int] | None = None,
+                 now: int | None = None, tolerance_fen: int | None = None, tz: str | None = None) -> None:
+        self.store = store
+        self.tz = tz or settings.get("FAPIAO_TIMEZONE")
+        self.now = now if now is not None else nz.now_epoch(self.tz)
+        self.tolerance = tolerance_fen if tolerance_fen is not None else settings.get_int("FAPIAO_TAX_TOLERANCE_FEN")
+        lim = dict(limits or {})
+        self._limit_ids = pa.array(list(lim.keys()), pa.string())
+        self._limit_fen = np.array(list(lim.values()), dtype=np.int64)
+        self._seen_keys: list[pa.Array] = []
+        self._seen_fp: list[np.ndarray] = []
+        self._seen_total: list[np.ndarray] = []
+        self._seen_cache: tuple[pa.Array, np.ndarray, np.ndarray] | None = None
+        self._red_sums: dict[str, int] = {}
+        self._names: list[pa.Table] = []
+        self._deferred: list[tuple[pa.Table, pa.Table, np.ndarray]] = []   # (raw rows, parsed rows, row numbers)
+
+    # --- cross-batch state ------------------------------------------------------------------------
+    def _seen(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        if self._seen_cache is None:
+            keys = pa.concat_arrays(self._seen_keys) if self._seen_keys else pa.array([], pa.string())
+            fp = np.concatenate(self._seen_fp) if self._seen_fp else np.zeros(0, np.uint64)
+            tot = np.concatenate(self._seen_total) if self._seen_total else np.zeros(0, np.int64)
+            self._seen_keys, self._seen_fp, self._seen_total = [keys], [fp], [tot]
+            self._seen_cache = (keys, fp, tot)
+        return self._seen_cache
+
+    def _remember(self, accepted: pa.Table, fp: np.ndarray) -> None:
+        if accepted.num_rows == 0:
+            return
+        self._seen_keys.append(accepted.column("key").combine_chunks())
+        self._seen_fp.append(fp)
+        self._seen_total.append(np.asarray(accepted.column("total_fen").to_numpy(), dtype=np.int64))
+        self._seen_cache = None
+        pairs = pa.concat_tables([
+            accepted.select(["seller_tax_id", "seller_name"]).rename_columns(["tax_id", "name"]),
+            accepted.select(["buyer_tax_id", "buyer_name"]).rename_columns(["tax_id", "name"]),
+        ]).group_by(["tax_id", "name"]).aggregate([])
+        self._names.append(pairs)
+
+    def add_names(self, table: pa.Table) -> None:
+        """Register (tax_id, name) pairs from a taxpayers file for ``name_conflict``."""
+        self._names.append(table.select(["tax_id", "name"]).group_by(["tax_id", "name"]).aggregate([]))
+
+    def name_conflicts(self) -> dict[str, list[str]]:
+        """Tax ids seen with more than one name so far (``name_conflict`` warnings)."""
+        if not self._names:
+            return {}
+        pairs = pa.concat_tables(self._names).group_by(["tax_id", "name"]).aggregate([])
+        grouped = pairs.group_by("tax_id").aggregate([("name", "list")])
+        multi = grouped.filter(pc.greater(pc.list_value_length(grouped.column("name_list")), 1))
+        return {t: sorted(n) for t, n in zip(multi.column("tax_id").to_pylist(),
+                                              multi.column("name_list").to_pylist(), strict=True)}
+
+    # --- the checks -------------------------------------------------------------------------------
+    def parse(self, raw: pa.Table) -> tuple[pa.Table, list[Issue]]:
+        """Parse canonical text columns into schema.INVOICES columns and collect row-level issues."""
+        n = raw.num_rows
+        issues: list[Issue] = []
+
+        def add(rule: str, fld: str, mask: BoolArray, detail: str = "") -> None:
+            if mask.any():
+                issues.append(Issue(rule, fld, np.flatnonzero(mask), detail))
+
+        number, code = _col(raw, "invoice_number"), _col(raw, "invoice_code")
+        number_blank, code_blank = nz.blank(number), nz.blank(code)
+        num_len = np.asarray(pc.utf8_length(number).to_numpy(zero_copy_only=False))
+        code_len = np.asarray(pc.utf8_length(code).to_numpy(zero_copy_only=False))
+        num_digits = nz.np_bool(pc.utf8_is_digit(number)) & np.isin(num_len, (8, 20))
+        num_digits &= nz.np_bool(pc.match_substring_regex(number, r"^[0-9]+$"))
+        code_digits = nz.np_bool(pc.match_substring_regex(code, r"^([0-9]{10}|[0-9]{12})$"))
+        add("missing_field", "invoice_number", number_blank)
+        add("invoice_number_format", "invoice_number", ~number_blank & ~num_digits)
+        add("invoice_code_format", "invoice_code", ~code_blank & ~code_digits)
+        add("invoice_code_format", "invoice_code", code_blank & num_digits & (num_len == 8),
+            "an 8-digit number needs its 10/12-digit code")
+        add("invoice_code_format", "invoice_code", ~code_blank & code_digits & num_digits & (num_len == 20),
+            "20-digit digital invoice numbers have no code")
+
+        issued, date_ok = nz.parse_datetime(_col(raw, "issue_date"), self.tz)
+        date_blank = nz.blank(_col(raw, "issue_date"))
+        add("missing_field", "issue_date", date_blank)
+        add("date_unparseable", "issue_date", ~date_blank & ~date_ok)
+        add("date_future", "issue_date", date_ok & (issued > self.now))
+
+        ids: dict[str, pa.Array] = {}
+        for side in ("seller", "buyer"):
+            tid = pc.utf8_upper(_col(raw, f"{side}_tax_id"))
+            ids[side] = tid
+            t_blank = nz.blank(tid)
+            well = nz.np_bool(pc.match_substring_regex(tid, _USCC_RE))
+            legacy = nz.np_bool(pc.match_substring_regex(tid, _LEGACY_RE)) & ~well
+            add("missing_field", f"{side}_tax_id", t_blank)
+            add("tax_id_format", f"{side}_tax_id", ~t_blank & ~well & ~legacy)
+            add("tax_id_check", f"{side}_tax_id", well & ~valid_mask(tid, well), "check character does not match")
+            add("tax_id_check", f"{side}_tax_id", legacy & date_ok & (issued >= USCC_SWITCH),
+                "legacy tax id on an invoice dated 2018 or later")
+            add("missing_field", f"{side}_name", nz.blank(_col(raw, f"{side}_name")))
+        add("same_party", "buyer_tax_id",
+            nz.np_bool(pc.equal(ids["seller"], ids["buyer"])) & ~nz.blank(ids["seller"]))
+
+        money: dict[str, tuple[np.ndarray, BoolArray, BoolArray]] = {}
+        for fld in ("amount", "tax_amount", "total_amount"):
+            txt = _col(raw, fld)
+            val, ok, exempt = nz.parse_fen(txt)
+            if fld != "tax_amount":
+                ok &= ~exempt
+            b = nz.blank(txt)
+            add("missing_field", fld, b)
+            add("bad_value", fld, ~b & ~ok)
+            money[fld] = (val, ok & ~b, exempt)
+        amount, a_ok, _ = money["amount"]
+        tax, t_ok, tax_exempt = money["tax_amount"]
+        total, s_ok, _ = money["total_amount"]
+        rate_txt = _col(raw, "tax_rate")
+        rate, r_ok, rate_exempt = nz.parse_rate(rate_txt)
+        r_blank = nz.blank(rate_txt)
+        add("missing_field", "tax_rate", r_blank)
+        add("bad_value", "tax_rate", ~r_blank & ~r_ok)
+        r_ok &= ~r_blank
+        add("total_mismatch", "total_amount", a_ok & t_ok & s_ok & (amount + tax != total))
+        expected = np.sign(amount) * ((np.abs(amount) * rate + 5000) // 10000)
+        exempt = tax_exempt | rate_exempt
+        add("tax_mismatch", "tax_amount",
+            a_ok & t_ok & r_ok & np.where(exempt, tax != 0, np.abs(tax - expected) > self.tolerance))
+
+        status_txt = pc.utf8_lower(_col(raw, "status"))
+        status = pc.fill_null(pc.take(pa.array(list(STATUS_ALIASES.values())),
+                                      pc.index_in(status_txt, pa.array(list(STATUS_ALIASES)))), "")
+        status_bad = nz.blank(status)
+        add("status_invalid", "status", status_bad)
+        digital = num_digits & (num_len == 20)
+        add("status_invalid", "status", digital & nz.np_bool(pc.equal(status, "void")),
+            "digital invoices cannot be voided, only red-lettered")
+
+        red_ref = _col(raw, "red_ref")
+        is_red = nz.np_bool(pc.equal(status, "red")) | ~nz.blank(red_ref) | (a_ok & (amount < 0)) | (s_ok & (total < 0))
+        add("red_not_negative", "amount", is_red & a_ok & s_ok & ~((amount < 0) & (total < 0)))
+        add("red_ref_missing", "red_ref", is_red & nz.blank(red_ref), "red-letter invoice without red_ref")
+        status = pc.if_else(pa.array(is_red & ~status_bad), "red", status)
+
+        allowed = np.zeros(n, dtype=np.bool_)
+        for i, (start, extra) in enumerate(_PERIODS):
+            end = _PERIODS[i + 1][0] if i + 1 < len(_PERIODS) else 10**12
+            in_period = (issued >= start) & (issued < end)
+            allowed |= in_period & np.isin(rate, _ALWAYS + extra)
+        add("rate_for_date", "tax_rate", r_ok & date_ok & ~is_red & ~allowed)
+
+        if len(self._limit_ids):
+            idx = pc.index_in(ids["seller"], self._limit_ids)
+            has = nz.np_bool(pc.is_valid(idx))
+            lim = self._limit_fen[np.asarray(pc.fill_null(idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)]
+            add("over_limit", "amount", has & a_ok & ~is_red & (amount >= lim))
+
+        add("digital_year", "invoice_number", digital & date_ok & nz.np_bool(pc.not_equal(
+            pc.utf8_slice_codeunits(number, 0, 2),
+            pc.utf8_slice_codeunits(pc.strftime(pa.array(issued, pa.timestamp("s", tz=self.tz)), format="%y"), 0, 2))))
+
+        item_code, item_name = _col(raw, "item_code"), _col(raw, "item_name")
+        add("missing_field", "item_name", ~nz.blank(item_code) & nz.blank(item_name))
+        for fld in ("quantity", "unit_price"):
+            txt = _col(raw, fld)
+            okq = nz.np_bool(pc.match_substring_regex(txt, r"^-?[0-9]+(\.[0-9]+)?$"))
+            add("bad_value", fld, ~nz.blank(txt) & ~okq)
+
+        kind_txt = _col(raw, "invoice_type")
+        kind = pc.take(pa.array(list(KIND_ALIASES.values())), pc.index_in(kind_txt, pa.array(list(KIND_ALIASES))))
+        derived = pc.if_else(pa.array(digital), "digital_ordinary",
+                             pc.if_else(pa.array(code_len == 10), "special", "ordinary"))
+        kind = pc.coalesce(kind, derived)
+
+        key = pc.if_else(pa.array(code_blank), number, pc.binary_join_element_wise(code, number, "-"))
+        ref_key = pc.if_else(
+            pc.or_(pc.match_substring(red_ref, "-"), pc.equal(pc.utf8_length(red_ref), 20)), red_ref,
+            pc.if_else(pa.array(code_blank), red_ref, pc.binary_join_element_wise(code, red_ref, "-")))
+        ref_key = pc.if_else(pa.array(is_red & ~nz.blank(red_ref)), ref_key, pa.nulls(n, pa.string()))
+        none = pa.nulls(n, pa.string())
+        parsed = pa.table({
+            "key": key, "number": number, "code": code,
+            "issued_at": pa.array(np.where(date_ok, issued, 0), pa.int64()).cast(schema.TIMESTAMP),
+            "seller_tax_id": ids["seller"], "seller_name": _col(raw, "seller_name"),
+            "buyer_tax_id": ids["buyer"], "buyer_name": _col(raw, "buyer_name"),
+            "amount_fen": pa.array(amount, pa.int64()), "tax_fen": pa.array(tax, pa.int64()),
+            "total_fen": pa.array(total, pa.int64()), "rate": pa.array(rate / 10000.0, pa.float64()),
+            "kind": kind, "status": status, "red_ref": ref_key,
+            "item_code": pc.if_else(nz.blank(item_code), none, item_code),
+            "item_name": pc.if_else(nz.blank(item_name), none, item_name),
+        })
+        return parsed.cast(schema.INVOICES), issues
+
+    def validate(self, raw: pa.Table, *, source: pa.Table | None = None) -> BatchOutcome:
+        """Validate one batch of canonical text columns (see :mod:`loaders.mapping`).
+
+        ``source`` (the same rows with their original headers) is what :meth:`finish` hands back for
+        red-letter rows whose original had not been seen yet; it defaults to ``raw``.
+        """
+        parsed, issues = self.parse(raw)
+        return self._decide(source if source is not None else raw, parsed, issues, np.arange(raw.num_rows),
+                            final=False)
+
+    def _decide(self, raw: pa.Table, parsed: pa.Table, issues: list[Issue], rows: np.ndarray,
+                *, final: bool) -> BatchOutcome:
+        n = parsed.num_rows
+        bad = np.zeros(n, dtype=np.bool_)
+        for iss in issues:
+            if RULES[iss.rule].severity == "error":
+                bad[iss.rows] = True
+        skipped = np.zeros(n, dtype=np.bool_)
+        fp = _fingerprint(parsed)
+        keys = parsed.column("key").combine_chunks()
+
+        # duplicates inside the batch: the first good row of a key wins
+        cand = np.flatnonzero(~bad)
+        if len(cand):
+            ck = keys.take(pa.array(cand))
+            first = pa.table({"k": ck, "i": pa.array(np.arange(len(cand)))}).group_by("k").aggregate([("i", "min")])
+            fidx = np.asarray(pc.index_in(ck, first.column("k")).to_numpy(zero_copy_only=False), dtype=np.int64)
+            first_pos = np.asarray(first.column("i_min").to_numpy(), dtype=np.int64)[fidx]
+            later = first_pos != np.arange(len(cand))
+            same = fp[cand] == fp[cand[first_pos]]
+            skipped[cand[later & same]] = True
+            dup_rows = cand[later & ~same]
+            bad[dup_rows] = True
+            if len(dup_rows):
+                issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "earlier in this file"))
+
+        # duplicates of earlier batches, then of the store
+        seen_keys, seen_fp, seen_total = self._seen()
+        cand = np.flatnonzero(~bad & ~skipped)
+        if len(cand) and len(seen_keys):
+            idx = pc.index_in(keys.take(pa.array(cand)), seen_keys)
+            hit = nz.np_bool(pc.is_valid(idx))
+            pos = np.asarray(pc.fill_null(idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+            same = seen_fp[pos] == fp[cand]
+            skipped[cand[hit & same]] = True
+            dup_rows = cand[hit & ~same]
+            bad[dup_rows] = True
+            if len(dup_rows):
+                issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "earlier in this file"))
+        cand = np.flatnonzero(~bad & ~skipped)
+        if self.store is not None and len(cand):
+            existing = self.store.existing_invoice_keys(keys.take(pa.array(cand)).to_pylist())
+            if existing:
+                stored = schema.conform(self.store.invoices(sorted(existing)), schema.INVOICES)
+                s_idx = pc.index_in(keys.take(pa.array(cand)), stored.column("key").combine_chunks())
+                hit = nz.np_bool(pc.is_valid(s_idx))
+                pos = np.asarray(pc.fill_null(s_idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+                same = _fingerprint(stored)[pos] == fp[cand] if stored.num_rows else np.zeros(len(cand), np.bool_)
+                skipped[cand[hit & same]] = True
+                dup_rows = cand[hit & ~same]
+                bad[dup_rows] = True
+                if len(dup_rows):
+                    issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "different from the stored invoice"))
+
+        # red-letter invoices: original must exist (this batch, earlier batches, store) and not be exceeded
+        red_ref = parsed.column("red_ref").combine_chunks()
+        reds = np.flatnonzero(~bad & ~skipped & nz.np_bool(pc.is_valid(red_ref)))
+        deferred = np.zeros(n, dtype=np.bool_)
+        if len(reds):
+            blue_ok = np.flatnonzero(~bad & ~skipped & ~nz.np_bool(pc.is_valid(red_ref)))
+            totals: dict[str, int] = {}
+            refs = red_ref.take(pa.array(reds))
+            for source_keys, source_tot in (
+                (keys.take(pa.array(blue_ok)), np.asarray(parsed.column("total_fen").to_numpy())[blue_ok]),
+                (seen_keys, seen_total),
+            ):
+                if len(source_keys) == 0:
+                    continue
+                idx = pc.index_in(refs, source_keys)
+                for r, i in zip(refs.to_pylist(), idx.to_pylist(), strict=True):
+                    if i is not None and r not in totals:
+                        totals[r] = int(source_tot[i])
+            missing = sorted({r for r in refs.to_pylist() if r not in totals})
+            if self.store is not None and missing:
+                found = self.store.invoices(missing)
+                for k, t in zip(found.column("key").to_pylist(), found.column("total_fen").to_pylist(), strict=True):
+                    totals[k] = int(t)
+            red_totals = np.asarray(parsed.column("total_fen").to_numpy())[reds]
+            no_orig: list[int] = []
+            exceeds: list[int] = []
+            for row, ref, red_total in zip(reds.tolist(), refs.to_pylist(), red_totals.tolist(), strict=True):
+                orig = totals.get(ref)
+                if orig is None:
+                    no_orig.append(row)
+                    continue
+                used = self._red_sums.get(ref, 0) - int(red_total)
+                if used > orig:
+                    exceeds.append(row)
+                else:
+                    self._red_sums[ref] = used
+            if no_orig and not final:
+                deferred[no_orig] = True
+            elif no_orig:
+                bad[no_orig] = True
+                issues.append(Issue("red_ref_missing", "red_ref", np.array(no_orig), "original not found"))
+            if exceeds:
+                bad[exceeds] = True
+                issues.append(Issue("red_exceeds_original", "amount", np.array(exceeds)))
+        if deferred.any():
+            d = np.flatnonzero(deferred)
+            self._deferred.append((raw.take(pa.array(d)), parsed.take(pa.array(d)), rows[d]))
+
+        keep = np.flatnonzero(~bad & ~skipped & ~deferred)
+        accepted = parsed.take(pa.array(keep))
+        self._remember(accepted, fp[keep])
+        out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))
+        out.keys = keys
+        return out
+
+    def finish(self) -> tuple[pa.Table, BatchOutcome] | None:
+        """Settle red-letter rows whose original was not seen when their batch was checked.
+
+        Returns (raw rows, outcome) with ``rows`` numbering kept in ``raw["__row__"]``, or None.
+        """
+        if not self._deferred:
+            return None
+        raw = pa.concat_tables([d[0] for d in self._deferred])
+        parsed = pa.concat_tables([d[1] for d in self._deferred])
+        rows = np.concatenate([d[2] for d in self._deferred])
+        self._deferred = []
+        out = self._decide(raw, parsed, [], rows, final=True)
+        return raw.append_column("__row__", pa.array(rows, pa.int64())), out
+
+    @staticmethod
+    def _outcome(accepted: pa.Table, bad: np.ndarray, skipped: np.ndarray, issues: list[Issue],
+                 deferred: int) -> BatchOutcome:
+        rejected = np.flatnonzero(bad)
+        per_row: dict[int, list[tuple[str, str, str]]] = {}
+        warnings: list[Issue] = []
+        for iss in issues:
+            if RULES[iss.rule].severity == "warning":
+                keep = iss.rows[~bad[iss.rows] & ~skipped[iss.rows]]
+                if len(keep):
+                    warnings.append(Issue(iss.rule, iss.field, keep, iss.detail))
+                continue
+            for r in iss.rows[bad[iss.rows]].tolist():
+                per_row.setdefault(r, []).append((iss.rule, iss.field, iss.detail))
+        rules, reasons = [], []
+        for r in rejected.tolist():
+            found = per_row.get(r, [])
+            rules.append(";".join(dict.fromkeys(rule for rule, _, _ in found)))
+            reasons.append(" | ".join(describe(rule, fld, detail) for rule, fld, detail in found))
+        return BatchOutcome(accepted, rejected, rules, reasons, int(skipped.sum()), warnings, deferred)
+
+
+def describe(rule: str, fld: str, detail: str = "") -> str:
+    """One problem in words: ``field: 中文 / English (detail)``."""
+    text = f"{fld}: {RULES[rule].reason}"
+    return f"{text} ({detail})" if detail else text
+
+
+def check_invoice(fields: Mapping[str, object], *, store: Store | None = None) -> list[FieldError]:
+    """Self-check (自查) one invoice given by interchange column names; every error and warning found.
+
+    Examples
+    --------
+    >>> errs = check_invoice({"invoice_number": "123"})
+    >>> sorted({e.rule for e in errs})[:3]
+    ['invoice_number_format', 'missing_field', 'red_ref_missing']
+    """
+    from loaders.mapping import INVOICE_COLUMNS
+
+    unknown = sorted(set(fields) - set(INVOICE_COLUMNS))
+    row = {c: ("" if fields.get(c) is None else str(fields.get(c))) for c in INVOICE_COLUMNS}
+    raw = pa.table({c: pa.array([v], pa.string()) for c, v in row.items()})
+    validator = InvoiceValidator(store)
+    parsed, issues = validator.parse(raw)
+    validator._decide(raw, parsed, issues, np.arange(1), final=True)  # adds duplicate / red issues
+    errors: list[FieldError] = []
+    for iss in issues:
+        errors.append(FieldError(1, iss.field, iss.rule, describe(iss.rule, iss.field, iss.detail),
+                                 RULES[iss.rule].severity))
+    if unknown:
+        errors.append(FieldError(1, ",".join(unknown), "bad_value",
+                                 describe("bad_value", ",".join(unknown), "unknown field name"), "error"))
+    return errors
+
+
+def rules_json() -> str:
+    """The rule table as JSON (for the docs and the UI)."""
+    return json.dumps([r.__dict__ for r in _R], ensure_ascii=False, indent=1)
