@@ -1,0 +1,47 @@
+"""Tier overrides and assignments: reason required, history kept, effective scores merge the latest."""
+
+from __future__ import annotations
+
+import pytest
+from g_case_data import TAX_IDS, open_embedded, seed
+
+from graph.errors import InvalidData
+from graph.store import Store
+from workbench import audit, overrides
+from workbench.users import User
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str, User]]:
+    store = open_embedded(tmp_path_factory.mktemp("ov") / "ws")
+    return store, seed(store)
+
+
+def test_override_needs_reason_and_valid_tier(env: tuple[Store, dict[str, User]]) -> None:
+    store, u = env
+    with pytest.raises(InvalidData, match="reason"):
+        overrides.override_tier(store, u["supervisor"], TAX_IDS[0], "low", "  ")
+    with pytest.raises(InvalidData):
+        overrides.override_tier(store, u["supervisor"], TAX_IDS[0], "extreme", "because so")
+
+
+def test_effective_scores_apply_latest_override_and_assignee(env: tuple[Store, dict[str, User]]) -> None:
+    store, u = env
+    model = {r["tax_id"]: r["tier"] for r in store.scores().to_pylist()}
+    sup = u["supervisor"]
+    overrides.override_tier(store, sup, TAX_IDS[2], "medium", "同一法人关联高风险企业")
+    overrides.override_tier(store, sup, TAX_IDS[2], "high", "补充证据：资金回流")
+    overrides.assign(store, sup, TAX_IDS[2], "ivan")
+    with pytest.raises(InvalidData):
+        overrides.assign(store, sup, TAX_IDS[2], "ana")  # analysts do not investigate
+    df = overrides.effective_scores(store).set_index("tax_id")
+    assert df.loc[TAX_IDS[2], "tier"] == "high" and df.loc[TAX_IDS[2], "model_tier"] == model[TAX_IDS[2]]
+    assert bool(df.loc[TAX_IDS[2], "overridden"]) and df.loc[TAX_IDS[2], "override_reason"] == "补充证据：资金回流"
+    assert df.loc[TAX_IDS[2], "assignee"] == "ivan"
+    assert df.loc[TAX_IDS[0], "tier"] == model[TAX_IDS[0]] and not bool(df.loc[TAX_IDS[0], "overridden"])
+    hist = overrides.history(store, TAX_IDS[2])
+    tiers = [h["tier"] for h in hist if h["kind"] == "tier_override"]
+    assert tiers == ["medium", "high"]
+    assert hist[1]["previous_tier"] == "medium"
+    evs = audit.events(store, action="tier_override", target=TAX_IDS[2])
+    assert [e.detail.split(":")[0] for e in evs] == ["medium -> high", f"{model[TAX_IDS[2]]} -> medium"]
