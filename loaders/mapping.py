@@ -70,6 +70,8 @@ def _norm(header: str) -> str:
 
 
 def _alias_table(kind: str) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
+    cols: tuple[str, ...]
+    required: tuple[str, ...]
     if kind == "invoices":
         cols, required, aliases = INVOICE_COLUMNS, INVOICE_REQUIRED, INVOICE_ALIASES
     elif kind == "taxpayers":

@@ -111,7 +111,8 @@ def _days_from_civil(y: IntArray, m: IntArray, d: IntArray) -> IntArray:
     yoe = y - era * 400
     doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return (era * 146097 + doe - 719468).astype(np.int64)
+    out: IntArray = np.asarray(era * 146097 + doe - 719468, dtype=np.int64)
+    return out
 
 
 def _days_in_month(y: IntArray, m: IntArray) -> IntArray:

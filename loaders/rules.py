@@ -354,15 +354,16 @@ class InvoiceValidator:
         })
         return parsed.cast(schema.INVOICES), issues
 
-    def validate(self, raw: pa.Table, *, source: pa.Table | None = None) -> BatchOutcome:
+    def validate(self, raw: pa.Table, *, source: pa.Table | None = None, first_row: int = 1) -> BatchOutcome:
         """Validate one batch of canonical text columns (see :mod:`loaders.mapping`).
 
         ``source`` (the same rows with their original headers) is what :meth:`finish` hands back for
-        red-letter rows whose original had not been seen yet; it defaults to ``raw``.
+        red-letter rows whose original had not been seen yet (with record numbers counted from
+        ``first_row``); it defaults to ``raw``.
         """
         parsed, issues = self.parse(raw)
-        return self._decide(source if source is not None else raw, parsed, issues, np.arange(raw.num_rows),
-                            final=False)
+        return self._decide(source if source is not None else raw, parsed, issues,
+                            np.arange(first_row, first_row + raw.num_rows), final=False)
 
     def _decide(self, raw: pa.Table, parsed: pa.Table, issues: list[Issue], rows: np.ndarray,
                 *, final: bool) -> BatchOutcome:
