@@ -157,11 +157,14 @@ class LocalNeo4j:
 
     def log_tail(self, lines: int = 30) -> str:
         """The last ``lines`` lines the server wrote (launcher output, then Neo4j's own debug log)."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.strip().splitlines()[-lines:])
+        parts = []
+        for path in (self.log_path, self.data_dir / "logs" / "debug.log"):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            parts.append(f"[{path.name}]\n" + "\n".join(text.strip().splitlines()[-lines:]))
+        return "\n".join(parts) or "(no log written)"
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (the launcher's shutdown hook closes the database cleanly) and wait; SIGKILL on timeout."""
@@ -218,17 +221,20 @@ def start(data_dir: Path, *, port: int | None = None, password: str | None = Non
         )
     server = LocalNeo4j(data_dir, port, password, process, log_path)
     auth = ("neo4j", password) if password else None
-    while True:
-        if not server.alive():
-            raise StoreError(f"local Neo4j exited with code {process.returncode} during start-up; log "
-                             f"{log_path}:\n{server.log_tail()}")
-        if connectable(server.uri, auth=auth):
-            break
-        if time.monotonic() - t0 > timeout:
-            server.kill()
-            raise StoreError(f"local Neo4j did not accept Bolt connections on {server.uri} within "
-                             f"{timeout:.0f} s; log {log_path}:\n{server.log_tail()}")
-        time.sleep(0.5)
+    try:
+        while True:
+            if not server.alive():
+                raise StoreError(f"local Neo4j exited with code {process.returncode} during start-up; log "
+                                 f"{log_path}:\n{server.log_tail()}")
+            if connectable(server.uri, auth=auth):
+                break
+            if time.monotonic() - t0 > timeout:
+                raise StoreError(f"local Neo4j did not accept Bolt connections on {server.uri} within "
+                                 f"{timeout:.0f} s; log {log_path}:\n{server.log_tail()}")
+            time.sleep(0.5)
+    except BaseException:  # timeout, Ctrl-C while waiting ...: never leave a JVM behind
+        server.kill()
+        raise
     server.started_in_s = time.monotonic() - t0
     return server
 
