@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import igraph as ig
-import streamlit.components.v1 as components
+import streamlit as st
 from pyvis.network import Network
 
 from graph.model import Subgraph, Taxpayer
@@ -165,4 +165,4 @@ def edges_from_table(rows: Sequence[Mapping[str, object]]) -> list[NetEdge]:
 def show(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: int = 620,
          highlight: Collection[str] = ()) -> None:
     """Render the network inside the current Streamlit page."""
-    components.html(network_html(nodes, edges, height=f"{height}px", highlight=highlight), height=height + 30)
+    st.iframe(network_html(nodes, edges, height=f"{height}px", highlight=highlight), height=height + 30)

@@ -49,7 +49,7 @@ with st.container(border=True):
         window = tuple(c2.date_input(tr("日期范围", "Date range"), (today - timedelta(days=365), today),
                                      key="ex_window"))
     min_text = c3.text_input(tr("最小单张金额（元）", "Minimum invoice total (yuan)"), "0", key="ex_min")
-    cap = c4.number_input(tr("最多节点", "Node cap"), 20, 3000, 400, step=50, key="ex_cap")
+    cap = c4.number_input(tr("最多节点", "Node cap"), 2, 3000, 400, step=50, key="ex_cap")
 try:
     min_fen = int(Decimal(min_text or "0") * 100)
 except InvalidOperation:
@@ -133,7 +133,7 @@ st.caption(tr("中心与展开节点在视图内的发票（同一日期与金�
 if inv.num_rows == 0:
     st.info(tr("视图内没有发票。", "No invoices in the view."))
 else:
-    st.altair_chart(monthly_chart(monthly(inv), measure="yuan"), use_container_width=True)
+    st.altair_chart(monthly_chart(monthly(inv), measure="yuan"), width="stretch")
     st.caption(tr(f"{inv.num_rows:,} 张，合计 {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}",
                   f"{inv.num_rows:,} invoices, total {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}"))
     st.dataframe(invoice_frame(inv.slice(0, 2000), tiers), hide_index=True, height=360)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from graph import settings
 from graph.errors import FapiaoError
+from workbench.audit import record
 from workbench.auth import allowed
 from workbench.i18n import tr
 from workbench.session import require_page
@@ -49,14 +50,12 @@ if load:
     if inv_file is None:
         st.error(tr("请先选择发票文件。", "Choose an invoice file first."))
     else:
-        from loaders.load import load_files
-
-        from workbench.audit import record
-
         work = Path(tempfile.mkdtemp(prefix="fapiao-upload-"))
         try:
             inv_path = _save(inv_file, work)
             tp_path = _save(tp_file, work) if tp_file is not None else None
+            from loaders.load import load_files
+
             with st.spinner(tr("正在校验并导入…", "Validating and loading…")):
                 report = load_files(store, inv_path, taxpayers=tp_path, encoding=encoding.strip() or None,
                                     sheet=sheet.strip() or None, report_dir=work / "report")
@@ -93,8 +92,6 @@ if report is not None:
     if q is not None and q.is_file():
         if st.download_button(tr("下载拒收行（隔离文件）", "Download the rejected rows (quarantine)"),
                               q.read_bytes(), file_name=q.name, key="imp_quarantine"):
-            from workbench.audit import record
-
             record(store, user, "download_quarantine", q.name)
 
 st.divider()
@@ -106,7 +103,6 @@ else:
     window = c1.number_input(tr("时间窗口（天）", "Window (days)"), 7, 730, 90, key="imp_window")
     max_len = c2.number_input(tr("最长环路", "Longest cycle"), 2, 20, 10, key="imp_maxlen")
     if st.button(tr("运行检测", "Run detection"), key="imp_detect"):
-        from workbench.audit import record
         from workbench.detect import run_detection
 
         try:

@@ -62,7 +62,7 @@ with right:
     else:
         measure = st.radio(tr("指标", "Measure"), ["count", "yuan"], horizontal=True,
                            format_func=lambda m: tr("张数", "count") if m == "count" else tr("金额", "amount"))
-        st.altair_chart(monthly_chart(per_month, measure=measure), use_container_width=True)
+        st.altair_chart(monthly_chart(per_month, measure=measure), width="stretch")
 
 st.subheader(tr("与上一次检测相比的新发现", "New since the previous run"))
 if len(runs) < 2:

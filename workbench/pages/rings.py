@@ -84,8 +84,10 @@ def _ring_detail(ring: Ring) -> None:
         netview.show(nodes, edges, height=460, highlight=ring.members)
 
     st.markdown(f"**{tr('构成团伙的发票（按时间顺序）', 'The invoices that make the ring, in time order')}**")
-    if hops:
+    if isinstance(hops, list) and hops:
         st.caption(tr(f"环路共 {len(hops)} 跳。", f"The cycle has {len(hops)} hops."))
+    elif isinstance(hops, int):
+        st.caption(tr(f"环路共 {hops} 跳。", f"The cycle has {hops} hops."))
     st.dataframe(invoice_frame(invoices, tiers), hide_index=True)
 
     if allowed(user.roles, "open_case"):

@@ -72,11 +72,13 @@ st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view)
 picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row",
                       key="rq_table", height=420)
 rows = picked.selection.rows if hasattr(picked, "selection") else []
-if not rows:
+ids = view["tax_id"].tolist()
+tax_id = st.selectbox(tr("处理的纳税人", "Taxpayer to act on"), ids, key="rq_pick",
+                      index=ids.index(ids[rows[0]]) if rows else None,
+                      format_func=lambda t: f"{t} · {view.loc[view['tax_id'] == t, 'name'].iloc[0]}")
+if tax_id is None:
     st.stop()
-
-row = view.iloc[rows[0]]
-tax_id = str(row["tax_id"])
+row = view[view["tax_id"] == tax_id].iloc[0]
 st.subheader(f"{row['name']} · {tax_id}")
 st.page_link("pages/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
              query_params={"tax_id": tax_id})

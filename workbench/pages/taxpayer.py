@@ -131,7 +131,7 @@ m1.metric(tr("开出发票", "Issued"), f"{out_inv.num_rows:,}",
 m2.metric(tr("取得发票", "Received"), f"{in_inv.num_rows:,}",
           help=money(int(pc.sum(in_inv.column("total_fen")).as_py() or 0)))
 st.altair_chart(monthly_chart(monthly(inv.append_column("direction", direction), by="direction"),
-                              colour="direction", measure="yuan"), use_container_width=True)
+                              colour="direction", measure="yuan"), width="stretch")
 
 # --- top counterparties -------------------------------------------------------------------------------
 other = pc.if_else(is_out, inv.column("buyer_tax_id"), inv.column("seller_tax_id"))

@@ -1,0 +1,43 @@
+"""Fixtures of the workbench page tests: the small demo workspace of :mod:`wb_data`, shared or private."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The app's modules must resolve to the project, not to same-named test folders (tests/graph is on
+# sys.path as a namespace package when pytest collects it), and Streamlit must not unload modules that
+# change on disk while the tests run.
+_ROOT = str(Path(__file__).resolve().parents[2])
+sys.path.insert(0, _ROOT)
+for _name in [m for m in sys.modules if m == "graph" or m.startswith("graph.")]:
+    if getattr(sys.modules[_name], "__file__", None) is None:
+        del sys.modules[_name]
+os.environ.setdefault("STREAMLIT_SERVER_FILE_WATCHER_TYPE", "none")
+
+from wb_data import Demo, build  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The small workspace, built once per test session."""
+    return build(tmp_path_factory.mktemp("wb") / "workspace")
+
+
+@pytest.fixture()
+def app_env(demo_store: Demo, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
+    """FAPIAO_STORE points at the demo workspace while a test runs."""
+    monkeypatch.setenv("FAPIAO_STORE", demo_store.uri)
+    yield demo_store
+
+
+@pytest.fixture()
+def fresh_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
+    """A private copy of the demo workspace for tests that write (overrides, cases, imports)."""
+    demo = build(tmp_path / "workspace")
+    monkeypatch.setenv("FAPIAO_STORE", demo.uri)
+    yield demo

@@ -1,0 +1,57 @@
+"""The router: sign-in first, pages filtered by role, server-side checks, language switch."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+from wb_app import TIMEOUT, open_page, texts
+from wb_data import APP, PASSWORD, ROOT, Demo
+
+
+def test_nobody_signed_in_sees_only_the_sign_in_form(app_env: Demo) -> None:
+    at = open_page(app_env, None)
+    assert [t.label for t in at.text_input][:2] == ["用户名", "密码"]
+    assert "总览" not in texts(at)
+
+
+def test_sign_in_with_the_form_opens_the_overview(app_env: Demo) -> None:
+    at = open_page(app_env, None)
+    at.text_input(key="fapiao_sign_in_name").input("investigator")
+    at.text_input(key="fapiao_sign_in_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "总览"
+    assert "测试investigator" in "\n".join(m.value for m in at.sidebar.markdown)
+
+
+def test_wrong_password_is_refused(app_env: Demo) -> None:
+    at = open_page(app_env, None)
+    at.text_input(key="fapiao_sign_in_name").input("investigator")
+    at.text_input(key="fapiao_sign_in_password").input(PASSWORD + "x")
+    at.button[0].click().run()
+    assert at.error and "总览" not in [t.value for t in at.title]
+
+
+def test_english_switch_translates_the_page(app_env: Demo) -> None:
+    at = open_page(app_env, "investigator")  # through the router, whose sidebar holds the switch
+    assert at.title[0].value == "总览"
+    at.radio(key="lang").set_value("en").run()
+    assert at.title[0].value == "Overview"
+
+
+def test_a_page_refuses_a_role_without_permission_even_when_opened_directly(app_env: Demo) -> None:
+    at = AppTest.from_file(str(ROOT / "workbench" / "pages" / "import_data.py"), default_timeout=TIMEOUT)
+    at.session_state["fapiao_user"] = app_env.users["investigator"]
+    at.session_state["fapiao_signed_in_at"] = time.time()
+    at.run()
+    assert any("无权访问" in e.value for e in at.error)
+    assert not at.file_uploader
+
+
+def test_sign_out_returns_to_the_sign_in_form(app_env: Demo) -> None:
+    at = open_page(app_env, "analyst")
+    next(b for b in at.sidebar.button if b.label == "退出登录").click().run()
+    assert "fapiao_user" not in at.session_state
+    assert [t.label for t in at.text_input][:1] == ["用户名"]
+    assert APP.endswith("app.py")
