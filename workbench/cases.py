@@ -100,6 +100,11 @@ def _save(store: Store, case: Case) -> None:
         w.put_record(KIND, case.case_id, case.to_record())
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters replaced by spaces and whitespace runs collapsed."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _clean(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in values if v and v.strip()))
 
@@ -127,7 +132,7 @@ def open_case(store: Store, user: User, title: str, *, taxpayers: Sequence[str] 
     Case
     """
     require(user, "open_case")
-    title = " ".join(title.split())
+    title = printable(title)
     if not title:
         raise InvalidData("a case needs a title")
     at = audit.now().isoformat()

@@ -50,6 +50,10 @@ def cjk_font() -> CjkFont:
                       "(Debian/Ubuntu: apt-get install fonts-noto-cjk)")
 
 
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() or c == "\n" else " " for c in text)
+
+
 def _style() -> CjkFont:
     font = cjk_font()
     plt.rcParams["font.family"] = [font.family, "DejaVu Sans"]
@@ -106,7 +110,7 @@ def ring_diagram_png(path: Path, nodes: Sequence[tuple[str, str]], edges: Sequen
         nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, edgecolors=borders,
                                linewidths=[3.0 if t in highlight else 1.0 for t in g.nodes], node_size=900)
         names = dict(nodes)
-        labels = {t: f"{names.get(t, '')[:14]}\n…{t[-6:]}" for t in g.nodes}
+        labels = {t: f"{_printable(names.get(t, ''))[:14]}\n…{_printable(t)[-6:]}" for t in g.nodes}
         label_pos = {t: (x, y - 0.11) for t, (x, y) in pos.items()}
         nx.draw_networkx_labels(g, label_pos, labels=labels, ax=ax, font_size=8, font_family=font.family,
                                 verticalalignment="top")
@@ -114,7 +118,7 @@ def ring_diagram_png(path: Path, nodes: Sequence[tuple[str, str]], edges: Sequen
             edge_labels = {(a, b): f"¥{d['fen'] / 100:,.0f}" for a, b, d in g.edges(data=True)}
             nx.draw_networkx_edge_labels(g, pos, edge_labels=edge_labels, ax=ax, font_size=7,
                                          font_family=font.family)
-        ax.set_title(title, fontsize=12, fontfamily=font.family)
+        ax.set_title(_printable(title), fontsize=12, fontfamily=font.family)
         ax.axis("off")
         ax.margins(0.12)
         fig.tight_layout()
@@ -142,7 +146,7 @@ def timeline_png(path: Path, rows: Sequence[tuple[datetime, int, str]], *, title
         if statuses:
             ax.legend(loc="upper left", fontsize=8)
         ax.set_ylabel("价税合计（元） / total (yuan)", fontfamily=font.family)
-        ax.set_title(title, fontfamily=font.family)
+        ax.set_title(_printable(title), fontfamily=font.family)
         ax.grid(alpha=0.3)
         fig.autofmt_xdate()
         fig.tight_layout()
