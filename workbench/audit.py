@@ -215,6 +215,25 @@ def events(store: Store, *, actor: str | None = None, action: str | None = None,
     return out
 
 
+def browse(store: Store, user: User | None, *, actor: str | None = None, action: str | None = None,
+           target: str | None = None, limit: int | None = 200) -> list[AuditEvent]:
+    """:func:`events` for a workbench user: needs ``view_audit`` (supervisors, admins)."""
+    from workbench.users import require
+
+    require(user, "view_audit")
+    return events(store, actor=actor, action=action, target=target, limit=limit)
+
+
+def verify_as(store: Store, user: User | None) -> AuditVerification:
+    """:func:`verify` for a workbench user: needs ``view_audit``; the check itself is audited."""
+    from workbench.users import require
+
+    require(user, "view_audit")
+    res = verify(store)
+    record(store, user, "audit_verify", "audit", res.summary())
+    return res
+
+
 def event_row(ev: AuditEvent) -> dict[str, object]:
     """One event as a flat, display-ready dict (time in Asia/Shanghai)."""
     return {"seq": ev.seq, "at": ev.at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"), "actor": ev.actor,

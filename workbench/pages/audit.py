@@ -15,7 +15,7 @@ store = get_store()
 
 st.title(tr("审计日志", "Audit trail"))
 if st.button(tr("校验哈希链", "Verify the hash chain")):
-    res = audit.verify(store)
+    res = audit.verify_as(store, user)
     if res.ok:
         st.success(tr(f"审计日志完整：已校验 {res.checked} 条", f"Intact: {res.checked} events verified"))
     else:
@@ -28,8 +28,8 @@ actor = c1.text_input(tr("操作人", "Actor"))
 action = c2.text_input(tr("操作", "Action"))
 target = c3.text_input(tr("对象包含", "Target contains"))
 limit = c4.number_input(tr("条数", "Rows"), min_value=10, max_value=5000, value=200, step=50)
-rows = [audit.event_row(ev) for ev in audit.events(store, actor=actor.strip() or None, action=action.strip() or None,
-                                                    target=target.strip() or None, limit=int(limit))]
+rows = [audit.event_row(ev) for ev in audit.browse(store, user, actor=actor.strip() or None, action=action.strip() or None,
+                                                            target=target.strip() or None, limit=int(limit))]
 if rows:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 else:
