@@ -185,9 +185,6 @@ class _Database:
         with self.lock:
             if self.closed:
                 raise StoreError(f"workspace {self.path} store is closed")
-            if self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
             if self.con is None:
                 self.con = self._open()
             self.depth += 1
@@ -203,14 +200,25 @@ class _Database:
         if self.linger_s <= 0:
             self._release()
             return
-        self.timer = threading.Timer(self.linger_s, self._idle)
+        if self.timer is None:
+            self._arm(self.linger_s)
+
+    def _arm(self, seconds: float) -> None:
+        self.timer = threading.Timer(seconds, self._idle)
         self.timer.daemon = True
         self.timer.start()
 
     def _idle(self) -> None:
+        """Timer callback: close when idle for the linger time, else check again when it would be."""
         with self.lock:
-            if self.depth == 0 and time.monotonic() - self.last_used >= self.linger_s * 0.9:
+            self.timer = None
+            if self.con is None or self.closed:
+                return
+            idle = time.monotonic() - self.last_used
+            if self.depth == 0 and idle >= self.linger_s * 0.95:
                 self._release()
+            else:
+                self._arm(max(self.linger_s - idle, 0.05))
 
     def _release(self) -> None:
         if self.con is not None:
@@ -371,9 +379,14 @@ class EmbeddedStore(Store):
         row = _one(con.execute(q.GET_META, ["data_version"]))
         version = row[0] if row else ""
         if self._adj is None or version != self._adj_version:
-            nodes = self._arrow(con, q.ADJ_NODES).column("tax_id").combine_chunks()
-            edges = self._arrow(con, q.ADJ_EDGES)
-            self._adj, self._adj_version = Adjacency(nodes, edges), version
+            con.execute("BEGIN")        # one snapshot for the three reads
+            try:
+                taxpayers = _to_schema(self._arrow(con, q.TAXPAYERS_ALL), schema.TAXPAYERS).combine_chunks()
+                identifiers = self._arrow(con, q.IDENTIFIERS_ALL)
+                edges = self._arrow(con, q.ADJ_EDGES)
+            finally:
+                con.execute("COMMIT")
+            self._adj, self._adj_version = Adjacency(taxpayers, identifiers, edges), version
         return self._adj
 
     def ego_network(self, tax_id: str, *, hops: int = 1, start: datetime | None = None,
@@ -388,44 +401,20 @@ class EmbeddedStore(Store):
             kept: list[int] = [center]
             hop_of: dict[int, int] = {center: 0}
             reachable = 1 + sum(int(layer.nodes.size) for layer in layers)
-            room = max(limit, 1) - 1
-            for depth, layer in enumerate(layers, start=1):
-                if room <= 0:
-                    break
-                names = np.array([adj.tax_ids[i] for i in layer.nodes.tolist()], dtype=object)
-                order = np.lexsort((names, -layer.volume))[:room]
-                chosen = layer.nodes[order].tolist()
-                kept.extend(chosen)
-                hop_of.update((n, depth) for n in chosen)
-                room -= len(chosen)
-            kept_ids = [adj.tax_ids[i] for i in kept]
-            idx, sellers, buyers = adj.edges_among(np.array(kept, dtype=np.int64), s, e, int(min_amount_fen))
-            edges = self._aggregate(adj, idx, sellers, buyers)
-            rows = {r[0]: r for r in con.execute(q.TAXPAYERS_LIST, [kept_ids]).fetchall()}
-            ident: dict[str, list[tuple[str, str]]] = {}
-            for t, k, v in con.execute(q.IDENTIFIERS_LIST, [kept_ids]).fetchall():
-                ident.setdefault(t, []).append((k, v))
-        nodes = [_taxpayer_from_row(rows[t], tuple(ident.get(t, ()))) for t in kept_ids if t in rows]
-        return Subgraph(center=tax_id, nodes=nodes, hops={adj.tax_ids[n]: d for n, d in hop_of.items()},
+        room = max(limit, 1) - 1
+        for depth, layer in enumerate(layers, start=1):
+            if room <= 0:
+                break
+            # node numbers follow tax-id order, so they break volume ties by tax id
+            order = np.lexsort((layer.nodes, -layer.volume))[:room]
+            chosen = layer.nodes[order].tolist()
+            kept.extend(chosen)
+            hop_of.update((n, depth) for n in chosen)
+            room -= len(chosen)
+        edges = adj.aggregate(adj.edges_among(np.array(kept, dtype=np.int64), s, e, int(min_amount_fen)))
+        return Subgraph(center=tax_id, nodes=adj.taxpayers_at(kept),
+                        hops={adj.tax_ids[n]: d for n, d in hop_of.items()},
                         edges=edges, truncated=len(kept) < reachable, dropped=reachable - len(kept))
-
-    @staticmethod
-    def _aggregate(adj: Adjacency, idx: np.ndarray[Any, Any], sellers: np.ndarray[Any, Any],
-                   buyers: np.ndarray[Any, Any]) -> pa.Table:
-        if idx.size == 0:
-            return schema.empty(schema.EDGES)
-        raw = pa.table({"s": sellers, "b": buyers, "t": adj.t[idx], "total": adj.total[idx]})
-        agg = raw.group_by(["s", "b"]).aggregate([("t", "count"), ("total", "sum"), ("t", "min"), ("t", "max")])
-        ids = np.array(adj.tax_ids, dtype=object)
-        out = pa.table({
-            "seller_tax_id": pa.array(ids[agg.column("s").to_numpy()].tolist(), pa.string()),
-            "buyer_tax_id": pa.array(ids[agg.column("b").to_numpy()].tolist(), pa.string()),
-            "count": agg.column("t_count").cast(pa.int64()),
-            "total_fen": agg.column("total_sum").cast(pa.int64()),
-            "first_at": agg.column("t_min").cast(schema.TIMESTAMP),
-            "last_at": agg.column("t_max").cast(schema.TIMESTAMP),
-        })
-        return out.sort_by([("seller_tax_id", "ascending"), ("buyer_tax_id", "ascending")]).cast(schema.EDGES)
 
     def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
                          end: datetime | None = None) -> pa.Table:

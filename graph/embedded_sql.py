@@ -122,12 +122,6 @@ COUNTS = """
     SELECT (SELECT count(*) FROM taxpayers), (SELECT count(*) FROM invoices), (SELECT count(*) FROM identifiers),
            (SELECT count(*) FROM runs), (SELECT count(*) FROM rings)"""
 
-TAXPAYERS_LIST = """
-    SELECT tax_id, name, registered_on, industry, region, invoice_limit_fen, status FROM taxpayers
-    WHERE tax_id IN (SELECT unnest(CAST(? AS VARCHAR[])))"""
-IDENTIFIERS_LIST = """
-    SELECT tax_id, kind, value FROM identifiers WHERE tax_id IN (SELECT unnest(CAST(? AS VARCHAR[])))
-    ORDER BY tax_id, kind, value"""
 TAXPAYER = "SELECT tax_id, name, registered_on, industry, region, invoice_limit_fen, status FROM taxpayers WHERE tax_id = ?"
 TAXPAYERS_ALL = """
     SELECT tax_id, name, registered_on, industry, region, invoice_limit_fen, status FROM taxpayers ORDER BY tax_id"""
@@ -181,7 +175,6 @@ INVOICE_STREAM = """
     ORDER BY issued_at, key"""
 
 # Adjacency for ego networks / paths: node numbers are positions in the ordered tax-id list.
-ADJ_NODES = "SELECT tax_id FROM taxpayers ORDER BY tax_id"
 ADJ_EDGES = """
     WITH n AS (SELECT tax_id, (row_number() OVER (ORDER BY tax_id) - 1)::INTEGER AS nid FROM taxpayers)
     SELECT s.nid AS s, b.nid AS b, i.issued_at AS t, i.total_fen AS total
