@@ -77,15 +77,14 @@ if report is not None:
     m[1].metric(tr("导入", "Loaded"), f"{report.loaded:,}")
     m[2].metric(tr("拒收", "Rejected"), f"{report.rejected:,}")
     m[3].metric(tr("重复（已跳过）", "Identical (skipped)"), f"{report.skipped_identical:,}")
-    m[4].metric(tr("警告", "Warnings"), f"{report.warnings:,}" if isinstance(report.warnings, int)
-                else f"{len(report.warnings):,}")
+    m[4].metric(tr("警告", "Warnings"), f"{report.warnings:,}")
     if report.by_rule:
         from loaders.rules import RULES
 
         st.dataframe(pd.DataFrame({
             tr("规则", "Rule"): list(report.by_rule),
-            tr("说明", "Meaning"): [getattr(RULES.get(r), "reason", "") for r in report.by_rule],
-            tr("级别", "Severity"): [getattr(RULES.get(r), "severity", "") for r in report.by_rule],
+            tr("说明", "Meaning"): [tr(RULES[r].zh, RULES[r].en) if r in RULES else r for r in report.by_rule],
+            tr("级别", "Severity"): [RULES[r].severity if r in RULES else "" for r in report.by_rule],
             tr("行数", "Rows"): list(report.by_rule.values()),
         }), hide_index=True)
     q = Path(report.quarantine_path) if report.quarantine_path else None

@@ -92,6 +92,7 @@ with self_tab:
             st.success(tr("未发现问题。", "No problems found."))
         for p in problems:
             rule = RULES.get(p.rule)
-            reason = getattr(rule, "reason", "") if rule is not None else ""
-            text = f"**{p.field}** · `{p.rule}` — {p.message}" + (f"（{reason}）" if reason and reason != p.message else "")
+            meaning = tr(rule.zh, rule.en) if rule is not None else p.rule
+            level = tr("警告", "warning") if p.severity == "warning" else tr("错误", "error")
+            text = f"{level} · **{p.field}** — {meaning}（`{p.rule}`）\n\n{p.message}"
             (st.warning if p.severity == "warning" else st.error)(text)

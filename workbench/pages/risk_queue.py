@@ -9,12 +9,14 @@ import streamlit as st
 
 from graph.errors import FapiaoError
 from workbench.auth import allowed
+from workbench.flash import flash, show_flash
 from workbench.i18n import TIER_NAMES, term, tr
 from workbench.session import require_page
 from workbench.state import get_store
 
 user = require_page("view_risk_queue")
 store = get_store()
+show_flash()
 st.title(tr("风险队列", "Risk queue"))
 
 if not store.runs():
@@ -101,7 +103,7 @@ with left:
                     except FapiaoError as e:
                         st.error(str(e))
                     else:
-                        st.success(tr("已保存调整并记入审计日志。", "Override saved and audited."))
+                        flash(tr("已保存调整并记入审计日志。", "Override saved and audited."))
     else:
         st.caption(tr("只有审核主管可以调整等级。", "Only supervisors can override tiers."))
 with right:
@@ -120,4 +122,4 @@ with right:
                 except FapiaoError as e:
                     st.error(str(e))
                 else:
-                    st.success(tr(f"已分派给 {who}。", f"Assigned to {who}."))
+                    flash(tr(f"已分派给 {who}。", f"Assigned to {who}."))

@@ -13,6 +13,7 @@ import streamlit as st
 from graph.errors import FapiaoError
 from workbench.auth import allowed
 from workbench.charts import invoice_frame, monthly, monthly_chart
+from workbench.flash import flash, show_flash
 from workbench.fmt import day, money
 from workbench.i18n import TIER_NAMES, term, tr
 from workbench.session import require_page
@@ -20,6 +21,7 @@ from workbench.state import get_store
 
 user = require_page("view_taxpayer")
 store = get_store()
+show_flash()
 IDENT_NAMES = {"legal_rep": ("法定代表人", "legal representative"), "phone": ("电话", "phone"),
                "address": ("地址", "address"), "bank_account": ("银行账户", "bank account")}
 INVOICE_LIMIT = 5000
@@ -108,7 +110,7 @@ else:
                     except FapiaoError as e:
                         st.error(str(e))
                     else:
-                        st.success(tr("已保存调整。", "Override saved."))
+                        flash(tr("已保存调整并记入审计日志。", "Override saved and audited."))
         past = history(store, tp.tax_id)
         if past:
             with st.expander(tr(f"调整与分派记录（{len(past)}）", f"Overrides and assignments ({len(past)})")):
