@@ -182,3 +182,12 @@ def test_sign_in_form_signs_in_and_is_audited(page_env: Env) -> None:
     assert at.session_state["fapiao_user"].username == "ivan"
     acts = [(e.action, e.target) for e in store.audit_events()[-3:]]
     assert ("sign_in_failed", "user:ivan") in acts and ("sign_in", "user:ivan") in acts
+
+
+def test_operations_doc_lists_every_action_with_its_roles() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    for action, roles in auth.PERMISSIONS.items():
+        line = next((ln for ln in doc.splitlines() if ln.startswith(f"| `{action}` |")), None)
+        assert line is not None, f"docs/operations.md does not list {action}"
+        cells = [c.strip() for c in line.strip("|").split("|")][2:]
+        assert {r for r, c in zip(auth.ROLES, cells, strict=True) if c == "✔"} == set(roles), action
