@@ -80,7 +80,7 @@ def layout(node_ids: Sequence[str], edges: Sequence[NetEdge], *, seed: int = 0, 
     xs = [c[0] for c in coords]
     ys = [c[1] for c in coords]
     size = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
-    scale = span * max(1.0, math.sqrt(n / 60)) / size
+    scale = min(span, 120 + 90 * math.sqrt(n)) * max(1.0, math.sqrt(n / 60)) / size  # small rings stay compact
     cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
     return {t: ((coords[i][0] - cx) * scale, (coords[i][1] - cy) * scale) for t, i in index.items()}
 

@@ -16,7 +16,7 @@ from graph.schema import TZ
 from workbench import netview
 from workbench.charts import invoice_frame, monthly, monthly_chart, tier_map
 from workbench.fmt import money
-from workbench.i18n import tr
+from workbench.i18n import RING_KINDS, term, tr
 from workbench.session import require_page
 from workbench.state import get_store
 
@@ -37,6 +37,15 @@ if not found:
     st.stop()
 centre: Taxpayer = st.selectbox(tr("中心纳税人", "Centre taxpayer"), found, key="ex_centre",
                                 format_func=lambda t: f"{t.name} · {t.tax_id}")
+
+member_of = [r for r in store.rings() if centre.tax_id in r.members] if store.runs() else []
+if member_of:
+    st.markdown(f"**{tr('所在团伙', 'Member of rings')}**")
+    link_cols = st.columns(min(len(member_of), 4))
+    for i, ring in enumerate(member_of[:8]):
+        link_cols[i % len(link_cols)].page_link(
+            "pages/rings.py", label=f"{term(RING_KINDS, ring.kind)} {ring.ring_id} ({ring.score:.2f})",
+            icon=":material/hub:", query_params={"ring": ring.ring_id})
 
 # --- filters -------------------------------------------------------------------------------------
 with st.container(border=True):

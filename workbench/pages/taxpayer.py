@@ -15,7 +15,7 @@ from workbench.auth import allowed
 from workbench.charts import invoice_frame, monthly, monthly_chart
 from workbench.flash import flash, show_flash
 from workbench.fmt import day, money
-from workbench.i18n import TIER_NAMES, term, tr
+from workbench.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.session import require_page
 from workbench.state import get_store
 
@@ -65,6 +65,12 @@ for col, (label, value) in zip(cols, facts.items(), strict=True):
     col.metric(label, value or "—")
 st.page_link("pages/explorer.py", label=tr("在网络探索中打开", "Open in the network explorer"),
              icon=":material/travel_explore:", query_params={"tax_id": tp.tax_id})
+
+member_of = [r for r in store.rings() if tp.tax_id in r.members] if store.runs() else []
+for ring in member_of[:8]:
+    st.page_link("pages/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} {ring.ring_id}（评分 {ring.score:.2f}）",
+                                            f"Member of ring: {term(RING_KINDS, ring.kind)} {ring.ring_id} (score {ring.score:.2f})"),
+                 icon=":material/hub:", query_params={"ring": ring.ring_id})
 
 # --- score, reasons, override ------------------------------------------------------------------------
 st.subheader(tr("风险评分", "Risk score"))
