@@ -182,12 +182,14 @@ def _check(taxpayers: int, invoices: int, noise: float, fmt: str, rings: Mapping
 
 def _write_truth(truth: Path, planter: Planter, tax_ids: np.ndarray, keys: list[str],
                  noise_rows: list[list[str]]) -> None:
+    special = planter.batch()
     with (truth / "rings.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["ring_id", "typology", "members", "invoice_keys"])
         for r in planter.rings:
+            rows = sorted(r.rows, key=lambda i: (int(special.day[i]), int(special.sec[i]), i))
             w.writerow([r.ring_id, r.typology, ";".join(str(tax_ids[m]) for m in r.members),
-                        ";".join(keys[i] for i in r.rows)])
+                        ";".join(keys[i] for i in rows)])
     n = len(tax_ids)
     fraud = np.zeros(n, dtype=np.int64)
     fraud[list(planter.fraud)] = 1

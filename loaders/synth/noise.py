@@ -51,9 +51,9 @@ def _break(rule: str, row: dict[str, Any], rng: np.random.Generator, serial: int
         return f"seller tax id check character {tid[17]} replaced by {wrong}"
     if rule == "rate_for_date":
         old = row["tax_rate"]
-        wrong = Decimal("0.17") if str(row["issue_date"]) >= "2019-04-01" else Decimal("0.13")
-        _retax(row, rate=wrong)
-        return f"rate {wrong} not in force on {str(row['issue_date'])[:10]} (was {old})"
+        bad_rate = Decimal("0.17") if str(row["issue_date"]) >= "2019-04-01" else Decimal("0.13")
+        _retax(row, rate=bad_rate)
+        return f"rate {bad_rate} not in force on {str(row['issue_date'])[:10]} (was {old})"
     if rule == "total_mismatch":
         row["total_amount"] = _money(Decimal(row["total_amount"]) + Decimal(1))
         return "total_amount is amount + tax_amount + 1.00"

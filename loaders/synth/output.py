@@ -51,7 +51,9 @@ def rate_text(bp: Ints) -> pa.Array:
 
 
 def timestamps(cal: Calendar, day: Ints, sec: Ints) -> npt.NDArray[np.datetime64]:
-    return np.datetime64(cal.start, "s") + day.astype("timedelta64[D]") + sec.astype("timedelta64[s]")
+    ts: npt.NDArray[np.datetime64] = (np.datetime64(cal.start, "s") + day.astype("timedelta64[D]")
+                                      + sec.astype("timedelta64[s]"))
+    return ts
 
 
 class Formatter:

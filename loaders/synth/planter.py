@@ -36,40 +36,59 @@ class Planter:
                                             ("seller", "buyer", "day", "sec", "amount", "kind", "status", "red_of",
                                              "item")}
         self._counter: dict[str, int] = {}
+        self._busy_cut = float(np.quantile(pop.weight, 0.9))
+        self._order = rng.permutation(len(pop))
+        self._pools: dict[tuple[bool, tuple[int, ...] | None], tuple[Ints, list[int]]] = {}
+        self._by_ind: list[tuple[Ints, npt.NDArray[np.float64]]] = []
+        for g in range(int(pop.industry.max()) + 1):
+            members = np.flatnonzero(pop.industry == g)
+            self._by_ind.append((members, np.cumsum(pop.weight[members] + 0.01)))
 
     # -- taxpayers -------------------------------------------------------------------------------
+    def _pool(self, busy: bool, industries: tuple[int, ...] | None) -> tuple[Ints, list[int]]:
+        key = (busy, industries)
+        if key not in self._pools:
+            ok = self.pop.weight >= self._busy_cut if busy else self.pop.weight < self._busy_cut
+            ok &= self.pop.reg_day < self.cal.days - 200
+            if industries is not None:
+                ok &= np.isin(self.pop.industry, np.array(industries))
+            self._pools[key] = (self._order[ok[self._order]], [0])
+        return self._pools[key]
+
     def claim(self, n: int, *, busy: bool = False, industries: tuple[int, ...] | None = None) -> list[int]:
         """``n`` unused taxpayers (busy = among the top 10% by activity), marked used."""
-        free = ~self.used
-        if industries is not None:
-            free &= np.isin(self.pop.industry, np.array(industries))
-        if busy:
-            cut = np.quantile(self.pop.weight, 0.9)
-            cand = np.flatnonzero(free & (self.pop.weight >= cut))
-            if len(cand) < n:
-                cand = np.flatnonzero(free)
-        else:
-            cand = np.flatnonzero(free & (self.pop.weight < np.quantile(self.pop.weight, 0.9)))
-            if len(cand) < n:
-                cand = np.flatnonzero(free)
-        if len(cand) < n:
+        picked: list[int] = []
+        for b in (busy, not busy):
+            order, ptr = self._pool(b, industries)
+            while len(picked) < n and ptr[0] < len(order):
+                t = int(order[ptr[0]])
+                ptr[0] += 1
+                if not self.used[t]:
+                    picked.append(t)
+                    self.used[t] = True
+            if len(picked) == n:
+                break
+        if len(picked) < n:
             raise _TooSmall()
-        picked = [int(x) for x in self.rng.choice(cand, n, replace=False)]
-        self.used[picked] = True
         self.pop.small[picked] = False
         return picked
 
     def partners(self, n: int, *, before_day: int, industries: tuple[int, ...] | None = None) -> list[int]:
-        """``n`` distinct legitimate counterparties (∝ activity) registered before ``before_day``."""
-        ok = (~self.used) & (self.pop.reg_day < before_day) & (self.pop.weight > 0)
-        if industries is not None:
-            ok &= np.isin(self.pop.industry, np.array(industries))
-        cand = np.flatnonzero(ok)
-        if len(cand) < n:
-            cand = np.flatnonzero((~self.used) & (self.pop.reg_day < before_day))
-        w = self.pop.weight[cand] + 0.05
-        k = min(n, len(cand))
-        return [int(x) for x in self.rng.choice(cand, k, replace=False, p=w / w.sum())]
+        """Up to ``n`` distinct legitimate counterparties (∝ activity) registered before ``before_day``."""
+        inds = industries if industries is not None else tuple(range(len(self._by_ind)))
+        tot = np.array([self._by_ind[g][1][-1] if len(self._by_ind[g][0]) else 0.0 for g in inds])
+        out: list[int] = []
+        for _ in range(20):
+            g = self.rng.choice(len(inds), 4 * n, p=tot / tot.sum())
+            for gi in g:
+                members, cum = self._by_ind[inds[int(gi)]]
+                t = int(members[min(int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right")),
+                                    len(members) - 1)])
+                if not self.used[t] and self.pop.reg_day[t] < before_day and t not in out:
+                    out.append(t)
+                    if len(out) == n:
+                        return out
+        return out
 
     def ring(self, typology: str, members: list[int], *, fraud: bool = True) -> PlantedRing:
         self._counter[typology] = self._counter.get(typology, 0) + 1
@@ -82,6 +101,12 @@ class Planter:
             if fraud:
                 self.fraud.add(m)
         return r
+
+    def ring_typology(self, member: int, typology: str) -> None:
+        """Record an extra typology on a fraudulent member without a ring of its own."""
+        tl = self.typologies.setdefault(member, [])
+        if typology not in tl:
+            tl.append(typology)
 
     # -- invoices --------------------------------------------------------------------------------
     def invoice(self, seller: int, buyer: int, day: int, amount_fen: int, item: int, *, sec: int | None = None,

@@ -148,7 +148,8 @@ class Market:
             self.customer_p[i] /= self.customer_p[i].sum()
 
     def sellers(self, rng: np.random.Generator, n: int) -> Ints:
-        return np.searchsorted(self.seller_cum, rng.random(n) * self.seller_cum[-1], side="right").astype(np.int64)
+        pos: Ints = np.searchsorted(self.seller_cum, rng.random(n) * self.seller_cum[-1], side="right").astype(np.int64)
+        return pos
 
     def buyers_in(self, rng: np.random.Generator, industry: Ints) -> Ints:
         out = np.full(len(industry), -1, dtype=np.int64)
