@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from graph.errors import ConfigError, InvalidData
 
 BATCH_ROWS = 1_000_000
+MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines differ in encoding
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".json": "json",
@@ -80,6 +81,9 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     if _decodes(sample, "gb18030"):
         return "gb18030"
+    lines = sample.split(b"\n")[:-1] or [sample]
+    if all(_decodes(line, "utf-8") or _decodes(line, "gb18030") for line in lines):
+        return MIXED
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -147,11 +151,13 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
     if b"\x00" in sample[:4096] and sample.count(b"\x00") > len(sample) // 4 and not encoding:
         raise InvalidData(f"{path} looks like binary data, not a text table (pass --encoding if it is UTF-16)")
     enc = encoding or detect_encoding(sample)
-    try:
-        codecs.lookup(enc)
-    except LookupError as e:
-        raise ConfigError(f"unknown encoding {enc!r}; try utf-8, gbk or gb18030") from e
-    all_ok, longest = _scan(path, enc)
+    if enc != MIXED:
+        try:
+            codecs.lookup(enc)
+        except LookupError as e:
+            raise ConfigError(f"unknown encoding {enc!r}; try utf-8, gbk or gb18030") from e
+    all_ok, longest = _scan(path, "utf-8" if enc == MIXED else enc)
+    all_ok &= enc != MIXED
     tmp: tempfile.TemporaryDirectory[str] | None = None
     source = path
     if not all_ok:

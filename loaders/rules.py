@@ -9,6 +9,7 @@ duplicates and red-letter totals, and returns accepted rows as ``graph.schema.IN
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -135,18 +136,25 @@ def _col(table: pa.Table, name: str) -> pa.Array:
     return pa.array([""] * table.num_rows, pa.string())
 
 
+_DUCK: list[duckdb.DuckDBPyConnection] = []
+_DUCK_LOCK = threading.Lock()
+
+
 def _fingerprint(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row's content columns (DuckDB's vectorised hash)."""
+    """A 64-bit hash of each row's content columns (DuckDB's vectorised hash; one in-memory engine reused)."""
     if table.num_rows == 0:
         return np.zeros(0, dtype=np.uint64)
     content = table.select(list(CONTENT_COLUMNS))
-    con = duckdb.connect()
-    try:
+    with _DUCK_LOCK:
+        if not _DUCK:
+            _DUCK.append(duckdb.connect(":memory:"))
+        con = _DUCK[0]
         con.register("content", content)
-        cols = ", ".join(CONTENT_COLUMNS)
-        out = con.sql(f"SELECT hash({cols}) AS h FROM content").to_arrow_table()  # noqa: S608
-    finally:
-        con.close()
+        try:
+            cols = ", ".join(CONTENT_COLUMNS)
+            out = con.sql(f"SELECT hash({cols}) AS h FROM content").to_arrow_table()  # noqa: S608
+        finally:
+            con.unregister("content")
     return np.asarray(out.column("h").to_numpy(), dtype=np.uint64)
 
 
