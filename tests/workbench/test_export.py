@@ -221,3 +221,31 @@ def test_cli_export_signs_in_and_checks_role(env: tuple[Store, dict[str, User], 
     r = runner.invoke(cli, ["case", "export", case_id, "--user", "ivan", "--out", str(root / "cli"),
                             "--password-stdin", "--store", uri], input=PASSWORD + "\n")
     assert r.exit_code != 0 and isinstance(r.exception, PermissionDenied)
+
+
+@pytest.mark.neo4j
+def test_case_workflow_and_export_on_real_neo4j(neo4j_uri: str, tmp_path: Path) -> None:
+    from neo4j import GraphDatabase
+
+    from graph.neo4j_store import Neo4jStore
+
+    store = Neo4jStore(neo4j_uri)
+    try:
+        store.clear()
+        u = seed(store)
+        c = cases.open_case_from_ring(store, u["investigator"], "R-1")
+        cases.record_disposition(store, u["investigator"], c.case_id, TAX_IDS[0], "confirmed")
+        with GraphDatabase.driver(neo4j_uri, auth=None) as drv:
+            recs, _, _ = drv.execute_query(
+                "MATCH (k:Case)-[:CONCERNS]->(t:Taxpayer) WHERE k.title = $title RETURN t.tax_id AS t",
+                title=c.title)
+        assert sorted(r["t"] for r in recs) == sorted(c.taxpayers)
+        path = export.export_case(store, u["analyst"], c.case_id, tmp_path)
+        assert export.verify_export(path).ok
+        with zipfile.ZipFile(path) as z:
+            rows = list(csv.DictReader(io.StringIO(z.read("invoices.csv").decode("utf-8-sig"))))
+        assert len(rows) == len(c.invoices)
+        assert audit.verify(store).ok
+    finally:
+        store.clear()
+        store.close()
