@@ -21,13 +21,18 @@ EXEMPT_WORDS = ("***", "**", "*", "免税", "不征税", "免征", "免征增值
 _POW10 = np.array([10 ** i for i in range(9)], dtype=np.int64)
 
 
-def clean(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Strings with surrounding whitespace removed and nulls as ""."""
+def clean(arr: pa.Array | pa.ChunkedArray, *, unicode: bool = True) -> pa.Array:
+    """Strings with surrounding whitespace removed and nulls as "".
+
+    ``unicode=False`` trims ASCII whitespace only (faster; for codes, numbers and dates, where any other
+    stray character is left for validation to reject with a reason).
+    """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
-    return pc.fill_null(pc.utf8_trim_whitespace(arr), "")
+    trimmed = pc.utf8_trim_whitespace(arr) if unicode else pc.ascii_trim_whitespace(arr)
+    return trimmed if trimmed.null_count == 0 else pc.fill_null(trimmed, "")
 
 
 def np_bool(arr: pa.Array | pa.ChunkedArray) -> BoolArray:
@@ -174,20 +179,16 @@ def parse_datetime(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
     """
     if len(arr) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.bool_)
-    try:  # fast path: strict ISO 8601 without offset for the whole column
-        fast = arr.cast(pa.timestamp("s"))
-        if fast.null_count == 0:
-            local = np.asarray(fast.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-            return _to_utc(local, tz), np.ones(len(arr), dtype=np.bool_)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    try:  # fast path: ISO 8601 with an offset (2024-01-05T10:20:30+08:00) for the whole column
-        aware = arr.cast(pa.timestamp("s", tz="UTC"))
-        if aware.null_count == 0:
-            utc = np.asarray(aware.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-            return utc.copy(), np.ones(len(arr), dtype=np.bool_)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    first = str(arr[0].as_py() or "")
+    with_offset = first.endswith("Z") or (len(first) > 19 and first[-6] in "+-")
+    for aware in ((True, False) if with_offset else (False, True)):
+        try:  # fast paths: one strict ISO 8601 form (with or without an offset) for the whole column
+            cast = arr.cast(pa.timestamp("s", tz="UTC") if aware else pa.timestamp("s"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if cast.null_count == 0:
+            secs = np.array(cast.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+            return (secs if aware else _to_utc(secs, tz)), np.ones(len(arr), dtype=np.bool_)
     return _slow_dates(arr, tz)
 
 

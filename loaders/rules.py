@@ -22,7 +22,7 @@ from graph import schema, settings
 from graph.errors import FieldError
 from graph.store import Store
 from loaders import normalize as nz
-from loaders.uscc import valid_mask
+from loaders.uscc import check_mask
 
 BoolArray = nz.BoolArray
 
@@ -98,7 +98,6 @@ _PERIODS = (  # (first day as epoch seconds Asia/Shanghai, extra rates)
     (1554048000, (1300, 900)),    # 2019-04-01
 )
 USCC_SWITCH = 1514736000          # 2018-01-01 Asia/Shanghai: legacy ids are flagged after this
-_USCC_RE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 _LEGACY_RE = r"^([0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
 
 #: Columns whose equality makes a re-loaded invoice "identical" (names may be corrected and are not compared).
@@ -130,10 +129,29 @@ class BatchOutcome:
     keys: pa.Array | None = None             # every batch row's invoice key (for warning reports)
 
 
-def _col(table: pa.Table, name: str) -> pa.Array:
-    if name in table.column_names:
-        return nz.clean(table.column(name))
-    return pa.array([""] * table.num_rows, pa.string())
+_UNICODE_TEXT = ("seller_name", "buyer_name", "item_name", "status", "invoice_type")
+
+
+class _Columns:
+    """Cleaned text columns of one batch and their blank masks, each computed once."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._text: dict[str, pa.Array] = {}
+        self._blank: dict[str, BoolArray] = {}
+
+    def __call__(self, name: str) -> pa.Array:
+        if name not in self._text:
+            if name in self.table.column_names:
+                self._text[name] = nz.clean(self.table.column(name), unicode=name in _UNICODE_TEXT)
+            else:
+                self._text[name] = pa.array([""] * self.table.num_rows, pa.string())
+        return self._text[name]
+
+    def blank(self, name: str) -> BoolArray:
+        if name not in self._blank:
+            self._blank[name] = nz.blank(self(name))
+        return self._blank[name]
 
 
 _DUCK: list[duckdb.DuckDBPyConnection] = []
@@ -236,13 +254,13 @@ class InvoiceValidator:
             if mask.any():
                 issues.append(Issue(rule, fld, np.flatnonzero(mask), detail))
 
-        number, code = _col(raw, "invoice_number"), _col(raw, "invoice_code")
-        number_blank, code_blank = nz.blank(number), nz.blank(code)
+        _col = _Columns(raw)
+        number, code = _col("invoice_number"), _col("invoice_code")
+        number_blank, code_blank = _col.blank("invoice_number"), _col.blank("invoice_code")
         num_len = np.asarray(pc.utf8_length(number).to_numpy(zero_copy_only=False))
         code_len = np.asarray(pc.utf8_length(code).to_numpy(zero_copy_only=False))
-        num_digits = nz.np_bool(pc.utf8_is_digit(number)) & np.isin(num_len, (8, 20))
-        num_digits &= nz.np_bool(pc.match_substring_regex(number, r"^[0-9]+$"))
-        code_digits = nz.np_bool(pc.match_substring_regex(code, r"^([0-9]{10}|[0-9]{12})$"))
+        num_digits = nz.np_bool(pc.ascii_is_decimal(number)) & np.isin(num_len, (8, 20))
+        code_digits = nz.np_bool(pc.ascii_is_decimal(code)) & np.isin(code_len, (10, 12))
         add("missing_field", "invoice_number", number_blank)
         add("invoice_number_format", "invoice_number", ~number_blank & ~num_digits)
         add("invoice_code_format", "invoice_code", ~code_blank & ~code_digits)
@@ -251,44 +269,46 @@ class InvoiceValidator:
         add("invoice_code_format", "invoice_code", ~code_blank & code_digits & num_digits & (num_len == 20),
             "20-digit digital invoice numbers have no code")
 
-        issued, date_ok = nz.parse_datetime(_col(raw, "issue_date"), self.tz)
-        date_blank = nz.blank(_col(raw, "issue_date"))
+        issued, date_ok = nz.parse_datetime(_col("issue_date"), self.tz)
+        date_blank = _col.blank("issue_date")
         add("missing_field", "issue_date", date_blank)
         add("date_unparseable", "issue_date", ~date_blank & ~date_ok)
         add("date_future", "issue_date", date_ok & (issued > self.now))
 
         ids: dict[str, pa.Array] = {}
         for side in ("seller", "buyer"):
-            tid = pc.utf8_upper(_col(raw, f"{side}_tax_id"))
+            tid = pc.utf8_upper(_col(f"{side}_tax_id"))
             ids[side] = tid
             t_blank = nz.blank(tid)
-            well = nz.np_bool(pc.match_substring_regex(tid, _USCC_RE))
-            legacy = nz.np_bool(pc.match_substring_regex(tid, _LEGACY_RE)) & ~well
+            well, check_ok = check_mask(tid)
+            legacy = np.zeros(n, dtype=np.bool_)
+            odd = np.flatnonzero(~well & ~t_blank)
+            if len(odd):
+                legacy[odd] = nz.np_bool(pc.match_substring_regex(tid.take(pa.array(odd)), _LEGACY_RE))
             add("missing_field", f"{side}_tax_id", t_blank)
             add("tax_id_format", f"{side}_tax_id", ~t_blank & ~well & ~legacy)
-            add("tax_id_check", f"{side}_tax_id", well & ~valid_mask(tid, well), "check character does not match")
+            add("tax_id_check", f"{side}_tax_id", well & ~check_ok, "check character does not match")
             add("tax_id_check", f"{side}_tax_id", legacy & date_ok & (issued >= USCC_SWITCH),
                 "legacy tax id on an invoice dated 2018 or later")
-            add("missing_field", f"{side}_name", nz.blank(_col(raw, f"{side}_name")))
+            add("missing_field", f"{side}_name", _col.blank(f"{side}_name"))
         add("same_party", "buyer_tax_id",
             nz.np_bool(pc.equal(ids["seller"], ids["buyer"])) & ~nz.blank(ids["seller"]))
 
         money: dict[str, tuple[np.ndarray, BoolArray, BoolArray]] = {}
         for fld in ("amount", "tax_amount", "total_amount"):
-            txt = _col(raw, fld)
+            txt = _col(fld)
             val, ok, exempt = nz.parse_fen(txt)
             if fld != "tax_amount":
                 ok &= ~exempt
-            b = nz.blank(txt)
+            b = _col.blank(fld)
             add("missing_field", fld, b)
             add("bad_value", fld, ~b & ~ok)
             money[fld] = (val, ok & ~b, exempt)
         amount, a_ok, _ = money["amount"]
         tax, t_ok, tax_exempt = money["tax_amount"]
         total, s_ok, _ = money["total_amount"]
-        rate_txt = _col(raw, "tax_rate")
-        rate, r_ok, rate_exempt = nz.parse_rate(rate_txt)
-        r_blank = nz.blank(rate_txt)
+        rate, r_ok, rate_exempt = nz.parse_rate(_col("tax_rate"))
+        r_blank = _col.blank("tax_rate")
         add("missing_field", "tax_rate", r_blank)
         add("bad_value", "tax_rate", ~r_blank & ~r_ok)
         r_ok &= ~r_blank
@@ -298,7 +318,7 @@ class InvoiceValidator:
         add("tax_mismatch", "tax_amount",
             a_ok & t_ok & r_ok & np.where(exempt, tax != 0, np.abs(tax - expected) > self.tolerance))
 
-        status_txt = pc.utf8_lower(_col(raw, "status"))
+        status_txt = pc.utf8_lower(_col("status"))
         status = pc.fill_null(pc.take(pa.array(list(STATUS_ALIASES.values())),
                                       pc.index_in(status_txt, pa.array(list(STATUS_ALIASES)))), "")
         status_bad = nz.blank(status)
@@ -307,10 +327,10 @@ class InvoiceValidator:
         add("status_invalid", "status", digital & nz.np_bool(pc.equal(status, "void")),
             "digital invoices cannot be voided, only red-lettered")
 
-        red_ref = _col(raw, "red_ref")
-        is_red = nz.np_bool(pc.equal(status, "red")) | ~nz.blank(red_ref) | (a_ok & (amount < 0)) | (s_ok & (total < 0))
+        red_ref, ref_blank = _col("red_ref"), _col.blank("red_ref")
+        is_red = nz.np_bool(pc.equal(status, "red")) | ~ref_blank | (a_ok & (amount < 0)) | (s_ok & (total < 0))
         add("red_not_negative", "amount", is_red & a_ok & s_ok & ~((amount < 0) & (total < 0)))
-        add("red_ref_missing", "red_ref", is_red & nz.blank(red_ref), "red-letter invoice without red_ref")
+        add("red_ref_missing", "red_ref", is_red & ref_blank, "red-letter invoice without red_ref")
         status = pc.if_else(pa.array(is_red & ~status_bad), "red", status)
 
         allowed = np.zeros(n, dtype=np.bool_)
@@ -326,18 +346,23 @@ class InvoiceValidator:
             lim = self._limit_fen[np.asarray(pc.fill_null(idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)]
             add("over_limit", "amount", has & a_ok & ~is_red & (amount >= lim))
 
-        add("digital_year", "invoice_number", digital & date_ok & nz.np_bool(pc.not_equal(
-            pc.utf8_slice_codeunits(number, 0, 2),
-            pc.utf8_slice_codeunits(pc.strftime(pa.array(issued, pa.timestamp("s", tz=self.tz)), format="%y"), 0, 2))))
+        dig = np.flatnonzero(digital & date_ok)
+        if len(dig):
+            years = np.asarray(pc.year(pa.array(issued[dig], pa.timestamp("s", tz=self.tz))).to_numpy(), dtype=np.int64)
+            prefix = np.asarray(pc.utf8_slice_codeunits(number.take(pa.array(dig)), 0, 2).cast(pa.int64())
+                                .to_numpy(zero_copy_only=False), dtype=np.int64)
+            wrong = np.zeros(n, dtype=np.bool_)
+            wrong[dig] = prefix != years % 100
+            add("digital_year", "invoice_number", wrong)
 
-        item_code, item_name = _col(raw, "item_code"), _col(raw, "item_name")
-        add("missing_field", "item_name", ~nz.blank(item_code) & nz.blank(item_name))
+        item_code, item_name = _col("item_code"), _col("item_name")
+        add("missing_field", "item_name", ~_col.blank("item_code") & _col.blank("item_name"))
         for fld in ("quantity", "unit_price"):
-            txt = _col(raw, fld)
-            okq = nz.np_bool(pc.match_substring_regex(txt, r"^-?[0-9]+(\.[0-9]+)?$"))
-            add("bad_value", fld, ~nz.blank(txt) & ~okq)
+            if fld in raw.column_names:
+                okq = nz.np_bool(pc.match_substring_regex(_col(fld), r"^-?[0-9]+(\.[0-9]+)?$"))
+                add("bad_value", fld, ~_col.blank(fld) & ~okq)
 
-        kind_txt = _col(raw, "invoice_type")
+        kind_txt = _col("invoice_type")
         kind = pc.take(pa.array(list(KIND_ALIASES.values())), pc.index_in(kind_txt, pa.array(list(KIND_ALIASES))))
         derived = pc.if_else(pa.array(digital), "digital_ordinary",
                              pc.if_else(pa.array(code_len == 10), "special", "ordinary"))
@@ -347,18 +372,18 @@ class InvoiceValidator:
         ref_key = pc.if_else(
             pc.or_(pc.match_substring(red_ref, "-"), pc.equal(pc.utf8_length(red_ref), 20)), red_ref,
             pc.if_else(pa.array(code_blank), red_ref, pc.binary_join_element_wise(code, red_ref, "-")))
-        ref_key = pc.if_else(pa.array(is_red & ~nz.blank(red_ref)), ref_key, pa.nulls(n, pa.string()))
+        ref_key = pc.if_else(pa.array(is_red & ~ref_blank), ref_key, pa.nulls(n, pa.string()))
         none = pa.nulls(n, pa.string())
         parsed = pa.table({
             "key": key, "number": number, "code": code,
             "issued_at": pa.array(np.where(date_ok, issued, 0), pa.int64()).cast(schema.TIMESTAMP),
-            "seller_tax_id": ids["seller"], "seller_name": _col(raw, "seller_name"),
-            "buyer_tax_id": ids["buyer"], "buyer_name": _col(raw, "buyer_name"),
+            "seller_tax_id": ids["seller"], "seller_name": _col("seller_name"),
+            "buyer_tax_id": ids["buyer"], "buyer_name": _col("buyer_name"),
             "amount_fen": pa.array(amount, pa.int64()), "tax_fen": pa.array(tax, pa.int64()),
             "total_fen": pa.array(total, pa.int64()), "rate": pa.array(rate / 10000.0, pa.float64()),
             "kind": kind, "status": status, "red_ref": ref_key,
-            "item_code": pc.if_else(nz.blank(item_code), none, item_code),
-            "item_name": pc.if_else(nz.blank(item_name), none, item_name),
+            "item_code": pc.if_else(pa.array(_col.blank("item_code")), none, item_code),
+            "item_name": pc.if_else(pa.array(_col.blank("item_name")), none, item_name),
         })
         return parsed.cast(schema.INVOICES), issues
 
@@ -387,23 +412,25 @@ class InvoiceValidator:
         # duplicates inside the batch: the first good row of a key wins
         cand = np.flatnonzero(~bad)
         if len(cand):
-            ck = keys.take(pa.array(cand))
-            first = pa.table({"k": ck, "i": pa.array(np.arange(len(cand)))}).group_by("k").aggregate([("i", "min")])
-            fidx = np.asarray(pc.index_in(ck, first.column("k")).to_numpy(zero_copy_only=False), dtype=np.int64)
-            first_pos = np.asarray(first.column("i_min").to_numpy(), dtype=np.int64)[fidx]
-            later = first_pos != np.arange(len(cand))
-            same = fp[cand] == fp[cand[first_pos]]
-            skipped[cand[later & same]] = True
-            dup_rows = cand[later & ~same]
-            bad[dup_rows] = True
-            if len(dup_rows):
-                issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "earlier in this file"))
+            ck = keys if len(cand) == n else keys.take(pa.array(cand))
+            uniq = pc.unique(ck)
+            if len(uniq) < len(ck):
+                pos = np.asarray(pc.index_in(ck, uniq).to_numpy(zero_copy_only=False), dtype=np.int64)
+                _, first_idx = np.unique(pos, return_index=True)
+                first_pos = first_idx[pos]
+                later = first_pos != np.arange(len(cand))
+                same = fp[cand] == fp[cand[first_pos]]
+                skipped[cand[later & same]] = True
+                dup_rows = cand[later & ~same]
+                bad[dup_rows] = True
+                if len(dup_rows):
+                    issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "earlier in this file"))
 
         # duplicates of earlier batches, then of the store
         seen_keys, seen_fp, seen_total = self._seen()
         cand = np.flatnonzero(~bad & ~skipped)
         if len(cand) and len(seen_keys):
-            idx = pc.index_in(keys.take(pa.array(cand)), seen_keys)
+            idx = pc.index_in(keys if len(cand) == n else keys.take(pa.array(cand)), seen_keys)
             hit = nz.np_bool(pc.is_valid(idx))
             pos = np.asarray(pc.fill_null(idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
             same = seen_fp[pos] == fp[cand]
@@ -476,7 +503,7 @@ class InvoiceValidator:
             self._deferred.append((raw.take(pa.array(d)), parsed.take(pa.array(d)), rows[d]))
 
         keep = np.flatnonzero(~bad & ~skipped & ~deferred)
-        accepted = parsed.take(pa.array(keep))
+        accepted = parsed if len(keep) == n else parsed.take(pa.array(keep))
         self._remember(accepted, fp[keep])
         out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))
         out.keys = keys

@@ -37,36 +37,58 @@ def is_valid(code: str) -> bool:
     return is_well_formed(code) and check_char(code[:17]) == code[17]
 
 
-def valid_mask(codes: pa.Array, well_formed: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`is_valid` for a pyarrow string array: True where the check character matches.
+def check_mask(codes: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised format and check-character test for a pyarrow string array of (upper-case) codes.
 
-    ``well_formed`` marks the entries already known to match :data:`FORMAT` (only those are checked;
-    the others come back False).
+    Returns ``(well_formed, check_ok)`` boolean arrays: ``well_formed`` where the 18-character
+    :data:`FORMAT` matches, ``check_ok`` where it does and the check character is right.
+
+    >>> import pyarrow as pa
+    >>> [m.tolist() for m in check_mask(pa.array(["91350200776049653A", "91350200776049653B", "x"]))]
+    [[True, True, False], [True, False, False]]
     """
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    out = np.zeros(len(codes), dtype=np.bool_)
-    idx = np.flatnonzero(well_formed)
+    n = len(codes)
+    well = np.zeros(n, dtype=np.bool_)
+    ok = np.zeros(n, dtype=np.bool_)
+    if n == 0:
+        return well, ok
+    if isinstance(codes, pa.ChunkedArray):
+        codes = codes.combine_chunks()
+    length = np.asarray(pc.fill_null(pc.binary_length(codes), 0).to_numpy(zero_copy_only=False))
+    idx = np.flatnonzero(length == 18)
     if len(idx) == 0:
-        return out
-    sub = codes.take(pa.array(idx))
-    if isinstance(sub, pa.ChunkedArray):
-        sub = sub.combine_chunks()
+        return well, ok
+    sub = codes if len(idx) == n else codes.take(pa.array(idx))
     offsets = np.frombuffer(sub.buffers()[1], dtype=np.int32)[sub.offset: sub.offset + len(sub) + 1]
     data = np.frombuffer(sub.buffers()[2], dtype=np.uint8)
     chars = data[offsets[0]: offsets[0] + 18 * len(sub)].reshape(len(sub), 18)
-    values = _LOOKUP[chars]
-    c = 31 - (values[:, :17].astype(np.int64) @ np.array(WEIGHTS, dtype=np.int64)) % 31
+    values = _LOOKUP[chars]                       # int8, -1 for characters outside the charset
+    fmt = (values.min(axis=1) >= 0) & (values[:, 2:8].max(axis=1) < 10)
+    total = np.zeros(len(sub), dtype=np.int32)
+    for i, w in enumerate(WEIGHTS):
+        total += values[:, i].astype(np.int32) * w
+    c = 31 - total % 31
     c = np.where(c == 31, 0, c)
-    out[idx] = values[:, 17] == c
-    return out
+    well[idx] = fmt
+    ok[idx] = fmt & (values[:, 17] == c)
+    return well, ok
+
+
+def valid_mask(codes: pa.Array, well_formed: np.ndarray) -> np.ndarray:
+    """True where ``codes`` is well formed and its check character matches (see :func:`check_mask`)."""
+    import numpy as np
+
+    return np.asarray(check_mask(codes)[1] & well_formed, dtype=np.bool_)
 
 
 def _lookup() -> np.ndarray:
     import numpy as np
 
-    table = np.zeros(256, dtype=np.int64)
+    table = np.full(256, -1, dtype=np.int8)
     for ch, v in VALUE.items():
         table[ord(ch)] = v
     return table
