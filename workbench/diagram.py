@@ -111,7 +111,7 @@ def ring_diagram_png(path: Path, nodes: Sequence[tuple[str, str]], edges: Sequen
                                linewidths=[3.0 if t in highlight else 1.0 for t in g.nodes], node_size=900)
         names = dict(nodes)
         labels = {t: f"{_printable(names.get(t, ''))[:14]}\n…{_printable(t)[-6:]}" for t in g.nodes}
-        label_pos = {t: (x, y - 0.11) for t, (x, y) in pos.items()}
+        label_pos = {t: (x, y - 0.14) for t, (x, y) in pos.items()}
         nx.draw_networkx_labels(g, label_pos, labels=labels, ax=ax, font_size=8, font_family=font.family,
                                 verticalalignment="top")
         if g.number_of_edges() <= 30:
@@ -146,6 +146,7 @@ def timeline_png(path: Path, rows: Sequence[tuple[datetime, int, str]], *, title
         if statuses:
             ax.legend(loc="upper left", fontsize=8)
         ax.set_ylabel("价税合计（元） / total (yuan)", fontfamily=font.family)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
         ax.set_title(_printable(title), fontfamily=font.family)
         ax.grid(alpha=0.3)
         fig.autofmt_xdate()

@@ -44,6 +44,7 @@ from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit, diagram
 from workbench.cases import Case, get_case
+from workbench.overrides import effective_scores
 from workbench.users import User, require
 
 MANIFEST = "manifest.json"
@@ -131,6 +132,17 @@ def _cell(v: Any) -> Any:
     return v.isoformat() if isinstance(v, datetime) else v
 
 
+def _reasons(raw: object) -> str:
+    """The JSON list of reasons in SCORES as plain text joined with " | "."""
+    if not raw:
+        return ""
+    try:
+        items = json.loads(str(raw))
+    except ValueError:
+        return str(raw)
+    return " | ".join(str(x) for x in items) if isinstance(items, list) else str(items)
+
+
 def _yuan(fen: int) -> str:
     return f"¥{fen / 100:,.2f}"
 
@@ -175,7 +187,7 @@ def _report(case: Case, user: User, exported_at: str, nodes: list[tuple[str, str
     for tid, name in nodes:
         s = score_rows.get(tid, {})
         parts.append(f"<tr><td>{e(tid)}</td><td>{e(name)}</td><td>{e(str(s.get('tier', '-')))}</td>"
-                     f"<td>{e(disp.get(tid, '-'))}</td><td>{e(str(s.get('reasons', '')))}</td></tr>")
+                     f"<td>{e(disp.get(tid, '-'))}</td><td>{e(_reasons(s.get('reasons')))}</td></tr>")
     parts.append("</table><h2>团伙图 / Ring diagram</h2>")
     parts.append(f"<img alt='ring diagram' src='data:image/png;base64,{base64.b64encode(ring_png).decode()}'>")
     parts.append("<h2>交互网络 / Interactive network</h2>"
@@ -230,7 +242,9 @@ def build_files(store: Store, user: User, case: Case, exported_at: str) -> dict[
     members = _members(store, case, invoices)
     tps = {r["tax_id"]: r for r in store.taxpayers(members).to_pylist()} if members else {}
     nodes = [(t, str(tps.get(t, {}).get("name") or "")) for t in members]
-    score_rows = {r["tax_id"]: r for r in store.scores().to_pylist() if r["tax_id"] in set(members)}
+    eff = effective_scores(store)  # supervisors' tier overrides applied
+    score_rows: dict[str, dict[str, Any]] = {str(r["tax_id"]): {str(k): v for k, v in r.items()}
+                                             for r in eff.to_dict("records") if r["tax_id"] in set(members)}
     tiers = {t: str(r["tier"]) for t, r in score_rows.items()}
     edges = _edges(invoices)
     evidence = [f"{r.ring_id} ({r.kind}, score {r.score:.2f}): {r.evidence}"
@@ -252,7 +266,7 @@ def build_files(store: Store, user: User, case: Case, exported_at: str) -> dict[
     inv_cols = ["key", "code", "number", "issued_at", "seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name",
                 "amount_fen", "tax_fen", "total_fen", "rate", "kind", "status", "red_ref", "item_code", "item_name"]
     inv_rows = [[_cell(r.get(c)) for c in inv_cols] for r in invoices]
-    tp_rows = [[t, n, tiers.get(t, ""), score_rows.get(t, {}).get("score", ""), score_rows.get(t, {}).get("reasons", "")]
+    tp_rows = [[t, n, tiers.get(t, ""), score_rows.get(t, {}).get("score", ""), _reasons(score_rows.get(t, {}).get("reasons"))]
                for t, n in nodes]
     report = _report(case, user, exported_at, nodes, score_rows, invoices, evidence, disp, excerpt, ring_png,
                      timeline_png, network)

@@ -22,7 +22,7 @@ from matplotlib import image as mpimg
 
 from graph.errors import PermissionDenied
 from graph.store import Store
-from workbench import audit, cases, diagram, export
+from workbench import audit, cases, diagram, export, overrides
 from workbench.cli import cli
 from workbench.users import User
 
@@ -49,6 +49,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str, User
     u = seed(store)
     c = cases.open_case_from_ring(store, u["investigator"], "R-1", title="上海环路 R-1")
     cases.record_disposition(store, u["investigator"], c.case_id, TAX_IDS[0], "confirmed")
+    overrides.override_tier(store, u["supervisor"], TAX_IDS[2], "high", "主管复核后上调")
     return store, u, c.case_id, root
 
 
@@ -100,6 +101,8 @@ def test_every_file_parses_and_matches_the_manifest(env: tuple[Store, dict[str, 
     assert "'" + NAMES[1] in sellers and NAMES[1] not in sellers  # formula-safe
     tps = list(csv.DictReader(io.StringIO(files["taxpayers.csv"].decode("utf-8-sig"))))
     assert {r["tax_id"] for r in tps} == set(ring.members)
+    effective = overrides.effective_scores(store).set_index("tax_id")["tier"].to_dict()
+    assert {r["tax_id"]: r["tier"] for r in tps} == {t: effective[t] for t in ring.members}  # overrides applied
 
     g = nx.read_graphml(io.BytesIO(files["subgraph.graphml"]))
     assert set(g.nodes) == set(ring.members)
