@@ -20,6 +20,8 @@ DDL: tuple[str, ...] = (
         seller_name VARCHAR, buyer_tax_id VARCHAR, buyer_name VARCHAR, amount_fen BIGINT, tax_fen BIGINT,
         total_fen BIGINT, rate DOUBLE, kind VARCHAR, status VARCHAR, red_ref VARCHAR, item_code VARCHAR,
         item_name VARCHAR)""",
+    # point lookups by key (invoice(), 查验 lookups by number go through the number column scan)
+    "CREATE INDEX IF NOT EXISTS invoices_key ON invoices (key)",
     """CREATE TABLE IF NOT EXISTS identifiers (
         tax_id VARCHAR, kind VARCHAR, value VARCHAR, PRIMARY KEY (tax_id, kind, value))""",
     """CREATE TABLE IF NOT EXISTS runs (
