@@ -1,0 +1,351 @@
+"""The detection pipeline: store → algorithms → findings (the only place detection touches the store).
+
+Stages: read → cycles → typologies → identities → communities → risk → rings → store. The run id is
+derived from a fingerprint of the data (sorted invoice keys, amounts, statuses, identifiers,
+dispositions) and the parameters, so the same data and parameters give the same run id and the
+same findings; re-running replaces that run's findings in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from algorithms import amounts, hubs, identity, shell
+from algorithms.communities import Community, communities
+from algorithms.cycles import TemporalCycle, temporal_cycles
+from algorithms.features import build_features, cycle_signal
+from algorithms.identity import KIND_ZH, IdentityCluster
+from algorithms.risk import RiskResult, score_taxpayers
+from algorithms.signals import Signal, pct
+from graph import schema, settings
+from graph.model import Ring, Run
+from graph.store import Store
+from loaders.safe_csv import write_rows
+
+TZ = ZoneInfo(schema.TZ)
+STAGES = ("read", "cycles", "typologies", "identities", "communities", "risk", "rings", "store")
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """One detection run: the run record, its rings and per-taxpayer scores (schema.SCORES)."""
+
+    run: Run
+    rings: list[Ring]
+    scores: pa.Table
+    risk: RiskResult | None = None
+    cycle_stats: dict[str, float] = field(default_factory=dict)
+
+    def tier_counts(self) -> dict[str, int]:
+        """How many taxpayers per tier."""
+        tiers = self.scores.column("tier").to_pylist() if self.scores.num_rows else []
+        return {t: tiers.count(t) for t in schema.TIERS}
+
+
+# --------------------------------------------------------------------------------------------------
+# fingerprint
+
+
+def fingerprint(invoices: pa.Table, identifiers: pa.Table, labels: dict[str, int], params: dict[str, Any]) -> str:
+    """SHA-256 over the sorted invoice keys with their amounts/status/time, identifiers, labels and params."""
+    h = hashlib.sha256()
+    cols = ["key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status", "item_code"]
+    inv = invoices.select(cols).sort_by([("key", "ascending")]).to_pandas()
+    inv["issued_at"] = inv["issued_at"].astype(str)
+    h.update(pd.util.hash_pandas_object(inv.astype(str), index=False).to_numpy().tobytes())
+    ids = sorted(zip(*(identifiers.column(c).to_pylist() for c in ("tax_id", "kind", "value")), strict=True)) \
+        if identifiers.num_rows else []
+    h.update(json.dumps([ids, sorted(labels.items()), params], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def run_id_for(fp: str, params: dict[str, Any]) -> str:
+    """Run id from the data fingerprint and the parameters."""
+    return "run-" + hashlib.sha256((fp + json.dumps(params, sort_keys=True)).encode()).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------------------
+# ring assembly
+
+
+def _cycle_score(c: TemporalCycle, young: set[str], shared_pairs: set[frozenset[str]], window_days: float,
+                 pair_use: float) -> float:
+    """0..1: tight amounts, quick closing, repeats, young members, shared identifiers, and hops on trade
+    relations used for little else (``pair_use`` = mean invoices per hop pair over the whole data,
+    divided by the repeats)."""
+    tight = 1 - min(1.0, c.spread / 0.3)
+    quick = 1 - min(1.0, c.span_days / max(window_days, 1))
+    shared = any(frozenset((a, b)) in shared_pairs for i, a in enumerate(c.members) for b in c.members[i + 1:])
+    exclusive = 1 / max(1.0, pair_use)
+    s = 0.2 + 0.2 * tight + 0.1 * quick + 0.3 * exclusive + 0.05 * min(1.0, (c.repeats - 1) / 3)
+    s += 0.1 * bool(young & set(c.members)) + 0.1 * shared
+    return round(min(1.0, s), 4)
+
+
+def cycle_evidence(c: TemporalCycle, young: set[str], shared_kinds: list[str]) -> str:
+    """e.g. "3 家企业时序闭环,11 天内闭合,金额差异 4%,2 家成员首次开票时登记不足 6 个月,成员共用电话"."""
+    parts = [f"{c.length} 家企业时序闭环(循环开票)", f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(c.spread)}"]
+    if c.repeats > 1:
+        parts.append(f"同一闭环重复 {c.repeats} 次")
+    n_young = len(young & set(c.members))
+    if n_young:
+        parts.append(f"{n_young} 家成员首次开票时登记不足 6 个月")
+    if shared_kinds:
+        parts.append("成员共用" + "、".join(shared_kinds))
+    return ",".join(parts)
+
+
+def _ring_id(run_id: str, kind: str, members: Sequence[str]) -> str:
+    return f"{run_id}-{kind}-" + hashlib.sha256("|".join(sorted(members)).encode()).hexdigest()[:10]
+
+
+def assemble_rings(
+    run_id: str, cycles: list[TemporalCycle], clusters: list[IdentityCluster], comms: list[Community],
+    hub_signal: Signal, young: set[str], links: pd.DataFrame, invoices: pa.Table, *, window_days: float,
+    pair_counts: dict[tuple[str, str], int] | None = None,
+    min_cycle_score: float = 0.5, min_community_score: float = 0.5,
+) -> list[Ring]:
+    """Turn algorithm results into :class:`graph.model.Ring` findings with evidence in words."""
+    pair_kinds: dict[frozenset[str], list[str]] = {}
+    for a, b, k in zip(links.get("a", []), links.get("b", []), links.get("kinds", []), strict=True):
+        pair_kinds[frozenset((a, b))] = str(k).split(";")
+    rings: list[Ring] = []
+    for c in cycles:
+        kinds = sorted({KIND_ZH.get(k, k) for i, a in enumerate(c.members) for b in c.members[i + 1:]
+                        for k in pair_kinds.get(frozenset((a, b)), [])})
+        use = float(np.mean([(pair_counts or {}).get((h.seller, h.buyer), 1) for h in c.hops])) / c.repeats
+        score = _cycle_score(c, young, set(pair_kinds), window_days, use)
+        if score < min_cycle_score:
+            continue
+        rings.append(Ring(
+            _ring_id(run_id, "cycle", c.members), run_id, "cycle", c.members, tuple(h.key for h in c.hops),
+            score, cycle_evidence(c, young, kinds),
+            c.details() | {"window_days": window_days, "pair_use": round(use, 2)},
+        ))
+    for cl in clusters:
+        kinds = sorted({KIND_ZH.get(k, k) for k, _, _ in cl.shared})
+        score = round(min(1.0, 0.4 + 0.1 * len(cl.members) + 0.1 * cl.weight / len(cl.members)), 4)
+        rings.append(Ring(
+            _ring_id(run_id, "shared_identity", cl.members), run_id, "shared_identity", cl.members, (),
+            min(score, 0.95), f"{len(cl.members)} 家企业共用{'、'.join(kinds)}",
+            {"shared": [{"kind": k, "value": v, "companies": n} for k, v, n in cl.shared],
+             "weight": round(cl.weight, 3)},
+        ))
+    for co in comms:
+        if co.score < min_community_score:
+            continue
+        rings.append(Ring(
+            _ring_id(run_id, "community", co.members), run_id, "community", co.members, (), co.score, co.evidence(),
+            {"internal_fen": co.internal_fen, "internal_share": round(co.internal_share, 4),
+             "density": round(co.density, 4), "cycles_inside": co.cycles_inside,
+             "identity_links": co.identity_links, "member_risk": round(co.member_risk, 4)},
+        ))
+    hubs_flagged = hub_signal.flagged
+    if len(hubs_flagged):
+        inv = invoices.select(["key", "seller_tax_id", "buyer_tax_id", "issued_at"]).to_pandas()
+        for hub, row in hubs_flagged.iterrows():
+            sub = inv[(inv["seller_tax_id"] == hub) | (inv["buyer_tax_id"] == hub)].sort_values("issued_at")
+            partners = sorted(set(sub["seller_tax_id"]) | set(sub["buyer_tax_id"]) - {hub})
+            members = (str(hub), *partners)
+            rings.append(Ring(
+                _ring_id(run_id, "fan_hub", members), run_id, "fan_hub", members, tuple(sub["key"].head(200)),
+                round(min(1.0, 0.5 + 0.4 * float(row["value"])), 4), str(row["evidence"]),
+                {"hub": str(hub), "value_added": round(float(row.get("value_added", 0.0)), 4)},
+            ))
+    rings.sort(key=lambda r: (-r.score, r.kind, r.ring_id))
+    return rings
+
+
+# --------------------------------------------------------------------------------------------------
+# the pipeline
+
+
+class _Stages:
+    """Times each stage and drives an optional rich progress display."""
+
+    def __init__(self, progress: bool) -> None:
+        self.seconds: dict[str, float] = {}
+        self._progress: Any = None
+        self._task: Any = None
+        if progress:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(),
+                                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                      transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task("detect", total=len(STAGES))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - t, 3)
+            if self._progress is not None:
+                self._progress.advance(self._task)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description="done")
+            self._progress.stop()
+
+
+def disposition_labels(records: list[dict[str, Any]]) -> dict[str, int]:
+    """tax_id → 1 (confirmed) / 0 (false_positive); the latest record per taxpayer wins."""
+    latest: dict[str, tuple[str, int]] = {}
+    for r in records:
+        label = r.get("label")
+        tid = r.get("tax_id")
+        if not tid or label not in ("confirmed", "false_positive"):
+            continue
+        at = str(r.get("at", ""))
+        if tid not in latest or at >= latest[tid][0]:
+            latest[str(tid)] = (at, 1 if label == "confirmed" else 0)
+    return {k: v for k, (_, v) in latest.items()}
+
+
+def run_detection(
+    store: Store,
+    *,
+    window_days: int = 90,
+    max_cycle_len: int = 10,
+    seed: int = 0,
+    progress: bool = False,
+    max_drift: float | None = 0.25,
+    tier_medium: float | None = None,
+    tier_high: float | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> DetectionResult:
+    """Run every detector over the store's data and store the findings as one run.
+
+    Parameters
+    ----------
+    store
+        Any :class:`graph.store.Store`.
+    window_days
+        A temporal cycle must close within this many days.
+    max_cycle_len
+        Longest loop searched (taxpayers).
+    seed
+        Seed of Leiden and the models: same data + params + seed → same findings and run id.
+    progress
+        Show a rich progress display per stage.
+    max_drift
+        Search gate: a loop's next hop is followed only when its total is within this fraction of the
+        previous hop's (None = no gate; see ``algorithms.cycles.temporal_cycles``).
+    tier_medium, tier_high
+        Tier thresholds; default the FAPIAO_TIER_MEDIUM / FAPIAO_TIER_HIGH settings.
+
+    Returns
+    -------
+    DetectionResult
+        Also written to the store with ``w.findings(run, rings, scores)``.
+    """
+    tm = settings.get_float("FAPIAO_TIER_MEDIUM") if tier_medium is None else tier_medium
+    th = settings.get_float("FAPIAO_TIER_HIGH") if tier_high is None else tier_high
+    params: dict[str, Any] = {"window_days": window_days, "max_cycle_len": max_cycle_len, "seed": seed,
+                              "max_drift": max_drift,
+                              "tier_medium": tm, "tier_high": th}
+    st = _Stages(progress)
+    try:
+        with st.stage("read"):
+            invoices = store.invoice_stream()
+            taxpayers = store.taxpayers()
+            ids = store.identifiers()
+            labels = disposition_labels(store.records("disposition"))
+            fp = fingerprint(invoices, ids, labels, params)
+            run_id = run_id_for(fp, params)
+            inv = invoices.to_pandas()
+            tp = taxpayers.to_pandas()
+            idf = ids.to_pandas()
+        with st.stage("cycles"):
+            search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift)
+        with st.stage("typologies"):
+            sig_shell = shell.shell(inv, tp)
+            signals: list[Signal] = [
+                cycle_signal(search.cycles), sig_shell, shell.void_red(inv),
+                hubs.fan_hub(inv), hubs.item_mismatch(inv, tp), amounts.near_limit(inv, tp),
+                amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
+                amounts.duplicates(inv),
+            ]
+        with st.stage("identities"):
+            links = identity.identity_links(idf)
+            clusters = identity.identity_clusters(idf)
+            signals.append(identity.shared_identity(idf))
+        with st.stage("communities"):
+            member_risk = _member_risk(signals)
+            edges = _edges(inv)
+            comms = communities(edges, links=links, cycles=[c.members for c in search.cycles],
+                                member_risk=member_risk, seed=seed)
+        with st.stage("risk"):
+            feats = build_features(inv, tp, signals, communities=comms)
+            risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed)
+        with st.stage("rings"):
+            young = set(feats.values.index[(feats.values["age_at_first_days"] < 180).to_numpy()])
+            pair_counts = {(a, b): int(n) for a, b, n in edges[["seller_tax_id", "buyer_tax_id", "count"]]
+                           .itertuples(index=False, name=None)}
+            rings = assemble_rings(run_id, search.cycles, clusters, comms, signals[3], young, links, invoices,
+                                   window_days=window_days, pair_counts=pair_counts)
+        run = Run(run_id, datetime.now(TZ), params | {"model": risk.model, "cv_auc": risk.cv_auc,
+                                                      "labels_used": risk.labels_used},
+                  fp, st.seconds)
+        with st.stage("store"):
+            with store.writer() as w:
+                w.findings(run, rings, risk.scores)
+    finally:
+        st.close()
+    run = Run(run.run_id, run.created_at, run.params, run.fingerprint, dict(st.seconds))
+    if on_stage:
+        for k, v in st.seconds.items():
+            on_stage(k, v)
+    return DetectionResult(run, rings, risk.scores, risk, search.stats | {"instances": float(search.instances)})
+
+
+def _member_risk(signals: list[Signal]) -> dict[str, float]:
+    """tax_id → share of the strong typology signals it raises (0..1), for the community score."""
+    strong = [s for s in signals if s.name in ("cycle", "shell", "fan_hub", "near_limit", "item_mismatch", "void_red")]
+    counts: dict[str, int] = {}
+    for s in strong:
+        for t in s.flagged.index:
+            counts[t] = counts.get(t, 0) + 1
+    return {k: min(1.0, v / 2) for k, v in counts.items()}
+
+
+def _edges(inv: pd.DataFrame) -> pd.DataFrame:
+    blue = inv[inv["status"].isin(amounts.BLUE) & (inv["total_fen"] > 0)]
+    return blue.groupby(["seller_tax_id", "buyer_tax_id"], as_index=False).agg(
+        count=("key", "size"), total_fen=("total_fen", "sum"))
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV output
+
+
+def write_outputs(result: DetectionResult, out_dir: Path) -> None:
+    """Write ``rings.csv`` and ``taxpayer_scores.csv`` (formula-safe, UTF-8 with BOM) into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_rows(out_dir / "rings.csv", ["ring_id", "kind", "members", "invoices", "score", "evidence"],
+               ([r.ring_id, r.kind, ";".join(r.members), ";".join(r.invoice_keys), r.score, r.evidence]
+                for r in result.rings))
+    s = result.scores
+    order = np.argsort(-np.asarray(s.column("score").to_numpy(), dtype=float), kind="stable") if s.num_rows else []
+    tax, score, tier, reasons = (s.column(c).to_pylist() for c in ("tax_id", "score", "tier", "reasons"))
+    write_rows(out_dir / "taxpayer_scores.csv", ["tax_id", "score", "tier", "reasons"],
+               ([tax[i], score[i], tier[i], " | ".join(json.loads(reasons[i]))] for i in order))
