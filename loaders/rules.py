@@ -9,11 +9,9 @@ duplicates and red-letter totals, and returns accepted rows as ``graph.schema.IN
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -154,26 +152,61 @@ class _Columns:
         return self._blank[name]
 
 
-_DUCK: list[duckdb.DuckDBPyConnection] = []
-_DUCK_LOCK = threading.Lock()
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _fixed_width_hash(arr: pa.Array, width: int) -> np.ndarray:
+    """Hash strings that all have ``width`` bytes: view the bytes as 64-bit words and fold them."""
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
+    chars = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[0] + n * width].reshape(n, width)
+    words = (width + 7) // 8
+    padded = np.zeros((n, words * 8), dtype=np.uint8)
+    padded[:, :width] = chars
+    with np.errstate(over="ignore"):
+        h = np.full(n, np.uint64(width) * _MUL, dtype=np.uint64)
+        for w in padded.view(np.uint64).T:
+            h = (h ^ w) * _MUL
+            h ^= h >> np.uint64(31)
+    return h
+
+
+def string_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each string from its Arrow bytes, vectorised per distinct length (nulls hash like "")."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = pc.fill_null(arr, "")
+    n = len(arr)
+    out = np.zeros(n, dtype=np.uint64)
+    if n == 0:
+        return out
+    lengths = np.asarray(pc.binary_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
+    widths = np.unique(lengths)
+    if len(widths) == 1:
+        return _fixed_width_hash(arr, int(widths[0])) if widths[0] else out
+    for width in widths.tolist():
+        if width == 0:
+            continue
+        idx = np.flatnonzero(lengths == width)
+        out[idx] = _fixed_width_hash(arr.take(pa.array(idx)), width)
+    return out
 
 
 def _fingerprint(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row's content columns (DuckDB's vectorised hash; one in-memory engine reused)."""
-    if table.num_rows == 0:
-        return np.zeros(0, dtype=np.uint64)
-    content = table.select(list(CONTENT_COLUMNS))
-    with _DUCK_LOCK:
-        if not _DUCK:
-            _DUCK.append(duckdb.connect(":memory:"))
-        con = _DUCK[0]
-        con.register("content", content)
-        try:
-            cols = ", ".join(CONTENT_COLUMNS)
-            out = con.sql(f"SELECT hash({cols}) AS h FROM content").to_arrow_table()  # noqa: S608
-        finally:
-            con.unregister("content")
-    return np.asarray(out.column("h").to_numpy(), dtype=np.uint64)
+    """A 64-bit hash of each row's content columns (:data:`CONTENT_COLUMNS`), vectorised with numpy."""
+    h = np.zeros(table.num_rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in CONTENT_COLUMNS:
+            col = table.column(name)
+            if pa.types.is_string(col.type):
+                part = string_hash(col)
+            else:
+                if pa.types.is_floating(col.type):
+                    col = pc.round(pc.multiply(col, 10000)).cast(pa.int64())
+                part = np.asarray(pc.fill_null(col.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)).view(np.uint64)
+            h = (h ^ part) * _MUL
+            h ^= h >> np.uint64(29)
+    return h
 
 
 class InvoiceValidator:

@@ -1,0 +1,166 @@
+"""Load benchmark: validate + normalise throughput from Parquet and CSV, against a naive row-by-row validator.
+
+    .venv/bin/python benchmarks/bench_load.py                   # 1M rows, Parquet and CSV
+    .venv/bin/python benchmarks/bench_load.py --rows 1000000 --rows 10000000
+
+Data comes from the project's generator (``loaders.generate``), cached under ``--data``. Every
+measurement runs ``loaders.load.load_files(None, ...)`` (read → map → validate → normalise to
+``graph.schema.INVOICES`` → quarantine/report; the store write is not part of it) in a fresh
+subprocess, so peak RSS is that run's own. The naive baseline validates a sample row by row in plain
+Python (csv module, Decimal, regex, datetime) in the same run; the ratio is what matters on a shared
+machine, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"parquet": 1_000_000, "csv": 300_000}
+NUMBER = re.compile(r"^(\d{8}|\d{20})$")
+CODE = re.compile(r"^(\d{10}|\d{12})?$")
+RATES = {Decimal(x) for x in ("0", "0.005", "0.01", "0.015", "0.03", "0.05", "0.06", "0.09", "0.13")}
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def naive_validate(row: dict[str, str], seen: dict[str, tuple[str, ...]], now: datetime) -> list[str]:
+    """The obvious per-row Python validator (the baseline): same checks, one row at a time."""
+    from loaders.uscc import FORMAT, is_valid
+
+    problems = []
+    number, code = row["invoice_number"].strip(), row["invoice_code"].strip()
+    if not NUMBER.match(number):
+        problems.append("invoice_number_format")
+    if not CODE.match(code):
+        problems.append("invoice_code_format")
+    for side in ("seller_tax_id", "buyer_tax_id"):
+        t = row[side].strip().upper()
+        if not FORMAT.match(t):
+            problems.append("tax_id_format")
+        elif not is_valid(t):
+            problems.append("tax_id_check")
+    try:
+        issued = datetime.fromisoformat(row["issue_date"].strip())
+        if issued.tzinfo is None:
+            issued = issued.replace(tzinfo=TZ)
+        if issued > now:
+            problems.append("date_future")
+    except ValueError:
+        problems.append("date_unparseable")
+    try:
+        amount = int(Decimal(row["amount"]) * 100)
+        tax = int(Decimal(row["tax_amount"]) * 100)
+        total = int(Decimal(row["total_amount"]) * 100)
+        rate = Decimal(row["tax_rate"].rstrip("%"))
+        if rate >= 1:
+            rate /= 100
+        if rate not in RATES:
+            problems.append("rate_for_date")
+        if amount + tax != total:
+            problems.append("total_mismatch")
+        expected = int((abs(amount) * rate * 100 + 50) // 100) * (1 if amount >= 0 else -1)
+        if abs(expected - tax) > 6:
+            problems.append("tax_mismatch")
+    except (InvalidOperation, ValueError):
+        problems.append("bad_value")
+    if row["seller_tax_id"] == row["buyer_tax_id"]:
+        problems.append("same_party")
+    key = f"{code}-{number}" if code else number
+    content = tuple(row.values())
+    if key in seen and seen[key] != content:
+        problems.append("duplicate_key")
+    seen.setdefault(key, content)
+    return problems
+
+
+def naive_rate(csv_path: Path, sample: int) -> float:
+    """Rows per second of :func:`naive_validate` over the first ``sample`` rows of ``csv_path``."""
+    with csv_path.open(encoding="utf-8-sig", newline="") as f:
+        rows = [r for _, r in zip(range(sample), csv.DictReader(f), strict=False)]
+    seen: dict[str, tuple[str, ...]] = {}
+    now = datetime.now(TZ)
+    started = time.perf_counter()
+    for r in rows:
+        naive_validate(r, seen, now)
+    return len(rows) / (time.perf_counter() - started)
+
+
+def ensure_data(data: Path, rows: int, fmt: str) -> Path:
+    """Generate (once) ``rows`` invoices in ``fmt`` under ``data``; returns the invoices file."""
+    from loaders.generate import generate
+
+    out = data / f"{fmt}-{rows}"
+    path = out / f"invoices.{fmt}"
+    if not path.exists():
+        click.echo(f"generating {rows:,} invoices as {fmt} in {out} ...", err=True)
+        generate(out, taxpayers=max(rows // 50, 1000), invoices=rows, seed=7, fmt=fmt, progress=True)
+    return path
+
+
+def measure_one(path: Path) -> dict[str, float]:
+    """Run one load (validate only) in this process; returns rows, seconds and peak RSS (MB)."""
+    import pandas  # noqa: F401  (pyarrow imports it lazily on first use: library start-up, not throughput)
+
+    from loaders.load import load_files
+
+    with tempfile.TemporaryDirectory(prefix="fapiao-bench-") as tmp:
+        started = time.perf_counter()
+        report = load_files(None, path, report_dir=Path(tmp))
+        seconds = time.perf_counter() - started
+    return {"rows": report.read, "loaded": report.loaded, "seconds": seconds,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+@click.command()
+@click.option("--rows", "row_counts", multiple=True, type=int, default=[1_000_000], show_default=True,
+              help="Invoice counts to measure (repeatable).")
+@click.option("--data", type=click.Path(path_type=Path, file_okay=False), default=Path("/tmp/fapiao-bench-data"),
+              show_default=True, help="Where generated benchmark files are cached.")
+@click.option("--formats", default="parquet,csv", show_default=True, help="Comma-separated sources to measure.")
+@click.option("--naive-sample", default=50_000, show_default=True, help="Rows the naive baseline validates.")
+@click.option("--one", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
+def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: int, one: Path | None) -> None:
+    """Measure load throughput and print the table."""
+    if one is not None:
+        click.echo(json.dumps(measure_one(one)))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    data.mkdir(parents=True, exist_ok=True)
+    fmts = [f.strip() for f in formats.split(",") if f.strip()]
+    baseline = naive_rate(ensure_data(data, min(row_counts), "csv"), naive_sample)
+    table = Table(title=f"load benchmark (validate + normalise; naive baseline {baseline:,.0f} rows/s "
+                        f"on a {naive_sample:,}-row sample)")
+    for col in ("source", "rows", "seconds", "rows/s", "target", "ratio vs naive", "peak RSS"):
+        table.add_column(col, justify="right" if col != "source" else "left")
+    for rows in row_counts:
+        for fmt in fmts:
+            path = ensure_data(data, rows, fmt)
+            out = subprocess.run([sys.executable, __file__, "--one", str(path)], capture_output=True, text=True,
+                                 check=True)
+            m = json.loads(out.stdout.strip().splitlines()[-1])
+            rate = m["rows"] / m["seconds"]
+            table.add_row(fmt, f"{int(m['rows']):,}", f"{m['seconds']:.2f}", f"{rate:,.0f}",
+                          f"{TARGETS.get(fmt, 0):,} {'✓' if rate >= TARGETS.get(fmt, 0) else '✗'}",
+                          f"{rate / baseline:.1f}×", f"{m['rss_mb']:,.0f} MB")
+    Console(width=140).print(table)
+
+
+if __name__ == "__main__":
+    main()
