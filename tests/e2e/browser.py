@@ -37,13 +37,17 @@ def go(page: Any, title: str) -> None:
     settle(page)
 
 
-def network_frame(page: Any, timeout: float = 45) -> Any:
-    """The iframe that holds the pyvis network, once vis-network has drawn its nodes on the canvas."""
+def network_frame(page: Any, timeout: float = 45, *, showing: str | None = None) -> Any:
+    """The iframe that holds the pyvis network, once vis-network has drawn its nodes on the canvas
+    (and, with ``showing``, once that node id is among them: the view of the current run, not an old one)."""
     deadline = time.time() + timeout
+    check = "() => typeof network !== 'undefined' && network.body.nodeIndices.length > 0"
+    if showing is not None:
+        check = f"() => typeof network !== 'undefined' && network.body.nodeIndices.includes({showing!r})"
     while time.time() < deadline:
         for frame in page.frames:
             try:
-                if frame.evaluate("() => typeof network !== 'undefined' && network.body.nodeIndices.length > 0"):
+                if frame.evaluate(check):
                     return frame
             except Exception:  # frame not ready / navigated
                 pass

@@ -69,8 +69,9 @@ if load:
             st.session_state["imp_report"] = report
             st.cache_data.clear()
 
-report = st.session_state.get("imp_report")
-if report is not None:
+shown_report = st.session_state.get("imp_report")
+if shown_report is not None:
+    report = shown_report
     st.subheader(tr("校验报告", "Validation report"))
     m = st.columns(5)
     m[0].metric(tr("读取", "Read"), f"{report.read:,}")
