@@ -100,6 +100,31 @@ def users_disable(name: str, store_uri: str | None) -> None:
     click.echo(f"disabled user {name}")
 
 
+@users_group.command("enable")
+@click.argument("name")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def users_enable(name: str, store_uri: str | None) -> None:
+    """Re-enable a disabled user NAME."""
+    with _store(store_uri) as store:
+        accounts.enable_user(store, name, actor=_operator())
+    click.echo(f"enabled user {name}")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
+@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+def users_passwd(name: str, password_stdin: bool, store_uri: str | None) -> None:
+    """Set a new password for user NAME (asks twice unless --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    with _store(store_uri) as store:
+        accounts.set_password(store, name, password, actor=_operator())
+    click.echo(f"password changed for {name}")
+
+
 users = users_group  # the names cli.py looks up: users, case, audit
 
 

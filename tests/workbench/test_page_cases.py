@@ -120,3 +120,17 @@ def test_users_page_creates_a_user(env: tuple[Store, dict[str, User]]) -> None:
     assert not at.exception and at.success
     made = users.get_user(store, "zhou")
     assert made is not None and made.roles == ("investigator",) and made.display_name == "周七"
+
+
+def test_open_from_ring_and_alert_in_the_page(env: tuple[Store, dict[str, User]]) -> None:
+    store, u = env
+    at = _page("cases.py", u["investigator"])
+    _button(at, "按团伙立案").click().run()
+    assert not at.exception
+    ring = store.ring("R-1")
+    assert ring is not None
+    made = cases.list_cases(store, u["investigator"])
+    assert len(made) == 1 and made[0].source == "ring:R-1" and made[0].taxpayers == ring.members
+    _button(at, "按预警立案").click().run()
+    high = max(store.scores().to_pylist(), key=lambda r: r["score"])["tax_id"]
+    assert {c.source for c in cases.list_cases(store, u["investigator"])} == {"ring:R-1", f"alert:{high}"}

@@ -119,3 +119,17 @@ def test_cli_users_add_prompts_with_confirmation(tmp_path: Path) -> None:
     assert "match" in r.output.lower()  # the mismatched confirmation was asked again
     with open_embedded(tmp_path / "ws") as store:
         assert users.authenticate(store, "qian", "pass-word-1") is not None
+
+
+def test_cli_users_enable_and_passwd(tmp_path: Path) -> None:
+    uri = f"embedded:{tmp_path / 'ws'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["users", "add", "sun", "--role", "analyst", "--password-stdin", "--store", uri],
+                         input="first-password\n").exit_code == 0
+    assert runner.invoke(cli, ["users", "disable", "sun", "--store", uri]).exit_code == 0
+    assert runner.invoke(cli, ["users", "enable", "sun", "--store", uri]).exit_code == 0
+    r = runner.invoke(cli, ["users", "passwd", "sun", "--password-stdin", "--store", uri], input="second-password\n")
+    assert r.exit_code == 0, r.output
+    with open_embedded(tmp_path / "ws") as store:
+        assert users.authenticate(store, "sun", "first-password") is None
+        assert users.authenticate(store, "sun", "second-password") is not None

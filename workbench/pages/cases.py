@@ -66,6 +66,26 @@ if allowed(user.roles, "open_case"):
                 st.session_state["case_selected"] = created.case_id
                 st.success(tr(f"已立案 {created.case_id}", f"Opened {created.case_id}"))
 
+if allowed(user.roles, "open_case"):
+    with st.expander(tr("从团伙或预警立案", "Open a case from a ring or an alert")):
+        ring_ids = [r.ring_id for r in store.rings()]
+        with st.form("case_from_ring"):
+            rid = st.selectbox(tr("团伙", "Ring"), ring_ids)
+            if st.form_submit_button(tr("按团伙立案", "Open from ring")) and rid:
+                created = _run(cases.open_case_from_ring, store, user, rid)
+                if created is not None:
+                    st.session_state["case_selected"] = created.case_id
+                    st.rerun()
+        scores = store.scores().to_pylist()
+        alerts = [r["tax_id"] for r in sorted(scores, key=lambda r: -r["score"]) if r["tier"] == "high"]
+        with st.form("case_from_alert"):
+            tid = st.selectbox(tr("高风险预警", "High-risk alert"), alerts)
+            if st.form_submit_button(tr("按预警立案", "Open from alert")) and tid:
+                created = _run(cases.open_case_from_taxpayer, store, user, tid, alert=True)
+                if created is not None:
+                    st.session_state["case_selected"] = created.case_id
+                    st.rerun()
+
 ids = [c.case_id for c in visible]
 wanted = st.query_params.get("case") or st.session_state.get("case_selected")
 if wanted and wanted not in ids:

@@ -40,11 +40,16 @@ if accounts:
     who = st.selectbox(tr("用户", "User"), [u.username for u in accounts])
     target = next(u for u in accounts if u.username == who)
     new_roles = st.multiselect(tr("角色", "Roles"), ROLES, default=list(target.roles), key="user_roles")
-    c1, c2 = st.columns(2)
+    new_pw = st.text_input(tr("重置密码（至少8位）", "Reset password (8+ characters)"), type="password",
+                           key="user_new_password")
+    c1, c2, c3 = st.columns(3)
     try:
         if c1.button(tr("保存角色", "Save roles")):
             users.set_roles(store, who, new_roles, actor=user)
             st.rerun()
+        if c3.button(tr("重置密码", "Reset password")):
+            users.set_password(store, who, new_pw, actor=user)
+            st.success(tr(f"已重置 {who} 的密码", f"Password reset for {who}"))
         if target.disabled:
             if c2.button(tr("启用", "Enable")):
                 users.enable_user(store, who, actor=user)
