@@ -241,7 +241,9 @@ class Neo4jStore(Store):
                       runs=r["runs"], rings=r["rings"])
 
     def _taxpayer_rows(self, tax_ids: Sequence[str] | None) -> list[list[Any]]:
-        return self._rows("taxpayers_get", all=tax_ids is None, tax_ids=list(tax_ids or []))
+        if tax_ids is None:
+            return self._rows("taxpayers_all")
+        return self._rows("taxpayers_get", tax_ids=list(tax_ids))
 
     def taxpayer(self, tax_id: str) -> Taxpayer | None:
         rows = self._taxpayer_rows([tax_id])
@@ -261,7 +263,10 @@ class Neo4jStore(Store):
         return pa.Table.from_arrays(arrays, schema=schema.TAXPAYERS)
 
     def identifiers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
-        rows = self._rows("identifiers_get", all=tax_ids is None, tax_ids=list(tax_ids or []))
+        if tax_ids is None:
+            rows = self._rows("identifiers_all")
+        else:
+            rows = self._rows("identifiers_get", tax_ids=list(tax_ids))
         cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
         return pa.Table.from_arrays([pa.array(c, pa.string()) for c in cols], schema=schema.IDENTIFIERS)
 
@@ -304,36 +309,41 @@ class Neo4jStore(Store):
     def ego_network(self, tax_id: str, *, hops: int = 1, start: datetime | None = None,
                     end: datetime | None = None, min_amount_fen: int = 0, limit: int = 500) -> Subgraph:
         s, e = _ts(start, MIN_TS), _ts(end, MAX_TS)
-        center = self.taxpayer(tax_id)
-        if center is None:
-            return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
+        pairs: dict[tuple[str, str], list[Any]] = {}   # (seller, buyer) -> an EDGES row
         dist = {tax_id: 0}          # every reachable node and its distance
         kept = [tax_id]
         kept_set = {tax_id}
         frontier = [tax_id]
+        last_kept: list[str] = []
         for hop in range(1, max(0, hops) + 1):
             if not frontier:
                 break
+            inside = set(frontier)
             volume: dict[str, int] = {}
-            for src, dst, total in self._neighbours(frontier, s, e, min_amount_fen):
-                if dst in dist:
-                    continue
-                # rank candidates by invoiced volume with nodes already kept
-                volume[dst] = volume.get(dst, 0) + (int(total) if src in kept_set else 0)
+            for row in self._neighbours(frontier, s, e, min_amount_fen):
+                seller, buyer, total = row[0], row[1], row[3]
+                pairs[(seller, buyer)] = row
+                for src, dst in ((seller, buyer), (buyer, seller)):
+                    if src in inside and dst not in dist:
+                        # rank candidates by invoiced volume with nodes already kept
+                        volume[dst] = volume.get(dst, 0) + (int(total) if src in kept_set else 0)
             ranked = sorted(volume, key=lambda t: (-volume[t], t))
             for t in ranked:
                 dist[t] = hop
-            room = max(0, limit - len(kept))
-            chosen = ranked[:room]
-            kept.extend(chosen)
-            kept_set.update(chosen)
+            last_kept = ranked[:max(0, limit - len(kept))]
+            kept.extend(last_kept)
+            kept_set.update(last_kept)
             frontier = ranked
+        if last_kept and frontier:  # trade among nodes of the last hop was not expanded yet
+            for row in self._rows("ego_edges", ids=last_kept, start=s, end=e, min_amount_fen=int(min_amount_fen)):
+                pairs[(row[0], row[1])] = row
         nodes_by_id = self._taxpayer_objects(kept)
+        if tax_id not in nodes_by_id:
+            return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
+        edge_rows = [row for (seller, buyer), row in sorted(pairs.items()) if seller in kept_set and buyer in kept_set]
         nodes = [nodes_by_id[t] for t in kept if t in nodes_by_id]
-        edges = _edge_table(self._rows("ego_edges", ids=kept, start=s, end=e,
-                                       min_amount_fen=int(min_amount_fen)))
         dropped = len(dist) - len(kept)
-        return Subgraph(center=tax_id, nodes=nodes, hops={t: dist[t] for t in kept}, edges=edges,
+        return Subgraph(center=tax_id, nodes=nodes, hops={t: dist[t] for t in kept}, edges=_edge_table(edge_rows),
                         truncated=dropped > 0, dropped=dropped)
 
     def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
@@ -355,9 +365,11 @@ class Neo4jStore(Store):
             if not frontier or b in parents:
                 break
             nxt: dict[str, set[str]] = {}
-            for src, dst, _total in self._neighbours(frontier, MIN_TS, MAX_TS, MIN_TS):
-                if dst not in parents:
-                    nxt.setdefault(dst, set()).add(src)
+            inside = set(frontier)
+            for seller, buyer, *_ in self._neighbours(frontier, MIN_TS, MAX_TS, MIN_TS):
+                for src, dst in ((seller, buyer), (buyer, seller)):
+                    if src in inside and dst not in parents:
+                        nxt.setdefault(dst, set()).add(src)
             parents.update(nxt)
             frontier = sorted(nxt)
         if b not in parents:

@@ -1,0 +1,244 @@
+"""Store benchmark: load throughput, 2-hop ego-network latency, edge-table export, peak memory, per backend.
+
+Generates invoices with ``loaders.generate`` (cached under benchmarks/out/), converts them to
+graph.schema.INVOICES once, then for each backend (embedded workspace, a local Neo4j started with
+``graph.local_neo4j.running``) measures:
+
+- load throughput (invoices/s; Neo4j writes both ISSUED and BILLED_TO relationships),
+- ``ego_network(hops=2, limit=500)`` latency p50 / p95 over random taxpayers,
+- ``edge_table()`` time for the whole period,
+- peak RSS of this Python process and of the Neo4j JVM (VmHWM).
+
+A CPU calibration (a fixed numpy workload) and the load average are printed with the table: the machine
+may be shared, so compare ratios measured in the same run, not absolute times across runs.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_store.py                 # 1M invoices, both backends
+    .venv/bin/python benchmarks/bench_store.py --invoices 100000 --backends neo4j
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from graph import schema
+from graph.store import Store
+
+OUT = Path(__file__).resolve().parent / "out"
+CHUNK = 100_000
+console = Console(width=120)
+
+
+@dataclass
+class Figure:
+    name: str
+    backend: str
+    size: str
+    value: float
+    unit: str
+    target: float | None
+    higher_is_better: bool
+
+    def ratio(self) -> str:
+        if self.target is None or self.value == 0:
+            return "-"
+        r = self.value / self.target if self.higher_is_better else self.target / self.value
+        return f"{r:.2f}"
+
+
+def calibration_seconds() -> float:
+    """A fixed CPU workload (sort 2M floats, three times): the machine-speed baseline of this run."""
+    rng = np.random.default_rng(0)
+    data = rng.random(2_000_000)
+    t0 = time.perf_counter()
+    for _ in range(3):
+        np.sort(data)
+    return time.perf_counter() - t0
+
+
+def _fen(col: pa.ChunkedArray) -> pa.Array:
+    return pc.cast(pc.multiply(pc.cast(col, pa.decimal128(18, 2)), pa.scalar(100, pa.decimal128(5, 0))),
+                   pa.int64())
+
+
+def invoices_table(invoices: int, taxpayers: int, seed: int) -> pa.Table:
+    """Generated invoices (cached) converted to graph.schema.INVOICES."""
+    data = OUT / f"data-{invoices}-{taxpayers}-{seed}"
+    converted = data / "invoices.schema.parquet"
+    if converted.is_file():
+        return pq.read_table(converted)
+    from loaders.generate import generate
+
+    console.print(f"generating {invoices:,} invoices / {taxpayers:,} taxpayers into {data} ...")
+    generate(data, taxpayers=taxpayers, invoices=invoices, seed=seed, progress=True)
+    raw = pq.read_table(data / "invoices.parquet")
+    code = pc.fill_null(raw["invoice_code"], "")
+    number = raw["invoice_number"]
+    key = pc.if_else(pc.equal(code, ""), number, pc.binary_join_element_wise(code, number, "-"))
+    issued = pc.cast(pc.strptime(raw["issue_date"], format="%Y-%m-%dT%H:%M:%S%z", unit="s"), schema.TIMESTAMP)
+    by_number = dict(zip(number.to_pylist(), key.to_pylist(), strict=True))
+    red_ref = pa.array([None if r is None else by_number.get(r, r) for r in raw["red_ref"].to_pylist()], pa.string())
+    table = pa.table({
+        "key": key, "number": number, "code": code, "issued_at": issued,
+        "seller_tax_id": raw["seller_tax_id"], "seller_name": raw["seller_name"],
+        "buyer_tax_id": raw["buyer_tax_id"], "buyer_name": raw["buyer_name"],
+        "amount_fen": _fen(raw["amount"]), "tax_fen": _fen(raw["tax_amount"]), "total_fen": _fen(raw["total_amount"]),
+        "rate": pc.cast(raw["tax_rate"], pa.float64()), "kind": raw["invoice_type"], "status": raw["status"],
+        "red_ref": red_ref, "item_code": raw["item_code"], "item_name": raw["item_name"],
+    })
+    table = schema.conform(table, schema.INVOICES)
+    pq.write_table(table, converted)
+    return table
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+def measure_backend(name: str, store: Store, table: pa.Table, samples: int, seed: int,
+                    size: str) -> list[Figure]:
+    figures: list[Figure] = []
+    with progress_bar() as bar:
+        task = bar.add_task(f"{name}: loading", total=table.num_rows)
+        t0 = time.perf_counter()
+        with store.writer() as w:
+            for offset in range(0, table.num_rows, CHUNK):
+                chunk = table.slice(offset, CHUNK)
+                w.invoices(chunk)
+                bar.advance(task, chunk.num_rows)
+        load_s = time.perf_counter() - t0
+    counts = store.counts()
+    assert counts.invoices == len(set(table.column("key").to_pylist())), counts
+    target = 100_000.0 if name == "neo4j" else 500_000.0
+    figures.append(Figure("load throughput (invoices/s)", name, size, table.num_rows / load_s, "/s", target, True))
+
+    tax_ids = sorted(set(table.column("seller_tax_id").to_pylist()))
+    rng = random.Random(seed)
+    picks = [rng.choice(tax_ids) for _ in range(samples)]
+    store.ego_network(picks[0], hops=2, limit=500)  # warm-up (caches, query plans)
+    latencies = []
+    with progress_bar() as bar:
+        task = bar.add_task(f"{name}: ego networks", total=samples)
+        for tax_id in picks:
+            t0 = time.perf_counter()
+            store.ego_network(tax_id, hops=2, limit=500)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            bar.advance(task)
+    q = statistics.quantiles(latencies, n=100)
+    figures.append(Figure("ego 2-hop limit 500 p50 (ms)", name, f"{samples} taxpayers", q[49], "ms", None, False))
+    figures.append(Figure("ego 2-hop limit 500 p95 (ms)", name, f"{samples} taxpayers", q[94], "ms", 50.0, False))
+
+    t0 = time.perf_counter()
+    edges = store.edge_table()
+    edge_s = time.perf_counter() - t0
+    assert sum(edges.column("count").to_pylist()) == counts.invoices
+    figures.append(Figure("edge_table export (s)", name, f"{edges.num_rows:,} edges", edge_s, "s", 5.0, False))
+    return figures
+
+
+def vm_hwm_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def embedded_store(tmp: Path) -> Iterator[Store]:
+    from graph.embedded import EmbeddedStore
+
+    store = EmbeddedStore(tmp / "workspace")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    size = f"{args.invoices:,} inv"
+    table = invoices_table(args.invoices, args.taxpayers or max(100, args.invoices // 10), args.seed)
+    console.print(f"data: {table.num_rows:,} invoices; calibration and load average follow the table")
+    figures: list[Figure] = []
+    backends: list[str] = args.backends.split(",")
+    with tempfile.TemporaryDirectory(prefix="fapiao-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        if "embedded" in backends:
+            with embedded_store(tmp) as store:
+                figures += measure_backend("embedded", store, table, args.samples, args.seed, size)
+        if "neo4j" in backends:
+            from graph import local_neo4j
+            from graph.neo4j_store import Neo4jStore
+
+            problem = local_neo4j.missing_prerequisites()
+            if problem:
+                console.print(f"[red]Neo4j skipped: {problem}")
+            else:
+                with local_neo4j.running(tmp / "neo4j") as server:
+                    figures.append(Figure("Neo4j start (launcher built)", "neo4j", "empty db", server.started_in_s,
+                                          "s", None, False))
+                    store = Neo4jStore(server.uri)
+                    try:
+                        figures += measure_backend("neo4j", store, table, args.samples, args.seed, size)
+                    finally:
+                        store.close()
+                    figures.append(Figure("peak RSS Neo4j JVM (MB)", "neo4j", size, vm_hwm_mb(server.pid), "MB",
+                                          None, False))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures.append(Figure("peak RSS Python process (MB)", "python", size, rss, "MB", None, False))
+    return figures
+
+
+def print_table(figures: list[Figure], calibration: float) -> None:
+    t = Table(title="Store benchmark (ratio = how far past the target; >= 1 meets it)")
+    for col in ("figure", "backend", "data size", "measured", "target", "ratio"):
+        t.add_column(col, justify="right" if col in {"measured", "target", "ratio"} else "left")
+    for f in figures:
+        value = f"{f.value:,.0f}" if f.value >= 100 else f"{f.value:,.2f}"
+        target = "-" if f.target is None else (f"{'>=' if f.higher_is_better else '<'} {f.target:,.0f}")
+        t.add_row(f.name, f.backend, f.size, f"{value} {f.unit}", target, f.ratio())
+    console.print(t)
+    load1, load5, _ = os.getloadavg()
+    console.print(f"CPU calibration (3 x numpy sort of 2M floats): {calibration:.2f} s; load average {load1:.1f} / "
+                  f"{load5:.1f} on {os.cpu_count()} cores")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--invoices", type=int, default=1_000_000, help="invoices to generate and load (1M)")
+    parser.add_argument("--taxpayers", type=int, default=0, help="taxpayers (default invoices / 10)")
+    parser.add_argument("--backends", default="embedded,neo4j", help="comma-separated: embedded,neo4j")
+    parser.add_argument("--samples", type=int, default=200, help="random taxpayers for ego latency (200)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    calibration = calibration_seconds()
+    figures = run(args)
+    print_table(figures, (calibration + calibration_seconds()) / 2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
