@@ -126,21 +126,16 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
                         detail=detail, prev_hash=prev,
                         hash=event_hash(seq + 1, at, actor, role, action, target, detail, prev))
         try:
+            # one transaction: the head moves only together with the event it names
             with store.writer() as w:
                 w.audit(ev)
+                w.put_record(HEAD_KIND, HEAD_ID, {"seq": ev.seq, "hash": ev.hash})
         except StoreError as e:  # someone else took this seq: re-read the tail and retry
             last_error = e
             _tail_cache.pop(store.uri, None)
             time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
             continue
         _tail_cache[store.uri] = (ev.seq, ev.hash)
-        try:
-            head = store.record(HEAD_KIND, HEAD_ID)
-            if head is None or int(head.get("seq", 0)) < ev.seq:
-                with store.writer() as w:
-                    w.put_record(HEAD_KIND, HEAD_ID, {"seq": ev.seq, "hash": ev.hash})
-        except StoreError:
-            pass  # the head is a convenience; the chain itself is already stored
         return ev
     raise StoreError(f"could not append to the audit trail after {_RETRIES} attempts: {last_error}")
 
