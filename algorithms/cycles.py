@@ -12,9 +12,10 @@ Pruning before enumerating, in the spirit of 2SCENT (Kumar & Calders 2018):
    connected components (igraph, C) are computed per window; a hop is followed only when both ends
    sit in the same non-trivial component of that window;
 2. a start invoice ``s → v`` is skipped unless ``s`` receives an invoice in ``(t1, t1 + window]``;
-3. the depth-first search (numba) follows, per neighbour, only the *earliest* invoice after the
-   current time (it dominates every later parallel invoice for reachability), so parallel invoices do
-   not multiply the work.
+3. the depth-first search (numba) scans a taxpayer's outgoing invoices in time order inside
+   ``(t, deadline]`` and follows, per neighbour, only the *earliest* one (passing the optional drift
+   gate): it dominates every later parallel invoice for reachability, so parallel invoices do not
+   multiply the work.
 
 The static graph's simple cycles are never enumerated (see :func:`static_cycles` for that baseline).
 
@@ -115,22 +116,24 @@ def _first_after(times: I64, lo: int, hi: int, t: int) -> int:
 @njit(cache=True)
 def _search(
     n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: npt.NDArray[np.float64], gate: float,
-    blk_ptr: I64, blk_dst: I64, blk_lo: I64, blk_hi: I64, sorted_edge: I64, sorted_time: I64,
-    in_ptr: I64, in_time: I64, comp: I64, start_edges: I64, first: int,
-    window: int, t0: int, min_len: int, max_len: int, max_expansions: int, out: I64,
+    out_ptr: I64, out_edge: I64, out_time: I64, in_ptr: I64, in_time: I64, comp: I64, start_edges: I64,
+    first: int, window: int, t0: int, min_len: int, max_len: int, max_expansions: int, out: I64,
 ) -> tuple[int, int, int]:
     """Depth-first time-respecting search from each start edge; writes edge-index rows into ``out``.
 
+    Per frame, a node's outgoing invoices are scanned in time order within ``(t, deadline]``; only the
+    first invoice to each neighbour that passes the drift gate is followed (``seen[depth, node]``).
     Returns (next start position to process, rows written, truncated starts)."""
     n_out = 0
     truncated = 0
     on_path = np.zeros(n_nodes, dtype=np.bool_)
+    seen = np.full((max_len + 1, n_nodes), -1, dtype=np.int64)
     path_edge = np.empty(max_len, dtype=np.int64)
-    cur = np.empty(max_len + 1, dtype=np.int64)    # next neighbour block to try, per depth
+    cur = np.empty(max_len + 1, dtype=np.int64)    # next outgoing invoice to try, per depth
     end = np.empty(max_len + 1, dtype=np.int64)
     node_at = np.empty(max_len + 1, dtype=np.int64)
-    time_at = np.empty(max_len + 1, dtype=np.int64)
-    n_comp_cols = comp.shape[1]
+    frame_at = np.empty(max_len + 1, dtype=np.int64)
+    frame = 0
     for p in range(first, start_edges.shape[0]):
         if n_out + 64 > out.shape[0]:
             return p, n_out, truncated
@@ -140,10 +143,10 @@ def _search(
         ts = e_time[e0]
         deadline = ts + window
         w = (ts - t0) // window
-        cs = comp[w, s] if w < comp.shape[0] and s < n_comp_cols else -1
+        cs = comp[w, s]
         if cs < 0 or comp[w, v] != cs:
             continue
-        # prune 2: s must receive an invoice in (ts, deadline]
+        # prune: s must receive an invoice in (ts, deadline]
         k = _first_after(in_time, in_ptr[s], in_ptr[s + 1], ts)
         if k >= in_ptr[s + 1] or in_time[k] > deadline:
             continue
@@ -152,51 +155,52 @@ def _search(
         on_path[v] = True
         depth = 1                    # number of edges on the path
         node_at[depth] = v
-        time_at[depth] = ts
-        cur[depth] = blk_ptr[v]
-        end[depth] = blk_ptr[v + 1]
+        frame += 1
+        frame_at[depth] = frame
+        cur[depth] = _first_after(out_time, out_ptr[v], out_ptr[v + 1], ts)
+        end[depth] = out_ptr[v + 1]
         expansions = 0
         while depth >= 1:
-            if cur[depth] >= end[depth] or expansions > max_expansions:
+            j = cur[depth]
+            if j >= end[depth] or out_time[j] > deadline or expansions > max_expansions:
                 if expansions > max_expansions and depth == 1:
                     truncated += 1
                 on_path[node_at[depth]] = False
                 depth -= 1
                 continue
-            b = cur[depth]
-            cur[depth] += 1
-            y = blk_dst[b]
-            if comp[w, y] != cs:
+            cur[depth] = j + 1
+            e = out_edge[j]
+            y = e_dst[e]
+            if comp[w, y] != cs or seen[depth, y] == frame_at[depth]:
                 continue
             if y != s and on_path[y]:
                 continue
-            j = _first_after(sorted_time, blk_lo[b], blk_hi[b], time_at[depth])
             prev_amt = e_amt[path_edge[depth - 1]]
-            while j < blk_hi[b] and sorted_time[j] <= deadline and \
-                    abs(e_amt[sorted_edge[j]] - prev_amt) > gate * prev_amt:
-                j += 1          # first invoice after t whose amount passes the drift gate
-            if j >= blk_hi[b] or sorted_time[j] > deadline:
+            if abs(e_amt[e] - prev_amt) > gate * prev_amt:
                 continue
+            seen[depth, y] = frame_at[depth]
             expansions += 1
             if y == s:
                 if depth + 1 >= min_len:
                     for q in range(depth):
                         out[n_out, q] = path_edge[q]
-                    out[n_out, depth] = sorted_edge[j]
+                    out[n_out, depth] = e
                     for q in range(depth + 1, max_len):
                         out[n_out, q] = -1
                     n_out += 1
                     if n_out >= out.shape[0]:
+                        on_path[:] = False
                         return p + 1, n_out, truncated
                 continue
             if depth + 1 >= max_len:
                 continue          # no room left to come back to s
-            path_edge[depth] = sorted_edge[j]
+            path_edge[depth] = e
             depth += 1
             node_at[depth] = y
-            time_at[depth] = sorted_time[j]
-            cur[depth] = blk_ptr[y]
-            end[depth] = blk_ptr[y + 1]
+            frame += 1
+            frame_at[depth] = frame
+            cur[depth] = _first_after(out_time, out_ptr[y], out_ptr[y + 1], out_time[j])
+            end[depth] = out_ptr[y + 1]
             on_path[y] = True
         on_path[s] = False
     return start_edges.shape[0], n_out, truncated
@@ -292,19 +296,10 @@ def temporal_cycles(
     keep = np.flatnonzero(in_scc)
     t_scc = time.perf_counter()
 
-    # neighbour blocks: edges sorted by (src, dst, time); one block per distinct (src, dst)
-    order = keep[np.lexsort((tm[keep], dst[keep], src[keep]))]
-    s_sorted, d_sorted, t_sorted = src[order], dst[order], tm[order]
-    if len(order):
-        new_blk = np.ones(len(order), dtype=bool)
-        new_blk[1:] = (s_sorted[1:] != s_sorted[:-1]) | (d_sorted[1:] != d_sorted[:-1])
-        blk_lo = np.flatnonzero(new_blk).astype(np.int64)
-    else:
-        blk_lo = np.zeros(0, dtype=np.int64)
-    blk_hi = np.append(blk_lo[1:], len(order)).astype(np.int64)
-    blk_src = s_sorted[blk_lo] if len(order) else np.zeros(0, dtype=np.int64)
-    blk_dst = (d_sorted[blk_lo] if len(order) else np.zeros(0, dtype=np.int64)).astype(np.int64)
-    blk_ptr = np.searchsorted(blk_src, np.arange(n + 1)).astype(np.int64)
+    # outgoing invoices per node in time order; incoming times per node for the closing check
+    out_edge = keep[np.lexsort((tm[keep], src[keep]))].astype(np.int64)
+    out_ptr = np.searchsorted(src[out_edge], np.arange(n + 1)).astype(np.int64)
+    out_time = tm[out_edge].astype(np.int64)
     in_order = keep[np.lexsort((tm[keep], dst[keep]))]
     in_ptr = np.searchsorted(dst[in_order], np.arange(n + 1)).astype(np.int64)
     in_time = tm[in_order].astype(np.int64)
@@ -317,8 +312,8 @@ def temporal_cycles(
     while pos < len(start_edges):
         out = np.empty((cap, max_len), dtype=np.int64)
         pos, n_out, tr = _search(
-            n, src, dst, tm, amt, gate, blk_ptr, blk_dst, blk_lo, blk_hi, order.astype(np.int64), t_sorted.astype(np.int64),
-            in_ptr, in_time, comp, start_edges, pos, window, t0, min_len, max_len, max_expansions, out,
+            n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, in_ptr, in_time, comp, start_edges, pos,
+            window, t0, min_len, max_len, max_expansions, out,
         )
         truncated += tr
         rows.append(out[:n_out].copy())

@@ -18,9 +18,15 @@ def fan_hub(
     min_in: int = 5,
     min_out: int = 5,
     max_value_added: float = 0.05,
+    coverage: pd.Series | None = None,
+    max_coverage: float = 0.7,
 ) -> Signal:
     """Fan-in / fan-out hub: ≥ ``min_in`` distinct sellers, ≥ ``min_out`` distinct buyers and
     |output − input| / output ≤ ``max_value_added`` (goods pass through with ~no value added).
+
+    When ``coverage`` (tax_id → item coverage from :func:`item_mismatch`) is given, a hub is flagged only
+    if its goods also change name on the way (coverage < ``max_coverage``): a trader that resells what
+    it buys at a thin margin is normal business.
 
     ``value`` is 1 − |value added| (1.0 = output equals input exactly).
     """
@@ -30,8 +36,13 @@ def fan_hub(
     a["value"] = (1 - a["value_added"].abs()).clip(lower=0)
     a["flag"] = (a["in_partners"] >= min_in) & (a["out_partners"] >= min_out) & \
         (a["value_added"].abs() <= max_value_added)
+    if coverage is not None:
+        a["coverage"] = coverage.reindex(a.index).fillna(1.0)
+        a["flag"] &= a["coverage"] < max_coverage
     a["evidence"] = [f"中转枢纽:{i:.0f} 家供应商进项、{o:.0f} 家客户销项,增值率仅 {v * 100:.1f}%"
                      for i, o, v in zip(a["in_partners"], a["out_partners"], a["value_added"], strict=True)]
+    if coverage is not None:
+        a["evidence"] = [f"{e},销项品目仅 {pct(c)} 有进项对应(变票)" for e, c in zip(a["evidence"], a["coverage"], strict=True)]
     return make_signal("fan_hub", a[["value", "flag", "evidence", "value_added"]])
 
 

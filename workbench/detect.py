@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from algorithms import amounts, hubs, identity, shell
 from algorithms.communities import Community, communities
+from algorithms.cycle_scoring import ScoredCycle, score_cycle
 from algorithms.cycles import TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
@@ -81,30 +82,18 @@ def run_id_for(fp: str, params: dict[str, Any]) -> str:
 # ring assembly
 
 
-def _cycle_score(c: TemporalCycle, young: set[str], shared_pairs: set[frozenset[str]], window_days: float,
-                 pair_use: float) -> float:
-    """0..1: tight amounts, quick closing, repeats, young members, shared identifiers, and hops on trade
-    relations used for little else (``pair_use`` = mean invoices per hop pair over the whole data,
-    divided by the repeats)."""
-    tight = 1 - min(1.0, c.spread / 0.3)
-    quick = 1 - min(1.0, c.span_days / max(window_days, 1))
-    shared = any(frozenset((a, b)) in shared_pairs for i, a in enumerate(c.members) for b in c.members[i + 1:])
-    exclusive = 1 / max(1.0, pair_use)
-    s = 0.2 + 0.2 * tight + 0.1 * quick + 0.3 * exclusive + 0.05 * min(1.0, (c.repeats - 1) / 3)
-    s += 0.1 * bool(young & set(c.members)) + 0.1 * shared
-    return round(min(1.0, s), 4)
-
-
-def cycle_evidence(c: TemporalCycle, young: set[str], shared_kinds: list[str]) -> str:
-    """e.g. "3 家企业时序闭环,11 天内闭合,金额差异 4%,2 家成员首次开票时登记不足 6 个月,成员共用电话"."""
-    parts = [f"{c.length} 家企业时序闭环(循环开票)", f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(c.spread)}"]
+def cycle_evidence(sc: ScoredCycle) -> str:
+    """e.g. "3 家企业时序闭环,11 天内闭合,各环金额差异 4%,2 家成员首次开票时登记不足 6 个月,成员共用电话"."""
+    c = sc.cycle
+    parts = [f"{c.length} 家企业时序闭环(循环开票)", f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(sc.closing_drift)}"]
+    if sc.pair_use <= 1.2:
+        parts.append("各环交易关系几乎只用于此闭环")
     if c.repeats > 1:
-        parts.append(f"同一闭环重复 {c.repeats} 次")
-    n_young = len(young & set(c.members))
-    if n_young:
-        parts.append(f"{n_young} 家成员首次开票时登记不足 6 个月")
-    if shared_kinds:
-        parts.append("成员共用" + "、".join(shared_kinds))
+        parts.append(f"同一闭环出现 {c.repeats} 次")
+    if sc.young_members:
+        parts.append(f"{sc.young_members} 家成员首次开票时登记不足 6 个月")
+    if sc.shared_kinds:
+        parts.append("成员共用" + "、".join(KIND_ZH.get(k, k) for k in sc.shared_kinds))
     return ",".join(parts)
 
 
@@ -113,27 +102,19 @@ def _ring_id(run_id: str, kind: str, members: Sequence[str]) -> str:
 
 
 def assemble_rings(
-    run_id: str, cycles: list[TemporalCycle], clusters: list[IdentityCluster], comms: list[Community],
-    hub_signal: Signal, young: set[str], links: pd.DataFrame, invoices: pa.Table, *, window_days: float,
-    pair_counts: dict[tuple[str, str], int] | None = None,
-    min_cycle_score: float = 0.5, min_community_score: float = 0.5,
+    run_id: str, cycles: list[ScoredCycle], clusters: list[IdentityCluster], comms: list[Community],
+    hub_signal: Signal, invoices: pa.Table, *, window_days: float, min_community_score: float = 0.5,
 ) -> list[Ring]:
     """Turn algorithm results into :class:`graph.model.Ring` findings with evidence in words."""
-    pair_kinds: dict[frozenset[str], list[str]] = {}
-    for a, b, k in zip(links.get("a", []), links.get("b", []), links.get("kinds", []), strict=True):
-        pair_kinds[frozenset((a, b))] = str(k).split(";")
     rings: list[Ring] = []
-    for c in cycles:
-        kinds = sorted({KIND_ZH.get(k, k) for i, a in enumerate(c.members) for b in c.members[i + 1:]
-                        for k in pair_kinds.get(frozenset((a, b)), [])})
-        use = float(np.mean([(pair_counts or {}).get((h.seller, h.buyer), 1) for h in c.hops])) / c.repeats
-        score = _cycle_score(c, young, set(pair_kinds), window_days, use)
-        if score < min_cycle_score:
-            continue
+    for sc in cycles:
+        c = sc.cycle
         rings.append(Ring(
             _ring_id(run_id, "cycle", c.members), run_id, "cycle", c.members, tuple(h.key for h in c.hops),
-            score, cycle_evidence(c, young, kinds),
-            c.details() | {"window_days": window_days, "pair_use": round(use, 2)},
+            sc.score, cycle_evidence(sc),
+            c.details() | {"window_days": window_days, "closing_drift": round(sc.closing_drift, 4),
+                           "pair_use": round(sc.pair_use, 2), "member_degree": round(sc.member_degree, 1),
+                           "components": {k: round(v, 3) for k, v in sc.components.items()}},
         ))
     for cl in clusters:
         kinds = sorted({KIND_ZH.get(k, k) for k, _, _ in cl.shared})
@@ -229,6 +210,7 @@ def run_detection(
     seed: int = 0,
     progress: bool = False,
     max_drift: float | None = 0.25,
+    min_cycle_score: float = 0.63,
     tier_medium: float | None = None,
     tier_high: float | None = None,
     on_stage: Callable[[str, float], None] | None = None,
@@ -250,6 +232,8 @@ def run_detection(
     max_drift
         Search gate: a loop's next hop is followed only when its total is within this fraction of the
         previous hop's (None = no gate; see ``algorithms.cycles.temporal_cycles``).
+    min_cycle_score
+        Cycles scoring at least this (``algorithms.cycle_scoring``) become rings and flag their members.
     tier_medium, tier_high
         Tier thresholds; default the FAPIAO_TIER_MEDIUM / FAPIAO_TIER_HIGH settings.
 
@@ -261,7 +245,7 @@ def run_detection(
     tm = settings.get_float("FAPIAO_TIER_MEDIUM") if tier_medium is None else tier_medium
     th = settings.get_float("FAPIAO_TIER_HIGH") if tier_high is None else tier_high
     params: dict[str, Any] = {"window_days": window_days, "max_cycle_len": max_cycle_len, "seed": seed,
-                              "max_drift": max_drift,
+                              "max_drift": max_drift, "min_cycle_score": min_cycle_score,
                               "tier_medium": tm, "tier_high": th}
     st = _Stages(progress)
     try:
@@ -277,32 +261,32 @@ def run_detection(
             idf = ids.to_pandas()
         with st.stage("cycles"):
             search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift)
-        with st.stage("typologies"):
-            sig_shell = shell.shell(inv, tp)
-            signals: list[Signal] = [
-                cycle_signal(search.cycles), sig_shell, shell.void_red(inv),
-                hubs.fan_hub(inv), hubs.item_mismatch(inv, tp), amounts.near_limit(inv, tp),
-                amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
-                amounts.duplicates(inv),
-            ]
         with st.stage("identities"):
             links = identity.identity_links(idf)
             clusters = identity.identity_clusters(idf)
-            signals.append(identity.shared_identity(idf))
-        with st.stage("communities"):
-            member_risk = _member_risk(signals)
+            sig_identity = identity.shared_identity(idf)
+        with st.stage("typologies"):
+            act = shell.activity(inv, tp)
             edges = _edges(inv)
-            comms = communities(edges, links=links, cycles=[c.members for c in search.cycles],
-                                member_risk=member_risk, seed=seed)
+            scored = score_cycles(search.cycles, act, edges, links)
+            flagged_cycles = [sc for sc in scored if sc.score >= min_cycle_score]
+            sig_items = hubs.item_mismatch(inv, tp)
+            sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"])
+            signals: list[Signal] = [
+                cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp), shell.void_red(inv),
+                sig_hub, sig_items, amounts.near_limit(inv, tp),
+                amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
+                amounts.duplicates(inv), sig_identity,
+            ]
+        with st.stage("communities"):
+            comms = communities(edges, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
+                                member_risk=_member_risk(signals), seed=seed)
         with st.stage("risk"):
             feats = build_features(inv, tp, signals, communities=comms)
             risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed)
         with st.stage("rings"):
-            young = set(feats.values.index[(feats.values["age_at_first_days"] < 180).to_numpy()])
-            pair_counts = {(a, b): int(n) for a, b, n in edges[["seller_tax_id", "buyer_tax_id", "count"]]
-                           .itertuples(index=False, name=None)}
-            rings = assemble_rings(run_id, search.cycles, clusters, comms, signals[3], young, links, invoices,
-                                   window_days=window_days, pair_counts=pair_counts)
+            rings = assemble_rings(run_id, flagged_cycles, clusters, comms, sig_hub, invoices,
+                                   window_days=window_days)
         run = Run(run_id, datetime.now(TZ), params | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "labels_used": risk.labels_used},
                   fp, st.seconds)
@@ -326,6 +310,20 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
         for t in s.flagged.index:
             counts[t] = counts.get(t, 0) + 1
     return {k: min(1.0, v / 2) for k, v in counts.items()}
+
+
+def score_cycles(cycles: list[TemporalCycle], act: pd.DataFrame, edges: pd.DataFrame,
+                 links: pd.DataFrame) -> list[ScoredCycle]:
+    """Score every cycle with the data-wide context (pair use, member degree, shared identifiers, youth)."""
+    pair_counts = {(a, b): int(n) for a, b, n in
+                   edges[["seller_tax_id", "buyer_tax_id", "count"]].itertuples(index=False, name=None)}
+    degree = (act["out_partners"] + act["in_partners"]).to_dict()
+    young = set(act.index[(act["age_days"] < 180).to_numpy()])
+    strong = links[links["weight"] >= 0.6] if len(links) else links
+    shared = {frozenset((a, b)): tuple(str(k).split(";"))
+              for a, b, k in zip(strong.get("a", []), strong.get("b", []), strong.get("kinds", []), strict=True)}
+    return sorted((score_cycle(c, pair_counts=pair_counts, degree=degree, shared=shared, young=young)
+                   for c in cycles), key=lambda sc: -sc.score)
 
 
 def _edges(inv: pd.DataFrame) -> pd.DataFrame:
