@@ -23,7 +23,7 @@ def test_investigator_finds_a_ring_member_and_opens_the_ring(served: Served, pag
     box.press("Enter")
     settle(page)
     frame = network_frame(page, showing=member)
-    page.get_by_text(f"{ring.ring_id}").first.click()  # the "member of rings" link
+    page.locator(f'a[href*="ring={ring.ring_id}"]').first.click()  # the "member of rings" link
     page.get_by_text("构成团伙的发票（按时间顺序）").wait_for(timeout=45_000)
     settle(page)
     frame = network_frame(page, showing=ring.members[-1])

@@ -68,9 +68,10 @@ st.page_link("pages/explorer.py", label=tr("在网络探索中打开", "Open in 
 
 member_of = [r for r in store.rings() if tp.tax_id in r.members] if store.runs() else []
 for ring in member_of[:8]:
-    st.page_link("pages/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} {ring.ring_id}（评分 {ring.score:.2f}）",
-                                            f"Member of ring: {term(RING_KINDS, ring.kind)} {ring.ring_id} (score {ring.score:.2f})"),
-                 icon=":material/hub:", query_params={"ring": ring.ring_id})
+    st.page_link("pages/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
+                                            f"Member of ring: {term(RING_KINDS, ring.kind)} · {len(ring.members)} members · "
+                                            f"score {ring.score:.2f}"),
+                 icon=":material/hub:", query_params={"ring": ring.ring_id}, help=ring.ring_id)
 
 # --- score, reasons, override ------------------------------------------------------------------------
 st.subheader(tr("风险评分", "Risk score"))
