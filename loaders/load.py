@@ -28,6 +28,9 @@ from loaders.read import RawBatch, read_all, read_batches
 from loaders.rules import RULES, InvoiceValidator, describe
 
 EXAMPLES_PER_RULE = 3
+#: Invoice columns read dictionary-encoded: few distinct values, checked once per value.
+DICTIONARY_COLUMNS = frozenset({"seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name", "tax_rate",
+                                "invoice_type", "status", "item_code", "item_name"})
 IDENTIFIER_COLUMNS = schema.IDENTIFIER_KINDS
 
 
@@ -258,7 +261,11 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
     validator = InvoiceValidator(store, limits=limits)
     if validator_names is not None:
         validator.add_names(validator_names)
-    batches = read_batches(Path(invoices), encoding=encoding, sheet=sheet,
+    def low_cardinality(headers: list[str]) -> list[str]:
+        cols = resolve_columns(headers, "invoices", user_map, source=str(invoices))
+        return [src for src, dst in cols.items() if dst in DICTIONARY_COLUMNS]
+
+    batches = read_batches(Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
                            **({"batch_rows": batch_rows} if batch_rows else {}))
     quarantine: QuarantineWriter | None = None
     warn = WarningWriter(out_dir / "warnings.csv")

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -29,6 +29,10 @@ BATCH_ROWS = 1_000_000
 MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines differ in encoding
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")
+#: Given a file's headers, which columns to read dictionary-encoded (low-cardinality text: tax ids, names ...).
+DictionaryHint = Callable[[list[str]], Collection[str]]
+DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
+
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".json": "json",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -142,7 +146,8 @@ def _transcode_mixed(path: Path, out: Path) -> int:
     return replaced
 
 
-def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
+def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH_ROWS,
+             dictionary: DictionaryHint | None = None) -> Iterator[RawBatch]:
     """Stream a delimited text file as text batches (see module doc)."""
     with path.open("rb") as f:
         sample = f.read(SAMPLE_BYTES)
@@ -168,13 +173,14 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
         _transcode_mixed(path, source)
         enc = "utf-8"
     try:
-        yield from _read_csv_arrow(source, enc, longest, batch_rows)
+        yield from _read_csv_arrow(source, enc, longest, batch_rows, dictionary)
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int) -> Iterator[RawBatch]:
+def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int,
+                    dictionary: DictionaryHint | None) -> Iterator[RawBatch]:
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES).decode(enc, errors="replace")
     first_line = head.lstrip("\ufeff").split("\n", 1)[0]
@@ -195,7 +201,9 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int) -> Iter
         block_size=max(16 << 20, 2 * longest + (1 << 20)), column_names=header, skip_rows=1,
         use_threads=True)
     parse_opts = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid)
-    conv_opts = pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+    dict_cols = set(dictionary(header)) if dictionary else set()
+    types = {h: DICT_TYPE if h in dict_cols else pa.string() for h in header}
+    conv_opts = pacsv.ConvertOptions(column_types=types,
                                      strings_can_be_null=False, quoted_strings_can_be_null=False)
     size = max(path.stat().st_size, 1)
     row_bytes = max(len(head.encode(enc, errors="replace")) / max(head.count("\n"), 1), 1.0)
@@ -216,7 +224,7 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int) -> Iter
                 pending, pending_rows = [], 0
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise InvalidData(f"{path}: cannot read as a table ({str(e).splitlines()[0]})") from e
-    table = pa.Table.from_batches(pending, schema=pa.schema([(h, pa.string()) for h in header]))
+    table = pa.Table.from_batches(pending, schema=pa.schema([(h, types[h]) for h in header]))
     yield RawBatch(table, row, list(malformed), 1.0)
 
 
@@ -365,40 +373,63 @@ def _split_broken(records: list[Any], start: int, done: float, bad: list[tuple[i
     return batch
 
 
-def read_parquet(path: Path, *, batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
+def read_parquet(path: Path, *, batch_rows: int = BATCH_ROWS,
+                 dictionary: DictionaryHint | None = None) -> Iterator[RawBatch]:
     """Stream a Parquet file's row groups as text batches (typed columns are cast to text)."""
     try:
         pf = pq.ParquetFile(path)
+        if dictionary is not None:
+            schema = pf.schema_arrow
+            wanted = set(dictionary(list(schema.names)))
+            text = [f.name for f in schema if f.name in wanted and pa.types.is_string(f.type)]
+            if text:
+                pf = pq.ParquetFile(path, read_dictionary=text)
     except (pa.ArrowInvalid, OSError) as e:
         raise InvalidData(f"{path} is not a readable Parquet file ({e})") from e
     total = max(pf.metadata.num_rows, 1)
     row = 1
+    pending: list[pa.Table] = []
+
+    def flush() -> RawBatch:
+        table = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+        pending.clear()
+        return RawBatch(table, row, [], min((row + table.num_rows) / total, 1.0))
+
     try:
         for batch in pf.iter_batches(batch_size=batch_rows):
             cols = {}
             for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                cols[name] = col if pa.types.is_string(col.type) else col.cast(pa.string())
-            table = pa.table(cols)
-            yield RawBatch(table, row, [], min((row + table.num_rows) / total, 1.0))
-            row += table.num_rows
+                keep = pa.types.is_string(col.type) or col.type == DICT_TYPE
+                cols[name] = col if keep else col.cast(pa.string())
+            pending.append(pa.table(cols))
+            if sum(t.num_rows for t in pending) >= batch_rows:   # row groups are merged into big batches
+                out = flush()
+                yield out
+                row += out.table.num_rows
+        if pending:
+            yield flush()
     except (pa.ArrowInvalid, OSError) as e:
         raise InvalidData(f"{path}: Parquet data is damaged after record {row - 1} ({e})") from e
 
 
 def read_batches(path: Path, *, encoding: str | None = None, sheet: str | None = None,
-                 batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
-    """Stream any supported file as :class:`RawBatch` text batches (format chosen by extension)."""
+                 batch_rows: int = BATCH_ROWS, dictionary: DictionaryHint | None = None) -> Iterator[RawBatch]:
+    """Stream any supported file as :class:`RawBatch` text batches (format chosen by extension).
+
+    ``dictionary`` names, from the headers, columns to read dictionary-encoded (CSV and Parquet only):
+    the validator then checks each distinct value once.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
     fmt = detect_format(path)
     if fmt == "csv":
-        return read_csv(path, encoding=encoding, batch_rows=batch_rows)
+        return read_csv(path, encoding=encoding, batch_rows=batch_rows, dictionary=dictionary)
     if fmt == "excel":
         return read_excel(path, sheet=sheet)
     if fmt in ("json", "jsonl"):
         return read_json(path, encoding=encoding)
-    return read_parquet(path, batch_rows=batch_rows)
+    return read_parquet(path, batch_rows=batch_rows, dictionary=dictionary)
 
 
 def read_all(path: Path, **kw: Any) -> pa.Table:

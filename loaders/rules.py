@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -130,26 +131,78 @@ class BatchOutcome:
 _UNICODE_TEXT = ("seller_name", "buyer_name", "item_name", "status", "invoice_type")
 
 
+def _id_checks(tid: pa.Array) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """(well formed, check character right, legacy id) for upper-cased tax ids."""
+    well, check_ok = check_mask(tid)
+    legacy = np.zeros(len(tid), dtype=np.bool_)
+    odd = np.flatnonzero(~well & nz.np_bool(pc.greater(pc.utf8_length(tid), 0)))
+    if len(odd):
+        legacy[odd] = nz.np_bool(pc.match_substring_regex(tid.take(pa.array(odd)), _LEGACY_RE))
+    return well, check_ok, legacy
+
+
 class _Columns:
-    """Cleaned text columns of one batch and their blank masks, each computed once."""
+    """Cleaned text columns of one batch, their blank masks and per-value results, each computed once.
+
+    Dictionary-encoded columns (low-cardinality columns such as tax ids, names, rates and statuses are
+    read that way) are cleaned and checked once per distinct value and mapped back to rows by index.
+    """
 
     def __init__(self, table: pa.Table) -> None:
+        if any(pa.types.is_dictionary(f.type) for f in table.schema):
+            table = table.unify_dictionaries()
         self.table = table
+        self.n = table.num_rows
         self._text: dict[str, pa.Array] = {}
         self._blank: dict[str, BoolArray] = {}
+        self._dict: dict[str, tuple[pa.Array, np.ndarray]] = {}
+
+    def values(self, name: str) -> tuple[pa.Array, np.ndarray] | None:
+        """(cleaned distinct values, row → value index) for a dictionary column, else None."""
+        if name in self._dict:
+            return self._dict[name]
+        if name not in self.table.column_names or not pa.types.is_dictionary(self.table.column(name).type):
+            return None
+        col = self.table.column(name)
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if isinstance(arr, pa.ChunkedArray):  # pragma: no cover - combine_chunks of one dictionary
+            arr = arr.chunk(0)
+        dictionary = nz.clean(arr.dictionary, unicode=name in _UNICODE_TEXT)
+        dictionary = pa.concat_arrays([dictionary, pa.array([""], pa.string())])
+        idx = np.asarray(pc.fill_null(arr.indices, len(dictionary) - 1).to_numpy(zero_copy_only=False),
+                         dtype=np.int64)
+        self._dict[name] = (dictionary, idx)
+        return self._dict[name]
 
     def __call__(self, name: str) -> pa.Array:
         if name not in self._text:
-            if name in self.table.column_names:
+            d = self.values(name)
+            if d is not None:
+                self._text[name] = d[0].take(pa.array(d[1]))
+            elif name in self.table.column_names:
                 self._text[name] = nz.clean(self.table.column(name), unicode=name in _UNICODE_TEXT)
             else:
-                self._text[name] = pa.array([""] * self.table.num_rows, pa.string())
+                self._text[name] = pa.array([""] * self.n, pa.string())
         return self._text[name]
 
     def blank(self, name: str) -> BoolArray:
         if name not in self._blank:
-            self._blank[name] = nz.blank(self(name))
+            self._blank[name] = self.per_value(name, nz.blank)
         return self._blank[name]
+
+    def per_value(self, name: str, fn: Any) -> Any:
+        """``fn`` (text array → numpy array) applied per distinct value when possible, per row otherwise."""
+        d = self.values(name)
+        if d is None:
+            return fn(self(name))
+        return fn(d[0])[..., d[1]]
+
+    def per_value_arrow(self, name: str, fn: Any) -> pa.Array:
+        """``fn`` (text array → arrow array) applied per distinct value when possible, per row otherwise."""
+        d = self.values(name)
+        if d is None:
+            return fn(self(name))
+        return fn(d[0]).take(pa.array(d[1]))
 
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -198,7 +251,9 @@ def _fingerprint(table: pa.Table) -> np.ndarray:
     with np.errstate(over="ignore"):
         for name in CONTENT_COLUMNS:
             col = table.column(name)
-            if pa.types.is_string(col.type):
+            if f"__h_{name}" in table.column_names:
+                part = np.asarray(table.column(f"__h_{name}").to_numpy(), dtype=np.uint64)
+            elif pa.types.is_string(col.type):
                 part = string_hash(col)
             else:
                 if pa.types.is_floating(col.type):
@@ -207,6 +262,63 @@ def _fingerprint(table: pa.Table) -> np.ndarray:
             h = (h ^ part) * _MUL
             h ^= h >> np.uint64(29)
     return h
+
+
+class _SeenIndex:
+    """Keys accepted from earlier batches: sorted runs of 64-bit key hashes (numpy searchsorted), with the
+    keys themselves kept to rule out hash collisions, and each key's fingerprint and total."""
+
+    MAX_RUNS = 6
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._keys: list[pa.Array] = []
+        self._fp: list[np.ndarray] = []
+        self._total: list[np.ndarray] = []
+        self._cache: tuple[pa.ChunkedArray, np.ndarray, np.ndarray] | None = None
+        self.size = 0
+
+    def add(self, keys: pa.Array, fp: np.ndarray, total: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        h = string_hash(keys)
+        order = np.argsort(h, kind="stable")
+        self._runs.append((h[order], order + self.size))
+        if len(self._runs) > self.MAX_RUNS:
+            allh = np.concatenate([r[0] for r in self._runs])
+            allo = np.concatenate([r[1] for r in self._runs])
+            o = np.argsort(allh, kind="stable")
+            self._runs = [(allh[o], allo[o])]
+        self._keys.append(keys)
+        self._fp.append(fp)
+        self._total.append(total)
+        self._cache = None
+        self.size += len(keys)
+
+    def arrays(self) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
+        """(keys, fingerprints, totals) of everything added, in order."""
+        if self._cache is None:
+            self._cache = (pa.chunked_array(self._keys, pa.string()),
+                           np.concatenate(self._fp) if self._fp else np.zeros(0, np.uint64),
+                           np.concatenate(self._total) if self._total else np.zeros(0, np.int64))
+        return self._cache
+
+    def lookup(self, keys: pa.Array) -> np.ndarray:
+        """Position of each key among those added, or -1."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if self.size == 0 or len(keys) == 0:
+            return out
+        h = string_hash(keys)
+        for run_h, run_pos in self._runs:
+            pos = np.clip(np.searchsorted(run_h, h), 0, len(run_h) - 1)
+            hit = (run_h[pos] == h) & (out < 0)
+            out[hit] = run_pos[pos[hit]]
+        found = np.flatnonzero(out >= 0)
+        if len(found):  # rule out hash collisions
+            stored = self.arrays()[0].take(pa.array(out[found]))
+            same = nz.np_bool(pc.equal(stored, keys.take(pa.array(found))))
+            out[found[~same]] = -1
+        return out
 
 
 class InvoiceValidator:
@@ -232,36 +344,29 @@ class InvoiceValidator:
         lim = dict(limits or {})
         self._limit_ids = pa.array(list(lim.keys()), pa.string())
         self._limit_fen = np.array(list(lim.values()), dtype=np.int64)
-        self._seen_keys: list[pa.Array] = []
-        self._seen_fp: list[np.ndarray] = []
-        self._seen_total: list[np.ndarray] = []
-        self._seen_cache: tuple[pa.Array, np.ndarray, np.ndarray] | None = None
+        self._seen = _SeenIndex()
         self._red_sums: dict[str, int] = {}
         self._names: list[pa.Table] = []
         self._deferred: list[tuple[pa.Table, pa.Table, np.ndarray]] = []   # (raw rows, parsed rows, row numbers)
+        self._hashes: dict[str, np.ndarray] = {}
 
     # --- cross-batch state ------------------------------------------------------------------------
-    def _seen(self) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-        if self._seen_cache is None:
-            keys = pa.concat_arrays(self._seen_keys) if self._seen_keys else pa.array([], pa.string())
-            fp = np.concatenate(self._seen_fp) if self._seen_fp else np.zeros(0, np.uint64)
-            tot = np.concatenate(self._seen_total) if self._seen_total else np.zeros(0, np.int64)
-            self._seen_keys, self._seen_fp, self._seen_total = [keys], [fp], [tot]
-            self._seen_cache = (keys, fp, tot)
-        return self._seen_cache
-
     def _remember(self, accepted: pa.Table, fp: np.ndarray) -> None:
         if accepted.num_rows == 0:
             return
-        self._seen_keys.append(accepted.column("key").combine_chunks())
-        self._seen_fp.append(fp)
-        self._seen_total.append(np.asarray(accepted.column("total_fen").to_numpy(), dtype=np.int64))
-        self._seen_cache = None
-        pairs = pa.concat_tables([
-            accepted.select(["seller_tax_id", "seller_name"]).rename_columns(["tax_id", "name"]),
-            accepted.select(["buyer_tax_id", "buyer_name"]).rename_columns(["tax_id", "name"]),
-        ]).group_by(["tax_id", "name"]).aggregate([])
-        self._names.append(pairs)
+        self._seen.add(accepted.column("key").combine_chunks(), fp,
+                       np.asarray(accepted.column("total_fen").to_numpy(), dtype=np.int64))
+        for side in ("seller", "buyer"):   # distinct (tax id, name) pairs, found by hash
+            cols = [f"{side}_tax_id", f"{side}_name"]
+            if f"__h_{cols[0]}" in accepted.column_names:
+                with np.errstate(over="ignore"):
+                    pair = (np.asarray(accepted.column(f"__h_{cols[0]}").to_numpy(), dtype=np.uint64) * _MUL
+                            ^ np.asarray(accepted.column(f"__h_{cols[1]}").to_numpy(), dtype=np.uint64))
+                _, first = np.unique(pair, return_index=True)
+                sub = accepted.select(cols).take(pa.array(first))
+            else:
+                sub = accepted.select(cols).group_by(cols).aggregate([])
+            self._names.append(sub.rename_columns(["tax_id", "name"]))
 
     def add_names(self, table: pa.Table) -> None:
         """Register (tax_id, name) pairs from a taxpayers file for ``name_conflict``."""
@@ -309,23 +414,29 @@ class InvoiceValidator:
         add("date_future", "issue_date", date_ok & (issued > self.now))
 
         ids: dict[str, pa.Array] = {}
+        id_hash: dict[str, np.ndarray] = {}
         for side in ("seller", "buyer"):
-            tid = pc.utf8_upper(_col(f"{side}_tax_id"))
+            name = f"{side}_tax_id"
+            tid = _col.per_value_arrow(name, pc.utf8_upper)
             ids[side] = tid
-            t_blank = nz.blank(tid)
-            well, check_ok = check_mask(tid)
-            legacy = np.zeros(n, dtype=np.bool_)
-            odd = np.flatnonzero(~well & ~t_blank)
-            if len(odd):
-                legacy[odd] = nz.np_bool(pc.match_substring_regex(tid.take(pa.array(odd)), _LEGACY_RE))
+            t_blank = _col.blank(name)
+            id_hash[side] = _col.per_value(name, lambda a: string_hash(pc.utf8_upper(a)))
+            well, check_ok, legacy = _col.per_value(name, lambda a: np.stack(_id_checks(pc.utf8_upper(a))))
             add("missing_field", f"{side}_tax_id", t_blank)
             add("tax_id_format", f"{side}_tax_id", ~t_blank & ~well & ~legacy)
             add("tax_id_check", f"{side}_tax_id", well & ~check_ok, "check character does not match")
             add("tax_id_check", f"{side}_tax_id", legacy & date_ok & (issued >= USCC_SWITCH),
                 "legacy tax id on an invoice dated 2018 or later")
             add("missing_field", f"{side}_name", _col.blank(f"{side}_name"))
-        add("same_party", "buyer_tax_id",
-            nz.np_bool(pc.equal(ids["seller"], ids["buyer"])) & ~nz.blank(ids["seller"]))
+        same = np.flatnonzero((id_hash["seller"] == id_hash["buyer"]) & ~_col.blank("seller_tax_id"))
+        if len(same):  # confirm hash matches exactly
+            same = same[nz.np_bool(pc.equal(ids["seller"].take(pa.array(same)), ids["buyer"].take(pa.array(same))))]
+        same_mask = np.zeros(n, dtype=np.bool_)
+        same_mask[same] = True
+        add("same_party", "buyer_tax_id", same_mask)
+        self._hashes = {"seller_tax_id": id_hash["seller"], "buyer_tax_id": id_hash["buyer"],
+                        "seller_name": _col.per_value("seller_name", string_hash),
+                        "buyer_name": _col.per_value("buyer_name", string_hash)}
 
         money: dict[str, tuple[np.ndarray, BoolArray, BoolArray]] = {}
         for fld in ("amount", "tax_amount", "total_amount"):
@@ -340,7 +451,8 @@ class InvoiceValidator:
         amount, a_ok, _ = money["amount"]
         tax, t_ok, tax_exempt = money["tax_amount"]
         total, s_ok, _ = money["total_amount"]
-        rate, r_ok, rate_exempt = nz.parse_rate(_col("tax_rate"))
+        rate, r_ok, rate_exempt = _col.per_value("tax_rate", lambda a: np.stack(nz.parse_rate(a)))
+        r_ok, rate_exempt = r_ok.astype(np.bool_), rate_exempt.astype(np.bool_)
         r_blank = _col.blank("tax_rate")
         add("missing_field", "tax_rate", r_blank)
         add("bad_value", "tax_rate", ~r_blank & ~r_ok)
@@ -351,9 +463,8 @@ class InvoiceValidator:
         add("tax_mismatch", "tax_amount",
             a_ok & t_ok & r_ok & np.where(exempt, tax != 0, np.abs(tax - expected) > self.tolerance))
 
-        status_txt = pc.utf8_lower(_col("status"))
-        status = pc.fill_null(pc.take(pa.array(list(STATUS_ALIASES.values())),
-                                      pc.index_in(status_txt, pa.array(list(STATUS_ALIASES)))), "")
+        status = _col.per_value_arrow("status", lambda a: pc.fill_null(pc.take(
+            pa.array(list(STATUS_ALIASES.values())), pc.index_in(pc.utf8_lower(a), pa.array(list(STATUS_ALIASES)))), ""))
         status_bad = nz.blank(status)
         add("status_invalid", "status", status_bad)
         digital = num_digits & (num_len == 20)
@@ -395,8 +506,8 @@ class InvoiceValidator:
                 okq = nz.np_bool(pc.match_substring_regex(_col(fld), r"^-?[0-9]+(\.[0-9]+)?$"))
                 add("bad_value", fld, ~_col.blank(fld) & ~okq)
 
-        kind_txt = _col("invoice_type")
-        kind = pc.take(pa.array(list(KIND_ALIASES.values())), pc.index_in(kind_txt, pa.array(list(KIND_ALIASES))))
+        kind = _col.per_value_arrow("invoice_type", lambda a: pc.take(
+            pa.array(list(KIND_ALIASES.values())), pc.index_in(a, pa.array(list(KIND_ALIASES)))))
         derived = pc.if_else(pa.array(digital), "digital_ordinary",
                              pc.if_else(pa.array(code_len == 10), "special", "ordinary"))
         kind = pc.coalesce(kind, derived)
@@ -418,7 +529,10 @@ class InvoiceValidator:
             "item_code": pc.if_else(pa.array(_col.blank("item_code")), none, item_code),
             "item_name": pc.if_else(pa.array(_col.blank("item_name")), none, item_name),
         })
-        return parsed.cast(schema.INVOICES), issues
+        parsed = parsed.cast(schema.INVOICES)
+        for col, h in self._hashes.items():   # row hashes for fingerprints and name pairs (dropped on output)
+            parsed = parsed.append_column(f"__h_{col}", pa.array(h, pa.uint64()))
+        return parsed, issues
 
     def validate(self, raw: pa.Table, *, source: pa.Table | None = None, first_row: int = 1) -> BatchOutcome:
         """Validate one batch of canonical text columns (see :mod:`loaders.mapping`).
@@ -460,13 +574,11 @@ class InvoiceValidator:
                     issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "earlier in this file"))
 
         # duplicates of earlier batches, then of the store
-        seen_keys, seen_fp, seen_total = self._seen()
         cand = np.flatnonzero(~bad & ~skipped)
-        if len(cand) and len(seen_keys):
-            idx = pc.index_in(keys if len(cand) == n else keys.take(pa.array(cand)), seen_keys)
-            hit = nz.np_bool(pc.is_valid(idx))
-            pos = np.asarray(pc.fill_null(idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-            same = seen_fp[pos] == fp[cand]
+        if len(cand) and self._seen.size:
+            pos = self._seen.lookup(keys if len(cand) == n else keys.take(pa.array(cand)))
+            hit = pos >= 0
+            same = self._seen.arrays()[1][np.where(hit, pos, 0)] == fp[cand]
             skipped[cand[hit & same]] = True
             dup_rows = cand[hit & ~same]
             bad[dup_rows] = True
@@ -495,16 +607,16 @@ class InvoiceValidator:
             blue_ok = np.flatnonzero(~bad & ~skipped & ~nz.np_bool(pc.is_valid(red_ref)))
             totals: dict[str, int] = {}
             refs = red_ref.take(pa.array(reds))
-            for source_keys, source_tot in (
-                (keys.take(pa.array(blue_ok)), np.asarray(parsed.column("total_fen").to_numpy())[blue_ok]),
-                (seen_keys, seen_total),
-            ):
-                if len(source_keys) == 0:
-                    continue
-                idx = pc.index_in(refs, source_keys)
-                for r, i in zip(refs.to_pylist(), idx.to_pylist(), strict=True):
-                    if i is not None and r not in totals:
-                        totals[r] = int(source_tot[i])
+            idx = pc.index_in(refs, keys.take(pa.array(blue_ok)))   # originals in this batch
+            batch_tot = np.asarray(parsed.column("total_fen").to_numpy())[blue_ok]
+            for r, i in zip(refs.to_pylist(), idx.to_pylist(), strict=True):
+                if i is not None and r not in totals:
+                    totals[r] = int(batch_tot[i])
+            seen_pos = self._seen.lookup(refs)                         # ... in earlier batches
+            seen_total = self._seen.arrays()[2] if self._seen.size else np.zeros(0, np.int64)
+            for r, i in zip(refs.to_pylist(), seen_pos.tolist(), strict=True):
+                if i >= 0 and r not in totals:
+                    totals[r] = int(seen_total[i])
             missing = sorted({r for r in refs.to_pylist() if r not in totals})
             if self.store is not None and missing:
                 found = self.store.invoices(missing)
@@ -538,6 +650,7 @@ class InvoiceValidator:
         keep = np.flatnonzero(~bad & ~skipped & ~deferred)
         accepted = parsed if len(keep) == n else parsed.take(pa.array(keep))
         self._remember(accepted, fp[keep])
+        accepted = accepted.select(schema.INVOICES.names)
         out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))
         out.keys = keys
         return out
