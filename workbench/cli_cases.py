@@ -18,7 +18,11 @@ from workbench import auth, cases, export
 from workbench import users as accounts
 
 STORE_HELP = "Store URI (default: FAPIAO_STORE, i.e. embedded:workspace)."
-_console = Console()
+
+
+def _console() -> Console:
+    """A console on the current stdout; wide when piped so ids and names are never wrapped."""
+    return Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _store(uri: str | None) -> Store:
@@ -85,7 +89,7 @@ def users_list(store_uri: str | None) -> None:
     table = Table("user", "display name", "roles", "status")
     for u in all_users:
         table.add_row(u.username, u.display_name, ", ".join(u.roles), "disabled" if u.disabled else "active")
-    _console.print(table)
+    _console().print(table)
     if not all_users:
         click.echo("no users yet: fapiao users add NAME --role ROLE")
 
@@ -147,7 +151,7 @@ def case_list(username: str, status: str | None, password_stdin: bool, store_uri
     table = Table("case", "title", "status", "owner", "assignee", "taxpayers", "opened")
     for c in found:
         table.add_row(c.case_id, c.title, c.status, c.owner, c.assignee or "-", str(len(c.taxpayers)), c.created_at[:16])
-    _console.print(table)
+    _console().print(table)
 
 
 @case.command("export")
@@ -166,7 +170,7 @@ def case_export(case_id: str, username: str, out_dir: Path, password_stdin: bool
     """
     with _store(store_uri) as store:
         user = _sign_in(store, username, password_stdin)
-        with _console.status(f"exporting {case_id} ..."):
+        with _console().status(f"exporting {case_id} ..."):
             path = export.export_case(store, user, case_id, out_dir)
     click.echo(str(path))
 
@@ -219,7 +223,7 @@ def audit_show(limit: int, actor: str | None, action: str | None, target: str | 
     for ev in evs:
         r = audit_log.event_row(ev)
         table.add_row(*(str(r[k]) for k in ("seq", "at", "actor", "role", "action", "target", "detail")))
-    _console.print(table)
+    _console().print(table)
 
 
 audit = audit_group

@@ -104,3 +104,21 @@ def test_case_steps_are_audited(env: tuple[Store, dict[str, User]]) -> None:
     evs = [(e.actor, e.action) for e in audit.events(store, target=f"case:{c.case_id}")]
     assert evs == [("ivan", "disposition"), ("ivan", "case_status"), ("ana", "case_read"), ("ivan", "case_open")]
     assert audit.verify(store).ok
+
+
+def test_cli_case_list_respects_restriction(env: tuple[Store, dict[str, User]]) -> None:
+    from click.testing import CliRunner
+    from g_case_data import PASSWORD
+
+    from workbench.cli import cli
+
+    store, u = env
+    mine = cases.open_case(store, u["investigator"], "命令行可见", taxpayers=TAX_IDS[:1])
+    hidden = cases.open_case(store, u["supervisor"], "命令行不可见", taxpayers=TAX_IDS[:1])
+    r = CliRunner().invoke(cli, ["case", "list", "--user", "ivan", "--password-stdin", "--store", store.uri],
+                           input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    assert mine.case_id in r.output and hidden.case_id not in r.output
+    r = CliRunner().invoke(cli, ["case", "list", "--user", "ivan", "--password-stdin", "--store", store.uri],
+                           input="wrong\n")
+    assert r.exit_code != 0
