@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -278,10 +279,10 @@ class _SeenIndex:
         self._cache: tuple[pa.ChunkedArray, np.ndarray, np.ndarray] | None = None
         self.size = 0
 
-    def add(self, keys: pa.Array, fp: np.ndarray, total: np.ndarray) -> None:
+    def add(self, keys: pa.Array, fp: np.ndarray, total: np.ndarray, h: np.ndarray | None = None) -> None:
         if len(keys) == 0:
             return
-        h = string_hash(keys)
+        h = string_hash(keys) if h is None else h
         order = np.argsort(h, kind="stable")
         self._runs.append((h[order], order + self.size))
         if len(self._runs) > self.MAX_RUNS:
@@ -303,12 +304,12 @@ class _SeenIndex:
                            np.concatenate(self._total) if self._total else np.zeros(0, np.int64))
         return self._cache
 
-    def lookup(self, keys: pa.Array) -> np.ndarray:
-        """Position of each key among those added, or -1."""
+    def lookup(self, keys: pa.Array, h: np.ndarray | None = None) -> np.ndarray:
+        """Position of each key among those added, or -1 (``h``: the keys' :func:`string_hash`, if known)."""
         out = np.full(len(keys), -1, dtype=np.int64)
         if self.size == 0 or len(keys) == 0:
             return out
-        h = string_hash(keys)
+        h = string_hash(keys) if h is None else h
         for run_h, run_pos in self._runs:
             pos = np.clip(np.searchsorted(run_h, h), 0, len(run_h) - 1)
             hit = (run_h[pos] == h) & (out < 0)
@@ -351,18 +352,18 @@ class InvoiceValidator:
         self._hashes: dict[str, np.ndarray] = {}
 
     # --- cross-batch state ------------------------------------------------------------------------
-    def _remember(self, accepted: pa.Table, fp: np.ndarray) -> None:
+    def _remember(self, accepted: pa.Table, fp: np.ndarray, key_hash: np.ndarray | None = None) -> None:
         if accepted.num_rows == 0:
             return
         self._seen.add(accepted.column("key").combine_chunks(), fp,
-                       np.asarray(accepted.column("total_fen").to_numpy(), dtype=np.int64))
+                       np.asarray(accepted.column("total_fen").to_numpy(), dtype=np.int64), key_hash)
         for side in ("seller", "buyer"):   # distinct (tax id, name) pairs, found by hash
             cols = [f"{side}_tax_id", f"{side}_name"]
             if f"__h_{cols[0]}" in accepted.column_names:
                 with np.errstate(over="ignore"):
                     pair = (np.asarray(accepted.column(f"__h_{cols[0]}").to_numpy(), dtype=np.uint64) * _MUL
                             ^ np.asarray(accepted.column(f"__h_{cols[1]}").to_numpy(), dtype=np.uint64))
-                _, first = np.unique(pair, return_index=True)
+                first = np.flatnonzero(~pd.Index(pair).duplicated())   # hash-based, O(n)
                 sub = accepted.select(cols).take(pa.array(first))
             else:
                 sub = accepted.select(cols).group_by(cols).aggregate([])
@@ -557,8 +558,9 @@ class InvoiceValidator:
         keys = parsed.column("key").combine_chunks()
 
         # duplicates inside the batch: the first good row of a key wins
+        key_hash = string_hash(keys)
         cand = np.flatnonzero(~bad)
-        if len(cand):
+        if len(cand) and pd.Index(key_hash[cand]).has_duplicates:
             ck = keys if len(cand) == n else keys.take(pa.array(cand))
             uniq = pc.unique(ck)
             if len(uniq) < len(ck):
@@ -576,7 +578,7 @@ class InvoiceValidator:
         # duplicates of earlier batches, then of the store
         cand = np.flatnonzero(~bad & ~skipped)
         if len(cand) and self._seen.size:
-            pos = self._seen.lookup(keys if len(cand) == n else keys.take(pa.array(cand)))
+            pos = self._seen.lookup(keys if len(cand) == n else keys.take(pa.array(cand)), key_hash[cand])
             hit = pos >= 0
             same = self._seen.arrays()[1][np.where(hit, pos, 0)] == fp[cand]
             skipped[cand[hit & same]] = True
@@ -649,7 +651,7 @@ class InvoiceValidator:
 
         keep = np.flatnonzero(~bad & ~skipped & ~deferred)
         accepted = parsed if len(keep) == n else parsed.take(pa.array(keep))
-        self._remember(accepted, fp[keep])
+        self._remember(accepted, fp[keep], key_hash[keep])
         accepted = accepted.select(schema.INVOICES.names)
         out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))
         out.keys = keys
