@@ -379,13 +379,18 @@ class EmbeddedStore(Store):
         row = _one(con.execute(q.GET_META, ["data_version"]))
         version = row[0] if row else ""
         if self._adj is None or version != self._adj_version:
-            con.execute("BEGIN")        # one snapshot for the three reads
+            try:
+                con.execute("BEGIN")    # one snapshot for the three reads (unless a writer's is open)
+                own = True
+            except duckdb.TransactionException:
+                own = False
             try:
                 taxpayers = _to_schema(self._arrow(con, q.TAXPAYERS_ALL), schema.TAXPAYERS).combine_chunks()
                 identifiers = self._arrow(con, q.IDENTIFIERS_ALL)
                 edges = self._arrow(con, q.ADJ_EDGES)
             finally:
-                con.execute("COMMIT")
+                if own:
+                    con.execute("COMMIT")
             self._adj, self._adj_version = Adjacency(taxpayers, identifiers, edges), version
         return self._adj
 
@@ -574,8 +579,23 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
             return
         batch = _invoice_batch(pa.concat_tables(self.pending))
         self.pending, self.pending_rows = [], 0
-        self._with_batch(batch, ("create_parties", q.CREATE_PARTIES_FROM_INVOICES),
-                         ("delete_invoices", q.DELETE_INVOICES_IN_BATCH), ("insert_invoices", q.INSERT_INVOICES))
+        assert self.con is not None
+        # parties not yet known: usually none once the taxpayer file or earlier batches are in
+        parties = pc.unique(pa.chunked_array([*batch.column("seller_tax_id").chunks,
+                                              *batch.column("buyer_tax_id").chunks]).combine_chunks())
+        self.con.register("_keys", pa.table({"key": parties}))
+        try:
+            missing = self.con.sql(q.MISSING_PARTIES).to_arrow_table()
+            statements = [("delete_invoices", q.DELETE_INVOICES_IN_BATCH), ("insert_invoices", q.INSERT_INVOICES)]
+            if missing.num_rows:
+                self.con.unregister("_keys")
+                self.con.register("_keys", missing)
+                statements.insert(0, ("create_parties", q.CREATE_PARTIES_FROM_INVOICES))
+            self._with_batch(batch, *statements)
+        except duckdb.Error as e:
+            raise QueryError("missing_parties", str(e)) from e
+        finally:
+            self.con.unregister("_keys")
 
     # --- Writer ----------------------------------------------------------------------------------------
     def taxpayers(self, table: pa.Table) -> None:

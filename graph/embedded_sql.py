@@ -90,9 +90,11 @@ CREATE_PARTIES_FROM_INVOICES = """
         SELECT seller_tax_id AS tax_id, seller_name AS name, issued_at FROM _batch
         UNION ALL
         SELECT buyer_tax_id, buyer_name, issued_at FROM _batch)
-    WHERE tax_id IS NOT NULL AND tax_id <> '' AND tax_id NOT IN (SELECT tax_id FROM taxpayers)
+    WHERE tax_id IN (SELECT key FROM _keys)
     GROUP BY tax_id
     ON CONFLICT DO NOTHING"""
+MISSING_PARTIES = """
+    SELECT key FROM _keys WHERE key IS NOT NULL AND key <> '' AND key NOT IN (SELECT tax_id FROM taxpayers)"""
 
 DELETE_RUN_RINGS = "DELETE FROM rings WHERE run_id = ?"
 DELETE_RUN_MEMBERS = "DELETE FROM ring_members WHERE run_id = ?"
