@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from algorithms.cycles import TemporalCycle
 
 #: component → weight (sum 1.0)
-WEIGHTS = {"tight": 0.3, "exclusive": 0.25, "small_parties": 0.2, "length": 0.1, "shared_identity": 0.1,
-           "young": 0.05}
+WEIGHTS = {"tight": 0.3, "exclusive": 0.2, "small_parties": 0.15, "unusual_amount": 0.1, "length": 0.1,
+           "shared_identity": 0.1, "young": 0.05}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ def score_cycle(
     degree: Mapping[str, float],
     shared: Mapping[frozenset[str], tuple[str, ...]],
     young: set[str],
+    seller_amounts: Mapping[str, tuple[float, float]] | None = None,
     tight_drift: float = 0.1,
     hub_degree: float = 50,
 ) -> ScoredCycle:
@@ -62,6 +63,9 @@ def score_cycle(
         {a, b} → identifier kinds the two share.
     young
         Taxpayers registered < 6 months before their first invoice.
+    seller_amounts
+        tax_id → (median, MAD) of log10 invoice totals: loop invoices far above a company's usual
+        amounts (robust z > 2) inflate turnover, a hallmark of 虚开.
     tight_drift
         Largest hop-to-hop drift at which the "tight amounts" component reaches 0. Longer loops earn the
         "length" component: every extra hop that keeps the amount is less likely to happen by chance.
@@ -80,8 +84,19 @@ def score_cycle(
         "exclusive": 1 / max(1.0, use),
         "small_parties": min(1.0, max(0.0, 1 - math.log10(max(deg, 1) / hub_degree) / math.log10(20))),
         "length": min(1.0, (c.length - 2) / 3),
+        "unusual_amount": _unusual(c, seller_amounts or {}),
         "shared_identity": 1.0 if kinds else 0.0,
         "young": 1.0 if n_young else 0.0,
     }
     score = round(sum(WEIGHTS[k] * v for k, v in comp.items()), 4)
     return ScoredCycle(c, score, comp, drift, hop, use, deg, tuple(kinds), n_young)
+
+
+def _unusual(c: TemporalCycle, stats: Mapping[str, tuple[float, float]]) -> float:
+    """Share of hops whose total is > 2 robust z above the seller's usual log10 total."""
+    hits = 0
+    for h in c.hops:
+        med, mad = stats.get(h.seller, (math.log10(max(h.total_fen, 1)), 0.0))
+        z = (math.log10(max(h.total_fen, 1)) - med) / (1.4826 * mad) if mad > 0 else 0.0
+        hits += z > 2
+    return hits / len(c.hops)

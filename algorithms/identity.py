@@ -17,7 +17,9 @@ from algorithms._tables import frame
 from algorithms.signals import Signal, make_signal
 
 KIND_ZH = {"legal_rep": "法定代表人", "phone": "电话", "address": "地址", "bank_account": "银行账户"}
-KIND_WEIGHT = {"legal_rep": 0.3, "phone": 1.0, "bank_account": 1.5, "address": 0.5}
+#: a person's name or a street address is shared by chance far more often than a phone or bank account
+KIND_WEIGHT = {"legal_rep": 0.25, "phone": 1.0, "bank_account": 1.5, "address": 0.25}
+STRONG_LINK = 0.3
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def identity_clusters(
     identifiers: pa.Table | pd.DataFrame | None,
     *,
     max_sharing: int = 20,
-    min_weight: float = 0.6,
+    min_weight: float = STRONG_LINK,
     min_size: int = 2,
 ) -> list[IdentityCluster]:
     """Connected components of the projection keeping links of weight ≥ ``min_weight``."""
@@ -88,7 +90,7 @@ def shared_identity(
     identifiers: pa.Table | pd.DataFrame | None,
     *,
     max_sharing: int = 20,
-    min_weight: float = 0.6,
+    min_weight: float = STRONG_LINK,
 ) -> Signal:
     """Per company: total weight of its identifier links and which kinds it shares (flag: weight ≥ ``min_weight``)."""
     links = identity_links(identifiers, max_sharing=max_sharing)

@@ -210,7 +210,7 @@ def run_detection(
     seed: int = 0,
     progress: bool = False,
     max_drift: float | None = 0.25,
-    min_cycle_score: float = 0.63,
+    min_cycle_score: float = 0.6,
     tier_medium: float | None = None,
     tier_high: float | None = None,
     on_stage: Callable[[str, float], None] | None = None,
@@ -268,7 +268,7 @@ def run_detection(
         with st.stage("typologies"):
             act = shell.activity(inv, tp)
             edges = _edges(inv)
-            scored = score_cycles(search.cycles, act, edges, links)
+            scored = score_cycles(search.cycles, act, edges, links, inv)
             flagged_cycles = [sc for sc in scored if sc.score >= min_cycle_score]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"])
@@ -313,17 +313,23 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
 
 
 def score_cycles(cycles: list[TemporalCycle], act: pd.DataFrame, edges: pd.DataFrame,
-                 links: pd.DataFrame) -> list[ScoredCycle]:
+                 links: pd.DataFrame, edges_inv: pd.DataFrame) -> list[ScoredCycle]:
     """Score every cycle with the data-wide context (pair use, member degree, shared identifiers, youth)."""
     pair_counts = {(a, b): int(n) for a, b, n in
                    edges[["seller_tax_id", "buyer_tax_id", "count"]].itertuples(index=False, name=None)}
     degree = (act["out_partners"] + act["in_partners"]).to_dict()
     young = set(act.index[(act["age_days"] < 180).to_numpy()])
-    strong = links[links["weight"] >= 0.6] if len(links) else links
+    strong = links[links["weight"] >= identity.STRONG_LINK] if len(links) else links
     shared = {frozenset((a, b)): tuple(str(k).split(";"))
               for a, b, k in zip(strong.get("a", []), strong.get("b", []), strong.get("kinds", []), strict=True)}
-    return sorted((score_cycle(c, pair_counts=pair_counts, degree=degree, shared=shared, young=young)
-                   for c in cycles), key=lambda sc: -sc.score)
+    members = {m for c in cycles for m in c.members}
+    sub = edges_inv[edges_inv["seller_tax_id"].isin(members) & (edges_inv["total_fen"] > 0)]
+    logs = np.log10(sub["total_fen"].astype(float))
+    med = logs.groupby(sub["seller_tax_id"]).median()
+    mad = (logs - sub["seller_tax_id"].map(med)).abs().groupby(sub["seller_tax_id"]).median()
+    stats = {k: (float(med[k]), float(mad[k])) for k in med.index}
+    return sorted((score_cycle(c, pair_counts=pair_counts, degree=degree, shared=shared, young=young,
+                               seller_amounts=stats) for c in cycles), key=lambda sc: -sc.score)
 
 
 def _edges(inv: pd.DataFrame) -> pd.DataFrame:
