@@ -17,6 +17,9 @@ def test_investigator_finds_a_ring_member_and_opens_the_ring(served: Served, pag
     demo, ring = served.demo, served.demo.ring
     member = ring.members[0]
     sign_in(page, served.url, "investigator", PASSWORD)
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "网络探索" in nav and "团伙" in nav
+    assert "数据导入" not in nav and "用户管理" not in nav   # pages the investigator's role does not open
     go(page, "网络探索")
     box = page.get_by_label("搜索纳税人（名称片段或税号）")
     box.fill(demo.names[member][:4])
