@@ -28,7 +28,7 @@ from loaders.synth.output import (
     taxpayer_table,
 )
 from loaders.synth.planter import Planter, _TooSmall
-from loaders.synth.population import make_population
+from loaders.synth.population import assign_credit_codes, make_population
 from loaders.synth.trade import Calendar, Market, legit_batch
 
 __all__ = ["DEFAULT_END", "DEFAULT_START", "GenerateSummary", "TYPOLOGIES", "generate"]
@@ -111,6 +111,7 @@ def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noi
         raise ConfigError(f"{taxpayers} taxpayers are too few for the planted patterns {counts}; "
                           "use more taxpayers or fewer --rings") from None
     special = planter.batch()
+    assign_credit_codes(pop, cal.offset(date(2015, 10, 1)), seed)
     n_legit = invoices - len(special)
     if n_legit < 0:
         raise ConfigError(f"the planted patterns need {len(special)} invoices, more than --invoices {invoices}")

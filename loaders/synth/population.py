@@ -93,6 +93,15 @@ def _pick(options: tuple[str, ...] | str, idx: Ints) -> Strs:
     return arr[idx]
 
 
+def assign_credit_codes(pop: Population, switch_day: int, seed: int) -> None:
+    """Give every taxpayer its credit code from its (final) region and registration day.
+
+    ``switch_day`` is the day (relative to the span) from which registrations get ``MA`` codes.
+    """
+    region_codes = np.array([r[1] for r in catalog.REGIONS])[pop.region]
+    pop.tax_id = credit_codes(region_codes, pop.reg_day >= switch_day, seed)
+
+
 def person_names(rng: np.random.Generator, n: int) -> Strs:
     """Chinese personal names: surname + one or two given characters (common names repeat, as in life)."""
     s = _pick(catalog.SURNAMES, rng.zipf(1.6, n).clip(1, len(catalog.SURNAMES)) - 1)
@@ -121,11 +130,7 @@ def make_population(rng: np.random.Generator, n: int, span_days: int, seed: int)
     tier = np.select([rank < 0.05, rank < 0.35, rank < 0.85], [3, 2, 1], 0)
     limit_fen = LIMITS_FEN[tier]
     small = tier == 0
-    region_codes = np.array([catalog.REGIONS[r][1] for r in range(len(catalog.REGIONS))])[region]
-    # 2015-10-01 switch to 18-digit codes: relative day of the switch depends on the span start,
-    # the caller passes reg_day relative to it; new-style for anyone registered within ~6.5 years
-    new_style = reg_day > -int(6.25 * 365)
-    tax_id = credit_codes(region_codes, new_style, seed)
+    tax_id = np.zeros(n, dtype="<U18")   # assigned by assign_credit_codes once patterns are planted
 
     city = np.array([r[0] for r in catalog.REGIONS])[region]
     b1 = _pick(catalog.BRAND_FIRST, rng.integers(0, len(catalog.BRAND_FIRST), n))
