@@ -118,11 +118,22 @@ def progress_bar() -> Progress:
                     console=console, transient=True)
 
 
-def measure_backend(name: str, store: Store, table: pa.Table, samples: int, seed: int,
-                    size: str) -> list[Figure]:
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of this process, plus of ``pid`` (the Neo4j JVM) when given."""
+    total = time.process_time()
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: int, seed: int,
+                    size: str, server_pid: int | None = None) -> list[Figure]:
+    name = backend_name
     figures: list[Figure] = []
     with progress_bar() as bar:
         task = bar.add_task(f"{name}: loading", total=table.num_rows)
+        cpu0 = cpu_seconds(server_pid)
         t0 = time.perf_counter()
         with store.writer() as w:
             for offset in range(0, table.num_rows, CHUNK):
@@ -130,10 +141,13 @@ def measure_backend(name: str, store: Store, table: pa.Table, samples: int, seed
                 w.invoices(chunk)
                 bar.advance(task, chunk.num_rows)
         load_s = time.perf_counter() - t0
+        load_cpu = cpu_seconds(server_pid) - cpu0
     counts = store.counts()
     assert counts.invoices == len(set(table.column("key").to_pylist())), counts
     target = 100_000.0 if name == "neo4j" else 500_000.0
     figures.append(Figure("load throughput (invoices/s)", name, size, table.num_rows / load_s, "/s", target, True))
+    figures.append(Figure("load per CPU-second, client+server", name, size, table.num_rows / load_cpu, "/cpu-s",
+                          target, True))
 
     tax_ids = sorted(set(table.column("seller_tax_id").to_pylist()))
     rng = random.Random(seed)
@@ -150,6 +164,20 @@ def measure_backend(name: str, store: Store, table: pa.Table, samples: int, seed
     q = statistics.quantiles(latencies, n=100)
     figures.append(Figure("ego 2-hop limit 500 p50 (ms)", name, f"{samples} taxpayers", q[49], "ms", None, False))
     figures.append(Figure("ego 2-hop limit 500 p95 (ms)", name, f"{samples} taxpayers", q[94], "ms", 50.0, False))
+
+    names = table.column("seller_name").to_pylist()
+    queries = []
+    for _ in range(max(10, samples // 4)):  # a 2-character piece of a real name, as investigators type
+        full = rng.choice(names) or "公司"
+        i = rng.randrange(max(1, len(full) - 1))
+        queries.append(full[i:i + 2])
+    search_ms = []
+    for text in queries:
+        t0 = time.perf_counter()
+        store.search(text, limit=20)
+        search_ms.append((time.perf_counter() - t0) * 1000)
+    figures.append(Figure("search name contains p95 (ms)", backend_name, f"{len(queries)} queries",
+                          statistics.quantiles(search_ms, n=20)[18], "ms", None, False))
 
     t0 = time.perf_counter()
     edges = store.edge_table()
@@ -202,7 +230,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
                                           "s", None, False))
                     store = Neo4jStore(server.uri)
                     try:
-                        figures += measure_backend("neo4j", store, table, args.samples, args.seed, size)
+                        figures += measure_backend("neo4j", store, table, args.samples, args.seed, size,
+                                                   server_pid=server.pid)
                     finally:
                         store.close()
                     figures.append(Figure("peak RSS Neo4j JVM (MB)", "neo4j", size, vm_hwm_mb(server.pid), "MB",

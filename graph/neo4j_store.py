@@ -471,6 +471,7 @@ class _Neo4jWriter(Writer):
         self._identifiers: list[pa.Table] = []
         self._small: list[tuple[str, Callable[[neo4j.ManagedTransaction], Any]]] = []
         self._red_written = False
+        self._known_parties: set[str] = set()   # taxpayers committed by this writer (skip re-merging them)
 
     # --- buffering --------------------------------------------------------------------------------
     @staticmethod
@@ -587,12 +588,13 @@ class _Neo4jWriter(Writer):
         parties: dict[str, str | None] = {}
         for ids, nms in ((cols["seller_tax_id"], cols["seller_name"]), (cols["buyer_tax_id"], cols["buyer_name"])):
             for t, n in zip(ids, nms, strict=True):
-                if parties.get(t) is None:
+                if t not in self._known_parties and parties.get(t) is None:
                     parties[t] = n
         party_cols = {"tax_id": list(parties), "name": list(parties.values())}
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(cypher.load("parties_merge"), party_cols).consume()
+            if parties:  # taxpayers this writer has not seen yet
+                tx.run(cypher.load("parties_merge"), party_cols).consume()
             existing = set(tx.run(cypher.load("invoices_existing_keys"), {"keys": cols["key"]}).single(strict=True)[0])
             # one row per key (the last wins), split into new and stored invoices
             last = {k: i for i, k in enumerate(cols["key"])}
@@ -604,6 +606,7 @@ class _Neo4jWriter(Writer):
                     tx.run(cypher.load(statement), params).consume()
 
         self.store._write(work, "invoices_create")
+        self._known_parties.update(parties)
 
     def flush_all(self) -> None:
         self._flush_taxpayers(force=True)

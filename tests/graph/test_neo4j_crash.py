@@ -22,9 +22,9 @@ from graph.neo4j_store import Neo4jStore
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
 TZ = ZoneInfo("Asia/Shanghai")
-N_INVOICES = 12_000
-N_TAXPAYERS = 400
-BATCH = 300
+N_INVOICES = 6_000
+N_TAXPAYERS = 300
+BATCH = 200
 
 
 def dataset() -> pa.Table:
