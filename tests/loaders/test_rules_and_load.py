@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from graph import open_store
+from graph.errors import FapiaoError
 from loaders.load import load_files
 from loaders.rules import RULES, check_invoice
 from workbench.cli import cli
@@ -149,3 +150,28 @@ def test_small_batches_give_the_same_answer(tmp_path: Path) -> None:
     assert small.by_rule == whole.by_rule
     assert {r["record"]: r["rules"] for r in _quarantine(small.quarantine_path)} == \
         {r["record"]: r["rules"] for r in _quarantine(whole.quarantine_path)}
+
+
+@pytest.mark.parametrize("style", ["json", "lines", "flags"])
+def test_renamed_headers_load_through_a_mapping(tmp_path: Path, style: str) -> None:
+    from loaders.mapping import load_mapping
+
+    with (FIX / "invoices_gbk.csv").open(encoding="gbk") as f:
+        rows = list(csv.reader(f))
+    rows[0] = ["票号" if h == "发票号码" else "卖方税号X" if h == "销方识别号" else h for h in rows[0]]
+    path = tmp_path / "renamed.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    pairs = {"票号": "invoice_number", "卖方税号X": "seller_tax_id"}
+    with pytest.raises(FapiaoError, match="seller_tax_id.*卖方税号X"):
+        load_files(None, path, report_dir=tmp_path / "none")
+    if style == "json":
+        (tmp_path / "m.json").write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
+        rep = load_files(None, path, mapping=tmp_path / "m.json", report_dir=tmp_path / "r")
+    elif style == "lines":
+        (tmp_path / "m.txt").write_text("# mine\n票号: invoice_number\n卖方税号X = seller_tax_id\n", encoding="utf-8")
+        assert load_mapping(tmp_path / "m.txt") == pairs
+        rep = load_files(None, path, mapping=tmp_path / "m.txt", report_dir=tmp_path / "r")
+    else:
+        rep = load_files(None, path, map_pairs=tuple(f"{k}={v}" for k, v in pairs.items()), report_dir=tmp_path / "r")
+    assert rep.loaded == len(rows) - 1
