@@ -579,23 +579,53 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
             return
         batch = _invoice_batch(pa.concat_tables(self.pending))
         self.pending, self.pending_rows = [], 0
+        try:
+            self._create_parties(batch)
+            batch = self._drop_unchanged(batch)
+            if batch.num_rows:
+                self._with_batch(batch, ("insert_invoices", q.INSERT_INVOICES))
+        except duckdb.Error as e:
+            raise QueryError("flush_invoices", str(e)) from e
+
+    def _create_parties(self, batch: pa.Table) -> None:
+        """Create the sellers/buyers not yet known (usually none once the taxpayer file is in)."""
         assert self.con is not None
-        # parties not yet known: usually none once the taxpayer file or earlier batches are in
         parties = pc.unique(pa.chunked_array([*batch.column("seller_tax_id").chunks,
                                               *batch.column("buyer_tax_id").chunks]).combine_chunks())
         self.con.register("_keys", pa.table({"key": parties}))
         try:
             missing = self.con.sql(q.MISSING_PARTIES).to_arrow_table()
-            statements = [("delete_invoices", q.DELETE_INVOICES_IN_BATCH), ("insert_invoices", q.INSERT_INVOICES)]
-            if missing.num_rows:
-                self.con.unregister("_keys")
-                self.con.register("_keys", missing)
-                statements.insert(0, ("create_parties", q.CREATE_PARTIES_FROM_INVOICES))
-            self._with_batch(batch, *statements)
-        except duckdb.Error as e:
-            raise QueryError("missing_parties", str(e)) from e
         finally:
             self.con.unregister("_keys")
+        if missing.num_rows:
+            self.con.register("_keys", missing)
+            try:
+                self._with_batch(batch, ("create_parties", q.CREATE_PARTIES_FROM_INVOICES))
+            finally:
+                self.con.unregister("_keys")
+
+    def _drop_unchanged(self, batch: pa.Table) -> pa.Table:
+        """Delete stored rows the batch changes; return the batch without rows already stored identically."""
+        assert self.con is not None
+        self.con.register("_batch", batch)
+        try:
+            existing = self.con.sql(q.EXISTING_IN_BATCH).to_arrow_table()
+        finally:
+            self.con.unregister("_batch")
+        if existing.num_rows == 0:
+            return batch
+        same = existing.column("same").combine_chunks()
+        changed = existing.filter(pc.invert(same)).select(["key"])
+        if changed.num_rows:
+            self.con.register("_keys", changed)
+            try:
+                self._run("delete_invoices", q.DELETE_INVOICES_IN_KEYS)
+            finally:
+                self.con.unregister("_keys")
+        unchanged = existing.filter(same).column("key")
+        if len(unchanged) == 0:
+            return batch
+        return batch.filter(pc.invert(pc.is_in(batch.column("key"), value_set=unchanged.combine_chunks())))
 
     # --- Writer ----------------------------------------------------------------------------------------
     def taxpayers(self, table: pa.Table) -> None:

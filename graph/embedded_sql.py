@@ -82,7 +82,17 @@ INSERT_IDENTIFIERS = """
     WHERE tax_id IS NOT NULL AND tax_id <> '' AND kind IS NOT NULL AND value IS NOT NULL AND trim(value) <> ''
     ON CONFLICT DO NOTHING"""
 
-DELETE_INVOICES_IN_BATCH = "DELETE FROM invoices WHERE key IN (SELECT key FROM _batch)"
+# Which batch keys are already stored, and whether the stored row is identical (then nothing is written).
+EXISTING_IN_BATCH = """
+    SELECT b.key,
+           (i.number, i.code, i.issued_at, i.seller_tax_id, i.seller_name, i.buyer_tax_id, i.buyer_name,
+            i.amount_fen, i.tax_fen, i.total_fen, i.rate, i.kind, i.status, i.red_ref, i.item_code, i.item_name)
+           IS NOT DISTINCT FROM
+           (b.number, b.code, b.issued_at, b.seller_tax_id, b.seller_name, b.buyer_tax_id, b.buyer_name,
+            b.amount_fen, b.tax_fen, b.total_fen, b.rate, b.kind, b.status, b.red_ref, b.item_code, b.item_name)
+           AS same
+    FROM _batch b JOIN invoices i ON i.key = b.key"""
+DELETE_INVOICES_IN_KEYS = "DELETE FROM invoices WHERE key IN (SELECT key FROM _keys)"
 INSERT_INVOICES = "INSERT INTO invoices SELECT * FROM _batch"
 CREATE_PARTIES_FROM_INVOICES = """
     INSERT INTO taxpayers (tax_id, name)

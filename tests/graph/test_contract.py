@@ -170,6 +170,16 @@ def test_loading_twice_gives_the_same_counts(store: Store) -> None:
     assert first.invoices == len(GRAPH)
 
 
+def test_reload_replaces_changed_invoices_and_adds_new_ones(store: Store) -> None:
+    load(store, GRAPH[:3])
+    changed = dict(GRAPH[1], status="out_of_control", item_name="咨询服务")
+    load(store, [GRAPH[0], changed, *GRAPH[2:]])
+    assert store.counts().invoices == len(GRAPH)
+    assert store.invoice(changed["key"]) == as_invoice(changed)
+    assert store.invoice(GRAPH[0]["key"]) == as_invoice(GRAPH[0])
+    assert rows_of(store.invoice_stream()) == sorted([GRAPH[0], changed, *GRAPH[2:]], key=lambda r: r["issued_at"])
+
+
 def test_repeated_key_in_one_batch_is_stored_once(store: Store) -> None:
     changed = dict(GRAPH[0], status="void")
     load(store, [GRAPH[0], changed])
