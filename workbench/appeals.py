@@ -97,6 +97,8 @@ def record_appeal(store: Store, user: User, tax_id: str, text: str, *, against: 
     text = text.strip()
     if not text or not tax_id.strip():
         raise InvalidData("an appeal needs the taxpayer's tax id and what they say")
+    if store.taxpayer(tax_id.strip()) is None:
+        raise NotFound(f"no taxpayer {tax_id.strip()!r}")
     if received_at is not None and received_at.tzinfo is None:
         raise InvalidData("received_at must be timezone-aware")
     received = (received_at or audit.now()).astimezone(audit.TZ).replace(microsecond=0)

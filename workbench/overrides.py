@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from graph.errors import InvalidData
+from graph.errors import InvalidData, NotFound
 from graph.schema import TIERS
 from graph.store import Store
 from workbench import audit
@@ -35,6 +35,11 @@ def _latest(store: Store, kind: str) -> dict[str, dict[str, Any]]:
         if tid not in out or str(rec.get("at", "")) >= str(out[tid].get("at", "")):
             out[tid] = rec
     return out
+
+
+def _known(store: Store, tax_id: str) -> None:
+    if store.taxpayer(tax_id) is None:
+        raise NotFound(f"no taxpayer {tax_id!r}")
 
 
 def _model_tier(store: Store, tax_id: str) -> str | None:
@@ -59,6 +64,7 @@ def override_tier(store: Store, user: User, tax_id: str, tier: str, reason: str)
     PermissionDenied, InvalidData
     """
     require(user, "override_tier")
+    _known(store, tax_id)
     if tier not in TIERS:
         raise InvalidData(f"tier must be one of {', '.join(TIERS)}, not {tier!r}")
     reason = " ".join(reason.split())
@@ -77,6 +83,7 @@ def assign(store: Store, user: User, tax_id: str, investigator: str) -> None:
     """Assign a flagged taxpayer to an investigator (supervisors; audited). The investigator must be an
     enabled account with the investigator or supervisor role."""
     require(user, "assign_case")
+    _known(store, tax_id)
     target = get_user(store, investigator)
     if target is None or target.disabled or not {"investigator", "supervisor"}.intersection(target.roles):
         raise InvalidData(f"{investigator!r} is not an enabled investigator or supervisor account")

@@ -80,9 +80,14 @@ def _check_roles(roles: Iterable[str]) -> tuple[str, ...]:
     return out
 
 
+def normalise(username: str) -> str:
+    """User names are case-insensitive: ``" Alice "`` and ``"alice"`` are the same account."""
+    return username.strip().lower()
+
+
 def get_user(store: Store, username: str) -> User | None:
     """The user named ``username``, or None."""
-    rec = store.record(KIND, username)
+    rec = store.record(KIND, normalise(username))
     return _from_record(rec) if rec else None
 
 
@@ -125,6 +130,7 @@ def create_user(store: Store, username: str, password: str, roles: Sequence[str]
     """
     if actor is not None:
         require(actor, "manage_users")
+    username = normalise(username)
     if not USERNAME_RE.match(username):
         raise InvalidData(f"user name {username!r} is not allowed: use 2-32 letters, digits, '_', '.' or '-'")
     if len(password) < MIN_PASSWORD:
@@ -141,6 +147,7 @@ def create_user(store: Store, username: str, password: str, roles: Sequence[str]
 
 
 def _update(store: Store, username: str, **changes: object) -> User:
+    username = normalise(username)
     rec = store.record(KIND, username)
     if rec is None:
         raise NotFound(f"no user named {username!r}")
@@ -194,7 +201,8 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
     Both outcomes are written to the audit trail (``sign_in`` / ``sign_in_failed`` with the reason).
     Unknown names cost the same time as wrong passwords. Demo users only sign in while ``FAPIAO_DEMO=1``.
     """
-    rec = store.record(KIND, username) if USERNAME_RE.match(username or "") else None
+    username = normalise(username or "")
+    rec = store.record(KIND, username) if USERNAME_RE.match(username) else None
     stored = str(rec.get("password_hash", "")) if rec else _DUMMY_HASH
     ok: bool
     try:

@@ -45,3 +45,16 @@ def test_effective_scores_apply_latest_override_and_assignee(env: tuple[Store, d
     assert hist[1]["previous_tier"] == "medium"
     evs = audit.events(store, action="tier_override", target=TAX_IDS[2])
     assert [e.detail.split(":")[0] for e in evs] == ["medium -> high", f"{model[TAX_IDS[2]]} -> medium"]
+
+
+def test_unknown_taxpayer_is_refused(env: tuple[Store, dict[str, User]]) -> None:
+    from graph.errors import NotFound
+    from workbench import appeals
+
+    store, u = env
+    with pytest.raises(NotFound):
+        overrides.override_tier(store, u["supervisor"], "000000000000000000", "high", "no such company")
+    with pytest.raises(NotFound):
+        overrides.assign(store, u["supervisor"], "000000000000000000", "ivan")
+    with pytest.raises(NotFound):
+        appeals.record_appeal(store, u["investigator"], "000000000000000000", "申诉")

@@ -133,3 +133,11 @@ def test_cli_users_enable_and_passwd(tmp_path: Path) -> None:
     with open_embedded(tmp_path / "ws") as store:
         assert users.authenticate(store, "sun", "first-password") is None
         assert users.authenticate(store, "sun", "second-password") is not None
+
+
+def test_user_names_are_case_insensitive(store: Store) -> None:
+    users.create_user(store, "Zhang.San", "password-123", ["investigator"])
+    assert users.authenticate(store, " zhang.san ", "password-123") is not None
+    assert users.authenticate(store, "ZHANG.SAN", "password-123") is not None
+    with pytest.raises(InvalidData, match="already exists"):
+        users.create_user(store, "zhang.san", "password-456", ["admin"])
