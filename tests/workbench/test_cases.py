@@ -122,3 +122,14 @@ def test_cli_case_list_respects_restriction(env: tuple[Store, dict[str, User]]) 
     r = CliRunner().invoke(cli, ["case", "list", "--user", "ivan", "--password-stdin", "--store", store.uri],
                            input="wrong\n")
     assert r.exit_code != 0
+
+
+def test_dispositions_are_what_the_supervised_model_reads(env: tuple[Store, dict[str, User]]) -> None:
+    from workbench.detect import disposition_labels
+
+    store, u = env
+    c = cases.open_case(store, u["investigator"], "训练标签", taxpayers=TAX_IDS)
+    cases.record_disposition(store, u["investigator"], c.case_id, TAX_IDS[0], "confirmed")
+    cases.record_disposition(store, u["investigator"], c.case_id, TAX_IDS[1], "false_positive")
+    labels = disposition_labels(store.records(cases.DISPOSITION_KIND))
+    assert labels[TAX_IDS[0]] == 1 and labels[TAX_IDS[1]] == 0
