@@ -263,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200, help="random taxpayers for ego latency (200)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    # millions of invoices need more than the interactive defaults (768m heap, 192 MB page cache)
+    os.environ.setdefault("FAPIAO_NEO4J_HEAP", "1g")
+    os.environ.setdefault("FAPIAO_NEO4J_PAGECACHE_MB", str(max(192, args.invoices // 1000)))
+    console.print(f"Neo4j heap {os.environ['FAPIAO_NEO4J_HEAP']}, page cache "
+                  f"{os.environ['FAPIAO_NEO4J_PAGECACHE_MB']} MB, batch {os.environ.get('FAPIAO_NEO4J_BATCH', '5000')}")
     calibration = calibration_seconds()
     figures = run(args)
     print_table(figures, (calibration + calibration_seconds()) / 2)
