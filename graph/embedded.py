@@ -56,9 +56,12 @@ def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp())
 
 
-def _window(start: datetime | None, end: datetime | None) -> list[int | None]:
+_UNBOUNDED = 2**62
+
+
+def _window(start: datetime | None, end: datetime | None) -> list[int]:
     s, e = _epoch(start), _epoch(end)
-    return [s, s, e, e]
+    return [-_UNBOUNDED if s is None else s, _UNBOUNDED if e is None else e]
 
 
 def _aware(epoch: int) -> datetime:

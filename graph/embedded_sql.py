@@ -163,29 +163,29 @@ SEARCH = """
     ORDER BY (tax_id = ?) DESC, starts_with(tax_id, ?) DESC, name, tax_id
     LIMIT ?"""
 
-# Window parameters: start, start, end, end as epoch seconds or NULL; half-open [start, end).
+# Window parameters: start, end as epoch seconds (sentinels when unbounded, so filters push down); [start, end).
 
 INVOICES_BETWEEN = """
     SELECT * FROM invoices
     WHERE ((seller_tax_id = ? AND buyer_tax_id = ?) OR (seller_tax_id = ? AND buyer_tax_id = ?))
-      AND (CAST(? AS BIGINT) IS NULL OR issued_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR issued_at < ?)
+      AND issued_at >= ? AND issued_at < ?
     ORDER BY issued_at, key"""
 INVOICES_OF = """
     SELECT * FROM invoices
     WHERE (seller_tax_id = ? OR buyer_tax_id = ?)
-      AND (CAST(? AS BIGINT) IS NULL OR issued_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR issued_at < ?)
+      AND issued_at >= ? AND issued_at < ?
     ORDER BY issued_at DESC, key DESC
     LIMIT ?"""
 EDGE_TABLE = """
     SELECT seller_tax_id, buyer_tax_id, count(*) AS count, sum(total_fen)::BIGINT AS total_fen,
            min(issued_at) AS first_at, max(issued_at) AS last_at
     FROM invoices
-    WHERE (CAST(? AS BIGINT) IS NULL OR issued_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR issued_at < ?)
+    WHERE issued_at >= ? AND issued_at < ?
     GROUP BY seller_tax_id, buyer_tax_id
     ORDER BY seller_tax_id, buyer_tax_id"""
 INVOICE_STREAM = """
     SELECT * FROM invoices
-    WHERE (CAST(? AS BIGINT) IS NULL OR issued_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR issued_at < ?)
+    WHERE issued_at >= ? AND issued_at < ?
     ORDER BY issued_at, key"""
 
 # Adjacency for ego networks / paths: node numbers are positions in the ordered tax-id list.
