@@ -100,7 +100,7 @@ def amount_outliers(
     """
     inv = _blue(invoices)
     tp = frame(taxpayers, ["tax_id", "industry"])
-    industry = inv["seller_tax_id"].map(tp.set_index("tax_id")["industry"]).fillna("?")
+    industry = inv["seller_tax_id"].map(tp.set_index("tax_id")["industry"].astype(object)).astype(object).fillna("?")
     zc = _robust_z(inv["amount_fen"], inv["seller_tax_id"]).abs()
     zi = _robust_z(inv["amount_fen"], industry).abs()
     out = (zc > z) | (zi > z)
@@ -127,7 +127,7 @@ def large_bursts(
     """
     inv = _blue(invoices)
     tp = frame(taxpayers, ["tax_id", "industry"])
-    industry = inv["seller_tax_id"].map(tp.set_index("tax_id")["industry"]).fillna("?")
+    industry = inv["seller_tax_id"].map(tp.set_index("tax_id")["industry"].astype(object)).astype(object).fillna("?")
     p95 = inv["amount_fen"].groupby(industry).transform(lambda s: s.quantile(quantile))
     big = inv[inv["amount_fen"] > p95]
     if len(big) == 0:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from algorithms.cycles import TemporalCycle
 
 #: component → weight (sum 1.0)
-WEIGHTS = {"tight": 0.3, "exclusive": 0.2, "small_parties": 0.15, "unusual_amount": 0.1, "length": 0.1,
+WEIGHTS = {"tight": 0.3, "exclusive": 0.15, "small_parties": 0.15, "unusual_amount": 0.15, "length": 0.1,
            "shared_identity": 0.1, "young": 0.05}
 
 
@@ -81,7 +81,7 @@ def score_cycle(
     n_young = len(young & set(c.members))
     comp = {
         "tight": max(0.0, 1 - hop / tight_drift),
-        "exclusive": 1 / max(1.0, use),
+        "exclusive": min(1.0, 2 / max(use, 1.0)),
         "small_parties": min(1.0, max(0.0, 1 - math.log10(max(deg, 1) / hub_degree) / math.log10(20))),
         "length": min(1.0, (c.length - 2) / 3),
         "unusual_amount": _unusual(c, seller_amounts or {}),

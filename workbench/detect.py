@@ -210,7 +210,7 @@ def run_detection(
     seed: int = 0,
     progress: bool = False,
     max_drift: float | None = 0.25,
-    min_cycle_score: float = 0.6,
+    min_cycle_score: float = 0.58,
     tier_medium: float | None = None,
     tier_high: float | None = None,
     on_stage: Callable[[str, float], None] | None = None,

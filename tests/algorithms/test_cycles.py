@@ -1,0 +1,123 @@
+"""Temporal cycles on hand-built invoice tables whose answer is known, plus a brute-force cross-check."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from algorithms.cycles import static_cycles, temporal_cycles
+
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=TZ)
+
+
+def table(rows: list[tuple[str, str, float, int]], status: str = "normal") -> pd.DataFrame:
+    """rows: (seller, buyer, day offset, total_fen)."""
+    return pd.DataFrame({
+        "key": [f"K{i:04d}" for i in range(len(rows))],
+        "seller_tax_id": [r[0] for r in rows], "buyer_tax_id": [r[1] for r in rows],
+        "issued_at": [T0 + timedelta(days=r[2]) for r in rows], "total_fen": [r[3] for r in rows],
+        "status": [status] * len(rows),
+    })
+
+
+def members(inv: pd.DataFrame, **kw: object) -> list[tuple[str, ...]]:
+    return [c.members for c in temporal_cycles(inv, **kw).cycles]  # type: ignore[arg-type]
+
+
+def test_time_ordered_triangle_found_with_hops_in_order() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "C", 3, 101_000), ("C", "A", 9, 99_000)])
+    [c] = temporal_cycles(inv).cycles
+    assert c.members == ("A", "B", "C")
+    assert [h.key for h in c.hops] == ["K0000", "K0001", "K0002"]
+    assert [h.issued_at for h in c.hops] == sorted(h.issued_at for h in c.hops)
+    assert c.span_days == pytest.approx(9)
+
+
+def test_loop_not_time_ordered_is_not_reported() -> None:
+    # B→C happens before A→B: money cannot have gone round
+    inv = table([("A", "B", 5, 100_000), ("B", "C", 2, 100_000), ("C", "A", 9, 100_000)])
+    assert members(inv) == []
+    assert static_cycles(inv).cycles != []          # the static baseline does see it
+
+
+def test_equal_timestamps_do_not_count_as_ordered() -> None:
+    inv = table([("A", "B", 1, 100_000), ("B", "A", 1, 100_000)])
+    assert members(inv) == []
+
+
+def test_loop_outside_window_is_not_reported() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "C", 50, 100_000), ("C", "A", 100, 100_000)])
+    assert members(inv, window_days=90) == []
+    assert members(inv, window_days=120) == [("A", "B", "C")]
+
+
+def test_ten_hop_loop_is_found_within_max_len() -> None:
+    names = [f"T{i}" for i in range(10)]
+    rows = [(names[i], names[(i + 1) % 10], 2.0 * i, 500_000 + i) for i in range(10)]
+    inv = table(rows)
+    assert members(inv, max_len=10) == [tuple(names)]
+    assert members(inv, max_len=9) == []
+
+
+def test_drift_and_spread_are_measured() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "C", 1, 104_000), ("C", "A", 2, 98_000)])
+    [c] = temporal_cycles(inv).cycles
+    assert c.max_drift == pytest.approx(max(4_000 / 100_000, 6_000 / 104_000))
+    assert c.spread == pytest.approx((104_000 - 98_000) / 104_000)
+
+
+def test_hard_drift_gate_is_optional() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "A", 1, 150_000)])
+    assert members(inv) == [("A", "B")]                  # off by default
+    assert members(inv, max_drift=0.2) == []
+    assert members(inv, max_drift=0.6) == [("A", "B")]
+
+
+def test_repeats_are_deduplicated_to_the_tightest_instance() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "A", 2, 130_000),     # first round, 30% drift
+                 ("A", "B", 40, 200_000), ("B", "A", 41, 201_000)])  # second round, 0.5%
+    [c] = temporal_cycles(inv).cycles
+    assert c.repeats >= 2
+    assert [h.total_fen for h in c.hops] == [200_000, 201_000]
+
+
+def test_void_and_red_invoices_do_not_close_loops() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "A", 3, 100_000)])
+    inv.loc[1, "status"] = "void"
+    assert members(inv) == []
+
+
+def _brute_force(inv: pd.DataFrame, window_days: float, max_len: int) -> set[frozenset[str]]:
+    g = nx.DiGraph(list(zip(inv["seller_tax_id"], inv["buyer_tax_id"], strict=True)))
+    by_pair: dict[tuple[str, str], list[pd.Timestamp]] = {}
+    for s, b, t in zip(inv["seller_tax_id"], inv["buyer_tax_id"], inv["issued_at"], strict=True):
+        by_pair.setdefault((s, b), []).append(t)
+    found: set[frozenset[str]] = set()
+    for cyc in nx.simple_cycles(g, length_bound=max_len):
+        for r in range(len(cyc)):
+            loop = cyc[r:] + cyc[:r]
+            hops = [by_pair[(loop[i], loop[(i + 1) % len(loop)])] for i in range(len(loop))]
+            for times in itertools.product(*hops):
+                ordered = all(times[i] < times[i + 1] for i in range(len(times) - 1))
+                if ordered and times[-1] - times[0] <= timedelta(days=window_days):
+                    found.add(frozenset(loop))
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_matches_brute_force_on_random_graphs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = 9, 40
+    s = rng.integers(0, n, m)
+    b = (s + rng.integers(1, n, m)) % n
+    rows = [(f"N{x}", f"N{y}", float(rng.uniform(0, 120)), 100_000) for x, y in zip(s, b, strict=True)]
+    inv = table(rows)
+    got = {frozenset(c) for c in members(inv, window_days=30, max_len=5)}
+    assert got == _brute_force(inv, 30, 5)
