@@ -14,7 +14,8 @@ DAY = 86_400
 def invoice_frame(invoices: pa.Table | pd.DataFrame) -> pd.DataFrame:
     """A pandas view of an invoice table (``graph.schema.INVOICES`` columns, extra columns kept)."""
     if isinstance(invoices, pa.Table):
-        return invoices.to_pandas()
+        out: pd.DataFrame = invoices.to_pandas()
+        return out
     return invoices
 
 

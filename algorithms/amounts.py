@@ -78,11 +78,12 @@ def benford(invoices: pa.Table | pd.DataFrame, *, min_amounts: int = 300, mad_no
 
 
 def _robust_z(x: pd.Series, by: pd.Series) -> pd.Series:
-    logx = np.log(x.astype(float))
+    logx = pd.Series(np.log(x.astype(float).to_numpy()), index=x.index)
     g = logx.groupby(by)
     med = g.transform("median")
     mad = (logx - med).abs().groupby(by).transform("median")
-    return (logx - med) / (1.4826 * mad.replace(0, np.nan))
+    z: pd.Series = (logx - med) / (1.4826 * mad.replace(0, np.nan))
+    return z
 
 
 def amount_outliers(

@@ -128,7 +128,7 @@ def communities(
     if links is not None and len(links):
         la, lb = links["a"].map(memb), links["b"].map(memb)
         same = la[(la == lb) & la.notna()]
-        id_pairs = {int(k): int(v) for k, v in same.value_counts().items()}
+        id_pairs = {int(str(k)): int(v) for k, v in same.value_counts().items()}
     risk = member_risk or {}
     out = []
     for k in keep:

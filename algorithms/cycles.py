@@ -416,7 +416,7 @@ def static_cycles(
     started = time.perf_counter()
     inv = _eligible(invoice_frame(invoices), statuses)
     pairs = inv[["seller_tax_id", "buyer_tax_id"]].drop_duplicates()
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_edges_from(pairs.itertuples(index=False, name=None))
     cycles: list[tuple[str, ...]] = []
     complete = True

@@ -79,7 +79,7 @@ def identity_clusters(
         members = tuple(sorted(str(names[i]) for i in comp))
         sub = ids[ids["tax_id"].isin(members)]
         cnt = sub.groupby(["kind", "value"])["tax_id"].nunique()
-        shared = tuple((str(k), str(v), int(c)) for (k, v), c in cnt[cnt >= 2].items())
+        shared = tuple((str(kv[0]), str(kv[1]), int(c)) for kv, c in cnt[cnt >= 2].items())  # type: ignore[index]
         weight = float(sum(g.es.select(_within=comp)["weight"]))
         out.append(IdentityCluster(members, shared, weight))
     out.sort(key=lambda c: (-c.weight, c.members))

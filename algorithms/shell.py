@@ -76,15 +76,16 @@ def shell(
     a["value"] = young.astype(int) + lopsided.astype(int) + bursty.astype(int) + silent.astype(int)
     a["flag"] = young & big & lopsided & (bursty | silent)
     ev = []
-    for r in a.itertuples():
-        if not r.flag:
+    cols = zip(a["flag"], a["age_days"], a["out_in_ratio"], a["burst_share"], a["silent_days"], strict=True)
+    for flag, age, ratio, share, silence in cols:
+        if not flag:
             ev.append("")
             continue
-        parts = [f"登记后 {r.age_days:.0f} 天即开票", f"销项为进项的 {min(r.out_in_ratio, 999):.0f} 倍"]
-        if r.burst_share >= burst_share:
-            parts.append(f"{pct(r.burst_share)} 的销项集中在 {burst_days:g} 天内")
-        if r.silent_days >= silent_days:
-            parts.append(f"此后 {r.silent_days:.0f} 天无发票")
+        parts = [f"登记后 {float(age):.0f} 天即开票", f"销项为进项的 {min(float(ratio), 999):.0f} 倍"]
+        if float(share) >= burst_share:
+            parts.append(f"{pct(float(share))} 的销项集中在 {burst_days:g} 天内")
+        if float(silence) >= silent_days:
+            parts.append(f"此后 {float(silence):.0f} 天无发票")
         ev.append("空壳企业特征:" + ",".join(parts))
     a["evidence"] = ev
     return make_signal("shell", a[["value", "flag", "evidence", "burst_share", "out_in_ratio"]])

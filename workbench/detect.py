@@ -317,17 +317,17 @@ def score_cycles(cycles: list[TemporalCycle], act: pd.DataFrame, edges: pd.DataF
     """Score every cycle with the data-wide context (pair use, member degree, shared identifiers, youth)."""
     pair_counts = {(a, b): int(n) for a, b, n in
                    edges[["seller_tax_id", "buyer_tax_id", "count"]].itertuples(index=False, name=None)}
-    degree = (act["out_partners"] + act["in_partners"]).to_dict()
+    degree = {str(k): float(v) for k, v in (act["out_partners"] + act["in_partners"]).items()}
     young = set(act.index[(act["age_days"] < 180).to_numpy()])
     strong = links[links["weight"] >= identity.STRONG_LINK] if len(links) else links
     shared = {frozenset((a, b)): tuple(str(k).split(";"))
               for a, b, k in zip(strong.get("a", []), strong.get("b", []), strong.get("kinds", []), strict=True)}
     members = {m for c in cycles for m in c.members}
     sub = edges_inv[edges_inv["seller_tax_id"].isin(members) & (edges_inv["total_fen"] > 0)]
-    logs = np.log10(sub["total_fen"].astype(float))
+    logs = pd.Series(np.log10(sub["total_fen"].astype(float).to_numpy()), index=sub.index)
     med = logs.groupby(sub["seller_tax_id"]).median()
     mad = (logs - sub["seller_tax_id"].map(med)).abs().groupby(sub["seller_tax_id"]).median()
-    stats = {k: (float(med[k]), float(mad[k])) for k in med.index}
+    stats = {str(k): (float(med[k]), float(mad[k])) for k in med.index}
     return sorted((score_cycle(c, pair_counts=pair_counts, degree=degree, shared=shared, young=young,
                                seller_amounts=stats) for c in cycles), key=lambda sc: -sc.score)
 
@@ -349,7 +349,7 @@ def write_outputs(result: DetectionResult, out_dir: Path) -> None:
                ([r.ring_id, r.kind, ";".join(r.members), ";".join(r.invoice_keys), r.score, r.evidence]
                 for r in result.rings))
     s = result.scores
-    order = np.argsort(-np.asarray(s.column("score").to_numpy(), dtype=float), kind="stable") if s.num_rows else []
+    order: Any = np.argsort(-np.asarray(s.column("score").to_numpy(), dtype=float), kind="stable") if s.num_rows else []
     tax, score, tier, reasons = (s.column(c).to_pylist() for c in ("tax_id", "score", "tier", "reasons"))
     write_rows(out_dir / "taxpayer_scores.csv", ["tax_id", "score", "tier", "reasons"],
                ([tax[i], score[i], tier[i], " | ".join(json.loads(reasons[i]))] for i in order))

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "algorithms"))
-from detect_data import tables_from_generated  # noqa: E402
+from detect_data import tables_from_generated
 
-from graph.embedded import EmbeddedStore  # noqa: E402
-from loaders.generate import generate  # noqa: E402
-from workbench.detect import run_detection, write_outputs  # noqa: E402
+from graph.embedded import EmbeddedStore
+from loaders.generate import generate
+from workbench.detect import run_detection
 
 
 @pytest.fixture(scope="module")
