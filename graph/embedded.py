@@ -57,6 +57,7 @@ def _epoch(value: datetime | None) -> int | None:
 
 
 _UNBOUNDED = 2**62
+_POINT_LOOKUPS = 300     # up to this many invoices are fetched by key index instead of a column scan
 
 
 def _window(start: datetime | None, end: datetime | None) -> list[int]:
@@ -424,17 +425,43 @@ class EmbeddedStore(Store):
                         hops={adj.tax_ids[n]: d for n, d in hop_of.items()},
                         edges=edges, truncated=len(kept) < reachable, dropped=reachable - len(kept))
 
+    def _rows_by_key(self, con: duckdb.DuckDBPyConnection, keys: pa.Array) -> pa.Table:
+        """Invoice rows for a few keys through the key index (one point lookup each)."""
+        rows = [r for k in keys.to_pylist() for r in con.execute(q.INVOICE, [k]).fetchall()]
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.INVOICES]
+        raw = pa.table({f.name: pa.array(col, pa.int64() if f.type == schema.TIMESTAMP else f.type)
+                        for f, col in zip(schema.INVOICES, columns, strict=True)})
+        return _to_schema(raw, schema.INVOICES)
+
     def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
                          end: datetime | None = None) -> pa.Table:
         with self._con("invoices_between") as con:
-            return _to_schema(self._arrow(con, q.INVOICES_BETWEEN, [a, b, b, a, *_window(start, end)]),
-                              schema.INVOICES)
+            adj = self._adjacency(con)
+            ia, ib = adj.index.get(a), adj.index.get(b)
+            if ia is None or ib is None:
+                return schema.empty(schema.INVOICES)
+            keys = adj.keys_between(ia, ib, _epoch(start), _epoch(end))
+            if len(keys) <= _POINT_LOOKUPS:
+                table = self._rows_by_key(con, keys)
+            else:
+                table = _to_schema(self._arrow(con, q.INVOICES_BETWEEN, [a, b, b, a, *_window(start, end)]),
+                                   schema.INVOICES)
+        return table.sort_by([("issued_at", "ascending"), ("key", "ascending")])
 
     def invoices_of(self, tax_id: str, *, start: datetime | None = None, end: datetime | None = None,
                     limit: int | None = None) -> pa.Table:
         with self._con("invoices_of") as con:
-            return _to_schema(self._arrow(con, q.INVOICES_OF, [tax_id, tax_id, *_window(start, end), limit]),
-                              schema.INVOICES)
+            adj = self._adjacency(con)
+            node = adj.index.get(tax_id)
+            if node is None:
+                return schema.empty(schema.INVOICES)
+            keys = adj.keys_of(node, _epoch(start), _epoch(end))
+            if len(keys) > _POINT_LOOKUPS:
+                return _to_schema(self._arrow(con, q.INVOICES_OF, [tax_id, tax_id, *_window(start, end), limit]),
+                                  schema.INVOICES)
+            table = self._rows_by_key(con, keys)
+        table = table.sort_by([("issued_at", "descending"), ("key", "descending")])
+        return table if limit is None else table.slice(0, max(limit, 0))
 
     def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:
         with self._con("shortest_paths") as con:

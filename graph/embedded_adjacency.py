@@ -55,6 +55,8 @@ class Adjacency:
         self.b: I32 = edges.column("b").to_numpy().astype(np.int32, copy=False)
         self.t: I64 = edges.column("t").to_numpy().astype(np.int64, copy=False)
         self.total: I64 = edges.column("total").to_numpy().astype(np.int64, copy=False)
+        self.keys: pa.Array = edges.column("key").combine_chunks() if "key" in edges.column_names else pa.array(
+            [], pa.string())
         self.out_order: I64 = np.argsort(self.s, kind="stable").astype(np.int64)
         self.in_order: I64 = np.argsort(self.b, kind="stable").astype(np.int64)
         self.out_ptr: I64 = np.concatenate(([0], np.cumsum(np.bincount(self.s, minlength=n)))).astype(np.int64)
@@ -125,6 +127,22 @@ class Adjacency:
         idx = np.concatenate((out_idx, in_idx))
         nbr = np.concatenate((self.b[out_idx], self.s[in_idx])).astype(np.int64)
         return idx, nbr
+
+    def keys_of(self, node: int, start: int | None, end: int | None) -> pa.Array:
+        """Keys of the invoices issued or received by ``node`` in the window."""
+        nodes = np.array([node], dtype=np.int64)
+        idx = np.concatenate((self._gather(self.out_order, self.out_ptr, nodes),
+                              self._gather(self.in_order, self.in_ptr, nodes)))
+        idx = np.unique(self._qualifying(idx, start, end, -(2**62)))
+        return self.keys.take(pa.array(idx, pa.int64()))
+
+    def keys_between(self, a: int, b: int, start: int | None, end: int | None) -> pa.Array:
+        """Keys of the invoices a→b and b→a in the window."""
+        out_a = self._gather(self.out_order, self.out_ptr, np.array([a], dtype=np.int64))
+        out_b = self._gather(self.out_order, self.out_ptr, np.array([b], dtype=np.int64))
+        idx = np.concatenate((out_a[self.b[out_a] == b], out_b[self.b[out_b] == a]))
+        idx = np.unique(self._qualifying(idx, start, end, -(2**62)))
+        return self.keys.take(pa.array(idx, pa.int64()))
 
     def layers(self, center: int, hops: int, start: int | None, end: int | None, min_total: int) -> list[Layer]:
         """BFS rings 1..hops around ``center`` with each node's volume (sum of totals) to the ring before."""

@@ -191,7 +191,7 @@ INVOICE_STREAM = """
 # Adjacency for ego networks / paths: node numbers are positions in the ordered tax-id list.
 ADJ_EDGES = """
     WITH n AS (SELECT tax_id, (row_number() OVER (ORDER BY tax_id) - 1)::INTEGER AS nid FROM taxpayers)
-    SELECT s.nid AS s, b.nid AS b, i.issued_at AS t, i.total_fen AS total
+    SELECT s.nid AS s, b.nid AS b, i.issued_at AS t, i.total_fen AS total, i.key AS key
     FROM invoices i JOIN n s ON s.tax_id = i.seller_tax_id JOIN n b ON b.tax_id = i.buyer_tax_id"""
 
 RUNS = "SELECT run_id, created_at, params, fingerprint, stage_seconds FROM runs ORDER BY created_epoch DESC, run_id DESC"
