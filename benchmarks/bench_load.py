@@ -8,7 +8,8 @@ measurement runs ``loaders.load.load_files(None, ...)`` (read → map → valida
 ``graph.schema.INVOICES`` → quarantine/report; the store write is not part of it) in a fresh
 subprocess, so peak RSS is that run's own. The naive baseline validates a sample row by row in plain
 Python (csv module, Decimal, regex, datetime) in the same run; the ratio is what matters on a shared
-machine, not the absolute times.
+machine, not the absolute times. "CPU s" is the load's own processor time (all threads), so
+"rows/CPU-s" shows the work per row independent of how busy the machine is.
 """
 
 from __future__ import annotations
@@ -118,11 +119,15 @@ def measure_one(path: Path) -> dict[str, float]:
 
     from loaders.load import load_files
 
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
     with tempfile.TemporaryDirectory(prefix="fapiao-bench-") as tmp:
-        started = time.perf_counter()
+        cpu0, started = cpu(), time.perf_counter()
         report = load_files(None, path, report_dir=Path(tmp))
-        seconds = time.perf_counter() - started
-    return {"rows": report.read, "loaded": report.loaded, "seconds": seconds,
+        seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu0
+    return {"rows": report.read, "loaded": report.loaded, "seconds": seconds, "cpu_seconds": cpu_seconds,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -147,7 +152,8 @@ def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: in
     baseline = naive_rate(ensure_data(data, min(row_counts), "csv"), naive_sample)
     table = Table(title=f"load benchmark (validate + normalise; naive baseline {baseline:,.0f} rows/s "
                         f"on a {naive_sample:,}-row sample)")
-    for col in ("source", "rows", "seconds", "rows/s", "target", "ratio vs naive", "peak RSS"):
+    for col in ("source", "rows", "seconds", "rows/s", "target", "ratio vs naive", "peak RSS", "CPU s",
+                "rows/CPU-s"):
         table.add_column(col, justify="right" if col != "source" else "left")
     for rows in row_counts:
         for fmt in fmts:
@@ -158,7 +164,8 @@ def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: in
             rate = m["rows"] / m["seconds"]
             table.add_row(fmt, f"{int(m['rows']):,}", f"{m['seconds']:.2f}", f"{rate:,.0f}",
                           f"{TARGETS.get(fmt, 0):,} {'✓' if rate >= TARGETS.get(fmt, 0) else '✗'}",
-                          f"{rate / baseline:.1f}×", f"{m['rss_mb']:,.0f} MB")
+                          f"{rate / baseline:.1f}×", f"{m['rss_mb']:,.0f} MB", f"{m['cpu_seconds']:.2f}",
+                          f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}")
     Console(width=140).print(table)
 
 
