@@ -157,8 +157,9 @@ def assemble_rings(
 class _Stages:
     """Times each stage and drives an optional rich progress display."""
 
-    def __init__(self, progress: bool) -> None:
+    def __init__(self, progress: bool, on_start: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self._on_start = on_start
         self._progress: Any = None
         self._task: Any = None
         if progress:
@@ -174,6 +175,8 @@ class _Stages:
     def stage(self, name: str) -> Iterator[None]:
         if self._progress is not None:
             self._progress.update(self._task, description=name)
+        if self._on_start is not None:
+            self._on_start(name)
         t = time.perf_counter()
         try:
             yield
@@ -213,7 +216,7 @@ def run_detection(
     min_cycle_score: float = 0.58,
     tier_medium: float | None = None,
     tier_high: float | None = None,
-    on_stage: Callable[[str, float], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
 
@@ -236,6 +239,8 @@ def run_detection(
         Cycles scoring at least this (``algorithms.cycle_scoring``) become rings and flag their members.
     tier_medium, tier_high
         Tier thresholds; default the FAPIAO_TIER_MEDIUM / FAPIAO_TIER_HIGH settings.
+    on_stage
+        Called with each stage's name when it starts (benchmarks sample memory per stage).
 
     Returns
     -------
@@ -247,7 +252,7 @@ def run_detection(
     params: dict[str, Any] = {"window_days": window_days, "max_cycle_len": max_cycle_len, "seed": seed,
                               "max_drift": max_drift, "min_cycle_score": min_cycle_score,
                               "tier_medium": tm, "tier_high": th}
-    st = _Stages(progress)
+    st = _Stages(progress, on_stage)
     try:
         with st.stage("read"):
             invoices = store.invoice_stream()
@@ -296,9 +301,6 @@ def run_detection(
     finally:
         st.close()
     run = Run(run.run_id, run.created_at, run.params, run.fingerprint, dict(st.seconds))
-    if on_stage:
-        for k, v in st.seconds.items():
-            on_stage(k, v)
     return DetectionResult(run, rings, risk.scores, risk, search.stats | {"instances": float(search.instances)})
 
 
