@@ -273,6 +273,7 @@ class _SeenIndex:
 
     def __init__(self) -> None:
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending: list[tuple[np.ndarray, int]] = []
         self._keys: list[pa.Array] = []
         self._fp: list[np.ndarray] = []
         self._total: list[np.ndarray] = []
@@ -283,18 +284,23 @@ class _SeenIndex:
         if len(keys) == 0:
             return
         h = string_hash(keys) if h is None else h
-        order = np.argsort(h, kind="stable")
-        self._runs.append((h[order], order + self.size))
-        if len(self._runs) > self.MAX_RUNS:
-            allh = np.concatenate([r[0] for r in self._runs])
-            allo = np.concatenate([r[1] for r in self._runs])
-            o = np.argsort(allh, kind="stable")
-            self._runs = [(allh[o], allo[o])]
+        self._pending.append((h, self.size))   # sorted lazily: a one-batch file never needs it
         self._keys.append(keys)
         self._fp.append(fp)
         self._total.append(total)
         self._cache = None
         self.size += len(keys)
+
+    def _sort_pending(self) -> None:
+        for h, start in self._pending:
+            order = np.argsort(h, kind="stable")
+            self._runs.append((h[order], order + start))
+        self._pending = []
+        if len(self._runs) > self.MAX_RUNS:
+            allh = np.concatenate([r[0] for r in self._runs])
+            allo = np.concatenate([r[1] for r in self._runs])
+            o = np.argsort(allh, kind="stable")
+            self._runs = [(allh[o], allo[o])]
 
     def arrays(self) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
         """(keys, fingerprints, totals) of everything added, in order."""
@@ -310,6 +316,7 @@ class _SeenIndex:
         if self.size == 0 or len(keys) == 0:
             return out
         h = string_hash(keys) if h is None else h
+        self._sort_pending()
         for run_h, run_pos in self._runs:
             pos = np.clip(np.searchsorted(run_h, h), 0, len(run_h) - 1)
             hit = (run_h[pos] == h) & (out < 0)
