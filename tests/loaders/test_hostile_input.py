@@ -131,3 +131,26 @@ def test_random_bytes_after_a_header(tmp_path: Path, blob: bytes) -> None:
         _accounted(path, tmp_path / "r")
     except FapiaoError:
         pass   # a clean, one-line error is fine; anything else fails the test
+
+
+def test_typed_parquet_columns_are_read_as_text(tmp_path: Path) -> None:
+    """Numbers, timestamps and integers in a Parquet file go through the same rules as text."""
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    header, rows = _rows()
+    cols = {h: [r[i] for r in rows] for i, h in enumerate(header)}
+    table = pa.table({
+        **{h: v for h, v in cols.items() if h not in ("金额", "税额", "价税合计", "开票日期", "发票代码")},
+        "金额": pa.array([float(v) for v in cols["金额"]]),
+        "税额": pa.array([float(v) for v in cols["税额"]]),
+        "价税合计": pa.array([float(v) for v in cols["价税合计"]]),
+        "开票日期": pa.array([datetime(2024, 3, 5, 2, tzinfo=timezone.utc)] * len(rows), pa.timestamp("s", tz="UTC")),
+        "发票代码": pa.array([int(v) if v else None for v in cols["发票代码"]], pa.int64()),
+    })
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    rep = load_files(None, path, report_dir=tmp_path / "r")
+    assert rep.loaded == rep.read == len(rows)
