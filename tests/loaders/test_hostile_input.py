@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_random_bytes_after_a_header(tmp_path: Path, blob: bytes) -> None:
 
 def test_typed_parquet_columns_are_read_as_text(tmp_path: Path) -> None:
     """Numbers, timestamps and integers in a Parquet file go through the same rules as text."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -147,7 +148,7 @@ def test_typed_parquet_columns_are_read_as_text(tmp_path: Path) -> None:
         "金额": pa.array([float(v) for v in cols["金额"]]),
         "税额": pa.array([float(v) for v in cols["税额"]]),
         "价税合计": pa.array([float(v) for v in cols["价税合计"]]),
-        "开票日期": pa.array([datetime(2024, 3, 5, 2, tzinfo=timezone.utc)] * len(rows), pa.timestamp("s", tz="UTC")),
+        "开票日期": pa.array([datetime(2024, 3, 5, 2, tzinfo=UTC)] * len(rows), pa.timestamp("s", tz="UTC")),
         "发票代码": pa.array([int(v) if v else None for v in cols["发票代码"]], pa.int64()),
     })
     path = tmp_path / "typed.parquet"
