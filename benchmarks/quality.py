@@ -72,7 +72,11 @@ def _end_to_end(work: Path, taxpayers: int, invoices: int, seed: int, noise: flo
     from workbench.detect import run_detection, write_outputs
 
     t0 = time.perf_counter()
-    result = run_detection(open_store(uri), seed=seed)
+
+    def stage(name: str) -> None:
+        click.echo(f"  detection stage {name:<12} starts at {time.perf_counter() - t0:7.1f}s")
+
+    result = run_detection(open_store(uri), seed=seed, on_stage=stage)
     write_outputs(result, work / "findings")
     click.echo(f"detection: {time.perf_counter() - t0:.1f}s, {len(result.rings):,} rings")
     return data / "truth", work / "findings", uri
