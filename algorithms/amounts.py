@@ -160,7 +160,7 @@ def max_in_window(keys: pd.Series, t: np.ndarray, weights: np.ndarray | None, wi
 def duplicates(invoices: pa.Table | pd.DataFrame, *, min_groups: int = 1) -> Signal:
     """Near-duplicates: same seller, buyer, amount and day under different invoice numbers."""
     inv = _blue(invoices)
-    day = pd.to_datetime(inv["issued_at"]).dt.strftime("%Y-%m-%d")
+    day = (epoch_seconds(inv["issued_at"]) + 8 * 3600) // DAY          # calendar day in China
     k = pd.DataFrame({"seller": inv["seller_tax_id"], "buyer": inv["buyer_tax_id"],
                       "amount": inv["amount_fen"], "day": day, "number": inv["number"]})
     g = k.groupby(["seller", "buyer", "amount", "day"])["number"].nunique()

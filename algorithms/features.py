@@ -61,10 +61,11 @@ def build_features(
     signals: Sequence[Signal],
     *,
     communities: Sequence[Community] = (),
+    act: pd.DataFrame | None = None,
 ) -> Features:
     """Merge activity measures, every signal (``<name>``, ``<name>_flag`` + extra columns) and graph
     features (degrees, community score) into one table over every taxpayer seen in invoices or the register."""
-    act = activity(invoices, taxpayers)
+    act = activity(invoices, taxpayers) if act is None else act
     tp = frame(taxpayers, ["tax_id", "industry"])
     index = act.index.union(pd.Index(tp["tax_id"].astype(str)))
     v = pd.DataFrame(index=index)

@@ -20,6 +20,7 @@ def fan_hub(
     max_value_added: float = 0.05,
     coverage: pd.Series | None = None,
     max_coverage: float = 0.7,
+    act: pd.DataFrame | None = None,
 ) -> Signal:
     """Fan-in / fan-out hub: ≥ ``min_in`` distinct sellers, ≥ ``min_out`` distinct buyers and
     |output − input| / output ≤ ``max_value_added`` (goods pass through with ~no value added).
@@ -30,7 +31,7 @@ def fan_hub(
 
     ``value`` is 1 − |value added| (1.0 = output equals input exactly).
     """
-    a = activity(invoices, None)
+    a = activity(invoices, None) if act is None else act.copy()
     va = (a["out_fen"] - a["in_fen"]) / a["out_fen"].replace(0, np.nan)
     a["value_added"] = va.fillna(-1.0)
     a["value"] = (1 - a["value_added"].abs()).clip(lower=0)
@@ -68,11 +69,11 @@ def item_mismatch(
     out["industry"] = out["tax_id"].map(industry).fillna("?")
     ind_share = out.groupby(["industry", "item"])["fen"].sum()
     ind_share = ind_share / ind_share.groupby(level=0).transform("sum")
-    typical = set(ind_share[ind_share >= typical_share].index)
-    bought = set(zip(inv["buyer_tax_id"].to_numpy(), inv["item_code"].to_numpy(), strict=True))
-    pairs_ind = list(zip(out["industry"], out["item"], strict=True))
-    pairs_tp = list(zip(out["tax_id"], out["item"], strict=True))
-    out["covered"] = [p in typical or q in bought for p, q in zip(pairs_ind, pairs_tp, strict=True)]
+    typ = ind_share[ind_share >= typical_share].reset_index()[["industry", "item"]].assign(typical=True)
+    bought = pd.DataFrame({"tax_id": inv["buyer_tax_id"].to_numpy(), "item": inv["item_code"].to_numpy()})
+    bought = bought.drop_duplicates().assign(bought=True)
+    out = out.merge(typ, on=["industry", "item"], how="left").merge(bought, on=["tax_id", "item"], how="left")
+    out["covered"] = out["typical"].notna() | out["bought"].notna()
     out["cov_fen"] = out["fen"].where(out["covered"], 0)
     g = out.groupby("tax_id").agg(n=("fen", "size"), fen=("fen", "sum"), cov=("cov_fen", "sum"))
     g["coverage"] = g["cov"] / g["fen"]

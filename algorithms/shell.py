@@ -54,14 +54,16 @@ def shell(
     silent_days: float = 60,
     output_ratio: float = 3.0,
     min_output_fen: int = 100_000_00,
+    act: pd.DataFrame | None = None,
 ) -> Signal:
     """Shell pattern: registered recently, invoices large amounts fast (output ≫ input), then silence.
 
     Flagged when age at first invoice < ``young_days`` and output ≥ ``min_output_fen`` and output /
     input ≥ ``output_ratio`` and (share of output in the busiest ``burst_days`` ≥ ``burst_share`` or
     silent for ≥ ``silent_days`` before the data ends). ``value`` counts the conditions met (0..4).
+    ``act`` is :func:`activity`'s table when the caller already has it.
     """
-    a = activity(invoices, taxpayers)
+    a = activity(invoices, taxpayers) if act is None else act.copy()
     inv = invoice_frame(invoices)
     inv = inv[inv["status"].isin(BLUE) & (inv["total_fen"] > 0)]
     busiest = max_in_window(inv["seller_tax_id"], epoch_seconds(inv["issued_at"]),

@@ -276,9 +276,9 @@ def run_detection(
             scored = score_cycles(search.cycles, act, edges, links, inv)
             flagged_cycles = [sc for sc in scored if sc.score >= min_cycle_score]
             sig_items = hubs.item_mismatch(inv, tp)
-            sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"])
+            sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
             signals: list[Signal] = [
-                cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp), shell.void_red(inv),
+                cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp, act=act), shell.void_red(inv),
                 sig_hub, sig_items, amounts.near_limit(inv, tp),
                 amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
                 amounts.duplicates(inv), sig_identity,
@@ -287,7 +287,7 @@ def run_detection(
             comms = communities(edges, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
                                 member_risk=_member_risk(signals), seed=seed)
         with st.stage("risk"):
-            feats = build_features(inv, tp, signals, communities=comms)
+            feats = build_features(inv, tp, signals, communities=comms, act=act)
             risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed)
         with st.stage("rings"):
             rings = assemble_rings(run_id, flagged_cycles, clusters, comms, sig_hub, invoices,
