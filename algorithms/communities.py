@@ -75,7 +75,7 @@ def communities(
     links: pd.DataFrame | None = None,
     cycles: Sequence[Sequence[str]] = (),
     member_risk: Mapping[str, float] | None = None,
-    resolution: float = 3.0,
+    resolution: float = 10.0,
     identifier_scale: float = 2.0,
     min_size: int = 3,
     max_size: int = 60,
