@@ -20,7 +20,7 @@ from workbench.detect import run_detection
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gen")
-    generate(out, taxpayers=600, invoices=12_000, seed=5, rings={"cycle": 4})
+    generate(out, taxpayers=400, invoices=6_000, seed=5, rings={"cycle": 4})
     return out
 
 
