@@ -534,6 +534,12 @@ class EmbeddedStore(Store):
 def _invoice_batch(table: pa.Table) -> pa.Table:
     """Contract invoice table → storage layout (epoch seconds), last row winning for repeated keys."""
     table = schema.conform(table, schema.INVOICES)
+    code = pc.if_else(pc.is_null(table.column("code")), "", table.column("code"))
+    if table.column("key").null_count:       # derive missing keys the one documented way
+        derived = pc.if_else(pc.equal(code, ""), table.column("number"),
+                             pc.binary_join_element_wise(code, table.column("number"), "-"))
+        table = table.set_column(0, "key", pc.coalesce(table.column("key"), derived))
+    table = table.set_column(2, "code", code)
     issued = table.column("issued_at").cast(pa.int64())
     table = table.set_column(3, "issued_at", issued)
     keys = table.column("key")
@@ -541,8 +547,7 @@ def _invoice_batch(table: pa.Table) -> pa.Table:
         table = table.append_column("_rn", pa.array(np.arange(table.num_rows, dtype=np.int64)))
         last = table.group_by("key").aggregate([("_rn", "max")]).column("_rn_max").to_numpy()
         table = table.take(pa.array(np.sort(last))).drop_columns(["_rn"])
-    code = pc.if_else(pc.is_null(table.column("code")), "", table.column("code"))
-    return table.set_column(2, "code", code)
+    return table
 
 
 class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
