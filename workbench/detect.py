@@ -64,9 +64,11 @@ def fingerprint(invoices: pa.Table, identifiers: pa.Table, labels: dict[str, int
     """SHA-256 over the sorted invoice keys with their amounts/status/time, identifiers, labels and params."""
     h = hashlib.sha256()
     cols = ["key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status", "item_code"]
-    inv = invoices.select(cols).sort_by([("key", "ascending")]).to_pandas()
-    inv["issued_at"] = inv["issued_at"].astype(str)
-    h.update(pd.util.hash_pandas_object(inv.astype(str), index=False).to_numpy().tobytes())
+    inv = invoices.select(cols).sort_by([("key", "ascending")]).combine_chunks()
+    for col in inv.columns:          # Arrow buffers of the sorted columns: fast and exact
+        for buf in col.chunks[0].buffers() if col.num_chunks else []:
+            if buf is not None:
+                h.update(memoryview(buf))
     ids = sorted(zip(*(identifiers.column(c).to_pylist() for c in ("tax_id", "kind", "value")), strict=True)) \
         if identifiers.num_rows else []
     h.update(json.dumps([ids, sorted(labels.items()), params], sort_keys=True, default=str).encode())
