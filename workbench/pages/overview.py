@@ -17,7 +17,7 @@ user = require_page("view_overview")
 store = get_store()
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=4)
 def _invoice_summary(uri: str, n_invoices: int, n_runs: int) -> tuple[int, pd.DataFrame]:
     """Total amount and the monthly series (cached per store and data size)."""
     stream = get_store().invoice_stream().select(["issued_at", "total_fen"])
