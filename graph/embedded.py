@@ -121,7 +121,8 @@ class _Database:
         self.file = path / DB_FILE
         self.wait_s = settings.get_float("FAPIAO_EMBEDDED_WAIT")
         self.linger_s = settings.get_float("FAPIAO_EMBEDDED_LINGER")
-        self.config = {"memory_limit": settings.get("FAPIAO_EMBEDDED_MEMORY"),
+        self.config: dict[str, str | bool] = {"memory_limit": settings.get("FAPIAO_EMBEDDED_MEMORY"),
+                       "preserve_insertion_order": False,
                        "temp_directory": str(path / "tmp")}
         self.lock = threading.RLock()
         self.con: duckdb.DuckDBPyConnection | None = None
