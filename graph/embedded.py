@@ -644,7 +644,9 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         """Delete stored rows the batch changes; return the batch without rows already stored identically."""
         assert self.con is not None
         self.con.register("_batch", batch)
-        try:
+        try:    # a cheap key-only probe first: fresh loads never pay for the row comparison
+            if not self.con.execute(q.ANY_KEY_IN_BATCH).fetchall():
+                return batch
             existing = self.con.sql(q.EXISTING_IN_BATCH).to_arrow_table()
         finally:
             self.con.unregister("_batch")

@@ -82,6 +82,7 @@ INSERT_IDENTIFIERS = """
     WHERE tax_id IS NOT NULL AND tax_id <> '' AND kind IS NOT NULL AND value IS NOT NULL AND trim(value) <> ''
     ON CONFLICT DO NOTHING"""
 
+ANY_KEY_IN_BATCH = "SELECT key FROM invoices WHERE key IN (SELECT key FROM _batch) LIMIT 1"
 # Which batch keys are already stored, and whether the stored row is identical (then nothing is written).
 EXISTING_IN_BATCH = """
     SELECT b.key,
