@@ -130,6 +130,9 @@ class Planter:
         r = self._rows
         amount = r["amount"][orig] if full else max(1, int(r["amount"][orig] * self.rng.uniform(0.2, 0.8)))
         day = min(r["day"][orig] + days_after, self.cal.days - 1)
+        a, b = np.array([r["day"][orig]]), np.array([day])
+        if self.cal.era(a)[0] != self.cal.era(b)[0] or self.cal.year(a)[0] != self.cal.year(b)[0]:
+            day = r["day"][orig]   # a red invoice keeps its original's rate era and year
         row = self.invoice(r["seller"][orig], r["buyer"][orig], day, -amount, r["item"][orig],
                            sec=min(r["sec"][orig] + 600, 86_399) if day == r["day"][orig] else None, status="red")
         r["red_of"][row] = orig

@@ -109,7 +109,8 @@ def tax_fen(amount: Ints, rate_bp: Ints) -> Ints:
 def choose_kind(rng: np.random.Generator, cal: Calendar, day: Ints, small: npt.NDArray[np.bool_]) -> Ints:
     """数电 share grows with the year; small-scale sellers issue ordinary invoices."""
     year = cal.year(day)
-    p_digital = np.select([year <= 2022, year == 2023], [0.1, 0.4], 0.8)
+    # 数电 pilots began in December 2021; nationwide roll-out through 2023-2024
+    p_digital = np.select([year <= 2020, year == 2021, year == 2022, year == 2023], [0.0, 0.02, 0.1, 0.4], 0.8)
     digital = rng.random(len(day)) < p_digital
     special = (rng.random(len(day)) < 0.7) & ~small
     return (np.where(digital, 2, 0) + np.where(special, 0, 1)).astype(np.int64)
@@ -219,6 +220,9 @@ def with_red_letters(rng: np.random.Generator, cal: Calendar, blue: Batch, orig:
     part = np.maximum((blue.amount[orig] * rng.uniform(0.1, 0.9, k)).astype(np.int64), 1)
     amount = -np.where(full, blue.amount[orig], part)
     day = np.minimum(blue.day[orig] + rng.integers(1, 45, k), cal.days - 1)
+    # a red invoice carries its original's rate: keep it inside the same rate era (and year)
+    moved = (cal.era(day) != cal.era(blue.day[orig])) | (cal.year(day) != cal.year(blue.day[orig]))
+    day[moved] = blue.day[orig][moved]
     same = day == blue.day[orig]
     sec = np.where(same, np.minimum(blue.sec[orig] + 600, 86_399), blue.sec[orig])
     blue.status[orig[full]] = STATUS_CODES["red_offset"]

@@ -296,6 +296,17 @@ def test_loader_accepts_clean_and_rejects_noise(data: Path, tmp_path: Path) -> N
         assert report.by_rule.get(rule, 0) == count, (rule, report.by_rule)
 
 
+def test_rates_follow_the_issue_date(tmp_path: Path) -> None:
+    """From 2017 the generated rates walk 17% → 16% → 13% (and 11 → 10 → 9) with the issue date."""
+    generate(tmp_path, taxpayers=300, invoices=6000, seed=4, start=date(2017, 1, 1), end=date(2020, 12, 31))
+    taxpayers = _taxpayers(tmp_path)
+    rows = _invoices(tmp_path)
+    assert all(problems(r, taxpayers) == set() for r in rows)
+    rates = {r["tax_rate"] for r in rows}
+    assert {"0.17", "0.16", "0.13", "0.11", "0.1", "0.09", "0.06"} <= rates
+    assert all(r["invoice_code"] for r in rows), "no 数电 invoices before 2021"
+
+
 def _digest(out: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(out.rglob("*")):
