@@ -17,13 +17,13 @@ def _demo(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_tiny_demo_prepares_then_reuses_everything(tmp_path: Path) -> None:
     data = tmp_path / "demo"
-    first = _demo("--data", str(data), "--taxpayers", "60", "--invoices", "800", "--no-serve")
+    first = _demo("--data", str(data), "--taxpayers", "200", "--invoices", "3000", "--no-serve")
     assert first.returncode == 0, first.stderr[-2000:]
     assert (data / "invoices.parquet").is_file() and (data / "truth" / "rings.csv").is_file()
     assert (data / "findings" / "rings.csv").is_file() and (data / "findings" / "taxpayer_scores.csv").is_file()
     for user in ("investigator", "supervisor", "analyst", "admin"):
         assert f"demo-{user}" in first.stdout
-    second = _demo("--data", str(data), "--taxpayers", "60", "--invoices", "800", "--no-serve")
+    second = _demo("--data", str(data), "--taxpayers", "200", "--invoices", "3000", "--no-serve")
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.count(": kept") == 3
 
@@ -31,7 +31,7 @@ def test_tiny_demo_prepares_then_reuses_everything(tmp_path: Path) -> None:
 def test_a_failing_stage_is_named_and_exits_non_zero(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    res = _demo("--data", str(blocker / "sub"), "--taxpayers", "60", "--invoices", "800", "--no-serve")
+    res = _demo("--data", str(blocker / "sub"), "--taxpayers", "200", "--invoices", "3000", "--no-serve")
     assert res.returncode != 0
     assert "demo failed at stage 'generate demo data'" in res.stderr
     assert "Traceback" not in res.stderr
