@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from algorithms.cycles import TemporalCycle
 
 #: component → weight (sum 1.0)
-WEIGHTS = {"tight": 0.3, "exclusive": 0.15, "small_parties": 0.15, "unusual_amount": 0.15, "length": 0.1,
-           "shared_identity": 0.1, "young": 0.05}
+WEIGHTS = {"tight": 0.25, "exclusive": 0.15, "small_parties": 0.15, "unusual_amount": 0.1, "length": 0.1,
+           "same_item": 0.1, "shared_identity": 0.1, "young": 0.05}
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def score_cycle(
         "small_parties": min(1.0, max(0.0, 1 - math.log10(max(deg, 1) / hub_degree) / math.log10(20))),
         "length": min(1.0, (c.length - 2) / 3),
         "unusual_amount": _unusual(c, seller_amounts or {}),
+        "same_item": 1.0 if len({h.item_code for h in c.hops}) == 1 and c.hops[0].item_code else 0.0,
         "shared_identity": 1.0 if kinds else 0.0,
         "young": 1.0 if n_young else 0.0,
     }

@@ -59,6 +59,7 @@ class Hop:
     buyer: str
     issued_at: str     # ISO 8601 with offset
     total_fen: int
+    item_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,7 @@ def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Ind
     best = np.lexsort((span, spread, group))          # within a group: smallest spread, then span
     first_of_group = best[np.r_[True, group[best][1:] != group[best][:-1]]]
     keys = inv["key"].to_numpy()
+    items = inv["item_code"].to_numpy() if "item_code" in inv else np.full(len(inv), None)
     sellers = inv["seller_tax_id"].to_numpy()
     buyers = inv["buyer_tax_id"].to_numpy()
     needed = np.unique(found[first_of_group][valid[first_of_group]])
@@ -375,7 +377,8 @@ def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Ind
     out: list[TemporalCycle] = []
     for r in first_of_group:
         edges = found[r][valid[r]]
-        hops = tuple(Hop(str(keys[e]), str(sellers[e]), str(buyers[e]), str(iso[e]), int(totals[e])) for e in edges)
+        hops = tuple(Hop(str(keys[e]), str(sellers[e]), str(buyers[e]), str(iso[e]), int(totals[e]),
+                         None if pd.isna(items[e]) else str(items[e])) for e in edges)
         out.append(TemporalCycle(
             members=tuple(h.seller for h in hops), hops=hops, span_days=float(span[r]),
             max_drift=float(drift[r]), spread=float(spread[r]), repeats=int(counts[group[r]]),

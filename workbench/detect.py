@@ -90,6 +90,8 @@ def cycle_evidence(sc: ScoredCycle) -> str:
     parts = [f"{c.length} 家企业时序闭环(循环开票)", f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(sc.closing_drift)}"]
     if sc.pair_use <= 1.2:
         parts.append("各环交易关系几乎只用于此闭环")
+    if sc.components.get("same_item"):
+        parts.append("同一品目转了一圈")
     if c.repeats > 1:
         parts.append(f"同一闭环出现 {c.repeats} 次")
     if sc.young_members:
