@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from graph import schema
+from graph import open_store, schema
 from graph.embedded import EmbeddedStore
 from graph.model import Ring, Run
 from loaders.uscc import check_char
@@ -63,7 +63,8 @@ def _invoice(n: int, seller: str, buyer: str, names: dict[str, str], at: datetim
             "kind": "special", "status": status, "red_ref": None, "item_code": "1090511", "item_name": "钢材"}
 
 
-def build(path: Path) -> Demo:
+def build(path: Path, *, uri: str | None = None) -> Demo:
+    """Write the demo data into the workspace at ``path`` (or into the store at ``uri``, emptied first)."""
     names = {tax_id(i): n for i, n in enumerate(
         ["深圳甲贸易有限公司", "深圳乙贸易有限公司", "深圳丙贸易有限公司", "广州枢纽商贸有限公司", "东莞丁制造有限公司",
          "佛山戊建材有限公司", "珠海己科技有限公司", "惠州庚物流有限公司", XSS_NAME, "中山辛电子有限公司"], start=1)}
@@ -121,14 +122,16 @@ def build(path: Path) -> Demo:
                 "三家公司在 40 天内两次循环开票，金额相近。", {"hops": 6})
     new_ring = Ring("run-2-hub-1", "run-2", "fan_hub", (hub, *ids[4:8]), tuple(hub_keys), 0.7,
                     "广州枢纽商贸有限公司 进销项对倒，增值很少。")
-    store = EmbeddedStore(path)
+    store = EmbeddedStore(path) if uri is None else open_store(uri)
+    if uri is not None:
+        store.clear()
     with store.writer() as w:
         w.taxpayers(taxpayers)
         w.invoices(pa.Table.from_pylist(rows, schema=schema.INVOICES))
         w.identifiers(identifiers)
         w.findings(old_run, [ring_old], scores({a, b, c}))
         w.findings(new_run, [ring, new_ring], scores({a, b, c, hub}))
-    demo = Demo(f"embedded:{path}", path, names, ring, new_ring, rows, hub, shared_phone, void, ids[8])
+    demo = Demo(uri or f"embedded:{path}", path, names, ring, new_ring, rows, hub, shared_phone, void, ids[8])
     for username, roles in ROLE_USERS.items():
         demo.users[username] = create_user(store, username, PASSWORD, roles, display_name=f"测试{username}")
     store.close()
