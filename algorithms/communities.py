@@ -1,4 +1,4 @@
-"""Communities: Leiden (leidenalg on igraph) on invoice edges plus shared-identifier edges, with a ring score.
+"""Communities: Leiden (igraph's C implementation) on invoice edges plus shared-identifier edges, with a ring score.
 
 The graph is undirected and weighted: an issuer→buyer pair weighs ``1 + log10(1 + yuan / 10,000)``
 (volume matters, but a single huge trade does not swamp everything), a shared-identifier link weighs
@@ -9,11 +9,11 @@ of merging them into their neighbourhood (the resolution limit of plain modulari
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import igraph as ig
-import leidenalg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -69,6 +69,22 @@ def build_graph(edges: pa.Table | pd.DataFrame, links: pd.DataFrame | None, *,
     return g, pd.Index(names)
 
 
+def leiden_membership(g: ig.Graph, *, resolution: float, seed: int = 0) -> np.ndarray:
+    """Leiden on the modularity objective with ``resolution`` (RB configuration model), seeded.
+
+    igraph's C implementation (``Graph.community_leiden``); leidenalg's ``RBConfigurationVertexPartition``
+    optimises the same quality function but measured ~30× slower on a 3,000-node invoice graph.
+    """
+    state = random.getstate()
+    random.seed(seed)              # igraph draws from Python's random module
+    try:
+        part = g.community_leiden(objective_function="modularity", weights="weight", resolution=resolution,
+                                  n_iterations=2)
+    finally:
+        random.setstate(state)
+    return np.asarray(part.membership, dtype=np.int64)
+
+
 def communities(
     edges: pa.Table | pd.DataFrame,
     *,
@@ -104,9 +120,7 @@ def communities(
     if len(e) == 0:
         return []
     g, names = build_graph(e, links, identifier_scale=identifier_scale)
-    part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
-                                    resolution_parameter=resolution, seed=seed, n_iterations=2)
-    memb = pd.Series(np.asarray(part.membership), index=names)
+    memb = pd.Series(leiden_membership(g, resolution=resolution, seed=seed), index=names)
     sizes = memb.value_counts()
     keep = sizes[(sizes >= min_size) & (sizes <= max_size)].index
     if len(keep) == 0:
@@ -131,8 +145,10 @@ def communities(
         id_pairs = {int(str(k)): int(v) for k, v in same.value_counts().items()}
     risk = member_risk or {}
     out = []
+    kept = memb[memb.isin(keep)]
+    groups = {int(k): sorted(str(x) for x in v) for k, v in kept.groupby(kept).groups.items()}
     for k in keep:
-        members = tuple(sorted(memb.index[memb == k]))
+        members = tuple(groups[int(k)])
         n = len(members)
         inn = int(internal.get(k, 0))
         share = inn / float(touching.get(k, 1) or 1)
