@@ -14,6 +14,7 @@ from workbench.i18n import TIER_NAMES, term, tr
 from workbench.session import require_page
 from workbench.state import get_store
 
+PICK_LIMIT = 1000
 user = require_page("view_risk_queue")
 store = get_store()
 show_flash()
@@ -74,10 +75,14 @@ st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view)
 picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row",
                       key="rq_table", height=420)
 rows = picked.selection.rows if hasattr(picked, "selection") else []
-ids = view["tax_id"].tolist()
+all_ids = view["tax_id"].tolist()
+names = dict(zip(all_ids, view["name"].fillna("").tolist(), strict=True))
+ids = all_ids[:PICK_LIMIT]  # the picker lists the top of the queue; a ticked row is always included
+if rows and all_ids[rows[0]] not in ids:
+    ids.append(all_ids[rows[0]])
 tax_id = st.selectbox(tr("处理的纳税人", "Taxpayer to act on"), ids, key="rq_pick",
-                      index=ids.index(ids[rows[0]]) if rows else None,
-                      format_func=lambda t: f"{t} · {view.loc[view['tax_id'] == t, 'name'].iloc[0]}")
+                      index=ids.index(all_ids[rows[0]]) if rows else None,
+                      format_func=lambda t: f"{t} · {names.get(t, '')}")
 if tax_id is None:
     st.stop()
 row = view[view["tax_id"] == tax_id].iloc[0]
