@@ -69,9 +69,11 @@ def _end_to_end(work: Path, taxpayers: int, invoices: int, seed: int, noise: flo
     uri = f"embedded:{work / 'ws'}"
     env = dict(os.environ, FAPIAO_STORE=uri)
     t0 = time.perf_counter()
-    subprocess.run([_fapiao(), "load", str(data / "invoices.parquet"), "--taxpayers",
-                    str(data / "taxpayers.parquet"), "--quiet", "--report-dir", str(work / "load")],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    done = subprocess.run([_fapiao(), "load", str(data / "invoices.parquet"), "--taxpayers",
+                           str(data / "taxpayers.parquet"), "--quiet", "--report-dir", str(work / "load")],
+                          env=env, stdout=subprocess.DEVNULL)
+    if done.returncode:
+        raise click.ClickException(f"fapiao load failed with exit status {done.returncode} (its message is above)")
     click.echo(f"fapiao load: {time.perf_counter() - t0:.1f}s")
     from graph import open_store
     from workbench.detect import run_detection, write_outputs
