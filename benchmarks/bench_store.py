@@ -68,6 +68,12 @@ class Figure:
         return f"{r:.2f}"
 
 
+def add(figures: list[Figure], figure: Figure) -> None:
+    """Record a figure and print it at once (a long run that is interrupted still shows what it measured)."""
+    figures.append(figure)
+    console.print(f"  {figure.name} [{figure.backend}, {figure.size}]: {figure.value:,.2f} {figure.unit}")
+
+
 def calibration_seconds() -> float:
     """A fixed CPU workload (sort 2M floats, three times): the machine-speed baseline of this run."""
     rng = np.random.default_rng(0)
@@ -145,8 +151,8 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
     counts = store.counts()
     assert counts.invoices == len(set(table.column("key").to_pylist())), counts
     target = 100_000.0 if name == "neo4j" else 500_000.0
-    figures.append(Figure("load throughput (invoices/s)", name, size, table.num_rows / load_s, "/s", target, True))
-    figures.append(Figure("load per CPU-second, client+server", name, size, table.num_rows / load_cpu, "/cpu-s",
+    add(figures, Figure("load throughput (invoices/s)", name, size, table.num_rows / load_s, "/s", target, True))
+    add(figures, Figure("load per CPU-second, client+server", name, size, table.num_rows / load_cpu, "/cpu-s",
                           target, True))
 
     tax_ids = sorted(set(table.column("seller_tax_id").to_pylist()))
@@ -162,8 +168,8 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
             latencies.append((time.perf_counter() - t0) * 1000)
             bar.advance(task)
     q = statistics.quantiles(latencies, n=100)
-    figures.append(Figure("ego 2-hop limit 500 p50 (ms)", name, f"{samples} taxpayers", q[49], "ms", None, False))
-    figures.append(Figure("ego 2-hop limit 500 p95 (ms)", name, f"{samples} taxpayers", q[94], "ms", 50.0, False))
+    add(figures, Figure("ego 2-hop limit 500 p50 (ms)", name, f"{samples} taxpayers", q[49], "ms", None, False))
+    add(figures, Figure("ego 2-hop limit 500 p95 (ms)", name, f"{samples} taxpayers", q[94], "ms", 50.0, False))
 
     names = table.column("seller_name").to_pylist()
     queries = []
@@ -176,14 +182,14 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
         t0 = time.perf_counter()
         store.search(text, limit=20)
         search_ms.append((time.perf_counter() - t0) * 1000)
-    figures.append(Figure("search name contains p95 (ms)", backend_name, f"{len(queries)} queries",
+    add(figures, Figure("search name contains p95 (ms)", backend_name, f"{len(queries)} queries",
                           statistics.quantiles(search_ms, n=20)[18], "ms", None, False))
 
     t0 = time.perf_counter()
     edges = store.edge_table()
     edge_s = time.perf_counter() - t0
     assert sum(edges.column("count").to_pylist()) == counts.invoices
-    figures.append(Figure("edge_table export (s)", name, f"{edges.num_rows:,} edges", edge_s, "s", 5.0, False))
+    add(figures, Figure("edge_table export (s)", name, f"{edges.num_rows:,} edges", edge_s, "s", 5.0, False))
     return figures
 
 
@@ -226,7 +232,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 console.print(f"[red]Neo4j skipped: {problem}")
             else:
                 with local_neo4j.running(tmp / "neo4j") as server:
-                    figures.append(Figure("Neo4j start (launcher built)", "neo4j", "empty db", server.started_in_s,
+                    add(figures, Figure("Neo4j start (launcher built)", "neo4j", "empty db", server.started_in_s,
                                           "s", None, False))
                     store = Neo4jStore(server.uri)
                     try:
@@ -234,10 +240,10 @@ def run(args: argparse.Namespace) -> list[Figure]:
                                                    server_pid=server.pid)
                     finally:
                         store.close()
-                    figures.append(Figure("peak RSS Neo4j JVM (MB)", "neo4j", size, vm_hwm_mb(server.pid), "MB",
+                    add(figures, Figure("peak RSS Neo4j JVM (MB)", "neo4j", size, vm_hwm_mb(server.pid), "MB",
                                           None, False))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures.append(Figure("peak RSS Python process (MB)", "python", size, rss, "MB", None, False))
+    add(figures, Figure("peak RSS Python process (MB)", "python", size, rss, "MB", None, False))
     return figures
 
 
