@@ -121,9 +121,11 @@ class _Database:
         self.file = path / DB_FILE
         self.wait_s = settings.get_float("FAPIAO_EMBEDDED_WAIT")
         self.linger_s = settings.get_float("FAPIAO_EMBEDDED_LINGER")
-        self.config: dict[str, str | bool] = {"memory_limit": settings.get("FAPIAO_EMBEDDED_MEMORY"),
-                       "preserve_insertion_order": False,
-                       "temp_directory": str(path / "tmp")}
+        # max_vacuum_tasks 0: a checkpoint does not re-merge (re-compress) the row groups of a bulk load, which
+        # otherwise costs as much as the load itself at close; rows replaced by a re-load leave gaps instead.
+        self.config: dict[str, str | bool | int] = {"memory_limit": settings.get("FAPIAO_EMBEDDED_MEMORY"),
+                                                     "preserve_insertion_order": False, "max_vacuum_tasks": 0,
+                                                     "temp_directory": str(path / "tmp")}
         self.lock = threading.RLock()
         self.con: duckdb.DuckDBPyConnection | None = None
         self.depth = 0
