@@ -146,7 +146,7 @@ def communities(
     risk = member_risk or {}
     out = []
     kept = memb[memb.isin(keep)]
-    groups = {int(k): sorted(str(x) for x in v) for k, v in kept.groupby(kept).groups.items()}
+    groups = {int(str(k)): sorted(str(x) for x in v) for k, v in kept.groupby(kept).groups.items()}
     for k in keep:
         members = tuple(groups[int(k)])
         n = len(members)
