@@ -141,8 +141,7 @@ def score_taxpayers(
         reasons[i].append((float(weight * 100 * m[i] / 3), f"模型:特征组合罕见(异常分位 {m[i]:.2f})"))
     score = [combine(p, mm, points_scale=points_scale, model_weight=weight) for p, mm in zip(pts, m, strict=True)]
     feats = v.round(4).astype(float).replace([np.inf, -np.inf], np.nan)
-    feat_json = [json.dumps({k: (None if pd.isna(val) else val) for k, val in row.items()}, ensure_ascii=False)
-                 for row in feats.to_dict(orient="records")]
+    feat_json = feats.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(feats) else []
     table = pa.table({
         "tax_id": pa.array(v.index.astype(str).tolist(), pa.string()),
         "score": pa.array([round(s, 4) for s in score], pa.float64()),
