@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from graph import schema, settings
 from graph.errors import FapiaoError
 from graph.store import Store
+from loaders import kernels
 from loaders import normalize as nz
 from loaders.mapping import load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
@@ -227,6 +228,7 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         Counts per outcome and per rule; ``loaded + rejected + skipped_identical == read``.
     """
     started = time.perf_counter()
+    kernels.warm_up_in_background()   # load the compiled kernels while the file is being read
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loaders import kernels
+
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
@@ -31,6 +33,10 @@ def clean(arr: pa.Array | pa.ChunkedArray, *, unicode: bool = True) -> pa.Array:
         arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    if not kernels.needs_trim(arr, unicode=unicode):
+        return arr   # nothing to trim: skip the copy
     trimmed = pc.utf8_trim_whitespace(arr) if unicode else pc.ascii_trim_whitespace(arr)
     return trimmed if trimmed.null_count == 0 else pc.fill_null(trimmed, "")
 
@@ -41,22 +47,30 @@ def np_bool(arr: pa.Array | pa.ChunkedArray) -> BoolArray:
 
 
 def blank(arr: pa.Array) -> BoolArray:
-    """True where the (cleaned) cell is empty."""
-    return np_bool(pc.equal(pc.utf8_length(arr), 0))
+    """True where the (cleaned) cell is empty (a null is not blank)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type):
+        return np_bool(pc.equal(pc.utf8_length(arr), 0))
+    offsets, _ = kernels.buffers(arr)
+    empty: BoolArray = offsets[1:] == offsets[:-1]
+    return empty & np_bool(pc.is_valid(arr)) if arr.null_count else empty
 
 
-def parse_decimal(arr: pa.Array, scale: int) -> tuple[IntArray, BoolArray]:
+def parse_decimal(arr: pa.Array, scale: int, *, try_cast: bool = True) -> tuple[IntArray, BoolArray]:
     """Parse decimal text exactly into integers of ``10**-scale`` units (no float on the way).
 
     Accepts ``-1,234.56``, ``¥12.5``, ``12元``; more than ``scale`` decimals, letters or overflow are not ok.
+    ``try_cast=False`` skips the whole-column Arrow decimal cast (used for a subset of a column that
+    as a whole would not have cast).
 
     >>> v, ok = parse_decimal(pa.array(["1,234.56", "-0.5", "x", "1.234"]), 2)
     >>> v.tolist(), ok.tolist()
     ([123456, -50, 0, 0], [True, True, False, False])
     """
     try:  # fast path: a clean column casts in one go
-        dec = arr.cast(pa.decimal128(18, scale))
-        if dec.null_count == 0:
+        dec = arr.cast(pa.decimal128(18, scale)) if try_cast else None
+        if dec is not None and dec.null_count == 0:
             words = np.frombuffer(dec.buffers()[1], dtype=np.int64)[2 * dec.offset::2][: len(dec)]
             return words.copy(), np.ones(len(dec), dtype=np.bool_)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -76,7 +90,28 @@ def parse_decimal(arr: pa.Array, scale: int) -> tuple[IntArray, BoolArray]:
 
 
 def parse_fen(arr: pa.Array) -> tuple[IntArray, BoolArray, BoolArray]:
-    """Money in yuan → integer fen. Returns (fen, ok, exempt) where exempt marks ``***`` / 免税 cells (fen 0)."""
+    """Money in yuan → integer fen. Returns (fen, ok, exempt) where exempt marks ``***`` / 免税 cells (fen 0).
+
+    Cells of the plain form ``-1234.56`` are parsed by a compiled kernel; only the others go through
+    :func:`parse_decimal`, with the same result as if the whole column had.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_string(arr.type) and arr.null_count == 0:
+        fen, hit = kernels.parse_cents(arr)
+        if hit.all():
+            return fen, hit, np.zeros(len(arr), dtype=np.bool_)
+        miss = np.flatnonzero(~hit)
+        sub = arr.take(pa.array(miss))
+        # plain cells always cast to decimal, so the column would have cast exactly when the rest does
+        sub_fen, sub_ok = parse_decimal(sub, 2)
+        sub_exempt = np_bool(pc.is_in(pc.utf8_lower(sub), pa.array(EXEMPT_WORDS)))
+        fen[miss] = sub_fen
+        ok = hit.copy()
+        ok[miss] = sub_ok | sub_exempt
+        exempt = np.zeros(len(arr), dtype=np.bool_)
+        exempt[miss] = sub_exempt
+        return fen, ok, exempt
     fen, ok = parse_decimal(arr, 2)
     exempt = np_bool(pc.is_in(pc.utf8_lower(arr), pa.array(EXEMPT_WORDS)))
     return fen, ok | exempt, exempt
@@ -142,8 +177,11 @@ def _int_field(struct: pa.StructArray, name: str) -> IntArray:
     return np.asarray(pc.fill_null(f, "0").cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _slow_dates(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
-    """Every other accepted form: 2024/1/5, 2024.01.05, 2024年1月5日, T separator, offsets, Excel serials."""
+def _slow_dates(arr: pa.Array, tz: str, *, try_cast: bool = True) -> tuple[IntArray, BoolArray]:
+    """Every other accepted form: 2024/1/5, 2024.01.05, 2024年1月5日, T separator, offsets, Excel serials.
+
+    ``try_cast`` as in :func:`parse_decimal` (for the Excel serial numbers).
+    """
     s = pc.replace_substring_regex(arr, r"(\d{1,2}:\d{2}:\d{2})\.\d+", r"\1")
     s = pc.replace_substring_regex(s, r"日", "")
     s = pc.replace_substring_regex(s, r"(\d)[年月/.](\d)", r"\1-\2")
@@ -165,7 +203,7 @@ def _slow_dates(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
     offset = sign * (oh * 3600 + om * 60)
     utc = np.where(has_off, local - offset, _to_utc(np.where(ok, local, 0), tz))
     # Excel serial day numbers (1900 date system), e.g. 45296 or 45296.5
-    serial, serial_ok = parse_decimal(arr, 6)
+    serial, serial_ok = parse_decimal(arr, 6, try_cast=try_cast)
     serial_ok &= (serial >= 20000 * 10**6) & (serial < 80000 * 10**6) & ~matched
     excel_local = (serial - 25569 * 10**6) * 86400 // 10**6
     utc = np.where(serial_ok, _to_utc(np.where(serial_ok, excel_local, 0), tz), utc)
@@ -179,6 +217,46 @@ def parse_datetime(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
     """
     if len(arr) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.bool_)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_string(arr.type) and arr.null_count == 0:
+        return _kernel_dates(arr, tz)
+    return _arrow_dates(arr, tz)
+
+
+def _kernel_dates(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
+    """Strict ISO cells by a compiled kernel; the rest exactly as :func:`_arrow_dates` would have read them
+    as part of the whole column (one Arrow cast for the column, else :func:`_slow_dates` row by row)."""
+    secs, kind = kernels.parse_iso(arr)
+    naive, aware = kind == 1, kind == 2
+    utc = secs
+    if naive.any():
+        utc = np.where(naive, _to_utc(np.where(naive, secs, 0), tz), secs)
+    miss = np.flatnonzero(kind == 0)
+    if len(miss) == 0:
+        return utc, np.ones(len(arr), dtype=np.bool_)
+    sub = arr.take(pa.array(miss))
+    has_naive, has_aware = bool(naive.any()), bool(aware.any())
+    sub_utc: IntArray | None = None
+    # the whole column casts in one mode only if every strict cell has that mode and the rest casts too
+    for mode_aware in ((True,) if not has_naive else ()) + ((False,) if not has_aware else ()):
+        try:
+            cast = sub.cast(pa.timestamp("s", tz="UTC") if mode_aware else pa.timestamp("s"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if cast.null_count == 0:
+            s = np.array(cast.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+            sub_utc, sub_ok = (s if mode_aware else _to_utc(s, tz)), np.ones(len(sub), dtype=np.bool_)
+            break
+    if sub_utc is None:   # strict cells are dates, so the whole column never casts as decimals
+        sub_utc, sub_ok = _slow_dates(sub, tz, try_cast=not (has_naive or has_aware))
+    utc[miss] = sub_utc
+    ok = kind != 0
+    ok[miss] = sub_ok
+    return utc, ok
+
+
+def _arrow_dates(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
     first = str(arr[0].as_py() or "")
     with_offset = first.endswith("Z") or (len(first) > 19 and first[-6] in "+-")
     for aware in ((True, False) if with_offset else (False, True)):

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import schema, settings
 from graph.errors import FieldError
 from graph.store import Store
+from loaders import kernels
 from loaders import normalize as nz
 from loaders.uscc import check_mask
 
@@ -90,6 +90,12 @@ KIND_ALIASES = {
     "数电票（普通发票）": "digital_ordinary", "全电普票": "digital_ordinary",
 }
 
+#: Normalised statuses (index 0: not a known status) and invoice kinds, as coded per row by the validator.
+STATUS_NAMES = ("", "normal", "void", "red", "red_offset", "out_of_control", "abnormal")
+KIND_NAMES = ("special", "ordinary", "digital_special", "digital_ordinary")
+_STATUS_VOID, _STATUS_RED = STATUS_NAMES.index("void"), STATUS_NAMES.index("red")
+_KIND_SPECIAL, _KIND_ORDINARY, _KIND_DIGITAL_ORDINARY = 0, 1, 3
+
 # Allowed rates (units of 0.0001) by period; simplified collection rates and 6% / 0% hold throughout.
 _ALWAYS = (0, 50, 100, 150, 300, 500, 600)
 _PERIODS = (  # (first day as epoch seconds Asia/Shanghai, extra rates)
@@ -97,6 +103,8 @@ _PERIODS = (  # (first day as epoch seconds Asia/Shanghai, extra rates)
     (1525104000, (1600, 1000)),   # 2018-05-01
     (1554048000, (1300, 900)),    # 2019-04-01
 )
+_PERIOD_STARTS = np.array([start for start, _ in _PERIODS], dtype=np.int64)
+_PERIODS_END = 10**12
 USCC_SWITCH = 1514736000          # 2018-01-01 Asia/Shanghai: legacy ids are flagged after this
 _LEGACY_RE = r"^([0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
 
@@ -127,6 +135,37 @@ class BatchOutcome:
     warnings: list[Issue] = field(default_factory=list)
     deferred: int = 0                        # red-letter rows waiting for their original
     keys: pa.Array | None = None             # every batch row's invoice key (for warning reports)
+
+
+def _allowed_table() -> np.ndarray:
+    """``[period, rate_e4]`` → the rate is allowed in that period."""
+    table = np.zeros((len(_PERIODS), 10000), dtype=np.bool_)
+    for i, (_, extra) in enumerate(_PERIODS):
+        table[i, list(_ALWAYS + extra)] = True
+    return table
+
+
+_ALLOWED = _allowed_table()
+_STATUS_ARRAY = pa.array(STATUS_NAMES, pa.string())
+_KIND_ARRAY = pa.array(KIND_NAMES, pa.string())
+_STATUS_ALIAS_KEYS = pa.array(list(STATUS_ALIASES), pa.string())
+_STATUS_ALIAS_CODE = np.array([STATUS_NAMES.index(v) for v in STATUS_ALIASES.values()], dtype=np.int64)
+_KIND_ALIAS_KEYS = pa.array(list(KIND_ALIASES), pa.string())
+_KIND_ALIAS_CODE = np.array([KIND_NAMES.index(v) for v in KIND_ALIASES.values()], dtype=np.int64)
+
+
+def _status_codes(text: pa.Array) -> np.ndarray:
+    """Index into :data:`STATUS_NAMES` of each status text (case-insensitive alias; 0 when unknown)."""
+    idx = np.asarray(pc.fill_null(pc.index_in(pc.utf8_lower(text), _STATUS_ALIAS_KEYS), -1)
+                     .to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.where(idx >= 0, _STATUS_ALIAS_CODE[np.maximum(idx, 0)], 0)
+
+
+def _kind_codes(text: pa.Array) -> np.ndarray:
+    """Index into :data:`KIND_NAMES` of each invoice-type text (exact alias; -1 when not given or unknown)."""
+    idx = np.asarray(pc.fill_null(pc.index_in(text, _KIND_ALIAS_KEYS), -1).to_numpy(zero_copy_only=False),
+                     dtype=np.int64)
+    return np.where(idx >= 0, _KIND_ALIAS_CODE[np.maximum(idx, 0)], -1)
 
 
 _UNICODE_TEXT = ("seller_name", "buyer_name", "item_name", "status", "invoice_type")
@@ -162,7 +201,10 @@ class _Columns:
         """(cleaned distinct values, row → value index) for a dictionary column, else None."""
         if name in self._dict:
             return self._dict[name]
-        if name not in self.table.column_names or not pa.types.is_dictionary(self.table.column(name).type):
+        if name not in self.table.column_names:   # an absent column is one blank value
+            self._dict[name] = (pa.array([""], pa.string()), np.zeros(self.n, dtype=np.int64))
+            return self._dict[name]
+        if not pa.types.is_dictionary(self.table.column(name).type):
             return None
         col = self.table.column(name)
         arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
@@ -170,8 +212,8 @@ class _Columns:
             arr = arr.chunk(0)
         dictionary = nz.clean(arr.dictionary, unicode=name in _UNICODE_TEXT)
         dictionary = pa.concat_arrays([dictionary, pa.array([""], pa.string())])
-        idx = np.asarray(pc.fill_null(arr.indices, len(dictionary) - 1).to_numpy(zero_copy_only=False),
-                         dtype=np.int64)
+        indices = arr.indices if arr.indices.null_count == 0 else pc.fill_null(arr.indices, len(dictionary) - 1)
+        idx = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         self._dict[name] = (dictionary, idx)
         return self._dict[name]
 
@@ -180,11 +222,17 @@ class _Columns:
             d = self.values(name)
             if d is not None:
                 self._text[name] = d[0].take(pa.array(d[1]))
-            elif name in self.table.column_names:
-                self._text[name] = nz.clean(self.table.column(name), unicode=name in _UNICODE_TEXT)
             else:
-                self._text[name] = pa.array([""] * self.n, pa.string())
+                self._text[name] = nz.clean(self.table.column(name), unicode=name in _UNICODE_TEXT)
         return self._text[name]
+
+    def optional(self, name: str) -> pa.Array:
+        """The cleaned column with blank cells as nulls."""
+        d = self.values(name)
+        if d is None:
+            return pc.if_else(pa.array(self.blank(name)), pa.nulls(self.n, pa.string()), self(name))
+        values = pc.if_else(pa.array(nz.blank(d[0])), pa.nulls(len(d[0]), pa.string()), d[0])
+        return values.take(pa.array(d[1]))
 
     def blank(self, name: str) -> BoolArray:
         if name not in self._blank:
@@ -209,41 +257,17 @@ class _Columns:
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _fixed_width_hash(arr: pa.Array, width: int) -> np.ndarray:
-    """Hash strings that all have ``width`` bytes: view the bytes as 64-bit words and fold them."""
-    n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
-    chars = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[0] + n * width].reshape(n, width)
-    words = (width + 7) // 8
-    padded = np.zeros((n, words * 8), dtype=np.uint8)
-    padded[:, :width] = chars
-    with np.errstate(over="ignore"):
-        h = np.full(n, np.uint64(width) * _MUL, dtype=np.uint64)
-        for w in padded.view(np.uint64).T:
-            h = (h ^ w) * _MUL
-            h ^= h >> np.uint64(31)
-    return h
-
-
 def string_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A 64-bit hash of each string from its Arrow bytes, vectorised per distinct length (nulls hash like "")."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = pc.fill_null(arr, "")
-    n = len(arr)
-    out = np.zeros(n, dtype=np.uint64)
-    if n == 0:
-        return out
-    lengths = np.asarray(pc.binary_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
-    widths = np.unique(lengths)
-    if len(widths) == 1:
-        return _fixed_width_hash(arr, int(widths[0])) if widths[0] else out
-    for width in widths.tolist():
-        if width == 0:
-            continue
-        idx = np.flatnonzero(lengths == width)
-        out[idx] = _fixed_width_hash(arr.take(pa.array(idx)), width)
-    return out
+    """A 64-bit hash of each string from its Arrow bytes (nulls hash like ""); see :func:`kernels.hash_strings`."""
+    return kernels.hash_strings(arr)
+
+
+_STATUS_HASH = string_hash(_STATUS_ARRAY)
+
+
+def _has_duplicates(h: np.ndarray) -> bool:
+    """Whether any 64-bit value occurs twice."""
+    return bool((kernels.first_occurrence(h) != np.arange(len(h))).any())
 
 
 def _fingerprint(table: pa.Table) -> np.ndarray:
@@ -370,7 +394,7 @@ class InvoiceValidator:
                 with np.errstate(over="ignore"):
                     pair = (np.asarray(accepted.column(f"__h_{cols[0]}").to_numpy(), dtype=np.uint64) * _MUL
                             ^ np.asarray(accepted.column(f"__h_{cols[1]}").to_numpy(), dtype=np.uint64))
-                first = np.flatnonzero(~pd.Index(pair).duplicated())   # hash-based, O(n)
+                first = np.flatnonzero(kernels.first_occurrence(pair) == np.arange(len(pair)))
                 sub = accepted.select(cols).take(pa.array(first))
             else:
                 sub = accepted.select(cols).group_by(cols).aggregate([])
@@ -403,10 +427,10 @@ class InvoiceValidator:
         _col = _Columns(raw)
         number, code = _col("invoice_number"), _col("invoice_code")
         number_blank, code_blank = _col.blank("invoice_number"), _col.blank("invoice_code")
-        num_len = np.asarray(pc.utf8_length(number).to_numpy(zero_copy_only=False))
-        code_len = np.asarray(pc.utf8_length(code).to_numpy(zero_copy_only=False))
-        num_digits = nz.np_bool(pc.ascii_is_decimal(number)) & np.isin(num_len, (8, 20))
-        code_digits = nz.np_bool(pc.ascii_is_decimal(code)) & np.isin(code_len, (10, 12))
+        num_len, num_digits = kernels.digit_shape(number)
+        code_len, code_digits = kernels.digit_shape(code)
+        num_digits &= (num_len == 8) | (num_len == 20)
+        code_digits &= (code_len == 10) | (code_len == 12)
         add("missing_field", "invoice_number", number_blank)
         add("invoice_number_format", "invoice_number", ~number_blank & ~num_digits)
         add("invoice_code_format", "invoice_code", ~code_blank & ~code_digits)
@@ -442,9 +466,9 @@ class InvoiceValidator:
         same_mask = np.zeros(n, dtype=np.bool_)
         same_mask[same] = True
         add("same_party", "buyer_tax_id", same_mask)
-        self._hashes = {"seller_tax_id": id_hash["seller"], "buyer_tax_id": id_hash["buyer"],
-                        "seller_name": _col.per_value("seller_name", string_hash),
-                        "buyer_name": _col.per_value("buyer_name", string_hash)}
+        hashes = {"seller_tax_id": id_hash["seller"], "buyer_tax_id": id_hash["buyer"],
+                  "seller_name": _col.per_value("seller_name", string_hash),
+                  "buyer_name": _col.per_value("buyer_name", string_hash)}
 
         money: dict[str, tuple[np.ndarray, BoolArray, BoolArray]] = {}
         for fld in ("amount", "tax_amount", "total_amount"):
@@ -471,31 +495,29 @@ class InvoiceValidator:
         add("tax_mismatch", "tax_amount",
             a_ok & t_ok & r_ok & np.where(exempt, tax != 0, np.abs(tax - expected) > self.tolerance))
 
-        status = _col.per_value_arrow("status", lambda a: pc.fill_null(pc.take(
-            pa.array(list(STATUS_ALIASES.values())), pc.index_in(pc.utf8_lower(a), pa.array(list(STATUS_ALIASES)))), ""))
-        status_bad = nz.blank(status)
+        status = _col.per_value("status", _status_codes)   # index into STATUS_NAMES; 0 = unknown
+        status_bad = status == 0
         add("status_invalid", "status", status_bad)
         digital = num_digits & (num_len == 20)
-        add("status_invalid", "status", digital & nz.np_bool(pc.equal(status, "void")),
+        add("status_invalid", "status", digital & (status == _STATUS_VOID),
             "digital invoices cannot be voided, only red-lettered")
 
-        red_ref, ref_blank = _col("red_ref"), _col.blank("red_ref")
-        is_red = nz.np_bool(pc.equal(status, "red")) | ~ref_blank | (a_ok & (amount < 0)) | (s_ok & (total < 0))
+        ref_blank = _col.blank("red_ref")
+        is_red = (status == _STATUS_RED) | ~ref_blank | (a_ok & (amount < 0)) | (s_ok & (total < 0))
         add("red_not_negative", "amount", is_red & a_ok & s_ok & ~((amount < 0) & (total < 0)))
         add("red_ref_missing", "red_ref", is_red & ref_blank, "red-letter invoice without red_ref")
-        status = pc.if_else(pa.array(is_red & ~status_bad), "red", status)
+        status = np.where(is_red & ~status_bad, _STATUS_RED, status)
 
-        allowed = np.zeros(n, dtype=np.bool_)
-        for i, (start, extra) in enumerate(_PERIODS):
-            end = _PERIODS[i + 1][0] if i + 1 < len(_PERIODS) else 10**12
-            in_period = (issued >= start) & (issued < end)
-            allowed |= in_period & np.isin(rate, _ALWAYS + extra)
+        period = np.searchsorted(_PERIOD_STARTS, issued, side="right") - 1
+        allowed = _ALLOWED[np.maximum(period, 0), np.clip(rate, 0, _ALLOWED.shape[1] - 1)]
+        allowed &= (period >= 0) & (issued < _PERIODS_END) & (rate >= 0) & (rate < _ALLOWED.shape[1])
         add("rate_for_date", "tax_rate", r_ok & date_ok & ~is_red & ~allowed)
 
         if len(self._limit_ids):
-            idx = pc.index_in(ids["seller"], self._limit_ids)
-            has = nz.np_bool(pc.is_valid(idx))
-            lim = self._limit_fen[np.asarray(pc.fill_null(idx, 0).to_numpy(zero_copy_only=False), dtype=np.int64)]
+            lim_idx = _col.per_value("seller_tax_id", lambda a: np.asarray(pc.fill_null(
+                pc.index_in(pc.utf8_upper(a), self._limit_ids), -1).to_numpy(zero_copy_only=False), dtype=np.int64))
+            has = lim_idx >= 0
+            lim = self._limit_fen[np.where(has, lim_idx, 0)]
             add("over_limit", "amount", has & a_ok & ~is_red & (amount >= lim))
 
         dig = np.flatnonzero(digital & date_ok)
@@ -507,25 +529,19 @@ class InvoiceValidator:
             wrong[dig] = prefix != years % 100
             add("digital_year", "invoice_number", wrong)
 
-        item_code, item_name = _col("item_code"), _col("item_name")
         add("missing_field", "item_name", ~_col.blank("item_code") & _col.blank("item_name"))
         for fld in ("quantity", "unit_price"):
             if fld in raw.column_names:
                 okq = nz.np_bool(pc.match_substring_regex(_col(fld), r"^-?[0-9]+(\.[0-9]+)?$"))
                 add("bad_value", fld, ~_col.blank(fld) & ~okq)
 
-        kind = _col.per_value_arrow("invoice_type", lambda a: pc.take(
-            pa.array(list(KIND_ALIASES.values())), pc.index_in(a, pa.array(list(KIND_ALIASES)))))
-        derived = pc.if_else(pa.array(digital), "digital_ordinary",
-                             pc.if_else(pa.array(code_len == 10), "special", "ordinary"))
-        kind = pc.coalesce(kind, derived)
+        kind = _col.per_value("invoice_type", _kind_codes)   # index into KIND_NAMES; -1 = not given / unknown
+        derived = np.where(digital, _KIND_DIGITAL_ORDINARY, np.where(code_len == 10, _KIND_SPECIAL, _KIND_ORDINARY))
+        kind = np.where(kind >= 0, kind, derived)
 
-        key = pc.if_else(pa.array(code_blank), number, pc.binary_join_element_wise(code, number, "-"))
-        ref_key = pc.if_else(
-            pc.or_(pc.match_substring(red_ref, "-"), pc.equal(pc.utf8_length(red_ref), 20)), red_ref,
-            pc.if_else(pa.array(code_blank), red_ref, pc.binary_join_element_wise(code, red_ref, "-")))
-        ref_key = pc.if_else(pa.array(is_red & ~ref_blank), ref_key, pa.nulls(n, pa.string()))
-        none = pa.nulls(n, pa.string())
+        key = kernels.join_key(code, number)
+        hashes["key"] = string_hash(key)
+        hashes["status"] = _STATUS_HASH[status]
         parsed = pa.table({
             "key": key, "number": number, "code": code,
             "issued_at": pa.array(np.where(date_ok, issued, 0), pa.int64()).cast(schema.TIMESTAMP),
@@ -533,14 +549,34 @@ class InvoiceValidator:
             "buyer_tax_id": ids["buyer"], "buyer_name": _col("buyer_name"),
             "amount_fen": pa.array(amount, pa.int64()), "tax_fen": pa.array(tax, pa.int64()),
             "total_fen": pa.array(total, pa.int64()), "rate": pa.array(rate / 10000.0, pa.float64()),
-            "kind": kind, "status": status, "red_ref": ref_key,
-            "item_code": pc.if_else(pa.array(_col.blank("item_code")), none, item_code),
-            "item_name": pc.if_else(pa.array(_col.blank("item_name")), none, item_name),
+            "kind": _KIND_ARRAY.take(pa.array(kind)), "status": _STATUS_ARRAY.take(pa.array(status)),
+            "red_ref": self._ref_keys(_col("red_ref"), code, code_blank, is_red & ~ref_blank),
+            "item_code": _col.optional("item_code"), "item_name": _col.optional("item_name"),
         })
         parsed = parsed.cast(schema.INVOICES)
-        for col, h in self._hashes.items():   # row hashes for fingerprints and name pairs (dropped on output)
+        self._hashes = hashes
+        for col, h in hashes.items():   # row hashes for fingerprints and name pairs (dropped on output)
             parsed = parsed.append_column(f"__h_{col}", pa.array(h, pa.uint64()))
         return parsed, issues
+
+    @staticmethod
+    def _ref_keys(red_ref: pa.Array, code: pa.Array, code_blank: BoolArray, rows: BoolArray) -> pa.Array:
+        """The key each red-letter row's ``red_ref`` names (null for other rows): ``CODE-NUMBER`` and
+        20-digit numbers as given, an 8-digit number with the row's own code."""
+        n = len(red_ref)
+        idx = np.flatnonzero(rows)
+        if len(idx) == 0:
+            return pa.nulls(n, pa.string())
+        take = pa.array(idx)
+        ref, cd = red_ref.take(take), code.take(take)
+        keys = pc.if_else(
+            pc.or_(pc.match_substring(ref, "-"), pc.equal(pc.utf8_length(ref), 20)), ref,
+            pc.if_else(pa.array(code_blank[idx]), ref, pc.binary_join_element_wise(cd, ref, "-")))
+        if len(idx) == n:
+            return keys
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[idx] = np.arange(len(idx))
+        return keys.take(pa.array(pos, mask=pos < 0))
 
     def validate(self, raw: pa.Table, *, source: pa.Table | None = None, first_row: int = 1) -> BatchOutcome:
         """Validate one batch of canonical text columns (see :mod:`loaders.mapping`).
@@ -565,9 +601,10 @@ class InvoiceValidator:
         keys = parsed.column("key").combine_chunks()
 
         # duplicates inside the batch: the first good row of a key wins
-        key_hash = string_hash(keys)
+        key_hash = (np.asarray(parsed.column("__h_key").to_numpy(), dtype=np.uint64)
+                    if "__h_key" in parsed.column_names else string_hash(keys))
         cand = np.flatnonzero(~bad)
-        if len(cand) and pd.Index(key_hash[cand]).has_duplicates:
+        if len(cand) and _has_duplicates(key_hash[cand]):
             ck = keys if len(cand) == n else keys.take(pa.array(cand))
             uniq = pc.unique(ck)
             if len(uniq) < len(ck):
@@ -616,7 +653,9 @@ class InvoiceValidator:
             blue_ok = np.flatnonzero(~bad & ~skipped & ~nz.np_bool(pc.is_valid(red_ref)))
             totals: dict[str, int] = {}
             refs = red_ref.take(pa.array(reds))
-            idx = pc.index_in(refs, keys.take(pa.array(blue_ok)))   # originals in this batch
+            # originals in this batch (only keys whose hash some ref has can match)
+            blue_ok = blue_ok[kernels.member(key_hash[blue_ok], string_hash(refs))]
+            idx = pc.index_in(refs, keys.take(pa.array(blue_ok)))
             batch_tot = np.asarray(parsed.column("total_fen").to_numpy())[blue_ok]
             for r, i in zip(refs.to_pylist(), idx.to_pylist(), strict=True):
                 if i is not None and r not in totals:
