@@ -628,19 +628,12 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
     def _create_parties(self, batch: pa.Table) -> None:
         """Create the sellers/buyers not yet known (usually none once the taxpayer file is in)."""
         assert self.con is not None
-        parties = pc.unique(pa.chunked_array([*batch.column("seller_tax_id").chunks,
-                                              *batch.column("buyer_tax_id").chunks]).combine_chunks())
-        self.con.register("_keys", pa.table({"key": parties}))
+        self.con.register("_batch", batch)
         try:
-            missing = self.con.sql(q.MISSING_PARTIES).to_arrow_table()
+            if self.con.execute(q.ANY_MISSING_PARTY).fetchall():
+                self._run("create_parties", q.CREATE_PARTIES_FROM_INVOICES)
         finally:
-            self.con.unregister("_keys")
-        if missing.num_rows:
-            self.con.register("_keys", missing)
-            try:
-                self._with_batch(batch, ("create_parties", q.CREATE_PARTIES_FROM_INVOICES))
-            finally:
-                self.con.unregister("_keys")
+            self.con.unregister("_batch")
 
     def _drop_unchanged(self, batch: pa.Table) -> pa.Table:
         """Delete stored rows the batch changes; return the batch without rows already stored identically."""
