@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -267,8 +269,8 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         cols = resolve_columns(headers, "invoices", user_map, source=str(invoices))
         return [src for src, dst in cols.items() if dst in DICTIONARY_COLUMNS]
 
-    batches = read_batches(Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
-                           **({"batch_rows": batch_rows} if batch_rows else {}))
+    batches = _prefetch(read_batches(Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
+                                     **({"batch_rows": batch_rows} if batch_rows else {})))
     quarantine: QuarantineWriter | None = None
     warn = WarningWriter(out_dir / "warnings.csv")
     columns: dict[str, str] | None = None
@@ -311,6 +313,51 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
     report.report_path = str(out_dir / "report.json")
     Path(report.report_path).write_text(json.dumps(asdict(report), ensure_ascii=False, indent=1), encoding="utf-8")
     return report
+
+
+def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
+    """Read the next batch on a helper thread while this one is validated (Arrow readers release the GIL).
+
+    At most one batch waits, so memory stays bounded; a reader error is raised here, in order.
+    """
+    slot: queue.Queue[tuple[RawBatch | None, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[RawBatch | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for b in batches:
+                if not put((b, None)):
+                    return
+            put((None, None))
+        except BaseException as e:
+            put((None, e))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="fapiao-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            batch, error = slot.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _handle_batch(batch: RawBatch, columns: dict[str, str], validator: InvoiceValidator, store: Store | None,
