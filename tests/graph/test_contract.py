@@ -98,7 +98,8 @@ def as_invoice(row: dict[str, Any]) -> Invoice:
 
 
 def rows_of(table: pa.Table) -> list[dict[str, Any]]:
-    return table.to_pylist()
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 # --- reference implementations (plain Python over the input rows) --------------------------------------

@@ -9,10 +9,11 @@ import pytest
 
 import graph.embedded as embedded
 from graph.embedded import EmbeddedStore
+from graph.store import Store
 from tests.graph.test_contract import GRAPH, T0, inv, load, tid
 
 
-def _reads(store: EmbeddedStore) -> list[object]:
+def _reads(store: Store) -> list[object]:
     window = {"start": T0 + timedelta(days=2), "end": T0 + timedelta(days=8)}
     out: list[object] = []
     for a in range(1, 9):
