@@ -145,6 +145,65 @@ def member(h: U64, values: U64) -> Bools:
                               np.ascontiguousarray(values, dtype=np.uint64)), dtype=np.bool_)
 
 
+@njit(cache=True, nogil=True)
+def _table_insert(slot_h: U64, slot_pos: I64, h: U64, start: int) -> None:  # pragma: no cover - compiled
+    mask = np.uint64(len(slot_h) - 1)
+    for i in range(len(h)):
+        v = h[i]
+        s = (v ^ (v >> np.uint64(29))) & mask
+        while slot_pos[s] >= 0 and slot_h[s] != v:
+            s = (s + np.uint64(1)) & mask
+        if slot_pos[s] < 0:   # an equal hash already there keeps its (earlier) position
+            slot_h[s] = v
+            slot_pos[s] = start + i
+
+
+@njit(cache=True, nogil=True)
+def _table_lookup(slot_h: U64, slot_pos: I64, h: U64) -> I64:  # pragma: no cover - compiled
+    mask = np.uint64(len(slot_h) - 1)
+    out = np.full(len(h), -1, dtype=np.int64)
+    for i in range(len(h)):
+        v = h[i]
+        s = (v ^ (v >> np.uint64(29))) & mask
+        while slot_pos[s] >= 0:
+            if slot_h[s] == v:
+                out[i] = slot_pos[s]
+                break
+            s = (s + np.uint64(1)) & mask
+    return out
+
+
+class HashPositions:
+    """64-bit hash → position of its first insertion (open addressing, grown by doubling)."""
+
+    def __init__(self) -> None:
+        self._h = np.zeros(1024, dtype=np.uint64)
+        self._pos = np.full(1024, -1, dtype=np.int64)
+        self._all: list[U64] = []
+        self.size = 0
+
+    def add(self, h: U64) -> None:
+        """Insert ``h`` at positions ``size, size + 1, ...``."""
+        h = np.ascontiguousarray(h, dtype=np.uint64)
+        if 2 * (self.size + len(h)) > len(self._h):
+            cap = len(self._h)
+            while 2 * (self.size + len(h)) > cap:
+                cap *= 2
+            self._h = np.zeros(cap, dtype=np.uint64)
+            self._pos = np.full(cap, -1, dtype=np.int64)
+            start = 0
+            for part in self._all:
+                _table_insert(self._h, self._pos, part, start)
+                start += len(part)
+        _table_insert(self._h, self._pos, h, self.size)
+        self._all.append(h)
+        self.size += len(h)
+
+    def lookup(self, h: U64) -> I64:
+        """The first position each hash was added at, or -1."""
+        return np.asarray(_table_lookup(self._h, self._pos, np.ascontiguousarray(h, dtype=np.uint64)), dtype=np.int64)
+
+
 # --- text shape ---------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def _needs_trim(offsets: npt.NDArray[np.int32], data: U8, unicode: bool) -> bool:  # pragma: no cover
@@ -360,6 +419,9 @@ def warm_up() -> None:
     h = hash_strings(pa.array(["a", "2024-01-05T10:20:30+08:00"]))
     first_occurrence(h)
     member(h, h)
+    table = HashPositions()
+    table.add(h)
+    table.lookup(h)
     needs_trim(pa.array([" a"]), unicode=True)
     digit_shape(pa.array(["12"]))
     join_key(pa.array(["1"]), pa.array(["2"]))

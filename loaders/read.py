@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graph.errors import ConfigError, InvalidData
+from loaders.utf8scan import scan_utf8
 
 BATCH_ROWS = 1_000_000
 MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines differ in encoding
@@ -161,7 +162,8 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
             codecs.lookup(enc)
         except LookupError as e:
             raise ConfigError(f"unknown encoding {enc!r}; try utf-8, gbk or gb18030") from e
-    all_ok, longest = _scan(path, "utf-8" if enc == MIXED else enc)
+    scan_enc = "utf-8" if enc == MIXED else enc
+    all_ok, longest = scan_utf8(path) if scan_enc in ("utf-8", "utf-8-sig") else _scan(path, scan_enc)
     all_ok &= enc != MIXED
     tmp: tempfile.TemporaryDirectory[str] | None = None
     source = path

@@ -290,14 +290,11 @@ def _fingerprint(table: pa.Table) -> np.ndarray:
 
 
 class _SeenIndex:
-    """Keys accepted from earlier batches: sorted runs of 64-bit key hashes (numpy searchsorted), with the
+    """Keys accepted from earlier batches: a hash table of 64-bit key hashes (first position wins), with the
     keys themselves kept to rule out hash collisions, and each key's fingerprint and total."""
 
-    MAX_RUNS = 6
-
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-        self._pending: list[tuple[np.ndarray, int]] = []
+        self._table = kernels.HashPositions()
         self._keys: list[pa.Array] = []
         self._fp: list[np.ndarray] = []
         self._total: list[np.ndarray] = []
@@ -307,24 +304,12 @@ class _SeenIndex:
     def add(self, keys: pa.Array, fp: np.ndarray, total: np.ndarray, h: np.ndarray | None = None) -> None:
         if len(keys) == 0:
             return
-        h = string_hash(keys) if h is None else h
-        self._pending.append((h, self.size))   # sorted lazily: a one-batch file never needs it
+        self._table.add(string_hash(keys) if h is None else h)
         self._keys.append(keys)
         self._fp.append(fp)
         self._total.append(total)
         self._cache = None
         self.size += len(keys)
-
-    def _sort_pending(self) -> None:
-        for h, start in self._pending:
-            order = np.argsort(h, kind="stable")
-            self._runs.append((h[order], order + start))
-        self._pending = []
-        if len(self._runs) > self.MAX_RUNS:
-            allh = np.concatenate([r[0] for r in self._runs])
-            allo = np.concatenate([r[1] for r in self._runs])
-            o = np.argsort(allh, kind="stable")
-            self._runs = [(allh[o], allo[o])]
 
     def arrays(self) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
         """(keys, fingerprints, totals) of everything added, in order."""
@@ -339,12 +324,7 @@ class _SeenIndex:
         out = np.full(len(keys), -1, dtype=np.int64)
         if self.size == 0 or len(keys) == 0:
             return out
-        h = string_hash(keys) if h is None else h
-        self._sort_pending()
-        for run_h, run_pos in self._runs:
-            pos = np.clip(np.searchsorted(run_h, h), 0, len(run_h) - 1)
-            hit = (run_h[pos] == h) & (out < 0)
-            out[hit] = run_pos[pos[hit]]
+        out = self._table.lookup(string_hash(keys) if h is None else h)
         found = np.flatnonzero(out >= 0)
         if len(found):  # rule out hash collisions
             stored = self.arrays()[0].take(pa.array(out[found]))

@@ -1,0 +1,110 @@
+"""The numba fast paths agree with the general pyarrow parsers they stand in for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loaders import kernels
+from loaders import normalize as nz
+
+MONEY_TEXT = st.one_of(
+    st.from_regex(r"\A-?[0-9]{1,16}(\.[0-9]{0,3})?\Z"),
+    st.text(alphabet="0123456789.-+,¥ e元", max_size=12),
+)
+DATE_TEXT = st.one_of(
+    st.from_regex(r"\A(19|20|21)[0-9]{2}-[01][0-9]-[0-3][0-9]([T ][0-2][0-9]:[0-6][0-9]:[0-6][0-9](Z|[+-][0-2][0-9]:[0-5][0-9])?)?\Z"),
+    st.text(alphabet="0123456789-:T Z+/.年月日", max_size=26),
+)
+
+
+def _py_hash(s: str) -> int:
+    """The documented hash, in plain Python."""
+    data = s.encode()
+    if not data:
+        return 0
+    m, mask = 0x9E3779B97F4A7C15, (1 << 64) - 1
+    h = (len(data) * m) & mask
+    for i in range(0, len(data), 8):
+        w = int.from_bytes(data[i:i + 8].ljust(8, b"\0"), "little")
+        h = ((h ^ w) * m) & mask
+        h ^= h >> 31
+    return h
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(MONEY_TEXT, min_size=1, max_size=20))
+def test_money_kernel_matches_decimal_cast(cells: list[str]) -> None:
+    values, hit = kernels.parse_cents(pa.array(cells))
+    for cell, v, h in zip(cells, values.tolist(), hit.tolist(), strict=True):
+        if h:   # every cell the kernel takes, Arrow's decimal cast reads to the same value
+            cast = pa.array([cell]).cast(pa.decimal128(18, 2))[0].as_py()
+            assert int(cast * 100) == v, cell
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(MONEY_TEXT, min_size=1, max_size=20))
+def test_parse_fen_same_as_whole_column_parser(cells: list[str]) -> None:
+    arr = pa.array(cells)
+    fen, ok, exempt = nz.parse_fen(arr)
+    ref, ref_ok = nz.parse_decimal(arr, 2)
+    ref_exempt = nz.np_bool(pc.is_in(pc.utf8_lower(arr), pa.array(nz.EXEMPT_WORDS)))
+    assert (ok == (ref_ok | ref_exempt)).all() and (exempt == ref_exempt).all()
+    assert (fen[ref_ok] == ref[ref_ok]).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(DATE_TEXT, min_size=1, max_size=20))
+def test_date_kernel_matches_arrow_cast(cells: list[str]) -> None:
+    secs, kind = kernels.parse_iso(pa.array(cells))
+    for cell, s, k in zip(cells, secs.tolist(), kind.tolist(), strict=True):
+        if k:
+            ts = pa.timestamp("s", tz="UTC") if k == 2 else pa.timestamp("s")
+            assert pa.array([cell]).cast(ts).cast(pa.int64())[0].as_py() == s, cell
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(DATE_TEXT, min_size=1, max_size=12))
+def test_parse_datetime_same_as_whole_column_parser(cells: list[str]) -> None:
+    arr = pa.array(cells)
+    utc, ok = nz.parse_datetime(arr, "Asia/Shanghai")
+    ref, ref_ok = nz._arrow_dates(arr, "Asia/Shanghai")
+    assert ok.tolist() == ref_ok.tolist()
+    assert utc[ok].tolist() == ref[ok].tolist()
+
+
+def test_mixed_column_keeps_whole_column_semantics() -> None:
+    # "2024-01-05T10" casts with Arrow only when the whole column casts; beside an offset date it does not
+    alone, ok_alone = nz.parse_datetime(pa.array(["2024-01-05 10:00:00", "2024-01-05T10"]), "Asia/Shanghai")
+    mixed, ok_mixed = nz.parse_datetime(pa.array(["2024-01-05T10:00:00+08:00", "2024-01-05T10"]), "Asia/Shanghai")
+    assert ok_alone.tolist() == [True, True] and alone[0] == alone[1]
+    assert ok_mixed.tolist() == [True, False]
+
+
+@given(st.lists(st.text(max_size=40), max_size=30))
+def test_hash_is_the_documented_function(cells: list[str]) -> None:
+    assert kernels.hash_strings(pa.array(cells, pa.string())).tolist() == [_py_hash(c) for c in cells]
+
+
+@given(st.lists(st.integers(0, 5), max_size=50))
+def test_first_occurrence_and_member(values: list[int]) -> None:
+    h = np.array(values, dtype=np.uint64)
+    first = kernels.first_occurrence(h)
+    assert first.tolist() == [values.index(v) for v in values]
+    assert kernels.member(h, np.array([1, 3], np.uint64)).tolist() == [v in (1, 3) for v in values]
+
+
+@given(st.lists(st.tuples(st.from_regex(r"\A([0-9]{10})?\Z"), st.from_regex(r"\A[0-9]{8}\Z")), max_size=20))
+def test_join_key(pairs: list[tuple[str, str]]) -> None:
+    codes, numbers = pa.array([c for c, _ in pairs], pa.string()), pa.array([n for _, n in pairs], pa.string())
+    assert kernels.join_key(codes, numbers).to_pylist() == [f"{c}-{n}" if c else n for c, n in pairs]
+
+
+@given(st.lists(st.text(max_size=6), max_size=20))
+def test_clean_skips_only_when_nothing_to_trim(cells: list[str]) -> None:
+    arr = pa.array(cells, pa.string())
+    assert nz.clean(arr).to_pylist() == pc.utf8_trim_whitespace(arr).to_pylist()
+    assert nz.clean(arr, unicode=False).to_pylist() == pc.ascii_trim_whitespace(arr).to_pylist()
