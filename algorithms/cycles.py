@@ -15,7 +15,9 @@ Pruning before enumerating, in the spirit of 2SCENT (Kumar & Calders 2018):
 3. the depth-first search (numba) scans a taxpayer's outgoing invoices in time order inside
    ``(t, deadline]`` and follows, per neighbour, only the *earliest* one (passing the optional drift
    gate): it dominates every later parallel invoice for reachability, so parallel invoices do not
-   multiply the work.
+   multiply the work. With a drift gate a frame reads only the amount band it can pass (see
+   :mod:`algorithms.cycles_kernels`); the deadline shrinks to the last invoice ``s`` receives by it;
+   a frame that could only close the loop is replaced by a direct lookup of the ``y → s`` invoices.
 
 The static graph's simple cycles are never enumerated (see :func:`static_cycles` for that baseline).
 
@@ -41,9 +43,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-from numba import njit
 
 from algorithms._tables import epoch_seconds, invoice_frame, localized
+from algorithms.cycles_kernels import search
 
 DAY = 86_400
 I64 = npt.NDArray[np.int64]
@@ -99,115 +101,6 @@ class CycleSearch:
 
 
 # --------------------------------------------------------------------------------------------------
-# numba kernel
-
-
-@njit(cache=True)
-def _first_after(times: I64, lo: int, hi: int, t: int) -> int:
-    """Index of the first element of ``times[lo:hi]`` greater than ``t`` (``hi`` when none)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if times[mid] <= t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True)
-def _search(
-    n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: npt.NDArray[np.float64], gate: float,
-    out_ptr: I64, out_edge: I64, out_time: I64, in_ptr: I64, in_time: I64, comp: I64, start_edges: I64,
-    first: int, window: int, t0: int, min_len: int, max_len: int, max_expansions: int, out: I64,
-) -> tuple[int, int, int]:
-    """Depth-first time-respecting search from each start edge; writes edge-index rows into ``out``.
-
-    Per frame, a node's outgoing invoices are scanned in time order within ``(t, deadline]``; only the
-    first invoice to each neighbour that passes the drift gate is followed (``seen[depth, node]``).
-    Returns (next start position to process, rows written, truncated starts)."""
-    n_out = 0
-    truncated = 0
-    on_path = np.zeros(n_nodes, dtype=np.bool_)
-    seen = np.full((max_len + 1, n_nodes), -1, dtype=np.int64)
-    path_edge = np.empty(max_len, dtype=np.int64)
-    cur = np.empty(max_len + 1, dtype=np.int64)    # next outgoing invoice to try, per depth
-    end = np.empty(max_len + 1, dtype=np.int64)
-    node_at = np.empty(max_len + 1, dtype=np.int64)
-    frame_at = np.empty(max_len + 1, dtype=np.int64)
-    frame = 0
-    for p in range(first, start_edges.shape[0]):
-        if n_out + 64 > out.shape[0]:
-            return p, n_out, truncated
-        e0 = start_edges[p]
-        s = e_src[e0]
-        v = e_dst[e0]
-        ts = e_time[e0]
-        deadline = ts + window
-        w = (ts - t0) // window
-        cs = comp[w, s]
-        if cs < 0 or comp[w, v] != cs:
-            continue
-        # prune: s must receive an invoice in (ts, deadline]
-        k = _first_after(in_time, in_ptr[s], in_ptr[s + 1], ts)
-        if k >= in_ptr[s + 1] or in_time[k] > deadline:
-            continue
-        path_edge[0] = e0
-        on_path[s] = True
-        on_path[v] = True
-        depth = 1                    # number of edges on the path
-        node_at[depth] = v
-        frame += 1
-        frame_at[depth] = frame
-        cur[depth] = _first_after(out_time, out_ptr[v], out_ptr[v + 1], ts)
-        end[depth] = out_ptr[v + 1]
-        expansions = 0
-        while depth >= 1:
-            j = cur[depth]
-            if j >= end[depth] or out_time[j] > deadline or expansions > max_expansions:
-                if expansions > max_expansions and depth == 1:
-                    truncated += 1
-                on_path[node_at[depth]] = False
-                depth -= 1
-                continue
-            cur[depth] = j + 1
-            e = out_edge[j]
-            y = e_dst[e]
-            if comp[w, y] != cs or seen[depth, y] == frame_at[depth]:
-                continue
-            if y != s and on_path[y]:
-                continue
-            prev_amt = e_amt[path_edge[depth - 1]]
-            if abs(e_amt[e] - prev_amt) > gate * prev_amt:
-                continue
-            seen[depth, y] = frame_at[depth]
-            expansions += 1
-            if y == s:
-                if depth + 1 >= min_len:
-                    for q in range(depth):
-                        out[n_out, q] = path_edge[q]
-                    out[n_out, depth] = e
-                    for q in range(depth + 1, max_len):
-                        out[n_out, q] = -1
-                    n_out += 1
-                    if n_out >= out.shape[0]:
-                        on_path[:] = False
-                        return p + 1, n_out, truncated
-                continue
-            if depth + 1 >= max_len:
-                continue          # no room left to come back to s
-            path_edge[depth] = e
-            depth += 1
-            node_at[depth] = y
-            frame += 1
-            frame_at[depth] = frame
-            cur[depth] = _first_after(out_time, out_ptr[y], out_ptr[y + 1], out_time[j])
-            end[depth] = out_ptr[y + 1]
-            on_path[y] = True
-        on_path[s] = False
-    return start_edges.shape[0], n_out, truncated
-
-
-# --------------------------------------------------------------------------------------------------
 # preparation (numpy / igraph)
 
 
@@ -220,7 +113,8 @@ def _window_components(src: I64, dst: I64, tm: I64, n: int, window: int, t0: int
         m = (tm >= lo) & (tm < hi)
         if not m.any():
             continue
-        pairs = np.unique(np.stack([src[m], dst[m]], axis=1), axis=0)
+        code = np.unique(src[m] * n + dst[m])
+        pairs = np.stack([code // n, code % n], axis=1)
         g = ig.Graph(n=n, edges=pairs.tolist(), directed=True)
         memb = np.asarray(g.connected_components(mode="strong").membership, dtype=np.int64)
         sizes = np.bincount(memb)
@@ -305,18 +199,34 @@ def temporal_cycles(
     in_ptr = np.searchsorted(dst[in_order], np.arange(n + 1)).astype(np.int64)
     in_time = tm[in_order].astype(np.int64)
     start_edges = keep[np.argsort(tm[keep], kind="stable")].astype(np.int64)
+    # amount-band index: outgoing invoices per (node, time slot), sorted by total inside the slot
+    n_slots = comp.shape[0]
+    slot_key = src[keep] * n_slots + w_of[keep]
+    band_edge = keep[np.lexsort((keep, amt[keep], slot_key))].astype(np.int64)
+    band_ptr = np.searchsorted(slot_key[np.lexsort((keep, amt[keep], slot_key))],
+                               np.arange(n * n_slots + 1)).astype(np.int64)
+    band_amt = amt[band_edge]
+    # incoming invoices per node sorted by (seller, time): the direct closing-hop lookup
+    pair_edge = keep[np.lexsort((tm[keep], src[keep], dst[keep]))].astype(np.int64)
+    pair_src = src[pair_edge]
+    pair_time = tm[pair_edge].astype(np.int64)
+    max_out = int(np.diff(out_ptr).max()) if n else 0
+    cand = np.empty((max_len + 1) * max(max_out, 1), dtype=np.int64)
 
     rows: list[npt.NDArray[np.int64]] = []
-    truncated = 0
+    truncated = followed = gathered = 0
     pos = 0
     cap = 1 << 16
     while pos < len(start_edges):
         out = np.empty((cap, max_len), dtype=np.int64)
-        pos, n_out, tr = _search(
-            n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, in_ptr, in_time, comp, start_edges, pos,
-            window, t0, min_len, max_len, max_expansions, out,
+        pos, n_out, tr, fo, ga = search(
+            n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, in_ptr, in_time, comp, start_edges,
+            band_ptr, band_edge, band_amt, cand, pair_src, pair_time, pair_edge, pos, window, t0, min_len, max_len,
+            max_expansions, out,
         )
         truncated += tr
+        followed += fo
+        gathered += ga
         rows.append(out[:n_out].copy())
         cap = min(cap * 2, 1 << 22)
     found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
@@ -325,7 +235,8 @@ def temporal_cycles(
     done = time.perf_counter()
     return CycleSearch(
         cycles, len(found), n_inv, len(keep), truncated, done - started,
-        {"prepare": t_prep - started, "scc": t_scc - t_prep, "search": t_search - t_scc, "dedup": done - t_search},
+        {"prepare": t_prep - started, "scc": t_scc - t_prep, "search": t_search - t_scc, "dedup": done - t_search,
+         "hops_followed": float(followed), "hops_gathered": float(gathered)},
     )
 
 
