@@ -284,16 +284,17 @@ def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Ind
     buyers = inv["buyer_tax_id"].to_numpy()
     needed = np.unique(found[first_of_group][valid[first_of_group]])
     stamps = localized(inv["issued_at"].iloc[needed])
-    iso = dict(zip(needed.tolist(), (t.isoformat() for t in stamps), strict=True))
+    # one Hop per invoice, shared by every loop that uses it
+    hop_of = {e: Hop(str(keys[e]), str(sellers[e]), str(buyers[e]), t.isoformat(), int(totals[e]),
+                     None if pd.isna(items[e]) else str(items[e]))
+              for e, t in zip(needed.tolist(), stamps, strict=True)}
     out: list[TemporalCycle] = []
-    for r in first_of_group:
-        edges = found[r][valid[r]]
-        hops = tuple(Hop(str(keys[e]), str(sellers[e]), str(buyers[e]), str(iso[e]), int(totals[e]),
-                         None if pd.isna(items[e]) else str(items[e])) for e in edges)
-        out.append(TemporalCycle(
-            members=tuple(h.seller for h in hops), hops=hops, span_days=float(span[r]),
-            max_drift=float(drift[r]), spread=float(spread[r]), repeats=int(counts[group[r]]),
-        ))
+    for row, sp, dr, spr, rep in zip(found[first_of_group].tolist(), span[first_of_group].tolist(),
+                                     drift[first_of_group].tolist(), spread[first_of_group].tolist(),
+                                     counts[group[first_of_group]].tolist(), strict=True):
+        hops = tuple(hop_of[e] for e in row if e >= 0)
+        out.append(TemporalCycle(members=tuple(h.seller for h in hops), hops=hops, span_days=sp,
+                                 max_drift=dr, spread=spr, repeats=rep))
     out.sort(key=lambda c: (c.spread, c.span_days, c.members))
     return out
 
