@@ -121,3 +121,19 @@ def test_matches_brute_force_on_random_graphs(seed: int) -> None:
     inv = table(rows)
     got = {frozenset(c) for c in members(inv, window_days=30, max_len=5)}
     assert got == _brute_force(inv, 30, 5)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_gated_search_matches_brute_force_when_every_hop_passes_the_gate(seed: int) -> None:
+    # a gate set (amounts within 2x, gate 1.5) takes the amount-band index path yet prunes nothing
+    rng = np.random.default_rng(seed)
+    n, m = 8, 45
+    s = rng.integers(0, n, m)
+    b = (s + rng.integers(1, n, m)) % n
+    rows = [(f"N{x}", f"N{y}", float(rng.uniform(0, 120)), int(rng.integers(100_000, 200_000)))
+            for x, y in zip(s, b, strict=True)]
+    inv = table(rows)
+    got = {frozenset(c) for c in members(inv, window_days=30, max_len=5, max_drift=1.5)}
+    assert got
+    assert got == _brute_force(inv, 30, 5)
+    assert got == {frozenset(c) for c in members(inv, window_days=30, max_len=5)}
