@@ -26,14 +26,20 @@ _S31 = np.uint64(31)
 _EMPTY_U8 = np.zeros(0, dtype=np.uint8)
 
 
-def buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], U8]:
-    """(offsets, bytes) of a null-free string array, zero-copy (offsets re-based to the array's slice)."""
+def plain_strings(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous ``string`` array with nulls as ""."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
     if arr.null_count:
         arr = pc.fill_null(arr, "")
+    return arr
+
+
+def buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], U8]:
+    """(offsets, bytes) of a null-free string array, zero-copy (offsets re-based to the array's slice)."""
+    arr = plain_strings(arr)
     n = len(arr)
     bufs = arr.buffers()
     if bufs[1] is None:   # a zero-length array may come without buffers

@@ -29,12 +29,7 @@ def clean(arr: pa.Array | pa.ChunkedArray, *, unicode: bool = True) -> pa.Array:
     ``unicode=False`` trims ASCII whitespace only (faster; for codes, numbers and dates, where any other
     stray character is left for validation to reject with a reason).
     """
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if not pa.types.is_string(arr.type):
-        arr = arr.cast(pa.string())
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
+    arr = kernels.plain_strings(arr)
     if not kernels.needs_trim(arr, unicode=unicode):
         return arr   # nothing to trim: skip the copy
     trimmed = pc.utf8_trim_whitespace(arr) if unicode else pc.ascii_trim_whitespace(arr)

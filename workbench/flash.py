@@ -3,9 +3,12 @@ the confirmation still appears once."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import streamlit as st
+
+from graph.errors import FapiaoError
 
 _KEY = "fapiao_flash"
 
@@ -21,3 +24,13 @@ def show_flash() -> None:
     message = st.session_state.pop(_KEY, None)
     if message:
         st.success(message)
+
+
+def run_verb(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a workflow verb and return its result; a project error (permission, validation ...) is shown
+    as one message instead of a traceback, and the result is None."""
+    try:
+        return fn(*args, **kwargs)
+    except FapiaoError as e:
+        st.error(str(e))
+        return None

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from graph import settings
-from graph.errors import FapiaoError
 from workbench import appeals
 from workbench.auth import allowed
+from workbench.flash import run_verb
 from workbench.i18n import tr
 from workbench.session import require_page
 from workbench.state import get_store
@@ -21,14 +21,6 @@ STATUS_NAMES = {"received": ("已受理", "received"), "under_review": ("复核�
 OUTCOME_NAMES = {"upheld": ("申诉成立", "upheld"), "partially_upheld": ("部分成立", "partially upheld"),
                  "rejected": ("申诉不成立", "rejected")}
 AGAINST_NAMES = {"flag": ("风险标记", "flag"), "tier": ("风险等级", "tier"), "case": ("案件结论", "case")}
-
-
-def _run(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    try:
-        return fn(*args, **kwargs)
-    except FapiaoError as e:
-        st.error(str(e))
-        return None
 
 
 st.title(tr("申诉反馈", "Appeals"))
@@ -57,7 +49,7 @@ with st.expander(tr("登记申诉", "Record an appeal")), st.form("appeal_new", 
     case_id = st.text_input(tr("相关案件（可选）", "Case (optional)"))
     text = st.text_area(tr("申诉内容", "What the taxpayer says"))
     if st.form_submit_button(tr("登记", "Record")):
-        made = _run(appeals.record_appeal, store, user, tax_id, text, against=against, case_id=case_id or None)
+        made = run_verb(appeals.record_appeal, store, user, tax_id, text, against=against, case_id=case_id or None)
         if made is not None:
             st.success(tr(f"已登记 {made.appeal_id}，答复期限 {made.due_at:%Y-%m-%d}",
                           f"Recorded {made.appeal_id}, due {made.due_at:%Y-%m-%d}"))
@@ -76,15 +68,15 @@ if all_appeals:
     if allowed(user.roles, "review_appeal") and a.status != "closed":
         c1, c2 = st.columns(2)
         if a.status == "received" and c1.button(tr("开始复核", "Start review")):
-            if _run(appeals.start_review, store, user, a.appeal_id):
+            if run_verb(appeals.start_review, store, user, a.appeal_id):
                 st.rerun()
-        if c2.button(tr("结束申诉", "Close appeal")) and _run(appeals.close_appeal, store, user, a.appeal_id):
+        if c2.button(tr("结束申诉", "Close appeal")) and run_verb(appeals.close_appeal, store, user, a.appeal_id):
             st.rerun()
         if a.status in ("received", "under_review"):
             with st.form("appeal_answer"):
                 outcome = st.radio(tr("结论", "Outcome"), appeals.OUTCOMES, format_func=lambda k: tr(*OUTCOME_NAMES[k]),
                                    horizontal=True)
                 answer = st.text_area(tr("答复内容", "Answer to the taxpayer"))
-                if st.form_submit_button(tr("答复", "Answer")) and _run(
+                if st.form_submit_button(tr("答复", "Answer")) and run_verb(
                         appeals.answer_appeal, store, user, a.appeal_id, answer, outcome=outcome):
                     st.rerun()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from graph.errors import FapiaoError
 from workbench import cases, export
 from workbench.auth import allowed
+from workbench.flash import run_verb
 from workbench.i18n import tr
 from workbench.session import require_page
 from workbench.state import get_store
@@ -30,15 +30,6 @@ def _status(s: str) -> str:
 
 def _split(text: str) -> list[str]:
     return [p.strip() for p in text.replace("，", ",").replace("\n", ",").split(",") if p.strip()]
-
-
-def _run(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    """Run a case verb; show a project error as one message instead of a traceback."""
-    try:
-        return fn(*args, **kwargs)
-    except FapiaoError as e:
-        st.error(str(e))
-        return None
 
 
 st.title(tr("案件", "Cases"))
@@ -61,7 +52,7 @@ if allowed(user.roles, "open_case"):
         rings = st.text_input(tr("团伙编号", "Ring ids"))
         note = st.text_area(tr("备注", "Note"))
         if st.form_submit_button(tr("立案", "Open case")):
-            created = _run(cases.open_case, store, user, title, taxpayers=_split(tps), rings=_split(rings), note=note)
+            created = run_verb(cases.open_case, store, user, title, taxpayers=_split(tps), rings=_split(rings), note=note)
             if created is not None:
                 st.session_state["case_selected"] = created.case_id
                 st.success(tr(f"已立案 {created.case_id}", f"Opened {created.case_id}"))
@@ -72,7 +63,7 @@ if allowed(user.roles, "open_case"):
         with st.form("case_from_ring"):
             rid = st.selectbox(tr("团伙", "Ring"), ring_ids)
             if st.form_submit_button(tr("按团伙立案", "Open from ring")) and rid:
-                created = _run(cases.open_case_from_ring, store, user, rid)
+                created = run_verb(cases.open_case_from_ring, store, user, rid)
                 if created is not None:
                     st.session_state["case_selected"] = created.case_id
                     st.rerun()
@@ -81,7 +72,7 @@ if allowed(user.roles, "open_case"):
         with st.form("case_from_alert"):
             tid = st.selectbox(tr("高风险预警", "High-risk alert"), alerts)
             if st.form_submit_button(tr("按预警立案", "Open from alert")) and tid:
-                created = _run(cases.open_case_from_taxpayer, store, user, tid, alert=True)
+                created = run_verb(cases.open_case_from_taxpayer, store, user, tid, alert=True)
                 if created is not None:
                     st.session_state["case_selected"] = created.case_id
                     st.rerun()
@@ -95,7 +86,7 @@ if not ids:
 case_id = st.selectbox(tr("查看案件", "Open case"), ids, index=ids.index(wanted) if wanted in ids else 0)
 # reading a case is audited once per selection, not on every rerun
 if st.session_state.get("case_read") != case_id:
-    case = _run(cases.get_case, store, user, case_id)
+    case = run_verb(cases.get_case, store, user, case_id)
     if case is None:
         st.stop()
     st.session_state["case_read"] = case_id
@@ -126,7 +117,7 @@ with tab_att:
             a_tps = st.text_input(tr("添加纳税人税号", "Add taxpayer tax ids"))
             a_inv = st.text_input(tr("添加发票", "Add invoice keys"))
             a_rings = st.text_input(tr("添加团伙", "Add ring ids"))
-            if st.form_submit_button(tr("添加", "Attach")) and _run(
+            if st.form_submit_button(tr("添加", "Attach")) and run_verb(
                     cases.attach, store, user, case.case_id, taxpayers=_split(a_tps), invoices=_split(a_inv),
                     rings=_split(a_rings)):
                 st.rerun()
@@ -137,7 +128,7 @@ with tab_notes:
     if allowed(user.roles, "work_case"):
         with st.form("case_note", clear_on_submit=True):
             text = st.text_area(tr("新备注", "New note"))
-            if st.form_submit_button(tr("保存备注", "Save note")) and _run(cases.add_note, store, user, case.case_id, text):
+            if st.form_submit_button(tr("保存备注", "Save note")) and run_verb(cases.add_note, store, user, case.case_id, text):
                 st.rerun()
 with tab_disp:
     disp = cases.dispositions(store, case.case_id)
@@ -149,7 +140,7 @@ with tab_disp:
             label = st.radio(tr("结论", "Outcome"), cases.LABELS, format_func=lambda k: tr(*LABEL_NAMES[k]),
                              horizontal=True)
             dnote = st.text_input(tr("说明", "Note"))
-            if st.form_submit_button(tr("记录结论", "Record disposition")) and _run(
+            if st.form_submit_button(tr("记录结论", "Record disposition")) and run_verb(
                     cases.record_disposition, store, user, case.case_id, tid, label, note=dnote):
                 st.rerun()
 with tab_hist:
@@ -159,7 +150,7 @@ if allowed(user.roles, "work_case") and cases.TRANSITIONS[case.status]:
     with st.form("case_status"):
         new_status = st.selectbox(tr("变更状态为", "Move to"), cases.TRANSITIONS[case.status], format_func=_status)
         snote = st.text_input(tr("说明", "Note"), key="status_note")
-        if st.form_submit_button(tr("变更状态", "Change status")) and _run(
+        if st.form_submit_button(tr("变更状态", "Change status")) and run_verb(
                 cases.set_status, store, user, case.case_id, new_status, note=snote):
             st.rerun()
 
@@ -169,13 +160,13 @@ if allowed(user.roles, "assign_case"):
     if candidates:
         with st.form("case_assign"):
             who = st.selectbox(tr("指派给", "Assign to"), candidates)
-            if st.form_submit_button(tr("指派", "Assign")) and _run(cases.assign_case, store, user, case.case_id, who):
+            if st.form_submit_button(tr("指派", "Assign")) and run_verb(cases.assign_case, store, user, case.case_id, who):
                 st.rerun()
 
 if allowed(user.roles, "export_case"):
     if st.button(tr("导出案卷（ZIP）", "Export case file (ZIP)"), key="case_export"):
         with st.spinner(tr("正在生成案卷…", "Building the case file ...")), tempfile.TemporaryDirectory() as d:
-            path = _run(export.export_case, store, user, case.case_id, Path(d))
+            path = run_verb(export.export_case, store, user, case.case_id, Path(d))
             if path is not None:
                 st.session_state["case_export_bytes"] = (path.name, path.read_bytes())
     ready = st.session_state.get("case_export_bytes")
