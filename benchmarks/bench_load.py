@@ -114,11 +114,20 @@ def ensure_data(data: Path, rows: int, fmt: str) -> Path:
     return path
 
 
-def measure_one(path: Path) -> dict[str, float]:
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat ((0, 0) where there is none)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields) - fields[3] - fields[4], sum(fields)   # minus idle and iowait
+
+
+def measure_one(path: Path, threads: int) -> dict[str, float]:
     """Run one load (validate only) in this process; returns rows, seconds and peak RSS (MB)."""
     import pandas  # noqa: F401  (pyarrow imports it lazily on first use: library start-up, not throughput)
 
-    from loaders.load import load_files
+    from loaders.load import default_threads, load_files
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -131,10 +140,16 @@ def measure_one(path: Path) -> dict[str, float]:
     kernels.warm_up()
     jit_seconds, jit_cpu = time.perf_counter() - started, cpu() - cpu0
     with tempfile.TemporaryDirectory(prefix="fapiao-bench-") as tmp:
+        busy0, all0 = machine_jiffies()
         cpu0, started = cpu(), time.perf_counter()
-        report = load_files(None, path, report_dir=Path(tmp))
+        report = load_files(None, path, report_dir=Path(tmp), threads=threads or None)
         seconds, cpu_seconds = time.perf_counter() - started, cpu() - cpu0
+        busy1, all1 = machine_jiffies()
+    # CPU time other processes used during the run, as a share of all CPUs (clock ticks are 10 ms)
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    others = max((busy1 - busy0) / hz - cpu_seconds, 0.0) / max((all1 - all0) / hz, 1e-9)
     return {"rows": report.read, "loaded": report.loaded, "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "threads": threads or default_threads(), "others": others,
             "jit_seconds": jit_seconds, "jit_cpu": jit_cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -156,11 +171,14 @@ def cold_compile_seconds() -> float:
               show_default=True, help="Where generated benchmark files are cached.")
 @click.option("--formats", default="parquet,csv", show_default=True, help="Comma-separated sources to measure.")
 @click.option("--naive-sample", default=50_000, show_default=True, help="Rows the naive baseline validates.")
+@click.option("--threads", "thread_counts", multiple=True, type=int, default=[1, 0], show_default=True,
+              help="Validation threads to measure (repeatable); 0 = the loader's default (one per CPU).")
 @click.option("--one", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
-def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: int, one: Path | None) -> None:
+def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: int, thread_counts: tuple[int, ...],
+         one: Path | None) -> None:
     """Measure load throughput and print the table."""
     if one is not None:
-        click.echo(json.dumps(measure_one(one)))
+        click.echo(json.dumps(measure_one(one, thread_counts[0] if thread_counts else 0)))
         return
     from rich.console import Console
     from rich.table import Table
@@ -175,22 +193,25 @@ def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: in
                   caption=f"kernel compile with a cold numba cache: {compile_s:.2f} s (once per install); "
                           f"'JIT start' = loading the cached kernels, once per process, not in 'seconds'. "
                           f"{os.cpu_count()} CPUs, load average {load:.1f} at start: wall times include "
-                          f"waiting for a CPU, rows/CPU-s does not.")
-    for col in ("source", "rows", "seconds", "rows/s", "target", "ratio vs naive", "peak RSS", "CPU s",
-                "rows/CPU-s", "JIT start s"):
+                          f"waiting for a CPU, rows/CPU-s does not. 'threads' 1 = read and check on one "
+                          f"thread; N > 1 = the next batch read on its own thread, N threads checking "
+                          f"batches. 'others' CPU' = share of all CPUs used by other processes during the run.")
+    for col in ("source", "threads", "rows", "seconds", "rows/s", "target", "ratio vs naive", "peak RSS", "CPU s",
+                "rows/CPU-s", "others' CPU", "JIT start s"):
         table.add_column(col, justify="right" if col != "source" else "left")
     for rows in row_counts:
         for fmt in fmts:
             path = ensure_data(data, rows, fmt)
-            out = subprocess.run([sys.executable, __file__, "--one", str(path)], capture_output=True, text=True,
-                                 check=True)
-            m = json.loads(out.stdout.strip().splitlines()[-1])
-            rate = m["rows"] / m["seconds"]
-            table.add_row(fmt, f"{int(m['rows']):,}", f"{m['seconds']:.2f}", f"{rate:,.0f}",
-                          f"{TARGETS.get(fmt, 0):,} {'✓' if rate >= TARGETS.get(fmt, 0) else '✗'}",
-                          f"{rate / baseline:.1f}×", f"{m['rss_mb']:,.0f} MB", f"{m['cpu_seconds']:.2f}",
-                          f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}",
-                          f"{m['jit_seconds']:.2f} ({m['jit_cpu']:.2f} CPU)")
+            for threads in thread_counts:
+                out = subprocess.run([sys.executable, __file__, "--one", str(path), "--threads", str(threads)],
+                                     capture_output=True, text=True, check=True)
+                m = json.loads(out.stdout.strip().splitlines()[-1])
+                rate = m["rows"] / m["seconds"]
+                table.add_row(fmt, f"{int(m['threads'])}", f"{int(m['rows']):,}", f"{m['seconds']:.2f}", f"{rate:,.0f}",
+                              f"{TARGETS.get(fmt, 0):,} {'✓' if rate >= TARGETS.get(fmt, 0) else '✗'}",
+                              f"{rate / baseline:.1f}×", f"{m['rss_mb']:,.0f} MB", f"{m['cpu_seconds']:.2f}",
+                              f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}", f"{m['others']:.0%}",
+                              f"{m['jit_seconds']:.2f} ({m['jit_cpu']:.2f} CPU)")
     Console(width=140).print(table)
 
 

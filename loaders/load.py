@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import queue
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -28,13 +30,15 @@ from loaders import normalize as nz
 from loaders.mapping import load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
 from loaders.read import RawBatch, read_all, read_batches
-from loaders.rules import RULES, InvoiceValidator, describe
+from loaders.rules import RULES, InvoiceValidator, Issue, describe
 
 EXAMPLES_PER_RULE = 3
 #: Invoice columns read dictionary-encoded: few distinct values, checked once per value.
 DICTIONARY_COLUMNS = frozenset({"seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name", "tax_rate",
                                 "invoice_type", "status", "item_code", "item_name"})
 IDENTIFIER_COLUMNS = schema.IDENTIFIER_KINDS
+#: Most threads :func:`load_files` checks batches on by default (each holds one batch in memory).
+MAX_THREADS = 4
 
 
 @dataclass
@@ -208,7 +212,7 @@ def infer_taxpayers(invoices: pa.Table) -> pa.Table:
 def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = None,
                mapping: Path | dict[str, str] | None = None, encoding: str | None = None, sheet: str | None = None,
                report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = (),
-               batch_rows: int | None = None) -> LoadReport:
+               batch_rows: int | None = None, threads: int | None = None) -> LoadReport:
     """Load an invoices file (and optionally a taxpayers file) into ``store``.
 
     Parameters
@@ -223,6 +227,11 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         Override CSV encoding detection; choose an Excel sheet.
     report_dir
         Where the quarantine, warnings and report go (default ``<workspace>/loads/<timestamp>/``).
+    threads
+        Threads that check batches at the same time (default: one per CPU, at most
+        :data:`MAX_THREADS`); above 1 the next batch is also read on its own thread. ``1`` does
+        everything on the calling thread. Batches are still settled (duplicates, red-letter
+        originals, quarantine, store writes) one at a time in file order, so the result is the same.
 
     Returns
     -------
@@ -269,21 +278,32 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         cols = resolve_columns(headers, "invoices", user_map, source=str(invoices))
         return [src for src, dst in cols.items() if dst in DICTIONARY_COLUMNS]
 
-    batches = _prefetch(read_batches(Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
-                                     **({"batch_rows": batch_rows} if batch_rows else {})))
+    workers = default_threads() if threads is None else max(1, threads)
+    batches = read_batches(Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
+                           **({"batch_rows": batch_rows} if batch_rows else {}))
+    if workers > 1:
+        batches = _prefetch(batches)
     quarantine: QuarantineWriter | None = None
     warn = WarningWriter(out_dir / "warnings.csv")
-    columns: dict[str, str] | None = None
-    with _progress(progress, f"loading {Path(invoices).name}") as tick:
-        for batch in batches:
-            if columns is None:
-                if batch.table.num_rows == 0 and not batch.table.column_names:
-                    columns = {}
-                else:
+    columns: dict[str, str] = {}
+
+    def first_sets_columns(items: Iterator[RawBatch]) -> Iterator[RawBatch]:
+        """Resolve the column mapping and open the quarantine from the first batch (on this thread)."""
+        nonlocal quarantine, columns
+        for batch in items:
+            if quarantine is None:
+                if batch.table.num_rows or batch.table.column_names:
                     columns = resolve_columns(batch.table.column_names, "invoices", user_map, source=str(invoices))
                 quarantine = QuarantineWriter(out_dir / "quarantine.csv", batch.table.column_names)
+            yield batch
+
+    def parse(batch: RawBatch) -> tuple[pa.Table, list[Issue]] | None:
+        return _parse_batch(batch, columns, validator)
+
+    with _progress(progress, f"loading {Path(invoices).name}") as tick:
+        for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
             assert quarantine is not None
-            _handle_batch(batch, columns, validator, store, quarantine, warn, report, note)
+            _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note)
             if tick is not None:
                 tick(batch.done, report.read)
         if quarantine is None:
@@ -360,8 +380,58 @@ def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
         worker.join(timeout=5)
 
 
-def _handle_batch(batch: RawBatch, columns: dict[str, str], validator: InvoiceValidator, store: Store | None,
-                  quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport, note: Any) -> None:
+def default_threads() -> int:
+    """Validation threads by default: the CPUs this process may use, at most :data:`MAX_THREADS`."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_THREADS))
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _ordered_map(fn: Callable[[T], R], items: Iterator[T], threads: int) -> Iterator[tuple[T, R]]:
+    """``(item, fn(item))`` in input order, with ``fn`` running on ``threads`` worker threads.
+
+    At most ``threads + 1`` items are taken ahead of the one being handed out, so memory stays bounded.
+    ``threads <= 1`` runs ``fn`` on the calling thread. An exception from ``fn`` is raised here, in order.
+    """
+    if threads <= 1:
+        for item in items:
+            yield item, fn(item)
+        return
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="fapiao-validate")
+    pending: deque[tuple[T, Future[R]]] = deque()
+    try:
+        for item in items:
+            pending.append((item, pool.submit(fn, item)))
+            if len(pending) > threads:
+                first, job = pending.popleft()
+                yield first, job.result()
+        while pending:
+            first, job = pending.popleft()
+            yield first, job.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _parse_batch(batch: RawBatch, columns: dict[str, str],
+                 validator: InvoiceValidator) -> tuple[pa.Table, list[Issue]] | None:
+    """Map one batch to canonical columns and parse it (thread-safe; None for an empty batch)."""
+    if batch.table.num_rows == 0:
+        return None
+    canonical = _canonical(batch.table, columns)
+    for c in set(columns.values()) - set(canonical.column_names):   # a later JSON batch may lack a column
+        canonical = canonical.append_column(c, pa.array([""] * batch.table.num_rows, pa.string()))
+    return validator.parse(canonical)
+
+
+def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, validator: InvoiceValidator,
+                  store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
+                  note: Any) -> None:
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
         reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
@@ -369,12 +439,9 @@ def _handle_batch(batch: RawBatch, columns: dict[str, str], validator: InvoiceVa
         report.read += len(recs)
         report.rejected += len(recs)
         note("bad_value", len(recs), f"record {recs[0]}: {batch.malformed[0][1][:60]!r}")
-    if batch.table.num_rows == 0:
+    if parsed is None:
         return
-    canonical = _canonical(batch.table, columns)
-    for c in set(columns.values()) - set(canonical.column_names):   # a later JSON batch may lack a column
-        canonical = canonical.append_column(c, pa.array([""] * batch.table.num_rows, pa.string()))
-    outcome = validator.validate(canonical, source=batch.table, first_row=batch.first_row)
+    outcome = validator.decide(batch.table, parsed[0], parsed[1], first_row=batch.first_row)
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
     _apply(outcome, batch.table, records, store, quarantine, warn, report, note)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from graph.errors import ConfigError, InvalidData
 from loaders.utf8scan import scan_utf8
 
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 250_000   # rows per batch: small enough that batches overlap on threads and memory is reused
 MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines differ in encoding
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")

@@ -202,7 +202,7 @@ class _Columns:
         if name in self._dict:
             return self._dict[name]
         if name not in self.table.column_names:   # an absent column is one blank value
-            self._dict[name] = (pa.array([""], pa.string()), np.zeros(self.n, dtype=np.int64))
+            self._dict[name] = (pa.array([""], pa.string()), np.zeros(self.n, dtype=np.int32))
             return self._dict[name]
         if not pa.types.is_dictionary(self.table.column(name).type):
             return None
@@ -213,7 +213,7 @@ class _Columns:
         dictionary = nz.clean(arr.dictionary, unicode=name in _UNICODE_TEXT)
         dictionary = pa.concat_arrays([dictionary, pa.array([""], pa.string())])
         indices = arr.indices if arr.indices.null_count == 0 else pc.fill_null(arr.indices, len(dictionary) - 1)
-        idx = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        idx = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)   # int32: faster gathers
         self._dict[name] = (dictionary, idx)
         return self._dict[name]
 
@@ -244,7 +244,7 @@ class _Columns:
         d = self.values(name)
         if d is None:
             return fn(self(name))
-        return fn(d[0])[..., d[1]]
+        return np.take(fn(d[0]), d[1], axis=-1)
 
     def per_value_arrow(self, name: str, fn: Any) -> pa.Array:
         """``fn`` (text array → arrow array) applied per distinct value when possible, per row otherwise."""
@@ -291,33 +291,57 @@ def _fingerprint(table: pa.Table) -> np.ndarray:
 
 class _SeenIndex:
     """Keys accepted from earlier batches: a hash table of 64-bit key hashes (first position wins), with the
-    keys themselves kept to rule out hash collisions, and each key's fingerprint and total."""
+    keys themselves kept to rule out hash collisions, and each key's fingerprint and total.
+
+    Fingerprints and totals live in arrays grown by doubling and keys stay in their batches' arrays, so
+    adding a batch or reading a few positions never copies what earlier batches added.
+    """
 
     def __init__(self) -> None:
         self._table = kernels.HashPositions()
         self._keys: list[pa.Array] = []
-        self._fp: list[np.ndarray] = []
-        self._total: list[np.ndarray] = []
-        self._cache: tuple[pa.ChunkedArray, np.ndarray, np.ndarray] | None = None
+        self._starts: list[int] = []
+        self._fp = np.zeros(0, np.uint64)
+        self._total = np.zeros(0, np.int64)
         self.size = 0
 
     def add(self, keys: pa.Array, fp: np.ndarray, total: np.ndarray, h: np.ndarray | None = None) -> None:
         if len(keys) == 0:
             return
         self._table.add(string_hash(keys) if h is None else h)
+        end = self.size + len(keys)
+        if end > len(self._fp):
+            cap = max(end, 2 * len(self._fp), 1024)
+            self._fp = np.concatenate([self._fp[: self.size], np.zeros(cap - self.size, np.uint64)])
+            self._total = np.concatenate([self._total[: self.size], np.zeros(cap - self.size, np.int64)])
+        self._fp[self.size: end] = fp
+        self._total[self.size: end] = total
         self._keys.append(keys)
-        self._fp.append(fp)
-        self._total.append(total)
-        self._cache = None
-        self.size += len(keys)
+        self._starts.append(self.size)
+        self.size = end
 
-    def arrays(self) -> tuple[pa.ChunkedArray, np.ndarray, np.ndarray]:
-        """(keys, fingerprints, totals) of everything added, in order."""
-        if self._cache is None:
-            self._cache = (pa.chunked_array(self._keys, pa.string()),
-                           np.concatenate(self._fp) if self._fp else np.zeros(0, np.uint64),
-                           np.concatenate(self._total) if self._total else np.zeros(0, np.int64))
-        return self._cache
+    @property
+    def fingerprints(self) -> np.ndarray:
+        """Fingerprint of each key, by position."""
+        return self._fp[: self.size]
+
+    @property
+    def totals(self) -> np.ndarray:
+        """Total (fen) of each key's invoice, by position."""
+        return self._total[: self.size]
+
+    def keys_at(self, pos: np.ndarray) -> pa.Array:
+        """The keys at positions ``pos`` (taken from the batches holding them only)."""
+        if len(pos) == 0:
+            return pa.array([], pa.string())
+        chunk = np.searchsorted(np.asarray(self._starts, dtype=np.int64), pos, side="right") - 1
+        order = np.argsort(chunk, kind="stable")
+        parts = np.split(order, np.flatnonzero(np.diff(chunk[order])) + 1)
+        taken = pa.concat_arrays([self._keys[int(chunk[p[0]])].take(pa.array(pos[p] - self._starts[int(chunk[p[0]])]))
+                                  for p in parts])
+        back = np.empty(len(order), dtype=np.int64)
+        back[order] = np.arange(len(order))
+        return taken.take(pa.array(back))   # back to the order of ``pos``
 
     def lookup(self, keys: pa.Array, h: np.ndarray | None = None) -> np.ndarray:
         """Position of each key among those added, or -1 (``h``: the keys' :func:`string_hash`, if known)."""
@@ -327,7 +351,7 @@ class _SeenIndex:
         out = self._table.lookup(string_hash(keys) if h is None else h)
         found = np.flatnonzero(out >= 0)
         if len(found):  # rule out hash collisions
-            stored = self.arrays()[0].take(pa.array(out[found]))
+            stored = self.keys_at(out[found])
             same = nz.np_bool(pc.equal(stored, keys.take(pa.array(found))))
             out[found[~same]] = -1
         return out
@@ -360,7 +384,6 @@ class InvoiceValidator:
         self._red_sums: dict[str, int] = {}
         self._names: list[pa.Table] = []
         self._deferred: list[tuple[pa.Table, pa.Table, np.ndarray]] = []   # (raw rows, parsed rows, row numbers)
-        self._hashes: dict[str, np.ndarray] = {}
 
     # --- cross-batch state ------------------------------------------------------------------------
     def _remember(self, accepted: pa.Table, fp: np.ndarray, key_hash: np.ndarray | None = None) -> None:
@@ -396,7 +419,10 @@ class InvoiceValidator:
 
     # --- the checks -------------------------------------------------------------------------------
     def parse(self, raw: pa.Table) -> tuple[pa.Table, list[Issue]]:
-        """Parse canonical text columns into schema.INVOICES columns and collect row-level issues."""
+        """Parse canonical text columns into schema.INVOICES columns and collect row-level issues.
+
+        Reads only the validator's settings (no cross-batch state): safe to run on several threads at once.
+        """
         n = raw.num_rows
         issues: list[Issue] = []
 
@@ -534,7 +560,6 @@ class InvoiceValidator:
             "item_code": _col.optional("item_code"), "item_name": _col.optional("item_name"),
         })
         parsed = parsed.cast(schema.INVOICES)
-        self._hashes = hashes
         for col, h in hashes.items():   # row hashes for fingerprints and name pairs (dropped on output)
             parsed = parsed.append_column(f"__h_{col}", pa.array(h, pa.uint64()))
         return parsed, issues
@@ -566,8 +591,15 @@ class InvoiceValidator:
         ``first_row``); it defaults to ``raw``.
         """
         parsed, issues = self.parse(raw)
-        return self._decide(source if source is not None else raw, parsed, issues,
-                            np.arange(first_row, first_row + raw.num_rows), final=False)
+        return self.decide(source if source is not None else raw, parsed, issues, first_row=first_row)
+
+    def decide(self, source: pa.Table, parsed: pa.Table, issues: list[Issue], *, first_row: int = 1) -> BatchOutcome:
+        """The second half of :meth:`validate`: duplicates, red-letter originals and the cross-batch state.
+
+        :meth:`parse` keeps no state, so batches may be parsed on several threads; ``decide`` must then
+        be called once per batch, in file order, on one thread.
+        """
+        return self._decide(source, parsed, issues, np.arange(first_row, first_row + parsed.num_rows), final=False)
 
     def _decide(self, raw: pa.Table, parsed: pa.Table, issues: list[Issue], rows: np.ndarray,
                 *, final: bool) -> BatchOutcome:
@@ -604,7 +636,7 @@ class InvoiceValidator:
         if len(cand) and self._seen.size:
             pos = self._seen.lookup(keys if len(cand) == n else keys.take(pa.array(cand)), key_hash[cand])
             hit = pos >= 0
-            same = self._seen.arrays()[1][np.where(hit, pos, 0)] == fp[cand]
+            same = self._seen.fingerprints[np.where(hit, pos, 0)] == fp[cand]
             skipped[cand[hit & same]] = True
             dup_rows = cand[hit & ~same]
             bad[dup_rows] = True
@@ -641,7 +673,7 @@ class InvoiceValidator:
                 if i is not None and r not in totals:
                     totals[r] = int(batch_tot[i])
             seen_pos = self._seen.lookup(refs)                         # ... in earlier batches
-            seen_total = self._seen.arrays()[2] if self._seen.size else np.zeros(0, np.int64)
+            seen_total = self._seen.totals
             for r, i in zip(refs.to_pylist(), seen_pos.tolist(), strict=True):
                 if i >= 0 and r not in totals:
                     totals[r] = int(seen_total[i])

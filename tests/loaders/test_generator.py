@@ -296,6 +296,29 @@ def test_loader_accepts_clean_and_rejects_noise(data: Path, tmp_path: Path) -> N
         assert report.by_rule.get(rule, 0) == count, (rule, report.by_rule)
 
 
+def test_threads_and_batches_give_the_same_load(data: Path, tmp_path: Path) -> None:
+    """Parsing batches on several threads (settled in file order) loads exactly what one thread does:
+    the same counts per rule, quarantine and warnings files, and stored invoices."""
+    load = pytest.importorskip("loaders.load")
+    embedded = pytest.importorskip("graph.embedded")
+    results = []
+    for name, threads, batch_rows in (("one", 1, None), ("many", 3, 1000)):
+        store = embedded.EmbeddedStore(tmp_path / f"ws-{name}")
+        report = load.load_files(store, data / "invoices.parquet", taxpayers=data / "taxpayers.parquet",
+                                 report_dir=tmp_path / name, threads=threads, batch_rows=batch_rows)
+        stored = store.invoice_stream().sort_by("key")
+        results.append((report, stored, (tmp_path / name / "quarantine.csv").read_bytes(),
+                        (tmp_path / name / "warnings.csv").read_bytes()))
+        store.close()
+    (one, one_rows, one_q, one_w), (many, many_rows, many_q, many_w) = results
+    assert (many.read, many.loaded, many.rejected, many.skipped_identical, many.warnings) == \
+        (one.read, one.loaded, one.rejected, one.skipped_identical, one.warnings)
+    assert many.by_rule == one.by_rule
+    assert many_rows.equals(one_rows)
+    assert sorted(many_q.splitlines()) == sorted(one_q.splitlines())
+    assert sorted(many_w.splitlines()) == sorted(one_w.splitlines())
+
+
 def test_rates_follow_the_issue_date(tmp_path: Path) -> None:
     """From 2017 the generated rates walk 17% → 16% → 13% (and 11 → 10 → 9) with the issue date."""
     generate(tmp_path, taxpayers=300, invoices=6000, seed=4, start=date(2017, 1, 1), end=date(2020, 12, 31))
