@@ -6,6 +6,7 @@ CREATE CONSTRAINT ring_id IF NOT EXISTS FOR (r:Ring) REQUIRE r.id IS UNIQUE;
 CREATE CONSTRAINT run_id IF NOT EXISTS FOR (r:Run) REQUIRE r.run_id IS UNIQUE;
 CREATE CONSTRAINT record_uid IF NOT EXISTS FOR (r:Record) REQUIRE r.uid IS UNIQUE;
 CREATE CONSTRAINT audit_seq IF NOT EXISTS FOR (a:AuditEvent) REQUIRE a.seq IS UNIQUE;
+CREATE CONSTRAINT fapiao_meta_key IF NOT EXISTS FOR (m:FapiaoMeta) REQUIRE m.key IS UNIQUE;
 CREATE INDEX invoice_ts IF NOT EXISTS FOR (i:Invoice) ON (i.ts);
 CREATE INDEX invoice_number IF NOT EXISTS FOR (i:Invoice) ON (i.number);
 CREATE INDEX invoice_red_ref IF NOT EXISTS FOR (i:Invoice) ON (i.red_ref);

@@ -38,6 +38,8 @@ TZ = ZoneInfo(schema.TZ)
 MIN_TS = -(2**62)
 MAX_TS = 2**62
 STREAM_PAGE = 50_000
+MAX_EGO_HOPS = 3            # rings of the one-statement ego network (ego_trades / ego_invoices)
+TRADES_FORMAT = "1"         # FapiaoMeta 'trades': TRADES aggregates are maintained by every writer
 INVOICE_COLUMNS = [f.name for f in schema.INVOICES]
 _NEO4J_ERRORS = (Neo4jError, DriverError, ServiceUnavailable)
 
@@ -101,12 +103,13 @@ def _invoice_table(rows: list[list[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema.INVOICES)
 
 
-def _edge_table(rows: list[list[Any]]) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema.EDGES]
+def _edge_columns(record: dict[str, Any]) -> pa.Table:
+    """schema.EDGES from a record with parallel ``sellers, buyers, counts, totals, firsts, lasts`` lists."""
     arrays = [
-        pa.array(cols[0], pa.string()), pa.array(cols[1], pa.string()), pa.array(cols[2], pa.int64()),
-        pa.array(cols[3], pa.int64()), pa.array(cols[4], pa.int64()).cast(schema.TIMESTAMP),
-        pa.array(cols[5], pa.int64()).cast(schema.TIMESTAMP),
+        pa.array(record["sellers"], pa.string()), pa.array(record["buyers"], pa.string()),
+        pa.array(record["counts"], pa.int64()), pa.array(record["totals"], pa.int64()),
+        pa.array(record["firsts"], pa.int64()).cast(schema.TIMESTAMP),
+        pa.array(record["lasts"], pa.int64()).cast(schema.TIMESTAMP),
     ]
     return pa.Table.from_arrays(arrays, schema=schema.EDGES)
 
@@ -183,6 +186,19 @@ class Neo4jStore(Store):
                     session.run(body).consume()  # schema commands run in auto-commit transactions
                 except _NEO4J_ERRORS as e:
                     raise QueryError("schema", str(e)) from e
+        self._ensure_trades()
+
+    def _ensure_trades(self) -> None:
+        """Build the TRADES aggregates once in a database loaded before they existed (then mark it)."""
+        if self._read("meta_get", key="trades"):
+            return
+        if self._read("counts")[0]["invoices"]:
+            try:
+                with self._session() as session:
+                    session.run(cypher.load("trades_backfill")).consume()
+            except _NEO4J_ERRORS as e:
+                raise QueryError("trades_backfill", str(e)) from e
+        self._write(_statement("meta_put", {"key": "trades", "value": TRADES_FORMAT}), "meta_put")
 
     def _read(self, name: str, **params: Any) -> list[dict[str, Any]]:
         query = cypher.load(name)
@@ -296,9 +312,8 @@ class Neo4jStore(Store):
         text = text.strip()
         if not text or limit <= 0:
             return []
-        ids = self._read("search", text=text, limit=int(limit))[0]["tax_ids"]
-        found = self._taxpayer_objects(ids)
-        return [found[i] for i in ids if i in found]
+        found = [_taxpayer_from_row(row) for row in self._rows("search", text=text, limit=int(limit))]
+        return sorted(found, key=lambda t: (t.tax_id != text, t.name, t.tax_id))
 
     # --- graph reads ------------------------------------------------------------------------------
     def _neighbours(self, frontier: Sequence[str], start: int, end: int,
@@ -308,42 +323,24 @@ class Neo4jStore(Store):
 
     def ego_network(self, tax_id: str, *, hops: int = 1, start: datetime | None = None,
                     end: datetime | None = None, min_amount_fen: int = 0, limit: int = 500) -> Subgraph:
-        s, e = _ts(start, MIN_TS), _ts(end, MAX_TS)
-        pairs: dict[tuple[str, str], list[Any]] = {}   # (seller, buyer) -> an EDGES row
-        dist = {tax_id: 0}          # every reachable node and its distance
-        kept = [tax_id]
-        kept_set = {tax_id}
-        frontier = [tax_id]
-        last_kept: list[str] = []
-        for hop in range(1, max(0, hops) + 1):
-            if not frontier:
-                break
-            inside = set(frontier)
-            volume: dict[str, int] = {}
-            for row in self._neighbours(frontier, s, e, min_amount_fen):
-                seller, buyer, total = row[0], row[1], row[3]
-                pairs[(seller, buyer)] = row
-                for src, dst in ((seller, buyer), (buyer, seller)):
-                    if src in inside and dst not in dist:
-                        # rank candidates by invoiced volume with nodes already kept
-                        volume[dst] = volume.get(dst, 0) + (int(total) if src in kept_set else 0)
-            ranked = sorted(volume, key=lambda t: (-volume[t], t))
-            for t in ranked:
-                dist[t] = hop
-            last_kept = ranked[:max(0, limit - len(kept))]
-            kept.extend(last_kept)
-            kept_set.update(last_kept)
-            frontier = ranked
-        if last_kept and frontier:  # trade among nodes of the last hop was not expanded yet
-            for row in self._rows("ego_edges", ids=last_kept, start=s, end=e, min_amount_fen=int(min_amount_fen)):
-                pairs[(row[0], row[1])] = row
-        nodes_by_id = self._taxpayer_objects(kept)
-        if tax_id not in nodes_by_id:
+        hops = max(0, int(hops))
+        if hops > MAX_EGO_HOPS:
+            raise ConfigError(f"the Neo4j store walks at most {MAX_EGO_HOPS} hops around a taxpayer (asked {hops})")
+        # no window and no minimum amount: walk the TRADES aggregates; otherwise the invoices themselves
+        filtered = start is not None or end is not None or int(min_amount_fen) != 0
+        name = "ego_invoices" if filtered else "ego_trades"
+        found = self._read(name, tax_id=tax_id, hops=hops, start=_ts(start, MIN_TS), end=_ts(end, MAX_TS),
+                           min_amount_fen=int(min_amount_fen), limit=max(1, int(limit)))
+        if not found:
             return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
-        edge_rows = [row for (seller, buyer), row in sorted(pairs.items()) if seller in kept_set and buyer in kept_set]
-        nodes = [nodes_by_id[t] for t in kept if t in nodes_by_id]
-        dropped = len(dist) - len(kept)
-        return Subgraph(center=tax_id, nodes=nodes, hops={t: dist[t] for t in kept}, edges=_edge_table(edge_rows),
+        r = found[0]
+        kept: list[str] = r["kept"]
+        b1, b2 = r["bounds"]
+        hop_of = {t: 0 if i == 0 else 1 if i < b1 else 2 if i < b2 else 3 for i, t in enumerate(kept)}
+        by_id = {row[0]: _taxpayer_from_row(row) for row in r["nodes"]}
+        edges = _edge_columns(r).sort_by([("seller_tax_id", "ascending"), ("buyer_tax_id", "ascending")])
+        dropped = int(r["dropped"])
+        return Subgraph(center=tax_id, nodes=[by_id[t] for t in kept if t in by_id], hops=hop_of, edges=edges,
                         truncated=dropped > 0, dropped=dropped)
 
     def invoices_between(self, a: str, b: str, *, start: datetime | None = None,
@@ -389,7 +386,9 @@ class Neo4jStore(Store):
         return paths
 
     def edge_table(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
-        return _edge_table(self._rows("edge_table", start=_ts(start, MIN_TS), end=_ts(end, MAX_TS)))
+        if start is None and end is None:  # the whole period: the TRADES aggregates, no invoice is read
+            return _edge_columns(self._read("edge_table_trades")[0])
+        return _edge_columns(self._read("edge_table", start=_ts(start, MIN_TS), end=_ts(end, MAX_TS))[0])
 
     def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         after_ts, after_key, end_ts = _ts(start, MIN_TS) - 1, "", _ts(end, MAX_TS)
@@ -595,15 +594,23 @@ class _Neo4jWriter(Writer):
         def work(tx: neo4j.ManagedTransaction) -> None:
             if parties:  # taxpayers this writer has not seen yet
                 tx.run(cypher.load("parties_merge"), party_cols).consume()
-            existing = set(tx.run(cypher.load("invoices_existing_keys"), {"keys": cols["key"]}).single(strict=True)[0])
+            stored = {row[0]: (row[1], row[2]) for row in tx.run(
+                cypher.load("invoices_existing_pairs"), {"keys": cols["key"]}).single(strict=True)[0]}
             # one row per key (the last wins), split into new and stored invoices
             last = {k: i for i, k in enumerate(cols["key"])}
-            new_idx = [i for k, i in last.items() if k not in existing]
-            old_idx = [i for k, i in last.items() if k in existing]
+            new_idx = [i for k, i in last.items() if k not in stored]
+            old_idx = [i for k, i in last.items() if k in stored]
             for statement, idx in (("invoices_create", new_idx), ("invoices_update", old_idx)):
                 if idx:
                     params = {name: [values[i] for i in idx] for name, values in cols.items()}
                     tx.run(cypher.load(statement), params).consume()
+            if new_idx:  # new invoices add to their pair's TRADES aggregate
+                tx.run(cypher.load("trades_add"), _pair_sums(chunk, new_idx)).consume()
+            if old_idx:  # overwritten invoices: recompute their old and new pairs from the invoices
+                pairs = sorted({stored[cols["key"][i]] for i in old_idx}
+                               | {(cols["seller_tax_id"][i], cols["buyer_tax_id"][i]) for i in old_idx})
+                tx.run(cypher.load("trades_rebuild"), {"seller_tax_id": [p[0] for p in pairs],
+                                                       "buyer_tax_id": [p[1] for p in pairs]}).consume()
 
         self.store._write(work, "invoices_create")
         self._known_parties.update(parties)
@@ -640,6 +647,28 @@ def _statement(name: str, params: dict[str, Any]) -> Callable[[neo4j.ManagedTran
         tx.run(query, params).consume()
 
     return work
+
+
+def _pair_sums(chunk: pa.Table, idx: list[int]) -> dict[str, list[Any]]:
+    """Per (seller, buyer) pair of the rows ``idx``: count, total, first/last ts over all of them and over
+    those with total_fen >= 0 (``pos_*``), as the parallel columns of trades_add."""
+    rows = chunk.take(pa.array(idx, pa.int64()))
+    ts = pc.cast(rows["issued_at"], pa.int64())
+    pos = pc.greater_equal(rows["total_fen"], 0)
+    t = pa.table({"s": rows["seller_tax_id"], "b": rows["buyer_tax_id"], "total": rows["total_fen"], "ts": ts,
+                  "pos_total": pc.if_else(pos, rows["total_fen"], None),
+                  "pos_ts": pc.if_else(pos, ts, None)})
+    g = t.group_by(["s", "b"]).aggregate([
+        ("total", "count"), ("total", "sum"), ("ts", "min"), ("ts", "max"),
+        ("pos_total", "count"), ("pos_total", "sum"), ("pos_ts", "min"), ("pos_ts", "max")])
+    return {
+        "seller_tax_id": g["s"].to_pylist(), "buyer_tax_id": g["b"].to_pylist(),
+        "count": g["total_count"].to_pylist(), "total_fen": g["total_sum"].to_pylist(),
+        "first_ts": g["ts_min"].to_pylist(), "last_ts": g["ts_max"].to_pylist(),
+        "pos_count": g["pos_total_count"].to_pylist(),
+        "pos_total_fen": pc.fill_null(g["pos_total_sum"], 0).to_pylist(),
+        "pos_first_ts": g["pos_ts_min"].to_pylist(), "pos_last_ts": g["pos_ts_max"].to_pylist(),
+    }
 
 
 def _identifier_rows(table: pa.Table, kinds: Sequence[str]) -> pa.Table:

@@ -18,6 +18,7 @@ LIST_PARAMS = {
     "key", "number", "code", "ts", "seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name", "amount_fen",
     "tax_fen", "total_fen", "rate", "kind", "status", "red_ref", "item_code", "item_name", "tax_id", "name",
     "registered_on", "industry", "region", "invoice_limit_fen", "value", "score", "tier", "reasons", "features",
+    "count", "first_ts", "last_ts", "pos_count", "pos_total_fen", "pos_first_ts", "pos_last_ts",
 }
 STATEMENTS = [n for n in cypher.names() if n != "schema"]
 
@@ -28,7 +29,7 @@ def dummy(param: str) -> object:
     if param == "all":
         return False
     if param in {"start", "end", "after_ts", "day_start", "day_end", "limit", "page", "min_amount_fen",
-                 "after_seq", "created_ms", "created_us"}:
+                 "after_seq", "created_ms", "created_us", "hops"}:
         return 0
     return "x"
 

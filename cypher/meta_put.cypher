@@ -1,0 +1,3 @@
+// Set a store-format marker.
+MERGE (m:FapiaoMeta {key: $key})
+SET m.value = $value
