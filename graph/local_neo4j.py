@@ -31,7 +31,8 @@ from pathlib import Path
 from graph import settings
 from graph.errors import StoreError
 
-__all__ = ["LAUNCHER_DIR", "LocalNeo4j", "build_if_needed", "jvm_command", "missing_prerequisites", "running"]
+__all__ = ["LAUNCHER_DIR", "LocalNeo4j", "admin_command", "admin_env", "build_if_needed", "jvm_command",
+           "missing_prerequisites", "running"]
 
 LAUNCHER_DIR = Path(__file__).resolve().parents[1] / "tools" / "neo4j-local"
 LOG_NAME = "neo4j-local.log"
@@ -131,6 +132,27 @@ def jvm_command(data_dir: Path, port: int) -> list[str]:
         *opens, "-Dio.netty.tryReflectionSetAccessible=true", "-Dfile.encoding=UTF-8",
         "-cp", classpath, MAIN_CLASS, str(data_dir), str(port), str(pagecache),
     ]
+
+
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"
+
+
+def admin_command(args: list[str]) -> list[str]:
+    """``neo4j-admin ARGS`` as a ``java`` command line over the launcher's classpath (the import tool is on it)."""
+    java = shutil.which("java") or "java"
+    heap = settings.get("FAPIAO_NEO4J_HEAP")
+    classpath = f"{LAUNCHER_DIR / 'target' / 'classes'}:{LAUNCHER_DIR / 'target' / 'dependency'}/*"
+    opens = [f"--add-opens={m}=ALL-UNNAMED" for m in ADD_OPENS]
+    return [java, f"-Xmx{heap}", "-XX:+UseG1GC", *opens, "-Dfile.encoding=UTF-8", "-cp", classpath, ADMIN_CLASS,
+            *args]
+
+
+def admin_env(data_dir: Path) -> dict[str, str]:
+    """Environment for :func:`admin_command` acting on the launcher's ``data_dir`` (its NEO4J_HOME)."""
+    env = _env_with_password(None)
+    env["NEO4J_HOME"] = str(data_dir)
+    env["NEO4J_CONF"] = str(data_dir / "conf")
+    return env
 
 
 @dataclass
