@@ -33,8 +33,19 @@ def plain_strings(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
     if arr.null_count:
-        arr = pc.fill_null(arr, "")
+        arr = _drop_validity(arr)
     return arr
+
+
+def _drop_validity(arr: pa.Array) -> pa.Array:
+    """``fill_null(arr, "")``: without copying when every null slot is already empty (as readers write them)."""
+    n, bufs = len(arr), arr.buffers()
+    if bufs[0] is not None and bufs[1] is not None:
+        offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
+        valid = np.unpackbits(np.frombuffer(bufs[0], dtype=np.uint8), bitorder="little")[arr.offset: arr.offset + n]
+        if len(valid) == n and not (offsets[1:] != offsets[:-1])[valid == 0].any():
+            return pa.Array.from_buffers(pa.string(), n, [None, bufs[1], bufs[2]], offset=arr.offset)
+    return pc.fill_null(arr, "")
 
 
 def buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], U8]:
@@ -152,62 +163,61 @@ def member(h: U64, values: U64) -> Bools:
 
 
 @njit(cache=True, nogil=True)
-def _table_insert(slot_h: U64, slot_pos: I64, h: U64, start: int) -> None:  # pragma: no cover - compiled
-    mask = np.uint64(len(slot_h) - 1)
+def _table_insert(slots: U64, h: U64, start: int) -> None:  # pragma: no cover - compiled
+    mask = np.uint64(len(slots) // 2 - 1)
     for i in range(len(h)):
         v = h[i]
         s = (v ^ (v >> np.uint64(29))) & mask
-        while slot_pos[s] >= 0 and slot_h[s] != v:
+        while slots[2 * s + 1] != 0 and slots[2 * s] != v:
             s = (s + np.uint64(1)) & mask
-        if slot_pos[s] < 0:   # an equal hash already there keeps its (earlier) position
-            slot_h[s] = v
-            slot_pos[s] = start + i
+        if slots[2 * s + 1] == 0:   # an equal hash already there keeps its (earlier) position
+            slots[2 * s] = v
+            slots[2 * s + 1] = np.uint64(start + i + 1)
 
 
 @njit(cache=True, nogil=True)
-def _table_lookup(slot_h: U64, slot_pos: I64, h: U64) -> I64:  # pragma: no cover - compiled
-    mask = np.uint64(len(slot_h) - 1)
+def _table_lookup(slots: U64, h: U64) -> I64:  # pragma: no cover - compiled
+    mask = np.uint64(len(slots) // 2 - 1)
     out = np.full(len(h), -1, dtype=np.int64)
     for i in range(len(h)):
         v = h[i]
         s = (v ^ (v >> np.uint64(29))) & mask
-        while slot_pos[s] >= 0:
-            if slot_h[s] == v:
-                out[i] = slot_pos[s]
+        while slots[2 * s + 1] != 0:
+            if slots[2 * s] == v:
+                out[i] = np.int64(slots[2 * s + 1]) - 1
                 break
             s = (s + np.uint64(1)) & mask
     return out
 
 
 class HashPositions:
-    """64-bit hash → position of its first insertion (open addressing, grown by doubling)."""
+    """64-bit hash → position of its first insertion (open addressing; hash and position side by side in
+    one array so a probe touches one cache line; grown 4× at half full, so re-inserting stays rare)."""
 
     def __init__(self) -> None:
-        self._h = np.zeros(1024, dtype=np.uint64)
-        self._pos = np.full(1024, -1, dtype=np.int64)
+        self._slots = np.zeros(2 * 1024, dtype=np.uint64)   # [hash, position + 1] per slot; 0 = empty
         self._all: list[U64] = []
         self.size = 0
 
     def add(self, h: U64) -> None:
         """Insert ``h`` at positions ``size, size + 1, ...``."""
         h = np.ascontiguousarray(h, dtype=np.uint64)
-        if 2 * (self.size + len(h)) > len(self._h):
-            cap = len(self._h)
+        if 2 * (self.size + len(h)) > len(self._slots) // 2:
+            cap = len(self._slots) // 2
             while 2 * (self.size + len(h)) > cap:
-                cap *= 2
-            self._h = np.zeros(cap, dtype=np.uint64)
-            self._pos = np.full(cap, -1, dtype=np.int64)
+                cap *= 4
+            self._slots = np.zeros(2 * cap, dtype=np.uint64)
             start = 0
             for part in self._all:
-                _table_insert(self._h, self._pos, part, start)
+                _table_insert(self._slots, part, start)
                 start += len(part)
-        _table_insert(self._h, self._pos, h, self.size)
+        _table_insert(self._slots, h, self.size)
         self._all.append(h)
         self.size += len(h)
 
     def lookup(self, h: U64) -> I64:
         """The first position each hash was added at, or -1."""
-        return np.asarray(_table_lookup(self._h, self._pos, np.ascontiguousarray(h, dtype=np.uint64)), dtype=np.int64)
+        return np.asarray(_table_lookup(self._slots, np.ascontiguousarray(h, dtype=np.uint64)), dtype=np.int64)
 
 
 # --- text shape ---------------------------------------------------------------------------------

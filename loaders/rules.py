@@ -383,6 +383,7 @@ class InvoiceValidator:
         self._seen = _SeenIndex()
         self._red_sums: dict[str, int] = {}
         self._names: list[pa.Table] = []
+        self._pairs = kernels.HashPositions()   # hashes of the (tax id, name) pairs kept in ``_names``
         self._deferred: list[tuple[pa.Table, pa.Table, np.ndarray]] = []   # (raw rows, parsed rows, row numbers)
 
     # --- cross-batch state ------------------------------------------------------------------------
@@ -391,13 +392,15 @@ class InvoiceValidator:
             return
         self._seen.add(accepted.column("key").combine_chunks(), fp,
                        np.asarray(accepted.column("total_fen").to_numpy(), dtype=np.int64), key_hash)
-        for side in ("seller", "buyer"):   # distinct (tax id, name) pairs, found by hash
+        for side in ("seller", "buyer"):   # (tax id, name) pairs not kept yet, found by their 64-bit hash
             cols = [f"{side}_tax_id", f"{side}_name"]
             if f"__h_{cols[0]}" in accepted.column_names:
                 with np.errstate(over="ignore"):
                     pair = (np.asarray(accepted.column(f"__h_{cols[0]}").to_numpy(), dtype=np.uint64) * _MUL
                             ^ np.asarray(accepted.column(f"__h_{cols[1]}").to_numpy(), dtype=np.uint64))
                 first = np.flatnonzero(kernels.first_occurrence(pair) == np.arange(len(pair)))
+                first = first[self._pairs.lookup(pair[first]) < 0]   # pairs no earlier batch had
+                self._pairs.add(pair[first])
                 sub = accepted.select(cols).take(pa.array(first))
             else:
                 sub = accepted.select(cols).group_by(cols).aggregate([])

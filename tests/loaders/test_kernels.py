@@ -108,3 +108,30 @@ def test_clean_skips_only_when_nothing_to_trim(cells: list[str]) -> None:
     arr = pa.array(cells, pa.string())
     assert nz.clean(arr).to_pylist() == pc.utf8_trim_whitespace(arr).to_pylist()
     assert nz.clean(arr, unicode=False).to_pylist() == pc.ascii_trim_whitespace(arr).to_pylist()
+
+
+@given(st.lists(st.lists(st.integers(0, 3000), max_size=800), max_size=6), st.lists(st.integers(0, 3100), max_size=50))
+def test_hash_positions_keep_the_first_position(parts: list[list[int]], probes: list[int]) -> None:
+    """Across several adds (and the table growing), each hash maps to where it was first added."""
+    table, added = kernels.HashPositions(), []
+    for part in parts:
+        table.add(np.array(part, dtype=np.uint64))
+        added += part
+    assert table.size == len(added)
+    assert table.lookup(np.array(probes, dtype=np.uint64)).tolist() == \
+        [added.index(p) if p in added else -1 for p in probes]
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=30), st.integers(0, 5))
+def test_plain_strings_fills_nulls(cells: list[str | None], start: int) -> None:
+    arr = pa.array(cells, pa.string()).slice(min(start, len(cells)))
+    assert kernels.plain_strings(arr).to_pylist() == [c or "" for c in cells[min(start, len(cells)):]]
+    assert kernels.plain_strings(arr).null_count == 0
+
+
+def test_plain_strings_with_bytes_behind_a_null() -> None:
+    """A null slot that still points at bytes (allowed by Arrow) comes out as ""."""
+    validity = pa.py_buffer(np.packbits(np.array([1, 0, 1], np.uint8), bitorder="little"))
+    arr = pa.Array.from_buffers(pa.string(), 3, [validity, pa.py_buffer(np.array([0, 1, 3, 4], np.int32)),
+                                                 pa.py_buffer(b"abcd")], null_count=1)
+    assert kernels.plain_strings(arr).to_pylist() == ["a", "", "d"]
