@@ -10,8 +10,12 @@ identity. Each component is reported so the score can be explained.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from algorithms.cycles import TemporalCycle
 
@@ -101,3 +105,76 @@ def _unusual(c: TemporalCycle, stats: Mapping[str, tuple[float, float]]) -> floa
         z = (math.log10(max(h.total_fen, 1)) - med) / (1.4826 * mad) if mad > 0 else 0.0
         hits += z > 2
     return hits / len(c.hops)
+
+
+def quick_scores(
+    cycles: Sequence[TemporalCycle],
+    *,
+    pair_counts: Mapping[tuple[str, str], int],
+    degree: Mapping[str, float],
+    shared: Mapping[frozenset[str], tuple[str, ...]],
+    young: set[str],
+    seller_amounts: Mapping[str, tuple[float, float]] | None = None,
+    tight_drift: float = 0.1,
+    hub_degree: float = 50,
+) -> npt.NDArray[np.float64]:
+    """:func:`score_cycle`'s score for many cycles at once, vectorised (numpy), without the explanation.
+
+    Equal to ``score_cycle(...).score`` up to floating-point rounding (tested); used to pick the cycles
+    worth scoring in full when hundreds of thousands of loops come out of a busy graph."""
+    n = len(cycles)
+    if n == 0:
+        return np.zeros(0)
+    lengths = np.fromiter((len(c.hops) for c in cycles), dtype=np.int64, count=n)
+    hops = [h for c in cycles for h in c.hops]
+    seller = pd.Series([h.seller for h in hops], dtype=object)
+    total = np.fromiter((h.total_fen for h in hops), dtype=np.float64, count=len(hops))
+    item = pd.Series([h.item_code for h in hops], dtype=object)
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    # drift: consecutive hops, and with the closing pair (last → first)
+    nxt = np.arange(len(hops)) + 1
+    nxt[starts + lengths - 1] = starts
+    step = np.abs(total[nxt] - total) / np.maximum(total, 1)
+    closing = np.maximum.reduceat(step, starts)
+    hop_drift = np.where(lengths > 2, np.array([c.max_drift for c in cycles]), closing)
+    repeats = np.fromiter((c.repeats for c in cycles), dtype=np.float64, count=n)
+    use_v = np.fromiter((pair_counts.get((h.seller, h.buyer), 1) for h in hops), dtype=np.float64, count=len(hops))
+    use = np.add.reduceat(use_v, starts) / lengths / repeats
+    deg_v = seller.map(degree).fillna(0).to_numpy(dtype=np.float64)
+    deg = np.add.reduceat(deg_v, starts) / lengths
+    young_v = seller.isin(young).to_numpy()
+    has_young = np.logical_or.reduceat(young_v, starts)
+    stats = seller_amounts or {}
+    med = seller.map({k: v[0] for k, v in stats.items()}).to_numpy(dtype=np.float64)
+    mad = seller.map({k: v[1] for k, v in stats.items()}).to_numpy(dtype=np.float64)
+    logt = np.log10(np.maximum(total, 1))
+    med = np.where(np.isnan(med), logt, med)
+    mad = np.where(np.isnan(mad), 0.0, mad)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(mad > 0, (logt - med) / (1.4826 * mad), 0.0)
+    unusual = np.add.reduceat((z > 2).astype(np.float64), starts) / lengths
+    first_item = item.iloc[starts].to_numpy()
+    same = (item.to_numpy() == np.repeat(first_item, lengths))
+    same_item = np.logical_and.reduceat(same, starts) & np.array([bool(x) for x in first_item])
+    # shared identity: only cycles with two members that have strong links at all need the pair check
+    linked = {m for pair in shared for m in pair}
+    shared_any = np.zeros(n, dtype=bool)
+    n_linked = np.add.reduceat(seller.isin(linked).to_numpy().astype(np.int64), starts)
+    for i in np.flatnonzero(n_linked >= 2).tolist():
+        ms = cycles[i].members
+        shared_any[i] = any(shared.get(frozenset((a, b))) for j, a in enumerate(ms) for b in ms[j + 1:])
+    comp = {
+        "tight": np.maximum(0.0, 1 - hop_drift / tight_drift),
+        "exclusive": np.minimum(1.0, 2 / np.maximum(use, 1.0)),
+        "small_parties": np.minimum(1.0, np.maximum(0.0, 1 - np.log10(np.maximum(deg, 1) / hub_degree)
+                                                    / math.log10(20))),
+        "length": np.minimum(1.0, (lengths - 2) / 3),
+        "unusual_amount": unusual,
+        "same_item": same_item.astype(np.float64),
+        "shared_identity": shared_any.astype(np.float64),
+        "young": has_young.astype(np.float64),
+    }
+    out = np.zeros(n)
+    for k, v in comp.items():
+        out = out + WEIGHTS[k] * v
+    return np.round(out, 4)

@@ -33,8 +33,10 @@ Example
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +141,8 @@ def temporal_cycles(
     max_drift: float | None = None,
     statuses: Sequence[str] = VALID_STATUSES,
     max_expansions: int = 50_000,
+    workers: int | None = None,
+    memo: bool = True,
 ) -> CycleSearch:
     """Find time-ordered issuer→buyer loops of ``min_len..max_len`` taxpayers inside a window.
 
@@ -152,7 +156,8 @@ def temporal_cycles(
         Number of taxpayers (= invoices) around the loop.
     max_drift
         Optional hard gate, applied *during* the search: a hop is only followed when its total is within
-        this fraction of the previous hop's total. Off by default (a hard tolerance is easy to evade);
+        this fraction of the loop's first invoice's total (so the usable hops out of a taxpayer depend
+        only on the arrival time, which keeps the pruning exact). Off by default (a hard tolerance is easy to evade);
         drift is always measured and reported. On busy real-world graphs (hubs with thousands of
         invoices) the number of ungated time-ordered loops explodes; a lenient gate (0.3-0.5) keeps
         the search fast while every loop that moves "the same money" around survives.
@@ -160,6 +165,12 @@ def temporal_cycles(
         Invoice statuses that count as real trade (void and red-letter invoices do not).
     max_expansions
         Safety cap on hops tried per start invoice (counted in ``truncated_starts``).
+    workers
+        Threads searching disjoint ranges of start invoices (default: one per CPU). The result does not
+        depend on it.
+    memo
+        Skip arrivals the search has already shown to be dead ends (2SCENT's closing times; see
+        :func:`algorithms.cycles_kernels.search`). Same result either way; off only for tests.
 
     Returns
     -------
@@ -211,32 +222,45 @@ def temporal_cycles(
     pair_src = src[pair_edge]
     pair_time = tm[pair_edge].astype(np.int64)
     max_out = int(np.diff(out_ptr).max()) if n else 0
-    cand = np.empty((max_len + 1) * max(max_out, 1), dtype=np.int64)
 
-    rows: list[npt.NDArray[np.int64]] = []
-    truncated = followed = gathered = 0
-    pos = 0
-    cap = 1 << 16
-    while pos < len(start_edges):
-        out = np.empty((cap, max_len), dtype=np.int64)
-        pos, n_out, tr, fo, ga = search(
-            n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, in_ptr, in_time, comp, start_edges,
-            band_ptr, band_edge, band_amt, cand, pair_src, pair_time, pair_edge, pos, window, t0, min_len, max_len,
-            max_expansions, out,
-        )
-        truncated += tr
-        followed += fo
-        gathered += ga
-        rows.append(out[:n_out].copy())
-        cap = min(cap * 2, 1 << 22)
+    def run(lo: int, hi: int) -> tuple[list[I64], I64]:
+        """Search start positions [lo, hi) (one thread; the kernel releases the GIL)."""
+        cand = np.empty((max_len + 1) * max(max_out, 1), dtype=np.int64)
+        parts: list[I64] = []
+        counts = np.zeros(4, dtype=np.int64)    # truncated, followed, gathered, memo skips
+        pos, cap = lo, 1 << 10
+        while pos < hi:
+            out = np.empty((cap, max_len), dtype=np.int64)
+            pos, n_out, *more = search(
+                n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, in_ptr, in_time, comp, start_edges,
+                band_ptr, band_edge, band_amt, cand, pair_src, pair_time, pair_edge, pos, hi, window, t0, min_len,
+                max_len, max_expansions, memo, out,
+            )
+            counts += np.asarray(more, dtype=np.int64)
+            parts.append(out[:n_out].copy())
+            cap = cap * 2 if n_out == 0 else min(cap * 2, 1 << 18)    # one start may need more rows
+        return parts, counts
+
+    # contiguous chunks of start invoices, results kept in chunk order: the same rows for any thread count
+    n_chunks = max(1, min(256, len(start_edges) // 2048))
+    bounds = np.linspace(0, len(start_edges), n_chunks + 1).astype(np.int64).tolist()
+    chunks = list(zip(bounds[:-1], bounds[1:], strict=True))
+    threads = max(1, min(workers if workers is not None else (os.cpu_count() or 1), n_chunks))
+    if threads == 1:
+        results = [run(lo, hi) for lo, hi in chunks]
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            results = list(ex.map(lambda c: run(*c), chunks))
+    rows = [part for r in results for part in r[0]]
+    truncated, followed, gathered, skipped = (int(x) for x in np.sum([r[1] for r in results], axis=0))
     found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
     t_search = time.perf_counter()
-    cycles = _deduplicate(found, inv, src, tm, names, max_drift)
+    cycles = _deduplicate(found, inv, src, tm, names)
     done = time.perf_counter()
     return CycleSearch(
         cycles, len(found), n_inv, len(keep), truncated, done - started,
         {"prepare": t_prep - started, "scc": t_scc - t_prep, "search": t_search - t_scc, "dedup": done - t_search,
-         "hops_followed": float(followed), "hops_gathered": float(gathered)},
+         "hops_followed": float(followed), "hops_gathered": float(gathered), "memo_skips": float(skipped)},
     )
 
 
@@ -255,8 +279,27 @@ def _measures(amounts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64]
     return drift, (hi - lo) / np.maximum(hi, 1.0)
 
 
-def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Index,
-                 max_drift: float | None) -> list[TemporalCycle]:
+def _member_groups(members: I64) -> tuple[I64, I64]:
+    """Group equal rows of ``members`` (sorted member ids per loop): (group per row, rows per group).
+
+    Hashes each row to 64 bits and groups the hashes (a 1-d sort, much faster than ``np.unique(axis=0)``);
+    rows that share a hash are then compared, so a hash collision can never merge two member sets."""
+    h = np.full(len(members), 0xCBF29CE484222325, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in members.T.astype(np.uint64):
+            h = (h ^ col) * np.uint64(0x100000001B3)
+            h ^= h >> np.uint64(29)
+    _, group, counts = np.unique(h, return_inverse=True, return_counts=True)
+    group = np.asarray(group, dtype=np.int64).reshape(-1)
+    first = np.full(len(counts), len(members), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(members), dtype=np.int64))
+    if not (members == members[first[group]]).all():                  # a collision: exact fallback
+        _, group, counts = np.unique(members, axis=0, return_inverse=True, return_counts=True)
+        group = np.asarray(group, dtype=np.int64).reshape(-1)
+    return group, np.asarray(counts, dtype=np.int64)
+
+
+def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Index) -> list[TemporalCycle]:
     if len(found) == 0:
         return []
     valid = found >= 0
@@ -267,15 +310,9 @@ def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Ind
     lengths = valid.sum(axis=1)
     last = safe[np.arange(len(found)), lengths - 1]
     span = (tm[last] - tm[found[:, 0]]) / DAY
-    if max_drift is not None:
-        ok = drift <= max_drift
-        found, valid, safe, drift, spread, span = found[ok], valid[ok], safe[ok], drift[ok], spread[ok], span[ok]
-        if len(found) == 0:
-            return []
     members = np.where(valid, src[safe], np.iinfo(np.int64).max)
     members.sort(axis=1)
-    _, group, counts = np.unique(members, axis=0, return_inverse=True, return_counts=True)
-    group = np.asarray(group).reshape(-1)
+    group, counts = _member_groups(members)
     best = np.lexsort((span, spread, group))          # within a group: smallest spread, then span
     first_of_group = best[np.r_[True, group[best][1:] != group[best][:-1]]]
     keys = inv["key"].to_numpy()

@@ -48,10 +48,11 @@ def _gather(
     e_dst: I64, e_time: I64, e_amt: F64, comp: I64,
     out_ptr: I64, out_edge: I64, out_time: I64,
     band_ptr: I64, band_edge: I64, band_amt: F64, n_slots: int, t0: int, window: int,
-    cand: I64, top: int,
+    cand: I64, top: int, memo_at: I64, memo_t: I64, memo_d: I64, p: int, d_next: int, skips: I64,
 ) -> int:
     """Push keys ``(time - t0) * n_edges + edge`` of ``y``'s usable hops in ``(t, deadline]`` onto
-    ``cand`` from ``top``, in time order; returns the new top."""
+    ``cand`` from ``top``, in time order; returns the new top. Hops into a taxpayer the memo already
+    rules out (see :func:`search`) are not pushed; ``skips[0]`` counts them."""
     n_e = e_dst.shape[0]
     hi_top = top
     if gated:
@@ -72,6 +73,10 @@ def _gather(
                     continue
                 if abs(e_amt[e] - prev_amt) > gate * prev_amt:
                     continue
+                z = e_dst[e]
+                if memo_at[z] == p and te >= memo_t[z] and d_next >= memo_d[z]:
+                    skips[0] += 1
+                    continue
                 cand[hi_top] = (te - t0) * n_e + e
                 hi_top += 1
         if hi_top - top > 1:
@@ -80,10 +85,16 @@ def _gather(
         j = first_after(out_time, out_ptr[y], out_ptr[y + 1], t)
         while j < out_ptr[y + 1] and out_time[j] <= deadline:
             e = out_edge[j]
-            if comp[w, e_dst[e]] == cs:
-                cand[hi_top] = (out_time[j] - t0) * n_e + e
-                hi_top += 1
+            z = e_dst[e]
+            te = out_time[j]
             j += 1
+            if comp[w, z] != cs:
+                continue
+            if memo_at[z] == p and te >= memo_t[z] and d_next >= memo_d[z]:
+                skips[0] += 1
+                continue
+            cand[hi_top] = (te - t0) * n_e + e
+            hi_top += 1
     return hi_top
 
 
@@ -105,40 +116,75 @@ def _closing_edge(y: int, s: int, t: int, deadline: int, prev_amt: float, gate: 
 
 
 @njit(cache=True)
+def _emit(out: I64, n_out: int, path_edge: I64, depth: int, e: int, c: int) -> int:
+    """Write one loop as row ``n_out``: ``path_edge[:depth]``, then ``e``, then ``c`` unless it is -1;
+    the rest of the row is -1. Returns the next free row."""
+    for q in range(depth):
+        out[n_out, q] = path_edge[q]
+    out[n_out, depth] = e
+    q = depth + 1
+    if c >= 0:
+        out[n_out, q] = c
+        q += 1
+    for r in range(q, out.shape[1]):
+        out[n_out, r] = -1
+    return n_out + 1
+
+
+@njit(cache=True, nogil=True)
 def search(
     n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: F64, gate: float,
     out_ptr: I64, out_edge: I64, out_time: I64, in_ptr: I64, in_time: I64, comp: I64, start_edges: I64,
     band_ptr: I64, band_edge: I64, band_amt: F64, cand: I64, pair_src: I64, pair_time: I64, pair_edge: I64,
-    first: int, window: int, t0: int, min_len: int, max_len: int, max_expansions: int, out: I64,
-) -> tuple[int, int, int, int, int]:
-    """Depth-first time-respecting search from each start edge; writes edge-index rows into ``out``.
+    first: int, last: int, window: int, t0: int, min_len: int, max_len: int, max_expansions: int, memo: bool,
+    out: I64,
+) -> tuple[int, int, int, int, int, int]:
+    """Depth-first time-respecting search from ``start_edges[first:last]``; writes edge-index rows into ``out``.
+
+    Releases the GIL: several threads may search disjoint start ranges at once (each with its own
+    ``cand`` and ``out``). When ``out`` fills up during a start, that start's rows are dropped and its
+    position returned, so the caller retries it with a larger ``out``: rows never depend on buffer size.
 
     Per frame, the node's usable hops are walked in time order; only the first one to each neighbour
-    is followed (``seen[depth, node]``): it dominates every later parallel invoice for reachability.
-    Returns (next start position to process, rows written, truncated starts, hops followed, candidates
-    gathered)."""
+    is followed (``seen[depth, node]``): the usable hops out of a node depend only on the arrival time
+    (the gate compares with the *first* invoice's total), so the earliest arrival dominates.
+
+    ``memo`` (the closing-time idea of 2SCENT): when a frame at depth ``d`` reached at time ``t`` finds
+    no loop and nothing in it was blocked by the path above it, arriving at that taxpayer again (same
+    start) at a time >= ``t`` and a depth >= ``d`` cannot find a loop either, so it is skipped.
+    Returns (next start position, rows written, truncated starts, hops followed, candidates gathered,
+    arrivals skipped by the memo)."""
     n_out = 0
     truncated = 0
     followed = 0
     gathered = 0
+    skipped = 0
     n_e = e_dst.shape[0]
     n_slots = comp.shape[0]
     gated = gate < np.inf
-    on_path = np.zeros(n_nodes, dtype=np.bool_)
+    pos_of = np.full(n_nodes, -1, dtype=np.int64)      # depth of a taxpayer on the current path, -1 = off it
     seen = np.full((max_len + 1, n_nodes), -1, dtype=np.int64)
+    memo_at = np.full(n_nodes, -1, dtype=np.int64)     # start position of the memo entry (-1: none)
+    memo_t = np.zeros(n_nodes, dtype=np.int64)
+    memo_d = np.zeros(n_nodes, dtype=np.int64)
     path_edge = np.empty(max_len, dtype=np.int64)
     cur = np.empty(max_len + 1, dtype=np.int64)    # next candidate to try, per depth
     end = np.empty(max_len + 1, dtype=np.int64)
     node_at = np.empty(max_len + 1, dtype=np.int64)
     frame_at = np.empty(max_len + 1, dtype=np.int64)
+    found_at = np.zeros(max_len + 1, dtype=np.bool_)   # a loop was found below this frame
+    low_at = np.empty(max_len + 1, dtype=np.int64)     # shallowest path depth that blocked a hop below it
+    if not memo:
+        memo_at[:] = -2                                # never equal to a start position
+    skips = np.zeros(1, dtype=np.int64)                # arrivals the memo ruled out while gathering
     frame = 0
-    for p in range(first, start_edges.shape[0]):
-        if n_out + 64 > out.shape[0]:
-            return p, n_out, truncated, followed, gathered
+    for p in range(first, last):
+        row0, followed0, gathered0, skipped0 = n_out, followed, gathered, skipped + skips[0]    # to undo an overflow
         e0 = start_edges[p]
         s = e_src[e0]
         v = e_dst[e0]
         ts = e_time[e0]
+        base = e_amt[e0]             # the gate compares every hop with the first invoice
         deadline = ts + window
         w = (ts - t0) // window
         cs = comp[w, s]
@@ -151,24 +197,33 @@ def search(
         # every hop must come no later than the last invoice s receives by the deadline
         deadline = in_time[first_after(in_time, k, in_ptr[s + 1], deadline) - 1]
         path_edge[0] = e0
-        on_path[s] = True
-        on_path[v] = True
+        pos_of[s] = 0
+        pos_of[v] = 1
         depth = 1                    # number of edges on the path
         node_at[depth] = v
         frame += 1
         frame_at[depth] = frame
+        found_at[depth] = False
+        low_at[depth] = max_len + 1
         cur[depth] = 0
-        end[depth] = _gather(v, ts, deadline, e_amt[e0], gate, gated, w, cs, e_dst, e_time, e_amt, comp,
+        end[depth] = _gather(v, ts, deadline, base, gate, gated, w, cs, e_dst, e_time, e_amt, comp,
                              out_ptr, out_edge, out_time, band_ptr, band_edge, band_amt, n_slots, t0, window,
-                             cand, 0)
+                             cand, 0, memo_at, memo_t, memo_d, p, 2, skips)
         gathered += end[depth]
         expansions = 0
+        cut = False
         while depth >= 1:
             j = cur[depth]
-            if j >= end[depth] or expansions > max_expansions:
-                if expansions > max_expansions and depth == 1:
-                    truncated += 1
-                on_path[node_at[depth]] = False
+            if j >= end[depth] or cut:
+                y = node_at[depth]
+                if memo and not cut and not found_at[depth] and low_at[depth] >= depth:
+                    memo_at[y] = p
+                    memo_t[y] = e_time[path_edge[depth - 1]]
+                    memo_d[y] = depth
+                pos_of[y] = -1
+                if depth > 1:
+                    found_at[depth - 1] |= found_at[depth]
+                    low_at[depth - 1] = min(low_at[depth - 1], low_at[depth])
                 depth -= 1
                 continue
             cur[depth] = j + 1
@@ -176,41 +231,44 @@ def search(
             y = e_dst[e]
             if seen[depth, y] == frame_at[depth]:
                 continue
-            if y != s and on_path[y]:
+            if y != s and pos_of[y] >= 0:
+                low_at[depth] = min(low_at[depth], pos_of[y])
                 continue
             seen[depth, y] = frame_at[depth]
+            if memo_at[y] == p and e_time[e] >= memo_t[y] and depth + 1 >= memo_d[y]:
+                skipped += 1
+                continue
             expansions += 1
             followed += 1
+            if expansions > max_expansions:
+                truncated += 1
+                cut = True
+                continue
             if y == s:
                 if depth + 1 >= min_len:
-                    for q in range(depth):
-                        out[n_out, q] = path_edge[q]
-                    out[n_out, depth] = e
-                    for q in range(depth + 1, max_len):
-                        out[n_out, q] = -1
-                    n_out += 1
+                    n_out = _emit(out, n_out, path_edge, depth, e, -1)
+                    found_at[depth] = True
                     if n_out >= out.shape[0]:
-                        on_path[:] = False
-                        return p + 1, n_out, truncated, followed, gathered
+                        pos_of[:] = -1
+                        return p, row0, truncated, followed0, gathered0, skipped0
+                else:
+                    low_at[depth] = 0            # too short here, maybe long enough from deeper: no memo
                 continue
             if depth + 1 >= max_len:
                 continue          # no room left to come back to s
             if depth + 2 == max_len:
                 # y's frame could only close the loop: look up y → s directly
                 if depth + 2 >= min_len:
-                    c = _closing_edge(y, s, e_time[e], deadline, e_amt[e], gate, e_amt, in_ptr, pair_src,
+                    c = _closing_edge(y, s, e_time[e], deadline, base, gate, e_amt, in_ptr, pair_src,
                                       pair_time, pair_edge)
                     if c >= 0:
-                        for q in range(depth):
-                            out[n_out, q] = path_edge[q]
-                        out[n_out, depth] = e
-                        out[n_out, depth + 1] = c
-                        for q in range(depth + 2, max_len):
-                            out[n_out, q] = -1
-                        n_out += 1
+                        n_out = _emit(out, n_out, path_edge, depth, e, c)
+                        found_at[depth] = True
                         if n_out >= out.shape[0]:
-                            on_path[:] = False
-                            return p + 1, n_out, truncated, followed, gathered
+                            pos_of[:] = -1
+                            return p, row0, truncated, followed0, gathered0, skipped0
+                else:
+                    low_at[depth] = 0
                 continue
             path_edge[depth] = e
             top = end[depth]
@@ -218,11 +276,13 @@ def search(
             node_at[depth] = y
             frame += 1
             frame_at[depth] = frame
+            found_at[depth] = False
+            low_at[depth] = max_len + 1
             cur[depth] = top
-            end[depth] = _gather(y, e_time[e], deadline, e_amt[e], gate, gated, w, cs, e_dst, e_time, e_amt,
+            end[depth] = _gather(y, e_time[e], deadline, base, gate, gated, w, cs, e_dst, e_time, e_amt,
                                  comp, out_ptr, out_edge, out_time, band_ptr, band_edge, band_amt, n_slots, t0,
-                                 window, cand, top)
+                                 window, cand, top, memo_at, memo_t, memo_d, p, depth + 1, skips)
             gathered += end[depth] - top
-            on_path[y] = True
-        on_path[s] = False
-    return start_edges.shape[0], n_out, truncated, followed, gathered
+            pos_of[y] = depth
+        pos_of[s] = -1
+    return last, n_out, truncated, followed, gathered, skipped + skips[0]

@@ -50,9 +50,15 @@ def identity_links(
     pairs = ids.merge(ids, on=["kind", "value", "n"])
     pairs = pairs[pairs["tax_id_x"] < pairs["tax_id_y"]]
     pairs = pairs.assign(weight=pairs["kind"].map(KIND_WEIGHT).fillna(1.0) / np.log2(pairs["n"] + 1))
-    return pairs.groupby(["tax_id_x", "tax_id_y"]).agg(
-        weight=("weight", "sum"), kinds=("kind", lambda k: ";".join(sorted(set(k))))
-    ).reset_index().rename(columns={"tax_id_x": "a", "tax_id_y": "b"})
+    # the kinds a pair shares as a bit mask (one bit per kind, alphabetical), turned into "a;b" once per mask
+    kind_codes, kind_names = pd.factorize(pairs["kind"].astype(str), sort=True)
+    bits = pairs[["tax_id_x", "tax_id_y"]].assign(bit=np.left_shift(1, kind_codes.astype(np.int64)))
+    bits = bits.drop_duplicates()
+    out = pairs.groupby(["tax_id_x", "tax_id_y"]).agg(weight=("weight", "sum"))
+    mask = bits.groupby(["tax_id_x", "tax_id_y"])["bit"].sum().reindex(out.index)
+    label = {m: ";".join(k for i, k in enumerate(kind_names) if m >> i & 1) for m in np.unique(mask).tolist()}
+    out["kinds"] = mask.map(label)
+    return out.reset_index().rename(columns={"tax_id_x": "a", "tax_id_y": "b"})
 
 
 def identity_clusters(
@@ -61,27 +67,39 @@ def identity_clusters(
     max_sharing: int = 20,
     min_weight: float = STRONG_LINK,
     min_size: int = 2,
+    links: pd.DataFrame | None = None,
 ) -> list[IdentityCluster]:
-    """Connected components of the projection keeping links of weight ≥ ``min_weight``."""
-    links = identity_links(identifiers, max_sharing=max_sharing)
+    """Connected components of the projection keeping links of weight ≥ ``min_weight``.
+
+    ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing them."""
+    if links is None:
+        links = identity_links(identifiers, max_sharing=max_sharing)
     links = links[links["weight"] >= min_weight]
     if links.empty:
         return []
     codes, names = pd.factorize(pd.concat([links["a"], links["b"]], ignore_index=True))
     m = len(links)
     g = ig.Graph(n=len(names), edges=list(zip(codes[:m].tolist(), codes[m:].tolist(), strict=True)))
-    g.es["weight"] = links["weight"].tolist()
+    memb = np.asarray(g.connected_components().membership, dtype=np.int64)
+    sizes = np.bincount(memb)
+    comp_weight = np.bincount(memb[codes[:m]], weights=links["weight"].to_numpy(dtype=float), minlength=len(sizes))
+    # identifiers of every clustered company, grouped by cluster once (not one scan per cluster)
+    comp_of = pd.Series(memb, index=pd.Index(names.astype(str)))
     ids = frame(identifiers, ["tax_id", "kind", "value"])
-    out = []
-    for comp in g.connected_components():
-        if len(comp) < min_size:
-            continue
-        members = tuple(sorted(str(names[i]) for i in comp))
-        sub = ids[ids["tax_id"].isin(members)]
-        cnt = sub.groupby(["kind", "value"])["tax_id"].nunique()
-        shared = tuple((str(kv[0]), str(kv[1]), int(c)) for kv, c in cnt[cnt >= 2].items())  # type: ignore[index]
-        weight = float(sum(g.es.select(_within=comp)["weight"]))
-        out.append(IdentityCluster(members, shared, weight))
+    sub = ids[ids["tax_id"].isin(comp_of.index)]
+    sub = sub.assign(comp=sub["tax_id"].map(comp_of).to_numpy())
+    cnt = sub.groupby(["comp", "kind", "value"])["tax_id"].nunique()
+    cnt = cnt[cnt >= 2]
+    shared_of: dict[int, list[tuple[str, str, int]]] = {}
+    idx = cnt.index
+    for c, kind, value, k in zip(idx.get_level_values(0).tolist(), idx.get_level_values(1).tolist(),
+                                 idx.get_level_values(2).tolist(), cnt.tolist(), strict=True):
+        shared_of.setdefault(int(c), []).append((str(kind), str(value), int(k)))
+    members_of: dict[int, list[str]] = {}
+    for name, c in zip(names.astype(str).tolist(), memb.tolist(), strict=True):
+        members_of.setdefault(c, []).append(name)
+    out = [IdentityCluster(tuple(sorted(ms)), tuple(shared_of.get(c, [])), float(comp_weight[c]))
+           for c, ms in members_of.items() if sizes[c] >= min_size]
     out.sort(key=lambda c: (-c.weight, c.members))
     return out
 
@@ -91,9 +109,13 @@ def shared_identity(
     *,
     max_sharing: int = 20,
     min_weight: float = STRONG_LINK,
+    links: pd.DataFrame | None = None,
 ) -> Signal:
-    """Per company: total weight of its identifier links and which kinds it shares (flag: weight ≥ ``min_weight``)."""
-    links = identity_links(identifiers, max_sharing=max_sharing)
+    """Per company: total weight of its identifier links and which kinds it shares (flag: weight ≥ ``min_weight``).
+
+    ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing them."""
+    if links is None:
+        links = identity_links(identifiers, max_sharing=max_sharing)
     both = pd.concat([links.rename(columns={"a": "t", "b": "o"}), links.rename(columns={"b": "t", "a": "o"})])
     if both.empty:
         t = pd.DataFrame({"value": [], "flag": [], "evidence": []}, index=pd.Index([], dtype=str))

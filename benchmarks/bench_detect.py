@@ -136,7 +136,8 @@ def tables_from_generated_warmup() -> Any:
                          "issued_at": [t, t + pd.Timedelta(days=1)], "total_fen": [100, 100], "status": "normal"})
 
 
-def bench(size: int, seed: int, nx_cap: float, work: Path) -> list[str]:
+def bench(size: int, seed: int, nx_cap: float, work: Path, data_root: Path | None = None, peers: bool = True,
+          profile: Path | None = None) -> list[str]:
     import pyarrow as pa
 
     from algorithms.cycles import static_cycles, temporal_cycles
@@ -147,9 +148,10 @@ def bench(size: int, seed: int, nx_cap: float, work: Path) -> list[str]:
     lines: list[str] = []
     temporal_cycles(tables_from_generated_warmup(), max_drift=0.25)     # numba: load the compiled kernel once
     taxpayers = size // 10
-    data = work / f"data-{size}"
+    data = (data_root or work) / f"gen-{size}-s{seed}"
     t = time.perf_counter()
-    generate(data, taxpayers=taxpayers, invoices=size, seed=seed)
+    if not (data / "taxpayers.parquet").exists():
+        generate(data, taxpayers=taxpayers, invoices=size, seed=seed)
     inv_t, tp_t, ids_t = tables_from_generated(data)
     lines.append(f"## {size:,} invoices / {taxpayers:,} taxpayers (generated + converted in {time.perf_counter() - t:.1f}s)")
     store = EmbeddedStore(work / f"ws-{size}")
@@ -159,10 +161,19 @@ def bench(size: int, seed: int, nx_cap: float, work: Path) -> list[str]:
         w.identifiers(ids_t)
         w.invoices(inv_t)
     lines.append(f"store load (embedded, not part of detection): {time.perf_counter() - t:.1f}s")
+    prof = None
+    if profile is not None:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     with Sampler() as sampler:
         sampler.phase("start")
         result = run_detection(store, seed=seed, on_stage=sampler.phase)
         sampler.phase("end")
+    if prof is not None and profile is not None:
+        prof.disable()
+        prof.dump_stats(str(profile))
     store.close()
     lines.append("")
     lines.append(f"{'stage':<12} {'seconds':>8} {'peak RSS MB':>12}")
@@ -173,6 +184,8 @@ def bench(size: int, seed: int, nx_cap: float, work: Path) -> list[str]:
     for r in result.rings:
         kinds[r.kind] = kinds.get(r.kind, 0) + 1
     lines.append(f"rings: {kinds}; tiers: {result.tier_counts()}")
+    if not peers:
+        return lines
 
     inv = pa.Table.to_pandas(inv_t)
     lines.append("")
@@ -200,11 +213,18 @@ def bench(size: int, seed: int, nx_cap: float, work: Path) -> list[str]:
 @click.command(help=__doc__)
 @click.option("--sizes", default="100000,1000000", show_default=True, help="Invoice counts, comma-separated.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--nx-cap", default=60.0, show_default=True, help="Seconds before the networkx baseline is stopped.")
-def main(sizes: str, seed: int, nx_cap: float) -> None:
+@click.option("--nx-cap", default=60.0, show_default=True,
+              help="Seconds before the networkx baseline is stopped (snapml gets as long, the ungated search twice).")
+@click.option("--data", "data_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep generated data here (gen-SIZE-sSEED/) and reuse it on the next run.")
+@click.option("--peers/--no-peers", default=True, show_default=True,
+              help="Also time the cycle search against networkx, snapml and the ungated search.")
+@click.option("--profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a cProfile of the pipeline run (last size) to this file.")
+def main(sizes: str, seed: int, nx_cap: float, data_root: Path | None, peers: bool, profile: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="fapiao-bench-detect-") as tmp:
         for size in (int(s) for s in sizes.split(",")):
-            for line in bench(size, seed, nx_cap, Path(tmp)):
+            for line in bench(size, seed, nx_cap, Path(tmp), data_root, peers, profile):
                 click.echo(line)
                 sys.stdout.flush()
             click.echo("")

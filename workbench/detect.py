@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from algorithms import amounts, hubs, identity, shell
 from algorithms.communities import Community, communities
-from algorithms.cycle_scoring import ScoredCycle, score_cycle
+from algorithms.cycle_scoring import ScoredCycle, quick_scores, score_cycle
 from algorithms.cycles import TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
@@ -272,12 +272,12 @@ def run_detection(
             search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift)
         with st.stage("identities"):
             links = identity.identity_links(idf)
-            clusters = identity.identity_clusters(idf)
-            sig_identity = identity.shared_identity(idf)
+            clusters = identity.identity_clusters(idf, links=links)
+            sig_identity = identity.shared_identity(idf, links=links)
         with st.stage("typologies"):
             act = shell.activity(inv, tp)
             edges = _edges(inv)
-            scored = score_cycles(search.cycles, act, edges, links, inv)
+            scored = score_cycles(search.cycles, act, edges, links, inv, min_score=min_cycle_score)
             flagged_cycles = [sc for sc in scored if sc.score >= min_cycle_score]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -319,8 +319,11 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
 
 
 def score_cycles(cycles: list[TemporalCycle], act: pd.DataFrame, edges: pd.DataFrame,
-                 links: pd.DataFrame, edges_inv: pd.DataFrame) -> list[ScoredCycle]:
-    """Score every cycle with the data-wide context (pair use, member degree, shared identifiers, youth)."""
+                 links: pd.DataFrame, edges_inv: pd.DataFrame, min_score: float | None = None) -> list[ScoredCycle]:
+    """Score every cycle with the data-wide context (pair use, member degree, shared identifiers, youth).
+
+    With ``min_score``, only cycles that can reach it are scored in full (explained): all are scored
+    at once with :func:`algorithms.cycle_scoring.quick_scores` first (a busy graph yields 10⁵+ loops)."""
     pair_counts = {(a, b): int(n) for a, b, n in
                    edges[["seller_tax_id", "buyer_tax_id", "count"]].itertuples(index=False, name=None)}
     degree = {str(k): float(v) for k, v in (act["out_partners"] + act["in_partners"]).items()}
@@ -333,9 +336,14 @@ def score_cycles(cycles: list[TemporalCycle], act: pd.DataFrame, edges: pd.DataF
     logs = pd.Series(np.log10(sub["total_fen"].astype(float).to_numpy()), index=sub.index)
     med = logs.groupby(sub["seller_tax_id"]).median()
     mad = (logs - sub["seller_tax_id"].map(med)).abs().groupby(sub["seller_tax_id"]).median()
-    stats = {str(k): (float(med[k]), float(mad[k])) for k in med.index}
-    return sorted((score_cycle(c, pair_counts=pair_counts, degree=degree, shared=shared, young=young,
-                               seller_amounts=stats) for c in cycles), key=lambda sc: -sc.score)
+    mad = mad.reindex(med.index)
+    stats = {str(k): (float(a), float(b)) for k, a, b in zip(med.index, med.tolist(), mad.tolist(), strict=True)}
+    ctx: dict[str, Any] = {"pair_counts": pair_counts, "degree": degree, "shared": shared, "young": young,
+                           "seller_amounts": stats}
+    if min_score is not None:
+        quick = quick_scores(cycles, **ctx)
+        cycles = [c for c, q in zip(cycles, quick.tolist(), strict=True) if q >= min_score - 1e-3]
+    return sorted((score_cycle(c, **ctx) for c in cycles), key=lambda sc: -sc.score)
 
 
 def _edges(inv: pd.DataFrame) -> pd.DataFrame:

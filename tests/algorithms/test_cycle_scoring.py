@@ -42,3 +42,25 @@ def test_each_component_moves_the_score() -> None:
     assert score(tight, shared={frozenset(("M0", "M1")): ("phone",)}) > score(tight)
     assert score(tight, young={"M2"}) > score(tight)
     assert score(loop([1_000_000, 1_010_000, 1_005_000, 1_002_000])) > score(tight)   # longer loop
+
+
+def test_quick_scores_equal_the_full_score() -> None:
+    import numpy as np
+
+    from algorithms.cycle_scoring import quick_scores
+
+    rng = np.random.default_rng(0)
+    cycles = [loop([int(x) for x in rng.integers(900_000, 1_200_000, int(k))],
+                   items=[str(x) for x in rng.choice(["A", "B"], int(k))] if k % 2 else None, repeats=int(r))
+              for k, r in zip(rng.integers(2, 9, 300), rng.integers(1, 4, 300), strict=True)]
+    ctx: dict[str, object] = {
+        "pair_counts": {("M0", "M1"): 7, ("M2", "M3"): 3},
+        "degree": {"M0": 1_000.0, "M1": 12.0, "M4": 300.0},
+        "shared": {frozenset(("M1", "M3")): ("phone",)},
+        "young": {"M2"},
+        "seller_amounts": {"M0": (6.0, 0.01), "M1": (5.0, 0.2), "M3": (6.0, 0.0)},
+    }
+    full = [score_cycle(c, **ctx).score for c in cycles]  # type: ignore[arg-type]
+    quick = quick_scores(cycles, **ctx)  # type: ignore[arg-type]
+    assert np.allclose(quick, full, atol=1e-9)
+    assert len(set(full)) > 20

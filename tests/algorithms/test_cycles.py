@@ -94,19 +94,26 @@ def test_void_and_red_invoices_do_not_close_loops() -> None:
     assert members(inv) == []
 
 
-def _brute_force(inv: pd.DataFrame, window_days: float, max_len: int) -> set[frozenset[str]]:
+def _brute_force(inv: pd.DataFrame, window_days: float, max_len: int, max_drift: float | None = None,
+                 min_len: int = 2) -> set[frozenset[str]]:
+    """Every member set with a time-ordered instance inside the window (and every total within
+    ``max_drift`` of the first invoice's), by trying every invoice sequence of every static cycle."""
     g = nx.DiGraph(list(zip(inv["seller_tax_id"], inv["buyer_tax_id"], strict=True)))
-    by_pair: dict[tuple[str, str], list[pd.Timestamp]] = {}
-    for s, b, t in zip(inv["seller_tax_id"], inv["buyer_tax_id"], inv["issued_at"], strict=True):
-        by_pair.setdefault((s, b), []).append(t)
+    by_pair: dict[tuple[str, str], list[tuple[pd.Timestamp, int]]] = {}
+    for s, b, t, a in zip(inv["seller_tax_id"], inv["buyer_tax_id"], inv["issued_at"], inv["total_fen"], strict=True):
+        by_pair.setdefault((s, b), []).append((t, int(a)))
     found: set[frozenset[str]] = set()
     for cyc in nx.simple_cycles(g, length_bound=max_len):
+        if len(cyc) < min_len:
+            continue
         for r in range(len(cyc)):
             loop = cyc[r:] + cyc[:r]
             hops = [by_pair[(loop[i], loop[(i + 1) % len(loop)])] for i in range(len(loop))]
-            for times in itertools.product(*hops):
+            for seq in itertools.product(*hops):
+                times = [h[0] for h in seq]
                 ordered = all(times[i] < times[i + 1] for i in range(len(times) - 1))
-                if ordered and times[-1] - times[0] <= timedelta(days=window_days):
+                tight = max_drift is None or all(abs(h[1] - seq[0][1]) <= max_drift * seq[0][1] for h in seq)
+                if ordered and tight and times[-1] - times[0] <= timedelta(days=window_days):
                     found.add(frozenset(loop))
     return found
 
@@ -137,3 +144,42 @@ def test_gated_search_matches_brute_force_when_every_hop_passes_the_gate(seed: i
     assert got
     assert got == _brute_force(inv, 30, 5)
     assert got == {frozenset(c) for c in members(inv, window_days=30, max_len=5)}
+
+
+def _random_table(seed: int, n: int, m: int, days: float, amounts: tuple[int, int]) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, n, m)
+    b = (s + rng.integers(1, n, m)) % n
+    return table([(f"N{x}", f"N{y}", float(rng.uniform(0, days)), int(rng.integers(*amounts)))
+                  for x, y in zip(s, b, strict=True)])
+
+
+@pytest.mark.parametrize("seed", range(6, 12))
+def test_gate_that_prunes_matches_brute_force(seed: int) -> None:
+    # amounts vary 2x, gate 0.3: most hop sequences fail the gate, some parallel invoices pass it
+    inv = _random_table(seed, 7, 50, 90, (100_000, 200_000))
+    got = {frozenset(c) for c in members(inv, window_days=30, max_len=5, max_drift=0.3)}
+    assert got == _brute_force(inv, 30, 5, max_drift=0.3)
+
+
+@pytest.mark.parametrize("seed", range(12, 16))
+def test_min_len_matches_brute_force(seed: int) -> None:
+    inv = _random_table(seed, 8, 45, 90, (100_000, 110_000))
+    got = {frozenset(c) for c in members(inv, window_days=30, min_len=3, max_len=6)}
+    assert got == _brute_force(inv, 30, 6, min_len=3)
+
+
+@pytest.mark.parametrize(("seed", "gate"), [(20, None), (21, 0.3), (22, None), (23, 0.5)])
+def test_memo_and_threads_do_not_change_the_result(seed: int, gate: float | None) -> None:
+    # dense enough for the memo to skip arrivals and for several start chunks
+    inv = _random_table(seed, 60, 3_000, 400, (100_000, 160_000))
+
+    def run(**kw: object) -> tuple[int, list[tuple[tuple[str, ...], tuple[str, ...], int]]]:
+        r = temporal_cycles(inv, window_days=30, max_len=6, max_drift=gate, **kw)  # type: ignore[arg-type]
+        return r.instances, [(c.members, tuple(h.key for h in c.hops), c.repeats) for c in r.cycles]
+
+    serial = run(workers=1, memo=False)
+    assert serial[1]
+    assert run(workers=1, memo=True) == serial
+    assert run(workers=2, memo=True) == serial
+    assert temporal_cycles(inv, window_days=30, max_len=6, max_drift=gate, workers=2).stats["memo_skips"] > 0
