@@ -7,6 +7,8 @@ graph.schema.INVOICES once, then for each backend (embedded workspace, a local N
 - load throughput (invoices/s; Neo4j writes both ISSUED and BILLED_TO relationships),
 - ``ego_network(hops=2, limit=500)`` latency p50 / p95 over random taxpayers,
 - ``edge_table()`` time for the whole period,
+- Neo4j only: the bulk import (``graph.neo4j_import``: CSV files + ``neo4j-admin database import full`` into an
+  empty data dir, then start + every index online) beside the Cypher ``UNWIND`` load,
 - peak RSS of this Python process and of the Neo4j JVM (VmHWM).
 
 A CPU calibration (a fixed numpy workload) and the load average are printed with the table: the machine
@@ -158,7 +160,8 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
     tax_ids = sorted(set(table.column("seller_tax_id").to_pylist()))
     rng = random.Random(seed)
     picks = [rng.choice(tax_ids) for _ in range(samples)]
-    store.ego_network(picks[0], hops=2, limit=500)  # warm-up (caches, query plans)
+    for tax_id in rng.sample(tax_ids, min(10, len(tax_ids))):  # warm-up (query plans, JIT, page cache)
+        store.ego_network(tax_id, hops=2, limit=500)
     latencies = []
     with progress_bar() as bar:
         task = bar.add_task(f"{name}: ego networks", total=samples)
@@ -190,6 +193,50 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
     edge_s = time.perf_counter() - t0
     assert sum(edges.column("count").to_pylist()) == counts.invoices
     add(figures, Figure("edge_table export (s)", name, f"{edges.num_rows:,} edges", edge_s, "s", 5.0, False))
+    return figures
+
+
+def measure_bulk_import(table: pa.Table, tmp: Path, size: str) -> list[Figure]:
+    """``neo4j-admin database import full`` into an empty local data dir: CSV files written from the Arrow table,
+    the importer, then the server started once and every constraint/index online."""
+    from graph import local_neo4j
+    from graph.neo4j_import import import_local, write_import_csv
+    from graph.neo4j_store import Neo4jStore
+
+    figures: list[Figure] = []
+    n = table.num_rows
+
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    cpu0, child0 = time.process_time(), children_cpu()
+    t0 = time.perf_counter()
+    csv = write_import_csv(tmp / "import-csv", invoices=table)
+    csv_s = time.perf_counter() - t0
+    import_s = import_local(tmp / "neo4j-import", csv)
+    files_s = time.perf_counter() - t0
+    files_cpu = time.process_time() - cpu0 + children_cpu() - child0
+    with local_neo4j.running(tmp / "neo4j-import") as server:
+        store = Neo4jStore(server.uri)  # creates constraints and indexes on the imported graph
+        try:
+            store.await_indexes()
+            total_s = time.perf_counter() - t0
+            jvm_cpu = cpu_seconds(server.pid) - time.process_time()
+            total_cpu = time.process_time() - cpu0 + children_cpu() - child0 + jvm_cpu
+            counts = store.counts()
+        finally:
+            store.close()
+    assert counts.invoices == len(set(table.column("key").to_pylist())), counts
+    console.print(f"  bulk import: CSV {csv_s:.1f} s, importer {import_s:.1f} s, start + indexes online "
+                  f"{total_s - files_s:.1f} s")
+    add(figures, Figure("bulk import: CSV + importer (invoices/s)", "neo4j", size, n / files_s, "/s", 100_000.0, True))
+    add(figures, Figure("bulk import per CPU-second (CSV + importer)", "neo4j", size, n / files_cpu, "/cpu-s",
+                        100_000.0, True))
+    add(figures, Figure("bulk import to indexes online (invoices/s)", "neo4j", size, n / total_s, "/s", 100_000.0,
+                        True))
+    add(figures, Figure("bulk import to indexes online per CPU-second", "neo4j", size, n / total_cpu, "/cpu-s",
+                        100_000.0, True))
     return figures
 
 
@@ -246,6 +293,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
                         store.close()
                     add(figures, Figure("peak RSS Neo4j JVM (MB)", "neo4j", size, vm_hwm_mb(server.pid), "MB",
                                           None, False))
+                if args.bulk:
+                    figures += measure_bulk_import(table, tmp, size)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     add(figures, Figure("peak RSS Python process (MB)", "python", size, rss, "MB", None, False))
     return figures
@@ -275,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=50_000,
                         help="Neo4j: load and clear this many invoices before timing, so JIT warm-up is not timed "
                              "(50,000; 0 = time a cold server)")
+    parser.add_argument("--no-bulk", dest="bulk", action="store_false",
+                        help="Neo4j: skip the bulk-import (neo4j-admin database import full) rows")
     args = parser.parse_args(argv)
     # millions of invoices need more than the interactive defaults (768m heap, 192 MB page cache)
     os.environ.setdefault("FAPIAO_NEO4J_HEAP", "1g")

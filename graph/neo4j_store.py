@@ -239,6 +239,14 @@ class Neo4jStore(Store):
             raise
         w.flush_all()
 
+    def await_indexes(self, seconds: int = 3600) -> None:
+        """Block until every index and constraint is online (useful after a bulk import)."""
+        try:
+            with self._session() as session:
+                session.run(cypher.load("await_indexes"), {"seconds": int(seconds)}).consume()
+        except _NEO4J_ERRORS as e:
+            raise QueryError("await_indexes", str(e)) from e
+
     def close(self) -> None:
         if getattr(self, "_owns_driver", False):
             self._driver.close()

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("workbench.cli_cases", "case"),
     ("workbench.cli_cases", "audit"),
     ("workbench.cli_neo4j", "neo4j"),
+    ("workbench.cli_neo4j", "neo4j_import"),
 )
 
 

@@ -62,3 +62,56 @@ def neo4j(data_dir: Path, port: int, password: str | None) -> None:
             for s, handler in previous.items():
                 signal.signal(s, handler)
     click.echo("Neo4j stopped.", err=True)
+
+
+@click.command("neo4j-import")
+@click.option("--from", "source", required=True, metavar="STORE",
+              help="The store to copy from, e.g. embedded:workspace (load and validate there first with "
+              "`fapiao load`, which is fast).")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the importer's CSV files (must be empty; default DATA/import-csv, or "
+              "./neo4j-import-csv with --csv-only).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".fapiao/neo4j"),
+              show_default=True, help="Data folder of the local Neo4j (`fapiao neo4j --data`); its database must "
+              "be empty and the server stopped.")
+@click.option("--csv-only", is_flag=True, help="Only write the CSV files and print the neo4j-admin command to run "
+              "on a (stopped) remote Neo4j server.")
+def neo4j_import(source: str, csv_dir: Path | None, data_dir: Path, csv_only: bool) -> None:
+    """First load into an empty Neo4j with Neo4j's bulk importer (neo4j-admin database import full).
+
+    Copies taxpayers, identifiers and invoices from STORE into CSV files holding exactly the graph the
+    ordinary load would build (TRADES aggregates included), runs the importer on the local Neo4j's data
+    folder, starts the server once to create constraints and indexes, and stops it. Then run `fapiao neo4j
+    --data DATA` and use FAPIAO_STORE=bolt://... as usual. Detection runs, cases and audit events are not
+    copied: run `fapiao detect` against Neo4j afterwards.
+    """
+    from graph import open_store
+    from graph.neo4j_import import import_local, write_import_csv
+    from graph.neo4j_store import Neo4jStore
+
+    t0 = time.perf_counter()
+    store = open_store(source)
+    try:
+        taxpayers, identifiers, invoices = store.taxpayers(), store.identifiers(), store.invoice_stream()
+    finally:
+        store.close()
+    target = csv_dir or (Path("neo4j-import-csv") if csv_only else data_dir / "import-csv")
+    csv = write_import_csv(target, invoices=invoices, taxpayers=taxpayers, identifiers=identifiers)
+    counts = ", ".join(f"{v:,} {k}" for k, v in csv.counts.items())
+    click.echo(f"wrote {target} ({counts}) in {time.perf_counter() - t0:.1f} s", err=True)
+    if csv_only:
+        click.echo("On the Neo4j server (stopped, empty database), from inside the CSV folder copied there, run:")
+        click.echo(csv.command())
+        click.echo("then start it and connect once with the workbench (it creates the constraints and indexes).")
+        return
+    seconds = import_local(data_dir, csv)
+    click.echo(f"imported into {data_dir} in {seconds:.1f} s; creating constraints and indexes...", err=True)
+    with local_neo4j.running(data_dir) as server:
+        neo = Neo4jStore(server.uri)
+        try:
+            neo.await_indexes()
+            got = neo.counts()
+        finally:
+            neo.close()
+    click.echo(f"done in {time.perf_counter() - t0:.1f} s: {got.taxpayers:,} taxpayers, {got.invoices:,} invoices, "
+               f"{got.identifiers:,} identifier links. Start it with: fapiao neo4j --data {data_dir}")

@@ -154,3 +154,36 @@ def test_import_folder_must_be_empty(tmp_path: Path) -> None:
     _, invoices = data()
     with pytest.raises(StoreError, match="not empty"):
         write_import_csv(tmp_path, invoices=invoices)
+
+
+def test_cli_neo4j_import_from_an_embedded_workspace(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from graph.embedded import EmbeddedStore
+    from workbench.cli import cli
+
+    taxpayers, invoices = data()
+    ws = EmbeddedStore(tmp_path / "ws")
+    with ws.writer() as w:
+        w.taxpayers(taxpayers)
+        w.invoices(invoices)
+    expected = ws.counts()
+    ws.close()
+    runner = CliRunner()
+    only = runner.invoke(cli, ["neo4j-import", "--from", f"embedded:{tmp_path / 'ws'}", "--csv-only",
+                               "--csv", str(tmp_path / "csv")])
+    assert only.exit_code == 0, only.output
+    assert "neo4j-admin database import full neo4j --nodes=Taxpayer=" in only.output
+    assert (tmp_path / "csv" / "invoices.csv").is_file()
+    done = runner.invoke(cli, ["neo4j-import", "--from", f"embedded:{tmp_path / 'ws'}", "--data",
+                               str(tmp_path / "neo")])
+    assert done.exit_code == 0, done.output
+    assert f"{expected.invoices:,} invoices" in done.output
+    with local_neo4j.running(tmp_path / "neo") as server:
+        store = Neo4jStore(server.uri)
+        try:
+            got = store.counts()
+        finally:
+            store.close()
+    assert (got.taxpayers, got.invoices, got.identifiers) == (expected.taxpayers, expected.invoices,
+                                                              expected.identifiers)
