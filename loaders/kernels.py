@@ -192,7 +192,7 @@ def _table_lookup(slots: U64, h: U64) -> I64:  # pragma: no cover - compiled
 
 class HashPositions:
     """64-bit hash → position of its first insertion (open addressing; hash and position side by side in
-    one array so a probe touches one cache line; grown 4× at half full, so re-inserting stays rare)."""
+    one array so a probe touches one cache line; doubled when half full)."""
 
     def __init__(self) -> None:
         self._slots = np.zeros(2 * 1024, dtype=np.uint64)   # [hash, position + 1] per slot; 0 = empty
@@ -205,7 +205,7 @@ class HashPositions:
         if 2 * (self.size + len(h)) > len(self._slots) // 2:
             cap = len(self._slots) // 2
             while 2 * (self.size + len(h)) > cap:
-                cap *= 4
+                cap *= 2
             self._slots = np.zeros(2 * cap, dtype=np.uint64)
             start = 0
             for part in self._all:
@@ -430,6 +430,45 @@ def parse_iso(arr: pa.Array) -> tuple[I64, npt.NDArray[np.int8]]:
 
 
 
+@njit(cache=True, nogil=True)
+def _civil_year(days: int) -> int:  # pragma: no cover - compiled
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    return yoe + era * 400 + (1 if mp >= 10 else 0)
+
+
+@njit(cache=True, nogil=True)
+def _year_prefix_mismatch(offsets: npt.NDArray[np.int32], data: U8, secs: I64,
+                          rows: Bools) -> tuple[Bools, Bools]:  # pragma: no cover - compiled
+    n = len(offsets) - 1
+    wrong = np.zeros(n, dtype=np.bool_)
+    unsure = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if not rows[i]:
+            continue
+        lo = _civil_year((secs[i] - 14 * 3600) // 86400)
+        if lo != _civil_year((secs[i] + 14 * 3600) // 86400):
+            unsure[i] = True
+            continue
+        p = offsets[i]
+        wrong[i] = (data[p] - 48) * 10 + (data[p + 1] - 48) != lo % 100
+    return wrong, unsure
+
+
+def year_prefix_mismatch(numbers: pa.Array, secs: I64, rows: Bools) -> tuple[Bools, Bools]:
+    """For ``rows`` (numbers starting with two ASCII digits, ``secs`` UTC epoch seconds): (the two digits
+    differ from the issue year's last two, the year differs between UTC-14h and UTC+14h so the time zone
+    decides: the caller checks those)."""
+    offsets, data = buffers(numbers)
+    wrong, unsure = _year_prefix_mismatch(offsets, data, np.ascontiguousarray(secs, dtype=np.int64),
+                                          np.ascontiguousarray(rows, dtype=np.bool_))
+    return np.asarray(wrong, dtype=np.bool_), np.asarray(unsure, dtype=np.bool_)
+
+
 def warm_up() -> None:
     """Load (or, on a cold cache, compile) every kernel now, so the first batch does not pay for it."""
     h = hash_strings(pa.array(["a", "2024-01-05T10:20:30+08:00"]))
@@ -443,6 +482,7 @@ def warm_up() -> None:
     join_key(pa.array(["1"]), pa.array(["2"]))
     parse_cents(pa.array(["1.5"]))
     parse_iso(pa.array(["2024-01-05T10:20:30+08:00"]))
+    year_prefix_mismatch(pa.array(["24"]), np.zeros(1, np.int64), np.ones(1, np.bool_))
 
 
 _warming: threading.Thread | None = None

@@ -217,6 +217,11 @@ class _Columns:
         self._dict[name] = (dictionary, idx)
         return self._dict[name]
 
+    def distinct(self, name: str) -> tuple[pa.Array, np.ndarray | None]:
+        """(cleaned distinct values, row → value index) for a dictionary column, else (cleaned rows, None)."""
+        d = self.values(name)
+        return (self(name), None) if d is None else d
+
     def __call__(self, name: str) -> pa.Array:
         if name not in self._text:
             d = self.values(name)
@@ -246,12 +251,11 @@ class _Columns:
             return fn(self(name))
         return np.take(fn(d[0]), d[1], axis=-1)
 
-    def per_value_arrow(self, name: str, fn: Any) -> pa.Array:
-        """``fn`` (text array → arrow array) applied per distinct value when possible, per row otherwise."""
-        d = self.values(name)
-        if d is None:
-            return fn(self(name))
-        return fn(d[0]).take(pa.array(d[1]))
+
+
+def _spread(per_value: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """Per-value results (last axis) spread to rows by index; unchanged when already per row."""
+    return per_value if rows is None else np.take(per_value, rows, axis=-1)
 
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -458,11 +462,12 @@ class InvoiceValidator:
         id_hash: dict[str, np.ndarray] = {}
         for side in ("seller", "buyer"):
             name = f"{side}_tax_id"
-            tid = _col.per_value_arrow(name, pc.utf8_upper)
-            ids[side] = tid
+            values, rows = _col.distinct(name)
+            upper = pc.utf8_upper(values)   # once per distinct value; spread to rows below
+            ids[side] = upper if rows is None else upper.take(pa.array(rows))
             t_blank = _col.blank(name)
-            id_hash[side] = _col.per_value(name, lambda a: string_hash(pc.utf8_upper(a)))
-            well, check_ok, legacy = _col.per_value(name, lambda a: np.stack(_id_checks(pc.utf8_upper(a))))
+            id_hash[side] = _spread(string_hash(upper), rows)
+            well, check_ok, legacy = _spread(np.stack(_id_checks(upper)), rows)
             add("missing_field", f"{side}_tax_id", t_blank)
             add("tax_id_format", f"{side}_tax_id", ~t_blank & ~well & ~legacy)
             add("tax_id_check", f"{side}_tax_id", well & ~check_ok, "check character does not match")
@@ -529,13 +534,17 @@ class InvoiceValidator:
             lim = self._limit_fen[np.where(has, lim_idx, 0)]
             add("over_limit", "amount", has & a_ok & ~is_red & (amount >= lim))
 
-        dig = np.flatnonzero(digital & date_ok)
-        if len(dig):
-            years = np.asarray(pc.year(pa.array(issued[dig], pa.timestamp("s", tz=self.tz))).to_numpy(), dtype=np.int64)
-            prefix = np.asarray(pc.utf8_slice_codeunits(number.take(pa.array(dig)), 0, 2).cast(pa.int64())
-                                .to_numpy(zero_copy_only=False), dtype=np.int64)
-            wrong = np.zeros(n, dtype=np.bool_)
-            wrong[dig] = prefix != years % 100
+        dig_rows = digital & date_ok
+        if dig_rows.any():
+            # the year is the same in every time zone except within 14 hours of New Year (UTC)
+            wrong, unsure = kernels.year_prefix_mismatch(number, issued, dig_rows)
+            near = np.flatnonzero(unsure)
+            if len(near):
+                years = np.asarray(pc.year(pa.array(issued[near], pa.timestamp("s", tz=self.tz))).to_numpy(),
+                                   dtype=np.int64)
+                prefix = np.asarray(pc.utf8_slice_codeunits(number.take(pa.array(near)), 0, 2).cast(pa.int64())
+                                    .to_numpy(zero_copy_only=False), dtype=np.int64)
+                wrong[near] = prefix != years % 100
             add("digital_year", "invoice_number", wrong)
 
         add("missing_field", "item_name", ~_col.blank("item_code") & _col.blank("item_name"))

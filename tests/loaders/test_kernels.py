@@ -84,11 +84,13 @@ def test_mixed_column_keeps_whole_column_semantics() -> None:
     assert ok_mixed.tolist() == [True, False]
 
 
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
 @given(st.lists(st.text(max_size=40), max_size=30))
 def test_hash_is_the_documented_function(cells: list[str]) -> None:
     assert kernels.hash_strings(pa.array(cells, pa.string())).tolist() == [_py_hash(c) for c in cells]
 
 
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
 @given(st.lists(st.integers(0, 5), max_size=50))
 def test_first_occurrence_and_member(values: list[int]) -> None:
     h = np.array(values, dtype=np.uint64)
@@ -97,12 +99,14 @@ def test_first_occurrence_and_member(values: list[int]) -> None:
     assert kernels.member(h, np.array([1, 3], np.uint64)).tolist() == [v in (1, 3) for v in values]
 
 
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
 @given(st.lists(st.tuples(st.from_regex(r"\A([0-9]{10})?\Z"), st.from_regex(r"\A[0-9]{8}\Z")), max_size=20))
 def test_join_key(pairs: list[tuple[str, str]]) -> None:
     codes, numbers = pa.array([c for c, _ in pairs], pa.string()), pa.array([n for _, n in pairs], pa.string())
     assert kernels.join_key(codes, numbers).to_pylist() == [f"{c}-{n}" if c else n for c, n in pairs]
 
 
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
 @given(st.lists(st.text(max_size=6), max_size=20))
 def test_clean_skips_only_when_nothing_to_trim(cells: list[str]) -> None:
     arr = pa.array(cells, pa.string())
@@ -110,6 +114,7 @@ def test_clean_skips_only_when_nothing_to_trim(cells: list[str]) -> None:
     assert nz.clean(arr, unicode=False).to_pylist() == pc.ascii_trim_whitespace(arr).to_pylist()
 
 
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
 @given(st.lists(st.lists(st.integers(0, 3000), max_size=800), max_size=6), st.lists(st.integers(0, 3100), max_size=50))
 def test_hash_positions_keep_the_first_position(parts: list[list[int]], probes: list[int]) -> None:
     """Across several adds (and the table growing), each hash maps to where it was first added."""
@@ -122,6 +127,7 @@ def test_hash_positions_keep_the_first_position(parts: list[list[int]], probes: 
         [added.index(p) if p in added else -1 for p in probes]
 
 
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
 @given(st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=30), st.integers(0, 5))
 def test_plain_strings_fills_nulls(cells: list[str | None], start: int) -> None:
     arr = pa.array(cells, pa.string()).slice(min(start, len(cells)))
@@ -135,3 +141,16 @@ def test_plain_strings_with_bytes_behind_a_null() -> None:
     arr = pa.Array.from_buffers(pa.string(), 3, [validity, pa.py_buffer(np.array([0, 1, 3, 4], np.int32)),
                                                  pa.py_buffer(b"abcd")], null_count=1)
     assert kernels.plain_strings(arr).to_pylist() == ["a", "", "d"]
+
+
+@settings(deadline=None)   # the first example may compile the kernels (cold numba cache)
+@given(st.lists(st.tuples(st.integers(-2_208_988_800, 7_258_118_400), st.integers(0, 99)), max_size=40))
+def test_digital_year_kernel_matches_local_years(cells: list[tuple[int, int]]) -> None:
+    """Wherever the kernel is sure of the year, every time zone (UTC-12 .. UTC+14) has that year."""
+    secs = np.array([s for s, _ in cells], dtype=np.int64)
+    numbers = pa.array([f"{p:02d}000000000000000000" for _, p in cells], pa.string())
+    wrong, unsure = kernels.year_prefix_mismatch(numbers, secs, np.ones(len(cells), np.bool_))
+    for tz in ("Asia/Shanghai", "Pacific/Kiritimati", "Etc/GMT+12", "UTC"):
+        years = pc.year(pa.array(secs, pa.timestamp("s", tz=tz))).to_pylist()
+        for (_, prefix), y, w, u in zip(cells, years, wrong.tolist(), unsure.tolist(), strict=True):
+            assert u or w == (prefix != y % 100)
