@@ -180,6 +180,7 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
         full = rng.choice(names) or "公司"
         i = rng.randrange(max(1, len(full) - 1))
         queries.append(full[i:i + 2])
+    store.search("公司", limit=20)  # warm-up (query plan)
     search_ms = []
     for text in queries:
         t0 = time.perf_counter()

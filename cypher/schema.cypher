@@ -13,5 +13,6 @@ CREATE INDEX invoice_red_ref IF NOT EXISTS FOR (i:Invoice) ON (i.red_ref);
 CREATE INDEX ring_run IF NOT EXISTS FOR (r:Ring) ON (r.run_id);
 CREATE INDEX score_run IF NOT EXISTS FOR (s:Score) ON (s.run_id);
 CREATE INDEX record_kind IF NOT EXISTS FOR (r:Record) ON (r.kind);
+CREATE RANGE INDEX taxpayer_name IF NOT EXISTS FOR (t:Taxpayer) ON (t.name);
 CREATE TEXT INDEX taxpayer_name_text IF NOT EXISTS FOR (t:Taxpayer) ON (t.name);
 CREATE FULLTEXT INDEX taxpayer_name_fulltext IF NOT EXISTS FOR (t:Taxpayer) ON EACH [t.name] OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}};

@@ -6,9 +6,12 @@ are re-raised as :class:`graph.errors.QueryError` naming the statement.
 
 Storage notes: invoice times are stored twice, as ``ts`` (epoch seconds, indexed, used by every query)
 and ``issued_at`` (a Neo4j DateTime in Asia/Shanghai, for people querying the graph directly). Seller and
-buyer tax ids are also kept on the invoice node so window scans never expand relationships. Bulk rows
-travel as parallel column lists (``UNWIND range(0, size($key) - 1)``), which is cheaper to encode than one
-map per row.
+buyer tax ids are also kept on the invoice node so window scans never expand relationships. Each trading
+pair has one ``(seller)-[:TRADES]->(buyer)`` aggregate (count / total / first / last over all its invoices,
+``pos_*`` over those with total_fen >= 0), kept exact in the same transaction as the invoices: ego networks
+without a window walk TRADES, the whole-period edge table reads it. Bulk rows travel as parallel column lists
+(``UNWIND range(0, size($key) - 1)``), which is cheaper to encode than one map per row; large results come
+back as parallel lists too.
 """
 
 from __future__ import annotations

@@ -66,4 +66,4 @@ def test_schema_is_idempotent_and_complete(neo4j_uri: str, session: neo4j.Sessio
     assert declared <= created | constraints
     kinds = {r["type"] for r in session.run("SHOW INDEXES YIELD name, type WHERE name STARTS WITH 'taxpayer_name' "
                                             "RETURN type")}
-    assert kinds == {"TEXT", "FULLTEXT"}
+    assert kinds == {"RANGE", "TEXT", "FULLTEXT"}
