@@ -199,18 +199,22 @@ class HashPositions:
         self._all: list[U64] = []
         self.size = 0
 
-    def add(self, h: U64) -> None:
-        """Insert ``h`` at positions ``size, size + 1, ...``."""
-        h = np.ascontiguousarray(h, dtype=np.uint64)
-        if 2 * (self.size + len(h)) > len(self._slots) // 2:
+    def reserve(self, n: int) -> None:
+        """Make room for ``n`` hashes in all, so adding up to that many never re-inserts."""
+        if 2 * n > len(self._slots) // 2:
             cap = len(self._slots) // 2
-            while 2 * (self.size + len(h)) > cap:
+            while 2 * n > cap:
                 cap *= 2
             self._slots = np.zeros(2 * cap, dtype=np.uint64)
             start = 0
             for part in self._all:
                 _table_insert(self._slots, part, start)
                 start += len(part)
+
+    def add(self, h: U64) -> None:
+        """Insert ``h`` at positions ``size, size + 1, ...``."""
+        h = np.ascontiguousarray(h, dtype=np.uint64)
+        self.reserve(self.size + len(h))
         _table_insert(self._slots, h, self.size)
         self._all.append(h)
         self.size += len(h)

@@ -295,6 +295,8 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
                 if batch.table.num_rows or batch.table.column_names:
                     columns = resolve_columns(batch.table.column_names, "invoices", user_map, source=str(invoices))
                 quarantine = QuarantineWriter(out_dir / "quarantine.csv", batch.table.column_names)
+                if 0 < batch.done < 1:   # rows in the file, estimated from how far the first batch got
+                    validator.expect(int(batch.table.num_rows / batch.done))
             yield batch
 
     def parse(batch: RawBatch) -> tuple[pa.Table, list[Issue]] | None:

@@ -108,6 +108,8 @@ _PERIODS_END = 10**12
 USCC_SWITCH = 1514736000          # 2018-01-01 Asia/Shanghai: legacy ids are flagged after this
 _LEGACY_RE = r"^([0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
 
+#: Most keys :meth:`InvoiceValidator.expect` reserves room for (index of at most 512 MB + 160 MB).
+MAX_RESERVE = 10_000_000
 #: Columns whose equality makes a re-loaded invoice "identical" (names may be corrected and are not compared).
 CONTENT_COLUMNS = ("key", "issued_at", "seller_tax_id", "buyer_tax_id", "amount_fen", "tax_fen", "total_fen",
                    "rate", "status", "red_ref")
@@ -309,15 +311,20 @@ class _SeenIndex:
         self._total = np.zeros(0, np.int64)
         self.size = 0
 
+    def reserve(self, n: int) -> None:
+        """Make room for ``n`` keys in all (a hint: adding more still works)."""
+        self._table.reserve(n)
+        if n > len(self._fp):
+            self._fp = np.concatenate([self._fp[: self.size], np.zeros(n - self.size, np.uint64)])
+            self._total = np.concatenate([self._total[: self.size], np.zeros(n - self.size, np.int64)])
+
     def add(self, keys: pa.Array, fp: np.ndarray, total: np.ndarray, h: np.ndarray | None = None) -> None:
         if len(keys) == 0:
             return
         self._table.add(string_hash(keys) if h is None else h)
         end = self.size + len(keys)
         if end > len(self._fp):
-            cap = max(end, 2 * len(self._fp), 1024)
-            self._fp = np.concatenate([self._fp[: self.size], np.zeros(cap - self.size, np.uint64)])
-            self._total = np.concatenate([self._total[: self.size], np.zeros(cap - self.size, np.int64)])
+            self.reserve(max(end, 2 * len(self._fp), 1024))
         self._fp[self.size: end] = fp
         self._total[self.size: end] = total
         self._keys.append(keys)
@@ -391,6 +398,10 @@ class InvoiceValidator:
         self._deferred: list[tuple[pa.Table, pa.Table, np.ndarray]] = []   # (raw rows, parsed rows, row numbers)
 
     # --- cross-batch state ------------------------------------------------------------------------
+    def expect(self, rows: int) -> None:
+        """Size the cross-batch key index for about ``rows`` invoices up front (saves re-hashing as it grows)."""
+        self._seen.reserve(min(max(rows, 0), MAX_RESERVE))
+
     def _remember(self, accepted: pa.Table, fp: np.ndarray, key_hash: np.ndarray | None = None) -> None:
         if accepted.num_rows == 0:
             return
