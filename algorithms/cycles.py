@@ -33,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Sequence
@@ -217,6 +218,9 @@ def temporal_cycles(
     band_ptr = np.searchsorted(slot_key[np.lexsort((keep, amt[keep], slot_key))],
                                np.arange(n * n_slots + 1)).astype(np.int64)
     band_amt = amt[band_edge]
+    band_time = tm[band_edge].astype(np.int64)
+    band_dst = dst[band_edge]
+    out_dst = dst[out_edge]
     # incoming invoices per node sorted by (seller, time): the direct closing-hop lookup
     pair_edge = keep[np.lexsort((tm[keep], src[keep], dst[keep]))].astype(np.int64)
     pair_src = src[pair_edge]
@@ -232,8 +236,9 @@ def temporal_cycles(
         while pos < hi:
             out = np.empty((cap, max_len), dtype=np.int64)
             pos, n_out, *more = search(
-                n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, in_ptr, in_time, comp, start_edges,
-                band_ptr, band_edge, band_amt, cand, pair_src, pair_time, pair_edge, pos, hi, window, t0, min_len,
+                n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, out_dst, in_ptr, in_time, comp,
+                start_edges, band_ptr, band_edge, band_amt, band_time, band_dst, cand, pair_src, pair_time, pair_edge,
+                pos, hi, window, t0, min_len,
                 max_len, max_expansions, memo, out,
             )
             counts += np.asarray(more, dtype=np.int64)
@@ -302,6 +307,18 @@ def _member_groups(members: I64) -> tuple[I64, I64]:
 def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Index) -> list[TemporalCycle]:
     if len(found) == 0:
         return []
+    # millions of small objects (hops, tuples, cycles): the cyclic GC would rescan them all again and again
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _best_instances(found, inv, src, tm)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _best_instances(found: I64, inv: pd.DataFrame, src: I64, tm: I64) -> list[TemporalCycle]:
+    """One :class:`TemporalCycle` per member set: smallest spread, then shortest span; repeats counted."""
     valid = found >= 0
     safe = np.where(valid, found, 0)
     totals = inv["total_fen"].to_numpy(dtype=np.float64)
@@ -315,25 +332,50 @@ def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Ind
     group, counts = _member_groups(members)
     best = np.lexsort((span, spread, group))          # within a group: smallest spread, then span
     first_of_group = best[np.r_[True, group[best][1:] != group[best][:-1]]]
-    keys = inv["key"].to_numpy()
-    items = inv["item_code"].to_numpy() if "item_code" in inv else np.full(len(inv), None)
-    sellers = inv["seller_tax_id"].to_numpy()
-    buyers = inv["buyer_tax_id"].to_numpy()
-    needed = np.unique(found[first_of_group][valid[first_of_group]])
-    stamps = localized(inv["issued_at"].iloc[needed])
+    best_rows = found[first_of_group]
+    best_valid = best_rows >= 0
+    flat = best_rows[best_valid]                       # the loops' invoices, row after row
+    ends = np.cumsum(best_valid.sum(axis=1)).tolist()
+    needed, where = np.unique(flat, return_inverse=True)
+    keys, sellers, buyers, items = (inv[c].to_numpy()[needed].tolist() if c in inv else [None] * len(needed)
+                                    for c in ("key", "seller_tax_id", "buyer_tax_id", "item_code"))
     # one Hop per invoice, shared by every loop that uses it
-    hop_of = {e: Hop(str(keys[e]), str(sellers[e]), str(buyers[e]), t.isoformat(), int(totals[e]),
-                     None if pd.isna(items[e]) else str(items[e]))
-              for e, t in zip(needed.tolist(), stamps, strict=True)}
-    out: list[TemporalCycle] = []
-    for row, sp, dr, spr, rep in zip(found[first_of_group].tolist(), span[first_of_group].tolist(),
-                                     drift[first_of_group].tolist(), spread[first_of_group].tolist(),
-                                     counts[group[first_of_group]].tolist(), strict=True):
-        hops = tuple(hop_of[e] for e in row if e >= 0)
-        out.append(TemporalCycle(members=tuple(h.seller for h in hops), hops=hops, span_days=sp,
-                                 max_drift=dr, spread=spr, repeats=rep))
-    out.sort(key=lambda c: (c.spread, c.span_days, c.members))
-    return out
+    hop_list = [Hop(str(k), str(se), str(b), iso, int(a), None if pd.isna(it) else str(it))
+                for k, se, b, iso, a, it in zip(keys, sellers, buyers, _iso(inv["issued_at"].iloc[needed]),
+                                                totals[needed].tolist(), items, strict=True)]
+    pos = np.asarray(where).reshape(-1).tolist()
+    hops_flat = [hop_list[q] for q in pos]
+    sellers_flat = [hops_flat[q].seller for q in range(len(hops_flat))]
+    sp_l, dr_l, spr_l = span[first_of_group], drift[first_of_group], spread[first_of_group]
+    out = [TemporalCycle(members=tuple(sellers_flat[a:b]), hops=tuple(hops_flat[a:b]), span_days=sp, max_drift=dr,
+                         spread=spr, repeats=rep)
+           for a, b, sp, dr, spr, rep in zip([0, *ends[:-1]], ends, sp_l.tolist(), dr_l.tolist(), spr_l.tolist(),
+                                             counts[group[first_of_group]].tolist(), strict=True)]
+    # order by (spread, span, members): numpy for the first two keys, members only inside exact ties
+    order = np.lexsort((sp_l, spr_l)).tolist()
+    ranked = [out[q] for q in order]
+    k = 0
+    while k < len(ranked):
+        m = k + 1
+        while m < len(ranked) and ranked[m].spread == ranked[k].spread and ranked[m].span_days == ranked[k].span_days:
+            m += 1
+        if m - k > 1:
+            ranked[k:m] = sorted(ranked[k:m], key=lambda c: c.members)
+        k = m
+    return ranked
+
+
+def _iso(stamps: pd.Series) -> list[str]:
+    """``Timestamp.isoformat()`` of each value (taken as Asia/Shanghai when naive), vectorised for whole seconds."""
+    s = localized(stamps)
+    wall = s.dt.tz_localize(None).to_numpy()
+    whole = wall.astype("datetime64[s]")
+    if (whole != wall).any():
+        return [t.isoformat() for t in s]
+    utc = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    off = ((wall - utc) // np.timedelta64(1, "m")).astype(np.int64).tolist()
+    suffix = {o: f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in set(off)}
+    return [t + suffix[o] for t, o in zip(np.datetime_as_string(whole, unit="s").tolist(), off, strict=True)]
 
 
 # --------------------------------------------------------------------------------------------------

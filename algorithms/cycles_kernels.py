@@ -46,8 +46,8 @@ def _first_at_least(vals: F64, lo: int, hi: int, x: float) -> int:
 def _gather(
     y: int, t: int, deadline: int, prev_amt: float, gate: float, gated: bool, w: int, cs: int,
     e_dst: I64, e_time: I64, e_amt: F64, comp: I64,
-    out_ptr: I64, out_edge: I64, out_time: I64,
-    band_ptr: I64, band_edge: I64, band_amt: F64, n_slots: int, t0: int, window: int,
+    out_ptr: I64, out_edge: I64, out_time: I64, out_dst: I64,
+    band_ptr: I64, band_edge: I64, band_amt: F64, band_time: I64, band_dst: I64, n_slots: int, t0: int, window: int,
     cand: I64, top: int, memo_at: I64, memo_t: I64, memo_d: I64, p: int, d_next: int, skips: I64,
 ) -> int:
     """Push keys ``(time - t0) * n_edges + edge`` of ``y``'s usable hops in ``(t, deadline]`` onto
@@ -67,13 +67,13 @@ def _gather(
             for j in range(lo, band_ptr[b + 1]):
                 if band_amt[j] > up_amt + slack:
                     break
+                te = band_time[j]             # band_* run parallel to band_edge: no random reads
+                z = band_dst[j]
+                if te <= t or te > deadline or comp[w, z] != cs:
+                    continue
+                if abs(band_amt[j] - prev_amt) > gate * prev_amt:
+                    continue
                 e = band_edge[j]
-                te = e_time[e]
-                if te <= t or te > deadline or comp[w, e_dst[e]] != cs:
-                    continue
-                if abs(e_amt[e] - prev_amt) > gate * prev_amt:
-                    continue
-                z = e_dst[e]
                 if memo_at[z] == p and te >= memo_t[z] and d_next >= memo_d[z]:
                     skips[0] += 1
                     continue
@@ -85,7 +85,7 @@ def _gather(
         j = first_after(out_time, out_ptr[y], out_ptr[y + 1], t)
         while j < out_ptr[y + 1] and out_time[j] <= deadline:
             e = out_edge[j]
-            z = e_dst[e]
+            z = out_dst[j]
             te = out_time[j]
             j += 1
             if comp[w, z] != cs:
@@ -134,8 +134,9 @@ def _emit(out: I64, n_out: int, path_edge: I64, depth: int, e: int, c: int) -> i
 @njit(cache=True, nogil=True)
 def search(
     n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: F64, gate: float,
-    out_ptr: I64, out_edge: I64, out_time: I64, in_ptr: I64, in_time: I64, comp: I64, start_edges: I64,
-    band_ptr: I64, band_edge: I64, band_amt: F64, cand: I64, pair_src: I64, pair_time: I64, pair_edge: I64,
+    out_ptr: I64, out_edge: I64, out_time: I64, out_dst: I64, in_ptr: I64, in_time: I64, comp: I64,
+    start_edges: I64, band_ptr: I64, band_edge: I64, band_amt: F64, band_time: I64, band_dst: I64, cand: I64,
+    pair_src: I64, pair_time: I64, pair_edge: I64,
     first: int, last: int, window: int, t0: int, min_len: int, max_len: int, max_expansions: int, memo: bool,
     out: I64,
 ) -> tuple[int, int, int, int, int, int]:
@@ -207,7 +208,8 @@ def search(
         low_at[depth] = max_len + 1
         cur[depth] = 0
         end[depth] = _gather(v, ts, deadline, base, gate, gated, w, cs, e_dst, e_time, e_amt, comp,
-                             out_ptr, out_edge, out_time, band_ptr, band_edge, band_amt, n_slots, t0, window,
+                             out_ptr, out_edge, out_time, out_dst, band_ptr, band_edge, band_amt, band_time,
+                             band_dst, n_slots, t0, window,
                              cand, 0, memo_at, memo_t, memo_d, p, 2, skips)
         gathered += end[depth]
         expansions = 0
@@ -280,7 +282,8 @@ def search(
             low_at[depth] = max_len + 1
             cur[depth] = top
             end[depth] = _gather(y, e_time[e], deadline, base, gate, gated, w, cs, e_dst, e_time, e_amt,
-                                 comp, out_ptr, out_edge, out_time, band_ptr, band_edge, band_amt, n_slots, t0,
+                                 comp, out_ptr, out_edge, out_time, out_dst, band_ptr, band_edge, band_amt,
+                                 band_time, band_dst, n_slots, t0,
                                  window, cand, top, memo_at, memo_t, memo_d, p, depth + 1, skips)
             gathered += end[depth] - top
             pos_of[y] = depth

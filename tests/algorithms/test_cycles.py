@@ -183,3 +183,11 @@ def test_memo_and_threads_do_not_change_the_result(seed: int, gate: float | None
     assert run(workers=1, memo=True) == serial
     assert run(workers=2, memo=True) == serial
     assert temporal_cycles(inv, window_days=30, max_len=6, max_drift=gate, workers=2).stats["memo_skips"] > 0
+
+
+def test_hop_times_are_iso_8601_with_the_offset() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "A", 1.5, 100_000)])
+    [c] = temporal_cycles(inv).cycles
+    assert [h.issued_at for h in c.hops] == [(T0 + timedelta(days=d)).isoformat() for d in (0, 1.5)]
+    utc = inv.assign(issued_at=inv["issued_at"].dt.tz_convert("UTC"))
+    assert [h.issued_at for h in temporal_cycles(utc).cycles[0].hops][0].endswith("+00:00")
