@@ -1,27 +1,59 @@
 """Every SQL statement the embedded (DuckDB) workspace runs, by name. Parameters only, never formatting.
 
 Times are stored as BIGINT epoch seconds (invoices) or ISO-8601 text with offset (runs, audit), so the
-database needs no time-zone extension and datetimes round-trip exactly. ``_batch`` / ``_keys`` are arrow
-tables registered on the connection for the duration of one statement group.
+database needs no time-zone extension and datetimes round-trip exactly. ``_batch`` / ``_keys`` / ``_new`` are
+arrow tables registered on the connection for the duration of one statement group.
+
+Invoice storage (schema version 3) is narrow, because compressing wide mostly-unique text columns was most of
+the load time: sellers and buyers are INTEGER references to ``parties`` (each distinct (tax id, name) pair as
+written on invoices, so every invoice keeps the exact name it carried); the key is not stored when it is the
+derived ``code-number`` / ``number`` (``key_alt`` holds it otherwise); ``key_hash`` (hash of the key) serves
+point lookups and re-load checks as an 8-byte column scan or join (no index: maintaining an ART index cost
+more load time than the whole table scan it saves). :data:`ROW` / :data:`ROWS_FROM` rebuild the contract's columns.
 """
+
+# Statements are composed from the constant fragments below (ROW, ROWS_FROM, key_of(alias) ...) when this module
+# is imported - never from data, which always travels as parameters or registered arrow tables.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
 #: Bump when the tables change, and add a migration to ``MIGRATIONS`` (from_version -> statements).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+def key_of(alias: str) -> str:
+    """The contract key of stored invoice ``alias`` (an SQL expression; ``alias`` is a fixed table alias)."""
+    return (f"coalesce({alias}.key_alt, CASE WHEN {alias}.code = '' THEN {alias}.number "
+            f"ELSE {alias}.code || '-' || {alias}.number END)")
+
+
+#: The derived key of a contract-layout row (``_batch`` or a v2 invoices row), for the key_alt test.
+_DERIVED = "CASE WHEN code = '' THEN number ELSE code || '-' || number END"
+#: hash() of every contract column in contract order: a re-load compares one number per row (a changed row
+#: hashing equal: chance 2**-64). Computed from contract-layout rows only.
+ROW_HASH = """hash(key, number, code, issued_at, seller_tax_id, seller_name, buyer_tax_id, buyer_name, amount_fen,
+    tax_fen, total_fen, rate, kind, status, red_ref, item_code, item_name)"""
+INVOICE_COLUMNS = """number VARCHAR, code VARCHAR, issued_at BIGINT, seller INTEGER, buyer INTEGER, amount_fen BIGINT,
+        tax_fen BIGINT, total_fen BIGINT, rate DOUBLE, kind VARCHAR, status VARCHAR, red_ref VARCHAR,
+        item_code VARCHAR, item_name VARCHAR, key_alt VARCHAR, key_hash UBIGINT NOT NULL, row_hash UBIGINT"""
+#: contract-layout rows with seller/buyer party numbers → storage columns, in table order
+_STORED = f"""number, code, issued_at, seller, buyer, amount_fen, tax_fen, total_fen, rate, kind, status, red_ref,
+    item_code, item_name, CASE WHEN key IS DISTINCT FROM ({_DERIVED}) THEN key END, hash(key), {ROW_HASH}"""
+
+#: The contract's invoice columns of stored invoice ``i`` (with its parties ``s`` and ``b``).
+ROW = f"""{key_of('i')} AS key, i.number, i.code, i.issued_at, s.tax_id AS seller_tax_id, s.name AS seller_name,
+    b.tax_id AS buyer_tax_id, b.name AS buyer_name, i.amount_fen, i.tax_fen, i.total_fen, i.rate, i.kind,
+    i.status, i.red_ref, i.item_code, i.item_name"""
+ROWS_FROM = "invoices i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer"
 
 DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     """CREATE TABLE IF NOT EXISTS taxpayers (
         tax_id VARCHAR PRIMARY KEY, name VARCHAR, registered_on DATE, industry VARCHAR, region VARCHAR,
         invoice_limit_fen BIGINT, status VARCHAR)""",
-    """CREATE TABLE IF NOT EXISTS invoices (
-        key VARCHAR NOT NULL, number VARCHAR, code VARCHAR, issued_at BIGINT, seller_tax_id VARCHAR,
-        seller_name VARCHAR, buyer_tax_id VARCHAR, buyer_name VARCHAR, amount_fen BIGINT, tax_fen BIGINT,
-        total_fen BIGINT, rate DOUBLE, kind VARCHAR, status VARCHAR, red_ref VARCHAR, item_code VARCHAR,
-        item_name VARCHAR, row_hash UBIGINT)""",
-    # point lookups by key (invoice(), 查验 lookups by number go through the number column scan)
-    "CREATE INDEX IF NOT EXISTS invoices_key ON invoices (key)",
+    "CREATE TABLE IF NOT EXISTS parties (pid INTEGER PRIMARY KEY, tax_id VARCHAR, name VARCHAR)",
+    f"CREATE TABLE IF NOT EXISTS invoices ({INVOICE_COLUMNS})",
     """CREATE TABLE IF NOT EXISTS identifiers (
         tax_id VARCHAR, kind VARCHAR, value VARCHAR, PRIMARY KEY (tax_id, kind, value))""",
     """CREATE TABLE IF NOT EXISTS runs (
@@ -44,16 +76,34 @@ DDL: tuple[str, ...] = (
 )
 
 
-# invoices.row_hash is hash() of every other column, in table order (the same expression in INSERT_INVOICES,
-# EXISTING_IN_BATCH and the migration): a re-load compares one number per row instead of 17 columns (a changed
-# row hashing equal: chance 2**-64). Reads select "* EXCLUDE (row_hash)", the contract's columns.
+def _rebuild_invoices(contract_rows: str) -> tuple[str, ...]:
+    """Statements replacing the invoices table by ``contract_rows`` (contract columns + seller, buyer) stored."""
+    return (f"CREATE TABLE invoices_new ({INVOICE_COLUMNS})",
+            f"INSERT INTO invoices_new SELECT {_STORED} FROM ({contract_rows})",
+            # DuckDB cannot drop a table that has an index: drop the index first (whatever its version named it)
+            "DROP INDEX IF EXISTS invoices_key", "DROP INDEX IF EXISTS invoices_key_hash", "DROP TABLE invoices",
+            "ALTER TABLE invoices_new RENAME TO invoices")
+
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    # DuckDB cannot alter a table that has an index: drop it, add the column, rebuild it
+    # v1 → v2: add row_hash (DuckDB cannot alter a table that has an index: drop it, add the column, rebuild it)
     1: ("DROP INDEX IF EXISTS invoices_key", "ALTER TABLE invoices ADD COLUMN row_hash UBIGINT",
-        """UPDATE invoices SET row_hash = hash(key, number, code, issued_at, seller_tax_id, seller_name, buyer_tax_id,
-        buyer_name, amount_fen, tax_fen, total_fen, rate, kind, status, red_ref, item_code, item_name)""",
+        f"UPDATE invoices SET row_hash = {ROW_HASH}",
         "CREATE INDEX IF NOT EXISTS invoices_key ON invoices (key)"),
+    # v2 → v3: sellers/buyers become references to parties, the derived key is no longer stored
+    2: ("CREATE TABLE IF NOT EXISTS parties (pid INTEGER PRIMARY KEY, tax_id VARCHAR, name VARCHAR)",
+        """INSERT INTO parties SELECT (row_number() OVER (ORDER BY tax_id, name) - 1)::INTEGER, tax_id, name FROM (
+            SELECT DISTINCT tax_id, name FROM (SELECT seller_tax_id AS tax_id, seller_name AS name FROM invoices
+                                               UNION ALL SELECT buyer_tax_id, buyer_name FROM invoices))""",
+        *_rebuild_invoices("""SELECT v.* EXCLUDE (row_hash), s.pid AS seller, b.pid AS buyer FROM invoices v
+            JOIN parties s ON s.tax_id IS NOT DISTINCT FROM v.seller_tax_id AND s.name IS NOT DISTINCT FROM v.seller_name
+            JOIN parties b ON b.tax_id IS NOT DISTINCT FROM v.buyer_tax_id AND b.name IS NOT DISTINCT FROM v.buyer_name""")),
 }
+
+#: DuckDB's hash() may differ between DuckDB releases: the workspace records hash(HASH_PROBE) and recomputes
+#: key_hash / row_hash when the running DuckDB hashes differently.
+HASH_PROBE = "SELECT hash('fapiao hash probe')::VARCHAR"
+REHASH: tuple[str, ...] = _rebuild_invoices(f"SELECT {ROW}, i.seller, i.buyer FROM {ROWS_FROM}")
 
 GET_META = "SELECT value FROM meta WHERE key = ?"
 SET_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -62,9 +112,9 @@ BUMP_DATA_VERSION = """
     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)"""
 
 CLEAR: tuple[str, ...] = (
-    "DELETE FROM invoices", "DELETE FROM identifiers", "DELETE FROM taxpayers", "DELETE FROM ring_members",
-    "DELETE FROM rings", "DELETE FROM scores", "DELETE FROM runs", "DELETE FROM record_links",
-    "DELETE FROM records", "DELETE FROM audit",
+    "DELETE FROM invoices", "DELETE FROM parties", "DELETE FROM identifiers", "DELETE FROM taxpayers",
+    "DELETE FROM ring_members", "DELETE FROM rings", "DELETE FROM scores", "DELETE FROM runs",
+    "DELETE FROM record_links", "DELETE FROM records", "DELETE FROM audit",
 )
 
 # --- writes ------------------------------------------------------------------------------------------
@@ -92,33 +142,36 @@ INSERT_IDENTIFIERS = """
     WHERE tax_id IS NOT NULL AND tax_id <> '' AND kind IS NOT NULL AND value IS NOT NULL AND trim(value) <> ''
     ON CONFLICT DO NOTHING"""
 
-ANY_KEY_IN_BATCH = "SELECT key FROM invoices WHERE key IN (SELECT key FROM _batch) LIMIT 1"
-# Which batch keys are already stored, and whether the stored row is identical (then nothing is written).
-EXISTING_IN_BATCH = """
-    SELECT b.key, i.row_hash = b.row_hash AS same
-    FROM (SELECT key, hash(key, number, code, issued_at, seller_tax_id, seller_name, buyer_tax_id,
-        buyer_name, amount_fen, tax_fen, total_fen, rate, kind, status, red_ref, item_code, item_name) AS row_hash
-          FROM _batch) b
-    JOIN invoices i ON i.key = b.key"""
-DELETE_INVOICES_IN_KEYS = "DELETE FROM invoices WHERE key IN (SELECT key FROM _keys)"
-INSERT_INVOICES = """
-    INSERT INTO invoices SELECT *, hash(key, number, code, issued_at, seller_tax_id, seller_name, buyer_tax_id,
-        buyer_name, amount_fen, tax_fen, total_fen, rate, kind, status, red_ref, item_code, item_name) FROM _batch"""
-# Is any seller/buyer of the batch not yet a taxpayer? (usually not, once the taxpayer file is in)
-ANY_MISSING_PARTY = """
-    SELECT 1 FROM (SELECT seller_tax_id AS tax_id FROM _batch UNION ALL SELECT buyer_tax_id FROM _batch) p
-    WHERE tax_id IS NOT NULL AND tax_id <> '' AND NOT EXISTS (SELECT 1 FROM taxpayers t WHERE t.tax_id = p.tax_id)
-    LIMIT 1"""
-# Sellers/buyers not yet known, named after their latest invoice in the batch.
-CREATE_PARTIES_FROM_INVOICES = """
+# Parties are matched by two independent hashes of (tax_id, name) (see graph.embedded_parties); the batch's
+# key hashes come along to spot repeated keys without hashing the key strings again.
+_CHECK = "hash(coalesce({t}, chr(0)) || chr(31) || coalesce({n}, chr(0)))"
+PARTIES_ALL = f"SELECT pid, hash(tax_id, name) AS code, {_CHECK.format(t='tax_id', n='name')} AS check FROM parties"
+PARTY_PAIRS = "SELECT pid, tax_id, name FROM parties"
+BATCH_CODES = f"""
+    SELECT _rn, hash(key) AS k, hash(seller_tax_id, seller_name) AS s, hash(buyer_tax_id, buyer_name) AS b,
+           {_CHECK.format(t='seller_tax_id', n='seller_name')} AS sc, {_CHECK.format(t='buyer_tax_id', n='buyer_name')} AS bc
+    FROM _sides"""
+# _new: parties first seen in this batch (pid, tax_id, name, last_at = their latest invoice in the batch)
+INSERT_PARTIES = "INSERT INTO parties SELECT pid, tax_id, name FROM _new"
+# Sellers/buyers not yet taxpayers, named after their latest invoice in the batch.
+CREATE_TAXPAYERS_FROM_PARTIES = """
     INSERT INTO taxpayers (tax_id, name)
-    SELECT tax_id, arg_max(name, issued_at) FROM (
-        SELECT seller_tax_id AS tax_id, seller_name AS name, issued_at FROM _batch
-        UNION ALL
-        SELECT buyer_tax_id, buyer_name, issued_at FROM _batch) p
+    SELECT tax_id, arg_max(name, last_at) FROM _new p
     WHERE tax_id IS NOT NULL AND tax_id <> '' AND NOT EXISTS (SELECT 1 FROM taxpayers t WHERE t.tax_id = p.tax_id)
     GROUP BY tax_id
     ON CONFLICT DO NOTHING"""
+
+ANY_KEY_IN_BATCH = "SELECT 1 FROM invoices WHERE key_hash IN (SELECT hash(key) FROM _batch) LIMIT 1"
+# Which batch keys are already stored, and whether the stored row is identical (then nothing is written).
+EXISTING_IN_BATCH = f"""
+    SELECT b.key, i.row_hash = b.row_hash AS same
+    FROM (SELECT key, hash(key) AS key_hash, {ROW_HASH} AS row_hash FROM _batch) b
+    JOIN invoices i ON i.key_hash = b.key_hash AND {key_of('i')} = b.key"""
+DELETE_INVOICES_IN_KEYS = f"""
+    DELETE FROM invoices WHERE key_hash IN (SELECT hash(key) FROM _keys)
+      AND {key_of('invoices')} IN (SELECT key FROM _keys)"""
+# _batch: contract columns plus seller / buyer party numbers
+INSERT_INVOICES = f"INSERT INTO invoices SELECT {_STORED} FROM _batch"
 
 DELETE_RUN_RINGS = "DELETE FROM rings WHERE run_id = ?"
 DELETE_RUN_MEMBERS = "DELETE FROM ring_members WHERE run_id = ?"
@@ -162,14 +215,23 @@ IDENTIFIERS_IN = """
     SELECT tax_id, kind, value FROM identifiers WHERE tax_id IN (SELECT key FROM _keys)
     ORDER BY tax_id, kind, value"""
 
-INVOICE = "SELECT * EXCLUDE (row_hash) FROM invoices WHERE key = ?"
-INVOICES_IN = "SELECT * EXCLUDE (row_hash) FROM invoices WHERE key IN (SELECT key FROM _keys) ORDER BY issued_at, key"
-EXISTING_KEYS = "SELECT DISTINCT key FROM invoices WHERE key IN (SELECT key FROM _keys)"
-LOOKUP_INVOICE = """
-    SELECT * EXCLUDE (row_hash) FROM invoices
-    WHERE number = ? AND (CAST(? AS VARCHAR) IS NULL OR code = ?) AND issued_at >= ? AND issued_at < ?
-      AND (amount_fen = ? OR total_fen = ?)
-    ORDER BY issued_at, key LIMIT 1"""
+# point lookup by key_hash (parameters: the key twice)
+INVOICE = f"""
+    SELECT {ROW} FROM (SELECT * FROM invoices WHERE key_hash = hash(?::VARCHAR)) i
+    JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
+    WHERE {key_of('i')} = ?"""
+INVOICES_IN = f"""
+    SELECT {ROW} FROM {ROWS_FROM}
+    WHERE i.key_hash IN (SELECT hash(key) FROM _keys) AND {key_of('i')} IN (SELECT key FROM _keys)
+    ORDER BY i.issued_at, 1"""
+EXISTING_KEYS = f"""
+    SELECT DISTINCT {key_of('i')} AS key FROM invoices i
+    WHERE i.key_hash IN (SELECT hash(key) FROM _keys) AND {key_of('i')} IN (SELECT key FROM _keys)"""
+LOOKUP_INVOICE = f"""
+    SELECT {ROW} FROM {ROWS_FROM}
+    WHERE i.number = ? AND (CAST(? AS VARCHAR) IS NULL OR i.code = ?) AND i.issued_at >= ? AND i.issued_at < ?
+      AND (i.amount_fen = ? OR i.total_fen = ?)
+    ORDER BY i.issued_at, 1 LIMIT 1"""
 
 SEARCH = """
     SELECT tax_id, name, registered_on, industry, region, invoice_limit_fen, status FROM taxpayers
@@ -178,35 +240,37 @@ SEARCH = """
     LIMIT ?"""
 
 # Window parameters: start, end as epoch seconds (sentinels when unbounded, so filters push down); [start, end).
-
-INVOICES_BETWEEN = """
-    SELECT * EXCLUDE (row_hash) FROM invoices
-    WHERE ((seller_tax_id = ? AND buyer_tax_id = ?) OR (seller_tax_id = ? AND buyer_tax_id = ?))
-      AND issued_at >= ? AND issued_at < ?
-    ORDER BY issued_at, key"""
-INVOICES_OF = """
-    SELECT * EXCLUDE (row_hash) FROM invoices
-    WHERE (seller_tax_id = ? OR buyer_tax_id = ?)
-      AND issued_at >= ? AND issued_at < ?
-    ORDER BY issued_at DESC, key DESC
-    LIMIT ?"""
+# Party-number lists ($1 / $2: the pids of taxpayer a / b) keep these scans on INTEGER columns.
+INVOICES_BETWEEN = f"""
+    SELECT {ROW} FROM {ROWS_FROM}
+    WHERE ((list_contains($1, i.seller) AND list_contains($2, i.buyer))
+           OR (list_contains($2, i.seller) AND list_contains($1, i.buyer)))
+      AND i.issued_at >= $3 AND i.issued_at < $4
+    ORDER BY i.issued_at, 1"""
+INVOICES_OF = f"""
+    SELECT {ROW} FROM {ROWS_FROM}
+    WHERE (list_contains($1, i.seller) OR list_contains($1, i.buyer)) AND i.issued_at >= $2 AND i.issued_at < $3
+    ORDER BY i.issued_at DESC, 1 DESC
+    LIMIT $4"""
+PIDS_OF = "SELECT list(pid ORDER BY pid) FROM parties WHERE tax_id = ?"
 EDGE_TABLE = """
-    SELECT seller_tax_id, buyer_tax_id, count(*) AS count, sum(total_fen)::BIGINT AS total_fen,
-           min(issued_at) AS first_at, max(issued_at) AS last_at
-    FROM invoices
-    WHERE issued_at >= ? AND issued_at < ?
-    GROUP BY seller_tax_id, buyer_tax_id
+    WITH e AS (
+        SELECT seller, buyer, count(*) AS n, sum(total_fen) AS total, min(issued_at) AS first_at,
+               max(issued_at) AS last_at
+        FROM invoices WHERE issued_at >= ? AND issued_at < ? GROUP BY seller, buyer)
+    SELECT s.tax_id AS seller_tax_id, b.tax_id AS buyer_tax_id, sum(e.n)::BIGINT AS count,
+           sum(e.total)::BIGINT AS total_fen, min(e.first_at) AS first_at, max(e.last_at) AS last_at
+    FROM e JOIN parties s ON s.pid = e.seller JOIN parties b ON b.pid = e.buyer
+    GROUP BY s.tax_id, b.tax_id
     ORDER BY seller_tax_id, buyer_tax_id"""
-INVOICE_STREAM = """
-    SELECT * EXCLUDE (row_hash) FROM invoices
-    WHERE issued_at >= ? AND issued_at < ?
-    ORDER BY issued_at, key"""
+INVOICE_STREAM = f"""
+    SELECT {ROW} FROM {ROWS_FROM}
+    WHERE i.issued_at >= ? AND i.issued_at < ?
+    ORDER BY i.issued_at, 1"""
 
-# Adjacency for ego networks / paths: node numbers are positions in the ordered tax-id list.
-ADJ_EDGES = """
-    WITH n AS (SELECT tax_id, (row_number() OVER (ORDER BY tax_id) - 1)::INTEGER AS nid FROM taxpayers)
-    SELECT s.nid AS s, b.nid AS b, i.issued_at AS t, i.total_fen AS total, i.key AS key
-    FROM invoices i JOIN n s ON s.tax_id = i.seller_tax_id JOIN n b ON b.tax_id = i.buyer_tax_id"""
+# Adjacency for ego networks / paths: party numbers → taxpayer node numbers in numpy (graph.embedded_adjacency)
+ADJ_PARTIES = "SELECT pid, tax_id FROM parties"
+ADJ_EDGES = "SELECT seller AS s, buyer AS b, issued_at AS t, total_fen AS total FROM invoices"
 
 RUNS = "SELECT run_id, created_at, params, fingerprint, stage_seconds FROM runs ORDER BY created_epoch DESC, run_id DESC"
 NEWEST_RUN = "SELECT run_id FROM runs ORDER BY created_epoch DESC, run_id DESC LIMIT 1"

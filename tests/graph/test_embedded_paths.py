@@ -1,39 +1,74 @@
-"""Embedded-only: the fast paths (key-index lookups via the adjacency) agree with the column-scan paths."""
+"""Embedded-only storage details the contract cannot see: party numbers, stored-or-derived keys, adjacency refresh."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-import pytest
+import duckdb
 
-import graph.embedded as embedded
-from graph.embedded import EmbeddedStore
-from graph.store import Store
-from tests.graph.test_contract import GRAPH, T0, inv, load, tid
+from graph.embedded import DB_FILE, EmbeddedStore
+from tests.graph.test_contract import (
+    GRAPH,
+    NAMES,
+    T0,
+    inv,
+    invoice_table,
+    load,
+    reference_edges,
+    rows_of,
+    tid,
+)
 
-
-def _reads(store: Store) -> list[object]:
-    window = {"start": T0 + timedelta(days=2), "end": T0 + timedelta(days=8)}
-    out: list[object] = []
-    for a in range(1, 9):
-        out.append(store.invoices_of(tid(a)).to_pylist())
-        out.append(store.invoices_of(tid(a), limit=2, **window).to_pylist())
-        for b in range(1, 9):
-            out.append(store.invoices_between(tid(a), tid(b)).to_pylist())
-            out.append(store.invoices_between(tid(a), tid(b), **window).to_pylist())
-    return out
+RENAMED = "上海甲贸易集团有限公司"     # taxpayer 1 after a change of name: old invoices keep the old name
 
 
-def test_point_lookup_and_scan_paths_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = [*GRAPH, inv(900, 1, 3, 6, 700_00), inv(901, 3, 1, 6, 5_00)]   # same-time ties break by key
+def _renamed_rows() -> list[dict[str, Any]]:
+    late = [inv(960, 1, 2, 9, 1_234_00), inv(961, 5, 1, 10, 77_00)]
+    late[0]["seller_name"] = RENAMED
+    late[1]["buyer_name"] = RENAMED
+    odd = inv(962, 2, 1, 11, 5_00)
+    odd["key"] = "手工编号-962"           # a key that is not the derived code-number: stored as given
+    return [*GRAPH, *late, odd]
+
+
+def test_invoices_keep_the_names_they_carried_and_merge_per_tax_id(tmp_path: Path) -> None:
+    rows = _renamed_rows()
     with EmbeddedStore(tmp_path / "ws") as store:
         load(store, rows)
-        fast = _reads(store)
-        monkeypatch.setattr(embedded, "_POINT_LOOKUPS", -1)
-        scanned = _reads(store)
-    assert fast == scanned
-    assert any(fast)          # the comparison covers real rows, not only empty results
+        t1 = tid(1)
+        mine = [r for r in rows if t1 in (r["seller_tax_id"], r["buyer_tax_id"])]
+        newest_first = sorted(mine, key=lambda r: (r["issued_at"], r["key"]), reverse=True)
+        assert rows_of(store.invoices_of(t1)) == newest_first
+        assert rows_of(store.invoices_of(t1, limit=2)) == newest_first[:2]
+        window = {"start": T0 + timedelta(days=2), "end": T0 + timedelta(days=10)}
+        with_2 = [r for r in mine if tid(2) in (r["seller_tax_id"], r["buyer_tax_id"])]
+        assert rows_of(store.invoices_between(t1, tid(2))) == sorted(with_2, key=lambda r: (r["issued_at"], r["key"]))
+        assert rows_of(store.invoices_between(tid(2), t1, **window)) == sorted(
+            (r for r in with_2 if window["start"] <= r["issued_at"] < window["end"]),
+            key=lambda r: (r["issued_at"], r["key"]))
+        assert rows_of(store.invoice_stream()) == sorted(rows, key=lambda r: (r["issued_at"], r["key"]))
+        assert rows_of(store.edge_table()) == reference_edges(rows)
+        ego = store.ego_network(t1, hops=1)
+        assert sorted(ego.hops) == sorted({t1, tid(2), tid(3), tid(4), tid(5)})
+        taxpayer = store.taxpayer(t1)
+        assert taxpayer is not None and taxpayer.name == NAMES[1]    # created from the first batch's latest name
+        odd = store.invoice("手工编号-962")
+        assert odd is not None and odd.number == f"{962:020d}" and odd.key == "手工编号-962"
+        assert store.existing_invoice_keys(["手工编号-962", f"{962:020d}", "nope"]) == {"手工编号-962"}
+        assert rows_of(store.invoices(["手工编号-962"])) == [rows[-1]]
+        changed = dict(rows[-1], total_fen=6_00, amount_fen=5_31, tax_fen=69)
+        with store.writer() as w:
+            w.invoices(invoice_table([changed]))
+        assert rows_of(store.invoices(["手工编号-962"])) == [changed]
+        assert store.counts().invoices == len(rows)
+    con = duckdb.connect(str(tmp_path / "ws" / DB_FILE))
+    try:    # the layout this module exists to check: one party per (tax id, name), keys stored only when odd
+        assert con.execute("SELECT count(*) FROM parties WHERE tax_id = ?", [t1]).fetchall() == [(2,)]
+        assert con.execute("SELECT count(*) FROM invoices WHERE key_alt IS NOT NULL").fetchall() == [(1,)]
+    finally:
+        con.close()
 
 
 def test_reads_see_writes_made_after_the_adjacency_was_built(tmp_path: Path) -> None:
