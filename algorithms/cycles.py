@@ -14,10 +14,15 @@ Pruning before enumerating, in the spirit of 2SCENT (Kumar & Calders 2018):
 2. a start invoice ``s → v`` is skipped unless ``s`` receives an invoice in ``(t1, t1 + window]``;
 3. the depth-first search (numba) scans a taxpayer's outgoing invoices in time order inside
    ``(t, deadline]`` and follows, per neighbour, only the *earliest* one (passing the optional drift
-   gate): it dominates every later parallel invoice for reachability, so parallel invoices do not
+   gate, which compares every hop with the loop's first invoice, so what can follow a taxpayer depends
+   only on when it was reached): it dominates every later parallel invoice, so parallel invoices do not
    multiply the work. With a drift gate a frame reads only the amount band it can pass (see
    :mod:`algorithms.cycles_kernels`); the deadline shrinks to the last invoice ``s`` receives by it;
-   a frame that could only close the loop is replaced by a direct lookup of the ``y → s`` invoices.
+   a frame that could only close the loop is replaced by a direct lookup of the ``y → s`` invoices;
+4. dead ends are remembered per start (2SCENT's closing times): a taxpayer whose frame found no loop,
+   without being blocked by the path above it, is not expanded again when reached later or deeper;
+5. start invoices are searched in contiguous chunks by several threads (the kernel releases the GIL);
+   chunks are concatenated in order, so the result does not depend on the number of threads.
 
 The static graph's simple cycles are never enumerated (see :func:`static_cycles` for that baseline).
 

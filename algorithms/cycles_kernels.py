@@ -3,10 +3,14 @@
 Each depth-first frame first gathers its candidate hops into a shared stack buffer, then walks them in
 time order. With a drift gate, candidates come from an *amount-band index*: a taxpayer's outgoing
 invoices grouped by time slot (``window`` long) and sorted by total inside a slot, so only invoices
-within ``gate`` of the previous hop's total are touched (two binary searches per slot, at most two
-slots per frame) instead of every invoice of a trading hub in the window. Without a gate the frame
-takes every invoice in ``(t, deadline]`` from the time-ordered list, as before. Both orders are
-(time, invoice index), so the search visits exactly the hops the plain time scan would.
+within ``gate`` of the loop's first invoice's total are touched (two binary searches per slot, at most
+two slots per frame) instead of every invoice of a trading hub in the window. Without a gate the frame
+takes every invoice in ``(t, deadline]`` from the time-ordered list. Both orders are (time, invoice
+index), so the search visits exactly the hops the plain time scan would.
+
+On top of that, a per-start memo of dead ends (:func:`search`, after 2SCENT's closing times) skips a
+taxpayer reached again no earlier and no shallower than when it was last shown to lead nowhere; and
+:func:`search` releases the GIL, so threads search disjoint ranges of start invoices at once.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def _drift(value: str) -> float | None:
               help="Longest loop searched, in taxpayers.")
 @click.option("--max-drift", "max_drift", default="0.25", show_default=True, metavar="FRACTION|off",
               help="Search gate: follow a loop's next invoice only when its total is within this fraction of "
-                   "the previous one ('off' = no gate; slow on busy data).")
+                   "the loop's first invoice ('off' = no gate; slow on busy data).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write rings.csv and taxpayer_scores.csv into this folder.")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -238,7 +238,7 @@ def run_detection(
         Show a rich progress display per stage.
     max_drift
         Search gate: a loop's next hop is followed only when its total is within this fraction of the
-        previous hop's (None = no gate; see ``algorithms.cycles.temporal_cycles``).
+        loop's first invoice's (None = no gate; see ``algorithms.cycles.temporal_cycles``).
     min_cycle_score
         Cycles scoring at least this (``algorithms.cycle_scoring``) become rings and flag their members.
     tier_medium, tier_high
