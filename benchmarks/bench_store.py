@@ -157,6 +157,15 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
     add(figures, Figure("load per CPU-second, client+server", name, size, table.num_rows / load_cpu, "/cpu-s",
                           target, True))
 
+    figures += measure_queries(name, store, table, samples, seed, counts.invoices)
+    return figures
+
+
+def measure_queries(name: str, store: Store, table: pa.Table, samples: int, seed: int,
+                    invoices: int) -> list[Figure]:
+    """Ego-network latency, search latency and the whole-period edge table on a loaded store."""
+    figures: list[Figure] = []
+    backend_name = name
     tax_ids = sorted(set(table.column("seller_tax_id").to_pylist()))
     rng = random.Random(seed)
     picks = [rng.choice(tax_ids) for _ in range(samples)]
@@ -192,12 +201,14 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
     t0 = time.perf_counter()
     edges = store.edge_table()
     edge_s = time.perf_counter() - t0
-    assert sum(edges.column("count").to_pylist()) == counts.invoices
+    assert sum(edges.column("count").to_pylist()) == invoices
     add(figures, Figure("edge_table export (s)", name, f"{edges.num_rows:,} edges", edge_s, "s", 5.0, False))
+
+
     return figures
 
 
-def measure_bulk_import(table: pa.Table, tmp: Path, size: str) -> list[Figure]:
+def measure_bulk_import(table: pa.Table, tmp: Path, size: str, samples: int, seed: int) -> list[Figure]:
     """``neo4j-admin database import full`` into an empty local data dir: CSV files written from the Arrow table,
     the importer, then the server started once and every constraint/index online."""
     from graph import local_neo4j
@@ -226,9 +237,10 @@ def measure_bulk_import(table: pa.Table, tmp: Path, size: str) -> list[Figure]:
             jvm_cpu = cpu_seconds(server.pid) - time.process_time()
             total_cpu = time.process_time() - cpu0 + children_cpu() - child0 + jvm_cpu
             counts = store.counts()
+            assert counts.invoices == len(set(table.column("key").to_pylist())), counts
+            queries = measure_queries("neo4j bulk", store, table, samples, seed, counts.invoices)
         finally:
             store.close()
-    assert counts.invoices == len(set(table.column("key").to_pylist())), counts
     console.print(f"  bulk import: CSV {csv_s:.1f} s, importer {import_s:.1f} s, start + indexes online "
                   f"{total_s - files_s:.1f} s")
     add(figures, Figure("bulk import: CSV + importer (invoices/s)", "neo4j", size, n / files_s, "/s", 100_000.0, True))
@@ -238,7 +250,7 @@ def measure_bulk_import(table: pa.Table, tmp: Path, size: str) -> list[Figure]:
                         True))
     add(figures, Figure("bulk import to indexes online per CPU-second", "neo4j", size, n / total_cpu, "/cpu-s",
                         100_000.0, True))
-    return figures
+    return figures + queries
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -295,7 +307,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
                     add(figures, Figure("peak RSS Neo4j JVM (MB)", "neo4j", size, vm_hwm_mb(server.pid), "MB",
                                           None, False))
                 if args.bulk:
-                    figures += measure_bulk_import(table, tmp, size)
+                    figures += measure_bulk_import(table, tmp, size, args.samples, args.seed)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     add(figures, Figure("peak RSS Python process (MB)", "python", size, rss, "MB", None, False))
     return figures

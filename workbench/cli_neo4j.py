@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
@@ -105,6 +106,8 @@ def neo4j_import(source: str, csv_dir: Path | None, data_dir: Path, csv_only: bo
         click.echo("then start it and connect once with the workbench (it creates the constraints and indexes).")
         return
     seconds = import_local(data_dir, csv)
+    if csv_dir is None:  # our own scratch copy inside the data folder
+        shutil.rmtree(target)
     click.echo(f"imported into {data_dir} in {seconds:.1f} s; creating constraints and indexes...", err=True)
     with local_neo4j.running(data_dir) as server:
         neo = Neo4jStore(server.uri)

@@ -179,6 +179,7 @@ def test_cli_neo4j_import_from_an_embedded_workspace(tmp_path: Path) -> None:
                                str(tmp_path / "neo")])
     assert done.exit_code == 0, done.output
     assert f"{expected.invoices:,} invoices" in done.output
+    assert not (tmp_path / "neo" / "import-csv").exists()  # the scratch CSV copy is removed
     with local_neo4j.running(tmp_path / "neo") as server:
         store = Neo4jStore(server.uri)
         try:
