@@ -498,3 +498,10 @@ def warm_up_in_background() -> None:
     if _warming is None:
         _warming = threading.Thread(target=warm_up, name="fapiao-kernel-warm-up", daemon=True)
         _warming.start()
+
+
+def wait_for_warm_up() -> None:
+    """Wait until the background warm-up is done, so a process that ends right after a load never exits
+    while that thread is still inside the compiler (native code must not be cut off at interpreter exit)."""
+    if _warming is not None:
+        _warming.join()

@@ -238,8 +238,19 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
     LoadReport
         Counts per outcome and per rule; ``loaded + rejected + skipped_identical == read``.
     """
-    started = time.perf_counter()
     kernels.warm_up_in_background()   # load the compiled kernels while the file is being read
+    try:
+        return _load(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
+                     report_dir=report_dir, map_pairs=map_pairs, progress=progress, batch_rows=batch_rows,
+                     threads=threads)
+    finally:
+        kernels.wait_for_warm_up()
+
+
+def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mapping: Path | dict[str, str] | None,
+          encoding: str | None, sheet: str | None, report_dir: Path | None, progress: bool,
+          map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None) -> LoadReport:
+    started = time.perf_counter()
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -303,11 +314,16 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         return _parse_batch(batch, columns, validator)
 
     with _progress(progress, f"loading {Path(invoices).name}") as tick:
-        for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
-            assert quarantine is not None
-            _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note)
-            if tick is not None:
-                tick(batch.done, report.read)
+        try:
+            for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
+                assert quarantine is not None
+                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note)
+                if tick is not None:
+                    tick(batch.done, report.read)
+        finally:   # stop the reader thread now, also when the load fails part-way
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
         if quarantine is None:
             quarantine = QuarantineWriter(out_dir / "quarantine.csv", [])
         settled = validator.finish()
