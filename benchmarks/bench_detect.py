@@ -3,13 +3,14 @@
 \b
     .venv/bin/python benchmarks/bench_detect.py                       # 100K and 1M invoices
     .venv/bin/python benchmarks/bench_detect.py --sizes 100000 --nx-cap 30
+    .venv/bin/python benchmarks/bench_detect.py --sizes 1000000 --data /work/benchdata --no-peers
 
-For each size the generator (``loaders.generate``) writes invoices for ``size / 10`` taxpayers; the
-files go into a fresh embedded workspace and ``workbench.detect.run_detection`` runs every stage
+For each size the generator (``loaders.generate``) writes invoices for ``size / 10`` taxpayers (into
+``--data`` when given, reused by later runs); the files go into a fresh embedded workspace and ``workbench.detect.run_detection`` runs every stage
 (time and peak RSS per stage, sampled every 20 ms). Then, on the same invoices:
 
 * the temporal cycle search (``algorithms.cycles.temporal_cycles``) as the pipeline runs it (drift gate
-  0.25) and without the gate;
+  0.25, two threads) and without the gate;
 * networkx ``simple_cycles(G, length_bound=k)`` on the aggregated issuer→buyer graph (per strongly
   connected component), stopped after ``--nx-cap`` seconds;
 * snapml's ``GraphFeaturePreprocessor`` temporal-cycle features (same window), when snapml is installed.

@@ -191,3 +191,16 @@ def test_hop_times_are_iso_8601_with_the_offset() -> None:
     assert [h.issued_at for h in c.hops] == [(T0 + timedelta(days=d)).isoformat() for d in (0, 1.5)]
     utc = inv.assign(issued_at=inv["issued_at"].dt.tz_convert("UTC"))
     assert [h.issued_at for h in temporal_cycles(utc).cycles[0].hops][0].endswith("+00:00")
+
+
+def test_member_set_grouping_equals_exact_row_grouping() -> None:
+    from algorithms.cycles import _member_groups
+
+    rng = np.random.default_rng(7)
+    rows = np.sort(rng.integers(0, 6, (2_000, 4)), axis=1)      # many repeated member sets
+    group, counts = _member_groups(rows)
+    _, exact, exact_counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    exact = np.asarray(exact).reshape(-1)
+    # the same partition of rows (group numbers may differ)
+    assert len(set(zip(group.tolist(), exact.tolist(), strict=True))) == len(counts) == len(exact_counts)
+    assert sorted(counts.tolist()) == sorted(exact_counts.tolist())
