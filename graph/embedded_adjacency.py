@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from graph import schema
 from graph.model import Taxpayer
@@ -28,6 +29,23 @@ class Layer:
 
     nodes: I64
     volume: I64
+
+
+@njit(cache=True, nogil=True)
+def _csr(node: I32, n: int) -> tuple[I64, I64]:  # pragma: no cover - compiled
+    """(positions grouped by node, stable; ptr) - a counting sort: O(invoices), vs an argsort's O(n log n)."""
+    ptr = np.zeros(n + 1, np.int64)
+    for k in node:
+        ptr[k + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    cursor = ptr[:-1].copy()
+    order = np.empty(node.size, np.int64)
+    for i in range(node.size):
+        k = node[i]
+        order[cursor[k]] = i
+        cursor[k] += 1
+    return order, ptr
 
 
 def _positions(values: pa.ChunkedArray, ordered: pa.ChunkedArray) -> I64:
@@ -68,10 +86,8 @@ class Adjacency:
         total = edges.column("total").to_numpy().astype(np.int64, copy=False)
         self.t: I64 = t if everything else t[keep]
         self.total: I64 = total if everything else total[keep]
-        self.out_order: I64 = np.argsort(self.s, kind="stable").astype(np.int64)
-        self.in_order: I64 = np.argsort(self.b, kind="stable").astype(np.int64)
-        self.out_ptr: I64 = np.concatenate(([0], np.cumsum(np.bincount(self.s, minlength=n)))).astype(np.int64)
-        self.in_ptr: I64 = np.concatenate(([0], np.cumsum(np.bincount(self.b, minlength=n)))).astype(np.int64)
+        self.out_order, self.out_ptr = _csr(self.s, n)
+        self.in_order, self.in_ptr = _csr(self.b, n)
 
     @property
     def node_count(self) -> int:
