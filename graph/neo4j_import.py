@@ -202,10 +202,11 @@ def import_local(data_dir: Path, csv: ImportSet, *, overwrite: bool = False) -> 
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "neo4j.conf").touch()
     command = local_neo4j.admin_command(["database", "import", "full", DATABASE, *csv.arguments(),
-                                         "--overwrite-destination=false"])
+                                         "--overwrite-destination=false",
+                                         f"--report-file={data_dir / 'import.report'}"])
     env = local_neo4j.admin_env(data_dir)
     t0 = time.perf_counter()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, env=env, cwd=data_dir, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - t0
     (data_dir / "import.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0:

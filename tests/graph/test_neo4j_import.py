@@ -98,6 +98,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                            identifiers=identifier_rows(taxpayers))
     assert "neo4j-admin database import full neo4j --nodes=Taxpayer=taxpayers-header.csv,taxpayers.csv" in csv.command()
     import_local(base / "neo4j", csv)
+    assert (base / "neo4j" / "import.report").is_file()  # the importer's report stays in the data folder
     with pytest.raises(StoreError, match="already holds"):
         import_local(base / "neo4j", csv)
     with local_neo4j.running(base / "neo4j") as server:
