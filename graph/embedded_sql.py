@@ -240,18 +240,30 @@ SEARCH = """
     LIMIT ?"""
 
 # Window parameters: start, end as epoch seconds (sentinels when unbounded, so filters push down); [start, end).
-# Party-number lists ($1 / $2: the pids of taxpayer a / b) keep these scans on INTEGER columns.
-INVOICES_BETWEEN = f"""
-    SELECT {ROW} FROM {ROWS_FROM}
-    WHERE ((list_contains($1, i.seller) AND list_contains($2, i.buyer))
-           OR (list_contains($2, i.seller) AND list_contains($1, i.buyer)))
-      AND i.issued_at >= $3 AND i.issued_at < $4
+# $1 / $2: the party numbers of taxpayer a / b. Joining the invoices to that tiny list (instead of a function
+# filter) lets DuckDB push "seller IN (...)" into the scan, so only matching rows are read; the few rows found
+# are materialised before the party joins. Measured at 10M: ~0.05-0.15 s instead of ~1.5 s.
+_MATCHING = """
+    WITH a AS (SELECT unnest($1::INTEGER[]) AS pid),
+    i AS {materialized} (
+        SELECT v.* FROM a JOIN invoices v ON v.seller = a.pid
+        WHERE {seller_side} AND v.issued_at >= {start} AND v.issued_at < {end}
+        UNION ALL
+        SELECT v.* FROM a JOIN invoices v ON v.buyer = a.pid
+        WHERE {buyer_side} AND v.issued_at >= {start} AND v.issued_at < {end})"""
+INVOICES_BETWEEN = _MATCHING.format(
+    materialized="MATERIALIZED", seller_side="list_contains($2::INTEGER[], v.buyer)", start="$3", end="$4",
+    buyer_side="list_contains($2::INTEGER[], v.seller) "
+               "AND NOT (list_contains($1::INTEGER[], v.seller) AND list_contains($2::INTEGER[], v.buyer))") + f"""
+    SELECT {ROW} FROM i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
     ORDER BY i.issued_at, 1"""
-INVOICES_OF = f"""
-    SELECT {ROW} FROM {ROWS_FROM}
-    WHERE (list_contains($1, i.seller) OR list_contains($1, i.buyer)) AND i.issued_at >= $2 AND i.issued_at < $3
-    ORDER BY i.issued_at DESC, 1 DESC
-    LIMIT $4"""
+# newest first: the top rows are picked before the party joins (a hub has millions of invoices)
+INVOICES_OF = _MATCHING.format(
+    materialized="", seller_side="true", start="$2", end="$3",
+    buyer_side="NOT list_contains($1::INTEGER[], v.seller)") + f""",
+    top AS MATERIALIZED (SELECT * FROM i ORDER BY issued_at DESC, {key_of('i')} DESC LIMIT $4)
+    SELECT {ROW} FROM top i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
+    ORDER BY i.issued_at DESC, 1 DESC"""
 PIDS_OF = "SELECT list(pid ORDER BY pid) FROM parties WHERE tax_id = ?"
 EDGE_TABLE = """
     WITH e AS (
