@@ -39,7 +39,6 @@ Example
 from __future__ import annotations
 
 import gc
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ import pyarrow as pa
 
 from algorithms._tables import epoch_seconds, invoice_frame, localized
 from algorithms.cycles_kernels import search
+from graph.settings import usable_cpus
 
 DAY = 86_400
 I64 = npt.NDArray[np.int64]
@@ -255,7 +255,7 @@ def temporal_cycles(
     n_chunks = max(1, min(256, len(start_edges) // 2048))
     bounds = np.linspace(0, len(start_edges), n_chunks + 1).astype(np.int64).tolist()
     chunks = list(zip(bounds[:-1], bounds[1:], strict=True))
-    threads = max(1, min(workers if workers is not None else (os.cpu_count() or 1), n_chunks))
+    threads = max(1, min(workers if workers is not None else usable_cpus(), n_chunks))
     if threads == 1:
         results = [run(lo, hi) for lo, hi in chunks]
     else:

@@ -80,3 +80,11 @@ def get_float(name: str) -> float:
 
 def get_bool(name: str) -> bool:
     return get(name).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a container's cpuset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import queue
 import threading
 import time
@@ -400,11 +399,7 @@ def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
 
 def default_threads() -> int:
     """Validation threads by default: the CPUs this process may use, at most :data:`MAX_THREADS`."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_THREADS))
+    return min(settings.usable_cpus(), MAX_THREADS)
 
 
 T = TypeVar("T")
