@@ -111,17 +111,29 @@ def shared_identity(
     min_weight: float = STRONG_LINK,
     links: pd.DataFrame | None = None,
 ) -> Signal:
-    """Per company: total weight of its identifier links and which kinds it shares (flag: weight ≥ ``min_weight``).
+    """Per company: the weight of the identifiers it shares and which kinds (flag: weight ≥ ``min_weight``).
 
-    ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing them."""
+    Each shared identifier counts once, ``KIND_WEIGHT[kind] / log2(n + 1)`` for ``n`` companies sharing it, however
+    many partners it brings: a common personal name shared by 15 companies is weaker evidence than one shared by
+    two, not stronger. So a legal representative's name or an address alone never flags (a name is not an ID
+    number; 王浩 runs many companies), a phone or bank account does, and a name plus an address does.
+    ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing the partner counts."""
     if links is None:
         links = identity_links(identifiers, max_sharing=max_sharing)
-    both = pd.concat([links.rename(columns={"a": "t", "b": "o"}), links.rename(columns={"b": "t", "a": "o"})])
-    if both.empty:
+    ids = frame(identifiers, ["tax_id", "kind", "value"]).dropna(subset=["value"])
+    ids = ids[ids["value"].astype(str).str.strip() != ""].drop_duplicates(["tax_id", "kind", "value"])
+    n = ids.groupby(["kind", "value"])["tax_id"].transform("size")
+    ids = ids[(n >= 2) & (n <= max_sharing)]
+    if ids.empty or links.empty:
         t = pd.DataFrame({"value": [], "flag": [], "evidence": []}, index=pd.Index([], dtype=str))
         return make_signal("shared_identity", t)
-    g = both.groupby("t").agg(value=("weight", "sum"), partners=("o", "nunique"),
-                              kinds=("kinds", lambda k: sorted(set(";".join(k).split(";")))))
+    weight = ids["kind"].map(KIND_WEIGHT).fillna(1.0) / np.log2(n[ids.index] + 1)
+    g = ids.assign(weight=weight).groupby("tax_id").agg(value=("weight", "sum"),
+                                                         kinds=("kind", lambda k: sorted(set(k))))
+    both = pd.concat([links["a"], links["b"]], ignore_index=True)
+    other = pd.concat([links["b"], links["a"]], ignore_index=True)
+    g["partners"] = pd.Series(other.to_numpy(), index=both.to_numpy()).groupby(level=0).nunique()
+    g["partners"] = g["partners"].fillna(0).astype(int)
     g["flag"] = g["value"] >= min_weight
     g["evidence"] = [f"与 {p} 家企业共用{'、'.join(KIND_ZH.get(k, k) for k in ks)}"
                      for p, ks in zip(g["partners"], g["kinds"], strict=True)]

@@ -137,6 +137,23 @@ def test_shared_identifiers_rare_weigh_more() -> None:
     assert set(zip(links["a"], links["b"], strict=True)) == {("A", "B"), ("C", "D")}
 
 
+def test_a_common_name_alone_never_flags_however_many_share_it() -> None:
+    # 12 companies whose legal representative is called 王浩, two that share a name and an address,
+    # two that share a phone: only the last four are flagged (each identifier counts once per company)
+    ids = pd.DataFrame({
+        "tax_id": [f"W{i}" for i in range(12)] + ["N1", "N1", "N2", "N2", "P1", "P2"],
+        "kind": ["legal_rep"] * 12 + ["legal_rep", "address", "legal_rep", "address", "phone", "phone"],
+        "value": ["王浩"] * 12 + ["欧阳娜", "幸福路9号", "欧阳娜", "幸福路9号", "139", "139"],
+    })
+    sig = identity.shared_identity(ids)
+    assert sorted(sig.flagged.index) == ["N1", "N2", "P1", "P2"]
+    assert sig.table.loc["W0", "partners"] == 11 and not sig.table.loc["W0", "flag"]
+    assert sig.table.loc["N1", "evidence"] == "与 1 家企业共用地址、法定代表人"
+    # the same answer when the links are passed in (the detection pipeline computes them once)
+    again = identity.shared_identity(ids, links=identity.identity_links(ids))
+    assert sorted(again.flagged.index) == ["N1", "N2", "P1", "P2"]
+
+
 def test_leiden_keeps_two_small_rings_apart() -> None:
     edges = []
     for ring in (["A1", "A2", "A3", "A4"], ["B1", "B2", "B3", "B4"]):
