@@ -2,7 +2,8 @@
 
 ``running(data_dir)`` builds the launcher when needed, starts the JVM with Bolt on a free port of
 127.0.0.1, waits until the Python driver connects and stops the server (SIGTERM, clean shutdown) on
-exit. Restarting on the same ``data_dir`` recovers the database from its transaction logs.
+exit. Restarting on the same ``data_dir`` recovers the database from its transaction logs. The server loads the
+``fapiao.*`` read procedures from ``target/plugins/`` (:data:`PLUGIN_DIR`, the jar the same Maven build makes).
 
 Examples
 --------
@@ -31,7 +32,7 @@ from pathlib import Path
 from graph import settings
 from graph.errors import StoreError
 
-__all__ = ["LAUNCHER_DIR", "LocalNeo4j", "admin_command", "admin_env", "build_if_needed", "jvm_command",
+__all__ = ["LAUNCHER_DIR", "LocalNeo4j", "plugin_jar", "admin_command", "admin_env", "build_if_needed", "jvm_command",
            "missing_prerequisites", "running"]
 
 LAUNCHER_DIR = Path(__file__).resolve().parents[1] / "tools" / "neo4j-local"
@@ -64,10 +65,16 @@ def _sources() -> list[Path]:
     return [LAUNCHER_DIR / "pom.xml", *sorted((LAUNCHER_DIR / "src").rglob("*.java"))]
 
 
+def plugin_jar() -> Path | None:
+    """The read-procedure jar the build made (``target/plugins/fapiao-procedures-N.jar``), or None."""
+    jars = sorted((LAUNCHER_DIR / "target" / "plugins").glob("fapiao-procedures-*.jar"))
+    return jars[-1] if jars else None
+
+
 def _built() -> bool:
     marker = LAUNCHER_DIR / "target" / "classes" / "fapiao" / "Neo4jLocal.class"
     deps = LAUNCHER_DIR / "target" / "dependency"
-    if not marker.is_file() or not deps.is_dir() or not any(deps.glob("neo4j-*.jar")):
+    if not marker.is_file() or not deps.is_dir() or not any(deps.glob("neo4j-*.jar")) or plugin_jar() is None:
         return False
     built_at = marker.stat().st_mtime
     return all(p.stat().st_mtime <= built_at for p in _sources())
@@ -102,6 +109,7 @@ def build_if_needed(*, quiet: bool = False) -> bool:
         if not quiet:
             print("building the local Neo4j launcher (Maven; first time downloads ~150 MB)...",
                   file=sys.stderr, flush=True)
+        shutil.rmtree(LAUNCHER_DIR / "target" / "plugins", ignore_errors=True)  # no stale procedure jar beside the new
         proc = subprocess.run(
             [mvn, "-q", "-B", "package", "dependency:copy-dependencies", "-DskipTests"],
             cwd=LAUNCHER_DIR, capture_output=True, text=True, check=False,
@@ -130,6 +138,7 @@ def jvm_command(data_dir: Path, port: int) -> list[str]:
     return [
         java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
         *opens, "-Dio.netty.tryReflectionSetAccessible=true", "-Dfile.encoding=UTF-8",
+        f"-Dfapiao.pluginDir={LAUNCHER_DIR / 'target' / 'plugins'}",
         "-cp", classpath, MAIN_CLASS, str(data_dir), str(port), str(pagecache),
     ]
 

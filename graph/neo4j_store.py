@@ -12,6 +12,11 @@ pair has one ``(seller)-[:TRADES]->(buyer)`` aggregate (count / total / first / 
 without a window walk TRADES, the whole-period edge table reads it. Bulk rows travel as parallel column lists
 (``UNWIND range(0, size($key) - 1)``), which is cheaper to encode than one map per row; large results come
 back as parallel lists too.
+
+Read procedures: when the server has the ``fapiao.*`` jar built in tools/neo4j-local (the local launcher loads it;
+any Neo4j 5.x can install it in ``plugins/``) at :data:`PROCEDURES_VERSION`, ego networks without a window and the
+whole-period edge table run as one procedure call each, whose edge columns come back as packed little-endian
+bytes. Otherwise (Aura, a server without the jar, ``FAPIAO_NEO4J_PROCEDURES=off``) the same reads run as Cypher.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import neo4j
+import numpy as np
 import pyarrow as pa
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
@@ -41,6 +47,7 @@ MAX_TS = 2**62
 STREAM_PAGE = 50_000
 MAX_EGO_HOPS = 3            # rings of the one-statement ego network (ego_trades / ego_invoices)
 TRADES_FORMAT = "1"         # FapiaoMeta 'trades': TRADES aggregates are maintained by every writer
+PROCEDURES_VERSION = "1"    # fapiao.version() of the tools/neo4j-local procedures this client understands
 _NEO4J_ERRORS = (Neo4jError, DriverError, ServiceUnavailable)
 
 
@@ -105,6 +112,21 @@ def _edge_columns(record: dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema.EDGES)
 
 
+def _packed(data: bytes, dtype: str) -> pa.Array:
+    """A little-endian packed column from a procedure (``<i4`` indexes, ``<i8`` values) as an Arrow array."""
+    return pa.array(np.frombuffer(data, dtype=dtype).astype(dtype[1:], copy=False))
+
+
+def _packed_edges(record: dict[str, Any], tax_ids: pa.Array) -> pa.Table:
+    """schema.EDGES from a procedure record: ``sellers``/``buyers`` index ``tax_ids``; four int64 columns."""
+    arrays = [
+        tax_ids.take(_packed(record["sellers"], "<i4")), tax_ids.take(_packed(record["buyers"], "<i4")),
+        _packed(record["counts"], "<i8"), _packed(record["totals"], "<i8"),
+        _packed(record["firsts"], "<i8").cast(schema.TIMESTAMP), _packed(record["lasts"], "<i8").cast(schema.TIMESTAMP),
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema.EDGES)
+
+
 def _invoice_from_row(table: pa.Table, i: int) -> Invoice:
     row = {name: table.column(name)[i].as_py() for name in INVOICE_COLUMNS}
     return Invoice(**row)
@@ -128,6 +150,10 @@ class Neo4jStore(Store):
     database, user, password : str, optional
         Default to the settings ``FAPIAO_NEO4J_DATABASE`` / ``_USER`` / ``_PASSWORD``; an empty
         password connects without auth.
+    procedures : bool, optional
+        False = plain Cypher reads only; True = use the server's ``fapiao.*`` read procedures when it has
+        them at :data:`PROCEDURES_VERSION`; default: the setting ``FAPIAO_NEO4J_PROCEDURES`` (``auto`` | ``off``).
+        After connecting, ``self.procedures`` says whether they are used and ``self.procedures_note`` why.
 
     Raises
     ------
@@ -136,7 +162,7 @@ class Neo4jStore(Store):
     """
 
     def __init__(self, uri_or_driver: str | neo4j.Driver, *, database: str | None = None,
-                 user: str | None = None, password: str | None = None) -> None:
+                 user: str | None = None, password: str | None = None, procedures: bool | None = None) -> None:
         self.database = database or settings.get("FAPIAO_NEO4J_DATABASE")
         self.batch = max(1, settings.get_int("FAPIAO_NEO4J_BATCH"))
         if isinstance(uri_or_driver, str):
@@ -164,6 +190,7 @@ class Neo4jStore(Store):
             raise StoreError(f"cannot reach Neo4j at {self.uri}: {e}; start a local one with `make neo4j` "
                              "or set FAPIAO_STORE") from e
         self._ensure_schema()
+        self.procedures, self.procedures_note = self._detect_procedures(procedures)
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _session(self, access: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
@@ -179,6 +206,25 @@ class Neo4jStore(Store):
                     raise QueryError("schema", str(e)) from e
         self._ensure_trades()
 
+    def _detect_procedures(self, wanted: bool | None) -> tuple[bool, str]:
+        """Whether to use the fapiao.* read procedures: asked for, installed, and at our version."""
+        if wanted is None:
+            mode = settings.get("FAPIAO_NEO4J_PROCEDURES").strip().lower()
+            if mode not in {"auto", "off"}:
+                raise ConfigError(f"FAPIAO_NEO4J_PROCEDURES={mode!r}: use 'auto' or 'off'")
+            wanted = mode == "auto"
+        if not wanted:
+            return False, "off (FAPIAO_NEO4J_PROCEDURES=off): plain Cypher reads"
+        try:
+            found = self._read("procedures_version")
+        except QueryError:  # ProcedureNotFound: no jar on this server (Aura, a server without the plugin)
+            return False, "the server has no fapiao.* procedures: plain Cypher reads"
+        version = str(found[0]["version"]) if found else "?"
+        if version != PROCEDURES_VERSION:
+            return False, (f"the server's fapiao.* procedures are version {version}, this client needs "
+                           f"{PROCEDURES_VERSION}: plain Cypher reads (install the jar from tools/neo4j-local)")
+        return True, f"fapiao.* procedures version {version}"
+
     def _ensure_trades(self) -> None:
         """Build the TRADES aggregates once in a database loaded before they existed (then mark it)."""
         if self._read("meta_get", key="trades"):
@@ -191,10 +237,14 @@ class Neo4jStore(Store):
                 raise QueryError("trades_backfill", str(e)) from e
         self._write(statement("meta_put", {"key": "trades", "value": TRADES_FORMAT}), "meta_put")
 
-    def _read(self, name: str, **params: Any) -> list[dict[str, Any]]:
+    def _read(self, name: str, *, raw: bool = False, **params: Any) -> list[dict[str, Any]]:
+        """Records of statement ``name`` as dicts; ``raw`` skips ``Record.data()``, which walks a bytes value
+        element by element (67 s for the packed 1M edge table instead of milliseconds)."""
         query = cypher.load(name)
 
         def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            if raw:
+                return [dict(zip(r.keys(), r.values(), strict=True)) for r in tx.run(query, params)]
             return [r.data() for r in tx.run(query, params)]
 
         try:
@@ -327,9 +377,14 @@ class Neo4jStore(Store):
             raise ConfigError(f"the Neo4j store walks at most {MAX_EGO_HOPS} hops around a taxpayer (asked {hops})")
         # no window and no minimum amount: walk the TRADES aggregates; otherwise the invoices themselves
         filtered = start is not None or end is not None or int(min_amount_fen) != 0
-        name = "ego_invoices" if filtered else "ego_trades"
-        found = self._read(name, tax_id=tax_id, hops=hops, start=_ts(start, MIN_TS), end=_ts(end, MAX_TS),
-                           min_amount_fen=int(min_amount_fen), limit=max(1, int(limit)))
+        if filtered:
+            found = self._read("ego_invoices", tax_id=tax_id, hops=hops, start=_ts(start, MIN_TS),
+                               end=_ts(end, MAX_TS), min_amount_fen=int(min_amount_fen), limit=max(1, int(limit)))
+        else:
+            if self.procedures:  # $center: the EXPLAIN-every-statement test gives $tax_id a list
+                found = self._read("ego_procedure", raw=True, center=tax_id, hops=hops, limit=max(1, int(limit)))
+            else:
+                found = self._read("ego_trades", raw=True, tax_id=tax_id, hops=hops, limit=max(1, int(limit)))
         if not found:
             return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
         r = found[0]
@@ -337,7 +392,8 @@ class Neo4jStore(Store):
         b1, b2 = r["bounds"]
         hop_of = {t: 0 if i == 0 else 1 if i < b1 else 2 if i < b2 else 3 for i, t in enumerate(kept)}
         by_id = {row[0]: _taxpayer_from_row(row) for row in r["nodes"]}
-        edges = _edge_columns(r).sort_by([("seller_tax_id", "ascending"), ("buyer_tax_id", "ascending")])
+        table = _packed_edges(r, pa.array(kept, pa.string())) if isinstance(r["sellers"], bytes) else _edge_columns(r)
+        edges = table.sort_by([("seller_tax_id", "ascending"), ("buyer_tax_id", "ascending")])
         dropped = int(r["dropped"])
         return Subgraph(center=tax_id, nodes=[by_id[t] for t in kept if t in by_id], hops=hop_of, edges=edges,
                         truncated=dropped > 0, dropped=dropped)
@@ -386,6 +442,9 @@ class Neo4jStore(Store):
 
     def edge_table(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         if start is None and end is None:  # the whole period: the TRADES aggregates, no invoice is read
+            if self.procedures:
+                r = self._read("edge_table_procedure", raw=True)[0]
+                return _packed_edges(r, pa.array(r["taxIds"], pa.string()))
             return _edge_columns(self._read("edge_table_trades")[0])
         return _edge_columns(self._read("edge_table", start=_ts(start, MIN_TS), end=_ts(end, MAX_TS))[0])
 

@@ -27,6 +27,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_NEO4J_PASSWORD", "", "Neo4j password; empty means connect without auth."),
     Setting("FAPIAO_NEO4J_DATABASE", "neo4j", "Neo4j database name."),
     Setting("FAPIAO_NEO4J_BATCH", "5000", "Rows per `UNWIND $rows` batch when loading into Neo4j."),
+    Setting("FAPIAO_NEO4J_PROCEDURES", "auto",
+            "`auto` = use the fapiao.* read procedures when the Neo4j server has the matching jar installed "
+            "(ego network, edge table); `off` = always the plain Cypher statements."),
     Setting("FAPIAO_REQUIRE_NEO4J", "0",
             "1 = tests that need a real Neo4j fail instead of skipping when Java/Maven are missing (CI sets it)."),
     Setting("FAPIAO_REQUIRE_BROWSER", "0",

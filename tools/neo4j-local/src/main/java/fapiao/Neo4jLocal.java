@@ -1,5 +1,6 @@
 package fapiao;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import org.neo4j.configuration.GraphDatabaseSettings;
@@ -13,6 +14,7 @@ import org.neo4j.io.ByteUnit;
  * Runs Neo4j Community with Bolt on 127.0.0.1: Neo4jLocal DATA_DIR PORT [PAGECACHE_MB] [PASSWORD].
  * The password may also come from the NEO4J_LOCAL_PASSWORD environment variable (kept out of `ps`).
  * SIGTERM / Ctrl-C shut the database down cleanly; after a crash the next start recovers it.
+ * Procedures: the jars in -Dfapiao.pluginDir (default target/plugins next to target/classes: fapiao.ego ...).
  */
 public final class Neo4jLocal {
     public static void main(String[] args) throws Exception {
@@ -27,7 +29,12 @@ public final class Neo4jLocal {
         if (password != null && password.isEmpty()) {
             password = null;
         }
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
+        Path plugins = pluginDir();
+        if (Files.isDirectory(plugins)) {
+            builder.setConfig(GraphDatabaseSettings.plugin_dir, plugins);
+        }
+        DatabaseManagementService dbms = builder
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(pageCacheMb))
@@ -47,5 +54,15 @@ public final class Neo4jLocal {
         System.out.println("NEO4J-LOCAL READY bolt://127.0.0.1:" + port);
         System.out.flush();
         stopped.await();
+    }
+
+    /** -Dfapiao.pluginDir, else the module's target/plugins (this class lives in target/classes). */
+    static Path pluginDir() throws java.net.URISyntaxException {
+        String configured = System.getProperty("fapiao.pluginDir");
+        if (configured != null && !configured.isEmpty()) {
+            return Path.of(configured).toAbsolutePath();
+        }
+        Path classes = Path.of(Neo4jLocal.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        return classes.getParent().resolve("plugins");
     }
 }
