@@ -96,7 +96,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("bulk")
     csv = write_import_csv(base / "csv", invoices=invoices, taxpayers=taxpayers.select(schema.TAXPAYERS.names),
                            identifiers=identifier_rows(taxpayers))
-    assert "neo4j-admin database import full neo4j --nodes=Taxpayer=taxpayers-header.csv,taxpayers.csv" in csv.command()
+    assert ("neo4j-admin database import full neo4j --id-type=actual --nodes=Taxpayer=taxpayers-header.csv,"
+            "taxpayers.csv") in csv.command()
     import_local(base / "neo4j", csv)
     assert (base / "neo4j" / "import.report").is_file()  # the importer's report stays in the data folder
     with pytest.raises(StoreError, match="already holds"):
@@ -174,7 +175,7 @@ def test_cli_neo4j_import_from_an_embedded_workspace(tmp_path: Path) -> None:
     only = runner.invoke(cli, ["neo4j-import", "--from", f"embedded:{tmp_path / 'ws'}", "--csv-only",
                                "--csv", str(tmp_path / "csv")])
     assert only.exit_code == 0, only.output
-    assert "neo4j-admin database import full neo4j --nodes=Taxpayer=" in only.output
+    assert "neo4j-admin database import full neo4j --id-type=actual --nodes=Taxpayer=" in only.output
     assert (tmp_path / "csv" / "invoices.csv").is_file()
     done = runner.invoke(cli, ["neo4j-import", "--from", f"embedded:{tmp_path / 'ws'}", "--data",
                                str(tmp_path / "neo")])
