@@ -7,6 +7,8 @@ graph.schema.INVOICES once, then for each backend (embedded workspace, a local N
 - load throughput (invoices/s; Neo4j writes both ISSUED and BILLED_TO relationships),
 - ``ego_network(hops=2, limit=500)`` latency p50 / p95 over random taxpayers,
 - ``edge_table()`` time for the whole period,
+- Neo4j with the ``fapiao.*`` read procedures: the ego networks and the edge table also through plain Cypher
+  (``procedures=False``) in the same run, interleaved call by call, with client + server CPU per call,
 - Neo4j only: the bulk import (``graph.neo4j_import``: CSV files + ``neo4j-admin database import full`` into an
   empty data dir, then start + every index online) beside the Cypher ``UNWIND`` load,
 - peak RSS of this Python process and of the Neo4j JVM (VmHWM).
@@ -157,31 +159,56 @@ def measure_backend(backend_name: str, store: Store, table: pa.Table, samples: i
     add(figures, Figure("load per CPU-second, client+server", name, size, table.num_rows / load_cpu, "/cpu-s",
                           target, True))
 
-    figures += measure_queries(name, store, table, samples, seed, counts.invoices)
+    figures += measure_queries(name, store, table, samples, seed, counts.invoices, server_pid=server_pid)
     return figures
 
 
+def cypher_peer(store: Store) -> Store | None:
+    """The same Neo4j read through plain Cypher when ``store`` uses the fapiao.* procedures, else None."""
+    from graph.neo4j_store import Neo4jStore
+
+    if not isinstance(store, Neo4jStore) or not store.procedures:
+        return None
+    return Neo4jStore(store._driver, database=store.database, procedures=False)  # shares (does not close) the driver
+
+
 def measure_queries(name: str, store: Store, table: pa.Table, samples: int, seed: int,
-                    invoices: int) -> list[Figure]:
-    """Ego-network latency, search latency and the whole-period edge table on a loaded store."""
+                    invoices: int, server_pid: int | None = None) -> list[Figure]:
+    """Ego-network latency, search latency and the whole-period edge table on a loaded store; for a Neo4j with the
+    read procedures the same ego networks (interleaved) and edge tables also through plain Cypher."""
     figures: list[Figure] = []
     backend_name = name
+    peer = cypher_peer(store)
+    paths: list[tuple[str, Store]] = [(name, store)] + ([(f"{name} cypher", peer)] if peer is not None else [])
     tax_ids = sorted(set(table.column("seller_tax_id").to_pylist()))
     rng = random.Random(seed)
     picks = [rng.choice(tax_ids) for _ in range(samples)]
     for tax_id in rng.sample(tax_ids, min(10, len(tax_ids))):  # warm-up (query plans, JIT, page cache)
-        store.ego_network(tax_id, hops=2, limit=500)
-    latencies = []
+        for _, s in paths:
+            s.ego_network(tax_id, hops=2, limit=500)
+    latencies: dict[str, list[float]] = {label: [] for label, _ in paths}
+    cpu: dict[str, float] = {label: 0.0 for label, _ in paths}
     with progress_bar() as bar:
         task = bar.add_task(f"{name}: ego networks", total=samples)
         for tax_id in picks:
-            t0 = time.perf_counter()
-            store.ego_network(tax_id, hops=2, limit=500)
-            latencies.append((time.perf_counter() - t0) * 1000)
+            for label, s in paths:  # interleaved: both paths see the same machine load
+                c0 = cpu_seconds(server_pid)
+                t0 = time.perf_counter()
+                s.ego_network(tax_id, hops=2, limit=500)
+                latencies[label].append((time.perf_counter() - t0) * 1000)
+                cpu[label] += cpu_seconds(server_pid) - c0
             bar.advance(task)
-    q = statistics.quantiles(latencies, n=100)
-    add(figures, Figure("ego 2-hop limit 500 p50 (ms)", name, f"{samples} taxpayers", q[49], "ms", None, False))
-    add(figures, Figure("ego 2-hop limit 500 p95 (ms)", name, f"{samples} taxpayers", q[94], "ms", 50.0, False))
+    for label, _ in paths:
+        q = statistics.quantiles(latencies[label], n=100)
+        add(figures, Figure("ego 2-hop limit 500 p50 (ms)", label, f"{samples} taxpayers", q[49], "ms", None, False))
+        add(figures, Figure("ego 2-hop limit 500 p95 (ms)", label, f"{samples} taxpayers", q[94], "ms", 50.0, False))
+        if server_pid is not None:
+            add(figures, Figure("ego CPU per call, client+server (ms)", label, f"{samples} taxpayers",
+                                cpu[label] * 1000 / samples, "ms", None, False))
+    if peer is not None:
+        p95 = {label: statistics.quantiles(latencies[label], n=100)[94] for label, _ in paths}
+        add(figures, Figure("ego p95: Cypher / procedure (x)", name, f"{samples} taxpayers",
+                            p95[f"{name} cypher"] / p95[name], "x", None, True))
 
     names = table.column("seller_name").to_pylist()
     queries = []
@@ -198,13 +225,24 @@ def measure_queries(name: str, store: Store, table: pa.Table, samples: int, seed
     add(figures, Figure("search name contains p95 (ms)", backend_name, f"{len(queries)} queries",
                           statistics.quantiles(search_ms, n=20)[18], "ms", None, False))
 
-    t0 = time.perf_counter()
-    edges = store.edge_table()
-    edge_s = time.perf_counter() - t0
-    assert sum(edges.column("count").to_pylist()) == invoices
-    add(figures, Figure("edge_table export (s)", name, f"{edges.num_rows:,} edges", edge_s, "s", 5.0, False))
-
-
+    edge_s: dict[str, list[float]] = {label: [] for label, _ in paths}
+    for call in (1, 2):  # the first call of each path, then a second one (warm plans and page cache)
+        for label, s in paths:
+            c0 = cpu_seconds(server_pid)
+            t0 = time.perf_counter()
+            edges = s.edge_table()
+            edge_s[label].append(time.perf_counter() - t0)
+            assert sum(edges.column("count").to_pylist()) == invoices
+            size = f"{edges.num_rows:,} edges"
+            add(figures, Figure("edge_table export (s)" if call == 1 else "edge_table export, 2nd call (s)", label,
+                                size, edge_s[label][-1], "s", 5.0, False))
+            if server_pid is not None:
+                add(figures, Figure(f"edge_table CPU, client+server, call {call} (s)", label, size,
+                                    cpu_seconds(server_pid) - c0, "s", None, False))
+    if peer is not None:
+        add(figures, Figure("edge_table: Cypher / procedure, 1st call (x)", name, "-",
+                            edge_s[f"{name} cypher"][0] / edge_s[name][0], "x", None, True))
+        peer.close()
     return figures
 
 
