@@ -385,6 +385,11 @@ class Neo4jStore(Store):
                 found = self._read("ego_procedure", raw=True, center=tax_id, hops=hops, limit=max(1, int(limit)))
             else:
                 found = self._read("ego_trades", raw=True, tax_id=tax_id, hops=hops, limit=max(1, int(limit)))
+        return self._ego_subgraph(tax_id, found)
+
+    @staticmethod
+    def _ego_subgraph(tax_id: str, found: list[dict[str, Any]]) -> Subgraph:
+        """A Subgraph from an ego record (ego_trades / ego_invoices lists, or ego_procedure's packed edges)."""
         if not found:
             return Subgraph(center=tax_id, nodes=[], hops={}, edges=schema.empty(schema.EDGES))
         r = found[0]

@@ -1,16 +1,19 @@
 """The fapiao.* read procedures (tools/neo4j-local, loaded by the local launcher) against the plain Cypher reads on
-the same real Neo4j: ego networks (kept order, ring bounds, dropped, node rows with identifiers, edges) and the
-whole-period edge table must be identical; the setting and a version mismatch fall back to Cypher."""
+the same real Neo4j: ego networks (kept order, ring bounds, dropped, node rows with identifiers, edges) from both
+the store walk and the in-memory TRADES projection, and the whole-period edge table, must be identical; a write
+makes the projection stale; the setting and a version mismatch fall back to Cypher."""
 
 from __future__ import annotations
 
 import random
+import time
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import neo4j
 import pyarrow as pa
 import pytest
 
@@ -28,6 +31,8 @@ HUBS = (1, 2, 3)
 TIE_CENTRE, TIE_PARTNERS = 90, (93, 91, 92)   # one invoice of the same total to each partner
 RED_A, RED_B = 95, 96                         # trade only by a red-letter (negative) invoice
 EDGE_KEYS = [("seller_tax_id", "ascending"), ("buyer_tax_id", "ascending")]
+EGO_CALL = ("CALL fapiao.ego($center, $hops, $limit, $options) YIELD kept, bounds, dropped, nodes, sellers, buyers, "
+            "counts, totals, firsts, lasts, source RETURN *")
 
 
 def tid(n: int) -> str:
@@ -87,6 +92,22 @@ def assert_same(a: Subgraph, b: Subgraph) -> None:
     assert a.edges.schema == b.edges.schema and a.edges.equals(b.edges)
 
 
+def call_ego(store: Neo4jStore, center: str, hops: int, limit: int, *, walk: bool) -> tuple[Subgraph, str | None]:
+    """fapiao.ego directly: ``walk`` forces the store walk; returns the Subgraph and which source answered."""
+    with store._session(neo4j.READ_ACCESS) as session:
+        found = [dict(zip(r.keys(), r.values(), strict=True)) for r in session.run(
+            EGO_CALL, center=center, hops=hops, limit=limit, options={"walk": walk})]
+    return Neo4jStore._ego_subgraph(center, found), (found[0]["source"] if found else None)
+
+
+def await_projection(store: Neo4jStore) -> None:
+    """Call fapiao.ego until it answers from the TRADES projection (built in the background after a write)."""
+    deadline = time.monotonic() + 120
+    while call_ego(store, tid(1), 1, 1, walk=False)[1] != "projection":
+        assert time.monotonic() < deadline, "fapiao.ego never answered from the projection"
+        time.sleep(0.05)
+
+
 def test_the_local_server_has_the_procedures(stores: tuple[Neo4jStore, Neo4jStore, Any]) -> None:
     proc, plain, _ = stores
     assert proc.procedures and proc.procedures_note == f"fapiao.* procedures version {neo4j_store.PROCEDURES_VERSION}"
@@ -105,6 +126,38 @@ def test_ego_equals_cypher(stores: tuple[Neo4jStore, Neo4jStore, Any], hops: int
     for centre in (*HUBS, 7, 40, 80, TIE_CENTRE, TIE_PARTNERS[0], RED_A):
         assert_same(proc.ego_network(tid(centre), hops=hops, limit=limit),
                     plain.ego_network(tid(centre), hops=hops, limit=limit))
+
+
+@pytest.mark.parametrize("source", ["store", "projection"])
+def test_both_procedure_sources_equal_cypher(stores: tuple[Neo4jStore, Neo4jStore, Any], source: str) -> None:
+    proc, plain, _ = stores
+    if source == "projection":
+        await_projection(proc)
+    for centre in (*HUBS, 7, 40, TIE_CENTRE, TIE_PARTNERS[0], RED_A, 999):
+        for hops in (0, 1, 2, 3):
+            for limit in (1, 4, 25, 500):
+                sub, used = call_ego(proc, tid(centre), hops, limit, walk=source == "store")
+                expected = plain.ego_network(tid(centre), hops=hops, limit=limit)
+                assert used == (None if centre == 999 else source)
+                assert_same(sub, expected)
+
+
+def test_projection_follows_writes(stores: tuple[Neo4jStore, Neo4jStore, list[dict[str, Any]]]) -> None:
+    proc, plain, rows = stores
+    await_projection(proc)
+    assert call_ego(proc, tid(97), 2, 500, walk=False)[1] is None  # not in the graph yet
+    new = invoice(6000, 97, 60, 4.0, 9_000_000)  # a new taxpayer, trading with 60
+    with proc.writer() as w:
+        w.invoices(pa.Table.from_pylist([new], schema=schema.INVOICES))
+    rows.append(new)
+    sub, used = call_ego(proc, tid(97), 2, 500, walk=False)
+    assert used == "store"  # a transaction committed since the projection was built
+    assert [n.tax_id for n in sub.nodes][:2] == [tid(97), tid(60)] and sub.hops[tid(60)] == 1
+    assert_same(sub, plain.ego_network(tid(97), hops=2, limit=500))
+    await_projection(proc)
+    sub, used = call_ego(proc, tid(97), 2, 500, walk=False)
+    assert used == "projection"
+    assert_same(sub, plain.ego_network(tid(97), hops=2, limit=500))
 
 
 def test_ego_raw_records_equal(stores: tuple[Neo4jStore, Neo4jStore, Any]) -> None:

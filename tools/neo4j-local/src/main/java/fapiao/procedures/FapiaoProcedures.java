@@ -4,14 +4,18 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.eclipse.collections.impl.map.mutable.primitive.IntIntHashMap;
+import org.eclipse.collections.impl.map.mutable.primitive.IntObjectHashMap;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
 import org.eclipse.collections.impl.map.mutable.primitive.LongObjectHashMap;
 import org.eclipse.collections.impl.set.mutable.primitive.LongHashSet;
 import org.neo4j.graphdb.Direction;
+import org.neo4j.graphdb.GraphDatabaseService;
 import org.neo4j.graphdb.Label;
 import org.neo4j.graphdb.Node;
 import org.neo4j.graphdb.Relationship;
@@ -60,6 +64,9 @@ public final class FapiaoProcedures {
     @Context
     public Transaction tx;
 
+    @Context
+    public GraphDatabaseService db;
+
     /** Output of fapiao.version(). */
     public static final class VersionRow {
         public String version;
@@ -83,6 +90,8 @@ public final class FapiaoProcedures {
         public byte[] totals;
         public byte[] firsts;
         public byte[] lasts;
+        /** "projection" (the in-memory TRADES copy) or "store" (walked in the database). */
+        public String source;
     }
 
     /** Output of fapiao.edgeTable(): tax ids once, then packed columns (int32 indexes, int64 values). */
@@ -105,6 +114,7 @@ public final class FapiaoProcedures {
     /** One reachable taxpayer: node id, its volume with the ring before, tax id read on demand (ties only). */
     private static final class Candidate {
         final long id;
+        int row = -1; // in the TradesProjection, when walking it
         long volume;
         private String taxId;
         private boolean taxIdRead;
@@ -162,7 +172,7 @@ public final class FapiaoProcedures {
     }
 
     /** Kernel cursors over TRADES for one call (the core API costs a map and two entities per relationship). */
-    private static final class Walk implements AutoCloseable {
+    static final class Walk implements AutoCloseable {
         final Read read;
         final NodeCursor node;
         final NodeCursor other;
@@ -219,6 +229,10 @@ public final class FapiaoProcedures {
             }
         }
 
+        long tradesCount() {
+            return trades < 0 ? 0 : read.countsForRelationship(-1, trades, -1);
+        }
+
         String taxId(long id) {
             read.singleNode(id, other);
             if (!other.next()) {
@@ -273,9 +287,11 @@ public final class FapiaoProcedures {
     }
 
     @Procedure(name = "fapiao.ego", mode = Mode.READ)
-    @Description("fapiao.ego(taxId, hops, limit): the ego network of cypher/ego_trades.cypher (rings 1..hops <= 3 "
-            + "over TRADES pos_*, ranked by volume then tax id, first `limit` kept) with packed edge columns.")
-    public Stream<EgoRow> ego(@Name("taxId") String taxId, @Name("hops") long hops, @Name("limit") long limit) {
+    @Description("fapiao.ego(taxId, hops, limit[, {walk: true}]): the ego network of cypher/ego_trades.cypher (rings "
+            + "1..hops <= 3 over TRADES pos_*, ranked by volume then tax id, first `limit` kept) with packed edge "
+            + "columns; from an in-memory TRADES copy while no transaction committed since it was built.")
+    public Stream<EgoRow> ego(@Name("taxId") String taxId, @Name("hops") long hops, @Name("limit") long limit,
+                              @Name(value = "options", defaultValue = "{}") Map<String, Object> options) {
         if (limit < 1) {
             throw new IllegalArgumentException("fapiao.ego: limit must be at least 1 (got " + limit + ")");
         }
@@ -285,12 +301,29 @@ public final class FapiaoProcedures {
         }
         EgoRow row = new EgoRow();
         try (Walk walk = new Walk(tx)) {
+            boolean walkOnly = options != null && Boolean.TRUE.equals(options.get("walk"));
+            TradesProjection p = walkOnly ? null : TradesProjection.current(db, walk.tradesCount());
+            row.source = p == null ? "store" : "projection";
             Candidate centre = new Candidate(centreNode.getId(), walk);
-            LongHashSet seen = new LongHashSet();
-            seen.add(centre.id);
-            List<Candidate> ring1 = hops >= 1 ? ring(walk, List.of(centre), seen) : List.of();
-            List<Candidate> ring2 = hops >= 2 ? ring(walk, ring1, seen) : List.of();
-            List<Candidate> ring3 = hops >= 3 ? ring(walk, ring2, seen) : List.of();
+            List<Candidate> ring1;
+            List<Candidate> ring2;
+            List<Candidate> ring3;
+            if (p == null) {
+                LongHashSet seen = new LongHashSet();
+                seen.add(centre.id);
+                ring1 = hops >= 1 ? ring(walk, List.of(centre), seen) : List.of();
+                ring2 = hops >= 2 ? ring(walk, ring1, seen) : List.of();
+                ring3 = hops >= 3 ? ring(walk, ring2, seen) : List.of();
+            } else {
+                centre.row = p.index.getIfAbsent(centre.id, -1);
+                BitSet seen = new BitSet(p.nodeIds.length);
+                if (centre.row >= 0) {
+                    seen.set(centre.row);
+                }
+                ring1 = hops >= 1 ? ring(p, walk, List.of(centre), seen) : List.of();
+                ring2 = hops >= 2 ? ring(p, walk, ring1, seen) : List.of();
+                ring3 = hops >= 3 ? ring(p, walk, ring2, seen) : List.of();
+            }
             List<Candidate> top2 = ring2.subList(0, (int) Math.min(ring2.size(), limit));
             List<Candidate> kept = new ArrayList<>();
             kept.add(centre);
@@ -303,30 +336,10 @@ public final class FapiaoProcedures {
             row.bounds = List.of(1L + ring1.size(), 1L + ring1.size() + top2.size());
             row.dropped = 1L + ring1.size() + ring2.size() + ring3.size() - kept.size();
             row.kept = new ArrayList<>(kept.size());
-            LongIntHashMap index = new LongIntHashMap(kept.size() * 2);
             for (Candidate k : kept) {
-                index.put(k.id, index.size());
                 row.kept.add(k.taxId());
             }
-            Columns edges = new Columns(Math.max(16, kept.size() * 4));
-            long[] values = new long[4];
-            for (int a = 0; a < kept.size(); a++) {
-                long id = kept.get(a).id;
-                if (!walk.trades(id, Direction.OUTGOING)) {
-                    continue;
-                }
-                while (walk.rels.next()) {
-                    long end = walk.rels.targetNodeReference();
-                    int b = index.getIfAbsent(end, -1);
-                    if (b < 0 || end == id) {
-                        continue;
-                    }
-                    walk.relValues(walk.edgeKeys, values);
-                    if (values[0] > 0) {
-                        edges.add(a, b, values[0], values[1], values[2], values[3]);
-                    }
-                }
-            }
+            Columns edges = p == null ? edgesWalked(walk, kept) : edgesProjected(p, kept);
             row.nodes = new ArrayList<>(kept.size());
             for (Candidate k : kept) {
                 row.nodes.add(nodeRow(tx.getNodeById(k.id)));
@@ -339,6 +352,94 @@ public final class FapiaoProcedures {
             row.lasts = edges.lasts.bytes();
         }
         return Stream.of(row);
+    }
+
+    /** TRADES with pos_count > 0 among the kept nodes, read from the store. */
+    private static Columns edgesWalked(Walk walk, List<Candidate> kept) {
+        LongIntHashMap index = new LongIntHashMap(kept.size() * 2);
+        for (Candidate k : kept) {
+            index.put(k.id, index.size());
+        }
+        Columns edges = new Columns(Math.max(16, kept.size() * 4));
+        long[] values = new long[4];
+        for (int a = 0; a < kept.size(); a++) {
+            long id = kept.get(a).id;
+            if (!walk.trades(id, Direction.OUTGOING)) {
+                continue;
+            }
+            while (walk.rels.next()) {
+                long end = walk.rels.targetNodeReference();
+                int b = index.getIfAbsent(end, -1);
+                if (b < 0 || end == id) {
+                    continue;
+                }
+                walk.relValues(walk.edgeKeys, values);
+                if (values[0] > 0) {
+                    edges.add(a, b, values[0], values[1], values[2], values[3]);
+                }
+            }
+        }
+        return edges;
+    }
+
+    /** The same edges from the in-memory copy. */
+    private static Columns edgesProjected(TradesProjection p, List<Candidate> kept) {
+        IntIntHashMap index = new IntIntHashMap(kept.size() * 2);
+        for (int a = 0; a < kept.size(); a++) {
+            if (kept.get(a).row >= 0) {
+                index.put(kept.get(a).row, a);
+            }
+        }
+        Columns edges = new Columns(Math.max(16, kept.size() * 4));
+        for (int a = 0; a < kept.size(); a++) {
+            int r = kept.get(a).row;
+            if (r < 0) {
+                continue;
+            }
+            for (int slot = p.outStart[r]; slot < p.outStart[r + 1]; slot++) {
+                int b = index.getIfAbsent(p.target[slot], -1);
+                if (b >= 0) {
+                    edges.add(a, b, p.count[slot], p.total[slot], p.first[slot], p.last[slot]);
+                }
+            }
+        }
+        return edges;
+    }
+
+    /** {@link #ring(Walk, List, LongHashSet)} over the in-memory copy ({@code seen} holds its rows). */
+    private static List<Candidate> ring(TradesProjection p, Walk walk, List<Candidate> from, BitSet seen) {
+        IntObjectHashMap<Candidate> found = new IntObjectHashMap<>();
+        for (Candidate m : from) {
+            int r = m.row;
+            if (r < 0) {
+                continue;
+            }
+            for (int slot = p.outStart[r]; slot < p.outStart[r + 1]; slot++) {
+                visit(p, walk, found, seen, p.target[slot], p.total[slot]);
+            }
+            for (int k = p.inStart[r]; k < p.inStart[r + 1]; k++) {
+                int slot = p.inSlot[k];
+                visit(p, walk, found, seen, p.sellerOf[slot], p.total[slot]);
+            }
+        }
+        List<Candidate> ranked = new ArrayList<>(found.values());
+        ranked.sort(FapiaoProcedures::rank);
+        found.forEachKey(seen::set);
+        return ranked;
+    }
+
+    private static void visit(TradesProjection p, Walk walk, IntObjectHashMap<Candidate> found, BitSet seen, int x,
+                              long total) {
+        if (seen.get(x)) {
+            return;
+        }
+        Candidate c = found.get(x);
+        if (c == null) {
+            c = new Candidate(p.nodeIds[x], walk);
+            c.row = x;
+            found.put(x, c);
+        }
+        c.volume += total;
     }
 
     /** [tax_id, name (or ''), registered_on, industry, region, invoice_limit_fen, status, [[kind, value]...]]. */
