@@ -1,7 +1,13 @@
-// Create invoices that do not exist yet (the caller checked in the same transaction), with both edges.
+// Create invoices that do not exist yet, with both edges. $party lists the batch's taxpayers once; rows refer to
+// them by position ($seller_idx / $buyer_idx), so each taxpayer is looked up once per batch, not twice per row.
+// Creates nothing when a party is missing (the caller checks the nodes-created counter).
+UNWIND range(0, size($party) - 1) AS p
+MATCH (t:Taxpayer {tax_id: $party[p]})
+WITH p, t ORDER BY p
+WITH collect(t) AS ps
+WHERE size(ps) = size($party)
 UNWIND range(0, size($key) - 1) AS n
-MATCH (s:Taxpayer {tax_id: $seller_tax_id[n]})
-MATCH (b:Taxpayer {tax_id: $buyer_tax_id[n]})
+WITH ps[$seller_idx[n]] AS s, ps[$buyer_idx[n]] AS b, n
 CREATE (s)-[:ISSUED]->(i:Invoice {
     key: $key[n], number: $number[n], code: $code[n], ts: $ts[n],
     issued_at: datetime({epochSeconds: $ts[n], timezone: 'Asia/Shanghai'}),

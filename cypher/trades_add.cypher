@@ -1,9 +1,14 @@
 // Add the per-pair aggregates of newly created invoices (one row per seller/buyer pair, summed by the caller)
 // to (seller)-[:TRADES]->(buyer): count/total_fen/first_ts/last_ts over every invoice (edge table) and pos_*
-// over invoices with total_fen >= 0 (ego networks). Runs in the transaction that created the invoices.
-UNWIND range(0, size($seller_tax_id) - 1) AS n
-MATCH (s:Taxpayer {tax_id: $seller_tax_id[n]})
-MATCH (b:Taxpayer {tax_id: $buyer_tax_id[n]})
+// over invoices with total_fen >= 0 (ego networks). Runs in the transaction that created the invoices, after
+// invoices_create: pairs refer to the batch's $party list by position ($seller_idx / $buyer_idx).
+UNWIND range(0, size($party) - 1) AS p
+MATCH (t:Taxpayer {tax_id: $party[p]})
+WITH p, t ORDER BY p
+WITH collect(t) AS ps
+WHERE size(ps) = size($party)
+UNWIND range(0, size($count) - 1) AS n
+WITH ps[$seller_idx[n]] AS s, ps[$buyer_idx[n]] AS b, n
 MERGE (s)-[t:TRADES]->(b)
 ON CREATE SET t.count = $count[n], t.total_fen = $total_fen[n], t.first_ts = $first_ts[n], t.last_ts = $last_ts[n],
     t.pos_count = $pos_count[n], t.pos_total_fen = $pos_total_fen[n], t.pos_first_ts = $pos_first_ts[n],

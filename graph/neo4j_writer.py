@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 import cypher
 from graph import schema
+from graph.errors import QueryError
 from graph.model import AuditEvent, Ring, Run
 from graph.store import Writer
 
@@ -61,6 +62,7 @@ class Neo4jWriter(Writer):
         self._small: list[tuple[str, Callable[[neo4j.ManagedTransaction], Any]]] = []
         self._red_written = False
         self._known_parties: set[str] = set()   # taxpayers committed by this writer (skip re-merging them)
+        self._expect_new = True  # skip the stored-key lookup while batches hold only new keys
 
     # --- buffering --------------------------------------------------------------------------------
     @staticmethod
@@ -180,12 +182,20 @@ class Neo4jWriter(Writer):
                 if t not in self._known_parties and parties.get(t) is None:
                     parties[t] = n
         party_cols = {"tax_id": list(parties), "name": list(parties.values())}
+        # every taxpayer of the batch once; invoice rows and pairs refer to them by position
+        party = sorted(set(cols["seller_tax_id"]) | set(cols["buyer_tax_id"]))
+        position = {t: i for i, t in enumerate(party)}
+        cols["seller_idx"] = [position[t] for t in cols["seller_tax_id"]]
+        cols["buyer_idx"] = [position[t] for t in cols["buyer_tax_id"]]
+        optimistic = self._expect_new
 
         def work(tx: neo4j.ManagedTransaction) -> None:
             if parties:  # taxpayers this writer has not seen yet
                 tx.run(cypher.load("parties_merge"), party_cols).consume()
-            stored = {row[0]: (row[1], row[2]) for row in tx.run(
-                cypher.load("invoices_existing_pairs"), {"keys": cols["key"]}).single(strict=True)[0]}
+            stored: dict[str, tuple[str, str]] = {}
+            if not optimistic:  # an optimistic batch skips the lookup: a stored key fails the uniqueness constraint
+                stored = {row[0]: (row[1], row[2]) for row in tx.run(
+                    cypher.load("invoices_existing_pairs"), {"keys": cols["key"]}).single(strict=True)[0]}
             # one row per key (the last wins), split into new and stored invoices
             last = {k: i for i, k in enumerate(cols["key"])}
             new_idx = [i for k, i in last.items() if k not in stored]
@@ -193,16 +203,26 @@ class Neo4jWriter(Writer):
             for query_name, idx in (("invoices_create", new_idx), ("invoices_update", old_idx)):
                 if idx:
                     params = {name: [values[i] for i in idx] for name, values in cols.items()}
-                    tx.run(cypher.load(query_name), params).consume()
+                    summary = tx.run(cypher.load(query_name), {**params, "party": party}).consume()
+                    if query_name == "invoices_create" and summary.counters.nodes_created != len(idx):
+                        raise QueryError(query_name, "a seller or buyer taxpayer is missing")  # rolls back
             if new_idx:  # new invoices add to their pair's TRADES aggregate
-                tx.run(cypher.load("trades_add"), _pair_sums(chunk, new_idx)).consume()
+                tx.run(cypher.load("trades_add"), {**_pair_sums(chunk, new_idx, position), "party": party}).consume()
             if old_idx:  # overwritten invoices: recompute their old and new pairs from the invoices
                 pairs = sorted({stored[cols["key"][i]] for i in old_idx}
                                | {(cols["seller_tax_id"][i], cols["buyer_tax_id"][i]) for i in old_idx})
                 tx.run(cypher.load("trades_rebuild"), {"seller_tax_id": [p[0] for p in pairs],
                                                        "buyer_tax_id": [p[1] for p in pairs]}).consume()
+            self._expect_new = not stored  # look keys up again only while batches keep finding stored ones
 
-        self.store._write(work, "invoices_create")
+        try:
+            self.store._write(work, "invoices_create")
+        except QueryError as e:
+            if not (optimistic and isinstance(e.__cause__, neo4j.exceptions.ConstraintError)):
+                raise
+            self._expect_new = False  # some keys are stored (a re-run): redo this batch the careful way
+            self._write_invoice_batch(chunk)
+            return
         self._known_parties.update(parties)
 
     def flush_all(self) -> None:
@@ -239,9 +259,9 @@ def statement(name: str, params: dict[str, Any]) -> Callable[[neo4j.ManagedTrans
     return work
 
 
-def _pair_sums(chunk: pa.Table, idx: list[int]) -> dict[str, list[Any]]:
+def _pair_sums(chunk: pa.Table, idx: list[int], position: dict[str, int]) -> dict[str, list[Any]]:
     """Per (seller, buyer) pair of the rows ``idx``: count, total, first/last ts over all of them and over
-    those with total_fen >= 0 (``pos_*``), as the parallel columns of trades_add."""
+    those with total_fen >= 0 (``pos_*``), as the parallel columns of trades_add (parties by ``position``)."""
     rows = chunk.take(pa.array(idx, pa.int64()))
     ts = pc.cast(rows["issued_at"], pa.int64())
     pos = pc.greater_equal(rows["total_fen"], 0)
@@ -252,7 +272,7 @@ def _pair_sums(chunk: pa.Table, idx: list[int]) -> dict[str, list[Any]]:
         ("total", "count"), ("total", "sum"), ("ts", "min"), ("ts", "max"),
         ("pos_total", "count"), ("pos_total", "sum"), ("pos_ts", "min"), ("pos_ts", "max")])
     return {
-        "seller_tax_id": g["s"].to_pylist(), "buyer_tax_id": g["b"].to_pylist(),
+        "seller_idx": [position[t] for t in g["s"].to_pylist()], "buyer_idx": [position[t] for t in g["b"].to_pylist()],
         "count": g["total_count"].to_pylist(), "total_fen": g["total_sum"].to_pylist(),
         "first_ts": g["ts_min"].to_pylist(), "last_ts": g["ts_max"].to_pylist(),
         "pos_count": g["pos_total_count"].to_pylist(),

@@ -155,3 +155,25 @@ def test_trades_built_on_connect_for_an_older_database(store: Neo4jStore, loaded
 def test_more_than_three_hops_is_a_clear_error(store: Neo4jStore) -> None:
     with pytest.raises(ConfigError, match="at most 3 hops"):
         store.ego_network(tid(1), hops=4)
+
+
+def test_batches_of_new_keys_skip_the_lookup_and_stored_keys_are_redone_carefully(store: Neo4jStore,
+                                                                                  neo4j_uri: str) -> None:
+    """A writer writes batches without the stored-key lookup while they hold only new keys; a batch that meets a
+    stored key fails the uniqueness constraint, is rolled back and redone with the lookup, and the writer returns
+    to skipping the lookup once a looked-up batch holds no stored key. Counts and TRADES stay exact."""
+    first = random_invoices(100, seed=3)
+    load(store, first)
+    later = random_invoices(150, seed=4, start=1000) + first[:20] + random_invoices(150, seed=5, start=2000)
+    with store.writer() as w:
+        table = pa.Table.from_pylist(later, schema=schema.INVOICES)
+        w.invoices(table.slice(0, 148))  # 4 batches of 37 new keys: no lookup
+        assert w._expect_new  # type: ignore[attr-defined]
+        w.invoices(table.slice(148, 37))  # meets stored keys: redone with the lookup
+        assert not w._expect_new  # type: ignore[attr-defined]
+        w.invoices(table.slice(185, 37))  # looked up, none stored: the next batches skip the lookup again
+        assert w._expect_new  # type: ignore[attr-defined]
+        w.invoices(table.slice(222))
+    final = {r["key"]: r for r in first + later}
+    assert store.counts().invoices == len(final)
+    assert stored_trades(neo4j_uri) == reference(list(final.values()))
