@@ -135,7 +135,7 @@ def test_both_procedure_sources_equal_cypher(stores: tuple[Neo4jStore, Neo4jStor
         await_projection(proc)
     for centre in (*HUBS, 7, 40, TIE_CENTRE, TIE_PARTNERS[0], RED_A, 999):
         for hops in (0, 1, 2, 3):
-            for limit in (1, 4, 25, 500):
+            for limit in (1, 2, 3, 4, 25, 500):  # 2, 3: the cap falls inside the tie centre's equal volumes
                 sub, used = call_ego(proc, tid(centre), hops, limit, walk=source == "store")
                 expected = plain.ego_network(tid(centre), hops=hops, limit=limit)
                 assert used == (None if centre == 999 else source)
@@ -179,6 +179,10 @@ def test_ties_red_letter_and_unknown(stores: tuple[Neo4jStore, Neo4jStore, Any])
     sub = proc.ego_network(tid(TIE_CENTRE), hops=1, limit=10)
     assert [n.tax_id for n in sub.nodes] == [tid(TIE_CENTRE), *sorted(tid(p) for p in TIE_PARTNERS)]
     assert dict(sub.nodes[0].identifiers) == {"address": "深圳市南山区1号"}
+    for limit in (2, 3):  # the cap cuts the tie: the lower tax ids are kept
+        cut = proc.ego_network(tid(TIE_CENTRE), hops=1, limit=limit)
+        assert [n.tax_id for n in cut.nodes] == [tid(TIE_CENTRE), *sorted(tid(p) for p in TIE_PARTNERS)[:limit - 1]]
+        assert cut.dropped == 4 - limit
     red = proc.ego_network(tid(RED_A), hops=2)
     assert [n.tax_id for n in red.nodes] == [tid(RED_A)] and red.edges.num_rows == 0 and red.dropped == 0
     for store in (proc, plain):

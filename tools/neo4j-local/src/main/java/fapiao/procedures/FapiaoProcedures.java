@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.eclipse.collections.impl.map.mutable.primitive.IntIntHashMap;
-import org.eclipse.collections.impl.map.mutable.primitive.IntObjectHashMap;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
 import org.eclipse.collections.impl.map.mutable.primitive.LongObjectHashMap;
 import org.eclipse.collections.impl.set.mutable.primitive.LongHashSet;
@@ -256,7 +255,7 @@ public final class FapiaoProcedures {
     }
 
     /** Next ring: neighbours over TRADES with pos_count > 0 not in {@code seen}, ranked; adds them to seen. */
-    private static List<Candidate> ring(Walk walk, List<Candidate> from, LongHashSet seen) {
+    private static Ring ring(Walk walk, List<Candidate> from, LongHashSet seen) {
         LongObjectHashMap<Candidate> found = new LongObjectHashMap<>();
         long[] values = new long[4];
         for (Candidate m : from) {
@@ -283,7 +282,21 @@ public final class FapiaoProcedures {
         List<Candidate> ranked = new ArrayList<>(found.values());
         ranked.sort(FapiaoProcedures::rank);
         found.forEachKey(seen::add);
-        return ranked;
+        return new Ring(ranked, null, ranked.size());
+    }
+
+    /** A ring: its first members in rank order (all of them, or the first {@code limit}), rows, size. */
+    private static final class Ring {
+        static final Ring EMPTY = new Ring(List.of(), new int[0], 0);
+        final List<Candidate> top;
+        final int[] rows;
+        final long size;
+
+        Ring(List<Candidate> top, int[] rows, long size) {
+            this.top = top;
+            this.rows = rows;
+            this.size = size;
+        }
     }
 
     @Procedure(name = "fapiao.ego", mode = Mode.READ)
@@ -305,36 +318,37 @@ public final class FapiaoProcedures {
             TradesProjection p = walkOnly ? null : TradesProjection.current(db, walk.tradesCount());
             row.source = p == null ? "store" : "projection";
             Candidate centre = new Candidate(centreNode.getId(), walk);
-            List<Candidate> ring1;
-            List<Candidate> ring2;
-            List<Candidate> ring3;
+            Ring ring1;
+            Ring ring2;
+            Ring ring3;
             if (p == null) {
                 LongHashSet seen = new LongHashSet();
                 seen.add(centre.id);
-                ring1 = hops >= 1 ? ring(walk, List.of(centre), seen) : List.of();
-                ring2 = hops >= 2 ? ring(walk, ring1, seen) : List.of();
-                ring3 = hops >= 3 ? ring(walk, ring2, seen) : List.of();
+                ring1 = hops >= 1 ? ring(walk, List.of(centre), seen) : Ring.EMPTY;
+                ring2 = hops >= 2 ? ring(walk, ring1.top, seen) : Ring.EMPTY;
+                ring3 = hops >= 3 ? ring(walk, ring2.top, seen) : Ring.EMPTY;
             } else {
                 centre.row = p.index.getIfAbsent(centre.id, -1);
                 BitSet seen = new BitSet(p.nodeIds.length);
+                int[] from = centre.row >= 0 ? new int[] {centre.row} : new int[0];
                 if (centre.row >= 0) {
                     seen.set(centre.row);
                 }
-                ring1 = hops >= 1 ? ring(p, walk, List.of(centre), seen) : List.of();
-                ring2 = hops >= 2 ? ring(p, walk, ring1, seen) : List.of();
-                ring3 = hops >= 3 ? ring(p, walk, ring2, seen) : List.of();
+                ring1 = hops >= 1 ? ring(p, walk, from, seen, limit) : Ring.EMPTY;
+                ring2 = hops >= 2 ? ring(p, walk, ring1.rows, seen, limit) : Ring.EMPTY;
+                ring3 = hops >= 3 ? ring(p, walk, ring2.rows, seen, limit) : Ring.EMPTY;
             }
-            List<Candidate> top2 = ring2.subList(0, (int) Math.min(ring2.size(), limit));
+            List<Candidate> top2 = ring2.top.subList(0, (int) Math.min(ring2.top.size(), limit));
             List<Candidate> kept = new ArrayList<>();
             kept.add(centre);
-            kept.addAll(ring1);
+            kept.addAll(ring1.top.subList(0, (int) Math.min(ring1.top.size(), limit)));
             kept.addAll(top2);
-            kept.addAll(ring3.subList(0, (int) Math.min(ring3.size(), limit)));
+            kept.addAll(ring3.top.subList(0, (int) Math.min(ring3.top.size(), limit)));
             if (kept.size() > limit) {
                 kept = kept.subList(0, (int) limit);
             }
-            row.bounds = List.of(1L + ring1.size(), 1L + ring1.size() + top2.size());
-            row.dropped = 1L + ring1.size() + ring2.size() + ring3.size() - kept.size();
+            row.bounds = List.of(1L + ring1.size, 1L + ring1.size + top2.size());
+            row.dropped = 1L + ring1.size + ring2.size + ring3.size - kept.size();
             row.kept = new ArrayList<>(kept.size());
             for (Candidate k : kept) {
                 row.kept.add(k.taxId());
@@ -406,40 +420,66 @@ public final class FapiaoProcedures {
         return edges;
     }
 
-    /** {@link #ring(Walk, List, LongHashSet)} over the in-memory copy ({@code seen} holds its rows). */
-    private static List<Candidate> ring(TradesProjection p, Walk walk, List<Candidate> from, BitSet seen) {
-        IntObjectHashMap<Candidate> found = new IntObjectHashMap<>();
-        for (Candidate m : from) {
-            int r = m.row;
-            if (r < 0) {
-                continue;
-            }
+    /**
+     * {@link #ring(Walk, List, LongHashSet)} over the in-memory copy ({@code seen} holds its rows): volumes in a dense
+     * array, and only the first {@code limit} members (plus any tied with the last of them) ranked with tax ids.
+     */
+    private static Ring ring(TradesProjection p, Walk walk, int[] from, BitSet seen, long limit) {
+        long[] volume = new long[p.nodeIds.length];
+        BitSet member = new BitSet(p.nodeIds.length);
+        int[] rows = new int[64];
+        int n = 0;
+        for (int r : from) {
             for (int slot = p.outStart[r]; slot < p.outStart[r + 1]; slot++) {
-                visit(p, walk, found, seen, p.target[slot], p.total[slot]);
+                int x = p.target[slot];
+                if (!seen.get(x)) {
+                    if (!member.get(x)) {
+                        member.set(x);
+                        if (n == rows.length) {
+                            rows = Arrays.copyOf(rows, n * 2);
+                        }
+                        rows[n++] = x;
+                    }
+                    volume[x] += p.total[slot];
+                }
             }
             for (int k = p.inStart[r]; k < p.inStart[r + 1]; k++) {
                 int slot = p.inSlot[k];
-                visit(p, walk, found, seen, p.sellerOf[slot], p.total[slot]);
+                int x = p.sellerOf[slot];
+                if (!seen.get(x)) {
+                    if (!member.get(x)) {
+                        member.set(x);
+                        if (n == rows.length) {
+                            rows = Arrays.copyOf(rows, n * 2);
+                        }
+                        rows[n++] = x;
+                    }
+                    volume[x] += p.total[slot];
+                }
             }
         }
-        List<Candidate> ranked = new ArrayList<>(found.values());
-        ranked.sort(FapiaoProcedures::rank);
-        found.forEachKey(seen::set);
-        return ranked;
-    }
-
-    private static void visit(TradesProjection p, Walk walk, IntObjectHashMap<Candidate> found, BitSet seen, int x,
-                              long total) {
-        if (seen.get(x)) {
-            return;
+        rows = Arrays.copyOf(rows, n);
+        long threshold = Long.MIN_VALUE; // the limit-th biggest volume: members below it are never kept
+        if (n > limit) {
+            long[] sorted = new long[n];
+            for (int i = 0; i < n; i++) {
+                sorted[i] = volume[rows[i]];
+            }
+            Arrays.sort(sorted);
+            threshold = sorted[n - (int) limit];
         }
-        Candidate c = found.get(x);
-        if (c == null) {
-            c = new Candidate(p.nodeIds[x], walk);
-            c.row = x;
-            found.put(x, c);
+        List<Candidate> top = new ArrayList<>();
+        for (int x : rows) {
+            if (volume[x] >= threshold) {
+                Candidate c = new Candidate(p.nodeIds[x], walk);
+                c.row = x;
+                c.volume = volume[x];
+                top.add(c);
+            }
+            seen.set(x);
         }
-        c.volume += total;
+        top.sort(FapiaoProcedures::rank);
+        return new Ring(top.size() > limit ? top.subList(0, (int) limit) : top, rows, n);
     }
 
     /** [tax_id, name (or ''), registered_on, industry, region, invoice_limit_fen, status, [[kind, value]...]]. */
