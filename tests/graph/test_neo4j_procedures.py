@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import g_trade_rows
 import neo4j
 import pyarrow as pa
 import pytest
@@ -36,16 +37,11 @@ EGO_CALL = ("CALL fapiao.ego($center, $hops, $limit, $options) YIELD kept, bound
 
 
 def tid(n: int) -> str:
-    return f"91440300MA5P{n:05d}Q"
+    return g_trade_rows.tid(n, "P")
 
 
 def invoice(n: int, seller: int, buyer: int, day: float, total: int) -> dict[str, Any]:
-    amount = round(total / 1.13)
-    return {"key": f"P{n:019d}", "number": f"P{n:019d}", "code": "", "issued_at": T0 + timedelta(days=day),
-            "seller_tax_id": tid(seller), "seller_name": f"程序测试公司{seller}", "buyer_tax_id": tid(buyer),
-            "buyer_name": f"程序测试公司{buyer}", "amount_fen": amount, "tax_fen": total - amount, "total_fen": total,
-            "rate": 0.13, "kind": "digital_special", "status": "normal" if total >= 0 else "red",
-            "red_ref": None, "item_code": None, "item_name": None}
+    return g_trade_rows.invoice(n, seller, buyer, day, total, "P")
 
 
 def graph_rows(seed: int = 7) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import g_trade_rows
 import neo4j
 import pyarrow as pa
 import pytest
@@ -26,16 +27,11 @@ EARLY = T0 - timedelta(days=3650)
 
 
 def tid(n: int) -> str:
-    return f"91440300MA5F{n:05d}Y"
+    return g_trade_rows.tid(n, "F")
 
 
 def invoice(n: int, seller: int, buyer: int, day: float, total: int) -> dict[str, Any]:
-    amount = round(total / 1.13)
-    return {"key": f"{n:020d}", "number": f"{n:020d}", "code": "", "issued_at": T0 + timedelta(days=day),
-            "seller_tax_id": tid(seller), "seller_name": f"公司{seller}", "buyer_tax_id": tid(buyer),
-            "buyer_name": f"公司{buyer}", "amount_fen": amount, "tax_fen": total - amount, "total_fen": total,
-            "rate": 0.13, "kind": "digital_special", "status": "normal" if total >= 0 else "red",
-            "red_ref": None, "item_code": None, "item_name": None}
+    return g_trade_rows.invoice(n, seller, buyer, day, total, "F")
 
 
 def random_invoices(count: int, seed: int, start: int = 0) -> list[dict[str, Any]]:
@@ -104,7 +100,7 @@ def loaded(store: Neo4jStore) -> list[dict[str, Any]]:
     for r in rng.sample(rows, 40):
         seller = int(r["seller_tax_id"][-6:-1])
         buyer = rng.choice([b for b in range(1, 16) if b != seller])
-        changed.append(invoice(int(r["key"]), seller, buyer, rng.uniform(0, 90), rng.randrange(-5000, 900_000)))
+        changed.append(invoice(int(r["key"][1:]), seller, buyer, rng.uniform(0, 90), rng.randrange(-5000, 900_000)))
     again = rows[:30]  # identical re-loads (or, for a changed key, a change back) in the same batches
     load(store, changed + again)
     final = {r["key"]: r for r in rows} | {r["key"]: r for r in changed} | {r["key"]: r for r in again}

@@ -9,6 +9,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
+import org.eclipse.collections.impl.list.mutable.primitive.LongArrayList;
 import org.eclipse.collections.impl.map.mutable.primitive.IntIntHashMap;
 import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
 import org.eclipse.collections.impl.map.mutable.primitive.LongObjectHashMap;
@@ -358,12 +360,12 @@ public final class FapiaoProcedures {
             for (Candidate k : kept) {
                 row.nodes.add(nodeRow(tx.getNodeById(k.id)));
             }
-            row.sellers = edges.sellers.bytes();
-            row.buyers = edges.buyers.bytes();
-            row.counts = edges.counts.bytes();
-            row.totals = edges.totals.bytes();
-            row.firsts = edges.firsts.bytes();
-            row.lasts = edges.lasts.bytes();
+            row.sellers = bytes(edges.sellers);
+            row.buyers = bytes(edges.buyers);
+            row.counts = bytes(edges.counts);
+            row.totals = bytes(edges.totals);
+            row.firsts = bytes(edges.firsts);
+            row.lasts = bytes(edges.lasts);
         }
         return Stream.of(row);
     }
@@ -523,12 +525,12 @@ public final class FapiaoProcedures {
         }
         EdgeTableRow row = new EdgeTableRow();
         row.taxIds = taxIds;
-        row.sellers = edges.sellers.bytes();
-        row.buyers = edges.buyers.bytes();
-        row.counts = edges.counts.bytes();
-        row.totals = edges.totals.bytes();
-        row.firsts = edges.firsts.bytes();
-        row.lasts = edges.lasts.bytes();
+        row.sellers = bytes(edges.sellers);
+        row.buyers = bytes(edges.buyers);
+        row.counts = bytes(edges.counts);
+        row.totals = bytes(edges.totals);
+        row.firsts = bytes(edges.firsts);
+        row.lasts = bytes(edges.lasts);
         return Stream.of(row);
     }
 
@@ -545,20 +547,20 @@ public final class FapiaoProcedures {
 
     /** Six growable edge columns. */
     private static final class Columns {
-        final Ints sellers;
-        final Ints buyers;
-        final Longs counts;
-        final Longs totals;
-        final Longs firsts;
-        final Longs lasts;
+        final IntArrayList sellers;
+        final IntArrayList buyers;
+        final LongArrayList counts;
+        final LongArrayList totals;
+        final LongArrayList firsts;
+        final LongArrayList lasts;
 
         Columns(int capacity) {
-            sellers = new Ints(capacity);
-            buyers = new Ints(capacity);
-            counts = new Longs(capacity);
-            totals = new Longs(capacity);
-            firsts = new Longs(capacity);
-            lasts = new Longs(capacity);
+            sellers = new IntArrayList(capacity);
+            buyers = new IntArrayList(capacity);
+            counts = new LongArrayList(capacity);
+            totals = new LongArrayList(capacity);
+            firsts = new LongArrayList(capacity);
+            lasts = new LongArrayList(capacity);
         }
 
         void add(int seller, int buyer, long count, long total, long first, long last) {
@@ -571,47 +573,17 @@ public final class FapiaoProcedures {
         }
     }
 
-    private static final class Ints {
-        int[] values;
-        int size;
-
-        Ints(int capacity) {
-            values = new int[capacity];
-        }
-
-        void add(int v) {
-            if (size == values.length) {
-                values = Arrays.copyOf(values, values.length * 2);
-            }
-            values[size++] = v;
-        }
-
-        byte[] bytes() {
-            ByteBuffer out = ByteBuffer.allocate(size * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            out.asIntBuffer().put(values, 0, size);
-            return out.array();
-        }
+    /** Little-endian int32 column (Bolt carries byte[]; the client reads it with numpy.frombuffer). */
+    private static byte[] bytes(IntArrayList values) {
+        ByteBuffer out = ByteBuffer.allocate(values.size() * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        values.forEach(out::putInt);
+        return out.array();
     }
 
-    private static final class Longs {
-        long[] values;
-        int size;
-
-        Longs(int capacity) {
-            values = new long[capacity];
-        }
-
-        void add(long v) {
-            if (size == values.length) {
-                values = Arrays.copyOf(values, values.length * 2);
-            }
-            values[size++] = v;
-        }
-
-        byte[] bytes() {
-            ByteBuffer out = ByteBuffer.allocate(size * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            out.asLongBuffer().put(values, 0, size);
-            return out.array();
-        }
+    /** Little-endian int64 column. */
+    private static byte[] bytes(LongArrayList values) {
+        ByteBuffer out = ByteBuffer.allocate(values.size() * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        values.forEach(out::putLong);
+        return out.array();
     }
 }
