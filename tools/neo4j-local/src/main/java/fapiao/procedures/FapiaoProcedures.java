@@ -429,38 +429,18 @@ public final class FapiaoProcedures {
     private static Ring ring(TradesProjection p, Walk walk, int[] from, BitSet seen, long limit) {
         long[] volume = new long[p.nodeIds.length];
         BitSet member = new BitSet(p.nodeIds.length);
-        int[] rows = new int[64];
-        int n = 0;
+        IntArrayList found = new IntArrayList(64);
         for (int r : from) {
             for (int slot = p.outStart[r]; slot < p.outStart[r + 1]; slot++) {
-                int x = p.target[slot];
-                if (!seen.get(x)) {
-                    if (!member.get(x)) {
-                        member.set(x);
-                        if (n == rows.length) {
-                            rows = Arrays.copyOf(rows, n * 2);
-                        }
-                        rows[n++] = x;
-                    }
-                    volume[x] += p.total[slot];
-                }
+                visit(p.target[slot], p.total[slot], seen, member, volume, found);
             }
             for (int k = p.inStart[r]; k < p.inStart[r + 1]; k++) {
                 int slot = p.inSlot[k];
-                int x = p.sellerOf[slot];
-                if (!seen.get(x)) {
-                    if (!member.get(x)) {
-                        member.set(x);
-                        if (n == rows.length) {
-                            rows = Arrays.copyOf(rows, n * 2);
-                        }
-                        rows[n++] = x;
-                    }
-                    volume[x] += p.total[slot];
-                }
+                visit(p.sellerOf[slot], p.total[slot], seen, member, volume, found);
             }
         }
-        rows = Arrays.copyOf(rows, n);
+        int[] rows = found.toArray();
+        int n = rows.length;
         long threshold = Long.MIN_VALUE; // the limit-th biggest volume: members below it are never kept
         if (n > limit) {
             long[] sorted = new long[n];
@@ -571,6 +551,18 @@ public final class FapiaoProcedures {
             firsts.add(first);
             lasts.add(last);
         }
+    }
+
+    /** A neighbour {@code x} of the ring before, reached over a TRADES worth {@code amount}: add its volume. */
+    private static void visit(int x, long amount, BitSet seen, BitSet member, long[] volume, IntArrayList found) {
+        if (seen.get(x)) {
+            return;
+        }
+        if (!member.get(x)) {
+            member.set(x);
+            found.add(x);
+        }
+        volume[x] += amount;
     }
 
     /** Little-endian int32 column (Bolt carries byte[]; the client reads it with numpy.frombuffer). */
