@@ -130,6 +130,7 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
       1. generate  DATA/invoices.parquet, DATA/taxpayers.parquet, DATA/truth/ (planted rings)
       2. load      into the store (default embedded:DATA/workspace), rejects in a quarantine file
       3. detect    rings and risk tiers; DATA/findings/rings.csv, taxpayer_scores.csv
+                   (run again when the detectors changed since: DETECTOR_VERSION)
       4. users     one demo account per role (printed below; demo mode only)
       5. serve     the workbench on http://127.0.0.1:PORT
     A failing stage prints what failed and exits with a non-zero code.
@@ -177,12 +178,13 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
                     raise FapiaoError("no invoice was loaded; see the load report in " + str(data_dir / "load-report"))
                 loaded_stamp.write_text(json.dumps({**params, "store": uri}), encoding="utf-8")
         with _stage("detect rings and score taxpayers", timings):
-            if store.runs() and (data_dir / "findings" / "rings.csv").is_file() and loaded_stamp.is_file() \
-                    and not fresh_data:
-                click.echo(f"  run {store.runs()[0].run_id} already there: kept")
-            else:
-                from workbench.detect import run_detection, write_outputs
+            from workbench.detect import DETECTOR_VERSION, run_detection, write_outputs
 
+            runs = store.runs()
+            if runs and runs[0].params.get("detector") == DETECTOR_VERSION \
+                    and (data_dir / "findings" / "rings.csv").is_file() and loaded_stamp.is_file() and not fresh_data:
+                click.echo(f"  run {runs[0].run_id} already there: kept")
+            else:
                 result = run_detection(store, progress=True)
                 write_outputs(result, data_dir / "findings")
                 tiers = result.scores.column("tier").to_pylist()

@@ -37,6 +37,9 @@ from graph.store import Store
 from loaders.safe_csv import write_rows
 
 TZ = ZoneInfo(schema.TZ)
+#: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
+#: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
+DETECTOR_VERSION = "2026.11.29"  # shared identity counts each identifier once per company
 STAGES = ("read", "cycles", "typologies", "identities", "communities", "risk", "rings", "store")
 
 
@@ -255,7 +258,7 @@ def run_detection(
     th = settings.get_float("FAPIAO_TIER_HIGH") if tier_high is None else tier_high
     params: dict[str, Any] = {"window_days": window_days, "max_cycle_len": max_cycle_len, "seed": seed,
                               "max_drift": max_drift, "min_cycle_score": min_cycle_score,
-                              "tier_medium": tm, "tier_high": th}
+                              "tier_medium": tm, "tier_high": th, "detector": DETECTOR_VERSION}
     st = _Stages(progress, on_stage)
     try:
         with st.stage("read"):

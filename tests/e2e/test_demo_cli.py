@@ -1,4 +1,5 @@
-"""`fapiao demo`: prepares a tiny demo end to end, skips unchanged stages, and names a failing stage."""
+"""`fapiao demo`: prepares a tiny demo end to end, skips unchanged stages (but re-detects after a detector change),
+and names a failing stage."""
 
 from __future__ import annotations
 
@@ -26,6 +27,20 @@ def test_tiny_demo_prepares_then_reuses_everything(tmp_path: Path) -> None:
     second = _demo("--data", str(data), "--taxpayers", "200", "--invoices", "3000", "--no-serve")
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.count(": kept") == 3
+    # findings made by an older release of the detectors are not kept: the demo detects again
+    from dataclasses import replace
+
+    from graph import open_store
+
+    store = open_store(f"embedded:{data / 'workspace'}")
+    run = store.runs()[0]
+    with store.writer() as w:
+        w.findings(replace(run, params={**run.params, "detector": "2000.01.01"}), store.rings(run.run_id),
+                   store.scores(run.run_id))
+    store.close()
+    third = _demo("--data", str(data), "--taxpayers", "200", "--invoices", "3000", "--no-serve")
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert third.stdout.count(": kept") == 2 and "rings;" in third.stdout
 
 
 def test_a_failing_stage_is_named_and_exits_non_zero(tmp_path: Path) -> None:
