@@ -32,10 +32,11 @@ from pathlib import Path
 from graph import settings
 from graph.errors import StoreError
 
-__all__ = ["LAUNCHER_DIR", "LocalNeo4j", "plugin_jar", "admin_command", "admin_env", "build_if_needed", "jvm_command",
+__all__ = ["LAUNCHER_DIR", "PLUGIN_DIR", "LocalNeo4j", "plugin_jar", "admin_command", "admin_env", "build_if_needed", "jvm_command",
            "missing_prerequisites", "running"]
 
 LAUNCHER_DIR = Path(__file__).resolve().parents[1] / "tools" / "neo4j-local"
+PLUGIN_DIR = LAUNCHER_DIR / "target" / "plugins"   # the procedures jar the same Maven build makes
 LOG_NAME = "neo4j-local.log"
 MAIN_CLASS = "fapiao.Neo4jLocal"
 START_TIMEOUT_S = 120.0
@@ -67,7 +68,7 @@ def _sources() -> list[Path]:
 
 def plugin_jar() -> Path | None:
     """The read-procedure jar the build made (``target/plugins/fapiao-procedures-N.jar``), or None."""
-    jars = sorted((LAUNCHER_DIR / "target" / "plugins").glob("fapiao-procedures-*.jar"))
+    jars = sorted(PLUGIN_DIR.glob("fapiao-procedures-*.jar"))
     return jars[-1] if jars else None
 
 
@@ -109,7 +110,7 @@ def build_if_needed(*, quiet: bool = False) -> bool:
         if not quiet:
             print("building the local Neo4j launcher (Maven; first time downloads ~150 MB)...",
                   file=sys.stderr, flush=True)
-        shutil.rmtree(LAUNCHER_DIR / "target" / "plugins", ignore_errors=True)  # no stale procedure jar beside the new
+        shutil.rmtree(PLUGIN_DIR, ignore_errors=True)  # no stale procedure jar beside the new
         proc = subprocess.run(
             [mvn, "-q", "-B", "package", "dependency:copy-dependencies", "-DskipTests"],
             cwd=LAUNCHER_DIR, capture_output=True, text=True, check=False,
@@ -138,7 +139,7 @@ def jvm_command(data_dir: Path, port: int) -> list[str]:
     return [
         java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
         *opens, "-Dio.netty.tryReflectionSetAccessible=true", "-Dfile.encoding=UTF-8",
-        f"-Dfapiao.pluginDir={LAUNCHER_DIR / 'target' / 'plugins'}",
+        f"-Dfapiao.pluginDir={PLUGIN_DIR}",
         "-cp", classpath, MAIN_CLASS, str(data_dir), str(port), str(pagecache),
     ]
 
