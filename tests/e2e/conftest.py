@@ -63,7 +63,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         if os.environ.get("FAPIAO_REQUIRE_BROWSER", "0").strip().lower() in {"1", "true", "yes", "on"}:
             pytest.fail(msg + " (FAPIAO_REQUIRE_BROWSER=1)")
         pytest.skip(msg)
-    from workbench.cli_serve import streamlit_command
+    from workbench.cli.serve import streamlit_command
 
     base = tmp_path_factory.mktemp("e2e")
     demo = build(base / "workspace")

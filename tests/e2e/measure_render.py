@@ -55,7 +55,7 @@ def main() -> None:
     ring_id, member, hub = _targets(uri)
     from playwright.sync_api import sync_playwright
 
-    from workbench.cli_serve import streamlit_command
+    from workbench.cli.serve import streamlit_command
 
     port = _free_port()
     env = dict(os.environ, FAPIAO_STORE=uri, FAPIAO_DEMO="1")

@@ -86,7 +86,7 @@ def test_dispositions_switch_to_supervised_model(data: Path, tmp_path: Path) -> 
 def test_cli_detect_writes_formula_safe_csvs(data: Path, tmp_path: Path) -> None:
     _store(data, tmp_path / "ws").close()
     out = tmp_path / "findings"
-    from workbench.cli_detect import detect
+    from workbench.cli.detect import detect
 
     res = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'ws'}", "--out", str(out), "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -102,7 +102,7 @@ def test_cli_detect_writes_formula_safe_csvs(data: Path, tmp_path: Path) -> None
 
 def test_cli_detect_on_empty_store_is_one_clear_line(tmp_path: Path) -> None:
     EmbeddedStore(tmp_path / "empty").close()
-    from workbench.cli_detect import detect
+    from workbench.cli.detect import detect
 
     res = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'empty'}", "--no-progress"])
     assert res.exit_code != 0 and "no invoices" in str(res.exception)

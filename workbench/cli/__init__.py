@@ -1,4 +1,4 @@
-"""The ``fapiao`` command line. Each family of commands lives in its own ``cli_*.py`` module."""
+"""The ``fapiao`` command line. Each family of commands lives in its own module of this package."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from graph.errors import FapiaoError
 
 # module -> attribute holding a click command or group; added in this order to `fapiao --help`
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (
-    ("workbench.cli_generate", "generate"),
-    ("workbench.cli_load", "load"),
-    ("workbench.cli_load", "check_invoice"),
-    ("workbench.cli_detect", "detect"),
-    ("workbench.cli_serve", "serve"),
-    ("workbench.cli_serve", "demo"),
-    ("workbench.cli_cases", "users"),
-    ("workbench.cli_cases", "case"),
-    ("workbench.cli_cases", "audit"),
-    ("workbench.cli_neo4j", "neo4j"),
-    ("workbench.cli_neo4j", "neo4j_import"),
+    ("workbench.cli.generate", "generate"),
+    ("workbench.cli.load", "load"),
+    ("workbench.cli.load", "check_invoice"),
+    ("workbench.cli.detect", "detect"),
+    ("workbench.cli.serve", "serve"),
+    ("workbench.cli.serve", "demo"),
+    ("workbench.cli.cases", "users"),
+    ("workbench.cli.cases", "case"),
+    ("workbench.cli.cases", "audit"),
+    ("workbench.cli.neo4j", "neo4j"),
+    ("workbench.cli.neo4j", "neo4j_import"),
 )
 
 
