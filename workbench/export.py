@@ -150,7 +150,7 @@ def _yuan(fen: int) -> str:
 def _interactive(nodes: list[tuple[str, str]], edges: dict[tuple[str, str], tuple[int, int]],
                  tiers: dict[str, str], highlight: Sequence[str]) -> str:
     try:
-        from workbench.netview import NetEdge, NetNode, network_html
+        from workbench.ui.netview import NetEdge, NetNode, network_html
     except ImportError:  # netview not available in this build: a static page instead
         return "<!doctype html><meta charset='utf-8'><p>interactive view unavailable; see ring_diagram.png</p>"
     nn = [NetNode(t, n or t, tiers.get(t), f"{n}\n{t}") for t, n in nodes]

@@ -41,7 +41,7 @@ def test_english_switch_translates_the_page(app_env: Demo) -> None:
 
 
 def test_a_page_refuses_a_role_without_permission_even_when_opened_directly(app_env: Demo) -> None:
-    at = AppTest.from_file(str(ROOT / "workbench" / "pages" / "import_data.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "workbench" / "ui" / "pages" / "import_data.py"), default_timeout=TIMEOUT)
     at.session_state["fapiao_user"] = app_env.users["investigator"]
     at.session_state["fapiao_signed_in_at"] = time.time()
     at.run()

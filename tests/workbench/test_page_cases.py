@@ -16,12 +16,12 @@ from graph.store import Store
 from workbench import appeals, audit, cases, users
 from workbench.users import User
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "pages"
 
 
 @pytest.fixture()
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, dict[str, User]]:
-    from workbench.state import clear_store_cache
+    from workbench.ui.state import clear_store_cache
 
     store = open_embedded(tmp_path / "ws")
     u = seed(store)

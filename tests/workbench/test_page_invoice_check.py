@@ -7,7 +7,7 @@ from datetime import datetime
 from wb_app import open_page
 from wb_data import Demo
 
-from workbench.fmt import local
+from workbench.ui.fmt import local
 
 
 def _lookup(at, inv: dict[str, object], amount_fen: int):  # type: ignore[no-untyped-def]

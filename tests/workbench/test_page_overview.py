@@ -6,7 +6,7 @@ from wb_app import open_page
 from wb_data import Demo
 
 from graph.embedded import EmbeddedStore
-from workbench.fmt import money
+from workbench.ui.fmt import money
 
 
 def test_overview_shows_totals_and_news(app_env: Demo) -> None:

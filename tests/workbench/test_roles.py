@@ -20,10 +20,10 @@ from streamlit.testing.v1 import AppTest
 from graph.errors import PermissionDenied
 from graph.store import Store
 from workbench import appeals, audit, auth, cases, export, overrides, users
-from workbench.navigation import PAGES
+from workbench.ui.navigation import PAGES
 from workbench.users import User
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "pages"
 Env = tuple[Store, dict[str, User], Path]
 
 
@@ -128,7 +128,7 @@ def _only_access_denied(at: AppTest) -> bool:
 
 @pytest.fixture()
 def page_env(env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
-    from workbench.state import clear_store_cache
+    from workbench.ui.state import clear_store_cache
 
     monkeypatch.setenv("FAPIAO_STORE", env[0].uri)
     clear_store_cache()

@@ -24,7 +24,7 @@ from workbench.users import User, create_user
 
 TZ = ZoneInfo(schema.TZ)
 ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "workbench" / "app.py")
+APP = str(ROOT / "workbench" / "ui" / "app.py")
 PASSWORD = "test-password-1"
 ROLE_USERS = {"investigator": ("investigator",), "supervisor": ("supervisor",), "analyst": ("analyst",),
               "admin": ("admin",)}

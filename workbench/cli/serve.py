@@ -18,7 +18,7 @@ import click
 from graph import settings
 from graph.errors import ConfigError, FapiaoError
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 PARAMS_FILE = "demo-params.json"
 
 

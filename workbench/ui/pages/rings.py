@@ -12,13 +12,13 @@ import streamlit as st
 
 from graph.errors import FapiaoError
 from graph.model import Ring
-from workbench import netview
 from workbench.auth import allowed
-from workbench.charts import invoice_frame, tier_map
-from workbench.fmt import day, money, money_full
-from workbench.i18n import RING_KINDS, TIER_NAMES, term, tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui import netview
+from workbench.ui.charts import invoice_frame, tier_map
+from workbench.ui.fmt import day, money, money_full
+from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("view_rings")
 store = get_store()

@@ -19,8 +19,8 @@ import streamlit as st
 from pyvis.network import Network
 
 from graph.model import Subgraph, Taxpayer
-from workbench.fmt import money
-from workbench.i18n import TIER_NAMES, term, tr
+from workbench.ui.fmt import money
+from workbench.ui.i18n import TIER_NAMES, term, tr
 
 TIER_COLOURS: dict[str, str] = {"high": "#d62728", "medium": "#ff9f1c", "low": "#2ca02c"}
 UNSCORED_COLOUR = "#8c8c8c"

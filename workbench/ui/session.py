@@ -22,7 +22,7 @@ SIGNED_IN_AT_KEY = "fapiao_signed_in_at"
 
 
 def _tr(zh: str, en: str) -> str:
-    from workbench.i18n import tr
+    from workbench.ui.i18n import tr
 
     return tr(zh, en)
 
@@ -67,7 +67,7 @@ def current_user() -> User | None:
 def _still_enabled(user: User) -> bool:
     """Re-read the account: a user disabled since sign-in loses the session (unknown accounts pass)."""
     try:
-        from workbench.state import get_store
+        from workbench.ui.state import get_store
 
         stored = get_user(get_store(), user.username)
     except (FapiaoError, ImportError):
@@ -88,7 +88,7 @@ def sign_in_form() -> None:
         st.caption(_tr("演示账号：", "Demo accounts: ") + "; ".join(
             f"{name} / {pw}" for name, (pw, _) in DEMO_USERS.items()))
     if submitted:
-        from workbench.state import get_store
+        from workbench.ui.state import get_store
 
         user = authenticate(get_store(), username.strip(), password)
         if user is None:

@@ -12,12 +12,12 @@ import streamlit as st
 
 from graph.errors import FapiaoError
 from workbench.auth import allowed
-from workbench.charts import invoice_frame, monthly, monthly_chart
-from workbench.flash import flash, show_flash
-from workbench.fmt import day, money
-from workbench.i18n import RING_KINDS, TIER_NAMES, term, tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.charts import invoice_frame, monthly, monthly_chart
+from workbench.ui.flash import flash, show_flash
+from workbench.ui.fmt import day, money
+from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("view_taxpayer")
 store = get_store()

@@ -8,9 +8,9 @@ import streamlit as st
 from graph.errors import FapiaoError
 from workbench import users
 from workbench.auth import ROLES
-from workbench.i18n import tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.i18n import tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("manage_users")
 store = get_store()

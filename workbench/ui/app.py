@@ -1,6 +1,6 @@
-"""The workbench router: ``streamlit run workbench/app.py`` (or ``fapiao serve``).
+"""The workbench router: ``streamlit run workbench/ui/app.py`` (or ``fapiao serve``).
 
-Builds ``st.navigation`` from :data:`workbench.navigation.PAGES`, showing each signed-in user only the
+Builds ``st.navigation`` from :data:`workbench.ui.navigation.PAGES`, showing each signed-in user only the
 pages their roles allow (every page checks again with ``require_page``). Nobody signed in: only the
 sign-in page. The sidebar carries the language switch (中文 default / English) and the user + sign out.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 import streamlit as st
 
 from workbench.auth import allowed
-from workbench.i18n import LANGS, tr
-from workbench.navigation import PAGES
-from workbench.session import current_user, require_page, sign_out
+from workbench.ui.i18n import LANGS, tr
+from workbench.ui.navigation import PAGES
+from workbench.ui.session import current_user, require_page, sign_out
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 ROLE_NAMES = {"investigator": ("调查员", "investigator"), "supervisor": ("审核主管", "supervisor"),

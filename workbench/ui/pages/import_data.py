@@ -13,9 +13,9 @@ from graph import settings
 from graph.errors import FapiaoError
 from workbench.audit import record
 from workbench.auth import allowed
-from workbench.i18n import tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.i18n import tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("import_data")
 store = get_store()

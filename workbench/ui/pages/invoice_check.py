@@ -8,10 +8,10 @@ from decimal import Decimal, InvalidOperation
 
 import streamlit as st
 
-from workbench.fmt import money_full, when
-from workbench.i18n import INVOICE_STATUSES, term, tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.fmt import money_full, when
+from workbench.ui.i18n import INVOICE_STATUSES, term, tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("check_invoice")
 store = get_store()

@@ -8,10 +8,10 @@ import streamlit as st
 from graph import settings
 from workbench import appeals
 from workbench.auth import allowed
-from workbench.flash import run_verb
-from workbench.i18n import tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.flash import run_verb
+from workbench.ui.i18n import tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("record_appeal")
 store = get_store()

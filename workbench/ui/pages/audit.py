@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from workbench import audit
-from workbench.i18n import tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.i18n import tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("view_audit")
 store = get_store()

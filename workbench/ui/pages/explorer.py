@@ -13,12 +13,12 @@ import streamlit as st
 
 from graph.model import Taxpayer
 from graph.schema import TZ
-from workbench import netview
-from workbench.charts import invoice_frame, monthly, monthly_chart, tier_map
-from workbench.fmt import money
-from workbench.i18n import RING_KINDS, term, tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui import netview
+from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
+from workbench.ui.fmt import money
+from workbench.ui.i18n import RING_KINDS, term, tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("view_network")
 store = get_store()

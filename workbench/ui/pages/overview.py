@@ -7,11 +7,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
-from workbench.charts import monthly, monthly_chart
-from workbench.fmt import money, when
-from workbench.i18n import RING_KINDS, TIER_NAMES, term, tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.charts import monthly, monthly_chart
+from workbench.ui.fmt import money, when
+from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 user = require_page("view_overview")
 store = get_store()

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.fmt import money, money_full, when
-from workbench.i18n import INVOICE_STATUSES, TIER_NAMES, term, tr
+from workbench.ui.fmt import money, money_full, when
+from workbench.ui.i18n import INVOICE_STATUSES, TIER_NAMES, term, tr
 
 
 def invoice_frame(table: pa.Table, tiers: Mapping[str, str] | None = None) -> pd.DataFrame:

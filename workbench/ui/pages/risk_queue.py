@@ -9,10 +9,10 @@ import streamlit as st
 
 from graph.errors import FapiaoError
 from workbench.auth import allowed
-from workbench.flash import flash, show_flash
-from workbench.i18n import TIER_NAMES, term, tr
-from workbench.session import require_page
-from workbench.state import get_store
+from workbench.ui.flash import flash, show_flash
+from workbench.ui.i18n import TIER_NAMES, term, tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
 
 PICK_LIMIT = 1000
 user = require_page("view_risk_queue")
