@@ -29,6 +29,7 @@ from algorithms.cycle_scoring import ScoredCycle, quick_scores, score_cycle
 from algorithms.cycles import TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
+from algorithms.params import DetectionParams
 from algorithms.risk import RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
 from graph import schema, settings
@@ -214,16 +215,11 @@ def disposition_labels(records: list[dict[str, Any]]) -> dict[str, int]:
 
 def run_detection(
     store: Store,
+    params: DetectionParams | None = None,
     *,
-    window_days: int = 90,
-    max_cycle_len: int = 10,
-    seed: int = 0,
     progress: bool = False,
-    max_drift: float | None = 0.25,
-    min_cycle_score: float = 0.58,
-    tier_medium: float | None = None,
-    tier_high: float | None = None,
     on_stage: Callable[[str], None] | None = None,
+    **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
 
@@ -231,34 +227,27 @@ def run_detection(
     ----------
     store
         Any :class:`graph.store.Store`.
-    window_days
-        A temporal cycle must close within this many days.
-    max_cycle_len
-        Longest loop searched (taxpayers).
-    seed
-        Seed of Leiden and the models: same data + params + seed → same findings and run id.
+    params
+        The run's options (:class:`algorithms.params.DetectionParams`; its defaults when omitted).
+        Same data + params → same run id and findings.
     progress
         Show a rich progress display per stage.
-    max_drift
-        Search gate: a loop's next hop is followed only when its total is within this fraction of the
-        loop's first invoice's (None = no gate; see ``algorithms.cycles.temporal_cycles``).
-    min_cycle_score
-        Cycles scoring at least this (``algorithms.cycle_scoring``) become rings and flag their members.
-    tier_medium, tier_high
-        Tier thresholds; default the FAPIAO_TIER_MEDIUM / FAPIAO_TIER_HIGH settings.
     on_stage
         Called with each stage's name when it starts (benchmarks sample memory per stage).
+    changes
+        Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
     Returns
     -------
     DetectionResult
         Also written to the store with ``w.findings(run, rings, scores)``.
     """
-    tm = settings.get_float("FAPIAO_TIER_MEDIUM") if tier_medium is None else tier_medium
-    th = settings.get_float("FAPIAO_TIER_HIGH") if tier_high is None else tier_high
-    params: dict[str, Any] = {"window_days": window_days, "max_cycle_len": max_cycle_len, "seed": seed,
-                              "max_drift": max_drift, "min_cycle_score": min_cycle_score,
-                              "tier_medium": tm, "tier_high": th, "detector": DETECTOR_VERSION}
+    p = (params or DetectionParams()).replace(**changes)
+    window_days, max_cycle_len, max_drift, seed = p.window_days, p.max_cycle_len, p.max_drift, p.seed
+    min_cycle_score = p.min_cycle_score
+    tm = settings.get_float("FAPIAO_TIER_MEDIUM") if p.tier_medium is None else p.tier_medium
+    th = settings.get_float("FAPIAO_TIER_HIGH") if p.tier_high is None else p.tier_high
+    params_used: dict[str, Any] = p.as_dict() | {"tier_medium": tm, "tier_high": th, "detector": DETECTOR_VERSION}
     st = _Stages(progress, on_stage)
     try:
         with st.stage("read"):
@@ -266,8 +255,8 @@ def run_detection(
             taxpayers = store.taxpayers()
             ids = store.identifiers()
             labels = disposition_labels(store.records("disposition"))
-            fp = fingerprint(invoices, ids, labels, params)
-            run_id = run_id_for(fp, params)
+            fp = fingerprint(invoices, ids, labels, params_used)
+            run_id = run_id_for(fp, params_used)
             inv = invoices.to_pandas()
             tp = taxpayers.to_pandas()
             idf = ids.to_pandas()
@@ -299,7 +288,7 @@ def run_detection(
         with st.stage("rings"):
             rings = assemble_rings(run_id, flagged_cycles, clusters, comms, sig_hub, invoices,
                                    window_days=window_days)
-        run = Run(run_id, datetime.now(TZ), params | {"model": risk.model, "cv_auc": risk.cv_auc,
+        run = Run(run_id, datetime.now(TZ), params_used | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "labels_used": risk.labels_used},
                   fp, st.seconds)
         with st.stage("store"):

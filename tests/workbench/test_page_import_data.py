@@ -54,3 +54,17 @@ def test_admin_runs_detection_from_the_page_and_it_is_audited(fresh_env: Demo) -
     assert len(store.runs()) == runs_before + 1
     assert [e.action for e in store.audit_events()][-1] == "run_detection"
     store.close()
+
+
+def test_detection_options_on_the_page_are_the_params_fields(fresh_env: Demo) -> None:
+    from algorithms.params import specs
+
+    at = open_page(fresh_env, "admin", "import_data")
+    for f, _ in specs():
+        assert at.number_input(key=f"imp_{f.name}").value == f.default, f.name
+    at.number_input(key="imp_window_days").set_value(45)
+    next(b for b in at.button if b.label == "运行检测").click().run()
+    assert any("检测完成" in s.value for s in at.success), [e.value for e in at.error]
+    store = EmbeddedStore(fresh_env.path)
+    assert any(r.params["window_days"] == 45 for r in store.runs())
+    store.close()

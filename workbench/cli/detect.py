@@ -2,42 +2,53 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from algorithms.params import DetectionParams, Spec, check_value, is_int, parse_value, specs
 from graph.errors import ConfigError
 
 
-def _drift(value: str) -> float | None:
-    if value.strip().lower() in {"off", "none", "no"}:
-        return None
-    try:
-        v = float(value)
-    except ValueError:
-        raise ConfigError(f"--max-drift {value!r}: give a fraction such as 0.25, or 'off'") from None
-    if v <= 0:
-        raise ConfigError(f"--max-drift {value!r} must be above 0 (or 'off')")
-    return v
+class _ParamType(click.ParamType[Any]):
+    """One DetectionParams field on the command line: its bounds, and 'off' where None is allowed."""
+
+    def __init__(self, f: dataclasses.Field[Any], spec: Spec) -> None:
+        self.field, self.spec = f, spec
+        self.name = "INTEGER" if is_int(f) else "NUMBER"
+        if spec.off:
+            self.name += "|off"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            v = value if value is None or isinstance(value, int | float) else \
+                parse_value(self.field, self.spec, str(value))
+            check_value(self.field, self.spec, v)
+        except ConfigError as e:
+            self.fail(str(e), param, ctx)
+        return v
+
+
+def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One click option per :class:`algorithms.params.DetectionParams` field (flag, default and help from it)."""
+    for f, s in reversed(specs()):
+        default = "off" if f.default is None else f.default
+        fn = click.option(s.flag, f.name, type=_ParamType(f, s), default=default, show_default=True,
+                          help=s.help)(fn)
+    return fn
 
 
 @click.command("detect")
 @click.option("--store", "store_uri", default=None, metavar="URI",
               help="embedded:PATH or a Neo4j URI [default: the FAPIAO_STORE setting].")
-@click.option("--window", "window_days", type=click.IntRange(1, 3650), default=90, show_default=True,
-              help="Days within which a loop of invoices must close to count as a temporal cycle.")
-@click.option("--max-len", "max_len", type=click.IntRange(2, 12), default=10, show_default=True,
-              help="Longest loop searched, in taxpayers.")
-@click.option("--max-drift", "max_drift", default="0.25", show_default=True, metavar="FRACTION|off",
-              help="Search gate: follow a loop's next invoice only when its total is within this fraction of "
-                   "the loop's first invoice ('off' = no gate; slow on busy data).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write rings.csv and taxpayer_scores.csv into this folder.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of community detection and the models: same data + options + seed = same findings.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress per stage.")
-def detect(store_uri: str | None, window_days: int, max_len: int, max_drift: str, out_dir: Path | None,
-           seed: int, progress: bool) -> None:
+@params_options
+def detect(store_uri: str | None, out_dir: Path | None, progress: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -48,8 +59,7 @@ def detect(store_uri: str | None, window_days: int, max_len: int, max_drift: str
     boosting once investigators have recorded confirmed / false-positive dispositions).
 
     The run id is derived from the data and the options: re-running on unchanged data
-    replaces that run's findings. Tiers use FAPIAO_TIER_MEDIUM / FAPIAO_TIER_HIGH.
-    See docs/detection.md for every signal and threshold.
+    replaces that run's findings. See docs/detection.md for every signal, option and threshold.
 
     \b
     Examples:
@@ -62,13 +72,12 @@ def detect(store_uri: str | None, window_days: int, max_len: int, max_drift: str
     from graph import open_store
     from workbench.detect import run_detection, write_outputs
 
-    gate = _drift(max_drift)
+    params = DetectionParams(**options)
     console = Console(stderr=True)
     with open_store(store_uri) as store:
         if store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
-        result = run_detection(store, window_days=window_days, max_cycle_len=max_len, seed=seed,
-                               progress=progress, max_drift=gate)
+        result = run_detection(store, params, progress=progress)
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
     table.add_column("stage")
     table.add_column("seconds", justify="right")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from algorithms.params import DetectionParams, is_int, specs
 from graph import settings
 from graph.errors import FapiaoError
 from workbench.audit import record
@@ -99,15 +101,23 @@ st.subheader(tr("运行检测", "Run detection"))
 if not allowed(user.roles, "run_detection"):
     st.caption(tr("您的角色不能运行检测。", "Your roles cannot run detection."))
 else:
-    c1, c2 = st.columns(2)
-    window = c1.number_input(tr("时间窗口（天）", "Window (days)"), 7, 730, 90, key="imp_window")
-    max_len = c2.number_input(tr("最长环路", "Longest cycle"), 2, 20, 10, key="imp_maxlen")
+    with st.expander(tr("检测选项", "Detection options")):
+        values: dict[str, Any] = {}
+        cols = st.columns(3)
+        for i, (f, s) in enumerate(specs()):      # one input per DetectionParams field: bounds and help from it
+            whole = is_int(f)
+            kw: dict[str, Any] = {"min_value": s.lo, "max_value": s.hi, "value": f.default, "help": s.help,
+                                  "step": 1 if whole else 0.01, "format": None if whole else "%.2f",
+                                  "placeholder": "off" if s.off else None, "key": f"imp_{f.name}"}
+            values[f.name] = cols[i % 3].number_input(tr(s.zh, s.flag.lstrip("-")), **kw)
     if st.button(tr("运行检测", "Run detection"), key="imp_detect"):
         from workbench.detect import run_detection
 
         try:
             with st.spinner(tr("正在检测团伙并评分…", "Finding rings and scoring…")):
-                result = run_detection(store, window_days=int(window), max_cycle_len=int(max_len))
+                params = DetectionParams(**{k: (int(v) if v is not None and is_int(f) else v)
+                                            for (f, _), (k, v) in zip(specs(), values.items(), strict=True)})
+                result = run_detection(store, params)
         except FapiaoError as e:
             record(store, user, "run_detection_failed", "", str(e))
             st.error(str(e))
