@@ -46,7 +46,7 @@ def test_bounds_and_types_are_checked() -> None:
 
 
 def test_cli_options_come_from_the_dataclass() -> None:
-    from workbench.cli_detect import detect
+    from workbench.cli.detect import detect
 
     text = CliRunner().invoke(detect, ["--help"], terminal_width=200).output
     for f, s in specs():
