@@ -12,8 +12,9 @@ from g_case_data import open_embedded
 
 from graph.errors import ConfigError, InvalidData
 from graph.store import Store
-from workbench import audit, session, users
+from workbench import audit, users
 from workbench.cli import cli
+from workbench.ui import session
 
 
 @pytest.fixture
