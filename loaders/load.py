@@ -26,7 +26,7 @@ from graph.errors import FapiaoError
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
-from loaders.mapping import load_mapping, resolve_columns
+from loaders.mapping import ALT_NUMBER, load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
 from loaders.read import RawBatch, read_all, read_batches
 from loaders.rules import RULES, InvoiceValidator, Issue, describe
@@ -61,6 +61,7 @@ class LoadReport:
     taxpayer_quarantine_path: str | None = None
     warnings_path: str | None = None
     report_path: str | None = None
+    notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
 
     def check(self) -> None:
         """Raise if rows were lost: every read row must be loaded, rejected or skipped as identical."""
@@ -93,6 +94,8 @@ class LoadReport:
             rules.add_row(rule, r.severity, f"{n:,}", r.reason, "\n".join(self.examples.get(rule, [])))
         console = Console(width=140, record=True, file=io.StringIO())
         console.print(summary)
+        for line in self.notes:
+            console.print(f"note: {line}")
         if self.by_rule:
             console.print(rules)
         for label, p in (("quarantine", self.quarantine_path), ("taxpayer quarantine", self.taxpayer_quarantine_path),
@@ -126,6 +129,15 @@ def _canonical(table: pa.Table, columns: dict[str, str]) -> pa.Table:
         if src in table.column_names:
             arrays.append(table.column(src))
             names.append(dst)
+    if ALT_NUMBER in names:   # 发票号码 and 数电票号码 both given: the 20-digit one where there is no code
+        alt = nz.clean(arrays.pop(names.index(ALT_NUMBER)), unicode=False)
+        names.remove(ALT_NUMBER)
+        if "invoice_number" in names:
+            i = names.index("invoice_number")
+            number = nz.clean(arrays[i], unicode=False)
+            no_code = (nz.blank(nz.clean(arrays[names.index("invoice_code")], unicode=False))
+                       if "invoice_code" in names else np.ones(len(alt), dtype=np.bool_))
+            arrays[i] = pc.if_else(pa.array((nz.blank(number) | no_code) & ~nz.blank(alt)), alt, number)
     return pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
 
 
@@ -316,6 +328,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         try:
             for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
                 assert quarantine is not None
+                report.notes.extend(batch.notes)
                 _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note)
                 if tick is not None:
                     tick(batch.done, report.read)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from graph.errors import ConfigError
+from loaders.headers import norm_header
 
 #: Canonical invoice columns (DESIGN.md "Interchange format"), in order.
 INVOICE_COLUMNS = (
@@ -26,7 +26,7 @@ TAXPAYER_COLUMNS = (
 TAXPAYER_REQUIRED = ("tax_id", "name")
 
 INVOICE_ALIASES: dict[str, tuple[str, ...]] = {
-    "invoice_number": ("发票号码", "号码", "票号", "数电票号码", "全电发票号码", "invoice_no", "number"),
+    "invoice_number": ("发票号码", "号码", "票号", "数电票号码", "数电发票号码", "全电发票号码", "invoice_no", "number"),
     "invoice_code": ("发票代码", "代码", "code"),
     "issue_date": ("开票日期", "开票时间", "日期", "invoice_date", "issued_at", "date"),
     "seller_tax_id": ("销方识别号", "销售方纳税人识别号", "销方税号", "销售方识别号", "销售方税号",
@@ -39,7 +39,7 @@ INVOICE_ALIASES: dict[str, tuple[str, ...]] = {
     "tax_amount": ("税额", "合计税额", "tax"),
     "total_amount": ("价税合计", "价税合计金额", "total"),
     "tax_rate": ("税率", "征收率", "税率/征收率", "rate"),
-    "invoice_type": ("发票类型", "发票种类", "票种", "type", "kind"),
+    "invoice_type": ("发票类型", "发票种类", "发票票种", "票种", "type", "kind"),
     "status": ("发票状态", "状态"),
     "red_ref": ("红字发票对应蓝字发票号码", "对应蓝字发票号码", "蓝字发票号码", "原发票号码", "红冲原发票号码"),
     "item_code": ("商品编码", "税收分类编码", "商品和服务税收分类编码"),
@@ -61,12 +61,20 @@ TAXPAYER_ALIASES: dict[str, tuple[str, ...]] = {
     "bank_account": ("银行账号", "开户行及账号", "账号"),
 }
 
-_SPACE = re.compile(r"[\s\u3000_\-]+")
+#: A second invoice-number column (an export with both 发票号码 and 数电票号码) is mapped to this name;
+#: the loader takes it where 发票号码 is empty or the row has no code (see :func:`coalesce_number`).
+ALT_NUMBER = "invoice_number@alt"
 
 
 def _norm(header: str) -> str:
-    """Compare headers ignoring case, spaces, underscores, dashes and a BOM."""
-    return _SPACE.sub("", header.replace("\ufeff", "").strip().lower())
+    """Compare headers ignoring case, width, spaces, line breaks, underscores, dashes, a BOM and unit
+    suffixes such as (小写) (元) (see :func:`loaders.headers.norm_header`)."""
+    return norm_header(header)
+
+
+def known_headers() -> set[str]:
+    """Every normalised header any table kind recognises (to find the header row of an export)."""
+    return set(_alias_table("invoices")[2]) | set(_alias_table("taxpayers")[2])
 
 
 def _alias_table(kind: str) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, str]]:
@@ -145,10 +153,12 @@ def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str
             raise ConfigError(f"mapping target {target!r} is not a {kind} column; use one of: {', '.join(cols)}")
     result: dict[str, str] = {}
     taken: set[str] = set()
-    for col in columns:  # user mapping first, then built-in names
-        if col in user:
-            result[col] = user[col]
-            taken.add(user[col])
+    user_norm = {_norm(k): v for k, v in user.items()}
+    for col in columns:  # user mapping first (exact header, then as normalised), then built-in names
+        wanted = user[col] if col in user else user_norm.get(_norm(col))
+        if wanted is not None:
+            result[col] = wanted
+            taken.add(wanted)
     for col in columns:
         if col in result:
             continue
@@ -156,6 +166,9 @@ def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str
         if canonical and canonical not in taken:
             result[col] = canonical
             taken.add(canonical)
+        elif canonical == "invoice_number" and kind == "invoices" and ALT_NUMBER not in taken:
+            result[col] = ALT_NUMBER
+            taken.add(ALT_NUMBER)
     missing = [c for c in required if c not in taken]
     if missing:
         found = ", ".join(repr(c) for c in columns) or "(none)"

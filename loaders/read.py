@@ -11,10 +11,10 @@ import codecs
 import csv
 import io
 import json
+import re
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,9 @@ DELIMITERS = (",", ";", "\t", "|")
 DictionaryHint = Callable[[list[str]], Collection[str]]
 DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
 
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".json": "json",
-           ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm": "excel", ".xlsb": "excel",
+           ".xls": "excel", ".ods": "excel", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet", ".pq": "parquet"}
 
 
 @dataclass
@@ -48,6 +49,7 @@ class RawBatch:
     first_row: int
     malformed: list[tuple[int, str]] = field(default_factory=list)
     done: float = 0.0
+    notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,12 @@ class SourceInfo:
 
 
 def detect_format(path: Path) -> str:
-    """The reader for ``path`` by extension (``.csv``, ``.xlsx``, ``.json``, ``.jsonl``, ``.parquet`` ...)."""
-    fmt = FORMATS.get(path.suffix.lower())
+    """The reader for ``path`` by extension (``.csv``, ``.xlsx``, ``.json``, ``.jsonl``, ``.parquet`` ...;
+    ``.csv.gz`` and the like by the extension under ``.gz``)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(path.stem).suffix.lower()
+    fmt = FORMATS.get(suffix)
     if fmt is None:
         raise ConfigError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
     return fmt
@@ -185,10 +191,8 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int,
                     dictionary: DictionaryHint | None) -> Iterator[RawBatch]:
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES).decode(enc, errors="replace")
-    first_line = head.lstrip("\ufeff").split("\n", 1)[0]
-    delim = detect_delimiter(first_line)
-    header = next(csv.reader([first_line], delimiter=delim), [])
-    header = [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
+    lines_to_skip, delim, header, skipped = _csv_header(head.lstrip("\ufeff"))
+    header = [" ".join(h.split()) or f"column_{i + 1}" for i, h in enumerate(header)]
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise InvalidData(f"{path}: header repeats column name(s) {', '.join(dupes)}")
@@ -200,7 +204,7 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int,
 
     read_opts = pacsv.ReadOptions(
         encoding="utf8" if enc in ("utf-8", "utf-8-sig") else enc,
-        block_size=max(16 << 20, 2 * longest + (1 << 20)), column_names=header, skip_rows=1,
+        block_size=max(16 << 20, 2 * longest + (1 << 20)), column_names=header, skip_rows=lines_to_skip,
         use_threads=True)
     parse_opts = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid)
     dict_cols = set(dictionary(header)) if dictionary else set()
@@ -220,71 +224,68 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int,
             if pending_rows >= batch_rows:
                 table = pa.Table.from_batches(pending)
                 done = min((row + table.num_rows) * row_bytes / size, 0.99)
-                yield RawBatch(table, row, list(malformed), done)
+                yield RawBatch(table, row, list(malformed), done, skipped)
+                skipped = []
                 malformed.clear()
                 row += table.num_rows
                 pending, pending_rows = [], 0
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise InvalidData(f"{path}: cannot read as a table ({str(e).splitlines()[0]})") from e
     table = pa.Table.from_batches(pending, schema=pa.schema([(h, types[h]) for h in header]))
-    yield RawBatch(table, row, list(malformed), 1.0)
+    yield RawBatch(table, row, list(malformed), 1.0, skipped)
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, date | time):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return str(v)
+def _csv_header(head: str) -> tuple[int, str, list[str], list[str]]:
+    """(physical lines up to the header, delimiter, header cells, notes) from the start of a delimited
+    file: the header is the row that names the most known columns, for the delimiter that finds the
+    best one (title, blank and note lines above it are skipped and noted). Quoted line breaks count."""
+    from loaders.headers import HEADER_SEARCH_ROWS, describe_skipped, find_header_row, header_score
+    from loaders.mapping import known_headers
+
+    known = known_headers()
+    best: tuple[int, int, str, list[list[str]], list[int]] | None = None
+    for delim in DELIMITERS:
+        reader = csv.reader(io.StringIO(head), delimiter=delim)
+        rows: list[list[str]] = []
+        ends: list[int] = []   # physical lines read after each row
+        try:
+            for cells in reader:
+                rows.append(cells)
+                ends.append(reader.line_num)
+                if len(rows) >= HEADER_SEARCH_ROWS:
+                    break
+        except csv.Error:
+            pass
+        if not rows:
+            continue
+        at = find_header_row(rows, known)
+        score = header_score(rows[at], known)
+        if best is None or score > best[0]:
+            best = (score, at, delim, rows, ends)
+    if best is None or best[0] == 0:   # nothing recognised: the first line is the header, as always
+        first_line = head.split("\n", 1)[0]
+        delim = detect_delimiter(first_line)
+        return 1, delim, next(csv.reader([first_line], delimiter=delim), []), []
+    _, at, delim, rows, ends = best
+    notes = [describe_skipped(rows, at)] if at else []
+    return ends[at], delim, rows[at], notes
 
 
-def _rows_to_table(header: list[str], rows: list[list[str]]) -> pa.Table:
-    return pa.table({h: pa.array([r[i] if i < len(r) else "" for r in rows], pa.string())
-                     for i, h in enumerate(header)})
+def read_excel(path: Path, *, sheet: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[RawBatch]:
+    """Every invoice sheet of a workbook (or ``sheet``) as text batches (see :mod:`loaders.excel`)."""
+    from loaders.excel import iter_spreadsheet
+    from loaders.mapping import known_headers, resolve_columns
 
+    def holds_invoices(header: list[str]) -> bool:
+        try:
+            resolve_columns(header, "invoices")
+        except ConfigError:
+            return False
+        return True
 
-def read_excel(path: Path, *, sheet: str | None = None, batch_rows: int = 100_000) -> Iterator[RawBatch]:
-    """Stream an .xlsx sheet (the first, or ``sheet``) as text batches."""
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
-        raise InvalidData(f"{path} is not a readable .xlsx workbook ({e})") from e
-    try:
-        if sheet is not None and sheet not in wb.sheetnames:
-            raise ConfigError(f"{path} has no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}")
-        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            raise InvalidData(f"{path}: sheet {ws.title!r} is empty")
-        header = [_cell(h).strip() or f"column_{i + 1}" for i, h in enumerate(first)]
-        total = max(ws.max_row or 1, 1)
-        buf: list[list[str]] = []
-        malformed: list[tuple[int, str]] = []
-        row = 1
-        for values in rows:
-            cells = [_cell(v) for v in values]
-            if not any(cells):
-                continue
-            if len(cells) > len(header) and any(cells[len(header):]):
-                malformed.append((row + len(buf), "\t".join(cells)[:2000]))
-                continue
-            buf.append(cells)
-            if len(buf) >= batch_rows:
-                yield RawBatch(_rows_to_table(header, buf), row, malformed, min((row + len(buf)) / total, 1.0))
-                row += len(buf)
-                buf, malformed = [], []
-        yield RawBatch(_rows_to_table(header, buf), row, malformed, 1.0)
-    finally:
-        wb.close()
+    for table, first, notes in iter_spreadsheet(path, sheet=sheet, known=known_headers(),
+                                                holds_invoices=holds_invoices, batch_rows=batch_rows):
+        yield RawBatch(table, first, [], min((first + table.num_rows) / max(first + table.num_rows, 1), 1.0), notes)
 
 
 def _records_to_batch(records: list[Any], start: int, done: float) -> RawBatch:
@@ -419,11 +420,21 @@ def read_batches(path: Path, *, encoding: str | None = None, sheet: str | None =
     """Stream any supported file as :class:`RawBatch` text batches (format chosen by extension).
 
     ``dictionary`` names, from the headers, columns to read dictionary-encoded (CSV and Parquet only):
-    the validator then checks each distinct value once.
+    the validator then checks each distinct value once. A ``.gz`` file is decompressed first (see
+    :func:`loaders.archive.gunzip`); a trailing 合计 / 总计 row is dropped and noted.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
+    detect_format(path)
+    if path.suffix.lower() == ".gz":
+        return _gunzipped(path, encoding=encoding, sheet=sheet, batch_rows=batch_rows, dictionary=dictionary)
+    return drop_summary_rows(_read_plain(path, encoding=encoding, sheet=sheet, batch_rows=batch_rows,
+                                         dictionary=dictionary))
+
+
+def _read_plain(path: Path, *, encoding: str | None, sheet: str | None, batch_rows: int,
+                dictionary: DictionaryHint | None) -> Iterator[RawBatch]:
     fmt = detect_format(path)
     if fmt == "csv":
         return read_csv(path, encoding=encoding, batch_rows=batch_rows, dictionary=dictionary)
@@ -432,6 +443,60 @@ def read_batches(path: Path, *, encoding: str | None = None, sheet: str | None =
     if fmt in ("json", "jsonl"):
         return read_json(path, encoding=encoding)
     return read_parquet(path, batch_rows=batch_rows, dictionary=dictionary)
+
+
+def _gunzipped(path: Path, **kw: Any) -> Iterator[RawBatch]:
+    from loaders.archive import gunzip
+
+    with tempfile.TemporaryDirectory(prefix="fapiao-gz-") as tmp:
+        inner = gunzip(path, Path(tmp))
+        yield from read_batches(inner, **kw)
+
+
+def _summary_tail(table: pa.Table) -> int:
+    """How many rows at the end of ``table`` are 合计 / 总计 rows."""
+    from loaders.headers import is_summary_row
+
+    n = 0
+    while n < min(table.num_rows, 3):
+        row = table.slice(table.num_rows - n - 1, 1).to_pylist()[0]
+        if not is_summary_row([str(v) if v is not None else "" for v in row.values()]):
+            break
+        n += 1
+    return n
+
+
+def drop_summary_rows(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
+    """The batches with trailing 合计 / 总计 rows removed (and noted); a total row with fewer cells than
+    the header (malformed) is dropped too. Holds one batch back to see which one is last."""
+    held: RawBatch | None = None
+    for batch in batches:
+        if held is not None:
+            if batch.table.num_rows == 0 and not batch.malformed:   # keep holding the one that may end in 合计
+                held.notes += batch.notes
+                held.done = batch.done
+                continue
+            yield held
+        held = batch
+    if held is not None:
+        yield _trim(held)
+
+
+def _trim(batch: RawBatch) -> RawBatch:
+    from loaders.headers import is_summary_row
+
+    last = max(batch.malformed, default=None)
+    totals = [last] if last is not None and is_summary_row(re.split(r"[,;\t|]", last[1].replace('"', ""))) else []
+    n = _summary_tail(batch.table)
+    totals = totals if not n else []
+    if not n and not totals:
+        return batch
+    batch.malformed = [m for m in batch.malformed if m not in totals]
+    kept = batch.table.slice(0, batch.table.num_rows - n)
+    shown = [str(v) for v in batch.table.slice(kept.num_rows, 1).to_pylist()[0].values() if v] if n else [totals[0][1]]
+    batch.notes = [*batch.notes, f"{n + len(totals)} total row(s) at the end skipped ({' '.join(shown)[:60]!r})"]
+    batch.table = kept
+    return batch
 
 
 def read_all(path: Path, **kw: Any) -> pa.Table:

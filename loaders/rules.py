@@ -9,6 +9,7 @@ duplicates and red-letter totals, and returns accepted rows as ``graph.schema.IN
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,9 @@ KIND_ALIASES = {
     "数电票（增值税专用发票）": "digital_special", "全电专票": "digital_special",
     "digital_ordinary": "digital_ordinary", "数电普票": "digital_ordinary", "电子发票（普通发票）": "digital_ordinary",
     "数电票（普通发票）": "digital_ordinary", "全电普票": "digital_ordinary",
+    "增值税电子专用发票": "special", "数电发票（增值税专用发票）": "digital_special",
+    "数电发票（普通发票）": "digital_ordinary", "全电发票（增值税专用发票）": "digital_special",
+    "全电发票（普通发票）": "digital_ordinary",
 }
 
 #: Normalised statuses (index 0: not a known status) and invoice kinds, as coded per row by the validator.
@@ -152,7 +156,7 @@ _STATUS_ARRAY = pa.array(STATUS_NAMES, pa.string())
 _KIND_ARRAY = pa.array(KIND_NAMES, pa.string())
 _STATUS_ALIAS_KEYS = pa.array(list(STATUS_ALIASES), pa.string())
 _STATUS_ALIAS_CODE = np.array([STATUS_NAMES.index(v) for v in STATUS_ALIASES.values()], dtype=np.int64)
-_KIND_ALIAS_KEYS = pa.array(list(KIND_ALIASES), pa.string())
+_KIND_ALIAS_KEYS = pa.array([unicodedata.normalize("NFKC", k) for k in KIND_ALIASES], pa.string())
 _KIND_ALIAS_CODE = np.array([KIND_NAMES.index(v) for v in KIND_ALIASES.values()], dtype=np.int64)
 
 
@@ -165,6 +169,7 @@ def _status_codes(text: pa.Array) -> np.ndarray:
 
 def _kind_codes(text: pa.Array) -> np.ndarray:
     """Index into :data:`KIND_NAMES` of each invoice-type text (exact alias; -1 when not given or unknown)."""
+    text = pc.utf8_normalize(text, form="NFKC")   # full-width brackets as half-width: 数电票(增值税专用发票)
     idx = np.asarray(pc.fill_null(pc.index_in(text, _KIND_ALIAS_KEYS), -1).to_numpy(zero_copy_only=False),
                      dtype=np.int64)
     return np.where(idx >= 0, _KIND_ALIAS_CODE[np.maximum(idx, 0)], -1)

@@ -1,0 +1,164 @@
+"""Spreadsheets (.xlsx .xlsm .xlsb .xls .ods) through python-calamine (Rust; ~16× openpyxl, measured in
+benchmarks/bench_ingest.py).
+
+A sheet is read whole (calamine has no streaming API), its header row found under any title rows,
+merged cells filled from their top-left cell, and a trailing 合计 row left to the caller. Without
+``sheet``, every sheet whose header names the required invoice columns is read (sheets named …明细…
+hold item lines and are skipped unless named); sheets with other headers are reported and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from graph.errors import ConfigError, FapiaoError, InvalidData
+from loaders.headers import describe_skipped, find_header_row, is_summary_row
+
+#: Sheets whose name holds one of these words carry item lines, not invoices (read only when named).
+ITEM_SHEET_WORDS = ("明细", "货物", "items", "lines")
+SHEET_COLUMN = "工作表"
+
+
+def cell_text(v: Any) -> str:
+    """A spreadsheet cell as text: dates ISO, whole floats without ``.0``."""
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, date | time):
+        return v.isoformat()
+    if isinstance(v, timedelta):
+        return str(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def _fill_merged(rows: list[list[str]], merged: list[tuple[tuple[int, int], tuple[int, int]]]) -> None:
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        value = rows[r0][c0]
+        for r in range(r0, min(r1 + 1, len(rows))):
+            for c in range(c0, min(c1 + 1, len(rows[r]))):
+                if not rows[r][c]:
+                    rows[r][c] = value
+
+
+def _sheet_rows(sheet: Any) -> list[list[str]]:
+    rows = [[cell_text(v) for v in r] for r in sheet.to_python(skip_empty_area=False)]
+    try:
+        merged = sheet.merged_cell_ranges or []
+    except Exception:   # merged ranges are only known for .xlsx; others read as they are
+        merged = []
+    _fill_merged(rows, merged)
+    return rows
+
+
+def _header_cells(cells: list[str]) -> list[str]:
+    header = [" ".join(c.split()) or f"column_{i + 1}" for i, c in enumerate(cells)]
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):   # a repeated header gets a suffix instead of stopping the load
+        if h in seen:
+            seen[h] += 1
+            header[i] = f"{h} ({seen[h]})"
+        else:
+            seen[h] = 1
+    return header
+
+
+def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
+                     holds_invoices: Callable[[list[str]], bool]) -> tuple[pa.Table, list[str]]:
+    """The invoice rows of a workbook as one text table, and notes on what was found and skipped.
+
+    ``known`` are the normalised column names (to find the header row); ``holds_invoices(header)`` says
+    whether a sheet's header names the required invoice columns. With several sheets read, a
+    :data:`SHEET_COLUMN` column names each row's sheet (kept in the quarantine).
+    """
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as e:   # calamine raises its own error types for damaged or foreign files
+        raise InvalidData(f"{path} is not a readable spreadsheet ({str(e).splitlines()[0] if str(e) else e})") from e
+    try:
+        names = list(wb.sheet_names)
+        if sheet is not None and sheet not in names:
+            raise ConfigError(f"{path} has no sheet {sheet!r}; sheets: {', '.join(names)}")
+        notes: list[str] = []
+        found: list[tuple[str, list[str], list[list[str]]]] = []
+        fallback: list[tuple[str, list[str], list[list[str]]]] = []
+        for name in ([sheet] if sheet is not None else names):
+            try:
+                rows = _sheet_rows(wb.get_sheet_by_name(name))
+            except FapiaoError:
+                raise
+            except Exception as e:
+                raise InvalidData(f"{path}: sheet {name!r} cannot be read ({e})") from e
+            if not any(any(r) for r in rows):
+                if sheet is not None:
+                    raise InvalidData(f"{path}: sheet {name!r} is empty")
+                notes.append(f"sheet {name!r}: empty, skipped")
+                continue
+            at = find_header_row(rows, known)
+            header = _header_cells(rows[at])
+            if sheet is None and any(w in name.lower() for w in ITEM_SHEET_WORDS):
+                notes.append(f"sheet {name!r}: item lines, not read as invoices (name it with --sheet to load it)")
+                continue
+            if at:
+                notes.append(f"sheet {name!r}: {describe_skipped(rows, at)}")
+            body = [r for r in rows[at + 1:] if any(c.strip() for c in r)]
+            totals = 0
+            while body and is_summary_row(body[-1]):
+                body.pop()
+                totals += 1
+            if totals:
+                notes.append(f"sheet {name!r}: {totals} total row(s) at the end skipped")
+            if sheet is None and not holds_invoices(header):
+                notes.append(f"sheet {name!r}: no invoice header found, skipped")
+                fallback.append((name, header, body))
+                continue
+            found.append((name, header, body))
+    finally:
+        wb.close()
+    if not found and fallback:   # no sheet is recognised: read the first (a missing column is then named)
+        found = fallback[:1]
+    if not found:
+        raise InvalidData(f"{path}: no sheet holds invoices (sheets: {', '.join(names)}); name one with --sheet")
+    columns: dict[str, None] = {}
+    for _, header, _ in found:
+        columns.update(dict.fromkeys(header))
+    if len(found) > 1:
+        columns[SHEET_COLUMN] = None
+        notes.append(f"sheets read: {', '.join(repr(n) for n, _, _ in found)}")
+    data: dict[str, list[str]] = {c: [] for c in columns}
+    for name, header, body in found:
+        index = {h: i for i, h in enumerate(header)}
+        width = len(header)
+        for r in body:
+            for c in columns:
+                i = index.get(c)
+                data[c].append(r[i] if i is not None and i < len(r) else "")
+            if SHEET_COLUMN in columns:
+                data[SHEET_COLUMN][-1] = name
+            if len(r) > width and any(r[width:]):
+                notes.append(f"sheet {name!r}: cells right of the header's last column were ignored")
+                width = len(r)   # say it once per sheet
+    return pa.table({c: pa.array(v, pa.string()) for c, v in data.items()}), notes
+
+
+def iter_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
+                     holds_invoices: Callable[[list[str]], bool], batch_rows: int) -> Iterator[tuple[pa.Table, int,
+                                                                                                      list[str]]]:
+    """:func:`read_spreadsheet` in slices of ``batch_rows``: (table, first record, notes on the first slice)."""
+    table, notes = read_spreadsheet(path, sheet=sheet, known=known, holds_invoices=holds_invoices)
+    n = table.num_rows
+    for start in range(0, max(n, 1), batch_rows):
+        yield table.slice(start, batch_rows), start + 1, notes if start == 0 else []
