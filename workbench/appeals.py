@@ -18,7 +18,7 @@ from graph import settings
 from graph.errors import InvalidData, NotFound
 from graph.store import Store
 from workbench import audit
-from workbench.users import User, require
+from workbench.auth import User, require
 
 KIND = "appeal"
 STATUSES = ("received", "under_review", "answered", "closed")

@@ -15,15 +15,12 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from graph.errors import StoreError
 from graph.model import AuditEvent
 from graph.store import Store
-
-if TYPE_CHECKING:
-    from workbench.users import User
+from workbench.auth import User, require
 
 TZ = ZoneInfo("Asia/Shanghai")
 HEAD_KIND = "audit_head"
@@ -213,16 +210,12 @@ def events(store: Store, *, actor: str | None = None, action: str | None = None,
 def browse(store: Store, user: User | None, *, actor: str | None = None, action: str | None = None,
            target: str | None = None, limit: int | None = 200) -> list[AuditEvent]:
     """:func:`events` for a workbench user: needs ``view_audit`` (supervisors, admins)."""
-    from workbench.users import require
-
     require(user, "view_audit")
     return events(store, actor=actor, action=action, target=target, limit=limit)
 
 
 def verify_as(store: Store, user: User | None) -> AuditVerification:
     """:func:`verify` for a workbench user: needs ``view_audit``; the check itself is audited."""
-    from workbench.users import require
-
     require(user, "view_audit")
     res = verify(store)
     record(store, user, "audit_verify", "audit", res.summary())

@@ -1,12 +1,14 @@
 """Roles and permissions: the one table every page, action and export checks on the server side.
 
-A user holds one or more roles. ``require(roles, action)`` raises PermissionDenied when none of the
-user's roles allows ``action``. Pages call it before rendering anything; actions call it again.
+A :class:`User` holds one or more roles. ``require(user, action)`` raises PermissionDenied unless the
+user is signed in, enabled and one of its roles allows ``action``. Pages call it before rendering
+anything; every service verb calls it again before touching the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from graph.errors import PermissionDenied
 
@@ -55,11 +57,32 @@ def allowed(roles: Iterable[str], action: str) -> bool:
     return any(r in permitted for r in roles)
 
 
-def require(roles: Iterable[str], action: str) -> None:
-    """Raise PermissionDenied unless one of ``roles`` allows ``action``."""
-    roles = tuple(roles)
-    if not allowed(roles, action):
+@dataclass(frozen=True)
+class User:
+    """A signed-in (or listed) workbench user. ``roles`` are keys of :data:`ROLES`."""
+
+    username: str
+    roles: tuple[str, ...]
+    display_name: str = ""
+    disabled: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+
+def require(user: User | None, action: str) -> User:
+    """Raise PermissionDenied unless ``user`` is signed in, enabled and one of its roles allows ``action``.
+
+    Every verb in the workflow layer calls this before touching the store.
+    """
+    if user is None:
+        raise PermissionDenied(f"sign in first: action {action!r} needs a signed-in user")
+    if user.disabled:
+        raise PermissionDenied(f"user {user.username!r} is disabled")
+    if not allowed(user.roles, action):
         raise PermissionDenied(
             f"action {action!r} needs one of the roles {sorted(PERMISSIONS.get(action, ()))}; "
-            f"you have {sorted(roles) or 'none'}"
+            f"you have {sorted(user.roles) or 'none'}"
         )
+    return user

@@ -20,7 +20,8 @@ from typing import Any
 from graph.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
 from workbench import audit
-from workbench.users import User, get_user, require
+from workbench.auth import User, require
+from workbench.users import get_user
 
 KIND = "case"
 DISPOSITION_KIND = "disposition"

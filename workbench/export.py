@@ -43,9 +43,9 @@ from graph.errors import IntegrityError
 from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit, diagram
+from workbench.auth import User, require
 from workbench.cases import Case, get_case
 from workbench.overrides import effective_scores
-from workbench.users import User, require
 
 MANIFEST = "manifest.json"
 FORMAT = "fapiao-case-export/1"

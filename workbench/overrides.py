@@ -17,7 +17,8 @@ from graph.errors import InvalidData, NotFound
 from graph.schema import TIERS
 from graph.store import Store
 from workbench import audit
-from workbench.users import User, get_user, require
+from workbench.auth import User, require
+from workbench.users import get_user
 
 OVERRIDE_KIND = "tier_override"
 ASSIGNMENT_KIND = "assignment"

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from graph import settings
-from graph.errors import ConfigError, InvalidData, NotFound, PermissionDenied
+from graph.errors import ConfigError, InvalidData, NotFound
 from graph.store import Store
 from workbench import audit, auth
+from workbench.auth import User, require
 
 KIND = "user"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")
@@ -35,33 +35,6 @@ DEMO_USERS: dict[str, tuple[str, tuple[str, ...]]] = {
 _hasher = PasswordHasher()
 # verified against when the user is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-
-@dataclass(frozen=True)
-class User:
-    """A signed-in (or listed) workbench user. ``roles`` are keys of :data:`workbench.auth.ROLES`."""
-
-    username: str
-    roles: tuple[str, ...]
-    display_name: str = ""
-    disabled: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.display_name or self.username
-
-
-def require(user: User | None, action: str) -> User:
-    """Raise PermissionDenied unless ``user`` is signed in, enabled and one of its roles allows ``action``.
-
-    Every verb in the workflow layer calls this before touching the store.
-    """
-    if user is None:
-        raise PermissionDenied(f"sign in first: action {action!r} needs a signed-in user")
-    if user.disabled:
-        raise PermissionDenied(f"user {user.username!r} is disabled")
-    auth.require(user.roles, action)
-    return user
 
 
 def _from_record(rec: dict[str, object]) -> User:

@@ -12,7 +12,8 @@ import pyarrow as pa
 from graph import schema
 from graph.model import Ring, Run
 from graph.store import Store
-from workbench.users import User, create_user
+from workbench.auth import User
+from workbench.users import create_user
 
 TZ = ZoneInfo("Asia/Shanghai")
 TAX_IDS = ("91310000MA1FL00011", "91440300MA5EQ00022", "91110000MA01A00033")

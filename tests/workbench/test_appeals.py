@@ -10,7 +10,7 @@ from g_case_data import TAX_IDS, open_embedded, seed
 from graph.errors import InvalidData, PermissionDenied
 from graph.store import Store
 from workbench import appeals, audit
-from workbench.users import User
+from workbench.auth import User
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from g_case_data import open_embedded
 
 from graph.store import Store
 from workbench import audit
-from workbench.users import User
+from workbench.auth import User
 
 ALICE = User("alice", ("investigator",), "爱丽丝")
 BOB = User("bob", ("supervisor", "analyst"))

@@ -9,7 +9,8 @@ from g_case_data import TAX_IDS, open_embedded, seed
 from graph.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
 from workbench import audit, cases
-from workbench.users import User, create_user
+from workbench.auth import User
+from workbench.users import create_user
 
 
 @pytest.fixture(scope="module")

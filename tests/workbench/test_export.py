@@ -23,8 +23,8 @@ from matplotlib import image as mpimg
 from graph.errors import PermissionDenied
 from graph.store import Store
 from workbench import audit, cases, diagram, export, overrides
+from workbench.auth import User
 from workbench.cli import cli
-from workbench.users import User
 
 
 class _Collect(HTMLParser):

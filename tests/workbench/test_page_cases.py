@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from graph.store import Store
 from workbench import appeals, audit, cases, users
-from workbench.users import User
+from workbench.auth import User
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "pages"
 

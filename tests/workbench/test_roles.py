@@ -20,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 from graph.errors import PermissionDenied
 from graph.store import Store
 from workbench import appeals, audit, auth, cases, export, overrides, users
+from workbench.auth import User
 from workbench.ui.navigation import PAGES
-from workbench.users import User
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "pages"
 Env = tuple[Store, dict[str, User], Path]
@@ -107,7 +107,7 @@ def test_disabled_or_missing_user_is_refused(env: Env) -> None:
     with pytest.raises(PermissionDenied):
         overrides.override_tier(store, ghost, TAX_IDS[0], "low", "reason here")
     with pytest.raises(PermissionDenied):
-        users.require(None, "view_cases")
+        auth.require(None, "view_cases")
 
 
 # ---------------------------------------------------------------------------------------------- pages

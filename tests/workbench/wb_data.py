@@ -20,7 +20,8 @@ from graph import open_store, schema
 from graph.embedded import EmbeddedStore
 from graph.model import Ring, Run
 from loaders.uscc import check_char
-from workbench.users import User, create_user
+from workbench.auth import User
+from workbench.users import create_user
 
 TZ = ZoneInfo(schema.TZ)
 ROOT = Path(__file__).resolve().parents[2]

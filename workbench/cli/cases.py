@@ -29,12 +29,12 @@ def _store(uri: str | None) -> Store:
     return open_store(uri)
 
 
-def _operator() -> accounts.User:
+def _operator() -> auth.User:
     """Whoever runs the command line: workspace access is administration, so they act as admin."""
-    return accounts.User(f"cli:{getpass.getuser()}", ("admin",), "command line")
+    return auth.User(f"cli:{getpass.getuser()}", ("admin",), "command line")
 
 
-def _sign_in(store: Store, username: str, password_stdin: bool) -> accounts.User:
+def _sign_in(store: Store, username: str, password_stdin: bool) -> auth.User:
     """Sign in as an existing workbench user (password from stdin or a hidden prompt); audited."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -1,6 +1,6 @@
 """Sign-in state of one Streamlit session, and the guard every page calls first.
 
-``st.session_state["fapiao_user"]`` holds the signed-in :class:`~workbench.users.User` and
+``st.session_state["fapiao_user"]`` holds the signed-in :class:`~workbench.auth.User` and
 ``st.session_state["fapiao_signed_in_at"]`` the sign-in time (epoch seconds). A session ends
 ``FAPIAO_SESSION_MINUTES`` after sign-in, when the user signs out, or when an administrator disables
 the account.
@@ -15,7 +15,8 @@ import streamlit as st
 from graph import settings
 from graph.errors import FapiaoError
 from workbench import auth
-from workbench.users import DEMO_USERS, User, authenticate, get_user
+from workbench.auth import User
+from workbench.users import DEMO_USERS, authenticate, get_user
 
 USER_KEY = "fapiao_user"
 SIGNED_IN_AT_KEY = "fapiao_signed_in_at"
