@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
     Setting("FAPIAO_UPLOAD_MAX_MB", "200",
             "Largest file (MB) the workbench's Import page accepts; keep `server.maxUploadSize` in .streamlit/config.toml in step."),
+    Setting("FAPIAO_EVIDENCE", "",
+            "Folder where loaded files are kept as evidence (content-addressed by SHA-256); empty = "
+            "`<workspace>/evidence` for the embedded store, `./evidence` next to a Neo4j store."),
+    Setting("FAPIAO_OCR_MIN_CONFIDENCE", "0.80",
+            "OCR: per-field confidence (0..1) below which a scanned invoice's field goes to the review queue."),
     Setting("FAPIAO_TIER_MEDIUM", "0.4", "Detection: risk score (0..1) from which a taxpayer is in the medium tier."),
     Setting("FAPIAO_TIER_HIGH", "0.7", "Detection: risk score (0..1) from which a taxpayer is in the high tier."),
 )

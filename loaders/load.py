@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import queue
+import re
+import tempfile
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import schema, settings
-from graph.errors import FapiaoError
+from graph.errors import FapiaoError, InvalidData
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
@@ -251,6 +254,12 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
     """
     kernels.warm_up_in_background()   # load the compiled kernels while the file is being read
     try:
+        from loaders.sources import is_container, is_document
+
+        if is_container(Path(invoices)) or is_document(Path(invoices)):
+            return _load_many(store, Path(invoices), taxpayers=taxpayers, mapping=mapping, encoding=encoding,
+                              sheet=sheet, report_dir=report_dir, map_pairs=map_pairs, progress=progress,
+                              batch_rows=batch_rows, threads=threads)
         return _load(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
                      report_dir=report_dir, map_pairs=map_pairs, progress=progress, batch_rows=batch_rows,
                      threads=threads)
@@ -260,12 +269,13 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
 
 def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mapping: Path | dict[str, str] | None,
           encoding: str | None, sheet: str | None, report_dir: Path | None, progress: bool,
-          map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None) -> LoadReport:
+          map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None,
+          source: Iterator[RawBatch] | None = None, label: str | None = None) -> LoadReport:
     started = time.perf_counter()
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = LoadReport(source=str(invoices), dry_run=store is None)
+    report = LoadReport(source=label or str(invoices), dry_run=store is None)
     by_rule: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
 
@@ -301,8 +311,11 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         return [src for src, dst in cols.items() if dst in DICTIONARY_COLUMNS]
 
     workers = default_threads() if threads is None else max(1, threads)
-    batches = read_batches(Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
-                           **({"batch_rows": batch_rows} if batch_rows else {}))
+    batches = source if source is not None else read_batches(
+        Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
+        **({"batch_rows": batch_rows} if batch_rows else {}))
+    loaded: list[pa.Array] = []
+    documents: dict[str, tuple[str, str]] = {}   # invoice key → (sha256, file) of e-invoice rows
     if workers > 1:
         batches = _prefetch(batches)
     quarantine: QuarantineWriter | None = None
@@ -329,7 +342,9 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
                 assert quarantine is not None
                 report.notes.extend(batch.notes)
-                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note)
+                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded)
+                if store is not None:
+                    _remember_documents(batch, documents)
                 if tick is not None:
                     tick(batch.done, report.read)
         finally:   # stop the reader thread now, also when the load fails part-way
@@ -343,7 +358,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             raw, outcome = settled
             records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
             _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
-                   deferred_settle=True)
+                   deferred_settle=True, loaded=loaded)
         if tick is not None:
             tick(1.0, report.read)
 
@@ -358,11 +373,102 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     report.warnings_path = str(wp) if wp else None
     report.by_rule = dict(by_rule)
     report.examples = examples
+    if store is not None:
+        _keep_evidence(store, Path(invoices), label or Path(invoices).name, loaded, documents,
+                       f"{out_dir.name}-{uuid.uuid4().hex[:10]}", report)
     report.seconds = round(time.perf_counter() - started, 3)
     report.check()
     report.report_path = str(out_dir / "report.json")
     Path(report.report_path).write_text(json.dumps(asdict(report), ensure_ascii=False, indent=1), encoding="utf-8")
     return report
+
+
+def _load_many(store: Store | None, path: Path, *, report_dir: Path | None, taxpayers: Path | None,
+               **kw: Any) -> LoadReport:
+    """A folder, a zip, or one e-invoice file: each table loaded on its own (its report in a sub-folder
+    named after it), all e-invoice files in one batch, refused members quarantined by name; the counts
+    are summed into one report."""
+    from loaders.evidence import Evidence, evidence_dir
+    from loaders.sources import plan, read_documents
+
+    started = time.perf_counter()
+    out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts: list[LoadReport] = []
+    with tempfile.TemporaryDirectory(prefix="fapiao-in-") as tmp:
+        pl = plan(path, Path(tmp))
+        for name, member in pl.tables:
+            sub = out_dir / re.sub(r"[^\w.\-]+", "_", name)
+            parts.append(_load(store, member, taxpayers=taxpayers, report_dir=sub, label=name, **kw))
+            taxpayers = None
+        if pl.documents or pl.refused:
+            ev = Evidence(evidence_dir(store)) if store is not None else None
+
+            def keep(name: str, file: Path, sha: str, meta: dict[str, Any]) -> None:
+                if ev is not None:
+                    ev.keep(file, sha=sha, meta={"source": name, "size": file.stat().st_size, **meta})
+
+            docs = read_documents(pl.documents, pl.refused, on_read=keep)
+            parts.append(_load(store, path, taxpayers=taxpayers, report_dir=out_dir / "e-invoices",
+                               label=f"{path.name} (e-invoices)", source=docs, **kw))
+    if not parts:
+        raise InvalidData(f"{path}: nothing to load (no invoice tables or e-invoice files)")
+    total = LoadReport(source=str(path), dry_run=store is None)
+    for part in parts:
+        for name in ("read", "loaded", "rejected", "skipped_identical", "warnings", "taxpayers_read",
+                     "taxpayers_loaded", "taxpayers_rejected"):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        for rule, n in part.by_rule.items():
+            total.by_rule[rule] = total.by_rule.get(rule, 0) + n
+            total.examples.setdefault(rule, []).extend(f"{part.source}: {e}" for e in part.examples.get(rule, []))
+        total.notes.append(f"{part.source}: read {part.read:,}, loaded {part.loaded:,}, rejected {part.rejected:,}"
+                           + (f" (quarantine: {part.quarantine_path})" if part.quarantine_path else ""))
+        total.notes.extend(f"{part.source}: {n}" for n in part.notes)
+    if len(parts) == 1:
+        total.quarantine_path, total.warnings_path = parts[0].quarantine_path, parts[0].warnings_path
+        total.taxpayer_quarantine_path = parts[0].taxpayer_quarantine_path
+    total.examples = {r: e[:EXAMPLES_PER_RULE] for r, e in total.examples.items()}
+    total.seconds = round(time.perf_counter() - started, 3)
+    total.check()
+    total.report_path = str(out_dir / "report.json")
+    Path(total.report_path).write_text(json.dumps({**asdict(total), "parts": [asdict(p) for p in parts]},
+                                                  ensure_ascii=False, indent=1), encoding="utf-8")
+    return total
+
+
+def _remember_documents(batch: RawBatch, documents: dict[str, tuple[str, str]]) -> None:
+    """Invoice key → (sha256, file name) for the e-invoice rows of a batch (for the evidence index)."""
+    from loaders.sources import FILE_COLUMN, SHA_COLUMN
+
+    t = batch.table
+    if SHA_COLUMN not in t.column_names or FILE_COLUMN not in t.column_names:
+        return
+    for code, number, sha, name in zip(t.column("invoice_code").to_pylist(), t.column("invoice_number").to_pylist(),
+                                       t.column(SHA_COLUMN).to_pylist(), t.column(FILE_COLUMN).to_pylist(),
+                                       strict=True):
+        documents[schema.invoice_key((code or "").strip(), (number or "").strip())] = (sha, name)
+
+
+def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
+                   documents: dict[str, tuple[str, str]], load_id: str, report: LoadReport) -> None:
+    """Keep the file read (tables) as evidence and index each loaded invoice to it; e-invoice rows are
+    indexed to their own file (kept by :func:`load_inputs`)."""
+    from loaders.evidence import Evidence, evidence_dir
+
+    ev = Evidence(evidence_dir(store))
+    keys = pa.chunked_array(loaded, pa.string()).combine_chunks() if loaded else pa.array([], pa.string())
+    if documents:
+        pairs = [documents.get(k, ("", "")) for k in keys.to_pylist()]
+        shas = pa.array([p[0] for p in pairs], pa.string())
+        names = pa.array([p[1] for p in pairs], pa.string())
+    else:
+        if not path.is_file():
+            return
+        sha = ev.keep(path, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
+        shas = pa.array([sha] * len(keys), pa.string())
+        names = pa.array([label] * len(keys), pa.string())
+    ev.index(load_id, keys, shas, names)
+    report.notes.append(f"originals kept as evidence in {ev.root}")
 
 
 def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
@@ -457,7 +563,7 @@ def _parse_batch(batch: RawBatch, columns: dict[str, str],
 
 def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, validator: InvoiceValidator,
                   store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
-                  note: Any) -> None:
+                  note: Any, loaded: list[pa.Array] | None = None) -> None:
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
         reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
@@ -465,16 +571,22 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
         report.read += len(recs)
         report.rejected += len(recs)
         note("bad_value", len(recs), f"record {recs[0]}: {batch.malformed[0][1][:60]!r}")
+    for rec, text in batch.unreadable:   # e-invoice files that cannot be read: one quarantined row each
+        quarantine.add_text([rec], [text], "bad_value", describe("bad_value", "(file)", text))
+        report.read += 1
+        report.rejected += 1
+        note("bad_value", 1, text)
     if parsed is None:
         return
     outcome = validator.decide(batch.table, parsed[0], parsed[1], first_row=batch.first_row)
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
-    _apply(outcome, batch.table, records, store, quarantine, warn, report, note)
+    _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded)
 
 
 def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
-           warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False) -> None:
+           warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False,
+           loaded: list[pa.Array] | None = None) -> None:
     if deferred_settle:
         report.read += source.num_rows
     rej = outcome.rejected_rows
@@ -494,6 +606,8 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
         by = recs[:EXAMPLES_PER_RULE]
         note(iss.rule, len(recs), f"record {by[0]}" if by else "")
     report.loaded += outcome.accepted.num_rows
+    if loaded is not None and outcome.accepted.num_rows:
+        loaded.append(outcome.accepted.column("key"))
     if store is not None and outcome.accepted.num_rows:
         try:
             with store.writer() as w:

@@ -50,6 +50,7 @@ class RawBatch:
     malformed: list[tuple[int, str]] = field(default_factory=list)
     done: float = 0.0
     notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
+    unreadable: list[tuple[int, str]] = field(default_factory=list)   # (record, "file: why") of refused files
 
 
 @dataclass(frozen=True)

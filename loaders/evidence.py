@@ -1,0 +1,106 @@
+"""The original is evidence: every file a load reads is kept, content-addressed by SHA-256, and each
+loaded invoice is indexed to the file it came from.
+
+Layout under the evidence folder (``FAPIAO_EVIDENCE``, default ``<workspace>/evidence``)::
+
+    files/ab/abcdef…            the original bytes (named by their SHA-256; stored once)
+    files/ab/abcdef….json       what was read from it: name, size, kind, fields, item lines (e-invoices)
+    index/<load>.parquet        invoice key → sha256, source name, for the invoices that load loaded
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from graph import settings
+from graph.store import Store
+
+INDEX_SCHEMA = pa.schema([("key", pa.string()), ("sha256", pa.string()), ("source", pa.string())])
+
+
+def evidence_dir(store: Store | None) -> Path:
+    """The evidence folder for ``store`` (``FAPIAO_EVIDENCE``, else next to the workspace, else ./evidence)."""
+    configured = settings.get("FAPIAO_EVIDENCE")
+    if configured:
+        return Path(configured)
+    uri = getattr(store, "uri", "") or ""
+    if uri.startswith("embedded:"):
+        return Path(uri.removeprefix("embedded:")) / "evidence"
+    path = getattr(store, "path", None)
+    if isinstance(path, str | Path):
+        return Path(path) / "evidence"
+    return Path.cwd() / "evidence"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Evidence:
+    """Content-addressed originals and the invoice → original index of one evidence folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_of(self, sha: str) -> Path:
+        return self.root / "files" / sha[:2] / sha
+
+    def keep(self, source: Path, *, sha: str | None = None, meta: dict[str, Any] | None = None) -> str:
+        """Store a copy of ``source``'s bytes once, and its
+        description; returns the SHA-256 (the copy is read-only)."""
+        sha = sha or sha256_file(source)
+        dest = self.path_of(sha)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".part")
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, dest)
+        if meta is not None:
+            side = dest.with_name(sha + ".json")
+            if not side.exists():
+                side.write_text(json.dumps({"sha256": sha, **meta}, ensure_ascii=False, indent=1), encoding="utf-8")
+        return sha
+
+    def index(self, load_id: str, keys: pa.Array, shas: pa.Array, sources: pa.Array) -> Path | None:
+        """Record which original each loaded invoice came from (one Parquet file per load)."""
+        if len(keys) == 0:
+            return None
+        out = self.root / "index" / f"{load_id}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table([keys, shas, sources], schema=INDEX_SCHEMA), out)
+        return out
+
+    def originals(self, key: str) -> list[dict[str, Any]]:
+        """The originals an invoice was loaded from (newest load last): sha256, source, path, and what was
+        read from the file (fields, item lines) when it was an e-invoice."""
+        folder = self.root / "index"
+        if not folder.is_dir() or not any(folder.glob("*.parquet")):
+            return []
+        table = ds.dataset(folder, format="parquet", schema=INDEX_SCHEMA).to_table(filter=pc.field("key") == key)
+        out: list[dict[str, Any]] = []
+        for row in table.to_pylist():
+            sha = row["sha256"]
+            side = self.path_of(sha).with_name(sha + ".json")
+            meta = json.loads(side.read_text(encoding="utf-8")) if side.exists() else {}
+            out.append({**meta, **row, "path": str(self.path_of(sha)), "present": self.path_of(sha).exists()})
+        return out
+
+    def verify(self, sha: str) -> bool:
+        """True when the stored original still has its SHA-256."""
+        p = self.path_of(sha)
+        return p.exists() and sha256_file(p) == sha

@@ -1,0 +1,171 @@
+"""What one ``fapiao load`` argument holds: a table file, an e-invoice file, a folder or a zip of either.
+
+:func:`plan` sorts the inputs into tables (each loaded on its own, named in the report) and invoice
+documents (XML, OFD, PDF, images; all read into one batch, one row per file), and lists what was
+refused (unsafe zip members, unknown types). :func:`read_documents` turns documents into a
+:class:`RawBatch` under the interchange column names, so every rule and the quarantine apply as for
+any other row; a file that cannot be read becomes a quarantined row naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from graph.errors import ConfigError, InvalidData
+from loaders.archive import unzip
+from loaders.read import FORMATS, RawBatch
+
+DOCUMENT_TYPES = {".xml": "xml", ".ofd": "ofd", ".pdf": "pdf", ".png": "image", ".jpg": "image",
+                  ".jpeg": "image", ".tif": "image", ".tiff": "image", ".bmp": "image"}
+#: Extra columns of a document row (kept in the quarantine; the evidence index uses them).
+FILE_COLUMN, SHA_COLUMN, ITEMS_COLUMN, METHOD_COLUMN, CONF_COLUMN = "文件", "sha256", "items", "method", "confidence"
+DOC_FIELDS = ("invoice_number", "invoice_code", "issue_date", "seller_tax_id", "seller_name", "buyer_tax_id",
+              "buyer_name", "amount", "tax_amount", "total_amount", "tax_rate", "invoice_type", "status", "red_ref",
+              "item_code", "item_name")
+#: Largest single document file read (an invoice PDF is ~100 KB; a phone photo a few MB).
+MAX_DOCUMENT_BYTES = 50 << 20
+
+
+def is_document(path: Path) -> bool:
+    return path.suffix.lower() in DOCUMENT_TYPES
+
+
+def is_table(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(path.stem).suffix.lower()
+    return suffix in FORMATS
+
+
+def is_container(path: Path) -> bool:
+    return path.is_dir() or path.suffix.lower() == ".zip"
+
+
+@dataclass
+class Plan:
+    """Inputs sorted by how they load: (display name, path) pairs, and (display name, reason) refusals."""
+
+    tables: list[tuple[str, Path]] = field(default_factory=list)
+    documents: list[tuple[str, Path]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def plan(path: Path, tmp: Path) -> Plan:
+    """Sort ``path`` (a file, folder or .zip; zips inside folders and zips are opened too, one level)
+    into a :class:`Plan`. Zip members are unpacked under ``tmp``."""
+    out = Plan()
+    if not path.exists():
+        raise ConfigError(f"no such file or folder: {path}")
+    if path.is_dir():
+        entries = [(str(p.relative_to(path)), p) for p in sorted(path.rglob("*")) if p.is_file()]
+        if not entries:
+            raise InvalidData(f"{path}: the folder holds no files")
+    elif path.suffix.lower() == ".zip":
+        entries = _unzipped(path, path.name, tmp, out)
+    else:
+        entries = [(path.name, path)]
+    for name, p in entries:
+        if p.suffix.lower() == ".zip" and path.is_dir():
+            for inner, q in _unzipped(p, name, tmp / f"zip{len(out.tables) + len(out.documents)}", out):
+                _sort(inner, q, out)
+        else:
+            _sort(name, p, out)
+    return out
+
+
+def _unzipped(path: Path, label: str, tmp: Path, out: Plan) -> list[tuple[str, Path]]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for m in unzip(path, tmp):
+        if m.path is None:
+            out.refused.append((f"{label}:{m.name}", m.error))
+        else:
+            entries.append((f"{label}:{m.name}", m.path))
+    return entries
+
+
+def _sort(name: str, p: Path, out: Plan) -> None:
+    if p.name.startswith(".") or p.name.startswith("~$"):
+        return   # hidden files and Office lock files
+    if is_document(p):
+        out.documents.append((name, p))
+    elif is_table(p):
+        out.tables.append((name, p))
+    else:
+        out.refused.append((name, f"unknown file type {p.suffix or '(none)'!r}; not an invoice table or e-invoice"))
+
+
+def read_document(data: bytes, name: str, *, ocr: bool = True) -> tuple[dict[str, str], list[dict[str, str]], str,
+                                                                      dict[str, float]]:
+    """(fields, item lines, method, per-field OCR confidence) of one e-invoice file; raises InvalidData."""
+    from loaders import einvoice
+
+    kind = DOCUMENT_TYPES.get(Path(name.rsplit(":", 1)[-1]).suffix.lower())
+    if kind == "xml":
+        doc = einvoice.parse_einvoice_xml(data, name)
+    elif kind == "ofd":
+        doc = einvoice.parse_ofd(data, name)
+    elif kind == "pdf":
+        try:
+            doc = einvoice.parse_pdf(data, name)
+        except einvoice.NoTextLayer:
+            if not ocr:
+                raise
+            from loaders.ocr import ocr_pdf
+
+            doc = ocr_pdf(data, name)
+    elif kind == "image":
+        from loaders.ocr import ocr_image
+
+        doc = ocr_image(data, name)
+    else:
+        raise InvalidData(f"{name}: not an e-invoice file type")
+    return doc.fields, doc.items, doc.method, doc.confidence
+
+
+OnRead = Callable[[str, Path, str, dict[str, Any]], None]
+
+
+def read_documents(items: list[tuple[str, Path]], refused: Sequence[tuple[str, str]] = (),
+                   *, ocr: bool = True, on_read: OnRead | None = None) -> Iterator[RawBatch]:
+    """One batch: a row per readable document (interchange columns + file name, SHA-256, item lines as
+    JSON, read method), then the unreadable ones and ``refused`` as ``unreadable`` entries naming the file.
+    ``on_read(name, path, sha256, what was read)`` is called for each readable file (to keep it as evidence)."""
+    rows: list[dict[str, str]] = []
+    bad: list[tuple[str, str]] = list(refused)
+    for name, path in items:
+        try:
+            size = path.stat().st_size
+            if size > MAX_DOCUMENT_BYTES:
+                raise InvalidData(f"{name}: {size:,} bytes is more than an invoice file holds; refused")
+            data = path.read_bytes()
+            fields, lines, method, conf = read_document(data, name, ocr=ocr)
+        except InvalidData as e:
+            bad.append((name, str(e)))
+            continue
+        except OSError as e:
+            bad.append((name, f"cannot read the file ({e})"))
+            continue
+        row = {c: str(fields.get(c, "") or "") for c in DOC_FIELDS}
+        row[FILE_COLUMN] = name
+        row[SHA_COLUMN] = hashlib.sha256(data).hexdigest()
+        row[ITEMS_COLUMN] = json.dumps(lines, ensure_ascii=False)
+        row[METHOD_COLUMN] = method
+        row[CONF_COLUMN] = json.dumps(conf) if conf else ""
+        rows.append(row)
+        if on_read is not None:
+            on_read(name, path, row[SHA_COLUMN], {"kind": method, "fields": fields, "items": lines,
+                                                  "confidence": conf})
+    cols = [*DOC_FIELDS, FILE_COLUMN, SHA_COLUMN, ITEMS_COLUMN, METHOD_COLUMN, CONF_COLUMN]
+    table = pa.table({c: pa.array([r[c] for r in rows], pa.string()) for c in cols})
+    n = len(rows)
+    unreadable = [(n + i + 1, f"{name}: {reason}") for i, (name, reason) in enumerate(bad)]
+    notes = [f"{n} e-invoice file(s) read, {len(bad)} refused"] if items or bad else []
+    yield RawBatch(table, 1, [], 1.0, notes, unreadable)
