@@ -16,8 +16,7 @@ from graph.store import Store
 from workbench import audit as audit_log
 from workbench import auth, cases, export
 from workbench import users as accounts
-
-STORE_HELP = "Store URI (default: FAPIAO_STORE, i.e. embedded:workspace)."
+from workbench.cli.options import store_option
 
 
 def _console() -> Console:
@@ -62,7 +61,7 @@ def users_group() -> None:
               help="A role for the user; repeat for several roles.")
 @click.option("--display-name", default="", help="Name shown in the workbench (e.g. 张三).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def users_add(name: str, roles: tuple[str, ...], display_name: str, password_stdin: bool, store_uri: str | None) -> None:
     """Create user NAME with one or more roles.
 
@@ -81,7 +80,7 @@ def users_add(name: str, roles: tuple[str, ...], display_name: str, password_std
 
 
 @users_group.command("list")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def users_list(store_uri: str | None) -> None:
     """List every user with roles and status."""
     with _store(store_uri) as store:
@@ -96,7 +95,7 @@ def users_list(store_uri: str | None) -> None:
 
 @users_group.command("disable")
 @click.argument("name")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def users_disable(name: str, store_uri: str | None) -> None:
     """Disable user NAME: no more sign-ins; open sessions end at the next page load."""
     with _store(store_uri) as store:
@@ -106,7 +105,7 @@ def users_disable(name: str, store_uri: str | None) -> None:
 
 @users_group.command("enable")
 @click.argument("name")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def users_enable(name: str, store_uri: str | None) -> None:
     """Re-enable a disabled user NAME."""
     with _store(store_uri) as store:
@@ -117,7 +116,7 @@ def users_enable(name: str, store_uri: str | None) -> None:
 @users_group.command("passwd")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of standard input.")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def users_passwd(name: str, password_stdin: bool, store_uri: str | None) -> None:
     """Set a new password for user NAME (asks twice unless --password-stdin)."""
     if password_stdin:
@@ -142,7 +141,7 @@ def case() -> None:
 @click.option("--user", "username", required=True, help="Your workbench user (investigators see only their cases).")
 @click.option("--status", type=click.Choice(cases.STATUSES), default=None, help="Only cases in this status.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def case_list(username: str, status: str | None, password_stdin: bool, store_uri: str | None) -> None:
     """List the cases USER may see, newest first."""
     with _store(store_uri) as store:
@@ -160,7 +159,7 @@ def case_list(username: str, status: str | None, password_stdin: bool, store_uri
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("exports"),
               show_default=True, help="Folder for the ZIP.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def case_export(case_id: str, username: str, out_dir: Path, password_stdin: bool, store_uri: str | None) -> None:
     """Export CASE_ID as a ZIP case file (report, diagrams, invoices CSV, GraphML, manifest); analysts only.
 
@@ -197,7 +196,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def audit_verify(store_uri: str | None) -> None:
     """Recompute the hash chain; names every edited, removed or reordered event. Exit 1 when broken."""
     with _store(store_uri) as store:
@@ -214,7 +213,7 @@ def audit_verify(store_uri: str | None) -> None:
 @click.option("--actor", default=None, help="Only events by this user.")
 @click.option("--action", default=None, help="Only this action (sign_in, case_read, tier_override ...).")
 @click.option("--target", default=None, help="Only targets containing this text (e.g. case:C-2025).")
-@click.option("--store", "store_uri", default=None, help=STORE_HELP)
+@store_option()
 def audit_show(limit: int, actor: str | None, action: str | None, target: str | None, store_uri: str | None) -> None:
     """Show the newest audit events, newest first."""
     with _store(store_uri) as store:

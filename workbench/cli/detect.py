@@ -11,6 +11,7 @@ import click
 
 from algorithms.params import DetectionParams, Spec, check_value, is_int, parse_value, specs
 from graph.errors import ConfigError
+from workbench.cli.options import store_option
 
 
 class _ParamType(click.ParamType[Any]):
@@ -42,8 +43,7 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command("detect")
-@click.option("--store", "store_uri", default=None, metavar="URI",
-              help="embedded:PATH or a Neo4j URI [default: the FAPIAO_STORE setting].")
+@store_option()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write rings.csv and taxpayer_scores.csv into this folder.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress per stage.")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from graph.errors import ConfigError, InvalidData
+from workbench.cli.options import store_option
 
 CHECK_FIELDS = (
     ("number", "invoice_number", "发票号码 (8 or 20 digits)"),
@@ -41,7 +42,7 @@ CHECK_FIELDS = (
               help="Map one source header to a column, e.g. --map 票号=invoice_number (repeatable).")
 @click.option("--encoding", help="Text encoding of CSV/JSON files (default: detected; e.g. gbk, gb18030, utf-8).")
 @click.option("--sheet", help="Excel sheet name (default: the first sheet).")
-@click.option("--store", "store_uri", help="Store URI (default: FAPIAO_STORE, e.g. embedded:workspace).")
+@store_option()
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the quarantine and report go (default: <workspace>/loads/<timestamp>/).")
 @click.option("--dry-run", is_flag=True, help="Validate and write the report, but load nothing.")
@@ -108,7 +109,7 @@ def _check_options(f: Any) -> Any:
 @click.command("check-invoice")
 @_check_options
 @click.option("--json", "json_source", metavar="FILE|-", help="Read the invoice as a JSON object (interchange names).")
-@click.option("--store", "store_uri", help="Also check for a conflicting duplicate / red original in this store.")
+@store_option("Also check for a conflicting duplicate / red original in this store.")
 def check_invoice(json_source: str | None, store_uri: str | None, **flags: str | None) -> None:
     """Self-check (自查) one invoice against every loader rule and print each problem in words.
 

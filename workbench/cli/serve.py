@@ -17,6 +17,7 @@ import click
 
 from graph import settings
 from graph.errors import ConfigError, FapiaoError
+from workbench.cli.options import store_option
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 PARAMS_FILE = "demo-params.json"
@@ -70,8 +71,7 @@ def run_server(store_uri: str, port: int, address: str, *, demo: bool = False) -
 
 
 @click.command("serve")
-@click.option("--store", "store_uri", default=None, metavar="URI",
-              help="embedded:PATH or a Neo4j URI [default: FAPIAO_STORE, else embedded:workspace].")
+@store_option()
 @click.option("--port", type=int, default=8501, show_default=True, help="HTTP port of the workbench.")
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="Interface to listen on; 0.0.0.0 serves the whole network (put it behind your proxy).")
@@ -115,8 +115,7 @@ def _same_params(path: Path, params: dict[str, Any]) -> bool:
 @click.option("--taxpayers", type=int, default=5000, show_default=True, help="Demo taxpayers.")
 @click.option("--invoices", type=int, default=100_000, show_default=True, help="Demo invoices.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator.")
-@click.option("--store", "store_uri", default=None, metavar="URI",
-              help="Store to fill [default: embedded:DATA/workspace, so the demo never touches your own].")
+@store_option("Store to fill [default: embedded:DATA/workspace, so the demo never touches your own].")
 @click.option("--port", type=int, default=8501, show_default=True, help="HTTP port of the workbench.")
 @click.option("--address", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--serve/--no-serve", default=True, show_default=True,
