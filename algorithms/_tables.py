@@ -12,7 +12,7 @@ DAY = 86_400
 
 
 def invoice_frame(invoices: pa.Table | pd.DataFrame) -> pd.DataFrame:
-    """A pandas view of an invoice table (``graph.schema.INVOICES`` columns, extra columns kept)."""
+    """A pandas view of an invoice table (``graph.core.schema.INVOICES`` columns, extra columns kept)."""
     if isinstance(invoices, pa.Table):
         out: pd.DataFrame = invoices.to_pandas()
         return out

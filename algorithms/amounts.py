@@ -1,6 +1,6 @@
 """Amount typologies: near-limit (顶额), Benford first digits, robust outliers, bursts, duplicates.
 
-Each function takes the invoice table (``graph.schema.INVOICES`` columns, pandas or pyarrow) and
+Each function takes the invoice table (``graph.core.schema.INVOICES`` columns, pandas or pyarrow) and
 returns a :class:`~algorithms.signals.Signal` keyed by the *seller* (the company that issued them).
 """
 

@@ -53,7 +53,7 @@ import pyarrow as pa
 
 from algorithms._tables import epoch_seconds, invoice_frame, localized
 from algorithms.cycles_kernels import search
-from graph.settings import usable_cpus
+from graph.core.settings import usable_cpus
 
 DAY = 86_400
 I64 = npt.NDArray[np.int64]

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 
 __all__ = [
     "BARS", "JACCARD", "KIND_FOR", "Check", "FoundRing", "PlantedRing", "QualityReport", "RingMetrics",

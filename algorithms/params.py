@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

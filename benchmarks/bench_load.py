@@ -5,7 +5,7 @@
 
 Data comes from the project's generator (``loaders.generate``), cached under ``--data``. Every
 measurement runs ``loaders.load.load_files(None, ...)`` (read → map → validate → normalise to
-``graph.schema.INVOICES`` → quarantine/report; the store write is not part of it) in a fresh
+``graph.core.schema.INVOICES`` → quarantine/report; the store write is not part of it) in a fresh
 subprocess, so peak RSS is that run's own. The naive baseline validates a sample row by row in plain
 Python (csv module, Decimal, regex, datetime) in the same run; the ratio is what matters on a shared
 machine, not the absolute times. "CPU s" is the load's own processor time (all threads), so

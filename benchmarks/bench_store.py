@@ -1,7 +1,7 @@
 """Store benchmark: load throughput, 2-hop ego-network latency, edge-table export, peak memory, per backend.
 
 Generates invoices with ``loaders.generate`` (cached under benchmarks/out/), converts them to
-graph.schema.INVOICES once, then for each backend (embedded workspace, a local Neo4j started with
+graph.core.schema.INVOICES once, then for each backend (embedded workspace, a local Neo4j started with
 ``graph.local_neo4j.running``) measures:
 
 - load throughput (invoices/s; Neo4j writes both ISSUED and BILLED_TO relationships),
@@ -48,7 +48,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph import schema
+from graph.core import schema
 from graph.store import Store
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -95,7 +95,7 @@ def _fen(col: pa.ChunkedArray) -> pa.Array:
 
 
 def invoices_table(invoices: int, taxpayers: int, seed: int) -> pa.Table:
-    """Generated invoices (cached) converted to graph.schema.INVOICES."""
+    """Generated invoices (cached) converted to graph.core.schema.INVOICES."""
     data = OUT / f"data-{invoices}-{taxpayers}-{seed}"
     converted = data / "invoices.schema.parquet"
     if converted.is_file():

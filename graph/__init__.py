@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from graph import schema
-from graph.errors import (
+from graph.core import schema
+from graph.core.errors import (
     ConfigError,
     FapiaoError,
     FieldError,
@@ -14,7 +14,7 @@ from graph.errors import (
     QueryError,
     StoreError,
 )
-from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.store import Store, Writer
 
 __all__ = [
@@ -32,7 +32,7 @@ def open_store(uri: str | None = None) -> Store:
     ``embedded:PATH`` opens (creating if needed) a workspace folder; a Neo4j URI connects to that server
     with ``FAPIAO_NEO4J_USER`` / ``FAPIAO_NEO4J_PASSWORD`` / ``FAPIAO_NEO4J_DATABASE``.
     """
-    from graph import settings
+    from graph.core import settings
 
     uri = uri or settings.get("FAPIAO_STORE")
     if uri.startswith("embedded:"):

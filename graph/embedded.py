@@ -9,7 +9,7 @@ Layout of a workspace folder::
 Concurrency: DuckDB lets one process at a time open a database file. The store therefore opens the
 database per operation and closes it again after ``FAPIAO_EMBEDDED_LINGER`` idle seconds, so the
 workbench and the CLI can take turns; a process that finds the workspace busy retries for
-``FAPIAO_EMBEDDED_WAIT`` seconds, then raises :class:`~graph.errors.StoreError` naming the other pid.
+``FAPIAO_EMBEDDED_WAIT`` seconds, then raises :class:`~graph.core.errors.StoreError` naming the other pid.
 Inside a process every call is serialised by a lock; a ``with store.writer()`` block holds the
 database (and the lock) until it commits.
 """
@@ -36,11 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import embedded_sql as q
-from graph import schema, settings
+from graph.core import schema, settings
+from graph.core.errors import ConfigError, QueryError, StoreError
+from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.embedded_adjacency import Adjacency
 from graph.embedded_parties import PartyNumbers, Rows
-from graph.errors import ConfigError, QueryError, StoreError
-from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.store import Store, Writer
 
 DB_FILE = "fapiao.duckdb"

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from graph import schema
-from graph.model import Taxpayer
+from graph.core import schema
+from graph.core.model import Taxpayer
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]

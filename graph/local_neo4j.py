@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph import settings
-from graph.errors import StoreError
+from graph.core import settings
+from graph.core.errors import StoreError
 
 __all__ = ["LAUNCHER_DIR", "PLUGIN_DIR", "LocalNeo4j", "plugin_jar", "admin_command", "admin_env", "build_if_needed", "jvm_command",
            "missing_prerequisites", "running"]

@@ -1,6 +1,6 @@
 """First loads into an empty Neo4j with Neo4j's own bulk importer (``neo4j-admin database import full``).
 
-:func:`write_import_csv` turns taxpayers / identifiers / invoices (graph.schema tables) into the CSV set the
+:func:`write_import_csv` turns taxpayers / identifiers / invoices (graph.core.schema tables) into the CSV set the
 importer reads, with exactly the nodes, relationships and properties the Cypher load
 (:mod:`graph.neo4j_store`) creates: Taxpayer, Invoice, Identifier, ISSUED, BILLED_TO, HAS, RED_OF, the TRADES
 aggregates and the FapiaoMeta marker. Nodes carry their final node ids (``--id-type=actual``), so the importer
@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from graph import schema
-from graph.errors import StoreError
+from graph.core import schema
+from graph.core.errors import StoreError
 
 __all__ = ["ImportSet", "import_local", "write_import_csv"]
 

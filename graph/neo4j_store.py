@@ -2,7 +2,7 @@
 
 The only module that imports ``neo4j``. Every statement comes from ``cypher/NAME.cypher`` and is run
 with parameters only, inside managed transactions (the driver retries transient errors). Driver errors
-are re-raised as :class:`graph.errors.QueryError` naming the statement.
+are re-raised as :class:`graph.core.errors.QueryError` naming the statement.
 
 Storage notes: invoice times are stored twice, as ``ts`` (epoch seconds, indexed, used by every query)
 and ``issued_at`` (a Neo4j DateTime in Asia/Shanghai, for people querying the graph directly). Seller and
@@ -34,9 +34,9 @@ import pyarrow as pa
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
 import cypher
-from graph import schema, settings
-from graph.errors import ConfigError, QueryError, StoreError
-from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.core import schema, settings
+from graph.core.errors import ConfigError, QueryError, StoreError
+from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.neo4j_writer import INVOICE_COLUMNS, TZ, Neo4jWriter, record_uid, statement
 from graph.store import Store, Writer
 

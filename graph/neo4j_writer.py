@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import cypher
-from graph import schema
-from graph.errors import QueryError
-from graph.model import AuditEvent, Ring, Run
+from graph.core import schema
+from graph.core.errors import QueryError
+from graph.core.model import AuditEvent, Ring, Run
 from graph.store import Writer
 
 if TYPE_CHECKING:

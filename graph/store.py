@@ -2,7 +2,7 @@
 
 Conventions shared by every method:
 - time windows are half-open ``[start, end)`` of timezone-aware datetimes; ``None`` means unbounded;
-- bulk results are ``pyarrow.Table`` with the schemas in :mod:`graph.schema`;
+- bulk results are ``pyarrow.Table`` with the schemas in :mod:`graph.core.schema`;
 - writes are idempotent upserts by natural key (tax id, invoice key, ring id, record id, audit seq);
 - "records" are JSON documents for the workflow layer (cases, appeals, tier overrides, users,
   dispositions, assignments ...): ``kind`` names the collection. For ``kind == "case"`` the backend
@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from graph.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 
 
 class Writer(ABC):

@@ -10,7 +10,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from graph.errors import InvalidData
+from graph.core.errors import InvalidData
 
 #: Most bytes one compressed byte may expand to (real CSV exports: ~5×; a zip bomb: thousands).
 MAX_RATIO = 100

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.errors import InvalidData
+from graph.core.errors import InvalidData
 
 #: Most bytes an OFD archive may unpack to (an invoice OFD is ~50 KB).
 OFD_MAX_UNPACKED = 64 << 20

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from graph import settings
+from graph.core import settings
 from graph.store import Store
 
 INDEX_SCHEMA = pa.schema([("key", pa.string()), ("sha256", pa.string()), ("source", pa.string())])

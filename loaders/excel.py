@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from graph.errors import ConfigError, FapiaoError, InvalidData
+from graph.core.errors import ConfigError, FapiaoError, InvalidData
 from loaders.headers import describe_skipped, find_header_row, is_summary_row
 
 #: Sheets whose name holds one of these words carry item lines, not invoices (read only when named).

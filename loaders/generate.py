@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 from loaders.synth import noise as noise_mod
 from loaders.synth import patterns
 from loaders.synth.output import (

@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph import schema, settings
-from graph.errors import FapiaoError, InvalidData
+from graph.core import schema, settings
+from graph.core.errors import FapiaoError, InvalidData
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 from loaders.headers import norm_header
 
 #: Canonical invoice columns (DESIGN.md "Interchange format"), in order.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.errors import InvalidData
+from graph.core.errors import InvalidData
 from loaders.einvoice import Document
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from graph.errors import ConfigError, InvalidData
+from graph.core.errors import ConfigError, InvalidData
 from loaders.utf8scan import scan_utf8
 
 BATCH_ROWS = 250_000   # rows per batch: small enough that batches overlap on threads and memory is reused

@@ -2,7 +2,7 @@
 
 :class:`InvoiceValidator` checks one batch of text rows at a time with pyarrow / numpy column
 operations (no Python loop per row on the hot path), keeps the cross-batch state needed for
-duplicates and red-letter totals, and returns accepted rows as ``graph.schema.INVOICES``.
+duplicates and red-letter totals, and returns accepted rows as ``graph.core.schema.INVOICES``.
 :func:`check_invoice` runs the same checks on one invoice (the self-check, 自查).
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph import schema, settings
-from graph.errors import FieldError
+from graph.core import schema, settings
+from graph.core.errors import FieldError
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from graph.errors import ConfigError, InvalidData
+from graph.core.errors import ConfigError, InvalidData
 from loaders.archive import unzip
 from loaders.read import FORMATS, RawBatch
 

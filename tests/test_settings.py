@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from graph import settings
+from graph.core import settings
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from graph import settings
-from graph.errors import InvalidData, NotFound
+from graph.core import settings
+from graph.core.errors import InvalidData, NotFound
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require

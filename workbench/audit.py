@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from graph.errors import StoreError
-from graph.model import AuditEvent
+from graph.core.errors import StoreError
+from graph.core.model import AuditEvent
 from graph.store import Store
 from workbench.auth import User, require
 

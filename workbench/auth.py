@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from graph.errors import PermissionDenied
+from graph.core.errors import PermissionDenied
 
 ROLES: tuple[str, ...] = ("investigator", "supervisor", "analyst", "admin")
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graph.errors import InvalidData, NotFound, PermissionDenied
+from graph.core.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require

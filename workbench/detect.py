@@ -32,8 +32,8 @@ from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
 from algorithms.risk import RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
-from graph import schema, settings
-from graph.model import Ring, Run
+from graph.core import schema, settings
+from graph.core.model import Ring, Run
 from graph.store import Store
 from loaders.safe_csv import write_rows
 
@@ -113,7 +113,7 @@ def assemble_rings(
     run_id: str, cycles: list[ScoredCycle], clusters: list[IdentityCluster], comms: list[Community],
     hub_signal: Signal, invoices: pa.Table, *, window_days: float, min_community_score: float = 0.5,
 ) -> list[Ring]:
-    """Turn algorithm results into :class:`graph.model.Ring` findings with evidence in words."""
+    """Turn algorithm results into :class:`graph.core.model.Ring` findings with evidence in words."""
     rings: list[Ring] = []
     for sc in cycles:
         c = sc.cycle

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import networkx as nx
 from matplotlib import font_manager
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Serif CJK SC",
                 "WenQuanYi Zen Hei", "Source Han Sans SC")

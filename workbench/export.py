@@ -39,7 +39,7 @@ from typing import Any
 
 import networkx as nx
 
-from graph.errors import IntegrityError
+from graph.core.errors import IntegrityError
 from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit, diagram

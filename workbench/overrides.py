@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from graph.errors import InvalidData, NotFound
-from graph.schema import TIERS
+from graph.core.errors import InvalidData, NotFound
+from graph.core.schema import TIERS
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require
@@ -107,7 +107,7 @@ def effective_scores(store: Store, run_id: str | None = None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The ``graph.schema.SCORES`` columns, where ``tier`` is the effective tier, plus ``model_tier``
+        The ``graph.core.schema.SCORES`` columns, where ``tier`` is the effective tier, plus ``model_tier``
         (what the model said), ``overridden`` (bool), ``override_reason``, ``override_by``,
         ``override_at`` and ``assignee`` (None where there is none).
     """

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from graph import settings
-from graph.errors import ConfigError, InvalidData, NotFound
+from graph.core import settings
+from graph.core.errors import ConfigError, InvalidData, NotFound
 from graph.store import Store
 from workbench import audit, auth
 from workbench.auth import User, require

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 from loaders.synth import catalog
 from loaders.synth.population import STATUSES, Population
 from loaders.synth.trade import KINDS, STATUS_CODES, Batch, Calendar

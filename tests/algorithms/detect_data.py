@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graph import schema
+from graph.core import schema
 
 
 def _fen(arr: pa.ChunkedArray) -> pa.ChunkedArray:

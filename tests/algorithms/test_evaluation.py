@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from algorithms.evaluation import jaccard, score_run
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 from loaders.safe_csv import write_rows
 
 PLANTED = [  # ring_id, typology, members

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from algorithms.params import DetectionParams, markdown_table, specs
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

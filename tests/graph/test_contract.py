@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from graph import schema
-from graph.errors import StoreError
-from graph.model import AuditEvent, Invoice, Ring, Run
+from graph.core import schema
+from graph.core.errors import StoreError
+from graph.core.model import AuditEvent, Invoice, Ring, Run
 from graph.store import Store
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from graph.core.errors import StoreError
 from graph.embedded import EmbeddedStore
-from graph.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ LOADER = textwrap.dedent("""
     from zoneinfo import ZoneInfo
     import numpy as np, pyarrow as pa
     import graph.embedded as emb
-    from graph import schema
+    from graph.core import schema
 
     ws, n, chunk, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     emb._FLUSH_ROWS = 500                          # flush inside the transaction, so a kill hits written rows

@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from graph import embedded_sql, open_store
+from graph.core.errors import ConfigError, StoreError
 from graph.embedded import DB_FILE, EmbeddedStore
-from graph.errors import ConfigError, StoreError
 
 
 def test_workspace_folder_is_created_with_schema_version(tmp_path: Path) -> None:

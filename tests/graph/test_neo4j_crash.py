@@ -15,8 +15,9 @@ import neo4j
 import pyarrow as pa
 import pytest
 
-from graph import local_neo4j, schema
-from graph.errors import StoreError
+from graph import local_neo4j
+from graph.core import schema
+from graph.core.errors import StoreError
 from graph.neo4j_store import Neo4jStore
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]

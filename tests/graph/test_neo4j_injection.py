@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from graph import schema
-from graph.model import Counts
+from graph.core import schema
+from graph.core.model import Counts
 from graph.neo4j_store import Neo4jStore
 
 pytestmark = pytest.mark.neo4j

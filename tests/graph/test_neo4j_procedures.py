@@ -19,9 +19,10 @@ import pyarrow as pa
 import pytest
 
 import cypher
-from graph import local_neo4j, neo4j_store, schema
-from graph.errors import ConfigError
-from graph.model import Subgraph
+from graph import local_neo4j, neo4j_store
+from graph.core import schema
+from graph.core.errors import ConfigError
+from graph.core.model import Subgraph
 from graph.neo4j_store import Neo4jStore
 
 pytestmark = pytest.mark.neo4j

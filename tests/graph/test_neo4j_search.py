@@ -8,7 +8,7 @@ import random
 import pyarrow as pa
 import pytest
 
-from graph import schema
+from graph.core import schema
 from graph.neo4j_store import Neo4jStore
 
 pytestmark = pytest.mark.neo4j

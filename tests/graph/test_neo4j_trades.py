@@ -15,8 +15,8 @@ import neo4j
 import pyarrow as pa
 import pytest
 
-from graph import schema
-from graph.errors import ConfigError
+from graph.core import schema
+from graph.core.errors import ConfigError
 from graph.neo4j_store import Neo4jStore
 
 pytestmark = pytest.mark.neo4j

@@ -70,7 +70,7 @@ def test_gz_and_zip_members(tmp_path: Path) -> None:
 def test_broken_header_still_names_the_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("票,日子\n1,2\n", encoding="utf-8")
-    from graph.errors import ConfigError
+    from graph.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="missing required invoices column"):
         load_files(None, path, report_dir=tmp_path / "r")

@@ -14,8 +14,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from graph.errors import ConfigError
-from graph.schema import invoice_key
+from graph.core.errors import ConfigError
+from graph.core.schema import invoice_key
 from loaders.generate import generate
 from loaders.uscc import is_valid
 

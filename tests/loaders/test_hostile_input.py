@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 from loaders.load import load_files
 from loaders.read import detect_delimiter, read_batches
 

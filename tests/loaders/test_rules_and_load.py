@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from graph import open_store
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 from loaders.load import load_files
 from loaders.rules import RULES, check_invoice
 from workbench.cli import cli

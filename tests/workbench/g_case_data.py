@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from graph import schema
-from graph.model import Ring, Run
+from graph.core import schema
+from graph.core.model import Ring, Run
 from graph.store import Store
 from workbench.auth import User
 from workbench.users import create_user

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from g_case_data import TAX_IDS, open_embedded, seed
 
-from graph.errors import InvalidData, PermissionDenied
+from graph.core.errors import InvalidData, PermissionDenied
 from graph.store import Store
 from workbench import appeals, audit
 from workbench.auth import User

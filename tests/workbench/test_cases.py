@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from g_case_data import TAX_IDS, open_embedded, seed
 
-from graph.errors import InvalidData, NotFound, PermissionDenied
+from graph.core.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
 from workbench import audit, cases
 from workbench.auth import User

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from g_case_data import NAMES, PASSWORD, TAX_IDS, open_embedded, seed
 from matplotlib import image as mpimg
 
-from graph.errors import PermissionDenied
+from graph.core.errors import PermissionDenied
 from graph.store import Store
 from workbench import audit, cases, diagram, export, overrides
 from workbench.auth import User

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from g_case_data import TAX_IDS, open_embedded, seed
 
-from graph.errors import InvalidData
+from graph.core.errors import InvalidData
 from graph.store import Store
 from workbench import audit, overrides
 from workbench.auth import User
@@ -48,7 +48,7 @@ def test_effective_scores_apply_latest_override_and_assignee(env: tuple[Store, d
 
 
 def test_unknown_taxpayer_is_refused(env: tuple[Store, dict[str, User]]) -> None:
-    from graph.errors import NotFound
+    from graph.core.errors import NotFound
     from workbench import appeals
 
     store, u = env

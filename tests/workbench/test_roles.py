@@ -17,7 +17,7 @@ import pytest
 from g_case_data import TAX_IDS, open_embedded, seed
 from streamlit.testing.v1 import AppTest
 
-from graph.errors import PermissionDenied
+from graph.core.errors import PermissionDenied
 from graph.store import Store
 from workbench import appeals, audit, auth, cases, export, overrides, users
 from workbench.auth import User

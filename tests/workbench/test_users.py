@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from g_case_data import open_embedded
 
-from graph.errors import ConfigError, InvalidData
+from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
 from workbench import audit, users
 from workbench.cli import cli

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from graph import open_store, schema
+from graph import open_store
+from graph.core import schema
+from graph.core.model import Ring, Run
 from graph.embedded import EmbeddedStore
-from graph.model import Ring, Run
 from loaders.uscc import check_char
 from workbench.auth import User
 from workbench.users import create_user

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 
 # module -> attribute holding a click command or group; added in this order to `fapiao --help`
 COMMAND_MODULES: tuple[tuple[str, str], ...] = (

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graph import open_store
-from graph.errors import IntegrityError, PermissionDenied
+from graph.core.errors import IntegrityError, PermissionDenied
 from graph.store import Store
 from workbench import audit as audit_log
 from workbench import auth, cases, export

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from algorithms.params import DetectionParams, Spec, check_value, is_int, parse_value, specs
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 from workbench.cli.options import store_option
 
 

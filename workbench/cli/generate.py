@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 
 
 def _parse_rings(values: tuple[str, ...]) -> dict[str, int]:

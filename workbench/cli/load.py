@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from graph.errors import ConfigError, InvalidData
+from graph.core.errors import ConfigError, InvalidData
 from workbench.cli.options import store_option
 
 CHECK_FIELDS = (

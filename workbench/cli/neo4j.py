@@ -12,7 +12,7 @@ from types import FrameType
 import click
 
 from graph import local_neo4j
-from graph.errors import StoreError
+from graph.core.errors import StoreError
 
 
 @click.command("neo4j")

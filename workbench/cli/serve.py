@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from graph import settings
-from graph.errors import ConfigError, FapiaoError
+from graph.core import settings
+from graph.core.errors import ConfigError, FapiaoError
 from workbench.cli.options import store_option
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 
 _KEY = "fapiao_flash"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from graph.schema import TZ
+from graph.core.schema import TZ
 
 _TZ = ZoneInfo(TZ)
 _WAN = 10_000 * 100          # 1 万 yuan in fen

@@ -18,7 +18,7 @@ import igraph as ig
 import streamlit as st
 from pyvis.network import Network
 
-from graph.model import Subgraph, Taxpayer
+from graph.core.model import Subgraph, Taxpayer
 from workbench.ui.fmt import money
 from workbench.ui.i18n import TIER_NAMES, term, tr
 

@@ -12,8 +12,8 @@ import time
 
 import streamlit as st
 
-from graph import settings
-from graph.errors import FapiaoError
+from graph.core import settings
+from graph.core.errors import FapiaoError
 from workbench import auth
 from workbench.auth import User
 from workbench.users import DEMO_USERS, authenticate, get_user

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from graph import open_store, settings
+from graph import open_store
+from graph.core import settings
 from graph.store import Store
 
 

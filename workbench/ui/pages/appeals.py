@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from graph import settings
+from graph.core import settings
 from workbench import appeals
 from workbench.auth import allowed
 from workbench.ui.flash import run_verb

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
-from graph.model import Taxpayer
-from graph.schema import TZ
+from graph.core.model import Taxpayer
+from graph.core.schema import TZ
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
 from workbench.ui.fmt import money

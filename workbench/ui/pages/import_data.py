@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from algorithms.params import DetectionParams, is_int, specs
-from graph import settings
-from graph.errors import FapiaoError
+from graph.core import settings
+from graph.core.errors import FapiaoError
 from workbench.audit import record
 from workbench.auth import allowed
 from workbench.ui.i18n import tr

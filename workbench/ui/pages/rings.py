@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
-from graph.errors import FapiaoError
-from graph.model import Ring
+from graph.core.errors import FapiaoError
+from graph.core.model import Ring
 from workbench.auth import allowed
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, tier_map

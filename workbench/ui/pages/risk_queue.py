@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 from workbench.auth import allowed
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import TIER_NAMES, term, tr

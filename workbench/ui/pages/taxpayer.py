@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 from workbench.auth import allowed
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.flash import flash, show_flash

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from graph.errors import FapiaoError
+from graph.core.errors import FapiaoError
 from workbench import users
 from workbench.auth import ROLES
 from workbench.ui.i18n import tr

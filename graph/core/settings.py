@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from graph.errors import ConfigError
+from graph.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
