@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.core import schema, settings
-from graph.core.errors import FapiaoError, InvalidData
+from graph.core.errors import InvalidData
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
@@ -98,7 +98,7 @@ class LoadReport:
         console = Console(width=140, record=True, file=io.StringIO())
         console.print(summary)
         for line in self.notes:
-            console.print(f"note: {line}")
+            console.print(f"note: {line}", markup=False)
         if self.by_rule:
             console.print(rules)
         for label, p in (("quarantine", self.quarantine_path), ("taxpayer quarantine", self.taxpayer_quarantine_path),
@@ -287,6 +287,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
 
     limits: dict[str, int] = {}
     validator_names: pa.Table | None = None
+    held: list[pa.Table] = []   # taxpayers waiting for the invoice file to prove readable
     if taxpayers is not None:
         tq = QuarantineWriter(out_dir / "taxpayers_quarantine.csv", [])
         tp, n_read, n_bad = load_taxpayers(Path(taxpayers), mapping=user_map, encoding=encoding, sheet=None,
@@ -299,9 +300,8 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         limits = dict(zip(has_limit.column("tax_id").to_pylist(), has_limit.column("invoice_limit_fen").to_pylist(),
                           strict=True))
         validator_names = tp.select(["tax_id", "name"])
-        if store is not None and tp.num_rows:
-            with store.writer() as w:
-                w.taxpayers(tp)
+        if tp.num_rows:   # written with the first invoices, so a refused invoice file commits nothing
+            held.append(tp)
 
     validator = InvoiceValidator(store, limits=limits)
     if validator_names is not None:
@@ -342,7 +342,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
                 assert quarantine is not None
                 report.notes.extend(batch.notes)
-                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded)
+                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held)
                 if store is not None:
                     _remember_documents(batch, documents)
                 if tick is not None:
@@ -358,7 +358,10 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             raw, outcome = settled
             records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
             _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
-                   deferred_settle=True, loaded=loaded)
+                   deferred_settle=True, loaded=loaded, held=held)
+        if held and store is not None:   # the invoice file was read to the end without a single new row
+            with store.writer() as w:
+                w.taxpayers(held.pop())
         if tick is not None:
             tick(1.0, report.read)
 
@@ -563,7 +566,7 @@ def _parse_batch(batch: RawBatch, columns: dict[str, str],
 
 def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, validator: InvoiceValidator,
                   store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
-                  note: Any, loaded: list[pa.Array] | None = None) -> None:
+                  note: Any, loaded: list[pa.Array] | None = None, *, held: list[pa.Table] | None = None) -> None:
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
         reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
@@ -581,12 +584,12 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
     outcome = validator.decide(batch.table, parsed[0], parsed[1], first_row=batch.first_row)
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
-    _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded)
+    _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded, held=held)
 
 
 def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
            warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False,
-           loaded: list[pa.Array] | None = None) -> None:
+           loaded: list[pa.Array] | None = None, held: list[pa.Table] | None = None) -> None:
     if deferred_settle:
         report.read += source.num_rows
     rej = outcome.rejected_rows
@@ -609,8 +612,7 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
     if loaded is not None and outcome.accepted.num_rows:
         loaded.append(outcome.accepted.column("key"))
     if store is not None and outcome.accepted.num_rows:
-        try:
-            with store.writer() as w:
-                w.invoices(outcome.accepted)
-        except FapiaoError:
-            raise
+        with store.writer() as w:   # the held taxpayers file commits with the first invoices
+            if held:
+                w.taxpayers(held.pop())
+            w.invoices(outcome.accepted)

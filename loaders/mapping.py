@@ -171,8 +171,10 @@ def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str
             taken.add(ALT_NUMBER)
     missing = [c for c in required if c not in taken]
     if missing:
-        found = ", ".join(repr(c) for c in columns) or "(none)"
-        where = f" in {source}" if source else ""
+        found = ", ".join(repr(c) for c in columns[:20]) or "(none)"
+        if len(columns) > 20:
+            found += f" and {len(columns) - 20:,} more"
+        where = f" in {Path(source).name}" if source else ""
         example = f"--map 'YOUR HEADER={missing[0]}'"
         raise ConfigError(
             f"missing required {kind} column(s) {', '.join(missing)}{where}; columns found: {found}; "

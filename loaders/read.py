@@ -13,10 +13,13 @@ import io
 import json
 import re
 import tempfile
+import zipfile
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graph.core.errors import ConfigError, InvalidData
+from loaders.quotes import has_odd_quote_line, stray_quote_offset
 from loaders.utf8scan import scan_utf8
 
 BATCH_ROWS = 250_000   # rows per batch: small enough that batches overlap on threads and memory is reused
@@ -43,7 +47,7 @@ FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "excel", ".xlsm
 class RawBatch:
     """Text rows from a source: ``table`` (all string columns, source headers), ``first_row`` (1-based
     record number of the table's first row), ``malformed`` ((record number, raw text) of unsplittable rows),
-    and ``done`` (0..1 progress through the file)."""
+    ``done`` (0..1 progress through the file) and ``notice`` (how the reader worked around damage)."""
 
     table: pa.Table
     first_row: int
@@ -192,15 +196,21 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int,
                     dictionary: DictionaryHint | None) -> Iterator[RawBatch]:
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES).decode(enc, errors="replace")
-    lines_to_skip, delim, header, skipped = _csv_header(head.lstrip("\ufeff"))
+        if "\n" not in head and "\r" not in head:   # a header longer than the sample: read all of it
+            f.seek(0)
+            head = f.readline().decode(enc, errors="replace")
+    # CR-only line ends count as line ends (as Arrow reads them)
+    lines_to_skip, delim, header, skipped = _csv_header(re.sub(r"\r\n?", "\n", head.lstrip("\ufeff")))
     header = [" ".join(h.split()) or f"column_{i + 1}" for i, h in enumerate(header)]
-    if len(set(header)) != len(header):
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        raise InvalidData(f"{path}: header repeats column name(s) {', '.join(dupes)}")
+    seen = Counter(header)   # linear: a header of a million cells must not take minutes
+    if len(seen) != len(header):
+        dupes = sorted(h for h, n in seen.items() if n > 1)
+        shown = ", ".join(dupes[:10]) + (f" and {len(dupes) - 10} more" if len(dupes) > 10 else "")
+        raise InvalidData(f"{path.name}: header repeats column name(s) {shown}")
     malformed: list[tuple[int, str]] = []
 
-    def on_invalid(row: Any) -> str:
-        malformed.append((int(row.number) if row.number and row.number > 0 else -1, str(row.text)[:2000]))
+    def on_invalid(row: Any) -> str:   # the whole row is kept: the quarantine must lose nothing
+        malformed.append((int(row.number) if row.number and row.number > 0 else -1, str(row.text)))
         return "skip"
 
     read_opts = pacsv.ReadOptions(
@@ -217,21 +227,34 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int,
     row = 1
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
+    parts: list[tuple[Any, pacsv.ReadOptions, pacsv.ParseOptions]] = [(path, read_opts, parse_opts)]
+    stray = stray_quote_offset(path, enc, delim, len(header)) \
+        if not enc.startswith("utf-16") and has_odd_quote_line(path) else None
+    if stray is not None and stray[1] > lines_to_skip:   # rows before the stray quote keep quote semantics; from its line on, none
+        data = pa.memory_map(str(path)).read_buffer()
+        parts = [(pa.BufferReader(data.slice(0, stray[0])), read_opts, parse_opts),
+                 (pa.BufferReader(data.slice(stray[0])),
+                  pacsv.ReadOptions(encoding=read_opts.encoding, block_size=read_opts.block_size,
+                                    column_names=header, use_threads=True),
+                  pacsv.ParseOptions(delimiter=delim, quote_char=False, invalid_row_handler=on_invalid))]
+        skipped = [*skipped, f"line {stray[1]} opens a quote that does not close on its row (it would swallow "
+                   "the rows after it): read from that line on without quotes"]
     try:
-        reader = pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)
-        for batch in reader:
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= batch_rows:
-                table = pa.Table.from_batches(pending)
-                done = min((row + table.num_rows) * row_bytes / size, 0.99)
-                yield RawBatch(table, row, list(malformed), done, skipped)
-                skipped = []
-                malformed.clear()
-                row += table.num_rows
-                pending, pending_rows = [], 0
+        for source, r_opts, p_opts in parts:
+            reader = pacsv.open_csv(source, read_options=r_opts, parse_options=p_opts, convert_options=conv_opts)
+            for batch in reader:
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= batch_rows:
+                    table = pa.Table.from_batches(pending)
+                    done = min((row + table.num_rows) * row_bytes / size, 0.99)
+                    yield RawBatch(table, row, list(malformed), done, skipped)
+                    skipped = []
+                    malformed.clear()
+                    row += table.num_rows
+                    pending, pending_rows = [], 0
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise InvalidData(f"{path}: cannot read as a table ({str(e).splitlines()[0]})") from e
+        raise InvalidData(f"{path.name}: cannot read as a table ({one_line(e, path)})") from e
     table = pa.Table.from_batches(pending, schema=pa.schema([(h, types[h]) for h in header]))
     yield RawBatch(table, row, list(malformed), 1.0, skipped)
 
@@ -298,7 +321,7 @@ def _records_to_batch(records: list[Any], start: int, done: float) -> RawBatch:
             good.append(rec)
             header.update(dict.fromkeys(str(k) for k in rec))
         else:
-            malformed.append((start + i, json.dumps(rec, ensure_ascii=False)[:2000]))
+            malformed.append((start + i, json.dumps(rec, ensure_ascii=False)))
     cols = list(header)
     table = pa.table({c: pa.array([_json_cell(r.get(c)) for r in good], pa.string()) for c in cols})
     return RawBatch(table, start, malformed, done)
@@ -349,7 +372,7 @@ def read_jsonl(path: Path, *, encoding: str | None = None, batch_rows: int = 200
             n += 1
             try:
                 records.append(json.loads(text))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):   # one bad line is one malformed row
                 records.append(_Broken(text))
             if len(records) >= batch_rows:
                 yield _split_broken(records, row, f.tell() / size, bad)
@@ -369,7 +392,7 @@ def _split_broken(records: list[Any], start: int, done: float, bad: list[tuple[i
     malformed: list[tuple[int, str]] = []
     for i, rec in enumerate(records):
         if isinstance(rec, _Broken):
-            malformed.append((start + i, rec.text[:2000]))
+            malformed.append((start + i, rec.text))
         else:
             good.append(rec)
     batch = _records_to_batch(good, start, done)
@@ -438,12 +461,42 @@ def _read_plain(path: Path, *, encoding: str | None, sheet: str | None, batch_ro
                 dictionary: DictionaryHint | None) -> Iterator[RawBatch]:
     fmt = detect_format(path)
     if fmt == "csv":
-        return read_csv(path, encoding=encoding, batch_rows=batch_rows, dictionary=dictionary)
-    if fmt == "excel":
-        return read_excel(path, sheet=sheet)
-    if fmt in ("json", "jsonl"):
-        return read_json(path, encoding=encoding)
-    return read_parquet(path, batch_rows=batch_rows, dictionary=dictionary)
+        batches = read_csv(path, encoding=encoding, batch_rows=batch_rows, dictionary=dictionary)
+    elif fmt == "excel":
+        batches = read_excel(path, sheet=sheet)
+    elif fmt in ("json", "jsonl"):
+        batches = read_json(path, encoding=encoding)
+    else:
+        batches = read_parquet(path, batch_rows=batch_rows, dictionary=dictionary)
+    return _one_line_errors(path, batches)
+
+
+#: What a damaged or hostile file can make a parser raise; each becomes one InvalidData line.
+PARSER_ERRORS = (ValueError, TypeError, KeyError, IndexError, csv.Error, ParseError, zipfile.BadZipFile,
+                 pa.ArrowException, OSError, EOFError)
+
+
+def _one_line_errors(path: Path, batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
+    """Pass ``batches`` through; a parser error becomes one line naming the file (never its folder)."""
+    try:
+        yield from batches
+    except (InvalidData, ConfigError) as e:
+        text = " ".join(str(e).replace(str(path.parent) + "/", "").split())
+        if text == str(e):
+            raise
+        raise type(e)(text) from e
+    except RecursionError as e:
+        raise InvalidData(f"{path.name}: nested too deeply to be a table of invoices") from e
+    except PARSER_ERRORS as e:
+        raise InvalidData(f"{path.name}: cannot read as a table ({one_line(e, path)})") from e
+
+
+def one_line(error: BaseException, path: Path | None = None) -> str:
+    """The first line of ``error``'s message, with ``path``'s folder left out."""
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    if path is not None:
+        text = text.replace(str(path.parent) + "/", "").replace(str(path.parent), "")
+    return text or type(error).__name__
 
 
 def _gunzipped(path: Path, **kw: Any) -> Iterator[RawBatch]:
