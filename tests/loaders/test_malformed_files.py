@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from graph.core.errors import FapiaoError, InvalidData
 
+from graph.core.errors import FapiaoError, InvalidData
 from graph.embedded import EmbeddedStore
 from loaders.load import load_files
 from loaders.read import read_batches
