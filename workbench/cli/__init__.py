@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("workbench.cli.generate", "generate"),
     ("workbench.cli.load", "load"),
     ("workbench.cli.load", "check_invoice"),
+    ("workbench.cli.load", "inspect"),
     ("workbench.cli.detect", "detect"),
     ("workbench.cli.serve", "serve"),
     ("workbench.cli.serve", "demo"),

@@ -33,7 +33,7 @@ CHECK_FIELDS = (
 
 
 @click.command("load")
-@click.argument("invoices", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("invoices", type=click.Path(path_type=Path))
 @click.option("--taxpayers", type=click.Path(path_type=Path, dir_okay=False),
               help="Taxpayers file (tax id, name, limit, identifiers); inferred from invoices when absent.")
 @click.option("--mapping", type=click.Path(path_type=Path, dir_okay=False),
@@ -41,7 +41,7 @@ CHECK_FIELDS = (
 @click.option("--map", "map_pairs", multiple=True, metavar="SRC=DST",
               help="Map one source header to a column, e.g. --map 票号=invoice_number (repeatable).")
 @click.option("--encoding", help="Text encoding of CSV/JSON files (default: detected; e.g. gbk, gb18030, utf-8).")
-@click.option("--sheet", help="Excel sheet name (default: the first sheet).")
+@click.option("--sheet", help="Excel sheet name (default: every sheet that holds invoices).")
 @store_option()
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the quarantine and report go (default: <workspace>/loads/<timestamp>/).")
@@ -50,7 +50,8 @@ CHECK_FIELDS = (
 def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs: tuple[str, ...],
          encoding: str | None, sheet: str | None, store_uri: str | None, report_dir: Path | None,
          dry_run: bool, quiet: bool) -> None:
-    """Load an invoices file (CSV, Excel .xlsx, JSON, JSON Lines or Parquet) into the store.
+    """Load invoices into the store: a table (CSV, Excel, JSON, JSON Lines, Parquet; also .gz), e-invoice
+    files (数电 XML, OFD, PDF; scans by OCR with the 'ocr' extra), or a folder or .zip of any of them.
 
     \b
     Every row is either loaded, rejected into quarantine.csv with its original values and the reasons,
@@ -63,6 +64,8 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
       fapiao load invoices.csv --taxpayers taxpayers.csv
       fapiao load 发票.xlsx --sheet 2024 --map 票号=invoice_number
       fapiao load export.csv --encoding gbk --report-dir loads/today
+      fapiao load 收到的发票/            (a folder of XML / OFD / PDF e-invoices)
+      fapiao load 全量发票查询.zip
 
     Exit status: 0 when the load completed (even with rejected rows), 1 on a fatal error.
     """
@@ -84,6 +87,31 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
         if store is not None:
             store.close()
     click.echo(report.table())
+
+
+@click.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.option("--mapping", type=click.Path(path_type=Path, dir_okay=False), help="Column mapping file (as for load).")
+@click.option("--map", "map_pairs", multiple=True, metavar="SRC=DST", help="Map one header (as for load).")
+@click.option("--encoding", help="Text encoding of CSV/JSON files (default: detected).")
+@click.option("--sheet", help="Excel sheet name (default: every sheet that holds invoices).")
+@click.option("--rows", default=5, show_default=True, help="How many rows to show.")
+def inspect(path: Path, mapping: Path | None, map_pairs: tuple[str, ...], encoding: str | None, sheet: str | None,
+            rows: int) -> None:
+    """Show what `fapiao load PATH` would read, before anything is written.
+
+    \b
+    The header row found (and the title / total rows skipped), the column mapping chosen, and the first
+    rows as they would load, with the rules each breaks. Works on tables, e-invoice files, folders, zips.
+
+    \b
+    Examples:
+      fapiao inspect 全量发票查询.xlsx
+      fapiao inspect export.csv --map 票号=invoice_number --rows 10
+    """
+    from loaders.preview import inspect_file
+
+    click.echo(inspect_file(path, mapping=mapping, map_pairs=map_pairs, encoding=encoding, sheet=sheet, rows=rows))
 
 
 def _read_json_fields(source: str) -> dict[str, Any]:
