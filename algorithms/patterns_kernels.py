@@ -1,0 +1,78 @@
+"""numba kernels of the temporal pattern detectors (see :mod:`algorithms.patterns`).
+
+Every kernel walks events already sorted by (group, time) and releases nothing but small arrays: one
+pass, O(events), with a counter array indexed by counterparty code that is cleared as the window
+moves on (so it never needs resetting between groups).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+@njit(cache=True)
+def window_breadth(starts: I64, ends: I64, t: I64, cp: I64, side: I64, width: int,
+                   n_codes: int, both: bool) -> tuple[I64, I64, I64, I64, I64]:
+    """Per group ``[starts[g], ends[g])`` of time-sorted events, the most distinct counterparties met
+    inside any window of ``width`` seconds.
+
+    With ``both`` the events carry a ``side`` (0 = in, 1 = out) and the statistic is
+    min(distinct in-counterparties, distinct out-counterparties) of one window (gather-scatter);
+    otherwise it is the distinct count (fan bursts). Returns (stat, lo, hi, distinct_in, distinct_out)
+    per group: the best window is events ``lo..hi-1`` (the first window reaching the maximum).
+    """
+    n_groups = len(starts)
+    stat = np.zeros(n_groups, dtype=np.int64)
+    best_lo = np.zeros(n_groups, dtype=np.int64)
+    best_hi = np.zeros(n_groups, dtype=np.int64)
+    best_in = np.zeros(n_groups, dtype=np.int64)
+    best_out = np.zeros(n_groups, dtype=np.int64)
+    count = np.zeros(2 * n_codes, dtype=np.int64)
+    for g in range(n_groups):
+        lo = starts[g]
+        d_in = 0
+        d_out = 0
+        for j in range(starts[g], ends[g]):
+            k = cp[j] + (n_codes * side[j] if both else 0)
+            if count[k] == 0:
+                if both and side[j] == 1:
+                    d_out += 1
+                else:
+                    d_in += 1
+            count[k] += 1
+            while t[j] - t[lo] > width:
+                k0 = cp[lo] + (n_codes * side[lo] if both else 0)
+                count[k0] -= 1
+                if count[k0] == 0:
+                    if both and side[lo] == 1:
+                        d_out -= 1
+                    else:
+                        d_in -= 1
+                lo += 1
+            s = min(d_in, d_out) if both else d_in
+            if s > stat[g]:
+                stat[g] = s
+                best_lo[g] = lo
+                best_hi[g] = j + 1
+                best_in[g] = d_in
+                best_out[g] = d_out
+        for i in range(lo, ends[g]):
+            count[cp[i] + (n_codes * side[i] if both else 0)] -= 1
+    return stat, best_lo, best_hi, best_in, best_out
+
+
+@njit(cache=True)
+def chain_depth(first: I64, second: I64, n_events: int) -> I64:
+    """Longest time-respecting chain (in hops) ending at each invoice, over continuation pairs
+    ``first[i] → second[i]`` sorted by the first invoice's time (a DAG: a continuation is strictly later)."""
+    depth = np.ones(n_events, dtype=np.int64)
+    for i in range(len(first)):
+        d = depth[first[i]] + 1
+        if d > depth[second[i]]:
+            depth[second[i]] = d
+    return depth
