@@ -62,9 +62,11 @@ def build_features(
     *,
     communities: Sequence[Community] = (),
     act: pd.DataFrame | None = None,
+    extra: Sequence[pd.DataFrame] = (),
 ) -> Features:
-    """Merge activity measures, every signal (``<name>``, ``<name>_flag`` + extra columns) and graph
-    features (degrees, community score) into one table over every taxpayer seen in invoices or the register."""
+    """Merge activity measures, every signal (``<name>``, ``<name>_flag`` + extra columns), graph
+    features (degrees, community score) and ``extra`` numeric tables indexed by tax_id (timing dynamics,
+    finding memberships; missing rows → 0) into one table over every taxpayer seen in invoices or the register."""
     act = activity(invoices, taxpayers) if act is None else act
     tp = frame(taxpayers, ["tax_id", "industry"])
     index = act.index.union(pd.Index(tp["tax_id"].astype(str)))
@@ -85,13 +87,16 @@ def build_features(
         t = s.table.reindex(index)
         v[s.name] = t["value"].fillna(0.0)
         v[f"{s.name}_flag"] = t["flag"].fillna(False).astype(bool).astype(int)
-        for extra in t.columns.difference(["value", "flag", "evidence"]):
-            if pd.api.types.is_numeric_dtype(t[extra]):
-                v[f"{s.name}_{extra}"] = t[extra]
+        for col in t.columns.difference(["value", "flag", "evidence"]):
+            if pd.api.types.is_numeric_dtype(t[col]):
+                v[f"{s.name}_{col}"] = t[col]
         ev[s.name] = t["evidence"].fillna("")
     comm = pd.Series(0.0, index=index)
     for c in communities:
         comm[list(c.members)] = np.maximum(comm[list(c.members)], c.score)
     v["community_score"] = comm
+    for table in extra:
+        for col in table.columns:
+            v[col] = table[col].reindex(index).fillna(0.0).astype(float)
     industry = tp.drop_duplicates("tax_id").set_index("tax_id")["industry"].reindex(index)
     return Features(v, ev, industry)

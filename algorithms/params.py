@@ -60,6 +60,17 @@ class DetectionParams:
                                     help="Risk score from which a taxpayer is in the high tier "
                                          "('off' = the FAPIAO_TIER_HIGH setting).",
                                     zh="高风险分数线(off 用设置)")
+    fdr: float = param(0.05, flag="--fdr", lo=0.001, hi=0.5, stage="risk",
+                       help="False discovery rate of the significance tests: a taxpayer reaches high only with a "
+                            "finding or timing evidence significant at this rate.",
+                       zh="错误发现率(FDR,高风险)")
+    fdr_medium: float = param(0.2, flag="--fdr-medium", lo=0.001, hi=0.5, stage="risk",
+                              help="Looser false discovery rate for the medium tier's timing evidence.",
+                              zh="中风险错误发现率")
+    dynamics_copies: int = param(4, flag="--dynamics-copies", lo=0, hi=50, stage="risk",
+                                 help="Rewired copies of the data each taxpayer's timing motifs are compared "
+                                      "with (0 = skip this evidence).",
+                                 zh="时序特征零模型副本数")
     seed: int = param(0, flag="--seed", lo=0, stage="all",
                       help="Seed of community detection, null models and the models: same data + options + seed "
                            "= same findings.",

@@ -1,8 +1,10 @@
 """Explainable risk: named points per signal + a scikit-learn model → score 0..1, tier, reasons.
 
-score = (1 − w) · (1 − exp(−points / ``points_scale``)) + w · model, with ``w`` = ``model_weight``
+Typology score = (1 − w) · (1 − exp(−points / ``points_scale``)) + w · model, with ``w`` = ``model_weight``
 (IsolationForest, unsupervised) or ``supervised_weight`` (gradient boosting trained on dispositions).
-The score is monotone in the points, so an extra flagged signal never lowers a taxpayer's tier.
+It is monotone in the points, so an extra flagged signal never lowers a taxpayer's tier. With
+``evidence`` (significant findings and the timing null, :mod:`algorithms.tiers`) the tiers come from the
+false discovery rate as well (:func:`algorithms.tiers.assign`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sklearn.ensemble import GradientBoostingClassifier, IsolationForest
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
+from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from algorithms.features import Features
+from algorithms.tiers import assign, dynamics_reason
 
 #: signal → (points when flagged, what it means in words)
 POINTS: dict[str, tuple[int, str]] = {
@@ -47,6 +51,24 @@ class RiskResult:
     model: str                   # isolation_forest | gradient_boosting
     cv_auc: float | None         # cross-validated ROC AUC of the supervised model
     labels_used: int
+    cv_f1: float | None = None   # cross-validated F1 (out-of-fold probability ≥ 0.5)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Lines of evidence beyond the typology points (:mod:`algorithms.tiers`), indexed like the features.
+
+    ``findings``: findings_n / findings_kinds / findings_min_q; ``finding_reasons``: their evidence per
+    taxpayer; ``dynamics``: excess / p / q / top from :func:`algorithms.tiers.dynamics_null`;
+    ``unavailable``: typology signal → the missing input, in Chinese.
+    """
+
+    findings: pd.DataFrame
+    finding_reasons: list[list[str]]
+    dynamics: pd.DataFrame
+    unavailable: Mapping[str, str]
+    fdr: float
+    fdr_medium: float
 
 
 def tier_of(score: float, *, tier_medium: float = 0.4, tier_high: float = 0.7) -> str:
@@ -60,8 +82,11 @@ def combine(points: float, model: float, *, points_scale: float = 40.0, model_we
 
 
 def _matrix(f: Features) -> np.ndarray:
+    """The model matrix: constant columns (an input the data lacks) are left out, so they neither add nor subtract."""
     x = f.values.astype(float).replace([np.inf, -np.inf], np.nan)
-    return np.asarray(x.fillna(x.median()).fillna(0.0).to_numpy(), dtype=np.float64)
+    x = x.fillna(x.median()).fillna(0.0)
+    x = x.loc[:, x.nunique() > 1] if len(x) else x
+    return np.asarray(x.to_numpy(), dtype=np.float64).reshape(len(x), -1)
 
 
 def _isolation(x: np.ndarray, seed: int) -> np.ndarray:
@@ -73,18 +98,22 @@ def _isolation(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _supervised(x: np.ndarray, index: pd.Index, labels: Mapping[str, int], seed: int,
-                ) -> tuple[np.ndarray, float | None, int] | None:
+                ) -> tuple[np.ndarray, float | None, int, float | None] | None:
+    """Histogram gradient boosting on the labelled taxpayers: probabilities for all, k-fold (k ≤ 5) AUC and F1."""
     y = pd.Series(labels, dtype="int64").reindex(index)
     known = y.notna().to_numpy()
     yk = y[known].astype(int).to_numpy()
     if known.sum() < 10 or min(int(yk.sum()), int((1 - yk).sum())) < 3:
         return None
-    clf = GradientBoostingClassifier(random_state=seed)
+    leaf = max(2, min(20, len(yk) // 10))            # sklearn's 20 per leaf cannot split a few dozen labels
+    clf = HistGradientBoostingClassifier(random_state=seed, max_iter=200, min_samples_leaf=leaf)
     folds = min(5, int(yk.sum()), int((1 - yk).sum()))
-    auc = float(np.mean(cross_val_score(clf, x[known], yk, scoring="roc_auc",
-                                        cv=StratifiedKFold(folds, shuffle=True, random_state=seed))))
+    oof = cross_val_predict(clf, x[known], yk, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                            method="predict_proba")[:, 1]
+    auc = float(roc_auc_score(yk, oof))
+    f1 = float(f1_score(yk, oof >= 0.5))
     clf.fit(x[known], yk)
-    return np.asarray(clf.predict_proba(x)[:, 1], dtype=np.float64), auc, int(known.sum())
+    return np.asarray(clf.predict_proba(x)[:, 1], dtype=np.float64), auc, int(known.sum()), f1
 
 
 def score_taxpayers(
@@ -99,6 +128,7 @@ def score_taxpayers(
     points: Mapping[str, tuple[int, str]] = POINTS,
     max_reasons: int = 5,
     seed: int = 0,
+    evidence: Evidence | None = None,
 ) -> RiskResult:
     """Score every taxpayer of ``features``.
 
@@ -111,17 +141,21 @@ def score_taxpayers(
         Score thresholds of the tiers (settings FAPIAO_TIER_MEDIUM / FAPIAO_TIER_HIGH).
     points
         Signal → (points, reason) table; see :data:`POINTS`.
+    evidence
+        Significant findings, the timing null and unavailable inputs: tiers then follow
+        :func:`algorithms.tiers.assign` (FDR-based) instead of the two score thresholds alone.
     """
     v = features.values
     x = _matrix(features)
-    model, auc, used, weight = "isolation_forest", None, 0, model_weight
+    model, auc, used, weight, f1 = "isolation_forest", None, 0, model_weight, None
     sup = _supervised(x, v.index, labels, seed) if labels else None
     if sup is not None:
-        m, auc, used = sup
+        m, auc, used, f1 = sup
         model, weight = "gradient_boosting", supervised_weight
     else:
         m = _isolation(x, seed)
     pts = pd.Series(0.0, index=v.index)
+    nflags = np.zeros(len(v))
     reasons: list[list[tuple[float, str]]] = [[] for _ in range(len(v))]
     for name, (p, label) in points.items():
         if name == "community":
@@ -135,19 +169,37 @@ def score_taxpayers(
         if hit is None:
             continue
         pts[hit] += p
+        nflags += hit
         for i in np.flatnonzero(hit):
             reasons[i].append((float(p), f"{ev[i] or label}(+{p})"))
     for i in np.flatnonzero(m >= 0.97):
         reasons[i].append((float(weight * 100 * m[i] / 3), f"模型:特征组合罕见(异常分位 {m[i]:.2f})"))
-    score = [combine(p, mm, points_scale=points_scale, model_weight=weight) for p, mm in zip(pts, m, strict=True)]
+    score = np.array([combine(p, mm, points_scale=points_scale, model_weight=weight)
+                      for p, mm in zip(pts, m, strict=True)], dtype=np.float64)
+    tiers = [tier_of(s, tier_medium=tier_medium, tier_high=tier_high) for s in score]
+    tail: list[str] = []
+    if evidence is not None:
+        score, tiers = assign(score, evidence.findings, evidence.dynamics, fdr=evidence.fdr,
+                              fdr_medium=evidence.fdr_medium, tier_medium=tier_medium, tier_high=tier_high,
+                              typology_flags=nflags)
+        for row, rs in enumerate(evidence.finding_reasons):
+            for j, text in enumerate(rs):
+                reasons[row].append((1000.0 - j, text))
+        dq = evidence.dynamics["q"].to_numpy()
+        for i in np.flatnonzero(dq <= evidence.fdr_medium):
+            reasons[i].append((500.0, dynamics_reason({str(k): val for k, val in evidence.dynamics.iloc[i].items()})))
+        if evidence.unavailable:
+            missing = sorted(set(evidence.unavailable.values()))
+            tail = [f"数据缺少{'、'.join(missing)},未评估:{'、'.join(POINTS[n][1] for n in evidence.unavailable)}"]
     feats = v.round(4).astype(float).replace([np.inf, -np.inf], np.nan)
     feat_json = feats.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(feats) else []
     table = pa.table({
         "tax_id": pa.array(v.index.astype(str).tolist(), pa.string()),
-        "score": pa.array([round(s, 4) for s in score], pa.float64()),
-        "tier": pa.array([tier_of(s, tier_medium=tier_medium, tier_high=tier_high) for s in score], pa.string()),
-        "reasons": pa.array([json.dumps([t for _, t in sorted(r, key=lambda z: -z[0])[:max_reasons]],
-                                        ensure_ascii=False) for r in reasons], pa.string()),
+        "score": pa.array([round(float(s), 4) for s in score], pa.float64()),
+        "tier": pa.array(tiers, pa.string()),
+        "reasons": pa.array([json.dumps([t for _, t in sorted(r, key=lambda z: -z[0])[:max_reasons]]
+                                        + (tail if r or tier != "low" else []), ensure_ascii=False)
+                             for r, tier in zip(reasons, tiers, strict=True)], pa.string()),
         "features": pa.array(feat_json, pa.string()),
     })
-    return RiskResult(table, pts, model, auc, used)
+    return RiskResult(table, pts, model, auc, used, f1)

@@ -1,6 +1,6 @@
 """The detection pipeline: store → algorithms → findings (the only place detection touches the store).
 
-Stages: read → cycles → typologies → identities → communities → risk → rings → store. The run id is
+Stages: read → cycles → identities → typologies → communities → rings → dynamics → risk → store. The run id is
 derived from a fingerprint of the data (sorted invoice keys, amounts, statuses, identifiers,
 dispositions) and the parameters, so the same data and parameters give the same run id and the
 same findings; re-running replaces that run's findings in the store.
@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from algorithms import amounts, hubs, identity, shell
+from algorithms import amounts, dynamics, hubs, identity, shell, tiers
 from algorithms.communities import Community, communities
 from algorithms.cycle_scoring import ScoredCycle, quick_scores, score_cycle
 from algorithms.cycles import TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
-from algorithms.risk import RiskResult, score_taxpayers
+from algorithms.risk import Evidence, RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
 from graph.core import schema, settings
 from graph.core.model import Ring, Run
@@ -40,8 +40,8 @@ from loaders.safe_csv import write_rows
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.11.29"  # shared identity counts each identifier once per company
-STAGES = ("read", "cycles", "typologies", "identities", "communities", "risk", "rings", "store")
+DETECTOR_VERSION = "2026.12.02"  # tiers from significant findings, the timing null and the FDR
+STAGES = ("read", "cycles", "identities", "typologies", "communities", "rings", "dynamics", "risk", "store")
 
 
 @dataclass(frozen=True)
@@ -282,14 +282,29 @@ def run_detection(
         with st.stage("communities"):
             comms = communities(edges, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
                                 member_risk=_member_risk(signals), seed=seed)
-        with st.stage("risk"):
-            feats = build_features(inv, tp, signals, communities=comms, act=act)
-            risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed)
         with st.stage("rings"):
             rings = assemble_rings(run_id, flagged_cycles, clusters, comms, sig_hub, invoices,
                                    window_days=window_days)
+        with st.stage("dynamics"):
+            b = dynamics.blue_frame(inv)
+            burst_w = dynamics.burst_window(b)
+            index = act.index.union(pd.Index(tp["tax_id"].astype(str)))
+            dyn = dynamics.dynamics(b, index, w=burst_w)
+            dnull = tiers.dynamics_null(b, index, dyn, w=burst_w, copies=p.dynamics_copies, seed=seed)
+            found, found_reasons = tiers.finding_features(
+                [tiers.Finding(r.kind, r.members, r.details.get("qvalue"), r.evidence) for r in rings],
+                index, fdr=p.fdr)
+            evidence = Evidence(found, found_reasons, dnull.table, tiers.unavailable(inv, tp, idf),
+                                p.fdr, p.fdr_medium)
+        with st.stage("risk"):
+            feats = build_features(inv, tp, signals, communities=comms, act=act,
+                                   extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
+                                          found])
+            risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence)
         run = Run(run_id, datetime.now(TZ), params_used | {"model": risk.model, "cv_auc": risk.cv_auc,
-                                                      "labels_used": risk.labels_used},
+                                                      "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
+                                                      "burst_window_days": round(burst_w, 3),
+                                                      "unavailable": sorted(evidence.unavailable)},
                   fp, st.seconds)
         with st.stage("store"):
             with store.writer() as w:

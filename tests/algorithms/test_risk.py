@@ -60,4 +60,5 @@ def test_supervised_model_once_dispositions_exist() -> None:
     res = score_taxpayers(f, labels=labels, seed=1)
     assert res.model == "gradient_boosting" and res.labels_used == 40
     assert res.cv_auc is not None and res.cv_auc > 0.9              # the flag predicts the label
+    assert res.cv_f1 is not None and res.cv_f1 > 0.9
     assert score_taxpayers(f, labels={"T000": 1}).model == "isolation_forest"   # too few labels

@@ -94,7 +94,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, **option
     click.echo(f"run {result.run.run_id}: {len(result.rings)} rings "
                f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items())) or 'none'}); "
                f"taxpayers high {tiers['high']}, medium {tiers['medium']}, low {tiers['low']}; "
-               f"model {model}" + (f" (cross-validated AUC {auc:.3f})" if auc is not None else ""))
+               f"model {model}" + (f" (cross-validated AUC {auc:.3f}, F1 {result.run.params.get('cv_f1') or 0:.3f})" if auc is not None else ""))
     if out_dir is not None:
         write_outputs(result, out_dir)
         click.echo(f"wrote {out_dir / 'rings.csv'} and {out_dir / 'taxpayer_scores.csv'}")

@@ -1,0 +1,180 @@
+"""Per-taxpayer degree, amount and timing dynamics that exist on any invoice table (交易动态特征).
+
+Only the required columns are read (seller, buyer, issue time, total, status), so every feature here
+is available on data without item codes, identifiers or registration dates. Two groups:
+
+* **static** — unchanged when issue times are shuffled: ``churn`` (share of trade relations used once),
+  ``balance`` (1 − |output − input| / (output + input) in value: 1 = passes value through);
+* **temporal** (GFP-style per-node motif counts inside a window of ``w`` days) — destroyed by a time
+  shuffle, so their excess over the data's own null (:func:`temporal_excess`) is evidence of coordination:
+  ``burstiness`` (Goh–Barabási B of inter-invoice gaps), ``peak_share`` (share of value in the busiest
+  ``w`` days), ``fan_out_w`` / ``fan_in_w`` (most output / input invoices in ``w`` days),
+  ``path_along`` (2-hop time-respecting paths: input, then output within ``w`` — 过票),
+  ``path_against`` (output, then input within ``w`` — 虚抵进项 / buying input invoices),
+  ``return_2`` (invoices answered by one in the opposite direction with the same counterparty within ``w``),
+  ``flow_match`` (share of input value passed on as an output of a similar amount within ``w``, and the
+  mirror for output followed by input).
+
+The burst window ``w`` comes from the data (:func:`burst_window`): the median over taxpayers of their
+median gap between invoices, so a burst means "faster than this data's usual pace".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from algorithms._tables import DAY, epoch_seconds, invoice_frame
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+BLUE = ("normal", "out_of_control", "abnormal", "red_offset")
+STATIC = ("churn", "balance")
+TEMPORAL = ("burstiness", "peak_share", "fan_out_w", "fan_in_w", "path_along", "path_against", "return_2",
+            "flow_match")
+#: feature → Chinese phrase used in reasons
+ZH = {
+    "churn": "一次性交易对手占比", "balance": "进销项金额持平", "burstiness": "开票时间高度集中",
+    "peak_share": "金额集中在最忙的窗口内", "fan_out_w": "短期内向大量下游开票", "fan_in_w": "短期内从大量上游取得发票",
+    "path_along": "取得发票后短期内开出(过票)", "path_against": "开出发票后短期内取得进项(虚抵进项)",
+    "return_2": "与同一对手短期内互开发票", "flow_match": "进项与销项金额相近且紧接",
+}
+#: how close two amounts must be (ratio) for ``flow_match``: a hop may skim or add up to a third
+MATCH_RATIO = 1.5
+
+
+def blue_frame(invoices: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """seller, buyer, t (days since the epoch, float) and fen of the blue, positive invoices."""
+    inv = invoice_frame(invoices)
+    inv = inv[inv["status"].isin(BLUE) & (inv["total_fen"] > 0)]
+    return pd.DataFrame({"seller": inv["seller_tax_id"].astype(str).to_numpy(),
+                         "buyer": inv["buyer_tax_id"].astype(str).to_numpy(),
+                         "t": epoch_seconds(inv["issued_at"]) / DAY,
+                         "fen": inv["total_fen"].to_numpy(dtype=np.float64)})
+
+
+def burst_window(b: pd.DataFrame, *, lo: float = 1.0, hi: float = 90.0) -> float:
+    """The data's burst window in days: median over taxpayers (≥ 3 invoices) of their median gap, in [lo, hi]."""
+    ev = pd.DataFrame({"node": np.concatenate([b["seller"], b["buyer"]]), "t": np.concatenate([b["t"], b["t"]])})
+    ev = ev.sort_values(["node", "t"], kind="stable")
+    gap = ev["t"].diff().where(ev["node"].eq(ev["node"].shift()))
+    med = gap.groupby(ev["node"]).median()
+    n = ev.groupby("node").size()
+    med = med[n.reindex(med.index) >= 3].dropna()
+    return float(np.clip(med.median(), lo, hi)) if len(med) else hi
+
+
+def _count_in(keys: F64, lo: F64, hi: F64) -> I64:
+    """For each (lo, hi], how many sorted ``keys`` fall inside."""
+    return np.asarray(np.searchsorted(keys, hi, side="right") - np.searchsorted(keys, lo, side="right"),
+                      dtype=np.int64)
+
+
+def dynamics(b: pd.DataFrame, index: Sequence[str] | pd.Index, *, w: float) -> pd.DataFrame:
+    """Every feature of this module for the taxpayers of ``index`` (0 for those without invoices).
+
+    ``b`` is :func:`blue_frame`'s output (or a shuffled copy of it); ``w`` the window in days.
+    """
+    idx = pd.Index(index, dtype=object)
+    out = pd.DataFrame(0.0, index=idx, columns=[*STATIC, *TEMPORAL])
+    if len(b) == 0:
+        return out
+    codes, nodes = pd.factorize(pd.concat([b["seller"], b["buyer"]], ignore_index=True))
+    n = len(b)
+    s, r = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+    t, fen = b["t"].to_numpy(np.float64), b["fen"].to_numpy(np.float64)
+    m = len(nodes)
+    span = float(t.max() - t.min()) + 2 * w + 1.0       # node blocks on one axis: key = node · span + t
+    t0 = t - t.min()
+    feats: dict[str, F64] = {}
+
+    # static: churn and balance
+    rel = pd.DataFrame({"a": s, "b": r}).value_counts()
+    rel_nodes = np.concatenate([rel.index.get_level_values(0), rel.index.get_level_values(1)])
+    once = np.concatenate([rel.to_numpy() == 1] * 2)
+    feats["churn"] = _ratio(_bc(rel_nodes, weights=once, minlength=m), _bc(rel_nodes, minlength=m))
+    vo, vi = _bc(s, weights=fen, minlength=m), _bc(r, weights=fen, minlength=m)
+    feats["balance"] = np.asarray(np.where((vo > 0) & (vi > 0), 1 - np.abs(vo - vi) / np.maximum(vo + vi, 1), 0.0), dtype=np.float64)
+
+    # all events of a node, sorted: burstiness and peak share
+    en = np.concatenate([s, r])
+    et = np.concatenate([t0, t0])
+    ef = np.concatenate([fen, fen])
+    o = np.lexsort((et, en))
+    en, et, ef = en[o], et[o], ef[o]
+    same = np.r_[False, en[1:] == en[:-1]]
+    gaps = np.where(same, np.diff(et, prepend=0.0), np.nan)
+    g = pd.DataFrame({"n": en, "g": gaps}).dropna().groupby("n")["g"].agg(["mean", "std", "size"])
+    bur = np.zeros(m)
+    ok = (g["size"] >= 2).to_numpy() & ((g["mean"] + g["std"]) > 0).to_numpy()
+    gi = g.index.to_numpy()[ok]
+    bur[gi] = ((g["std"] - g["mean"]) / (g["std"] + g["mean"])).to_numpy()[ok]
+    feats["burstiness"] = bur
+    key = en * span + et
+    cum = np.r_[0.0, np.cumsum(ef)]
+    end = np.searchsorted(key, key + w, side="left")
+    win_val = cum[end] - cum[np.arange(len(key))]
+    tot = _bc(en, weights=ef, minlength=m)
+    peak = np.zeros(m)
+    np.maximum.at(peak, en, win_val)
+    feats["peak_share"] = _ratio(peak, tot)
+
+    # per direction: most invoices within w
+    for name, node in (("fan_out_w", s), ("fan_in_w", r)):
+        oo = np.lexsort((t0, node))
+        k = node[oo] * span + t0[oo]
+        cnt = np.searchsorted(k, k + w, side="left") - np.arange(len(k))
+        best = np.zeros(m)
+        np.maximum.at(best, node[oo], cnt.astype(np.float64))
+        feats[name] = best
+
+    # 2-hop time-respecting paths through a node, both orientations
+    oo, oi = np.lexsort((t0, s)), np.lexsort((t0, r))
+    out_key, in_key = s[oo] * span + t0[oo], r[oi] * span + t0[oi]
+    along = _count_in(out_key, in_key, in_key + w)              # input at t → outputs in (t, t + w]
+    against = _count_in(in_key, out_key, out_key + w)           # output at t → inputs in (t, t + w]
+    feats["path_along"] = _bc(r[oi], weights=along, minlength=m)
+    feats["path_against"] = _bc(s[oo], weights=against, minlength=m)
+
+    # the next invoice in the other direction within w: amount close → value flows through (either order)
+    fm_in = _next_match(in_key, fen[oi], out_key, fen[oo], w)    # input → next output
+    fm_out = _next_match(out_key, fen[oo], in_key, fen[oi], w)   # output → next input
+    matched = _bc(r[oi], weights=fen[oi] * fm_in, minlength=m) + \
+        _bc(s[oo], weights=fen[oo] * fm_out, minlength=m)
+    feats["flow_match"] = _ratio(matched, vo + vi)
+
+    # 2-cycles: an invoice answered by the counterparty within w
+    pair_fwd = s * m + r
+    pk = np.sort(pair_fwd.astype(np.float64) * span + t0)
+    back = (r * m + s).astype(np.float64) * span + t0
+    answered = (_count_in(pk, back, back + w) > 0).astype(np.float64)
+    feats["return_2"] = _bc(s, weights=answered, minlength=m) + _bc(r, weights=answered, minlength=m)
+
+    frame_ = pd.DataFrame(feats, index=pd.Index(nodes, dtype=object))
+    return frame_.reindex(idx).fillna(0.0).astype(np.float64).reindex(columns=out.columns)
+
+
+def _bc(x: npt.NDArray[Any], weights: npt.ArrayLike | None = None, minlength: int = 0) -> F64:
+    return np.asarray(np.bincount(x, weights=weights, minlength=minlength), dtype=np.float64)
+
+
+def _ratio(a: F64, b: F64) -> F64:
+    return np.asarray(np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b > 0), dtype=np.float64)
+
+
+def _next_match(from_key: F64, from_fen: F64, to_key: F64, to_fen: F64, w: float) -> F64:
+    """1 where the first ``to`` event after each ``from`` event (same node, within ``w``) has an amount
+    within :data:`MATCH_RATIO` of it; both key arrays sorted (node · span + t)."""
+    j = np.searchsorted(to_key, from_key, side="right")
+    ok = j < len(to_key)
+    jj = np.minimum(j, len(to_key) - 1) if len(to_key) else np.zeros_like(j)
+    if not len(to_key):
+        return np.zeros(len(from_key))
+    ok &= (to_key[jj] - from_key) <= w
+    ratio = np.maximum(to_fen[jj], from_fen) / np.maximum(np.minimum(to_fen[jj], from_fen), 1.0)
+    return np.asarray(ok & (ratio <= MATCH_RATIO), dtype=np.float64)

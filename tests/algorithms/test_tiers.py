@@ -1,0 +1,117 @@
+"""Tiers from significant findings, the timing null and the FDR (algorithms.tiers, algorithms.dynamics)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from algorithms.dynamics import blue_frame, burst_window, dynamics
+from algorithms.features import Features
+from algorithms.risk import Evidence, score_taxpayers
+from algorithms.tiers import Finding, assign, dynamics_null, finding_features, unavailable
+
+T0 = pd.Timestamp("2024-01-01", tz="Asia/Shanghai")
+
+
+def _random_invoices(n_companies: int, n_invoices: int, seed: int) -> pd.DataFrame:
+    """Trade with no planted structure: random seller, buyer, time (one year) and amount."""
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, n_companies, n_invoices)
+    b = (s + rng.integers(1, n_companies, n_invoices)) % n_companies
+    return pd.DataFrame({
+        "seller_tax_id": [f"C{i:04d}" for i in s], "buyer_tax_id": [f"C{i:04d}" for i in b],
+        "issued_at": T0 + pd.to_timedelta(rng.uniform(0, 365, n_invoices), unit="D"),
+        "total_fen": rng.lognormal(12, 1, n_invoices).astype(np.int64) + 1, "status": "normal",
+    })
+
+
+def _null(inv: pd.DataFrame, copies: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
+    b = blue_frame(inv)
+    w = burst_window(b)
+    idx = pd.Index(sorted(set(b["seller"]) | set(b["buyer"])))
+    real = dynamics(b, idx, w=w)
+    return real, dynamics_null(b, idx, real, w=w, copies=copies, seed=0).table
+
+
+def test_clean_random_data_gives_almost_no_high() -> None:
+    inv = _random_invoices(400, 8_000, seed=1)
+    real, dyn = _null(inv)
+    assert (dyn["q"] <= 0.05).mean() <= 0.01
+    found, _ = finding_features([], dyn.index, fdr=0.05)
+    score, tiers = assign(np.zeros(len(dyn)), found, dyn, fdr=0.05, fdr_medium=0.2, tier_medium=0.4,
+                          tier_high=0.7, typology_flags=np.zeros(len(dyn)))
+    assert tiers.count("high") <= 0.01 * len(tiers)
+    assert all((s >= 0.7) == (t == "high") for s, t in zip(score, tiers, strict=True))
+
+
+def test_pass_through_bursts_stand_out_against_the_null() -> None:
+    inv = _random_invoices(300, 6_000, seed=2)
+    rows = []
+    rng = np.random.default_rng(3)
+    for h in range(5):                     # each hub: 30 inputs, each passed on within an hour, same amount
+        for k in range(30):
+            t = T0 + pd.Timedelta(days=float(rng.uniform(0, 20)))
+            amt = int(rng.integers(10**6, 2 * 10**6))
+            rows.append((f"S{h}{k}", f"H{h}", t, amt))
+            rows.append((f"H{h}", f"B{h}{k}", t + pd.Timedelta(minutes=30), amt))
+    planted = pd.DataFrame(rows, columns=["seller_tax_id", "buyer_tax_id", "issued_at", "total_fen"])
+    real, dyn = _null(pd.concat([inv, planted.assign(status="normal")], ignore_index=True))
+    hubs = [f"H{h}" for h in range(5)]
+    assert (dyn.loc[hubs, "q"] <= 0.05).all()
+    assert (real.loc[hubs, "path_along"] > real["path_along"].quantile(0.99)).all()
+    assert (dyn.drop(index=hubs)["q"] <= 0.05).mean() <= 0.01
+
+
+def test_significant_findings_need_a_second_line_for_high() -> None:
+    idx = pd.Index(["A", "B", "C", "D"])
+    findings = [Finding("fan_out", ("A", "B"), 0.01, "集中开票"), Finding("cycle", ("A", "C"), 0.02, "闭环"),
+                Finding("cycle", ("D",), 0.5, "not significant"), Finding("shared_identity", ("D",), None, "rule")]
+    found, reasons = finding_features(findings, idx, fdr=0.05)
+    assert found["findings_n"].tolist() == [2, 1, 1, 0]
+    assert found.loc["A", "findings_min_q"] == 0.01 and found.loc["D", "findings_min_q"] == 1
+    assert reasons[0][0].startswith("集中开票") and reasons[3] == []
+    dyn = pd.DataFrame({"q": [1.0, 1.0, 1.0, 1.0]}, index=idx)
+    _, tiers = assign(np.zeros(4), found, dyn, fdr=0.05, fdr_medium=0.2, tier_medium=0.4, tier_high=0.7,
+                      typology_flags=np.array([0, 0, 1, 0]))
+    assert tiers == ["high", "medium", "high", "low"]       # A: two findings; C: finding + a typology rule
+
+
+def _features(n: int, extra: dict[str, float]) -> Features:
+    rng = np.random.default_rng(0)
+    idx = pd.Index([f"T{i:03d}" for i in range(n)], name="tax_id")
+    v = pd.DataFrame({"scale_log10_fen": rng.normal(7, 1, n), "dyn_path_along": rng.poisson(3, n).astype(float)},
+                     index=idx)
+    for k, val in extra.items():
+        v[k] = val
+    return Features(v, pd.DataFrame(index=idx), pd.Series("x", index=idx))
+
+
+def test_constant_inputs_neither_add_nor_subtract() -> None:
+    """Dropping optional columns leaves tiers driven by findings and timing unchanged: a column the data
+    lacks arrives constant (age unknown, no identifiers) and is left out of the model."""
+    n = 80
+    idx = pd.Index([f"T{i:03d}" for i in range(n)], name="tax_id")
+    found, reasons = finding_features([Finding("fan_in", ("T001", "T002"), 0.001, "集中取得进项")], idx, fdr=0.05)
+    dyn = pd.DataFrame({"excess": 0.0, "p": 1.0, "q": 1.0, "top": ""}, index=idx)
+    dyn.loc["T003", ["q", "top"]] = [0.01, "path_against"]
+    full = Evidence(found, reasons, dyn, {}, 0.05, 0.2)
+    sparse = Evidence(found, reasons, dyn, {"shell": "登记日期", "fan_hub": "品目编码"}, 0.05, 0.2)
+    a = score_taxpayers(_features(n, {}), evidence=full).scores.to_pandas()
+    b = score_taxpayers(_features(n, {"age_at_first_days": 0.0, "shared_identity": 0.0}),
+                        evidence=sparse).scores.to_pandas()
+    assert a["tier"].tolist() == b["tier"].tolist() and a["score"].tolist() == b["score"].tolist()
+    assert a.set_index("tax_id").loc[["T001", "T002", "T003"], "tier"].tolist() == ["medium", "medium", "high"]
+    why = json.loads(b.set_index("tax_id").loc["T001", "reasons"])
+    assert why[0].startswith("集中取得进项") and "数据缺少" in why[-1] and "品目编码" in why[-1]
+    assert json.loads(b.set_index("tax_id").loc["T050", "reasons"]) == []        # low, no reasons: no noise
+
+
+def test_unavailable_lists_the_missing_inputs() -> None:
+    inv = _random_invoices(20, 100, seed=4)
+    tp = pd.DataFrame({"tax_id": sorted(set(inv["seller_tax_id"])), "registered_on": pd.Timestamp("2020-01-01")})
+    missing = unavailable(inv, tp, pd.DataFrame(columns=["tax_id", "kind", "value"]))
+    assert set(missing) == {"shell", "item_mismatch", "fan_hub", "near_limit", "shared_identity", "void_red"}
+    inv["item_code"] = np.where(np.arange(len(inv)) % 2, "1010101", "1020202")
+    assert "item_mismatch" not in unavailable(inv, tp, pd.DataFrame(columns=["tax_id", "kind", "value"]))
