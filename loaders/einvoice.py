@@ -28,6 +28,8 @@ class Document:
     items: list[dict[str, str]] = field(default_factory=list)
     method: str = ""                 # xml / ofd-xml / ofd-tags / ofd-text / pdf-text / ocr
     confidence: dict[str, float] = field(default_factory=dict)   # OCR only: field → 0..1
+    boxes: dict[str, list[int]] = field(default_factory=dict)    # OCR only: field → [x0, y0, x1, y1] pixels
+    size: tuple[int, int] = (0, 0)                               # OCR only: the page image read (pixels)
 
 
 def _parse_xml(data: bytes, what: str) -> Any:
@@ -123,11 +125,11 @@ def _money(text: str) -> str:
     return re.sub(r"[¥￥\s,]", "", text).replace("−", "-")
 
 
-def _lines(segments: list[Segment]) -> list[list[Segment]]:
-    """Runs grouped into lines (tops within 3 points), each left to right, lines top to bottom."""
+def _lines(segments: list[Segment], tol: float = 3) -> list[list[Segment]]:
+    """Runs grouped into lines (tops within ``tol``), each left to right, lines top to bottom."""
     lines: list[list[Segment]] = []
     for s in sorted(segments, key=lambda s: (s.y, s.x)):
-        if lines and abs(lines[-1][0].y - s.y) <= 3:
+        if lines and abs(lines[-1][0].y - s.y) <= tol:
             lines[-1].append(s)
         else:
             lines.append([s])
@@ -150,16 +152,17 @@ def _labelled(lines: list[list[Segment]]) -> list[Segment]:
     return out
 
 
-def fields_from_layout(segments: list[Segment]) -> Document:
+def fields_from_layout(segments: list[Segment], tol: float = 3) -> Document:
     """Invoice fields from positioned text of the standard layouts (数电票; 增值税电子专用/普通发票).
 
     Labels are matched on each text run (``发票号码：…``, ``名称：…``, ``纳税人识别号：…``; a label and
     its value may be separate runs); a party's name and id go to the buyer or the seller by the nearer
     购买方 / 销售方 marker, which fits the side-by-side 数电 layout and the stacked older one. Money
-    comes from the 合计 line and the (小写) total; rates and item lines from the item table.
+    comes from the 合计 line and the (小写) total; rates and item lines from the item table. ``tol``:
+    how far apart (page units) the tops of runs on one line may be.
     """
     fields: dict[str, str] = {}
-    lines = _lines([s for s in segments if s.text.strip()])
+    lines = _lines([s for s in segments if s.text.strip()], tol)
     runs = _labelled(lines)
     for s in runs:
         for name, label in _LABELS.items():
@@ -198,7 +201,7 @@ def fields_from_layout(segments: list[Segment]) -> Document:
             found = re.findall(_MONEY, line)
             if found:
                 fields["total_amount"] = _money(found[-1])
-    items = _items(segments)
+    items = _items(segments, tol)
     rates = sorted({i["tax_rate"] for i in items if i["tax_rate"]})
     if rates:
         fields["tax_rate"] = "/".join(rates)
@@ -212,7 +215,7 @@ def fields_from_layout(segments: list[Segment]) -> Document:
     return Document(fields, items)
 
 
-def _items(segments: list[Segment]) -> list[dict[str, str]]:
+def _items(segments: list[Segment], tol: float = 3) -> list[dict[str, str]]:
     """Item lines: the rows between the column header (项目名称 / 货物或应税劳务…) and the 合计 row,
     each cell given to the header column whose left edge is nearest."""
     header = next((s for s in segments if re.match(r"(项目名称|货物或应税劳务)", s.text)), None)
@@ -224,16 +227,18 @@ def _items(segments: list[Segment]) -> list[dict[str, str]]:
     names = {"项目名称": "item_name", "货物或应税劳务": "item_name", "规格型号": "spec", "单位": "unit",
              "数量": "quantity", "单价": "unit_price", "金额": "amount", "税率": "tax_rate", "税额": "tax_amount"}
     for s in segments:
-        if abs(s.y - hy) < 3:
+        if abs(s.y - hy) < tol:
             for word, key in names.items():
                 if s.text.startswith(word) and key not in cols:
                     cols[key] = s.x
     end = min((s.y for s in segments if s.y > hy and stop.match(s.text)), default=hy)
     items = []
-    for cells in _lines([s for s in segments if hy + 3 < s.y < end - 1]):
+    for cells in _lines([s for s in segments if hy + tol < s.y < end - 1], tol):
         item = dict.fromkeys(ITEM_FIELDS, "")
         for c in cells:
             key = min(cols, key=lambda k: abs(cols[k] - c.x))
+            if key == "tax_rate" and "tax_amount" not in cols and not re.search(r"%|免税|不征税|\*\*\*", c.text):
+                key = "tax_amount"   # 税率 and 税额 headers read as one run (OCR): a money cell is the tax
             item[key] = (item[key] + c.text).strip()
         item["amount"], item["tax_amount"] = _money(item["amount"]), _money(item["tax_amount"])
         if item["item_name"] or item["amount"]:

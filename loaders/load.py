@@ -39,6 +39,8 @@ EXAMPLES_PER_RULE = 3
 DICTIONARY_COLUMNS = frozenset({"seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name", "tax_rate",
                                 "invoice_type", "status", "item_code", "item_name"})
 IDENTIFIER_COLUMNS = schema.IDENTIFIER_KINDS
+#: Store record kind of scanned invoices held for a person's review (workbench: OCR review page).
+REVIEW_KIND = "ocr_review"
 #: Most threads :func:`load_files` checks batches on by default (each holds one batch in memory).
 MAX_THREADS = 4
 
@@ -579,6 +581,14 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
         report.read += 1
         report.rejected += 1
         note("bad_value", 1, text)
+    for rec, text, review in batch.review:   # scanned invoices a person must check first
+        quarantine.add_text([rec], [text], "ocr_review", describe("ocr_review", "(file)", text))
+        report.read += 1
+        report.rejected += 1
+        note("ocr_review", 1, text)
+        if store is not None:
+            with store.writer() as w:
+                w.put_record(REVIEW_KIND, review["sha256"], review)
     if parsed is None:
         return
     outcome = validator.decide(batch.table, parsed[0], parsed[1], first_row=batch.first_row)

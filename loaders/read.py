@@ -55,6 +55,7 @@ class RawBatch:
     done: float = 0.0
     notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
     unreadable: list[tuple[int, str]] = field(default_factory=list)   # (record, "file: why") of refused files
+    review: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)   # OCR'd, held: (record, why, rec)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ _R = [
          "duplicate invoice: same code and number with different content"),
     Rule("name_conflict", "warning", "同一税号对应多个名称", "one tax id appears with several names"),
     Rule("status_invalid", "error", "发票状态无效", "invoice status is not a known value"),
+    Rule("ocr_review", "error", "扫描件识别结果待人工复核", "scanned invoice held for review (low OCR confidence or a "
+         "fixable rule failed)"),
 ]
 #: Every rule by id (the ids are shared with the generator's noise truth and the docs).
 RULES: dict[str, Rule] = {r.id: r for r in _R}

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from graph.core.errors import ConfigError, InvalidData
 from loaders.archive import unzip
+from loaders.einvoice import Document
 from loaders.read import FORMATS, RawBatch
 
 DOCUMENT_TYPES = {".xml": "xml", ".ofd": "ofd", ".pdf": "pdf", ".png": "image", ".jpg": "image",
@@ -102,32 +103,32 @@ def _sort(name: str, p: Path, out: Plan) -> None:
         out.refused.append((name, f"unknown file type {p.suffix or '(none)'!r}; not an invoice table or e-invoice"))
 
 
-def read_document(data: bytes, name: str, *, ocr: bool = True) -> tuple[dict[str, str], list[dict[str, str]], str,
-                                                                      dict[str, float]]:
-    """(fields, item lines, method, per-field OCR confidence) of one e-invoice file; raises InvalidData."""
+def read_document(data: bytes, name: str, *, ocr: bool = True) -> Document:
+    """One e-invoice file → :class:`loaders.einvoice.Document`; raises InvalidData (ConfigError when OCR
+    is needed and not installed)."""
     from loaders import einvoice
 
     kind = DOCUMENT_TYPES.get(Path(name.rsplit(":", 1)[-1]).suffix.lower())
     if kind == "xml":
-        doc = einvoice.parse_einvoice_xml(data, name)
-    elif kind == "ofd":
-        doc = einvoice.parse_ofd(data, name)
-    elif kind == "pdf":
+        return einvoice.parse_einvoice_xml(data, name)
+    if kind == "ofd":
+        return einvoice.parse_ofd(data, name)
+    if kind == "pdf":
         try:
-            doc = einvoice.parse_pdf(data, name)
+            return einvoice.parse_pdf(data, name)
         except einvoice.NoTextLayer:
             if not ocr:
                 raise
             from loaders.ocr import ocr_pdf
 
-            doc = ocr_pdf(data, name)
-    elif kind == "image":
+            return ocr_pdf(data, name)
+    if kind == "image":
+        if not ocr:
+            raise InvalidData(f"{name}: an image needs OCR")
         from loaders.ocr import ocr_image
 
-        doc = ocr_image(data, name)
-    else:
-        raise InvalidData(f"{name}: not an e-invoice file type")
-    return doc.fields, doc.items, doc.method, doc.confidence
+        return ocr_image(data, name)
+    raise InvalidData(f"{name}: not an e-invoice file type")
 
 
 OnRead = Callable[[str, Path, str, dict[str, Any]], None]
@@ -140,32 +141,47 @@ def read_documents(items: list[tuple[str, Path]], refused: Sequence[tuple[str, s
     ``on_read(name, path, sha256, what was read)`` is called for each readable file (to keep it as evidence)."""
     rows: list[dict[str, str]] = []
     bad: list[tuple[str, str]] = list(refused)
+    held: list[tuple[str, dict[str, str], dict[str, str]]] = []
     for name, path in items:
         try:
             size = path.stat().st_size
             if size > MAX_DOCUMENT_BYTES:
                 raise InvalidData(f"{name}: {size:,} bytes is more than an invoice file holds; refused")
             data = path.read_bytes()
-            fields, lines, method, conf = read_document(data, name, ocr=ocr)
-        except InvalidData as e:
+            doc = read_document(data, name, ocr=ocr)
+        except (InvalidData, ConfigError) as e:
             bad.append((name, str(e)))
             continue
         except OSError as e:
             bad.append((name, f"cannot read the file ({e})"))
             continue
-        row = {c: str(fields.get(c, "") or "") for c in DOC_FIELDS}
+        row = {c: str(doc.fields.get(c, "") or "") for c in DOC_FIELDS}
         row[FILE_COLUMN] = name
         row[SHA_COLUMN] = hashlib.sha256(data).hexdigest()
-        row[ITEMS_COLUMN] = json.dumps(lines, ensure_ascii=False)
-        row[METHOD_COLUMN] = method
-        row[CONF_COLUMN] = json.dumps(conf) if conf else ""
-        rows.append(row)
+        row[ITEMS_COLUMN] = json.dumps(doc.items, ensure_ascii=False)
+        row[METHOD_COLUMN] = doc.method
+        row[CONF_COLUMN] = json.dumps(doc.confidence) if doc.confidence else ""
         if on_read is not None:
-            on_read(name, path, row[SHA_COLUMN], {"kind": method, "fields": fields, "items": lines,
-                                                  "confidence": conf})
+            on_read(name, path, row[SHA_COLUMN], {"kind": doc.method, "fields": doc.fields, "items": doc.items,
+                                                  "confidence": doc.confidence, "boxes": doc.boxes,
+                                                  "size": list(doc.size)})
+        if doc.method == "ocr":
+            from loaders.ocr import needs_review
+
+            why = needs_review(row, doc.confidence)
+            if why:   # nothing OCR'd loads unreviewed unless every field passed
+                held.append((name, row, why))
+                continue
+        rows.append(row)
     cols = [*DOC_FIELDS, FILE_COLUMN, SHA_COLUMN, ITEMS_COLUMN, METHOD_COLUMN, CONF_COLUMN]
     table = pa.table({c: pa.array([r[c] for r in rows], pa.string()) for c in cols})
     n = len(rows)
     unreadable = [(n + i + 1, f"{name}: {reason}") for i, (name, reason) in enumerate(bad)]
+    review = [(n + len(bad) + i + 1, f"{name}: " + "; ".join(f"{f} {w}" for f, w in why.items()),
+               {"file": name, "sha256": row[SHA_COLUMN], "fields": {c: row[c] for c in DOC_FIELDS}, "why": why,
+                "confidence": json.loads(row[CONF_COLUMN] or "{}"), "status": "open"})
+              for i, (name, row, why) in enumerate(held)]
     notes = [f"{n} e-invoice file(s) read, {len(bad)} refused"] if items or bad else []
-    yield RawBatch(table, 1, [], 1.0, notes, unreadable)
+    if held:
+        notes.append(f"{len(held)} scanned invoice(s) held for review (fapiao workbench: OCR review)")
+    yield RawBatch(table, 1, [], 1.0, notes, unreadable, review)

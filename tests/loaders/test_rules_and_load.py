@@ -40,7 +40,7 @@ def test_every_rule_caught_on_its_row(tmp_path: Path) -> None:
     for rule in ("tax_id_check", "digital_year"):
         assert (rule, str(expect.index(rule) + 1)) in warned
     assert any(rule == "name_conflict" for rule, _ in warned)
-    assert set(rep.by_rule) == set(RULES)   # the fixture exercises every rule id
+    assert set(rep.by_rule) == set(RULES) - {"ocr_review"}   # every rule id but the one for scanned files
     report = json.loads(Path(rep.report_path or "").read_text(encoding="utf-8"))
     assert report["read"] == rep.read and report["by_rule"] == rep.by_rule
 
