@@ -56,6 +56,11 @@ SETTINGS: tuple[Setting, ...] = (
             "OCR: per-field confidence (0..1) below which a scanned invoice's field goes to the review queue."),
     Setting("FAPIAO_TIER_MEDIUM", "0.4", "Detection: risk score (0..1) from which a taxpayer is in the medium tier."),
     Setting("FAPIAO_TIER_HIGH", "0.7", "Detection: risk score (0..1) from which a taxpayer is in the high tier."),
+    Setting("FAPIAO_API_HOST", "127.0.0.1", "Address `fapiao api` listens on (put a reverse proxy in front for others)."),
+    Setting("FAPIAO_API_PORT", "8700", "Port `fapiao api` listens on."),
+    Setting("FAPIAO_API_MAX_MB", "20", "Largest request body (MB) the HTTP API accepts; bigger gets 413."),
+    Setting("FAPIAO_API_MAX_ROWS", "10000", "Most invoices in one `POST /invoices` batch; more gets 413."),
+    Setting("FAPIAO_API_RATE", "300", "Requests per second one API token may make (burst: twice that); more gets 429."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

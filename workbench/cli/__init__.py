@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("workbench.cli.detect", "detect"),
     ("workbench.cli.serve", "serve"),
     ("workbench.cli.serve", "demo"),
+    ("workbench.cli.api", "api"),
     ("workbench.cli.cases", "users"),
     ("workbench.cli.cases", "case"),
     ("workbench.cli.cases", "audit"),

@@ -16,6 +16,7 @@ from graph.store import Store
 from workbench import audit as audit_log
 from workbench import auth, cases, export
 from workbench import users as accounts
+from workbench.cli.api import token_group
 from workbench.cli.options import store_option
 
 
@@ -77,6 +78,9 @@ def users_add(name: str, roles: tuple[str, ...], display_name: str, password_std
     with _store(store_uri) as store:
         user = accounts.create_user(store, name, password, roles, display_name, actor=_operator())
     click.echo(f"created user {user.username} ({', '.join(user.roles)})")
+
+
+users_group.add_command(token_group)
 
 
 @users_group.command("list")

@@ -1,0 +1,258 @@
+"""Who is calling and may they: bearer tokens, per-token rate limits, the body-size cap, and the audit of
+every call (batched: one store transaction per flush, at most ``AUDIT_FLUSH_S`` after the call)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from graph.core.errors import StoreError
+from graph.core.model import AuditEvent
+from graph.store import Store
+from workbench import audit, auth, tokens
+from workbench.api.problems import Problem, body
+from workbench.auth import User
+
+log = logging.getLogger("fapiao.api")
+AUDIT_FLUSH_S = 0.2
+DRAIN_BYTES = 64 * 1024 * 1024   # an oversized body is read and dropped up to this, then the connection closes
+AUTH_CACHE_S = 1.0     # a revoked token stops working at most this long after `fapiao users token revoke`
+bearer = HTTPBearer(auto_error=False, description="An API token: `fapiao users token create USER`")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RateLimiter:
+    """A token bucket per API token: ``rate`` per second, bursts up to ``2 * rate``."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, 2 * rate)
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when allowed, else the seconds until the next request would be."""
+        now = time.monotonic()
+        with self.lock:
+            level, at = self.buckets.get(key, (self.burst, now))
+            level = min(self.burst, level + (now - at) * self.rate)
+            if level >= 1:
+                self.buckets[key] = (level - 1, now)
+                return 0.0
+            self.buckets[key] = (level, now)
+            return (1 - level) / self.rate
+
+
+class AuditQueue:
+    """Audit events of API calls, appended to the hash chain in batches by a background thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[tuple[str, str, str, str, str]] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.tail: tuple[int, str] | None = None
+        self.thread = threading.Thread(target=self._loop, name="fapiao-api-audit", daemon=True)
+        self.thread.start()
+
+    def add(self, actor: str, role: str, action: str, target: str, detail: str) -> None:
+        with self.lock:
+            self.pending.append((actor, role, action, target, detail))
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            self.stop.wait(AUDIT_FLUSH_S)
+            try:
+                self.flush()
+            except Exception:   # keep auditing later calls; the events stay queued
+                log.exception("could not write API audit events; retrying")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.flush()
+
+    def _tail(self) -> tuple[int, str]:
+        if self.tail is not None:
+            seq, h = self.tail
+            got = self.store.audit_events(after_seq=seq - 1) if seq else self.store.audit_events(0)
+            if (not seq and not got) or (got and got[0].seq == seq and got[0].hash == h):
+                return (got[-1].seq, got[-1].hash) if got else (0, "")
+        got = self.store.audit_events(0)
+        return (got[-1].seq, got[-1].hash) if got else (0, "")
+
+    def flush(self) -> int:
+        """Write the queued events in one transaction (re-reading the tail when another writer got in first)."""
+        with self.lock:
+            batch, self.pending = self.pending, []
+        if not batch:
+            return 0
+        for attempt in range(25):
+            seq, prev = self._tail()
+            events = []
+            for actor, role, action, target, detail in batch:
+                seq += 1
+                at = audit.now()
+                h = audit.event_hash(seq, at, actor, role, action, target, detail, prev)
+                events.append(AuditEvent(seq, at, actor, role, action, target, detail, prev, h))
+                prev = h
+            try:
+                with self.store.writer() as w:
+                    for ev in events:
+                        w.audit(ev)
+                    w.put_record(audit.HEAD_KIND, audit.HEAD_ID, {"seq": seq, "hash": prev})
+            except StoreError:
+                self.tail = None
+                time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
+                continue
+            self.tail = (seq, prev)
+            return len(events)
+        with self.lock:   # keep them for the next flush rather than lose them
+            self.pending[:0] = batch
+        raise StoreError("could not append API calls to the audit trail after 25 attempts")
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    token_id: str
+
+
+class Guard:
+    """Authentication + authorisation + rate limiting, shared by every endpoint."""
+
+    def __init__(self, store: Store, rate: float) -> None:
+        self.store = store
+        self.limiter = RateLimiter(rate)
+        self.cache: dict[str, tuple[float, tokens.Check]] = {}
+        self.lock = threading.Lock()
+
+    def check(self, text: str) -> tokens.Check:
+        key = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+        now = time.monotonic()
+        with self.lock:
+            hit = self.cache.get(key)
+        if hit is not None and now - hit[0] < AUTH_CACHE_S:
+            return hit[1]
+        got = tokens.authenticate(self.store, text)
+        with self.lock:
+            if len(self.cache) > 10_000:
+                self.cache.clear()
+            self.cache[key] = (now, got)
+        return got
+
+    def needs(self, *actions: str) -> Any:
+        """A FastAPI dependency: the caller, when its token is valid, within its rate and its role allows one
+        of ``actions`` (workbench.auth.PERMISSIONS)."""
+
+        def dependency(request: Request,
+                       cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+            challenge = {"WWW-Authenticate": 'Bearer realm="fapiao"'}
+            if cred is None:
+                raise Problem(401, "send an API token: Authorization: Bearer fpk_...", headers=challenge)
+            got = self.check(cred.credentials)
+            if got.user is None:
+                raise Problem(401, f"API token rejected: {got.reason}", headers=challenge)
+            request.state.caller = Caller(got.user, got.token_id)
+            wait = self.limiter.take(got.token_id)
+            if wait > 0:
+                raise Problem(429, f"rate limit of {self.limiter.rate:g} requests/s for this token exceeded",
+                              headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+            if not any(auth.allowed(got.user.roles, a) for a in actions):
+                roles = sorted(set().union(*(auth.PERMISSIONS.get(a, frozenset()) for a in actions)))
+                raise Problem(403, f"{' or '.join(repr(a) for a in actions)} needs one of the roles {roles}; "
+                                   f"this token acts as {got.user.roles[0]}")
+            return request.state.caller  # type: ignore[no-any-return]
+
+        return Depends(dependency)
+
+
+class Gate:
+    """ASGI middleware: caps request bodies at ``max_bytes`` (413, before anything is stored) and audits
+    every call with its caller, method, route and status."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, audit_queue: AuditQueue) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.audit = audit_queue
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        try:
+            length = int(dict(scope.get("headers") or []).get(b"content-length", b"0") or 0)
+        except ValueError:
+            length = 0
+        chunks: list[bytes] = []
+        size = 0
+        pending = scope.get("method") not in ("GET", "HEAD")      # more of the body to come
+        while pending and size <= self.max_bytes and length <= self.max_bytes:
+            message = await receive()     # the whole (capped) body first: an oversized one is refused before any work
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            pending = bool(message.get("more_body"))
+        if length > self.max_bytes or size > self.max_bytes:
+            while pending and size <= DRAIN_BYTES:   # drain (bounded) so the client reads the 413, not a reset
+                message = await receive()
+                size += len(message.get("body", b""))
+                pending = message["type"] == "http.request" and bool(message.get("more_body"))
+            await self._too_large(scope, send_status)
+        else:
+            replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+            async def replayed() -> Message:
+                return replay.pop() if replay else await receive()
+
+            await self.app(scope, replayed, send_status)
+        self._audit(scope, status["code"])
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        import json
+
+        doc = body(413, f"request body larger than {self.max_bytes:,} bytes (FAPIAO_API_MAX_MB); nothing was stored",
+                   scope.get("path", ""))
+        raw = json.dumps(doc).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/problem+json"),
+                                (b"content-length", str(len(raw)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": raw})
+
+    def _audit(self, scope: Scope, status: int) -> None:
+        state = scope.get("state") or {}
+        caller = state.get("caller") if isinstance(state, dict) else None
+        route = scope.get("route")
+        path = getattr(route, "path", None) or scope.get("path", "")
+        method = scope.get("method", "")
+        if method == "GET" and path in ("/openapi.json", "/docs", "/redoc", "/health", "/docs/oauth2-redirect"):
+            return
+        actor, role = (caller.user.username, caller.user.roles[0]) if caller is not None else ("anonymous", "")
+        target = f"api:{method} {path}"
+        detail = f"status={status} path={str(scope.get('path', ''))[:200]}"
+        if caller is not None:
+            detail += f" token={caller.token_id}"
+        self.audit.add(actor, role, "api_call", target, detail)

@@ -1,0 +1,78 @@
+"""Detection started through the API: one at a time, on a background thread; callers poll the job."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from graph.store import Store
+from workbench import audit
+from workbench.auth import User
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    state: str
+    started_at: datetime
+    params: dict[str, Any] = field(default_factory=dict)
+    finished_at: datetime | None = None
+    run_id: str | None = None
+    error: str | None = None
+    rings: int | None = None
+    tiers: dict[str, int] | None = None
+
+
+class Jobs:
+    """The API process's detection jobs (newest first when listed); at most one runs at a time."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def running(self) -> Job | None:
+        with self.lock:
+            return next((j for j in self.jobs.values() if j.state in ("queued", "running")), None)
+
+    def start(self, user: User, params: dict[str, Any]) -> tuple[Job, bool]:
+        """(job, started): a detection already under way is returned instead of starting a second one."""
+        with self.lock:
+            busy = next((j for j in self.jobs.values() if j.state in ("queued", "running")), None)
+            if busy is not None:
+                return busy, False
+            job = Job(f"job-{secrets.token_hex(6)}", "running", audit.now(), dict(params))
+            self.jobs[job.job_id] = job
+        t = threading.Thread(target=self._run, args=(job, user), name=f"fapiao-{job.job_id}", daemon=True)
+        self.threads.append(t)
+        t.start()
+        return job, True
+
+    def _run(self, job: Job, user: User) -> None:
+        from workbench.detect import run_detection
+
+        try:
+            result = run_detection(self.store, **job.params)
+            done = replace(job, state="done", finished_at=audit.now(), run_id=result.run.run_id,
+                           rings=len(result.rings), tiers=result.tier_counts())
+            audit.record(self.store, user, "detect", f"run:{result.run.run_id}", f"api job {job.job_id}")
+        except Exception as e:   # the job reports it; the server keeps serving
+            done = replace(job, state="failed", finished_at=audit.now(), error=f"{type(e).__name__}: {e}"[:500])
+        with self.lock:
+            self.jobs[job.job_id] = done
+
+    def get(self, job_id: str) -> Job | None:
+        with self.lock:
+            return self.jobs.get(job_id)
+
+    def all(self) -> list[Job]:
+        with self.lock:
+            return sorted(self.jobs.values(), key=lambda j: j.started_at, reverse=True)
+
+    def wait(self, timeout: float) -> None:
+        for t in list(self.threads):
+            t.join(timeout)

@@ -1,0 +1,193 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph.core.model import Invoice, Ring, Run
+
+Number = str | int | float
+NUMBER_RE = r"^(\d{8}|\d{20})$"
+CODE_RE = r"^(\d{10}|\d{12})$"
+AMOUNT_RE = r"^\d{1,13}(\.\d{1,2})?$"
+
+
+class InvoiceIn(BaseModel):
+    """One invoice in the interchange format (docs/data-format.md); values are checked by the loader's rules."""
+
+    model_config = ConfigDict(extra="forbid")
+    invoice_number: str = Field(max_length=64)
+    invoice_code: str | None = Field(default=None, max_length=64)
+    issue_date: str = Field(max_length=64, description="ISO date or datetime, e.g. 2024-01-05")
+    seller_tax_id: str = Field(max_length=64)
+    seller_name: str | None = Field(default=None, max_length=400)
+    buyer_tax_id: str = Field(max_length=64)
+    buyer_name: str | None = Field(default=None, max_length=400)
+    amount: Number = Field(description="pre-tax amount in yuan")
+    tax_amount: Number | None = Field(default=None, description="yuan, or *** when exempt")
+    total_amount: Number | None = Field(default=None, description="价税合计, yuan")
+    tax_rate: Number | None = Field(default=None, description="13%, 0.13 or 13")
+    invoice_type: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, max_length=32)
+    red_ref: str | None = Field(default=None, max_length=64)
+    item_code: str | None = Field(default=None, max_length=64)
+    item_name: str | None = Field(default=None, max_length=400)
+    quantity: Number | None = None
+    unit_price: Number | None = None
+
+
+class InvoiceBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invoices: list[InvoiceIn] = Field(description="at most FAPIAO_API_MAX_ROWS invoices")
+
+
+class Rejection(BaseModel):
+    record: int = Field(description="1-based position in the batch")
+    rules: list[str]
+    reason: str
+
+
+class LoadResult(BaseModel):
+    """What ``fapiao load`` reports: read = loaded + rejected + skipped_identical."""
+
+    load_id: str = Field(description="folder under <workspace>/loads/ holding report.json and quarantine.csv")
+    read: int
+    loaded: int
+    rejected: int
+    skipped_identical: int
+    warnings: int
+    by_rule: dict[str, int]
+    rejections: list[Rejection]
+
+
+class InvoiceOut(BaseModel):
+    key: str
+    number: str
+    code: str
+    issued_at: datetime
+    seller_tax_id: str
+    seller_name: str
+    buyer_tax_id: str
+    buyer_name: str
+    amount_fen: int
+    tax_fen: int
+    total_fen: int
+    rate: float
+    kind: str
+    status: str
+    red_ref: str | None
+    item_code: str | None
+    item_name: str | None
+
+    @classmethod
+    def of(cls, inv: Invoice) -> InvoiceOut:
+        return cls(**{f: getattr(inv, f) for f in cls.model_fields})
+
+
+class VerifyIn(BaseModel):
+    """What the 查验 platform asks for: number (+ code for paper invoices), issue date, amount."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(pattern=NUMBER_RE, description="发票号码: 8 digits (with code) or 20 digits (数电)")
+    code: str | None = Field(default=None, pattern=CODE_RE, description="发票代码; omit for 数电 invoices")
+    issue_date: date = Field(description="开票日期")
+    amount: str = Field(pattern=AMOUNT_RE, examples=["1130.42"],
+                        description="pre-tax amount (金额) or total (价税合计), yuan, as text with at most 2 decimals")
+
+    def amount_fen(self) -> int:
+        return int((Decimal(self.amount) * 100).to_integral_value())
+
+
+class VerifyMatches(BaseModel):
+    code: bool | None = Field(description="None when no code was given")
+    issue_date: bool
+    amount: bool
+
+
+class VerifyOut(BaseModel):
+    result: Literal["consistent", "inconsistent", "not_found"] = Field(
+        description="consistent = 查验一致; inconsistent = the invoice exists but a given field differs; not_found = 查无此票")
+    exists: bool
+    status: Literal["normal", "void", "red_letter", "out_of_control", "abnormal", "red_offset"] | None = None
+    matches: VerifyMatches | None = None
+    invoice: InvoiceOut | None = Field(default=None, description="only when every given field matches")
+
+
+class RingOut(BaseModel):
+    ring_id: str
+    run_id: str
+    kind: str
+    members: list[str]
+    invoice_keys: list[str]
+    score: float
+    evidence: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, r: Ring, *, with_invoices: bool = True) -> RingOut:
+        return cls(ring_id=r.ring_id, run_id=r.run_id, kind=r.kind, members=list(r.members),
+                   invoice_keys=list(r.invoice_keys) if with_invoices else [], score=r.score,
+                   evidence=r.evidence, details=r.details)
+
+
+class RingPage(BaseModel):
+    run_id: str | None
+    total: int
+    rings: list[RingOut]
+
+
+class TaxpayerOut(BaseModel):
+    tax_id: str
+    name: str
+    registered_on: date | None
+    industry: str | None
+    region: str | None
+    invoice_limit_fen: int | None
+    status: str | None
+    run_id: str | None = Field(description="the detection run the tier comes from (newest)")
+    tier: Literal["low", "medium", "high"] | None
+    model_tier: Literal["low", "medium", "high"] | None
+    overridden: bool
+    score: float | None
+    reasons: list[str]
+    rings: list[RingOut]
+
+
+class RunOut(BaseModel):
+    run_id: str
+    created_at: datetime
+    params: dict[str, Any]
+    stage_seconds: dict[str, float]
+
+    @classmethod
+    def of(cls, r: Run) -> RunOut:
+        return cls(run_id=r.run_id, created_at=r.created_at, params=r.params, stage_seconds=r.stage_seconds)
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    window_days: int = Field(default=90, ge=1, le=3650)
+    max_cycle_len: int = Field(default=10, ge=2, le=12)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class JobOut(BaseModel):
+    """A detection started through the API; poll ``GET /runs/{job_id}``."""
+
+    job_id: str
+    state: Literal["queued", "running", "done", "failed"]
+    started_at: datetime
+    finished_at: datetime | None = None
+    run_id: str | None = Field(default=None, description="the stored run, once done")
+    error: str | None = None
+    rings: int | None = None
+    tiers: dict[str, int] | None = None
+
+
+class RunList(BaseModel):
+    jobs: list[JobOut]
+    runs: list[RunOut]

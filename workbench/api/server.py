@@ -1,0 +1,53 @@
+"""Run the API with uvicorn (``fapiao api``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+from graph import open_store
+from workbench.api.app import create_app
+
+
+def serve(store_uri: str | None, *, host: str, port: int, **options: object) -> None:
+    """Serve the store at ``store_uri`` on ``host:port`` until interrupted; the store is closed on exit."""
+    with open_store(store_uri) as store:
+        app = create_app(store, **options)  # type: ignore[arg-type]
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True,
+                                forwarded_allow_ips="127.0.0.1", server_header=False)
+        uvicorn.Server(config).run()
+
+
+class Background:
+    """Serve an ASGI app on 127.0.0.1 (a free port) on a thread: ``with Background(app) as url: ...``.
+
+    For tests and benchmarks; loopback only.
+    """
+
+    def __init__(self, app: object, *, host: str = "127.0.0.1") -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False))  # type: ignore[arg-type]
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> str:
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start within 20 s")
+            time.sleep(0.02)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        self.sock.close()
