@@ -61,7 +61,7 @@ def _load(store: Store, path: Path, out: Path, max_rows: int, shown: str) -> dic
                                "nothing was stored")
         report = load_files(store, path, report_dir=out, threads=1)
     except (InvalidData, ConfigError) as e:    # unreadable file, missing columns: the batch is refused whole
-        detail = str(e).replace(str(path), shown)
+        detail = str(e).replace(str(path), shown).replace(path.name, shown)
         raise Problem(422, f"{detail}; nothing was stored") from e
     path.unlink(missing_ok=True)      # the quarantine keeps every rejected row's original values
     return summary(report, out.name)
