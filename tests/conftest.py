@@ -12,6 +12,18 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests sign with a throw-away installation key, never the user's own."""
+    old = os.environ.get("FAPIAO_KEY_DIR")
+    os.environ["FAPIAO_KEY_DIR"] = str(tmp_path_factory.mktemp("keys") / "keys")
+    yield
+    if old is None:
+        os.environ.pop("FAPIAO_KEY_DIR", None)
+    else:
+        os.environ["FAPIAO_KEY_DIR"] = old
+
+
 def _required(name: str) -> bool:
     return os.environ.get(name, "0").strip().lower() in {"1", "true", "yes", "on"}
 

@@ -3,8 +3,11 @@
 Every event hashes the canonical JSON of ``seq, at, actor, role, action, target, detail, prev_hash``;
 ``prev_hash`` is the previous event's hash ("" for event 1). Editing, removing or reordering any event
 breaks the chain and :func:`verify` names the event. A small ``audit_head`` record remembers the newest
-seq and hash so that deleting the *last* events is caught too. Only the Store contract is used, so
-both backends behave the same.
+seq and hash so that deleting the *last* events is caught too, and is signed with the installation key
+(:mod:`workbench.signing`): someone who can write the store can recompute every hash, but not the
+signature, so a recomputed chain, a deleted head or events appended behind the workbench's back are
+all reported. A state change and its event commit in one transaction (``record(..., change=...)``).
+Only the Store contract is used, so both backends behave the same.
 """
 
 from __future__ import annotations
@@ -13,19 +16,23 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from graph.core.errors import StoreError
+from graph.core.errors import IntegrityError, StoreError
 from graph.core.model import AuditEvent
-from graph.store import Store
+from graph.store import Store, Writer
+from workbench import signing
 from workbench.auth import User, require
 
 TZ = ZoneInfo("Asia/Shanghai")
 HEAD_KIND = "audit_head"
 HEAD_ID = "head"
 _RETRIES = 25
+_HEAD_RETRIES = 6   # consecutive head/tail mismatches before the trail counts as changed
 
 # store uri -> (seq, hash) of the newest event this process has seen
 _tail_cache: dict[str, tuple[int, str]] = {}
@@ -38,10 +45,12 @@ class AuditVerification:
     ok: bool
     problems: list[str] = field(default_factory=list)
     checked: int = 0
+    key: str = ""   # fingerprint of the key the head was checked against
 
     def summary(self) -> str:
         if self.ok:
-            return f"audit trail intact: {self.checked} events verified"
+            signed = f", head signed by key {self.key}" if self.key else ""
+            return f"audit trail intact: {self.checked} events verified{signed}"
         return f"audit trail BROKEN ({len(self.problems)} problems in {self.checked} events)"
 
 
@@ -91,7 +100,38 @@ def _tail(store: Store) -> tuple[int, str]:
     return events[-1].seq, events[-1].hash
 
 
-def record(store: Store, user: User | None, action: str, target: str, detail: str = "") -> AuditEvent:
+def head_doc(seq: int, hash_: str, at: datetime) -> dict[str, object]:
+    """What the head signature covers: the newest event's seq and hash, and when it was written."""
+    return {"seq": seq, "hash": hash_, "at": _canonical_time(at)}
+
+
+def _check_head(store: Store, seq: int, prev: str) -> None:
+    """Refuse to chain onto a trail whose signed head does not name its newest event: appending would
+    sign (and so launder) whatever was changed behind the workbench's back."""
+    if seq == 0:
+        return
+    head = store.record(HEAD_KIND, HEAD_ID)
+    if head is None:
+        raise IntegrityError("the audit trail has events but no head record; run `fapiao audit verify`")
+    if (int(head.get("seq", -1)), head.get("hash")) != (seq, prev):
+        raise IntegrityError(f"the audit head names event {head.get('seq')}, the trail ends at event {seq}; "
+                             "run `fapiao audit verify`")
+    why = signing.check(head_doc(seq, prev, _parse_time(head.get("at"))), head.get("signature"),
+                        signing.public_key())
+    if why is not None:
+        raise IntegrityError(f"the audit head is {why}; run `fapiao audit verify` "
+                             "(a trail from before signing: `fapiao audit adopt`)")
+
+
+def _parse_time(value: object) -> datetime:
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def record(store: Store, user: User | None, action: str, target: str, detail: str = "", *,
+           change: Callable[[Writer], None] | None = None, actor: str | None = None) -> AuditEvent:
     """Append one event to the audit trail and return it.
 
     Parameters
@@ -106,27 +146,48 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
         What it happened to, as ``kind:id`` (``case:C-...``, ``taxpayer:9131...``, ``user:alice``).
     detail : str
         Free text (reasons, old -> new values).
+    change : callable or None
+        The state change the event records, given the writer: it commits in the same transaction as the
+        event and the signed head (both or neither), and is re-run if the append is retried.
+    actor : str or None
+        Overrides the actor name (the command line records ``cli:<login>``).
 
     Returns
     -------
     AuditEvent
         The stored event. On a sequence conflict with a concurrent writer the tail is re-read and
-        the append retried; StoreError is raised only when that keeps failing.
+        the append retried; StoreError is raised only when that keeps failing. IntegrityError when
+        the stored trail no longer matches its signed head (nothing is written then).
     """
-    actor = user.username if user is not None else "anonymous"
-    role = ",".join(user.roles) if user is not None else ""
+    name = actor or (user.username if user is not None else "anonymous")
+    role = ",".join(user.roles) if user is not None else ("cli" if actor else "")
     last_error: StoreError | None = None
+    mismatches = 0
     for attempt in range(_RETRIES):
         seq, prev = _tail(store)
-        at = now()
-        ev = AuditEvent(seq=seq + 1, at=at, actor=actor, role=role, action=action, target=target,
-                        detail=detail, prev_hash=prev,
-                        hash=event_hash(seq + 1, at, actor, role, action, target, detail, prev))
         try:
-            # one transaction: the head moves only together with the event it names
+            _check_head(store, seq, prev)
+        except IntegrityError:
+            mismatches += 1   # a concurrent append between the two reads looks the same, once
+            if mismatches > _HEAD_RETRIES:
+                raise
+            _tail_cache.pop(store.uri, None)
+            time.sleep(random.uniform(0.005, 0.03))
+            continue
+        mismatches = 0
+        at = now()
+        ev = AuditEvent(seq=seq + 1, at=at, actor=name, role=role, action=action, target=target,
+                        detail=detail, prev_hash=prev,
+                        hash=event_hash(seq + 1, at, name, role, action, target, detail, prev))
+        doc = head_doc(ev.seq, ev.hash, at)
+        head = {**doc, "signature": signing.sign(doc)}
+        try:
+            # one transaction: the change, its event and the head that names the event
             with store.writer() as w:
+                if change is not None:
+                    change(w)
                 w.audit(ev)
-                w.put_record(HEAD_KIND, HEAD_ID, {"seq": ev.seq, "hash": ev.hash})
+                w.put_record(HEAD_KIND, HEAD_ID, head)
         except StoreError as e:  # someone else took this seq: re-read the tail and retry
             last_error = e
             _tail_cache.pop(store.uri, None)
@@ -141,14 +202,18 @@ def _describe(ev: AuditEvent) -> str:
     return f"event {ev.seq} ({ev.at.astimezone(TZ):%Y-%m-%d %H:%M:%S} {ev.actor} {ev.action} {ev.target})"
 
 
-def verify(store: Store) -> AuditVerification:
-    """Check the whole chain: every hash recomputes, every prev_hash links, seqs run 1, 2, 3 ... without gaps.
+def verify(store: Store, public_key: Path | None = None) -> AuditVerification:
+    """Check the whole chain and its signed head.
+
+    Every hash recomputes, every prev_hash links, seqs run 1, 2, 3 ... without gaps; the head record
+    exists, is signed by the trusted key (the installation's, or the PEM file ``public_key`` of an
+    outside party) and names the newest event.
 
     Returns
     -------
     AuditVerification
-        ``ok`` False with one line per problem naming the event (edited, removed, reordered, or
-        events missing at the end according to the head record).
+        ``ok`` False with one line per problem naming the event (edited, removed, reordered, appended
+        after the signed head, head deleted or forged, trail wiped while users or cases exist).
     """
     events = store.audit_events(0)
     problems: list[str] = []
@@ -169,19 +234,63 @@ def verify(store: Store) -> AuditVerification:
                             "inserted or reordered before it)")
         prev_hash = ev.hash
         expected_seq = ev.seq + 1
+    trusted = signing.trusted_key(public_key)
+    key = signing.fingerprint(trusted) if trusted is not None else ""
     head = store.record(HEAD_KIND, HEAD_ID)
-    if head is not None:
-        head_seq = int(head.get("seq", 0))
-        last_seq = events[-1].seq if events else 0
-        if head_seq > last_seq:
-            gone = f"event {head_seq}" if head_seq == last_seq + 1 else f"events {last_seq + 1}-{head_seq}"
-            problems.append(f"{gone} removed from the end of the trail (the trail once reached event {head_seq})")
+    last_seq = events[-1].seq if events else 0
+    if head is None:
+        if events:
+            problems.append(f"the signed head record is missing ({len(events)} events, newest {last_seq}): "
+                            "deleted, or the events were written outside the workbench")
         else:
-            match = next((e for e in events if e.seq == head_seq), None)
-            if match is not None and match.hash != head.get("hash"):
-                problems.append(f"{_describe(match)} replaced: its hash differs from the one recorded "
-                                "when it was written")
-    return AuditVerification(ok=not problems, problems=problems, checked=len(events))
+            live = [k for k in ("user", "case") if store.records(k)]
+            if live:
+                problems.append(f"the audit trail is empty while {' and '.join(k + 's' for k in live)} exist: "
+                                "the trail was wiped")
+        return AuditVerification(ok=not problems, problems=problems, checked=len(events), key=key)
+    head_seq = int(head.get("seq", 0))
+    why = signing.check(head_doc(head_seq, str(head.get("hash")), _parse_time(head.get("at"))),
+                        head.get("signature"), trusted) if trusted is not None else \
+        "not checked: no trusted public key here (pass --public-key FILE from `fapiao keys export`)"
+    if why is not None:
+        problems.append(f"the audit head (event {head_seq}) is {why}: the trail was rewritten or its head "
+                        "replaced outside the workbench")
+    if head_seq > last_seq:
+        gone = f"event {head_seq}" if head_seq == last_seq + 1 else f"events {last_seq + 1}-{head_seq}"
+        problems.append(f"{gone} removed from the end of the trail (the trail once reached event {head_seq})")
+    else:
+        after = [e for e in events if e.seq > head_seq]
+        if after:
+            span = f"event {after[0].seq}" if len(after) == 1 else f"events {after[0].seq}-{after[-1].seq}"
+            problems.append(f"{span} appended after the signed head (event {head_seq}): not written by the "
+                            "workbench")
+        match = next((e for e in events if e.seq == head_seq), None)
+        if match is not None and match.hash != head.get("hash"):
+            problems.append(f"{_describe(match)} replaced: its hash differs from the one recorded "
+                            "when it was written")
+    return AuditVerification(ok=not problems, problems=problems, checked=len(events), key=key)
+
+
+def adopt(store: Store, actor: str) -> AuditVerification:
+    """Sign the head of a trail written before signing existed, after checking its chain by hash.
+
+    Refused when the chain does not verify; audited as ``audit_adopt``.
+    """
+    res = verify(store)
+    unsigned = [p for p in res.problems if "is not signed" in p or "head record is missing" in p]
+    others = [p for p in res.problems if p not in unsigned]
+    if others:
+        raise IntegrityError("the trail does not verify by hash, not adopting: " + "; ".join(others[:5]))
+    events = store.audit_events(0)
+    if events and unsigned:
+        last = events[-1]
+        doc = head_doc(last.seq, last.hash, last.at)
+        with store.writer() as w:
+            w.put_record(HEAD_KIND, HEAD_ID, {**doc, "signature": signing.sign(doc)})
+        _tail_cache.pop(store.uri, None)
+    record(store, None, "audit_adopt", "audit", f"head signed at event {events[-1].seq if events else 0}",
+           actor=actor)
+    return verify(store)
 
 
 def events(store: Store, *, actor: str | None = None, action: str | None = None, target: str | None = None,

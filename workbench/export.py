@@ -10,10 +10,11 @@ Contents::
     invoices.csv      every invoice of the case (formula-safe, UTF-8 with BOM)
     taxpayers.csv     the case's taxpayers with tier and reasons (formula-safe)
     subgraph.graphml  taxpayers and aggregated invoice edges (networkx GraphML)
-    manifest.json     SHA-256 of every other file, case facts and the case's audit excerpt
+    manifest.json     SHA-256 of every other file, case facts and the case's audit excerpt, signed with
+                      the installation key (:mod:`workbench.signing`)
 
-:func:`verify_export` (``fapiao case verify FILE.zip``) recomputes the hashes and names every file that
-changed, was added or was removed. The ZIP is written under a unique temporary name in the target
+:func:`verify_export` (``fapiao case verify FILE.zip [--public-key KEY.pem]``) checks the signature,
+recomputes the hashes and names every file that changed, was added, removed or duplicated. The ZIP is written under a unique temporary name in the target
 folder and renamed into place, so concurrent exports never collide or leave half-written files.
 """
 
@@ -31,6 +32,7 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +44,7 @@ import networkx as nx
 from graph.core.errors import IntegrityError
 from graph.store import Store
 from loaders.safe_csv import write_rows
-from workbench import audit, diagram
+from workbench import audit, diagram, signing
 from workbench.auth import User, require
 from workbench.cases import Case, get_case
 from workbench.overrides import effective_scores
@@ -50,6 +52,8 @@ from workbench.overrides import effective_scores
 MANIFEST = "manifest.json"
 FORMAT = "fapiao-case-export/1"
 MAX_TABLE_ROWS = 500
+MAX_MANIFEST_BYTES = 64 << 20
+CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
 
@@ -84,7 +88,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _manifest_hash(manifest: dict[str, Any]) -> str:
-    body = {k: v for k, v in manifest.items() if k != "self_sha256"}
+    body = {k: v for k, v in manifest.items() if k not in ("self_sha256", "signature")}
     return _sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
@@ -313,6 +317,7 @@ def export_case(store: Store, user: User, case_id: str, out_dir: Path) -> Path:
                 "files": {n: {"sha256": _sha256(b), "bytes": len(b)} for n, b in sorted(files.items())},
                 "audit_excerpt": excerpt}
     manifest["self_sha256"] = _manifest_hash(manifest)
+    manifest["signature"] = signing.sign(_signed_part(manifest))
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".export-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -327,48 +332,103 @@ def export_case(store: Store, user: User, case_id: str, out_dir: Path) -> Path:
     return final
 
 
-def verify_export(path: Path) -> ExportVerification:
-    """Check an exported ZIP against its manifest: names every changed, added or removed file.
+def _signed_part(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k != "signature"}
+
+
+def _member_sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> tuple[str, int]:
+    """SHA-256 and size of one member, read in chunks (bounded memory); stops past ``limit`` bytes."""
+    digest = hashlib.sha256()
+    size = 0
+    with z.open(info) as f:
+        while chunk := f.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                break
+            digest.update(chunk)
+    return digest.hexdigest(), size
+
+
+def _listed_files(manifest: object) -> dict[str, dict[str, Any]] | str:
+    """The manifest's ``files`` map, or why it has the wrong shape."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return "has no files map"
+    files: dict[str, dict[str, Any]] = {}
+    for name, meta in manifest["files"].items():
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) \
+                or not isinstance(meta.get("bytes"), int) or isinstance(meta.get("bytes"), bool):
+            return f"entry {str(name)[:60]!r} has the wrong type"
+        files[str(name)] = meta
+    return files
+
+
+def verify_export(path: Path, public_key: Path | None = None) -> ExportVerification:
+    """Check an exported ZIP against its signed manifest: names every changed, added, removed or
+    duplicated file, and whether the manifest is signed by the trusted key.
+
+    The trusted key is ``public_key`` (a PEM file from ``fapiao keys export``, for an outside party), or
+    the installation's own. Members are hashed in chunks, so memory stays bounded whatever they inflate to.
 
     Returns
     -------
     ExportVerification
-        ``ok`` False with one line per problem (a missing or unreadable manifest is a problem too).
+        ``ok`` False with one line per problem (a missing, unreadable or unsigned manifest is a problem too).
     """
     problems: list[str] = []
+    trusted = signing.trusted_key(public_key)
     try:
         with zipfile.ZipFile(path) as z:
-            names = [i.filename for i in z.infolist() if not i.is_dir()]
-            if MANIFEST not in names:
+            infos = [i for i in z.infolist() if not i.is_dir()]
+            names = [i.filename for i in infos]
+            counts = Counter(names)
+            for n, k in sorted(counts.items()):
+                if k > 1:
+                    problems.append(f"{n}: appears {k} times in the ZIP (a second copy can hide a forged one)")
+            manifests = [i for i in infos if i.filename == MANIFEST]
+            if not manifests:
                 return ExportVerification(False, [f"{path.name}: no {MANIFEST} inside"], len(names))
+            if manifests[0].file_size > MAX_MANIFEST_BYTES:
+                return ExportVerification(False, [*problems, f"{MANIFEST} is too large to be a manifest"], len(names))
             try:
-                manifest = json.loads(z.read(MANIFEST))
-                listed: dict[str, Any] = manifest["files"]
-            except (ValueError, KeyError, TypeError) as e:
-                return ExportVerification(False, [f"{MANIFEST} is unreadable: {e}"], len(names))
+                manifest = json.loads(z.read(manifests[0]))
+            except (ValueError, RecursionError) as e:
+                return ExportVerification(False, [*problems, f"{MANIFEST} is unreadable: {str(e)[:120]}"], len(names))
+            listed = _listed_files(manifest)
+            if isinstance(listed, str):
+                return ExportVerification(False, [*problems, f"{MANIFEST} {listed}"], len(names))
             if manifest.get("self_sha256") != _manifest_hash(manifest):
                 problems.append(f"{MANIFEST}: changed (its own hash does not match its content)")
+            if trusted is None:
+                problems.append(f"{MANIFEST}: signature not checked: no trusted public key here "
+                                "(pass --public-key FILE from `fapiao keys export`)")
+            else:
+                why = signing.check(_signed_part(manifest), manifest.get("signature"), trusted)
+                if why is not None:
+                    problems.append(f"{MANIFEST}: {why}")
             for n in sorted(set(names) - set(listed) - {MANIFEST}):
                 problems.append(f"{n}: added (not in the manifest)")
-            for n, meta in sorted(listed.items()):
-                if n not in names:
+            for n in sorted(listed):
+                if n not in counts:
                     problems.append(f"{n}: removed (listed in the manifest, missing from the ZIP)")
+            for info in infos:
+                meta = listed.get(info.filename)
+                if meta is None:
                     continue
                 try:
-                    data = z.read(n)
-                except (zipfile.BadZipFile, OSError, zlib.error) as e:
-                    problems.append(f"{n}: changed (unreadable: {e})")
+                    digest, size = _member_sha256(z, info, int(meta["bytes"]))
+                except (zipfile.BadZipFile, OSError, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
+                    problems.append(f"{info.filename}: changed (unreadable: {str(e)[:120]})")
                     continue
-                if _sha256(data) != meta.get("sha256"):
-                    problems.append(f"{n}: changed (SHA-256 differs from the manifest)")
-    except (zipfile.BadZipFile, OSError, zlib.error) as e:
-        return ExportVerification(False, [f"{path.name}: not a readable ZIP ({e})"], 0)
+                if size != meta["bytes"] or digest != meta["sha256"]:
+                    problems.append(f"{info.filename}: changed (SHA-256 differs from the manifest)")
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:
+        return ExportVerification(False, [f"{path.name}: not a readable ZIP ({str(e)[:120]})"], 0)
     return ExportVerification(not problems, problems, len(names))
 
 
-def require_valid(path: Path) -> ExportVerification:
+def require_valid(path: Path, public_key: Path | None = None) -> ExportVerification:
     """:func:`verify_export`, raising IntegrityError naming the problems when it fails."""
-    res = verify_export(path)
+    res = verify_export(path, public_key)
     if not res.ok:
         raise IntegrityError(f"{path.name} does not verify: " + "; ".join(res.problems))
     return res

@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_EMBEDDED_MEMORY", "4GB", "DuckDB memory_limit of the embedded store (bigger loads spill to disk)."),
     Setting("FAPIAO_TAX_TOLERANCE_FEN", "6",
             "Loader: how many fen the tax amount may differ from round(amount x rate) before `tax_mismatch`."),
+    Setting("FAPIAO_KEY_DIR", "",
+            "Folder of the installation's Ed25519 signing key (audit head, case files); empty = "
+            "`~/.local/share/fapiao/keys`. Keep it outside the workspace, readable only by the service user."),
     Setting("FAPIAO_SESSION_MINUTES", "480", "Minutes a workbench sign-in lasts before the user must sign in again."),
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
     Setting("FAPIAO_UPLOAD_MAX_MB", "200",

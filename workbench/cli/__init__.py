@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("workbench.cli.cases", "users"),
     ("workbench.cli.cases", "case"),
     ("workbench.cli.cases", "audit"),
+    ("workbench.cli.keys", "keys"),
     ("workbench.cli.neo4j", "neo4j"),
     ("workbench.cli.neo4j", "neo4j_import"),
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from graph import open_store
 from graph.core.errors import IntegrityError, PermissionDenied
@@ -91,7 +92,8 @@ def users_list(store_uri: str | None) -> None:
         all_users = accounts.list_users(store)
     table = Table("user", "display name", "roles", "status")
     for u in all_users:
-        table.add_row(u.username, u.display_name, ", ".join(u.roles), "disabled" if u.disabled else "active")
+        table.add_row(*map(Text, (u.username, u.display_name, ", ".join(u.roles),
+                                  "disabled" if u.disabled else "active")))
     _console().print(table)
     if not all_users:
         click.echo("no users yet: fapiao users add NAME --role ROLE")
@@ -153,7 +155,8 @@ def case_list(username: str, status: str | None, password_stdin: bool, store_uri
         found = cases.list_cases(store, user, status=status)
     table = Table("case", "title", "status", "owner", "assignee", "taxpayers", "opened")
     for c in found:
-        table.add_row(c.case_id, c.title, c.status, c.owner, c.assignee or "-", str(len(c.taxpayers)), c.created_at[:16])
+        table.add_row(*map(Text, (c.case_id, c.title, c.status, c.owner, c.assignee or "-", str(len(c.taxpayers)),
+                                  c.created_at[:16])))
     _console().print(table)
 
 
@@ -178,19 +181,25 @@ def case_export(case_id: str, username: str, out_dir: Path, password_stdin: bool
     click.echo(str(path))
 
 
+PUBLIC_KEY_HELP = ("The signer's public key (PEM, from `fapiao keys export`): verify without this installation's "
+                   "key, e.g. as an outside party.")
+
+
 @case.command("verify")
 @click.argument("zip_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def case_verify(zip_file: Path) -> None:
-    """Check an exported case file against its manifest; names every changed, added or removed file.
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=PUBLIC_KEY_HELP)
+def case_verify(zip_file: Path, public_key: Path | None) -> None:
+    """Check an exported case file against its signed manifest; names every changed, added, removed or
+    duplicated file and whether the trusted key signed the manifest.
 
     Exit status 0 when it verifies, 1 when it does not.
     """
-    res = export.verify_export(zip_file)
+    res = export.verify_export(zip_file, public_key)
     if not res.ok:
         for p in res.problems:
             click.secho(f"  {p}", fg="red", err=True)
         raise IntegrityError(f"{zip_file.name} does NOT verify ({len(res.problems)} problems)")
-    click.echo(f"{zip_file.name}: OK, {res.files} files match the manifest")
+    click.echo(f"{zip_file.name}: OK, {res.files} files match the manifest signed by the trusted key")
 
 
 # ---------------------------------------------------------------------------------------------- audit
@@ -200,15 +209,26 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=PUBLIC_KEY_HELP)
 @store_option()
-def audit_verify(store_uri: str | None) -> None:
-    """Recompute the hash chain; names every edited, removed or reordered event. Exit 1 when broken."""
+def audit_verify(public_key: Path | None, store_uri: str | None) -> None:
+    """Recompute the hash chain and check the signed head; names every edited, removed, reordered or
+    appended event, a deleted or forged head and a wiped trail. Exit 1 when broken."""
     with _store(store_uri) as store:
-        res = audit_log.verify(store)
+        res = audit_log.verify(store, public_key)
     if not res.ok:
         for p in res.problems:
             click.secho(f"  {p}", fg="red", err=True)
         raise IntegrityError(res.summary())
+    click.echo(res.summary())
+
+
+@audit_group.command("adopt")
+@store_option()
+def audit_adopt(store_uri: str | None) -> None:
+    """Sign the head of a trail written before signing existed (only when its chain verifies by hash)."""
+    with _store(store_uri) as store:
+        res = audit_log.adopt(store, _operator().username)
     click.echo(res.summary())
 
 
@@ -225,7 +245,7 @@ def audit_show(limit: int, actor: str | None, action: str | None, target: str | 
     table = Table("#", "time", "actor", "role", "action", "target", "detail")
     for ev in evs:
         r = audit_log.event_row(ev)
-        table.add_row(*(str(r[k]) for k in ("seq", "at", "actor", "role", "action", "target", "detail")))
+        table.add_row(*(Text(str(r[k])) for k in ("seq", "at", "actor", "role", "action", "target", "detail")))
     _console().print(table)
 
 
