@@ -15,7 +15,6 @@ bolt://127.0.0.1:40123
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
@@ -35,7 +34,25 @@ from graph.core.errors import StoreError
 __all__ = ["LAUNCHER_DIR", "PLUGIN_DIR", "LocalNeo4j", "plugin_jar", "admin_command", "admin_env", "build_if_needed", "jvm_command",
            "missing_prerequisites", "running"]
 
-LAUNCHER_DIR = Path(__file__).resolve().parents[1] / "tools" / "neo4j-local"
+
+
+def _launcher_dir() -> Path:
+    """The launcher's Maven project: ``tools/neo4j-local`` in a checkout; in an installed wheel, the sources
+    it ships under ``<prefix>/share/fapiao/neo4j-local``, copied once to ``~/.cache/fapiao`` when that
+    prefix is read-only (Maven builds into the project's ``target/``)."""
+    checkout = Path(__file__).resolve().parents[1] / "tools" / "neo4j-local"
+    if (checkout / "pom.xml").is_file():
+        return checkout
+    shipped = Path(sys.prefix) / "share" / "fapiao" / "neo4j-local"
+    if not (shipped / "pom.xml").is_file() or os.access(shipped, os.W_OK):
+        return shipped
+    cache = Path.home() / ".cache" / "fapiao" / "neo4j-local"
+    if not (cache / "pom.xml").is_file():
+        shutil.copytree(shipped, cache, dirs_exist_ok=True)
+    return cache
+
+
+LAUNCHER_DIR = _launcher_dir()
 PLUGIN_DIR = LAUNCHER_DIR / "target" / "plugins"   # the procedures jar the same Maven build makes
 LOG_NAME = "neo4j-local.log"
 MAIN_CLASS = "fapiao.Neo4jLocal"
@@ -99,9 +116,9 @@ def build_if_needed(*, quiet: bool = False) -> bool:
     StoreError
         Maven is missing or the build failed (the message ends with Maven's last output lines).
     """
-    lock_path = Path(tempfile.gettempdir()) / "fapiao-neo4j-local-build.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test sessions build once
+    from filelock import FileLock  # portable (fcntl is Unix-only); imported here to keep start-up light
+
+    with FileLock(Path(tempfile.gettempdir()) / "fapiao-neo4j-local-build.lock"):  # concurrent sessions build once
         if _built():
             return False
         mvn = shutil.which("mvn")
