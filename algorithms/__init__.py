@@ -7,6 +7,8 @@ numba, igraph and scikit-learn. The functions named like their module (``algorit
 
 from __future__ import annotations
 
+__fapiao__ = True  # marks our package: graph.core.install.check tells it from a same-named one
+
 import importlib
 from typing import Any
 

@@ -5,6 +5,8 @@ Statements are always parameterised (``$rows``, ``$tax_id`` ...); nothing is eve
 
 from __future__ import annotations
 
+__fapiao__ = True  # marks our package: graph.core.install.check tells it from a same-named one
+
 from functools import cache
 from importlib import resources
 

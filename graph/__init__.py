@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__fapiao__ = True  # marks our package: graph.core.install.check tells it from a same-named one
+
 from graph.core import schema
 from graph.core.errors import (
     ConfigError,

@@ -56,6 +56,9 @@ for _module, _attr in COMMAND_MODULES:
 def main() -> None:
     """Console entry point: project errors print as one clear line and exit 1, never a traceback."""
     try:
+        from graph.core import install
+
+        install.check()  # another distribution's `algorithms` / `workbench` installed over ours: one clear line
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
