@@ -8,15 +8,19 @@ Layout of a workspace folder::
 
 Concurrency: DuckDB lets one process at a time open a database file. The store therefore opens the
 database per operation and closes it again after ``FAPIAO_EMBEDDED_LINGER`` idle seconds, so the
-workbench and the CLI can take turns; a process that finds the workspace busy retries for
-``FAPIAO_EMBEDDED_WAIT`` seconds, then raises :class:`~graph.core.errors.StoreError` naming the other pid.
-Inside a process every call is serialised by a lock; a ``with store.writer()`` block holds the
-database (and the lock) until it commits.
+workbench, the API and the CLI take turns. A process that finds the workspace busy says so by a file
+``waiting/<pid>`` in the workspace and retries; the holder checks for such files whenever it finishes an
+operation (and while it lingers) and then closes at once, and right after handing over it lets the waiter
+open first. So a busy process (the API under load, a long load between its batches) never keeps others out
+for longer than one operation. A waiter gives up after ``FAPIAO_EMBEDDED_WAIT`` seconds with a
+:class:`~graph.core.errors.StoreError` naming the other pid. Inside a process every call is serialised by a
+lock; a ``with store.writer()`` block holds the database (and the lock) until it commits.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -44,6 +48,9 @@ from graph.embedded_parties import PartyNumbers, Rows
 from graph.store import Store, Writer
 
 DB_FILE = "fapiao.duckdb"
+WAITING_DIR = "waiting"     # waiting/<pid>: a process waiting for its turn at the workspace
+_POLITE_S = 1.0             # after handing over, give the waiters this long to take their turn first
+_TURN_S = 0.25              # a busy holder keeps the workspace this long before handing it to a waiter
 _TZ = ZoneInfo(schema.TZ)
 _FLUSH_ROWS = 500_000     # bigger inserts let DuckDB compress row groups on both cores (measured vs 250K)
 _PID = re.compile(r"PID (\d+)")
@@ -134,28 +141,85 @@ class _Database:
         self.last_used = 0.0
         self.timer: threading.Timer | None = None
         self.closed = False
+        self.waiting = path / WAITING_DIR
+        self.me = str(os.getpid())
+        self.handed_over = 0.0       # monotonic time this process last closed early for a waiter
+        self.opened_at = 0.0
+        self.ready: list[tuple[Any, ...]] = []   # META_READY as this process left it after preparing the schema
+
+    def _waiters(self) -> list[tuple[int, str]]:
+        """(announced at, pid) of the other live processes waiting, first come first; entries of dead ones go."""
+        try:
+            names = os.listdir(self.waiting)
+        except OSError:
+            return []
+        out = []
+        for name in names:
+            if name == self.me or not name.isdigit():
+                continue
+            try:
+                os.kill(int(name), 0)
+            except PermissionError:
+                pass
+            except OSError:         # that process is gone
+                (self.waiting / name).unlink(missing_ok=True)
+                continue
+            try:
+                out.append(((self.waiting / name).stat().st_mtime_ns, name))
+            except OSError:
+                continue
+        return sorted(out)
+
+    def others_waiting(self) -> bool:
+        """True when another live process waits for the workspace."""
+        return bool(self._waiters())
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Connect, taking turns: wait politely right after a hand-over, announce ourselves while waiting."""
+        deadline = time.monotonic() + self.wait_s
+        polite = self.handed_over + _POLITE_S
+        while time.monotonic() < polite and self.others_waiting():
+            time.sleep(0.005)
+        delay = 0.005
+        announced = False
+        mine = 0
+        try:
+            while True:
+                if announced and time.monotonic() < deadline:    # first come, first served among the waiters
+                    first = self._waiters()
+                    if first and first[0] < (mine, self.me):
+                        time.sleep(0.005)
+                        continue
+                try:
+                    return duckdb.connect(str(self.file), config=dict(self.config))
+                except duckdb.IOException as e:
+                    if "lock" not in str(e).lower():
+                        raise StoreError(f"cannot open workspace {self.path}: {e}") from e
+                    if time.monotonic() >= deadline:
+                        m = _PID.search(str(e))
+                        who = f"pid {m.group(1)}" if m else "another process"
+                        raise StoreError(
+                            f"workspace {self.path} is in use by another process ({who}); it did not hand it over "
+                            f"within FAPIAO_EMBEDDED_WAIT ({self.wait_s:g} s) - one long write (e.g. a big load's "
+                            f"batch) holds it until it commits: wait for it and retry, or set that higher") from e
+                    if not announced:
+                        try:
+                            self.waiting.mkdir(exist_ok=True)
+                            (self.waiting / self.me).touch()
+                            mine = (self.waiting / self.me).stat().st_mtime_ns
+                            announced = True
+                        except OSError:
+                            pass
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+                except duckdb.Error as e:
+                    raise StoreError(f"cannot open workspace {self.path}: {e}") from e
+        finally:
+            if announced:
+                (self.waiting / self.me).unlink(missing_ok=True)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.wait_s
-        delay = 0.02
-        while True:
-            try:
-                con = duckdb.connect(str(self.file), config=dict(self.config))
-                break
-            except duckdb.IOException as e:
-                if "lock" not in str(e).lower():
-                    raise StoreError(f"cannot open workspace {self.path}: {e}") from e
-                if time.monotonic() >= deadline:
-                    m = _PID.search(str(e))
-                    who = f"pid {m.group(1)}" if m else "another process"
-                    raise StoreError(
-                        f"workspace {self.path} is in use by another process ({who}); the embedded store allows "
-                        f"one process at a time - wait for it to finish (e.g. a running load) and retry, or set "
-                        f"FAPIAO_EMBEDDED_WAIT (now {self.wait_s:g} s) higher") from e
-                time.sleep(delay)
-                delay = min(delay * 2, 0.25)
-            except duckdb.Error as e:
-                raise StoreError(f"cannot open workspace {self.path}: {e}") from e
+        con = self._connect()
         try:
             self._ensure_schema(con)
         except duckdb.Error as e:
@@ -167,6 +231,8 @@ class _Database:
         return con
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.ready and con.execute(q.META_READY).fetchall() == self.ready:
+            return      # prepared by this process before and unchanged since: one query instead of the DDL
         with _SCHEMA_LOCK:
             con.execute("BEGIN")
             try:
@@ -187,6 +253,7 @@ class _Database:
                     con.execute(q.SET_META, ["data_version", "0"])
                 self._check_hash(con)
                 con.execute("COMMIT")
+                self.ready = con.execute(q.META_READY).fetchall()
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -211,6 +278,7 @@ class _Database:
                 raise StoreError(f"workspace {self.path} store is closed")
             if self.con is None:
                 self.con = self._open()
+                self.opened_at = time.monotonic()
             self.depth += 1
             try:
                 yield self.con
@@ -218,14 +286,20 @@ class _Database:
                 self.depth -= 1
                 self.last_used = time.monotonic()
                 if self.depth == 0:
-                    self._release_later()
+                    # someone waits and we had our turn: hand the workspace over now (a turn of at least _TURN_S
+                    # amortises the cost of opening the database, ~0.1-0.3 s on a busy machine)
+                    if time.monotonic() - self.opened_at >= _TURN_S and self.others_waiting():
+                        self._release()
+                        self.handed_over = time.monotonic()
+                    else:
+                        self._release_later()
 
     def _release_later(self) -> None:
         if self.linger_s <= 0:
             self._release()
             return
         if self.timer is None:
-            self._arm(self.linger_s)
+            self._arm(min(self.linger_s, 0.1))
 
     def _arm(self, seconds: float) -> None:
         self.timer = threading.Timer(seconds, self._idle)
@@ -239,10 +313,10 @@ class _Database:
             if self.con is None or self.closed:
                 return
             idle = time.monotonic() - self.last_used
-            if self.depth == 0 and idle >= self.linger_s * 0.95:
+            if self.depth == 0 and (idle >= self.linger_s * 0.95 or self.others_waiting()):
                 self._release()
-            else:
-                self._arm(max(self.linger_s - idle, 0.05))
+            else:       # look for waiting processes every 0.1 s while lingering
+                self._arm(min(max(self.linger_s - idle, 0.05), 0.1))
 
     def _release(self) -> None:
         if self.con is not None:

@@ -105,6 +105,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 HASH_PROBE = "SELECT hash('fapiao hash probe')::VARCHAR"
 REHASH: tuple[str, ...] = _rebuild_invoices(f"SELECT {ROW}, i.seller, i.buyer FROM {ROWS_FROM}")
 
+#: what a process that already prepared this workspace re-checks when it opens it again (see embedded._Database)
+META_READY = "SELECT key, value FROM meta WHERE key IN ('schema_version', 'hash_probe') ORDER BY key"
 GET_META = "SELECT value FROM meta WHERE key = ?"
 SET_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 BUMP_DATA_VERSION = """
