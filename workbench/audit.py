@@ -16,7 +16,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,6 +195,49 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
             continue
         _tail_cache[store.uri] = (ev.seq, ev.hash)
         return ev
+    raise StoreError(f"could not append to the audit trail after {_RETRIES} attempts: {last_error}")
+
+
+def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]]) -> list[AuditEvent]:
+    """Append several events (``(actor, role, action, target, detail)`` each) in one transaction with one signed
+    head — for high-rate callers such as the HTTP API, which would otherwise commit once per request. Same
+    retries and head check as :func:`record`."""
+    if not entries:
+        return []
+    last_error: StoreError | None = None
+    mismatches = 0
+    for attempt in range(_RETRIES):
+        seq, prev = _tail(store)
+        try:
+            _check_head(store, seq, prev)
+        except IntegrityError:
+            mismatches += 1
+            if mismatches > _HEAD_RETRIES:
+                raise
+            _tail_cache.pop(store.uri, None)
+            time.sleep(random.uniform(0.005, 0.03))
+            continue
+        mismatches = 0
+        at = now()
+        events = []
+        for actor, role, action, target, detail in entries:
+            seq += 1
+            h = event_hash(seq, at, actor, role, action, target, detail, prev)
+            events.append(AuditEvent(seq, at, actor, role, action, target, detail, prev, h))
+            prev = h
+        doc = head_doc(seq, prev, at)
+        try:
+            with store.writer() as w:
+                for ev in events:
+                    w.audit(ev)
+                w.put_record(HEAD_KIND, HEAD_ID, {**doc, "signature": signing.sign(doc)})
+        except StoreError as e:
+            last_error = e
+            _tail_cache.pop(store.uri, None)
+            time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
+            continue
+        _tail_cache[store.uri] = (seq, prev)
+        return events
     raise StoreError(f"could not append to the audit trail after {_RETRIES} attempts: {last_error}")
 
 

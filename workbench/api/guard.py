@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -15,8 +14,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from graph.core.errors import StoreError
-from graph.core.model import AuditEvent
 from graph.store import Store
 from workbench import audit, auth, tokens
 from workbench.api.problems import Problem, body
@@ -66,7 +63,6 @@ class AuditQueue:
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.stop = threading.Event()
-        self.tail: tuple[int, str] | None = None
         self.thread = threading.Thread(target=self._loop, name="fapiao-api-audit", daemon=True)
         self.thread.start()
 
@@ -87,44 +83,16 @@ class AuditQueue:
         self.thread.join(timeout=10)
         self.flush()
 
-    def _tail(self) -> tuple[int, str]:
-        if self.tail is not None:
-            seq, h = self.tail
-            got = self.store.audit_events(after_seq=seq - 1) if seq else self.store.audit_events(0)
-            if (not seq and not got) or (got and got[0].seq == seq and got[0].hash == h):
-                return (got[-1].seq, got[-1].hash) if got else (0, "")
-        got = self.store.audit_events(0)
-        return (got[-1].seq, got[-1].hash) if got else (0, "")
-
     def flush(self) -> int:
-        """Write the queued events in one transaction (re-reading the tail when another writer got in first)."""
+        """Write the queued events in one transaction with one signed head (audit.record_many)."""
         with self.lock:
             batch, self.pending = self.pending, []
-        if not batch:
-            return 0
-        for attempt in range(25):
-            seq, prev = self._tail()
-            events = []
-            for actor, role, action, target, detail in batch:
-                seq += 1
-                at = audit.now()
-                h = audit.event_hash(seq, at, actor, role, action, target, detail, prev)
-                events.append(AuditEvent(seq, at, actor, role, action, target, detail, prev, h))
-                prev = h
-            try:
-                with self.store.writer() as w:
-                    for ev in events:
-                        w.audit(ev)
-                    w.put_record(audit.HEAD_KIND, audit.HEAD_ID, {"seq": seq, "hash": prev})
-            except StoreError:
-                self.tail = None
-                time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
-                continue
-            self.tail = (seq, prev)
-            return len(events)
-        with self.lock:   # keep them for the next flush rather than lose them
-            self.pending[:0] = batch
-        raise StoreError("could not append API calls to the audit trail after 25 attempts")
+        try:
+            return len(audit.record_many(self.store, batch))
+        except BaseException:
+            with self.lock:   # keep them for the next flush rather than lose them
+                self.pending[:0] = batch
+            raise
 
 
 @dataclass(frozen=True)
