@@ -327,14 +327,25 @@ def _monthly_breadth(anchor: I64, cp: I64, month: I64, n: int) -> F64:
     return out
 
 
-def _breadth(anchor: I64, cp: I64, t: I64, n: int, width_s: int, side: I64 | None = None) -> tuple[I64, ...]:
-    """window_breadth over events grouped by anchor: (stat, lo, hi, d_in, d_out, order) per anchor code."""
-    order = np.lexsort((t, anchor))
+def _time_order(anchor: I64, t: I64) -> I64:
+    """Indices sorting events by (anchor, time): one argsort of a composite int64 key (faster than lexsort)."""
+    t0 = int(t.min()) if len(t) else 0
+    span = int(t.max()) - t0 + 1 if len(t) else 1
+    return np.asarray(np.argsort(anchor * span + (t - t0)), dtype=np.int64)
+
+
+def _breadth(anchor: I64, cp: I64, t: I64, n: int, widths_s: list[int],
+             side: I64 | None = None) -> tuple[I64, I64, I64, I64, I64, I64]:
+    """window_breadth over events grouped by anchor, for every width at once:
+    (stat, lo, hi, d_in, d_out) shaped (widths, anchor codes), and the sort order the indices refer to."""
+    order = _time_order(anchor, t)
     a_sorted = anchor[order]
-    starts = np.searchsorted(a_sorted, np.arange(n), side="left").astype(np.int64)
-    ends = np.searchsorted(a_sorted, np.arange(n), side="right").astype(np.int64)
+    codes = np.arange(n)
+    starts = np.searchsorted(a_sorted, codes, side="left").astype(np.int64)
+    ends = np.searchsorted(a_sorted, codes, side="right").astype(np.int64)
     sd = np.zeros(len(order), dtype=np.int64) if side is None else side[order]
-    stat, lo, hi, d_in, d_out = window_breadth(starts, ends, t[order], cp[order], sd, int(width_s),
+    stat, lo, hi, d_in, d_out = window_breadth(starts, ends, t[order], cp[order], sd,
+                                               np.asarray(widths_s, dtype=np.int64),
                                                int(max(cp.max(initial=0) + 1, 1)), side is not None)
     return stat, lo, hi, d_in, d_out, order
 
@@ -421,7 +432,8 @@ def _scatter_gather_stat(fl: Flows, width_s: int, eligible: npt.NDArray[np.bool_
     if len(keep_p) == 0:
         z = np.zeros(0, dtype=np.int64)
         return _SG(z, z, z, z, z, z, first, second, pid)
-    stat, lo, hi, _, _, order = _breadth(pid, mid, fl.t[first], len(keep_p), width_s)
+    stat2, lo2, hi2, _, _, order = _breadth(pid, mid, fl.t[first], len(keep_p), [width_s])
+    stat, lo, hi = stat2[0], lo2[0], hi2[0]
     u = np.asarray(uniq)[keep_p].astype(np.int64)
     return _SG(u // fl.n, u % fl.n, stat, lo, hi, order, first, second, pid)
 
@@ -495,9 +507,9 @@ def _pass_through_stat(fl: Flows, a: F64) -> tuple[F64, F64, F64]:
     out_tot = np.bincount(fl.s, weights=a, minlength=n)
     anchor = np.concatenate([fl.b, fl.s])
     w = np.concatenate([a / np.maximum(in_tot[fl.b], 1e-9), -a / np.maximum(out_tot[fl.s], 1e-9)])
-    tt = np.concatenate([fl.t, fl.t]).astype(np.float64) / DAY
-    order = np.lexsort((tt, anchor))
-    anchor, w, tt = anchor[order], w[order], tt[order]
+    t_all = np.concatenate([fl.t, fl.t])
+    order = _time_order(anchor, t_all)
+    anchor, w, tt = anchor[order], w[order], t_all[order].astype(np.float64) / DAY
     cum = np.cumsum(w)
     start = np.searchsorted(anchor, anchor, side="left")
     base = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
@@ -559,37 +571,61 @@ class _Run:
         return str(self.fl.names[code])
 
 
+@dataclass
+class _WindowTest:
+    """Per unit (anchor code): best p over the windows (Bonferroni), the window index reaching it, the
+    unit's own null median there, and the observed window statistics (shaped windows × anchors)."""
+
+    units: I64
+    best_p: F64
+    best_w: I64
+    typical: F64
+    obs: tuple[I64, I64, I64, I64, I64, I64]
+
+
+def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], breadth: F64, min_stat: int,
+                 side: I64 | None = None) -> _WindowTest:
+    """Most distinct counterparties in a window, per anchor and window width, on the data and every
+    null copy; p-value of the share of its monthly breadth reached, against the null of its stratum."""
+    fl, p = run.fl, run.p
+    units = np.flatnonzero(breadth >= min_stat)
+    st = strata(breadth[units], p.min_units)
+    widths = [int(w * DAY) for w in run.windows]
+    obs = _breadth(anchor, cp, t, fl.n, widths, side)
+    nulls = [_breadth(anchor, cp, tn, fl.n, widths, side)[0][:, units] / breadth[units] for tn in null_t]
+    best_p = np.ones(fl.n)
+    best_w = np.zeros(fl.n, dtype=np.int64)
+    typical = np.zeros(fl.n)
+    for wi in range(len(widths)):
+        stat = obs[0][wi]
+        test = stat[units] >= min_stat
+        null = np.concatenate([nl[wi] for nl in nulls]) if nulls else np.zeros(0)
+        pv, _ = stratified_pvalues(stat[units][test] / breadth[units][test], st[test], null, np.tile(st, len(nulls)))
+        pv = np.minimum(1.0, pv * len(widths))                 # Bonferroni over the windows tried
+        own = np.median(np.vstack([nl[wi] for nl in nulls]), axis=0) * breadth[units] if nulls else np.zeros(len(units))
+        u = units[test]
+        better = pv < best_p[u]
+        best_p[u[better]] = pv[better]
+        best_w[u[better]] = wi
+        typical[u[better]] = own[test][better]
+    return _WindowTest(units, best_p, best_w, typical, obs)
+
+
 def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], int]:
     fl, p = run.fl, run.p
     anchor, cp = (fl.s, fl.b) if kind == "fan_out" else (fl.b, fl.s)
     breadth = _monthly_breadth(anchor, cp, fl.month, fl.n)
-    best_p = np.ones(fl.n)
-    best: dict[int, tuple[float, float, int, int, float, I64]] = {}
-    for w in run.windows:
-        width = int(w * DAY)
-        stat, lo, hi, _, _, order = _breadth(anchor, cp, fl.t, fl.n, width)
-        units = np.flatnonzero(breadth >= p.min_burst)
-        st = strata(breadth[units], p.min_units)
-        ratio = stat[units] / breadth[units]
-        nulls = [(_breadth(anchor, cp, tn, fl.n, width)[0][units] / breadth[units]) for tn in run.null_t]
-        null = np.concatenate(nulls) if nulls else np.zeros(0)
-        null_st = np.tile(st, len(nulls))
-        test = stat[units] >= p.min_burst
-        pv, _ = stratified_pvalues(ratio[test], st[test], null, null_st)
-        typical = (np.median(np.vstack(nulls), axis=0) * breadth[units])[test] if nulls else np.zeros(int(test.sum()))
-        pv = np.minimum(1.0, pv * len(run.windows))          # Bonferroni over the windows tried
-        for u, pu, ty in zip(units[test].tolist(), pv.tolist(), typical.tolist(), strict=True):
-            if pu < best_p[u]:
-                best_p[u] = pu
-                best[u] = (w, ty, int(stat[u]), int(breadth[u]), pu, order[lo[u]:hi[u]])
+    wt = _window_test(run, anchor, cp, fl.t, run.null_t, breadth, p.min_burst)
+    stat, lo, hi, _, _, order = wt.obs
     # every unit that could burst is a test (p = 1 when it never reached min_burst), so BH sees them all
-    units = np.flatnonzero(breadth >= p.min_burst)
-    reject, q = bh_fdr(best_p[units], p.fdr)
+    reject, q = bh_fdr(wt.best_p[wt.units], p.fdr)
     out = []
-    for u, r, qu in zip(units.tolist(), reject.tolist(), q.tolist(), strict=True):
+    for u, r, qu in zip(wt.units.tolist(), reject.tolist(), q.tolist(), strict=True):
         if not r:
             continue
-        w, ty_u, k, m, pu, idx = best[u]
+        wi = int(wt.best_w[u])
+        w, ty_u, k, m, pu = run.windows[wi], float(wt.typical[u]), int(stat[wi, u]), int(breadth[u]), float(wt.best_p[u])
+        idx = order[lo[wi, u]:hi[wi, u]]
         partners = np.unique(cp[idx])
         start, end = run.when(idx)
         amount = float(np.nansum(fl.a[idx])) if fl.has_amounts else float("nan")
@@ -599,47 +635,32 @@ def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], 
         else:
             head = f"{_days(max(span, 1))} 天内从 {k} 家不同销方取得进项发票 {len(idx)} 张"
         ev = [head + (f",合计 {_fen(amount)}" if fl.has_amounts else ""),
-              f"单月最多 {m} 家往来方;打乱开票时间(同月内)后同类企业 {w:g} 天内通常只有 {ty_u:.0f} 家",
+              f"单月最多 {m} 家往来方;打乱开票时间(同月内)后 {w:g} 天内通常只有 {ty_u:.0f} 家",
               f"p={pu:.2g},q={qu:.2g}"]
         out.append(Pattern(kind, run.name(u), (run.name(u), *(run.name(x) for x in partners)), run.keys(idx),
                            start, end, float(k), ty_u, pu, qu, "", ",".join(ev),
                            {"window_days": w, "counterparties": k, "monthly_breadth": m, "invoices": len(idx),
                             "total_fen": amount}))
-    return out, int(len(units))
+    return out, int(len(wt.units))
 
 
 def _gather_scatter(run: _Run) -> tuple[list[Pattern], int]:
     fl, p = run.fl, run.p
     anchor, cp, tt, side = _hub_events(fl)
-    m_in = _monthly_breadth(fl.b, fl.s, fl.month, fl.n)
-    m_out = _monthly_breadth(fl.s, fl.b, fl.month, fl.n)
-    breadth = np.minimum(m_in, m_out)
-    units = np.flatnonzero(breadth >= p.min_fan)
-    st = strata(breadth[units], p.min_units)
-    best_p = np.ones(fl.n)
-    best: dict[int, tuple[float, float, int, int, int, float, I64]] = {}
-    for w in run.windows:
-        width = int(w * DAY)
-        stat, lo, hi, d_in, d_out, order = _breadth(anchor, cp, tt, fl.n, width, side)
-        nulls = [_breadth(anchor, cp, np.concatenate([tn, tn]), fl.n, width, side)[0][units] / breadth[units]
-                 for tn in run.null_t]
-        null = np.concatenate(nulls) if nulls else np.zeros(0)
-        test = stat[units] >= p.min_fan
-        pv, _ = stratified_pvalues(stat[units][test] / breadth[units][test], st[test], null, np.tile(st, len(nulls)))
-        typical = (np.median(np.vstack(nulls), axis=0) * breadth[units])[test] if nulls else np.zeros(int(test.sum()))
-        pv = np.minimum(1.0, pv * len(run.windows))
-        for u, pu, ty in zip(units[test].tolist(), pv.tolist(), typical.tolist(), strict=True):
-            if pu < best_p[u]:
-                best_p[u] = pu
-                best[u] = (w, ty, int(d_in[u]), int(d_out[u]), int(breadth[u]), pu, order[lo[u]:hi[u]])
-    units_t = units                 # every possible hub is a test (p = 1 when it never reached min_fan)
-    reject, q = bh_fdr(best_p[units_t], p.fdr)
+    breadth = np.minimum(_monthly_breadth(fl.b, fl.s, fl.month, fl.n), _monthly_breadth(fl.s, fl.b, fl.month, fl.n))
+    wt = _window_test(run, anchor, cp, tt, [np.concatenate([tn, tn]) for tn in run.null_t], breadth, p.min_fan, side)
+    _, lo, hi, d_in, d_out, order = wt.obs
+    # every possible hub is a test (p = 1 when it never reached min_fan)
+    reject, q = bh_fdr(wt.best_p[wt.units], p.fdr)
     out = []
     n_inv = len(fl.s)
-    for u, r, qu in zip(units_t.tolist(), reject.tolist(), q.tolist(), strict=True):
+    for u, r, qu in zip(wt.units.tolist(), reject.tolist(), q.tolist(), strict=True):
         if not r:
             continue
-        w, ty_u, k_in, k_out, m, pu, ev_idx = best[u]
+        wi = int(wt.best_w[u])
+        w, ty_u, k_in, k_out, pu = run.windows[wi], float(wt.typical[u]), int(d_in[wi, u]), int(d_out[wi, u]), \
+            float(wt.best_p[u])
+        ev_idx = order[lo[wi, u]:hi[wi, u]]
         inv_idx = ev_idx % n_inv
         is_out = ev_idx >= n_inv
         sellers = np.unique(fl.s[inv_idx[~is_out]])
@@ -655,13 +676,13 @@ def _gather_scatter(run: _Run) -> tuple[list[Pattern], int]:
         ev = [f"{_days(max(span, 1))} 天内" + first.format(k_in, k_out)]
         if fl.has_amounts:
             ev.append(f"进项 {_fen(a_in)}、销项 {_fen(a_out)}")
-        ev += [f"打乱开票时间后同类企业 {w:g} 天内通常两侧只有 {ty_u:.0f} 家", f"p={pu:.2g},q={qu:.2g}"]
+        ev += [f"打乱开票时间后 {w:g} 天内通常两侧只有 {ty_u:.0f} 家", f"p={pu:.2g},q={qu:.2g}"]
         members = (run.name(u), *(run.name(x) for x in sellers), *(run.name(x) for x in buyers if x not in set(sellers)))
         out.append(Pattern("gather_scatter", run.name(u), members, run.keys(inv_idx), start, end,
                            float(min(k_in, k_out)), ty_u, pu, qu, orient, ",".join(ev),
                            {"window_days": w, "sellers": k_in, "buyers": k_out, "in_fen": a_in, "out_fen": a_out,
                             "orientation": orient}))
-    return out, int(len(units_t))
+    return out, int(len(wt.units))
 
 
 def _intermediary_cap(run: _Run, width_s: int) -> tuple[npt.NDArray[np.bool_], int]:

@@ -16,53 +16,56 @@ F64 = npt.NDArray[np.float64]
 
 
 @njit(cache=True)
-def window_breadth(starts: I64, ends: I64, t: I64, cp: I64, side: I64, width: int,
+def window_breadth(starts: I64, ends: I64, t: I64, cp: I64, side: I64, widths: I64,
                    n_codes: int, both: bool) -> tuple[I64, I64, I64, I64, I64]:
-    """Per group ``[starts[g], ends[g])`` of time-sorted events, the most distinct counterparties met
-    inside any window of ``width`` seconds.
+    """Per window width and group ``[starts[g], ends[g])`` of time-sorted events, the most distinct
+    counterparties met inside any window of that many seconds.
 
     With ``both`` the events carry a ``side`` (0 = in, 1 = out) and the statistic is
     min(distinct in-counterparties, distinct out-counterparties) of one window (gather-scatter);
-    otherwise it is the distinct count (fan bursts). Returns (stat, lo, hi, distinct_in, distinct_out)
-    per group: the best window is events ``lo..hi-1`` (the first window reaching the maximum).
+    otherwise it is the distinct count (fan bursts). Returns (stat, lo, hi, distinct_in, distinct_out),
+    each shaped (widths, groups): the best window is events ``lo..hi-1`` (the first reaching the maximum).
     """
     n_groups = len(starts)
-    stat = np.zeros(n_groups, dtype=np.int64)
-    best_lo = np.zeros(n_groups, dtype=np.int64)
-    best_hi = np.zeros(n_groups, dtype=np.int64)
-    best_in = np.zeros(n_groups, dtype=np.int64)
-    best_out = np.zeros(n_groups, dtype=np.int64)
+    shape = (len(widths), n_groups)
+    stat = np.zeros(shape, dtype=np.int64)
+    best_lo = np.zeros(shape, dtype=np.int64)
+    best_hi = np.zeros(shape, dtype=np.int64)
+    best_in = np.zeros(shape, dtype=np.int64)
+    best_out = np.zeros(shape, dtype=np.int64)
     count = np.zeros(2 * n_codes, dtype=np.int64)
-    for g in range(n_groups):
-        lo = starts[g]
-        d_in = 0
-        d_out = 0
-        for j in range(starts[g], ends[g]):
-            k = cp[j] + (n_codes * side[j] if both else 0)
-            if count[k] == 0:
-                if both and side[j] == 1:
-                    d_out += 1
-                else:
-                    d_in += 1
-            count[k] += 1
-            while t[j] - t[lo] > width:
-                k0 = cp[lo] + (n_codes * side[lo] if both else 0)
-                count[k0] -= 1
-                if count[k0] == 0:
-                    if both and side[lo] == 1:
-                        d_out -= 1
+    for wi in range(len(widths)):
+        width = widths[wi]
+        for g in range(n_groups):
+            lo = starts[g]
+            d_in = 0
+            d_out = 0
+            for j in range(starts[g], ends[g]):
+                k = cp[j] + (n_codes * side[j] if both else 0)
+                if count[k] == 0:
+                    if both and side[j] == 1:
+                        d_out += 1
                     else:
-                        d_in -= 1
-                lo += 1
-            s = min(d_in, d_out) if both else d_in
-            if s > stat[g]:
-                stat[g] = s
-                best_lo[g] = lo
-                best_hi[g] = j + 1
-                best_in[g] = d_in
-                best_out[g] = d_out
-        for i in range(lo, ends[g]):
-            count[cp[i] + (n_codes * side[i] if both else 0)] -= 1
+                        d_in += 1
+                count[k] += 1
+                while t[j] - t[lo] > width:
+                    k0 = cp[lo] + (n_codes * side[lo] if both else 0)
+                    count[k0] -= 1
+                    if count[k0] == 0:
+                        if both and side[lo] == 1:
+                            d_out -= 1
+                        else:
+                            d_in -= 1
+                    lo += 1
+                s = min(d_in, d_out) if both else d_in
+                if s > stat[wi, g]:
+                    stat[wi, g] = s
+                    best_lo[wi, g] = lo
+                    best_hi[wi, g] = j + 1
+                    best_in[wi, g] = d_in
+                    best_out[wi, g] = d_out
+            for i in range(lo, ends[g]):
+                count[cp[i] + (n_codes * side[i] if both else 0)] -= 1
     return stat, best_lo, best_hi, best_in, best_out
 
 
