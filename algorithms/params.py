@@ -71,6 +71,15 @@ class DetectionParams:
                                  help="Rewired copies of the data each taxpayer's timing motifs are compared "
                                       "with (0 = skip this evidence).",
                                  zh="时序特征零模型副本数")
+    pattern_fdr: float | None = param(0.05, flag="--pattern-fdr", lo=0.001, hi=0.5, off=True, stage="patterns",
+                                      help="False discovery rate of the temporal pattern detectors (fan-in/out "
+                                           "bursts, scatter-gather, gather-scatter, layered chains, pass-through "
+                                           "hubs) against time-shuffled copies of the data ('off' = not searched).",
+                                      zh="时序模式错误发现率(off 不检测)")
+    pattern_copies: int = param(10, flag="--pattern-copies", lo=1, hi=200, stage="patterns",
+                                help="Fewest shuffled copies of the data per null model of the pattern detectors "
+                                     "(more on small data, up to 100).",
+                                zh="时序模式零模型副本数")
     seed: int = param(0, flag="--seed", lo=0, stage="all",
                       help="Seed of community detection, null models and the models: same data + options + seed "
                            "= same findings.",

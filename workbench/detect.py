@@ -30,6 +30,7 @@ from algorithms.cycles import TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
+from algorithms.patterns import Pattern, PatternParams, PatternSearch, detect_patterns
 from algorithms.risk import Evidence, RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
 from graph.core import schema, settings
@@ -40,8 +41,8 @@ from loaders.safe_csv import write_rows
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02"  # tiers from significant findings, the timing null and the FDR
-STAGES = ("read", "cycles", "identities", "typologies", "communities", "rings", "dynamics", "risk", "store")
+DETECTOR_VERSION = "2026.12.02"  # tiers from significant findings, the timing null and the FDR; temporal pattern rings
+STAGES = ("read", "cycles", "patterns", "identities", "typologies", "communities", "rings", "dynamics", "risk", "store")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class DetectionResult:
     scores: pa.Table
     risk: RiskResult | None = None
     cycle_stats: dict[str, float] = field(default_factory=dict)
+    #: temporal pattern findings (None when the pattern search was off)
+    patterns: PatternSearch | None = None
 
     def tier_counts(self) -> dict[str, int]:
         """How many taxpayers per tier."""
@@ -112,6 +115,7 @@ def _ring_id(run_id: str, kind: str, members: Sequence[str]) -> str:
 def assemble_rings(
     run_id: str, cycles: list[ScoredCycle], clusters: list[IdentityCluster], comms: list[Community],
     hub_signal: Signal, invoices: pa.Table, *, window_days: float, min_community_score: float = 0.5,
+    patterns: Sequence[Pattern] = (),
 ) -> list[Ring]:
     """Turn algorithm results into :class:`graph.core.model.Ring` findings with evidence in words."""
     rings: list[Ring] = []
@@ -154,8 +158,22 @@ def assemble_rings(
                 round(min(1.0, 0.5 + 0.4 * float(row["value"])), 4), str(row["evidence"]),
                 {"hub": str(hub), "value_added": round(float(row.get("value_added", 0.0)), 4)},
             ))
+    rings.extend(pattern_ring(run_id, pt) for pt in patterns)
     rings.sort(key=lambda r: (-r.score, r.kind, r.ring_id))
     return rings
+
+
+def pattern_ring(run_id: str, pt: Pattern) -> Ring:
+    """A temporal pattern as a ring: its kind, members (anchor first), invoices and evidence; the score
+    is 1 − q (a finding is kept only when q ≤ the pattern FDR, so it scores ≥ 0.5)."""
+    return Ring(
+        _ring_id(run_id, pt.kind, pt.members), run_id, pt.kind, pt.members, pt.invoice_keys,
+        round(max(0.5, 1.0 - pt.qvalue), 4), pt.evidence,
+        {"anchor": pt.anchor, "orientation": pt.orientation, "start": pt.start.isoformat(),
+         "end": pt.end.isoformat(), "statistic": round(pt.statistic, 4), "null_typical": round(pt.null_typical, 4),
+         "pvalue": float(f"{pt.pvalue:.4g}"), "qvalue": float(f"{pt.qvalue:.4g}")}
+        | {k: (None if v != v else round(v, 4)) if isinstance(v, float) else v for k, v in pt.details.items()},
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -262,6 +280,9 @@ def run_detection(
             idf = ids.to_pandas()
         with st.stage("cycles"):
             search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift)
+        with st.stage("patterns"):
+            patterns = None if p.pattern_fdr is None else detect_patterns(
+                inv, PatternParams(null_copies=p.pattern_copies, fdr=p.pattern_fdr), seed=seed)
         with st.stage("identities"):
             links = identity.identity_links(idf)
             clusters = identity.identity_clusters(idf, links=links)
@@ -284,7 +305,7 @@ def run_detection(
                                 member_risk=_member_risk(signals), seed=seed)
         with st.stage("rings"):
             rings = assemble_rings(run_id, flagged_cycles, clusters, comms, sig_hub, invoices,
-                                   window_days=window_days)
+                                   window_days=window_days, patterns=patterns.patterns if patterns else ())
         with st.stage("dynamics"):
             b = dynamics.blue_frame(inv)
             burst_w = dynamics.burst_window(b)
@@ -312,7 +333,8 @@ def run_detection(
     finally:
         st.close()
     run = Run(run.run_id, run.created_at, run.params, run.fingerprint, dict(st.seconds))
-    return DetectionResult(run, rings, risk.scores, risk, search.stats | {"instances": float(search.instances)})
+    return DetectionResult(run, rings, risk.scores, risk, search.stats | {"instances": float(search.instances)},
+                           patterns)
 
 
 def _member_risk(signals: list[Signal]) -> dict[str, float]:

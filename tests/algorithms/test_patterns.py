@@ -124,3 +124,16 @@ def test_bad_input_is_a_clear_error() -> None:
 
 def test_strata_pool_small_bins() -> None:
     assert strata([1, 1, 1, 2, 9, 40, 41], min_units=2).tolist() == [1, 1, 1, 2, 2, 11, 11]
+
+
+def test_pattern_ring_carries_evidence_and_json_details(planted: PatternSearch) -> None:
+    import json
+
+    from workbench.detect import pattern_ring
+
+    pt = _one(planted, "scatter_gather", "SX")
+    ring = pattern_ring("run-x", pt)
+    assert ring.kind == "scatter_gather" and ring.members[0] == "SX" and ring.invoice_keys == pt.invoice_keys
+    assert ring.score >= 0.5 and ring.evidence == pt.evidence
+    d = json.loads(json.dumps(ring.details, allow_nan=False))
+    assert d["orientation"] == "against" and d["qvalue"] <= PARAMS.fdr

@@ -17,6 +17,12 @@ RING_KINDS: dict[str, tuple[str, str]] = {
     "community": ("紧密社区", "community"),
     "shared_identity": ("共用身份", "shared identity"),
     "fan_hub": ("扇入扇出枢纽", "fan-in/fan-out hub"),
+    "fan_out": ("集中对外开票", "fan-out burst"),
+    "fan_in": ("集中取得进项", "fan-in burst"),
+    "scatter_gather": ("分散-汇集", "scatter-gather"),
+    "gather_scatter": ("汇集-分散", "gather-scatter"),
+    "layered": ("分层转开", "layered chain"),
+    "pass_through": ("过票中转", "pass-through hub"),
 }
 
 INVOICE_STATUSES: dict[str, tuple[str, str]] = {
