@@ -86,12 +86,17 @@ class Evidence:
         return out
 
     def originals(self, key: str) -> list[dict[str, Any]]:
-        """The originals an invoice was loaded from (newest load last): sha256, source, path, and what was
-        read from the file (fields, item lines) when it was an e-invoice."""
+        """The originals an invoice was loaded from: sha256, source, path, and what was read from the file
+        (fields, item lines) when it was an e-invoice."""
+        return self.originals_of([key])
+
+    def originals_of(self, keys: list[str]) -> list[dict[str, Any]]:
+        """:meth:`originals` of several invoices at once (each row names its ``key``)."""
         folder = self.root / "index"
-        if not folder.is_dir() or not any(folder.glob("*.parquet")):
+        if not keys or not folder.is_dir() or not any(folder.glob("*.parquet")):
             return []
-        table = ds.dataset(folder, format="parquet", schema=INDEX_SCHEMA).to_table(filter=pc.field("key") == key)
+        table = ds.dataset(folder, format="parquet", schema=INDEX_SCHEMA).to_table(
+            filter=pc.field("key").isin(pa.array(keys, pa.string())))
         out: list[dict[str, Any]] = []
         for row in table.to_pylist():
             sha = row["sha256"]
@@ -104,3 +109,33 @@ class Evidence:
         """True when the stored original still has its SHA-256."""
         p = self.path_of(sha)
         return p.exists() and sha256_file(p) == sha
+
+
+#: Largest original copied into a case export (bigger ones are listed in originals.csv with their hash).
+EXPORT_MAX_BYTES = 50 << 20
+
+
+def case_files(store: Store, keys: list[str]) -> dict[str, bytes]:
+    """Files for a case export: ``originals/<sha256>-<name>`` for each invoice's original (up to
+    :data:`EXPORT_MAX_BYTES`) and ``originals.csv`` (invoice key, SHA-256, source, whether included); the
+    export's manifest then carries each original's hash. Empty when no invoice has a kept original."""
+    import csv
+    import io
+
+    ev = Evidence(evidence_dir(store))
+    rows = ev.originals_of(keys)
+    if not rows:
+        return {}
+    files: dict[str, bytes] = {}
+    listing = io.StringIO()
+    w = csv.writer(listing)
+    w.writerow(["key", "sha256", "source", "included"])
+    for r in sorted(rows, key=lambda r: (r["key"], r["sha256"])):
+        path = Path(r["path"])
+        name = Path(str(r.get("source") or "original").rsplit(":", 1)[-1]).name
+        fits = path.exists() and path.stat().st_size <= EXPORT_MAX_BYTES
+        if fits:
+            files[f"originals/{r['sha256'][:16]}-{name}"] = path.read_bytes()
+        w.writerow([r["key"], r["sha256"], r.get("source", ""), "yes" if fits else "no (too large or missing)"])
+    files["originals.csv"] = listing.getvalue().encode("utf-8-sig")
+    return files

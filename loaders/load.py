@@ -228,7 +228,7 @@ def infer_taxpayers(invoices: pa.Table) -> pa.Table:
 def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = None,
                mapping: Path | dict[str, str] | None = None, encoding: str | None = None, sheet: str | None = None,
                report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = (),
-               batch_rows: int | None = None, threads: int | None = None) -> LoadReport:
+               batch_rows: int | None = None, threads: int | None = None, keep_originals: bool = True) -> LoadReport:
     """Load an invoices file (and optionally a taxpayers file) into ``store``.
 
     Parameters
@@ -243,6 +243,9 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         Override CSV encoding detection; choose an Excel sheet.
     report_dir
         Where the quarantine, warnings and report go (default ``<workspace>/loads/<timestamp>/``).
+    keep_originals
+        Keep the files read as evidence and index each loaded invoice to its original (default; off for
+        rows that are not an original, such as a reviewed OCR correction).
     threads
         Threads that check batches at the same time (default: one per CPU, at most
         :data:`MAX_THREADS`); above 1 the next batch is also read on its own thread. ``1`` does
@@ -261,10 +264,10 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         if is_container(Path(invoices)) or is_document(Path(invoices)):
             return _load_many(store, Path(invoices), taxpayers=taxpayers, mapping=mapping, encoding=encoding,
                               sheet=sheet, report_dir=report_dir, map_pairs=map_pairs, progress=progress,
-                              batch_rows=batch_rows, threads=threads)
+                              batch_rows=batch_rows, threads=threads, keep_originals=keep_originals)
         return _load(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
                      report_dir=report_dir, map_pairs=map_pairs, progress=progress, batch_rows=batch_rows,
-                     threads=threads)
+                     threads=threads, keep_originals=keep_originals)
     finally:
         kernels.wait_for_warm_up()
 
@@ -272,7 +275,8 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
 def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mapping: Path | dict[str, str] | None,
           encoding: str | None, sheet: str | None, report_dir: Path | None, progress: bool,
           map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None,
-          source: Iterator[RawBatch] | None = None, label: str | None = None) -> LoadReport:
+          source: Iterator[RawBatch] | None = None, label: str | None = None,
+          keep_originals: bool = True) -> LoadReport:
     started = time.perf_counter()
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
@@ -378,7 +382,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     report.warnings_path = str(wp) if wp else None
     report.by_rule = dict(by_rule)
     report.examples = examples
-    if store is not None:
+    if store is not None and keep_originals:
         _keep_evidence(store, Path(invoices), label or Path(invoices).name, loaded, documents,
                        f"{out_dir.name}-{uuid.uuid4().hex[:10]}", report)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -407,7 +411,7 @@ def _load_many(store: Store | None, path: Path, *, report_dir: Path | None, taxp
             parts.append(_load(store, member, taxpayers=taxpayers, report_dir=sub, label=name, **kw))
             taxpayers = None
         if pl.documents or pl.refused:
-            ev = Evidence(evidence_dir(store)) if store is not None else None
+            ev = Evidence(evidence_dir(store)) if store is not None and kw.get("keep_originals", True) else None
 
             def keep(name: str, file: Path, sha: str, meta: dict[str, Any]) -> None:
                 if ev is not None:

@@ -10,6 +10,8 @@ Contents::
     invoices.csv      every invoice of the case (formula-safe, UTF-8 with BOM)
     taxpayers.csv     the case's taxpayers with tier and reasons (formula-safe)
     subgraph.graphml  taxpayers and aggregated invoice edges (networkx GraphML)
+    originals/…       the files the case's invoices were loaded from (evidence; when kept), and
+    originals.csv     invoice key → SHA-256 of its original
     manifest.json     SHA-256 of every other file, case facts and the case's audit excerpt, signed with
                       the installation key (:mod:`workbench.signing`)
 
@@ -274,7 +276,10 @@ def build_files(store: Store, user: User, case: Case, exported_at: str) -> dict[
                for t, n in nodes]
     report = _report(case, user, exported_at, nodes, score_rows, invoices, evidence, disp, excerpt, ring_png,
                      timeline_png, network)
+    from loaders.evidence import case_files
+
     return {
+        **case_files(store, [str(r["key"]) for r in invoices]),   # the originals, hashed in the manifest
         "report.html": report.encode("utf-8"),
         "network.html": network.encode("utf-8"),
         "ring_diagram.png": ring_png,

@@ -144,3 +144,34 @@ def test_dry_run_keeps_nothing(tmp_path: Path) -> None:
     (tmp_path / "a.xml").write_bytes(einvoice_xml(sample(1)))
     rep = load_files(None, tmp_path / "a.xml", report_dir=tmp_path / "r")
     assert rep.loaded == 1 and not (tmp_path / "evidence").exists()
+
+
+def test_case_export_carries_the_originals_with_their_hash(tmp_path: Path) -> None:
+    import hashlib
+    import json as _json
+
+    from workbench.auth import User
+    from workbench.cases import open_case
+    from workbench.export import export_case, verify_export
+
+    invs = [sample(20), sample(21)]
+    (tmp_path / "in").mkdir()
+    for i, inv in enumerate(invs):
+        (tmp_path / "in" / f"{i}.xml").write_bytes(einvoice_xml(inv))
+    analyst = User("ana", ("analyst",), "分析员")
+    investigator = User("ivan", ("investigator",), "调查员")
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        load_files(store, tmp_path / "in", report_dir=tmp_path / "r")
+        case = open_case(store, investigator, "两张电子发票", taxpayers=[invs[0].seller[0]],
+                         invoices=[i.key for i in invs])
+        out = export_case(store, analyst, case.case_id, tmp_path / "exp")
+    assert verify_export(out).ok
+    with zipfile.ZipFile(out) as z:
+        manifest = _json.loads(z.read("manifest.json"))
+        originals = [n for n in z.namelist() if n.startswith("originals/")]
+        assert len(originals) == 2
+        for n in originals:
+            data = z.read(n)
+            assert manifest["files"][n]["sha256"] == hashlib.sha256(data).hexdigest()
+            assert data in {einvoice_xml(i) for i in invs}
+        assert "originals.csv" in manifest["files"]

@@ -22,7 +22,8 @@ from workbench.ui.state import get_store
 user = require_page("import_data")
 store = get_store()
 MAX_MB = settings.get_int("FAPIAO_UPLOAD_MAX_MB")
-TYPES = ["csv", "xlsx", "xls", "json", "jsonl", "parquet"]
+TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "json", "jsonl", "parquet", "gz", "zip",
+         "xml", "ofd", "pdf", "png", "jpg", "jpeg", "tif", "tiff"]
 st.title(tr("数据导入", "Import"))
 
 
@@ -38,23 +39,35 @@ def _save(upload: object, folder: Path) -> Path:
     return path
 
 
-st.caption(tr(f"支持 CSV、Excel、JSON、Parquet；单个文件不超过 {MAX_MB} MB。中文列名（发票号码、开票日期、销方税号…）可自动识别。",
-              f"CSV, Excel, JSON or Parquet, at most {MAX_MB} MB each. Chinese headers (发票号码, 开票日期, 销方税号 …) are recognised."))
+st.caption(tr(f"支持税务局导出的 CSV / Excel（标题行、合计行自动跳过）、JSON、Parquet、.gz / .zip，以及电子发票文件"
+              f"（数电 XML、OFD、PDF）和扫描件（图片，识别后待复核）；可一次选多个文件；单个文件不超过 {MAX_MB} MB。",
+              f"Tax-bureau CSV / Excel exports (title and total rows are skipped), JSON, Parquet, .gz / .zip, e-invoice "
+              f"files (数电 XML, OFD, PDF) and scans (images; held for review after OCR); several files at once; at "
+              f"most {MAX_MB} MB each."))
 with st.form("imp_form"):
-    inv_file = st.file_uploader(tr("发票文件（必需）", "Invoices (required)"), type=TYPES, key="imp_invoices")
+    inv_files = st.file_uploader(tr("发票文件（必需，可多选）", "Invoices (required; several allowed)"), type=TYPES,
+                                 key="imp_invoices", accept_multiple_files=True)
     tp_file = st.file_uploader(tr("纳税人文件（可选）", "Taxpayers (optional)"), type=TYPES, key="imp_taxpayers")
     c1, c2 = st.columns(2)
     encoding = c1.text_input(tr("文本编码（留空自动识别）", "Text encoding (empty = detect)"), key="imp_encoding")
-    sheet = c2.text_input(tr("Excel 工作表（留空为第一个）", "Excel sheet (empty = first)"), key="imp_sheet")
+    sheet = c2.text_input(tr("Excel 工作表（留空为所有发票工作表）", "Excel sheet (empty = every invoice sheet)"),
+                          key="imp_sheet")
     load = st.form_submit_button(tr("校验并导入", "Validate and load"), type="primary")
 
 if load:
-    if inv_file is None:
+    if not inv_files:
         st.error(tr("请先选择发票文件。", "Choose an invoice file first."))
     else:
         work = Path(tempfile.mkdtemp(prefix="fapiao-upload-"))
+        names = ", ".join(Path(up.name).name for up in inv_files)[:200]
         try:
-            inv_path = _save(inv_file, work)
+            if len(inv_files) == 1:
+                inv_path = _save(inv_files[0], work)
+            else:   # several files load as one folder: tables each on their own, e-invoices together
+                inv_path = work / "upload"
+                inv_path.mkdir()
+                for up in inv_files:
+                    _save(up, inv_path)
             tp_path = _save(tp_file, work) if tp_file is not None else None
             from loaders.load import load_files
 
@@ -62,10 +75,10 @@ if load:
                 report = load_files(store, inv_path, taxpayers=tp_path, encoding=encoding.strip() or None,
                                     sheet=sheet.strip() or None, report_dir=work / "report")
         except FapiaoError as e:
-            record(store, user, "import_failed", inv_file.name, str(e))
+            record(store, user, "import_failed", names, str(e))
             st.error(str(e))
         else:
-            record(store, user, "import_data", inv_file.name,
+            record(store, user, "import_data", names,
                    f"read={report.read} loaded={report.loaded} rejected={report.rejected} "
                    f"skipped_identical={report.skipped_identical}")
             st.session_state["imp_report"] = report
@@ -81,6 +94,8 @@ if shown_report is not None:
     m[2].metric(tr("拒收", "Rejected"), f"{report.rejected:,}")
     m[3].metric(tr("重复（已跳过）", "Identical (skipped)"), f"{report.skipped_identical:,}")
     m[4].metric(tr("警告", "Warnings"), f"{report.warnings:,}")
+    for line in report.notes:
+        st.caption(line)
     if report.by_rule:
         from loaders.rules import RULES
 

@@ -58,10 +58,37 @@ if go:
                 tr("税率", "Rate"): f"{found.rate * 100:g}%",
                 tr("货物或服务", "Item"): found.item_name or found.item_code or "",
             })
+            from workbench.ui.originals import show_originals
+
+            show_originals(lookup_tab, store, found.key)
 
 with self_tab:
     st.caption(tr("在开具或入账前，按导入规则检查一张发票；每个问题都会说明原因。",
                   "Check one invoice against the loading rules before issuing or booking it; each problem is explained."))
+    upload = st.file_uploader(tr("或从电子发票文件读取（数电 XML、OFD、PDF、扫描件）",
+                                 "Or read it from an e-invoice file (数电 XML, OFD, PDF, scan)"),
+                              type=["xml", "ofd", "pdf", "png", "jpg", "jpeg", "tif", "tiff"], key="sc_file")
+    if upload is not None and st.session_state.get("sc_file_seen") != (upload.name, upload.size):
+        from graph.core.errors import FapiaoError
+        from loaders.sources import read_document
+
+        st.session_state["sc_file_seen"] = (upload.name, upload.size)
+        try:
+            doc = read_document(upload.getvalue(), upload.name)
+        except FapiaoError as e:
+            st.error(str(e))
+        else:
+            for col, widget in (("invoice_number", "sc_number"), ("invoice_code", "sc_code"),
+                                ("issue_date", "sc_date"), ("seller_tax_id", "sc_seller"),
+                                ("seller_name", "sc_seller_name"), ("buyer_tax_id", "sc_buyer"),
+                                ("buyer_name", "sc_buyer_name"), ("amount", "sc_amount"), ("tax_rate", "sc_rate"),
+                                ("tax_amount", "sc_tax"), ("total_amount", "sc_total"), ("red_ref", "sc_red_ref"),
+                                ("item_name", "sc_item")):
+                st.session_state[widget] = doc.fields.get(col, "") or ""
+            low = [f for f, c in doc.confidence.items() if c < 0.8]
+            st.info(tr(f"已从 {upload.name} 读取（{doc.method}）；请核对后自查。",
+                       f"Read from {upload.name} ({doc.method}); check the fields, then self-check.")
+                    + (tr(f" 识别把握较低：{', '.join(low)}", f" Low OCR confidence: {', '.join(low)}") if low else ""))
     with st.form("ic_self"):
         a, b, c = st.columns(3)
         fields = {

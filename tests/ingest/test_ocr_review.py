@@ -1,0 +1,61 @@
+"""The OCR review queue: a reviewer's correction loads the invoice through the rules and is audited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from graph import open_store
+from loaders.evidence import Evidence, evidence_dir
+from loaders.load import REVIEW_KIND
+from tests.ingest.einvoices import sample, yuan
+from workbench import audit
+from workbench.auth import User
+from workbench.ocr_review import approve, open_reviews, reject
+
+ADMIN = User("admin1", ("admin",), "管理员")
+
+
+def _held(store: object, tmp: Path, tax_fen_read: int) -> tuple[str, dict[str, str]]:
+    inv = sample(6)
+    scan = tmp / "scan.png"
+    scan.write_bytes(b"\x89PNG fake scan bytes")
+    ev = Evidence(evidence_dir(store))  # type: ignore[arg-type]
+    sha = ev.keep(scan, meta={"source": "scan.png", "kind": "ocr", "boxes": {}, "size": [0, 0]})
+    fields = {"invoice_number": inv.number, "invoice_code": "", "issue_date": inv.date,
+              "seller_tax_id": inv.seller[0], "seller_name": inv.seller[1], "buyer_tax_id": inv.buyer[0],
+              "buyer_name": inv.buyer[1], "amount": yuan(inv.amount_fen), "tax_amount": yuan(tax_fen_read),
+              "total_amount": yuan(inv.amount_fen + inv.tax_fen), "tax_rate": "13%"}
+    with store.writer() as w:  # type: ignore[attr-defined]
+        w.put_record(REVIEW_KIND, sha, {"file": "scan.png", "sha256": sha, "fields": fields, "status": "open",
+                                        "why": {"tax_amount": "amount + tax ≠ total"}, "confidence": {}})
+    return sha, {"tax_amount": yuan(inv.tax_fen)}
+
+
+def test_correction_loads_and_is_audited(tmp_path: Path) -> None:
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        sha, fix = _held(store, tmp_path, tax_fen_read=99)
+        bad = approve(store, ADMIN, sha, {}, report_dir=tmp_path / "r0")   # as read: amount + tax ≠ total
+        assert bad.loaded == 0 and "total_mismatch" in bad.by_rule
+        assert len(open_reviews(store)) == 1                                  # still open
+        good = approve(store, ADMIN, sha, fix, report_dir=tmp_path / "r1")
+        assert good.loaded == 1 and not open_reviews(store)
+        key = store.record(REVIEW_KIND, sha)["key"]  # type: ignore[index]
+        assert store.invoice(key) is not None
+        [orig] = Evidence(evidence_dir(store)).originals(key)
+        assert orig["sha256"] == sha
+        events = [e for e in audit.events(store) if e.action == "ocr_review"]
+        latest = max(events, key=lambda e: e.seq)
+        assert json.loads(latest.detail)["corrected"]["tax_amount"][1] == fix["tax_amount"]
+
+
+def test_reject_closes_without_loading(tmp_path: Path) -> None:
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        sha, _ = _held(store, tmp_path, tax_fen_read=99)
+        reject(store, ADMIN, sha, "不是发票")
+        assert not open_reviews(store) and store.invoice_stream().num_rows == 0
+        assert any(e.action == "ocr_review_reject" for e in audit.events(store))
+        with pytest.raises(Exception, match="no open OCR review"):
+            reject(store, ADMIN, sha)

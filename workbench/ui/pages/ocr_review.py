@@ -1,0 +1,71 @@
+"""扫描件复核 OCR review (administrators): scanned invoices held because a field was read with low
+confidence or failed a fixable rule. Each field's image crop is shown next to the value read; the
+reviewer corrects and loads, or rejects. Every decision is audited."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from graph.core.errors import FapiaoError
+from loaders.ocr import REVIEWED_FIELDS
+from workbench.ocr_review import approve, crop, open_reviews, reject
+from workbench.ui.i18n import tr
+from workbench.ui.session import require_page
+from workbench.ui.state import get_store
+
+user = require_page("import_data")
+store = get_store()
+st.title(tr("扫描件复核", "OCR review"))
+LABELS = {"invoice_number": ("发票号码", "Invoice number"), "invoice_code": ("发票代码", "Invoice code"),
+          "issue_date": ("开票日期", "Issue date"), "seller_tax_id": ("销方税号", "Seller tax id"),
+          "seller_name": ("销方名称", "Seller name"), "buyer_tax_id": ("购方税号", "Buyer tax id"),
+          "buyer_name": ("购方名称", "Buyer name"), "amount": ("金额", "Amount"), "tax_amount": ("税额", "Tax"),
+          "total_amount": ("价税合计", "Total"), "tax_rate": ("税率", "Rate")}
+
+pending = open_reviews(store)
+if not pending:
+    st.info(tr("没有待复核的扫描件。", "No scanned invoices wait for review."))
+    st.stop()
+choice = st.selectbox(tr("待复核", "Waiting"), range(len(pending)), format_func=lambda i: pending[i]["file"],
+                      key="ocr_pick")
+rev = pending[choice]
+st.caption(tr("原因：", "Why held: ") + "; ".join(f"{f}: {w}" for f, w in rev.get("why", {}).items()))
+with st.form(f"ocr_{rev['sha256']}"):
+    values: dict[str, str] = {}
+    for f in REVIEWED_FIELDS:
+        left, mid, right = st.columns([3, 3, 1])
+        image = crop(store, rev, f)
+        if image is not None:
+            left.image(image, use_container_width=True)
+        else:
+            left.caption(tr("（无图像位置）", "(no image position)"))
+        zh, en = LABELS[f]
+        values[f] = mid.text_input(tr(zh, en), rev["fields"].get(f, ""), key=f"ocr_{rev['sha256']}_{f}")
+        c = rev.get("confidence", {}).get(f)
+        right.caption(f"{c:.0%}" if isinstance(c, int | float) else "")
+    note = st.text_input(tr("备注（驳回时填写）", "Note (for a rejection)"), key=f"ocr_note_{rev['sha256']}")
+    b1, b2 = st.columns(2)
+    ok = b1.form_submit_button(tr("确认并导入", "Confirm and load"), type="primary")
+    no = b2.form_submit_button(tr("驳回", "Reject"))
+if ok:
+    try:
+        report = approve(store, user, rev["sha256"], {k: v.strip() for k, v in values.items()},
+                         report_dir=Path(tempfile.mkdtemp(prefix="fapiao-review-")))
+    except FapiaoError as e:
+        st.error(str(e))
+    else:
+        if report.loaded or report.skipped_identical:
+            st.success(tr("已导入。", "Loaded."))
+            st.cache_data.clear()
+        else:
+            st.error(tr("仍未通过校验：", "Still fails a rule: ") + ", ".join(report.by_rule))
+if no:
+    try:
+        reject(store, user, rev["sha256"], note)
+    except FapiaoError as e:
+        st.error(str(e))
+    else:
+        st.success(tr("已驳回。", "Rejected."))
