@@ -84,22 +84,46 @@ def dynamics(b: pd.DataFrame, index: Sequence[str] | pd.Index, *, w: float) -> p
     out = pd.DataFrame(0.0, index=idx, columns=[*STATIC, *TEMPORAL])
     if len(b) == 0:
         return out
+    c = encode(b)
+    feats = motifs(c, w=w, static=True)
+    frame_ = pd.DataFrame(feats, index=pd.Index(c.nodes, dtype=object))
+    return frame_.reindex(idx).fillna(0.0).astype(np.float64).reindex(columns=out.columns)
+
+
+class Coded:
+    """Invoices as integer arrays: seller / buyer codes into ``nodes``, days since the first invoice, fen."""
+
+    def __init__(self, s: I64, r: I64, t0: F64, fen: F64, nodes: npt.NDArray[np.object_]) -> None:
+        self.s, self.r, self.t0, self.fen, self.nodes = s, r, t0, fen, nodes
+
+    def with_buyers(self, r: I64) -> Coded:
+        """The same invoices with other buyers (a rewired copy)."""
+        return Coded(self.s, r, self.t0, self.fen, self.nodes)
+
+
+def encode(b: pd.DataFrame) -> Coded:
+    """:func:`blue_frame`'s output as :class:`Coded` arrays."""
     codes, nodes = pd.factorize(pd.concat([b["seller"], b["buyer"]], ignore_index=True))
     n = len(b)
-    s, r = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
-    t, fen = b["t"].to_numpy(np.float64), b["fen"].to_numpy(np.float64)
-    m = len(nodes)
-    span = float(t.max() - t.min()) + 2 * w + 1.0       # node blocks on one axis: key = node · span + t
-    t0 = t - t.min()
-    feats: dict[str, F64] = {}
+    t = b["t"].to_numpy(np.float64)
+    return Coded(codes[:n].astype(np.int64), codes[n:].astype(np.int64), t - (t.min() if n else 0.0),
+                 b["fen"].to_numpy(np.float64), np.asarray(nodes, dtype=object))
 
-    # static: churn and balance
-    rel = pd.DataFrame({"a": s, "b": r}).value_counts()
-    rel_nodes = np.concatenate([rel.index.get_level_values(0), rel.index.get_level_values(1)])
-    once = np.concatenate([rel.to_numpy() == 1] * 2)
-    feats["churn"] = _ratio(_bc(rel_nodes, weights=once, minlength=m), _bc(rel_nodes, minlength=m))
+
+def motifs(c: Coded, *, w: float, static: bool = False) -> dict[str, F64]:
+    """Feature name → one value per node code (the temporal features; the static ones too with ``static``)."""
+    s, r, t0, fen = c.s, c.r, c.t0, c.fen
+    m = len(c.nodes)
+    span = float(t0.max()) + 2 * w + 1.0 if len(t0) else 1.0   # node blocks on one axis: key = node · span + t
+    feats: dict[str, F64] = {}
     vo, vi = _bc(s, weights=fen, minlength=m), _bc(r, weights=fen, minlength=m)
-    feats["balance"] = np.asarray(np.where((vo > 0) & (vi > 0), 1 - np.abs(vo - vi) / np.maximum(vo + vi, 1), 0.0), dtype=np.float64)
+    if static:
+        pair, count = np.unique(s * m + r, return_counts=True)
+        rel_nodes = np.concatenate([pair // m, pair % m])
+        once = np.concatenate([count == 1] * 2)
+        feats["churn"] = _ratio(_bc(rel_nodes, weights=once, minlength=m), _bc(rel_nodes, minlength=m))
+        feats["balance"] = np.asarray(np.where((vo > 0) & (vi > 0), 1 - np.abs(vo - vi) / np.maximum(vo + vi, 1),
+                                               0.0), dtype=np.float64)
 
     # all events of a node, sorted: burstiness and peak share
     en = np.concatenate([s, r])
@@ -108,13 +132,12 @@ def dynamics(b: pd.DataFrame, index: Sequence[str] | pd.Index, *, w: float) -> p
     o = np.lexsort((et, en))
     en, et, ef = en[o], et[o], ef[o]
     same = np.r_[False, en[1:] == en[:-1]]
-    gaps = np.where(same, np.diff(et, prepend=0.0), np.nan)
-    g = pd.DataFrame({"n": en, "g": gaps}).dropna().groupby("n")["g"].agg(["mean", "std", "size"])
-    bur = np.zeros(m)
-    ok = (g["size"] >= 2).to_numpy() & ((g["mean"] + g["std"]) > 0).to_numpy()
-    gi = g.index.to_numpy()[ok]
-    bur[gi] = ((g["std"] - g["mean"]) / (g["std"] + g["mean"])).to_numpy()[ok]
-    feats["burstiness"] = bur
+    gn, gap = en[same], np.diff(et)[same[1:]] if len(et) > 1 else np.zeros(0)
+    k = _bc(gn, minlength=m)
+    mean = _ratio(_bc(gn, weights=gap, minlength=m), k)
+    var = np.maximum(_ratio(_bc(gn, weights=gap * gap, minlength=m), k) - mean**2, 0.0) * _ratio(k, k - 1)
+    sd = np.sqrt(var)
+    feats["burstiness"] = np.where((k >= 2) & (sd + mean > 0), _ratio(sd - mean, sd + mean), 0.0)
     key = en * span + et
     cum = np.r_[0.0, np.cumsum(ef)]
     end = np.searchsorted(key, key + w, side="left")
@@ -155,8 +178,7 @@ def dynamics(b: pd.DataFrame, index: Sequence[str] | pd.Index, *, w: float) -> p
     answered = (_count_in(pk, back, back + w) > 0).astype(np.float64)
     feats["return_2"] = _bc(s, weights=answered, minlength=m) + _bc(r, weights=answered, minlength=m)
 
-    frame_ = pd.DataFrame(feats, index=pd.Index(nodes, dtype=object))
-    return frame_.reindex(idx).fillna(0.0).astype(np.float64).reindex(columns=out.columns)
+    return feats
 
 
 def _bc(x: npt.NDArray[Any], weights: npt.ArrayLike | None = None, minlength: int = 0) -> F64:

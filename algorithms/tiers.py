@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from algorithms.dynamics import TEMPORAL, ZH, dynamics
+from algorithms.dynamics import TEMPORAL, ZH, encode, motifs
 from algorithms.significance import bh_fdr, empirical_pvalue, rewire
 
 F64 = npt.NDArray[np.float64]
@@ -91,12 +91,14 @@ def dynamics_null(b: pd.DataFrame, index: pd.Index, real: pd.DataFrame, *, w: fl
     if copies < 2 or len(b) == 0 or not cols:
         return DynamicsNull(out, copies)
     rng = np.random.default_rng(seed)
-    inv = pd.DataFrame({"seller_tax_id": b["seller"], "buyer_tax_id": b["buyer"]})
+    c = encode(b)
+    pos = pd.Index(c.nodes).get_indexer(index)                 # -1: a taxpayer without invoices
+    codes = pd.DataFrame({"seller_tax_id": c.s, "buyer_tax_id": c.r})
     nulls = []
     for _ in range(copies):
-        sh = rewire(inv, rng=rng)
-        nb = b.assign(buyer=sh["buyer_tax_id"].to_numpy())
-        nulls.append(dynamics(nb, index, w=w)[cols].to_numpy())
+        r_null = rewire(codes, rng=rng)["buyer_tax_id"].to_numpy(np.int64)
+        f = motifs(c.with_buyers(r_null), w=w)
+        nulls.append(np.column_stack([np.where(pos >= 0, f[col][np.maximum(pos, 0)], 0.0) for col in cols]))
     null = np.stack(nulls)
     r = real[cols].to_numpy(np.float64)
 
