@@ -1,0 +1,142 @@
+"""HTTP API benchmark (loopback only, bounded): batch import through `POST /invoices` against `fapiao load` on the
+same data, and `POST /invoices/verify` latency at a fixed request rate.
+
+    .venv/bin/python benchmarks/bench_api.py                       # 100K invoices, 4 clients, 200 req/s for 10 s
+    .venv/bin/python benchmarks/bench_api.py --invoices 20000 --seconds 5
+
+Both imports start from an empty workspace and load the same generated rows (`loaders.generate`): the CLI path
+is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the API path is batches of
+`--batch` rows as JSON from `--clients` concurrent clients to a real uvicorn server on 127.0.0.1. The ratio of
+the two rows/s, measured in the same run, is the figure that matters on a shared machine. Verify requests are
+sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from graph import open_store  # noqa: E402
+from loaders.generate import generate  # noqa: E402
+from loaders.load import load_files  # noqa: E402
+from workbench import tokens, users  # noqa: E402
+from workbench.api import create_app  # noqa: E402
+from workbench.api.server import Background  # noqa: E402
+
+FIELDS = ("invoice_number", "invoice_code", "issue_date", "seller_tax_id", "seller_name", "buyer_tax_id",
+          "buyer_name", "amount", "tax_amount", "total_amount", "tax_rate", "invoice_type", "status", "red_ref",
+          "item_code", "item_name")
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    table = pq.read_table(path)
+    cols = [c for c in FIELDS if c in table.column_names]
+    data = {c: table.column(c).cast("string").to_pylist() for c in cols}
+    return [{c: data[c][i] for c in cols if data[c][i] not in (None, "")} for i in range(table.num_rows)]
+
+
+@click.command()
+@click.option("--invoices", default=100_000, show_default=True)
+@click.option("--batch", default=1_000, show_default=True)
+@click.option("--clients", default=4, show_default=True)
+@click.option("--rate", default=200, show_default=True, help="verify requests per second")
+@click.option("--seconds", default=10.0, show_default=True, help="how long verify load runs")
+def main(invoices: int, batch: int, clients: int, rate: int, seconds: float) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    generate(tmp / "data", taxpayers=max(200, invoices // 50), invoices=invoices, seed=3)
+    src = tmp / "data" / "invoices.parquet"
+    rows = _rows(src)
+
+    with open_store(f"embedded:{tmp / 'cli'}") as store:
+        t = time.perf_counter()
+        report = load_files(store, src, report_dir=tmp / "cli-report")
+        cli_s = time.perf_counter() - t
+        cli_loaded = store.counts().invoices
+    cli_rate = report.read / cli_s
+
+    with open_store(f"embedded:{tmp / 'api'}") as store:
+        users.create_user(store, "bench", "bench-password", ["admin"])
+        token, _ = tokens.create_token(store, "bench")
+        app = create_app(store, rate=100_000)
+        with Background(app) as url:
+            headers = {"Authorization": f"Bearer {token}"}
+            chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+            totals = {"read": 0, "loaded": 0, "rejected": 0, "skipped": 0}
+            lock = threading.Lock()
+
+            def push(part: list[dict[str, str]]) -> None:
+                with httpx.Client(base_url=url, headers=headers, timeout=300) as c:
+                    r = c.post("/invoices", json={"invoices": part})
+                    r.raise_for_status()
+                    body = r.json()
+                with lock:
+                    totals["read"] += body["read"]
+                    totals["loaded"] += body["loaded"]
+                    totals["rejected"] += body["rejected"]
+                    totals["skipped"] += body["skipped_identical"]
+
+            t = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(push, chunks))
+            api_s = time.perf_counter() - t
+            api_loaded = store.counts().invoices
+            api_rate = totals["read"] / api_s
+
+            sample = rows[:: max(1, len(rows) // 2000)]
+            bodies = [{"number": r["invoice_number"], **({"code": r["invoice_code"]} if r.get("invoice_code") else {}),
+                       "issue_date": r["issue_date"][:10], "amount": r["amount"]} for r in sample]
+            latencies: list[float] = []
+            results: dict[str, int] = {}
+            local = threading.local()
+
+            def verify(i: int, due: float) -> None:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                c = getattr(local, "c", None)
+                if c is None:
+                    c = local.c = httpx.Client(base_url=url, headers=headers, timeout=30)
+                t0 = time.perf_counter()
+                r = c.post("/invoices/verify", json=bodies[i % len(bodies)])
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+                    key = str(r.status_code) + ":" + (r.json().get("result", "") if r.status_code == 200 else "")
+                    results[key] = results.get(key, 0) + 1
+
+            n = int(rate * seconds)
+            start = time.perf_counter() + 0.5
+            t = time.perf_counter()
+            with ThreadPoolExecutor(32) as pool:
+                list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
+            achieved = n / (time.perf_counter() - start)
+        app.state.audit_queue.flush()
+
+    lat = sorted(latencies)
+    p50, p95, p99 = (lat[int(len(lat) * q)] * 1000 for q in (0.5, 0.95, 0.99))
+    print(f"| path | invoices read | stored | seconds | rows/s |\n|---|---:|---:|---:|---:|\n"
+          f"| `fapiao load` (load_files, Parquet) | {report.read:,} | {cli_loaded:,} | {cli_s:.2f} | {cli_rate:,.0f} |\n"
+          f"| API, {clients} clients x batches of {batch:,} (JSON) | {totals['read']:,} | {api_loaded:,} | {api_s:.2f} "
+          f"| {api_rate:,.0f} |\n\nAPI / CLI rows/s: {api_rate / cli_rate:.1%}  (rejected: CLI {report.rejected:,}, "
+          f"API {totals['rejected']:,})\n")
+    print(f"verify: {n:,} requests scheduled at {rate}/s, achieved {achieved:.0f}/s; latency p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms; answers {results}")
+    print(json.dumps({"cli_rows_s": cli_rate, "api_rows_s": api_rate, "ratio": api_rate / cli_rate,
+                      "verify_p95_ms": p95, "verify_p50_ms": p50, "achieved_rps": achieved}))
+
+
+if __name__ == "__main__":
+    main()
