@@ -12,8 +12,9 @@ import pyarrow as pa
 
 from algorithms._tables import DAY, epoch_seconds, frame, invoice_frame
 from algorithms.signals import Signal, make_signal, pct
+from graph.core.vocab import BLUE_STATUSES
 
-BLUE = ("normal", "out_of_control", "abnormal", "red_offset")
+BLUE = BLUE_STATUSES
 BENFORD = np.log10(1 + 1 / np.arange(1, 10))
 
 

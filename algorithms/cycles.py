@@ -54,10 +54,11 @@ import pyarrow as pa
 from algorithms._tables import epoch_seconds, invoice_frame, localized
 from algorithms.cycles_kernels import search
 from graph.core.settings import usable_cpus
+from graph.core.vocab import BLUE_STATUSES
 
 DAY = 86_400
 I64 = npt.NDArray[np.int64]
-VALID_STATUSES = ("normal", "out_of_control", "abnormal", "red_offset")
+VALID_STATUSES = BLUE_STATUSES
 
 
 @dataclass(frozen=True)

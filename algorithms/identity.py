@@ -15,8 +15,9 @@ import pyarrow as pa
 
 from algorithms._tables import frame
 from algorithms.signals import Signal, make_signal
+from graph.core.vocab import IDENTIFIER_KINDS
 
-KIND_ZH = {"legal_rep": "法定代表人", "phone": "电话", "address": "地址", "bank_account": "银行账户"}
+KIND_ZH = {k: zh for k, (zh, _) in IDENTIFIER_KINDS.items()}
 #: a person's name or a street address is shared by chance far more often than a phone or bank account
 KIND_WEIGHT = {"legal_rep": 0.25, "phone": 1.0, "bank_account": 1.5, "address": 0.25}
 STRONG_LINK = 0.3

@@ -10,7 +10,7 @@ UNWIND range(0, size($key) - 1) AS n
 WITH ps[$seller_idx[n]] AS s, ps[$buyer_idx[n]] AS b, n
 CREATE (s)-[:ISSUED]->(i:Invoice {
     key: $key[n], number: $number[n], code: $code[n], ts: $ts[n],
-    issued_at: datetime({epochSeconds: $ts[n], timezone: 'Asia/Shanghai'}),
+    issued_at: datetime({epochSeconds: $ts[n], timezone: $tz}),
     seller_tax_id: $seller_tax_id[n], seller_name: $seller_name[n],
     buyer_tax_id: $buyer_tax_id[n], buyer_name: $buyer_name[n],
     amount_fen: $amount_fen[n], tax_fen: $tax_fen[n], total_fen: $total_fen[n], rate: $rate[n],

@@ -1,6 +1,6 @@
 // Replace one detection run: delete its old rings and scores, then (re)write the run node.
 MERGE (run:Run {run_id: $run_id})
-SET run.created_at = datetime({epochMillis: $created_ms, timezone: 'Asia/Shanghai'}),
+SET run.created_at = datetime({epochMillis: $created_ms, timezone: $tz}),
     run.created_us = $created_us, run.params = $params, run.fingerprint = $fingerprint,
     run.stage_seconds = $stage_seconds
 WITH run

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph import embedded_sql as q
-from graph.core import schema, settings
+from graph.core import schema, settings, vocab
 from graph.core.errors import ConfigError, QueryError, StoreError
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.embedded_adjacency import Adjacency
@@ -786,7 +786,7 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         links = [pa.table({"tax_id": table.column("tax_id").cast(pa.string()),
                            "kind": pa.array([kind] * table.num_rows, pa.string()),
                            "value": table.column(kind).cast(pa.string())})
-                 for kind in schema.IDENTIFIER_KINDS if kind in table.column_names]
+                 for kind in vocab.IDENTIFIER_KINDS if kind in table.column_names]
         if links:
             self.identifiers(pa.concat_tables(links))
         self.touched_graph = True

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import cypher
-from graph.core import schema
+from graph.core import schema, vocab
 from graph.core.errors import QueryError
 from graph.core.model import AuditEvent, Ring, Run
 from graph.store import Writer
@@ -82,7 +82,7 @@ class Neo4jWriter(Writer):
         return sum(t.num_rows for t in buffer)
 
     def taxpayers(self, table: pa.Table) -> None:
-        ids = [k for k in schema.IDENTIFIER_KINDS if k in table.column_names]
+        ids = [k for k in vocab.IDENTIFIER_KINDS if k in table.column_names]
         if ids:
             self.identifiers(_identifier_rows(table, ids))
         self._taxpayers.append(schema.conform(table, schema.TAXPAYERS))
@@ -107,6 +107,7 @@ class Neo4jWriter(Writer):
             "created_ms": _epoch_us(run.created_at) // 1000, "params": json.dumps(run.params, ensure_ascii=False,
                                                                                   sort_keys=True),
             "fingerprint": run.fingerprint, "stage_seconds": json.dumps(run.stage_seconds, sort_keys=True),
+            "tz": schema.TZ,
         }
         ring_rows = [{"id": r.ring_id, "run_id": run.run_id, "kind": r.kind, "score": float(r.score),
                       "evidence": r.evidence, "members": list(r.members), "invoice_keys": list(r.invoice_keys),
@@ -147,7 +148,7 @@ class Neo4jWriter(Writer):
         del row["at"]
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(cypher.load("audit_append"), {"events": [row]}).consume()
+            tx.run(cypher.load("audit_append"), {"events": [row], "tz": schema.TZ}).consume()
 
         self._small.append(("audit_append", work))
 
@@ -203,7 +204,7 @@ class Neo4jWriter(Writer):
             for query_name, idx in (("invoices_create", new_idx), ("invoices_update", old_idx)):
                 if idx:
                     params = {name: [values[i] for i in idx] for name, values in cols.items()}
-                    summary = tx.run(cypher.load(query_name), {**params, "party": party}).consume()
+                    summary = tx.run(cypher.load(query_name), {**params, "party": party, "tz": schema.TZ}).consume()
                     if query_name == "invoices_create" and summary.counters.nodes_created != len(idx):
                         raise QueryError(query_name, "a seller or buyer taxpayer is missing")  # rolls back
             if new_idx:  # new invoices add to their pair's TRADES aggregate

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.core import schema, settings
+from graph.core import schema, settings, vocab
 from graph.core.errors import InvalidData
 from graph.store import Store
 from loaders import kernels
@@ -38,7 +38,7 @@ EXAMPLES_PER_RULE = 3
 #: Invoice columns read dictionary-encoded: few distinct values, checked once per value.
 DICTIONARY_COLUMNS = frozenset({"seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name", "tax_rate",
                                 "invoice_type", "status", "item_code", "item_name"})
-IDENTIFIER_COLUMNS = schema.IDENTIFIER_KINDS
+IDENTIFIER_COLUMNS = tuple(vocab.IDENTIFIER_KINDS)
 #: Store record kind of scanned invoices held for a person's review (workbench: OCR review page).
 REVIEW_KIND = "ocr_review"
 #: Most threads :func:`load_files` checks batches on by default (each holds one batch in memory).

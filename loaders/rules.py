@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from graph.core import schema, settings
 from graph.core.errors import FieldError
+from graph.core.vocab import INVOICE_KINDS, INVOICE_STATUSES
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
@@ -97,8 +98,8 @@ KIND_ALIASES = {
 }
 
 #: Normalised statuses (index 0: not a known status) and invoice kinds, as coded per row by the validator.
-STATUS_NAMES = ("", "normal", "void", "red", "red_offset", "out_of_control", "abnormal")
-KIND_NAMES = ("special", "ordinary", "digital_special", "digital_ordinary")
+STATUS_NAMES = ("", *INVOICE_STATUSES)
+KIND_NAMES = tuple(INVOICE_KINDS)
 _STATUS_VOID, _STATUS_RED = STATUS_NAMES.index("void"), STATUS_NAMES.index("red")
 _KIND_SPECIAL, _KIND_ORDINARY, _KIND_DIGITAL_ORDINARY = 0, 1, 3
 

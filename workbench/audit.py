@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from graph.core import schema
 from graph.core.errors import IntegrityError, StoreError
 from graph.core.model import AuditEvent
 from graph.store import Store, Writer
 from workbench import signing
 from workbench.auth import User, require
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = ZoneInfo(schema.TZ)
 HEAD_KIND = "audit_head"
 HEAD_ID = "head"
 _RETRIES = 25

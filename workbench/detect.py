@@ -33,7 +33,7 @@ from algorithms.params import DetectionParams
 from algorithms.patterns import Pattern, PatternParams, PatternSearch, detect_patterns
 from algorithms.risk import Evidence, RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
-from graph.core import schema, settings
+from graph.core import schema, settings, vocab
 from graph.core.model import Ring, Run
 from graph.store import Store
 from loaders.safe_csv import write_rows
@@ -60,7 +60,7 @@ class DetectionResult:
     def tier_counts(self) -> dict[str, int]:
         """How many taxpayers per tier."""
         tiers = self.scores.column("tier").to_pylist() if self.scores.num_rows else []
-        return {t: tiers.count(t) for t in schema.TIERS}
+        return {t: tiers.count(t) for t in vocab.TIERS}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from graph.core.errors import InvalidData, NotFound
-from graph.core.schema import TIERS
+from graph.core.vocab import TIERS
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require

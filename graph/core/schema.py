@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+#: the one time zone of stored and shown times (Cypher statements get it as ``$tz``)
 TZ = "Asia/Shanghai"
 TIMESTAMP = pa.timestamp("s", tz=TZ)
 
@@ -45,12 +46,10 @@ TAXPAYERS = pa.schema([
     ("status", pa.string()),         # normal | abnormal | deregistered | absconded ... nullable
 ])
 
-IDENTIFIER_KINDS = ("legal_rep", "phone", "address", "bank_account")
-
 #: (:Taxpayer)-[:HAS]->(:Identifier {kind, value})
 IDENTIFIERS = pa.schema([
     ("tax_id", pa.string()),
-    ("kind", pa.string()),           # one of IDENTIFIER_KINDS
+    ("kind", pa.string()),           # a key of graph.core.vocab.IDENTIFIER_KINDS
     ("value", pa.string()),
 ])
 
@@ -72,9 +71,6 @@ SCORES = pa.schema([
     ("reasons", pa.string()),        # JSON array of plain-language reasons, most important first
     ("features", pa.string()),       # JSON object of the feature values behind the score
 ])
-
-TIERS = ("low", "medium", "high")
-INVOICE_STATUSES = ("normal", "void", "red", "red_offset", "out_of_control", "abnormal")
 
 
 def invoice_key(code: str | None, number: str) -> str:

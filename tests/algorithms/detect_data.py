@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graph.core import schema
+from graph.core import schema, vocab
 
 
 def _fen(arr: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -43,7 +43,7 @@ def tables_from_generated(folder: Path) -> tuple[pa.Table, pa.Table, pa.Table]:
         "status": tp["status"],
     })
     parts = []
-    for kind in schema.IDENTIFIER_KINDS:
+    for kind in vocab.IDENTIFIER_KINDS:
         if kind in tp.column_names:
             parts.append(pa.table({"tax_id": tp["tax_id"], "kind": pa.array([kind] * tp.num_rows, pa.string()),
                                    "value": tp[kind]}).filter(pc.is_valid(tp[kind])))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from graph.core import schema
+from graph.core import schema, vocab
 from graph.core.errors import StoreError
 from graph.core.model import AuditEvent, Invoice, Ring, Run
 from graph.store import Store
@@ -47,11 +47,11 @@ def taxpayer_rows() -> list[dict[str, Any]]:
     ]
 
 
-TAXPAYER_COLUMNS = [*schema.TAXPAYERS.names, *schema.IDENTIFIER_KINDS]
+TAXPAYER_COLUMNS = [*schema.TAXPAYERS.names, *vocab.IDENTIFIER_KINDS]
 
 
 def taxpayer_table(rows: list[dict[str, Any]]) -> pa.Table:
-    fields = [*schema.TAXPAYERS, *(pa.field(k, pa.string()) for k in schema.IDENTIFIER_KINDS)]
+    fields = [*schema.TAXPAYERS, *(pa.field(k, pa.string()) for k in vocab.IDENTIFIER_KINDS)]
     return pa.Table.from_pylist(rows, schema=pa.schema(fields))
 
 
@@ -199,14 +199,14 @@ def test_taxpayer_round_trip_with_chinese_names_nulls_and_identifiers(store: Sto
         tp = store.taxpayer(r["tax_id"])
         assert tp is not None and tp.name == r["name"] and tp.registered_on == r["registered_on"]
         assert tp.invoice_limit_fen == r["invoice_limit_fen"]
-        expected = sorted((k, r[k]) for k in schema.IDENTIFIER_KINDS if r[k])
+        expected = sorted((k, r[k]) for k in vocab.IDENTIFIER_KINDS if r[k])
         assert sorted(tp.identifiers) == expected
     table = store.taxpayers([rows[0]["tax_id"], "nobody"])
     assert table.schema == schema.TAXPAYERS and table.column("tax_id").to_pylist() == [rows[0]["tax_id"]]
     idents = store.identifiers()
     assert idents.schema == schema.IDENTIFIERS
     assert sorted(map(tuple, (d.values() for d in rows_of(idents)))) == sorted(
-        (r["tax_id"], k, r[k]) for r in rows for k in schema.IDENTIFIER_KINDS if r[k])
+        (r["tax_id"], k, r[k]) for r in rows for k in vocab.IDENTIFIER_KINDS if r[k])
     assert {d["tax_id"] for d in rows_of(store.identifiers([tid(2)]))} == {tid(2)}
     assert store.taxpayer("nobody") is None
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from graph import local_neo4j
-from graph.core import schema
+from graph.core import schema, vocab
 from graph.core.errors import StoreError
 from graph.neo4j_import import import_local, write_import_csv
 from graph.neo4j_store import Neo4jStore
@@ -61,13 +61,13 @@ def data() -> tuple[pa.Table, pa.Table]:
         {"tax_id": tid(99), "name": "没有发票的公司", "registered_on": date(2023, 6, 1), "industry": None, "region": None,
          "invoice_limit_fen": None, "status": None, "legal_rep": None, "phone": None, "address": None,
          "bank_account": None},
-    ], schema=pa.schema([*schema.TAXPAYERS, *(pa.field(k, pa.string()) for k in schema.IDENTIFIER_KINDS)]))
+    ], schema=pa.schema([*schema.TAXPAYERS, *(pa.field(k, pa.string()) for k in vocab.IDENTIFIER_KINDS)]))
     return taxpayers, pa.Table.from_pylist(rows, schema=schema.INVOICES)
 
 
 def identifier_rows(taxpayers: pa.Table) -> pa.Table:
     parts = [pa.table({"tax_id": taxpayers["tax_id"], "kind": pa.array([k] * taxpayers.num_rows, pa.string()),
-                       "value": taxpayers[k]}) for k in schema.IDENTIFIER_KINDS]
+                       "value": taxpayers[k]}) for k in vocab.IDENTIFIER_KINDS]
     return pa.concat_tables(parts)
 
 

@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from graph.core.vocab import INVOICE_STATUSES as INVOICE_STATUSES
+from graph.core.vocab import RING_KINDS as RING_KINDS
+from graph.core.vocab import TIERS
+
 LANGS: dict[str, str] = {"zh": "中文", "en": "English"}
 
-TIER_NAMES: dict[str, tuple[str, str]] = {
-    "high": ("高风险", "high"),
-    "medium": ("中风险", "medium"),
-    "low": ("低风险", "low"),
-}
-
-RING_KINDS: dict[str, tuple[str, str]] = {
-    "cycle": ("时序环路", "temporal cycle"),
-    "community": ("紧密社区", "community"),
-    "shared_identity": ("共用身份", "shared identity"),
-    "fan_hub": ("扇入扇出枢纽", "fan-in/fan-out hub"),
-    "fan_out": ("集中对外开票", "fan-out burst"),
-    "fan_in": ("集中取得进项", "fan-in burst"),
-    "scatter_gather": ("分散-汇集", "scatter-gather"),
-    "gather_scatter": ("汇集-分散", "gather-scatter"),
-    "layered": ("分层转开", "layered chain"),
-    "pass_through": ("过票中转", "pass-through hub"),
-}
-
-INVOICE_STATUSES: dict[str, tuple[str, str]] = {
-    "normal": ("正常", "normal"),
-    "void": ("作废", "void"),
-    "red": ("红冲", "red-letter"),
-    "red_offset": ("已红冲", "offset by red"),
-    "out_of_control": ("失控", "out of control"),
-    "abnormal": ("异常", "abnormal"),
-}
+# the vocabulary tables under the names the pages use
+TIER_NAMES = TIERS
 
 
 def lang() -> str:

@@ -1,0 +1,79 @@
+"""The one vocabulary: every coded value the packages store, compare or show, with its zh/en labels.
+
+Each table maps a stored key to ``(中文, English)``; iterating a table gives its keys in order, so
+``tier in TIERS`` and ``for kind in IDENTIFIER_KINDS`` read as before. Pages translate with
+``workbench.ui.i18n.term``; algorithms and loaders use the keys (and the Chinese label in evidence text).
+
+Examples
+--------
+>>> list(TIERS)
+['low', 'medium', 'high']
+>>> zh(IDENTIFIER_KINDS, "bank_account")
+'银行账户'
+>>> set(BLUE_STATUSES) <= set(INVOICE_STATUSES)
+True
+"""
+
+from __future__ import annotations
+
+Labels = dict[str, tuple[str, str]]
+
+#: risk tiers, lowest first
+TIERS: Labels = {
+    "low": ("低风险", "low"),
+    "medium": ("中风险", "medium"),
+    "high": ("高风险", "high"),
+}
+
+#: invoice status (发票状态)
+INVOICE_STATUSES: Labels = {
+    "normal": ("正常", "normal"),
+    "void": ("作废", "void"),
+    "red": ("红冲", "red-letter"),
+    "red_offset": ("已红冲", "offset by red"),
+    "out_of_control": ("失控", "out of control"),
+    "abnormal": ("异常", "abnormal"),
+}
+
+#: statuses of a blue (positive) invoice that still counts as trade: not void, not itself a red-letter one
+BLUE_STATUSES: tuple[str, ...] = ("normal", "out_of_control", "abnormal", "red_offset")
+
+#: invoice kind (发票种类)
+INVOICE_KINDS: Labels = {
+    "special": ("增值税专用发票", "special VAT invoice"),
+    "ordinary": ("增值税普通发票", "ordinary VAT invoice"),
+    "digital_special": ("数电专票", "digital special VAT invoice"),
+    "digital_ordinary": ("数电普票", "digital ordinary VAT invoice"),
+}
+
+#: kinds of identifier a taxpayer can share with another, (:Taxpayer)-[:HAS]->(:Identifier {kind})
+IDENTIFIER_KINDS: Labels = {
+    "legal_rep": ("法定代表人", "legal representative"),
+    "phone": ("电话", "phone"),
+    "address": ("地址", "address"),
+    "bank_account": ("银行账户", "bank account"),
+}
+
+#: kinds of ring a detection run writes (Ring.kind)
+RING_KINDS: Labels = {
+    "cycle": ("时序环路", "temporal cycle"),
+    "community": ("紧密社区", "community"),
+    "shared_identity": ("共用身份", "shared identity"),
+    "fan_hub": ("扇入扇出枢纽", "fan-in/fan-out hub"),
+    "fan_out": ("集中对外开票", "fan-out burst"),
+    "fan_in": ("集中取得进项", "fan-in burst"),
+    "scatter_gather": ("分散-汇集", "scatter-gather"),
+    "gather_scatter": ("汇集-分散", "gather-scatter"),
+    "layered": ("分层转开", "layered chain"),
+    "pass_through": ("过票中转", "pass-through hub"),
+}
+
+
+def zh(table: Labels, key: str) -> str:
+    """The Chinese label of ``key`` in ``table`` (unknown keys pass through)."""
+    return table[key][0] if key in table else key
+
+
+def en(table: Labels, key: str) -> str:
+    """The English label of ``key`` in ``table`` (unknown keys pass through)."""
+    return table[key][1] if key in table else key
