@@ -14,16 +14,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from graph.core import settings
+from graph.core import settings, vocab
 from graph.core.errors import InvalidData, NotFound
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require
 
 KIND = "appeal"
-STATUSES = ("received", "under_review", "answered", "closed")
-AGAINST = ("flag", "tier", "case")
-OUTCOMES = ("upheld", "partially_upheld", "rejected")
+STATUSES = tuple(vocab.APPEAL_STATUSES)
+AGAINST = tuple(vocab.APPEAL_AGAINST)
+OUTCOMES = tuple(vocab.APPEAL_OUTCOMES)
 _NEXT = {"received": ("under_review", "answered", "closed"), "under_review": ("answered", "closed"),
          "answered": ("closed",), "closed": ()}
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from graph.core import vocab
 from graph.core.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
 from workbench import audit
@@ -25,14 +26,14 @@ from workbench.users import get_user
 
 KIND = "case"
 DISPOSITION_KIND = "disposition"
-STATUSES = ("open", "investigating", "confirmed", "closed_no_action")
+STATUSES = tuple(vocab.CASE_STATUSES)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "open": ("investigating", "closed_no_action"),
     "investigating": ("confirmed", "closed_no_action"),
     "confirmed": (),
     "closed_no_action": (),
 }
-LABELS = ("confirmed", "false_positive")
+LABELS = tuple(vocab.DISPOSITIONS)
 _SEE_ALL = frozenset({"supervisor", "analyst"})
 
 

@@ -68,6 +68,38 @@ RING_KINDS: Labels = {
     "pass_through": ("过票中转", "pass-through hub"),
 }
 
+#: case status (案件状态)
+CASE_STATUSES: Labels = {
+    "open": ("新立案", "open"),
+    "investigating": ("调查中", "investigating"),
+    "confirmed": ("已证实", "confirmed"),
+    "closed_no_action": ("结案（无须处理）", "closed, no action"),
+}
+
+#: an investigator's disposition of a flagged taxpayer or ring (feedback for the supervised model)
+DISPOSITIONS: Labels = {
+    "confirmed": ("确认虚开", "confirmed fraud"),
+    "false_positive": ("误报", "false positive"),
+}
+
+#: appeal status (申诉状态), what an appeal is against, and its outcome
+APPEAL_STATUSES: Labels = {
+    "received": ("已受理", "received"),
+    "under_review": ("复核中", "under review"),
+    "answered": ("已答复", "answered"),
+    "closed": ("已结束", "closed"),
+}
+APPEAL_AGAINST: Labels = {
+    "flag": ("风险标记", "flag"),
+    "tier": ("风险等级", "tier"),
+    "case": ("案件结论", "case"),
+}
+APPEAL_OUTCOMES: Labels = {
+    "upheld": ("申诉成立", "upheld"),
+    "partially_upheld": ("部分成立", "partially upheld"),
+    "rejected": ("申诉不成立", "rejected"),
+}
+
 
 def zh(table: Labels, key: str) -> str:
     """The Chinese label of ``key`` in ``table`` (unknown keys pass through)."""

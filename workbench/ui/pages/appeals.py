@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from graph.core import settings
+from graph.core import settings, vocab
 from workbench import appeals
 from workbench.auth import allowed
 from workbench.ui.flash import run_verb
@@ -16,11 +16,9 @@ from workbench.ui.state import get_store
 user = require_page("record_appeal")
 store = get_store()
 
-STATUS_NAMES = {"received": ("已受理", "received"), "under_review": ("复核中", "under review"),
-                "answered": ("已答复", "answered"), "closed": ("已结束", "closed")}
-OUTCOME_NAMES = {"upheld": ("申诉成立", "upheld"), "partially_upheld": ("部分成立", "partially upheld"),
-                 "rejected": ("申诉不成立", "rejected")}
-AGAINST_NAMES = {"flag": ("风险标记", "flag"), "tier": ("风险等级", "tier"), "case": ("案件结论", "case")}
+STATUS_NAMES = vocab.APPEAL_STATUSES
+OUTCOME_NAMES = vocab.APPEAL_OUTCOMES
+AGAINST_NAMES = vocab.APPEAL_AGAINST
 
 
 st.title(tr("申诉反馈", "Appeals"))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from graph.core import vocab
 from workbench import cases, export
 from workbench.auth import allowed
 from workbench.ui.flash import run_verb
@@ -19,9 +20,8 @@ from workbench.users import list_users
 user = require_page("view_cases")
 store = get_store()
 
-STATUS_NAMES = {"open": ("新立案", "open"), "investigating": ("调查中", "investigating"),
-                "confirmed": ("已证实", "confirmed"), "closed_no_action": ("结案（无须处理）", "closed, no action")}
-LABEL_NAMES = {"confirmed": ("确认虚开", "confirmed fraud"), "false_positive": ("误报", "false positive")}
+STATUS_NAMES = vocab.CASE_STATUSES
+LABEL_NAMES = vocab.DISPOSITIONS
 
 
 def _status(s: str) -> str:
