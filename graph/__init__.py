@@ -1,23 +1,32 @@
-"""Graph storage: the store contract, its backends and the graph schema. Only this package talks to storage."""
+"""Graph storage: the store contract, its backends and the graph schema. Only this package talks to storage.
+
+``graph.core`` (errors, settings, schema, model, vocabulary) is the shared core every package may import.
+The names below are re-exported lazily (PEP 562): ``import graph.core.errors`` loads neither pyarrow nor a
+backend, which keeps ``fapiao --help`` and the algorithms' imports light.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __fapiao__ = True  # marks our package: graph.core.install.check tells it from a same-named one
 
-from graph.core import schema
-from graph.core.errors import (
-    ConfigError,
-    FapiaoError,
-    FieldError,
-    IntegrityError,
-    InvalidData,
-    NotFound,
-    PermissionDenied,
-    QueryError,
-    StoreError,
-)
-from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
-from graph.store import Store, Writer
+if TYPE_CHECKING:
+    from graph.core import schema
+    from graph.core.errors import (
+        ConfigError,
+        FapiaoError,
+        FieldError,
+        IntegrityError,
+        InvalidData,
+        NotFound,
+        PermissionDenied,
+        QueryError,
+        StoreError,
+    )
+    from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+    from graph.store import Store, Writer
 
 __all__ = [
     "AuditEvent", "ConfigError", "Counts", "FapiaoError", "FieldError", "IntegrityError", "InvalidData",
@@ -25,7 +34,22 @@ __all__ = [
     "Subgraph", "Taxpayer", "Writer", "open_store", "schema",
 ]
 
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("ConfigError", "FapiaoError", "FieldError", "IntegrityError", "InvalidData", "NotFound",
+                     "PermissionDenied", "QueryError", "StoreError"), "graph.core.errors"),
+    **dict.fromkeys(("AuditEvent", "Counts", "Invoice", "Ring", "Run", "Subgraph", "Taxpayer"), "graph.core.model"),
+    "Store": "graph.store", "Writer": "graph.store",
+}
+
 NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "schema":
+        return importlib.import_module("graph.core.schema")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'graph' has no attribute {name!r}")
 
 
 def open_store(uri: str | None = None) -> Store:
@@ -35,6 +59,7 @@ def open_store(uri: str | None = None) -> Store:
     with ``FAPIAO_NEO4J_USER`` / ``FAPIAO_NEO4J_PASSWORD`` / ``FAPIAO_NEO4J_DATABASE``.
     """
     from graph.core import settings
+    from graph.core.errors import ConfigError
 
     uri = uri or settings.get("FAPIAO_STORE")
     if uri.startswith("embedded:"):

@@ -9,26 +9,49 @@ import click
 
 from graph.core.errors import FapiaoError
 
-# module -> attribute holding a click command or group; added in this order to `fapiao --help`
-COMMAND_MODULES: tuple[tuple[str, str], ...] = (
-    ("workbench.cli.generate", "generate"),
-    ("workbench.cli.load", "load"),
-    ("workbench.cli.load", "check_invoice"),
-    ("workbench.cli.load", "inspect"),
-    ("workbench.cli.detect", "detect"),
-    ("workbench.cli.serve", "serve"),
-    ("workbench.cli.serve", "demo"),
-    ("workbench.cli.api", "api"),
-    ("workbench.cli.cases", "users"),
-    ("workbench.cli.cases", "case"),
-    ("workbench.cli.cases", "audit"),
-    ("workbench.cli.keys", "keys"),
-    ("workbench.cli.neo4j", "neo4j"),
-    ("workbench.cli.neo4j", "neo4j_import"),
-)
+# command name -> (module, attribute holding a click command or group); `fapiao --help` lists them sorted
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("workbench.cli.generate", "generate"),
+    "load": ("workbench.cli.load", "load"),
+    "check-invoice": ("workbench.cli.load", "check_invoice"),
+    "inspect": ("workbench.cli.load", "inspect"),
+    "detect": ("workbench.cli.detect", "detect"),
+    "serve": ("workbench.cli.serve", "serve"),
+    "demo": ("workbench.cli.serve", "demo"),
+    "api": ("workbench.cli.api", "api"),
+    "users": ("workbench.cli.cases", "users"),
+    "case": ("workbench.cli.cases", "case"),
+    "audit": ("workbench.cli.cases", "audit"),
+    "keys": ("workbench.cli.keys", "keys"),
+    "neo4j": ("workbench.cli.neo4j", "neo4j"),
+    "neo4j-import": ("workbench.cli.neo4j", "neo4j_import"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is listed or run.
+
+    The command modules import their heavy dependencies inside the commands, so listing them for
+    ``--help`` costs little; running one command never imports the others.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
+            try:
+                command = getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as e:  # a command family not present in this build
+                if e.name != module:
+                    raise
+                return None
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="fapiao-workbench")
 def cli() -> None:
     """Fapiao workbench: find fake-invoicing (虚开发票) rings in invoice networks.
@@ -43,14 +66,6 @@ def cli() -> None:
     The store is chosen by --store or FAPIAO_STORE: embedded:PATH (default embedded:workspace) or a
     Neo4j URI such as bolt://127.0.0.1:7687.
     """
-
-
-for _module, _attr in COMMAND_MODULES:
-    try:
-        cli.add_command(getattr(importlib.import_module(_module), _attr))
-    except ModuleNotFoundError as e:  # a command family not present in this build
-        if e.name != _module:
-            raise
 
 
 def main() -> None:

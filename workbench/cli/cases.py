@@ -5,28 +5,32 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from graph import open_store
+from graph.core import vocab
 from graph.core.errors import IntegrityError, PermissionDenied
-from graph.store import Store
-from workbench import audit as audit_log
-from workbench import auth, cases, export
-from workbench import users as accounts
+from workbench import auth
 from workbench.cli.api import token_group
 from workbench.cli.options import store_option
+
+if TYPE_CHECKING:  # imported inside the commands, so `fapiao --help` stays fast
+    from rich.console import Console
+
+    from graph.store import Store
 
 
 def _console() -> Console:
     """A console on the current stdout; wide when piped so ids and names are never wrapped."""
+    from rich.console import Console
+
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _store(uri: str | None) -> Store:
+    from graph import open_store
+
     return open_store(uri)
 
 
@@ -37,6 +41,8 @@ def _operator() -> auth.User:
 
 def _sign_in(store: Store, username: str, password_stdin: bool) -> auth.User:
     """Sign in as an existing workbench user (password from stdin or a hidden prompt); audited."""
+    from workbench import users as accounts
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -72,6 +78,8 @@ def users_add(name: str, roles: tuple[str, ...], display_name: str, password_std
       fapiao users add zhangsan --role investigator --display-name 张三
       echo 's3cret-pass' | fapiao users add lisi --role supervisor --role analyst --password-stdin
     """
+    from workbench import users as accounts
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -88,6 +96,11 @@ users_group.add_command(token_group)
 @store_option()
 def users_list(store_uri: str | None) -> None:
     """List every user with roles and status."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from workbench import users as accounts
+
     with _store(store_uri) as store:
         all_users = accounts.list_users(store)
     table = Table("user", "display name", "roles", "status")
@@ -104,6 +117,8 @@ def users_list(store_uri: str | None) -> None:
 @store_option()
 def users_disable(name: str, store_uri: str | None) -> None:
     """Disable user NAME: no more sign-ins; open sessions end at the next page load."""
+    from workbench import users as accounts
+
     with _store(store_uri) as store:
         accounts.disable_user(store, name, actor=_operator())
     click.echo(f"disabled user {name}")
@@ -114,6 +129,8 @@ def users_disable(name: str, store_uri: str | None) -> None:
 @store_option()
 def users_enable(name: str, store_uri: str | None) -> None:
     """Re-enable a disabled user NAME."""
+    from workbench import users as accounts
+
     with _store(store_uri) as store:
         accounts.enable_user(store, name, actor=_operator())
     click.echo(f"enabled user {name}")
@@ -125,6 +142,8 @@ def users_enable(name: str, store_uri: str | None) -> None:
 @store_option()
 def users_passwd(name: str, password_stdin: bool, store_uri: str | None) -> None:
     """Set a new password for user NAME (asks twice unless --password-stdin)."""
+    from workbench import users as accounts
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -145,11 +164,16 @@ def case() -> None:
 
 @case.command("list")
 @click.option("--user", "username", required=True, help="Your workbench user (investigators see only their cases).")
-@click.option("--status", type=click.Choice(cases.STATUSES), default=None, help="Only cases in this status.")
+@click.option("--status", type=click.Choice(tuple(vocab.CASE_STATUSES)), default=None, help="Only cases in this status.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @store_option()
 def case_list(username: str, status: str | None, password_stdin: bool, store_uri: str | None) -> None:
     """List the cases USER may see, newest first."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from workbench import cases
+
     with _store(store_uri) as store:
         user = _sign_in(store, username, password_stdin)
         found = cases.list_cases(store, user, status=status)
@@ -174,6 +198,8 @@ def case_export(case_id: str, username: str, out_dir: Path, password_stdin: bool
     Example:
       fapiao case export C-20250301-1A2B3C --user ana --out exports
     """
+    from workbench import export
+
     with _store(store_uri) as store:
         user = _sign_in(store, username, password_stdin)
         with _console().status(f"exporting {case_id} ..."):
@@ -194,6 +220,8 @@ def case_verify(zip_file: Path, public_key: Path | None) -> None:
 
     Exit status 0 when it verifies, 1 when it does not.
     """
+    from workbench import export
+
     res = export.verify_export(zip_file, public_key)
     if not res.ok:
         for p in res.problems:
@@ -214,6 +242,8 @@ def audit_group() -> None:
 def audit_verify(public_key: Path | None, store_uri: str | None) -> None:
     """Recompute the hash chain and check the signed head; names every edited, removed, reordered or
     appended event, a deleted or forged head and a wiped trail. Exit 1 when broken."""
+    from workbench import audit as audit_log
+
     with _store(store_uri) as store:
         res = audit_log.verify(store, public_key)
     if not res.ok:
@@ -227,6 +257,8 @@ def audit_verify(public_key: Path | None, store_uri: str | None) -> None:
 @store_option()
 def audit_adopt(store_uri: str | None) -> None:
     """Sign the head of a trail written before signing existed (only when its chain verifies by hash)."""
+    from workbench import audit as audit_log
+
     with _store(store_uri) as store:
         res = audit_log.adopt(store, _operator().username)
     click.echo(res.summary())
@@ -240,6 +272,11 @@ def audit_adopt(store_uri: str | None) -> None:
 @store_option()
 def audit_show(limit: int, actor: str | None, action: str | None, target: str | None, store_uri: str | None) -> None:
     """Show the newest audit events, newest first."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from workbench import audit as audit_log
+
     with _store(store_uri) as store:
         evs = audit_log.events(store, actor=actor, action=action, target=target, limit=limit)
     table = Table("#", "time", "actor", "role", "action", "target", "detail")

@@ -11,7 +11,6 @@ from types import FrameType
 
 import click
 
-from graph import local_neo4j
 from graph.core.errors import StoreError
 
 
@@ -34,6 +33,8 @@ def neo4j(data_dir: Path, port: int, password: str | None) -> None:
       export FAPIAO_STORE=bolt://127.0.0.1:7687
       fapiao load demo-data/invoices.parquet
     """
+    from graph import local_neo4j
+
     problem = local_neo4j.missing_prerequisites()
     if problem:
         raise StoreError(f"cannot run a local Neo4j: {problem}")
@@ -86,7 +87,7 @@ def neo4j_import(source: str, csv_dir: Path | None, data_dir: Path, csv_only: bo
     --data DATA` and use FAPIAO_STORE=bolt://... as usual. Detection runs, cases and audit events are not
     copied: run `fapiao detect` against Neo4j afterwards.
     """
-    from graph import open_store
+    from graph import local_neo4j, open_store
     from graph.neo4j_import import import_local, write_import_csv
     from graph.neo4j_store import Neo4jStore
 
