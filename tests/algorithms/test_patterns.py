@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pattern_data as D
 import pytest
 
 from algorithms.patterns import KINDS, Pattern, PatternParams, PatternSearch, detect_patterns, strata
+from tests.helpers import pattern_data as D
 
 PARAMS = PatternParams(null_copies=10)
 

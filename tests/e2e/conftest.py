@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,17 +17,13 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.wb_data import Demo, build
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-sys.path.insert(0, str(ROOT / "tests" / "workbench"))
-sys.path.insert(0, str(ROOT))
-for _name in [m for m in sys.modules if m == "graph" or m.startswith("graph.")]:
-    if getattr(sys.modules[_name], "__file__", None) is None:
-        del sys.modules[_name]
 
-from wb_data import Demo, build  # noqa: E402
 
 
 def _missing() -> str | None:

@@ -1,7 +1,7 @@
 """Measure, in headless Chromium, how long the workbench takes to render a ring page and a large
 explorer view on a prepared demo workspace (``fapiao demo --data DIR --no-serve`` first).
 
-    .venv/bin/python tests/e2e/measure_render.py DIR [--nodes 500] [--shots test-artifacts]
+    .venv/bin/python -m tests.e2e.measure_render DIR [--nodes 500] [--shots test-artifacts]
 
 Prints a table: what was opened, nodes drawn, seconds from the click / Enter to the network drawn on
 the canvas (and the page settled). Not a test: a measurement to report (the machine may be shared).
@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+from tests.e2e.conftest import CHROMIUM, LAUNCH_ARGS, _free_port
+from tests.helpers.browser import go, network_frame, settle, sign_in
 
-from browser import go, network_frame, settle, sign_in  # noqa: E402
-from conftest import CHROMIUM, LAUNCH_ARGS, _free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+
 
 
 def _targets(uri: str) -> tuple[str, str, str]:

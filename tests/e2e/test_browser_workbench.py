@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser import go, network_frame, painted_pixels, settle, sign_in
-from conftest import ARTIFACTS, Served
-from wb_data import PASSWORD, XSS_NAME
+
+from tests.e2e.conftest import ARTIFACTS, Served
+from tests.helpers.browser import go, network_frame, painted_pixels, settle, sign_in
+from tests.helpers.wb_data import PASSWORD, XSS_NAME
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from tests.e2e.conftest import ROOT
 
 FAPIAO = [str(Path(sys.executable).parent / "fapiao")]
 

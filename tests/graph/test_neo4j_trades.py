@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import g_trade_rows
 import neo4j
 import pyarrow as pa
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from graph.core import schema
 from graph.core.errors import ConfigError
 from graph.neo4j_store import Neo4jStore
+from tests.helpers import g_trade_rows
 
 pytestmark = pytest.mark.neo4j
 

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# The app's modules must resolve to the project, not to same-named test folders (tests/graph is on
-# sys.path as a namespace package when pytest collects it), and Streamlit must not unload modules that
-# change on disk while the tests run.
-_ROOT = str(Path(__file__).resolve().parents[2])
-sys.path.insert(0, _ROOT)
-for _name in [m for m in sys.modules if m == "graph" or m.startswith("graph.")]:
-    if getattr(sys.modules[_name], "__file__", None) is None:
-        del sys.modules[_name]
+# Streamlit must not unload modules that change on disk while the tests run.
 os.environ.setdefault("STREAMLIT_SERVER_FILE_WATCHER_TYPE", "none")
 
-from wb_data import Demo, build  # noqa: E402
+from tests.helpers.wb_data import Demo, build
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from g_case_data import TAX_IDS, open_embedded, seed
 
 from graph.core.errors import InvalidData, PermissionDenied
 from graph.store import Store
+from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from workbench import appeals, audit
 from workbench.auth import User
 

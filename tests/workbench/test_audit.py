@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from g_case_data import open_embedded
 
 from graph.store import Store
+from tests.helpers.g_case_data import open_embedded
 from workbench import audit
 from workbench.auth import User
 

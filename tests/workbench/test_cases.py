@@ -4,10 +4,10 @@ dispositions as training records, restricted visibility, and the audit of every 
 from __future__ import annotations
 
 import pytest
-from g_case_data import TAX_IDS, open_embedded, seed
 
 from graph.core.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
+from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from workbench import audit, cases
 from workbench.auth import User
 from workbench.users import create_user
@@ -109,8 +109,8 @@ def test_case_steps_are_audited(env: tuple[Store, dict[str, User]]) -> None:
 
 def test_cli_case_list_respects_restriction(env: tuple[Store, dict[str, User]]) -> None:
     from click.testing import CliRunner
-    from g_case_data import PASSWORD
 
+    from tests.helpers.g_case_data import PASSWORD
     from workbench.cli import cli
 
     store, u = env

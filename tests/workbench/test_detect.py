@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "algorithms"))
-from detect_data import tables_from_generated
-
 from graph.embedded import EmbeddedStore
 from loaders.generate import generate
+from tests.helpers.detect_data import tables_from_generated
 from workbench.detect import run_detection
 
 

@@ -17,11 +17,11 @@ import networkx as nx
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from g_case_data import NAMES, PASSWORD, TAX_IDS, open_embedded, seed
 from matplotlib import image as mpimg
 
 from graph.core.errors import PermissionDenied
 from graph.store import Store
+from tests.helpers.g_case_data import NAMES, PASSWORD, TAX_IDS, open_embedded, seed
 from workbench import audit, cases, diagram, export, overrides
 from workbench.auth import User
 from workbench.cli import cli

@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from g_case_data import open_embedded, seed
 
+from tests.helpers.g_case_data import open_embedded, seed
 from workbench import cases, export
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from g_case_data import TAX_IDS, open_embedded, seed
 
 from graph.core.errors import InvalidData
 from graph.store import Store
+from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from workbench import audit, overrides
 from workbench.auth import User
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from streamlit.testing.v1 import AppTest
-from wb_app import TIMEOUT, open_page, texts
-from wb_data import APP, PASSWORD, ROOT, Demo
+
+from tests.helpers.wb_app import TIMEOUT, open_page, texts
+from tests.helpers.wb_data import APP, PASSWORD, ROOT, Demo
 
 
 def test_nobody_signed_in_sees_only_the_sign_in_form(app_env: Demo) -> None:

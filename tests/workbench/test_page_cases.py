@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from g_case_data import TAX_IDS, open_embedded, seed
 from streamlit.testing.v1 import AppTest
 
 from graph.store import Store
+from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from workbench import appeals, audit, cases, users
 from workbench.auth import User
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from wb_app import open_page
-from wb_data import Demo
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo
 
 
 def _neighbours(demo: Demo, tax_id: str) -> set[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from wb_app import open_page
-from wb_data import Demo, tax_id
 
 from graph.embedded import EmbeddedStore
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo, tax_id
 
 HEADER = ("invoice_number,invoice_code,issue_date,seller_tax_id,seller_name,buyer_tax_id,buyer_name,"
           "amount,tax_amount,total_amount,tax_rate,status\n")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from wb_app import open_page
-from wb_data import Demo
-
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo
 from workbench.ui.fmt import local
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from wb_app import open_page
-from wb_data import Demo, build
+
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo, build
 
 pytestmark = pytest.mark.neo4j
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from wb_app import open_page
-from wb_data import Demo
-
 from graph.embedded import EmbeddedStore
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo
 from workbench.ui.fmt import money
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from wb_app import open_page
-from wb_data import Demo
-
 from graph.embedded import EmbeddedStore
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo
 
 
 def test_profile_shows_facts_invoices_and_shared_identifiers(app_env: Demo) -> None:

@@ -14,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from g_case_data import TAX_IDS, open_embedded, seed
 from streamlit.testing.v1 import AppTest
 
 from graph.core.errors import PermissionDenied
 from graph.store import Store
+from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from workbench import appeals, audit, auth, cases, export, overrides, users
 from workbench.auth import User
 from workbench.ui.navigation import PAGES
@@ -173,7 +173,7 @@ def test_sign_in_form_signs_in_and_is_audited(page_env: Env) -> None:
     at.text_input[1].input("wrong password")
     at.button[0].click().run()
     assert at.error and "fapiao_user" not in at.session_state
-    from g_case_data import PASSWORD
+    from tests.helpers.g_case_data import PASSWORD
 
     at.text_input[0].input("ivan")
     at.text_input[1].input(PASSWORD)

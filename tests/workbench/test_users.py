@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from g_case_data import open_embedded
 
 from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
+from tests.helpers.g_case_data import open_embedded
 from workbench import audit, users
 from workbench.cli import cli
 from workbench.ui import session

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from streamlit.testing.v1 import AppTest
-from wb_data import APP, Demo
+
+from tests.helpers.wb_data import APP, Demo
 
 TIMEOUT = 60
 
