@@ -94,11 +94,36 @@ def test_verb_role_matrix(env: Env, verb: str, role: str) -> None:
     assert len(store.audit_events()) >= before  # nothing is ever removed
 
 
-def test_every_permission_has_a_verb_or_page() -> None:
-    covered = {a for a, _ in VERBS.values()} | {p.action for p in PAGES}
-    mine = {"open_case", "work_case", "record_disposition", "record_appeal", "override_tier", "assign_case",
-            "review_appeal", "view_audit", "export_case", "manage_users", "view_cases"}
-    assert mine <= covered
+# permissions checked inside a page beyond the page's own action: page file -> the check in it
+PAGE_CHECKS: dict[str, tuple[str, str]] = {
+    "run_detection": ("import_data.py", 'allowed(user.roles, "run_detection")'),
+}
+# permissions in the role table that no code path checks yet; strict xfail: enforcing one fails here
+# until it is removed from this table
+UNENFORCED: dict[str, str] = {
+    "export_data": "data extracts have no export verb yet (the security helper adds export permission checks)",
+    "train_model": "model training has no verb or page yet; detection switches to the supervised model by itself",
+}
+
+
+@pytest.mark.parametrize("action", [
+    pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=UNENFORCED[a])) if a in UNENFORCED else a
+    for a in sorted(auth.PERMISSIONS)])
+def test_every_permission_is_enforced(env: Env, action: str) -> None:
+    """Each permission is refused by a verb (called here by a user without roles), a page (the page
+    matrix below runs every page for every role) or a check inside a page."""
+    verbs = [name for name, (a, _) in VERBS.items() if a == action]
+    pages = [p.path for p in PAGES if p.action == action]
+    nobody = User("nobody", ())
+    for name in verbs:
+        with pytest.raises(PermissionDenied, match=repr(action)):
+            VERBS[name][1](env, nobody)
+    if action in PAGE_CHECKS:
+        page, check = PAGE_CHECKS[action]
+        assert check in (PAGES_DIR / page).read_text(encoding="utf-8")
+        pages.append(page)
+    assert verbs or pages, f"no verb or page enforces {action!r}"
+    assert all((PAGES_DIR / p).is_file() for p in pages)
 
 
 def test_disabled_or_missing_user_is_refused(env: Env) -> None:
