@@ -35,9 +35,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "algorithms"))
 
-from detect_data import tables_from_generated  # noqa: E402
+from tests.helpers.detect_data import tables_from_generated  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from api_env import Api, running_api
 
+from tests.helpers.api_env import Api, running_api
 from workbench import audit, overrides, tokens
 from workbench.users import get_user
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_env import Api, running_api
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -16,6 +15,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from tests.helpers.api_env import Api, running_api
 
 EXAMPLES = 12     # per operation: the run stays within about a minute
 

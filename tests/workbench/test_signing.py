@@ -11,10 +11,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from g_case_data import open_embedded
 
 from graph.core.errors import IntegrityError
 from graph.store import Store
+from tests.helpers.g_case_data import open_embedded
 from workbench import audit, signing
 from workbench.auth import User
 
@@ -171,8 +171,7 @@ def test_private_key_is_private() -> None:
 # ------------------------------------------------------------------------------------------ case files
 @pytest.fixture(scope="module")
 def case_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from g_case_data import seed
-
+    from tests.helpers.g_case_data import seed
     from workbench import cases, export
 
     root = tmp_path_factory.mktemp("signed-export")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from wb_data import ROLE_USERS, Demo, build
 
 from graph import open_store
 from graph.store import Store
+from tests.helpers.wb_data import ROLE_USERS, Demo, build
 from workbench import tokens
 from workbench.api import create_app
 from workbench.api.server import Background
