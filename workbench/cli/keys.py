@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from workbench import signing
-
 
 @click.group("keys")
 def keys() -> None:
@@ -23,6 +21,8 @@ def keys() -> None:
               help="Write the public key (PEM) to this file instead of printing it.")
 def keys_export(out: Path | None) -> None:
     """Print (or write) the public key and its fingerprint; the private key never leaves FAPIAO_KEY_DIR."""
+    from workbench import signing
+
     public = signing.private_key().public_key()
     pem = signing.public_pem(public)
     if out is None:
