@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from g_trade_rows import invoice
+    from tests.helpers.g_trade_rows import invoice
     import pyarrow as pa
     from graph.core import schema
     from graph.embedded import EmbeddedStore
