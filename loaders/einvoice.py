@@ -169,8 +169,9 @@ def fields_from_layout(segments: list[Segment], tol: float = 3) -> Document:
             v = _value_after(label, s.text)
             if v and name not in fields:
                 fields[name] = re.sub(r"\s", "", v)
-    markers = {"buyer": [(s.x, s.y) for s in runs if re.match(r"^(购\s*买\s*方|购\s*方)", s.text)],
-               "seller": [(s.x, s.y) for s in runs if re.match(r"^(销\s*售\s*方|销\s*方)", s.text)]}
+    # 购买方 / 销售方 (also as OCR misreads the last character, e.g. 购买广)
+    markers = {"buyer": [(s.x, s.y) for s in runs if re.match(r"^(购\s*买|购\s*方)", s.text)],
+               "seller": [(s.x, s.y) for s in runs if re.match(r"^(销\s*售|销\s*方)", s.text)]}
 
     def side(s: Segment) -> str | None:
         best: tuple[float, str] | None = None
