@@ -14,6 +14,7 @@ def test_overview_shows_totals_and_news(app_env: Demo) -> None:
     assert metrics["纳税人"] == f"{len(app_env.names):,}"
     assert metrics["发票"] == f"{len(app_env.invoices):,}"
     assert metrics["价税合计"] == money(sum(int(i["total_fen"]) for i in app_env.invoices))  # type: ignore[call-overload]
+    assert metrics["可疑团伙"] == "2"  # the newest run's rings (it counted every run's: 3)
     store = EmbeddedStore(app_env.path)
     runs = store.runs()
     new_high = ({r["tax_id"] for r in store.scores(runs[0].run_id).to_pylist() if r["tier"] == "high"}

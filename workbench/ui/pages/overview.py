@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
@@ -12,6 +11,7 @@ from workbench.ui.fmt import money, when
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.views import news, overview
 
 user = require_page("view_overview")
 store = get_store()
@@ -25,36 +25,28 @@ def _invoice_summary(uri: str, n_invoices: int, n_runs: int) -> tuple[int, pd.Da
     return total, monthly(stream)
 
 
-def _high(scores: pa.Table) -> set[str]:
-    return {t for t, tier in zip(scores.column("tax_id").to_pylist(), scores.column("tier").to_pylist(),
-                                 strict=True) if tier == "high"}
-
-
 st.title(tr("总览", "Overview"))
-counts = store.counts()
+view = overview(store)
 with st.spinner(tr("正在汇总发票…", "Summarising invoices…")):
-    total_fen, per_month = _invoice_summary(store.uri, counts.invoices, counts.runs)
+    total_fen, per_month = _invoice_summary(store.uri, view.invoices, store.counts().runs)
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(tr("纳税人", "Taxpayers"), f"{counts.taxpayers:,}")
-c2.metric(tr("发票", "Invoices"), f"{counts.invoices:,}")
+c1.metric(tr("纳税人", "Taxpayers"), f"{view.taxpayers:,}")
+c2.metric(tr("发票", "Invoices"), f"{view.invoices:,}")
 c3.metric(tr("价税合计", "Total amount"), money(total_fen))
-c4.metric(tr("可疑团伙", "Suspicious rings"), f"{counts.rings:,}")
+c4.metric(tr("可疑团伙", "Suspicious rings"), f"{view.rings:,}")
 
-runs = store.runs()
 left, right = st.columns(2)
 with left:
     st.subheader(tr("风险等级分布", "Risk tiers"))
-    if not runs:
+    if view.latest is None:
         st.info(tr("尚未运行检测。管理员可在“数据导入”页运行检测。",
                    "No detection run yet. An administrator can run detection on the Import page."))
     else:
-        tiers = store.scores(runs[0].run_id).column("tier").to_pylist()
-        dist = pd.DataFrame({"tier": [term(TIER_NAMES, t) for t in ("high", "medium", "low")],
-                             "n": [tiers.count(t) for t in ("high", "medium", "low")]})
+        dist = pd.DataFrame({"tier": [term(TIER_NAMES, t) for t in view.tiers], "n": list(view.tiers.values())})
         st.bar_chart(dist, x="tier", y="n", x_label=tr("风险等级", "tier"), y_label=tr("纳税人数", "taxpayers"),
                      horizontal=True, height=220)
-        st.caption(tr(f"最近一次检测：{when(runs[0].created_at)}（{runs[0].run_id}）",
-                      f"Latest detection run: {when(runs[0].created_at)} ({runs[0].run_id})"))
+        st.caption(tr(f"最近一次检测：{when(view.latest.created_at)}（{view.latest.run_id}）",
+                      f"Latest detection run: {when(view.latest.created_at)} ({view.latest.run_id})"))
 with right:
     st.subheader(tr("每月发票", "Invoices per month"))
     if per_month.empty:
@@ -65,13 +57,11 @@ with right:
         st.altair_chart(monthly_chart(per_month, measure=measure), width="stretch")
 
 st.subheader(tr("与上一次检测相比的新发现", "New since the previous run"))
-if len(runs) < 2:
+found = news(store)
+if found is None:
     st.caption(tr("需要至少两次检测才能比较。", "Two detection runs are needed to compare."))
 else:
-    new_run, old_run = runs[0], runs[1]
-    new_high = sorted(_high(store.scores(new_run.run_id)) - _high(store.scores(old_run.run_id)))
-    old_sets = {frozenset(r.members) for r in store.rings(old_run.run_id)}
-    new_rings = [r for r in store.rings(new_run.run_id) if frozenset(r.members) not in old_sets]
+    new_high, new_rings = found.new_high, found.new_rings
     a, b = st.columns(2)
     a.metric(tr("新增高风险纳税人", "New high-risk taxpayers"), len(new_high))
     b.metric(tr("新增团伙", "New rings"), len(new_rings))
