@@ -498,16 +498,27 @@ def _permutation_q(obs: F64, nulls: list[F64]) -> tuple[F64, F64]:
     return q, exp_null
 
 
-def _pass_through_stat(fl: Flows, a: F64) -> tuple[F64, F64, F64]:
+def _value_added(fl: Flows, a: F64) -> F64:
+    """Per taxpayer: (output − input) / max(input, output), by value."""
+    in_tot = np.bincount(fl.b, weights=a, minlength=fl.n)
+    out_tot = np.bincount(fl.s, weights=a, minlength=fl.n)
+    return np.asarray((out_tot - in_tot) / np.maximum(np.maximum(in_tot, out_tot), 1e-9), dtype=np.float64)
+
+
+def _pass_through_stat(fl: Flows, a: F64, only: npt.NDArray[np.bool_] | None = None) -> tuple[F64, F64, F64]:
     """Per taxpayer: time mismatch between input and output (days: the Wasserstein-1 distance of the
     value-weighted issue times of its input and of its output), value added (out − in) / max(in, out),
-    and the value-weighted mean lag of output after input (days; negative = output first)."""
+    and the value-weighted mean lag of output after input (days; negative = output first).
+    With ``only`` (mask over taxpayers) the mismatch is computed for those taxpayers alone."""
     n = fl.n
     in_tot = np.bincount(fl.b, weights=a, minlength=n)
     out_tot = np.bincount(fl.s, weights=a, minlength=n)
     anchor = np.concatenate([fl.b, fl.s])
     w = np.concatenate([a / np.maximum(in_tot[fl.b], 1e-9), -a / np.maximum(out_tot[fl.s], 1e-9)])
     t_all = np.concatenate([fl.t, fl.t])
+    if only is not None:
+        sel = only[anchor]
+        anchor, w, t_all = anchor[sel], w[sel], t_all[sel]
     order = _time_order(anchor, t_all)
     anchor, w, tt = anchor[order], w[order], t_all[order].astype(np.float64) / DAY
     cum = np.cumsum(w)
@@ -591,8 +602,11 @@ def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], bre
     units = np.flatnonzero(breadth >= min_stat)
     st = strata(breadth[units], p.min_units)
     widths = [int(w * DAY) for w in run.windows]
-    obs = _breadth(anchor, cp, t, fl.n, widths, side)
-    nulls = [_breadth(anchor, cp, tn, fl.n, widths, side)[0][:, units] / breadth[units] for tn in null_t]
+    keep = np.flatnonzero(breadth[anchor] >= min_stat)          # only events of units can matter
+    anchor, cp, sd = anchor[keep], cp[keep], None if side is None else side[keep]
+    st_, lo_, hi_, di_, do_, order = _breadth(anchor, cp, t[keep], fl.n, widths, sd)
+    obs = (st_, lo_, hi_, di_, do_, keep[order])                 # indices into the caller's events
+    nulls = [_breadth(anchor, cp, tn[keep], fl.n, widths, sd)[0][:, units] / breadth[units] for tn in null_t]
     best_p = np.ones(fl.n)
     best_w = np.zeros(fl.n, dtype=np.int64)
     typical = np.zeros(fl.n)
@@ -885,8 +899,10 @@ def _pass_through(run: _Run) -> tuple[list[Pattern], int]:
     n_in = np.bincount(fl.b, minlength=fl.n)
     st_t = strata(active[units], p.min_units)
     st_v = strata(n_in[units], p.min_units)
-    null_w = np.concatenate([_pass_through_stat(fl.with_(t=tn), a)[0][units] for tn in run.null_t])
-    null_v = np.concatenate([np.abs(_pass_through_stat(fl.with_(b=bn), a)[1][units]) for bn in run.rewired()])
+    mask = np.zeros(fl.n, dtype=bool)
+    mask[units] = True
+    null_w = np.concatenate([_pass_through_stat(fl.with_(t=tn), a, mask)[0][units] for tn in run.null_t])
+    null_v = np.concatenate([np.abs(_value_added(fl.with_(b=bn), a)[units]) for bn in run.rewired()])
     k = len(run.null_t)
     p_t, _ = stratified_pvalues(w1[units], st_t, null_w, np.tile(st_t, k), alternative="less")
     typ_t = np.median(null_w.reshape(k, len(units)), axis=0) if k else np.full(len(units), np.nan)
