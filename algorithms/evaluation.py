@@ -1,6 +1,7 @@
 """Score a detection run against the generator's ground truth (ring level and taxpayer level).
 
-Pure functions over plain records; :func:`score_run` only adds reading the CSV files.
+Pure functions over plain records; reading truth and findings files lives in
+``benchmarks/truth_files.py`` (``algorithms/`` does no file I/O).
 
 Ring level: a found ring *matches* a planted ring when their member sets have Jaccard similarity
 >= 0.8 (``JACCARD``). Planted typologies are compared with the found ring kinds in ``KIND_FOR``:
@@ -16,22 +17,25 @@ typology) or *clean*; a taxpayer missing from the scores counts as tier ``low``.
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from graph.core.errors import ConfigError
 
 __all__ = [
-    "BARS", "JACCARD", "KIND_FOR", "Check", "FoundRing", "PlantedRing", "QualityReport", "RingMetrics",
-    "evaluate", "jaccard", "read_findings", "read_truth", "score_run",
+    "BARS", "JACCARD", "KIND_FOR", "BinaryMetrics", "Check", "FoundRing", "PlantedRing", "QualityReport",
+    "RingMetrics", "evaluate", "jaccard", "ring_metrics", "taxpayer_metrics",
 ]
 
 JACCARD = 0.8
-KIND_FOR: dict[str, str] = {"cycle": "cycle", "shared_identity": "shared_identity", "fan_hub": "fan_hub"}
-HUB_ANCHORED = frozenset({"fan_hub"})
+KIND_FOR: dict[str, str] = {"cycle": "cycle", "shared_identity": "shared_identity", "fan_hub": "fan_hub",
+                            "fan_in": "fan_in", "fan_out": "fan_out", "scatter_gather": "scatter_gather"}
+#: Kinds matched on their first member (the hub / the source) instead of member Jaccard: a found
+#: burst lists the hub and the counterparties it saw, which overlap the planted ones only in part.
+HUB_ANCHORED = frozenset({"fan_hub", "fan_in", "fan_out", "scatter_gather"})
+KIND_FOR_FOUND = {v: k for k, v in KIND_FOR.items()}
+ALWAYS_SCORED = ("cycle", "shared_identity", "fan_hub")   # in every report; the others when planted or found
 TIERS = ("low", "medium", "high")
 CLASSES = ("fraud", "clean", "decoy")
 
@@ -49,7 +53,8 @@ class PlantedRing:
     ring_id: str
     typology: str
     members: frozenset[str]
-    anchor: str            # first member (the hub for fan_hub)
+    anchor: str            # first member (the hub for fan_hub / fan_in / fan_out, the source for scatter_gather)
+    orientation: str = ""  # cycles: "along" (过票, time-ordered with the invoices) or "against" (虚抵进项)
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,8 @@ def evaluate(planted: Sequence[PlantedRing], truth_taxpayers: Mapping[str, tuple
     >>> rep.ring("cycle").recall, rep.share("fraud", ("medium", "high")), rep.passed
     (1.0, 1.0, True)
     """
-    rings = [ring_metrics(t, planted, found) for t in KIND_FOR]
+    present = {p.typology for p in planted} | {KIND_FOR_FOUND.get(f.kind, "") for f in found}
+    rings = [ring_metrics(t, planted, found) for t in KIND_FOR if t in ALWAYS_SCORED or t in present]
     planted_kinds = set(KIND_FOR.values())
     extra: dict[str, int] = defaultdict(int)
     for f in found:
@@ -239,51 +245,48 @@ def evaluate(planted: Sequence[PlantedRing], truth_taxpayers: Mapping[str, tuple
     return report
 
 
-# -- files ---------------------------------------------------------------------------------------------
-def _rows(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise ConfigError(f"{path} not found")
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = set(required) - set(reader.fieldnames or ())
-        if missing:
-            raise ConfigError(f"{path} lacks column(s) {', '.join(sorted(missing))}")
-        return [{k: (v or "").removeprefix("'") for k, v in row.items()} for row in reader]
+@dataclass(frozen=True)
+class BinaryMetrics:
+    """Taxpayer-level confusion counts of one flagged set against the fraud labels."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+
+    @property
+    def f1(self) -> float:
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
+
+    @property
+    def clean_share(self) -> float:
+        """Share of the non-fraud taxpayers that are flagged."""
+        return self.fp / (self.fp + self.tn) if self.fp + self.tn else float("nan")
 
 
-def _members(text: str) -> list[str]:
-    return [m.strip() for m in text.split(";") if m.strip()]
+def taxpayer_metrics(fraud: Mapping[str, int], flagged: Collection[str]) -> BinaryMetrics:
+    """Confusion counts of ``flagged`` over the taxpayers in ``fraud`` (tax_id -> 0/1); others are ignored.
 
-
-def read_truth(truth_dir: Path) -> tuple[list[PlantedRing], dict[str, tuple[int, tuple[str, ...]]]]:
-    """The generator's truth/rings.csv and truth/taxpayers.csv."""
-    rings = []
-    for r in _rows(truth_dir / "rings.csv", ("ring_id", "typology", "members")):
-        members = _members(r["members"])
-        rings.append(PlantedRing(r["ring_id"], r["typology"], frozenset(members), members[0] if members else ""))
-    taxpayers = {r["tax_id"]: (int(r["fraud"] or 0), tuple(_members(r["typologies"])))
-                 for r in _rows(truth_dir / "taxpayers.csv", ("tax_id", "fraud", "typologies"))}
-    return rings, taxpayers
-
-
-def read_findings(findings_dir: Path) -> tuple[list[FoundRing], dict[str, str]]:
-    """A detection run's rings.csv and taxpayer_scores.csv (as written by workbench.detect.write_outputs)."""
-    rings = []
-    for r in _rows(findings_dir / "rings.csv", ("ring_id", "kind", "members")):
-        members = _members(r["members"])
-        rings.append(FoundRing(r["ring_id"], r["kind"], frozenset(members), members[0] if members else ""))
-    tiers = {r["tax_id"]: r["tier"] for r in _rows(findings_dir / "taxpayer_scores.csv", ("tax_id", "tier"))}
-    return rings, tiers
-
-
-def score_run(truth_dir: Path, findings_dir: Path) -> QualityReport:
-    """Score the findings in ``findings_dir`` against the generator truth in ``truth_dir``.
-
-    ``truth_dir`` may be the generator's output folder or its ``truth/`` subfolder.
+    >>> m = taxpayer_metrics({"A": 1, "B": 1, "C": 0, "D": 0}, {"A", "C", "X"})
+    >>> (m.tp, m.fp, m.fn, m.tn), m.precision, m.recall, m.clean_share
+    ((1, 1, 1, 1), 0.5, 0.5, 0.5)
     """
-    truth_dir = Path(truth_dir)
-    if not (truth_dir / "rings.csv").is_file() and (truth_dir / "truth" / "rings.csv").is_file():
-        truth_dir = truth_dir / "truth"
-    planted, taxpayers = read_truth(truth_dir)
-    found, tiers = read_findings(Path(findings_dir))
-    return evaluate(planted, taxpayers, found, tiers)
+    flagged = set(flagged)
+    tp = fp = fn = tn = 0
+    for tax_id, label in fraud.items():
+        hit = tax_id in flagged
+        if label:
+            tp += hit
+            fn += not hit
+        else:
+            fp += hit
+            tn += not hit
+    return BinaryMetrics(tp, fp, fn, tn)

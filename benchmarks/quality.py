@@ -1,131 +1,385 @@
-"""Detection quality against the generator's ground truth.
+"""Detection quality on several data sets, with peer baselines measured in the same run.
 
 \b
-    python benchmarks/quality.py --truth DATA --findings FINDINGS   # score an existing run
-    python benchmarks/quality.py                                    # generate → fapiao load → detect → score
+    python benchmarks/quality.py --datasets amlsim,default,sparse      # the issue-13 table
+    python benchmarks/quality.py --datasets default --taxpayers 5000 --invoices 50000 --no-peers
+    python benchmarks/quality.py --truth DATA --findings FINDINGS       # score one existing run
 
-With no --findings it generates a dataset (--taxpayers / --invoices / --seed), loads it with the
-``fapiao load`` command into a temporary embedded workspace, runs ``workbench.detect.run_detection``,
-writes rings.csv / taxpayer_scores.csv and scores them. It also scores plain bounded cycle
-enumeration without time or amount constraints (``algorithms.cycles.static_cycles``) as the baseline
-for the cycle typology. Prints the tables; ``--strict`` exits 1 when a bar fails.
+Per data set: the generator's ``default`` / ``sparse`` profile (generated with --taxpayers /
+--invoices / --seed) or the public AMLSim set (``--amlsim-dir``; gunzipped into the work folder
+when the loader cannot read .gz). Each is loaded with ``loaders.load.load_files`` into a fresh
+embedded workspace, ``workbench.detect.run_detection`` runs (its seconds are the "s" column), and
+the findings are scored against the truth (``algorithms.evaluation``):
+
+* ring recall per planted kind (cycle, cycle along / against the invoice direction, fan_in, fan_out,
+  scatter_gather) and ring precision over the found rings of those kinds, where rings are known;
+* taxpayer precision / recall / F1 for medium+high and for high, the share of non-fraud taxpayers
+  in high, and the ROC AUC of the score.
+
+Rows per data set: our pipeline (unsupervised); plain bounded cycles of the static graph (flagged =
+members of any cycle); snapml GraphFeaturePreprocessor features → IsolationForest (unsupervised) and
+→ gradient boosting 5-fold (supervised); our pipeline supervised 5-fold when available.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
+import gzip
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from algorithms.evaluation import FoundRing, QualityReport, read_truth, ring_metrics, score_run  # noqa: E402
+from truth_files import TruthTaxpayers, read_json_truth, read_truth, score_run  # noqa: E402
 
+from algorithms.evaluation import (  # noqa: E402
+    BinaryMetrics,
+    FoundRing,
+    PlantedRing,
+    ring_metrics,
+    taxpayer_metrics,
+)
 
-def _fapiao() -> str:
-    exe = Path(sys.executable).with_name("fapiao")
-    return str(exe) if exe.exists() else "fapiao"
-
-
-def _baseline(store_uri: str, truth: Path, max_len: int) -> str:
-    """Score plain bounded cycles (no time, no amounts) as found cycle rings, for lengths 2..max_len."""
-    try:
-        from algorithms.cycles import static_cycles
-    except ImportError:
-        return "baseline: algorithms.cycles.static_cycles not available"
-    from graph import open_store
-
-    invoices = open_store(store_uri).invoice_stream()
-    planted, _ = read_truth(truth)
-    lines = ["Baseline: plain bounded cycles of the issuer→buyer graph (no time / amount constraints)"]
-    for length in range(2, max_len + 1):
-        started = time.perf_counter()
-        found = static_cycles(invoices, max_len=length, time_limit_s=60.0)
-        rings = [FoundRing(f"s{i}", "cycle", frozenset(c), c[0]) for i, c in enumerate(found.cycles)]
-        m = ring_metrics("cycle", planted, rings)
-        note = "" if found.complete else "  (stopped at the 60 s cap: incomplete)"
-        lines.append(f"  len <= {length}: {m.found:,} cycles in {time.perf_counter() - started:.1f}s, "
-                     f"recall {m.recall:.3f}, precision {m.precision:.3f}, F1 {m.f1:.3f}{note}")
-        if not found.complete:
-            break
-    return "\n".join(lines)
+DATASETS = ("amlsim", "default", "sparse")
+RING_KINDS = ("cycle", "fan_in", "fan_out", "scatter_gather", "fan_hub")
+TARGETS = "targets: F1(m+h) >= 0.8, clean in high <= 2 %, cycle recall >= 0.9 at ring precision >= 0.5, " \
+          "supervised 5-fold F1 >= 0.92"
 
 
-def _end_to_end(work: Path, taxpayers: int, invoices: int, seed: int, noise: float,
-                cycles: int) -> tuple[Path, Path, str]:
+def amlsim_default() -> Path:
+    for base in (ROOT.parent, ROOT.parent.parent, Path("/work")):
+        cand = base / "shared" / "data" / "amlsim-20k"
+        if (cand / "truth.json").is_file():
+            return cand
+    return ROOT.parent / "shared" / "data" / "amlsim-20k"
+
+
+@dataclass
+class Dataset:
+    name: str
+    invoices: Path
+    taxpayers: Path
+    planted: list[PlantedRing]
+    truth: TruthTaxpayers
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fraud(self) -> dict[str, int]:
+        return {t: f for t, (f, _) in self.truth.items()}
+
+
+@dataclass
+class Row:
+    dataset: str
+    method: str
+    size: str
+    rings: dict[str, float] = field(default_factory=dict)   # column -> value (recall / precision)
+    mh: BinaryMetrics | None = None
+    high: BinaryMetrics | None = None
+    auc: float = float("nan")
+    seconds: float = float("nan")
+    note: str = ""
+
+
+# -- data sets ---------------------------------------------------------------------------------------
+def prepare_generated(work: Path, profile: str, taxpayers: int, invoices: int, seed: int) -> Dataset:
+    import inspect
+
     from loaders.generate import generate
 
-    data = work / "data"
-    t0 = time.perf_counter()
-    s = generate(data, taxpayers=taxpayers, invoices=invoices, seed=seed, noise=noise, rings={"cycle": cycles})
-    click.echo(f"generated {s.invoices:,} invoices / {s.taxpayers:,} taxpayers in {s.seconds:.1f}s "
-               f"(+{s.noise_rows:,} malformed rows)")
-    uri = f"embedded:{work / 'ws'}"
-    env = dict(os.environ, FAPIAO_STORE=uri)
-    t0 = time.perf_counter()
-    done = subprocess.run([_fapiao(), "load", str(data / "invoices.parquet"), "--taxpayers",
-                           str(data / "taxpayers.parquet"), "--quiet", "--report-dir", str(work / "load")],
-                          env=env, stdout=subprocess.DEVNULL)
-    if done.returncode:
-        raise click.ClickException(f"fapiao load failed with exit status {done.returncode} (its message is above)")
-    click.echo(f"fapiao load: {time.perf_counter() - t0:.1f}s")
+    out = work / profile
+    kwargs: dict[str, Any] = {}
+    if "profile" in inspect.signature(generate).parameters:
+        kwargs["profile"] = profile
+    elif profile != "default":
+        raise click.ClickException(f"the generator has no profiles yet; cannot make {profile!r}")
+    s = generate(out, taxpayers=taxpayers, invoices=invoices, seed=seed, **kwargs)
+    planted, truth = read_truth(out / "truth")
+    fmt = "parquet" if (out / "invoices.parquet").is_file() else "csv"
+    return Dataset(profile, out / f"invoices.{fmt}", out / f"taxpayers.{fmt}", planted, truth,
+                   [f"generated in {s.seconds:.1f}s (seed {seed})"])
+
+
+def _readable(path: Path, work: Path) -> Path:
+    """``path`` itself when the loader reads it, else a gunzipped copy in ``work``."""
+    from graph.core.errors import ConfigError
+    from loaders.read import detect_format
+
+    try:
+        detect_format(path)
+        return path
+    except ConfigError:
+        if path.suffix != ".gz":
+            raise
+    out = work / path.stem
+    with gzip.open(path, "rb") as src, out.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return out
+
+
+def prepare_amlsim(work: Path, src: Path) -> Dataset:
+    if not (src / "truth.json").is_file():
+        raise click.ClickException(f"{src}: no truth.json (set --amlsim-dir)")
+    work.mkdir(parents=True, exist_ok=True)
+    inv = _readable(src / "invoices.csv.gz", work)
+    tp = _readable(src / "taxpayers.csv.gz", work)
+    planted, truth = read_json_truth(src / "truth.json", tp)
+    return Dataset("amlsim", inv, tp, planted, truth, [f"from {src}" + (" (gunzipped)" if inv.parent == work else "")])
+
+
+# -- runs ----------------------------------------------------------------------------------------------
+def load(ds: Dataset, work: Path) -> tuple[Any, float]:
     from graph import open_store
-    from workbench.detect import run_detection, write_outputs
+    from loaders.load import load_files
+
+    store = open_store(f"embedded:{work / ('ws-' + ds.name)}")
+    t0 = time.perf_counter()
+    rep = load_files(store, ds.invoices, taxpayers=ds.taxpayers, report_dir=work / f"load-{ds.name}")
+    secs = time.perf_counter() - t0
+    ds.notes.append(f"loaded {getattr(rep, 'loaded', '?'):,} invoices in {secs:.1f}s "
+                    f"(rejected {getattr(rep, 'rejected', '?')})")
+    return store, secs
+
+
+def ring_columns(planted: Sequence[PlantedRing], found: Sequence[FoundRing]) -> dict[str, float]:
+    """Recall per planted kind (cycles also per orientation) and precision over found rings of those kinds."""
+    if not planted:
+        return {}
+    cols: dict[str, float] = {}
+    kinds = [k for k in RING_KINDS if any(p.typology == k for p in planted)]
+    for k in kinds:
+        cols[f"{k} R"] = ring_metrics(k, planted, found).recall
+        if k == "cycle":
+            for o in ("along", "against"):
+                sub = [p for p in planted if p.typology == "cycle" and p.orientation == o]
+                if sub:
+                    cols[f"cycle {o} R"] = ring_metrics("cycle", sub, found).recall
+            cols["cycle P"] = ring_metrics("cycle", planted, found).precision
+    found_n = correct = 0
+    for k in kinds:
+        m = ring_metrics(k, planted, found)
+        found_n += m.found
+        correct += m.found_correct
+    cols["ring P"] = correct / found_n if found_n else float("nan")
+    return cols
+
+
+def auc(fraud: dict[str, int], score: pd.Series) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    y = pd.Series(fraud)
+    s = score.reindex(y.index).fillna(float(score.min()) if len(score) else 0.0)
+    if y.nunique() < 2:
+        return float("nan")
+    return float(roc_auc_score(y.to_numpy(), s.to_numpy()))
+
+
+def pipeline_row(ds: Dataset, store: Any, seed: int, size: str) -> tuple[Row, Any]:
+    from workbench.detect import run_detection
 
     t0 = time.perf_counter()
+    result = run_detection(store, seed=seed)
+    secs = time.perf_counter() - t0
+    s = result.scores.to_pandas()
+    tiers = dict(zip(s["tax_id"], s["tier"], strict=True))
+    found = [FoundRing(r.ring_id, r.kind, frozenset(r.members), r.members[0] if r.members else "")
+             for r in result.rings]
+    fraud = ds.fraud
+    kinds: dict[str, int] = {}
+    for r in result.rings:
+        kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    row = Row(ds.name, "fapiao (unsupervised)", size, ring_columns(ds.planted, found),
+              taxpayer_metrics(fraud, {t for t, v in tiers.items() if v in ("medium", "high")}),
+              taxpayer_metrics(fraud, {t for t, v in tiers.items() if v == "high"}),
+              auc(fraud, pd.Series(s["score"].to_numpy(), index=s["tax_id"])), secs,
+              "rings found: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"))
+    return row, result
 
-    def stage(name: str) -> None:
-        click.echo(f"  detection stage {name:<12} starts at {time.perf_counter() - t0:7.1f}s")
 
-    result = run_detection(open_store(uri), seed=seed, on_stage=stage)
-    write_outputs(result, work / "findings")
-    click.echo(f"detection: {time.perf_counter() - t0:.1f}s, {len(result.rings):,} rings")
-    return data / "truth", work / "findings", uri
+def short_cycles(inv: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Every simple cycle of 2 or 3 taxpayers on the aggregated seller→buyer graph (no time, no amounts).
+
+    Joins of the edge list (``algorithms.cycles.static_cycles`` walks networkx's generator, which on
+    one big strongly connected component overran its time cap several-fold here).
+    """
+    blue = inv[inv["status"].isin(("normal", "red_offset")) & (inv["total_fen"] > 0)]
+    e = blue[["seller_tax_id", "buyer_tax_id"]].drop_duplicates()
+    e = e[e["seller_tax_id"] != e["buyer_tax_id"]]
+    e.columns = pd.Index(["a", "b"])
+    two = e.merge(e.rename(columns={"a": "b", "b": "a"}), on=["a", "b"])
+    out: list[tuple[str, ...]] = [(a, b) for a, b in two.itertuples(index=False, name=None) if a < b]
+    path = e.merge(e.rename(columns={"a": "b", "b": "c"}), on="b")
+    path = path[(path["a"] < path["b"]) & (path["a"] < path["c"])]   # each loop once, from its smallest member
+    tri = path.merge(e.rename(columns={"a": "c", "b": "a"}), on=["c", "a"])
+    out += list(tri[["a", "b", "c"]].itertuples(index=False, name=None))
+    return out
+
+
+def static_row(ds: Dataset, inv: pd.DataFrame, size: str) -> Row:
+    t0 = time.perf_counter()
+    cycles = short_cycles(inv)
+    secs = time.perf_counter() - t0
+    rings = [FoundRing(f"s{i}", "cycle", frozenset(c), c[0]) for i, c in enumerate(cycles)]
+    members = {m for c in cycles for m in c}
+    cols = ring_columns([p for p in ds.planted if p.typology == "cycle"], rings)
+    return Row(ds.name, "static cycles len<=3", size, cols, taxpayer_metrics(ds.fraud, members),
+               None, float("nan"), secs, f"{len(rings):,} cycles; flagged = their members")
+
+
+def _in_child(fn: Callable[[], Any], cap: float) -> tuple[Any, bool]:
+    """``fn()`` in a forked child killed after ``cap`` seconds; (result, finished)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=lambda: q.put(fn()), daemon=True)
+    child.start()
+    child.join(cap)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None, False
+    return (q.get(timeout=30) if child.exitcode == 0 else None), child.exitcode == 0
+
+
+def peer_rows(ds: Dataset, inv: pd.DataFrame, size: str, seed: int, cap: float) -> list[Row]:
+    try:
+        import snapml  # noqa: F401
+    except ImportError as e:
+        return [Row(ds.name, "GFP peers", size, note=f"snapml not installed ({e}); peers skipped")]
+    from gfp_baseline import cross_validated, gfp_features, isolation_forest
+
+    got, done = _in_child(lambda: gfp_features(inv, list(ds.truth)), cap)
+    if not done:
+        return [Row(ds.name, "GFP peers", size, seconds=cap,
+                    note=f"GFP features did not finish within --peer-cap {cap:.0f}s on this machine")]
+    feats, fsecs = got
+    fraud = ds.fraud
+    iso = isolation_forest(feats, seed)
+    gbm = cross_validated(feats, pd.Series(fraud), seed)
+    return [
+        Row(ds.name, "GFP→IsolationForest", size, {}, taxpayer_metrics(fraud, iso.flagged), None,
+            auc(fraud, iso.score), fsecs + iso.seconds, f"{feats.shape[1]} features in {fsecs:.1f}s"),
+        Row(ds.name, "GFP→GBM 5-fold (supervised)", size, {}, taxpayer_metrics(fraud, gbm.flagged), None,
+            auc(fraud, gbm.score), fsecs + gbm.seconds, gbm.note),
+    ]
+
+
+def our_supervised_row(ds: Dataset, result: Any, size: str, seed: int) -> Row:
+    """Our features + the pipeline's supervised model, 5-fold; pending until the pipeline offers it."""
+    fn: Callable[..., Any] | None = None
+    try:
+        from algorithms import risk
+
+        fn = getattr(risk, "cross_validate", None)
+    except ImportError:
+        fn = None
+    if fn is None:
+        return Row(ds.name, "fapiao supervised 5-fold", size, note="n/a — pending (tiers)")
+    t0 = time.perf_counter()
+    out = fn(result, pd.Series(ds.fraud), seed=seed)
+    flagged, score = out
+    return Row(ds.name, "fapiao supervised 5-fold", size, {}, taxpayer_metrics(ds.fraud, flagged), None,
+               auc(ds.fraud, score), time.perf_counter() - t0)
+
+
+# -- table ---------------------------------------------------------------------------------------------
+def _f(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def _prf(m: BinaryMetrics | None) -> str:
+    return "-" if m is None else f"{_f(m.precision)} / {_f(m.recall)} / {_f(m.f1)}"
+
+
+def table(rows: Sequence[Row]) -> str:
+    ring_cols: list[str] = []
+    for r in rows:
+        ring_cols += [c for c in r.rings if c not in ring_cols]
+    head = ["data set", "size inv/tp", "method", *ring_cols, "P / R / F1 m+h", "P / R / F1 high",
+            "clean in high", "AUC", "s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r.dataset, r.size, r.method, *(_f(r.rings.get(c, float("nan"))) for c in ring_cols),
+                 _prf(r.mh), _prf(r.high), "-" if r.high is None else f"{100 * r.high.clean_share:.2f} %",
+                 _f(r.auc, 3), _f(r.seconds, 1)]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [f"- {r.dataset} / {r.method}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + [""] + notes)
+
+
+def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: int, peers: bool,
+        peer_cap: float, amlsim_dir: Path, echo: Callable[[str], None]) -> list[Row]:
+    rows: list[Row] = []
+    for name in names:
+        echo(f"== {name}")
+        ds = (prepare_amlsim(work / "amlsim", amlsim_dir) if name == "amlsim"
+              else prepare_generated(work, name, taxpayers, invoices, seed))
+        store, _ = load(ds, work)
+        inv = store.invoice_stream()
+        size = f"{inv.num_rows:,} / {len(ds.truth):,}"
+        row, result = pipeline_row(ds, store, seed, size)
+        rows.append(row)
+        echo(f"   detection {row.seconds:.1f}s; {row.note}")
+        frame = inv.to_pandas()
+        rows.append(static_row(ds, frame, size))
+        echo(f"   static cycles {rows[-1].seconds:.1f}s; {rows[-1].note}")
+        if peers:
+            rows += peer_rows(ds, frame, size, seed, peer_cap)
+            echo(f"   GFP peers {rows[-1].seconds:.1f}s")
+        rows.append(our_supervised_row(ds, result, size, seed))
+        for n in ds.notes:
+            echo(f"   {n}")
+    return rows
 
 
 @click.command(help=__doc__)
-@click.option("--truth", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Generator output folder (or its truth/ subfolder).")
-@click.option("--findings", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder with rings.csv and taxpayer_scores.csv.")
-@click.option("--taxpayers", default=3000, show_default=True, help="End-to-end mode: taxpayers.")
-@click.option("--invoices", default=100_000, show_default=True, help="End-to-end mode: invoices.")
+@click.option("--datasets", default="amlsim,default", show_default=True,
+              help=f"Comma-separated, from {', '.join(DATASETS)}.")
+@click.option("--taxpayers", default=20_000, show_default=True, help="Generated data sets: taxpayers.")
+@click.option("--invoices", default=200_000, show_default=True, help="Generated data sets: invoices.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--cycles", default=30, show_default=True, help="End-to-end mode: planted cycle rings.")
-@click.option("--noise", default=0.0, show_default=True, help="End-to-end mode: malformed-row share.")
-@click.option("--baseline/--no-baseline", default=True, show_default=True,
-              help="End-to-end mode: also score plain bounded cycles.")
-@click.option("--baseline-len", default=3, show_default=True,
-              help="Longest plain cycle enumerated for the baseline (it explodes on dense graphs; capped at 60 s).")
-@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="End-to-end mode: keep data, workspace and findings here instead of a temp folder.")
-@click.option("--strict", is_flag=True, help="Exit 1 when a bar fails.")
-def main(truth: Path | None, findings: Path | None, taxpayers: int, invoices: int, seed: int, cycles: int, noise: float,
-         baseline: bool, baseline_len: int, keep: Path | None, strict: bool) -> None:
-    extra = ""
-    if findings is not None:
-        if truth is None:
-            raise click.UsageError("--findings needs --truth")
-        report: QualityReport = score_run(truth, findings)
-    else:
-        with tempfile.TemporaryDirectory(prefix="fapiao-quality-") as tmp:
-            work = keep or Path(tmp)
-            work.mkdir(parents=True, exist_ok=True)
-            truth_dir, findings_dir, uri = _end_to_end(work, taxpayers, invoices, seed, noise, cycles)
-            report = score_run(truth_dir, findings_dir)
-            if baseline:
-                extra = _baseline(uri, truth_dir, baseline_len)
-    click.echo(report.table())
-    if extra:
-        click.echo("\n" + extra)
-    if strict and not report.passed:
-        sys.exit(1)
+@click.option("--amlsim-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with invoices.csv.gz, taxpayers.csv.gz and truth.json (default: shared/data/amlsim-20k).")
+@click.option("--peers/--no-peers", default=True, show_default=True, help="snapml GFP baselines.")
+@click.option("--peer-cap", default=300.0, show_default=True, help="Seconds allowed for the GFP features per data set.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the generated data and workspaces here (default: a temporary folder).")
+@click.option("--truth", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Score one existing run: generator output folder (or its truth/).")
+@click.option("--findings", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Score one existing run: folder with rings.csv and taxpayer_scores.csv.")
+def main(datasets: str, taxpayers: int, invoices: int, seed: int, amlsim_dir: Path | None, peers: bool, peer_cap: float,
+         work: Path | None, truth: Path | None, findings: Path | None) -> None:
+    if truth or findings:
+        if not (truth and findings):
+            raise click.UsageError("--truth and --findings go together")
+        click.echo(score_run(truth, findings).table())
+        return
+    names = [n.strip() for n in datasets.split(",") if n.strip()]
+    bad = [n for n in names if n not in DATASETS]
+    if bad:
+        raise click.UsageError(f"unknown data set(s) {', '.join(bad)}; choose from {', '.join(DATASETS)}")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fapiao-quality-") as tmp:
+        folder = work or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = run(names, folder, taxpayers, invoices, seed, peers, peer_cap, amlsim_dir or amlsim_default(),
+                   click.echo)
+    click.echo("")
+    click.echo(table(rows))
+    click.echo(f"\n{TARGETS}; clean = every non-fraud taxpayer (decoys included); whole run "
+               f"{time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

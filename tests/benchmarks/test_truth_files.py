@@ -1,4 +1,4 @@
-"""The quality scorer on hand-made truth and findings files."""
+"""The quality scorer (algorithms.evaluation) on hand-made truth and findings files (benchmarks.truth_files)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.evaluation import jaccard, score_run
+from algorithms.evaluation import jaccard, taxpayer_metrics
+from benchmarks.truth_files import read_json_truth, score_run
 from graph.core.errors import ConfigError
 from loaders.safe_csv import write_rows
 
@@ -124,3 +125,20 @@ def test_bad_inputs_are_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "find" / "rings.csv").write_text("ring_id,members\nx,A\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="lacks column"):
         score_run(tmp_path / "truth", tmp_path / "find")
+
+
+def test_taxpayer_metrics_and_json_truth(tmp_path: Path) -> None:
+    (tmp_path / "taxpayers.csv").write_text("tax_id,name\nA,a\nB,b\nC,c\nD,d\n", encoding="utf-8")
+    (tmp_path / "truth.json").write_text('{"fraud_taxpayers": ["A", "B"], "rings": []}', encoding="utf-8")
+    planted, truth = read_json_truth(tmp_path / "truth.json", tmp_path / "taxpayers.csv")
+    assert planted == [] and {t: f for t, (f, _) in truth.items()} == {"A": 1, "B": 1, "C": 0, "D": 0}
+    m = taxpayer_metrics({t: f for t, (f, _) in truth.items()}, {"A", "C", "D"})
+    assert (m.tp, m.fp, m.fn, m.tn) == (1, 2, 1, 0)
+    assert m.precision == pytest.approx(1 / 3) and m.recall == 0.5 and m.clean_share == 1.0
+    assert m.f1 == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
+    (tmp_path / "truth.json").write_text('{"fraud_taxpayers": ["Z"], "rings": []}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="not in"):
+        read_json_truth(tmp_path / "truth.json", tmp_path / "taxpayers.csv")
+    (tmp_path / "truth.json").write_text('{"rings": []}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="fraud_taxpayers"):
+        read_json_truth(tmp_path / "truth.json", tmp_path / "taxpayers.csv")
