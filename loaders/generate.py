@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from graph.core.errors import ConfigError
+from loaders.synth import catalog, flows, patterns
 from loaders.synth import noise as noise_mod
-from loaders.synth import patterns
 from loaders.synth.output import (
     FORMATS,
     INVOICE_SCHEMA,
@@ -29,14 +29,15 @@ from loaders.synth.output import (
 )
 from loaders.synth.planter import Planter, _TooSmall
 from loaders.synth.population import assign_credit_codes, make_population
-from loaders.synth.trade import Calendar, Market, legit_batch
+from loaders.synth.profiles import PROFILES, Profile
+from loaders.synth.trade import Batch, Calendar, Market, legit_batch
 
-__all__ = ["DEFAULT_END", "DEFAULT_START", "GenerateSummary", "TYPOLOGIES", "generate"]
+__all__ = ["DEFAULT_END", "DEFAULT_START", "PROFILES", "GenerateSummary", "TYPOLOGIES", "generate"]
 
 DEFAULT_START = date(2022, 1, 1)
 DEFAULT_END = date(2025, 6, 30)
 CHUNK_ROWS = 250_000
-TYPOLOGIES = patterns.FRAUD_TYPOLOGIES
+TYPOLOGIES = patterns.FRAUD_TYPOLOGIES + flows.FLOW_TYPOLOGIES
 DECOYS = patterns.DECOY_KINDS
 
 
@@ -60,7 +61,8 @@ class GenerateSummary:
 
 def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noise: float = 0.0,
              fmt: str = "parquet", progress: bool = False, rings: Mapping[str, int] | None = None,
-             start: date = DEFAULT_START, end: date = DEFAULT_END, chunk_rows: int = CHUNK_ROWS) -> GenerateSummary:
+             start: date = DEFAULT_START, end: date = DEFAULT_END, chunk_rows: int = CHUNK_ROWS,
+             profile: str = "default") -> GenerateSummary:
     """Write a synthetic invoice network with planted rings to ``out_dir``.
 
     Parameters
@@ -84,6 +86,9 @@ def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noi
         :func:`loaders.synth.patterns.default_counts`.
     start, end
         The issue-date span (``end`` may not be in the future).
+    profile
+        ``default`` (every column) or ``sparse`` (required columns only, value-flow patterns among
+        ordinary companies); see :mod:`loaders.synth.profiles`.
 
     Returns
     -------
@@ -97,7 +102,10 @@ def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noi
     (3000, 300)
     """
     t_start = time.perf_counter()
-    counts = _check(taxpayers, invoices, noise, fmt, rings, start, end, chunk_rows)
+    if profile not in PROFILES:
+        raise ConfigError(f"--profile must be one of {', '.join(PROFILES)} (got {profile!r})")
+    prof = PROFILES[profile]
+    counts = _check(taxpayers, invoices, noise, fmt, rings, start, end, chunk_rows, prof)
     out_dir = Path(out_dir)
     (out_dir / "truth").mkdir(parents=True, exist_ok=True)
     cal = Calendar(start, end)
@@ -106,11 +114,11 @@ def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noi
     try:
         for typology, n in counts.items():
             for i in range(n):
-                patterns.PLANTERS[typology](planter, i)
+                prof.planters[typology](planter, i)
     except _TooSmall:
         raise ConfigError(f"{taxpayers} taxpayers are too few for the planted patterns {counts}; "
                           "use more taxpayers or fewer --rings") from None
-    special = planter.batch()
+    special = _shape(planter.batch(), prof)
     assign_credit_codes(pop, cal.offset(date(2015, 10, 1)), seed)
     n_legit = invoices - len(special)
     if n_legit < 0:
@@ -122,31 +130,32 @@ def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noi
     inv_path = out_dir / f"invoices.{fmt}"
     tp_path = out_dir / f"taxpayers.{fmt}"
     noise_rows: list[list[str]] = []
-    with TableSink(tp_path, TAXPAYER_SCHEMA, fmt) as sink:
-        sink.write(taxpayer_table(pop, cal))
+    with TableSink(tp_path, _schema(TAXPAYER_SCHEMA, prof.taxpayer_columns), fmt) as sink:
+        sink.write(_taxpayers(taxpayer_table(pop, cal), prof, start))
     serial = int(np.random.default_rng([seed, 3]).integers(10**6, 10**7))
     bar = _Progress(progress, invoices + round(noise * invoices))
-    with TableSink(inv_path, INVOICE_SCHEMA, fmt) as sink, bar:
+    inv_schema = _schema(INVOICE_SCHEMA, prof.invoice_columns)
+    with TableSink(inv_path, inv_schema, fmt) as sink, bar:
         chunk = 0
         left = n_legit
         while left > 0:
             n = min(chunk_rows, left)
             rng = np.random.default_rng([seed, 100, chunk])
-            b = legit_batch(rng, market, cal, day_p, n)
+            b = _shape(legit_batch(rng, market, cal, day_p, n, red_and_void=prof.red_and_void), prof)
             table, _ = fmt_.invoices(b, serial)
             serial += len(b)
             extra, rows = noise_mod.corrupt(rng, table, cal, int(round(noise * n)), serial)
             serial += extra.num_rows
             noise_rows.extend(rows)
-            sink.write(pa.concat_tables([table, extra]) if extra.num_rows else table)
+            sink.write((pa.concat_tables([table, extra]) if extra.num_rows else table).select(inv_schema.names))
             bar.advance(table.num_rows + extra.num_rows)
             left -= n
             chunk += 1
         table, keys = fmt_.invoices(special, serial)
         serial += len(special)
-        sink.write(table)
+        sink.write(table.select(inv_schema.names))
         bar.advance(table.num_rows)
-    _write_truth(out_dir / "truth", planter, pop.tax_id, keys.to_pylist(), noise_rows)
+    _write_truth(out_dir / "truth", planter, special, pop.tax_id, keys.to_pylist(), noise_rows)
     files = [inv_path, tp_path] + sorted((out_dir / "truth").glob("*.csv"))
     ring_counts: dict[str, int] = {}
     for r in planter.rings:
@@ -155,8 +164,30 @@ def generate(out_dir: Path, *, taxpayers: int, invoices: int, seed: int = 0, noi
                            len(planter.fraud), time.perf_counter() - t_start, files)
 
 
+def _schema(schema: pa.Schema, columns: tuple[str, ...] | None) -> pa.Schema:
+    return schema if columns is None else pa.schema([schema.field(c) for c in columns])
+
+
+def _shape(b: Batch, prof: Profile) -> Batch:
+    """数电 invoices only, when the profile says so (they need no invoice code)."""
+    if prof.digital_only:
+        b.kind = 2 + b.kind % 2
+    return b
+
+
+def _taxpayers(table: pa.Table, prof: Profile, start: date) -> pa.Table:
+    """The register as the profile writes it: constant registration date / industry / region if asked."""
+    if prof.constant_taxpayers:
+        n = table.num_rows
+        const = {"registered_on": f"{start.year - 5}-01-01", "industry": catalog.INDUSTRIES[0].name,
+                 "region": catalog.REGIONS[0][1]}
+        for col, value in const.items():
+            table = table.set_column(table.schema.get_field_index(col), col, pa.array([value] * n, pa.string()))
+    return table.select(_schema(TAXPAYER_SCHEMA, prof.taxpayer_columns).names)
+
+
 def _check(taxpayers: int, invoices: int, noise: float, fmt: str, rings: Mapping[str, int] | None,
-           start: date, end: date, chunk_rows: int) -> dict[str, int]:
+           start: date, end: date, chunk_rows: int, prof: Profile) -> dict[str, int]:
     if taxpayers < 50:
         raise ConfigError(f"--taxpayers must be at least 50 (got {taxpayers})")
     if invoices < 100:
@@ -171,26 +202,28 @@ def _check(taxpayers: int, invoices: int, noise: float, fmt: str, rings: Mapping
         raise ConfigError("the date span must cover at least one year")
     if chunk_rows < 1000:
         raise ConfigError("chunk_rows must be at least 1000")
-    counts = patterns.default_counts(taxpayers)
+    if noise and not prof.red_and_void:
+        raise ConfigError(f"--noise needs the default profile (the {prof.name} profile lacks the columns "
+                          "its rules break)")
+    counts = prof.counts(taxpayers)
     for k, v in (rings or {}).items():
-        if k not in patterns.PLANTERS:
-            raise ConfigError(f"unknown typology {k!r}; known: {', '.join(patterns.PLANTERS)}")
+        if k not in prof.planters:
+            raise ConfigError(f"unknown typology {k!r}; known: {', '.join(prof.planters)}")
         if v < 0:
             raise ConfigError(f"ring count for {k} must be >= 0 (got {v})")
         counts[k] = int(v)
     return counts
 
 
-def _write_truth(truth: Path, planter: Planter, tax_ids: np.ndarray, keys: list[str],
+def _write_truth(truth: Path, planter: Planter, special: Batch, tax_ids: np.ndarray, keys: list[str],
                  noise_rows: list[list[str]]) -> None:
-    special = planter.batch()
     with (truth / "rings.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["ring_id", "typology", "members", "invoice_keys"])
+        w.writerow(["ring_id", "typology", "members", "invoice_keys", "orientation"])
         for r in planter.rings:
             rows = sorted(r.rows, key=lambda i: (int(special.day[i]), int(special.sec[i]), i))
             w.writerow([r.ring_id, r.typology, ";".join(str(tax_ids[m]) for m in r.members),
-                        ";".join(keys[i] for i in rows)])
+                        ";".join(keys[i] for i in rows), r.orientation])
     n = len(tax_ids)
     fraud = np.zeros(n, dtype=np.int64)
     fraud[list(planter.fraud)] = 1

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from loaders.synth import catalog
+from loaders.synth.flows import hop
 from loaders.synth.planter import Planter
 
 GOODS_INDUSTRIES = tuple(i for i, ind in enumerate(catalog.INDUSTRIES)
@@ -37,11 +38,12 @@ def cycle_length(p: Planter) -> int:
     return int(p.rng.choice([2, 3, 4, 5, 6, 7, 8], p=[0.3, 0.3, 0.2, 0.08, 0.05, 0.04, 0.03]))
 
 
-def plant_cycle(p: Planter, *, hidden: bool) -> None:
+def plant_cycle(p: Planter, *, hidden: bool, orientation: str = "along") -> None:
     """A→B→…→A with time-ordered hops inside 80 days and a few % amount drift, once or twice.
 
     ``hidden`` rings are busy companies that also trade legitimately; the others are young companies
     registered shortly before, sharing a phone (also recorded as a shared_identity ring).
+    ``orientation``: the hops' time order runs along the invoice direction or against it (:func:`hop`).
     """
     k = cycle_length(p)
     days = p.cal.days
@@ -54,7 +56,7 @@ def plant_cycle(p: Planter, *, hidden: bool) -> None:
         t0 = int(p.rng.integers(180, days - 100))
         limit = int(p.rng.choice([1_000_000_00, 10_000_000_00], p=[0.7, 0.3]))
         _make_young(p, members, t0, share_phone=True, limit_fen=limit)
-    ring = p.ring("cycle", members)
+    ring = p.ring("cycle", members, orientation=orientation)
     if not hidden:
         p.ring("shared_identity", members)
     item = _item(p, int(p.rng.choice(GOODS_INDUSTRIES)))
@@ -67,10 +69,13 @@ def plant_cycle(p: Planter, *, hidden: bool) -> None:
             if i:
                 day += int(p.rng.integers(1, step_max + 1))
                 amount *= 1 + p.rng.uniform(-0.02, 0.035)
-            ring.rows.append(p.invoice(members[i], members[(i + 1) % k], day, int(amount), item))
+            ring.rows.append(p.invoice(*hop(members, i, orientation), day, int(amount), item))
         start = day + int(p.rng.integers(20, 60))
         if start + 80 >= days:
             break
+
+
+ORIENTATIONS = ("along", "against")
 
 
 def _ind(key: str) -> int:
@@ -335,7 +340,8 @@ def default_counts(taxpayers: int) -> dict[str, int]:
 
 
 PLANTERS: dict[str, Callable[[Planter, int], None]] = {
-    "cycle": lambda p, i: plant_cycle(p, hidden=i % 2 == 0),
+    # hidden / young alternate, and so do the orientations within each (along, along, against, against …)
+    "cycle": lambda p, i: plant_cycle(p, hidden=i % 2 == 0, orientation=ORIENTATIONS[(i // 2) % 2]),
     "shell": plant_shell, "fan_hub": plant_fan_hub, "near_limit": plant_near_limit,
     "item_mismatch": plant_item_mismatch, "shared_identity": plant_shared_identity, "void_red": plant_void_red,
     "decoy_loop": decoy_loop, "decoy_group": decoy_group, "decoy_wholesaler": decoy_wholesaler,

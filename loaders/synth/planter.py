@@ -19,6 +19,7 @@ class PlantedRing:
     typology: str
     members: list[int]
     rows: list[int] = field(default_factory=list)   # rows of the pattern batch, in time order
+    orientation: str = ""                           # cycles: "along" or "against" the invoice direction
 
 
 class Planter:
@@ -38,27 +39,30 @@ class Planter:
         self._counter: dict[str, int] = {}
         self._busy_cut = float(np.quantile(pop.weight, 0.9))
         self._order = rng.permutation(len(pop))
-        self._pools: dict[tuple[bool, tuple[int, ...] | None], tuple[Ints, list[int]]] = {}
+        self._pools: dict[tuple[bool | None, tuple[int, ...] | None], tuple[Ints, list[int]]] = {}
         self._by_ind: list[tuple[Ints, npt.NDArray[np.float64]]] = []
         for g in range(int(pop.industry.max()) + 1):
             members = np.flatnonzero(pop.industry == g)
             self._by_ind.append((members, np.cumsum(pop.weight[members] + 0.01)))
 
     # -- taxpayers -------------------------------------------------------------------------------
-    def _pool(self, busy: bool, industries: tuple[int, ...] | None) -> tuple[Ints, list[int]]:
+    def _pool(self, busy: bool | None, industries: tuple[int, ...] | None) -> tuple[Ints, list[int]]:
         key = (busy, industries)
         if key not in self._pools:
-            ok = self.pop.weight >= self._busy_cut if busy else self.pop.weight < self._busy_cut
+            ok = (np.ones(len(self.pop), dtype=bool) if busy is None else
+                  self.pop.weight >= self._busy_cut if busy else self.pop.weight < self._busy_cut)
             ok &= self.pop.reg_day < self.cal.days - 200
             if industries is not None:
                 ok &= np.isin(self.pop.industry, np.array(industries))
             self._pools[key] = (self._order[ok[self._order]], [0])
         return self._pools[key]
 
-    def claim(self, n: int, *, busy: bool = False, industries: tuple[int, ...] | None = None) -> list[int]:
-        """``n`` unused taxpayers (busy = among the top 10% by activity), marked used."""
+    def claim(self, n: int, *, busy: bool = False, industries: tuple[int, ...] | None = None,
+              anywhere: bool = False) -> list[int]:
+        """``n`` unused taxpayers (busy = among the top 10% by activity; ``anywhere`` = drawn like any
+        taxpayer, whatever its activity), marked used."""
         picked: list[int] = []
-        for b in (busy, not busy):
+        for b in ((None,) if anywhere else (busy, not busy)):
             order, ptr = self._pool(b, industries)
             while len(picked) < n and ptr[0] < len(order):
                 t = int(order[ptr[0]])
@@ -90,9 +94,9 @@ class Planter:
                         return out
         return out
 
-    def ring(self, typology: str, members: list[int], *, fraud: bool = True) -> PlantedRing:
+    def ring(self, typology: str, members: list[int], *, fraud: bool = True, orientation: str = "") -> PlantedRing:
         self._counter[typology] = self._counter.get(typology, 0) + 1
-        r = PlantedRing(f"{typology}-{self._counter[typology]:04d}", typology, list(members))
+        r = PlantedRing(f"{typology}-{self._counter[typology]:04d}", typology, list(members), orientation=orientation)
         self.rings.append(r)
         for m in members:
             tl = self.typologies.setdefault(m, [])

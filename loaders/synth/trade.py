@@ -178,10 +178,11 @@ class Market:
 
 
 def legit_batch(rng: np.random.Generator, market: Market, cal: Calendar, day_p: npt.NDArray[np.float64],
-                n: int) -> Batch:
-    """``n`` legitimate invoices: blue invoices plus a few red-letter ones referencing them."""
+                n: int, *, red_and_void: bool = True) -> Batch:
+    """``n`` legitimate invoices: blue invoices plus a few red-letter ones referencing them (and a few
+    paper ones voided) unless ``red_and_void`` is False."""
     pop = market.pop
-    n_red = int(round(n * RED_RATE))
+    n_red = int(round(n * RED_RATE)) if red_and_void else 0
     nb = n - n_red
     seller = market.sellers(rng, nb)
     buyer = market.buyers(rng, seller)
@@ -200,7 +201,9 @@ def legit_batch(rng: np.random.Generator, market: Market, cal: Calendar, day_p: 
     amount = draw_amount(rng, pop, seller)
     status = np.zeros(nb, dtype=np.int64)
     paper = kind < 2
-    status[paper & (rng.random(nb) < VOID_RATE)] = STATUS_CODES["void"]
+    void = paper & (rng.random(nb) < VOID_RATE)
+    if red_and_void:
+        status[void] = STATUS_CODES["void"]
     blue = Batch(seller, buyer, day, sec, amount, rate, kind, status, np.full(nb, -1, dtype=np.int64), item)
     if n_red == 0:
         return blue

@@ -173,7 +173,9 @@ def test_truth_rings_match_the_files(data: Path) -> None:
     rings = _read_truth(data / "truth" / "rings.csv")
     kinds = {r["typology"] for r in rings}
     assert {"cycle", "shell", "fan_hub", "near_limit", "item_mismatch", "shared_identity", "void_red",
-            "decoy_loop", "decoy_group", "decoy_wholesaler", "decoy_seasonal"} <= kinds
+            "decoy_loop", "decoy_group", "decoy_wholesaler", "decoy_seasonal", "fan_in", "fan_out",
+            "scatter_gather"} <= kinds
+    assert {r["orientation"] for r in rings if r["typology"] == "cycle"} == {"along", "against"}
     for ring in rings:
         members = ring["members"].split(";")
         keys = [k for k in ring["invoice_keys"].split(";") if k]
@@ -183,17 +185,9 @@ def test_truth_rings_match_the_files(data: Path) -> None:
         assert set(members) <= parties or ring["typology"] == "shared_identity"
         assert [_ts(r) for r in invs] == sorted(_ts(r) for r in invs), "keys in time order"
         if ring["typology"] == "cycle":
-            k = len(members)
-            assert 2 <= k <= 8 and len(invs) % k == 0
-            for start in range(0, len(invs), k):
-                hop = invs[start:start + k]
-                for i, r in enumerate(hop):
-                    assert (r["seller_tax_id"], r["buyer_tax_id"]) == (members[i], members[(i + 1) % k])
-                    if i:
-                        assert _ts(r) > _ts(hop[i - 1])
-                        drift = abs(Decimal(r["amount"]) / Decimal(hop[i - 1]["amount"]) - 1)
-                        assert drift < Decimal("0.05")
-                assert _ts(hop[-1]) - _ts(hop[0]) < WINDOW
+            assert 2 <= len(members) <= 8
+            _check_loop(ring, members, invs, Decimal("0.05"))
+        _check_flow(ring, members, invs)
         if ring["typology"] == "decoy_loop":
             gaps = [_ts(b) - _ts(a) for a, b in zip(invs, invs[1:], strict=False)]
             assert all(g > WINDOW for g in gaps)
@@ -205,6 +199,45 @@ def test_truth_rings_match_the_files(data: Path) -> None:
             out = [r for r in invs if r["seller_tax_id"] == members[0]]
             limit = Decimal(taxpayers[members[0]]["invoice_limit"])
             assert all(Decimal(r["amount"]) >= Decimal("0.9") * limit for r in out)
+
+
+def _check_loop(ring: dict[str, str], members: list[str], invs: list[dict[str, Any]], max_drift: Decimal) -> None:
+    """Rounds of k hops, time-ordered along the invoice direction (members[0]→members[1] first) or
+    against it (members[k-1]→members[0] first, each company issues before it obtains)."""
+    k = len(members)
+    assert len(invs) % k == 0
+    for start in range(0, len(invs), k):
+        hop = invs[start:start + k]
+        for i, r in enumerate(hop):
+            j = i if ring["orientation"] == "along" else k - 1 - i
+            assert (r["seller_tax_id"], r["buyer_tax_id"]) == (members[j], members[(j + 1) % k]), ring["ring_id"]
+            if i:
+                assert _ts(r) > _ts(hop[i - 1])
+                drift = abs(Decimal(r["amount"]) / Decimal(hop[i - 1]["amount"]) - 1)
+                assert drift <= max_drift
+        assert _ts(hop[-1]) - _ts(hop[0]) < WINDOW
+
+
+def _check_flow(ring: dict[str, str], members: list[str], invs: list[dict[str, Any]]) -> None:
+    """fan_in / fan_out: hub first, one invoice per counterparty within a week; scatter_gather: the
+    source invoices each intermediary, which invoices the sink afterwards."""
+    typ = ring["typology"]
+    pairs = [(r["seller_tax_id"], r["buyer_tax_id"]) for r in invs]
+    if typ in ("fan_in", "fan_out"):
+        hub, others = members[0], members[1:]
+        assert 6 <= len(others) <= 20
+        want = {(o, hub) for o in others} if typ == "fan_in" else {(hub, o) for o in others}
+        assert set(pairs) == want and len(pairs) == len(others)
+        assert _ts(invs[-1]) - _ts(invs[0]) < timedelta(days=7)
+    if typ == "scatter_gather":
+        source, mids, sink = members[0], members[1:-1], members[-1]
+        assert 3 <= len(mids) <= 8
+        assert set(pairs) == {(source, m) for m in mids} | {(m, sink) for m in mids}
+        for m in mids:
+            [inn] = [r for r in invs if r["buyer_tax_id"] == m]
+            [out] = [r for r in invs if r["seller_tax_id"] == m]
+            assert timedelta(0) < _ts(out) - _ts(inn) < timedelta(days=12)
+            assert Decimal(out["amount"]) <= Decimal(inn["amount"])
 
 
 def test_truth_taxpayers(data: Path) -> None:
@@ -370,3 +403,75 @@ def test_csv_and_parquet_hold_the_same_rows(tmp_path: Path) -> None:
 def test_bad_arguments_raise_one_clear_error(tmp_path: Path, kwargs: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         generate(tmp_path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sparse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sparse")
+    generate(out, taxpayers=2000, invoices=20000, seed=SEED, profile="sparse")
+    return out
+
+
+def test_sparse_profile_has_only_the_required_columns(sparse: Path) -> None:
+    from loaders.mapping import INVOICE_REQUIRED
+
+    inv = pq.read_table(sparse / "invoices.parquet")
+    tp = pq.read_table(sparse / "taxpayers.parquet")
+    assert tuple(inv.column_names) == INVOICE_REQUIRED
+    assert tp.column_names == ["tax_id", "name", "registered_on", "industry", "region"]
+    for col in ("registered_on", "industry", "region"):
+        assert len(set(tp.column(col).to_pylist())) == 1, col
+    numbers = inv.column("invoice_number").to_pylist()
+    assert len(set(numbers)) == len(numbers) and all(len(n) == 20 for n in numbers)   # 数电, unique
+    assert all(not a.startswith("-") for a in inv.column("amount").to_pylist())          # no red-letter rows
+
+
+def test_sparse_profile_plants_drifting_loops_both_ways_among_ordinary_companies(sparse: Path) -> None:
+    rows = pq.read_table(sparse / "invoices.parquet").to_pylist()
+    by_key = {r["invoice_number"]: r for r in rows}
+    rings = _read_truth(sparse / "truth" / "rings.csv")
+    assert {"cycle", "fan_in", "fan_out", "scatter_gather"} <= {r["typology"] for r in rings}
+    assert not {"shared_identity", "item_mismatch", "void_red", "near_limit"} & {r["typology"] for r in rings}
+    cycles = [r for r in rings if r["typology"] == "cycle"]
+    assert {r["orientation"] for r in cycles} == {"along", "against"}
+    drifts = []
+    ring_keys: set[str] = set()
+    for ring in rings:
+        members = ring["members"].split(";")
+        invs = [by_key[k] for k in ring["invoice_keys"].split(";") if k]
+        ring_keys |= {r["invoice_number"] for r in invs}
+        if ring["typology"] == "cycle":
+            assert 2 <= len(members) <= 12
+            _check_loop(ring, members, invs, Decimal("0.4"))
+            drifts += [abs(Decimal(b["amount"]) / Decimal(a["amount"]) - 1) for a, b in zip(invs, invs[1:], strict=False)]
+        _check_flow(ring, members, invs)
+    assert max(drifts) > Decimal("0.2")        # fees skimmed hop to hop, not a constant amount
+    # cover trade: fraudulent companies trade outside their patterns about as much as clean ones
+    truth = {t["tax_id"]: t["fraud"] == "1" for t in _read_truth(sparse / "truth" / "taxpayers.csv")}
+    flow = {m for r in rings if r["typology"] in ("cycle", "fan_in", "fan_out", "scatter_gather")
+            for m in r["members"].split(";")}
+    count: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r["invoice_number"] not in ring_keys:
+            count[r["seller_tax_id"]] += 1
+            count[r["buyer_tax_id"]] += 1
+    fraud_counts = sorted(count[m] for m in flow)
+    clean_counts = sorted(count[t] for t, f in truth.items() if not f)
+    assert sum(c > 0 for c in fraud_counts) >= 0.7 * len(fraud_counts)
+    med_f, med_c = fraud_counts[len(fraud_counts) // 2], clean_counts[len(clean_counts) // 2]
+    assert 0.5 * med_c <= med_f <= 2 * med_c, (med_f, med_c)
+
+
+def test_sparse_profile_loads_cleanly(sparse: Path) -> None:
+    from loaders.load import load_files
+
+    rep = load_files(None, sparse / "invoices.parquet", taxpayers=sparse / "taxpayers.parquet",
+                     report_dir=sparse / "load")
+    assert rep.rejected == 0 and rep.loaded == 20000
+
+
+def test_sparse_profile_refuses_noise(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="default profile"):
+        generate(tmp_path, taxpayers=200, invoices=2000, profile="sparse", noise=0.01)
+    with pytest.raises(ConfigError, match="--profile"):
+        generate(tmp_path, taxpayers=200, invoices=2000, profile="dense")

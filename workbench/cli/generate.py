@@ -51,22 +51,29 @@ def _date(value: str | None, default: date) -> date:
                    "number sets cycles). Typologies not given are scaled to --taxpayers.")
 @click.option("--start", default=None, metavar="YYYY-MM-DD", help="First issue date [default: 2022-01-01].")
 @click.option("--end", default=None, metavar="YYYY-MM-DD", help="Last issue date [default: 2025-06-30].")
+@click.option("--profile", type=click.Choice(["default", "sparse"]), default="default", show_default=True,
+              help="default: every column and typology; sparse: only the required columns (no item codes, "
+                   "identifiers, limits; one registration date, industry and region), loops in both "
+                   "orientations with up to 40% drift, fan-in/out bursts and scatter-gather among ordinary "
+                   "companies.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def generate(out_dir: Path, taxpayers: int, invoices: int, seed: int, noise: float, fmt: str,
-             rings: tuple[str, ...], start: str | None, end: str | None, progress: bool) -> None:
+             rings: tuple[str, ...], start: str | None, end: str | None, profile: str, progress: bool) -> None:
     """Generate a synthetic invoice network with planted fake-invoicing (虚开) patterns.
 
     \b
     Writes, in the interchange format of docs/data-format (see docs/generator.md):
       OUT/invoices.<fmt>        one row per invoice (amounts in yuan, ISO dates with +08:00)
       OUT/taxpayers.<fmt>       the taxpayer register with identifiers
-      OUT/truth/rings.csv       planted rings and decoys: ring_id, typology, members, invoice_keys
+      OUT/truth/rings.csv       planted rings and decoys: ring_id, typology, members, invoice_keys,
+                                orientation (cycles: along / against the invoice direction)
       OUT/truth/taxpayers.csv   tax_id, fraud (0/1), typologies
       OUT/truth/noise.csv       malformed rows and the loader rule each one breaks
 
     \b
     Example:
       fapiao generate --taxpayers 5000 --invoices 200000 --seed 7 --noise 0.01 --out data
+      fapiao generate --profile sparse --taxpayers 20000 --invoices 200000 --out sparse-data
     """
     from rich.console import Console
     from rich.table import Table
@@ -76,7 +83,7 @@ def generate(out_dir: Path, taxpayers: int, invoices: int, seed: int, noise: flo
 
     summary = run(out_dir, taxpayers=taxpayers, invoices=invoices, seed=seed, noise=noise, fmt=fmt,
                   progress=progress, rings=_parse_rings(rings), start=_date(start, DEFAULT_START),
-                  end=_date(end, DEFAULT_END))
+                  end=_date(end, DEFAULT_END), profile=profile)
     table = Table(title=f"generated into {summary.out_dir}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
