@@ -9,11 +9,12 @@ export FAPIAO_STORE ?= embedded:workspace
 LOCK   := tools/lock/requirements.txt
 FAST   := -m "not slow and not neo4j and not browser"
 
-.PHONY: demo test test-min lint bench neo4j lock licences wheel-check clean help
+.PHONY: demo test test-fast test-min lint bench neo4j lock licences wheel-check clean help
 
 help:
 	@echo "make demo   - generate demo data with planted rings, load, detect, start the workbench"
 	@echo "make test   - run every test (starts a real local Neo4j; browser tests use Debian chromium)"
+	@echo "make test-fast - the fast lane: no slow, Neo4j or browser tests (markers: tests/conftest.py)"
 	@echo "make lint   - ruff + mypy --strict"
 	@echo "make bench  - speed and quality benchmarks (prints tables)"
 	@echo "make neo4j  - run a local Neo4j Community 5.26 in the foreground (Bolt on 127.0.0.1)"
@@ -37,6 +38,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(FAST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,3 +44,23 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(msg)
     with local_neo4j.running(tmp_path_factory.mktemp("neo4j-data")) as server:
         yield server.uri
+
+
+#: files left out of the fast lane (`make test-fast`: -m "not slow and not neo4j and not browser"): Streamlit
+#: AppTest page runs, a real HTTP server, the detection pipeline on generated data, numba-heavy pattern searches
+SLOW_FILES = frozenset({
+    "tests/algorithms/test_patterns.py", "tests/loaders/test_generator.py", "tests/workbench/test_api.py",
+    "tests/workbench/test_api_schema.py", "tests/workbench/test_detect.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers in one place: ``slow`` for the files above, AppTest page tests and the role matrix's page
+    runs; ``neo4j`` for every test that asks for a real Neo4j (``neo4j_uri``), marked or not."""
+    for item in items:
+        rel = item.path.resolve().relative_to(ROOT).as_posix()
+        if (rel in SLOW_FILES or rel.startswith("tests/workbench/test_page_")
+                or (rel == "tests/workbench/test_roles.py" and "page" in item.name)):
+            item.add_marker(pytest.mark.slow)
+        if "neo4j_uri" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.neo4j)
