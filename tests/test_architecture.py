@@ -77,9 +77,10 @@ def test_services_never_import_the_cli_or_the_ui() -> None:
     assert bad == []
 
 
-def test_the_ui_and_cli_never_import_each_other() -> None:
+def test_the_front_ends_never_import_each_other() -> None:
     assert violations("workbench/ui", banned=("workbench.cli",)) == []
     assert violations("workbench/cli", banned=("workbench.ui",)) == []
+    assert violations("workbench/api", banned=("workbench.cli", "workbench.ui")) == []
 
 
 @pytest.mark.parametrize("package", ["algorithms", "graph", "loaders", "workbench"])
