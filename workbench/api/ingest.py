@@ -4,12 +4,14 @@ the same rules, quarantine file and report; re-sending a batch changes nothing (
 from __future__ import annotations
 
 import csv
-import json
 import re
 import secrets
 import shutil
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
@@ -53,9 +55,10 @@ def summary(report: LoadReport, load_id: str) -> dict[str, Any]:
             "by_rule": report.by_rule, "rejections": _rejections(report)}
 
 
-def _load(store: Store, path: Path, out: Path, max_rows: int, shown: str) -> dict[str, Any]:
+def _load(store: Store, path: Path, out: Path, max_rows: int, shown: str, rows: int | None = None) -> dict[str, Any]:
     try:
-        rows = read_all(path).num_rows
+        if rows is None:
+            rows = read_all(path).num_rows
         if rows > max_rows:
             raise Problem(413, f"{rows:,} rows in one batch; at most {max_rows:,} (FAPIAO_API_MAX_ROWS): split it; "
                                "nothing was stored")
@@ -67,19 +70,28 @@ def _load(store: Store, path: Path, out: Path, max_rows: int, shown: str) -> dic
     return summary(report, out.name)
 
 
+def _text(value: Any) -> str:
+    """A JSON value as the text the loader reads (as loaders.read does for JSON files)."""
+    return "" if value is None else str(value)
+
+
 def ingest_rows(store: Store, rows: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
-    """Load JSON rows (interchange column names) through ``loaders.load``."""
+    """Load JSON rows (interchange column names) through ``loaders.load``.
+
+    The rows are handed over as a Parquet file of text columns (measured: the JSON Lines round trip cost
+    over half of a 1,000-row batch in pure-Python cell conversion); the loader sees the same text either way.
+    """
     if len(rows) > max_rows:
         raise Problem(413, f"{len(rows):,} invoices in one batch; at most {max_rows:,} (FAPIAO_API_MAX_ROWS): "
                            "split it; nothing was stored")
     out = _batch_dir(store)
     out.mkdir(parents=True)
-    path = out / "batch.jsonl"
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    path = out / "batch.parquet"
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    table = pa.table({c: pa.array([_text(row.get(c)) for row in rows], pa.string()) for c in columns})
+    pq.write_table(table, path, compression="none")
     try:
-        return _load(store, path, out, max_rows, "the batch")
+        return _load(store, path, out, max_rows, "the batch", rows=len(rows))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
