@@ -110,17 +110,18 @@ def bench_csv(rows: int, data: Path) -> list[str]:
 @click.option("--csv-rows", default=1_000_000, show_default=True, help="0 skips the end-to-end CSV run.")
 @click.option("--data", type=click.Path(path_type=Path), default=Path("/tmp/fapiao-bench-data"), show_default=True)
 def main(xlsx_rows: int, files: int, csv_rows: int, data: Path) -> None:
-    lines = ["| input | what | seconds | throughput | target | baseline in the same run |",
+    lines = [f"load average at the start: {os.getloadavg()[0]:.1f} (nproc {os.cpu_count()})",
+             "| input | what | seconds | throughput | target | baseline in the same run |",
              "|---|---|---|---|---|---|"]
+    click.echo("\n".join(lines))
     with tempfile.TemporaryDirectory(prefix="fapiao-ingest-bench-") as d:
         tmp = Path(d)
         if xlsx_rows:
-            lines += bench_xlsx(xlsx_rows, tmp)
+            click.echo("\n".join(bench_xlsx(xlsx_rows, tmp)))
         if files:
-            lines += bench_documents(files, tmp)
+            click.echo("\n".join(bench_documents(files, tmp)))
     if csv_rows:
-        lines += bench_csv(csv_rows, data)
-    click.echo("\n".join(lines))
+        click.echo("\n".join(bench_csv(csv_rows, data)))
     click.echo(f"load average at the end: {os.getloadavg()[0]:.1f} (nproc {os.cpu_count()})")
 
 
