@@ -1,40 +1,102 @@
-"""How suspicious a temporal cycle is, in points an investigator can follow (0..1).
+"""How rare a temporal cycle is in *this* data (显著性): evidence components, a null model, p-values and FDR.
 
-Busy real-world graphs are full of time-ordered loops: a steel mill and a machinery maker that buy
-from each other every month close a 2-hop loop every few weeks. What sets 循环开票 apart is the
-*money*: the same amount moving around (small drift), on trade relations used for little else
-(exclusive hops), among companies that are not large trading hubs, often young or sharing an
-identity. Each component is reported so the score can be explained.
+Busy trade closes time-ordered loops by chance: two manufacturers that buy from each other every month
+close a loop every few weeks. What sets 循环开票 apart is measured per loop as *evidence*:
+
+========================  ===========================================================  ==================
+component                 raw statistic (more suspicious →)                             needs
+========================  ===========================================================  ==================
+``fast``                  days per hop, first to last invoice (fewer)                   —
+``tight``                 largest hop-to-hop change of the total, closing pair incl.    —
+``exclusive``             invoices per hop relation over the whole data, per repeat     —
+``small_parties``         mean distinct trade partners of the members (fewer)           —
+``unusual_amount``        share of hops > 2 robust z above the seller's usual amount    —
+``same_item``             every hop carries the same item code                           item codes
+``shared_identity``       members share a phone / bank account                          identifiers
+``young``                 a member registered < 180 days before its first invoice       registration dates
+========================  ===========================================================  ==================
+
+**Null model.** The same loop search runs on shuffled copies of the invoice table: buyers rewired
+among the invoices of each month (every company keeps its number of output and input invoices per
+month, :func:`algorithms.significance.rewire`), then issue times permuted within each month
+(:func:`algorithms.significance.shuffle_times`). Loops found there are chance loops of a market with
+the same companies, volumes and rhythm. Each component of a loop is turned into its tail probability
+among the null loops (:func:`algorithms.significance.empirical_pvalue`); Fisher's combination
+``−2 Σ log p`` over the *available* components is the loop's test statistic, its **p-value** is the share
+of null loops whose statistic is at least as high (beyond the top 250 null loops, an exponential tail
+fitted to them, so a loop stronger than every chance loop is not capped at ``1 / (1 + n)``), and loops are reported when the Benjamini–Hochberg
+q-value is at most the FDR (default 5 %). For ranking and display the **score** (0–1) is the mean rank of
+the available components among the null loops (0 = as ordinary as any chance loop, 1 = beyond all).
+
+**Renormalisation.** A component whose input is missing or constant in the data (no item codes, no
+identifiers, every registration date the same) is left out of the mean: it neither adds nor subtracts,
+and :attr:`ScoredCycle.unavailable` names it so the evidence text can say so.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from algorithms.cycles import TemporalCycle
+from algorithms.significance import DEFAULT_FDR, bh_fdr, empirical_pvalue
 
-#: component → weight (sum 1.0)
-WEIGHTS = {"tight": 0.25, "exclusive": 0.15, "small_parties": 0.15, "unusual_amount": 0.1, "length": 0.1,
-           "same_item": 0.1, "shared_identity": 0.1, "young": 0.05}
+F64 = npt.NDArray[np.float64]
+#: evidence component → (Chinese name, input it needs or None when it only needs the invoices' parties, times, totals)
+COMPONENTS: dict[str, tuple[str, str | None]] = {
+    "fast": ("闭合速度", None),
+    "tight": ("金额一致", None),
+    "exclusive": ("交易关系专用", None),
+    "small_parties": ("成员规模小", None),
+    "unusual_amount": ("金额异常", None),
+    "same_item": ("同一品目", "item_code"),
+    "shared_identity": ("共用身份信息", "identifiers"),
+    "young": ("新设企业", "registered_on"),
+}
+#: Chinese name of each optional input, for "unavailable" evidence
+INPUT_ZH = {"item_code": "商品编码", "identifiers": "电话/银行账户等身份信息", "registered_on": "登记日期"}
+YOUNG_DAYS = 180
+#: null loops whose statistic's tail is extrapolated beyond the largest null values (see ``empirical_pvalue``)
+TAIL = 250
+
+
+@dataclass(frozen=True)
+class LoopContext:
+    """Data-wide facts a loop's evidence is measured against (one per invoice table)."""
+
+    pair_counts: Mapping[tuple[str, str], int]            # (seller, buyer) → invoices
+    degree: Mapping[str, float]                           # tax_id → distinct trade partners
+    seller_amounts: Mapping[str, tuple[float, float]]     # tax_id → (median, MAD) of log10 totals
+    shared: Mapping[frozenset[str], tuple[str, ...]] = field(default_factory=dict)   # {a, b} → shared kinds
+    young: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class ScoredCycle:
+    """A loop with its evidence, rank score (0–1), p-value and FDR decision."""
+
     cycle: TemporalCycle
-    score: float
-    components: dict[str, float]     # each 0..1 before weighting
-    closing_drift: float             # largest relative change between consecutive hops, incl. last → first
-    hop_drift: float                 # largest relative change between consecutive hops (without the closing pair)
-    pair_use: float                  # mean invoices per hop pair over the whole data, per repeat
-    member_degree: float             # mean number of distinct trade partners of the members
-    shared_kinds: tuple[str, ...]    # identifier kinds shared among members
-    young_members: int
+    score: float                         # mean rank of the available components among the null loops, 0..1
+    p_value: float
+    q_value: float
+    significant: bool                    # q ≤ the FDR
+    components: dict[str, float]         # available component → rank 0..1
+    unavailable: tuple[str, ...]         # components left out (input missing or constant)
+    closing_drift: float                 # largest relative change between consecutive hops, incl. last → first
+    pair_use: float                      # mean invoices per hop relation over the whole data, per repeat
+    member_degree: float                 # mean number of distinct trade partners of the members
+    shared_kinds: tuple[str, ...] = ()   # identifier kinds shared among members
+    young_members: int = 0
+    null_loops: int = 0                  # loops in the shuffled copies the loop was compared with
+
+    @property
+    def orientation(self) -> str:
+        return self.cycle.orientation
 
 
 def closing_drift(c: TemporalCycle) -> float:
@@ -44,109 +106,74 @@ def closing_drift(c: TemporalCycle) -> float:
     return max(abs(a2[i + 1] - a2[i]) / max(a2[i], 1) for i in range(len(a)))
 
 
-def score_cycle(
-    c: TemporalCycle,
-    *,
-    pair_counts: Mapping[tuple[str, str], int],
-    degree: Mapping[str, float],
-    shared: Mapping[frozenset[str], tuple[str, ...]],
-    young: set[str],
-    seller_amounts: Mapping[str, tuple[float, float]] | None = None,
-    tight_drift: float = 0.1,
-    hub_degree: float = 50,
-) -> ScoredCycle:
-    """Score one cycle.
+def available_components(
+    invoices: pd.DataFrame, taxpayers: pd.DataFrame | None = None, identifiers: pd.DataFrame | None = None,
+) -> dict[str, bool]:
+    """Which components have input in this data: a missing column, or one with fewer than two distinct
+    values, gives none.
 
-    Parameters
-    ----------
-    pair_counts
-        (seller, buyer) → invoices between them in the whole data.
-    degree
-        tax_id → distinct trade partners.
-    shared
-        {a, b} → identifier kinds the two share.
-    young
-        Taxpayers registered < 6 months before their first invoice.
-    seller_amounts
-        tax_id → (median, MAD) of log10 invoice totals: loop invoices far above a company's usual
-        amounts (robust z > 2) inflate turnover, a hallmark of 虚开.
-    tight_drift
-        Largest hop-to-hop drift at which the "tight amounts" component reaches 0. Longer loops earn the
-        "length" component: every extra hop that keeps the amount is less likely to happen by chance.
-    hub_degree
-        Mean member degree from which the "small parties" component starts to fall (it is 0 at 20×).
+    >>> import pandas as pd
+    >>> inv = pd.DataFrame({"item_code": [None, None]})
+    >>> av = available_components(inv, pd.DataFrame({"registered_on": ["2020-01-01", "2021-05-01"]}))
+    >>> av["same_item"], av["young"], av["shared_identity"], av["tight"]
+    (False, True, False, True)
     """
-    drift = closing_drift(c)
-    hop = c.max_drift if c.length > 2 else drift
-    use = sum(pair_counts.get((h.seller, h.buyer), 1) for h in c.hops) / len(c.hops) / c.repeats
-    deg = sum(degree.get(m, 0) for m in c.members) / len(c.members)
-    kinds = sorted({k for i, a in enumerate(c.members) for b in c.members[i + 1:]
-                    for k in shared.get(frozenset((a, b)), ())})
-    n_young = len(young & set(c.members))
-    comp = {
-        "tight": max(0.0, 1 - hop / tight_drift),
-        "exclusive": min(1.0, 2 / max(use, 1.0)),
-        "small_parties": min(1.0, max(0.0, 1 - math.log10(max(deg, 1) / hub_degree) / math.log10(20))),
-        "length": min(1.0, (c.length - 2) / 3),
-        "unusual_amount": _unusual(c, seller_amounts or {}),
-        "same_item": 1.0 if len({h.item_code for h in c.hops}) == 1 and c.hops[0].item_code else 0.0,
-        "shared_identity": 1.0 if kinds else 0.0,
-        "young": 1.0 if n_young else 0.0,
-    }
-    score = round(sum(WEIGHTS[k] * v for k, v in comp.items()), 4)
-    return ScoredCycle(c, score, comp, drift, hop, use, deg, tuple(kinds), n_young)
+    def varies(df: pd.DataFrame | None, col: str) -> bool:
+        return df is not None and col in df and df[col].dropna().nunique() >= 2
+
+    have = {"item_code": varies(invoices, "item_code"), "registered_on": varies(taxpayers, "registered_on"),
+            "identifiers": identifiers is not None and len(identifiers) > 0 and varies(identifiers, "value")}
+    return {k: need is None or have[need] for k, (_, need) in COMPONENTS.items()}
 
 
-def _unusual(c: TemporalCycle, stats: Mapping[str, tuple[float, float]]) -> float:
-    """Share of hops whose total is > 2 robust z above the seller's usual log10 total."""
-    hits = 0
-    for h in c.hops:
-        med, mad = stats.get(h.seller, (math.log10(max(h.total_fen, 1)), 0.0))
-        z = (math.log10(max(h.total_fen, 1)) - med) / (1.4826 * mad) if mad > 0 else 0.0
-        hits += z > 2
-    return hits / len(c.hops)
+def loop_context(inv: pd.DataFrame, *, act: pd.DataFrame | None = None, links: pd.DataFrame | None = None,
+                 strong_link: float = 1.0) -> LoopContext:
+    """:class:`LoopContext` of an invoice table (positive totals): relation counts, partner counts, usual amounts;
+    shared identifiers from identity ``links`` (weight ≥ ``strong_link``) and youth from ``act`` (``age_days``)."""
+    pos = inv[inv["total_fen"] > 0]
+    pairs = pos.groupby(["seller_tax_id", "buyer_tax_id"]).size()
+    pair_counts = {(str(a), str(b)): int(n) for a, b, n in
+                   zip(pairs.index.get_level_values(0), pairs.index.get_level_values(1), pairs.to_numpy(), strict=True)}
+    rel = pairs.reset_index()[["seller_tax_id", "buyer_tax_id"]]
+    degree = pd.concat([rel["seller_tax_id"].value_counts(), rel["buyer_tax_id"].value_counts()]).groupby(level=0).sum()
+    logs = pd.Series(np.log10(pos["total_fen"].astype(float).to_numpy()), index=pos.index)
+    med = logs.groupby(pos["seller_tax_id"]).median()
+    mad = (logs - pos["seller_tax_id"].map(med)).abs().groupby(pos["seller_tax_id"]).median().reindex(med.index)
+    stats = {str(k): (float(a), float(b)) for k, a, b in zip(med.index, med.tolist(), mad.tolist(), strict=True)}
+    shared: dict[frozenset[str], tuple[str, ...]] = {}
+    if links is not None and len(links):
+        strong = links[links["weight"] >= strong_link]
+        shared = {frozenset((str(a), str(b))): tuple(str(k).split(";"))
+                  for a, b, k in zip(strong["a"], strong["b"], strong["kinds"], strict=True)}
+    young = frozenset() if act is None or "age_days" not in act else \
+        frozenset(str(t) for t in act.index[(act["age_days"] < YOUNG_DAYS).to_numpy()])
+    return LoopContext(pair_counts, {str(k): float(v) for k, v in degree.items()}, stats, shared, young)
 
 
-def quick_scores(
-    cycles: Sequence[TemporalCycle],
-    *,
-    pair_counts: Mapping[tuple[str, str], int],
-    degree: Mapping[str, float],
-    shared: Mapping[frozenset[str], tuple[str, ...]],
-    young: set[str],
-    seller_amounts: Mapping[str, tuple[float, float]] | None = None,
-    tight_drift: float = 0.1,
-    hub_degree: float = 50,
-) -> npt.NDArray[np.float64]:
-    """:func:`score_cycle`'s score for many cycles at once, vectorised (numpy), without the explanation.
+def loop_statistics(cycles: Sequence[TemporalCycle], ctx: LoopContext) -> pd.DataFrame:
+    """One row per loop, one column per component: the raw statistic, signed so that larger = more suspicious.
 
-    Equal to ``score_cycle(...).score`` up to floating-point rounding (tested); used to pick the cycles
-    worth scoring in full when hundreds of thousands of loops come out of a busy graph."""
+    Also ``closing_drift``, ``pair_use``, ``member_degree``, ``young_members`` as measured (unsigned). Vectorised."""
     n = len(cycles)
+    cols = [*COMPONENTS, "closing_drift", "pair_use", "member_degree", "young_members"]
     if n == 0:
-        return np.zeros(0)
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     lengths = np.fromiter((len(c.hops) for c in cycles), dtype=np.int64, count=n)
     hops = [h for c in cycles for h in c.hops]
     seller = pd.Series([h.seller for h in hops], dtype=object)
     total = np.fromiter((h.total_fen for h in hops), dtype=np.float64, count=len(hops))
     item = pd.Series([h.item_code for h in hops], dtype=object)
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    # drift: consecutive hops, and with the closing pair (last → first)
     nxt = np.arange(len(hops)) + 1
     nxt[starts + lengths - 1] = starts
-    step = np.abs(total[nxt] - total) / np.maximum(total, 1)
-    closing = np.maximum.reduceat(step, starts)
-    hop_drift = np.where(lengths > 2, np.array([c.max_drift for c in cycles]), closing)
+    closing = np.maximum.reduceat(np.abs(total[nxt] - total) / np.maximum(total, 1), starts)
     repeats = np.fromiter((c.repeats for c in cycles), dtype=np.float64, count=n)
-    use_v = np.fromiter((pair_counts.get((h.seller, h.buyer), 1) for h in hops), dtype=np.float64, count=len(hops))
+    use_v = np.fromiter((ctx.pair_counts.get((h.seller, h.buyer), 1) for h in hops), dtype=np.float64, count=len(hops))
     use = np.add.reduceat(use_v, starts) / lengths / repeats
-    deg_v = seller.map(degree).fillna(0).to_numpy(dtype=np.float64)
-    deg = np.add.reduceat(deg_v, starts) / lengths
-    young_v = seller.isin(young).to_numpy()
-    has_young = np.logical_or.reduceat(young_v, starts)
-    stats = seller_amounts or {}
-    med = seller.map({k: v[0] for k, v in stats.items()}).to_numpy(dtype=np.float64)
-    mad = seller.map({k: v[1] for k, v in stats.items()}).to_numpy(dtype=np.float64)
+    deg = np.add.reduceat(seller.map(ctx.degree).fillna(0).to_numpy(dtype=np.float64), starts) / lengths
+    n_young = np.add.reduceat(seller.isin(ctx.young).to_numpy().astype(np.int64), starts)
+    med = seller.map({k: v[0] for k, v in ctx.seller_amounts.items()}).to_numpy(dtype=np.float64)
+    mad = seller.map({k: v[1] for k, v in ctx.seller_amounts.items()}).to_numpy(dtype=np.float64)
     logt = np.log10(np.maximum(total, 1))
     med = np.where(np.isnan(med), logt, med)
     mad = np.where(np.isnan(mad), 0.0, mad)
@@ -154,27 +181,144 @@ def quick_scores(
         z = np.where(mad > 0, (logt - med) / (1.4826 * mad), 0.0)
     unusual = np.add.reduceat((z > 2).astype(np.float64), starts) / lengths
     first_item = item.iloc[starts].to_numpy()
-    same = (item.to_numpy() == np.repeat(first_item, lengths))
-    same_item = np.logical_and.reduceat(same, starts) & np.array([bool(x) for x in first_item])
-    # shared identity: only cycles with two members that have strong links at all need the pair check
-    linked = {m for pair in shared for m in pair}
+    same = item.to_numpy() == np.repeat(first_item, lengths)
+    same_item = np.logical_and.reduceat(same, starts) & np.array([isinstance(x, str) and bool(x) for x in first_item])
+    linked = {m for pair in ctx.shared for m in pair}
     shared_any = np.zeros(n, dtype=bool)
-    n_linked = np.add.reduceat(seller.isin(linked).to_numpy().astype(np.int64), starts)
-    for i in np.flatnonzero(n_linked >= 2).tolist():
-        ms = cycles[i].members
-        shared_any[i] = any(shared.get(frozenset((a, b))) for j, a in enumerate(ms) for b in ms[j + 1:])
-    comp = {
-        "tight": np.maximum(0.0, 1 - hop_drift / tight_drift),
-        "exclusive": np.minimum(1.0, 2 / np.maximum(use, 1.0)),
-        "small_parties": np.minimum(1.0, np.maximum(0.0, 1 - np.log10(np.maximum(deg, 1) / hub_degree)
-                                                    / math.log10(20))),
-        "length": np.minimum(1.0, (lengths - 2) / 3),
-        "unusual_amount": unusual,
-        "same_item": same_item.astype(np.float64),
-        "shared_identity": shared_any.astype(np.float64),
-        "young": has_young.astype(np.float64),
-    }
-    out = np.zeros(n)
-    for k, v in comp.items():
-        out = out + WEIGHTS[k] * v
-    return np.round(out, 4)
+    if linked:
+        n_linked = np.add.reduceat(seller.isin(linked).to_numpy().astype(np.int64), starts)
+        for i in np.flatnonzero(n_linked >= 2).tolist():
+            ms = cycles[i].members
+            shared_any[i] = any(ctx.shared.get(frozenset((a, b))) for j, a in enumerate(ms) for b in ms[j + 1:])
+    span = np.fromiter((c.span_days for c in cycles), dtype=np.float64, count=n)
+    return pd.DataFrame({
+        "fast": -span / lengths, "tight": -closing, "exclusive": -use, "small_parties": -np.log10(np.maximum(deg, 1)),
+        "unusual_amount": unusual, "same_item": same_item.astype(float), "shared_identity": shared_any.astype(float),
+        "young": (n_young > 0).astype(float),
+        "closing_drift": closing, "pair_use": use, "member_degree": deg, "young_members": n_young.astype(float),
+    })
+
+
+def _ranks(obs: F64, null: F64) -> F64:
+    """Mid-rank of each observation among the null values, 0..1 (ties count half)."""
+    if len(null) == 0:
+        return np.full(len(obs), 0.5)
+    s = np.sort(null)
+    below = np.searchsorted(s, obs, side="left")
+    upto = np.searchsorted(s, obs, side="right")
+    return np.asarray((below + upto) / (2.0 * len(s)), dtype=np.float64)
+
+
+def significance(
+    observed: pd.DataFrame, null: pd.DataFrame, available: Mapping[str, bool], *, fdr: float = DEFAULT_FDR,
+) -> tuple[F64, F64, F64, npt.NDArray[np.bool_], pd.DataFrame]:
+    """(score, p-value, q-value, significant, component ranks) of each observed loop against the null loops.
+
+    ``observed`` and ``null`` come from :func:`loop_statistics`; only the ``available`` components count.
+
+    >>> import pandas as pd
+    >>> null = pd.DataFrame({"tight": [-0.5, -0.4, -0.3, -0.6] * 25, "fast": [-9.0, -8.0, -7.0, -6.0] * 25})
+    >>> obs = pd.DataFrame({"tight": [-0.01, -0.45], "fast": [-0.5, -8.0]})
+    >>> score, p, q, sig, comp = significance(obs, null, {"tight": True, "fast": True})
+    >>> sig.tolist(), round(float(p[0]), 3)
+    ([True, False], 0.01)
+    """
+    names = [k for k in COMPONENTS if available.get(k, False) and k in observed]
+    if not names:
+        raise ValueError("no evidence component is available")
+    comp_obs = pd.DataFrame({k: _ranks(observed[k].to_numpy(float), null[k].to_numpy(float)) for k in names},
+                            index=observed.index)
+    score = comp_obs.to_numpy().mean(axis=1) if len(comp_obs) else np.zeros(0)
+
+    def fisher(frame: pd.DataFrame) -> F64:
+        """Fisher's combination of the per-component tail probabilities among the null loops."""
+        logs = [np.log(empirical_pvalue(frame[k].to_numpy(float), null[k].to_numpy(float))) for k in names]
+        return np.asarray(-2.0 * np.sum(logs, axis=0), dtype=np.float64) if len(frame) else np.zeros(0)
+
+    null_stat = fisher(null) if len(null) else np.zeros(0)
+    p = empirical_pvalue(fisher(observed), null_stat, tail=min(TAIL, len(null_stat) // 10))
+    reject, q = bh_fdr(p, q=fdr)
+    return score, p, q, reject, comp_obs
+
+
+def null_statistics(
+    inv: pd.DataFrame, ctx: LoopContext, *, copies: int = 2, seed: int = 0, max_invoices: int = 300_000,
+    **search: Any,
+) -> pd.DataFrame:
+    """:func:`loop_statistics` of the loops in ``copies`` shuffled copies of ``inv`` (the null model).
+
+    Each copy: buyers rewired within each month, then issue times permuted within each month (seeded by
+    ``seed`` and the copy number). The loop search (:func:`algorithms.cycles.temporal_cycles` with
+    ``search``) runs on a run of whole months holding at most ``max_invoices`` invoices, chosen at random:
+    the statistics are local in time, so a slice of a large table gives the same null distribution for a
+    fraction of the time. Relation counts and partner counts come from the whole shuffled copy; shared
+    identifiers and youth from ``ctx`` (rewiring changes neither)."""
+    from algorithms._tables import TZ, localized
+    from algorithms.cycles import temporal_cycles
+    from algorithms.significance import rewire, shuffle_times
+
+    parts = []
+    for k in range(copies):
+        rng = np.random.default_rng([seed, k])
+        shuffled = shuffle_times(rewire(inv, rng=rng, period="month"), rng=rng)
+        sub = shuffled
+        if len(shuffled) > max_invoices:
+            local = localized(shuffled["issued_at"]).dt.tz_convert(TZ)
+            month = np.asarray(local.dt.year * 12 + local.dt.month, dtype=np.int64)
+            months, counts = np.unique(month, return_counts=True)
+            first = int(rng.integers(0, len(months)))
+            last = first
+            while last + 1 < len(months) and counts[first:last + 2].sum() <= max_invoices:
+                last += 1
+            while first > 0 and counts[first - 1:last + 1].sum() <= max_invoices:
+                first -= 1
+            sub = shuffled[(month >= months[first]) & (month <= months[last])]
+        found = temporal_cycles(sub, **search).cycles
+        base = loop_context(shuffled)
+        parts.append(loop_statistics(found, LoopContext(base.pair_counts, base.degree, base.seller_amounts,
+                                                        ctx.shared, ctx.young)))
+    return pd.concat(parts, ignore_index=True) if parts else loop_statistics([], ctx)
+
+
+def score_loops(
+    cycles: Sequence[TemporalCycle], ctx: LoopContext, null: pd.DataFrame, available: Mapping[str, bool], *,
+    fdr: float = DEFAULT_FDR,
+) -> list[ScoredCycle]:
+    """Every loop scored against the null loops' statistics (:func:`null_statistics`), ranked by
+    (significant, score) descending. See the module docstring."""
+    obs = loop_statistics(cycles, ctx)
+    score, p, q, sig, comp = significance(obs, null, available, fdr=fdr)
+    unavailable = tuple(k for k in COMPONENTS if not available.get(k, False))
+    rank_rows = comp.to_dict("records")
+    measured = obs[["closing_drift", "pair_use", "member_degree", "young_members"]].to_numpy(dtype=np.float64)
+    out = []
+    for i, c in enumerate(cycles):
+        kinds = sorted({k for j, a in enumerate(c.members) for b in c.members[j + 1:]
+                        for k in ctx.shared.get(frozenset((a, b)), ())}) if ctx.shared else []
+        out.append(ScoredCycle(
+            c, round(float(score[i]), 4), float(p[i]), float(q[i]), bool(sig[i]),
+            {str(k): float(v) for k, v in rank_rows[i].items()}, unavailable,
+            float(measured[i, 0]), float(measured[i, 1]), float(measured[i, 2]),
+            tuple(kinds), int(measured[i, 3]), len(null),
+        ))
+    out.sort(key=lambda s: (not s.significant, -s.score, s.p_value, s.cycle.members))
+    return out
+
+
+def describe(sc: ScoredCycle) -> dict[str, Any]:
+    """JSON-able significance facts for ``Ring.details``."""
+    return {"orientation": sc.orientation, "p_value": round(sc.p_value, 6), "q_value": round(sc.q_value, 6),
+            "significant": sc.significant, "null_loops": sc.null_loops,
+            "components": {k: round(v, 3) for k, v in sc.components.items()},
+            "unavailable": list(sc.unavailable), "closing_drift": round(sc.closing_drift, 4),
+            "pair_use": round(sc.pair_use, 2), "member_degree": round(sc.member_degree, 1)}
+
+
+def unavailable_inputs_zh(unavailable: Sequence[str]) -> list[str]:
+    """Chinese names of the inputs behind the unavailable components, each once, in component order."""
+    seen: list[str] = []
+    for k in unavailable:
+        need = COMPONENTS[k][1]
+        if need and INPUT_ZH[need] not in seen:
+            seen.append(INPUT_ZH[need])
+    return seen

@@ -5,6 +5,18 @@ A *temporal cycle* of length k is a sequence of invoices ``e1 .. ek`` with ``sel
 inside ``window_days`` (``t(ek) - t(e1) <= window``). Every cycle is found from its earliest invoice,
 so no rotation is reported twice.
 
+Two orientations (``orientation="both"``, the default):
+
+* **along** (过票链, pass-through): ``buyer(ei) = seller(ei+1)`` as above — each company is invoiced,
+  then invoices on;
+* **against** (虚抵进项, buying input invoices): ``seller(ei) = buyer(ei+1)`` — each company first issues
+  an output invoice, then obtains an input invoice to offset it. Payment loops turned into invoices
+  (the payee invoices the payer) look like this. Found by the same search on the reversed invoices
+  (buyer → seller) and mapped back;
+* a two-company loop (对开) is time-ordered both ways; it is searched once and labelled **mutual**.
+
+A loop time-ordered in neither direction is not a temporal cycle and is never reported.
+
 Pruning before enumerating, in the spirit of 2SCENT (Kumar & Calders 2018):
 
 1. the time axis is cut into overlapping windows of length ``2·window`` (step ``window``); any loop that
@@ -32,8 +44,11 @@ Example
 >>> inv = pd.DataFrame({"key": ["1", "2", "3"], "seller_tax_id": ["A", "B", "C"],
 ...     "buyer_tax_id": ["B", "C", "A"], "total_fen": [100_00, 98_00, 97_00],
 ...     "issued_at": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-09"]).tz_localize("Asia/Shanghai")})
->>> [c.members for c in temporal_cycles(inv).cycles]
-[('A', 'B', 'C')]
+>>> [(c.members, c.orientation) for c in temporal_cycles(inv).cycles]
+[(('A', 'B', 'C'), 'along')]
+>>> back = inv.assign(seller_tax_id=inv["buyer_tax_id"], buyer_tax_id=inv["seller_tax_id"])
+>>> [(c.members, c.orientation) for c in temporal_cycles(back).cycles]
+[(('B', 'A', 'C'), 'against')]
 """
 
 from __future__ import annotations
@@ -59,6 +74,14 @@ from graph.core.vocab import BLUE_STATUSES
 DAY = 86_400
 I64 = npt.NDArray[np.int64]
 VALID_STATUSES = BLUE_STATUSES
+#: loop orientations: invoices time-ordered along seller → buyer (each company is invoiced, then invoices on:
+#: 过票 pass-through), against it (each company first issues, then obtains input to offset it: 虚抵进项), or a
+#: two-company loop, which is ordered both ways (对开)
+ALONG, AGAINST, MUTUAL = "along", "against", "mutual"
+BOTH = "both"
+ORIENTATION_ZH = {ALONG: "过票链", AGAINST: "虚抵进项", MUTUAL: "对开"}
+#: ``orientation`` argument of :func:`temporal_cycles` → searches run
+ORIENTATION_SEARCHES: dict[str, tuple[str, ...]] = {ALONG: (ALONG,), AGAINST: (AGAINST,), BOTH: (ALONG, AGAINST)}
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,7 @@ class TemporalCycle:
     max_drift: float              # largest relative change of total between consecutive hops
     spread: float                 # (max - min) / max of the hop totals
     repeats: int                  # instances found with the same member set (distinct invoice sequences)
+    orientation: str = ALONG      # ALONG (过票链), AGAINST (虚抵进项) or MUTUAL (对开, two companies)
 
     @property
     def length(self) -> int:
@@ -93,6 +117,7 @@ class TemporalCycle:
         return {
             "hops": [h.__dict__ for h in self.hops], "span_days": round(self.span_days, 2),
             "max_drift": round(self.max_drift, 4), "spread": round(self.spread, 4), "repeats": self.repeats,
+            "orientation": self.orientation,
         }
 
 
@@ -144,14 +169,15 @@ def temporal_cycles(
     *,
     window_days: float = 90,
     min_len: int = 2,
-    max_len: int = 10,
+    max_len: int = 12,
     max_drift: float | None = None,
     statuses: Sequence[str] = VALID_STATUSES,
     max_expansions: int = 50_000,
     workers: int | None = None,
     memo: bool = True,
+    orientation: str = BOTH,
 ) -> CycleSearch:
-    """Find time-ordered issuer→buyer loops of ``min_len..max_len`` taxpayers inside a window.
+    """Find time-ordered issuer→buyer loops of ``min_len..max_len`` taxpayers inside a window, in both orientations.
 
     Parameters
     ----------
@@ -178,28 +204,68 @@ def temporal_cycles(
     memo
         Skip arrivals the search has already shown to be dead ends (2SCENT's closing times; see
         :func:`algorithms.cycles_kernels.search`). Same result either way; off only for tests.
+    orientation
+        ``"along"``, ``"against"`` or ``"both"`` (see the module docstring). A member set found in both
+        orientations is reported once per orientation.
 
     Returns
     -------
     CycleSearch
-        One :class:`TemporalCycle` per member set (best instance: smallest spread, then shortest
-        span), ordered by (spread, span).
+        One :class:`TemporalCycle` per member set and orientation (best instance: smallest spread, then
+        shortest span), ordered by (spread, span).
     """
     started = time.perf_counter()
+    if orientation not in ORIENTATION_SEARCHES:
+        raise ValueError(f"orientation must be one of {sorted(ORIENTATION_SEARCHES)}, got {orientation!r}")
     inv = _eligible(invoice_frame(invoices), statuses).reset_index(drop=True)
     window = int(round(window_days * DAY))
     if len(inv) == 0 or max_len < 2:
         return CycleSearch([], 0, len(inv), 0, 0, time.perf_counter() - started)
     codes, names = pd.factorize(pd.concat([inv["seller_tax_id"], inv["buyer_tax_id"]], ignore_index=True))
     n_inv = len(inv)
-    src = codes[:n_inv].astype(np.int64)
-    dst = codes[n_inv:].astype(np.int64)
+    seller = codes[:n_inv].astype(np.int64)
+    buyer = codes[n_inv:].astype(np.int64)
     tm = _epoch_seconds(inv["issued_at"])
     amt = inv["total_fen"].to_numpy(dtype=np.float64)
     gate = float("inf") if max_drift is None else float(max_drift)
-    n = len(names)
+    stats: dict[str, float] = {}
+    cycles: list[TemporalCycle] = []
+    instances = truncated = kept = 0
+    for label in ORIENTATION_SEARCHES[orientation]:
+        t_dir = time.perf_counter()
+        # "against": the same search on the reversed invoices (buyer → seller) finds the loops whose
+        # invoices are time-ordered against the invoice direction
+        src, dst = (seller, buyer) if label == ALONG else (buyer, seller)
+        lo_len = min_len if label == ALONG else max(min_len, 3)   # a 2-member loop is ordered both ways: once
+        found, n_keep, counts, t_scc = _search_rows(
+            src, dst, tm, amt, len(names), window, gate, lo_len, max_len, max_expansions, memo, workers)
+        t_search = time.perf_counter()
+        cycles.extend(_deduplicate(found, inv, seller, tm, label))
+        done = time.perf_counter()
+        instances += len(found)
+        truncated += counts[0]
+        kept = max(kept, n_keep)
+        stats |= {f"{label}_scc": t_scc - t_dir, f"{label}_search": t_search - t_dir - (t_scc - t_dir),
+                  f"{label}_dedup": done - t_search, f"{label}_loops": float(len(cycles)),
+                  f"{label}_hops_followed": float(counts[1]), f"{label}_memo_skips": float(counts[3])}
+        stats["scc"] = stats.get("scc", 0.0) + t_scc - t_dir
+        stats["search"] = stats.get("search", 0.0) + t_search - t_scc
+        stats["dedup"] = stats.get("dedup", 0.0) + done - t_search
+        stats["hops_followed"] = stats.get("hops_followed", 0.0) + counts[1]
+        stats["hops_gathered"] = stats.get("hops_gathered", 0.0) + counts[2]
+        stats["memo_skips"] = stats.get("memo_skips", 0.0) + counts[3]
+    if len(ORIENTATION_SEARCHES[orientation]) > 1:
+        cycles.sort(key=lambda c: (c.spread, c.span_days, c.orientation != ALONG, c.members))
+    return CycleSearch(cycles, instances, n_inv, kept, truncated, time.perf_counter() - started, stats)
+
+
+def _search_rows(
+    src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, window: int, gate: float, min_len: int,
+    max_len: int, max_expansions: int, memo: bool, workers: int | None,
+) -> tuple[I64, int, list[int], float]:
+    """The kernel over every start invoice of ``src → dst``: (loop rows of invoice indices, invoices kept by
+    the window/SCC pruning, [truncated starts, hops followed, gathered, memo skips], time the pruning ended)."""
     t0 = int(tm.min())
-    t_prep = time.perf_counter()
     comp = _window_components(src, dst, tm, n, window, t0)
     w_of = (tm - t0) // window
     in_scc = (comp[w_of, src] >= 0) & (comp[w_of, src] == comp[w_of, dst])
@@ -263,16 +329,9 @@ def temporal_cycles(
         with ThreadPoolExecutor(threads) as ex:
             results = list(ex.map(lambda c: run(*c), chunks))
     rows = [part for r in results for part in r[0]]
-    truncated, followed, gathered, skipped = (int(x) for x in np.sum([r[1] for r in results], axis=0))
+    counts = [int(x) for x in np.sum([r[1] for r in results], axis=0)]
     found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
-    t_search = time.perf_counter()
-    cycles = _deduplicate(found, inv, src, tm, names)
-    done = time.perf_counter()
-    return CycleSearch(
-        cycles, len(found), n_inv, len(keep), truncated, done - started,
-        {"prepare": t_prep - started, "scc": t_scc - t_prep, "search": t_search - t_scc, "dedup": done - t_search,
-         "hops_followed": float(followed), "hops_gathered": float(gathered), "memo_skips": float(skipped)},
-    )
+    return found, len(keep), counts, t_scc
 
 
 def _epoch_seconds(col: pd.Series) -> I64:
@@ -310,20 +369,20 @@ def _member_groups(members: I64) -> tuple[I64, I64]:
     return group, np.asarray(counts, dtype=np.int64)
 
 
-def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, names: pd.Index) -> list[TemporalCycle]:
+def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, orientation: str) -> list[TemporalCycle]:
     if len(found) == 0:
         return []
     # millions of small objects (hops, tuples, cycles): the cyclic GC would rescan them all again and again
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _best_instances(found, inv, src, tm)
+        return _best_instances(found, inv, src, tm, orientation)
     finally:
         if enabled:
             gc.enable()
 
 
-def _best_instances(found: I64, inv: pd.DataFrame, src: I64, tm: I64) -> list[TemporalCycle]:
+def _best_instances(found: I64, inv: pd.DataFrame, src: I64, tm: I64, orientation: str) -> list[TemporalCycle]:
     """One :class:`TemporalCycle` per member set: smallest spread, then shortest span; repeats counted."""
     valid = found >= 0
     safe = np.where(valid, found, 0)
@@ -353,8 +412,12 @@ def _best_instances(found: I64, inv: pd.DataFrame, src: I64, tm: I64) -> list[Te
     hops_flat = [hop_list[q] for q in pos]
     sellers_flat = [hops_flat[q].seller for q in range(len(hops_flat))]
     sp_l, dr_l, spr_l = span[first_of_group], drift[first_of_group], spread[first_of_group]
-    out = [TemporalCycle(members=tuple(sellers_flat[a:b]), hops=tuple(hops_flat[a:b]), span_days=sp, max_drift=dr,
-                         spread=spr, repeats=rep)
+    # members in invoice direction from the earliest invoice's seller: the hops' sellers in time order
+    # ("along"), or the first hop's seller followed by the others' in reverse time order ("against")
+    out = [TemporalCycle(members=tuple(sellers_flat[a:b]) if orientation == ALONG
+                         else (sellers_flat[a], *sellers_flat[b - 1:a:-1]),
+                         hops=tuple(hops_flat[a:b]), span_days=sp, max_drift=dr,
+                         spread=spr, repeats=rep, orientation=MUTUAL if b - a == 2 else orientation)
            for a, b, sp, dr, spr, rep in zip([0, *ends[:-1]], ends, sp_l.tolist(), dr_l.tolist(), spr_l.tolist(),
                                              counts[group[first_of_group]].tolist(), strict=True)]
     # order by (spread, span, members): numpy for the first two keys, members only inside exact ties

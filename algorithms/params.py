@@ -42,16 +42,21 @@ class DetectionParams:
     window_days: int = param(90, flag="--window", lo=1, hi=3650, stage="cycles",
                              help="Days within which a loop of invoices must close to count as a temporal cycle.",
                              zh="闭环时间窗口(天)")
-    max_cycle_len: int = param(10, flag="--max-len", lo=2, hi=12, stage="cycles",
+    max_cycle_len: int = param(12, flag="--max-len", lo=2, hi=12, stage="cycles",
                                help="Longest loop searched, in taxpayers.",
                                zh="最长环路(家企业)")
     max_drift: float | None = param(0.25, flag="--max-drift", lo=0.0, hi=100.0, off=True, stage="cycles",
                                     help="Search gate: follow a loop's next invoice only when its total is within "
                                          "this fraction of the loop's first invoice's ('off' = no gate).",
                                     zh="闭环金额漂移门限(比例,off 不限)")
-    min_cycle_score: float = param(0.58, flag="--min-cycle-score", lo=0.0, hi=1.0, stage="typologies",
-                                   help="Cycles scoring at least this become rings and flag their members.",
-                                   zh="循环团伙评分下限")
+    cycle_fdr: float = param(0.05, flag="--cycle-fdr", lo=0.001, hi=0.5, stage="typologies",
+                             help="False discovery rate of the loops against loops in shuffled copies of the data: "
+                                  "significant loops become rings and flag their members.",
+                             zh="循环开票错误发现率(FDR)")
+    cycle_copies: int = param(2, flag="--cycle-copies", lo=1, hi=20, stage="typologies",
+                              help="Shuffled copies of the data (buyers rewired and times permuted within months) "
+                                   "whose loops are the null model of the loop significance.",
+                              zh="循环零模型副本数")
     tier_medium: float | None = param(None, flag="--tier-medium", lo=0.0, hi=1.0, off=True, stage="risk",
                                       help="Risk score from which a taxpayer is in the medium tier "
                                            "('off' = the FAPIAO_TIER_MEDIUM setting).",

@@ -23,16 +23,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from algorithms import amounts, dynamics, hubs, identity, shell, tiers
+from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, shell, tiers
 from algorithms.communities import Community, communities
-from algorithms.cycle_scoring import ScoredCycle, quick_scores, score_cycle
-from algorithms.cycles import TemporalCycle, temporal_cycles
+from algorithms.cycle_scoring import ScoredCycle
+from algorithms.cycles import ORIENTATION_ZH, TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
 from algorithms.patterns import Pattern, PatternParams, PatternSearch, detect_patterns
 from algorithms.risk import Evidence, RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
+from algorithms.significance import DEFAULT_FDR
 from graph.core import schema, settings, vocab
 from graph.core.model import Ring, Run
 from graph.store import Store
@@ -91,13 +92,22 @@ def run_id_for(fp: str, params: dict[str, Any]) -> str:
 # ring assembly
 
 
+ORIENTATION_TEXT = {
+    "along": "过票链:各企业先取得进项、后开出销项",
+    "against": "虚抵进项:各企业先开出销项、后取得进项抵扣",
+    "mutual": "对开:两家企业互相开票",
+}
+
+
 def cycle_evidence(sc: ScoredCycle) -> str:
-    """e.g. "3 家企业时序闭环,11 天内闭合,各环金额差异 4%,2 家成员首次开票时登记不足 6 个月,成员共用电话"."""
+    """e.g. "3 家企业时序闭环(虚抵进项:各企业先开出销项、后取得进项抵扣),11 天内闭合,各环金额差异 4%,…,
+    比随机打乱后的同类闭环更罕见(p=0.001,q=0.02);数据缺少商品编码,相应证据未参与评分"."""
     c = sc.cycle
-    parts = [f"{c.length} 家企业时序闭环(循环开票)", f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(sc.closing_drift)}"]
+    parts = [f"{c.length} 家企业时序闭环({ORIENTATION_TEXT.get(c.orientation, ORIENTATION_ZH.get(c.orientation, ''))})",
+             f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(sc.closing_drift)}"]
     if sc.pair_use <= 1.2:
         parts.append("各环交易关系几乎只用于此闭环")
-    if sc.components.get("same_item"):
+    if sc.components.get("same_item", 0) >= 0.5:
         parts.append("同一品目转了一圈")
     if c.repeats > 1:
         parts.append(f"同一闭环出现 {c.repeats} 次")
@@ -105,7 +115,13 @@ def cycle_evidence(sc: ScoredCycle) -> str:
         parts.append(f"{sc.young_members} 家成员首次开票时登记不足 6 个月")
     if sc.shared_kinds:
         parts.append("成员共用" + "、".join(KIND_ZH.get(k, k) for k in sc.shared_kinds))
-    return ",".join(parts)
+    parts.append(f"比随机打乱后的同类闭环更罕见(p={sc.p_value:.3g},q={sc.q_value:.3g})" if sc.significant
+                 else f"与随机打乱后的闭环相比不显著(p={sc.p_value:.3g})")
+    text = ",".join(parts)
+    missing = cycle_scoring.unavailable_inputs_zh(sc.unavailable)
+    if missing:
+        text += f";数据缺少{'、'.join(missing)},相应证据未参与评分"
+    return text
 
 
 def _ring_id(run_id: str, kind: str, members: Sequence[str]) -> str:
@@ -124,9 +140,7 @@ def assemble_rings(
         rings.append(Ring(
             _ring_id(run_id, "cycle", c.members), run_id, "cycle", c.members, tuple(h.key for h in c.hops),
             sc.score, cycle_evidence(sc),
-            c.details() | {"window_days": window_days, "closing_drift": round(sc.closing_drift, 4),
-                           "pair_use": round(sc.pair_use, 2), "member_degree": round(sc.member_degree, 1),
-                           "components": {k: round(v, 3) for k, v in sc.components.items()}},
+            c.details() | {"window_days": window_days} | cycle_scoring.describe(sc),
         ))
     for cl in clusters:
         kinds = sorted({KIND_ZH.get(k, k) for k, _, _ in cl.shared})
@@ -262,7 +276,6 @@ def run_detection(
     """
     p = (params or DetectionParams()).replace(**changes)
     window_days, max_cycle_len, max_drift, seed = p.window_days, p.max_cycle_len, p.max_drift, p.seed
-    min_cycle_score = p.min_cycle_score
     tm = settings.get_float("FAPIAO_TIER_MEDIUM") if p.tier_medium is None else p.tier_medium
     th = settings.get_float("FAPIAO_TIER_HIGH") if p.tier_high is None else p.tier_high
     params_used: dict[str, Any] = p.as_dict() | {"tier_medium": tm, "tier_high": th, "detector": DETECTOR_VERSION}
@@ -290,8 +303,10 @@ def run_detection(
         with st.stage("typologies"):
             act = shell.activity(inv, tp)
             edges = _edges(inv)
-            scored = score_cycles(search.cycles, act, edges, links, inv, min_score=min_cycle_score)
-            flagged_cycles = [sc for sc in scored if sc.score >= min_cycle_score]
+            scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
+                                  null_copies=p.cycle_copies, window_days=window_days, max_len=max_cycle_len,
+                                  max_drift=max_drift)
+            flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
             signals: list[Signal] = [
@@ -347,32 +362,28 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
     return {k: min(1.0, v / 2) for k, v in counts.items()}
 
 
-def score_cycles(cycles: list[TemporalCycle], act: pd.DataFrame, edges: pd.DataFrame,
-                 links: pd.DataFrame, edges_inv: pd.DataFrame, min_score: float | None = None) -> list[ScoredCycle]:
-    """Score every cycle with the data-wide context (pair use, member degree, shared identifiers, youth).
-
-    With ``min_score``, only cycles that can reach it are scored in full (explained): all are scored
-    at once with :func:`algorithms.cycle_scoring.quick_scores` first (a busy graph yields 10⁵+ loops)."""
-    pair_counts = {(a, b): int(n) for a, b, n in
-                   edges[["seller_tax_id", "buyer_tax_id", "count"]].itertuples(index=False, name=None)}
-    degree = {str(k): float(v) for k, v in (act["out_partners"] + act["in_partners"]).items()}
-    young = set(act.index[(act["age_days"] < 180).to_numpy()])
-    strong = links[links["weight"] >= identity.STRONG_LINK] if len(links) else links
-    shared = {frozenset((a, b)): tuple(str(k).split(";"))
-              for a, b, k in zip(strong.get("a", []), strong.get("b", []), strong.get("kinds", []), strict=True)}
-    members = {m for c in cycles for m in c.members}
-    sub = edges_inv[edges_inv["seller_tax_id"].isin(members) & (edges_inv["total_fen"] > 0)]
-    logs = pd.Series(np.log10(sub["total_fen"].astype(float).to_numpy()), index=sub.index)
-    med = logs.groupby(sub["seller_tax_id"]).median()
-    mad = (logs - sub["seller_tax_id"].map(med)).abs().groupby(sub["seller_tax_id"]).median()
-    mad = mad.reindex(med.index)
-    stats = {str(k): (float(a), float(b)) for k, a, b in zip(med.index, med.tolist(), mad.tolist(), strict=True)}
-    ctx: dict[str, Any] = {"pair_counts": pair_counts, "degree": degree, "shared": shared, "young": young,
-                           "seller_amounts": stats}
-    if min_score is not None:
-        quick = quick_scores(cycles, **ctx)
-        cycles = [c for c, q in zip(cycles, quick.tolist(), strict=True) if q >= min_score - 1e-3]
-    return sorted((score_cycle(c, **ctx) for c in cycles), key=lambda sc: -sc.score)
+def score_cycles(
+    cycles: list[TemporalCycle], inv: pd.DataFrame, tp: pd.DataFrame | None, idf: pd.DataFrame | None, *,
+    act: pd.DataFrame | None = None, links: pd.DataFrame | None = None, fdr: float = DEFAULT_FDR, seed: int = 0,
+    null_copies: int = 2, **search: Any,
+) -> list[ScoredCycle]:
+    """Score every loop against loops found by the same search (``search``: ``temporal_cycles`` keywords) in
+    shuffled copies of the data, with its members' shared identifiers and youth; one loop per member set
+    (the more significant orientation). See :mod:`algorithms.cycle_scoring`."""
+    if not cycles:
+        return []
+    ctx = cycle_scoring.loop_context(inv, act=act, links=links, strong_link=identity.STRONG_LINK)
+    null = cycle_scoring.null_statistics(inv, ctx, copies=null_copies, seed=seed, **search)
+    available = cycle_scoring.available_components(inv, tp, idf)
+    scored = cycle_scoring.score_loops(cycles, ctx, null, available, fdr=fdr)
+    seen: set[frozenset[str]] = set()
+    out = []
+    for sc in scored:                 # best first: a member set found in both orientations is kept once
+        key = frozenset(sc.cycle.members)
+        if key not in seen:
+            seen.add(key)
+            out.append(sc)
+    return out
 
 
 def _edges(inv: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,13 @@ def table(rows: list[tuple[str, str, float, int]], status: str = "normal") -> pd
 
 
 def members(inv: pd.DataFrame, **kw: object) -> list[tuple[str, ...]]:
+    """Members of the loops found (time-ordered along the invoice direction unless ``orientation`` is given)."""
+    kw.setdefault("orientation", "along")
     return [c.members for c in temporal_cycles(inv, **kw).cycles]  # type: ignore[arg-type]
+
+
+def reversed_table(inv: pd.DataFrame) -> pd.DataFrame:
+    return inv.assign(seller_tax_id=inv["buyer_tax_id"], buyer_tax_id=inv["seller_tax_id"])
 
 
 def test_time_ordered_triangle_found_with_hops_in_order() -> None:
@@ -40,11 +46,54 @@ def test_time_ordered_triangle_found_with_hops_in_order() -> None:
     assert c.span_days == pytest.approx(9)
 
 
-def test_loop_not_time_ordered_is_not_reported() -> None:
-    # B→C happens before A→B: money cannot have gone round
+def test_loop_not_time_ordered_along_is_not_an_along_loop() -> None:
+    # B→C happens before A→B: money cannot have gone round along the invoices ...
     inv = table([("A", "B", 5, 100_000), ("B", "C", 2, 100_000), ("C", "A", 9, 100_000)])
     assert members(inv) == []
     assert static_cycles(inv).cycles != []          # the static baseline does see it
+    # ... but each of A and B issued before it was invoiced: time-ordered against the invoices
+    [c] = temporal_cycles(inv).cycles
+    assert (c.orientation, c.members) == ("against", ("B", "C", "A"))
+    assert [h.key for h in c.hops] == ["K0001", "K0000", "K0002"]
+
+
+def test_against_loop_each_company_issues_then_buys() -> None:
+    # 虚抵进项: A sells to B (day 0), then buys from C (day 4); C sells to A, then buys from B (day 7)
+    inv = table([("A", "B", 0, 100_000), ("C", "A", 4, 95_000), ("B", "C", 7, 90_000)])
+    [c] = temporal_cycles(inv).cycles
+    assert c.orientation == "against"
+    assert c.members == ("A", "B", "C")                           # invoice direction, from the first seller
+    assert [(h.seller, h.buyer) for h in c.hops] == [("A", "B"), ("C", "A"), ("B", "C")]   # time order
+    assert c.span_days == pytest.approx(7)
+    assert c.max_drift == pytest.approx(5_000 / 95_000)
+    assert members(inv) == [] and members(inv, orientation="against") == [("A", "B", "C")]
+
+
+def test_each_orientation_is_the_other_on_reversed_invoices() -> None:
+    inv = _random_table(31, 10, 80, 120, (100_000, 130_000))
+    back = reversed_table(inv)
+    along = {frozenset(c) for c in members(inv, window_days=30, max_len=6)}
+    against = {frozenset(c) for c in members(back, window_days=30, max_len=6, orientation="against")}
+    assert along and {a for a in along if len(a) > 2} == against
+
+
+def test_loop_ordered_in_neither_direction_is_not_reported() -> None:
+    # times 1, 3, 2, 4 around A→B→C→D→A: increasing neither along nor against the loop
+    inv = table([("A", "B", 1, 100_000), ("B", "C", 3, 100_000), ("C", "D", 2, 100_000), ("D", "A", 4, 100_000)])
+    assert temporal_cycles(inv).cycles == []
+    assert [len(c) for c in static_cycles(inv).cycles] == [4]
+    assert temporal_cycles(reversed_table(inv)).cycles == []
+
+
+def test_two_company_loop_is_reported_once_as_mutual() -> None:
+    inv = table([("A", "B", 0, 100_000), ("B", "A", 3, 100_000)])
+    [c] = temporal_cycles(inv).cycles
+    assert (c.orientation, c.members) == ("mutual", ("A", "B"))
+
+
+def test_bad_orientation_is_rejected() -> None:
+    with pytest.raises(ValueError, match="orientation"):
+        temporal_cycles(table([("A", "B", 0, 1)]), orientation="sideways")
 
 
 def test_equal_timestamps_do_not_count_as_ordered() -> None:
@@ -64,6 +113,14 @@ def test_ten_hop_loop_is_found_within_max_len() -> None:
     inv = table(rows)
     assert members(inv, max_len=10) == [tuple(names)]
     assert members(inv, max_len=9) == []
+    assert members(inv) == [tuple(names)]                 # default: up to 12
+
+
+def test_twelve_hop_against_loop_is_found_by_default() -> None:
+    names = [f"T{i:02d}" for i in range(12)]
+    inv = table([(names[i], names[(i + 1) % 12], 2.0 * (12 - i), 500_000 + i) for i in range(12)])
+    [c] = temporal_cycles(inv).cycles
+    assert c.orientation == "against" and set(c.members) == set(names) and c.length == 12
 
 
 def test_drift_and_spread_are_measured() -> None:
@@ -128,6 +185,8 @@ def test_matches_brute_force_on_random_graphs(seed: int) -> None:
     inv = table(rows)
     got = {frozenset(c) for c in members(inv, window_days=30, max_len=5)}
     assert got == _brute_force(inv, 30, 5)
+    both = {frozenset(c) for c in members(inv, window_days=30, max_len=5, orientation="both")}
+    assert both == got | _brute_force(reversed_table(inv), 30, 5, min_len=3)
 
 
 @pytest.mark.parametrize("seed", [4, 5])

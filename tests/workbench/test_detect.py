@@ -58,6 +58,8 @@ def test_same_data_same_run_id_and_findings(data: Path, tmp_path: Path) -> None:
         assert times == sorted(times) and len(times) == len(ring.members)
         assert list(ring.invoice_keys) == [h["key"] for h in ring.details["hops"]]
         assert "闭环" in ring.evidence
+        assert ring.details["orientation"] in ("along", "against", "mutual") and ring.details["significant"]
+        assert any(w in ring.evidence for w in ("过票链", "虚抵进项", "对开")) and ring.details["q_value"] <= 0.05
     finally:
         store.close()
 
