@@ -42,7 +42,7 @@ from loaders.safe_csv import write_rows
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02"  # tiers from significant findings, the timing null and the FDR; temporal pattern rings
+DETECTOR_VERSION = "2026.12.02.2"  # loops in both orientations (≤ 12 members) kept by FDR against shuffled copies
 STAGES = ("read", "cycles", "patterns", "identities", "typologies", "communities", "rings", "dynamics", "risk", "store")
 
 
