@@ -250,10 +250,11 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn())
+                           TimeRemainingColumn(), console=Console(stderr=True))
             bar.start()
             self._task = bar.add_task("generating invoices", total=self.total)
             self._bar = bar

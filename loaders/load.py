@@ -151,11 +151,12 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
     if not enabled:
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  transient=False) as p:
+                  transient=False, console=Console(stderr=True)) as p:
         task = p.add_task(label, total=1.0, rows=0)
         yield lambda done, rows: p.update(task, completed=done, rows=rows)
 

@@ -203,11 +203,12 @@ class _Stages:
         self._progress: Any = None
         self._task: Any = None
         if progress:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(),
                                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                      transient=False)
+                                      transient=False, console=Console(stderr=True))
             self._progress.start()
             self._task = self._progress.add_task("detect", total=len(STAGES))
 

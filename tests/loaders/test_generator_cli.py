@@ -16,7 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_generate_csv_with_ring_counts(tmp_path: Path) -> None:
-    res = _run("--taxpayers", "400", "--invoices", "5000", "--seed", "2", "--format", "csv", "--noise", "0.01",
+    res = _run("--taxpayer-count", "400", "--invoices", "5000", "--seed", "2", "--format", "csv", "--noise", "0.01",
                "--rings", "6", "--rings", "shell=3", "--no-progress", "--out", str(tmp_path))
     assert res.returncode == 0, res.stderr
     inv = pacsv.read_csv(tmp_path / "invoices.csv")

@@ -101,7 +101,7 @@ def test_check_invoice_reports_each_problem() -> None:
 def test_cli_load_and_check_invoice(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(cli, ["load", str(FIX / "bad_rows.csv"), "--store", f"embedded:{tmp_path / 'ws'}",
-                              "--report-dir", str(tmp_path / "r"), "--quiet"])
+                              "--report-dir", str(tmp_path / "r"), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "rejected" in res.output and "duplicate_key" in res.output
     res = runner.invoke(cli, ["load", str(tmp_path / "nope.csv"), "--dry-run"])

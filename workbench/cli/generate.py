@@ -38,7 +38,7 @@ def _date(value: str | None, default: date) -> date:
 @click.command("generate")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"),
               show_default=True, help="Output folder (created).")
-@click.option("--taxpayers", type=int, default=2000, show_default=True, help="Number of taxpayers.")
+@click.option("--taxpayer-count", "--taxpayers", "taxpayers", type=int, default=2000, show_default=True, help="Number of taxpayers.")
 @click.option("--invoices", type=int, default=50_000, show_default=True,
               help="Clean invoice rows (legitimate trade + planted patterns).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
@@ -48,7 +48,7 @@ def _date(value: str | None, default: date) -> date:
               help="File format of invoices and taxpayers.")
 @click.option("--rings", multiple=True, metavar="TYPOLOGY=COUNT",
               help="Planted rings per typology, repeatable (e.g. --rings cycle=40 --rings shell=5; a bare "
-                   "number sets cycles). Typologies not given are scaled to --taxpayers.")
+                   "number sets cycles). Typologies not given are scaled to --taxpayer-count.")
 @click.option("--start", default=None, metavar="YYYY-MM-DD", help="First issue date [default: 2022-01-01].")
 @click.option("--end", default=None, metavar="YYYY-MM-DD", help="Last issue date [default: 2025-06-30].")
 @click.option("--profile", type=click.Choice(["default", "sparse"]), default="default", show_default=True,
@@ -72,8 +72,8 @@ def generate(out_dir: Path, taxpayers: int, invoices: int, seed: int, noise: flo
 
     \b
     Example:
-      fapiao generate --taxpayers 5000 --invoices 200000 --seed 7 --noise 0.01 --out data
-      fapiao generate --profile sparse --taxpayers 20000 --invoices 200000 --out sparse-data
+      fapiao generate --taxpayer-count 5000 --invoices 200000 --seed 7 --noise 0.01 --out data
+      fapiao generate --profile sparse --taxpayer-count 20000 --invoices 200000 --out sparse-data
     """
     from rich.console import Console
     from rich.table import Table

@@ -46,10 +46,11 @@ CHECK_FIELDS = (
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the quarantine and report go (default: <workspace>/loads/<timestamp>/).")
 @click.option("--dry-run", is_flag=True, help="Validate and write the report, but load nothing.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar (on stderr).")
+@click.option("--quiet", is_flag=True, hidden=True, help="Same as --no-progress (kept for existing scripts).")
 def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs: tuple[str, ...],
          encoding: str | None, sheet: str | None, store_uri: str | None, report_dir: Path | None,
-         dry_run: bool, quiet: bool) -> None:
+         dry_run: bool, progress: bool, quiet: bool) -> None:
     """Load invoices into the store: a table (CSV, Excel, JSON, JSON Lines, Parquet; also .gz), e-invoice
     files (数电 XML, OFD, PDF; scans by OCR with the 'ocr' extra), or a folder or .zip of any of them.
 
@@ -82,7 +83,7 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
     store = None if dry_run else open_store(store_uri)
     try:
         report = load_files(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
-                            report_dir=report_dir, progress=not quiet and sys.stderr.isatty(), map_pairs=map_pairs)
+                            report_dir=report_dir, progress=progress and not quiet and sys.stderr.isatty(), map_pairs=map_pairs)
     finally:
         if store is not None:
             store.close()

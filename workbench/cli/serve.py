@@ -112,7 +112,7 @@ def _same_params(path: Path, params: dict[str, Any]) -> bool:
 @click.command("demo")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"),
               show_default=True, help="Folder for the demo data, its workspace and the findings.")
-@click.option("--taxpayers", type=int, default=5000, show_default=True, help="Demo taxpayers.")
+@click.option("--taxpayer-count", "--taxpayers", "taxpayers", type=int, default=5000, show_default=True, help="Demo taxpayers.")
 @click.option("--invoices", type=int, default=100_000, show_default=True, help="Demo invoices.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generator.")
 @store_option("Store to fill [default: embedded:DATA/workspace, so the demo never touches your own].")
@@ -135,7 +135,7 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
     A failing stage prints what failed and exits with a non-zero code.
     """
     if taxpayers < 50 or invoices < 500:
-        raise ConfigError("the demo needs at least --taxpayers 50 and --invoices 500")
+        raise ConfigError("the demo needs at least --taxpayer-count 50 and --invoices 500")
     os.environ["FAPIAO_DEMO"] = "1"
     data_dir = data_dir.resolve()
     uri = store_uri or f"embedded:{data_dir / 'workspace'}"
