@@ -10,7 +10,9 @@ Detectors (``kind`` of a :class:`Pattern`):
 * ``layered`` — stacked layers / chains: invoices passed on from layer to layer (≥ 3 hops) within short
   delays, at least one layer holding several companies;
 * ``pass_through`` — a hub whose output equals its input in value and follows it in time (value added
-  ≈ 0, output within days of input), judged without item codes.
+  ≈ 0, output within days of input), judged without item codes;
+* ``split_burst`` — many invoices on one seller–buyer pair within days (拆分开票: one deal split into
+  several invoices, or one payment relation repeated in a burst).
 
 Every statistic is computed on the data and on ``null_copies`` shuffled copies of the *same* data
 (:mod:`algorithms.significance`: issue times permuted within calendar months; buyers rewired for the
@@ -60,9 +62,9 @@ from algorithms.significance import bh_fdr, empirical_pvalue, rewire, shuffle_ti
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-KINDS = ("fan_out", "fan_in", "scatter_gather", "gather_scatter", "layered", "pass_through")
+KINDS = ("fan_out", "fan_in", "scatter_gather", "gather_scatter", "layered", "pass_through", "split_burst")
 #: Chinese names of the kinds (evidence and UI)
-KIND_ZH = {"fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
+KIND_ZH = {"split_burst": "拆分开票", "fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
            "gather_scatter": "汇集-分散", "layered": "分层转开", "pass_through": "过票中转"}
 ORIENTATION_ZH = {"along": "顺开票方向(先取得进项、再开出:过票)", "against": "逆开票方向(先开出、再取得进项:虚抵进项)"}
 
@@ -83,6 +85,8 @@ class PatternParams:
     windows_days: tuple[float, ...] = ()
     #: fewest distinct counterparties of a burst worth testing
     min_burst: int = 5
+    #: fewest invoices on one seller–buyer pair in a window worth testing as split invoicing
+    min_split: int = 3
     #: fewest intermediaries of a scatter-gather / companies on each side of a gather-scatter
     min_fan: int = 3
     #: fewest companies in each of the two intermediate layers of a layered chain (3 hops)
@@ -597,26 +601,33 @@ class _WindowTest:
 def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], breadth: F64, min_stat: int,
                  side: I64 | None = None) -> _WindowTest:
     """Most distinct counterparties in a window, per anchor and window width, on the data and every
-    null copy; p-value of the share of its monthly breadth reached, against the null of its stratum."""
-    fl, p = run.fl, run.p
+    null copy; p-value of the share of its monthly breadth reached, against the null of its stratum.
+    Anchors are codes 0 … len(breadth) − 1 (taxpayers, or seller–buyer pairs)."""
+    p = run.p
+    n = len(breadth)
     units = np.flatnonzero(breadth >= min_stat)
     st = strata(breadth[units], p.min_units)
     widths = [int(w * DAY) for w in run.windows]
     keep = np.flatnonzero(breadth[anchor] >= min_stat)          # only events of units can matter
     anchor, cp, sd = anchor[keep], cp[keep], None if side is None else side[keep]
-    st_, lo_, hi_, di_, do_, order = _breadth(anchor, cp, t[keep], fl.n, widths, sd)
+    st_, lo_, hi_, di_, do_, order = _breadth(anchor, cp, t[keep], n, widths, sd)
     obs = (st_, lo_, hi_, di_, do_, keep[order])                 # indices into the caller's events
-    nulls = [_breadth(anchor, cp, tn[keep], fl.n, widths, sd)[0][:, units] / breadth[units] for tn in null_t]
-    best_p = np.ones(fl.n)
-    best_w = np.zeros(fl.n, dtype=np.int64)
-    typical = np.zeros(fl.n)
+    # the share of its monthly breadth a unit reaches, ties broken by the count itself (a full month of 6
+    # in a day is rarer than a full month of 3)
+    nulls = [_breadth(anchor, cp, tn[keep], n, widths, sd)[0][:, units] for tn in null_t]
+    nulls = [nl / breadth[units] + 1e-3 * nl for nl in nulls]
+    best_p = np.ones(n)
+    best_w = np.zeros(n, dtype=np.int64)
+    typical = np.zeros(n)
     for wi in range(len(widths)):
         stat = obs[0][wi]
         test = stat[units] >= min_stat
         null = np.concatenate([nl[wi] for nl in nulls]) if nulls else np.zeros(0)
-        pv, _ = stratified_pvalues(stat[units][test] / breadth[units][test], st[test], null, np.tile(st, len(nulls)))
+        ratio = stat[units][test] / breadth[units][test] + 1e-3 * stat[units][test]
+        pv, _ = stratified_pvalues(ratio, st[test], null, np.tile(st, len(nulls)))
         pv = np.minimum(1.0, pv * len(widths))                 # Bonferroni over the windows tried
-        own = np.median(np.vstack([nl[wi] for nl in nulls]), axis=0) * breadth[units] if nulls else np.zeros(len(units))
+        own = (np.median(np.vstack([nl[wi] for nl in nulls]), axis=0) * breadth[units] / (1 + 1e-3 * breadth[units])
+               if nulls else np.zeros(len(units)))
         u = units[test]
         better = pv < best_p[u]
         best_p[u[better]] = pv[better]
@@ -655,6 +666,41 @@ def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], 
                            start, end, float(k), ty_u, pu, qu, "", ",".join(ev),
                            {"window_days": w, "counterparties": k, "monthly_breadth": m, "invoices": len(idx),
                             "total_fen": amount}))
+    return out, int(len(wt.units))
+
+
+def _split_burst(run: _Run) -> tuple[list[Pattern], int]:
+    """拆分开票: many invoices on one seller–buyer pair within a window (one deal split into several
+    invoices, e.g. to stay under the per-invoice limit), against the pair's spread within its months."""
+    fl, p = run.fl, run.p
+    pid, pairs = pd.factorize(fl.s * fl.n + fl.b)
+    pid = np.asarray(pid, dtype=np.int64)
+    per = pd.DataFrame({"p": pid, "m": fl.month}).groupby(["p", "m"]).size().groupby(level=0).max()
+    breadth = np.zeros(len(pairs))
+    breadth[per.index.to_numpy(dtype=np.int64)] = per.to_numpy(dtype=np.float64)
+    inv_ids = np.arange(len(pid), dtype=np.int64)            # every invoice is its own "counterparty": counts
+    wt = _window_test(run, pid, inv_ids, fl.t, run.null_t, breadth, p.min_split)
+    stat, lo, hi, _, _, order = wt.obs
+    reject, q = bh_fdr(wt.best_p[wt.units], p.fdr)
+    out = []
+    for u, r, qu in zip(wt.units.tolist(), reject.tolist(), q.tolist(), strict=True):
+        if not r:
+            continue
+        wi = int(wt.best_w[u])
+        w, ty_u, k, m, pu = run.windows[wi], float(wt.typical[u]), int(stat[wi, u]), int(breadth[u]), float(wt.best_p[u])
+        idx = order[lo[wi, u]:hi[wi, u]]
+        seller, buyer = int(pairs[u] // fl.n), int(pairs[u] % fl.n)
+        start, end = run.when(idx)
+        span = (end - start).total_seconds() / DAY
+        amount = float(np.nansum(fl.a[idx])) if fl.has_amounts else float("nan")
+        ev = [f"{_days(max(span, 1))} 天内向同一购方 {run.name(buyer)} 开票 {k} 张"
+              + (f",合计 {_fen(amount)}" if fl.has_amounts else ""),
+              f"该购销关系单月最多 {m} 张;打乱开票时间(同月内)后 {w:g} 天内通常只有 {ty_u:.0f} 张",
+              f"p={pu:.2g},q={qu:.2g}"]
+        out.append(Pattern("split_burst", run.name(seller), (run.name(seller), run.name(buyer)), run.keys(idx),
+                           start, end, float(k), ty_u, pu, qu, "", ",".join(ev),
+                           {"window_days": w, "invoices": k, "monthly_max": m, "total_fen": amount,
+                            "buyer": run.name(buyer)}))
     return out, int(len(wt.units))
 
 
@@ -993,6 +1039,8 @@ def detect_patterns(
         started = time.perf_counter()
         if kind in ("fan_out", "fan_in"):
             res, n = _fan(run, kind)  # type: ignore[arg-type]
+        elif kind == "split_burst":
+            res, n = _split_burst(run)
         elif kind == "gather_scatter":
             res, n = _gather_scatter(run)
         elif kind in ("scatter_gather", "layered"):

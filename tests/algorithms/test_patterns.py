@@ -137,3 +137,17 @@ def test_pattern_ring_carries_evidence_and_json_details(planted: PatternSearch) 
     assert ring.score >= 0.5 and ring.evidence == pt.evidence
     d = json.loads(json.dumps(ring.details, allow_nan=False))
     assert d["orientation"] == "against" and d["qvalue"] <= PARAMS.fdr
+
+
+def test_split_burst_found_and_not_on_shuffled_times() -> None:
+    from algorithms.significance import shuffle_times
+
+    rng = np.random.default_rng(2)
+    inv = D.frame(D.background(rng) + D.plant_split(rng, "SP", "SB", 6, 120) + D.plant_fan(rng, "FO", 3, 40))
+    found = detect_patterns(inv, PARAMS, kinds=("split_burst",))
+    hit = _one(found, "split_burst", "SP")
+    assert hit.members == ("SP", "SB") and hit.statistic == 6 and len(hit.invoice_keys) == 6
+    assert "开票 6 张" in hit.evidence
+    assert len(found.patterns) <= 2, [(p.anchor, p.qvalue) for p in found.patterns]
+    shuffled = detect_patterns(shuffle_times(inv, rng=np.random.default_rng(3)), PARAMS, kinds=("split_burst",))
+    assert not [p for p in shuffled.patterns if p.anchor == "SP"]

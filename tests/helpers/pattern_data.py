@@ -80,3 +80,8 @@ def plant_pass_through(rng: np.random.Generator, hub: str, k: int, day: float, m
         rows.append((f"{hub}-S{j % k:02d}", hub, t, amt))
         rows.append((hub, f"{hub}-B{j % k:02d}", t + rng.uniform(1, 2), amt))
     return rows
+
+
+def plant_split(rng: np.random.Generator, seller: str, buyer: str, k: int, day: float) -> list[tuple]:
+    """``seller`` splits one deal into k invoices to ``buyer`` on one day (拆分开票)."""
+    return [(seller, buyer, day + rng.uniform(0, 0.5), int(rng.integers(90_000, 99_000))) for _ in range(k)]
