@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -87,14 +88,19 @@ def test_cli_detect_writes_formula_safe_csvs(data: Path, tmp_path: Path) -> None
     out = tmp_path / "findings"
     from workbench.cli.detect import detect
 
-    res = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'ws'}", "--out", str(out), "--no-progress"])
+    res = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'ws'}", "--out", str(out), "--no-progress",
+                                      "--json"])
     assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)  # stdout holds only the JSON (the stage table goes to stderr)
+    assert summary["outputs"] == [str(out / "rings.csv"), str(out / "taxpayer_scores.csv")]
     with (out / "rings.csv").open(encoding="utf-8-sig") as f:
         rings = list(csv.DictReader(f))
     with (out / "taxpayer_scores.csv").open(encoding="utf-8-sig") as f:
         scores = list(csv.DictReader(f))
     assert rings and {r["kind"] for r in rings} >= {"cycle"}
+    assert summary["rings"] == len(rings) == sum(summary["ring_kinds"].values())
     assert all(s["tier"] in ("low", "medium", "high") for s in scores)
+    assert summary["tiers"] == {t: sum(s["tier"] == t for s in scores) for t in ("low", "medium", "high")}
     assert [float(s["score"]) for s in scores] == sorted((float(s["score"]) for s in scores), reverse=True)
     assert not any(s["reasons"].startswith(("=", "+", "-", "@")) for s in scores)
 

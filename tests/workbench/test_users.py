@@ -3,6 +3,7 @@ expiry, and the ``fapiao users`` commands."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -106,6 +107,13 @@ def test_cli_users_add_list_disable(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["users", "list", "--store", uri])
     assert "disabled" in r.output
+    r = runner.invoke(cli, ["users", "list", "--json", "--store", uri])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == [{"username": "zhao", "display_name": "赵六",
+                                     "roles": ["investigator", "analyst"], "disabled": True}]
+    r = runner.invoke(cli, ["audit", "show", "--json", "--action", "user_disable", "--store", uri])
+    assert r.exit_code == 0, r.output
+    assert [(e["action"], e["target"]) for e in json.loads(r.stdout)] == [("user_disable", "user:zhao")]
     with open_embedded(tmp_path / "ws") as store:
         assert users.authenticate(store, "zhao", "long-password") is None
         actors = {e.actor for e in store.audit_events() if e.action in ("user_add", "user_disable")}

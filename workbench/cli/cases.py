@@ -13,7 +13,7 @@ from graph.core import vocab
 from graph.core.errors import IntegrityError, PermissionDenied
 from workbench import auth
 from workbench.cli.api import token_group
-from workbench.cli.options import store_option
+from workbench.cli.options import echo_json, json_option, store_option
 
 if TYPE_CHECKING:  # imported inside the commands, so `fapiao --help` stays fast
     from rich.console import Console
@@ -94,7 +94,8 @@ users_group.add_command(token_group)
 
 @users_group.command("list")
 @store_option()
-def users_list(store_uri: str | None) -> None:
+@json_option()
+def users_list(store_uri: str | None, as_json: bool) -> None:
     """List every user with roles and status."""
     from rich.table import Table
     from rich.text import Text
@@ -103,6 +104,10 @@ def users_list(store_uri: str | None) -> None:
 
     with _store(store_uri) as store:
         all_users = accounts.list_users(store)
+    if as_json:
+        echo_json([{"username": u.username, "display_name": u.display_name, "roles": list(u.roles),
+                    "disabled": u.disabled} for u in all_users])
+        return
     table = Table("user", "display name", "roles", "status")
     for u in all_users:
         table.add_row(*map(Text, (u.username, u.display_name, ", ".join(u.roles),
@@ -167,7 +172,8 @@ def case() -> None:
 @click.option("--status", type=click.Choice(tuple(vocab.CASE_STATUSES)), default=None, help="Only cases in this status.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @store_option()
-def case_list(username: str, status: str | None, password_stdin: bool, store_uri: str | None) -> None:
+@json_option()
+def case_list(username: str, status: str | None, password_stdin: bool, store_uri: str | None, as_json: bool) -> None:
     """List the cases USER may see, newest first."""
     from rich.table import Table
     from rich.text import Text
@@ -177,6 +183,11 @@ def case_list(username: str, status: str | None, password_stdin: bool, store_uri
     with _store(store_uri) as store:
         user = _sign_in(store, username, password_stdin)
         found = cases.list_cases(store, user, status=status)
+    if as_json:
+        echo_json([{"case_id": c.case_id, "title": c.title, "status": c.status, "owner": c.owner,
+                    "assignee": c.assignee, "taxpayers": list(c.taxpayers), "created_at": c.created_at}
+                   for c in found])
+        return
     table = Table("case", "title", "status", "owner", "assignee", "taxpayers", "opened")
     for c in found:
         table.add_row(*map(Text, (c.case_id, c.title, c.status, c.owner, c.assignee or "-", str(len(c.taxpayers)),
@@ -270,7 +281,9 @@ def audit_adopt(store_uri: str | None) -> None:
 @click.option("--action", default=None, help="Only this action (sign_in, case_read, tier_override ...).")
 @click.option("--target", default=None, help="Only targets containing this text (e.g. case:C-2025).")
 @store_option()
-def audit_show(limit: int, actor: str | None, action: str | None, target: str | None, store_uri: str | None) -> None:
+@json_option()
+def audit_show(limit: int, actor: str | None, action: str | None, target: str | None, store_uri: str | None,
+               as_json: bool) -> None:
     """Show the newest audit events, newest first."""
     from rich.table import Table
     from rich.text import Text
@@ -279,6 +292,9 @@ def audit_show(limit: int, actor: str | None, action: str | None, target: str | 
 
     with _store(store_uri) as store:
         evs = audit_log.events(store, actor=actor, action=action, target=target, limit=limit)
+    if as_json:
+        echo_json([audit_log.event_row(ev) for ev in evs])
+        return
     table = Table("#", "time", "actor", "role", "action", "target", "detail")
     for ev in evs:
         r = audit_log.event_row(ev)

@@ -11,7 +11,7 @@ import click
 
 from algorithms.params import DetectionParams, Spec, check_value, is_int, parse_value, specs
 from graph.core.errors import ConfigError
-from workbench.cli.options import store_option
+from workbench.cli.options import echo_json, json_option, store_option
 
 
 class _ParamType(click.ParamType[Any]):
@@ -47,8 +47,9 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write rings.csv and taxpayer_scores.csv into this folder.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress per stage.")
+@json_option()
 @params_options
-def detect(store_uri: str | None, out_dir: Path | None, progress: bool, **options: Any) -> None:
+def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -91,10 +92,17 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, **option
     tiers = result.tier_counts()
     model = result.run.params.get("model")
     auc = result.run.params.get("cv_auc")
+    if out_dir is not None:
+        write_outputs(result, out_dir)
+    if as_json:
+        echo_json({"run_id": result.run.run_id, "rings": len(result.rings), "ring_kinds": dict(sorted(kinds.items())),
+                   "tiers": tiers, "model": model, "cv_auc": auc, "cv_f1": result.run.params.get("cv_f1"),
+                   "stage_seconds": result.run.stage_seconds,
+                   "outputs": [str(out_dir / f) for f in ("rings.csv", "taxpayer_scores.csv")] if out_dir else []})
+        return
     click.echo(f"run {result.run.run_id}: {len(result.rings)} rings "
                f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items())) or 'none'}); "
                f"taxpayers high {tiers['high']}, medium {tiers['medium']}, low {tiers['low']}; "
                f"model {model}" + (f" (cross-validated AUC {auc:.3f}, F1 {result.run.params.get('cv_f1') or 0:.3f})" if auc is not None else ""))
     if out_dir is not None:
-        write_outputs(result, out_dir)
         click.echo(f"wrote {out_dir / 'rings.csv'} and {out_dir / 'taxpayer_scores.csv'}")
