@@ -13,7 +13,8 @@ is available on data without item codes, identifiers or registration dates. Two 
   ``path_against`` (output, then input within ``w`` — 虚抵进项 / buying input invoices),
   ``return_2`` (invoices answered by one in the opposite direction with the same counterparty within ``w``),
   ``flow_match`` (share of input value passed on as an output of a similar amount within ``w``, and the
-  mirror for output followed by input).
+  mirror for output followed by input), ``split_day`` (share of its invoices issued on the same day to or
+  from the same counterparty as another one: 拆分开票, splitting one deal into several invoices).
 
 The burst window ``w`` comes from the data (:func:`burst_window`): the median over taxpayers of their
 median gap between invoices, so a burst means "faster than this data's usual pace".
@@ -36,13 +37,14 @@ I64 = npt.NDArray[np.int64]
 BLUE = ("normal", "out_of_control", "abnormal", "red_offset")
 STATIC = ("churn", "balance")
 TEMPORAL = ("burstiness", "peak_share", "fan_out_w", "fan_in_w", "path_along", "path_against", "return_2",
-            "flow_match")
+            "flow_match", "split_day")
 #: feature → Chinese phrase used in reasons
 ZH = {
     "churn": "一次性交易对手占比", "balance": "进销项金额持平", "burstiness": "开票时间高度集中",
     "peak_share": "金额集中在最忙的窗口内", "fan_out_w": "短期内向大量下游开票", "fan_in_w": "短期内从大量上游取得发票",
     "path_along": "取得发票后短期内开出(过票)", "path_against": "开出发票后短期内取得进项(虚抵进项)",
     "return_2": "与同一对手短期内互开发票", "flow_match": "进项与销项金额相近且紧接",
+    "split_day": "同日向同一对手拆分开票",
 }
 #: how close two amounts must be (ratio) for ``flow_match``: a hop may skim or add up to a third
 MATCH_RATIO = 1.5
@@ -178,6 +180,13 @@ def motifs(c: Coded, *, w: float, static: bool = False) -> dict[str, F64]:
     answered = (_count_in(pk, back, back + w) > 0).astype(np.float64)
     feats["return_2"] = _bc(s, weights=answered, minlength=m) + _bc(r, weights=answered, minlength=m)
 
+    # split invoicing: several invoices of one pair on one day
+    day = np.floor(t0).astype(np.int64)
+    _, inv_ix, cnt = np.unique((s * m + r) * (int(day.max()) + 1 if len(day) else 1) + day,
+                               return_inverse=True, return_counts=True)
+    split = (cnt[inv_ix] > 1).astype(np.float64)
+    feats["split_day"] = _ratio(_bc(s, weights=split, minlength=m) + _bc(r, weights=split, minlength=m),
+                                _bc(s, minlength=m) + _bc(r, minlength=m))
     return feats
 
 

@@ -69,7 +69,7 @@ class DetectionParams:
                        help="False discovery rate of the significance tests: a taxpayer reaches high only with a "
                             "finding or timing evidence significant at this rate.",
                        zh="错误发现率(FDR,高风险)")
-    fdr_medium: float = param(0.2, flag="--fdr-medium", lo=0.001, hi=0.5, stage="risk",
+    fdr_medium: float = param(0.05, flag="--fdr-medium", lo=0.001, hi=0.5, stage="risk",
                               help="Looser false discovery rate for the medium tier's timing evidence.",
                               zh="中风险错误发现率")
     dynamics_copies: int = param(4, flag="--dynamics-copies", lo=0, hi=50, stage="risk",

@@ -12,10 +12,10 @@ Three lines of evidence per taxpayer, each judged without a hand-set score cut-o
    missing or constant in the data cannot fire and is listed as unavailable (:func:`unavailable`).
 
 Tiers (:func:`assign`): **medium** = at least one line of evidence (a significant finding, dynamics
-q ≤ ``fdr_medium``, or a typology rule); **high** = a significant finding *and* a second, independent
-line (another significant finding, dynamics q ≤ ``fdr_medium`` or a typology rule), or dynamics
-q ≤ ``fdr``, or the typology score's high tier. Under the null a clean taxpayer needs two independent
-false discoveries to reach *high*, so the share of clean taxpayers there stays near ``fdr²``.
+q ≤ ``fdr_medium``, or a typology rule); **high** = two independent lines: a significant finding and
+another one (a second finding, dynamics q ≤ ``fdr_medium`` or a typology rule), or dynamics q ≤ ``fdr``
+with a finding or a typology rule, or the typology score's high tier. Under the null a clean taxpayer
+needs two independent false discoveries to reach *high*.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def assign(
     dyn_med, dyn_high = dq <= fdr_medium, dq <= fdr
     rule = typology_flags > 0
     second = (findings["findings_n"].to_numpy() >= 2) | dyn_med | rule
-    high = (sig & second) | dyn_high | (typology_score >= tier_high)
+    high = (sig & second) | (dyn_high & (sig | rule)) | (typology_score >= tier_high)
     medium = ~high & (sig | dyn_med | (typology_score >= tier_medium))
     band = tier_high - tier_medium
     q_best = np.minimum(np.where(sig, min_q, 1.0), dq)

@@ -76,6 +76,10 @@ def test_significant_findings_need_a_second_line_for_high() -> None:
     _, tiers = assign(np.zeros(4), found, dyn, fdr=0.05, fdr_medium=0.2, tier_medium=0.4, tier_high=0.7,
                       typology_flags=np.array([0, 0, 1, 0]))
     assert tiers == ["high", "medium", "high", "low"]       # A: two findings; C: finding + a typology rule
+    dyn = pd.DataFrame({"q": [1.0, 0.01, 1.0, 0.01]}, index=idx)
+    _, tiers = assign(np.zeros(4), found, dyn, fdr=0.05, fdr_medium=0.05, tier_medium=0.4, tier_high=0.7,
+                      typology_flags=np.array([0, 0, 0, 0]))
+    assert tiers == ["high", "high", "medium", "medium"]     # B: finding + timing; D: timing alone
 
 
 def _features(n: int, extra: dict[str, float]) -> Features:
@@ -102,7 +106,8 @@ def test_constant_inputs_neither_add_nor_subtract() -> None:
     b = score_taxpayers(_features(n, {"age_at_first_days": 0.0, "shared_identity": 0.0}),
                         evidence=sparse).scores.to_pandas()
     assert a["tier"].tolist() == b["tier"].tolist() and a["score"].tolist() == b["score"].tolist()
-    assert a.set_index("tax_id").loc[["T001", "T002", "T003"], "tier"].tolist() == ["medium", "medium", "high"]
+    # one line of evidence each (a finding; the timing null alone) → medium; high needs two
+    assert a.set_index("tax_id").loc[["T001", "T002", "T003"], "tier"].tolist() == ["medium", "medium", "medium"]
     why = json.loads(b.set_index("tax_id").loc["T001", "reasons"])
     assert why[0].startswith("集中取得进项") and "数据缺少" in why[-1] and "品目编码" in why[-1]
     assert json.loads(b.set_index("tax_id").loc["T050", "reasons"]) == []        # low, no reasons: no noise
