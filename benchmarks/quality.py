@@ -24,6 +24,7 @@ members of any cycle); snapml GraphFeaturePreprocessor features → IsolationFor
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import sys
 import tempfile
@@ -32,6 +33,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# sklearn's OpenMP threads spin on a machine busier than its cores (a 5-fold fit took minutes instead of
+# seconds under load 20 on 2 cores); one thread per model keeps the timings meaningful.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import click
 import pandas as pd
@@ -349,6 +354,7 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
             echo(f"   supervised pipeline {rows[-1].seconds:.1f}s; {rows[-1].note}")
         for n in ds.notes:
             echo(f"   {n}")
+        echo(table([r for r in rows if r.dataset == name]))   # each data set's rows as soon as they exist
     return rows
 
 
