@@ -41,3 +41,28 @@ def test_an_empty_store_has_no_latest_run_and_no_news(tmp_path: Path) -> None:
         assert views.news(store) is None
     finally:
         store.close()
+
+
+def test_ring_summaries_span_and_total_of_the_rings_invoices(demo_store: Demo) -> None:
+    store = EmbeddedStore(demo_store.path)
+    try:
+        got = {s.ring_id: s for s in views.ring_summaries(store, "run-2")}
+    finally:
+        store.close()
+    assert set(got) == {demo_store.ring.ring_id, demo_store.new_ring.ring_id}
+    by_key = {str(i["key"]): i for i in demo_store.invoices}
+    for ring in (demo_store.ring, demo_store.new_ring):
+        s, inv = got[ring.ring_id], [by_key[k] for k in ring.invoice_keys]
+        assert (s.kind, s.members, s.invoices) == (ring.kind, len(ring.members), len(ring.invoice_keys))
+        assert s.fen == sum(int(i["total_fen"]) for i in inv)  # type: ignore[call-overload]
+        assert s.first == min(i["issued_at"] for i in inv) and s.last == max(i["issued_at"] for i in inv)  # type: ignore[type-var]
+
+
+def test_missing_times_format_as_empty_never_nat() -> None:
+    import pandas as pd
+
+    from workbench.ui.fmt import day, when
+
+    assert day(pd.NaT) == "" and when(pd.NaT) == "" and day(None) == ""
+    frame = pd.DataFrame([{"first": None}, {"first": pd.Timestamp("2024-03-01T10:00:00+08:00")}])
+    assert [day(t) for t in frame["first"]] == ["", "2024-03-01"]

@@ -55,13 +55,13 @@ def local(dt: datetime) -> datetime:
 
 
 def when(dt: datetime | None) -> str:
-    """``'2024-03-01 14:05'`` in Shanghai time; empty for None."""
-    return "" if dt is None else local(dt).strftime("%Y-%m-%d %H:%M")
+    """``'2024-03-01 14:05'`` in Shanghai time; empty for None (and pandas' NaT)."""
+    return "" if dt is None or dt != dt else local(dt).strftime("%Y-%m-%d %H:%M")
 
 
 def day(d: date | datetime | None) -> str:
-    """``'2024-03-01'``; datetimes are converted to Shanghai time first; empty for None."""
-    if d is None:
+    """``'2024-03-01'``; datetimes are converted to Shanghai time first; empty for None (and pandas' NaT)."""
+    if d is None or d != d:  # NaT is the only date-like value unequal to itself
         return ""
     if isinstance(d, datetime):
         d = local(d).date()

@@ -7,6 +7,7 @@ for the page's formatter, never as NaN/NaT.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pyarrow as pa
 
@@ -61,3 +62,37 @@ def news(store: Store) -> News | None:
     old_sets = {frozenset(r.members) for r in store.rings(old.run_id)}
     return News(new, old, sorted(_high(store.scores(new.run_id)) - _high(store.scores(old.run_id))),
                 [r for r in store.rings(new.run_id) if frozenset(r.members) not in old_sets])
+
+
+@dataclass(frozen=True)
+class RingSummary:
+    """One row of the rings list: size, time span and amount of the ring's invoices found in the store."""
+
+    ring_id: str
+    kind: str
+    members: int
+    invoices: int
+    score: float
+    first: datetime | None       # None when none of its invoices is stored
+    last: datetime | None
+    fen: int                     # total_fen of its stored invoices
+
+
+def ring_summaries(store: Store, run_id: str) -> list[RingSummary]:
+    """The rings of ``run_id`` (highest score first) with the span and total of their invoices."""
+    rings = store.rings(run_id)
+    keys = sorted({k for r in rings for k in r.invoice_keys})
+    by_key: dict[str, tuple[datetime, int]] = {}
+    if keys:
+        inv = store.invoices(keys).select(["key", "issued_at", "total_fen"])
+        for k, at, fen in zip(inv.column("key").to_pylist(), inv.column("issued_at").to_pylist(),
+                              inv.column("total_fen").to_pylist(), strict=True):
+            by_key[k] = (at, fen)
+    out = []
+    for r in rings:
+        got = [by_key[k] for k in r.invoice_keys if k in by_key]
+        times = [g[0] for g in got]
+        out.append(RingSummary(r.ring_id, r.kind, len(r.members), len(r.invoice_keys), round(r.score, 3),
+                               min(times) if times else None, max(times) if times else None,
+                               sum(g[1] for g in got)))
+    return out

@@ -3,8 +3,6 @@ evidence, an interactive view of exactly the ring, and "open case"."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +17,7 @@ from workbench.ui.fmt import day, money, money_full
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.views import ring_summaries
 
 user = require_page("view_rings")
 store = get_store()
@@ -27,23 +26,7 @@ store = get_store()
 @st.cache_data(ttl=600, show_spinner=False)
 def _ring_table(uri: str, run_id: str) -> pd.DataFrame:
     """One row per ring with size, time span and amount (cached per run)."""
-    s = get_store()
-    rings = s.rings(run_id)
-    keys = sorted({k for r in rings for k in r.invoice_keys})
-    inv = s.invoices(keys).select(["key", "issued_at", "total_fen"]) if keys else None
-    by_key: dict[str, tuple[datetime, int]] = {}
-    if inv is not None:
-        for k, at, fen in zip(inv.column("key").to_pylist(), inv.column("issued_at").to_pylist(),
-                              inv.column("total_fen").to_pylist(), strict=True):
-            by_key[k] = (at, fen)
-    rows = []
-    for r in rings:
-        got = [by_key[k] for k in r.invoice_keys if k in by_key]
-        times = [g[0] for g in got]
-        rows.append({"ring_id": r.ring_id, "kind": r.kind, "members": len(r.members), "invoices": len(r.invoice_keys),
-                     "score": round(r.score, 3), "first": min(times) if times else None,
-                     "last": max(times) if times else None, "fen": sum(g[1] for g in got)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([vars(r) for r in ring_summaries(get_store(), run_id)])
 
 
 def _ring_detail(ring: Ring) -> None:
