@@ -50,8 +50,11 @@ def neo4j_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 #: AppTest page runs, a real HTTP server, the detection pipeline on generated data, numba-heavy pattern searches
 SLOW_FILES = frozenset({
     "tests/algorithms/test_patterns.py", "tests/loaders/test_generator.py", "tests/workbench/test_api.py",
-    "tests/workbench/test_api_schema.py", "tests/workbench/test_detect.py",
+    "tests/workbench/test_api_schema.py", "tests/workbench/test_detect.py", "tests/e2e/test_demo_cli.py",
+    "tests/loaders/test_generator_cli.py", "tests/graph/test_embedded_sharing.py", "tests/graph/test_embedded_crash.py",
 })
+#: single tests over a minute in a measured fast-lane run (on a loaded machine)
+SLOW_TESTS = frozenset({"tests/algorithms/test_risk.py::test_supervised_model_once_dispositions_exist"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -59,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     runs; ``neo4j`` for every test that asks for a real Neo4j (``neo4j_uri``), marked or not."""
     for item in items:
         rel = item.path.resolve().relative_to(ROOT).as_posix()
-        if (rel in SLOW_FILES or rel.startswith("tests/workbench/test_page_")
+        if (rel in SLOW_FILES or f"{rel}::{item.name}" in SLOW_TESTS or rel.startswith("tests/workbench/test_page_")
                 or (rel == "tests/workbench/test_roles.py" and "page" in item.name)):
             item.add_marker(pytest.mark.slow)
         if "neo4j_uri" in getattr(item, "fixturenames", ()):
