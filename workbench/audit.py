@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,16 @@ class AuditVerification:
             signed = f", head signed by key {self.key}" if self.key else ""
             return f"audit trail intact: {self.checked} events verified{signed}"
         return f"audit trail BROKEN ({len(self.problems)} problems in {self.checked} events)"
+
+
+def cli_actor() -> str:
+    """Who runs the command line, as the audit trail names them: ``cli:<OS login>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid-{os.getuid()}"
 
 
 def now() -> datetime:

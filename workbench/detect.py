@@ -38,6 +38,8 @@ from graph.core import schema, settings, vocab
 from graph.core.model import Ring, Run
 from graph.store import Store
 from loaders.safe_csv import write_rows
+from workbench import audit
+from workbench.auth import User, allowed, require
 
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
@@ -252,6 +254,8 @@ def run_detection(
     *,
     progress: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    user: User | None = None,
+    audit_as: str | None = None,
     **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
@@ -267,6 +271,10 @@ def run_detection(
         Show a rich progress display per stage.
     on_stage
         Called with each stage's name when it starts (benchmarks sample memory per stage).
+    user, audit_as
+        Who runs it: a workbench ``user`` needs ``run_detection``, and dispositions train the model only
+        when the user may ``train_model``; ``audit_as`` names a command-line actor. With either, the
+        findings commit in one transaction with their ``detect`` audit event.
     changes
         Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
@@ -286,7 +294,10 @@ def run_detection(
             invoices = store.invoice_stream()
             taxpayers = store.taxpayers()
             ids = store.identifiers()
-            labels = disposition_labels(store.records("disposition"))
+            if user is not None:
+                require(user, "run_detection")
+            trains = user is None or allowed(user.roles, "train_model")
+            labels = disposition_labels(store.records("disposition")) if trains else {}
             fp = fingerprint(invoices, ids, labels, params_used)
             run_id = run_id_for(fp, params_used)
             inv = invoices.to_pandas()
@@ -344,8 +355,13 @@ def run_detection(
                                                       "unavailable": sorted(evidence.unavailable)},
                   fp, st.seconds)
         with st.stage("store"):
-            with store.writer() as w:
-                w.findings(run, rings, risk.scores)
+            if user is None and audit_as is None:
+                with store.writer() as w:
+                    w.findings(run, rings, risk.scores)
+            else:
+                audit.record(store, user, "detect", f"run:{run.run_id}",
+                             f"{len(rings)} rings, labels used {risk.labels_used}", actor=audit_as,
+                             change=lambda w: w.findings(run, rings, risk.scores))
     finally:
         st.close()
     run = Run(run.run_id, run.created_at, run.params, run.fingerprint, dict(st.seconds))

@@ -49,6 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder of the installation's Ed25519 signing key (audit head, case files); empty = "
             "`~/.local/share/fapiao/keys`. Keep it outside the workspace, readable only by the service user."),
     Setting("FAPIAO_SESSION_MINUTES", "480", "Minutes a workbench sign-in lasts before the user must sign in again."),
+    Setting("FAPIAO_SESSION_IDLE_MINUTES", "30",
+            "Minutes without a request after which a workbench sign-in ends (idle timeout)."),
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
     Setting("FAPIAO_UPLOAD_MAX_MB", "200",
             "Largest file (MB) the workbench's Import page accepts; keep `server.maxUploadSize` in .streamlit/config.toml in step."),

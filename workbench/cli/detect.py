@@ -71,6 +71,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     from rich.table import Table
 
     from graph import open_store
+    from workbench import audit
     from workbench.detect import run_detection, write_outputs
 
     params = DetectionParams(**options)
@@ -78,7 +79,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     with open_store(store_uri) as store:
         if store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
-        result = run_detection(store, params, progress=progress)
+        result = run_detection(store, params, progress=progress, audit_as=audit.cli_actor())
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
     table.add_column("stage")
     table.add_column("seconds", justify="right")

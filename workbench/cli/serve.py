@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def streamlit_command(port: int, address: str) -> list[str]:
             "--server.port", str(port), "--server.address", address, "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
             "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
-            "--client.showErrorDetails", "none",
+            "--client.showErrorDetails", "none", "--client.disableDataExport", "true",
             "--server.maxUploadSize", str(settings.get_int("FAPIAO_UPLOAD_MAX_MB")),
             "--theme.base", "light"]
 
@@ -57,6 +58,13 @@ def run_server(store_uri: str, port: int, address: str, *, demo: bool = False) -
     host = "127.0.0.1" if address in ("0.0.0.0", "") else address
     click.secho(f"Workbench: http://{host}:{port}   (store {store_uri}; Ctrl-C stops it)", fg="green", bold=True)
     proc = subprocess.Popen(streamlit_command(port, address), env=env)
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:   # a service manager's stop reaches Streamlit too
+        stopping.append(signum)
+        proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = proc.wait()
     except KeyboardInterrupt:
@@ -66,8 +74,19 @@ def run_server(store_uri: str, port: int, address: str, *, demo: bool = False) -
         except subprocess.TimeoutExpired:
             proc.kill()
         return
-    if code != 0:
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code != 0 and not stopping:
         raise FapiaoError(f"the workbench server stopped with exit code {code}")
+
+
+def _work_in(store: Any) -> str:
+    """What a demo reload would destroy that is not the demo's own: real users and cases ('' if none)."""
+    users = [r for r in store.records("user") if not r.get("demo")]
+    cases = store.records("case")
+    parts = [f"{len(users)} users" if users else "", f"{len(cases)} cases" if cases else ""]
+    return ", ".join(p for p in parts if p)
 
 
 @click.command("serve")
@@ -120,8 +139,10 @@ def _same_params(path: Path, params: dict[str, Any]) -> bool:
 @click.option("--address", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--serve/--no-serve", default=True, show_default=True,
               help="Start the workbench after preparing (--no-serve only prepares).")
+@click.option("--force", is_flag=True,
+              help="Reload even when the store holds users, cases or an audit trail (they are wiped).")
 def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: str | None, port: int, address: str,
-         serve: bool) -> None:
+         serve: bool, force: bool) -> None:
     """Prepare and start a demo: synthetic data with planted rings, loaded, detected, demo users.
 
     \b
@@ -166,8 +187,15 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
                 click.echo(f"  already loaded ({store.counts().invoices:,} invoices): kept")
             else:
                 from loaders.load import load_files
+                from workbench import audit
 
+                kept = _work_in(store)
+                if kept and not force:
+                    raise ConfigError(f"{uri} holds {kept}: `fapiao demo` would wipe them; use another --data "
+                                      "folder or --store, or add --force")
                 store.clear()
+                audit.record(store, None, "demo_reset", f"store:{uri}", f"wiped: {kept or 'nothing'}",
+                             actor=audit.cli_actor())
                 loaded_stamp.unlink(missing_ok=True)
                 report = load_files(store, data_dir / "invoices.parquet", taxpayers=data_dir / "taxpayers.parquet",
                                     report_dir=data_dir / "load-report", progress=True)
@@ -184,7 +212,9 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
                     and (data_dir / "findings" / "rings.csv").is_file() and loaded_stamp.is_file() and not fresh_data:
                 click.echo(f"  run {runs[0].run_id} already there: kept")
             else:
-                result = run_detection(store, progress=True)
+                from workbench import audit
+
+                result = run_detection(store, progress=True, audit_as=audit.cli_actor())
                 write_outputs(result, data_dir / "findings")
                 tiers = result.scores.column("tier").to_pylist()
                 click.echo(f"  {len(result.rings):,} rings; {tiers.count('high'):,} high / {tiers.count('medium'):,} "

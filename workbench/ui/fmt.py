@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -71,3 +72,15 @@ def day(d: date | datetime | None) -> str:
 def pct(x: float) -> str:
     """A 0..1 share as ``'42.0%'``."""
     return f"{x * 100:.1f}%"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~$:])")
+
+
+def plain(text: object) -> str:
+    """``text`` for a Streamlit header or markdown call, shown as typed: every Markdown / HTML / LaTeX /
+    emoji-shortcode character is escaped, so a name such as ``![x](http://host/t.png)`` cannot fetch an
+    image or become a link in every viewer's browser.
+
+    """
+    return _MARKDOWN.sub(r"\\\1", str(text))

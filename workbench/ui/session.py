@@ -1,9 +1,11 @@
 """Sign-in state of one Streamlit session, and the guard every page calls first.
 
 ``st.session_state["fapiao_user"]`` holds the signed-in :class:`~workbench.auth.User` and
-``st.session_state["fapiao_signed_in_at"]`` the sign-in time (epoch seconds). A session ends
-``FAPIAO_SESSION_MINUTES`` after sign-in, when the user signs out, or when an administrator disables
-the account.
+``st.session_state["fapiao_signed_in_at"]`` the sign-in time (epoch seconds). Every request re-reads
+the account from the store: its current roles are the ones used (a demotion counts at the next click),
+and the session ends when the account is disabled or removed, or its password changed since sign-in
+(password epoch). A session also ends ``FAPIAO_SESSION_MINUTES`` after sign-in, after
+``FAPIAO_SESSION_IDLE_MINUTES`` without a request, or when the user signs out.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from graph.core import settings
 from graph.core.errors import FapiaoError
 from workbench import auth
 from workbench.auth import User
-from workbench.users import DEMO_USERS, authenticate, get_user
+from workbench.users import DEMO_USERS, KIND, authenticate, epoch, get_user
 
 USER_KEY = "fapiao_user"
 SIGNED_IN_AT_KEY = "fapiao_signed_in_at"
+EPOCH_KEY = "fapiao_epoch"
+LAST_SEEN_KEY = "fapiao_last_seen"
 
 
 def _tr(zh: str, en: str) -> str:
@@ -28,16 +32,20 @@ def _tr(zh: str, en: str) -> str:
     return tr(zh, en)
 
 
-def sign_in(user: User) -> None:
-    """Mark ``user`` as signed in for this session (now)."""
+def sign_in(user: User, epoch: int | None = None) -> None:
+    """Mark ``user`` as signed in for this session (now), under password ``epoch``."""
     st.session_state[USER_KEY] = user
-    st.session_state[SIGNED_IN_AT_KEY] = time.time()
+    st.session_state[SIGNED_IN_AT_KEY] = st.session_state[LAST_SEEN_KEY] = time.time()
+    if epoch is not None:
+        st.session_state[EPOCH_KEY] = epoch
 
 
 def sign_out() -> None:
     """Forget the signed-in user."""
-    st.session_state.pop(USER_KEY, None)
-    st.session_state.pop(SIGNED_IN_AT_KEY, None)
+    for key in (USER_KEY, SIGNED_IN_AT_KEY, EPOCH_KEY, LAST_SEEN_KEY):
+        st.session_state.pop(key, None)
+    for key in [k for k in st.session_state if str(k).startswith(("case_export", "export_"))]:
+        st.session_state.pop(key, None)   # a made case file or extract is not served to the next user
 
 
 def expired(signed_in_at: float, now: float | None = None) -> bool:
@@ -46,34 +54,65 @@ def expired(signed_in_at: float, now: float | None = None) -> bool:
     return ((now if now is not None else time.time()) - signed_in_at) > minutes * 60
 
 
+def idle(last_seen: float, now: float | None = None) -> bool:
+    """True when nothing happened in the session for ``FAPIAO_SESSION_IDLE_MINUTES``."""
+    minutes = settings.get_int("FAPIAO_SESSION_IDLE_MINUTES")
+    return ((now if now is not None else time.time()) - last_seen) > minutes * 60
+
+
+def _seconds(key: str, default: float) -> float:
+    try:
+        return float(st.session_state.get(key, default))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def current_user() -> User | None:
-    """The signed-in user, or None when nobody is signed in or the session expired (it is then ended)."""
+    """The signed-in user as the store knows them now, or None (the session is then ended): nobody
+    signed in, the session expired or idled out, or the account was disabled, removed or had its
+    password changed since sign-in."""
     user = st.session_state.get(USER_KEY)
     if not isinstance(user, User):
         return None
-    try:
-        started = float(st.session_state.get(SIGNED_IN_AT_KEY, 0.0))
-    except (TypeError, ValueError):
-        started = 0.0
-    if expired(started):
+    now = time.time()
+    if expired(_seconds(SIGNED_IN_AT_KEY, 0.0), now) or idle(_seconds(LAST_SEEN_KEY, now), now):
         sign_out()
         st.session_state["fapiao_expired"] = True
         return None
-    if user.disabled:
+    fresh = _as_stored(user)
+    if fresh is None:
         sign_out()
         return None
-    return user
+    st.session_state[USER_KEY] = fresh
+    st.session_state[LAST_SEEN_KEY] = now
+    return fresh
 
 
-def _still_enabled(user: User) -> bool:
-    """Re-read the account: a user disabled since sign-in loses the session (unknown accounts pass)."""
+def _as_stored(user: User) -> User | None:
+    """The account re-read from the store (current roles), or None when it may no longer be used."""
+    from workbench.ui.state import get_store
+
     try:
-        from workbench.ui.state import get_store
+        store = get_store()
+        rec = store.record(KIND, user.username)
+    except FapiaoError:
+        return None   # fail closed: no session without the account's current state
+    if rec is None or rec.get("disabled"):
+        return None
+    stored_epoch = int(rec.get("epoch") or 0)
+    if st.session_state.setdefault(EPOCH_KEY, stored_epoch) != stored_epoch:
+        st.session_state["fapiao_password_changed"] = True
+        return None
+    fresh = get_user(store, user.username)
+    return fresh if fresh is not None and not fresh.disabled else None
 
-        stored = get_user(get_store(), user.username)
-    except (FapiaoError, ImportError):
-        return True
-    return stored is None or not stored.disabled
+
+def _client() -> str:
+    """The client's address as Streamlit sees it (for sign-in throttling), or ''."""
+    try:
+        return str(st.context.ip_address or "")
+    except (AttributeError, RuntimeError):
+        return ""
 
 
 def sign_in_form() -> None:
@@ -81,6 +120,8 @@ def sign_in_form() -> None:
     st.subheader(_tr("登录", "Sign in"))
     if st.session_state.pop("fapiao_expired", False):
         st.info(_tr("会话已过期，请重新登录。", "Your session expired; please sign in again."))
+    if st.session_state.pop("fapiao_password_changed", False):
+        st.info(_tr("密码已更改，请重新登录。", "The password was changed; please sign in again."))
     with st.form("fapiao_sign_in"):
         username = st.text_input(_tr("用户名", "User name"), key="fapiao_sign_in_name")
         password = st.text_input(_tr("密码", "Password"), type="password", key="fapiao_sign_in_password")
@@ -91,11 +132,14 @@ def sign_in_form() -> None:
     if submitted:
         from workbench.ui.state import get_store
 
-        user = authenticate(get_store(), username.strip(), password)
+        store = get_store()
+        user = authenticate(store, username.strip(), password, client=_client())
         if user is None:
-            st.error(_tr("用户名或密码错误，或账号已停用。", "Wrong user name or password, or the account is disabled."))
+            st.error(_tr("用户名或密码错误，或账号已停用（多次失败后需等待片刻）。",
+                         "Wrong user name or password, or the account is disabled (after repeated failures, "
+                         "wait a moment)."))
         else:
-            sign_in(user)
+            sign_in(user, epoch(store, user.username))
             st.rerun()
 
 
@@ -107,9 +151,6 @@ def require_page(action: str) -> User:
     (``st.stop()``).
     """
     user = current_user()
-    if user is not None and not _still_enabled(user):
-        sign_out()
-        user = None
     if user is None:
         sign_in_form()
         st.stop()

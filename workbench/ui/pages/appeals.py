@@ -9,6 +9,7 @@ from graph.core import settings, vocab
 from workbench import appeals
 from workbench.auth import allowed
 from workbench.ui.flash import run_verb
+from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -55,7 +56,7 @@ with st.expander(tr("登记申诉", "Record an appeal")), st.form("appeal_new", 
 if all_appeals:
     chosen = st.selectbox(tr("查看申诉", "Open appeal"), [a.appeal_id for a in all_appeals])
     a = appeals.get_appeal(store, user, chosen)
-    st.subheader(f"{a.appeal_id} · {a.tax_id} · {tr(*STATUS_NAMES[a.status])}")
+    st.subheader(plain(f"{a.appeal_id} · {a.tax_id} · {tr(*STATUS_NAMES[a.status])}"))
     for step in a.steps:
         st.markdown(f"- **{str(step.get('at', ''))[:16]}** {step.get('by', '')} · "
                     f"{tr(*STATUS_NAMES.get(str(step.get('action')), (str(step.get('action')),) * 2))}")

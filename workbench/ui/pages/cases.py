@@ -12,6 +12,7 @@ from graph.core import vocab
 from workbench import cases, export
 from workbench.auth import allowed
 from workbench.ui.flash import run_verb
+from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -97,7 +98,7 @@ else:
         st.error(tr("无法查看此案件。", "You cannot see this case."))
         st.stop()
 
-st.header(f"{case.case_id} · {case.title}")
+st.header(plain(f"{case.case_id} · {case.title}"))
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(tr("状态", "Status"), _status(case.status))
 c2.metric(tr("负责人", "Owner"), case.owner)

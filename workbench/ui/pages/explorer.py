@@ -15,6 +15,7 @@ from graph.core.model import Taxpayer
 from graph.core.schema import TZ
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
+from workbench.ui.exports import export_buttons
 from workbench.ui.fmt import money
 from workbench.ui.i18n import RING_KINDS, term, tr
 from workbench.ui.session import require_page
@@ -151,3 +152,4 @@ else:
     st.caption(tr(f"{inv.num_rows:,} 张，合计 {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}",
                   f"{inv.num_rows:,} invoices, total {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}"))
     st.dataframe(invoice_frame(inv.slice(0, 2000), tiers), hide_index=True, height=360)
+    export_buttons(store, user, inv.to_pandas(), "invoices")

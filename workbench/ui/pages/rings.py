@@ -13,6 +13,7 @@ from graph.core.model import Ring
 from workbench.auth import allowed
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, tier_map
+from workbench.ui.exports import export_buttons
 from workbench.ui.fmt import day, money, money_full
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
@@ -138,6 +139,7 @@ shown = pd.DataFrame({
 st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(table)} 个团伙；勾选一行查看详情。",
               f"{len(table)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
 picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="ring_table")
+export_buttons(store, user, shown, "rings")
 rows = picked.selection.rows if hasattr(picked, "selection") else []
 if rows:
     ring = store.ring(str(view.iloc[rows[0]]["ring_id"]))

@@ -10,6 +10,7 @@ import streamlit as st
 from graph.core.errors import FapiaoError
 from workbench.auth import allowed
 from workbench.ui.flash import flash, show_flash
+from workbench.ui.fmt import plain
 from workbench.ui.i18n import TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -86,7 +87,7 @@ tax_id = st.selectbox(tr("处理的纳税人", "Taxpayer to act on"), ids, key="
 if tax_id is None:
     st.stop()
 row = view[view["tax_id"] == tax_id].iloc[0]
-st.subheader(f"{row['name']} · {tax_id}")
+st.subheader(plain(f"{row['name']} · {tax_id}"))
 st.page_link("pages/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
              query_params={"tax_id": tax_id})
 left, right = st.columns(2)

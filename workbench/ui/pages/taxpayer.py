@@ -14,7 +14,7 @@ from graph.core.errors import FapiaoError
 from workbench.auth import allowed
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.flash import flash, show_flash
-from workbench.ui.fmt import day, money
+from workbench.ui.fmt import day, money, plain
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -51,7 +51,7 @@ if tp is None:
     if tp is None:
         st.stop()
 
-st.header(tp.name)
+st.header(plain(tp.name))
 st.caption(tp.tax_id)
 facts = {
     tr("登记日期", "Registered"): day(tp.registered_on),
