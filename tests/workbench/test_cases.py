@@ -80,7 +80,7 @@ def test_notes_attach_and_dispositions(env: tuple[Store, dict[str, User]]) -> No
 
 def test_restricted_cases_visible_to_owner_assignee_supervisor_analyst(env: tuple[Store, dict[str, User]]) -> None:
     store, u = env
-    other = create_user(store, "ivy", "password-ivy", ["investigator"])
+    other = create_user(store, "ivy", "correct horse 2", ["investigator"])
     c = cases.open_case(store, u["investigator"], "受限案件", taxpayers=TAX_IDS[:1])
     with pytest.raises(PermissionDenied):
         cases.get_case(store, other, c.case_id)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from g_case_data import open_embedded, seed
 
 from graph.core.errors import FapiaoError
+from tests.helpers.g_case_data import open_embedded, seed
 from workbench import audit, cases, users
 from workbench.cli import cli
 

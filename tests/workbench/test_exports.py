@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
-from wb_app import open_page
-from wb_data import XSS_NAME, Demo
 
 from graph.core.errors import PermissionDenied
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import XSS_NAME, Demo
 from workbench import audit
 from workbench.auth import User
 from workbench.cli.serve import streamlit_command
@@ -48,7 +48,7 @@ def test_export_needs_export_data_and_is_audited(fresh_env: Demo) -> None:
     sheet = load_workbook(io.BytesIO(data)).active
     assert sheet is not None and sheet["B1"].value == "纳税人名称"
     csv_bytes = export_table(store, analyst, FRAME, "rings", "csv")
-    assert csv_bytes.startswith(b"\xef\xbb\xbf") and "'=HYPERLINK".encode() in csv_bytes
+    assert csv_bytes.startswith(b"\xef\xbb\xbf") and b"'=HYPERLINK" in csv_bytes
     events = audit.events(store, action="data_export", limit=2)
     assert [e.actor for e in events] == ["ana", "ana"] and "rows" in events[0].detail
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from wb_app import TIMEOUT, open_page
-from wb_data import APP, PASSWORD, Demo
 
 from graph.core.errors import InvalidData
+from tests.helpers.wb_app import TIMEOUT, open_page
+from tests.helpers.wb_data import APP, PASSWORD, Demo
 from workbench import users
 from workbench.ui.state import get_store
 
