@@ -59,7 +59,7 @@ def test_demo_refuses_to_wipe_real_users_and_cases(tmp_path: Path) -> None:
     cases.open_case_from_ring(store, u["investigator"], "R-1", title="真实案件")
     store.close()
     r = CliRunner().invoke(cli, ["demo", "--data", str(tmp_path / "demo"), "--store", f"embedded:{ws}",
-                                 "--taxpayers", "50", "--invoices", "500", "--no-serve"])
+                                 "--taxpayers", "400", "--invoices", "4000", "--no-serve"])
     assert r.exit_code != 0 and "--force" in r.output         # was: wiped without asking
     store = open_embedded(ws)
     try:
