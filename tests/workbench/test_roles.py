@@ -13,13 +13,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from graph.core.errors import PermissionDenied
 from graph.store import Store
 from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
-from workbench import appeals, audit, auth, cases, export, overrides, users
+from workbench import appeals, audit, auth, cases, data_export, export, overrides, users
 from workbench.auth import User
 from workbench.ui.navigation import PAGES
 
@@ -71,6 +72,8 @@ VERBS: dict[str, tuple[str, Callable[[Env, User], object]]] = {
     "browse_audit": ("view_audit", lambda e, u: audit.browse(e[0], u)),
     "verify_audit": ("view_audit", lambda e, u: audit.verify_as(e[0], u)),
     "export_case": ("export_case", lambda e, u: export.export_case(e[0], u, _case(e), e[2] / "exports")),
+    "export_table": ("export_data", lambda e, u: data_export.export_table(
+        e[0], u, pd.DataFrame({"tax_id": [TAX_IDS[0]], "total_fen": [100]}), "rings", "csv")),
     "create_user": ("manage_users",
                     lambda e, u: users.create_user(e[0], f"user{next(_n)}", "password-123", ["analyst"], actor=u)),
     "disable_user": ("manage_users", lambda e, u: users.disable_user(e[0], "ana2", actor=u)),
@@ -101,7 +104,6 @@ PAGE_CHECKS: dict[str, tuple[str, str]] = {
 # permissions in the role table that no code path checks yet; strict xfail: enforcing one fails here
 # until it is removed from this table
 UNENFORCED: dict[str, str] = {
-    "export_data": "data extracts have no export verb yet (the security helper adds export permission checks)",
     "train_model": "model training has no verb or page yet; detection switches to the supervised model by itself",
 }
 
