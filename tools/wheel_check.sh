@@ -15,7 +15,7 @@ V="$WORK/venv/bin"
 "$V/python" -m pip install -q --require-hashes -r tools/lock/requirements.txt
 "$V/python" -m pip install -q --no-deps dist/*.whl
 cp -r tests "$WORK/tests"
-sed -n '/^\[tool.pytest.ini_options\]/,/^\[/p' pyproject.toml | sed '$d' | sed 's/^\[tool.pytest.ini_options\]/[pytest]/; s/^pythonpath = .*/pythonpath = ./' > "$WORK/pytest.ini"
+cp pyproject.toml "$WORK/pyproject.toml"   # pytest settings and markers (no package sources come along)
 cd "$WORK"
 # the installed package, not a checkout, answers the imports
 "$V/python" -c "import graph, workbench; assert 'site-packages' in graph.__file__, graph.__file__; print('imports from', graph.__file__)"
@@ -29,5 +29,5 @@ if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
 else
   echo "wheel-check: no java/mvn here, fapiao neo4j not tried" >&2
 fi
-"$V/python" -m pytest -c pytest.ini -m "not slow and not neo4j and not browser" -p no:cacheprovider -q tests
+"$V/python" -m pytest -m "not slow and not neo4j and not browser" -p no:cacheprovider -q tests
 echo "wheel-check: ok"
