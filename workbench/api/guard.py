@@ -64,6 +64,7 @@ class AuditQueue:
         self.store = store
         self.pending: list[tuple[str, str, str]] = []
         self.lock = threading.Lock()
+        self.writing = threading.Lock()   # one flush at a time: a flush returns only once earlier calls are written
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="fapiao-api-audit", daemon=True)
         self.thread.start()
@@ -87,6 +88,10 @@ class AuditQueue:
 
     def flush(self) -> int:
         """Write the queued calls: one transaction with one signed head (audit.record_many); the number of calls."""
+        with self.writing:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self.lock:
             batch, self.pending = self.pending, []
         if not batch:
