@@ -68,7 +68,7 @@ class Evidence:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_suffix(".part")
             shutil.copyfile(source, tmp)
-            os.chmod(tmp, 0o444)
+            os.chmod(tmp, 0o400)   # read-only evidence, the service user's alone
             os.replace(tmp, dest)
         if meta is not None:
             side = dest.with_name(sha + ".json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -70,6 +71,7 @@ def cli() -> None:
 
 def main() -> None:
     """Console entry point: project errors print as one clear line and exit 1, never a traceback."""
+    os.umask(0o077)   # workspace, quarantine, reports, keys: the service user's alone (0600 files, 0700 folders)
     try:
         from graph.core import install
 

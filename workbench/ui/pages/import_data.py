@@ -3,7 +3,6 @@ the quarantine, run detection. Every action is written to the audit trail."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from graph.core import settings
 from graph.core.errors import FapiaoError
 from workbench.audit import record
 from workbench.auth import allowed
+from workbench.imports import Upload, import_uploads
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -25,18 +25,6 @@ MAX_MB = settings.get_int("FAPIAO_UPLOAD_MAX_MB")
 TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "json", "jsonl", "parquet", "gz", "zip",
          "xml", "ofd", "pdf", "png", "jpg", "jpeg", "tif", "tiff"]
 st.title(tr("数据导入", "Import"))
-
-
-def _save(upload: object, folder: Path) -> Path:
-    """Write an upload to ``folder`` after checking its size against FAPIAO_UPLOAD_MAX_MB."""
-    name = Path(getattr(upload, "name", "upload")).name
-    size = int(getattr(upload, "size", 0))
-    if size > MAX_MB * 1024 * 1024:
-        raise FapiaoError(tr(f"文件 {name} 为 {size / 1048576:.1f} MB，超过上限 {MAX_MB} MB（FAPIAO_UPLOAD_MAX_MB）。",
-                             f"{name} is {size / 1048576:.1f} MB, over the {MAX_MB} MB limit (FAPIAO_UPLOAD_MAX_MB)."))
-    path = folder / name
-    path.write_bytes(upload.getvalue())  # type: ignore[attr-defined]
-    return path
 
 
 st.caption(tr(f"支持税务局导出的 CSV / Excel（标题行、合计行自动跳过）、JSON、Parquet、.gz / .zip，以及电子发票文件"
@@ -55,34 +43,17 @@ with st.form("imp_form"):
     load = st.form_submit_button(tr("校验并导入", "Validate and load"), type="primary")
 
 if load:
-    if not inv_files:
-        st.error(tr("请先选择发票文件。", "Choose an invoice file first."))
+    uploads = [Upload(up.name, up.getvalue()) for up in inv_files or []]
+    try:
+        with st.spinner(tr("正在校验并导入…", "Validating and loading…")):
+            report = import_uploads(store, user, uploads,
+                                    Upload(tp_file.name, tp_file.getvalue()) if tp_file is not None else None,
+                                    encoding=encoding.strip() or None, sheet=sheet.strip() or None)
+    except FapiaoError as e:
+        st.error(str(e))
     else:
-        work = Path(tempfile.mkdtemp(prefix="fapiao-upload-"))
-        names = ", ".join(Path(up.name).name for up in inv_files)[:200]
-        try:
-            if len(inv_files) == 1:
-                inv_path = _save(inv_files[0], work)
-            else:   # several files load as one folder: tables each on their own, e-invoices together
-                inv_path = work / "upload"
-                inv_path.mkdir()
-                for up in inv_files:
-                    _save(up, inv_path)
-            tp_path = _save(tp_file, work) if tp_file is not None else None
-            from loaders.load import load_files
-
-            with st.spinner(tr("正在校验并导入…", "Validating and loading…")):
-                report = load_files(store, inv_path, taxpayers=tp_path, encoding=encoding.strip() or None,
-                                    sheet=sheet.strip() or None, report_dir=work / "report")
-        except FapiaoError as e:
-            record(store, user, "import_failed", names, str(e))
-            st.error(str(e))
-        else:
-            record(store, user, "import_data", names,
-                   f"read={report.read} loaded={report.loaded} rejected={report.rejected} "
-                   f"skipped_identical={report.skipped_identical}")
-            st.session_state["imp_report"] = report
-            st.cache_data.clear()
+        st.session_state["imp_report"] = report
+        st.cache_data.clear()
 
 shown_report = st.session_state.get("imp_report")
 if shown_report is not None:
