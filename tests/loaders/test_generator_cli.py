@@ -41,3 +41,14 @@ def test_help_reads_like_documentation() -> None:
     assert res.returncode == 0
     for word in ("truth/rings.csv", "--noise", "--rings", "Example"):
         assert word in res.stdout
+
+
+def test_json_summary_matches_the_files(tmp_path: Path) -> None:
+    import json
+
+    res = _run("--taxpayer-count", "300", "--invoices", "3000", "--rings", "cycle=4", "--no-progress", "--json",
+               "--format", "csv", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["invoices"] + summary["noise_rows"] == pacsv.read_csv(tmp_path / "invoices.csv").num_rows
+    assert summary["rings"]["cycle"] == 4 and summary["taxpayers"] == 300

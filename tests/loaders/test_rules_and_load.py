@@ -110,8 +110,13 @@ def test_cli_load_and_check_invoice(tmp_path: Path) -> None:
                               "2024-03-01", "--seller", "91350200776049653A", "--buyer", "91440101MA5CJQ4N59",
                               "--amount", "100", "--tax", "13", "--total", "113", "--rate", "13%"])
     assert res.exit_code == 0 and "OK" in res.output
-    res = runner.invoke(cli, ["check-invoice", "--json", "-"], input=json.dumps({"invoice_number": "1"}))
+    res = runner.invoke(cli, ["check-invoice", "--from", "-"], input=json.dumps({"invoice_number": "1"}))
     assert res.exit_code == 1 and "invoice_number_format" in res.output and "发票号码" in res.output
+    res = runner.invoke(cli, ["check-invoice", "--from", "-", "--json"], input=json.dumps({"invoice_number": "1"}))
+    answer = json.loads(res.output)
+    assert res.exit_code == 1 and answer["ok"] is False
+    assert {"severity": "error", "rule": "invoice_number_format"} in [
+        {k: p[k] for k in ("severity", "rule")} for p in answer["problems"]]
 
 
 def test_console_script_prints_one_line_on_missing_column(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from graph.core.errors import ConfigError
+from workbench.cli.options import echo_json, json_option
 
 
 def _parse_rings(values: tuple[str, ...]) -> dict[str, int]:
@@ -57,8 +58,10 @@ def _date(value: str | None, default: date) -> date:
                    "orientations with up to 40% drift, fan-in/out bursts and scatter-gather among ordinary "
                    "companies.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@json_option()
 def generate(out_dir: Path, taxpayers: int, invoices: int, seed: int, noise: float, fmt: str,
-             rings: tuple[str, ...], start: str | None, end: str | None, profile: str, progress: bool) -> None:
+             rings: tuple[str, ...], start: str | None, end: str | None, profile: str, progress: bool,
+             as_json: bool) -> None:
     """Generate a synthetic invoice network with planted fake-invoicing (虚开) patterns.
 
     \b
@@ -84,6 +87,12 @@ def generate(out_dir: Path, taxpayers: int, invoices: int, seed: int, noise: flo
     summary = run(out_dir, taxpayers=taxpayers, invoices=invoices, seed=seed, noise=noise, fmt=fmt,
                   progress=progress, rings=_parse_rings(rings), start=_date(start, DEFAULT_START),
                   end=_date(end, DEFAULT_END), profile=profile)
+    if as_json:
+        echo_json({"out_dir": str(summary.out_dir), "taxpayers": summary.taxpayers, "invoices": summary.invoices,
+                   "noise_rows": summary.noise_rows, "fraud_taxpayers": summary.fraud_taxpayers,
+                   "rings": dict(sorted(summary.rings.items())), "bytes": summary.bytes,
+                   "seconds": round(summary.seconds, 3)})
+        return
     table = Table(title=f"generated into {summary.out_dir}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")

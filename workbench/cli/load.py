@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from graph.core.errors import ConfigError, FapiaoError, InvalidData
-from workbench.cli.options import store_option
+from workbench.cli.options import echo_json, json_option, store_option
 
 CHECK_FIELDS = (
     ("number", "invoice_number", "发票号码 (8 or 20 digits)"),
@@ -136,9 +136,9 @@ def _read_json_fields(source: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InvalidData(f"--json {source}: not valid JSON ({e})") from e
+        raise InvalidData(f"--from {source}: not valid JSON ({e})") from e
     if not isinstance(data, dict):
-        raise InvalidData(f"--json {source}: expected one JSON object with interchange column names")
+        raise InvalidData(f"--from {source}: expected one JSON object with interchange column names")
     return data
 
 
@@ -150,16 +150,18 @@ def _check_options(f: Any) -> Any:
 
 @click.command("check-invoice")
 @_check_options
-@click.option("--json", "json_source", metavar="FILE|-", help="Read the invoice as a JSON object (interchange names).")
+@click.option("--from", "json_source", metavar="FILE|-",
+              help="Read the invoice from a JSON object with interchange column names (- for stdin).")
 @store_option("Also check for a conflicting duplicate / red original in this store.")
-def check_invoice(json_source: str | None, store_uri: str | None, **flags: str | None) -> None:
+@json_option()
+def check_invoice(json_source: str | None, store_uri: str | None, as_json: bool, **flags: str | None) -> None:
     """Self-check (自查) one invoice against every loader rule and print each problem in words.
 
     \b
     Examples:
       fapiao check-invoice --number 00000001 --code 3100181130 --date 2024-01-05 \\
           --seller 91350200776049653A --buyer 91440101MA5CJQ4N59 --amount 1000 --tax 130 --total 1130 --rate 13%
-      echo '{"invoice_number": "24312000000000000001", ...}' | fapiao check-invoice --json -
+      echo '{"invoice_number": "24312000000000000001", ...}' | fapiao check-invoice --from - --json
 
     Exit status: 0 when there is no error (warnings allowed), 1 otherwise.
     """
@@ -171,7 +173,7 @@ def check_invoice(json_source: str | None, store_uri: str | None, **flags: str |
         if value is not None:
             fields[column] = value
     if not fields:
-        raise ConfigError("give the invoice as flags (--number --date --seller ...) or --json FILE; see --help")
+        raise ConfigError("give the invoice as flags (--number --date --seller ...) or --from FILE; see --help")
     fields.setdefault("seller_name", fields.get("seller_tax_id", ""))
     fields.setdefault("buyer_name", fields.get("buyer_tax_id", ""))
     store = None
@@ -184,11 +186,13 @@ def check_invoice(json_source: str | None, store_uri: str | None, **flags: str |
     finally:
         if store is not None:
             store.close()
-    if not problems:
+    if as_json:
+        echo_json({"ok": not any(p.severity == "error" for p in problems),
+                   "problems": [{"severity": p.severity, "rule": p.rule, "message": p.message} for p in problems]})
+    elif not problems:
         click.secho("OK: no problems found / 未发现问题", fg="green")
-        return
-    for p in problems:
-        colour = "red" if p.severity == "error" else "yellow"
-        click.secho(f"{p.severity:7} {p.rule:22} {p.message}", fg=colour)
+    else:
+        for p in problems:
+            click.secho(f"{p.severity:7} {p.rule:22} {p.message}", fg="red" if p.severity == "error" else "yellow")
     if any(p.severity == "error" for p in problems):
         sys.exit(1)
