@@ -23,6 +23,9 @@ HEADERS_ZH: dict[str, str] = {
     "invoice_number": "发票号码", "invoice_code": "发票代码", "issued_at": "开票时间",
     "seller_tax_id": "销方识别号", "buyer_tax_id": "购方识别号", "amount_fen": "金额（元）",
     "tax_fen": "税额（元）", "total_fen": "价税合计（元）", "status": "状态", "ring_id": "团伙编号",
+    "seller_name": "销方名称", "buyer_name": "购方名称", "rate": "税率", "item": "货物或服务",
+    "kind": "类型", "members": "成员数", "invoices": "发票数", "first": "最早开票", "last": "最晚开票",
+    "title": "名称",
 }
 
 

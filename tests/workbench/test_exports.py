@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +73,42 @@ def test_sign_out_drops_made_case_files(app_env: Demo) -> None:
     at.session_state["case_export_bytes"] = ("c.zip", b"PK")
     next(b for b in at.sidebar.button if b.label == "退出登录").click().run()
     assert "case_export_bytes" not in at.session_state            # was: the link outlived the session
+
+
+def _export_keys(at: object) -> set[str]:
+    return {str(b.key) for b in at.button if str(b.key or "").startswith("export_")}  # type: ignore[attr-defined]
+
+
+def test_every_data_table_of_the_taxpayer_page_has_export_buttons(app_env: Demo) -> None:
+    at = open_page(app_env, "analyst", "taxpayer", tax_id=app_env.shared_phone[0])
+    keys = _export_keys(at)
+    for what in ("counterparties", "invoices_issued", "invoices_received", "shared_identifiers", "features"):
+        assert {f"export_{what}_csv", f"export_{what}_xlsx"} <= keys, what   # was: only rings and explorer invoices
+    assert not _export_keys(open_page(app_env, "investigator", "taxpayer", tax_id=app_env.shared_phone[0]))
+
+
+def test_ring_invoices_export_as_xlsx_with_yuan_and_local_times(fresh_env: Demo) -> None:
+    at = open_page(fresh_env, "analyst", "rings", ring=fresh_env.ring.ring_id)
+    next(b for b in at.button if b.key == "export_ring_invoices_xlsx").click().run()
+    assert not at.exception
+    digest, data = at.session_state["export_ring_invoices_xlsx_bytes"]
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, (c.value for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)]
+    by_number = {str(i["number"]): i for i in fresh_env.invoices}
+    assert len(rows) == len(fresh_env.ring.invoice_keys)
+    for r in rows:
+        inv = by_number[str(r["发票号码"])]
+        assert Decimal(str(r["价税合计（元）"])) == Decimal(int(inv["total_fen"])).scaleb(-2)  # type: ignore[call-overload]
+        assert r["开票时间"] == inv["issued_at"].replace(tzinfo=None)  # type: ignore[attr-defined]
+        assert r["状态"] == "正常"
+
+
+def test_a_made_file_is_not_offered_for_another_table(fresh_env: Demo) -> None:
+    a, b = fresh_env.shared_phone
+    at = open_page(fresh_env, "analyst", "taxpayer", tax_id=a)
+    next(x for x in at.button if x.key == "export_counterparties_csv").click().run()
+    assert any(d.key == "export_counterparties_csv_download" for d in at.get("download_button"))
+    at.text_input(key="tp_query").input(b).run()
+    assert not any(d.key == "export_counterparties_csv_download" for d in at.get("download_button"))

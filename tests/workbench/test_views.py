@@ -66,3 +66,77 @@ def test_missing_times_format_as_empty_never_nat() -> None:
     assert day(pd.NaT) == "" and when(pd.NaT) == "" and day(None) == ""
     frame = pd.DataFrame([{"first": None}, {"first": pd.Timestamp("2024-03-01T10:00:00+08:00")}])
     assert [day(t) for t in frame["first"]] == ["", "2024-03-01"]
+
+
+def test_rings_of_a_member_and_of_an_outsider(demo_store: Demo) -> None:
+    store = EmbeddedStore(demo_store.path)
+    try:
+        member, outsider = demo_store.ring.members[0], demo_store.xss_id
+        assert [r.ring_id for r in views.rings_of(store, member)] == [demo_store.ring.ring_id]  # newest run only
+        assert views.rings_of(store, outsider) == []
+    finally:
+        store.close()
+
+
+def test_counterparties_total_each_partner_and_direction(demo_store: Demo) -> None:
+    a = demo_store.ring.members[0]
+    store = EmbeddedStore(demo_store.path)
+    try:
+        got = views.counterparties(store.invoices_of(a), a)
+        assert views.counterparties(store.invoices_of(a).slice(0, 0), a) == []
+    finally:
+        store.close()
+    want: dict[tuple[str, str], list[int]] = {}
+    for i in demo_store.invoices:
+        if a in (i["seller_tax_id"], i["buyer_tax_id"]):
+            out = i["seller_tax_id"] == a
+            key = (str(i["buyer_tax_id"] if out else i["seller_tax_id"]), "out" if out else "in")
+            cur = want.setdefault(key, [0, 0])
+            cur[0] += 1
+            cur[1] += int(i["total_fen"])  # type: ignore[call-overload]
+    assert {(c.tax_id, c.direction): [c.invoices, c.fen] for c in got} == want
+    assert [c.fen for c in got] == sorted((c.fen for c in got), reverse=True)
+    assert all(c.name == demo_store.names[c.tax_id] for c in got)
+
+
+def test_shared_identifiers_name_the_other_holders(demo_store: Demo) -> None:
+    x, y = demo_store.shared_phone
+    store = EmbeddedStore(demo_store.path)
+    try:
+        index = store.identifiers()
+    finally:
+        store.close()
+    got = views.shared_identifiers(index, x, [("phone", "0755-88880000"), ("address", "nowhere")])
+    assert [(s.kind, s.value, s.others) for s in got] == [("phone", "0755-88880000", (y,)), ("address", "nowhere", ())]
+
+
+def test_explore_caps_the_view_and_keeps_edges_inside_it(demo_store: Demo) -> None:
+    hub = demo_store.high_new
+    store = EmbeddedStore(demo_store.path)
+    try:
+        full = views.explore(store, [hub], hops=1, cap=400)
+        small = views.explore(store, [hub], hops=1, cap=3)
+        inv, capped = views.invoices_in_view(store, [hub], full.nodes)
+    finally:
+        store.close()
+    partners = {str(i["buyer_tax_id"] if i["seller_tax_id"] == hub else i["seller_tax_id"])
+                for i in demo_store.invoices if hub in (i["seller_tax_id"], i["buyer_tax_id"])}
+    assert set(full.nodes) == partners | {hub} and full.hops[hub] == 0 and full.dropped == 0
+    assert len(small.nodes) == 3 and hub in small.nodes and small.dropped == len(partners) - 2
+    assert all(e["seller_tax_id"] in small.nodes and e["buyer_tax_id"] in small.nodes for e in small.edges)
+    mine = sorted(str(i["key"]) for i in demo_store.invoices if hub in (i["seller_tax_id"], i["buyer_tax_id"]))
+    assert sorted(inv.column("key").to_pylist()) == mine and not capped
+    assert inv.column("issued_at").to_pylist() == sorted(inv.column("issued_at").to_pylist())
+
+
+def test_invoices_in_view_lists_an_invoice_between_two_focus_nodes_once(demo_store: Demo) -> None:
+    a, b, _ = demo_store.ring.members
+    store = EmbeddedStore(demo_store.path)
+    try:
+        view = views.explore(store, [a, b], hops=1)
+        inv, _ = views.invoices_in_view(store, [a, b], view.nodes)
+    finally:
+        store.close()
+    keys = inv.column("key").to_pylist()
+    assert len(keys) == len(set(keys)) == sum(1 for i in demo_store.invoices
+                                               if {i["seller_tax_id"], i["buyer_tax_id"]} & {a, b})

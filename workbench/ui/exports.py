@@ -1,27 +1,72 @@
-"""Explicit export buttons under a table, shown only to roles with ``export_data``; each export is audited."""
+"""Tables with their export buttons: every table that shows data goes through :func:`table`, which draws
+it and, for roles with ``export_data`` only, offers it as CSV and xlsx; each export is audited.
+
+A made file is kept with a fingerprint of the table it came from, so after the table changes (another
+taxpayer, another filter) the old file is no longer offered for download.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from graph.store import Store
 from workbench.auth import User, allowed
 from workbench.data_export import export_table
-from workbench.ui.i18n import tr
+from workbench.ui.fmt import local
+from workbench.ui.i18n import INVOICE_STATUSES, term, tr
+
+_MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def export_buttons(store: Store, user: User, frame: pd.DataFrame, what: str) -> None:
-    """Offer ``frame`` as CSV and xlsx (analysts only); the file is made, and audited, on request."""
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A digest of ``frame``'s headers and cells (the same table gives the same digest)."""
+    h = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def export_buttons(store: Store, user: User, frame: pd.DataFrame, what: str, where: Any = None) -> None:
+    """Offer ``frame`` as CSV and xlsx (roles with ``export_data`` only); the file is made, and audited,
+    on request. ``where`` is the Streamlit container to draw in (default: the page)."""
     if not allowed(user.roles, "export_data") or frame.empty:
         return
-    left, right = st.columns(2)
-    for col, fmt, mime in ((left, "csv", "text/csv"),
-                           (right, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")):
+    digest = fingerprint(frame)
+    left, right = (where or st).columns(2)
+    for col, fmt in ((left, "csv"), (right, "xlsx")):
         key = f"export_{what}_{fmt}"
         if col.button(tr(f"导出 {fmt.upper()}", f"Export {fmt.upper()}"), key=key):
-            st.session_state[key + "_bytes"] = export_table(store, user, frame, what, fmt)
+            st.session_state[key + "_bytes"] = (digest, export_table(store, user, frame, what, fmt))
         ready = st.session_state.get(key + "_bytes")
-        if ready:
-            col.download_button(tr("下载", "Download"), ready, file_name=f"{what}.{fmt}", mime=mime,
+        if isinstance(ready, tuple) and ready[0] == digest:
+            col.download_button(tr("下载", "Download"), ready[1], file_name=f"{what}.{fmt}", mime=_MIME[fmt],
                                 key=key + "_download")
+
+
+def table(store: Store, user: User, frame: pd.DataFrame, what: str, where: Any = None, *,
+          export: pd.DataFrame | None = None, **kwargs: Any) -> Any:
+    """Draw ``frame`` with ``st.dataframe`` (``kwargs`` passed on; the index hidden unless asked) in
+    ``where`` and put the export buttons under it. ``export`` is the table the files carry when it differs
+    from the one shown (amounts as ``*_fen`` integers, so the file has exact 元 numbers, not ``¥1.2万``).
+    Returns what ``st.dataframe`` returns (the selection when ``on_select`` is given)."""
+    kwargs.setdefault("hide_index", True)
+    shown = (where or st).dataframe(frame, **kwargs)
+    export_buttons(store, user, frame if export is None else export, what, where)
+    return shown
+
+
+def invoice_rows(invoices: pa.Table) -> pd.DataFrame:
+    """schema.INVOICES rows for an extract: local issue time (a date Excel reads), parties, amounts in fen
+    (the extract turns them into 元), rate, status in words."""
+    rows = [{"issued_at": local(r["issued_at"]).replace(tzinfo=None) if r["issued_at"] else None,
+             "invoice_code": r["code"] or "", "invoice_number": r["number"],
+             "seller_name": r["seller_name"], "seller_tax_id": r["seller_tax_id"],
+             "buyer_name": r["buyer_name"], "buyer_tax_id": r["buyer_tax_id"],
+             "amount_fen": r["amount_fen"], "tax_fen": r["tax_fen"], "total_fen": r["total_fen"],
+             "rate": r["rate"], "status": term(INVOICE_STATUSES, r["status"]),
+             "item": r.get("item_name") or r.get("item_code") or ""} for r in invoices.to_pylist()]
+    return pd.DataFrame(rows)

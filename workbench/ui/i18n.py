@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from graph.core.vocab import IDENTIFIER_KINDS as IDENTIFIER_KINDS
 from graph.core.vocab import INVOICE_STATUSES as INVOICE_STATUSES
 from graph.core.vocab import RING_KINDS as RING_KINDS
 from graph.core.vocab import TIERS

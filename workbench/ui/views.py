@@ -6,13 +6,16 @@ for the page's formatter, never as NaN/NaT.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.core import vocab
-from graph.core.model import Ring, Run
+from graph.core.model import Ring, Run, Taxpayer
 from graph.store import Store
 
 
@@ -96,3 +99,120 @@ def ring_summaries(store: Store, run_id: str) -> list[RingSummary]:
                                min(times) if times else None, max(times) if times else None,
                                sum(g[1] for g in got)))
     return out
+
+
+def rings_of(store: Store, tax_id: str) -> list[Ring]:
+    """The newest run's rings that ``tax_id`` is a member of, highest score first (none before a run)."""
+    if not store.runs():
+        return []
+    return [r for r in store.rings() if tax_id in r.members]
+
+
+@dataclass(frozen=True)
+class Counterparty:
+    """One trading partner of a taxpayer in one direction (``out``: the taxpayer sold to it)."""
+
+    tax_id: str
+    name: str
+    direction: str               # "out" | "in"
+    invoices: int
+    fen: int
+
+
+def counterparties(invoices: pa.Table, tax_id: str, limit: int = 15) -> list[Counterparty]:
+    """The largest partners of ``tax_id`` in ``invoices`` (schema.INVOICES rows it issued or received),
+    by total amount per partner and direction, largest first."""
+    if invoices.num_rows == 0:
+        return []
+    is_out = pc.equal(invoices.column("seller_tax_id"), tax_id)
+    table = pa.table({
+        "tax_id": pc.if_else(is_out, invoices.column("buyer_tax_id"), invoices.column("seller_tax_id")),
+        "name": pc.if_else(is_out, invoices.column("buyer_name"), invoices.column("seller_name")),
+        "dir": pc.if_else(is_out, "out", "in"), "fen": invoices.column("total_fen")})
+    rows = (table.group_by(["tax_id", "name", "dir"]).aggregate([("fen", "sum"), ("fen", "count")])
+            .sort_by([("fen_sum", "descending"), ("tax_id", "ascending")]).slice(0, limit).to_pylist())
+    return [Counterparty(r["tax_id"], r["name"] or "", r["dir"], int(r["fen_count"]), int(r["fen_sum"] or 0))
+            for r in rows]
+
+
+@dataclass(frozen=True)
+class SharedIdentifier:
+    """One identifier of a taxpayer and the other taxpayers registered with the same value."""
+
+    kind: str                    # vocab identifier kind: legal_rep, phone, address, bank_account ...
+    value: str
+    others: tuple[str, ...]      # tax ids, sorted
+
+
+def shared_identifiers(index: pa.Table, tax_id: str, own: Sequence[tuple[str, str]]) -> list[SharedIdentifier]:
+    """For each (kind, value) of ``own``, who else in ``index`` (schema.IDENTIFIERS rows) has it."""
+    holders: dict[tuple[str, str], set[str]] = {}
+    wanted = set(own)
+    for t, k, v in zip(index.column("tax_id").to_pylist(), index.column("kind").to_pylist(),
+                       index.column("value").to_pylist(), strict=True):
+        if (k, v) in wanted and t != tax_id:
+            holders.setdefault((k, v), set()).add(t)
+    return [SharedIdentifier(k, v, tuple(sorted(holders.get((k, v), ())))) for k, v in own]
+
+
+@dataclass
+class Exploration:
+    """The explorer's view: taxpayers around the centre (and expanded nodes), their hops, the edges."""
+
+    nodes: dict[str, Taxpayer]
+    hops: dict[str, int]
+    edges: list[dict[str, Any]]  # schema.EDGES rows between kept nodes
+    dropped: int                 # reachable taxpayers cut by the cap
+
+
+def explore(store: Store, focus: Sequence[str], *, hops: int = 1, start: datetime | None = None,
+            end: datetime | None = None, min_fen: int = 0, cap: int = 400) -> Exploration:
+    """The union of the ego networks of ``focus`` (centre first), at most ``cap`` taxpayers.
+
+    The centre's neighbourhood takes the budget first; each expanded node adds what still fits. Nodes
+    found only through an expansion count as ``hops + 1`` from the centre.
+    """
+    nodes: dict[str, Taxpayer] = {}
+    hop_of: dict[str, int] = {}
+    edge_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    dropped = 0
+    for i, tid in enumerate(focus):
+        budget = cap - len(nodes) if i else cap
+        if budget <= 0:
+            break
+        sub = store.ego_network(tid, hops=hops, start=start, end=end, min_amount_fen=min_fen,
+                                limit=budget + (1 if i else 0))
+        dropped += sub.dropped
+        for t in sub.nodes:
+            if t.tax_id not in nodes and len(nodes) < cap:
+                nodes[t.tax_id] = t
+                hop_of[t.tax_id] = sub.hops.get(t.tax_id, 0) if i == 0 else hop_of.get(t.tax_id, hops + 1)
+        for r in sub.edges.to_pylist():
+            edge_rows[(r["seller_tax_id"], r["buyer_tax_id"])] = r
+    edges = [r for (s, b), r in edge_rows.items() if s in nodes and b in nodes]
+    return Exploration(nodes, hop_of, edges, dropped)
+
+
+def invoices_in_view(store: Store, focus: Sequence[str], keep: Collection[str], *, start: datetime | None = None,
+                     end: datetime | None = None, min_fen: int = 0, cap: int = 20_000) -> tuple[pa.Table, bool]:
+    """Invoices of the ``focus`` taxpayers between taxpayers in ``keep``, each once, oldest first.
+
+    Returns the table and whether any focus taxpayer had ``cap`` or more invoices (only the newest
+    ``cap`` of each are read).
+    """
+    parts = [store.invoices_of(t, start=start, end=end, limit=cap) for t in focus if t in keep]
+    if not parts:
+        return pa.table({}), False
+    capped = any(p.num_rows >= cap for p in parts)
+    inv = pa.concat_tables(parts)
+    ids = pa.array(list(keep), pa.string())
+    mask = pc.and_(pc.and_(pc.is_in(inv.column("seller_tax_id"), ids), pc.is_in(inv.column("buyer_tax_id"), ids)),
+                   pc.greater_equal(inv.column("total_fen"), min_fen))
+    inv = inv.filter(mask)
+    seen: set[str] = set()
+    idx = []
+    for i, k in enumerate(inv.column("key").to_pylist()):  # an invoice between two focus nodes comes twice
+        if k not in seen:
+            seen.add(k)
+            idx.append(i)
+    return inv.take(pa.array(idx, pa.int64())).sort_by([("issued_at", "ascending")]), capped

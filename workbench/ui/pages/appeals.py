@@ -8,6 +8,7 @@ import streamlit as st
 from graph.core import settings, vocab
 from workbench import appeals
 from workbench.auth import allowed
+from workbench.ui.exports import table
 from workbench.ui.flash import run_verb
 from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
@@ -32,13 +33,13 @@ if allowed(user.roles, "review_appeal"):
 
 all_appeals = appeals.list_appeals(store, user)
 if all_appeals:
-    st.dataframe(pd.DataFrame([{tr("编号", "appeal"): a.appeal_id, tr("纳税人", "taxpayer"): a.tax_id,
+    table(store, user, pd.DataFrame([{tr("编号", "appeal"): a.appeal_id, tr("纳税人", "taxpayer"): a.tax_id,
                                 tr("申诉对象", "against"): tr(*AGAINST_NAMES[a.against]),
                                 tr("状态", "status"): tr(*STATUS_NAMES[a.status]),
                                 tr("受理", "received"): a.received_at.strftime("%Y-%m-%d"),
                                 tr("答复期限", "due"): a.due_at.strftime("%Y-%m-%d"),
                                 tr("超期", "overdue"): "⚠" if a.overdue() else ""} for a in all_appeals]),
-                 hide_index=True, width="stretch")
+          "appeals", width="stretch")
 else:
     st.info(tr("暂无申诉。", "No appeals yet."))
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import audit
+from workbench.ui.exports import table
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -31,6 +32,6 @@ limit = c4.number_input(tr("条数", "Rows"), min_value=10, max_value=5000, valu
 rows = [audit.event_row(ev) for ev in audit.browse(store, user, actor=actor.strip() or None, action=action.strip() or None,
                                                             target=target.strip() or None, limit=int(limit))]
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    table(store, user, pd.DataFrame(rows), "audit", width="stretch")
 else:
     st.info(tr("没有符合条件的事件。", "No matching events."))

@@ -11,6 +11,7 @@ import streamlit as st
 from graph.core import vocab
 from workbench import cases, export
 from workbench.auth import allowed
+from workbench.ui.exports import table
 from workbench.ui.flash import run_verb
 from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
@@ -38,11 +39,11 @@ status_filter = st.selectbox(tr("状态", "Status"), ["", *cases.STATUSES],
                              format_func=lambda s: tr("全部", "all") if not s else _status(s))
 visible = cases.list_cases(store, user, status=status_filter or None)
 if visible:
-    st.dataframe(pd.DataFrame([{tr("案件号", "case"): c.case_id, tr("标题", "title"): c.title,
+    table(store, user, pd.DataFrame([{tr("案件号", "case"): c.case_id, tr("标题", "title"): c.title,
                                 tr("状态", "status"): _status(c.status), tr("负责人", "owner"): c.owner,
                                 tr("承办人", "assignee"): c.assignee or "-",
                                 tr("纳税人", "taxpayers"): len(c.taxpayers), tr("立案", "opened"): c.created_at[:16]}
-                               for c in visible]), hide_index=True, width="stretch")
+                               for c in visible]), "cases", width="stretch")
 else:
     st.info(tr("没有您可查看的案件。", "No cases you may see."))
 
@@ -109,8 +110,8 @@ tab_att, tab_notes, tab_disp, tab_hist = st.tabs([tr("关联对象", "Attachment
                                                   tr("处理结论", "Dispositions"), tr("流转记录", "History")])
 with tab_att:
     names = {r["tax_id"]: r["name"] for r in store.taxpayers(list(case.taxpayers)).to_pylist()} if case.taxpayers else {}
-    st.dataframe(pd.DataFrame({tr("税号", "tax id"): list(case.taxpayers),
-                               tr("名称", "name"): [names.get(t, "") for t in case.taxpayers]}), hide_index=True)
+    table(store, user, pd.DataFrame({tr("税号", "tax id"): list(case.taxpayers),
+                                     tr("名称", "name"): [names.get(t, "") for t in case.taxpayers]}), "case_taxpayers")
     st.write(tr("团伙：", "Rings: ") + (", ".join(case.rings) or "-"))
     st.write(tr("发票：", "Invoices: ") + (", ".join(case.invoices[:50]) or "-"))
     if allowed(user.roles, "work_case"):
@@ -134,7 +135,7 @@ with tab_notes:
 with tab_disp:
     disp = cases.dispositions(store, case.case_id)
     if disp:
-        st.dataframe(pd.DataFrame(disp), hide_index=True)
+        table(store, user, pd.DataFrame(disp), "case_dispositions")
     if allowed(user.roles, "record_disposition") and case.taxpayers:
         with st.form("case_disposition"):
             tid = st.selectbox(tr("纳税人", "Taxpayer"), list(case.taxpayers))
@@ -145,7 +146,7 @@ with tab_disp:
                     cases.record_disposition, store, user, case.case_id, tid, label, note=dnote):
                 st.rerun()
 with tab_hist:
-    st.dataframe(pd.DataFrame(list(case.history)), hide_index=True)
+    table(store, user, pd.DataFrame(list(case.history)), "case_history")
 
 if allowed(user.roles, "work_case") and cases.TRANSITIONS[case.status]:
     with st.form("case_status"):

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
@@ -15,11 +14,12 @@ from graph.core.model import Taxpayer
 from graph.core.schema import TZ
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
-from workbench.ui.exports import export_buttons
+from workbench.ui.exports import invoice_rows, table
 from workbench.ui.fmt import money
 from workbench.ui.i18n import RING_KINDS, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.views import explore, invoices_in_view, rings_of
 
 user = require_page("view_network")
 store = get_store()
@@ -40,7 +40,7 @@ if not found:
 centre: Taxpayer = st.selectbox(tr("中心纳税人", "Centre taxpayer"), found, key="ex_centre",
                                 format_func=lambda t: f"{t.name} · {t.tax_id}")
 
-member_of = [r for r in store.rings() if centre.tax_id in r.members] if store.runs() else []
+member_of = rings_of(store, centre.tax_id)
 if member_of:
     st.markdown(f"**{tr('所在团伙', 'Member of rings')}**")
     link_cols = st.columns(min(len(member_of), 4))
@@ -74,27 +74,12 @@ end = datetime.combine(window[-1] + timedelta(days=1), time(), _TZ) if len(windo
 expanded_key = f"ex_expanded_{centre.tax_id}"
 expanded: list[str] = st.session_state.setdefault(expanded_key, [])
 focus = [centre.tax_id, *expanded]
-nodes_by_id: dict[str, Taxpayer] = {}
-hop_of: dict[str, int] = {}
-edge_rows: dict[tuple[str, str], dict[str, object]] = {}
-dropped = 0
-for i, tid in enumerate(focus):
-    budget = int(cap) - len(nodes_by_id) if i else int(cap)
-    if budget <= 0:
-        break
-    sub = store.ego_network(tid, hops=hops, start=start, end=end, min_amount_fen=min_fen, limit=budget + (1 if i else 0))
-    dropped += sub.dropped
-    for t in sub.nodes:
-        if t.tax_id not in nodes_by_id and len(nodes_by_id) < int(cap):
-            nodes_by_id[t.tax_id] = t
-            hop_of[t.tax_id] = sub.hops.get(t.tax_id, 0) if i == 0 else hop_of.get(t.tax_id, hops + 1)
-    for r in sub.edges.to_pylist():
-        edge_rows[(r["seller_tax_id"], r["buyer_tax_id"])] = r
+view = explore(store, focus, hops=hops, start=start, end=end, min_fen=min_fen, cap=int(cap))
+nodes_by_id, dropped = view.nodes, view.dropped
 
 tiers = tier_map(store.scores()) if store.runs() else {}
-nodes = [netview.taxpayer_node(t, tiers.get(t.tax_id), hops=hop_of.get(t.tax_id)) for t in nodes_by_id.values()]
-edges = [e for e in netview.edges_from_table(list(edge_rows.values()))
-         if e.source in nodes_by_id and e.target in nodes_by_id]
+nodes = [netview.taxpayer_node(t, tiers.get(t.tax_id), hops=view.hops.get(t.tax_id)) for t in nodes_by_id.values()]
+edges = netview.edges_from_table(view.edges)
 if dropped:
     st.warning(tr(f"网络较大：按距离和往来金额保留了最相关的 {len(nodes):,} 个节点，省略了 {dropped:,} 个。"
                   "可提高最小金额、缩小日期范围或减少跳数。",
@@ -120,28 +105,10 @@ if expanded and ex2.button(tr("收起全部展开", "Clear expansions")):
 
 
 # --- the same invoices: timeline + table -------------------------------------------------------------
-def _invoices_in_view() -> pa.Table:
-    parts = [store.invoices_of(t, start=start, end=end, limit=INVOICE_CAP) for t in focus if t in nodes_by_id]
-    if any(p.num_rows >= INVOICE_CAP for p in parts):
-        st.caption(tr(f"交易量很大：每个节点只取最近 {INVOICE_CAP:,} 张发票。",
-                      f"Very active taxpayer: only the latest {INVOICE_CAP:,} invoices per node are shown."))
-    if not parts:
-        return pa.table({})
-    inv = pa.concat_tables(parts)
-    keep = pa.array(list(nodes_by_id))
-    mask = pc.and_(pc.and_(pc.is_in(inv.column("seller_tax_id"), keep), pc.is_in(inv.column("buyer_tax_id"), keep)),
-                   pc.greater_equal(inv.column("total_fen"), min_fen))
-    inv = inv.filter(mask)
-    seen: set[str] = set()
-    idx = []
-    for i, k in enumerate(inv.column("key").to_pylist()):  # an invoice between two focus nodes comes twice
-        if k not in seen:
-            seen.add(k)
-            idx.append(i)
-    return inv.take(pa.array(idx, pa.int64())).sort_by([("issued_at", "ascending")])
-
-
-inv = _invoices_in_view()
+inv, capped = invoices_in_view(store, focus, nodes_by_id, start=start, end=end, min_fen=min_fen, cap=INVOICE_CAP)
+if capped:
+    st.caption(tr(f"交易量很大：每个节点只取最近 {INVOICE_CAP:,} 张发票。",
+                  f"Very active taxpayer: only the latest {INVOICE_CAP:,} invoices per node are shown."))
 st.subheader(tr("这些发票的时间分布", "These invoices over time"))
 st.caption(tr("中心与展开节点在视图内的发票（同一日期与金额条件）。",
               "Invoices of the centre and expanded nodes inside the view (same date and amount filters)."))
@@ -151,5 +118,4 @@ else:
     st.altair_chart(monthly_chart(monthly(inv), measure="yuan"), width="stretch")
     st.caption(tr(f"{inv.num_rows:,} 张，合计 {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}",
                   f"{inv.num_rows:,} invoices, total {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}"))
-    st.dataframe(invoice_frame(inv.slice(0, 2000), tiers), hide_index=True, height=360)
-    export_buttons(store, user, inv.to_pandas(), "invoices")
+    table(store, user, invoice_frame(inv.slice(0, 2000), tiers), "invoices", export=invoice_rows(inv), height=360)

@@ -15,6 +15,7 @@ from graph.core.errors import FapiaoError
 from workbench.audit import record
 from workbench.auth import allowed
 from workbench.imports import Upload, import_uploads
+from workbench.ui.exports import table
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -70,12 +71,12 @@ if shown_report is not None:
     if report.by_rule:
         from loaders.rules import RULES
 
-        st.dataframe(pd.DataFrame({
+        table(store, user, pd.DataFrame({
             tr("规则", "Rule"): list(report.by_rule),
             tr("说明", "Meaning"): [tr(RULES[r].zh, RULES[r].en) if r in RULES else r for r in report.by_rule],
             tr("级别", "Severity"): [RULES[r].severity if r in RULES else "" for r in report.by_rule],
             tr("行数", "Rows"): list(report.by_rule.values()),
-        }), hide_index=True)
+        }), "import_rules")
     q = Path(report.quarantine_path) if report.quarantine_path else None
     if q is not None and q.is_file():
         if st.download_button(tr("下载拒收行（隔离文件）", "Download the rejected rows (quarantine)"),

@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 import streamlit as st
 
 from workbench.ui.charts import monthly, monthly_chart
+from workbench.ui.exports import table
 from workbench.ui.fmt import money, when
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
@@ -67,13 +68,13 @@ else:
     b.metric(tr("新增团伙", "New rings"), len(new_rings))
     if new_high:
         names = {row["tax_id"]: row["name"] for row in store.taxpayers(new_high[:500]).to_pylist()}
-        a.dataframe(pd.DataFrame({tr("税号", "Tax id"): new_high[:500],
-                                  tr("名称", "Name"): [names.get(t, "") for t in new_high[:500]]}),
-                    hide_index=True, height=260)
+        table(store, user, pd.DataFrame({tr("税号", "Tax id"): new_high[:500],
+                                         tr("名称", "Name"): [names.get(t, "") for t in new_high[:500]]}),
+              "new_high", a, height=260)
     if new_rings:
-        b.dataframe(pd.DataFrame({
+        table(store, user, pd.DataFrame({
             tr("团伙", "Ring"): [r.ring_id for r in new_rings],
             tr("类型", "Kind"): [term(RING_KINDS, r.kind) for r in new_rings],
             tr("成员数", "Members"): [len(r.members) for r in new_rings],
             tr("评分", "Score"): [round(r.score, 3) for r in new_rings],
-        }), hide_index=True, height=260)
+        }), "new_rings", b, height=260)

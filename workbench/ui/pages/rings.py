@@ -13,7 +13,7 @@ from graph.core.model import Ring
 from workbench.auth import allowed
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, tier_map
-from workbench.ui.exports import export_buttons
+from workbench.ui.exports import invoice_rows, table
 from workbench.ui.fmt import day, money, money_full
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
@@ -49,13 +49,13 @@ def _ring_detail(ring: Ring) -> None:
     left, right = st.columns([2, 3])
     with left:
         st.markdown(f"**{tr('成员', 'Members')}**")
-        st.dataframe(pd.DataFrame({
+        table(store, user, pd.DataFrame({
             tr("税号", "Tax id"): [m["tax_id"] for m in members],
             tr("名称", "Name"): [m["name"] for m in members],
             tr("风险", "Risk"): [term(TIER_NAMES, tiers.get(m["tax_id"])) for m in members],
             tr("登记日期", "Registered"): [day(m["registered_on"]) for m in members],
             tr("行业", "Industry"): [m["industry"] or "" for m in members],
-        }), hide_index=True)
+        }), "ring_members")
         for m in members[:12]:
             st.page_link("pages/taxpayer.py", label=f"{m['name']} ({m['tax_id']})", icon=":material/business:",
                          query_params={"tax_id": m["tax_id"]})
@@ -72,7 +72,7 @@ def _ring_detail(ring: Ring) -> None:
         st.caption(tr(f"环路共 {len(hops)} 跳。", f"The cycle has {len(hops)} hops."))
     elif isinstance(hops, int):
         st.caption(tr(f"环路共 {hops} 跳。", f"The cycle has {hops} hops."))
-    st.dataframe(invoice_frame(invoices, tiers), hide_index=True)
+    table(store, user, invoice_frame(invoices, tiers), "ring_invoices", export=invoice_rows(invoices))
 
     if allowed(user.roles, "open_case"):
         with st.form("ring_open_case"):
@@ -120,12 +120,12 @@ if wanted:
         _ring_detail(ring)
         st.stop()
 
-table = _ring_table(store.uri, runs[0].run_id)
-if table.empty:
+summaries = _ring_table(store.uri, runs[0].run_id)
+if summaries.empty:
     st.info(tr("最近一次检测没有发现团伙。", "The latest run found no rings."))
     st.stop()
-kinds = st.multiselect(tr("类型", "Kind"), sorted(table["kind"].unique()), format_func=lambda k: term(RING_KINDS, k))
-view = table[table["kind"].isin(kinds)] if kinds else table
+kinds = st.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()), format_func=lambda k: term(RING_KINDS, k))
+view = summaries[summaries["kind"].isin(kinds)] if kinds else summaries
 shown = pd.DataFrame({
     tr("团伙", "Ring"): view["ring_id"],
     tr("类型", "Kind"): [term(RING_KINDS, k) for k in view["kind"]],
@@ -136,10 +136,13 @@ shown = pd.DataFrame({
     tr("止", "To"): [day(t) for t in view["last"]],
     tr("金额合计", "Total"): [money(int(f)) for f in view["fen"]],
 })
-st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(table)} 个团伙；勾选一行查看详情。",
-              f"{len(table)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
-picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="ring_table")
-export_buttons(store, user, shown, "rings")
+st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(summaries)} 个团伙；勾选一行查看详情。",
+              f"{len(summaries)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
+picked = table(store, user, shown, "rings", export=pd.DataFrame({
+    "ring_id": view["ring_id"], "kind": [term(RING_KINDS, k) for k in view["kind"]], "members": view["members"],
+    "invoices": view["invoices"], "score": view["score"], "first": [day(t) for t in view["first"]],
+    "last": [day(t) for t in view["last"]], "total_fen": [int(f) for f in view["fen"]]}),
+    on_select="rerun", selection_mode="single-row", key="ring_table")
 rows = picked.selection.rows if hasattr(picked, "selection") else []
 if rows:
     ring = store.ring(str(view.iloc[rows[0]]["ring_id"]))

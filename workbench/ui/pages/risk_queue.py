@@ -9,6 +9,7 @@ import streamlit as st
 
 from graph.core.errors import FapiaoError
 from workbench.auth import allowed
+from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.fmt import plain
 from workbench.ui.i18n import TIER_NAMES, term, tr
@@ -73,8 +74,8 @@ for col, label in (("override_reason", tr("调整理由", "Override reason")), (
     if col in view.columns:
         shown[label] = view[col]
 st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view):,} of {len(df):,} taxpayers"))
-picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row",
-                      key="rq_table", height=420)
+picked = table(store, user, shown, "risk_queue", on_select="rerun", selection_mode="single-row",
+               key="rq_table", height=420)
 rows = picked.selection.rows if hasattr(picked, "selection") else []
 all_ids = view["tax_id"].tolist()
 names = dict(zip(all_ids, view["name"].fillna("").tolist(), strict=True))

@@ -13,25 +13,24 @@ import streamlit as st
 from graph.core.errors import FapiaoError
 from workbench.auth import allowed
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
+from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.fmt import day, money, plain
-from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.views import counterparties, rings_of, shared_identifiers
 
 user = require_page("view_taxpayer")
 store = get_store()
 show_flash()
-IDENT_NAMES = {"legal_rep": ("法定代表人", "legal representative"), "phone": ("电话", "phone"),
-               "address": ("地址", "address"), "bank_account": ("银行账户", "bank account")}
 INVOICE_LIMIT = 5000
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _identifier_index(uri: str, n_identifiers: int) -> pd.DataFrame:
+def _identifier_index(uri: str, n_identifiers: int) -> pa.Table:
     """Every (tax_id, kind, value) link, for finding who shares an identifier (cached per store size)."""
-    frame: pd.DataFrame = get_store().identifiers().to_pandas()
-    return frame
+    return get_store().identifiers()
 
 
 st.title(tr("纳税人画像", "Taxpayer profile"))
@@ -66,7 +65,7 @@ for col, (label, value) in zip(cols, facts.items(), strict=True):
 st.page_link("pages/explorer.py", label=tr("在网络探索中打开", "Open in the network explorer"),
              icon=":material/travel_explore:", query_params={"tax_id": tp.tax_id})
 
-member_of = [r for r in store.rings() if tp.tax_id in r.members] if store.runs() else []
+member_of = rings_of(store, tp.tax_id)
 for ring in member_of[:8]:
     st.page_link("pages/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
                                             f"Member of ring: {term(RING_KINDS, ring.kind)} · {len(ring.members)} members · "
@@ -100,8 +99,8 @@ else:
             st.markdown(f"- {r}")
         with st.expander(tr("特征值", "Features")):
             feats = json.loads(row["features"]) if isinstance(row["features"], str) and row["features"] else {}
-            st.dataframe(pd.DataFrame({tr("特征", "feature"): list(feats),
-                                       tr("值", "value"): [str(v) for v in feats.values()]}), hide_index=True)
+            table(store, user, pd.DataFrame({tr("特征", "feature"): list(feats),
+                                             tr("值", "value"): [str(v) for v in feats.values()]}), "features")
         if allowed(user.roles, "override_tier"):
             with st.expander(tr("调整风险等级", "Override the tier")), st.form("tp_override"):
                 new_tier = st.selectbox(tr("新等级", "New tier"), ["high", "medium", "low"],
@@ -121,7 +120,7 @@ else:
         past = history(store, tp.tax_id)
         if past:
             with st.expander(tr(f"调整与分派记录（{len(past)}）", f"Overrides and assignments ({len(past)})")):
-                st.dataframe(pd.DataFrame(past), hide_index=True)
+                table(store, user, pd.DataFrame(past), "overrides")
 
 # --- invoices ---------------------------------------------------------------------------------------
 inv = store.invoices_of(tp.tax_id, limit=INVOICE_LIMIT)
@@ -143,30 +142,30 @@ st.altair_chart(monthly_chart(monthly(inv.append_column("direction", direction),
                               colour="direction", measure="yuan"), width="stretch")
 
 # --- top counterparties -------------------------------------------------------------------------------
-other = pc.if_else(is_out, inv.column("buyer_tax_id"), inv.column("seller_tax_id"))
-other_name = pc.if_else(is_out, inv.column("buyer_name"), inv.column("seller_name"))
-cp = (pa.table({"tax_id": other, "name": other_name, "dir": direction, "fen": inv.column("total_fen")})
-      .group_by(["tax_id", "name", "dir"]).aggregate([("fen", "sum"), ("fen", "count")])
-      .sort_by([("fen_sum", "descending")]).slice(0, 15).to_pylist())
+cp = counterparties(inv, tp.tax_id, limit=15)
 st.subheader(tr("主要交易对手", "Top counterparties"))
-st.dataframe(pd.DataFrame({
-    tr("税号", "Tax id"): [r["tax_id"] for r in cp], tr("名称", "Name"): [r["name"] for r in cp],
-    tr("方向", "Direction"): [r["dir"] for r in cp], tr("张数", "Invoices"): [r["fen_count"] for r in cp],
-    tr("金额合计", "Total"): [money(r["fen_sum"]) for r in cp]}), hide_index=True)
+cp_frame = pd.DataFrame({
+    tr("税号", "Tax id"): [c.tax_id for c in cp], tr("名称", "Name"): [c.name for c in cp],
+    tr("方向", "Direction"): [tr("销项（开出）", "out (issued)") if c.direction == "out" else tr("进项（取得）", "in (received)")
+                             for c in cp],
+    tr("张数", "Invoices"): [c.invoices for c in cp], tr("金额合计", "Total"): [money(c.fen) for c in cp]})
+table(store, user, cp_frame, "counterparties", export=pd.DataFrame(
+    {"tax_id": [c.tax_id for c in cp], "name": [c.name for c in cp],
+     "direction": [tr("销项", "out") if c.direction == "out" else tr("进项", "in") for c in cp],
+     "invoices": [c.invoices for c in cp], "total_fen": [c.fen for c in cp]}))
 
 tab_out, tab_in = st.tabs([tr("开出的发票", "Issued"), tr("取得的发票", "Received")])
-tab_out.dataframe(invoice_frame(out_inv), hide_index=True, height=320)
-tab_in.dataframe(invoice_frame(in_inv), hide_index=True, height=320)
+table(store, user, invoice_frame(out_inv), "invoices_issued", tab_out, export=invoice_rows(out_inv), height=320)
+table(store, user, invoice_frame(in_inv), "invoices_received", tab_in, export=invoice_rows(in_inv), height=320)
 
 # --- shared identifiers -------------------------------------------------------------------------------
 st.subheader(tr("与其他纳税人共用的身份信息", "Identifiers shared with other taxpayers"))
 if not tp.identifiers:
     st.caption(tr("没有登记身份信息。", "No identifiers on record."))
 else:
-    idx = _identifier_index(store.uri, store.counts().identifiers)
-    rows = []
-    for kind, value in tp.identifiers:
-        others = idx[(idx["kind"] == kind) & (idx["value"] == value) & (idx["tax_id"] != tp.tax_id)]["tax_id"].tolist()
-        rows.append({tr("类型", "Kind"): tr(*IDENT_NAMES.get(kind, (kind, kind))), tr("值", "Value"): value,
-                     tr("共用者数", "Shared by"): len(others), tr("共用的纳税人", "Other taxpayers"): "、".join(others[:20])})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    shared = shared_identifiers(_identifier_index(store.uri, store.counts().identifiers), tp.tax_id, tp.identifiers)
+    id_frame = pd.DataFrame({
+        tr("类型", "Kind"): [term(IDENTIFIER_KINDS, s.kind) for s in shared], tr("值", "Value"): [s.value for s in shared],
+        tr("共用者数", "Shared by"): [len(s.others) for s in shared],
+        tr("共用的纳税人", "Other taxpayers"): ["、".join(s.others[:20]) for s in shared]})
+    table(store, user, id_frame, "shared_identifiers")

@@ -8,6 +8,7 @@ import streamlit as st
 from graph.core.errors import FapiaoError
 from workbench import users
 from workbench.auth import ROLES
+from workbench.ui.exports import table
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -17,10 +18,10 @@ store = get_store()
 
 st.title(tr("用户管理", "Users"))
 accounts = users.list_users(store)
-st.dataframe(pd.DataFrame([{tr("用户名", "user"): u.username, tr("姓名", "name"): u.display_name,
+table(store, user, pd.DataFrame([{tr("用户名", "user"): u.username, tr("姓名", "name"): u.display_name,
                             tr("角色", "roles"): ", ".join(u.roles),
                             tr("状态", "status"): tr("停用", "disabled") if u.disabled else tr("启用", "active")}
-                           for u in accounts]), hide_index=True, width="stretch")
+                           for u in accounts]), "users", width="stretch")
 
 with st.form("user_add", clear_on_submit=True):
     st.subheader(tr("新增用户", "Add user"))
