@@ -173,6 +173,20 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
     """
     name = actor or (user.username if user is not None else "anonymous")
     role = ",".join(user.roles) if user is not None else ("cli" if actor else "")
+    return _append(store, [(name, role, action, target, detail)], change)[0]
+
+
+def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]]) -> list[AuditEvent]:
+    """Append several events (``(actor, role, action, target, detail)`` each) in one transaction with one signed
+    head — for high-rate callers such as the HTTP API, which would otherwise commit once per request. Same
+    retries and head check as :func:`record`."""
+    return _append(store, entries, None) if entries else []
+
+
+def _append(store: Store, entries: Sequence[tuple[str, str, str, str, str]],
+            change: Callable[[Writer], None] | None) -> list[AuditEvent]:
+    """Chain ``entries`` onto the trail and write them with ``change`` and the new signed head in one transaction;
+    on a sequence conflict re-read the tail and retry, on a head that does not name the tail refuse."""
     last_error: StoreError | None = None
     mismatches = 0
     for attempt in range(_RETRIES):
@@ -188,49 +202,6 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
             continue
         mismatches = 0
         at = now()
-        ev = AuditEvent(seq=seq + 1, at=at, actor=name, role=role, action=action, target=target,
-                        detail=detail, prev_hash=prev,
-                        hash=event_hash(seq + 1, at, name, role, action, target, detail, prev))
-        doc = head_doc(ev.seq, ev.hash, at)
-        head = {**doc, "signature": signing.sign(doc)}
-        try:
-            # one transaction: the change, its event and the head that names the event
-            with store.writer() as w:
-                if change is not None:
-                    change(w)
-                w.audit(ev)
-                w.put_record(HEAD_KIND, HEAD_ID, head)
-        except StoreError as e:  # someone else took this seq: re-read the tail and retry
-            last_error = e
-            _tail_cache.pop(store.uri, None)
-            time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
-            continue
-        _tail_cache[store.uri] = (ev.seq, ev.hash)
-        return ev
-    raise StoreError(f"could not append to the audit trail after {_RETRIES} attempts: {last_error}")
-
-
-def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]]) -> list[AuditEvent]:
-    """Append several events (``(actor, role, action, target, detail)`` each) in one transaction with one signed
-    head — for high-rate callers such as the HTTP API, which would otherwise commit once per request. Same
-    retries and head check as :func:`record`."""
-    if not entries:
-        return []
-    last_error: StoreError | None = None
-    mismatches = 0
-    for attempt in range(_RETRIES):
-        seq, prev = _tail(store)
-        try:
-            _check_head(store, seq, prev)
-        except IntegrityError:
-            mismatches += 1
-            if mismatches > _HEAD_RETRIES:
-                raise
-            _tail_cache.pop(store.uri, None)
-            time.sleep(random.uniform(0.005, 0.03))
-            continue
-        mismatches = 0
-        at = now()
         events = []
         for actor, role, action, target, detail in entries:
             seq += 1
@@ -239,11 +210,14 @@ def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]])
             prev = h
         doc = head_doc(seq, prev, at)
         try:
+            # one transaction: the change, its events and the head that names the newest
             with store.writer() as w:
+                if change is not None:
+                    change(w)
                 for ev in events:
                     w.audit(ev)
                 w.put_record(HEAD_KIND, HEAD_ID, {**doc, "signature": signing.sign(doc)})
-        except StoreError as e:
+        except StoreError as e:  # someone else took this seq: re-read the tail and retry
             last_error = e
             _tail_cache.pop(store.uri, None)
             time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
