@@ -27,7 +27,6 @@ from workbench.api.models import (
     CODE_RE,
     NUMBER_RE,
     InvoiceBatch,
-    InvoiceOut,
     JobOut,
     LoadResult,
     RingOut,
@@ -96,7 +95,7 @@ def verify(store: Store, req: VerifyIn) -> VerifyOut:
     status = _STATUS.get(inv.status, inv.status)
     return VerifyOut(result="consistent" if ok else "inconsistent", exists=True,
                      status=status if status in _KNOWN_STATUS else "abnormal",  # type: ignore[arg-type]
-                     matches=matches, invoice=InvoiceOut.of(inv) if ok else None)
+                     matches=matches, invoice=inv if ok else None)
 
 
 def _job_out(j: Job) -> JobOut:
@@ -180,16 +179,16 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         rows = [inv.model_dump(exclude_none=True) for inv in batch.invoices]
         return await run_in_threadpool(ingest.ingest_rows, store, rows, rows_cap)
 
-    @app.get("/invoices/{number}", response_model=InvoiceOut, tags=["invoices"],
+    @app.get("/invoices/{number}", response_model=Invoice, tags=["invoices"],
              responses=responses(*common, 404), summary="One invoice by number (+ code for paper invoices)")
     def get_invoice(caller: Checker, number: str = Path(pattern=NUMBER_RE, description="8 or 20 digits"),
                     code: str | None = Query(default=None, pattern=CODE_RE, description="发票代码 (paper invoices)"),
-                    ) -> InvoiceOut:
+                    ) -> Invoice:
         inv = _find(store, number, code)
         if inv is None:
             hint = "" if code or len(number) == 20 else " (8-digit numbers need their code: ?code=...)"
             raise Problem(404, f"no invoice {number}{' code ' + code if code else ''}{hint}")
-        return InvoiceOut.of(inv)
+        return inv
 
     @app.post("/invoices/verify", response_model=VerifyOut, tags=["invoices"], responses=responses(*common),
               summary="查验: does this invoice exist, what is its status, which given fields match")

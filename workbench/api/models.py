@@ -64,30 +64,6 @@ class LoadResult(BaseModel):
     rejections: list[Rejection]
 
 
-class InvoiceOut(BaseModel):
-    key: str
-    number: str
-    code: str
-    issued_at: datetime
-    seller_tax_id: str
-    seller_name: str
-    buyer_tax_id: str
-    buyer_name: str
-    amount_fen: int
-    tax_fen: int
-    total_fen: int
-    rate: float
-    kind: str
-    status: str
-    red_ref: str | None
-    item_code: str | None
-    item_name: str | None
-
-    @classmethod
-    def of(cls, inv: Invoice) -> InvoiceOut:
-        return cls(**{f: getattr(inv, f) for f in cls.model_fields})
-
-
 class VerifyIn(BaseModel):
     """What the 查验 platform asks for: number (+ code for paper invoices), issue date, amount."""
 
@@ -114,7 +90,7 @@ class VerifyOut(BaseModel):
     exists: bool
     status: Literal["normal", "void", "red_letter", "out_of_control", "abnormal", "red_offset"] | None = None
     matches: VerifyMatches | None = None
-    invoice: InvoiceOut | None = Field(default=None, description="only when every given field matches")
+    invoice: Invoice | None = Field(default=None, description="only when every given field matches")
 
 
 class RingOut(BaseModel):
