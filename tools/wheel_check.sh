@@ -15,6 +15,7 @@ V="$WORK/venv/bin"
 "$V/python" -m pip install -q --require-hashes -r tools/lock/requirements.txt
 "$V/python" -m pip install -q --no-deps dist/*.whl
 cp -r tests "$WORK/tests"
+cp -r benchmarks "$WORK/benchmarks"        # tests/benchmarks check the benchmark scripts (not shipped in the wheel)
 cp pyproject.toml "$WORK/pyproject.toml"   # pytest settings and markers (no package sources come along)
 cd "$WORK"
 # the installed package, not a checkout, answers the imports
