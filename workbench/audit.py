@@ -176,11 +176,13 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
     return _append(store, [(name, role, action, target, detail)], change)[0]
 
 
-def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]]) -> list[AuditEvent]:
+def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]], *,
+                change: Callable[[Writer], None] | None = None) -> list[AuditEvent]:
     """Append several events (``(actor, role, action, target, detail)`` each) in one transaction with one signed
     head — for high-rate callers such as the HTTP API, which would otherwise commit once per request. Same
-    retries and head check as :func:`record`."""
-    return _append(store, entries, None) if entries else []
+    retries and head check as :func:`record`; ``change`` commits in the same transaction (alerts and their
+    events: both or neither)."""
+    return _append(store, entries, change) if entries else []
 
 
 def _append(store: Store, entries: Sequence[tuple[str, str, str, str, str]],

@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_risk_queue": _SUP | _INV,
     "view_cases": _INV | _SUP | _ANA,
     "check_invoice": _ALL,
+    "view_alerts": _ALL,                  # one's own alert inbox and subscriptions
     # investigators' work
     "open_case": _INV | _SUP,
     "work_case": _INV | _SUP,             # notes, attachments, status
@@ -41,6 +42,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "review_appeal": _SUP,
     "view_audit": _SUP | _ADM,
     "train_model": _SUP,
+    "edit_alert_rules": _SUP,
     # analysts' work
     "export_case": _ANA,
     "export_data": _ANA,

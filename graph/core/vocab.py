@@ -100,6 +100,28 @@ APPEAL_OUTCOMES: Labels = {
     "rejected": ("申诉不成立", "rejected"),
 }
 
+#: alert rules (提醒规则): what an alert is about; channels it is delivered by
+ALERT_RULES: Labels = {
+    "new_high": ("新增高风险纳税人", "taxpayer newly in high"),
+    "new_ring": ("关注对象出现新团伙", "new ring touching a watched taxpayer or an open case"),
+    "case_overdue": ("案件超期", "case past its due date"),
+    "appeal_overdue": ("申诉超期未答复", "appeal past its due date"),
+    "burst": ("关注对象集中开票", "large burst from a watched taxpayer"),
+    "case_assigned": ("案件指派给我", "case assigned to me"),
+    "appeal_filed": ("收到新申诉", "appeal filed"),
+    "verify_void": ("查验作废或红字发票", "verify call for a void or red-letter invoice"),
+}
+ALERT_CHANNELS: Labels = {
+    "inbox": ("站内提醒", "inbox"),
+    "email": ("电子邮件", "e-mail"),
+    "webhook": ("Webhook", "webhook"),
+}
+ALERT_DELIVERY_STATES: Labels = {
+    "pending": ("待发送", "pending"),
+    "sent": ("已发送", "sent"),
+    "failed": ("发送失败", "failed"),
+}
+
 
 def zh(table: Labels, key: str) -> str:
     """The Chinese label of ``key`` in ``table`` (unknown keys pass through)."""

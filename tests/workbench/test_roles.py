@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from graph.core.errors import PermissionDenied
 from graph.store import Store
 from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
-from workbench import appeals, audit, auth, cases, data_export, export, overrides, users
+from workbench import alerts, appeals, audit, auth, cases, data_export, export, overrides, users
 from workbench.auth import User
 from workbench.ui.navigation import PAGES
 
@@ -78,6 +78,11 @@ VERBS: dict[str, tuple[str, Callable[[Env, User], object]]] = {
                     lambda e, u: users.create_user(e[0], f"user{next(_n)}", "password-123", ["analyst"], actor=u)),
     "disable_user": ("manage_users", lambda e, u: users.disable_user(e[0], "ana2", actor=u)),
     "set_roles": ("manage_users", lambda e, u: users.set_roles(e[0], "ana2", ["analyst"], actor=u)),
+    "set_alert_rule": ("edit_alert_rules",
+                       lambda e, u: alerts.set_rule(e[0], u, "burst", params={"min_count": 20 + next(_n)})),
+    "alert_inbox": ("view_alerts", lambda e, u: alerts.inbox(e[0], u)),
+    "mark_alerts_read": ("view_alerts", lambda e, u: alerts.mark_read(e[0], u)),
+    "subscribe_alerts": ("view_alerts", lambda e, u: alerts.subscribe(e[0], u, muted=("burst",) if next(_n) % 2 else ())),
 }
 
 
@@ -100,6 +105,7 @@ def test_verb_role_matrix(env: Env, verb: str, role: str) -> None:
 # permissions checked inside a page beyond the page's own action: page file -> the check in it
 PAGE_CHECKS: dict[str, tuple[str, str]] = {
     "run_detection": ("import_data.py", 'allowed(user.roles, "run_detection")'),
+    "edit_alert_rules": ("alerts.py", 'allowed(user.roles, "edit_alert_rules")'),
 }
 # permissions in the role table that no code path checks yet; strict xfail: enforcing one fails here
 # until it is removed from this table

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi import BackgroundTasks, FastAPI, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
@@ -19,7 +19,8 @@ from graph.core import schema, settings
 from graph.core.model import Invoice, Ring
 from graph.store import Store
 from loaders import kernels
-from workbench import overrides
+from workbench import alerts, audit, overrides
+from workbench.alerts import engine
 from workbench.api import ingest
 from workbench.api.guard import AuditQueue, Caller, Gate, Guard
 from workbench.api.jobs import Job, Jobs
@@ -96,6 +97,16 @@ def verify(store: Store, req: VerifyIn) -> VerifyOut:
     return VerifyOut(result="consistent" if ok else "inconsistent", exists=True,
                      status=status if status in _KNOWN_STATUS else "abnormal",  # type: ignore[arg-type]
                      matches=matches, invoice=inv if ok else None)
+
+
+_VOID_ALERT = ("void", "red_letter", "red_offset")
+
+
+def _alert_void(store: Store, req: VerifyIn, caller: str) -> None:
+    """Raise the ``verify_void`` alert for a 查验 call that found a void or red-letter invoice."""
+    inv = _find(store, req.number, req.code)
+    if inv is not None:
+        alerts.notify(store, engine.verify_void(inv, caller, audit.now()))
 
 
 def _job_out(j: Job) -> JobOut:
@@ -192,10 +203,13 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
 
     @app.post("/invoices/verify", response_model=VerifyOut, tags=["invoices"], responses=responses(*common),
               summary="查验: does this invoice exist, what is its status, which given fields match")
-    def post_verify(caller: Checker, req: VerifyIn) -> VerifyOut:
+    def post_verify(caller: Checker, req: VerifyIn, tasks: BackgroundTasks) -> VerifyOut:
         if req.code is None and len(req.number) == 8:
             raise Problem(422, "an 8-digit invoice number needs its 10/12-digit code")
-        return verify(store, req)
+        out = verify(store, req)
+        if out.status in _VOID_ALERT:   # the verify_void alert, after the answer has gone out
+            tasks.add_task(_alert_void, store, req, f"api:{caller.user.username}")
+        return out
 
     # ------------------------------------------------------------------------------------- findings
     @app.get("/taxpayers/{tax_id}", response_model=TaxpayerOut, tags=["findings"],

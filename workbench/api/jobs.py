@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from graph.store import Store
-from workbench import audit
+from workbench import alerts, audit
 from workbench.auth import User
 
 
@@ -60,6 +60,7 @@ class Jobs:
             done = replace(job, state="done", finished_at=audit.now(), run_id=result.run.run_id,
                            rings=len(result.rings), tiers=result.tier_counts())
             audit.record(self.store, user, "detect", f"run:{result.run.run_id}", f"api job {job.job_id}")
+            alerts.evaluate(self.store)
         except Exception as e:   # the job reports it; the server keeps serving
             done = replace(job, state="failed", finished_at=audit.now(), error=f"{type(e).__name__}: {e}"[:500])
         with self.lock:

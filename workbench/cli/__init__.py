@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("workbench.cli.serve", "serve"),
     "demo": ("workbench.cli.serve", "demo"),
     "api": ("workbench.cli.api", "api"),
+    "alerts": ("workbench.cli.alerts", "alerts_group"),
     "users": ("workbench.cli.cases", "users"),
     "case": ("workbench.cli.cases", "case"),
     "audit": ("workbench.cli.cases", "audit"),

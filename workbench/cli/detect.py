@@ -60,7 +60,8 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     boosting once investigators have recorded confirmed / false-positive dispositions).
 
     The run id is derived from the data and the options: re-running on unchanged data
-    replaces that run's findings. See docs/detection.md for every signal, option and threshold.
+    replaces that run's findings. Afterwards the alert rules are evaluated (new high-risk
+    taxpayers, new rings on watched taxpayers or open cases ...; see `fapiao alerts`). See docs/detection.md for every signal, option and threshold.
 
     \b
     Examples:
@@ -71,7 +72,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     from rich.table import Table
 
     from graph import open_store
-    from workbench import audit
+    from workbench import alerts, audit
     from workbench.detect import run_detection, write_outputs
 
     params = DetectionParams(**options)
@@ -80,6 +81,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
         if store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
         result = run_detection(store, params, progress=progress, audit_as=audit.cli_actor())
+        raised = alerts.evaluate(store, actor=audit.cli_actor())
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
     table.add_column("stage")
     table.add_column("seconds", justify="right")
@@ -98,7 +100,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     if as_json:
         echo_json({"run_id": result.run.run_id, "rings": len(result.rings), "ring_kinds": dict(sorted(kinds.items())),
                    "tiers": tiers, "model": model, "cv_auc": auc, "cv_f1": result.run.params.get("cv_f1"),
-                   "stage_seconds": result.run.stage_seconds,
+                   "stage_seconds": result.run.stage_seconds, "alerts": raised.by_rule(),
                    "outputs": [str(out_dir / f) for f in ("rings.csv", "taxpayer_scores.csv")] if out_dir else []})
         return
     click.echo(f"run {result.run.run_id}: {len(result.rings)} rings "
@@ -107,3 +109,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
                f"model {model}" + (f" (cross-validated AUC {auc:.3f}, F1 {result.run.params.get('cv_f1') or 0:.3f})" if auc is not None else ""))
     if out_dir is not None:
         click.echo(f"wrote {out_dir / 'rings.csv'} and {out_dir / 'taxpayer_scores.csv'}")
+    if raised.alerts:
+        click.echo(f"alerts raised: {len(raised.alerts)} "
+                   f"({', '.join(f'{k} {v}' for k, v in sorted(raised.by_rule().items()))}); "
+                   "deliver e-mail and webhooks with: fapiao alerts run")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench.auth import allowed
+from graph.core.errors import FapiaoError
+from workbench.auth import User, allowed
 from workbench.ui.i18n import LANGS, tr
 from workbench.ui.navigation import PAGES
 from workbench.ui.session import current_user, require_page, sign_out
@@ -33,6 +34,17 @@ def _sign_in() -> None:
     st.rerun()  # signed in during this run: rebuild the navigation with the user's pages
 
 
+def _unread(user: User) -> int | None:
+    """The sidebar's unread-alert count (None when the store cannot be read right now: the page says why)."""
+    from workbench import alerts
+    from workbench.ui.state import get_store
+
+    try:
+        return alerts.unread_count(get_store(), user)
+    except FapiaoError:
+        return None
+
+
 user = current_user()
 if user is None:
     pages = [st.Page(_sign_in, title=tr("登录", "Sign in"), icon=":material/login:", url_path="signin")]
@@ -47,6 +59,9 @@ else:
     with st.sidebar:
         st.caption(tr("当前用户", "Signed in as"))
         st.markdown(f"**{user.display_name or user.username}** · {roles}")
+        unread = _unread(user)
+        if unread is not None:
+            st.caption(tr(f"未读提醒：{unread}", f"Unread alerts: {unread}"))
         st.button(tr("退出登录", "Sign out"), on_click=sign_out, icon=":material/logout:")
 
 st.sidebar.caption(tr("发票虚开团伙调查工作台", "Fapiao ring investigation workbench"))

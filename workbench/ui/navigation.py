@@ -20,6 +20,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview.py", "总览", "Overview", "view_overview", ":material/dashboard:"),
+    PageSpec("alerts.py", "提醒", "Alerts", "view_alerts", ":material/notifications:"),
     PageSpec("risk_queue.py", "风险队列", "Risk queue", "view_risk_queue", ":material/priority_high:"),
     PageSpec("rings.py", "团伙", "Rings", "view_rings", ":material/hub:"),
     PageSpec("explorer.py", "网络探索", "Network explorer", "view_network", ":material/travel_explore:"),

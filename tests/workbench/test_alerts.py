@@ -1,0 +1,173 @@
+"""Alerts: rules over the demo workspace, deduplication, the inbox, rule edits and subscriptions, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from graph import open_store
+from graph.core import schema
+from graph.core.errors import InvalidData, NotFound, PermissionDenied
+from graph.store import Store
+from tests.helpers.wb_data import Demo, build
+from workbench import alerts, appeals, audit, cases
+from workbench.alerts import engine
+from workbench.alerts.model import alert_id
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> Iterator[tuple[Demo, Store]]:
+    demo = build(tmp_path / "ws")
+    store = open_store(demo.uri)
+    try:
+        yield demo, store
+    finally:
+        store.close()
+
+
+def _actions(store: Store, action: str) -> list[str]:
+    return [ev.target for ev in store.audit_events(0) if ev.action == action]
+
+
+def test_new_high_goes_to_supervisors_once_and_is_audited(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    first = alerts.evaluate(store)
+    highs = [a for a in first.alerts if a.rule == "new_high"]
+    assert [(a.user, a.subject) for a in highs] == [("supervisor", f"taxpayer:{demo.high_new}")]
+    assert alerts.inbox(store, inv) == []                   # investigators do not get every new high
+    assert alerts.evaluate(store).alerts == []             # the same state raises nothing again
+    raised = _actions(store, "alert_raise")
+    assert sorted(raised) == sorted(f"alert:{a.alert_id}" for a in first.alerts)
+    assert alerts.unread_count(store, sup) == len(alerts.inbox(store, sup)) >= 1
+
+
+def test_watching_a_taxpayer_brings_new_rings_and_new_high(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    inv = demo.users["investigator"]
+    member = demo.new_ring.members[1]
+    alerts.subscribe(store, inv, watch=(demo.high_new, member))
+    got = {(a.rule, a.subject) for a in alerts.evaluate(store).alerts if a.user == inv.username}
+    assert got == {("new_high", f"taxpayer:{demo.high_new}"), ("new_ring", f"ring:{demo.new_ring.ring_id}")}
+    # the old ring (same member set in both runs) is not new
+    assert all(a.subject != f"ring:{demo.ring.ring_id}" for a in alerts.inbox(store, inv))
+
+
+def test_new_ring_touching_an_open_case_reaches_owner_and_assignee(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    case = cases.open_case(store, sup, "枢纽调查", taxpayers=(demo.new_ring.members[2],))
+    cases.assign_case(store, sup, case.case_id, inv.username)
+    raised = alerts.evaluate(store).alerts
+    ring_alerts = {a.user: a for a in raised if a.rule == "new_ring"}
+    assert set(ring_alerts) == {"supervisor", "investigator"}
+    assert ring_alerts["investigator"].case_id == case.case_id and ring_alerts["investigator"].assigned
+    assert not ring_alerts["supervisor"].assigned
+    assigned = alerts.inbox(store, inv, assigned=True)
+    assert {a.rule for a in assigned} == {"new_ring", "case_assigned"}
+
+
+def test_case_assigned_overdue_and_appeals(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    case = cases.open_case(store, inv, "调查甲", taxpayers=(demo.ring.members[0],))
+    cases.assign_case(store, sup, case.case_id, inv.username)
+    appeal = appeals.record_appeal(store, inv, demo.ring.members[0], "我们是正常交易",
+                                   received_at=audit.now() - timedelta(days=20))
+    workflow = ("case_assigned", "appeal_filed", "appeal_overdue", "case_overdue")
+    rules_now = alerts.evaluate(store, only=workflow)
+    got = {(a.rule, a.user) for a in rules_now.alerts}
+    assert got == {("case_assigned", "investigator"), ("appeal_filed", "supervisor"),
+                   ("appeal_overdue", "supervisor"), ("appeal_overdue", "investigator")}
+    later = audit.now() + timedelta(days=31)
+    overdue = alerts.evaluate(store, later, only=("case_overdue",)).alerts
+    assert {(a.rule, a.user, a.subject) for a in overdue} == {
+        ("case_overdue", "investigator", f"case:{case.case_id}"), ("case_overdue", "supervisor", f"case:{case.case_id}")}
+    appeals.start_review(store, sup, appeal.appeal_id)
+    assert alerts.evaluate(store, later, only=workflow).alerts == []      # nothing new: dedup, and the appeal is under review
+
+
+def test_supervisors_edit_rules_and_users_mute_them(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    with pytest.raises(PermissionDenied):
+        alerts.set_rule(store, inv, "new_high", enabled=False)
+    with pytest.raises(InvalidData):
+        alerts.set_rule(store, sup, "burst", params={"nonsense": 1})
+    with pytest.raises(InvalidData):
+        alerts.set_rule(store, sup, "burst", params={"min_count": -1})
+    alerts.set_rule(store, sup, "new_high", roles=("supervisor", "investigator"))
+    alerts.subscribe(store, sup, muted=("new_high",))
+    raised = [a for a in alerts.evaluate(store).alerts if a.rule == "new_high"]
+    assert [a.user for a in raised] == ["investigator"]
+    assert _actions(store, "alert_rule") == ["alert_rule:new_high"]
+    alerts.set_rule(store, sup, "new_ring", enabled=False)
+    assert alerts.rules(store)["new_ring"].enabled is False
+
+
+def test_burst_from_a_watched_taxpayer(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    seller, buyer = demo.shared_phone
+    day = max(r["issued_at"] for r in demo.invoices) + timedelta(days=5)   # type: ignore[type-var]
+    rows = [{**demo.invoices[0], "key": f"burst-{i}", "number": f"{90000000 + i}", "seller_tax_id": seller,
+             "buyer_tax_id": buyer, "issued_at": day + timedelta(minutes=i)} for i in range(4)]
+    with store.writer() as w:
+        w.invoices(pa.Table.from_pylist(rows, schema=schema.INVOICES))
+    alerts.set_rule(store, sup, "burst", params={"min_count": 4, "min_fen": 0})
+    assert alerts.evaluate(store, only=("burst",)).alerts == []      # nobody watches the seller yet
+    alerts.subscribe(store, inv, watch=(seller,))
+    got = alerts.evaluate(store, only=("burst",)).alerts
+    assert [(a.user, a.data["count"]) for a in got] == [("investigator", 4)]
+    alerts.set_rule(store, sup, "burst", params={"min_count": 5})
+    assert alerts.evaluate(store, only=("burst",)).alerts == []
+
+
+def test_mark_read_only_own_alerts(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    appeals.record_appeal(store, inv, demo.high_new, "申诉")
+    alerts.evaluate(store)
+    mine = alerts.inbox(store, sup)
+    assert len(mine) == 2
+    with pytest.raises(InvalidData):
+        alerts.mark_read(store, inv, [mine[0].alert_id])
+    assert alerts.mark_read(store, sup, [mine[0].alert_id]) == 1
+    assert alerts.unread_count(store, sup) == len(mine) - 1
+    assert [a.alert_id for a in alerts.inbox(store, sup, unread=True)] == [a.alert_id for a in mine[1:]]
+    assert alerts.mark_read(store, sup) == len(mine) - 1 and alerts.unread_count(store, sup) == 0
+    assert _actions(store, "alert_read") == ["user:supervisor", "user:supervisor"]
+
+
+def test_subscriptions_are_checked(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    inv, adm = demo.users["investigator"], demo.users["admin"]
+    with pytest.raises(NotFound):
+        alerts.subscribe(store, inv, watch=("NO-SUCH-TAXPAYER",))
+    with pytest.raises(InvalidData):
+        alerts.subscribe(store, inv, email="not an address")
+    with pytest.raises(InvalidData):
+        alerts.subscribe(store, inv, webhook_url="file:///etc/passwd")
+    with pytest.raises(PermissionDenied):
+        alerts.subscribe(store, inv, "supervisor", muted=("burst",))
+    sub, secret = alerts.subscribe(store, inv, email="ivan@example.cn", webhook_url="http://127.0.0.1:9/x")
+    assert secret is not None and secret.startswith("whsec_") and sub.webhook_secret == secret
+    events = [ev for ev in store.audit_events(0) if ev.action == "alert_subscription"]
+    assert events and secret not in events[-1].detail
+    other, _ = alerts.subscribe(store, adm, "supervisor", muted=("burst",))    # admins manage anyone's
+    assert alerts.subscription(store, "supervisor").muted == ("burst",) == other.muted
+
+
+def test_verify_void_event_is_deduplicated_per_day(env: tuple[Demo, Store]) -> None:
+    demo, store = env
+    inv = store.invoice(str(demo.void_invoice["key"]))
+    assert inv is not None and inv.status == "void"
+    cand = engine.verify_void(inv, "api:ana", audit.now())
+    first = alerts.notify(store, cand).alerts
+    assert [a.user for a in first] == ["supervisor"] and "作废" in first[0].title
+    assert alerts.notify(store, cand).alerts == []
+    assert first[0].alert_id == alert_id("verify_void", "supervisor", cand.episode)

@@ -1,0 +1,219 @@
+"""The rule engine: from the store's state to candidate alerts (who should hear about what).
+
+Each rule is a function of the store and the time, so evaluating twice finds the same candidates and the
+alert ids (:func:`workbench.alerts.model.alert_id`) make the second evaluation raise nothing. Events that
+leave no state behind (a 查验 call for a void invoice) come in through :func:`verify_void`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from graph.core import settings, vocab
+from graph.core.model import Invoice
+from graph.store import Store
+from workbench import appeals, cases
+from workbench.alerts.model import Rule, Subscription
+from workbench.audit import TZ
+
+_CLOSED_CASE = ("confirmed", "closed_no_action")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something a rule found: ``people`` are named recipients (watchers, the case's owner and assignee);
+    the rule's roles are added when alerts are raised."""
+
+    rule: str
+    episode: str
+    subject: str
+    title: str
+    detail: str
+    people: frozenset[str] = frozenset()
+    case: cases.Case | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    store: Store
+    now: datetime
+    rules: dict[str, Rule]
+    subs: dict[str, Subscription]
+
+    def watchers(self, tax_ids: set[str] | tuple[str, ...]) -> frozenset[str]:
+        wanted = set(tax_ids)
+        return frozenset(u for u, s in self.subs.items() if wanted.intersection(s.watch))
+
+
+def _label(rule: str) -> str:
+    zh, en = vocab.ALERT_RULES[rule]
+    return f"{zh} / {en}"
+
+
+def _name(store: Store, tax_id: str) -> str:
+    tp = store.taxpayer(tax_id)
+    return f"{tp.name}（{tax_id}）" if tp is not None and tp.name else tax_id
+
+
+def _high(scores: pa.Table) -> set[str]:
+    return {t for t, tier in zip(scores.column("tax_id").to_pylist(), scores.column("tier").to_pylist(),
+                                 strict=True) if tier == "high"}
+
+
+def new_high(ctx: Context) -> list[Candidate]:
+    """Taxpayers high in the newest run and not high in the one before (all of the first run's high)."""
+    runs = ctx.store.runs()
+    if not runs:
+        return []
+    before = _high(ctx.store.scores(runs[1].run_id)) if len(runs) > 1 else set()
+    scores = {r["tax_id"]: r for r in ctx.store.scores(runs[0].run_id).to_pylist()}
+    out = []
+    for tax_id in sorted(_high(ctx.store.scores(runs[0].run_id)) - before):
+        row = scores[tax_id]
+        out.append(Candidate("new_high", f"{tax_id}|{runs[0].run_id}", f"taxpayer:{tax_id}",
+                             f"{_label('new_high')}: {_name(ctx.store, tax_id)}",
+                             f"风险分 {row['score']:.2f}; {row['reasons']}", ctx.watchers((tax_id,)),
+                             data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)}))
+    return out
+
+
+def _open_cases(store: Store) -> list[cases.Case]:
+    return [c for c in map(cases.Case.from_record, store.records(cases.KIND)) if c.status not in _CLOSED_CASE]
+
+
+def new_ring(ctx: Context) -> list[Candidate]:
+    """Rings of the newest run whose member set the previous run lacked and that touch a watched taxpayer
+    or a taxpayer of an open case (then the case's owner and assignee hear of it)."""
+    runs = ctx.store.runs()
+    if not runs:
+        return []
+    rule = ctx.rules["new_ring"]
+    old = {frozenset(r.members) for r in ctx.store.rings(runs[1].run_id)} if len(runs) > 1 else set()
+    open_cases = _open_cases(ctx.store)
+    out = []
+    for ring in ctx.store.rings(runs[0].run_id):
+        if frozenset(ring.members) in old or ring.score < rule.param("min_score"):
+            continue
+        members = set(ring.members)
+        touched = [c for c in open_cases if members.intersection(c.taxpayers)]
+        people = set(ctx.watchers(ring.members))
+        for c in touched:
+            people.update(p for p in (c.owner, c.assignee) if p)
+        if not people and not rule.roles:
+            continue
+        kind = vocab.zh(vocab.RING_KINDS, ring.kind)
+        case_ids = [c.case_id for c in touched]
+        out.append(Candidate("new_ring", ring.ring_id, f"ring:{ring.ring_id}",
+                             f"{_label('new_ring')}: {kind} {len(ring.members)} 家企业",
+                             ring.evidence + (f"; 涉及案件 {', '.join(case_ids)}" if case_ids else ""),
+                             frozenset(people), touched[0] if touched else None,
+                             {"ring_id": ring.ring_id, "members": list(ring.members), "cases": case_ids}))
+    return out
+
+
+def case_overdue(ctx: Context) -> list[Candidate]:
+    """Cases still open or under investigation ``days`` (FAPIAO_CASE_DAYS when 0) after they were opened."""
+    days = int(ctx.rules["case_overdue"].param("days")) or settings.get_int("FAPIAO_CASE_DAYS")
+    out = []
+    for c in _open_cases(ctx.store):
+        due = datetime.fromisoformat(c.created_at) + timedelta(days=days)
+        if ctx.now > due:
+            out.append(Candidate("case_overdue", c.case_id, f"case:{c.case_id}",
+                                 f"{_label('case_overdue')}: {c.case_id} {c.title}",
+                                 f"{days} 天期限 {due:%Y-%m-%d} 已过, 状态 {vocab.zh(vocab.CASE_STATUSES, c.status)}",
+                                 frozenset(p for p in (c.owner, c.assignee) if p), c, {"due": due.isoformat()}))
+    return out
+
+
+def _appeals(store: Store) -> list[appeals.Appeal]:
+    return [appeals.Appeal.from_record(r) for r in store.records(appeals.KIND)]
+
+
+def appeal_overdue(ctx: Context) -> list[Candidate]:
+    """Open appeals past their due date (FAPIAO_APPEAL_DAYS); the person who recorded it hears too."""
+    return [Candidate("appeal_overdue", a.appeal_id, f"appeal:{a.appeal_id}",
+                      f"{_label('appeal_overdue')}: {a.appeal_id} · {a.tax_id}",
+                      f"答复期限 {a.due_at:%Y-%m-%d} 已过, 状态 {vocab.zh(vocab.APPEAL_STATUSES, a.status)}",
+                      frozenset({a.recorded_by}), data={"tax_id": a.tax_id, "due": a.due_at.isoformat()})
+            for a in _appeals(ctx.store) if a.overdue(ctx.now)]
+
+
+def appeal_filed(ctx: Context) -> list[Candidate]:
+    """Appeals received and not yet taken under review."""
+    return [Candidate("appeal_filed", a.appeal_id, f"appeal:{a.appeal_id}",
+                      f"{_label('appeal_filed')}: {a.appeal_id} · {_name(ctx.store, a.tax_id)}",
+                      f"针对{vocab.zh(vocab.APPEAL_AGAINST, a.against)}, 期限 {a.due_at:%Y-%m-%d}: {a.text[:200]}",
+                      data={"tax_id": a.tax_id, "due": a.due_at.isoformat()})
+            for a in _appeals(ctx.store) if a.status == "received"]
+
+
+def case_assigned(ctx: Context) -> list[Candidate]:
+    """The newest assignment of each case, to its assignee (unless they assigned it to themselves)."""
+    out = []
+    for c in map(cases.Case.from_record, ctx.store.records(cases.KIND)):
+        steps = [s for s in c.history if s.get("assignee")]
+        if not steps or c.status in _CLOSED_CASE:
+            continue
+        step = steps[-1]
+        if step["assignee"] == step.get("by"):
+            continue
+        out.append(Candidate("case_assigned", f"{c.case_id}|{step['assignee']}|{step.get('at')}",
+                             f"case:{c.case_id}", f"{_label('case_assigned')}: {c.case_id} {c.title}",
+                             f"由 {step.get('by')} 指派 / assigned by {step.get('by')}",
+                             frozenset({str(step["assignee"])}), c, {"by": step.get("by")}))
+    return out
+
+
+def burst(ctx: Context) -> list[Candidate]:
+    """Days on which a watched taxpayer issued at least ``min_count`` invoices or ``min_fen`` in total, within
+    ``lookback_days`` of its newest invoice (issue dates in Asia/Shanghai)."""
+    rule = ctx.rules["burst"]
+    min_count, min_fen = rule.param("min_count"), rule.param("min_fen")
+    lookback = timedelta(days=rule.param("lookback_days"))
+    out = []
+    for tax_id in sorted({t for s in ctx.subs.values() for t in s.watch}):
+        inv = ctx.store.invoices_of(tax_id, limit=20_000)
+        if not inv.num_rows:
+            continue
+        rows = inv.select(["seller_tax_id", "issued_at", "total_fen", "status"]).to_pylist()
+        issued = [r for r in rows if r["seller_tax_id"] == tax_id and r["status"] in vocab.BLUE_STATUSES]
+        if not issued:
+            continue
+        newest = max(r["issued_at"] for r in issued)
+        days: dict[str, list[int]] = defaultdict(list)
+        for r in issued:
+            if r["issued_at"] >= newest - lookback:
+                days[r["issued_at"].astimezone(TZ).date().isoformat()].append(int(r["total_fen"]))
+        for day, fen in sorted(days.items()):
+            if (min_count and len(fen) >= min_count) or (min_fen and sum(fen) >= min_fen):
+                out.append(Candidate("burst", f"{tax_id}|{day}", f"taxpayer:{tax_id}",
+                                     f"{_label('burst')}: {_name(ctx.store, tax_id)} {day}",
+                                     f"{day} 开票 {len(fen)} 张, 价税合计 {sum(fen) / 100:,.2f} 元",
+                                     ctx.watchers((tax_id,)),
+                                     data={"tax_id": tax_id, "day": day, "count": len(fen), "total_fen": sum(fen)}))
+    return out
+
+
+#: the rules evaluated from the store's state (verify_void is an event, see :func:`verify_void`)
+EVALUATORS: dict[str, Callable[[Context], list[Candidate]]] = {
+    "new_high": new_high, "new_ring": new_ring, "case_overdue": case_overdue, "appeal_overdue": appeal_overdue,
+    "burst": burst, "case_assigned": case_assigned, "appeal_filed": appeal_filed,
+}
+
+
+def verify_void(inv: Invoice, caller: str, at: datetime) -> Candidate:
+    """A 查验 call for a void or red-letter invoice: one alert per invoice, caller and day."""
+    status = vocab.zh(vocab.INVOICE_STATUSES, inv.status)
+    return Candidate("verify_void", f"{inv.key}|{caller}|{at.astimezone(TZ).date()}", f"invoice:{inv.key}",
+                     f"{_label('verify_void')}: {inv.number} ({status})",
+                     f"{caller} 于 {at.astimezone(TZ):%Y-%m-%d %H:%M} 查验{status}发票 {inv.number}, "
+                     f"销方 {inv.seller_name}（{inv.seller_tax_id}）, 价税合计 {inv.total_fen / 100:,.2f} 元",
+                     data={"invoice": inv.key, "status": inv.status, "caller": caller,
+                           "issued_at": inv.issued_at.astimezone(TZ).isoformat()})
