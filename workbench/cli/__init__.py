@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("workbench.cli.serve", "demo"),
     "api": ("workbench.cli.api", "api"),
     "alerts": ("workbench.cli.alerts", "alerts_group"),
+    "watch": ("workbench.cli.watch", "watch"),
     "users": ("workbench.cli.cases", "users"),
     "case": ("workbench.cli.cases", "case"),
     "audit": ("workbench.cli.cases", "audit"),

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from graph.core.errors import ConfigError, FapiaoError, InvalidData
+from graph.core.errors import ConfigError, InvalidData
 from workbench.cli.options import echo_json, json_option, store_option
 
 CHECK_FIELDS = (
@@ -81,25 +81,16 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
         except LookupError as e:
             raise ConfigError(f"unknown encoding {encoding!r}; try utf-8, gbk or gb18030") from e
     from workbench import audit
+    from workbench.watch import load_audited
 
-    store = None if dry_run else open_store(store_uri)
-    target = f"file:{invoices.name}" + (f"+{taxpayers.name}" if taxpayers else "")
-    try:
-        try:
-            report = load_files(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding,
-                                sheet=sheet, report_dir=report_dir, progress=progress and not quiet and sys.stderr.isatty(),
-                                map_pairs=map_pairs)
-        except FapiaoError as e:
-            if store is not None:
-                audit.record(store, None, "import_failed", target, str(e)[:500], actor=audit.cli_actor())
-            raise
-        if store is not None:
-            audit.record(store, None, "load", target,
-                         f"read {report.read}, loaded {report.loaded}, rejected {report.rejected}, "
-                         f"taxpayers {report.taxpayers_loaded}", actor=audit.cli_actor())
-    finally:
-        if store is not None:
-            store.close()
+    options: dict[str, Any] = {"taxpayers": taxpayers, "mapping": mapping, "encoding": encoding, "sheet": sheet,
+                               "report_dir": report_dir, "map_pairs": map_pairs,
+                               "progress": progress and not quiet and sys.stderr.isatty()}
+    if dry_run:
+        report = load_files(None, invoices, **options)
+    else:
+        with open_store(store_uri) as store:
+            report = load_audited(store, invoices, actor=audit.cli_actor(), **options)
     click.echo(report.table())
 
 
