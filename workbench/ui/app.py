@@ -18,10 +18,11 @@ from workbench.ui.navigation import PAGES
 from workbench.ui.session import current_user, require_page, sign_out
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"   # a local file: a material icon is a CDN fetch
 ROLE_NAMES = {"investigator": ("调查员", "investigator"), "supervisor": ("审核主管", "supervisor"),
               "analyst": ("分析员", "analyst"), "admin": ("管理员", "admin")}
 
-st.set_page_config(page_title="发票虚开团伙调查工作台", page_icon=":material/hub:", layout="wide")
+st.set_page_config(page_title="发票虚开团伙调查工作台", page_icon=str(ICON), layout="wide")
 
 if "lang" not in st.session_state:
     st.session_state["lang"] = "zh"

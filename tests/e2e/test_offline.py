@@ -1,0 +1,42 @@
+"""Offline by design: every page, as every role, loads nothing from outside 127.0.0.1 (no CDN favicon, fonts
+or scripts), and Streamlit's metrics endpoint names nobody."""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import Served
+from tests.helpers.browser import go, settle, sign_in
+from tests.helpers.wb_data import PASSWORD
+
+pytestmark = pytest.mark.browser
+LOCAL = {"127.0.0.1", "localhost", ""}
+
+
+@pytest.mark.parametrize("role", ["investigator", "supervisor", "analyst", "admin"])
+def test_every_page_loads_nothing_from_outside(served: Served, page: Any, role: str) -> None:
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if urlsplit(r.url).hostname not in LOCAL
+            and urlsplit(r.url).scheme not in ("data", "blob", "about") else None)
+    sign_in(page, served.url, role, PASSWORD)
+    titles = [t.strip().splitlines()[-1] for t in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+              if t.strip()]   # the text after the icon name
+    assert len(titles) >= 3, titles
+    for title in titles:
+        go(page, title)
+    settle(page)
+    assert outside == [], sorted(set(outside))
+
+
+def test_metrics_endpoint_tells_no_names(served: Served, page: Any) -> None:
+    """Streamlit serves /_stcore/metrics with no switch to turn it off (docs/operations.md: block it at the proxy);
+    after pages were used it must still carry counts and function names only, never a user or taxpayer."""
+    sign_in(page, served.url, "investigator", PASSWORD)
+    with urllib.request.urlopen(served.url + "/_stcore/metrics", timeout=10) as r:
+        body = r.read().decode("utf-8", "replace")
+    names = [*served.demo.names.values(), "investigator", PASSWORD]
+    assert [n for n in names if n and n in body] == []
