@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from graph.embedded import EmbeddedStore
 from loaders.generate import generate
 from tests.helpers.detect_data import tables_from_generated
+from workbench.auth import User
 from workbench.detect import run_detection
 
 
@@ -68,7 +69,9 @@ def test_same_data_same_run_id_and_findings(data: Path, tmp_path: Path) -> None:
 def test_dispositions_switch_to_supervised_model(data: Path, tmp_path: Path) -> None:
     store = _store(data, tmp_path / "ws")
     try:
-        base = run_detection(store).scores.to_pandas().sort_values("score", ascending=False)
+        first = run_detection(store)
+        base_run = first.run.run_id
+        base = first.scores.to_pandas().sort_values("score", ascending=False)
         with store.writer() as w:
             for i, tax_id in enumerate(base["tax_id"].head(12)):
                 w.put_record("disposition", f"d{i}", {"tax_id": tax_id, "label": "confirmed", "case_id": "c1",
@@ -79,6 +82,11 @@ def test_dispositions_switch_to_supervised_model(data: Path, tmp_path: Path) -> 
         res = run_detection(store)
         assert res.run.params["model"] == "gradient_boosting"
         assert res.run.params["labels_used"] == 24 and 0.0 <= res.run.params["cv_auc"] <= 1.0
+        # train_model: an administrator may run detection, but only a supervisor's run learns from dispositions
+        admin_run = run_detection(store, user=User("adm", ("admin",)))
+        assert admin_run.run.params["model"] != "gradient_boosting" and admin_run.run.run_id == base_run
+        sup_run = run_detection(store, user=User("sup", ("supervisor",)))
+        assert sup_run.run.params["model"] == "gradient_boosting" and sup_run.run.run_id == res.run.run_id
     finally:
         store.close()
 

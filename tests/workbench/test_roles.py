@@ -24,7 +24,8 @@ from workbench import alerts, appeals, audit, auth, cases, data_export, export, 
 from workbench.auth import User
 from workbench.ui.navigation import PAGES
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "pages"
+ROOT = Path(__file__).resolve().parents[2]
+PAGES_DIR = ROOT / "workbench" / "ui" / "pages"
 Env = tuple[Store, dict[str, User], Path]
 
 
@@ -107,11 +108,15 @@ PAGE_CHECKS: dict[str, tuple[str, str]] = {
     "run_detection": ("import_data.py", 'allowed(user.roles, "run_detection")'),
     "edit_alert_rules": ("alerts.py", 'allowed(user.roles, "edit_alert_rules")'),
 }
+# permissions that change what a service does rather than refuse it: permission -> (module, the check in it);
+# each has a behavioural test named in the comment
+SERVICE_CHECKS: dict[str, tuple[str, str]] = {
+    # test_detect.test_dispositions_switch_to_supervised_model: an admin's run ignores dispositions
+    "train_model": ("workbench/detect.py", 'allowed(user.roles, "train_model")'),
+}
 # permissions in the role table that no code path checks yet; strict xfail: enforcing one fails here
 # until it is removed from this table
-UNENFORCED: dict[str, str] = {
-    "train_model": "model training has no verb or page yet; detection switches to the supervised model by itself",
-}
+UNENFORCED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("action", [
@@ -130,6 +135,10 @@ def test_every_permission_is_enforced(env: Env, action: str) -> None:
         page, check = PAGE_CHECKS[action]
         assert check in (PAGES_DIR / page).read_text(encoding="utf-8")
         pages.append(page)
+    if action in SERVICE_CHECKS:
+        module, check = SERVICE_CHECKS[action]
+        assert check in (ROOT / module).read_text(encoding="utf-8")
+        return
     assert verbs or pages, f"no verb or page enforces {action!r}"
     assert all((PAGES_DIR / p).is_file() for p in pages)
 
