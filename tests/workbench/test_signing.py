@@ -143,8 +143,22 @@ def test_unsigned_legacy_trail_is_adopted_explicitly(ws: tuple[Store, Path]) -> 
 
 
 def test_state_change_and_event_commit_together(ws: tuple[Store, Path]) -> None:
-    store, _ = ws
+    _change_and_event_commit_together(ws[0])
 
+
+def test_state_change_and_event_commit_together_on_real_neo4j(neo4j_uri: str) -> None:
+    from graph.neo4j_store import Neo4jStore
+
+    store = Neo4jStore(neo4j_uri)
+    try:
+        store.clear()
+        _change_and_event_commit_together(store)
+    finally:
+        store.clear()
+        store.close()
+
+
+def _change_and_event_commit_together(store: Store) -> None:
     def change_then_fail(w: object) -> None:
         w.put_record("user", "eve", {"username": "eve"})  # type: ignore[attr-defined]
         raise RuntimeError("killed between the change and its event")
