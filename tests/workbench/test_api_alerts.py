@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.api_env import running_api
 from workbench import alerts
+
+pytestmark = pytest.mark.slow   # a real API server (like test_api.py)
 
 
 def test_verify_of_a_void_invoice_alerts_supervisors(tmp_path: Path) -> None:
