@@ -17,7 +17,7 @@ failed = []
 for pkg in ("graph", "loaders", "algorithms", "workbench", "cypher"):
     mod = importlib.import_module(pkg)
     for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
-        if ".ui.pages." in info.name or info.name.endswith(".ui.app"):  # Streamlit scripts: they render on import
+        if ".ui.screens." in info.name or info.name.endswith(".ui.app"):  # Streamlit scripts: they render on import
             continue
         try:
             importlib.import_module(info.name)

@@ -12,7 +12,7 @@ TIMEOUT = 60
 
 
 def open_page(demo: Demo, role: str | None, page: str | None = None, **query: str) -> AppTest:
-    """The app signed in as the ``role`` demo user (None: nobody), switched to ``pages/<page>.py``, run."""
+    """The app signed in as the ``role`` demo user (None: nobody), switched to ``screens/<page>.py``, run."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if role is not None:
         at.session_state["fapiao_user"] = demo.users[role]
@@ -21,7 +21,7 @@ def open_page(demo: Demo, role: str | None, page: str | None = None, **query: st
         at.query_params[k] = v
     at.run()
     if page is not None:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"screens/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -17,7 +17,7 @@ from workbench import appeals, audit, cases, users
 from workbench.auth import User
 from workbench.ui.fmt import plain
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "screens"
 
 
 @pytest.fixture()

@@ -25,7 +25,7 @@ from workbench.auth import User
 from workbench.ui.navigation import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES_DIR = ROOT / "workbench" / "ui" / "pages"
+PAGES_DIR = ROOT / "workbench" / "ui" / "screens"
 Env = tuple[Store, dict[str, User], Path]
 
 

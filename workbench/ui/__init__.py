@@ -1,1 +1,1 @@
-"""The Streamlit workbench: router (app.py), pages/, session, state, formatting, charts, network views."""
+"""The Streamlit workbench: router (app.py), screens/ (the pages), session, state, formatting, charts, network views."""

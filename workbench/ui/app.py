@@ -1,38 +1,49 @@
 """The workbench router: ``streamlit run workbench/ui/app.py`` (or ``fapiao serve``).
 
 Builds ``st.navigation`` from :data:`workbench.ui.navigation.PAGES`, showing each signed-in user only the
-pages their roles allow (every page checks again with ``require_page``). Nobody signed in: only the
-sign-in page. The sidebar carries the language switch (中文 default / English) and the user + sign out.
+pages their roles allow (every page checks again with ``require_page``). Every page's address exists
+for everyone, so a link such as ``/rings?ring=…`` opened while signed out shows the sign-in form at that
+address and, once signed in, the ring; a page the user's roles do not open says so instead of
+"Page not found". The sidebar carries the language switch (中文 default / English, kept in a cookie
+and ``?lang=``) and the user + sign out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
 from graph.core.errors import FapiaoError
 from workbench.auth import User, allowed
+from workbench.ui.fmt import plain
 from workbench.ui.i18n import LANGS, tr
 from workbench.ui.navigation import PAGES
-from workbench.ui.session import current_user, require_page, sign_out
+from workbench.ui.session import LANG_COOKIE, cookie, current_user, require_page, sign_out, sync_cookies
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "screens"
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"   # a local file: a material icon is a CDN fetch
 ROLE_NAMES = {"investigator": ("调查员", "investigator"), "supervisor": ("审核主管", "supervisor"),
               "analyst": ("分析员", "analyst"), "admin": ("管理员", "admin")}
 
 st.set_page_config(page_title="发票虚开团伙调查工作台", page_icon=str(ICON), layout="wide")
 
-if "lang" not in st.session_state:
-    st.session_state["lang"] = "zh"
-st.sidebar.radio("语言 / Language", list(LANGS), format_func=lambda k: LANGS[k], key="lang", horizontal=True)
+if "lang" not in st.session_state:   # a new session (refresh, new tab, link): the link's, then the browser's
+    wanted = st.query_params.get("lang") or cookie(LANG_COOKIE) or "zh"
+    st.session_state["lang"] = wanted if wanted in LANGS else "zh"
 
 
-def _sign_in() -> None:
-    """The sign-in page: engineer G's session view renders the form and stops until someone signs in."""
-    require_page("view_overview")
-    st.rerun()  # signed in during this run: rebuild the navigation with the user's pages
+def _denied(action: str) -> Callable[[], None]:
+    """A page the user's roles do not open, reached by its address: the page guard's access-denied message."""
+    def page() -> None:
+        require_page(action)
+    page.__name__ = f"denied_{action}"
+    return page
+
+
+def _url(path: str) -> str:
+    return path.removesuffix(".py")
 
 
 def _unread(user: User) -> int | None:
@@ -47,26 +58,34 @@ def _unread(user: User) -> int | None:
 
 
 user = current_user()
-if user is None:
-    pages = [st.Page(_sign_in, title=tr("登录", "Sign in"), icon=":material/login:", url_path="signin")]
+specs = [spec for spec in PAGES if (PAGES_DIR / spec.path).is_file()]
+if user is None:   # every address opens its page, whose guard shows the sign-in form and, once signed in, the page
+    pages = [st.Page(PAGES_DIR / spec.path, title=tr("登录", "Sign in"), icon=":material/login:",
+                     url_path=_url(spec.path), default=(spec.path == "overview.py"),
+                     visibility="visible" if spec.path == "overview.py" else "hidden") for spec in specs]
 else:
     pages = [
         st.Page(PAGES_DIR / spec.path, title=tr(spec.title_zh, spec.title_en), icon=spec.icon or None,
-                url_path=spec.path.removesuffix(".py"), default=(spec.path == "overview.py"))
-        for spec in PAGES
-        if (PAGES_DIR / spec.path).is_file() and allowed(user.roles, spec.action)
+                url_path=_url(spec.path), default=(spec.path == "overview.py"))
+        if allowed(user.roles, spec.action) else
+        st.Page(_denied(spec.action), title=tr(spec.title_zh, spec.title_en), url_path=_url(spec.path), visibility="hidden")
+        for spec in specs
     ]
+
+if user is not None and not any(allowed(user.roles, spec.action) for spec in specs):
+    st.warning(tr("您的角色没有可访问的页面，请联系管理员。", "Your roles open no pages; ask an administrator."))
+    st.stop()
+current = st.navigation(pages)
+st.sidebar.radio("语言 / Language", list(LANGS), format_func=lambda k: LANGS[k], key="lang", horizontal=True)
+if user is not None:
     roles = "、".join(tr(*ROLE_NAMES.get(r, (r, r))) for r in user.roles)
     with st.sidebar:
         st.caption(tr("当前用户", "Signed in as"))
-        st.markdown(f"**{user.display_name or user.username}** · {roles}")
+        st.markdown(f"**{plain(user.display_name or user.username)}** · {roles}")
         unread = _unread(user)
         if unread is not None:
             st.caption(tr(f"未读提醒：{unread}", f"Unread alerts: {unread}"))
         st.button(tr("退出登录", "Sign out"), on_click=sign_out, icon=":material/logout:")
-
 st.sidebar.caption(tr("发票虚开团伙调查工作台", "Fapiao ring investigation workbench"))
-if not pages:
-    st.warning(tr("您的角色没有可访问的页面，请联系管理员。", "Your roles open no pages; ask an administrator."))
-    st.stop()
-st.navigation(pages).run()
+sync_cookies(st.session_state["lang"])
+current.run()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str        # file under workbench/ui/pages/
+    path: str        # file under workbench/ui/screens/ (not "pages/": that name turns on Streamlit's old multipage mode)
     title_zh: str
     title_en: str
     action: str      # auth.PERMISSIONS key required to open it

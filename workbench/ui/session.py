@@ -6,17 +6,22 @@ the account from the store: its current roles are the ones used (a demotion coun
 and the session ends when the account is disabled or removed, or its password changed since sign-in
 (password epoch). A session also ends ``FAPIAO_SESSION_MINUTES`` after sign-in, after
 ``FAPIAO_SESSION_IDLE_MINUTES`` without a request, or when the user signs out.
+
+A refresh (F5) or a new tab starts a new Streamlit session; it resumes the sign-in from the browser's
+``fapiao_session`` cookie, checked on the server by :mod:`workbench.web_sessions` (same expiry, idle
+timeout, account and password checks). :func:`sync_cookies` writes that cookie and the language cookie.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
 from graph.core import settings
 from graph.core.errors import FapiaoError
-from workbench import auth
+from workbench import auth, web_sessions
 from workbench.auth import User
 from workbench.users import DEMO_USERS, KIND, authenticate, epoch, get_user
 
@@ -24,6 +29,9 @@ USER_KEY = "fapiao_user"
 SIGNED_IN_AT_KEY = "fapiao_signed_in_at"
 EPOCH_KEY = "fapiao_epoch"
 LAST_SEEN_KEY = "fapiao_last_seen"
+TOKEN_KEY = "fapiao_session_token"
+CLEAR_KEY = "fapiao_clear_cookie"
+LANG_COOKIE = "fapiao_lang"
 
 
 def _tr(zh: str, en: str) -> str:
@@ -32,16 +40,31 @@ def _tr(zh: str, en: str) -> str:
     return tr(zh, en)
 
 
-def sign_in(user: User, epoch: int | None = None) -> None:
-    """Mark ``user`` as signed in for this session (now), under password ``epoch``."""
+def sign_in(user: User, epoch: int | None = None, *, token: str | None = None,
+            signed_in_at: float | None = None) -> None:
+    """Mark ``user`` as signed in for this session (at ``signed_in_at``, default now), under password
+    ``epoch``; ``token`` is the browser session (cookie text) that lets a refresh resume it."""
     st.session_state[USER_KEY] = user
-    st.session_state[SIGNED_IN_AT_KEY] = st.session_state[LAST_SEEN_KEY] = time.time()
+    st.session_state[SIGNED_IN_AT_KEY] = signed_in_at if signed_in_at is not None else time.time()
+    st.session_state[LAST_SEEN_KEY] = time.time()
     if epoch is not None:
         st.session_state[EPOCH_KEY] = epoch
+    if token is not None:
+        st.session_state[TOKEN_KEY] = token
+        st.session_state.pop(CLEAR_KEY, None)
 
 
 def sign_out() -> None:
-    """Forget the signed-in user."""
+    """Forget the signed-in user and revoke the browser session (its cookie is cleared on the next run)."""
+    token = st.session_state.pop(TOKEN_KEY, None) or cookie(web_sessions.COOKIE)
+    if token:
+        from workbench.ui.state import get_store
+
+        try:
+            web_sessions.end(get_store(), str(token))
+        except FapiaoError:
+            pass   # the store is gone: the record cannot be used either
+        st.session_state[CLEAR_KEY] = True
     for key in (USER_KEY, SIGNED_IN_AT_KEY, EPOCH_KEY, LAST_SEEN_KEY):
         st.session_state.pop(key, None)
     for key in [k for k in st.session_state if str(k).startswith(("case_export", "export_"))]:
@@ -67,11 +90,46 @@ def _seconds(key: str, default: float) -> float:
         return 0.0
 
 
+def _cookie_reader() -> Callable[[str], str | None]:
+    def read(name: str) -> str | None:
+        try:
+            value = st.context.cookies.get(name)
+        except (AttributeError, RuntimeError):
+            return None
+        return str(value) if value else None
+    return read
+
+
+#: reads a cookie of the browser's request (tests replace it)
+cookie: Callable[[str], str | None] = _cookie_reader()
+
+
+def _resume() -> User | None:
+    """Sign in again from the browser's session cookie (after a refresh or in a new tab), or None."""
+    if st.session_state.get(CLEAR_KEY):
+        return None    # signed out in this tab: the cookie is being cleared
+    text = cookie(web_sessions.COOKIE)
+    if not text:
+        return None
+    from workbench.ui.state import get_store
+
+    try:
+        found = web_sessions.resume(get_store(), text)
+    except FapiaoError:
+        return None
+    if found is None:
+        return None
+    sign_in(found.user, found.epoch, token=text, signed_in_at=found.signed_in_at.timestamp())
+    return found.user
+
+
 def current_user() -> User | None:
     """The signed-in user as the store knows them now, or None (the session is then ended): nobody
     signed in, the session expired or idled out, or the account was disabled, removed or had its
-    password changed since sign-in."""
+    password changed since sign-in. A new Streamlit session (refresh, new tab) resumes from the cookie."""
     user = st.session_state.get(USER_KEY)
+    if not isinstance(user, User):
+        user = _resume()
     if not isinstance(user, User):
         return None
     now = time.time()
@@ -85,6 +143,14 @@ def current_user() -> User | None:
         return None
     st.session_state[USER_KEY] = fresh
     st.session_state[LAST_SEEN_KEY] = now
+    token = st.session_state.get(TOKEN_KEY)
+    if token:
+        from workbench.ui.state import get_store
+
+        try:
+            web_sessions.touch(get_store(), str(token))
+        except FapiaoError:
+            pass
     return fresh
 
 
@@ -139,7 +205,8 @@ def sign_in_form() -> None:
                          "Wrong user name or password, or the account is disabled (after repeated failures, "
                          "wait a moment)."))
         else:
-            sign_in(user, epoch(store, user.username))
+            ep = epoch(store, user.username)
+            sign_in(user, ep, token=web_sessions.start(store, user, ep))
             st.rerun()
 
 
@@ -170,3 +237,30 @@ def sign_out_button(user: User) -> None:
     if st.button(_tr("退出登录", "Sign out"), key="fapiao_sign_out"):
         sign_out()
         st.rerun()
+
+
+def cookie_script(token: str | None, lang: str, *, clear: bool = False, secure: bool = False) -> str:
+    """The script that writes the session cookie (``token``; removed when ``clear``) and the language
+    cookie. Only our own token (checked against its pattern) and a language code reach the page."""
+    attrs = "; Path=/; SameSite=Strict" + ("; Secure" if secure else "")
+    lines = [f"document.cookie = '{LANG_COOKIE}={lang if lang in ('zh', 'en') else 'zh'}{attrs}; Max-Age=31536000';"]
+    if clear:
+        lines.append(f"document.cookie = '{web_sessions.COOKIE}={attrs}; Max-Age=0';")
+    elif token and web_sessions.valid_text(token):
+        age = settings.get_int("FAPIAO_SESSION_MINUTES") * 60
+        lines.append(f"document.cookie = '{web_sessions.COOKIE}={token}{attrs}; Max-Age={age}';")
+    return "<script>" + "\n".join(lines) + "</script>"
+
+
+def sync_cookies(lang: str) -> None:
+    """Keep the browser's cookies in step with this session: the session cookie after sign-in (removed
+    after sign-out) and the language."""
+    try:
+        secure = str(st.context.url or "").startswith("https:")
+    except (AttributeError, RuntimeError):
+        secure = False
+    token = st.session_state.get(TOKEN_KEY)
+    clear = bool(st.session_state.get(CLEAR_KEY)) and not token
+    with st.sidebar:
+        st.html(cookie_script(str(token) if token else None, lang, clear=clear, secure=secure),
+                unsafe_allow_javascript=True)

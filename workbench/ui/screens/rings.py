@@ -57,7 +57,7 @@ def _ring_detail(ring: Ring) -> None:
             tr("行业", "Industry"): [m["industry"] or "" for m in members],
         }), "ring_members")
         for m in members[:12]:
-            st.page_link("pages/taxpayer.py", label=f"{m['name']} ({m['tax_id']})", icon=":material/business:",
+            st.page_link("screens/taxpayer.py", label=f"{m['name']} ({m['tax_id']})", icon=":material/business:",
                          query_params={"tax_id": m["tax_id"]})
     with right:
         st.markdown(f"**{tr('团伙网络（仅本团伙成员与其发票）', 'The ring (members and its invoices only)')}**")

@@ -62,12 +62,12 @@ facts = {
 cols = st.columns(len(facts))
 for col, (label, value) in zip(cols, facts.items(), strict=True):
     col.metric(label, value or "—")
-st.page_link("pages/explorer.py", label=tr("在网络探索中打开", "Open in the network explorer"),
+st.page_link("screens/explorer.py", label=tr("在网络探索中打开", "Open in the network explorer"),
              icon=":material/travel_explore:", query_params={"tax_id": tp.tax_id})
 
 member_of = rings_of(store, tp.tax_id)
 for ring in member_of[:8]:
-    st.page_link("pages/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
+    st.page_link("screens/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
                                             f"Member of ring: {term(RING_KINDS, ring.kind)} · {len(ring.members)} members · "
                                             f"score {ring.score:.2f}"),
                  icon=":material/hub:", query_params={"ring": ring.ring_id}, help=ring.ring_id)

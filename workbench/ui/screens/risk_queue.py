@@ -89,7 +89,7 @@ if tax_id is None:
     st.stop()
 row = view[view["tax_id"] == tax_id].iloc[0]
 st.subheader(plain(f"{row['name']} · {tax_id}"))
-st.page_link("pages/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
+st.page_link("screens/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
              query_params={"tax_id": tax_id})
 left, right = st.columns(2)
 with left:

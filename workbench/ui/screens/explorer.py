@@ -46,7 +46,7 @@ if member_of:
     link_cols = st.columns(min(len(member_of), 4))
     for i, ring in enumerate(member_of[:8]):
         link_cols[i % len(link_cols)].page_link(
-            "pages/rings.py", label=tr(f"{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
+            "screens/rings.py", label=tr(f"{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
                                        f"{term(RING_KINDS, ring.kind)} · {len(ring.members)} members · score {ring.score:.2f}"),
             icon=":material/hub:", query_params={"ring": ring.ring_id}, help=ring.ring_id)
 
