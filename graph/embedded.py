@@ -45,7 +45,7 @@ from graph.core.errors import ConfigError, QueryError, StoreError
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.embedded_adjacency import Adjacency
 from graph.embedded_parties import PartyNumbers, Rows
-from graph.store import Store, Writer
+from graph.store import NO_LIMIT, Store, Writer
 
 DB_FILE = "fapiao.duckdb"
 WAITING_DIR = "waiting"     # waiting/<pid>: a process waiting for its turn at the workspace
@@ -603,9 +603,10 @@ class EmbeddedStore(Store):
             rows = con.execute(q.RECORDS, [kind]).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def audit_events(self, after_seq: int = 0) -> list[AuditEvent]:
+    def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
         with self._con("audit_events") as con:
-            rows = con.execute(q.AUDIT_AFTER, [int(after_seq)]).fetchall()
+            rows = con.execute(q.AUDIT_AFTER, [int(after_seq), NO_LIMIT if limit is None else int(limit),
+                                               int(skip)]).fetchall()
         return [AuditEvent(seq=int(s), at=datetime.fromisoformat(at), actor=a, role=r, action=ac, target=t,
                            detail=d, prev_hash=p, hash=h) for s, at, a, r, ac, t, d, p, h in rows]
 

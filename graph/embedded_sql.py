@@ -297,4 +297,5 @@ SCORES_OF_RUN = "SELECT tax_id, score, tier, reasons, features FROM scores WHERE
 RECORD = "SELECT data FROM records WHERE kind = ? AND rec_id = ?"
 RECORDS = "SELECT data FROM records WHERE kind = ? ORDER BY first_seq"
 AUDIT_AFTER = """
-    SELECT seq, "at", actor, role, action, target, detail, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq"""
+    SELECT seq, "at", actor, role, action, target, detail, prev_hash, hash FROM audit WHERE seq > ?
+    ORDER BY seq, hash LIMIT ? OFFSET ?"""

@@ -38,7 +38,7 @@ from graph.core import schema, settings
 from graph.core.errors import ConfigError, QueryError, StoreError
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.neo4j_writer import INVOICE_COLUMNS, TZ, Neo4jWriter, record_uid, statement
-from graph.store import Store, Writer
+from graph.store import NO_LIMIT, Store, Writer
 
 __all__ = ["Neo4jStore", "connectable"]
 
@@ -509,8 +509,9 @@ class Neo4jStore(Store):
     def records(self, kind: str) -> list[dict[str, Any]]:
         return [dict(json.loads(r["data"])) for r in self._read("records_list", kind=kind)]
 
-    def audit_events(self, after_seq: int = 0) -> list[AuditEvent]:
+    def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
         return [AuditEvent(seq=r["seq"], at=_from_us(r["at_us"]), actor=r["actor"], role=r["role"],
                            action=r["action"], target=r["target"], detail=r["detail"],
                            prev_hash=r["prev_hash"], hash=r["hash"])
-                for r in self._read("audit_list", after_seq=int(after_seq))]
+                for r in self._read("audit_list", after_seq=int(after_seq), skip=int(skip),
+                                            limit=NO_LIMIT if limit is None else int(limit))]

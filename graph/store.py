@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 
+NO_LIMIT = 2**62   #: "no limit" for paged reads (a LIMIT both DuckDB and Cypher take as a parameter)
 
 class Writer(ABC):
     """Batched, idempotent writes. Used as ``with store.writer() as w:``; flushes/commits on exit."""
@@ -170,8 +171,16 @@ class Store(ABC):
         """Every record of ``kind``, in insertion order of their ids' first write."""
 
     @abstractmethod
-    def audit_events(self, after_seq: int = 0) -> list[AuditEvent]:
-        """Audit events with seq > after_seq, in seq order."""
+    def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        """Audit events with seq > after_seq, in (seq, hash) order; ``skip`` and ``limit`` page through them."""
 
-    def iter_audit(self) -> Iterator[AuditEvent]:
-        yield from self.audit_events(0)
+    def iter_audit(self, page: int = 10_000) -> Iterator[AuditEvent]:
+        """Every audit event in order, ``page`` at a time (bounded memory for a long trail). Pages are counted
+        by position, not by seq, so a forged duplicate seq is still seen by whoever verifies."""
+        skip = 0
+        while True:
+            batch = self.audit_events(0, skip=skip, limit=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            skip += page

@@ -104,12 +104,16 @@ def _tail(store: Store) -> tuple[int, str]:
     if cached is not None and cached[0] > 0:
         events = store.audit_events(after_seq=cached[0] - 1)
         if events and events[0].seq == cached[0] and events[0].hash == cached[1]:
-            last = events[-1]
-            return last.seq, last.hash
-    events = store.audit_events(0)
-    if not events:
-        return 0, ""
-    return events[-1].seq, events[-1].hash
+            return events[-1].seq, events[-1].hash
+    newest = _newest(store)
+    return (newest.seq, newest.hash) if newest is not None else (0, "")
+
+
+def _newest(store: Store) -> AuditEvent | None:
+    last: AuditEvent | None = None
+    for last in store.iter_audit():   # noqa: B007 - paged: bounded memory however long the trail
+        pass
+    return last
 
 
 def head_doc(seq: int, hash_: str, at: datetime) -> dict[str, object]:
@@ -246,11 +250,16 @@ def verify(store: Store, public_key: Path | None = None) -> AuditVerification:
         ``ok`` False with one line per problem naming the event (edited, removed, reordered, appended
         after the signed head, head deleted or forged, trail wiped while users or cases exist).
     """
-    events = store.audit_events(0)
+    head = store.record(HEAD_KIND, HEAD_ID)
+    head_seq = int(head.get("seq", 0)) if head is not None else None
     problems: list[str] = []
     expected_seq = 1
     prev_hash = ""
-    for ev in events:
+    checked = last_seq = 0
+    first_after: int | None = None      # the first and the newest event after the signed head
+    newest_after = 0
+    match: AuditEvent | None = None     # the event the head names
+    for ev in store.iter_audit():       # paged: bounded memory however long the trail
         if ev.seq != expected_seq:
             if ev.seq > expected_seq:
                 missing = (f"event {expected_seq}" if ev.seq == expected_seq + 1
@@ -265,21 +274,24 @@ def verify(store: Store, public_key: Path | None = None) -> AuditVerification:
                             "inserted or reordered before it)")
         prev_hash = ev.hash
         expected_seq = ev.seq + 1
+        checked, last_seq = checked + 1, ev.seq
+        if head_seq is not None and ev.seq > head_seq:
+            first_after = ev.seq if first_after is None else first_after
+            newest_after = ev.seq
+        elif ev.seq == head_seq and match is None:
+            match = ev
     trusted = signing.trusted_key(public_key)
     key = signing.fingerprint(trusted) if trusted is not None else ""
-    head = store.record(HEAD_KIND, HEAD_ID)
-    last_seq = events[-1].seq if events else 0
-    if head is None:
-        if events:
-            problems.append(f"the signed head record is missing ({len(events)} events, newest {last_seq}): "
+    if head is None or head_seq is None:
+        if checked:
+            problems.append(f"the signed head record is missing ({checked} events, newest {last_seq}): "
                             "deleted, or the events were written outside the workbench")
         else:
             live = [k for k in ("user", "case") if store.records(k)]
             if live:
                 problems.append(f"the audit trail is empty while {' and '.join(k + 's' for k in live)} exist: "
                                 "the trail was wiped")
-        return AuditVerification(ok=not problems, problems=problems, checked=len(events), key=key)
-    head_seq = int(head.get("seq", 0))
+        return AuditVerification(ok=not problems, problems=problems, checked=checked, key=key)
     why = signing.check(head_doc(head_seq, str(head.get("hash")), _parse_time(head.get("at"))),
                         head.get("signature"), trusted) if trusted is not None else \
         "not checked: no trusted public key here (pass --public-key FILE from `fapiao keys export`)"
@@ -290,16 +302,14 @@ def verify(store: Store, public_key: Path | None = None) -> AuditVerification:
         gone = f"event {head_seq}" if head_seq == last_seq + 1 else f"events {last_seq + 1}-{head_seq}"
         problems.append(f"{gone} removed from the end of the trail (the trail once reached event {head_seq})")
     else:
-        after = [e for e in events if e.seq > head_seq]
-        if after:
-            span = f"event {after[0].seq}" if len(after) == 1 else f"events {after[0].seq}-{after[-1].seq}"
+        if first_after is not None:
+            span = f"event {first_after}" if first_after == newest_after else f"events {first_after}-{newest_after}"
             problems.append(f"{span} appended after the signed head (event {head_seq}): not written by the "
                             "workbench")
-        match = next((e for e in events if e.seq == head_seq), None)
         if match is not None and match.hash != head.get("hash"):
             problems.append(f"{_describe(match)} replaced: its hash differs from the one recorded "
                             "when it was written")
-    return AuditVerification(ok=not problems, problems=problems, checked=len(events), key=key)
+    return AuditVerification(ok=not problems, problems=problems, checked=checked, key=key)
 
 
 def adopt(store: Store, actor: str) -> AuditVerification:
@@ -312,14 +322,13 @@ def adopt(store: Store, actor: str) -> AuditVerification:
     others = [p for p in res.problems if p not in unsigned]
     if others:
         raise IntegrityError("the trail does not verify by hash, not adopting: " + "; ".join(others[:5]))
-    events = store.audit_events(0)
-    if events and unsigned:
-        last = events[-1]
+    last = _newest(store)
+    if last is not None and unsigned:
         doc = head_doc(last.seq, last.hash, last.at)
         with store.writer() as w:
             w.put_record(HEAD_KIND, HEAD_ID, {**doc, "signature": signing.sign(doc)})
         _tail_cache.pop(store.uri, None)
-    record(store, None, "audit_adopt", "audit", f"head signed at event {events[-1].seq if events else 0}",
+    record(store, None, "audit_adopt", "audit", f"head signed at event {last.seq if last is not None else 0}",
            actor=actor)
     return verify(store)
 

@@ -468,6 +468,8 @@ def test_audit_append_duplicate_and_after_seq(store: Store) -> None:
     assert store.audit_events() == [_event(1), _event(2), _event(3)]
     assert store.audit_events(after_seq=2) == [_event(3)]
     assert list(store.iter_audit()) == store.audit_events()
+    assert store.audit_events(skip=1, limit=1) == [_event(2)] and store.audit_events(after_seq=1, skip=2) == []
+    assert list(store.iter_audit(page=2)) == list(store.iter_audit(page=3)) == store.audit_events()
     with pytest.raises(StoreError):
         with store.writer() as w:
             w.audit(replace(_event(2), detail="篡改"))
