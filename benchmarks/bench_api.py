@@ -69,7 +69,7 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float) -> 
     cli_rate = report.read / cli_s
 
     with open_store(f"embedded:{tmp / 'api'}") as store:
-        users.create_user(store, "bench", "bench-password", ["admin"])
+        users.create_user(store, "bench", "loopback-only-9Xq2", ["admin"])
         token, _ = tokens.create_token(store, "bench")
         app = create_app(store, rate=100_000)
         with Background(app) as url:

@@ -1,0 +1,39 @@
+"""The loopback server of the tests and benchmarks answers without the ~40 ms delayed-ACK stall.
+
+`Background` listened on a socket made with proto 0, so asyncio never set TCP_NODELAY on accepted connections:
+every response (headers, then body) waited for the client's delayed ACK — 44 ms per request measured, whatever
+the endpoint, which capped bench_api's verify figures. A raw ASGI app isolates the server from the API's work.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import statistics
+import time
+from typing import Any
+
+from workbench.api.server import Background
+
+
+async def _ok(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_background_server_answers_without_delayed_ack_stall() -> None:
+    bg = Background(_ok)
+    assert bg.sock.proto == socket.IPPROTO_TCP
+    with bg as url:
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        times = []
+        for _ in range(30):
+            t = time.perf_counter()
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b"ok"
+            times.append(time.perf_counter() - t)
+        conn.close()
+    assert statistics.median(times) < 0.025, f"median {statistics.median(times) * 1000:.1f} ms (40+ ms: Nagle/ACK stall)"
