@@ -35,7 +35,7 @@ and :attr:`ScoredCycle.unavailable` names it so the evidence text can say so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from algorithms.cycles import TemporalCycle
+from algorithms.cycles import CycleSearch, TemporalCycle
 from algorithms.significance import DEFAULT_FDR, bh_fdr, empirical_pvalue
 
 F64 = npt.NDArray[np.float64]
@@ -243,7 +243,7 @@ def significance(
 
 def null_statistics(
     inv: pd.DataFrame, ctx: LoopContext, *, copies: int = 2, seed: int = 0, max_invoices: int = 300_000,
-    **search: Any,
+    finder: Callable[..., CycleSearch] | None = None, **search: Any,
 ) -> pd.DataFrame:
     """:func:`loop_statistics` of the loops in ``copies`` shuffled copies of ``inv`` (the null model).
 
@@ -252,7 +252,8 @@ def null_statistics(
     ``search``) runs on a run of whole months holding at most ``max_invoices`` invoices, chosen at random:
     the statistics are local in time, so a slice of a large table gives the same null distribution for a
     fraction of the time. Relation counts and partner counts come from the whole shuffled copy; shared
-    identifiers and youth from ``ctx`` (rewiring changes neither)."""
+    identifiers and youth from ``ctx`` (rewiring changes neither). ``finder`` replaces ``temporal_cycles`` with
+    an engine that finds the same loops (the Spark engine)."""
     from algorithms._tables import TZ, localized
     from algorithms.cycles import temporal_cycles
     from algorithms.significance import rewire, shuffle_times
@@ -273,7 +274,7 @@ def null_statistics(
             while first > 0 and counts[first - 1:last + 1].sum() <= max_invoices:
                 first -= 1
             sub = shuffled[(month >= months[first]) & (month <= months[last])]
-        found = temporal_cycles(sub, **search).cycles
+        found = (finder or temporal_cycles)(sub, **search).cycles
         base = loop_context(shuffled)
         parts.append(loop_statistics(found, LoopContext(base.pair_counts, base.degree, base.seller_amounts,
                                                         ctx.shared, ctx.young)))

@@ -240,7 +240,7 @@ def temporal_cycles(
         found, n_keep, counts, t_scc = _search_rows(
             src, dst, tm, amt, len(names), window, gate, lo_len, max_len, max_expansions, memo, workers)
         t_search = time.perf_counter()
-        cycles.extend(_deduplicate(found, inv, seller, tm, label))
+        cycles.extend(deduplicate(found, inv, seller, tm, label))
         done = time.perf_counter()
         instances += len(found)
         truncated += counts[0]
@@ -274,7 +274,26 @@ def _search_rows(
     in_scc |= (comp[w_prev, src] >= 0) & (comp[w_prev, src] == comp[w_prev, dst])
     keep = np.flatnonzero(in_scc)
     t_scc = time.perf_counter()
+    start_edges = keep[np.argsort(tm[keep], kind="stable")].astype(np.int64)
+    found, counts = search_loops(src, dst, tm, amt, n, comp, keep, start_edges, window=window, t0=t0, gate=gate,
+                                 min_len=min_len, max_len=max_len, max_expansions=max_expansions, memo=memo,
+                                 workers=workers)
+    return found, len(keep), counts, t_scc
 
+
+def search_loops(
+    src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, comp: I64, keep: I64, start_edges: I64, *,
+    window: int, t0: int, gate: float, min_len: int, max_len: int, max_expansions: int, memo: bool,
+    workers: int | None,
+) -> tuple[I64, list[int]]:
+    """Run the numba kernel (:func:`algorithms.cycles_kernels.search`) from ``start_edges`` over the invoices
+    ``keep`` of ``src → dst`` (``comp[w, node]``: component of ``node`` in window ``w`` counted from ``t0``, -1 =
+    none): (loop rows of invoice indices, -1 padded, in start order; [truncated starts, hops followed, gathered,
+    memo skips]).
+
+    The in-process search calls it once over the whole table; the Spark engine
+    (:mod:`workbench.spark_engine`) once per time window × strongly connected component, with that
+    partition's invoices, so both run the same kernel on the same hops."""
     # outgoing invoices per node in time order; incoming times per node for the closing check
     out_edge = keep[np.lexsort((tm[keep], src[keep]))].astype(np.int64)
     out_ptr = np.searchsorted(src[out_edge], np.arange(n + 1)).astype(np.int64)
@@ -282,9 +301,9 @@ def _search_rows(
     in_order = keep[np.lexsort((tm[keep], dst[keep]))]
     in_ptr = np.searchsorted(dst[in_order], np.arange(n + 1)).astype(np.int64)
     in_time = tm[in_order].astype(np.int64)
-    start_edges = keep[np.argsort(tm[keep], kind="stable")].astype(np.int64)
     # amount-band index: outgoing invoices per (node, time slot), sorted by total inside the slot
     n_slots = comp.shape[0]
+    w_of = (tm - t0) // window
     slot_key = src[keep] * n_slots + w_of[keep]
     band_edge = keep[np.lexsort((keep, amt[keep], slot_key))].astype(np.int64)
     band_ptr = np.searchsorted(slot_key[np.lexsort((keep, amt[keep], slot_key))],
@@ -331,7 +350,7 @@ def _search_rows(
     rows = [part for r in results for part in r[0]]
     counts = [int(x) for x in np.sum([r[1] for r in results], axis=0)]
     found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
-    return found, len(keep), counts, t_scc
+    return found, counts
 
 
 def _epoch_seconds(col: pd.Series) -> I64:
@@ -369,7 +388,9 @@ def _member_groups(members: I64) -> tuple[I64, I64]:
     return group, np.asarray(counts, dtype=np.int64)
 
 
-def _deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, orientation: str) -> list[TemporalCycle]:
+def deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, orientation: str) -> list[TemporalCycle]:
+    """Loop rows (invoice row numbers of ``inv``, -1 padded, in search order) → one :class:`TemporalCycle` per
+    member set (``src``: a taxpayer code per invoice row's seller, ``tm``: its epoch seconds)."""
     if len(found) == 0:
         return []
     # millions of small objects (hops, tuples, cycles): the cyclic GC would rescan them all again and again

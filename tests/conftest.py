@@ -53,6 +53,7 @@ SLOW_FILES = frozenset({
     "tests/workbench/test_api_schema.py", "tests/workbench/test_detect.py", "tests/e2e/test_demo_cli.py",
     "tests/loaders/test_generator_cli.py", "tests/graph/test_embedded_sharing.py", "tests/graph/test_embedded_crash.py",
     "tests/workbench/test_sessions.py", "tests/workbench/test_exports.py", "tests/workbench/test_cli_audited.py",
+    "tests/workbench/test_spark_engine.py",
 })
 #: single tests over a minute in a measured fast-lane run (on a loaded machine)
 SLOW_TESTS = frozenset({"tests/algorithms/test_risk.py::test_supervised_model_once_dispositions_exist"})

@@ -94,3 +94,12 @@ def test_a_forbidden_import_is_caught(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "algorithms" / "bad.py").write_text("def f():\n    from graph.store import Store\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert violations("algorithms", ok={"algorithms", "graph.core"}) == ["algorithms/bad.py imports graph.store"]
+
+
+def test_pyspark_is_imported_only_by_the_spark_engine() -> None:
+    """PySpark is an extra: only ``workbench/spark_engine`` (and benchmarks, tests) may import it."""
+    bad = [f"{rel} imports {mod}" for package in ("algorithms", "graph", "loaders", "workbench")
+           for rel, mod in imports(package)
+           if under(mod, "pyspark", "py4j") and not rel.startswith("workbench/spark_engine/")]
+    assert bad == []
+    assert any(under(mod, "pyspark") for _, mod in imports("workbench/spark_engine"))

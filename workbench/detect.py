@@ -26,7 +26,7 @@ import pyarrow as pa
 from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, shell, tiers
 from algorithms.communities import Community, communities
 from algorithms.cycle_scoring import ScoredCycle
-from algorithms.cycles import ORIENTATION_ZH, TemporalCycle, temporal_cycles
+from algorithms.cycles import ORIENTATION_ZH, CycleSearch, TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
@@ -45,6 +45,8 @@ TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
 DETECTOR_VERSION = "2026.12.02.2"  # loops in both orientations (≤ 12 members) kept by FDR against shuffled copies
+#: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
+CycleFinder = Callable[..., CycleSearch]
 STAGES = ("read", "cycles", "patterns", "identities", "typologies", "communities", "rings", "dynamics", "risk", "store")
 
 
@@ -256,6 +258,8 @@ def run_detection(
     on_stage: Callable[[str], None] | None = None,
     user: User | None = None,
     audit_as: str | None = None,
+    finder: CycleFinder | None = None,
+    engine: dict[str, Any] | None = None,
     **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
@@ -275,6 +279,12 @@ def run_detection(
         Who runs it: a workbench ``user`` needs ``run_detection``, and dispositions train the model only
         when the user may ``train_model``; ``audit_as`` names a command-line actor. With either, the
         findings commit in one transaction with their ``detect`` audit event.
+    finder, engine
+        Another engine's temporal cycle search (same keywords and result as
+        :func:`algorithms.cycles.temporal_cycles`), used for the data and its shuffled copies, and what to
+        record about that engine in the run's parameters (e.g. ``{"engine": "spark", "spark_master": …}``);
+        not part of the run id: an engine that finds the same loops gives the same run. See
+        :mod:`workbench.spark_engine`.
     changes
         Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
@@ -304,7 +314,8 @@ def run_detection(
             tp = taxpayers.to_pandas()
             idf = ids.to_pandas()
         with st.stage("cycles"):
-            search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift)
+            search = (finder or temporal_cycles)(inv, window_days=window_days, max_len=max_cycle_len,
+                                                 max_drift=max_drift)
         with st.stage("patterns"):
             patterns = None if p.pattern_fdr is None else detect_patterns(
                 inv, PatternParams(null_copies=p.pattern_copies, fdr=p.pattern_fdr), seed=seed)
@@ -316,8 +327,8 @@ def run_detection(
             act = shell.activity(inv, tp)
             edges = _edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
-                                  null_copies=p.cycle_copies, window_days=window_days, max_len=max_cycle_len,
-                                  max_drift=max_drift)
+                                  null_copies=p.cycle_copies, finder=finder, window_days=window_days,
+                                  max_len=max_cycle_len, max_drift=max_drift)
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -349,7 +360,7 @@ def run_detection(
                                    extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
                                           found])
             risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence)
-        run = Run(run_id, datetime.now(TZ), params_used | {"model": risk.model, "cv_auc": risk.cv_auc,
+        run = Run(run_id, datetime.now(TZ), params_used | (engine or {}) | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
                                                       "burst_window_days": round(burst_w, 3),
                                                       "unavailable": sorted(evidence.unavailable)},
@@ -382,7 +393,7 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
 def score_cycles(
     cycles: list[TemporalCycle], inv: pd.DataFrame, tp: pd.DataFrame | None, idf: pd.DataFrame | None, *,
     act: pd.DataFrame | None = None, links: pd.DataFrame | None = None, fdr: float = DEFAULT_FDR, seed: int = 0,
-    null_copies: int = 2, **search: Any,
+    null_copies: int = 2, finder: CycleFinder | None = None, **search: Any,
 ) -> list[ScoredCycle]:
     """Score every loop against loops found by the same search (``search``: ``temporal_cycles`` keywords) in
     shuffled copies of the data, with its members' shared identifiers and youth; one loop per member set
@@ -390,7 +401,7 @@ def score_cycles(
     if not cycles:
         return []
     ctx = cycle_scoring.loop_context(inv, act=act, links=links, strong_link=identity.STRONG_LINK)
-    null = cycle_scoring.null_statistics(inv, ctx, copies=null_copies, seed=seed, **search)
+    null = cycle_scoring.null_statistics(inv, ctx, copies=null_copies, seed=seed, finder=finder, **search)
     available = cycle_scoring.available_components(inv, tp, idf)
     scored = cycle_scoring.score_loops(cycles, ctx, null, available, fdr=fdr)
     seen: set[frozenset[str]] = set()

@@ -47,9 +47,20 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write rings.csv and taxpayer_scores.csv into this folder.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress per stage.")
+@click.option("--engine", type=click.Choice(["in-process", "spark"]), default="in-process", show_default=True,
+              help="Where the temporal cycle search runs (for the data and its shuffled copies): in this "
+                   "process, or on Apache Spark, partitioned by time window x strongly connected component. "
+                   "Both give the same rings, scores and tiers (docs/spark.md). "
+                   "spark needs: pip install 'fapiao-workbench[spark]' and Java 17+.")
+@click.option("--spark-master", default="local[2]", show_default=True, metavar="URL",
+              help="Spark master for --engine spark: local[N] (N cores here), spark://HOST:7077, yarn, k8s://...")
+@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE", callback=lambda c, p, v: _conf(v),
+              help="Extra Spark setting for --engine spark, repeatable "
+                   "(e.g. --spark-conf spark.executor.memory=8g).")
 @json_option()
 @params_options
-def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json: bool, **options: Any) -> None:
+def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: str, spark_master: str,
+           spark_conf: dict[str, str], as_json: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -64,9 +75,20 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     taxpayers, new rings on watched taxpayers or open cases ...; see `fapiao alerts`). See docs/detection.md for every signal, option and threshold.
 
     \b
+    --engine spark runs the temporal cycle search on Apache Spark: invoices are
+    copied into overlapping time windows (so no loop crossing a window edge is
+    lost), split by strongly connected component, and each part is searched by
+    the same kernel as in process; the other stages run here. The findings are
+    stored as one run exactly as in process (same run id on the same data); a
+    failed Spark job stores nothing. See docs/spark.md.
+
+    \b
     Examples:
       fapiao detect --out findings
       fapiao detect --window 60 --max-len 6 --store embedded:workspace
+      fapiao detect --engine spark
+      fapiao detect --engine spark --spark-master spark://spark-master:7077 \\
+          --spark-conf spark.executor.memory=8g
     """
     from rich.console import Console
     from rich.table import Table
@@ -80,7 +102,15 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
     with open_store(store_uri) as store:
         if store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
-        result = run_detection(store, params, progress=progress, audit_as=audit.cli_actor())
+        if engine == "spark":
+            from workbench.spark_engine.run import spark_detection
+
+            result, busiest = spark_detection(store, params, master=spark_master, conf=spark_conf,
+                                              progress=progress, audit_as=audit.cli_actor())
+            if busiest and not as_json:
+                console.print(busiest)
+        else:
+            result = run_detection(store, params, progress=progress, audit_as=audit.cli_actor())
         raised = alerts.evaluate(store, actor=audit.cli_actor())
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
     table.add_column("stage")
@@ -113,3 +143,14 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, as_json:
         click.echo(f"alerts raised: {len(raised.alerts)} "
                    f"({', '.join(f'{k} {v}' for k, v in sorted(raised.by_rule().items()))}); "
                    "deliver e-mail and webhooks with: fapiao alerts run")
+
+
+def _conf(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` options → a dict; a pair without ``=`` is a usage error."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--spark-conf")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,167 @@
+"""The Spark engine (``fapiao detect --engine spark``) finds what the in-process engine finds, in ``local[2]``.
+
+Skipped, with a loud reason, when Java or PySpark is missing (``FAPIAO_REQUIRE_SPARK=1`` turns that into a
+failure). One Spark session is shared by every test here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from algorithms.cycles import temporal_cycles
+from graph.embedded import EmbeddedStore
+from loaders.generate import generate
+from tests.algorithms.loop_market import market
+from tests.helpers.detect_data import tables_from_generated
+from workbench.detect import run_detection
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    problem = None if shutil.which("java") else "no `java` on PATH (Java 17+ is needed)"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        problem = "PySpark is not installed (pip install 'fapiao-workbench[spark]')"
+    if problem:
+        msg = f"SPARK UNAVAILABLE - Spark engine tests not run: {problem}"
+        if os.environ.get("FAPIAO_REQUIRE_SPARK") == "1":
+            pytest.fail(msg + " (FAPIAO_REQUIRE_SPARK=1)")
+        pytest.skip(msg)
+    from workbench.spark_engine.session import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"}, app_name="fapiao-tests")
+    yield session
+    session.stop()
+
+
+def _boundary_loops(inv: pd.DataFrame, window_days: int, rng: np.random.Generator) -> tuple[pd.DataFrame, list[
+        frozenset[str]]]:
+    """Plant one loop across every window edge ``t0 + k·window`` of ``inv``: its first invoice two days before
+    the edge, the others after it, alternately along and against the invoice direction."""
+    t0 = inv["issued_at"].min()
+    end = inv["issued_at"].max()
+    rows, planted = [], []
+    k = 1
+    while t0 + timedelta(days=window_days * k + 10) < end:
+        size = 3 + k % 3
+        names = [f"B{window_days}{k:02d}{m}" for m in range(size)]
+        edge = t0 + timedelta(days=window_days * k)
+        amount = int(rng.integers(1_000_000, 3_000_000))
+        when = [edge - timedelta(days=2) + timedelta(days=1.5 * m) for m in range(size)]
+        if k % 2:                                   # against: hop m is issued after hop m + 1
+            when = when[::-1]
+        for m in range(size):
+            rows.append({"seller_tax_id": names[m], "buyer_tax_id": names[(m + 1) % size], "issued_at": when[m],
+                         "total_fen": int(amount * (1 + rng.uniform(-0.05, 0.05))), "item_code": "9900001",
+                         "key": f"P{window_days}{k:02d}{m}", "status": "normal"})
+        planted.append(frozenset(names))
+        k += 1
+    out = pd.concat([inv, pd.DataFrame(rows)], ignore_index=True)
+    return out.sort_values(["issued_at", "key"]).reset_index(drop=True), planted
+
+
+@pytest.mark.parametrize("window_days", [30, 90])
+def test_spark_finds_the_in_process_loops_across_window_and_component_edges(spark: Any, window_days: int) -> None:
+    from workbench.spark_engine.cycles import SparkCycleFinder
+
+    inv, _ = market(companies=150, invoices=6_000, loops=8, seed=2)
+    inv, planted = _boundary_loops(inv, window_days, np.random.default_rng(window_days))
+    assert len(planted) >= 3
+    local = temporal_cycles(inv, window_days=window_days, max_drift=0.25)
+    finder = SparkCycleFinder(spark)
+    found = finder(inv, window_days=window_days, max_drift=0.25)
+    assert local.truncated_starts == 0
+    assert found.cycles == local.cycles                       # loop for loop, same order, same best instance
+    assert found.instances == local.instances and found.invoices_used == local.invoices_used
+    members = {frozenset(c.members) for c in found.cycles}
+    assert all(p in members for p in planted)                 # each crosses a window edge
+    parts = finder.searches[0].partitions
+    assert len({p.window for p in parts}) >= 3 and len(parts) > len({(p.orientation, p.window) for p in parts})
+    assert {p.orientation for p in parts} == {"along", "against"}
+
+
+def test_spark_reads_a_parquet_dataset_partitioned_by_month(spark: Any, tmp_path: Path) -> None:
+    from workbench.spark_engine.cycles import spark_cycles
+
+    inv, planted = _boundary_loops(market(companies=120, invoices=4_000, loops=6, seed=4)[0], 30,
+                                   np.random.default_rng(7))
+    table = pa.Table.from_pandas(inv.assign(month=inv["issued_at"].dt.strftime("%Y-%m")), preserve_index=False)
+    pq.write_to_dataset(table, tmp_path / "invoices", partition_cols=["month"])
+    assert len(list((tmp_path / "invoices").iterdir())) >= 12
+    got = spark_cycles(spark.read.parquet(str(tmp_path / "invoices")), window_days=30, max_drift=0.25)
+    local = temporal_cycles(inv, window_days=30, max_drift=0.25)
+    assert got.search.cycles == local.cycles and all(
+        p in {frozenset(c.members) for c in local.cycles} for p in planted)
+    assert got.busiest() is not None and got.busiest() in got.partitions
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gen")
+    generate(out, taxpayers=400, invoices=6_000, seed=5, rings={"cycle": 4})
+    return out
+
+
+def _store(data: Path, ws: Path) -> EmbeddedStore:
+    inv, tp, ids = tables_from_generated(data)
+    store = EmbeddedStore(ws)
+    with store.writer() as w:
+        w.taxpayers(tp)
+        w.identifiers(ids)
+        w.invoices(inv)
+    return store
+
+
+def test_spark_detection_gives_the_in_process_rings_scores_and_tiers(spark: Any, generated: Path,
+                                                                     tmp_path: Path) -> None:
+    from workbench.spark_engine.run import spark_detection
+
+    local_store, spark_store = _store(generated, tmp_path / "a"), _store(generated, tmp_path / "b")
+    try:
+        local = run_detection(local_store, seed=3)
+        remote, busiest = spark_detection(spark_store, seed=3, master="local[2]")
+        assert remote.run.run_id == local.run.run_id
+        assert [r.__dict__ for r in remote.rings] == [r.__dict__ for r in local.rings]
+        assert any(r.kind == "cycle" for r in local.rings)
+        assert remote.scores.equals(local.scores) and remote.tier_counts() == local.tier_counts()
+        stored = spark_store.runs()
+        assert [r.run_id for r in stored] == [local.run.run_id] and stored[0].params["engine"] == "spark"
+        assert {r.ring_id for r in spark_store.rings(local.run.run_id)} == {r.ring_id for r in local.rings}
+        assert busiest.startswith("spark: ") and "busiest" in busiest
+    finally:
+        local_store.close()
+        spark_store.close()
+
+
+def _failing_udf(*_: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def run(pdf: pd.DataFrame) -> pd.DataFrame:
+        raise RuntimeError("partition lost")
+
+    return run
+
+
+def test_a_failed_partition_stores_no_findings(spark: Any, generated: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.spark_engine import cycles
+    from workbench.spark_engine.run import spark_detection
+
+    monkeypatch.setattr(cycles, "_search_udf", _failing_udf)
+    store = _store(generated, tmp_path / "ws")
+    try:
+        with pytest.raises(Exception, match="partition lost"):
+            spark_detection(store, seed=3)
+        assert store.runs() == [] and store.rings() == []
+    finally:
+        store.close()
