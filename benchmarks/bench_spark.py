@@ -1,0 +1,253 @@
+"""The temporal cycle search on Spark (local mode) against the in-process search, on the same invoices.
+
+\b
+    .venv/bin/python benchmarks/bench_spark.py --sizes 1000000 --data /tmp/benchdata
+    .venv/bin/python benchmarks/bench_spark.py --sizes 100000 --master local[2]
+
+For each size the generator writes ``size`` invoices for ``size / 10`` taxpayers (reused from ``--data``),
+converted to the store's columns and written as a Parquet dataset partitioned by month. Then, each in its
+own child process so that peak memory is its own:
+
+* **in-process**: ``algorithms.cycles.temporal_cycles`` on the table read into pandas (drift gate 0.25,
+  window 90 days, as the pipeline runs it); peak RSS of that process;
+* **spark**: ``workbench.spark_engine.cycles.spark_cycles`` over ``spark.read.parquet(dataset)`` (only the
+  loops' invoices come back to the driver); peak RSS of the Python driver, of the JVM (driver and executor
+  in local mode) and of the Python workers, sampled every 50 ms. From Spark's REST API: executor run time,
+  shuffle write time and shuffle fetch wait summed over stages; from the partitions: kernel seconds (the
+  search) and the busiest partition.
+
+Both must find the same loops (checked). Quote ratios from one run with the load (``uptime``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+WINDOW, DRIFT = 90, 0.25
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE / 2**20
+    except OSError:
+        return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class TreeSampler:
+    """Peak RSS of this process, its JVM child and the JVM's Python workers, sampled every 50 ms."""
+
+    def __init__(self) -> None:
+        self.peak = {"driver": 0.0, "jvm": 0.0, "workers": 0.0, "total": 0.0}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            jvms = _children(me)
+            workers = [w for j in jvms for w in _children(j)]
+            workers += [g for w in workers for g in _children(w)]       # daemon → forked workers
+            now = {"driver": _rss_mb(me), "jvm": sum(map(_rss_mb, jvms)), "workers": sum(map(_rss_mb, workers))}
+            now["total"] = sum(now.values())
+            for k, v in now.items():
+                self.peak[k] = max(self.peak[k], v)
+            time.sleep(0.05)
+
+    def __enter__(self) -> TreeSampler:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def prepare(size: int, seed: int, data_root: Path) -> Path:
+    """Generated invoices → ``data_root/gen-SIZE-sSEED/dataset`` (Parquet, partitioned by month)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from loaders.generate import generate
+    from tests.helpers.detect_data import tables_from_generated
+
+    data = data_root / f"gen-{size}-s{seed}"
+    dataset = data / "dataset"
+    if (dataset / "_done").exists():
+        return dataset
+    if not (data / "taxpayers.parquet").exists():
+        generate(data, taxpayers=size // 10, invoices=size, seed=seed)
+    inv, _, _ = tables_from_generated(data)
+    cols = ["key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status", "item_code"]
+    table = inv.select(cols).sort_by([("issued_at", "ascending"), ("key", "ascending")])
+    month = pc.strftime(table["issued_at"], format="%Y-%m", locale="C")
+    pq.write_to_dataset(table.append_column("month", month), dataset, partition_cols=["month"])
+    (dataset / "_done").write_text("ok")
+    return dataset
+
+
+def _read_pandas(dataset: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(dataset).drop_columns(["month"]).sort_by([("issued_at", "ascending"), ("key", "ascending")])
+    return t.to_pandas()
+
+
+def run_local(dataset: Path) -> dict[str, Any]:
+    import resource
+
+    from algorithms.cycles import temporal_cycles
+
+    inv = _read_pandas(dataset)
+    temporal_cycles(inv.head(2), max_drift=DRIFT)                          # load the numba kernel
+    t = time.perf_counter()
+    res = temporal_cycles(inv, window_days=WINDOW, max_drift=DRIFT)
+    secs = time.perf_counter() - t
+    return {"seconds": secs, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "loops": len(res.cycles), "instances": res.instances, "truncated": res.truncated_starts,
+            "digest": _digest(res.cycles), "stats": {k: round(v, 2) for k, v in res.stats.items()
+                                                     if k in ("scc", "search", "dedup")}}
+
+
+def run_spark(dataset: Path, master: str, shuffle_partitions: int) -> dict[str, Any]:
+    from workbench.spark_engine.cycles import spark_cycles
+    from workbench.spark_engine.session import spark_session
+
+    with TreeSampler() as sampler:
+        t = time.perf_counter()
+        spark = spark_session(master, {"spark.sql.shuffle.partitions": str(shuffle_partitions),
+                                       "spark.driver.memory": "4g"}, app_name="fapiao-bench")
+        started = time.perf_counter() - t
+        t = time.perf_counter()
+        res = spark_cycles(spark.read.parquet(str(dataset)), window_days=WINDOW, max_drift=DRIFT)
+        secs = time.perf_counter() - t
+        metrics = _stage_metrics(spark)
+        spark.stop()
+    busy = res.busiest()
+    search = sum(p.seconds for p in res.partitions)
+    return {"seconds": secs, "startup": started, "peak_mb": sampler.peak, "loops": len(res.search.cycles),
+            "instances": res.search.instances, "truncated": res.search.truncated_starts,
+            "digest": _digest(res.search.cycles), "phases": res.seconds, "search_task_seconds": search,
+            "partitions": len(res.partitions), "metrics": metrics,
+            "busiest": None if busy is None else busy.__dict__,
+            "busiest_share": 0.0 if busy is None or search == 0 else busy.seconds / search,
+            "largest": max((p.invoices for p in res.partitions), default=0)}
+
+
+def _stage_metrics(spark: Any) -> dict[str, float]:
+    """Executor run time, shuffle write time, shuffle fetch wait (seconds, summed over stages) from the UI's
+    REST API; empty when the UI is off."""
+    from urllib.request import urlopen
+
+    url = spark.sparkContext.uiWebUrl
+    if not url:
+        return {}
+    app = spark.sparkContext.applicationId
+    with urlopen(f"{url}/api/v1/applications/{app}/stages?details=false", timeout=30) as r:
+        stages = json.load(r)
+    return {"executor_run_s": sum(s.get("executorRunTime", 0) for s in stages) / 1e3,
+            "executor_cpu_s": sum(s.get("executorCpuTime", 0) for s in stages) / 1e9,
+            "shuffle_write_s": sum(s.get("shuffleWriteTime", 0) for s in stages) / 1e9,
+            "shuffle_fetch_wait_s": sum(s.get("shuffleFetchWaitTime", 0) for s in stages) / 1e3,
+            "shuffle_write_mb": sum(s.get("shuffleWriteBytes", 0) for s in stages) / 2**20,
+            "stages": float(len(stages))}
+
+
+def _digest(cycles: Any) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for c in cycles:
+        h.update(repr((c.members, c.orientation, [x.key for x in c.hops], c.repeats)).encode())
+    return h.hexdigest()[:16]
+
+
+def _child(kind: str, dataset: Path, master: str, shuffle_partitions: int) -> dict[str, Any]:
+    """Run one side in a fresh interpreter (its own peak memory); its JSON result."""
+    cmd = [sys.executable, __file__, "--child", kind, "--dataset", str(dataset), "--master", master,
+           "--shuffle-partitions", str(shuffle_partitions)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def report(size: int, local: dict[str, Any], spark: dict[str, Any], master: str) -> list[str]:
+    m = spark["metrics"]
+    search = spark["search_task_seconds"]
+    shuffle = m.get("shuffle_write_s", 0.0) + m.get("shuffle_fetch_wait_s", 0.0)
+    run = m.get("executor_run_s", 0.0)
+    b = spark["busiest"] or {}
+    pk = spark["peak_mb"]
+    mem = f"driver {pk['driver']:.0f} + JVM {pk['jvm']:.0f} + workers {pk['workers']:.0f}"
+    return [
+        f"## {size:,} invoices, window {WINDOW} d, drift gate {DRIFT}, Spark {master} "
+        f"(load: {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f})",
+        f"same loops: {local['digest'] == spark['digest']} ({local['loops']:,} loops, {local['instances']:,} instances;"
+        f" truncated starts {local['truncated']} / {spark['truncated']})",
+        f"{'engine':<12} {'wall s':>8} {'peak MB':>30}",
+        f"{'in-process':<12} {local['seconds']:>8.1f} {local['peak_mb']:>30.0f}   stages {local['stats']}",
+        f"{'spark':<12} {spark['seconds']:>8.1f} "
+        f"{mem:>30}"
+        f"   (session start {spark['startup']:.1f} s not included; phases {json.dumps({k: round(v, 1) for k, v in spark['phases'].items()})})",
+        f"spark / in-process wall time: {spark['seconds'] / max(local['seconds'], 1e-9):.1f}x",
+        f"executor task time {run:.1f} s (CPU {m.get('executor_cpu_s', 0):.1f} s) in {m.get('stages', 0):.0f} stages: "
+        f"search kernel + partition setup {search:.1f} s ({search / max(run, 1e-9):.0%}), shuffle write + fetch wait "
+        f"{shuffle:.1f} s ({shuffle / max(run, 1e-9):.0%}), shuffled {m.get('shuffle_write_mb', 0):.0f} MB",
+        f"partitions (orientation x window x component): {spark['partitions']}; busiest: {b.get('orientation')} window "
+        f"{b.get('window')}, {b.get('invoices', 0):,} invoices, {b.get('members', 0):,} taxpayers, "
+        f"{b.get('seconds', 0):.1f} s = {spark['busiest_share']:.0%} of all partitions' search time",
+    ]
+
+
+@click.command(help=__doc__)
+@click.option("--sizes", default="1000000", show_default=True, help="Invoice counts, comma-separated.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--master", default="local[2]", show_default=True, help="Spark master URL.")
+@click.option("--shuffle-partitions", default=16, show_default=True, help="spark.sql.shuffle.partitions.")
+@click.option("--data", "data_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep generated data here (gen-SIZE-sSEED/) and reuse it on the next run.")
+@click.option("--child", type=click.Choice(["local", "spark"]), default=None, hidden=True)
+@click.option("--dataset", type=click.Path(path_type=Path), default=None, hidden=True)
+def main(sizes: str, seed: int, master: str, shuffle_partitions: int, data_root: Path | None, child: str | None,
+         dataset: Path | None) -> None:
+    if child is not None and dataset is not None:
+        res = run_local(dataset) if child == "local" else run_spark(dataset, master, shuffle_partitions)
+        print(json.dumps(res, default=str))
+        return
+    with tempfile.TemporaryDirectory(prefix="fapiao-bench-spark-") as tmp:
+        for size in (int(s) for s in sizes.split(",")):
+            t = time.perf_counter()
+            ds = prepare(size, seed, data_root or Path(tmp))
+            click.echo(f"data ready in {time.perf_counter() - t:.0f} s: {ds}")
+            local = _child("local", ds, master, shuffle_partitions)
+            spark = _child("spark", ds, master, shuffle_partitions)
+            for line in report(size, local, spark, master):
+                click.echo(line)
+            click.echo("")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
