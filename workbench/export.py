@@ -43,6 +43,7 @@ from typing import Any
 
 import networkx as nx
 
+from graph.core import vocab
 from graph.core.errors import IntegrityError
 from graph.store import Store
 from loaders.safe_csv import write_rows
@@ -192,8 +193,8 @@ def _report(case: Case, user: User, exported_at: str, nodes: list[tuple[str, str
     disp = {d["tax_id"]: d["label"] for d in dispositions}
     for tid, name in nodes:
         s = score_rows.get(tid, {})
-        parts.append(f"<tr><td>{e(tid)}</td><td>{e(name)}</td><td>{e(str(s.get('tier', '-')))}</td>"
-                     f"<td>{e(disp.get(tid, '-'))}</td><td>{e(_reasons(s.get('reasons')))}</td></tr>")
+        parts.append(f"<tr><td>{e(tid)}</td><td>{e(name)}</td><td>{e(vocab.zh(vocab.TIERS, str(s.get('tier', '-'))))}</td>"
+                     f"<td>{e(vocab.zh(vocab.DISPOSITIONS, disp.get(tid, '-')))}</td><td>{e(_reasons(s.get('reasons')))}</td></tr>")
     parts.append("</table><h2>团伙图 / Ring diagram</h2>")
     parts.append(f"<img alt='ring diagram' src='data:image/png;base64,{base64.b64encode(ring_png).decode()}'>")
     parts.append("<h2>交互网络 / Interactive network</h2>"

@@ -122,6 +122,54 @@ ALERT_DELIVERY_STATES: Labels = {
     "failed": ("发送失败", "failed"),
 }
 
+#: workbench roles (auth.ROLES)
+ROLES: Labels = {
+    "investigator": ("调查员", "investigator"),
+    "supervisor": ("审核主管", "supervisor"),
+    "analyst": ("分析员", "analyst"),
+    "admin": ("管理员", "admin"),
+}
+
+#: audit event actions (AuditEvent.action); unknown actions show their code
+AUDIT_ACTIONS: Labels = {
+    "sign_in": ("登录", "sign in"),
+    "sign_in_failed": ("登录失败", "sign-in failed"),
+    "sign_in_throttled": ("登录受限（多次失败）", "sign-in throttled"),
+    "user_add": ("新增用户", "user added"),
+    "user_roles": ("修改角色", "roles changed"),
+    "user_password": ("修改密码", "password changed"),
+    "user_enable": ("启用用户", "user enabled"),
+    "user_disable": ("停用用户", "user disabled"),
+    "token_create": ("创建接口令牌", "API token created"),
+    "token_revoke": ("吊销接口令牌", "API token revoked"),
+    "load": ("导入数据", "data loaded"),
+    "import_data": ("导入数据", "data imported"),
+    "import_failed": ("导入失败", "import failed"),
+    "detect": ("运行检测", "detection run"),
+    "demo_reset": ("重置演示数据", "demo reset"),
+    "tier_override": ("调整风险等级", "tier override"),
+    "assign": ("分派调查员", "assignment"),
+    "case_open": ("立案", "case opened"),
+    "case_read": ("查看案件", "case read"),
+    "case_denied": ("拒绝访问案件", "case access denied"),
+    "case_attach": ("案件添加对象", "case attachment"),
+    "case_note": ("案件备注", "case note"),
+    "case_status": ("案件状态变更", "case status"),
+    "case_assign": ("案件分派", "case assigned"),
+    "case_export": ("导出案卷", "case file exported"),
+    "disposition": ("记录处理结论", "disposition"),
+    "appeal_record": ("登记申诉", "appeal recorded"),
+    "received": ("受理申诉", "appeal received"),
+    "data_export": ("导出数据", "data export"),
+    "ocr_review": ("扫描件复核", "OCR review"),
+    "ocr_review_reject": ("扫描件退回", "OCR review rejected"),
+    "audit_verify": ("校验审计日志", "audit verified"),
+    "audit_adopt": ("接管审计链", "audit chain adopted"),
+    "alert_read": ("提醒已读", "alert read"),
+    "alert_rule": ("修改提醒规则", "alert rule changed"),
+    "alert_subscription": ("修改提醒订阅", "alert subscription changed"),
+}
+
 
 def zh(table: Labels, key: str) -> str:
     """The Chinese label of ``key`` in ``table`` (unknown keys pass through)."""

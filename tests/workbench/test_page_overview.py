@@ -5,6 +5,7 @@ from __future__ import annotations
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_app import open_page
 from tests.helpers.wb_data import Demo
+from workbench.ui import views
 from workbench.ui.fmt import money
 
 
@@ -25,5 +26,8 @@ def test_overview_shows_totals_and_news(app_env: Demo) -> None:
     assert metrics["新增团伙"] == "1"
     frames = [df.value for df in at.dataframe]
     assert any(app_env.high_new in df.iloc[:, 0].tolist() for df in frames)
-    assert any(app_env.new_ring.ring_id in df.iloc[:, 0].tolist() for df in frames)
+    store = EmbeddedStore(app_env.path)
+    title = views.ring_titles(store, [app_env.new_ring])[app_env.new_ring.ring_id][0]
+    store.close()
+    assert any(title in df.iloc[:, 0].tolist() for df in frames)   # the ring by its readable name
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")

@@ -12,7 +12,7 @@ def test_ring_list_has_every_ring_of_the_latest_run(app_env: Demo) -> None:
     store = EmbeddedStore(app_env.path)
     expected = sorted(r.ring_id for r in store.rings())
     store.close()
-    assert sorted(at.dataframe[0].value.iloc[:, 0].tolist()) == expected
+    assert sorted(at.dataframe[0].value["编号"].tolist()) == expected
 
 
 def test_ring_detail_shows_members_invoices_in_time_order_and_exactly_the_ring(app_env: Demo) -> None:

@@ -140,3 +140,23 @@ def test_invoices_in_view_lists_an_invoice_between_two_focus_nodes_once(demo_sto
     keys = inv.column("key").to_pylist()
     assert len(keys) == len(set(keys)) == sum(1 for i in demo_store.invoices
                                                if {i["seller_tax_id"], i["buyer_tax_id"]} & {a, b})
+
+
+def test_ring_titles_name_kind_top_members_size_and_month(demo_store: Demo) -> None:
+    store = EmbeddedStore(demo_store.path)
+    try:
+        titles = views.ring_titles(store, [demo_store.ring, demo_store.new_ring])
+    finally:
+        store.close()
+    zh, en = titles[demo_store.ring.ring_id]
+    assert zh.startswith("时序环路 · ") and zh.endswith("等3家 · 2024-03") and "run-" not in zh
+    assert en.startswith("temporal cycle · ") and en.endswith("+1 · 2024-03")
+    hub_zh = titles[demo_store.new_ring.ring_id][0]
+    assert hub_zh.split(" · ")[1].startswith(views.short_name(demo_store.names[demo_store.high_new]))  # the hub trades most
+    assert "有限公司" not in hub_zh
+
+
+def test_short_name_drops_the_legal_form_only() -> None:
+    assert views.short_name("深圳甲贸易有限公司") == "深圳甲贸易"
+    assert views.short_name("华信股份有限公司") == "华信"
+    assert views.short_name("有限公司") == "有限公司"

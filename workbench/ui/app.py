@@ -18,14 +18,12 @@ import streamlit as st
 from graph.core.errors import FapiaoError
 from workbench.auth import User, allowed
 from workbench.ui.fmt import plain
-from workbench.ui.i18n import LANGS, tr
+from workbench.ui.i18n import LANGS, ROLES, term, tr
 from workbench.ui.navigation import PAGES
 from workbench.ui.session import LANG_COOKIE, cookie, current_user, require_page, sign_out, sync_cookies
 
 PAGES_DIR = Path(__file__).resolve().parent / "screens"
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"   # a local file: a material icon is a CDN fetch
-ROLE_NAMES = {"investigator": ("调查员", "investigator"), "supervisor": ("审核主管", "supervisor"),
-              "analyst": ("分析员", "analyst"), "admin": ("管理员", "admin")}
 
 st.set_page_config(page_title="发票虚开团伙调查工作台", page_icon=str(ICON), layout="wide")
 
@@ -78,7 +76,7 @@ if user is not None and not any(allowed(user.roles, spec.action) for spec in spe
 current = st.navigation(pages)
 st.sidebar.radio("语言 / Language", list(LANGS), format_func=lambda k: LANGS[k], key="lang", horizontal=True)
 if user is not None:
-    roles = "、".join(tr(*ROLE_NAMES.get(r, (r, r))) for r in user.roles)
+    roles = "、".join(term(ROLES, r) for r in user.roles)
     with st.sidebar:
         st.caption(tr("当前用户", "Signed in as"))
         st.markdown(f"**{plain(user.display_name or user.username)}** · {roles}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from graph.core.vocab import AUDIT_ACTIONS as AUDIT_ACTIONS
 from graph.core.vocab import IDENTIFIER_KINDS as IDENTIFIER_KINDS
 from graph.core.vocab import INVOICE_STATUSES as INVOICE_STATUSES
 from graph.core.vocab import RING_KINDS as RING_KINDS
+from graph.core.vocab import ROLES as ROLES
 from graph.core.vocab import TIERS
 
 LANGS: dict[str, str] = {"zh": "中文", "en": "English"}

@@ -10,13 +10,17 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.core import vocab
 from graph.core.model import Ring, Run, Taxpayer
+from graph.core.schema import TZ
 from graph.store import Store
+
+_TZ = ZoneInfo(TZ)
 
 
 @dataclass(frozen=True)
@@ -216,3 +220,56 @@ def invoices_in_view(store: Store, focus: Sequence[str], keep: Collection[str], 
             seen.add(k)
             idx.append(i)
     return inv.take(pa.array(idx, pa.int64())).sort_by([("issued_at", "ascending")]), capped
+
+
+_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+
+
+def short_name(name: str) -> str:
+    """A company name without its legal-form suffix (``深圳甲贸易有限公司`` → ``深圳甲贸易``)."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)] if len(name) > len(suffix) else name
+    return name
+
+
+def ring_titles(store: Store, rings: Sequence[Ring]) -> dict[str, tuple[str, str]]:
+    """A readable (Chinese, English) title per ring: kind, the two members with the largest invoiced
+    volume inside the ring (by name), the size and the month of its first invoice, e.g.
+    ``时序环路 · 深圳甲贸易、深圳乙贸易等3家 · 2024-03``. Rings without stored invoices (shared identity)
+    name their first members and no month."""
+    keys = sorted({k for r in rings for k in r.invoice_keys})
+    inv: dict[str, tuple[str, str, int, datetime]] = {}
+    names: dict[str, str] = {}
+    if keys:
+        t = store.invoices(keys).select(["key", "seller_tax_id", "buyer_tax_id", "seller_name", "buyer_name",
+                                         "total_fen", "issued_at"])
+        for row in t.to_pylist():
+            inv[row["key"]] = (row["seller_tax_id"], row["buyer_tax_id"], int(row["total_fen"] or 0), row["issued_at"])
+            names.setdefault(row["seller_tax_id"], row["seller_name"] or "")
+            names.setdefault(row["buyer_tax_id"], row["buyer_name"] or "")
+    missing = sorted({m for r in rings for m in r.members[:2]} - set(names))
+    if missing:
+        for row in store.taxpayers(missing).select(["tax_id", "name"]).to_pylist():
+            names[row["tax_id"]] = row["name"] or ""
+    out: dict[str, tuple[str, str]] = {}
+    for r in rings:
+        volume = dict.fromkeys(r.members, 0)
+        first: datetime | None = None
+        for k in r.invoice_keys:
+            if k not in inv:
+                continue
+            s, b, fen, at = inv[k]
+            for party in (s, b):
+                if party in volume:
+                    volume[party] += fen
+            first = at if first is None or at < first else first
+        top = sorted(r.members, key=lambda m: (-volume[m], r.members.index(m)))[:2]
+        who = [short_name(names.get(m) or m) for m in top]
+        n = len(r.members)
+        zh_who = "、".join(who) + (f"等{n}家" if n > len(who) else "")
+        en_who = ", ".join(who) + (f" +{n - len(who)}" if n > len(who) else "")
+        month = f" · {first.astimezone(_TZ).strftime('%Y-%m')}" if first is not None else ""
+        kind = vocab.RING_KINDS.get(r.kind, (r.kind, r.kind))
+        out[r.ring_id] = (f"{kind[0]} · {zh_who}{month}", f"{kind[1]} · {en_who}{month}")
+    return out

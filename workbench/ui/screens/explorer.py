@@ -16,10 +16,10 @@ from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.fmt import money
-from workbench.ui.i18n import RING_KINDS, term, tr
+from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
-from workbench.ui.views import explore, invoices_in_view, rings_of
+from workbench.ui.views import explore, invoices_in_view, ring_titles, rings_of
 
 user = require_page("view_network")
 store = get_store()
@@ -44,10 +44,11 @@ member_of = rings_of(store, centre.tax_id)
 if member_of:
     st.markdown(f"**{tr('所在团伙', 'Member of rings')}**")
     link_cols = st.columns(min(len(member_of), 4))
+    titles = ring_titles(store, member_of[:8])
     for i, ring in enumerate(member_of[:8]):
         link_cols[i % len(link_cols)].page_link(
-            "screens/rings.py", label=tr(f"{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
-                                       f"{term(RING_KINDS, ring.kind)} · {len(ring.members)} members · score {ring.score:.2f}"),
+            "screens/rings.py", label=tr(f"{titles[ring.ring_id][0]} · 评分 {ring.score:.2f}",
+                                       f"{titles[ring.ring_id][1]} · score {ring.score:.2f}"),
             icon=":material/hub:", query_params={"ring": ring.ring_id}, help=ring.ring_id)
 
 # --- filters -------------------------------------------------------------------------------------

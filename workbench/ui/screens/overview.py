@@ -12,7 +12,7 @@ from workbench.ui.fmt import money, when
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
-from workbench.ui.views import news, overview
+from workbench.ui.views import news, overview, ring_titles
 
 user = require_page("view_overview")
 store = get_store()
@@ -72,8 +72,9 @@ else:
                                          tr("名称", "Name"): [names.get(t, "") for t in new_high[:500]]}),
               "new_high", a, height=260)
     if new_rings:
+        titles = ring_titles(store, new_rings)
         table(store, user, pd.DataFrame({
-            tr("团伙", "Ring"): [r.ring_id for r in new_rings],
+            tr("团伙", "Ring"): [tr(*titles[r.ring_id]) for r in new_rings],
             tr("类型", "Kind"): [term(RING_KINDS, r.kind) for r in new_rings],
             tr("成员数", "Members"): [len(r.members) for r in new_rings],
             tr("评分", "Score"): [round(r.score, 3) for r in new_rings],

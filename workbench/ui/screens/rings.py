@@ -14,11 +14,11 @@ from workbench.auth import allowed
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
-from workbench.ui.fmt import day, money, money_full
-from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.fmt import day, money, money_full, plain
+from workbench.ui.i18n import RING_KINDS, TIER_NAMES, lang, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
-from workbench.ui.views import ring_summaries
+from workbench.ui.views import ring_summaries, ring_titles
 
 user = require_page("view_rings")
 store = get_store()
@@ -26,12 +26,17 @@ store = get_store()
 
 @st.cache_data(ttl=600, show_spinner=False)
 def _ring_table(uri: str, run_id: str) -> pd.DataFrame:
-    """One row per ring with size, time span and amount (cached per run)."""
-    return pd.DataFrame([vars(r) for r in ring_summaries(get_store(), run_id)])
+    """One row per ring with its title, size, time span and amount (cached per run)."""
+    store = get_store()
+    titles = ring_titles(store, store.rings(run_id))
+    return pd.DataFrame([{**vars(r), "title_zh": titles[r.ring_id][0], "title_en": titles[r.ring_id][1]}
+                         for r in ring_summaries(store, run_id)])
 
 
 def _ring_detail(ring: Ring) -> None:
-    st.subheader(f"{term(RING_KINDS, ring.kind)} · {ring.ring_id}")
+    ring_title = ring_titles(store, [ring])[ring.ring_id]
+    st.subheader(plain(tr(*ring_title)))
+    st.caption(tr(f"团伙编号：{ring.ring_id}", f"Ring id: {ring.ring_id}"))
     scores = store.scores(ring.run_id)
     tiers = tier_map(scores)
     st.markdown(f"**{tr('证据', 'Evidence')}：** {ring.evidence}" if ring.evidence else "")
@@ -77,7 +82,7 @@ def _ring_detail(ring: Ring) -> None:
     if allowed(user.roles, "open_case"):
         with st.form("ring_open_case"):
             title = st.text_input(tr("案件标题", "Case title"),
-                                  value=tr(f"团伙 {ring.ring_id} 调查", f"Ring {ring.ring_id} investigation"))
+                                  value=tr(*ring_title))
             note = st.text_area(tr("备注", "Note"), value=ring.evidence)
             if st.form_submit_button(tr("立案（附带成员、团伙与发票）", "Open case (with members, ring and invoices)")):
                 from workbench.cases import open_case
@@ -127,7 +132,7 @@ if summaries.empty:
 kinds = st.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()), format_func=lambda k: term(RING_KINDS, k))
 view = summaries[summaries["kind"].isin(kinds)] if kinds else summaries
 shown = pd.DataFrame({
-    tr("团伙", "Ring"): view["ring_id"],
+    tr("团伙", "Ring"): view["title_en"] if lang() == "en" else view["title_zh"],
     tr("类型", "Kind"): [term(RING_KINDS, k) for k in view["kind"]],
     tr("成员数", "Members"): view["members"],
     tr("发票数", "Invoices"): view["invoices"],
@@ -135,11 +140,12 @@ shown = pd.DataFrame({
     tr("起", "From"): [day(t) for t in view["first"]],
     tr("止", "To"): [day(t) for t in view["last"]],
     tr("金额合计", "Total"): [money(int(f)) for f in view["fen"]],
+    tr("编号", "Id"): view["ring_id"],
 })
 st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(summaries)} 个团伙；勾选一行查看详情。",
               f"{len(summaries)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
 picked = table(store, user, shown, "rings", export=pd.DataFrame({
-    "ring_id": view["ring_id"], "kind": [term(RING_KINDS, k) for k in view["kind"]], "members": view["members"],
+    "ring_id": view["ring_id"], "title": view["title_en"] if lang() == "en" else view["title_zh"], "kind": [term(RING_KINDS, k) for k in view["kind"]], "members": view["members"],
     "invoices": view["invoices"], "score": view["score"], "first": [day(t) for t in view["first"]],
     "last": [day(t) for t in view["last"]], "total_fen": [int(f) for f in view["fen"]]}),
     on_select="rerun", selection_mode="single-row", key="ring_table")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from graph.core.errors import FapiaoError
+from graph.core.regions import region_name
 from workbench.auth import allowed
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
@@ -46,7 +47,8 @@ with st.container(border=True):
                            format_func=lambda t: term(TIER_NAMES, t))
     min_score = f2.slider(tr("最低评分", "Minimum score"), 0.0, 1.0, 0.0, 0.05)
     industries = f3.multiselect(tr("行业", "Industry"), sorted(df["industry"].dropna().unique().tolist()))
-    regions = f3.multiselect(tr("地区", "Region"), sorted(df["region"].dropna().unique().tolist()))
+    regions = f3.multiselect(tr("地区", "Region"), sorted(df["region"].dropna().unique().tolist()),
+                             format_func=region_name)
     text = f4.text_input(tr("搜索名称或税号", "Search name or tax id"), key="rq_search").strip()
     f4.caption(tr("点击表头排序；勾选一行以调整等级或分派。", "Click a header to sort; tick a row to override or assign."))
 
@@ -66,7 +68,7 @@ shown = pd.DataFrame({
     tr("模型等级", "Model tier"): [term(TIER_NAMES, t) for t in view["model_tier"]],
     tr("当前等级", "Effective tier"): [term(TIER_NAMES, t) for t in view["effective_tier"]],
     tr("行业", "Industry"): view["industry"],
-    tr("地区", "Region"): view["region"],
+    tr("地区", "Region"): [region_name(r) for r in view["region"]],
     tr("主要原因", "Reasons"): view["reasons_text"],
 })
 for col, label in (("override_reason", tr("调整理由", "Override reason")), ("override_by", tr("调整人", "Overridden by")),

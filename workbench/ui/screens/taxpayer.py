@@ -11,15 +11,16 @@ import pyarrow.compute as pc
 import streamlit as st
 
 from graph.core.errors import FapiaoError
+from graph.core.regions import region_name
 from workbench.auth import allowed
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.fmt import day, money, plain
-from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.i18n import IDENTIFIER_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
-from workbench.ui.views import counterparties, rings_of, shared_identifiers
+from workbench.ui.views import counterparties, ring_titles, rings_of, shared_identifiers
 
 user = require_page("view_taxpayer")
 store = get_store()
@@ -55,7 +56,7 @@ st.caption(tp.tax_id)
 facts = {
     tr("登记日期", "Registered"): day(tp.registered_on),
     tr("行业", "Industry"): tp.industry or "",
-    tr("地区", "Region"): tp.region or "",
+    tr("地区", "Region"): region_name(tp.region),
     tr("开票限额", "Invoice limit"): money(tp.invoice_limit_fen) if tp.invoice_limit_fen is not None else "",
     tr("状态", "Status"): tp.status or "",
 }
@@ -66,10 +67,10 @@ st.page_link("screens/explorer.py", label=tr("在网络探索中打开", "Open i
              icon=":material/travel_explore:", query_params={"tax_id": tp.tax_id})
 
 member_of = rings_of(store, tp.tax_id)
+titles = ring_titles(store, member_of[:8])
 for ring in member_of[:8]:
-    st.page_link("screens/rings.py", label=tr(f"所在团伙：{term(RING_KINDS, ring.kind)} · {len(ring.members)} 家 · 评分 {ring.score:.2f}",
-                                            f"Member of ring: {term(RING_KINDS, ring.kind)} · {len(ring.members)} members · "
-                                            f"score {ring.score:.2f}"),
+    st.page_link("screens/rings.py", label=tr(f"所在团伙：{titles[ring.ring_id][0]} · 评分 {ring.score:.2f}",
+                                            f"Member of ring: {titles[ring.ring_id][1]} · score {ring.score:.2f}"),
                  icon=":material/hub:", query_params={"ring": ring.ring_id}, help=ring.ring_id)
 
 # --- score, reasons, override ------------------------------------------------------------------------
