@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import SOURCES
+
+ROOT = SOURCES
 
 #: third-party packages the algorithms may use (tables, graphs, numerics, models)
 ALGORITHM_LIBS = {"numpy", "pandas", "pyarrow", "igraph", "leidenalg", "networkx", "numba", "sklearn", "scipy"}

@@ -30,5 +30,5 @@ if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
 else
   echo "wheel-check: no java/mvn here, fapiao neo4j not tried" >&2
 fi
-"$V/python" -m pytest -m "not slow and not neo4j and not browser" -p no:cacheprovider -q tests
+"$V/python" -m pytest -m "not slow and not neo4j and not browser and not checkout" -p no:cacheprovider -q tests
 echo "wheel-check: ok"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import doctest
 import importlib
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import SOURCES
+
+ROOT = SOURCES
 MODULES = sorted(
     [f"algorithms.{p.stem}" for p in (ROOT / "algorithms").glob("*.py") if p.stem != "__init__"]
     + ["graph.core.vocab"])

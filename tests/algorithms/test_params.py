@@ -15,6 +15,7 @@ from graph.core.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.checkout
 def test_docs_table_is_current() -> None:
     tool = runpy.run_path(str(ROOT / "tools" / "params_table.py"))
     doc = ROOT / "docs" / "detection.md"

@@ -21,12 +21,12 @@ from graph.core import schema
 from graph.core.model import Ring, Run
 from graph.embedded import EmbeddedStore
 from loaders.uscc import check_char
+from tests.helpers.paths import SOURCES
 from workbench.auth import User
 from workbench.users import create_user
 
 TZ = ZoneInfo(schema.TZ)
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "workbench" / "ui" / "app.py")
+APP = str(SOURCES / "workbench" / "ui" / "app.py")
 PASSWORD = "test-password-1"
 ROLE_USERS = {"investigator": ("investigator",), "supervisor": ("supervisor",), "analyst": ("analyst",),
               "admin": ("admin",)}

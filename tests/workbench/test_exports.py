@@ -26,6 +26,7 @@ FRAME = pd.DataFrame({"tax_id": ["91310000MA1FL00011"], "name": ["=HYPERLINK(\"h
                       "total_fen": [123456789], "tax_fen": [-5]})
 
 
+@pytest.mark.checkout
 def test_streamlit_table_download_is_off() -> None:
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["client"]["disableDataExport"] is True          # was: every role could download any table

@@ -6,8 +6,9 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers.paths import SOURCES
 from tests.helpers.wb_app import TIMEOUT, open_page, texts
-from tests.helpers.wb_data import APP, PASSWORD, ROOT, Demo
+from tests.helpers.wb_data import APP, PASSWORD, Demo
 
 
 def test_nobody_signed_in_sees_only_the_sign_in_form(app_env: Demo) -> None:
@@ -42,7 +43,7 @@ def test_english_switch_translates_the_page(app_env: Demo) -> None:
 
 
 def test_a_page_refuses_a_role_without_permission_even_when_opened_directly(app_env: Demo) -> None:
-    at = AppTest.from_file(str(ROOT / "workbench" / "ui" / "screens" / "import_data.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(SOURCES / "workbench" / "ui" / "screens" / "import_data.py"), default_timeout=TIMEOUT)
     at.session_state["fapiao_user"] = app_env.users["investigator"]
     at.session_state["fapiao_signed_in_at"] = time.time()
     at.run()
@@ -62,5 +63,5 @@ def test_no_pages_folder_next_to_the_router() -> None:
     # A folder named pages/ next to app.py switches Streamlit to its old multipage mode until the router
     # first runs: a deep link (/rings?ring=…) then ran the page file without the router (no sidebar, no
     # session cookie, another navigation). Pages live in screens/.
-    assert not (ROOT / "workbench" / "ui" / "pages").exists()
-    assert (ROOT / "workbench" / "ui" / "screens" / "rings.py").is_file()
+    assert not (SOURCES / "workbench" / "ui" / "pages").exists()
+    assert (SOURCES / "workbench" / "ui" / "screens" / "rings.py").is_file()

@@ -13,11 +13,12 @@ from streamlit.testing.v1 import AppTest
 
 from graph.store import Store
 from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
+from tests.helpers.paths import SCREENS
 from workbench import appeals, audit, cases, users
 from workbench.auth import User
 from workbench.ui.fmt import plain
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "screens"
+PAGES_DIR = SCREENS
 
 
 @pytest.fixture()

@@ -20,12 +20,12 @@ from streamlit.testing.v1 import AppTest
 from graph.core.errors import PermissionDenied
 from graph.store import Store
 from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
+from tests.helpers.paths import CHECKOUT, SCREENS, SOURCES
 from workbench import alerts, appeals, audit, auth, cases, data_export, export, overrides, users
 from workbench.auth import User
 from workbench.ui.navigation import PAGES
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGES_DIR = ROOT / "workbench" / "ui" / "screens"
+PAGES_DIR = SCREENS
 Env = tuple[Store, dict[str, User], Path]
 
 
@@ -137,7 +137,7 @@ def test_every_permission_is_enforced(env: Env, action: str) -> None:
         pages.append(page)
     if action in SERVICE_CHECKS:
         module, check = SERVICE_CHECKS[action]
-        assert check in (ROOT / module).read_text(encoding="utf-8")
+        assert check in (SOURCES / module).read_text(encoding="utf-8")
         return
     assert verbs or pages, f"no verb or page enforces {action!r}"
     assert all((PAGES_DIR / p).is_file() for p in pages)
@@ -226,8 +226,9 @@ def test_sign_in_form_signs_in_and_is_audited(page_env: Env) -> None:
     assert ("sign_in_failed", "user:ivan") in acts and ("sign_in", "user:ivan") in acts
 
 
+@pytest.mark.checkout
 def test_operations_doc_lists_every_action_with_its_roles() -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    doc = (CHECKOUT / "docs" / "operations.md").read_text(encoding="utf-8")
     for action, roles in auth.PERMISSIONS.items():
         line = next((ln for ln in doc.splitlines() if ln.startswith(f"| `{action}` |")), None)
         assert line is not None, f"docs/operations.md does not list {action}"
