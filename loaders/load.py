@@ -29,7 +29,7 @@ from graph.core.errors import InvalidData
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
-from loaders.mapping import ALT_NUMBER, load_mapping, resolve_columns
+from loaders.mapping import ALT_NUMBER, REMARKS, load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
 from loaders.read import RawBatch, read_all, read_batches
 from loaders.rules import RULES, InvoiceValidator, Issue, describe
@@ -143,7 +143,45 @@ def _canonical(table: pa.Table, columns: dict[str, str]) -> pa.Table:
             no_code = (nz.blank(nz.clean(arrays[names.index("invoice_code")], unicode=False))
                        if "invoice_code" in names else np.ones(len(alt), dtype=np.bool_))
             arrays[i] = pc.if_else(pa.array((nz.blank(number) | no_code) & ~nz.blank(alt)), alt, number)
+    if REMARKS in names:      # 备注 names the blue original of a red-letter row: red_ref where none is given
+        remarks = arrays.pop(names.index(REMARKS))
+        names.remove(REMARKS)
+        negative = np.zeros(len(remarks), dtype=np.bool_)
+        for money in ("amount", "total_amount"):
+            if money in names:
+                text = nz.clean(arrays[names.index(money)])
+                negative |= nz.np_bool(pc.fill_null(pc.match_substring_regex(text, r"^\s*[-－]"), False))
+        found = red_ref_from_remarks(remarks)
+        ref = (nz.clean(arrays[names.index("red_ref")], unicode=False) if "red_ref" in names
+               else pa.array([""] * len(remarks), pa.string()))
+        take = pa.array(nz.blank(ref) & negative & nz.np_bool(pc.is_valid(found)))
+        filled = pc.if_else(take, found, ref)
+        if "red_ref" in names:
+            arrays[names.index("red_ref")] = filled
+        else:
+            arrays.append(filled)
+            names.append("red_ref")
     return pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
+
+
+#: how the red-letter platforms write the blue original into a red invoice's 备注
+_BLUE_CODE_NUMBER = r"对应正数发票代码[:：]?\s*(?P<code>\d{10,12})\s*号码[:：]?\s*(?P<number>\d{8})"
+_BLUE_NUMBER = r"蓝字(?:数电)?(?:发票)?(?:票)?号码[:：]?\s*(?P<number>\d{20}|\d{8})"
+
+
+def red_ref_from_remarks(remarks: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The blue original a red-letter invoice's 备注 names, as ``red_ref`` text (``CODE-NUMBER`` for a paper
+    invoice, the 20-digit number for a 数电 invoice); null where the remark names none.
+
+    >>> red_ref_from_remarks(pa.array(["对应正数发票代码:044031900111号码:12345678", "被红冲蓝字数电发票号码：24442000000012345678 "
+    ...                                 "红字发票信息确认单编号：4403012400000001", "货款", None])).to_pylist()
+    ['044031900111-12345678', '24442000000012345678', None, None]
+    """
+    text = nz.clean(remarks)
+    paper = pc.extract_regex(text, _BLUE_CODE_NUMBER)
+    code_number = pc.binary_join_element_wise(pc.struct_field(paper, "code"), pc.struct_field(paper, "number"), "-")
+    digital = pc.struct_field(pc.extract_regex(text, _BLUE_NUMBER), "number")
+    return pc.coalesce(code_number, digital)
 
 
 @contextmanager

@@ -64,6 +64,10 @@ TAXPAYER_ALIASES: dict[str, tuple[str, ...]] = {
 #: A second invoice-number column (an export with both 发票号码 and 数电票号码) is mapped to this name;
 #: the loader takes it where 发票号码 is empty or the row has no code (see :func:`coalesce_number`).
 ALT_NUMBER = "invoice_number@alt"
+#: An export's 备注 column; a red-letter invoice's remark names its blue original there, which the loader takes
+#: as ``red_ref`` when the export has no column for it (see :func:`loaders.load.red_ref_from_remarks`).
+REMARKS = "red_ref@remarks"
+_REMARK_HEADERS = {"备注", "发票备注", "备注信息", "remarks", "remark"}
 
 
 def _norm(header: str) -> str:
@@ -71,6 +75,9 @@ def _norm(header: str) -> str:
     suffixes such as (小写) (元) (see :func:`loaders.headers.norm_header`)."""
     return norm_header(header)
 
+
+
+_REMARK_NORMS = {_norm(h) for h in _REMARK_HEADERS}
 
 def known_headers() -> set[str]:
     """Every normalised header any table kind recognises (to find the header row of an export)."""
@@ -169,6 +176,9 @@ def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str
         elif canonical == "invoice_number" and kind == "invoices" and ALT_NUMBER not in taken:
             result[col] = ALT_NUMBER
             taken.add(ALT_NUMBER)
+        elif canonical is None and kind == "invoices" and REMARKS not in taken and _norm(col) in _REMARK_NORMS:
+            result[col] = REMARKS
+            taken.add(REMARKS)
     missing = [c for c in required if c not in taken]
     if missing:
         found = ", ".join(repr(c) for c in columns[:20]) or "(none)"

@@ -83,3 +83,28 @@ def test_header_text_is_normalised() -> None:
     assert cols["价税合计\n(小写)"] == "total_amount" and cols["金额（元）"] == "amount"
     assert cols["发票号码"] == "invoice_number" and cols["数电票号码"] == "invoice_number@alt"
     _ = (json, zipfile)
+
+
+def test_red_letter_rows_take_their_original_from_the_remark(tmp_path: Path) -> None:
+    """全量发票查询 has no red_ref column: a red invoice names its blue original in 备注 (数电 and paper wording)."""
+    rows = bureau_rows(4)
+    blue_digital, blue_paper, other = rows[0], rows[1], rows[2]
+
+    def red(blue: dict[str, str], **changes: str) -> dict[str, str]:
+        minus = {k: "-" + blue[k] for k in ("金额（元）", "税额(元)", "价税合计\n(小写)")}
+        return {**blue, **minus, "开票日期": "2024-03-28 09:00:00", "发票状态": "正常", "是否正数发票": "否",
+                "序号": str(len(rows) + 1), **changes}
+
+    rows.append(red(blue_digital, 数电票号码="2435" + "9" * 16,
+                    备注=f"被红冲蓝字数电发票号码：{blue_digital['数电票号码']} 红字发票信息确认单编号：4403012400000001"))
+    rows.append(red(blue_paper, 发票号码="10000099", 备注=f"对应正数发票代码:3502241130号码:{blue_paper['发票号码']}"))
+    other["备注"] = "合同约定：蓝字发票号码：12345678 另行开具"          # a positive row keeps no red_ref
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        rep = load_files(store, write_bureau_csv(tmp_path / "全量发票查询.csv", rows), report_dir=tmp_path / "r")
+    assert (rep.loaded, rep.rejected) == (6, 0), rep.by_rule
+    by_key = {r["key"]: r for r in _invoices(tmp_path / "ws")}
+    assert by_key["2435" + "9" * 16]["red_ref"] == blue_digital["数电票号码"]
+    assert by_key["3502241130-10000099"]["red_ref"] == f"3502241130-{blue_paper['发票号码']}"
+    assert all(by_key[k]["status"] == "red" for k in ("2435" + "9" * 16, "3502241130-10000099"))
+    other_key = other["数电票号码"] or f"3502241130-{other['发票号码']}"
+    assert by_key[other_key]["red_ref"] is None and by_key[other_key]["status"] != "red"
