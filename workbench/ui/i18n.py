@@ -43,3 +43,8 @@ def term(table: dict[str, tuple[str, str]], key: str | None) -> str:
         return ""
     pair = table.get(key)
     return tr(*pair) if pair else key
+
+
+def pick() -> str:
+    """The placeholder of an empty picker (Streamlit's own is English: "Choose an option")."""
+    return tr("请选择", "Choose")

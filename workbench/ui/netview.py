@@ -5,10 +5,17 @@ JSON through Jinja's ``tojson`` (which escapes ``<``, ``>`` and ``&``); tooltips
 vis-network 9.1.2 (the version pyvis 0.3.2 inlines) sets with ``innerText``, never as HTML. A name such
 as ``<script>alert(1)</script>`` therefore shows as those characters and never runs.
 Positions are computed in Python (igraph), so the browser does no physics at all for large views.
+
+Layouts by size: up to 12 nodes a circle (a ring in its order; an ego network with the centre in the
+middle and its partners around it, so names have room); larger views force-directed with the centre
+pinned to the middle. Node size grows with the node's invoiced volume in the view; in views over 40
+nodes only the highlighted nodes and the 15 largest by volume carry a label (the rest on hover). A
+legend (tiers, identifiers, what width and size mean) is drawn on the canvas itself.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -33,9 +40,16 @@ _PHYSICS_OFF = ('network.once("stabilizationIterationsDone", function () '
                 '{ network.setOptions({physics: false}); });\n              return network;')
 
 
+IDENTIFIER_COLOUR = "#6c5ce7"
+SMALL = 12          # views up to this size are drawn as a circle
+LABEL_ALL = 40      # views up to this size label every node
+LABEL_TOP = 15      # larger views label the highlighted nodes and this many of the largest
+
+
 @dataclass(frozen=True)
 class NetNode:
-    """A taxpayer on the canvas. ``title`` is the plain-text tooltip (newlines allowed)."""
+    """A taxpayer (or, with ``identifier``, a shared phone / representative ...) on the canvas. ``title``
+    is the plain-text tooltip (newlines allowed)."""
 
     id: str
     label: str
@@ -43,6 +57,7 @@ class NetNode:
     title: str = ""
     x: float | None = None
     y: float | None = None
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,35 +69,112 @@ class NetEdge:
     total_fen: int = 0
     count: int = 1
     title: str = ""
+    link: bool = False          # a taxpayer ↔ identifier link (dashed, no arrow), not invoices
 
 
-def layout(node_ids: Sequence[str], edges: Sequence[NetEdge], *, seed: int = 0, span: float = 900.0
-           ) -> dict[str, tuple[float, float]]:
-    """Fixed positions for ``node_ids`` (Fruchterman-Reingold via igraph, scaled to about ``span`` px).
+def layout(node_ids: Sequence[str], edges: Sequence[NetEdge], *, seed: int = 0, span: float = 900.0,
+           centre: str | None = None) -> dict[str, tuple[float, float]]:
+    """Fixed positions for ``node_ids``, scaled so that names have room.
 
     Parameters
     ----------
-    node_ids : the nodes to place.
+    node_ids : the nodes to place (a ring's members in ring order place it as a circle in that order).
     edges : edges between them (others are ignored).
     seed : the layout is deterministic for a given seed.
-    span : width of the drawing in pixels; grows with the square root of the node count.
+    span : width of a force-directed drawing in pixels; grows with the square root of the node count.
+    centre : a node to put in the middle (an ego network's centre): with up to :data:`SMALL` nodes the
+        others go round it on a circle; larger views are force-directed and shifted to centre it.
+
+    Examples
+    --------
+    >>> pos = layout(["a", "b", "c", "d"], [NetEdge("a", "b"), NetEdge("a", "c"), NetEdge("a", "d")], centre="a")
+    >>> pos["a"]
+    (0.0, 0.0)
+    >>> sorted(round(math.dist((0, 0), pos[k])) for k in "bcd")
+    [220, 220, 220]
     """
     n = len(node_ids)
     if n == 0:
         return {}
+    if n <= SMALL:
+        around = [t for t in node_ids if t != centre]
+        k = len(around)
+        radius = max(220.0, 95.0 / math.sin(math.pi / k)) if k > 1 else 220.0
+        angles = [2 * math.pi * i / k - math.pi / 2 for i in range(k)]   # round the circle from the top
+        if k == 2 and centre is not None:   # two partners below left and right: an edge between them clears the centre
+            angles = [5 * math.pi / 6, math.pi / 6]
+        out = {t: (round(radius * math.cos(a), 2), round(radius * math.sin(a), 2))
+               for t, a in zip(around, angles, strict=True)}
+        if centre is not None and centre in node_ids:
+            out[centre] = (0.0, 0.0)
+        return out
     index = {t: i for i, t in enumerate(node_ids)}
     pairs = [(index[e.source], index[e.target]) for e in edges if e.source in index and e.target in index]
     g = ig.Graph(n=n, edges=pairs, directed=False)
     import random
 
     random.seed(seed)
-    coords = g.layout_fruchterman_reingold(niter=300 if n <= 200 else 120).coords if n > 1 else [[0.0, 0.0]]
+    coords = g.layout_fruchterman_reingold(niter=300 if n <= 200 else 120).coords
     xs = [c[0] for c in coords]
     ys = [c[1] for c in coords]
     size = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
-    scale = min(span, 120 + 90 * math.sqrt(n)) * max(1.0, math.sqrt(n / 60)) / size  # small rings stay compact
-    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    scale = min(span, 120 + 90 * math.sqrt(n)) * max(1.0, math.sqrt(n / 60)) / size
+    cx, cy = (coords[index[centre]][0], coords[index[centre]][1]) if centre in index else \
+        ((max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2)
     return {t: ((coords[i][0] - cx) * scale, (coords[i][1] - cy) * scale) for t, i in index.items()}
+
+
+def volumes(edges: Sequence[NetEdge]) -> dict[str, int]:
+    """Invoiced amount (fen) per node over ``edges``, both directions (identifier links count nothing)."""
+    out: dict[str, int] = {}
+    for e in edges:
+        if not e.link:
+            out[e.source] = out.get(e.source, 0) + e.total_fen
+            out[e.target] = out.get(e.target, 0) + e.total_fen
+    return out
+
+
+def labelled(nodes: Sequence[NetNode], edges: Sequence[NetEdge], highlight: Collection[str]) -> set[str]:
+    """The nodes that carry a label: all in small views; else the highlighted ones, identifiers and the
+    :data:`LABEL_TOP` largest by volume."""
+    if len(nodes) <= LABEL_ALL:
+        return {n.id for n in nodes}
+    vol = volumes(edges)
+    top = sorted((n.id for n in nodes if not n.identifier), key=lambda t: -vol.get(t, 0))[:LABEL_TOP]
+    return set(highlight) | set(top) | {n.id for n in nodes if n.identifier}
+
+
+def legend_items() -> list[tuple[str, str, str]]:
+    """(kind, colour, text) rows of the canvas legend, in the session's language."""
+    rows = [("dot", TIER_COLOURS[t], term(TIER_NAMES, t)) for t in ("high", "medium", "low")]
+    rows.append(("dot", UNSCORED_COLOUR, tr("未评分", "unscored")))
+    rows.append(("ring", HIGHLIGHT_BORDER, tr("粗边框：中心 / 团伙成员", "thick border: centre / ring member")))
+    rows.append(("box", IDENTIFIER_COLOUR, tr("共用的身份信息", "shared identifier")))
+    rows.append(("line", "#7f8c8d", tr("箭头：开票方向，线宽：金额；圆点大小：交易额",
+                                       "arrow: invoice direction, width: amount; dot size: volume")))
+    return rows
+
+
+_LEGEND_JS = """
+              window.fapiaoLegend = %s;
+              network.on("afterDrawing", function (ctx) {
+                ctx.save(); ctx.setTransform(window.devicePixelRatio || 1, 0, 0, window.devicePixelRatio || 1, 0, 0);
+                ctx.font = "12px Noto Sans CJK SC, Noto Sans SC, sans-serif";
+                var w = 0; fapiaoLegend.forEach(function (r) { w = Math.max(w, ctx.measureText(r[2]).width); });
+                var h = 18 * fapiaoLegend.length + 10;
+                ctx.fillStyle = "rgba(255,255,255,0.88)"; ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1;
+                ctx.fillRect(8, 8, w + 40, h); ctx.strokeRect(8, 8, w + 40, h);
+                fapiaoLegend.forEach(function (r, i) {
+                  var y = 22 + 18 * i; ctx.fillStyle = r[1]; ctx.strokeStyle = r[1];
+                  if (r[0] === "dot") { ctx.beginPath(); ctx.arc(22, y, 6, 0, 2 * Math.PI); ctx.fill(); }
+                  else if (r[0] === "ring") { ctx.lineWidth = 3; ctx.beginPath(); ctx.arc(22, y, 6, 0, 2 * Math.PI); ctx.stroke(); }
+                  else if (r[0] === "box") { ctx.fillRect(16, y - 6, 12, 12); }
+                  else { ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(14, y); ctx.lineTo(30, y); ctx.stroke(); }
+                  ctx.fillStyle = "#333"; ctx.textBaseline = "middle"; ctx.fillText(r[2], 36, y);
+                });
+                ctx.restore();
+              });
+              return network;"""
 
 
 def _edge_width(total_fen: int, biggest: int) -> float:
@@ -112,18 +204,32 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
     ids = [n.id for n in nodes]
     known = set(ids)
     kept_edges = [e for e in edges if e.source in known and e.target in known]
-    positions = layout(ids, kept_edges) if any(n.x is None for n in nodes) else {}
+    centre = next((t for t in highlight if t in known), None) if len(hl) == 1 or len(ids) > SMALL else None
+    positions = layout(ids, kept_edges, centre=centre) if any(n.x is None for n in nodes) else {}
+    vol = volumes(kept_edges)
+    top = max(vol.values(), default=0)
+    shown = labelled(nodes, kept_edges, hl)
     net = Network(height=height, width="100%", directed=True, cdn_resources="in_line", notebook=False)
     for n in nodes:
         x, y = (n.x, n.y) if n.x is not None and n.y is not None else positions.get(n.id, (0.0, 0.0))
+        if n.identifier:
+            net.add_node(n.id, label=n.label, title=n.title or n.label, x=x, y=y, physics=False, shape="box",
+                         color={"background": IDENTIFIER_COLOUR, "border": IDENTIFIER_COLOUR},
+                         font={"color": "#ffffff"})
+            continue
         colour = TIER_COLOURS.get(n.tier or "", UNSCORED_COLOUR)
         tooltip = n.title or f"{n.label}\n{n.id}\n{tr('风险', 'risk')}: {term(TIER_NAMES, n.tier) or '-'}"
-        net.add_node(n.id, label=n.label, title=tooltip, x=x, y=y, physics=False, shape="dot",
-                     size=22 if n.id in hl else 12, borderWidth=5 if n.id in hl else 1,
+        size = 12 + (14 * math.log1p(vol.get(n.id, 0)) / math.log1p(top) if top > 0 else 0)
+        net.add_node(n.id, label=n.label if n.id in shown else " ", title=tooltip, x=x, y=y, physics=False,
+                     shape="dot", size=round(size + (6 if n.id in hl else 0), 1), borderWidth=5 if n.id in hl else 1,
                      color={"background": colour, "border": HIGHLIGHT_BORDER if n.id in hl else colour})
-    biggest = max((e.total_fen for e in kept_edges), default=0)
+    biggest = max((e.total_fen for e in kept_edges if not e.link), default=0)
     unit = tr("张发票", "invoices")
     for e in kept_edges:  # appended directly: pyvis' add_edge scans every edge for duplicates (quadratic)
+        if e.link:
+            net.edges.append({"from": e.source, "to": e.target, "title": e.title or e.target, "dashes": True,
+                              "color": IDENTIFIER_COLOUR, "width": 1.5})
+            continue
         tooltip = e.title or f"{e.source} → {e.target}\n{e.count} {unit}, {money(e.total_fen)}"
         net.edges.append({"from": e.source, "to": e.target, "title": tooltip, "arrows": "to", "color": "#7f8c8d",
                           "width": round(_edge_width(e.total_fen, biggest), 2)})
@@ -134,7 +240,8 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
     html = net.generate_html(notebook=False)
     html = _CDN_TAGS.sub("", html)
     html = _EMPTY_HEADING.sub("", html)
-    return html.replace("return network;", _PHYSICS_OFF, 1)
+    legend = json.dumps(legend_items(), ensure_ascii=False).replace("<", "\\u003c")
+    return html.replace("return network;", _PHYSICS_OFF.replace("return network;", _LEGEND_JS % legend), 1)
 
 
 def from_subgraph(sub: Subgraph, tiers: Mapping[str, str]) -> tuple[list[NetNode], list[NetEdge]]:

@@ -273,3 +273,34 @@ def ring_titles(store: Store, rings: Sequence[Ring]) -> dict[str, tuple[str, str
         kind = vocab.RING_KINDS.get(r.kind, (r.kind, r.kind))
         out[r.ring_id] = (f"{kind[0]} · {zh_who}{month}", f"{kind[1]} · {en_who}{month}")
     return out
+
+
+def ring_invoices(store: Store, ring: Ring, cap: int = 5000) -> pa.Table:
+    """The invoices of ``ring``: those its finding names, or, for a finding that names none (a community,
+    a shared-identity group), the invoices between its members, oldest first (each member's newest
+    ``cap`` read)."""
+    if ring.invoice_keys:
+        return store.invoices(list(ring.invoice_keys)).sort_by([("issued_at", "ascending")])
+    members = set(ring.members)
+    parts = [store.invoices_of(m, limit=cap) for m in ring.members]
+    if not parts:
+        return store.invoices([])
+    inv = pa.concat_tables(parts)
+    ids = pa.array(sorted(members), pa.string())
+    inv = inv.filter(pc.and_(pc.is_in(inv.column("seller_tax_id"), ids), pc.is_in(inv.column("buyer_tax_id"), ids)))
+    seen: set[str] = set()
+    idx = []
+    for i, k in enumerate(inv.column("key").to_pylist()):
+        if k not in seen:
+            seen.add(k)
+            idx.append(i)
+    return inv.take(pa.array(idx, pa.int64())).sort_by([("issued_at", "ascending")])
+
+
+def ring_identifiers(store: Store, ring: Ring) -> list[SharedIdentifier]:
+    """Identifiers (phone, representative, account ...) that two or more members of ``ring`` share; the
+    ``others`` of each are the members holding it."""
+    holders: dict[tuple[str, str], set[str]] = {}
+    for row in store.identifiers(list(ring.members)).to_pylist():
+        holders.setdefault((row["kind"], row["value"]), set()).add(row["tax_id"])
+    return [SharedIdentifier(k, v, tuple(sorted(h))) for (k, v), h in sorted(holders.items()) if len(h) >= 2]

@@ -9,9 +9,11 @@ import streamlit as st
 from graph.core import vocab
 from workbench import alerts
 from workbench.auth import ROLES, allowed
+from workbench.ui.exports import table
 from workbench.ui.flash import flash, run_verb, show_flash
 from workbench.ui.fmt import plain, when
-from workbench.ui.i18n import tr
+from workbench.ui.i18n import ROLES as ROLE_LABELS
+from workbench.ui.i18n import pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 
@@ -28,14 +30,14 @@ view = st.radio(tr("显示", "Show"), ("all", "unread", "assigned"), horizontal=
                                        "assigned": tr("指派给我", "assigned to me")}[k])
 found = alerts.inbox(store, user, unread=view == "unread", assigned=view == "assigned", limit=500)
 if found:
-    st.dataframe(pd.DataFrame([{
+    table(store, user, pd.DataFrame([{
         tr("时间", "at"): when(a.created_at), tr("规则", "rule"): tr(*vocab.ALERT_RULES.get(a.rule, (a.rule, a.rule))),
         tr("提醒", "alert"): a.title, tr("详情", "detail"): a.detail, tr("案件", "case"): a.case_id or "",
         tr("已读", "read"): "" if a.read_at is None else "✓", tr("编号", "id"): a.alert_id} for a in found]),
-        hide_index=True, width="stretch")
+        "alerts", width="stretch")
     unread_ids = [a.alert_id for a in found if a.read_at is None]
     if unread_ids:
-        picked = st.multiselect(tr("标为已读", "Mark read"), unread_ids)
+        picked = st.multiselect(tr("标为已读", "Mark read"), unread_ids, placeholder=pick())
         left, right = st.columns(2)
         if left.button(tr("标记所选为已读", "Mark selected read"), disabled=not picked):
             if run_verb(alerts.mark_read, store, user, picked) is not None:
@@ -52,9 +54,9 @@ with st.expander(tr("我的订阅：关注的纳税人、邮件、Webhook", "My 
     st.caption(tr(f"关注 {len(sub.watch)} 家：", f"Watching {len(sub.watch)}: ") + plain(", ".join(sub.watch)))
     with st.form("alert_subscription"):
         add = st.text_input(tr("关注纳税人（税号，逗号分隔）", "Watch taxpayers (tax ids, comma-separated)"))
-        drop = st.multiselect(tr("取消关注", "Stop watching"), list(sub.watch))
+        drop = st.multiselect(tr("取消关注", "Stop watching"), list(sub.watch), placeholder=pick())
         muted = st.multiselect(tr("不接收的规则", "Muted rules"), list(vocab.ALERT_RULES), default=list(sub.muted),
-                               format_func=lambda k: tr(*vocab.ALERT_RULES[k]))
+                               format_func=lambda k: tr(*vocab.ALERT_RULES[k]), placeholder=pick())
         email = st.text_input(tr("邮件地址（留空则不发邮件）", "E-mail (empty: none)"), value=sub.email or "")
         hook = st.text_input(tr("Webhook 地址（留空则不推送）", "Webhook URL (empty: none)"), value=sub.webhook_url or "")
         if st.form_submit_button(tr("保存", "Save")):
@@ -72,17 +74,17 @@ with st.expander(tr("我的订阅：关注的纳税人、邮件、Webhook", "My 
 if allowed(user.roles, "edit_alert_rules"):
     with st.expander(tr("提醒规则（主管）", "Alert rules (supervisors)")):
         current = alerts.rules(store)
-        st.dataframe(pd.DataFrame([{
+        table(store, user, pd.DataFrame([{
             tr("规则", "rule"): tr(*vocab.ALERT_RULES[n]), tr("启用", "on"): "✓" if r.enabled else "",
-            tr("接收角色", "roles"): ", ".join(r.roles),
+            tr("接收角色", "roles"): "、".join(term(ROLE_LABELS, x) for x in r.roles),
             tr("阈值", "thresholds"): " ".join(f"{k}={v}" for k, v in r.params.items())} for n, r in current.items()]),
-            hide_index=True, width="stretch")
+            "alert_rules", width="stretch")
         name = st.selectbox(tr("修改规则", "Change rule"), list(current), format_func=lambda k: tr(*vocab.ALERT_RULES[k]))
         rule = current[name]
         with st.form(f"alert_rule_{name}"):
             on = st.checkbox(tr("启用", "Enabled"), value=rule.enabled)
             roles = st.multiselect(tr("接收全部此类提醒的角色", "Roles receiving every alert of it"), list(ROLES),
-                                   default=list(rule.roles))
+                                   default=list(rule.roles), placeholder=pick())
             params = {k: st.number_input(k, min_value=0.0, value=float(v)) for k, v in rule.params.items()}
             if st.form_submit_button(tr("保存规则", "Save rule")):
                 if run_verb(alerts.set_rule, store, user, name, enabled=on, roles=tuple(roles), params=params) is not None:

@@ -16,7 +16,7 @@ from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.fmt import money
-from workbench.ui.i18n import tr
+from workbench.ui.i18n import pick, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.views import explore, invoices_in_view, ring_titles, rings_of
@@ -96,7 +96,7 @@ ex1, ex2 = st.columns([3, 1])
 candidates = [t for t in nodes_by_id if t not in focus]
 to_expand = ex1.selectbox(tr("展开节点（加入其关联网络）", "Expand a node (add its neighbourhood)"), candidates,
                           index=None, key=f"ex_pick_{centre.tax_id}",
-                          format_func=lambda t: f"{nodes_by_id[t].name} · {t}")
+                          format_func=lambda t: f"{nodes_by_id[t].name} · {t}", placeholder=pick())
 if ex1.button(tr("展开", "Expand"), disabled=to_expand is None) and to_expand:
     expanded.append(to_expand)
     st.rerun()

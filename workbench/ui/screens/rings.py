@@ -15,10 +15,10 @@ from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.fmt import day, money, money_full, plain
-from workbench.ui.i18n import RING_KINDS, TIER_NAMES, lang, term, tr
+from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
-from workbench.ui.views import ring_summaries, ring_titles
+from workbench.ui.views import ring_identifiers, ring_invoices, ring_summaries, ring_titles
 
 user = require_page("view_rings")
 store = get_store()
@@ -41,7 +41,7 @@ def _ring_detail(ring: Ring) -> None:
     tiers = tier_map(scores)
     st.markdown(f"**{tr('证据', 'Evidence')}：** {ring.evidence}" if ring.evidence else "")
     hops = ring.details.get("hops") if isinstance(ring.details, dict) else None
-    invoices = store.invoices(list(ring.invoice_keys))
+    invoices = ring_invoices(store, ring)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(tr("评分", "Score"), f"{ring.score:.2f}")
     m2.metric(tr("成员", "Members"), len(ring.members))
@@ -70,6 +70,11 @@ def _ring_detail(ring: Ring) -> None:
         nodes = [netview.NetNode(t, names.get(t, t), tiers.get(t),
                                  f"{names.get(t, t)}\n{t}\n{tr('风险', 'risk')}: {term(TIER_NAMES, tiers.get(t)) or '-'}")
                  for t in ring.members]
+        for i, shared in enumerate(ring_identifiers(store, ring) if ring.kind == "shared_identity" else []):
+            node_id = f"identifier-{i}"
+            label = f"{term(IDENTIFIER_KINDS, shared.kind)}：{shared.value}"
+            nodes.append(netview.NetNode(node_id, label, title=label, identifier=True))
+            edges += [netview.NetEdge(t, node_id, link=True, title=label) for t in shared.others]
         netview.show(nodes, edges, height=460, highlight=ring.members)
 
     st.markdown(f"**{tr('构成团伙的发票（按时间顺序）', 'The invoices that make the ring, in time order')}**")
@@ -89,7 +94,8 @@ def _ring_detail(ring: Ring) -> None:
 
                 try:
                     case = open_case(store, user, title, taxpayers=ring.members, rings=(ring.ring_id,),
-                                     invoices=ring.invoice_keys, note=note, source=f"ring:{ring.ring_id}")
+                                     invoices=tuple(invoices.column("key").to_pylist()), note=note,
+                                     source=f"ring:{ring.ring_id}")
                 except FapiaoError as e:
                     st.error(str(e))
                 else:
@@ -129,7 +135,7 @@ summaries = _ring_table(store.uri, runs[0].run_id)
 if summaries.empty:
     st.info(tr("最近一次检测没有发现团伙。", "The latest run found no rings."))
     st.stop()
-kinds = st.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()), format_func=lambda k: term(RING_KINDS, k))
+kinds = st.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()), format_func=lambda k: term(RING_KINDS, k), placeholder=pick())
 view = summaries[summaries["kind"].isin(kinds)] if kinds else summaries
 shown = pd.DataFrame({
     tr("团伙", "Ring"): view["title_en"] if lang() == "en" else view["title_zh"],

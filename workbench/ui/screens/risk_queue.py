@@ -13,7 +13,7 @@ from workbench.auth import allowed
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.fmt import plain
-from workbench.ui.i18n import TIER_NAMES, term, tr
+from workbench.ui.i18n import TIER_NAMES, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 
@@ -44,11 +44,11 @@ df = _queue()
 with st.container(border=True):
     f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
     tiers = f1.multiselect(tr("风险等级", "Tier"), ["high", "medium", "low"], default=["high", "medium"],
-                           format_func=lambda t: term(TIER_NAMES, t))
+                           format_func=lambda t: term(TIER_NAMES, t), placeholder=pick())
     min_score = f2.slider(tr("最低评分", "Minimum score"), 0.0, 1.0, 0.0, 0.05)
-    industries = f3.multiselect(tr("行业", "Industry"), sorted(df["industry"].dropna().unique().tolist()))
+    industries = f3.multiselect(tr("行业", "Industry"), sorted(df["industry"].dropna().unique().tolist()), placeholder=pick())
     regions = f3.multiselect(tr("地区", "Region"), sorted(df["region"].dropna().unique().tolist()),
-                             format_func=region_name)
+                             format_func=region_name, placeholder=pick())
     text = f4.text_input(tr("搜索名称或税号", "Search name or tax id"), key="rq_search").strip()
     f4.caption(tr("点击表头排序；勾选一行以调整等级或分派。", "Click a header to sort; tick a row to override or assign."))
 

@@ -10,7 +10,7 @@ from workbench import users
 from workbench.auth import ROLES
 from workbench.ui.exports import table
 from workbench.ui.i18n import ROLES as ROLE_LABELS
-from workbench.ui.i18n import term, tr
+from workbench.ui.i18n import pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 
@@ -28,7 +28,7 @@ with st.form("user_add", clear_on_submit=True):
     st.subheader(tr("新增用户", "Add user"))
     name = st.text_input(tr("用户名", "User name"))
     display = st.text_input(tr("姓名", "Display name"))
-    roles = st.multiselect(tr("角色", "Roles"), ROLES, format_func=lambda r: term(ROLE_LABELS, r))
+    roles = st.multiselect(tr("角色", "Roles"), ROLES, format_func=lambda r: term(ROLE_LABELS, r), placeholder=pick())
     pw = st.text_input(tr("初始密码（至少8位）", "Initial password (8+ characters)"), type="password")
     if st.form_submit_button(tr("创建", "Create")):
         try:
@@ -42,7 +42,7 @@ if accounts:
     who = st.selectbox(tr("用户", "User"), [u.username for u in accounts])
     target = next(u for u in accounts if u.username == who)
     new_roles = st.multiselect(tr("角色", "Roles"), ROLES, default=list(target.roles), key="user_roles",
-                               format_func=lambda r: term(ROLE_LABELS, r))
+                               format_func=lambda r: term(ROLE_LABELS, r), placeholder=pick())
     new_pw = st.text_input(tr("重置密码（至少8位）", "Reset password (8+ characters)"), type="password",
                            key="user_new_password")
     c1, c2, c3 = st.columns(3)

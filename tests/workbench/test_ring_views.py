@@ -1,0 +1,68 @@
+"""Issue 19 network views: a community ring shows the invoices between its members, a shared-identity ring
+draws the shared phone / representative as a node, small views are circles with the centre in the middle."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+
+import pyarrow as pa
+
+from graph.core import schema
+from graph.core.model import Ring, Run
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo
+from workbench.ui import netview, views
+from workbench.ui.state import get_store
+
+
+def _add_run(demo: Demo) -> tuple[Ring, Ring]:
+    a, b, c = demo.ring.members
+    x, y = demo.shared_phone
+    community = Ring("run-3-community-1", "run-3", "community", (a, b, c), (), 0.8, "三家企业之间资金闭环")
+    shared = Ring("run-3-shared-1", "run-3", "shared_identity", (x, y), (), 0.6, "2 家企业共用电话")
+    store = get_store()
+    old = store.scores(demo.ring.run_id)
+    with store.writer() as w:
+        w.findings(Run("run-3", store.runs()[0].created_at + timedelta(days=1), {}, "fp1"), [community, shared],
+                   pa.Table.from_pylist(old.to_pylist(), schema=schema.SCORES))
+    return community, shared
+
+
+def test_community_ring_lists_the_invoices_between_its_members(fresh_env: Demo) -> None:
+    community, _ = _add_run(fresh_env)
+    inside = sorted(str(i["key"]) for i in fresh_env.invoices
+                    if {i["seller_tax_id"], i["buyer_tax_id"]} <= set(community.members))
+    got = views.ring_invoices(get_store(), community)
+    assert sorted(got.column("key").to_pylist()) == inside and inside          # was: 0 invoices
+    at = open_page(fresh_env, "investigator", "rings", ring=community.ring_id)
+    assert {m.label: m.value for m in at.metric}["发票"] == str(len(inside))
+
+
+def test_shared_identity_ring_draws_the_shared_phone(fresh_env: Demo) -> None:
+    _, shared = _add_run(fresh_env)
+    found = views.ring_identifiers(get_store(), shared)
+    assert [(s.kind, s.value, s.others) for s in found] == [("phone", "0755-88880000", tuple(sorted(shared.members)))]
+    at = open_page(fresh_env, "investigator", "rings", ring=shared.ring_id)
+    html = next(e.proto.srcdoc for e in at.get("iframe"))
+    label = json.dumps("电话：0755-88880000")[1:-1]            # as pyvis writes it into the page
+    assert label in html and '"dashes": true' in html
+
+
+def test_small_ego_network_is_a_circle_round_its_centre() -> None:
+    ids = ["c", "p1", "p2", "p3"]
+    pos = netview.layout(ids, [netview.NetEdge("c", p) for p in ids[1:]], centre="c")
+    assert pos["c"] == (0.0, 0.0)
+    gaps = [math.dist(pos[p], pos[q]) for p in ids[1:] for q in ids[1:] if p < q]
+    assert min(gaps) > 300                                  # was: a thin line with overlapping names
+    html = netview.network_html([netview.NetNode(t, f"名称{t}") for t in ids],
+                                [netview.NetEdge("c", p, 100) for p in ids[1:]], highlight=["c"])
+    assert "fapiaoLegend" in html and "高风险" in html
+
+
+def test_large_views_label_only_the_important_nodes() -> None:
+    nodes = [netview.NetNode(f"t{i}", f"名称{i}") for i in range(100)]
+    edges = [netview.NetEdge("t0", f"t{i}", i * 100) for i in range(1, 100)]
+    shown = netview.labelled(nodes, edges, {"t0"})
+    assert "t0" in shown and "t99" in shown and "t1" not in shown and len(shown) == netview.LABEL_TOP
