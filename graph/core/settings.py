@@ -75,6 +75,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_API_PORT", "8700", "Port `fapiao api` listens on."),
     Setting("FAPIAO_API_MAX_MB", "20", "Largest request body (MB) the HTTP API accepts; bigger gets 413."),
     Setting("FAPIAO_API_MAX_ROWS", "10000", "Most invoices in one `POST /invoices` batch; more gets 413."),
+    Setting("FAPIAO_API_DETECT_ON_LOAD", "0",
+            "1 = after a `POST /invoices` batch that stored invoices the API runs detection and the alert rules "
+            "(one run at a time; batches during a run cause one more run)."),
     Setting("FAPIAO_API_RATE", "300", "Requests per second one API token may make (burst: twice that); more gets 429."),
 )
 

@@ -115,13 +115,16 @@ def _job_out(j: Job) -> JobOut:
 
 
 def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | None = None,
-               rate: float | None = None) -> FastAPI:
-    """The API over ``store`` (the caller owns and closes the store). Limits default to the FAPIAO_API_* settings."""
+               rate: float | None = None, detect_on_load: bool | None = None) -> FastAPI:
+    """The API over ``store`` (the caller owns and closes the store). Limits default to the FAPIAO_API_* settings;
+    ``detect_on_load`` (FAPIAO_API_DETECT_ON_LOAD) runs detection and the alert rules after batches that store
+    invoices (one run at a time; batches arriving meanwhile cause one more run when it ends)."""
     max_bytes = int((settings.get_float("FAPIAO_API_MAX_MB") if max_mb is None else max_mb) * 1024 * 1024)
     rows_cap = settings.get_int("FAPIAO_API_MAX_ROWS") if max_rows is None else max_rows
     guard = Guard(store, settings.get_float("FAPIAO_API_RATE") if rate is None else rate)
     audit_queue = AuditQueue(store)
     jobs = Jobs(store)
+    on_load = settings.get_bool("FAPIAO_API_DETECT_ON_LOAD") if detect_on_load is None else detect_on_load
     findings = Findings(store)
 
     @asynccontextmanager
@@ -173,7 +176,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
                 raise Problem(422, "multipart body needs one file in the field 'file'")
             data = await upload.read()
             name = upload.filename
-            return await run_in_threadpool(ingest.ingest_file, store, data, name, rows_cap)
+            return _detect_after(caller, await run_in_threadpool(ingest.ingest_file, store, data, name, rows_cap))
         if ctype not in ("application/json", ""):
             raise Problem(415, f"send application/json or multipart/form-data, not {ctype!r}")
         raw = await request.body()
@@ -188,7 +191,13 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
                       for err in e.errors()[:200]]
             raise Problem(422, "the batch does not match the API schema; nothing was stored", errors=errors) from e
         rows = [inv.model_dump(exclude_none=True) for inv in batch.invoices]
-        return await run_in_threadpool(ingest.ingest_rows, store, rows, rows_cap)
+        return _detect_after(caller, await run_in_threadpool(ingest.ingest_rows, store, rows, rows_cap))
+
+    def _detect_after(caller: Caller, result: dict[str, Any]) -> dict[str, Any]:
+        """With detect_on_load, a batch that stored invoices starts (or queues) detection; its job id is returned."""
+        if on_load and result.get("loaded"):
+            result["detection_job"] = jobs.request(caller.user).job_id
+        return result
 
     @app.get("/invoices/{number}", response_model=Invoice, tags=["invoices"],
              responses=responses(*common, 404), summary="One invoice by number (+ code for paper invoices)")

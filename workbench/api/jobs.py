@@ -34,6 +34,8 @@ class Jobs:
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
+        self.again: Job | None = None          # a run queued because data arrived during the current one
+        self.again_user: User | None = None
 
     def running(self) -> Job | None:
         with self.lock:
@@ -47,10 +49,27 @@ class Jobs:
                 return busy, False
             job = Job(f"job-{secrets.token_hex(6)}", "running", audit.now(), dict(params))
             self.jobs[job.job_id] = job
+        self._thread(job, user)
+        return job, True
+
+    def _thread(self, job: Job, user: User) -> None:
         t = threading.Thread(target=self._run, args=(job, user), name=f"fapiao-{job.job_id}", daemon=True)
         self.threads.append(t)
         t.start()
-        return job, True
+
+    def request(self, user: User) -> Job:
+        """Detection with default parameters because data arrived: start it now, or, while a run is under way,
+        once more when that run ends (many batches during one run cause one more run, not many). Returns the
+        job that will see the new data."""
+        with self.lock:
+            busy = next((j for j in self.jobs.values() if j.state in ("queued", "running")), None)
+            if busy is not None:
+                if self.again is None:
+                    self.again = Job(f"job-{secrets.token_hex(6)}", "queued", audit.now(), {})
+                    self.jobs[self.again.job_id] = self.again
+                    self.again_user = user
+                return self.again
+        return self.start(user, {})[0]
 
     def _run(self, job: Job, user: User) -> None:
         from workbench.detect import run_detection
@@ -65,6 +84,12 @@ class Jobs:
             done = replace(job, state="failed", finished_at=audit.now(), error=f"{type(e).__name__}: {e}"[:500])
         with self.lock:
             self.jobs[job.job_id] = done
+            queued, self.again = self.again, None
+            if queued is not None:
+                started = replace(queued, state="running", started_at=audit.now())
+                self.jobs[queued.job_id] = started
+        if queued is not None:
+            self._thread(started, self.again_user or user)
 
     def get(self, job_id: str) -> Job | None:
         with self.lock:
@@ -75,5 +100,9 @@ class Jobs:
             return sorted(self.jobs.values(), key=lambda j: j.started_at, reverse=True)
 
     def wait(self, timeout: float) -> None:
-        for t in list(self.threads):
-            t.join(timeout)
+        """Join the detection threads, including a follow-up run started while waiting."""
+        joined: set[threading.Thread] = set()
+        while pending := [t for t in list(self.threads) if t not in joined]:
+            for t in pending:
+                t.join(timeout)
+                joined.add(t)

@@ -62,6 +62,8 @@ class LoadResult(BaseModel):
     warnings: int
     by_rule: dict[str, int]
     rejections: list[Rejection]
+    detection_job: str | None = Field(default=None, description="the detection job started or queued for this "
+                                      "batch (FAPIAO_API_DETECT_ON_LOAD=1); poll GET /runs/{job_id}")
 
 
 class VerifyIn(BaseModel):
