@@ -55,3 +55,16 @@ def test_investigator_sees_the_queue_but_cannot_override(app_env: Demo) -> None:
     at.selectbox(key="rq_pick").set_value(app_env.high_new).run()
     assert not [b for b in at.button if b.label == "保存调整"]
     assert any("只有审核主管" in c.value for c in at.caption)
+
+
+def test_override_to_low_keeps_the_taxpayer_in_the_picker_for_assignment(fresh_env: Demo) -> None:
+    at = open_page(fresh_env, "supervisor", "risk_queue")
+    target = fresh_env.high_new
+    at.selectbox(key="rq_pick").set_value(target).run()
+    next(s for s in at.selectbox if s.label == "新等级").set_value("low")
+    next(t for t in at.text_area if "理由" in t.label).input("核实后降为低风险")
+    next(b for b in at.button if b.label == "保存调整").click().run()
+    assert target not in at.dataframe[0].value["税号"].tolist()      # out of the high/medium filter ...
+    assert at.selectbox(key="rq_pick").value == target              # ... but still the one acted on (was: reset)
+    next(b for b in at.button if b.label == "分派").click().run()
+    assert any("已分派" in s.value for s in at.success)

@@ -253,15 +253,20 @@ def audit_group() -> None:
 def audit_verify(public_key: Path | None, store_uri: str | None) -> None:
     """Recompute the hash chain and check the signed head; names every edited, removed, reordered or
     appended event, a deleted or forged head and a wiped trail. Exit 1 when broken."""
+    from graph.core import settings
     from workbench import audit as audit_log
 
+    uri = store_uri or settings.get("FAPIAO_STORE")
     with _store(store_uri) as store:
         res = audit_log.verify(store, public_key)
     if not res.ok:
         for p in res.problems:
             click.secho(f"  {p}", fg="red", err=True)
         raise IntegrityError(res.summary())
-    click.echo(res.summary())
+    click.echo(f"{res.summary()} (store {uri})")
+    if res.checked == 0:
+        click.echo(f"  {uri} holds no audit events: is it the store you meant? After `make demo` the store is "
+                   "embedded:demo-data/workspace; pass --store URI or set FAPIAO_STORE.", err=True)
 
 
 @audit_group.command("adopt")

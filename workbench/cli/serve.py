@@ -231,6 +231,7 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
     click.secho(f"Demo ready in {sum(timings.values()):.0f} s. Open http://{host}:{port} and sign in as:", bold=True)
     for username, password, roles in accounts:
         click.echo(f"  {username:<14} {password:<22} {', '.join(roles)}")
+    click.echo(f"Other commands read this store with --store {uri} (or: export FAPIAO_STORE={uri}).")
     if serve:
         with _stage("serve", timings):
             run_server(uri, port, address, demo=True)

@@ -9,7 +9,7 @@ from graph.core import settings, vocab
 from workbench import appeals
 from workbench.auth import allowed
 from workbench.ui.exports import table
-from workbench.ui.flash import run_verb
+from workbench.ui.flash import flash, run_verb, show_flash
 from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
@@ -17,6 +17,7 @@ from workbench.ui.state import get_store
 
 user = require_page("record_appeal")
 store = get_store()
+show_flash()
 
 STATUS_NAMES = vocab.APPEAL_STATUSES
 OUTCOME_NAMES = vocab.APPEAL_OUTCOMES
@@ -50,9 +51,9 @@ with st.expander(tr("登记申诉", "Record an appeal")), st.form("appeal_new", 
     text = st.text_area(tr("申诉内容", "What the taxpayer says"))
     if st.form_submit_button(tr("登记", "Record")):
         made = run_verb(appeals.record_appeal, store, user, tax_id, text, against=against, case_id=case_id or None)
-        if made is not None:
-            st.success(tr(f"已登记 {made.appeal_id}，答复期限 {made.due_at:%Y-%m-%d}",
-                          f"Recorded {made.appeal_id}, due {made.due_at:%Y-%m-%d}"))
+        if made is not None:   # rerun, so the list above shows it at once (it said 暂无申诉 until the next click)
+            flash(tr(f"已登记 {made.appeal_id}，答复期限 {made.due_at:%Y-%m-%d}",
+                     f"Recorded {made.appeal_id}, due {made.due_at:%Y-%m-%d}"))
 
 if all_appeals:
     chosen = st.selectbox(tr("查看申诉", "Open appeal"), [a.appeal_id for a in all_appeals])

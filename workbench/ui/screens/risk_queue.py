@@ -84,13 +84,20 @@ names = dict(zip(all_ids, view["name"].fillna("").tolist(), strict=True))
 ids = all_ids[:PICK_LIMIT]  # the picker lists the top of the queue; a ticked row is always included
 if rows and all_ids[rows[0]] not in ids:
     ids.append(all_ids[rows[0]])
+acting = st.session_state.get("rq_pick")
+if acting and acting not in ids and acting in set(df["tax_id"]):
+    ids.append(acting)   # just overridden out of the filter (e.g. to low): keep it, so it can still be assigned
+    names[acting] = str(df.loc[df["tax_id"] == acting, "name"].fillna("").iloc[0])
 tax_id = st.selectbox(tr("处理的纳税人", "Taxpayer to act on"), ids, key="rq_pick",
                       index=ids.index(all_ids[rows[0]]) if rows else None,
                       format_func=lambda t: f"{t} · {names.get(t, '')}")
 if tax_id is None:
     st.stop()
-row = view[view["tax_id"] == tax_id].iloc[0]
+row = df[df["tax_id"] == tax_id].iloc[0]
 st.subheader(plain(f"{row['name']} · {tax_id}"))
+if tax_id not in set(view["tax_id"]):
+    st.caption(tr(f"当前等级：{term(TIER_NAMES, row['effective_tier'])}，已不在筛选结果中。",
+                  f"Current tier: {term(TIER_NAMES, row['effective_tier'])}; no longer in the filtered queue."))
 st.page_link("screens/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
              query_params={"tax_id": tax_id})
 left, right = st.columns(2)
