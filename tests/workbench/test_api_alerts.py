@@ -39,3 +39,20 @@ def test_verify_of_a_void_invoice_alerts_supervisors(tmp_path: Path) -> None:
         assert got[0].data["caller"] == "api:analyst" and alerts.inbox(api.store, ana) == []
         events = [ev for ev in api.store.audit_events(0) if ev.action == "alert_raise"]
         assert [ev.target for ev in events] == [f"alert:{got[0].alert_id}"]
+
+        # the inbox over the API: the token's user only
+        with api.client("supervisor") as c:
+            inbox = c.get("/alerts").json()
+            assert inbox["unread"] == 1 and [a["alert_id"] for a in inbox["alerts"]] == [got[0].alert_id]
+            assert inbox["alerts"][0]["rule"] == "verify_void" and inbox["alerts"][0]["read_at"] is None
+            assert c.post("/alerts/read", json={}).status_code == 422
+            assert c.post("/alerts/read", json={"alert_ids": ["AL-nope"]}).status_code == 422
+        with api.client("analyst") as c:
+            assert c.get("/alerts").json() == {"unread": 0, "alerts": []}
+            refused = c.post("/alerts/read", json={"alert_ids": [got[0].alert_id]})
+            assert refused.status_code == 422 and "inbox" in refused.json()["detail"]
+        with api.client("supervisor") as c:
+            assert c.post("/alerts/read", json={"all": True}).json() == {"marked": 1}
+            assert c.get("/alerts", params={"unread": True}).json() == {"unread": 0, "alerts": []}
+        assert alerts.unread_count(api.store, sup) == 0
+        assert [ev.actor for ev in api.store.audit_events(0) if ev.action == "alert_read"] == ["supervisor"]

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from graph.core import schema, settings
+from graph.core.errors import InvalidData
 from graph.core.model import Invoice, Ring
 from graph.store import Store
 from loaders import kernels
@@ -27,9 +28,13 @@ from workbench.api.jobs import Job, Jobs
 from workbench.api.models import (
     CODE_RE,
     NUMBER_RE,
+    AlertList,
+    AlertOut,
+    AlertsRead,
     InvoiceBatch,
     JobOut,
     LoadResult,
+    Marked,
     RingOut,
     RingPage,
     RunIn,
@@ -150,6 +155,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
     RingViewer = Annotated[Caller, guard.needs("view_rings")]
     RunViewer = Annotated[Caller, guard.needs("view_rings", "run_detection")]
     Detector = Annotated[Caller, guard.needs("run_detection")]
+    AlertReader = Annotated[Caller, guard.needs("view_alerts")]
     common = (400, 401, 403, 413, 422, 429, 500, 503)
 
     @app.get("/health", tags=["meta"], summary="Liveness (no token)", responses=responses(500, 503))
@@ -276,6 +282,26 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         if job is None:
             raise Problem(404, f"no detection job {job_id} in this API process")
         return _job_out(job)
+
+    # ------------------------------------------------------------------------------------- alerts
+    @app.get("/alerts", response_model=AlertList, tags=["alerts"], responses=responses(*common),
+             summary="The caller's alert inbox, newest first (docs/alerts.md)")
+    def get_alerts(caller: AlertReader, unread: bool = Query(default=False, description="only unread alerts"),
+                   assigned: bool = Query(default=False, description="only alerts about cases assigned to the caller"),
+                   limit: int = Query(default=100, ge=1, le=1000)) -> AlertList:
+        found = alerts.inbox(store, caller.user, unread=unread, assigned=assigned, limit=limit)
+        return AlertList(unread=alerts.unread_count(store, caller.user),
+                         alerts=[AlertOut.model_validate(a.to_record()) for a in found])
+
+    @app.post("/alerts/read", response_model=Marked, tags=["alerts"], responses=responses(*common),
+              summary="Mark alerts of the caller's inbox read (audited)")
+    def post_alerts_read(caller: AlertReader, req: AlertsRead) -> Marked:
+        if not req.all and not req.alert_ids:
+            raise Problem(422, "name the alerts to mark read in alert_ids, or send {\"all\": true}")
+        try:
+            return Marked(marked=alerts.mark_read(store, caller.user, None if req.all else req.alert_ids))
+        except InvalidData as e:
+            raise Problem(422, str(e)) from e
 
     app.add_middleware(Gate, max_bytes=max_bytes, audit_queue=audit_queue)  # type: ignore[arg-type]
     return app

@@ -169,3 +169,36 @@ class JobOut(BaseModel):
 class RunList(BaseModel):
     jobs: list[JobOut]
     runs: list[RunOut]
+
+
+class AlertOut(BaseModel):
+    """One alert of the caller's inbox (docs/alerts.md)."""
+
+    alert_id: str
+    rule: str = Field(description="new_high, new_ring, case_overdue, appeal_overdue, burst, case_assigned, "
+                                  "appeal_filed or verify_void")
+    subject: str = Field(description="what it is about, as kind:id")
+    title: str
+    detail: str
+    created_at: datetime
+    case_id: str | None = None
+    assigned: bool = Field(description="the case it concerns is assigned to the caller")
+    read_at: datetime | None = None
+    data: dict[str, Any]
+
+
+class AlertList(BaseModel):
+    unread: int
+    alerts: list[AlertOut]
+
+
+class AlertsRead(BaseModel):
+    """Which alerts to mark read: ``alert_ids``, or every unread one with ``all``."""
+
+    model_config = ConfigDict(extra="forbid")
+    alert_ids: list[str] = Field(default_factory=list, max_length=1000)
+    all: bool = False
+
+
+class Marked(BaseModel):
+    marked: int
