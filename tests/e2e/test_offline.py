@@ -15,6 +15,9 @@ from tests.helpers.wb_data import PASSWORD
 
 pytestmark = pytest.mark.browser
 LOCAL = {"127.0.0.1", "localhost", ""}
+#: Streamlit's own English words that showed in the Chinese UI (placeholders, uploader, navigation errors)
+STREAMLIT_ENGLISH = ("Choose an option", "Choose options", "Page not found", "Drag and drop", "Browse files",
+                     "per file", "No results", "Upload")
 
 
 @pytest.mark.parametrize("role", ["investigator", "supervisor", "analyst", "admin"])
@@ -26,10 +29,14 @@ def test_every_page_loads_nothing_from_outside(served: Served, page: Any, role: 
     titles = [t.strip().splitlines()[-1] for t in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
               if t.strip()]   # the text after the icon name
     assert len(titles) >= 3, titles
+    english: dict[str, list[str]] = {}
     for title in titles:
         go(page, title)
+        text = page.locator('[data-testid="stAppViewContainer"]').inner_text()
+        english[title] = [w for w in STREAMLIT_ENGLISH if w in text]
     settle(page)
     assert outside == [], sorted(set(outside))
+    assert {t: w for t, w in english.items() if w} == {}   # issue 19: no English Streamlit string in the Chinese UI
 
 
 def test_metrics_endpoint_tells_no_names(served: Served, page: Any) -> None:

@@ -25,6 +25,14 @@ from workbench.ui.session import LANG_COOKIE, cookie, current_user, require_page
 PAGES_DIR = Path(__file__).resolve().parent / "screens"
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"   # a local file: a material icon is a CDN fetch
 
+#: the file uploader's fixed English ("Upload", "200MB per file • CSV, …") replaced by Chinese in the Chinese UI
+ZH_WIDGET_CSS = """<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p { display: none; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after { content: "选择文件"; }
+[data-testid="stFileUploaderDropzoneInstructions"] span { display: none; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after { content: "拖放文件到此处，或点击“选择文件”"; }
+</style>"""
+
 st.set_page_config(page_title="发票虚开团伙调查工作台", page_icon=str(ICON), layout="wide")
 
 if "lang" not in st.session_state:   # a new session (refresh, new tab, link): the link's, then the browser's
@@ -86,4 +94,6 @@ if user is not None:
         st.button(tr("退出登录", "Sign out"), on_click=sign_out, icon=":material/logout:")
 st.sidebar.caption(tr("发票虚开团伙调查工作台", "Fapiao ring investigation workbench"))
 sync_cookies(st.session_state["lang"])
+if st.session_state["lang"] == "zh":
+    st.html(ZH_WIDGET_CSS)   # Streamlit's file uploader has no text parameters: its English words, replaced
 current.run()
