@@ -144,12 +144,15 @@ def labelled(nodes: Sequence[NetNode], edges: Sequence[NetEdge], highlight: Coll
     return set(highlight) | set(top) | {n.id for n in nodes if n.identifier}
 
 
-def legend_items() -> list[tuple[str, str, str]]:
-    """(kind, colour, text) rows of the canvas legend, in the session's language."""
+def legend_items(*, highlight: bool = True, identifiers: bool = False) -> list[tuple[str, str, str]]:
+    """(kind, colour, text) rows of the canvas legend, in the session's language (the border and the
+    identifier rows only when the view has such nodes)."""
     rows = [("dot", TIER_COLOURS[t], term(TIER_NAMES, t)) for t in ("high", "medium", "low")]
     rows.append(("dot", UNSCORED_COLOUR, tr("未评分", "unscored")))
-    rows.append(("ring", HIGHLIGHT_BORDER, tr("粗边框：中心 / 团伙成员", "thick border: centre / ring member")))
-    rows.append(("box", IDENTIFIER_COLOUR, tr("共用的身份信息", "shared identifier")))
+    if highlight:
+        rows.append(("ring", HIGHLIGHT_BORDER, tr("粗边框：中心 / 团伙成员", "thick border: centre / ring member")))
+    if identifiers:
+        rows.append(("box", IDENTIFIER_COLOUR, tr("共用的身份信息", "shared identifier")))
     rows.append(("line", "#7f8c8d", tr("箭头：开票方向，线宽：金额；圆点大小：交易额",
                                        "arrow: invoice direction, width: amount; dot size: volume")))
     return rows
@@ -158,14 +161,15 @@ def legend_items() -> list[tuple[str, str, str]]:
 _LEGEND_JS = """
               window.fapiaoLegend = %s;
               network.on("afterDrawing", function (ctx) {
+                var el = network.body.container, rows = fapiaoLegend.length, h = 18 * rows + 10;
+                var top = el.clientHeight - h - 8;   // a strip at the bottom, kept clear of the drawing
                 ctx.save(); ctx.setTransform(window.devicePixelRatio || 1, 0, 0, window.devicePixelRatio || 1, 0, 0);
                 ctx.font = "12px Noto Sans CJK SC, Noto Sans SC, sans-serif";
                 var w = 0; fapiaoLegend.forEach(function (r) { w = Math.max(w, ctx.measureText(r[2]).width); });
-                var h = 18 * fapiaoLegend.length + 10;
                 ctx.fillStyle = "rgba(255,255,255,0.88)"; ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1;
-                ctx.fillRect(8, 8, w + 40, h); ctx.strokeRect(8, 8, w + 40, h);
+                ctx.fillRect(8, top, w + 40, h); ctx.strokeRect(8, top, w + 40, h);
                 fapiaoLegend.forEach(function (r, i) {
-                  var y = 22 + 18 * i; ctx.fillStyle = r[1]; ctx.strokeStyle = r[1];
+                  var y = top + 14 + 18 * i; ctx.fillStyle = r[1]; ctx.strokeStyle = r[1];
                   if (r[0] === "dot") { ctx.beginPath(); ctx.arc(22, y, 6, 0, 2 * Math.PI); ctx.fill(); }
                   else if (r[0] === "ring") { ctx.lineWidth = 3; ctx.beginPath(); ctx.arc(22, y, 6, 0, 2 * Math.PI); ctx.stroke(); }
                   else if (r[0] === "box") { ctx.fillRect(16, y - 6, 12, 12); }
@@ -173,6 +177,14 @@ _LEGEND_JS = """
                   ctx.fillStyle = "#333"; ctx.textBaseline = "middle"; ctx.fillText(r[2], 36, y);
                 });
                 ctx.restore();
+                if (!window.fapiaoPlaced) {   // the layout's origin (the centre) in the middle of the space above it
+                  window.fapiaoPlaced = true;
+                  var pos = network.getPositions(), mx = 1, my = 1;
+                  Object.keys(pos).forEach(function (k) {
+                    mx = Math.max(mx, Math.abs(pos[k].x)); my = Math.max(my, Math.abs(pos[k].y)); });
+                  var s = Math.min((el.clientWidth / 2 - 80) / mx, ((el.clientHeight - h - 16) / 2 - 40) / my, 1.5);
+                  network.moveTo({position: {x: 0, y: 0}, scale: Math.max(s, 0.05), offset: {x: 0, y: -(h + 16) / 2}});
+                }
               });
               return network;"""
 
@@ -240,7 +252,8 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
     html = net.generate_html(notebook=False)
     html = _CDN_TAGS.sub("", html)
     html = _EMPTY_HEADING.sub("", html)
-    legend = json.dumps(legend_items(), ensure_ascii=False).replace("<", "\\u003c")
+    legend = json.dumps(legend_items(highlight=bool(hl & known), identifiers=any(n.identifier for n in nodes)),
+                        ensure_ascii=False).replace("<", "\\u003c")
     return html.replace("return network;", _PHYSICS_OFF.replace("return network;", _LEGEND_JS % legend), 1)
 
 
