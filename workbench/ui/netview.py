@@ -91,7 +91,7 @@ def layout(node_ids: Sequence[str], edges: Sequence[NetEdge], *, seed: int = 0, 
     >>> pos["a"]
     (0.0, 0.0)
     >>> sorted(round(math.dist((0, 0), pos[k])) for k in "bcd")
-    [220, 220, 220]
+    [160, 160, 160]
     """
     n = len(node_ids)
     if n == 0:
@@ -99,10 +99,10 @@ def layout(node_ids: Sequence[str], edges: Sequence[NetEdge], *, seed: int = 0, 
     if n <= SMALL:
         around = [t for t in node_ids if t != centre]
         k = len(around)
-        radius = max(220.0, 95.0 / math.sin(math.pi / k)) if k > 1 else 220.0
+        radius = max(160.0, 95.0 / math.sin(math.pi / k)) if k > 1 else 160.0
         angles = [2 * math.pi * i / k - math.pi / 2 for i in range(k)]   # round the circle from the top
         if k == 2 and centre is not None:   # two partners below left and right: an edge between them clears the centre
-            angles = [5 * math.pi / 6, math.pi / 6]
+            angles = [3 * math.pi / 4, math.pi / 4]
         out = {t: (round(radius * math.cos(a), 2), round(radius * math.sin(a), 2))
                for t, a in zip(around, angles, strict=True)}
         if centre is not None and centre in node_ids:
@@ -182,7 +182,7 @@ _LEGEND_JS = """
                   var pos = network.getPositions(), mx = 1, my = 1;
                   Object.keys(pos).forEach(function (k) {
                     mx = Math.max(mx, Math.abs(pos[k].x)); my = Math.max(my, Math.abs(pos[k].y)); });
-                  var s = Math.min((el.clientWidth / 2 - 80) / mx, ((el.clientHeight - h - 16) / 2 - 40) / my, 1.5);
+                  var s = Math.min((el.clientWidth / 2 - 80) / mx, ((el.clientHeight - h - 16) / 2 - 40) / my, 1.0);
                   network.moveTo({position: {x: 0, y: 0}, scale: Math.max(s, 0.05), offset: {x: 0, y: -(h + 16) / 2}});
                 }
               });
