@@ -49,11 +49,16 @@ def _rss_mb(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
+    """Child processes of ``pid``, whichever of its threads started them (the JVM forks Python workers
+    from a non-main thread: reading only the main thread's list missed them in the first 1M run)."""
+    out: list[int] = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(x) for x in f.read().split()]
     except OSError:
-        return []
+        pass
+    return out
 
 
 class TreeSampler:
