@@ -47,3 +47,9 @@ def test_open_case_from_a_ring_attaches_members_ring_and_invoices(fresh_env: Dem
 def test_analyst_cannot_open_a_case(app_env: Demo) -> None:
     at = open_page(app_env, "analyst", "rings", ring=app_env.ring.ring_id)
     assert not [b for b in at.button if b.label.startswith("立案")]
+
+
+def test_ring_list_filters_by_score(app_env: Demo) -> None:
+    at = open_page(app_env, "investigator", "rings")
+    at.slider(key="rings_score").set_value(0.9).run()
+    assert at.dataframe[0].value["编号"].tolist() == [app_env.ring.ring_id]     # the hub (0.7) is filtered out

@@ -160,3 +160,24 @@ def test_short_name_drops_the_legal_form_only() -> None:
     assert views.short_name("深圳甲贸易有限公司") == "深圳甲贸易"
     assert views.short_name("华信股份有限公司") == "华信"
     assert views.short_name("有限公司") == "有限公司"
+
+
+def test_filter_rings_by_kind_score_amount_and_dates(demo_store: Demo) -> None:
+    from datetime import date
+
+    store = EmbeddedStore(demo_store.path)
+    try:
+        rows = views.ring_summaries(store, "run-2")
+    finally:
+        store.close()
+    cycle, hub = demo_store.ring.ring_id, demo_store.new_ring.ring_id
+    ids = lambda got: sorted(r.ring_id for r in got)  # noqa: E731
+    assert ids(views.filter_rings(rows)) == sorted([cycle, hub])
+    assert ids(views.filter_rings(rows, kinds={"cycle"})) == [cycle]
+    assert ids(views.filter_rings(rows, min_score=0.9)) == [cycle]
+    by_id = {r.ring_id: r for r in rows}
+    assert ids(views.filter_rings(rows, min_fen=by_id[hub].fen + 1)) == sorted(
+        r.ring_id for r in rows if r.fen > by_id[hub].fen)
+    assert ids(views.filter_rings(rows, start=date(2024, 4, 5))) == [hub]         # the cycle ended in early April
+    assert ids(views.filter_rings(rows, end=date(2024, 3, 31))) == [cycle]        # the hub began on 10 April
+    assert views.filter_rings(rows, start=date(2030, 1, 1)) == []

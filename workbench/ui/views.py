@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -304,3 +304,22 @@ def ring_identifiers(store: Store, ring: Ring) -> list[SharedIdentifier]:
     for row in store.identifiers(list(ring.members)).to_pylist():
         holders.setdefault((row["kind"], row["value"]), set()).add(row["tax_id"])
     return [SharedIdentifier(k, v, tuple(sorted(h))) for (k, v), h in sorted(holders.items()) if len(h) >= 2]
+
+
+def filter_rings(rows: Sequence[RingSummary], *, kinds: Collection[str] = (), min_score: float = 0.0,
+                 min_fen: int = 0, start: date | None = None, end: date | None = None) -> list[RingSummary]:
+    """The rings list after its filters: kinds (none: all), minimum score, minimum total amount (fen), and
+    invoices inside ``start``..``end`` (local dates, inclusive; a ring without stored invoices passes only
+    when no date is set)."""
+    out = []
+    for r in rows:
+        if kinds and r.kind not in kinds:
+            continue
+        if r.score < min_score or r.fen < min_fen:
+            continue
+        if start is not None and (r.first is None or r.last is None or r.last.astimezone(_TZ).date() < start):
+            continue
+        if end is not None and (r.first is None or r.first.astimezone(_TZ).date() > end):
+            continue
+        out.append(r)
+    return out

@@ -3,6 +3,8 @@ evidence, an interactive view of exactly the ring, and "open case"."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +20,14 @@ from workbench.ui.fmt import day, money, money_full, plain
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
-from workbench.ui.views import ring_identifiers, ring_invoices, ring_summaries, ring_titles
+from workbench.ui.views import (
+    RingSummary,
+    filter_rings,
+    ring_identifiers,
+    ring_invoices,
+    ring_summaries,
+    ring_titles,
+)
 
 user = require_page("view_rings")
 store = get_store()
@@ -135,8 +144,25 @@ summaries = _ring_table(store.uri, runs[0].run_id)
 if summaries.empty:
     st.info(tr("最近一次检测没有发现团伙。", "The latest run found no rings."))
     st.stop()
-kinds = st.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()), format_func=lambda k: term(RING_KINDS, k), placeholder=pick())
-view = summaries[summaries["kind"].isin(kinds)] if kinds else summaries
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 3])
+    kinds = c1.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()),
+                           format_func=lambda k: term(RING_KINDS, k), placeholder=pick(), key="rings_kinds")
+    min_score = c2.slider(tr("最低评分", "Minimum score"), 0.0, 1.0, 0.0, 0.05, key="rings_score")
+    min_wan = c3.number_input(tr("最低金额（万元）", "Minimum total (10k yuan)"), 0, 10_000_000, 0, step=10,
+                              key="rings_amount")
+    use_dates = c4.toggle(tr("限定开票日期", "Limit issue dates"), key="rings_use_dates")
+    dates: tuple[date, ...] = ()
+    if use_dates:
+        today = date.today()
+        dates = tuple(c4.date_input(tr("日期范围", "Date range"), (today - timedelta(days=365), today),
+                                    key="rings_dates"))
+ring_rows = [RingSummary(str(r["ring_id"]), str(r["kind"]), int(r["members"]), int(r["invoices"]), float(r["score"]),
+                         None if pd.isna(r["first"]) else r["first"], None if pd.isna(r["last"]) else r["last"],
+                         int(r["fen"])) for r in summaries.to_dict("records")]
+keep = {r.ring_id for r in filter_rings(ring_rows, kinds=kinds, min_score=min_score, min_fen=int(min_wan) * 1_000_000,
+                                        start=dates[0] if dates else None, end=dates[-1] if len(dates) == 2 else None)}
+view = summaries[summaries["ring_id"].isin(keep)]
 shown = pd.DataFrame({
     tr("团伙", "Ring"): view["title_en"] if lang() == "en" else view["title_zh"],
     tr("类型", "Kind"): [term(RING_KINDS, k) for k in view["kind"]],
@@ -148,8 +174,8 @@ shown = pd.DataFrame({
     tr("金额合计", "Total"): [money(int(f)) for f in view["fen"]],
     tr("编号", "Id"): view["ring_id"],
 })
-st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(summaries)} 个团伙；勾选一行查看详情。",
-              f"{len(summaries)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
+st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(summaries)} 个团伙，筛选后 {len(view)} 个；勾选一行查看详情。",
+              f"{len(view)} of {len(summaries)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
 picked = table(store, user, shown, "rings", export=pd.DataFrame({
     "ring_id": view["ring_id"], "title": view["title_en"] if lang() == "en" else view["title_zh"], "kind": [term(RING_KINDS, k) for k in view["kind"]], "members": view["members"],
     "invoices": view["invoices"], "score": view["score"], "first": [day(t) for t in view["first"]],
