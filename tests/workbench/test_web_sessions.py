@@ -90,4 +90,5 @@ def test_a_deep_link_opened_signed_out_lands_on_its_page(app_env: Demo, monkeypa
     next(b for b in at.button if b.label == "登录").click().run()
     assert not at.exception
     assert "构成团伙的发票（按时间顺序）" in texts(at)             # the ring asked for, not the overview
-    assert at.query_params["ring"] == app_env.ring.ring_id
+    ring = at.query_params["ring"]                                # AppTest of Streamlit 1.56 (the floor) gives a list
+    assert (ring if isinstance(ring, str) else ring[-1]) == app_env.ring.ring_id
