@@ -11,6 +11,8 @@ import pytest
 # Streamlit must not unload modules that change on disk while the tests run.
 os.environ.setdefault("STREAMLIT_SERVER_FILE_WATCHER_TYPE", "none")
 
+from graph import open_store
+from graph.store import Store
 from tests.helpers.wb_data import Demo, build
 
 
@@ -33,3 +35,13 @@ def fresh_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]
     demo = build(tmp_path / "workspace")
     monkeypatch.setenv("FAPIAO_STORE", demo.uri)
     yield demo
+
+
+@pytest.fixture()
+def fresh_store(fresh_env: Demo) -> Iterator[tuple[Demo, Store]]:
+    """A private demo workspace and the store open on it (closed after the test)."""
+    store = open_store(fresh_env.uri)
+    try:
+        yield fresh_env, store
+    finally:
+        store.close()

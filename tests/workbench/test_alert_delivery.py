@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from graph import open_store
 from graph.store import Store
 from tests.helpers.alert_sinks import smtp_sink, webhook_receiver
-from tests.helpers.wb_data import Demo, build
+from tests.helpers.wb_data import Demo
 from workbench import alerts, audit, signing
 from workbench.alerts import delivery
 
 
 @pytest.fixture()
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Demo, Store]]:
+def env(fresh_store: tuple[Demo, Store], monkeypatch: pytest.MonkeyPatch) -> tuple[Demo, Store]:
     monkeypatch.setenv("FAPIAO_ALERT_BACKOFF", "60")
     monkeypatch.setenv("FAPIAO_ALERT_RETRIES", "3")
     monkeypatch.setenv("FAPIAO_ALERT_TIMEOUT", "1")
-    demo = build(tmp_path / "ws")
-    store = open_store(demo.uri)
-    try:
-        yield demo, store
-    finally:
-        store.close()
+    return fresh_store
 
 
 def _audited(store: Store, action: str) -> list[str]:

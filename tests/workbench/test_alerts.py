@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from graph import open_store
 from graph.core import schema
 from graph.core.errors import InvalidData, NotFound, PermissionDenied
 from graph.store import Store
-from tests.helpers.wb_data import Demo, build
+from tests.helpers.wb_data import Demo
 from workbench import alerts, appeals, audit, cases
 from workbench.alerts import engine
 from workbench.alerts.model import alert_id
 
 
 @pytest.fixture()
-def env(tmp_path: Path) -> Iterator[tuple[Demo, Store]]:
-    demo = build(tmp_path / "ws")
-    store = open_store(demo.uri)
-    try:
-        yield demo, store
-    finally:
-        store.close()
+def env(fresh_store: tuple[Demo, Store]) -> tuple[Demo, Store]:
+    return fresh_store
 
 
 def _actions(store: Store, action: str) -> list[str]:
