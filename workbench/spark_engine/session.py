@@ -52,6 +52,11 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     try:
         spark = builder.getOrCreate()
     except Exception as e:          # py4j / JVM start-up errors carry no common type
-        raise ConfigError(f"could not start Spark with master {master!r}: {str(e).splitlines()[0][:300]}") from e
+        text = str(e)
+        hint = ("the master did not answer (Spark gave up after its connection retries): check the URL, that the "
+                "master runs and that this machine can reach it" if any(
+                    w in text for w in ("stopped SparkContext", "unresponsive", "Connection refused", "Failed to connect"))
+                else text.splitlines()[0][:300] if text else type(e).__name__)
+        raise ConfigError(f"could not start Spark with master {master!r}: {hint}") from e
     spark.sparkContext.setLogLevel("WARN")
     return spark
