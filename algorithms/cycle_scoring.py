@@ -63,6 +63,12 @@ INPUT_ZH = {"item_code": "商品编码", "identifiers": "电话/银行账户等�
 YOUNG_DAYS = 180
 #: null loops whose statistic's tail is extrapolated beyond the largest null values (see ``empirical_pvalue``)
 TAIL = 250
+#: fewest null loops of a stratum (two-company loops / longer loops) for it to be judged on its own
+MIN_STRATUM = 500
+#: null loops wanted per loop tested (more shuffled copies are made until the null holds this many, at most
+#: ``max_copies`` copies and :data:`MAX_NULL_LOOPS` loops)
+NULL_PER_LOOP = 10
+MAX_NULL_LOOPS = 250_000
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ def loop_statistics(cycles: Sequence[TemporalCycle], ctx: LoopContext) -> pd.Dat
 
     Also ``closing_drift``, ``pair_use``, ``member_degree``, ``young_members`` as measured (unsigned). Vectorised."""
     n = len(cycles)
-    cols = [*COMPONENTS, "closing_drift", "pair_use", "member_degree", "young_members"]
+    cols = [*COMPONENTS, "closing_drift", "pair_use", "member_degree", "young_members", "length"]
     if n == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     lengths = np.fromiter((len(c.hops) for c in cycles), dtype=np.int64, count=n)
@@ -196,6 +202,7 @@ def loop_statistics(cycles: Sequence[TemporalCycle], ctx: LoopContext) -> pd.Dat
         "unusual_amount": unusual, "same_item": same_item.astype(float), "shared_identity": shared_any.astype(float),
         "young": (n_young > 0).astype(float),
         "closing_drift": closing, "pair_use": use, "member_degree": deg, "young_members": n_young.astype(float),
+        "length": lengths.astype(float),
     })
 
 
@@ -235,15 +242,31 @@ def significance(
         logs = [np.log(empirical_pvalue(frame[k].to_numpy(float), null[k].to_numpy(float))) for k in names]
         return np.asarray(-2.0 * np.sum(logs, axis=0), dtype=np.float64) if len(frame) else np.zeros(0)
 
-    null_stat = fisher(null) if len(null) else np.zeros(0)
-    p = empirical_pvalue(fisher(observed), null_stat, tail=min(TAIL, len(null_stat) // 10))
+    p = np.ones(len(observed))
+    for o_rows, n_rows in _strata(observed, null):
+        sub = null.iloc[n_rows]
+        null_stat = fisher(sub) if len(sub) else np.zeros(0)
+        p[o_rows] = empirical_pvalue(fisher(observed.iloc[o_rows]), null_stat, tail=min(TAIL, len(null_stat) // 10))
     reject, q = bh_fdr(p, q=fdr)
     return score, p, q, reject, comp_obs
 
 
+def _strata(observed: pd.DataFrame, null: pd.DataFrame) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """(observed rows, null rows) per stratum: two-company loops (对开, which busy trading partners close all the
+    time) are compared with the null's two-company loops, longer loops with the longer ones; one stratum when
+    either side has fewer than :data:`MIN_STRATUM` null loops or there is no ``length`` column."""
+    everything = [(np.arange(len(observed)), np.arange(len(null)))]
+    if "length" not in observed or "length" not in null:
+        return everything
+    o2, n2 = observed["length"].to_numpy() <= 2, null["length"].to_numpy() <= 2
+    if min(int(n2.sum()), int((~n2).sum())) < MIN_STRATUM:
+        return everything
+    return [(np.flatnonzero(o2), np.flatnonzero(n2)), (np.flatnonzero(~o2), np.flatnonzero(~n2))]
+
+
 def null_statistics(
     inv: pd.DataFrame, ctx: LoopContext, *, copies: int = 2, seed: int = 0, max_invoices: int = 300_000,
-    finder: Callable[..., CycleSearch] | None = None, **search: Any,
+    min_loops: int = 0, max_copies: int = 20, finder: Callable[..., CycleSearch] | None = None, **search: Any,
 ) -> pd.DataFrame:
     """:func:`loop_statistics` of the loops in ``copies`` shuffled copies of ``inv`` (the null model).
 
@@ -253,14 +276,21 @@ def null_statistics(
     the statistics are local in time, so a slice of a large table gives the same null distribution for a
     fraction of the time. Relation counts and partner counts come from the whole shuffled copy; shared
     identifiers and youth from ``ctx`` (rewiring changes neither). ``finder`` replaces ``temporal_cycles`` with
-    an engine that finds the same loops (the Spark engine)."""
+    an engine that finds the same loops (the Spark engine).
+
+    More copies are made (up to ``max_copies``) while the null holds fewer than ``min_loops`` loops: a
+    p-value cannot be smaller than about 1 / (null loops), so the null must grow with the number of loops
+    tested for the false discovery rate to be reachable (``score_cycles`` asks for
+    :data:`NULL_PER_LOOP` null loops per loop found)."""
     from algorithms._tables import TZ, localized
     from algorithms.cycles import temporal_cycles
     from algorithms.significance import rewire, shuffle_times
 
-    parts = []
-    for k in range(copies):
+    parts: list[pd.DataFrame] = []
+    k = 0
+    while k < copies or (k < max_copies and sum(len(x) for x in parts) < min_loops):
         rng = np.random.default_rng([seed, k])
+        k += 1
         shuffled = shuffle_times(rewire(inv, rng=rng, period="month"), rng=rng)
         sub = shuffled
         if len(shuffled) > max_invoices:

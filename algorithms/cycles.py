@@ -132,6 +132,8 @@ class CycleSearch:
     truncated_starts: int         # start invoices whose search hit ``max_expansions``
     seconds: float
     stats: dict[str, float] = field(default_factory=dict)
+    gate: float | None = None      # ratio gate used (``gate_ratio`` or chosen by ``budget``); None = none
+    gate_trials: tuple[GateTrial, ...] = ()   # the automatic choice's sampled gates, narrowest first
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,6 +178,8 @@ def temporal_cycles(
     workers: int | None = None,
     memo: bool = True,
     orientation: str = BOTH,
+    gate_ratio: float | None = None,
+    budget: float | None = None,
 ) -> CycleSearch:
     """Find time-ordered issuer→buyer loops of ``min_len..max_len`` taxpayers inside a window, in both orientations.
 
@@ -194,6 +198,17 @@ def temporal_cycles(
         drift is always measured and reported. On busy real-world graphs (hubs with thousands of
         invoices) the number of ungated time-ordered loops explodes; a lenient gate (0.3-0.5) keeps
         the search fast while every loop that moves "the same money" around survives.
+    gate_ratio
+        Optional ratio gate (used when ``max_drift`` is None): a hop is only followed when its total lies
+        within a factor ``1 + gate_ratio`` of the first invoice's (symmetric on the log scale, so a loop
+        whose amounts shrink hop after hop by fees is kept as long as a loop that grows). The null model
+        passes the gate the real search used.
+    budget
+        Data-adaptive gate (used when ``max_drift`` and ``gate_ratio`` are None): the widest gate of
+        :data:`AUTO_GATES` (no gate last) whose whole search, estimated on a fixed sample of start invoices,
+        follows at most ``budget`` hops and finds at most ``budget * LOOPS_PER_HOP`` loops (see
+        :func:`_choose_gate`); the choice and its sampled trials are returned (``gate``, ``gate_trials``).
+        None (and no gate given) = no gate.
     statuses
         Invoice statuses that count as real trade (void and red-letter invoices do not).
     max_expansions
@@ -227,44 +242,179 @@ def temporal_cycles(
     buyer = codes[n_inv:].astype(np.int64)
     tm = _epoch_seconds(inv["issued_at"])
     amt = inv["total_fen"].to_numpy(dtype=np.float64)
-    gate = float("inf") if max_drift is None else float(max_drift)
+    searches = ORIENTATION_SEARCHES[orientation]
     stats: dict[str, float] = {}
-    cycles: list[TemporalCycle] = []
-    instances = truncated = kept = 0
-    for label in ORIENTATION_SEARCHES[orientation]:
-        t_dir = time.perf_counter()
+    indexes: dict[str, _Index] = {}
+    for label in searches:
         # "against": the same search on the reversed invoices (buyer → seller) finds the loops whose
         # invoices are time-ordered against the invoice direction
         src, dst = (seller, buyer) if label == ALONG else (buyer, seller)
-        lo_len = min_len if label == ALONG else max(min_len, 3)   # a 2-member loop is ordered both ways: once
-        found, n_keep, counts, t_scc = _search_rows(
-            src, dst, tm, amt, len(names), window, gate, lo_len, max_len, max_expansions, memo, workers)
+        indexes[label] = _prepare(src, dst, tm, amt, len(names), window)
+    lo_len = {label: min_len if label == ALONG else max(min_len, 3) for label in searches}  # 2 members: once
+    trials: tuple[GateTrial, ...] = ()
+    if max_drift is not None:
+        factors = (1.0 - float(max_drift), 1.0 + float(max_drift))
+        chosen: float | None = None
+    elif gate_ratio is not None or budget is None:
+        chosen = gate_ratio
+        factors = _ratio_factors(chosen)
+    else:
+        t_gate = time.perf_counter()
+        chosen, trials = _choose_gate(indexes, lo_len, budget, max_len, max_expansions, memo, workers)
+        factors = _ratio_factors(chosen)
+        stats["gate_choice"] = time.perf_counter() - t_gate
+    cycles: list[TemporalCycle] = []
+    instances = truncated = kept = 0
+    for label in searches:
+        t_dir = time.perf_counter()
+        ix = indexes[label]
+        found, counts = _search_all(ix, factors, lo_len[label], max_len, max_expansions, memo, workers)
         t_search = time.perf_counter()
         cycles.extend(deduplicate(found, inv, seller, tm, label))
         done = time.perf_counter()
         instances += len(found)
         truncated += counts[0]
-        kept = max(kept, n_keep)
-        stats |= {f"{label}_scc": t_scc - t_dir, f"{label}_search": t_search - t_dir - (t_scc - t_dir),
+        kept = max(kept, ix.kept)
+        stats |= {f"{label}_scc": ix.seconds, f"{label}_search": t_search - t_dir,
                   f"{label}_dedup": done - t_search, f"{label}_loops": float(len(cycles)),
                   f"{label}_hops_followed": float(counts[1]), f"{label}_memo_skips": float(counts[3])}
-        stats["scc"] = stats.get("scc", 0.0) + t_scc - t_dir
-        stats["search"] = stats.get("search", 0.0) + t_search - t_scc
+        stats["scc"] = stats.get("scc", 0.0) + ix.seconds
+        stats["search"] = stats.get("search", 0.0) + t_search - t_dir
         stats["dedup"] = stats.get("dedup", 0.0) + done - t_search
         stats["hops_followed"] = stats.get("hops_followed", 0.0) + counts[1]
         stats["hops_gathered"] = stats.get("hops_gathered", 0.0) + counts[2]
         stats["memo_skips"] = stats.get("memo_skips", 0.0) + counts[3]
-    if len(ORIENTATION_SEARCHES[orientation]) > 1:
+    if len(searches) > 1:
         cycles.sort(key=lambda c: (c.spread, c.span_days, c.orientation != ALONG, c.members))
-    return CycleSearch(cycles, instances, n_inv, kept, truncated, time.perf_counter() - started, stats)
+    return CycleSearch(cycles, instances, n_inv, kept, truncated, time.perf_counter() - started, stats,
+                       gate=chosen, gate_trials=trials)
 
 
-def _search_rows(
-    src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, window: int, gate: float, min_len: int,
-    max_len: int, max_expansions: int, memo: bool, workers: int | None,
-) -> tuple[I64, int, list[int], float]:
-    """The kernel over every start invoice of ``src → dst``: (loop rows of invoice indices, invoices kept by
-    the window/SCC pruning, [truncated starts, hops followed, gathered, memo skips], time the pruning ended)."""
+def _ratio_factors(ratio: float | None) -> tuple[float, float]:
+    """[lo_f, up_f] of a ratio gate: a hop's total within a factor ``1 + ratio`` of the first invoice's."""
+    if ratio is None:
+        return -np.inf, np.inf
+    return 1.0 / (1.0 + ratio), 1.0 + ratio
+
+
+def _search_all(ix: _Index, factors: tuple[float, float], min_len: int, max_len: int, max_expansions: int,
+                memo: bool, workers: int | None, starts: I64 | None = None) -> tuple[I64, list[int]]:
+    """The kernel over every start invoice (or ``starts``): (loop rows of invoice indices,
+    [truncated starts, hops followed, gathered, memo skips])."""
+    starts = ix.start_edges if starts is None else starts
+    # contiguous chunks of start invoices, results kept in chunk order: the same rows for any thread count
+    n_chunks = max(1, min(256, len(starts) // 2048))
+    bounds = np.linspace(0, len(starts), n_chunks + 1).astype(np.int64).tolist()
+    chunks = list(zip(bounds[:-1], bounds[1:], strict=True))
+    threads = max(1, min(workers if workers is not None else usable_cpus(), n_chunks))
+
+    def one(c: tuple[int, int]) -> tuple[list[I64], I64]:
+        return _run(ix, starts, c[0], c[1], factors, min_len, max_len, max_expansions, memo)
+
+    if threads == 1:
+        results = [one(c) for c in chunks]
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            results = list(ex.map(one, chunks))
+    rows = [part for r in results for part in r[0]]
+    counts = [int(x) for x in np.sum([r[1] for r in results], axis=0)]
+    found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
+    return found, counts
+
+
+@dataclass(frozen=True)
+class GateTrial:
+    """One gate tried on a sample of start invoices (both orientations): what the whole search would cost."""
+
+    ratio: float | None            # None = no gate
+    est_hops: float                # hops the whole search would follow (sample × starts / sampled)
+    est_loops: float               # loop instances it would find
+    sample_loops: int              # loop instances found from the sampled starts
+    truncated: int                 # sampled starts cut by ``max_expansions``
+    complete: bool                 # False when the sample was stopped early (already over the budget)
+
+    def fits(self, budget: float) -> bool:
+        return self.complete and self.est_hops <= budget and self.est_loops <= budget * LOOPS_PER_HOP \
+            and self.truncated == 0
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able, for the run's parameters."""
+        return {"ratio": self.ratio, "est_hops": round(self.est_hops), "est_loops": round(self.est_loops),
+                "sample_loops": self.sample_loops, "truncated": self.truncated, "complete": self.complete}
+
+
+#: ratio gates tried by the automatic choice, narrowest first (a hop's total within a factor 1 + r of the
+#: loop's first invoice's); ``None`` = no gate
+AUTO_GATES: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, None)
+#: start invoices sampled per orientation to estimate a gate's cost
+GATE_SAMPLE = 2_000
+#: loops allowed per hop of the budget (3,000 per million): every loop found is deduplicated and then compared
+#: with ~10 null loops, each found by searching a shuffled copy (measured 2026-12-02: a hop costs 0.3-1 µs, a
+#: loop and its null share ~0.5 ms per copy)
+LOOPS_PER_HOP = 0.003
+
+
+def _choose_gate(indexes: dict[str, _Index], lo_len: dict[str, int], budget: float, max_len: int,
+                 max_expansions: int, memo: bool, workers: int | None) -> tuple[float | None, tuple[GateTrial, ...]]:
+    """The widest gate of :data:`AUTO_GATES` whose search, estimated on a fixed sample of start invoices
+    (every k-th in time order, both orientations), fits ``budget`` hops and ``budget * LOOPS_PER_HOP`` loops
+    without cutting any sampled start. The narrowest gate when none fits. Deterministic (no randomness)."""
+    samples = {}
+    for label, ix in indexes.items():
+        step = max(1, len(ix.start_edges) // GATE_SAMPLE)
+        samples[label] = (ix.start_edges[::step], len(ix.start_edges) / max(1, len(ix.start_edges[::step])))
+    trials: list[GateTrial] = []
+    chosen: float | None = AUTO_GATES[0]
+    for ratio in AUTO_GATES:
+        hops = loops = 0.0
+        found = cut = 0
+        complete = True
+        for label, ix in indexes.items():
+            starts, scale = samples[label]
+            for part in np.array_split(starts, 8):        # stop early once the estimate is over the budget
+                if not len(part):
+                    continue
+                rows, counts = _search_all(ix, _ratio_factors(ratio), lo_len[label], max_len, max_expansions,
+                                           memo, workers, starts=part)
+                hops += counts[1] * scale
+                loops += len(rows) * scale
+                found += len(rows)
+                cut += counts[0]
+                if hops > budget or loops > budget * LOOPS_PER_HOP or cut:
+                    complete = False
+                    break
+            if not complete:
+                break
+        trial = GateTrial(ratio, hops, loops, found, cut, complete)
+        trials.append(trial)
+        if not trial.fits(budget):
+            break
+        chosen = ratio
+    return chosen, tuple(trials)
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The search's arrays for one orientation (``src → dst``), built once, searched with any gate."""
+
+    n: int
+    src: I64
+    dst: I64
+    tm: I64
+    amt: npt.NDArray[np.float64]
+    window: int
+    t0: int
+    comp: I64
+    kept: int
+    arrays: tuple[Any, ...]       # the kernel's arguments between ``comp`` and ``cand`` (see :func:`_run`)
+    start_edges: I64
+    max_out: int
+    seconds: float                # time spent on the pruning (components)
+
+
+def _prepare(src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, window: int) -> _Index:
+    """Window components, pruning and the kernel's lookup arrays of ``src → dst``."""
+    started = time.perf_counter()
     t0 = int(tm.min())
     comp = _window_components(src, dst, tm, n, window, t0)
     w_of = (tm - t0) // window
@@ -273,27 +423,15 @@ def _search_rows(
     w_prev = np.maximum(w_of - 1, 0)
     in_scc |= (comp[w_prev, src] >= 0) & (comp[w_prev, src] == comp[w_prev, dst])
     keep = np.flatnonzero(in_scc)
-    t_scc = time.perf_counter()
+    t_scc = time.perf_counter() - started
     start_edges = keep[np.argsort(tm[keep], kind="stable")].astype(np.int64)
-    found, counts = search_loops(src, dst, tm, amt, n, comp, keep, start_edges, window=window, t0=t0, gate=gate,
-                                 min_len=min_len, max_len=max_len, max_expansions=max_expansions, memo=memo,
-                                 workers=workers)
-    return found, len(keep), counts, t_scc
+    return _index(src, dst, tm, amt, n, comp, keep, start_edges, window, t0, t_scc)
 
 
-def search_loops(
-    src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, comp: I64, keep: I64, start_edges: I64, *,
-    window: int, t0: int, gate: float, min_len: int, max_len: int, max_expansions: int, memo: bool,
-    workers: int | None,
-) -> tuple[I64, list[int]]:
-    """Run the numba kernel (:func:`algorithms.cycles_kernels.search`) from ``start_edges`` over the invoices
-    ``keep`` of ``src → dst`` (``comp[w, node]``: component of ``node`` in window ``w`` counted from ``t0``, -1 =
-    none): (loop rows of invoice indices, -1 padded, in start order; [truncated starts, hops followed, gathered,
-    memo skips]).
-
-    The in-process search calls it once over the whole table; the Spark engine
-    (:mod:`workbench.spark_engine`) once per time window × strongly connected component, with that
-    partition's invoices, so both run the same kernel on the same hops."""
+def _index(src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, comp: I64, keep: I64, start_edges: I64,
+           window: int, t0: int, seconds: float = 0.0) -> _Index:
+    """The kernel's lookup arrays over the invoices ``keep`` of ``src → dst``."""
+    w_of = (tm - t0) // window
     # outgoing invoices per node in time order; incoming times per node for the closing check
     out_edge = keep[np.lexsort((tm[keep], src[keep]))].astype(np.int64)
     out_ptr = np.searchsorted(src[out_edge], np.arange(n + 1)).astype(np.int64)
@@ -303,7 +441,6 @@ def search_loops(
     in_time = tm[in_order].astype(np.int64)
     # amount-band index: outgoing invoices per (node, time slot), sorted by total inside the slot
     n_slots = comp.shape[0]
-    w_of = (tm - t0) // window
     slot_key = src[keep] * n_slots + w_of[keep]
     band_edge = keep[np.lexsort((keep, amt[keep], slot_key))].astype(np.int64)
     band_ptr = np.searchsorted(slot_key[np.lexsort((keep, amt[keep], slot_key))],
@@ -317,40 +454,54 @@ def search_loops(
     pair_src = src[pair_edge]
     pair_time = tm[pair_edge].astype(np.int64)
     max_out = int(np.diff(out_ptr).max()) if n else 0
+    arrays = (out_ptr, out_edge, out_time, out_dst, in_ptr, in_time, comp, band_ptr, band_edge,
+              band_amt, band_time, band_dst, pair_src, pair_time, pair_edge)
+    return _Index(n, src, dst, tm, amt, window, t0, comp, len(keep), arrays, start_edges, max_out, seconds)
 
-    def run(lo: int, hi: int) -> tuple[list[I64], I64]:
-        """Search start positions [lo, hi) (one thread; the kernel releases the GIL)."""
-        cand = np.empty((max_len + 1) * max(max_out, 1), dtype=np.int64)
-        parts: list[I64] = []
-        counts = np.zeros(4, dtype=np.int64)    # truncated, followed, gathered, memo skips
-        pos, cap = lo, 1 << 10
-        while pos < hi:
-            out = np.empty((cap, max_len), dtype=np.int64)
-            pos, n_out, *more = search(
-                n, src, dst, tm, amt, gate, out_ptr, out_edge, out_time, out_dst, in_ptr, in_time, comp,
-                start_edges, band_ptr, band_edge, band_amt, band_time, band_dst, cand, pair_src, pair_time, pair_edge,
-                pos, hi, window, t0, min_len,
-                max_len, max_expansions, memo, out,
-            )
-            counts += np.asarray(more, dtype=np.int64)
-            parts.append(out[:n_out].copy())
-            cap = cap * 2 if n_out == 0 else min(cap * 2, 1 << 18)    # one start may need more rows
-        return parts, counts
 
-    # contiguous chunks of start invoices, results kept in chunk order: the same rows for any thread count
-    n_chunks = max(1, min(256, len(start_edges) // 2048))
-    bounds = np.linspace(0, len(start_edges), n_chunks + 1).astype(np.int64).tolist()
-    chunks = list(zip(bounds[:-1], bounds[1:], strict=True))
-    threads = max(1, min(workers if workers is not None else usable_cpus(), n_chunks))
-    if threads == 1:
-        results = [run(lo, hi) for lo, hi in chunks]
-    else:
-        with ThreadPoolExecutor(threads) as ex:
-            results = list(ex.map(lambda c: run(*c), chunks))
-    rows = [part for r in results for part in r[0]]
-    counts = [int(x) for x in np.sum([r[1] for r in results], axis=0)]
-    found = np.concatenate(rows) if rows else np.zeros((0, max_len), dtype=np.int64)
-    return found, counts
+def search_loops(
+    src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, comp: I64, keep: I64, start_edges: I64, *,
+    window: int, t0: int, gate: float, min_len: int, max_len: int, max_expansions: int, memo: bool,
+    workers: int | None, factors: tuple[float, float] | None = None,
+) -> tuple[I64, list[int]]:
+    """Run the numba kernel (:func:`algorithms.cycles_kernels.search`) from ``start_edges`` over the invoices
+    ``keep`` of ``src → dst`` (``comp[w, node]``: component of ``node`` in window ``w`` counted from ``t0``, -1 =
+    none): (loop rows of invoice indices, -1 padded, in start order; [truncated starts, hops followed, gathered,
+    memo skips]). ``gate``: a fixed gate (within ``gate`` of the first invoice's total, ``inf`` = none);
+    ``factors`` (a ratio gate's [lo, up], see :func:`_ratio_factors`) replaces it.
+
+    The in-process search uses the same kernel over the whole table; the Spark engine
+    (:mod:`workbench.spark_engine`) calls this once per time window × strongly connected component, with that
+    partition's invoices, so both run the same kernel on the same hops."""
+    if factors is None:
+        factors = (-np.inf, np.inf) if gate == np.inf else (1.0 - gate, 1.0 + gate)
+    ix = _index(src, dst, tm, amt, n, comp, keep, start_edges, window, t0)
+    return _search_all(ix, factors, min_len, max_len, max_expansions, memo, workers)
+
+
+def _run(ix: _Index, starts: I64, lo: int, hi: int, factors: tuple[float, float], min_len: int, max_len: int,
+         max_expansions: int, memo: bool) -> tuple[list[I64], I64]:
+    """Search start positions [lo, hi) of ``starts`` (one thread; the kernel releases the GIL): loop rows and
+    [truncated, followed, gathered, memo skips]. ``factors``: a hop's total must lie in [lo_f, up_f] × the
+    first invoice's."""
+    out_ptr, out_edge, out_time, out_dst, in_ptr, in_time, comp, band_ptr, band_edge, band_amt, band_time, \
+        band_dst, pair_src, pair_time, pair_edge = ix.arrays
+    cand = np.empty((max_len + 1) * max(ix.max_out, 1), dtype=np.int64)
+    parts: list[I64] = []
+    counts = np.zeros(4, dtype=np.int64)    # truncated, followed, gathered, memo skips
+    pos, cap = lo, 1 << 10
+    while pos < hi:
+        out = np.empty((cap, max_len), dtype=np.int64)
+        pos, n_out, *more = search(
+            ix.n, ix.src, ix.dst, ix.tm, ix.amt, factors[0], factors[1], out_ptr, out_edge, out_time, out_dst,
+            in_ptr, in_time, comp, starts, band_ptr, band_edge, band_amt, band_time, band_dst, cand,
+            pair_src, pair_time, pair_edge, pos, hi, ix.window, ix.t0, min_len,
+            max_len, max_expansions, memo, out,
+        )
+        counts += np.asarray(more, dtype=np.int64)
+        parts.append(out[:n_out].copy())
+        cap = cap * 2 if n_out == 0 else min(cap * 2, 1 << 18)    # one start may need more rows
+    return parts, counts
 
 
 def _epoch_seconds(col: pd.Series) -> I64:

@@ -3,7 +3,7 @@
 Each depth-first frame first gathers its candidate hops into a shared stack buffer, then walks them in
 time order. With a drift gate, candidates come from an *amount-band index*: a taxpayer's outgoing
 invoices grouped by time slot (``window`` long) and sorted by total inside a slot, so only invoices
-within ``gate`` of the loop's first invoice's total are touched (two binary searches per slot, at most
+in ``[lo_f, up_f]`` × the loop's first invoice's total are touched (two binary searches per slot, at most
 two slots per frame) instead of every invoice of a trading hub in the window. Without a gate the frame
 takes every invoice in ``(t, deadline]`` from the time-ordered list. Both orders are (time, invoice
 index), so the search visits exactly the hops the plain time scan would.
@@ -48,7 +48,7 @@ def _first_at_least(vals: F64, lo: int, hi: int, x: float) -> int:
 
 @njit(cache=True)
 def _gather(
-    y: int, t: int, deadline: int, prev_amt: float, gate: float, gated: bool, w: int, cs: int,
+    y: int, t: int, deadline: int, prev_amt: float, lo_f: float, up_f: float, gated: bool, w: int, cs: int,
     e_dst: I64, e_time: I64, e_amt: F64, comp: I64,
     out_ptr: I64, out_edge: I64, out_time: I64, out_dst: I64,
     band_ptr: I64, band_edge: I64, band_amt: F64, band_time: I64, band_dst: I64, n_slots: int, t0: int, window: int,
@@ -60,8 +60,8 @@ def _gather(
     n_e = e_dst.shape[0]
     hi_top = top
     if gated:
-        lo_amt = prev_amt - gate * prev_amt
-        up_amt = prev_amt + gate * prev_amt
+        lo_amt = prev_amt * lo_f
+        up_amt = prev_amt * up_f
         slack = 1e-9 * (abs(prev_amt) + 1.0)       # widen the search; the exact test decides
         first_slot = (t - t0) // window
         last_slot = min((deadline - t0) // window, n_slots - 1)
@@ -75,7 +75,7 @@ def _gather(
                 z = band_dst[j]
                 if te <= t or te > deadline or comp[w, z] != cs:
                     continue
-                if abs(band_amt[j] - prev_amt) > gate * prev_amt:
+                if band_amt[j] < lo_amt or band_amt[j] > up_amt:
                     continue
                 e = band_edge[j]
                 if memo_at[z] == p and te >= memo_t[z] and d_next >= memo_d[z]:
@@ -103,7 +103,7 @@ def _gather(
 
 
 @njit(cache=True)
-def _closing_edge(y: int, s: int, t: int, deadline: int, prev_amt: float, gate: float, e_amt: F64,
+def _closing_edge(y: int, s: int, t: int, deadline: int, prev_amt: float, lo_f: float, up_f: float, e_amt: F64,
                   in_ptr: I64, pair_src: I64, pair_time: I64, pair_edge: I64) -> int:
     """First invoice ``y → s`` in ``(t, deadline]`` (time, index order) passing the gate; -1 if none.
 
@@ -113,7 +113,7 @@ def _closing_edge(y: int, s: int, t: int, deadline: int, prev_amt: float, gate: 
     j = first_after(pair_time, lo, stop, t)
     while j < stop and pair_time[j] <= deadline:
         e = pair_edge[j]
-        if abs(e_amt[e] - prev_amt) <= gate * prev_amt:
+        if prev_amt * lo_f <= e_amt[e] <= prev_amt * up_f:
             return int(e)
         j += 1
     return -1
@@ -137,7 +137,7 @@ def _emit(out: I64, n_out: int, path_edge: I64, depth: int, e: int, c: int) -> i
 
 @njit(cache=True, nogil=True)
 def search(
-    n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: F64, gate: float,
+    n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: F64, lo_f: float, up_f: float,
     out_ptr: I64, out_edge: I64, out_time: I64, out_dst: I64, in_ptr: I64, in_time: I64, comp: I64,
     start_edges: I64, band_ptr: I64, band_edge: I64, band_amt: F64, band_time: I64, band_dst: I64, cand: I64,
     pair_src: I64, pair_time: I64, pair_edge: I64,
@@ -166,7 +166,7 @@ def search(
     skipped = 0
     n_e = e_dst.shape[0]
     n_slots = comp.shape[0]
-    gated = gate < np.inf
+    gated = lo_f > -np.inf or up_f < np.inf
     pos_of = np.full(n_nodes, -1, dtype=np.int64)      # depth of a taxpayer on the current path, -1 = off it
     seen = np.full((max_len + 1, n_nodes), -1, dtype=np.int64)
     memo_at = np.full(n_nodes, -1, dtype=np.int64)     # start position of the memo entry (-1: none)
@@ -211,7 +211,7 @@ def search(
         found_at[depth] = False
         low_at[depth] = max_len + 1
         cur[depth] = 0
-        end[depth] = _gather(v, ts, deadline, base, gate, gated, w, cs, e_dst, e_time, e_amt, comp,
+        end[depth] = _gather(v, ts, deadline, base, lo_f, up_f, gated, w, cs, e_dst, e_time, e_amt, comp,
                              out_ptr, out_edge, out_time, out_dst, band_ptr, band_edge, band_amt, band_time,
                              band_dst, n_slots, t0, window,
                              cand, 0, memo_at, memo_t, memo_d, p, 2, skips)
@@ -265,7 +265,7 @@ def search(
             if depth + 2 == max_len:
                 # y's frame could only close the loop: look up y → s directly
                 if depth + 2 >= min_len:
-                    c = _closing_edge(y, s, e_time[e], deadline, base, gate, e_amt, in_ptr, pair_src,
+                    c = _closing_edge(y, s, e_time[e], deadline, base, lo_f, up_f, e_amt, in_ptr, pair_src,
                                       pair_time, pair_edge)
                     if c >= 0:
                         n_out = _emit(out, n_out, path_edge, depth, e, c)
@@ -285,7 +285,7 @@ def search(
             found_at[depth] = False
             low_at[depth] = max_len + 1
             cur[depth] = top
-            end[depth] = _gather(y, e_time[e], deadline, base, gate, gated, w, cs, e_dst, e_time, e_amt,
+            end[depth] = _gather(y, e_time[e], deadline, base, lo_f, up_f, gated, w, cs, e_dst, e_time, e_amt,
                                  comp, out_ptr, out_edge, out_time, out_dst, band_ptr, band_edge, band_amt,
                                  band_time, band_dst, n_slots, t0,
                                  window, cand, top, memo_at, memo_t, memo_d, p, depth + 1, skips)

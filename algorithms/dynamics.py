@@ -14,7 +14,9 @@ is available on data without item codes, identifiers or registration dates. Two 
   ``return_2`` (invoices answered by one in the opposite direction with the same counterparty within ``w``),
   ``flow_match`` (share of input value passed on as an output of a similar amount within ``w``, and the
   mirror for output followed by input), ``split_day`` (share of its invoices issued on the same day to or
-  from the same counterparty as another one: 拆分开票, splitting one deal into several invoices).
+  from the same counterparty as another one: 拆分开票, splitting one deal into several invoices; its null keeps
+  the pairs and shuffles the days within months, :func:`shuffle_days`, since rewiring would break up every
+  pair that legitimately trades several times a month).
 
 The burst window ``w`` comes from the data (:func:`burst_window`): the median over taxpayers of their
 median gap between invoices, so a burst means "faster than this data's usual pace".
@@ -180,14 +182,29 @@ def motifs(c: Coded, *, w: float, static: bool = False) -> dict[str, F64]:
     answered = (_count_in(pk, back, back + w) > 0).astype(np.float64)
     feats["return_2"] = _bc(s, weights=answered, minlength=m) + _bc(r, weights=answered, minlength=m)
 
-    # split invoicing: several invoices of one pair on one day
+    feats["split_day"] = split_day(c)
+    return feats
+
+
+def split_day(c: Coded) -> F64:
+    """Per node code: share of its invoices issued on the same day to / from the same counterparty as another
+    one (拆分开票: several invoices of one pair on one day)."""
+    s, r, t0, m = c.s, c.r, c.t0, len(c.nodes)
     day = np.floor(t0).astype(np.int64)
     _, inv_ix, cnt = np.unique((s * m + r) * (int(day.max()) + 1 if len(day) else 1) + day,
                                return_inverse=True, return_counts=True)
     split = (cnt[inv_ix] > 1).astype(np.float64)
-    feats["split_day"] = _ratio(_bc(s, weights=split, minlength=m) + _bc(r, weights=split, minlength=m),
-                                _bc(s, minlength=m) + _bc(r, minlength=m))
-    return feats
+    return _ratio(_bc(s, weights=split, minlength=m) + _bc(r, weights=split, minlength=m),
+                  _bc(s, minlength=m) + _bc(r, minlength=m))
+
+
+def shuffle_days(c: Coded, rng: np.random.Generator, *, period: float = 30.0) -> Coded:
+    """The same invoices (same seller → buyer pairs, amounts) with times permuted within ``period``-day blocks:
+    a pair-preserving null (a pair keeps how often it trades each month, not on which days)."""
+    from algorithms.significance import _group_permutation
+
+    perm = _group_permutation(np.floor(c.t0 / period).astype(np.int64), rng)
+    return Coded(c.s, c.r, c.t0[perm], c.fen, c.nodes)
 
 
 def _bc(x: npt.NDArray[Any], weights: npt.ArrayLike | None = None, minlength: int = 0) -> F64:

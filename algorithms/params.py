@@ -45,17 +45,26 @@ class DetectionParams:
     max_cycle_len: int = param(12, flag="--max-len", lo=2, hi=12, stage="cycles",
                                help="Longest loop searched, in taxpayers.",
                                zh="最长环路(家企业)")
-    max_drift: float | None = param(0.25, flag="--max-drift", lo=0.0, hi=100.0, off=True, stage="cycles",
-                                    help="Search gate: follow a loop's next invoice only when its total is within "
-                                         "this fraction of the loop's first invoice's ('off' = no gate).",
-                                    zh="闭环金额漂移门限(比例,off 不限)")
+    max_drift: float | None = param(None, flag="--max-drift", lo=0.0, hi=100.0, off=True, stage="cycles",
+                                    help="Fixed search gate: follow a loop's next invoice only when its total is "
+                                         "within this fraction of the loop's first invoice's ('off' = no fixed "
+                                         "gate: --cycle-budget decides from the data).",
+                                    zh="闭环金额漂移固定门限(比例,off 由数据决定)")
+    cycle_budget: float | None = param(10.0, flag="--cycle-budget", lo=0.01, hi=100_000.0, off=True,
+                                       stage="cycles",
+                                       help="Millions of hops the loop search may follow (and 3,000 loops per "
+                                            "million): the widest amount gate that fits, estimated on a sample "
+                                            "of start invoices, is used — no gate when the whole search fits "
+                                            "('off' = never gate; ignored with --max-drift).",
+                                       zh="闭环搜索预算(百万步,off 不设门限)")
     cycle_fdr: float = param(0.05, flag="--cycle-fdr", lo=0.001, hi=0.5, stage="typologies",
                              help="False discovery rate of the loops against loops in shuffled copies of the data: "
                                   "significant loops become rings and flag their members.",
                              zh="循环开票错误发现率(FDR)")
     cycle_copies: int = param(2, flag="--cycle-copies", lo=1, hi=20, stage="typologies",
-                              help="Shuffled copies of the data (buyers rewired and times permuted within months) "
-                                   "whose loops are the null model of the loop significance.",
+                              help="Fewest shuffled copies of the data (buyers rewired and times permuted within "
+                                   "months) whose loops are the null model of the loop significance (more, up to "
+                                   "20, until the null holds 10 loops per loop tested).",
                               zh="循环零模型副本数")
     tier_medium: float | None = param(None, flag="--tier-medium", lo=0.0, hi=1.0, off=True, stage="risk",
                                       help="Risk score from which a taxpayer is in the medium tier "

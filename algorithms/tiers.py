@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from algorithms.dynamics import TEMPORAL, ZH, encode, motifs
+from algorithms.dynamics import TEMPORAL, ZH, encode, motifs, shuffle_days, split_day
 from algorithms.significance import bh_fdr, empirical_pvalue, rewire
 
 F64 = npt.NDArray[np.float64]
@@ -98,6 +98,9 @@ def dynamics_null(b: pd.DataFrame, index: pd.Index, real: pd.DataFrame, *, w: fl
     for _ in range(copies):
         r_null = rewire(codes, rng=rng)["buyer_tax_id"].to_numpy(np.int64)
         f = motifs(c.with_buyers(r_null), w=w)
+        # split invoicing is judged against a pair-preserving null: the same pairs, days shuffled within months
+        # (rewiring would break up every pair that legitimately trades several times a month)
+        f["split_day"] = split_day(shuffle_days(c, rng))
         nulls.append(np.column_stack([np.where(pos >= 0, f[col][np.maximum(pos, 0)], 0.0) for col in cols]))
     null = np.stack(nulls)
     r = real[cols].to_numpy(np.float64)

@@ -44,9 +44,11 @@ from workbench.auth import User, allowed, require
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.2"  # loops in both orientations (≤ 12 members) kept by FDR against shuffled copies
+DETECTOR_VERSION = "2026.12.02.3"  # loop search gate chosen from the data (--cycle-budget), no fixed drift gate by default
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
+#: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
+FIXED_GATE = 0.25
 STAGES = ("read", "cycles", "patterns", "identities", "typologies", "communities", "rings", "dynamics", "risk", "store")
 
 
@@ -314,8 +316,16 @@ def run_detection(
             tp = taxpayers.to_pandas()
             idf = ids.to_pandas()
         with st.stage("cycles"):
-            search = (finder or temporal_cycles)(inv, window_days=window_days, max_len=max_cycle_len,
-                                                 max_drift=max_drift)
+            if finder is None:
+                search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift,
+                                         budget=None if p.cycle_budget is None else p.cycle_budget * 1e6)
+                # the null copies are searched with the same gate (the fixed one, or the one chosen for this data)
+                gate_kw: dict[str, Any] = ({"max_drift": max_drift} if max_drift is not None
+                                           else {"gate_ratio": search.gate})
+            else:
+                # another engine (Spark) has no data-adaptive gate: a fixed one, FIXED_GATE unless --max-drift says
+                gate_kw = {"max_drift": FIXED_GATE if max_drift is None else max_drift}
+                search = finder(inv, window_days=window_days, max_len=max_cycle_len, **gate_kw)
         with st.stage("patterns"):
             patterns = None if p.pattern_fdr is None else detect_patterns(
                 inv, PatternParams(null_copies=p.pattern_copies, fdr=p.pattern_fdr), seed=seed)
@@ -328,7 +338,7 @@ def run_detection(
             edges = _edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
                                   null_copies=p.cycle_copies, finder=finder, window_days=window_days,
-                                  max_len=max_cycle_len, max_drift=max_drift)
+                                  max_len=max_cycle_len, **gate_kw)
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -363,6 +373,8 @@ def run_detection(
         run = Run(run_id, datetime.now(TZ), params_used | (engine or {}) | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
                                                       "burst_window_days": round(burst_w, 3),
+                                                      "cycle_gate": search.gate,
+                                                      "cycle_gate_trials": [t.describe() for t in search.gate_trials],
                                                       "unavailable": sorted(evidence.unavailable)},
                   fp, st.seconds)
         with st.stage("store"):
@@ -401,7 +413,9 @@ def score_cycles(
     if not cycles:
         return []
     ctx = cycle_scoring.loop_context(inv, act=act, links=links, strong_link=identity.STRONG_LINK)
-    null = cycle_scoring.null_statistics(inv, ctx, copies=null_copies, seed=seed, finder=finder, **search)
+    null = cycle_scoring.null_statistics(
+        inv, ctx, copies=null_copies, seed=seed, finder=finder,
+        min_loops=min(cycle_scoring.MAX_NULL_LOOPS, cycle_scoring.NULL_PER_LOOP * len(cycles)), **search)
     available = cycle_scoring.available_components(inv, tp, idf)
     scored = cycle_scoring.score_loops(cycles, ctx, null, available, fdr=fdr)
     seen: set[frozenset[str]] = set()

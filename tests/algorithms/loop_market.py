@@ -19,9 +19,11 @@ T0 = datetime(2024, 1, 1, 9, 0, tzinfo=TZ)
 
 
 def market(*, companies: int = 150, invoices: int = 6_000, days: int = 365, loops: int = 0,
-           seed: int = 0, ring_items: bool = True) -> tuple[pd.DataFrame, list[tuple[frozenset[str], str]]]:
+           seed: int = 0, ring_items: bool = True, drift: tuple[float, float] = (0.05, 0.25), fees_only: bool = False,
+           ) -> tuple[pd.DataFrame, list[tuple[frozenset[str], str]]]:
     """(invoice frame, planted loops as (member set, orientation)); ``ring_items=False``: the planted loops'
-    invoices carry random item codes like the background's (loops that do not need item codes)."""
+    invoices carry random item codes like the background's (loops that do not need item codes); ``drift``:
+    range of the hop-to-hop change of the amount; ``fees_only``: every hop skims (the amount only shrinks)."""
     rng = np.random.default_rng(seed)
     act = rng.lognormal(0, 1.2, companies)
     p = act / act.sum()
@@ -55,7 +57,8 @@ def market(*, companies: int = 150, invoices: int = 6_000, days: int = 365, loop
             rows["day"].append(hop_day)
             rows["total_fen"].append(int(amount))
             rows["item_code"].append(item if ring_items else f"10{int(rng.integers(0, 40)):05d}")
-            amount *= 1 + float(rng.choice([-1, 1])) * float(rng.uniform(0.05, 0.25))
+            sign = -1.0 if fees_only else float(rng.choice([-1, 1]))
+            amount *= 1 + sign * float(rng.uniform(*drift))
             day += float(rng.uniform(1, 5))
         # each member also trades a little with the background
         for a in names:

@@ -119,3 +119,20 @@ def test_cli_detect_on_empty_store_is_one_clear_line(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'empty'}", "--no-progress"])
     assert res.exit_code != 0 and "no invoices" in str(res.exception)
+
+
+@pytest.mark.parametrize(("orientation", "words"), [("along", "过票链"), ("against", "虚抵进项"), ("mutual", "对开")])
+def test_cycle_evidence_names_the_orientation_and_the_unavailable_evidence(orientation: str, words: str) -> None:
+    from algorithms.cycle_scoring import ScoredCycle
+    from algorithms.cycles import Hop, TemporalCycle
+    from workbench.detect import cycle_evidence
+
+    hops = (Hop("K1", "A", "B", "2024-01-01T10:00:00+08:00", 100_000), Hop("K2", "B", "A", "2024-01-05T10:00:00+08:00", 70_000))
+    c = TemporalCycle(("A", "B"), hops, 4.0, 0.3, 0.3, 1, orientation)
+    sc = ScoredCycle(c, 0.9, 1e-5, 0.01, True, {"fast": 0.9, "tight": 0.8}, ("same_item", "shared_identity", "young"),
+                     0.3, 1.0, 3.0)
+    text = cycle_evidence(sc)
+    assert words in text and "p=1e-05" in text and "q=0.01" in text and "各环金额差异 30%" in text
+    assert text.endswith("数据缺少商品编码、电话/银行账户等身份信息、登记日期,相应证据未参与评分")
+    full = ScoredCycle(c, 0.9, 1e-5, 0.01, True, {"fast": 0.9}, (), 0.3, 1.0, 3.0)
+    assert "缺少" not in cycle_evidence(full)
