@@ -296,6 +296,8 @@ def run_detection(
         Also written to the store with ``w.findings(run, rings, scores)``.
     """
     p = (params or DetectionParams()).replace(**changes)
+    if finder is not None and p.max_drift is None:   # another engine (Spark) has no data-adaptive gate: the fixed
+        p = p.replace(max_drift=FIXED_GATE)           # one, in the parameters and so in the run id too
     window_days, max_cycle_len, max_drift, seed = p.window_days, p.max_cycle_len, p.max_drift, p.seed
     tm = settings.get_float("FAPIAO_TIER_MEDIUM") if p.tier_medium is None else p.tier_medium
     th = settings.get_float("FAPIAO_TIER_HIGH") if p.tier_high is None else p.tier_high
@@ -323,8 +325,7 @@ def run_detection(
                 gate_kw: dict[str, Any] = ({"max_drift": max_drift} if max_drift is not None
                                            else {"gate_ratio": search.gate})
             else:
-                # another engine (Spark) has no data-adaptive gate: a fixed one, FIXED_GATE unless --max-drift says
-                gate_kw = {"max_drift": FIXED_GATE if max_drift is None else max_drift}
+                gate_kw = {"max_drift": max_drift}
                 search = finder(inv, window_days=window_days, max_len=max_cycle_len, **gate_kw)
         with st.stage("patterns"):
             patterns = None if p.pattern_fdr is None else detect_patterns(

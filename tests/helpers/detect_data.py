@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graph.core import schema, vocab
+from graph.embedded import EmbeddedStore
 
 
 def _fen(arr: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -49,3 +50,22 @@ def tables_from_generated(folder: Path) -> tuple[pa.Table, pa.Table, pa.Table]:
                                    "value": tp[kind]}).filter(pc.is_valid(tp[kind])))
     identifiers = pa.concat_tables(parts) if parts else schema.empty(schema.IDENTIFIERS)
     return schema.conform(invoices, schema.INVOICES), schema.conform(taxpayers, schema.TAXPAYERS), identifiers
+
+
+def small_generated(out: Path) -> Path:
+    """400 taxpayers, 6,000 invoices and four planted cycle rings (seed 5) written to ``out``: the detection tests' data."""
+    from loaders.generate import generate
+
+    generate(out, taxpayers=400, invoices=6_000, seed=5, rings={"cycle": 4})
+    return out
+
+
+def store_from_generated(folder: Path, ws: Path) -> EmbeddedStore:
+    """An embedded store at ``ws`` holding the generated tables of ``folder``."""
+    inv, tp, ids = tables_from_generated(folder)
+    store = EmbeddedStore(ws)
+    with store.writer() as w:
+        w.taxpayers(tp)
+        w.identifiers(ids)
+        w.invoices(inv)
+    return store

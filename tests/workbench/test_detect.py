@@ -10,27 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from graph.embedded import EmbeddedStore
-from loaders.generate import generate
-from tests.helpers.detect_data import tables_from_generated
+from tests.helpers.detect_data import small_generated, store_from_generated
 from workbench.auth import User
 from workbench.detect import run_detection
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("gen")
-    generate(out, taxpayers=400, invoices=6_000, seed=5, rings={"cycle": 4})
-    return out
-
-
-def _store(data: Path, ws: Path) -> EmbeddedStore:
-    inv, tp, ids = tables_from_generated(data)
-    store = EmbeddedStore(ws)
-    with store.writer() as w:
-        w.taxpayers(tp)
-        w.identifiers(ids)
-        w.invoices(inv)
-    return store
+    return small_generated(tmp_path_factory.mktemp("gen"))
 
 
 def _planted_cycles(data: Path) -> list[frozenset[str]]:
@@ -39,7 +26,7 @@ def _planted_cycles(data: Path) -> list[frozenset[str]]:
 
 
 def test_same_data_same_run_id_and_findings(data: Path, tmp_path: Path) -> None:
-    store = _store(data, tmp_path / "ws")
+    store = store_from_generated(data, tmp_path / "ws")
     try:
         first = run_detection(store, seed=3)
         second = run_detection(store, seed=3)
@@ -67,7 +54,7 @@ def test_same_data_same_run_id_and_findings(data: Path, tmp_path: Path) -> None:
 
 
 def test_dispositions_switch_to_supervised_model(data: Path, tmp_path: Path) -> None:
-    store = _store(data, tmp_path / "ws")
+    store = store_from_generated(data, tmp_path / "ws")
     try:
         first = run_detection(store)
         base_run = first.run.run_id
@@ -92,7 +79,7 @@ def test_dispositions_switch_to_supervised_model(data: Path, tmp_path: Path) -> 
 
 
 def test_cli_detect_writes_formula_safe_csvs(data: Path, tmp_path: Path) -> None:
-    _store(data, tmp_path / "ws").close()
+    store_from_generated(data, tmp_path / "ws").close()
     out = tmp_path / "findings"
     from workbench.cli.detect import detect
 
