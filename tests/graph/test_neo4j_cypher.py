@@ -30,7 +30,7 @@ def dummy(param: str) -> object:
     if param == "all":
         return False
     if param in {"start", "end", "after_ts", "day_start", "day_end", "limit", "page", "min_amount_fen",
-                 "after_seq", "created_ms", "created_us", "hops", "seconds"}:
+                 "after_seq", "skip", "created_ms", "created_us", "hops", "seconds"}:
         return 0
     return "x"
 

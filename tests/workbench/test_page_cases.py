@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from graph.core.vocab import AUDIT_ACTIONS
 from graph.store import Store
 from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from tests.helpers.paths import SCREENS
@@ -107,9 +108,9 @@ def test_audit_page_verifies_and_filters(env: tuple[Store, dict[str, User]]) -> 
     _button(at, "校验哈希链").click().run()
     assert at.success and not at.error
     assert store.audit_events()[-1].action == "audit_verify"
-    at.text_input[1].set_value("user_add").run()
+    at.selectbox[0].set_value("user_add").run()                    # the action picker
     df = at.dataframe[0].value
-    assert set(df["action"]) == {"user_add"} and len(df) == len(users.list_users(store))
+    assert set(df["操作"]) == {AUDIT_ACTIONS["user_add"][0]} and len(df) == len(users.list_users(store))
 
 
 def test_users_page_creates_a_user(env: tuple[Store, dict[str, User]]) -> None:
