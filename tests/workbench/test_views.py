@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_data import Demo
 from workbench.ui import views
@@ -154,6 +156,19 @@ def test_ring_titles_name_kind_top_members_size_and_month(demo_store: Demo) -> N
     hub_zh = titles[demo_store.new_ring.ring_id][0]
     assert hub_zh.split(" · ")[1].startswith(views.short_name(demo_store.names[demo_store.high_new]))  # the hub trades most
     assert "有限公司" not in hub_zh
+
+
+def test_ring_title_never_repeats_a_short_name(demo_store: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    ring = demo_store.ring
+    store = EmbeddedStore(demo_store.path)
+    try:
+        for odd in ring.members:     # every member but one shortens to the same name, whatever their volumes
+            other = demo_store.names[odd]
+            monkeypatch.setattr(views, "short_name", lambda name, other=other: "其他公司" if name == other else "同名公司")
+            who = views.ring_titles(store, [ring])[ring.ring_id][0].split(" · ")[1].split("等")[0]
+            assert sorted(who.split("、")) == ["其他公司", "同名公司"], who
+    finally:
+        store.close()
 
 
 def test_short_name_drops_the_legal_form_only() -> None:

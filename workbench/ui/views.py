@@ -264,8 +264,13 @@ def ring_titles(store: Store, rings: Sequence[Ring]) -> dict[str, tuple[str, str
                 if party in volume:
                     volume[party] += fen
             first = at if first is None or at < first else first
-        top = sorted(r.members, key=lambda m: (-volume[m], r.members.index(m)))[:2]
-        who = [short_name(names.get(m) or m) for m in top]
+        who: list[str] = []     # the two largest members with different short names (两家"上海鑫元企业管理")
+        for m in sorted(r.members, key=lambda m: (-volume[m], r.members.index(m))):
+            label = short_name(names.get(m) or m)
+            if label not in who:
+                who.append(label)
+            if len(who) == 2:
+                break
         n = len(r.members)
         zh_who = "、".join(who) + (f"等{n}家" if n > len(who) else "")
         en_who = ", ".join(who) + (f" +{n - len(who)}" if n > len(who) else "")
