@@ -69,3 +69,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         if "neo4j_uri" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.neo4j)
+
+
+_EXIT: dict[str, int] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT["status"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter finalisation once pytest has reported. A native library's thread occasionally
+    aborts the process while Python tears down (glibc "FATAL: exception not rethrown", exit 134, seen after
+    "507 passed" in wheel-check and after full runs; not reproduced on demand), which would turn a green run red."""
+    import sys
+
+    if "status" in _EXIT and os.environ.get("FAPIAO_TEST_CLEAN_EXIT", "1") != "0":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT["status"])
