@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # analysts' work
     "export_case": _ANA,
     "export_data": _ANA,
+    # supervisors' and analysts' reporting
+    "make_report": _SUP | _ANA,           # the period report (HTML / PDF)
     # administration
     "import_data": _ADM,
     "run_detection": _ADM | _SUP,

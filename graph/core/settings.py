@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_SESSION_IDLE_MINUTES", "30",
             "Minutes without a request after which a workbench sign-in ends (idle timeout)."),
     Setting("FAPIAO_APPEAL_DAYS", "15", "Days within which a taxpayer's appeal must be answered; older open appeals show as overdue."),
+    Setting("FAPIAO_CHROMIUM", "",
+            "Chromium executable that prints period reports to PDF; empty = the first of chromium, chromium-browser, "
+            "google-chrome on PATH."),
     Setting("FAPIAO_UPLOAD_MAX_MB", "200",
             "Largest file (MB) the workbench's Import page accepts; keep `server.maxUploadSize` in .streamlit/config.toml in step."),
     Setting("FAPIAO_EVIDENCE", "",

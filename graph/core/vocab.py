@@ -161,6 +161,7 @@ AUDIT_ACTIONS: Labels = {
     "appeal_record": ("登记申诉", "appeal recorded"),
     "received": ("受理申诉", "appeal received"),
     "data_export": ("导出数据", "data export"),
+    "report": ("生成期间报告", "period report"),
     "ocr_review": ("扫描件复核", "OCR review"),
     "ocr_review_reject": ("扫描件退回", "OCR review rejected"),
     "audit_verify": ("校验审计日志", "audit verified"),

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("workbench.cli.cases", "users"),
     "case": ("workbench.cli.cases", "case"),
     "audit": ("workbench.cli.cases", "audit"),
+    "report": ("workbench.cli.report", "report"),
     "keys": ("workbench.cli.keys", "keys"),
     "neo4j": ("workbench.cli.neo4j", "neo4j"),
     "neo4j-import": ("workbench.cli.neo4j", "neo4j_import"),

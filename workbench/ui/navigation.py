@@ -26,6 +26,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("explorer.py", "网络探索", "Network explorer", "view_network", ":material/travel_explore:"),
     PageSpec("taxpayer.py", "纳税人画像", "Taxpayer profile", "view_taxpayer", ":material/business:"),
     PageSpec("cases.py", "案件", "Cases", "view_cases", ":material/folder_open:"),
+    PageSpec("report.py", "期间报告", "Period report", "make_report", ":material/summarize:"),
     PageSpec("appeals.py", "申诉反馈", "Appeals", "record_appeal", ":material/feedback:"),
     PageSpec("invoice_check.py", "发票查验", "Invoice check", "check_invoice", ":material/receipt_long:"),
     PageSpec("import_data.py", "数据导入", "Import", "import_data", ":material/upload_file:"),

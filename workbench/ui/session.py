@@ -67,8 +67,8 @@ def sign_out() -> None:
         st.session_state[CLEAR_KEY] = True
     for key in (USER_KEY, SIGNED_IN_AT_KEY, EPOCH_KEY, LAST_SEEN_KEY):
         st.session_state.pop(key, None)
-    for key in [k for k in st.session_state if str(k).startswith(("case_export", "export_"))]:
-        st.session_state.pop(key, None)   # a made case file or extract is not served to the next user
+    for key in [k for k in st.session_state if str(k).startswith(("case_export", "export_", "report_"))]:
+        st.session_state.pop(key, None)   # a made case file, extract or report is not served to the next user
 
 
 def expired(signed_in_at: float, now: float | None = None) -> bool:

@@ -1,0 +1,131 @@
+"""Page state in the address: a filter starts from ``?name=…`` and is written back whenever it changes, so a
+refresh (F5), a bookmark or a link sent to a colleague opens the page with the same filters.
+
+A page declares its filters as :class:`Field` s, calls :func:`seed` before drawing the widgets (widgets are
+drawn with ``key=field.key`` and no default of their own: the seed is their value) and :func:`publish` after.
+A value equal to its default is left out of the address; a value that does not parse (an edited or old link)
+is ignored and the default used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+import streamlit as st
+
+N = TypeVar("N", int, float)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One filter: its address ``param``, its widget ``key``, its ``default`` and how it is read and written."""
+
+    param: str
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    dump: Callable[[Any], str] = str
+
+
+def seed(*fields: Field) -> None:
+    """Give each field's widget its starting value: from the address when it parses, else the default.
+    A widget already drawn in this session keeps what the user set."""
+    for f in fields:
+        if f.key in st.session_state:
+            continue
+        raw = st.query_params.get(f.param)
+        value = f.default
+        if raw is not None:
+            try:
+                value = f.parse(str(raw))
+            except (ValueError, TypeError):
+                value = f.default
+        st.session_state[f.key] = value
+
+
+def publish(*fields: Field) -> None:
+    """Write each field's current value into the address (left out when it is the default)."""
+    for f in fields:
+        value = st.session_state.get(f.key, f.default)
+        text = f.dump(value)
+        if value == f.default or text == "":
+            if f.param in st.query_params:
+                del st.query_params[f.param]
+        elif st.query_params.get(f.param) != text:
+            st.query_params[f.param] = text
+
+
+# ----------------------------------------------------------------------------------------------- codecs
+def choices(allowed: Collection[str]) -> Callable[[str], list[str]]:
+    """``'a,b'`` → ``['a', 'b']``, keeping only values in ``allowed`` (a multiselect refuses others).
+
+    Examples
+    --------
+    >>> choices({"cycle", "fan_hub"})("cycle,bogus,fan_hub")
+    ['cycle', 'fan_hub']
+    """
+    def parse(text: str) -> list[str]:
+        return [v for v in text.split(",") if v in allowed]
+    return parse
+
+
+def join(values: Sequence[str]) -> str:
+    return ",".join(values)
+
+
+def bounded(low: N, high: N, number: Callable[[str], N]) -> Callable[[str], N]:
+    """A number (``float`` or ``int``) within ``[low, high]``; ValueError outside it, so the default is used.
+
+    Examples
+    --------
+    >>> bounded(0.0, 1.0, float)("0.35")
+    0.35
+    >>> bounded(0, 10, int)("12")
+    Traceback (most recent call last):
+    ValueError: 12 outside [0, 10]
+    """
+    def parse(text: str) -> N:
+        x = number(text)
+        if not low <= x <= high:
+            raise ValueError(f"{x} outside [{low}, {high}]")
+        return x
+    return parse
+
+
+def flag(text: str) -> bool:
+    """``'1'`` → True, ``'0'`` → False."""
+    if text not in ("0", "1"):
+        raise ValueError(text)
+    return text == "1"
+
+
+def dump_flag(value: Any) -> str:
+    return "1" if value else "0"
+
+
+def day(text: str) -> date:
+    """``'2024-03-01'`` → a date."""
+    return date.fromisoformat(text)
+
+
+def days(text: str) -> tuple[date, date]:
+    """``'2024-01-01..2024-03-31'`` → the two dates (the first not after the second).
+
+    Examples
+    --------
+    >>> days("2024-01-01..2024-03-31")
+    (datetime.date(2024, 1, 1), datetime.date(2024, 3, 31))
+    """
+    first, _, last = text.partition("..")
+    a, b = date.fromisoformat(first), date.fromisoformat(last)
+    if b < a:
+        raise ValueError(f"{b} before {a}")
+    return a, b
+
+
+def dump_days(value: Any) -> str:
+    """A (first, last) date pair as ``'first..last'``; empty for a half-picked range."""
+    return f"{value[0].isoformat()}..{value[1].isoformat()}" if isinstance(value, (tuple, list)) and len(value) == 2 else ""
