@@ -8,6 +8,7 @@ import pytest
 
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_data import Demo
+from workbench.report import rings
 from workbench.ui import views
 
 
@@ -164,7 +165,7 @@ def test_ring_title_never_repeats_a_short_name(demo_store: Demo, monkeypatch: py
     try:
         for odd in ring.members:     # every member but one shortens to the same name, whatever their volumes
             other = demo_store.names[odd]
-            monkeypatch.setattr(views, "short_name", lambda name, other=other: "其他公司" if name == other else "同名公司")
+            monkeypatch.setattr(rings, "short_name", lambda name, other=other: "其他公司" if name == other else "同名公司")
             who = views.ring_titles(store, [ring])[ring.ring_id][0].split(" · ")[1].split("等")[0]
             assert sorted(who.split("、")) == ["其他公司", "同名公司"], who
     finally:
