@@ -33,6 +33,7 @@ def test_deep_link_refresh_language_and_sign_out(served: Served, page: Any) -> N
     assert page.url.endswith(f"/rings?ring={ring.ring_id}")
     cookie = {c["name"]: c for c in page.context.cookies()}["fapiao_session"]
     assert cookie["sameSite"] == "Strict" and ring.ring_id not in cookie["value"]
+    assert cookie["httpOnly"] and "fapiao_session" not in page.evaluate("document.cookie")   # set by the server
     page.screenshot(path=str(ARTIFACTS / "deep-link-ring.png"))
 
     page.reload()                                             # F5

@@ -20,7 +20,7 @@ from graph.core import settings
 from graph.core.errors import ConfigError, FapiaoError
 from workbench.cli.options import store_option
 
-APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+APP = Path(__file__).resolve().parents[1] / "ui" / "server.py"   # Streamlit serving ui/app.py
 PARAMS_FILE = "demo-params.json"
 
 

@@ -1,4 +1,4 @@
-"""The workbench router: ``streamlit run workbench/ui/app.py`` (or ``fapiao serve``).
+"""The workbench router, run by Streamlit through ``workbench/ui/server.py`` (``fapiao serve``).
 
 Builds ``st.navigation`` from :data:`workbench.ui.navigation.PAGES`, showing each signed-in user only the
 pages their roles allow (every page checks again with ``require_page``). Every page's address exists

@@ -9,7 +9,8 @@ and the session ends when the account is disabled or removed, or its password ch
 
 A refresh (F5) or a new tab starts a new Streamlit session; it resumes the sign-in from the browser's
 ``fapiao_session`` cookie, checked on the server by :mod:`workbench.web_sessions` (same expiry, idle
-timeout, account and password checks). :func:`sync_cookies` writes that cookie and the language cookie.
+timeout, account and password checks). :func:`sync_cookies` has the server set that cookie (HttpOnly, see
+:mod:`workbench.ui.cookie_handoff`) and writes the language cookie.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from graph.core import settings
 from graph.core.errors import FapiaoError
 from workbench import auth, web_sessions
 from workbench.auth import User
+from workbench.ui import cookie_handoff
 from workbench.users import DEMO_USERS, KIND, authenticate, epoch, get_user
 
 USER_KEY = "fapiao_user"
@@ -31,6 +33,7 @@ EPOCH_KEY = "fapiao_epoch"
 LAST_SEEN_KEY = "fapiao_last_seen"
 TOKEN_KEY = "fapiao_session_token"
 CLEAR_KEY = "fapiao_clear_cookie"
+COOKIE_SENT_KEY = "fapiao_cookie_sent"
 LANG_COOKIE = "fapiao_lang"
 
 
@@ -239,28 +242,35 @@ def sign_out_button(user: User) -> None:
         st.rerun()
 
 
-def cookie_script(token: str | None, lang: str, *, clear: bool = False, secure: bool = False) -> str:
-    """The script that writes the session cookie (``token``; removed when ``clear``) and the language
-    cookie. Only our own token (checked against its pattern) and a language code reach the page."""
+def cookie_script(handoff: str | None, lang: str, *, clear: bool = False, secure: bool = False) -> str:
+    """The script that keeps the browser's cookies in step: the language cookie, and the session cookie
+    set (``handoff``: a one-time code the server swaps for the HttpOnly cookie) or expired (``clear``).
+    Only a code of the right shape and a language code reach the page, never the session itself."""
     attrs = "; Path=/; SameSite=Strict" + ("; Secure" if secure else "")
     lines = [f"document.cookie = '{LANG_COOKIE}={lang if lang in ('zh', 'en') else 'zh'}{attrs}; Max-Age=31536000';"]
     if clear:
-        lines.append(f"document.cookie = '{web_sessions.COOKIE}={attrs}; Max-Age=0';")
-    elif token and web_sessions.valid_text(token):
-        age = settings.get_int("FAPIAO_SESSION_MINUTES") * 60
-        lines.append(f"document.cookie = '{web_sessions.COOKIE}={token}{attrs}; Max-Age={age}';")
+        lines.append(f"fetch('{cookie_handoff.PATH}', {{method: 'DELETE', credentials: 'same-origin'}});")
+    elif handoff and cookie_handoff.valid_code(handoff):
+        lines.append(f"fetch('{cookie_handoff.PATH}', {{method: 'POST', body: '{handoff}', "
+                     "credentials: 'same-origin'});")
     return "<script>" + "\n".join(lines) + "</script>"
 
 
 def sync_cookies(lang: str) -> None:
-    """Keep the browser's cookies in step with this session: the session cookie after sign-in (removed
-    after sign-out) and the language."""
+    """Keep the browser's cookies in step with this session: the session cookie once after sign-in (or
+    resuming), expired once after sign-out, and the language."""
     try:
         secure = str(st.context.url or "").startswith("https:")
     except (AttributeError, RuntimeError):
         secure = False
     token = st.session_state.get(TOKEN_KEY)
     clear = bool(st.session_state.get(CLEAR_KEY)) and not token
+    wanted = str(token) if token else ("cleared" if clear else "")
+    handoff = None
+    if st.session_state.get(COOKIE_SENT_KEY) == wanted:
+        clear = False     # already sent for this state
+    elif token:
+        handoff = cookie_handoff.offer(str(token))
+    st.session_state[COOKIE_SENT_KEY] = wanted
     with st.sidebar:
-        st.html(cookie_script(str(token) if token else None, lang, clear=clear, secure=secure),
-                unsafe_allow_javascript=True)
+        st.html(cookie_script(handoff, lang, clear=clear, secure=secure), unsafe_allow_javascript=True)

@@ -1,0 +1,17 @@
+"""The workbench as served: ``streamlit run workbench/ui/server.py`` (what ``fapiao serve`` starts).
+
+Streamlit's own server runs :mod:`workbench.ui.app` with the routes and middleware of
+:mod:`workbench.ui.http`: the session cookie is set by the server, HttpOnly, and ``/_stcore/metrics`` is
+not served, so no proxy rule is needed to hide it. Import this module only to serve: building the app
+fixes Streamlit's script folder for the whole process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.starlette import App
+
+from workbench.ui import http
+
+app = App(Path(__file__).resolve().with_name("app.py"), routes=http.ROUTES, middleware=http.MIDDLEWARE)
