@@ -9,8 +9,10 @@ when a package of ours is missing it or a distribution of the same name is insta
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
+import os
+import re
+import sys
 from pathlib import Path
 
 from graph.core.errors import FapiaoError
@@ -19,17 +21,37 @@ PACKAGES = ("graph", "loaders", "algorithms", "workbench", "cypher")
 DISTRIBUTION = "fapiao-workbench"
 
 
+_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+?)-(?P<version>[^-]+?)(?:-py[0-9.]+)?\.(?:dist|egg)-info$")
+
+
+def _distributions() -> dict[str, str]:
+    """Installed distributions on ``sys.path`` as {normalised name: "Name version"}, from the folder names alone.
+
+    ``importlib.metadata`` would say the same, but importing it costs more than the rest of
+    ``fapiao --help`` (measured: 0.17 s of 0.24 s under load), and every command runs this check.
+    """
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            m = _INFO.match(folder)
+            if m:
+                key = re.sub(r"[-_.]+", "-", m["name"]).lower()
+                found.setdefault(key, f"{m['name']} {m['version']}")
+    return found
+
+
 def collisions() -> list[str]:
     """One sentence per import name that another distribution also claims (empty when the install is sound)."""
     found = []
+    installed = _distributions()
     for name in PACKAGES:
-        try:
-            other = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            other = None
+        other = installed.get(name)
         if other is not None:
-            found.append(f"the distribution '{other.metadata['Name']} {other.version}' also installs a package "
-                         f"named '{name}'")
+            found.append(f"the distribution '{other}' also installs a package named '{name}'")
             continue
         spec = importlib.util.find_spec(name)  # read, not imported: `import loaders` costs seconds (numba)
         origin = Path(spec.origin) if spec is not None and spec.origin else None

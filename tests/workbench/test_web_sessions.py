@@ -3,6 +3,7 @@ asked for after sign-in, and the language survives a new session."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers.wb_app import TIMEOUT, texts
 from tests.helpers.wb_data import APP, PASSWORD, Demo
 from workbench import audit, users, web_sessions
-from workbench.ui import session
+from workbench.ui import cookie_handoff, session
 from workbench.ui.state import get_store
 
 
@@ -58,7 +59,10 @@ def test_refresh_resumes_the_sign_in_and_the_language(fresh_env: Demo, monkeypat
     at.button[0].click().run()
     token = at.session_state[session.TOKEN_KEY]
     assert web_sessions.valid_text(token)
-    assert any(token in h.proto.body for h in at.get("html"))    # the cookie script carries the token
+    bodies = [h.proto.body for h in at.get("html")]
+    assert not any(token in b for b in bodies)                   # the page never holds the session itself
+    codes = [m[1] for b in bodies for m in re.finditer(r"body: '([A-Za-z0-9_-]{43})'", b)]
+    assert len(codes) == 1 and cookie_handoff.redeem(codes[0]) == token   # a one-time code for the HttpOnly cookie
     _browser(monkeypatch, {web_sessions.COOKIE: token, session.LANG_COOKIE: "en"})
     again = AppTest.from_file(APP, default_timeout=TIMEOUT)     # F5: a new Streamlit session
     again.run()
@@ -71,7 +75,7 @@ def test_refresh_resumes_the_sign_in_and_the_language(fresh_env: Demo, monkeypat
     assert tab.title[0].value == "总览"
     next(b for b in tab.sidebar.button if b.label == "退出登录").click().run()
     assert web_sessions.resume(get_store(), token) is None      # sign-out revokes the cookie's session
-    assert any("Max-Age=0" in h.proto.body for h in tab.get("html"))
+    assert any("method: 'DELETE'" in h.proto.body for h in tab.get("html"))   # the server expires the cookie
     third = AppTest.from_file(APP, default_timeout=TIMEOUT)
     third.run()
     assert "fapiao_user" not in third.session_state
