@@ -651,22 +651,51 @@ def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], 
         wi = int(wt.best_w[u])
         w, ty_u, k, m, pu = run.windows[wi], float(wt.typical[u]), int(stat[wi, u]), int(breadth[u]), float(wt.best_p[u])
         idx = order[lo[wi, u]:hi[wi, u]]
-        partners = np.unique(cp[idx])
+        one_off, regular = burst_counterparties(fl, u, cp[idx])
         start, end = run.when(idx)
         amount = float(np.nansum(fl.a[idx])) if fl.has_amounts else float("nan")
         span = (end - start).total_seconds() / DAY
+        subject = f"主体为{'开票方' if kind == 'fan_out' else '受票方'} {run.name(u)}:"
         if kind == "fan_out":
             head = f"{_days(max(span, 1))} 天内向 {k} 家不同购方开票 {len(idx)} 张"
         else:
             head = f"{_days(max(span, 1))} 天内从 {k} 家不同销方取得进项发票 {len(idx)} 张"
-        ev = [head + (f",合计 {_fen(amount)}" if fl.has_amounts else ""),
+        ev = [subject + head + (f",合计 {_fen(amount)}" if fl.has_amounts else ""),
               f"单月最多 {m} 家往来方;打乱开票时间(同月内)后 {w:g} 天内通常只有 {ty_u:.0f} 家",
+              f"{len(one_off)} 家往来方只在这次集中开票中与其往来(列为成员)"
+              + (f",{len(regular)} 家为其常规往来方、在此之外也有交易(未列为成员)" if len(regular) else ""),
               f"p={pu:.2g},q={qu:.2g}"]
-        out.append(Pattern(kind, run.name(u), (run.name(u), *(run.name(x) for x in partners)), run.keys(idx),
+        out.append(Pattern(kind, run.name(u), (run.name(u), *(run.name(x) for x in one_off)), run.keys(idx),
                            start, end, float(k), ty_u, pu, qu, "", ",".join(ev),
                            {"window_days": w, "counterparties": k, "monthly_breadth": m, "invoices": len(idx),
-                            "total_fen": amount}))
+                            "total_fen": amount, "subject": run.name(u),
+                            "regular_counterparties": [run.name(x) for x in regular]}))
     return out, int(len(wt.units))
+
+
+def burst_counterparties(fl: Flows, anchor: int, burst_cp: I64) -> tuple[I64, I64]:
+    """The counterparties of a burst split by their own role: (one-off, regular).
+
+    One-off: every invoice between it and the ``anchor`` (either direction) is in the burst — the relation
+    exists only as part of the burst, so the counterparty is a member of the finding. Regular: it also trades
+    with the anchor outside the burst (an ordinary customer or supplier of the bursting company); the
+    anchor is the subject of the finding and a regular counterparty is only named in its evidence.
+    ``burst_cp`` holds the counterparty of each invoice of the burst.
+
+    >>> fl, _ = prepare(pd.DataFrame({"seller_tax_id": ["H", "H", "H", "H"], "buyer_tax_id": ["A", "B", "B", "C"],
+    ...     "issued_at": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-03-01", "2024-01-02"]).tz_localize(TZ),
+    ...     "total_fen": [1, 2, 3, 4]}))
+    >>> code = {str(n): i for i, n in enumerate(fl.names)}
+    >>> one_off, regular = burst_counterparties(fl, code["H"], np.array([code[x] for x in "ABC"]))
+    >>> sorted(str(fl.names[x]) for x in one_off), [str(fl.names[x]) for x in regular]
+    (['A', 'C'], ['B'])
+    """
+    partners, in_burst = np.unique(burst_cp, return_counts=True)
+    mine = (fl.s == anchor) | (fl.b == anchor)
+    other = np.where(fl.s[mine] == anchor, fl.b[mine], fl.s[mine])
+    every = pd.Series(other).value_counts().reindex(partners, fill_value=0).to_numpy()
+    only = every <= in_burst
+    return partners[only], partners[~only]
 
 
 def _split_burst(run: _Run) -> tuple[list[Pattern], int]:

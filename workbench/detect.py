@@ -44,7 +44,7 @@ from workbench.auth import User, allowed, require
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.3"  # loop search gate chosen from the data (--cycle-budget), no fixed drift gate by default
+DETECTOR_VERSION = "2026.12.02.4"  # fan bursts: one-off counterparties only; significant loops count as findings
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -362,7 +362,7 @@ def run_detection(
             dyn = dynamics.dynamics(b, index, w=burst_w)
             dnull = tiers.dynamics_null(b, index, dyn, w=burst_w, copies=p.dynamics_copies, seed=seed)
             found, found_reasons = tiers.finding_features(
-                [tiers.Finding(r.kind, r.members, r.details.get("qvalue"), r.evidence) for r in rings],
+                [tiers.Finding(r.kind, r.members, finding_q(r), r.evidence) for r in rings],
                 index, fdr=p.fdr)
             evidence = Evidence(found, found_reasons, dnull.table, tiers.unavailable(inv, tp, idf),
                                 p.fdr, p.fdr_medium)
@@ -391,6 +391,13 @@ def run_detection(
     run = Run(run.run_id, run.created_at, run.params, run.fingerprint, dict(st.seconds))
     return DetectionResult(run, rings, risk.scores, risk, search.stats | {"instances": float(search.instances)},
                            patterns)
+
+
+def finding_q(ring: Ring) -> float | None:
+    """The q-value a ring was kept at (patterns: ``qvalue``; loops: ``q_value``), None for rule-based rings
+    (shared identifiers, communities, fan_hub), which are no significance test."""
+    q = ring.details.get("qvalue", ring.details.get("q_value"))
+    return None if q is None else float(q)
 
 
 def _member_risk(signals: list[Signal]) -> dict[str, float]:

@@ -151,3 +151,20 @@ def test_split_burst_found_and_not_on_shuffled_times() -> None:
     assert len(found.patterns) <= 2, [(p.anchor, p.qvalue) for p in found.patterns]
     shuffled = detect_patterns(shuffle_times(inv, rng=np.random.default_rng(3)), PARAMS, kinds=("split_burst",))
     assert not [p for p in shuffled.patterns if p.anchor == "SP"]
+
+
+def test_fan_burst_members_are_the_hub_and_its_one_off_counterparties() -> None:
+    # FO bursts to 12 fresh companies in two days, plus 4 regular customers it also invoices all year:
+    # the regulars are in the burst but not members (named in the details), the hub is the subject
+    rng = np.random.default_rng(0)
+    rows = D.background(rng) + D.plant_fan(rng, "FO", 12, 100)
+    regulars = [f"FO-R{i}" for i in range(4)]
+    rows += [("FO", r, 100 + rng.uniform(0, 2), 60_000) for r in regulars]
+    rows += [("FO", r, float(d), 60_000) for r in regulars for d in (20, 160, 250, 330)]
+    found = _one(detect_patterns(D.frame(rows), PARAMS, kinds=("fan_out",)), "fan_out", "FO")
+    assert found.members[0] == "FO" and not set(regulars) & set(found.members)
+    assert len({f"FO-P{i:02d}" for i in range(12)} & set(found.members)) >= 10
+    named = found.details["regular_counterparties"]
+    assert set(named) <= set(regulars) and len(named) >= 3      # those in the best window
+    assert found.details["counterparties"] == len(found.members) - 1 + len(named) and found.details["subject"] == "FO"
+    assert "主体为开票方 FO" in found.evidence and f"{len(named)} 家为其常规往来方" in found.evidence

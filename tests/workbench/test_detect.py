@@ -123,3 +123,23 @@ def test_cycle_evidence_names_the_orientation_and_the_unavailable_evidence(orien
     assert text.endswith("数据缺少商品编码、电话/银行账户等身份信息、登记日期,相应证据未参与评分")
     full = ScoredCycle(c, 0.9, 1e-5, 0.01, True, {"fast": 0.9}, (), 0.3, 1.0, 3.0)
     assert "缺少" not in cycle_evidence(full)
+
+
+def test_significant_loops_count_as_findings_for_the_tiers() -> None:
+    # a loop ring carries its q-value as ``q_value`` (cycle_scoring.describe), a pattern as ``qvalue``: both are
+    # significance tests and make their members' finding line; rule-based rings (no q-value) do not
+    import pandas as pd
+
+    from algorithms import tiers
+    from graph.core.model import Ring
+    from workbench.detect import finding_q
+
+    rings = [Ring("c", "r", "cycle", ("A", "B", "C"), (), 0.9, "loop", {"q_value": 0.01, "p_value": 0.001}),
+             Ring("f", "r", "fan_out", ("D", "E"), (), 0.9, "burst", {"qvalue": 0.02}),
+             Ring("s", "r", "shared_identity", ("F", "G"), (), 0.9, "phone", {})]
+    assert [finding_q(r) for r in rings] == [0.01, 0.02, None]
+    index = pd.Index(list("ABCDEFG"))
+    found, _ = tiers.finding_features([tiers.Finding(r.kind, r.members, finding_q(r), r.evidence) for r in rings],
+                                      index, fdr=0.05)
+    assert found["findings_n"].tolist() == [1, 1, 1, 1, 1, 0, 0]
+    assert found.loc["A", "findings_min_q"] == 0.01
