@@ -3,39 +3,85 @@ same data, and `POST /invoices/verify` latency at a fixed request rate.
 
     .venv/bin/python benchmarks/bench_api.py                       # 100K invoices, 4 clients, 200 req/s for 10 s
     .venv/bin/python benchmarks/bench_api.py --invoices 20000 --seconds 5
+    .venv/bin/python benchmarks/bench_api.py --verify-only --server process     # verify only, `fapiao api` process
+    FAPIAO_BENCH_CODE=/path/to/other/checkout .venv/bin/python benchmarks/bench_api.py   # that checkout's code
 
 Both imports start from an empty workspace and load the same generated rows (`loaders.generate`): the CLI path
 is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the API path is batches of
 `--batch` rows as JSON from `--clients` concurrent clients to a real uvicorn server on 127.0.0.1. The ratio of
 the two rows/s, measured in the same run, is the figure that matters on a shared machine. Verify requests are
 sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`.
+
+`--server thread` (default) runs uvicorn on a thread of this process, so the clients and the server share one
+interpreter (GIL); `--server process` runs `fapiao api` in its own process, as deployed. `--verify-only` loads the
+API's workspace with `load_files` instead of timing the API import. FAPIAO_BENCH_CODE names another checkout whose
+code (loader, store, API) is measured with this harness: old and new code side by side in one session.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("FAPIAO_BENCH_CODE") or Path(__file__).resolve().parents[1]).resolve()
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from graph import open_store  # noqa: E402
+from graph.store import Store  # noqa: E402
 from loaders.generate import generate  # noqa: E402
 from loaders.load import load_files  # noqa: E402
 from workbench import tokens, users  # noqa: E402
 from workbench.api import create_app  # noqa: E402
 from workbench.api.server import Background  # noqa: E402
+
+
+@contextmanager
+def _server(uri: str, store: Store | None) -> Iterator[str]:
+    """The API's URL: on a thread over ``store`` when given, else `fapiao api` in its own process over ``uri``."""
+    if store is not None:
+        app = create_app(store, rate=100_000)
+        with Background(app) as url:
+            yield url
+        app.state.audit_queue.flush()
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FAPIAO_API_RATE": "100000"}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "api", "--host", "127.0.0.1", "--port", str(port),
+                             "--store", uri], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("`fapiao api` did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 FIELDS = ("invoice_number", "invoice_code", "issue_date", "seller_tax_id", "seller_name", "buyer_tax_id",
           "buyer_name", "amount", "tax_amount", "total_amount", "tax_rate", "invoice_type", "status", "red_ref",
@@ -55,7 +101,10 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @click.option("--clients", default=4, show_default=True)
 @click.option("--rate", default=200, show_default=True, help="verify requests per second")
 @click.option("--seconds", default=10.0, show_default=True, help="how long verify load runs")
-def main(invoices: int, batch: int, clients: int, rate: int, seconds: float) -> None:
+@click.option("--server", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="the API on a thread of this process, or `fapiao api` in its own process")
+@click.option("--verify-only", is_flag=True, help="load the API's workspace with load_files; time only verify")
+def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, server: str, verify_only: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     generate(tmp / "data", taxpayers=max(200, invoices // 50), invoices=invoices, seed=3)
     src = tmp / "data" / "invoices.parquet"
@@ -68,15 +117,21 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float) -> 
         cli_loaded = store.counts().invoices
     cli_rate = report.read / cli_s
 
-    with open_store(f"embedded:{tmp / 'api'}") as store:
+    api_uri = f"embedded:{tmp / 'api'}"
+    with open_store(api_uri) as store:
         users.create_user(store, "bench", "loopback-only-9Xq2", ["admin"])
         token, _ = tokens.create_token(store, "bench")
-        app = create_app(store, rate=100_000)
-        with Background(app) as url:
-            headers = {"Authorization": f"Bearer {token}"}
+        if verify_only:
+            load_files(store, src, report_dir=tmp / "api-report")
+    headers = {"Authorization": f"Bearer {token}"}
+    totals = {"read": 0, "loaded": 0, "rejected": 0, "skipped": 0}
+    lock = threading.Lock()
+    api_s = 0.0
+    with ExitStack() as stack:
+        on_thread = stack.enter_context(open_store(api_uri)) if server == "thread" else None
+        url = stack.enter_context(_server(api_uri, on_thread))
+        if not verify_only:
             chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
-            totals = {"read": 0, "loaded": 0, "rejected": 0, "skipped": 0}
-            lock = threading.Lock()
 
             def push(part: list[dict[str, str]]) -> None:
                 with httpx.Client(base_url=url, headers=headers, timeout=300) as c:
@@ -93,46 +148,48 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float) -> 
             with ThreadPoolExecutor(clients) as pool:
                 list(pool.map(push, chunks))
             api_s = time.perf_counter() - t
-            api_loaded = store.counts().invoices
-            api_rate = totals["read"] / api_s
 
-            sample = rows[:: max(1, len(rows) // 2000)]
-            bodies = [{"number": r["invoice_number"], **({"code": r["invoice_code"]} if r.get("invoice_code") else {}),
-                       "issue_date": r["issue_date"][:10], "amount": r["amount"]} for r in sample]
-            latencies: list[float] = []
-            results: dict[str, int] = {}
-            local = threading.local()
+        sample = rows[:: max(1, len(rows) // 2000)]
+        bodies = [{"number": r["invoice_number"], **({"code": r["invoice_code"]} if r.get("invoice_code") else {}),
+                   "issue_date": r["issue_date"][:10], "amount": r["amount"]} for r in sample]
+        latencies: list[float] = []
+        results: dict[str, int] = {}
+        local = threading.local()
 
-            def verify(i: int, due: float) -> None:
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                c = getattr(local, "c", None)
-                if c is None:
-                    c = local.c = httpx.Client(base_url=url, headers=headers, timeout=30)
+        def verify(i: int, due: float) -> None:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            c = getattr(local, "c", None)
+            if c is None:
+                c = local.c = httpx.Client(base_url=url, headers=headers, timeout=30)
+            t0 = time.perf_counter()
+            r = c.post("/invoices/verify", json=bodies[i % len(bodies)])
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+                key = str(r.status_code) + ":" + (r.json().get("result", "") if r.status_code == 200 else "")
+                results[key] = results.get(key, 0) + 1
+
+        with httpx.Client(base_url=url, headers=headers, timeout=300) as c:    # the first lookup builds indexes
+            c.post("/invoices/verify", json=bodies[0])
+        n = int(rate * seconds)
+        start = time.perf_counter() + 0.5
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
+        achieved = n / (time.perf_counter() - start)
+        service: list[float] = []       # one client, one request at a time: the time a verify takes
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
+            for i in range(min(200, n)):
                 t0 = time.perf_counter()
-                r = c.post("/invoices/verify", json=bodies[i % len(bodies)])
-                with lock:
-                    latencies.append(time.perf_counter() - t0)
-                    key = str(r.status_code) + ":" + (r.json().get("result", "") if r.status_code == 200 else "")
-                    results[key] = results.get(key, 0) + 1
-
-            n = int(rate * seconds)
-            start = time.perf_counter() + 0.5
-            t = time.perf_counter()
-            with ThreadPoolExecutor(32) as pool:
-                list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
-            achieved = n / (time.perf_counter() - start)
-            service: list[float] = []       # one client, one request at a time: the time a verify takes
-            with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
-                for i in range(min(200, n)):
-                    t0 = time.perf_counter()
-                    c.post("/invoices/verify", json=bodies[i % len(bodies)])
-                    service.append(time.perf_counter() - t0)
-        app.state.audit_queue.flush()
+                c.post("/invoices/verify", json=bodies[i % len(bodies)])
+                service.append(time.perf_counter() - t0)
+    with open_store(api_uri) as store:
+        api_loaded = store.counts().invoices
+    api_rate = totals["read"] / api_s if api_s else 0.0
 
     lat = sorted(latencies)
     p50, p95, p99 = (lat[int(len(lat) * q)] * 1000 for q in (0.5, 0.95, 0.99))
+    print(f"code: {ROOT}; server: {server}; load before: {os.getloadavg()[0]:.1f} (1-min), after: see uptime")
     print(f"| path | invoices read | stored | seconds | rows/s |\n|---|---:|---:|---:|---:|\n"
           f"| `fapiao load` (load_files, Parquet) | {report.read:,} | {cli_loaded:,} | {cli_s:.2f} | {cli_rate:,.0f} |\n"
           f"| API, {clients} clients x batches of {batch:,} (JSON) | {totals['read']:,} | {api_loaded:,} | {api_s:.2f} "

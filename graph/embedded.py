@@ -20,6 +20,7 @@ lock; a ``with store.writer()`` block holds the database (and the lock) until it
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -55,6 +56,8 @@ _TZ = ZoneInfo(schema.TZ)
 _FLUSH_ROWS = 500_000     # bigger inserts let DuckDB compress row groups on both cores (measured vs 250K)
 _PID = re.compile(r"PID (\d+)")
 _SCHEMA_LOCK = threading.Lock()
+_INDEX_DROP_ROWS = 50_000   # a flush this big drops the key index (rebuilt by the next point lookup)
+log = logging.getLogger("fapiao.store")
 
 
 
@@ -145,6 +148,7 @@ class _Database:
         self.me = str(os.getpid())
         self.handed_over = 0.0       # monotonic time this process last closed early for a waiter
         self.opened_at = 0.0
+        self.generation = 0          # how many times this process opened the database (indexes may differ since)
         self.ready: list[tuple[Any, ...]] = []   # META_READY as this process left it after preparing the schema
 
     def _waiters(self) -> list[tuple[int, str]]:
@@ -220,6 +224,7 @@ class _Database:
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         con = self._connect()
+        self.generation += 1
         try:
             self._ensure_schema(con)
         except duckdb.Error as e:
@@ -360,6 +365,7 @@ class EmbeddedStore(Store):
         self._db = _Database(self.path)
         self._adj: Adjacency | None = None
         self._adj_version = ""
+        self._key_index = -1        # the _db.generation at which the key index was last seen (or built)
         with self._db.use():
             pass
 
@@ -437,8 +443,28 @@ class EmbeddedStore(Store):
 
     def invoice(self, key: str) -> Invoice | None:
         with self._con("invoice") as con:
-            row = _one(con.execute(q.INVOICE, [key, key]))
-        return None if row is None else _invoice_from_row(row)
+            self._ensure_key_index(con)
+            row = next((r for r in con.execute(q.INVOICE_BY_HASH, [key]).fetchall() if r[0] == key), None)
+            if row is None:
+                return None
+            parties = {pid: (tax_id, name) for pid, tax_id, name in
+                       con.execute(q.PARTIES_BY_PID, [row[4], row[5]]).fetchall()}
+        if row[4] not in parties or row[5] not in parties:
+            return None
+        return _invoice_from_row((*row[:4], *parties[row[4]], *parties[row[5]], *row[6:]))
+
+    def _ensure_key_index(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Build the key index (embedded_sql.KEY_INDEX) when missing: once per opening of the database, as a load
+        (here or in another process) may have dropped it. A failure leaves lookups on the sequential scan."""
+        if self._key_index == self._db.generation:
+            return
+        try:
+            has = _one(con.execute(q.HAS_KEY_INDEX))
+            if not (has and has[0]):
+                con.execute(q.CREATE_KEY_INDEX)
+        except duckdb.Error as e:
+            log.warning("could not build the invoice key index of %s (lookups scan instead): %s", self.path, e)
+        self._key_index = self._db.generation
 
     def invoices(self, keys: Sequence[str]) -> pa.Table:
         return self._with_keys("invoices", q.INVOICES_IN, keys, schema.INVOICES)
@@ -703,6 +729,9 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
                 deduped = _last_per_key(batch)
                 if deduped.num_rows != batch.num_rows:
                     batch, codes = deduped, self._batch_codes(deduped)
+            if batch.num_rows >= _INDEX_DROP_ROWS:     # bulk: cheaper to rebuild the key index than to maintain it
+                self._run("drop_key_index", q.DROP_KEY_INDEX)
+                self.store._key_index = -1
             batch = self._number_parties(batch, codes)
             batch = self._drop_unchanged(batch)
             if batch.num_rows:
