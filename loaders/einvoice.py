@@ -216,21 +216,25 @@ def fields_from_layout(segments: list[Segment], tol: float = 3) -> Document:
     return Document(fields, items)
 
 
+#: The item table's first header (项目名称, 货物或应税劳务、服务名称); OCR may misread 目 (项县名称).
+_ITEM_HEADER = r"(项.名称|货物或应税劳务)"
+
+
 def _items(segments: list[Segment], tol: float = 3) -> list[dict[str, str]]:
     """Item lines: the rows between the column header (项目名称 / 货物或应税劳务…) and the 合计 row,
     each cell given to the header column whose left edge is nearest."""
-    header = next((s for s in segments if re.match(r"(项目名称|货物或应税劳务)", s.text)), None)
+    header = next((s for s in segments if re.match(_ITEM_HEADER, s.text)), None)
     stop = re.compile(r"^(合\s*计|价税合计)")
     if header is None:
         return []
     hy = header.y
     cols: dict[str, float] = {}
-    names = {"项目名称": "item_name", "货物或应税劳务": "item_name", "规格型号": "spec", "单位": "unit",
+    names = {_ITEM_HEADER: "item_name", "规格型号": "spec", "单位": "unit",
              "数量": "quantity", "单价": "unit_price", "金额": "amount", "税率": "tax_rate", "税额": "tax_amount"}
     for s in segments:
         if abs(s.y - hy) < tol:
             for word, key in names.items():
-                if s.text.startswith(word) and key not in cols:
+                if re.match(word, s.text) and key not in cols:
                     cols[key] = s.x
     end = min((s.y for s in segments if s.y > hy and stop.match(s.text)), default=hy)
     items = []

@@ -57,3 +57,46 @@ def test_image_without_an_invoice_is_refused(tmp_path: Path) -> None:
         assert store.invoice_stream().num_rows == 0 and not store.records(REVIEW_KIND)
     assert rep.rejected == 1 and rep.by_rule == {"bad_value": 1}
     assert "cat.jpg" in (tmp_path / "r" / "e-invoices" / "quarantine.csv").read_text(encoding="utf-8")
+
+
+def _scan(pdf: bytes, dpi: int, *, skew: float = 0.0, noise: float = 0.0, turn: int = 0) -> object:
+    """The first page of ``pdf`` as a scanner would give it: grey, noisy, a little skewed, JPEG."""
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    page = np.asarray(pdfium.PdfDocument(pdf)[0].render(scale=dpi / 72).to_pil().convert("L"), dtype=np.float32)
+    page = page + np.random.default_rng(5).normal(0, noise, page.shape) if noise else page
+    img = Image.fromarray(np.clip(page, 0, 255).astype("uint8")).rotate(skew + turn, expand=True, fillcolor=255)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=70)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def test_skewed_noisy_scan_reads_every_money_field(tmp_path: Path) -> None:
+    """The text-run reader deskews and reads each run as its own line: on a noisy scan turned 1.5° the
+    合计 amounts, the total and the rate are read (the whole-page reader loses the 合计 line)."""
+    pytest.importorskip("pytesseract")
+    from loaders.ocr import read_image
+    from tests.ingest.einvoices import yuan
+
+    inv = sample(10)
+    doc = read_image(_scan(invoice_pdf(inv), 150, skew=1.5, noise=18), "scan.jpg")
+    got = {k: doc.fields.get(k) for k in ("invoice_number", "amount", "tax_amount", "total_amount", "tax_rate")}
+    assert got == {"invoice_number": inv.number, "amount": yuan(inv.amount_fen), "tax_amount": yuan(inv.tax_fen),
+                   "total_amount": yuan(inv.amount_fen + inv.tax_fen), "tax_rate": "13%"}
+    assert doc.method == "ocr" and doc.size[0] >= 1600
+    x0, y0, x1, y1 = doc.boxes["invoice_number"]
+    assert doc.size[0] * 0.6 < x0 < x1 <= doc.size[0] and y1 < doc.size[1] * 0.3   # top right, on the read image
+
+
+def test_upside_down_scan_is_turned_and_read(tmp_path: Path) -> None:
+    """A page fed upside down: the text-run reader finds no invoice number, the whole-page reader's
+    orientation check turns it and reads it."""
+    pytest.importorskip("pytesseract")
+    from loaders.ocr import read_image
+
+    inv = sample(12)
+    doc = read_image(_scan(invoice_pdf(inv), 200, turn=180), "upside-down.jpg")
+    assert doc.fields["invoice_number"] == inv.number
+    assert doc.fields["seller_tax_id"] == inv.seller[0]
