@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -31,6 +32,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "neo4j-import": ("workbench.cli.neo4j", "neo4j_import"),
 }
 
+# what `fapiao --help` lists for each command, so that listing imports no command module (kept equal to each
+# command's own short help by tests/test_cli_help.py)
+SUMMARIES: dict[str, str] = {
+    "generate": 'Generate a synthetic invoice network with planted fake-invoicing (虚开) patterns.',
+    "load": "Load invoices into the store: a table (CSV, Excel, JSON, JSON Lines, Parquet; also .gz), e-invoice "
+            "files (数电 XML, OFD, PDF; scans by OCR with the 'ocr' extra), or a folder or .zip of any of them.",
+    "check-invoice": 'Self-check (自查) one invoice against every loader rule and print each problem in words.',
+    "inspect": 'Show what `fapiao load PATH` would read, before anything is written.',
+    "detect": 'Find fake-invoicing rings and score every taxpayer into low / medium / high risk.',
+    "serve": 'Start the investigation workbench in the browser (Streamlit, headless, offline).',
+    "demo": 'Prepare and start a demo: synthetic data with planted rings, loaded, detected, demo users.',
+    "api": "Serve the HTTP API for other systems (needs the 'api' extra: pip install 'fapiao-workbench[api]').",
+    "alerts": 'Alerts (智能提醒): rules that tell people when something needs them.',
+    "watch": 'Watch FOLDER: load every invoice file dropped into it, then detect and raise alerts.',
+    "users": 'Manage workbench accounts (roles: investigator, supervisor, analyst, admin).',
+    "case": 'List and export cases, and verify exported case files.',
+    "audit": 'The tamper-evident audit trail (hash-chained events).',
+    "report": "Write the period report for --from .. --to: risk tiers at the end of the period and their change "
+              "since the previous period of the same length, the top rings, cases opened and closed, and alerts raised.",
+    "keys": "The installation's Ed25519 signing key: created on first use, private key readable only by you.",
+    "neo4j": 'Run a local Neo4j Community 5.26 (Bolt on 127.0.0.1) until Ctrl-C.',
+    "neo4j-import": "First load into an empty Neo4j with Neo4j's bulk importer (neo4j-admin database import full).",
+}
+
 
 class LazyGroup(click.Group):
     """A group that imports a command's module only when the command is listed or run.
@@ -53,6 +78,15 @@ class LazyGroup(click.Group):
                 return None
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Lists the commands from :data:`SUMMARIES` without importing them (as click would, to read their help)."""
+        names = [n for n in self.list_commands(ctx) if n in SUMMARIES and importlib.util.find_spec(COMMANDS[n][0])]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, click.Command(n, help=SUMMARIES[n]).get_short_help_str(limit)) for n in names])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
