@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIX_ONLY = ("fcntl", "termios", "pwd", "grp", "resource")
 
@@ -17,7 +19,7 @@ failed = []
 for pkg in ("graph", "loaders", "algorithms", "workbench", "cypher"):
     mod = importlib.import_module(pkg)
     for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
-        if ".ui.screens." in info.name or info.name.endswith(".ui.app"):  # Streamlit scripts: they render on import
+        if ".ui.screens." in info.name or info.name.endswith((".ui.app", ".ui.server")):  # run by Streamlit, not imported
             continue
         try:
             importlib.import_module(info.name)
@@ -27,6 +29,7 @@ print("\\n".join(failed))
 """
 
 
+@pytest.mark.slow     # imports every module, numba, Spark and scikit-learn included: ~10 s of the fast lane
 def test_every_module_imports_without_unix_only_modules() -> None:
     proc = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
