@@ -30,20 +30,24 @@ class Field:
     dump: Callable[[Any], str] = str
 
 
+def initial(f: Field) -> Any:
+    """The field's value in the address when it parses, else its default."""
+    raw = st.query_params.get(f.param)
+    if raw is None:
+        return f.default
+    try:
+        return f.parse(str(raw))
+    except (ValueError, TypeError):
+        return f.default
+
+
 def seed(*fields: Field) -> None:
-    """Give each field's widget its starting value: from the address when it parses, else the default.
-    A widget already drawn in this session keeps what the user set."""
+    """Give each field's widget its starting value (:func:`initial`) through the session state. A widget
+    already drawn in this session keeps what the user set. (A date range cannot be seeded this way: a
+    date input is a range only when its ``value`` is; give it ``value=initial(field)`` and a key.)"""
     for f in fields:
-        if f.key in st.session_state:
-            continue
-        raw = st.query_params.get(f.param)
-        value = f.default
-        if raw is not None:
-            try:
-                value = f.parse(str(raw))
-            except (ValueError, TypeError):
-                value = f.default
-        st.session_state[f.key] = value
+        if f.key not in st.session_state:
+            st.session_state[f.key] = initial(f)
 
 
 def publish(*fields: Field) -> None:

@@ -13,13 +13,14 @@ import streamlit as st
 from graph.core.errors import FapiaoError
 from graph.core.model import Ring
 from workbench.auth import allowed
-from workbench.ui import netview
+from workbench.ui import netview, urlstate
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.fmt import day, money, money_full, plain
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.urlstate import Field
 from workbench.ui.views import (
     RingSummary,
     filter_rings,
@@ -144,19 +145,28 @@ summaries = _ring_table(store.uri, runs[0].run_id)
 if summaries.empty:
     st.info(tr("最近一次检测没有发现团伙。", "The latest run found no rings."))
     st.stop()
+kind_options = sorted(summaries["kind"].unique())
+today = date.today()
+FILTERS = (
+    Field("kind", "rings_kinds", [], urlstate.choices(kind_options), urlstate.join),
+    Field("score", "rings_score", 0.0, urlstate.bounded(0.0, 1.0, float), lambda x: f"{x:g}"),
+    Field("min_wan", "rings_amount", 0, urlstate.bounded(0, 10_000_000, int)),
+    Field("dated", "rings_use_dates", False, urlstate.flag, urlstate.dump_flag),
+)
+DATES = Field("dates", "rings_dates", (today - timedelta(days=365), today), urlstate.days, urlstate.dump_days)
+urlstate.seed(*FILTERS)   # a refresh or a link keeps the filters (they are in the address)
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([3, 2, 2, 3])
-    kinds = c1.multiselect(tr("类型", "Kind"), sorted(summaries["kind"].unique()),
+    kinds = c1.multiselect(tr("类型", "Kind"), kind_options,
                            format_func=lambda k: term(RING_KINDS, k), placeholder=pick(), key="rings_kinds")
-    min_score = c2.slider(tr("最低评分", "Minimum score"), 0.0, 1.0, 0.0, 0.05, key="rings_score")
-    min_wan = c3.number_input(tr("最低金额（万元）", "Minimum total (10k yuan)"), 0, 10_000_000, 0, step=10,
-                              key="rings_amount")
+    min_score = c2.slider(tr("最低评分", "Minimum score"), min_value=0.0, max_value=1.0, step=0.05, key="rings_score")
+    min_wan = c3.number_input(tr("最低金额（万元）", "Minimum total (10k yuan)"), min_value=0, max_value=10_000_000,
+                              step=10, key="rings_amount")
     use_dates = c4.toggle(tr("限定开票日期", "Limit issue dates"), key="rings_use_dates")
     dates: tuple[date, ...] = ()
     if use_dates:
-        today = date.today()
-        dates = tuple(c4.date_input(tr("日期范围", "Date range"), (today - timedelta(days=365), today),
-                                    key="rings_dates"))
+        dates = tuple(c4.date_input(tr("日期范围", "Date range"), urlstate.initial(DATES), key="rings_dates"))
+urlstate.publish(*FILTERS, DATES)
 ring_rows = [RingSummary(str(r["ring_id"]), str(r["kind"]), int(r["members"]), int(r["invoices"]), float(r["score"]),
                          None if pd.isna(r["first"]) else r["first"], None if pd.isna(r["last"]) else r["last"],
                          int(r["fen"])) for r in summaries.to_dict("records")]

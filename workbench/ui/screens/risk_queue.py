@@ -9,13 +9,16 @@ import streamlit as st
 
 from graph.core.errors import FapiaoError
 from graph.core.regions import region_name
+from graph.core.vocab import TIERS
 from workbench.auth import allowed
+from workbench.ui import urlstate
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.fmt import plain
 from workbench.ui.i18n import TIER_NAMES, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.urlstate import Field
 
 PICK_LIMIT = 1000
 user = require_page("view_risk_queue")
@@ -41,16 +44,27 @@ def _queue() -> pd.DataFrame:
 
 
 df = _queue()
+industry_options = sorted(df["industry"].dropna().unique().tolist())
+region_options = sorted(df["region"].dropna().unique().tolist())
+FILTERS = (
+    Field("tier", "rq_tiers", ["high", "medium"], urlstate.choices(TIERS), urlstate.join),
+    Field("score", "rq_score", 0.0, urlstate.bounded(0.0, 1.0, float), lambda x: f"{x:g}"),
+    Field("industry", "rq_industries", [], urlstate.choices(industry_options), urlstate.join),
+    Field("region", "rq_regions", [], urlstate.choices(region_options), urlstate.join),
+    Field("q", "rq_search", "", str.strip),
+)
+urlstate.seed(*FILTERS)   # a refresh or a link keeps the filters (they are in the address)
 with st.container(border=True):
     f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
-    tiers = f1.multiselect(tr("风险等级", "Tier"), ["high", "medium", "low"], default=["high", "medium"],
-                           format_func=lambda t: term(TIER_NAMES, t), placeholder=pick())
-    min_score = f2.slider(tr("最低评分", "Minimum score"), 0.0, 1.0, 0.0, 0.05)
-    industries = f3.multiselect(tr("行业", "Industry"), sorted(df["industry"].dropna().unique().tolist()), placeholder=pick())
-    regions = f3.multiselect(tr("地区", "Region"), sorted(df["region"].dropna().unique().tolist()),
-                             format_func=region_name, placeholder=pick())
+    tiers = f1.multiselect(tr("风险等级", "Tier"), list(reversed(TIERS)), format_func=lambda t: term(TIER_NAMES, t),
+                           placeholder=pick(), key="rq_tiers")
+    min_score = f2.slider(tr("最低评分", "Minimum score"), min_value=0.0, max_value=1.0, step=0.05, key="rq_score")
+    industries = f3.multiselect(tr("行业", "Industry"), industry_options, placeholder=pick(), key="rq_industries")
+    regions = f3.multiselect(tr("地区", "Region"), region_options, format_func=region_name, placeholder=pick(),
+                             key="rq_regions")
     text = f4.text_input(tr("搜索名称或税号", "Search name or tax id"), key="rq_search").strip()
     f4.caption(tr("点击表头排序；勾选一行以调整等级或分派。", "Click a header to sort; tick a row to override or assign."))
+urlstate.publish(*FILTERS)
 
 view = df[df["effective_tier"].isin(tiers) & (df["score"] >= min_score)]
 if industries:

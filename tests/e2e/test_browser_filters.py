@@ -1,0 +1,59 @@
+"""Filters in the address, in Chromium (issue 19 item 2): a link to a filtered rings list opens filtered,
+a filter typed on the risk queue goes into the address, and F5 keeps both."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, Served
+from tests.helpers.browser import MAIN, go, settle, sign_in
+from tests.helpers.wb_data import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def _query(page: Any) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def _filters(page: Any) -> tuple[list[str], float]:
+    """The rings list's kind chips and minimum score as the browser shows them."""
+    main = page.locator(MAIN)
+    chips = main.locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]').evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))")
+    return chips, float(main.locator('[data-testid="stSliderThumbValue"]').first.inner_text())
+
+
+def test_a_filtered_rings_link_and_a_refresh_keep_the_filters(served: Served, page: Any) -> None:
+    sign_in(page, served.url, "investigator", PASSWORD)
+    page.goto(f"{served.url}/rings?kind=fan_hub&score=0.5")
+    page.get_by_text("筛选后 1 个").wait_for(timeout=45_000)
+    settle(page)
+    assert _filters(page) == (["扇入扇出枢纽"], 0.5)
+    page.reload()
+    page.get_by_text("筛选后 1 个").wait_for(timeout=45_000)
+    settle(page)
+    assert _query(page) == {"kind": ["fan_hub"], "score": ["0.5"]}
+    assert _filters(page) == (["扇入扇出枢纽"], 0.5)
+    page.screenshot(path=str(ARTIFACTS / "rings-filtered-link.png"), full_page=False)
+
+
+def test_a_queue_search_goes_into_the_address_and_survives_f5(served: Served, page: Any) -> None:
+    demo = served.demo
+    words = demo.names[demo.high_new][:4]
+    sign_in(page, served.url, "supervisor", PASSWORD)
+    go(page, "风险队列")
+    box = page.get_by_label("搜索名称或税号")
+    box.fill(words)
+    box.press("Enter")
+    settle(page)
+    page.get_by_text("共 1 户").wait_for(timeout=45_000)
+    assert _query(page).get("q") == [words]
+    page.reload()
+    page.get_by_text("共 1 户").wait_for(timeout=45_000)
+    settle(page)
+    assert page.get_by_label("搜索名称或税号").input_value() == words
+    assert _query(page).get("q") == [words]
