@@ -262,6 +262,8 @@ def run_detection(
     audit_as: str | None = None,
     finder: CycleFinder | None = None,
     engine: dict[str, Any] | None = None,
+    invoices: pa.Table | None = None,
+    taxpayers: pa.Table | None = None,
     **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
@@ -287,6 +289,10 @@ def run_detection(
         record about that engine in the run's parameters (e.g. ``{"engine": "spark", "spark_master": …}``);
         not part of the run id: an engine that finds the same loops gives the same run. See
         :mod:`workbench.spark_engine`.
+    invoices, taxpayers
+        Checked rows (``schema.INVOICES`` / ``schema.TAXPAYERS``) to detect on instead of the store's
+        (``fapiao detect --engine spark --input``); identifiers and dispositions still come from the store,
+        and the findings go to it.
     changes
         Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
@@ -305,8 +311,8 @@ def run_detection(
     st = _Stages(progress, on_stage)
     try:
         with st.stage("read"):
-            invoices = store.invoice_stream()
-            taxpayers = store.taxpayers()
+            invoices = store.invoice_stream() if invoices is None else invoices
+            taxpayers = store.taxpayers() if taxpayers is None else taxpayers
             ids = store.identifiers()
             if user is not None:
                 require(user, "run_detection")

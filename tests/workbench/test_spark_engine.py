@@ -151,3 +151,81 @@ def test_a_failed_partition_stores_no_findings(spark: Any, generated: Path, tmp_
         assert store.runs() == [] and store.rings() == []
     finally:
         store.close()
+
+
+def _input_with_bad_rows(generated: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The generated invoices with three rows broken (tax id, date, total) as one Parquet file and as a
+    dataset partitioned by month (month=YYYY-MM folders, the broken date under month=unknown)."""
+    t = pq.read_table(generated / "invoices.parquet").to_pandas()
+    t.loc[5, "seller_tax_id"] = "BAD"
+    t.loc[9, "issue_date"] = "not a date"
+    t.loc[13, "total_amount"] = "1.00"
+    flat = tmp_path / "flat" / "invoices.parquet"
+    flat.parent.mkdir()
+    pq.write_table(pa.Table.from_pandas(t, preserve_index=False), flat)
+    month = t["issue_date"].str.slice(0, 7).where(t["issue_date"].str.match(r"^\d{4}-\d{2}"), "unknown")
+    pq.write_to_dataset(pa.Table.from_pandas(t.assign(month=month), preserve_index=False), tmp_path / "dataset",
+                        partition_cols=["month"])
+    return flat, tmp_path / "dataset"
+
+
+def test_input_dataset_gives_the_rings_and_tiers_of_loading_it_and_quarantines_bad_rows(
+        spark: Any, generated: Path, tmp_path: Path) -> None:
+    from graph.embedded import EmbeddedStore
+    from loaders.load import load_files
+    from workbench.spark_engine.run import spark_detection
+    from workbench.spark_engine.source import InputRows
+
+    flat, dataset = _input_with_bad_rows(generated, tmp_path)
+    assert len(list(dataset.iterdir())) >= 12
+    loaded, target = EmbeddedStore(tmp_path / "a"), EmbeddedStore(tmp_path / "b")
+    try:
+        report = load_files(loaded, flat, report_dir=tmp_path / "load-report")
+        assert report.rejected == 3
+        local = run_detection(loaded, seed=3, max_drift=0.25)
+        seen: list[InputRows] = []
+        remote, _ = spark_detection(target, seed=3, master="local[2]", source=str(dataset),
+                                    report_dir=tmp_path / "input-report", on_input=seen.append)
+        assert remote.run.run_id == local.run.run_id
+        assert [r.__dict__ for r in remote.rings] == [r.__dict__ for r in local.rings]
+        assert any(r.kind == "cycle" for r in local.rings)
+        assert remote.scores.equals(local.scores) and remote.tier_counts() == local.tier_counts()
+        got = seen[0].report
+        assert (got.read, got.loaded, got.rejected) == (6_000, 5_997, 3) == (report.read, report.loaded, 3)
+        quarantine = pq.read_table(tmp_path / "input-report" / "quarantine.parquet").to_pandas()
+        assert sorted(quarantine["rules"]) == ["date_unparseable", "tax_id_format", "total_mismatch"]
+        assert quarantine["reasons"].str.len().min() > 0 and set(quarantine["month"]) >= {"unknown"}
+        assert target.counts().invoices == 0                      # the input is not copied into the store
+        stored = target.runs()
+        assert [r.run_id for r in stored] == [local.run.run_id] and stored[0].params["input"] == str(dataset)
+        assert {r.ring_id for r in target.rings(local.run.run_id)} == {r.ring_id for r in local.rings}
+    finally:
+        loaded.close()
+        target.close()
+
+
+def test_input_without_a_required_column_is_refused_naming_it(spark: Any, generated: Path, tmp_path: Path) -> None:
+    from graph.core.errors import ConfigError
+    from graph.embedded import EmbeddedStore
+    from workbench.spark_engine.run import spark_detection
+
+    t = pq.read_table(generated / "invoices.parquet").drop_columns(["seller_tax_id"])
+    pq.write_table(t, tmp_path / "no_seller.parquet")
+    store = EmbeddedStore(tmp_path / "ws")
+    try:
+        with pytest.raises(ConfigError, match="seller_tax_id"):
+            spark_detection(store, seed=3, source=str(tmp_path / "no_seller.parquet"), report_dir=tmp_path / "r")
+        with pytest.raises(ConfigError, match="neither a Parquet path nor a table"):
+            spark_detection(store, seed=3, source="no_such_db.no_such_table", report_dir=tmp_path / "r2")
+        assert store.runs() == []
+    finally:
+        store.close()
+
+
+def test_input_needs_the_spark_engine(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli.detect import detect
+
+    out = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'ws'}", "--input", str(tmp_path)])
+    assert out.exit_code == 2 and "--input needs --engine spark" in out.output

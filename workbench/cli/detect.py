@@ -57,10 +57,20 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE", callback=lambda c, p, v: _conf(v),
               help="Extra Spark setting for --engine spark, repeatable "
                    "(e.g. --spark-conf spark.executor.memory=8g).")
+@click.option("--input", "source", default=None, metavar="PATH|TABLE",
+              help="With --engine spark: read the invoices from this Parquet dataset (a folder, month-partitioned "
+                   "folders such as month=2024-01/ allowed; hdfs:// or s3a:// URLs too) or Spark catalog table "
+                   "(db.invoices) instead of the store. Every row is checked with the rules of `fapiao load`; "
+                   "rejected rows go to quarantine.parquet with their reasons (see --report-dir). The rows are "
+                   "not copied into the store; the findings are.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --input: where quarantine.parquet / quarantine.csv, warnings.csv and report.json go "
+                   "(default: loads/<timestamp>/ in the workspace, as for `fapiao load`).")
 @json_option()
 @params_options
 def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: str, spark_master: str,
-           spark_conf: dict[str, str], as_json: bool, **options: Any) -> None:
+           spark_conf: dict[str, str], source: str | None, report_dir: Path | None, as_json: bool,
+           **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -83,12 +93,21 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     failed Spark job stores nothing. See docs/spark.md.
 
     \b
+    --input PATH|TABLE reads the invoices from a Parquet dataset or a Spark
+    catalog table instead of the store (they are not copied into it). Every
+    row is checked with the rules of `fapiao load`; rejected rows are counted
+    and written to quarantine.parquet with their reasons, never dropped
+    silently; a missing required column stops the command, naming it.
+
+    \b
     Examples:
       fapiao detect --out findings
       fapiao detect --window 60 --max-len 6 --store embedded:workspace
       fapiao detect --engine spark
       fapiao detect --engine spark --spark-master spark://spark-master:7077 \\
           --spark-conf spark.executor.memory=8g
+      fapiao detect --engine spark --input /data/invoices/      (month=2024-01/ … folders)
+      fapiao detect --engine spark --input tax_dw.invoices --report-dir checks/
     """
     from rich.console import Console
     from rich.table import Table
@@ -97,15 +116,30 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     from workbench import alerts, audit
     from workbench.detect import run_detection, write_outputs
 
+    if source is not None and engine != "spark":
+        raise click.UsageError("--input needs --engine spark (the in-process engine reads the store)")
     params = DetectionParams(**options)
     console = Console(stderr=True)
+    input_report: dict[str, Any] = {}
     with open_store(store_uri) as store:
-        if store.counts().invoices == 0:
+        if source is None and store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
         if engine == "spark":
             from workbench.spark_engine.run import spark_detection
 
+            def on_input(rows: Any) -> None:
+                r = rows.report
+                input_report.update(read=r.read, used=r.loaded, rejected=r.rejected,
+                                    skipped_identical=r.skipped_identical, warnings=r.warnings,
+                                    quarantine=r.quarantine_path, report=r.report_path,
+                                    seconds=round(rows.seconds, 3))
+                console.print(f"input {source}: read {r.read:,}, used {r.loaded:,}, rejected {r.rejected:,}, "
+                              f"skipped as identical {r.skipped_identical:,}, warnings {r.warnings:,}"
+                              + (f"; quarantine: {r.quarantine_path.removesuffix('.csv')}.parquet"
+                                 if r.quarantine_path else "") + f"; report: {r.report_path}; {rows.seconds:.1f} s")
+
             result, busiest = spark_detection(store, params, master=spark_master, conf=spark_conf,
+                                              source=source, report_dir=report_dir, on_input=on_input,
                                               progress=progress, audit_as=audit.cli_actor())
             if busiest and not as_json:
                 console.print(busiest)
@@ -131,6 +165,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
         echo_json({"run_id": result.run.run_id, "rings": len(result.rings), "ring_kinds": dict(sorted(kinds.items())),
                    "tiers": tiers, "model": model, "cv_auc": auc, "cv_f1": result.run.params.get("cv_f1"),
                    "stage_seconds": result.run.stage_seconds, "alerts": raised.by_rule(),
+                   **({"input": input_report} if input_report else {}),
                    "outputs": [str(out_dir / f) for f in ("rings.csv", "taxpayer_scores.csv")] if out_dir else []})
         return
     click.echo(f"run {result.run.run_id}: {len(result.rings)} rings "

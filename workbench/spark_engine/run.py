@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from algorithms.params import DetectionParams
+from graph.core.errors import ConfigError
 from graph.store import Store
 from workbench.detect import DetectionResult, run_detection
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
 from workbench.spark_engine.session import DEFAULT_MASTER, require_pyspark, spark_session
+from workbench.spark_engine.source import InputRows, checked_input, merged_taxpayers
 
 
 def spark_detection(store: Store, params: DetectionParams | None = None, *, master: str = DEFAULT_MASTER,
-                    conf: Mapping[str, str] | None = None, **run: Any) -> tuple[DetectionResult, str]:
+                    conf: Mapping[str, str] | None = None, source: str | None = None,
+                    report_dir: Path | None = None, on_input: Any = None,
+                    **run: Any) -> tuple[DetectionResult, str]:
     """:func:`workbench.detect.run_detection` with the cycle search on Spark (``master``; ``conf`` extra
     settings; ``run``: its other keywords). Returns the result and a line on the busiest partition.
+
+    ``source``: a Parquet dataset (path or URL) or a Spark catalog table to read the invoices from instead of
+    the store; every row is checked by the loader (:func:`workbench.spark_engine.source.checked_input`,
+    quarantine and report in ``report_dir``) and ``on_input`` is called with the
+    :class:`~workbench.spark_engine.source.InputRows` before detection starts. The store's taxpayers,
+    identifiers and dispositions are used with it; the findings are stored in ``store``.
 
     The Spark session is stopped afterwards unless it was already running. A failed Spark job raises before
     the store stage: no findings are stored."""
@@ -26,8 +37,18 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
     spark = spark_session(master, conf)
     try:
         finder = SparkCycleFinder(spark)
-        result = run_detection(store, params, finder=finder,
-                               engine={"engine": "spark", "spark_master": master}, **run)
+        engine: dict[str, Any] = {"engine": "spark", "spark_master": master}
+        if source is not None:
+            rows: InputRows = checked_input(spark, source, store, report_dir=report_dir)
+            if on_input is not None:
+                on_input(rows)
+            if rows.invoices.num_rows == 0:
+                raise ConfigError(f"--input {source!r}: no invoice passed the checks "
+                                  f"(read {rows.report.read}, rejected {rows.report.rejected}; "
+                                  f"quarantine: {rows.report.quarantine_path})")
+            run |= {"invoices": rows.invoices, "taxpayers": merged_taxpayers(store, rows.taxpayers)}
+            engine["input"] = source
+        result = run_detection(store, params, finder=finder, engine=engine, **run)
     finally:
         if existing is None:
             spark.stop()
