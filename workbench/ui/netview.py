@@ -72,6 +72,67 @@ class NetEdge:
     link: bool = False          # a taxpayer ↔ identifier link (dashed, no arrow), not invoices
 
 
+@dataclass(frozen=True)
+class ReplayStep:
+    """One invoice in a replay: drawn on the edge ``source`` → ``target``; ``text`` says when, who and how much."""
+
+    source: str
+    target: str
+    text: str
+
+
+REPLAY_MAX = 500          # a replay shows at most this many invoices (the first ones)
+REPLAY_MS = 700           # milliseconds per invoice when playing
+
+_REPLAY_HTML = """<div id="fapiaoReplay" style="display:flex;align-items:center;gap:10px;padding:4px 6px;
+ font:13px 'Noto Sans CJK SC','Noto Sans SC',sans-serif;color:#333"><button id="fapiaoPlay" type="button"
+ style="font:inherit;padding:2px 10px;cursor:pointer">%s</button><input id="fapiaoStep" type="range" min="0"
+ max="%d" value="%d" style="flex:1" aria-label="%s"><span id="fapiaoText" style="flex:2"></span></div>"""
+
+_REPLAY_JS = """
+              window.fapiaoReplay = %s;
+              (function () {
+                var R = window.fapiaoReplay, n = R.steps.length, timer = null, inReplay = {};
+                var slider = document.getElementById("fapiaoStep"), text = document.getElementById("fapiaoText"),
+                    btn = document.getElementById("fapiaoPlay");
+                R.steps.forEach(function (s) { inReplay[s[0]] = true; });
+                window.fapiaoShow = function (k) {   // the first k invoices: their edges shown, the k-th in red
+                  var seen = {}, cur = k > 0 ? R.steps[k - 1][0] : null;
+                  for (var i = 0; i < k; i++) { seen[R.steps[i][0]] = true; }
+                  edges.update(edges.getIds().filter(function (id) { return inReplay[id]; }).map(function (id) {
+                    return {id: id, hidden: !seen[id], color: id === cur ? "#c0392b" : "#7f8c8d"}; }));
+                  slider.value = k;
+                  text.textContent = k === 0 ? R.intro : R.prefix.replace("{k}", k).replace("{n}", n) + R.steps[k - 1][1];
+                };
+                function stop() { if (timer) { clearInterval(timer); timer = null; } btn.textContent = R.play; }
+                slider.addEventListener("input", function () { stop(); window.fapiaoShow(+slider.value); });
+                btn.addEventListener("click", function () {
+                  if (timer) { stop(); return; }
+                  var k = +slider.value >= n ? 0 : +slider.value;
+                  btn.textContent = R.pause; window.fapiaoShow(k);
+                  timer = setInterval(function () { k += 1; window.fapiaoShow(k); if (k >= n) { stop(); } }, R.ms);
+                });
+                text.textContent = R.all;
+              })();
+              return network;"""
+
+
+def _replay_parts(steps: Sequence[ReplayStep]) -> tuple[str, str]:
+    """The control strip (HTML) and its script for a replay of ``steps`` (texts travel as JSON, shown with
+    ``textContent``: a name is never HTML)."""
+    kept = list(steps)[:REPLAY_MAX]
+    n = len(kept)
+    more = tr(f"（仅重放前 {REPLAY_MAX} 张）", f" (the first {REPLAY_MAX} only)") if len(steps) > REPLAY_MAX else ""
+    data = {"steps": [[f"{s.source}|{s.target}", s.text] for s in kept], "ms": REPLAY_MS,
+            "play": tr("▶ 回放", "▶ Replay"), "pause": tr("⏸ 暂停", "⏸ Pause"),
+            "intro": tr("拖动滑块或点击回放，按时间顺序重现本团伙的发票", "Drag the slider or press replay to see the invoices in time order"),
+            "prefix": tr("第 {k} / {n} 张：", "Invoice {k} of {n}: "),
+            "all": tr(f"全部 {n} 张发票{more}；点击回放，按开票时间顺序逐张重现",
+                      f"All {n} invoices{more}; press replay to draw them one by one in time order")}
+    script = _REPLAY_JS % json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+    return _REPLAY_HTML % (data["play"], n, n, tr("重放进度", "replay position")), script
+
+
 def layout(node_ids: Sequence[str], edges: Sequence[NetEdge], *, seed: int = 0, span: float = 900.0,
            centre: str | None = None) -> dict[str, tuple[float, float]]:
     """Fixed positions for ``node_ids``, scaled so that names have room.
@@ -196,7 +257,7 @@ def _edge_width(total_fen: int, biggest: int) -> float:
 
 
 def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: str = "620px",
-                 highlight: Collection[str] = ()) -> str:
+                 highlight: Collection[str] = (), replay: Sequence[ReplayStep] = ()) -> str:
     """A self-contained HTML page drawing the network (pyvis, vis-network inlined, no CDN).
 
     Parameters
@@ -205,6 +266,8 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
     edges : issuer→buyer edges; width grows with the invoiced amount, tooltip shows count and amount.
     height : CSS height of the drawing.
     highlight : tax ids drawn larger with a thick border (the centre, a ring's members ...).
+    replay : invoices in time order: adds a slider and a play button above the drawing that show the edges
+        of the first k invoices, the k-th in red (a ring's invoices replayed).
 
     Returns
     -------
@@ -243,8 +306,11 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
                               "color": IDENTIFIER_COLOUR, "width": 1.5})
             continue
         tooltip = e.title or f"{e.source} → {e.target}\n{e.count} {unit}, {money(e.total_fen)}"
-        net.edges.append({"from": e.source, "to": e.target, "title": tooltip, "arrows": "to", "color": "#7f8c8d",
-                          "width": round(_edge_width(e.total_fen, biggest), 2)})
+        edge = {"from": e.source, "to": e.target, "title": tooltip, "arrows": "to", "color": "#7f8c8d",
+                "width": round(_edge_width(e.total_fen, biggest), 2)}
+        if replay:   # the replay shows and hides edges by id (one edge per seller → buyer pair)
+            edge["id"] = f"{e.source}|{e.target}"
+        net.edges.append(edge)
     net.toggle_physics(False)
     net.set_options('{"interaction": {"hover": true, "navigationButtons": false, "tooltipDelay": 120},'
                     ' "edges": {"smooth": false}, "nodes": {"font": {"size": 14,'
@@ -254,7 +320,12 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
     html = _EMPTY_HEADING.sub("", html)
     legend = json.dumps(legend_items(highlight=bool(hl & known), identifiers=any(n.identifier for n in nodes)),
                         ensure_ascii=False).replace("<", "\\u003c")
-    return html.replace("return network;", _PHYSICS_OFF.replace("return network;", _LEGEND_JS % legend), 1)
+    script = _LEGEND_JS % legend
+    if replay:
+        strip, replay_js = _replay_parts(replay)
+        html = html.replace("<body>", "<body>" + strip, 1)
+        script = script.replace("return network;", replay_js)
+    return html.replace("return network;", _PHYSICS_OFF.replace("return network;", script), 1)
 
 
 def from_subgraph(sub: Subgraph, tiers: Mapping[str, str]) -> tuple[list[NetNode], list[NetEdge]]:
@@ -284,6 +355,7 @@ def edges_from_table(rows: Sequence[Mapping[str, object]]) -> list[NetEdge]:
 
 
 def show(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: int = 620,
-         highlight: Collection[str] = ()) -> None:
-    """Render the network inside the current Streamlit page."""
-    st.iframe(network_html(nodes, edges, height=f"{height}px", highlight=highlight), height=height + 30)
+         highlight: Collection[str] = (), replay: Sequence[ReplayStep] = ()) -> None:
+    """Render the network inside the current Streamlit page (with ``replay``: the time slider above it)."""
+    st.iframe(network_html(nodes, edges, height=f"{height}px", highlight=highlight, replay=replay),
+              height=height + 30 + (44 if replay else 0))

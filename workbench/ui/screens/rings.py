@@ -16,7 +16,7 @@ from workbench.auth import allowed
 from workbench.ui import netview, urlstate
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
-from workbench.ui.fmt import day, money, money_full, plain
+from workbench.ui.fmt import day, money, money_full, plain, when
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -85,7 +85,7 @@ def _ring_detail(ring: Ring) -> None:
             label = f"{term(IDENTIFIER_KINDS, shared.kind)}：{shared.value}"
             nodes.append(netview.NetNode(node_id, label, title=label, identifier=True))
             edges += [netview.NetEdge(t, node_id, link=True, title=label) for t in shared.others]
-        netview.show(nodes, edges, height=460, highlight=ring.members)
+        netview.show(nodes, edges, height=460, highlight=ring.members, replay=_replay(invoices))
 
     st.markdown(f"**{tr('构成团伙的发票（按时间顺序）', 'The invoices that make the ring, in time order')}**")
     if isinstance(hops, list) and hops:
@@ -110,6 +110,14 @@ def _ring_detail(ring: Ring) -> None:
                     st.error(str(e))
                 else:
                     st.success(tr(f"已立案：{case.case_id}", f"Case opened: {case.case_id}"))
+
+
+def _replay(invoices: pa.Table) -> list[netview.ReplayStep]:
+    """The ring's invoices (already in time order) as replay steps: time, seller → buyer, amount."""
+    return [netview.ReplayStep(r["seller_tax_id"], r["buyer_tax_id"],
+                               f"{when(r['issued_at'])}　{r['seller_name']} → {r['buyer_name']}　{money_full(r['total_fen'])}")
+            for r in invoices.select(["issued_at", "seller_tax_id", "buyer_tax_id", "seller_name", "buyer_name",
+                                      "total_fen"]).to_pylist()]
 
 
 def _edges(invoices: pa.Table) -> list[netview.NetEdge]:
