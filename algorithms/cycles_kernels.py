@@ -8,9 +8,12 @@ two slots per frame) instead of every invoice of a trading hub in the window. Wi
 takes every invoice in ``(t, deadline]`` from the time-ordered list. Both orders are (time, invoice
 index), so the search visits exactly the hops the plain time scan would.
 
-On top of that, a per-start memo of dead ends (:func:`search`, after 2SCENT's closing times) skips a
-taxpayer reached again no earlier and no shallower than when it was last shown to lead nowhere; and
-:func:`search` releases the GIL, so threads search disjoint ranges of start invoices at once.
+Before a start is searched, :func:`_reach` walks backwards from its seller (temporal reachability, as in
+2SCENT and Blanuša et al. 2023) and the frames push no hop into a taxpayer that cannot get back in time
+with the hops left. A per-start memo of dead ends (:func:`search`, after 2SCENT's closing times) skips a
+taxpayer reached again no earlier and no shallower than when it was last shown to lead nowhere (with the
+reachability walk it rarely fires); and :func:`search` releases the GIL, so threads search disjoint ranges
+of start invoices at once.
 """
 
 from __future__ import annotations
@@ -53,12 +56,17 @@ def _gather(
     out_ptr: I64, out_edge: I64, out_time: I64, out_dst: I64,
     band_ptr: I64, band_edge: I64, band_amt: F64, band_time: I64, band_dst: I64, n_slots: int, t0: int, window: int,
     cand: I64, top: int, memo_at: I64, memo_t: I64, memo_d: I64, p: int, d_next: int, skips: I64,
+    s: int, reach_hops: int, ld: I64, ld_at: I64,
 ) -> int:
     """Push keys ``(time - t0) * n_edges + edge`` of ``y``'s usable hops in ``(t, deadline]`` onto
     ``cand`` from ``top``, in time order; returns the new top. Hops into a taxpayer the memo already
-    rules out (see :func:`search`) are not pushed; ``skips[0]`` counts them."""
+    rules out (see :func:`search`) are not pushed; ``skips[0]`` counts them. Nor is a hop into a taxpayer
+    other than the start ``s`` that cannot get back to ``s`` in time with the hops left, when at most
+    ``reach_hops`` are left (see :func:`_reach`); ``skips[1]`` counts them."""
     n_e = e_dst.shape[0]
     hi_top = top
+    rem = ld.shape[1] - d_next           # hops left after this one (ld has max_len rows)
+    check = rem <= reach_hops
     if gated:
         lo_amt = prev_amt * lo_f
         up_amt = prev_amt * up_f
@@ -81,6 +89,9 @@ def _gather(
                 if memo_at[z] == p and te >= memo_t[z] and d_next >= memo_d[z]:
                     skips[0] += 1
                     continue
+                if check and z != s and (ld_at[z] != p or te >= ld[z, rem]):
+                    skips[1] += 1
+                    continue
                 cand[hi_top] = (te - t0) * n_e + e
                 hi_top += 1
         if hi_top - top > 1:
@@ -97,9 +108,153 @@ def _gather(
             if memo_at[z] == p and te >= memo_t[z] and d_next >= memo_d[z]:
                 skips[0] += 1
                 continue
+            if check and z != s and (ld_at[z] != p or te >= ld[z, rem]):
+                skips[1] += 1
+                continue
             cand[hi_top] = (te - t0) * n_e + e
             hi_top += 1
     return hi_top
+
+
+@njit(cache=True)
+def _leaves(y: int, t: int, deadline: int, lo_amt: float, up_amt: float, gated: bool, w: int, cs: int, comp: I64,
+            out_ptr: I64, out_time: I64, out_dst: I64, band_ptr: I64, band_amt: F64, band_time: I64, band_dst: I64,
+            t0: int, window: int) -> bool:
+    """Whether ``y`` has any usable hop in ``(t, deadline]`` (total in ``[lo_amt, up_amt]`` when gated)."""
+    n_slots = comp.shape[0]
+    if gated:
+        slack = 1e-9 * (max(abs(lo_amt), abs(up_amt)) + 1.0)
+        for sl in range((t - t0) // window, min((deadline - t0) // window, n_slots - 1) + 1):
+            b = y * n_slots + sl
+            for j in range(_first_at_least(band_amt, band_ptr[b], band_ptr[b + 1], lo_amt - slack), band_ptr[b + 1]):
+                a = band_amt[j]
+                if a > up_amt + slack:
+                    break
+                if t < band_time[j] <= deadline and lo_amt <= a <= up_amt and comp[w, band_dst[j]] == cs:
+                    return True
+        return False
+    j = first_after(out_time, out_ptr[y], out_ptr[y + 1], t)
+    while j < out_ptr[y + 1] and out_time[j] <= deadline:
+        if comp[w, out_dst[j]] == cs:
+            return True
+        j += 1
+    return False
+
+
+NEVER = -(1 << 62)         # a latest departure meaning "cannot get back"
+
+
+@njit(cache=True)
+def _reach(
+    s: int, ts: int, deadline: int, base: float, lo_f: float, up_f: float, gated: bool, w: int, cs: int, comp: I64,
+    in_ptr: I64, in_time: I64, in_src: I64, ib_ptr: I64, ib_amt: F64, ib_time: I64, ib_src: I64, t0: int, window: int,
+    p: int, hops: int, ld: I64, ld_at: I64, cur: I64, scanned: I64, front: I64, fval: I64, nxt: I64, in_nxt: I64,
+    touched: I64,
+) -> tuple[int, int]:
+    """Latest departures back to the start ``s`` (temporal reachability, after 2SCENT / Blanuša et al. 2023).
+
+    Walks the usable hops backwards from ``s``, hop count by hop count up to ``hops``, keeping only hops in
+    ``(ts, deadline]``
+    that pass the gate and stay in the start's component: afterwards, for every taxpayer ``x`` with
+    ``ld_at[x] == p``, ``ld[x, r]`` (``r <= hops``) is the latest time at which a time-ordered path of at most ``r`` hops can
+    leave ``x`` and reach ``s`` by ``deadline`` (``NEVER`` when none; taxpayers never reached are left
+    with ``ld_at[x] != p``). A hop into ``x`` at time ``te`` with ``r`` hops left can only lie on a loop when
+    ``te < ld[x, r]``. Paths need not be simple, so this over-approximates and prunes nothing that
+    closes. ``scanned[x]``: the hops into ``x`` below it were already relaxed (each is read once, not
+    once per round). Returns (taxpayers reached, hops read)."""
+    max_len = ld.shape[1]
+    rounds = min(max_len - 1, hops)
+    n_slots = comp.shape[0]
+    ld_at[s] = p
+    ld[s, :] = deadline + 1              # at s: any arrival up to the deadline closes
+    n_t = 0
+    touched[n_t] = s
+    n_t += 1
+    scanned[s] = ts + 1
+    cur[s] = deadline + 1
+    front[0] = s
+    fval[0] = deadline + 1
+    nf = 1
+    read = 0
+    lo_amt = base * lo_f
+    up_amt = base * up_f
+    slack = 1e-9 * (abs(base) + 1.0)
+    for r in range(1, rounds + 1):
+        stamp = p * max_len + r
+        nn = 0
+        for i in range(nf):
+            x = front[i]
+            hi = fval[i]                 # relax hops into x with time in [lo, hi)
+            lo = scanned[x]
+            if hi <= lo:
+                continue
+            scanned[x] = hi
+            if gated:
+                first_slot = (lo - t0) // window
+                last_slot = min((hi - 1 - t0) // window, n_slots - 1)
+                for sl in range(first_slot, last_slot + 1):
+                    b = x * n_slots + sl
+                    j0 = _first_at_least(ib_amt, ib_ptr[b], ib_ptr[b + 1], lo_amt - slack)
+                    for j in range(j0, ib_ptr[b + 1]):
+                        a = ib_amt[j]
+                        if a > up_amt + slack:
+                            break
+                        te = ib_time[j]
+                        if te < lo or te >= hi or a < lo_amt or a > up_amt:
+                            continue
+                        read += 1
+                        u = ib_src[j]
+                        if u == s or comp[w, u] != cs:
+                            continue
+                        if ld_at[u] != p:
+                            ld_at[u] = p
+                            ld[u, :] = NEVER
+                            cur[u] = NEVER
+                            scanned[u] = ts + 1
+                            touched[n_t] = u
+                            n_t += 1
+                        if te > cur[u]:
+                            cur[u] = te
+                            if in_nxt[u] != stamp:
+                                in_nxt[u] = stamp
+                                nxt[nn] = u
+                                nn += 1
+            else:
+                j = first_after(in_time, in_ptr[x], in_ptr[x + 1], lo - 1)
+                while j < in_ptr[x + 1] and in_time[j] < hi:
+                    te = in_time[j]
+                    u = in_src[j]
+                    j += 1
+                    read += 1
+                    if u == s or comp[w, u] != cs:
+                        continue
+                    if ld_at[u] != p:
+                        ld_at[u] = p
+                        ld[u, :] = NEVER
+                        cur[u] = NEVER
+                        scanned[u] = ts + 1
+                        touched[n_t] = u
+                        n_t += 1
+                    if te > cur[u]:
+                        cur[u] = te
+                        if in_nxt[u] != stamp:
+                            in_nxt[u] = stamp
+                            nxt[nn] = u
+                            nn += 1
+        for i in range(nn):
+            u = nxt[i]
+            ld[u, r] = cur[u]
+            front[i] = u
+            fval[i] = cur[u]
+        nf = nn
+        if nf == 0:
+            break
+    for i in range(1, n_t):              # at most r hops: the best over 0..r
+        x = touched[i]
+        for r in range(1, rounds + 1):
+            if ld[x, r - 1] > ld[x, r]:
+                ld[x, r] = ld[x, r - 1]
+    return n_t, read
 
 
 @njit(cache=True)
@@ -140,10 +295,10 @@ def search(
     n_nodes: int, e_src: I64, e_dst: I64, e_time: I64, e_amt: F64, lo_f: float, up_f: float,
     out_ptr: I64, out_edge: I64, out_time: I64, out_dst: I64, in_ptr: I64, in_time: I64, comp: I64,
     start_edges: I64, band_ptr: I64, band_edge: I64, band_amt: F64, band_time: I64, band_dst: I64, cand: I64,
-    pair_src: I64, pair_time: I64, pair_edge: I64,
+    pair_src: I64, pair_time: I64, pair_edge: I64, in_src: I64, ib_ptr: I64, ib_amt: F64, ib_time: I64, ib_src: I64,
     first: int, last: int, window: int, t0: int, min_len: int, max_len: int, max_expansions: int, memo: bool,
-    out: I64,
-) -> tuple[int, int, int, int, int, int]:
+    reach_hops: int, out: I64,
+) -> tuple[int, int, int, int, int, int, int, int]:
     """Depth-first time-respecting search from ``start_edges[first:last]``; writes edge-index rows into ``out``.
 
     Releases the GIL: several threads may search disjoint start ranges at once (each with its own
@@ -157,8 +312,16 @@ def search(
     ``memo`` (the closing-time idea of 2SCENT): when a frame at depth ``d`` reached at time ``t`` finds
     no loop and nothing in it was blocked by the path above it, arriving at that taxpayer again (same
     start) at a time >= ``t`` and a depth >= ``d`` cannot find a loop either, so it is skipped.
+
+    ``reach_hops`` (temporal reachability, as in 2SCENT and Blanuša et al. 2023; 0 = off): before a start is
+    searched, :func:`_reach` walks backwards from its seller, up to ``reach_hops`` hops, the hops that could
+    close a loop (``ib_*``: each
+    taxpayer's incoming invoices per time slot sorted by total, the backward twin of ``band_*``;
+    ``in_src``: the seller of each ``in_time`` entry); once at most ``reach_hops`` hops are left, no hop is
+    followed into a taxpayer that cannot get back in time with them (nor a start whose buyer cannot). Same
+    loops either way (the walk ignores only simplicity, so it never rules out a path that closes); off only for tests.
     Returns (next start position, rows written, truncated starts, hops followed, candidates gathered,
-    arrivals skipped by the memo)."""
+    arrivals skipped by the memo, hops ruled out by reachability, hops read walking backwards)."""
     n_out = 0
     truncated = 0
     followed = 0
@@ -181,10 +344,21 @@ def search(
     low_at = np.empty(max_len + 1, dtype=np.int64)     # shallowest path depth that blocked a hop below it
     if not memo:
         memo_at[:] = -2                                # never equal to a start position
-    skips = np.zeros(1, dtype=np.int64)                # arrivals the memo ruled out while gathering
+    skips = np.zeros(2, dtype=np.int64)                # arrivals ruled out while gathering: memo, reachability
+    ld = np.empty((n_nodes, max_len), dtype=np.int64)  # latest departures back to the start (see _reach)
+    ld_at = np.full(n_nodes, -1, dtype=np.int64)
+    r_cur = np.empty(n_nodes, dtype=np.int64)
+    r_scanned = np.empty(n_nodes, dtype=np.int64)
+    r_front = np.empty(n_nodes, dtype=np.int64)
+    r_fval = np.empty(n_nodes, dtype=np.int64)
+    r_next = np.empty(n_nodes, dtype=np.int64)
+    r_in_next = np.full(n_nodes, -1, dtype=np.int64)
+    r_touched = np.empty(n_nodes, dtype=np.int64)
+    read = 0
     frame = 0
     for p in range(first, last):
         row0, followed0, gathered0, skipped0 = n_out, followed, gathered, skipped + skips[0]    # to undo an overflow
+        pruned0, read0 = skips[1], read
         e0 = start_edges[p]
         s = e_src[e0]
         v = e_dst[e0]
@@ -201,6 +375,16 @@ def search(
             continue
         # every hop must come no later than the last invoice s receives by the deadline
         deadline = in_time[first_after(in_time, k, in_ptr[s + 1], deadline) - 1]
+        if reach_hops > 0:
+            if not _leaves(v, ts, deadline, base * lo_f, base * up_f, gated, w, cs, comp, out_ptr, out_time, out_dst,
+                           band_ptr, band_amt, band_time, band_dst, t0, window):
+                continue                 # nowhere to go from v: no walk back needed
+            read += _reach(s, ts, deadline, base, lo_f, up_f, gated, w, cs, comp, in_ptr, in_time, in_src, ib_ptr,
+                           ib_amt, ib_time, ib_src, t0, window, p, reach_hops, ld, ld_at, r_cur, r_scanned, r_front,
+                           r_fval, r_next, r_in_next, r_touched)[1]
+            if max_len - 1 <= reach_hops and (ld_at[v] != p or ts >= ld[v, max_len - 1]):
+                skips[1] += 1
+                continue                 # v cannot get back to s in time
         path_edge[0] = e0
         pos_of[s] = 0
         pos_of[v] = 1
@@ -214,7 +398,7 @@ def search(
         end[depth] = _gather(v, ts, deadline, base, lo_f, up_f, gated, w, cs, e_dst, e_time, e_amt, comp,
                              out_ptr, out_edge, out_time, out_dst, band_ptr, band_edge, band_amt, band_time,
                              band_dst, n_slots, t0, window,
-                             cand, 0, memo_at, memo_t, memo_d, p, 2, skips)
+                             cand, 0, memo_at, memo_t, memo_d, p, 2, skips, s, reach_hops, ld, ld_at)
         gathered += end[depth]
         expansions = 0
         cut = False
@@ -256,7 +440,7 @@ def search(
                     found_at[depth] = True
                     if n_out >= out.shape[0]:
                         pos_of[:] = -1
-                        return p, row0, truncated, followed0, gathered0, skipped0
+                        return p, row0, truncated, followed0, gathered0, skipped0, pruned0, read0
                 else:
                     low_at[depth] = 0            # too short here, maybe long enough from deeper: no memo
                 continue
@@ -272,7 +456,7 @@ def search(
                         found_at[depth] = True
                         if n_out >= out.shape[0]:
                             pos_of[:] = -1
-                            return p, row0, truncated, followed0, gathered0, skipped0
+                            return p, row0, truncated, followed0, gathered0, skipped0, pruned0, read0
                 else:
                     low_at[depth] = 0
                 continue
@@ -288,8 +472,9 @@ def search(
             end[depth] = _gather(y, e_time[e], deadline, base, lo_f, up_f, gated, w, cs, e_dst, e_time, e_amt,
                                  comp, out_ptr, out_edge, out_time, out_dst, band_ptr, band_edge, band_amt,
                                  band_time, band_dst, n_slots, t0,
-                                 window, cand, top, memo_at, memo_t, memo_d, p, depth + 1, skips)
+                                 window, cand, top, memo_at, memo_t, memo_d, p, depth + 1, skips, s, reach_hops, ld,
+                                 ld_at)
             gathered += end[depth] - top
             pos_of[y] = depth
         pos_of[s] = -1
-    return last, n_out, truncated, followed, gathered, skipped + skips[0]
+    return last, n_out, truncated, followed, gathered, skipped + skips[0], skips[1], read

@@ -237,11 +237,69 @@ def test_memo_and_threads_do_not_change_the_result(seed: int, gate: float | None
         r = temporal_cycles(inv, window_days=30, max_len=6, max_drift=gate, **kw)  # type: ignore[arg-type]
         return r.instances, [(c.members, tuple(h.key for h in c.hops), c.repeats) for c in r.cycles]
 
-    serial = run(workers=1, memo=False)
+    serial = run(workers=1, memo=False, reach=False)
     assert serial[1]
-    assert run(workers=1, memo=True) == serial
-    assert run(workers=2, memo=True) == serial
-    assert temporal_cycles(inv, window_days=30, max_len=6, max_drift=gate, workers=2).stats["memo_skips"] > 0
+    assert run(workers=1, memo=True, reach=False) == serial
+    assert run(workers=2, memo=True, reach=False) == serial
+    assert run(workers=2) == serial
+    stats = temporal_cycles(inv, window_days=30, max_len=6, max_drift=gate, workers=2, reach=False).stats
+    assert stats["memo_skips"] > 0
+
+
+def _planted(seed: int, n: int, m: int, days: float, loops: int) -> tuple[pd.DataFrame, set[tuple[frozenset[str], str]]]:
+    """Random trade among ``n`` taxpayers plus ``loops`` planted loops of 3-12 members among other taxpayers (one
+    per orientation in turn, hops a day or two apart, totals drifting up to 10 % a hop): (table, planted (members,
+    orientation))."""
+    rng = np.random.default_rng(seed)
+    inv = _random_table(seed, n, m, days, (100_000, 160_000))
+    rows: list[tuple[str, str, float, int]] = []
+    planted: set[tuple[frozenset[str], str]] = set()
+    for i in range(loops):
+        k = 3 + i % 10
+        names = [f"P{i}_{j}" for j in range(k)]
+        day, amount = float(rng.uniform(0, days - 30)), 130_000.0
+        orient = "along" if i % 2 == 0 else "against"
+        # along: hop j is names[j] → names[j+1], in time order; against: the same hops in reverse time order
+        hops = [(names[j], names[(j + 1) % k]) for j in range(k)]
+        for seller, buyer in hops if orient == "along" else hops[::-1]:
+            rows.append((seller, buyer, day, int(amount)))
+            day += float(rng.uniform(0.5, 2.0))
+            amount *= float(rng.uniform(0.98, 1.02))
+        # each member also trades with the background: paths that lead out of the loop and never come back
+        rows += [(names[j], f"N{int(rng.integers(n))}", float(rng.uniform(0, days)), 130_000) for j in range(k)]
+        planted.add((frozenset(names), orient))
+    extra = table(rows).assign(key=[f"P{q:05d}" for q in range(len(rows))])
+    return pd.concat([inv, extra], ignore_index=True), planted
+
+
+@pytest.mark.parametrize(("seed", "gate", "max_len"), [(30, None, 12), (31, 0.3, 12), (32, None, 7), (33, 0.5, 12)])
+def test_reachability_pruning_finds_exactly_the_loops_of_the_plain_search(seed: int, gate: float | None,
+                                                                          max_len: int) -> None:
+    inv, planted = _planted(seed, 80, 3_000, 300, 20)
+
+    def run(**kw: object) -> tuple[int, list[tuple[tuple[str, ...], tuple[str, ...], int, str]], dict[str, float]]:
+        r = temporal_cycles(inv, window_days=30, max_len=max_len, max_drift=gate, **kw)  # type: ignore[arg-type]
+        return r.instances, [(c.members, tuple(h.key for h in c.hops), c.repeats, c.orientation)
+                             for c in r.cycles], r.stats
+
+    plain = run(memo=False, reach=False)
+    pruned = run(workers=2)
+    assert pruned[:2] == plain[:2]
+    found = {(frozenset(c[0]), c[3]) for c in pruned[1]}
+    assert {p for p in planted if len(p[0]) <= max_len} <= found          # both orientations, up to 12 members
+    assert pruned[2]["reach_pruned"] > 0
+    assert pruned[2]["hops_followed"] < plain[2]["hops_followed"] / 2
+
+
+def test_hop_that_cannot_get_back_in_time_is_not_followed() -> None:
+    # A→B→C→A closes; B→D leads to D, whose only way back (D→A) comes after the window
+    inv = table([("A", "B", 0, 100_000), ("B", "C", 1, 100_000), ("C", "A", 2, 100_000), ("B", "D", 1, 100_000),
+                 ("D", "A", 40, 100_000)])
+    plain = temporal_cycles(inv, window_days=30, orientation="along", reach=False, memo=False)
+    pruned = temporal_cycles(inv, window_days=30, orientation="along")
+    assert [c.members for c in pruned.cycles] == [c.members for c in plain.cycles] == [("A", "B", "C")]
+    assert pruned.stats["hops_followed"] < plain.stats["hops_followed"]
+    assert pruned.stats["reach_pruned"] >= 1
 
 
 def test_hop_times_are_iso_8601_with_the_offset() -> None:
