@@ -260,7 +260,9 @@ def temporal_cycles(
         # "against": the same search on the reversed invoices (buyer → seller) finds the loops whose
         # invoices are time-ordered against the invoice direction
         src, dst = (seller, buyer) if label == ALONG else (buyer, seller)
-        indexes[label] = _prepare(src, dst, tm, amt, len(names), window)
+        # the other orientation's index is this one's mirror: its components and lists are reused
+        indexes[label] = _prepare(src, dst, tm, amt, len(names), window,
+                                  indexes.get(AGAINST if label == ALONG else ALONG))
     lo_len = {label: min_len if label == ALONG else max(min_len, 3) for label in searches}  # 2 members: once
     trials: tuple[GateTrial, ...] = ()
     if max_drift is not None:
@@ -410,6 +412,36 @@ def _choose_gate(indexes: dict[str, _Index], lo_len: dict[str, int], budget: flo
 
 
 @dataclass(frozen=True)
+class _Lists:
+    """One side's invoices per taxpayer (``node``: the seller for outgoing lists, the buyer for incoming ones):
+    in time order (``ptr``, ``edge``, ``time``, ``other`` = the counterparty), and per (taxpayer, time slot)
+    sorted by total (``band_*``, the amount-band index)."""
+
+    ptr: I64
+    edge: I64
+    time: I64
+    other: I64
+    band_ptr: I64
+    band_edge: I64
+    band_amt: npt.NDArray[np.float64]
+    band_time: I64
+    band_other: I64
+
+
+def _lists(node: I64, other: I64, tm: I64, amt: npt.NDArray[np.float64], keep: I64, n: int, n_slots: int,
+           w_of: I64) -> _Lists:
+    """:class:`_Lists` of the invoices ``keep`` grouped by ``node`` (ties in invoice order)."""
+    edge = keep[np.lexsort((tm[keep], node[keep]))].astype(np.int64)
+    ptr = np.searchsorted(node[edge], np.arange(n + 1)).astype(np.int64)
+    key = node[keep] * n_slots + w_of[keep]
+    order = np.lexsort((keep, amt[keep], key))
+    band_edge = keep[order].astype(np.int64)
+    band_ptr = np.searchsorted(key[order], np.arange(n * n_slots + 1)).astype(np.int64)
+    return _Lists(ptr, edge, tm[edge].astype(np.int64), other[edge].astype(np.int64), band_ptr, band_edge,
+                  amt[band_edge], tm[band_edge].astype(np.int64), other[band_edge].astype(np.int64))
+
+
+@dataclass(frozen=True)
 class _Index:
     """The search's arrays for one orientation (``src → dst``), built once, searched with any gate."""
 
@@ -421,67 +453,59 @@ class _Index:
     window: int
     t0: int
     comp: I64
-    kept: int
+    keep: I64
+    lists: tuple[_Lists, _Lists]   # outgoing, incoming
     arrays: tuple[Any, ...]       # the kernel's lookup arrays (see :func:`_run`)
     start_edges: I64
     max_out: int
     seconds: float                # time spent on the pruning (components)
 
+    @property
+    def kept(self) -> int:
+        return len(self.keep)
 
-def _prepare(src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, window: int) -> _Index:
-    """Window components, pruning and the kernel's lookup arrays of ``src → dst``."""
+
+def _prepare(src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, window: int,
+             mirror: _Index | None = None) -> _Index:
+    """Window components, pruning and the kernel's lookup arrays of ``src → dst``. ``mirror``: the index of the
+    same invoices reversed (``dst → src``), whose components, kept invoices and lists are reused: a graph and
+    its reverse have the same strongly connected components, and one's outgoing lists are the other's incoming."""
     started = time.perf_counter()
     t0 = int(tm.min())
-    comp = _window_components(src, dst, tm, n, window, t0)
-    w_of = (tm - t0) // window
-    in_scc = (comp[w_of, src] >= 0) & (comp[w_of, src] == comp[w_of, dst])
-    # an edge can also serve as a later hop of a loop started in the previous window
-    w_prev = np.maximum(w_of - 1, 0)
-    in_scc |= (comp[w_prev, src] >= 0) & (comp[w_prev, src] == comp[w_prev, dst])
-    keep = np.flatnonzero(in_scc)
+    if mirror is not None:
+        comp, keep = mirror.comp, mirror.keep
+    else:
+        comp = _window_components(src, dst, tm, n, window, t0)
+        w_of = (tm - t0) // window
+        in_scc = (comp[w_of, src] >= 0) & (comp[w_of, src] == comp[w_of, dst])
+        # an edge can also serve as a later hop of a loop started in the previous window
+        w_prev = np.maximum(w_of - 1, 0)
+        in_scc |= (comp[w_prev, src] >= 0) & (comp[w_prev, src] == comp[w_prev, dst])
+        keep = np.flatnonzero(in_scc).astype(np.int64)
     t_scc = time.perf_counter() - started
     start_edges = keep[np.argsort(tm[keep], kind="stable")].astype(np.int64)
-    return _index(src, dst, tm, amt, n, comp, keep, start_edges, window, t0, t_scc)
+    return _index(src, dst, tm, amt, n, comp, keep, start_edges, window, t0, t_scc, mirror)
 
 
 def _index(src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, comp: I64, keep: I64, start_edges: I64,
-           window: int, t0: int, seconds: float = 0.0) -> _Index:
-    """The kernel's lookup arrays over the invoices ``keep`` of ``src → dst``."""
-    w_of = (tm - t0) // window
-    # outgoing invoices per node in time order; incoming times per node for the closing check
-    out_edge = keep[np.lexsort((tm[keep], src[keep]))].astype(np.int64)
-    out_ptr = np.searchsorted(src[out_edge], np.arange(n + 1)).astype(np.int64)
-    out_time = tm[out_edge].astype(np.int64)
-    in_order = keep[np.lexsort((tm[keep], dst[keep]))]
-    in_ptr = np.searchsorted(dst[in_order], np.arange(n + 1)).astype(np.int64)
-    in_time = tm[in_order].astype(np.int64)
-    # amount-band index: outgoing invoices per (node, time slot), sorted by total inside the slot
-    n_slots = comp.shape[0]
-    slot_key = src[keep] * n_slots + w_of[keep]
-    band_edge = keep[np.lexsort((keep, amt[keep], slot_key))].astype(np.int64)
-    band_ptr = np.searchsorted(slot_key[np.lexsort((keep, amt[keep], slot_key))],
-                               np.arange(n * n_slots + 1)).astype(np.int64)
-    band_amt = amt[band_edge]
-    band_time = tm[band_edge].astype(np.int64)
-    band_dst = dst[band_edge]
-    out_dst = dst[out_edge]
+           window: int, t0: int, seconds: float = 0.0, mirror: _Index | None = None) -> _Index:
+    """The kernel's lookup arrays over the invoices ``keep`` of ``src → dst`` (``mirror``: see :func:`_prepare`)."""
+    if mirror is not None:
+        out, inc = mirror.lists[1], mirror.lists[0]
+    else:
+        w_of = (tm - t0) // window
+        out = _lists(src, dst, tm, amt, keep, n, comp.shape[0], w_of)
+        inc = _lists(dst, src, tm, amt, keep, n, comp.shape[0], w_of)
     # incoming invoices per node sorted by (seller, time): the direct closing-hop lookup
     pair_edge = keep[np.lexsort((tm[keep], src[keep], dst[keep]))].astype(np.int64)
     pair_src = src[pair_edge]
     pair_time = tm[pair_edge].astype(np.int64)
-    in_src = src[in_order].astype(np.int64)
-    # the backward twin of the band index (incoming invoices per (node, time slot) by total), for _reach
-    in_key = dst[keep] * n_slots + w_of[keep]
-    in_band = np.lexsort((keep, amt[keep], in_key))
-    ib_ptr = np.searchsorted(in_key[in_band], np.arange(n * n_slots + 1)).astype(np.int64)
-    ib_edge = keep[in_band]
-    ib_amt = amt[ib_edge]
-    ib_time = tm[ib_edge].astype(np.int64)
-    ib_src = src[ib_edge].astype(np.int64)
-    max_out = int(np.diff(out_ptr).max()) if n else 0
-    arrays = (out_ptr, out_edge, out_time, out_dst, in_ptr, in_time, comp, band_ptr, band_edge,
-              band_amt, band_time, band_dst, pair_src, pair_time, pair_edge, in_src, ib_ptr, ib_amt, ib_time, ib_src)
-    return _Index(n, src, dst, tm, amt, window, t0, comp, len(keep), arrays, start_edges, max_out, seconds)
+    max_out = int(np.diff(out.ptr).max()) if n else 0
+    # outgoing lists by time and by amount band; incoming lists by time (closing check, walk back) and by band
+    arrays = (out.ptr, out.edge, out.time, out.other, inc.ptr, inc.time, comp, out.band_ptr, out.band_edge,
+              out.band_amt, out.band_time, out.band_other, pair_src, pair_time, pair_edge, inc.other, inc.band_ptr,
+              inc.band_amt, inc.band_time, inc.band_other)
+    return _Index(n, src, dst, tm, amt, window, t0, comp, keep, (out, inc), arrays, start_edges, max_out, seconds)
 
 
 def search_loops(
