@@ -9,8 +9,21 @@ from tests.helpers.wb_data import Demo
 
 def test_region_codes_read_as_names() -> None:
     assert region_name("440100") == "广州市" and region_name("440300") == "深圳市"
-    assert region_name("110105") == "北京市（110105）"           # a district not in the table: its province
+    assert region_name("110105") == "北京市朝阳区" and region_name("440106") == "广州市天河区"   # counties: city + county
+    assert region_name("429004") == "湖北省仙桃市"                # a county-level city directly under its province
+    assert region_name("440199") == "广东省（440199）"           # a code not in the table: its province
     assert region_name("999999") == "999999" and region_name("杭州") == "杭州" and region_name(None) == ""
+
+
+def test_the_region_table_is_the_full_gb_t_2260_list() -> None:
+    from graph.core import regions
+
+    names = regions._names()
+    provinces = {k for k in names if len(k) == 2}
+    counties = [k for k in names if len(k) == 6 and k[4:] != "00"]
+    assert len(provinces) == 34 and len(counties) > 2800          # 31 provinces + HK, Macau, Taiwan; ~2,800 counties
+    assert all(k[:2] in provinces for k in names)
+    assert not [n for n in names.values() if "市辖区" in n or "直辖县级" in n]   # no placeholder rows
 
 
 def test_audit_trail_speaks_chinese(app_env: Demo) -> None:
