@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,9 @@ POINTS: dict[str, tuple[int, str]] = {
     "community": (15, "所在团伙资金内部循环"),
 }
 COMMUNITY_FLAG = 0.6       # community_score at or above which the community points apply
+#: rules worth at least this many points are practice rules; fewer points = weak indicators, which never count
+#: as a rule of their own for the tiers (two weak indicators are not two lines of evidence)
+RULE_POINTS = 35
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Evidence:
     unavailable: Mapping[str, str]
     fdr: float
     fdr_medium: float
+    #: typology rule → (its permutation FDR, the hits its null tests) (:mod:`algorithms.rule_null`); a rule not
+    #: listed has no null
+    rule_tests: Mapping[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
 
 
 def tier_of(score: float, *, tier_medium: float = 0.4, tier_high: float = 0.7) -> str:
@@ -156,6 +162,10 @@ def score_taxpayers(
         m = _isolation(x, seed)
     pts = pd.Series(0.0, index=v.index)
     nflags = np.zeros(len(v))
+    nstrong = np.zeros(len(v))
+    rule_q = np.ones(len(v))
+    rule_tests = evidence.rule_tests if evidence is not None else {}
+    names = [str(x) for x in v.index]
     reasons: list[list[tuple[float, str]]] = [[] for _ in range(len(v))]
     for name, (p, label) in points.items():
         if name == "community":
@@ -170,8 +180,15 @@ def score_taxpayers(
             continue
         pts[hit] += p
         nflags += hit
+        if p >= RULE_POINTS:
+            nstrong += hit
+        rq, tested = rule_tests.get(name, (None, frozenset()))
         for i in np.flatnonzero(hit):
-            reasons[i].append((float(p), f"{ev[i] or label}(+{p})"))
+            judged = rq is not None and names[int(i)] in tested
+            note = f",规则 FDR {rq:.2g}" if judged else ""
+            reasons[i].append((float(p), f"{ev[i] or label}(+{p}{note})"))
+            if judged:
+                rule_q[i] = min(rule_q[i], float(rq or 1.0))
     for i in np.flatnonzero(m >= 0.97):
         reasons[i].append((float(weight * 100 * m[i] / 3), f"模型:特征组合罕见(异常分位 {m[i]:.2f})"))
     score = np.array([combine(p, mm, points_scale=points_scale, model_weight=weight)
@@ -181,7 +198,8 @@ def score_taxpayers(
     if evidence is not None:
         score, tiers = assign(score, evidence.findings, evidence.dynamics, fdr=evidence.fdr,
                               fdr_medium=evidence.fdr_medium, tier_medium=tier_medium, tier_high=tier_high,
-                              typology_flags=nflags)
+                              typology_flags=nflags, rule_q=rule_q,
+                              strong_rules=nstrong)
         for row, rs in enumerate(evidence.finding_reasons):
             for j, text in enumerate(rs):
                 reasons[row].append((1000.0 - j, text))

@@ -9,13 +9,18 @@ Three lines of evidence per taxpayer, each judged without a hand-set score cut-o
    against the pooled null, Benjamini–Hochberg over all taxpayers;
 3. **typology rules** — the practice rules of the typology detectors (shell, near-limit, item mismatch,
    void / red, shared identifiers …) as points (:mod:`algorithms.risk`); a rule whose input column is
-   missing or constant in the data cannot fire and is listed as unavailable (:func:`unavailable`).
+   missing or constant in the data cannot fire and is listed as unavailable (:func:`unavailable`). A rule
+   with a permutation null (:data:`RULE_NULLS`: its own input shuffled among taxpayers or invoices, the rest of
+   the data kept) gets a rule-level false discovery rate (:func:`rule_fdr`: hits expected per null copy ÷ hits
+   in the data); its hits are a line of evidence on their own only when that FDR ≤ ``fdr_medium``.
 
 Tiers (:func:`assign`): **medium** = at least one line of evidence (a significant finding, dynamics
-q ≤ ``fdr_medium``, or a typology rule); **high** = two independent lines: a significant finding and
-another one (a second finding, dynamics q ≤ ``fdr_medium`` or a typology rule), or dynamics q ≤ ``fdr``
-with a finding or a typology rule, or the typology score's high tier. Under the null a clean taxpayer
-needs two independent false discoveries to reach *high*.
+q ≤ ``fdr_medium``, a hit of a rule whose FDR ≤ ``fdr_medium``, or two rules agreeing); **high** = two
+independent lines: a significant finding and another one (a second finding, dynamics q ≤ ``fdr_medium`` or a
+typology rule), or dynamics q ≤ ``fdr`` with a finding or a typology rule, or a significant rule with a second
+rule or dynamics q ≤ ``fdr_medium``. No fixed score cut-off decides a tier: under the null a clean taxpayer needs
+two independent false discoveries to reach *high*, and a single rule that fires about as often on shuffled data
+as on the real data (a young company that only sells, a seller with a few voided invoices) is no evidence alone.
 """
 
 from __future__ import annotations
@@ -149,31 +154,61 @@ def unavailable(invoices: pd.DataFrame, taxpayers: pd.DataFrame, identifiers: pd
     return {name: zh for name, (zh, col) in NEEDS.items() if not have[col]}
 
 
+#: typology rules with a permutation null: rule → what is shuffled (Chinese, for the evidence and the docs)
+RULE_NULLS: dict[str, str] = {
+    "shell": "登记至首次开票的天数在企业间打乱",
+    "void_red": "发票(含作废、红冲)在开票方之间打乱",
+    "near_limit": "开票限额在企业间打乱",
+    "shared_identity": "身份信息在企业间打乱",
+    "duplicates": "金额在同一开票方的发票之间打乱",
+}
+
+
+def rule_fdr(observed: int, null_hits: Sequence[int]) -> float:
+    """Permutation false discovery rate of a typology rule: hits expected per null copy ÷ hits in the data,
+    at most 1 (1 when the rule never fires or has no null copies).
+
+    >>> rule_fdr(20, [1, 0, 2, 1]), rule_fdr(10, [9, 12]), rule_fdr(0, [3])
+    (0.05, 1.0, 1.0)
+    """
+    if observed <= 0 or not len(null_hits):
+        return 1.0
+    return float(min(1.0, float(np.mean(null_hits)) / observed))
+
+
 def assign(
     typology_score: F64, findings: pd.DataFrame, dyn: pd.DataFrame, *, fdr: float, fdr_medium: float,
-    tier_medium: float, tier_high: float, typology_flags: F64,
+    tier_medium: float, tier_high: float, typology_flags: F64, rule_q: F64 | None = None,
+    strong_rules: F64 | None = None,
 ) -> tuple[F64, list[str]]:
     """Score 0..1 and tier per taxpayer from the three lines of evidence (see the module docstring).
 
-    ``typology_score`` is the points + model score of :func:`algorithms.risk.combine` (tiers at
-    ``tier_medium`` / ``tier_high``), ``typology_flags`` the number of typology rules each taxpayer raises.
-    Scores stay consistent with the tiers: medium in [tier_medium, tier_high), high ≥ tier_high.
+    ``typology_score`` is the points + model score of :func:`algorithms.risk.combine` (it orders taxpayers
+    within a tier, it decides no tier), ``typology_flags`` the number of typology rules each taxpayer raises
+    (weak indicators included), ``strong_rules`` how many of them are practice rules (default: all),
+    ``rule_q`` the smallest rule-level FDR (:func:`rule_fdr`) among the rules it raises (1 when none has a null;
+    None = no rule has one). Scores stay consistent with the tiers: low < tier_medium, medium in
+    [tier_medium, tier_high), high ≥ tier_high.
     """
     sig = findings["findings_n"].to_numpy() >= 1
     min_q = findings["findings_min_q"].to_numpy()
     dq = dyn["q"].to_numpy()
     dyn_med, dyn_high = dq <= fdr_medium, dq <= fdr
     rule = typology_flags > 0
+    rq = np.ones(len(typology_flags)) if rule_q is None else np.asarray(rule_q, dtype=np.float64)
+    rule_sig = rule & (rq <= fdr_medium)
+    rules2 = (typology_flags if strong_rules is None else np.asarray(strong_rules)) >= 2
     second = (findings["findings_n"].to_numpy() >= 2) | dyn_med | rule
-    high = (sig & second) | (dyn_high & (sig | rule)) | (typology_score >= tier_high)
-    medium = ~high & (sig | dyn_med | (typology_score >= tier_medium))
+    high = (sig & second) | (dyn_high & (sig | rule)) | (rule_sig & (rules2 | dyn_med))
+    medium = ~high & (sig | dyn_med | rule_sig | rules2)
     band = tier_high - tier_medium
-    q_best = np.minimum(np.where(sig, min_q, 1.0), dq)
+    q_best = np.minimum(np.minimum(np.where(sig, min_q, 1.0), dq), np.where(rule_sig, rq, 1.0))
     strength = 1 - np.clip(q_best, 0, 1)                   # 0..1 within the tier
     ev_score = np.where(high, tier_high + (1 - tier_high) * strength,
                         np.where(medium, tier_medium + band * 0.999 * strength, 0.0))
     score = np.maximum(typology_score, ev_score)
     score = np.where(medium & ~high, np.minimum(score, tier_high - 1e-4), score)
+    score = np.where(~medium & ~high, np.minimum(score, tier_medium - 1e-4), score)
     tiers = np.where(high, "high", np.where(medium, "medium", "low"))
     return np.asarray(score, dtype=np.float64), [str(t) for t in tiers]
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, shell, tiers
+from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, rule_null, shell, tiers
 from algorithms.communities import Community, communities
 from algorithms.cycle_scoring import ScoredCycle
 from algorithms.cycles import ORIENTATION_ZH, CycleSearch, TemporalCycle, temporal_cycles
@@ -44,7 +44,7 @@ from workbench.auth import User, allowed, require
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.4"  # fan bursts: one-off counterparties only; significant loops count as findings
+DETECTOR_VERSION = "2026.12.02.5"  # typology rules enter the tiers by their permutation FDR, no fixed 0.4 / 0.7 cut
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -355,6 +355,9 @@ def run_detection(
                 amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
                 amounts.duplicates(inv), sig_identity,
             ]
+            fired = [sg.name for sg in signals if sg.name in tiers.RULE_NULLS and len(sg.flagged)]
+            rule_tests = {r: (round(t.fdr, 4), t.hits) for r, t in
+                          rule_null.rule_null_hits(inv, tp, idf, rules=fired, act=act, seed=seed).items()}
         with st.stage("communities"):
             comms = communities(edges, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
                                 member_risk=_member_risk(signals), seed=seed)
@@ -371,7 +374,7 @@ def run_detection(
                 [tiers.Finding(r.kind, r.members, finding_q(r), r.evidence) for r in rings],
                 index, fdr=p.fdr)
             evidence = Evidence(found, found_reasons, dnull.table, tiers.unavailable(inv, tp, idf),
-                                p.fdr, p.fdr_medium)
+                                p.fdr, p.fdr_medium, rule_tests)
         with st.stage("risk"):
             feats = build_features(inv, tp, signals, communities=comms, act=act,
                                    extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
@@ -382,7 +385,8 @@ def run_detection(
                                                       "burst_window_days": round(burst_w, 3),
                                                       "cycle_gate": search.gate,
                                                       "cycle_gate_trials": [t.describe() for t in search.gate_trials],
-                                                      "unavailable": sorted(evidence.unavailable)},
+                                                      "unavailable": sorted(evidence.unavailable),
+                                                      "rule_fdr": {r: q for r, (q, _) in rule_tests.items()}},
                   fp, st.seconds)
         with st.stage("store"):
             if user is None and audit_as is None:

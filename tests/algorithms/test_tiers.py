@@ -120,3 +120,22 @@ def test_unavailable_lists_the_missing_inputs() -> None:
     assert set(missing) == {"shell", "item_mismatch", "fan_hub", "near_limit", "shared_identity", "void_red"}
     inv["item_code"] = np.where(np.arange(len(inv)) % 2, "1010101", "1020202")
     assert "item_mismatch" not in unavailable(inv, tp, pd.DataFrame(columns=["tax_id", "kind", "value"]))
+
+
+def test_a_typology_rule_alone_needs_its_permutation_fdr() -> None:
+    # four taxpayers, no finding, no timing evidence; a high typology score decides no tier on its own:
+    # A one rule that fires as often on shuffled data (FDR 0.8) → low, its score kept below tier_medium;
+    # B one rule with FDR 0.01 → medium; C two practice rules (no null) → medium; D a significant rule and a
+    # second rule → high
+    idx = pd.Index(list("ABCD"))
+    found, _ = finding_features([], idx, fdr=0.05)
+    dyn = pd.DataFrame({"q": 1.0}, index=idx)
+    score, tiers = assign(np.array([0.6, 0.6, 0.75, 0.8]), found, dyn, fdr=0.05, fdr_medium=0.05, tier_medium=0.4,
+                          tier_high=0.7, typology_flags=np.array([1, 1, 2, 2]),
+                          rule_q=np.array([0.8, 0.01, 1.0, 0.01]), strong_rules=np.array([1, 1, 2, 2]))
+    assert tiers == ["low", "medium", "medium", "high"]
+    assert score[0] < 0.4 <= score[1] < 0.7 and 0.4 <= score[2] < 0.7 <= score[3]
+    # two weak indicators are not two lines of evidence
+    _, tiers = assign(np.array([0.3]), found.iloc[:1], dyn.iloc[:1], fdr=0.05, fdr_medium=0.05, tier_medium=0.4,
+                      tier_high=0.7, typology_flags=np.array([2]), rule_q=np.array([1.0]), strong_rules=np.array([0]))
+    assert tiers == ["low"]
