@@ -31,7 +31,6 @@ from workbench.api.models import (
     AlertList,
     AlertOut,
     AlertsRead,
-    InvoiceBatch,
     JobOut,
     LoadResult,
     Marked,
@@ -44,6 +43,7 @@ from workbench.api.models import (
     VerifyIn,
     VerifyMatches,
     VerifyOut,
+    invoice_rows,
 )
 from workbench.api.problems import Problem, install, problem_openapi, responses
 
@@ -187,16 +187,14 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
             raise Problem(415, f"send application/json or multipart/form-data, not {ctype!r}")
         raw = await request.body()
         try:
-            json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise Problem(400, f"the body is not valid JSON: {e}; nothing was stored") from e
-        try:
-            batch = InvoiceBatch.model_validate_json(raw)
+            rows = invoice_rows(raw)
         except ValidationError as e:
+            bad_json = next((err for err in e.errors() if err["type"] == "json_invalid"), None)
+            if bad_json is not None:
+                raise Problem(400, f"the body is not valid JSON: {bad_json['msg']}; nothing was stored") from e
             errors = [{"field": ".".join(str(p) for p in err["loc"]), "type": err["type"], "message": err["msg"]}
                       for err in e.errors()[:200]]
             raise Problem(422, "the batch does not match the API schema; nothing was stored", errors=errors) from e
-        rows = [inv.model_dump(exclude_none=True) for inv in batch.invoices]
         return _detect_after(caller, await run_in_threadpool(ingest.ingest_rows, store, rows, rows_cap))
 
     def _detect_after(caller: Caller, result: dict[str, Any]) -> dict[str, Any]:

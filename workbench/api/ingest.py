@@ -87,7 +87,7 @@ def ingest_rows(store: Store, rows: list[dict[str, Any]], max_rows: int) -> dict
     out = _batch_dir(store)
     out.mkdir(parents=True)
     path = out / "batch.parquet"
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = list(dict.fromkeys(k for row in rows for k, v in row.items() if v is not None))
     table = pa.table({c: pa.array([_text(row.get(c)) for row in rows], pa.string()) for c in columns})
     pq.write_table(table, path, compression="none")
     try:

