@@ -25,7 +25,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,7 +46,7 @@ from graph.core.errors import ConfigError, QueryError, StoreError
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.embedded_adjacency import Adjacency
 from graph.embedded_parties import PartyNumbers, Rows
-from graph.store import NO_LIMIT, Store, Writer
+from graph.store import NO_LIMIT, Store, Writer, check_fields
 
 DB_FILE = "fapiao.duckdb"
 WAITING_DIR = "waiting"     # waiting/<pid>: a process waiting for its turn at the workspace
@@ -628,6 +628,24 @@ class EmbeddedStore(Store):
         with self._con("records") as con:
             rows = con.execute(q.RECORDS, [kind]).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def records_page(self, kind: str, equal: Mapping[str, str] | None = None, *, unset: Sequence[str] = (),
+                     newest: Sequence[str] = (), limit: int | None = None) -> list[dict[str, Any]]:
+        check_fields(equal or {}, unset, newest)
+        eq = list((equal or {}).items())
+        params: list[object] = [kind, *[x for k, v in eq for x in (f"$.{k}", v)], *[f"$.{k}" for k in unset],
+                                *[f"$.{k}" for k in newest], NO_LIMIT if limit is None else int(limit)]
+        with self._con("records_page") as con:
+            rows = con.execute(q.records_page(len(eq), len(unset), len(newest)), params).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def records_count(self, kind: str, equal: Mapping[str, str] | None = None, *, unset: Sequence[str] = ()) -> int:
+        check_fields(equal or {}, unset)
+        eq = list((equal or {}).items())
+        params: list[object] = [kind, *[x for k, v in eq for x in (f"$.{k}", v)], *[f"$.{k}" for k in unset]]
+        with self._con("records_count") as con:
+            row = _one(con.execute(q.records_page(len(eq), len(unset), 0, count=True), params))
+        return int(row[0]) if row else 0
 
     def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
         with self._con("audit_events") as con:

@@ -307,6 +307,21 @@ SCORES_OF_RUN = "SELECT tax_id, score, tier, reasons, features FROM scores WHERE
 
 RECORD = "SELECT data FROM records WHERE kind = ? AND rec_id = ?"
 RECORDS = "SELECT data FROM records WHERE kind = ? ORDER BY first_seq"
+# Store.records_page / records_count: fields are JSON paths ('$.name') given as parameters, like their values;
+# only the number of conditions varies, and it picks one of these fixed fragments per condition.
+FIELD_EQUALS = "json_extract_string(data, ?) = ?"
+FIELD_UNSET = "json_extract_string(data, ?) IS NULL"
+BY_FIELD_DESC = "json_extract_string(data, ?) DESC"
+
+
+def records_page(equals: int, unset: int, newest: int, *, count: bool = False) -> str:
+    """The records_page (or, with ``count``, records_count) statement for that many conditions / order fields.
+    Parameters: kind, (path, value) per equality, path per unset field, path per order field, limit."""
+    where = " AND ".join(["kind = ?", *[FIELD_EQUALS] * equals, *[FIELD_UNSET] * unset])
+    if count:
+        return f"SELECT count(*) FROM records WHERE {where}"
+    order = ", ".join([*[BY_FIELD_DESC] * newest, "first_seq"])
+    return f"SELECT data FROM records WHERE {where} ORDER BY {order} LIMIT ?"
 AUDIT_AFTER = """
     SELECT seq, "at", actor, role, action, target, detail, prev_hash, hash FROM audit WHERE seq > ?
     ORDER BY seq, hash LIMIT ? OFFSET ?"""

@@ -22,7 +22,7 @@ bytes. Otherwise (Aura, a server without the jar, ``FAPIAO_NEO4J_PROCEDURES=off`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from graph.core import schema, settings
 from graph.core.errors import ConfigError, QueryError, StoreError
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 from graph.neo4j_writer import INVOICE_COLUMNS, TZ, Neo4jWriter, record_uid, statement
-from graph.store import NO_LIMIT, Store, Writer
+from graph.store import NO_LIMIT, Store, Writer, check_fields, page_of
 
 __all__ = ["Neo4jStore", "connectable"]
 
@@ -508,6 +508,16 @@ class Neo4jStore(Store):
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return [dict(json.loads(r["data"])) for r in self._read("records_list", kind=kind)]
+
+    def records_page(self, kind: str, equal: Mapping[str, str] | None = None, *, unset: Sequence[str] = (),
+                     newest: Sequence[str] = (), limit: int | None = None) -> list[dict[str, Any]]:
+        # Records hold their fields as JSON text: the query keeps those containing '"field": "value"' (as the
+        # writer's json.dumps spells it; the field alone for true/false/numbers, whose JSON type is unknown here)
+        check_fields(equal or {}, unset, newest)
+        needles = [f'"{k}": ' + ("" if v in ("true", "false") or v.lstrip("-").replace(".", "", 1).isdigit()
+                                 else json.dumps(v, ensure_ascii=False)) for k, v in (equal or {}).items()]
+        found = [dict(json.loads(r["data"])) for r in self._read("records_matching", kind=kind, needles=needles)]
+        return page_of(found, equal, unset=unset, newest=newest, limit=limit)
 
     def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
         return [AuditEvent(seq=r["seq"], at=_from_us(r["at_us"]), actor=r["actor"], role=r["role"],

@@ -12,8 +12,9 @@ Conventions shared by every method:
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from types import TracebackType
@@ -24,6 +25,36 @@ import pyarrow as pa
 from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
 
 NO_LIMIT = 2**62   #: "no limit" for paged reads (a LIMIT both DuckDB and Cypher take as a parameter)
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")   #: a record field :meth:`Store.records_page` can filter on
+
+
+def field_text(value: Any) -> str | None:
+    """A record field's value as :meth:`Store.records_page` compares it (JSON text of a scalar)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_fields(*groups: Iterator[str] | Sequence[str] | Mapping[str, str]) -> None:
+    """Refuse field names that are not plain identifiers (they become JSON paths / property names)."""
+    for group in groups:
+        for name in group:
+            if not FIELD_NAME.match(name):
+                raise ValueError(f"record field name {name!r} is not an identifier")
+
+
+def page_of(rows: Sequence[dict[str, Any]], equal: Mapping[str, str] | None = None, *, unset: Sequence[str] = (),
+            newest: Sequence[str] = (), limit: int | None = None) -> list[dict[str, Any]]:
+    """:meth:`Store.records_page` over records already read (in insertion order)."""
+    check_fields(equal or {}, unset, newest)
+    want = dict(equal or {})
+    out = [r for r in rows if all(field_text(r.get(k)) == v for k, v in want.items())
+           and all(r.get(k) is None for k in unset)]
+    if newest:
+        out.sort(key=lambda r: tuple(field_text(r.get(k)) or "" for k in newest), reverse=True)
+    return out[:limit] if limit is not None else out
 
 class Writer(ABC):
     """Batched, idempotent writes. Used as ``with store.writer() as w:``; flushes/commits on exit."""
@@ -169,6 +200,20 @@ class Store(ABC):
     @abstractmethod
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Every record of ``kind``, in insertion order of their ids' first write."""
+
+    def records_page(self, kind: str, equal: Mapping[str, str] | None = None, *, unset: Sequence[str] = (),
+                     newest: Sequence[str] = (), limit: int | None = None) -> list[dict[str, Any]]:
+        """The records of ``kind`` whose top-level fields equal ``equal`` (as JSON text: strings as they are,
+        ``"true"`` / ``"false"`` for booleans) and whose fields ``unset`` are null or missing; ordered by the
+        text of the fields ``newest``, descending (else insertion order); at most ``limit``.
+
+        For reading one person's page (an alert inbox) without reading every record: the backends answer it
+        with one parameterised query; this default filters :meth:`records`."""
+        return page_of(self.records(kind), equal, unset=unset, newest=newest, limit=limit)
+
+    def records_count(self, kind: str, equal: Mapping[str, str] | None = None, *, unset: Sequence[str] = ()) -> int:
+        """How many records :meth:`records_page` would give without a limit."""
+        return len(self.records_page(kind, equal, unset=unset))
 
     @abstractmethod
     def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:

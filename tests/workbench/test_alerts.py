@@ -163,3 +163,22 @@ def test_verify_void_event_is_deduplicated_per_day(env: tuple[Demo, Store]) -> N
     assert [a.user for a in first] == ["supervisor"] and "作废" in first[0].title
     assert alerts.notify(store, cand).alerts == []
     assert first[0].alert_id == alert_id("verify_void", "supervisor", cand.episode)
+
+
+def test_the_inbox_reads_only_its_page_not_every_alert(env: tuple[Demo, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    demo, store = env
+    sup = demo.users["supervisor"]
+    appeals.record_appeal(store, demo.users["investigator"], demo.high_new, "申诉")
+    alerts.evaluate(store)
+    everything = alerts.inbox(store, sup)
+    assert len(everything) == 2
+
+    def every_record(kind: str) -> list[dict[str, object]]:
+        raise AssertionError(f"read every {kind} record")
+
+    monkeypatch.setattr(store, "records", every_record)
+    assert alerts.inbox(store, sup, limit=1) == everything[:1]
+    assert alerts.unread_count(store, sup) == 2
+    assert alerts.mark_read(store, sup, [everything[1].alert_id]) == 1
+    assert [a.alert_id for a in alerts.inbox(store, sup, unread=True)] == [everything[0].alert_id]
+    assert alerts.mark_read(store, sup) == 1 and alerts.unread_count(store, sup) == 0

@@ -106,8 +106,15 @@ def notify(store: Store, candidate: Candidate, now: datetime | None = None, *, a
 
 
 # ------------------------------------------------------------------------------------------------ the inbox
-def _mine(store: Store, user: User) -> list[Alert]:
-    return [Alert.from_record(r) for r in store.records(KIND) if r.get("user") == user.username]
+_NEWEST = ("created_at", "alert_id")
+
+
+def _mine(store: Store, user: User, *, unread: bool = False, assigned: bool = False,
+          limit: int | None = None) -> list[Alert]:
+    """The user's alerts, newest first, read with one query for just that page (Store.records_page)."""
+    equal = {"user": user.username, **({"assigned": "true"} if assigned else {})}
+    rows = store.records_page(KIND, equal, unset=("read_at",) if unread else (), newest=_NEWEST, limit=limit)
+    return [Alert.from_record(r) for r in rows]
 
 
 def inbox(store: Store, user: User, *, unread: bool = False, assigned: bool = False,
@@ -115,26 +122,27 @@ def inbox(store: Store, user: User, *, unread: bool = False, assigned: bool = Fa
     """The user's alerts, newest first; ``unread`` keeps unread ones, ``assigned`` those about cases
     assigned to the user."""
     require(user, "view_alerts")
-    out = [a for a in _mine(store, user) if (not unread or a.read_at is None) and (not assigned or a.assigned)]
-    out.sort(key=lambda a: (a.created_at, a.alert_id), reverse=True)
-    return out[:limit] if limit is not None else out
+    return _mine(store, user, unread=unread, assigned=assigned, limit=limit)
 
 
 def unread_count(store: Store, user: User) -> int:
-    """How many of the user's alerts are unread (the sidebar badge)."""
+    """How many of the user's alerts are unread (the sidebar badge): counted by the store."""
     require(user, "view_alerts")
-    return sum(1 for a in _mine(store, user) if a.read_at is None)
+    return store.records_count(KIND, {"user": user.username}, unset=("read_at",))
 
 
 def mark_read(store: Store, user: User, alert_ids: Sequence[str] | None = None) -> int:
     """Mark the user's alerts read (all unread when ``alert_ids`` is None); audited as ``alert_read``.
     Ids of other users' alerts are refused. Returns how many changed."""
     require(user, "view_alerts")
-    mine = {a.alert_id: a for a in _mine(store, user)}
-    if alert_ids is not None:
-        unknown = [i for i in alert_ids if i not in mine]
+    if alert_ids is None:
+        mine = {a.alert_id: a for a in _mine(store, user, unread=True)}
+    else:
+        found = {i: store.record(KIND, i) for i in dict.fromkeys(alert_ids)}
+        unknown = [i for i, r in found.items() if r is None or r.get("user") != user.username]
         if unknown:
             raise InvalidData(f"no alert {', '.join(unknown[:5])} in your inbox")
+        mine = {i: Alert.from_record(r) for i, r in found.items() if r is not None}
     at = audit.now()
     changed = [replace(a, read_at=at) for i, a in mine.items()
                if (alert_ids is None or i in alert_ids) and a.read_at is None]
