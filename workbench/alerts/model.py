@@ -1,7 +1,7 @@
 """What an alert is, how it is stored, and the per-rule settings with their defaults.
 
 Stored as workflow records (the Store contract's ``put_record``), so the embedded store and Neo4j hold
-them the same way and no backend needs a new table or query:
+them the same way and no backend needs a new table (the inbox reads its page with Store.records_page):
 
 - ``alert``: one alert for one recipient; its id is derived from ``rule | recipient | episode``, so the
   same finding never alerts the same person twice (deduplication across runs, processes and retries);
