@@ -50,6 +50,16 @@ from workbench import tokens, users  # noqa: E402
 from workbench.api import create_app  # noqa: E402
 from workbench.api.server import Background  # noqa: E402
 
+_SERVER_PID = [0]    # the `fapiao api` process while it runs (its CPU time is read from /proc)
+
+
+def _server_cpu() -> float:
+    """CPU seconds (user + system) the `fapiao api` process has used so far; 0 with the server on a thread."""
+    if not _SERVER_PID[0]:
+        return 0.0
+    fields = Path(f"/proc/{_SERVER_PID[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 @contextmanager
 def _server(uri: str, store: Store | None) -> Iterator[str]:
@@ -78,8 +88,10 @@ def _server(uri: str, store: Store | None) -> Iterator[str]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("`fapiao api` did not start")
             time.sleep(0.1)
+        _SERVER_PID[0] = proc.pid
         yield url
     finally:
+        _SERVER_PID[0] = 0
         proc.terminate()
         proc.wait(timeout=60)
 
@@ -173,10 +185,12 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
         with httpx.Client(base_url=url, headers=headers, timeout=300) as c:    # the first lookup builds indexes
             c.post("/invoices/verify", json=bodies[0])
         n = int(rate * seconds)
+        cpu0 = _server_cpu()
         start = time.perf_counter() + 0.5
         with ThreadPoolExecutor(32) as pool:
             list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
         achieved = n / (time.perf_counter() - start)
+        cpu_ms = (_server_cpu() - cpu0) * 1000 / n
         service: list[float] = []       # one client, one request at a time: the time a verify takes
         with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
             for i in range(min(200, n)):
@@ -196,12 +210,14 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
           f"| {api_rate:,.0f} |\n\nAPI / CLI rows/s: {api_rate / cli_rate:.1%}  (rejected: CLI {report.rejected:,}, "
           f"API {totals['rejected']:,})\n")
     print(f"verify: {n:,} requests scheduled at {rate}/s, achieved {achieved:.0f}/s; latency p50 {p50:.1f} ms, "
-          f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms; answers {results}")
+          f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms; answers {results}"
+          + (f"; server CPU {cpu_ms:.2f} ms per request" if cpu_ms else ""))
     service.sort()
     print(f"verify, one client sequentially ({len(service)} requests): p50 {service[len(service) // 2] * 1000:.1f} ms, "
           f"p95 {service[int(len(service) * 0.95)] * 1000:.1f} ms")
     print(json.dumps({"cli_rows_s": cli_rate, "api_rows_s": api_rate, "ratio": api_rate / cli_rate,
-                      "verify_p95_ms": p95, "verify_p50_ms": p50, "achieved_rps": achieved}))
+                      "verify_p95_ms": p95, "verify_p50_ms": p50, "achieved_rps": achieved,
+                      "server_cpu_ms_per_verify": cpu_ms}))
 
 
 if __name__ == "__main__":
