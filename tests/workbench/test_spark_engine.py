@@ -138,8 +138,11 @@ def _failing_udf(*_: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return run
 
 
-def test_a_failed_partition_stores_no_findings(spark: Any, generated: Path, tmp_path: Path,
+def test_a_failed_partition_stores_no_findings_and_writes_no_findings_folder(spark: Any, generated: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli.detect import detect
     from workbench.spark_engine import cycles
     from workbench.spark_engine.run import spark_detection
 
@@ -151,6 +154,10 @@ def test_a_failed_partition_stores_no_findings(spark: Any, generated: Path, tmp_
         assert store.runs() == [] and store.rings() == []
     finally:
         store.close()
+    out = CliRunner().invoke(detect, ["--engine", "spark", "--store", f"embedded:{tmp_path / 'ws'}", "--no-progress",
+                                      "--findings-out", str(tmp_path / "findings")])
+    assert out.exit_code != 0 and "partition lost" in str(out.exception)
+    assert list((tmp_path / "findings").iterdir()) == []                   # nothing that looks like a finished run
 
 
 def _input_with_bad_rows(generated: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -173,6 +180,7 @@ def test_input_dataset_gives_the_rings_and_tiers_of_loading_it_and_quarantines_b
         spark: Any, generated: Path, tmp_path: Path) -> None:
     from graph.embedded import EmbeddedStore
     from loaders.load import load_files
+    from workbench.findings_parquet import write_findings
     from workbench.spark_engine.run import spark_detection
     from workbench.spark_engine.source import InputRows
 
@@ -199,6 +207,12 @@ def test_input_dataset_gives_the_rings_and_tiers_of_loading_it_and_quarantines_b
         stored = target.runs()
         assert [r.run_id for r in stored] == [local.run.run_id] and stored[0].params["input"] == str(dataset)
         assert {r.ring_id for r in target.rings(local.run.run_id)} == {r.ring_id for r in local.rings}
+        folder = write_findings(remote, tmp_path / "findings")               # --findings-out on real findings
+        rings = pq.read_table(folder / "rings.parquet").to_pandas()
+        assert rings["ring_id"].tolist() == [r.ring_id for r in local.rings]
+        assert pq.read_table(folder / "ring_members.parquet").num_rows == sum(len(r.members) for r in local.rings)
+        scores = pq.read_table(folder / "taxpayer_scores.parquet").to_pandas()
+        assert scores["tier"].value_counts().to_dict() == {k: v for k, v in local.tier_counts().items() if v}
     finally:
         loaded.close()
         target.close()

@@ -66,11 +66,15 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --input: where quarantine.parquet / quarantine.csv, warnings.csv and report.json go "
                    "(default: loads/<timestamp>/ in the workspace, as for `fapiao load`).")
+@click.option("--findings-out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the findings as Parquet into DIR/<run id>/: rings.parquet, ring_members.parquet, "
+                   "taxpayer_scores.parquet (tiers and reasons) and run.json. Written into a hidden folder and "
+                   "renamed only once the run has finished: a failed run leaves no folder named after a run.")
 @json_option()
 @params_options
 def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: str, spark_master: str,
-           spark_conf: dict[str, str], source: str | None, report_dir: Path | None, as_json: bool,
-           **options: Any) -> None:
+           spark_conf: dict[str, str], source: str | None, report_dir: Path | None, findings_out: Path | None,
+           as_json: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -107,7 +111,8 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
       fapiao detect --engine spark --spark-master spark://spark-master:7077 \\
           --spark-conf spark.executor.memory=8g
       fapiao detect --engine spark --input /data/invoices/      (month=2024-01/ … folders)
-      fapiao detect --engine spark --input tax_dw.invoices --report-dir checks/
+      fapiao detect --engine spark --input tax_dw.invoices --report-dir checks/ \\
+          --findings-out /data/findings/
     """
     from rich.console import Console
     from rich.table import Table
@@ -115,12 +120,15 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     from graph import open_store
     from workbench import alerts, audit
     from workbench.detect import run_detection, write_outputs
+    from workbench.findings_parquet import check_out_dir, write_findings
 
     if source is not None and engine != "spark":
         raise click.UsageError("--input needs --engine spark (the in-process engine reads the store)")
     params = DetectionParams(**options)
     console = Console(stderr=True)
     input_report: dict[str, Any] = {}
+    if findings_out is not None:
+        check_out_dir(findings_out)
     with open_store(store_uri) as store:
         if source is None and store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
@@ -161,11 +169,13 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     auc = result.run.params.get("cv_auc")
     if out_dir is not None:
         write_outputs(result, out_dir)
+    written = write_findings(result, findings_out) if findings_out is not None else None
     if as_json:
         echo_json({"run_id": result.run.run_id, "rings": len(result.rings), "ring_kinds": dict(sorted(kinds.items())),
                    "tiers": tiers, "model": model, "cv_auc": auc, "cv_f1": result.run.params.get("cv_f1"),
                    "stage_seconds": result.run.stage_seconds, "alerts": raised.by_rule(),
                    **({"input": input_report} if input_report else {}),
+                   **({"findings_out": str(written)} if written else {}),
                    "outputs": [str(out_dir / f) for f in ("rings.csv", "taxpayer_scores.csv")] if out_dir else []})
         return
     click.echo(f"run {result.run.run_id}: {len(result.rings)} rings "
@@ -174,6 +184,8 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
                f"model {model}" + (f" (cross-validated AUC {auc:.3f}, F1 {result.run.params.get('cv_f1') or 0:.3f})" if auc is not None else ""))
     if out_dir is not None:
         click.echo(f"wrote {out_dir / 'rings.csv'} and {out_dir / 'taxpayer_scores.csv'}")
+    if written is not None:
+        click.echo(f"findings as Parquet: {written}")
     if raised.alerts:
         click.echo(f"alerts raised: {len(raised.alerts)} "
                    f"({', '.join(f'{k} {v}' for k, v in sorted(raised.by_rule().items()))}); "
