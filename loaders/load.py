@@ -513,8 +513,8 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
         if not path.is_file():
             return
         sha = ev.keep(path, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
-        shas = pa.array([sha] * len(keys), pa.string())
-        names = pa.array([label] * len(keys), pa.string())
+        shas = pa.repeat(pa.scalar(sha, pa.string()), len(keys))      # not a list of a million strings
+        names = pa.repeat(pa.scalar(label, pa.string()), len(keys))
     ev.index(load_id, keys, shas, names)
     report.notes.append(f"originals kept as evidence in {ev.root}")
 

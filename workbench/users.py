@@ -46,8 +46,14 @@ DEMO_USERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 _hasher = PasswordHasher()
-# verified against when the user is unknown, so a wrong name costs as long as a wrong password
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so a wrong name costs as long as a wrong password.
+    Made on first sign-in, not at import: every command that imports this module (``fapiao load`` through
+    the audit trail) paid one argon2 hash, 0.7 CPU-s at load 11."""
+    return _hasher.hash("not-a-real-password")
 
 
 def _from_record(rec: dict[str, object]) -> User:
@@ -265,7 +271,7 @@ def authenticate(store: Store, username: str, password: str, *, client: str = ""
                      f"retry in {wait:.0f} s" + (f" (client {client})" if client else ""))
         return None
     rec = store.record(KIND, username) if USERNAME_RE.match(username) else None
-    stored = str(rec.get("password_hash", "")) if rec else _DUMMY_HASH
+    stored = str(rec.get("password_hash", "")) if rec else _dummy_hash()
     ok: bool
     try:
         ok = _hasher.verify(stored, password)
