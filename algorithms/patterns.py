@@ -615,7 +615,9 @@ def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], bre
     # the share of its monthly breadth a unit reaches, ties broken by the count itself (a full month of 6
     # in a day is rarer than a full month of 3)
     nulls = [_breadth(anchor, cp, tn[keep], n, widths, sd)[0][:, units] for tn in null_t]
-    nulls = [nl / breadth[units] + 1e-3 * nl for nl in nulls]
+    # a window straddling two months can hold more than the busiest month's breadth: the share is capped at 1,
+    # so a whole month met in days (the burst) is not outranked by two ordinary months met across their border
+    nulls = [np.minimum(nl, breadth[units]) / breadth[units] + 1e-3 * nl for nl in nulls]
     best_p = np.ones(n)
     best_w = np.zeros(n, dtype=np.int64)
     typical = np.zeros(n)
@@ -623,7 +625,7 @@ def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], bre
         stat = obs[0][wi]
         test = stat[units] >= min_stat
         null = np.concatenate([nl[wi] for nl in nulls]) if nulls else np.zeros(0)
-        ratio = stat[units][test] / breadth[units][test] + 1e-3 * stat[units][test]
+        ratio = np.minimum(stat[units][test], breadth[units][test]) / breadth[units][test] + 1e-3 * stat[units][test]
         pv, _ = stratified_pvalues(ratio, st[test], null, np.tile(st, len(nulls)))
         pv = np.minimum(1.0, pv * len(widths))                 # Bonferroni over the windows tried
         own = (np.median(np.vstack([nl[wi] for nl in nulls]), axis=0) * breadth[units] / (1 + 1e-3 * breadth[units])

@@ -168,3 +168,24 @@ def test_fan_burst_members_are_the_hub_and_its_one_off_counterparties() -> None:
     assert set(named) <= set(regulars) and len(named) >= 3      # those in the best window
     assert found.details["counterparties"] == len(found.members) - 1 + len(named) and found.details["subject"] == "FO"
     assert "主体为开票方 FO" in found.evidence and f"{len(named)} 家为其常规往来方" in found.evidence
+
+
+def test_a_burst_is_not_outranked_by_ordinary_months_met_across_their_border() -> None:
+    # H meets its whole month (8 buyers) within a day; G meets 3 buyers at the end of January and 3 at the start
+    # of February, so one 2-day window holds 6 > its monthly breadth of 3. The share of the monthly breadth is
+    # capped at 1: G's border window (1.006) no longer ranks above H's burst (1.008)
+    from algorithms.patterns import _monthly_breadth, _Run, _window_test, prepare
+
+    t0 = pd.Timestamp("2024-01-10", tz="Asia/Shanghai")
+    rows = [("H", f"B{i}", t0 + pd.Timedelta(hours=i)) for i in range(8)]
+    rows += [("G", f"J{i}", pd.Timestamp("2024-01-31 10:00", tz="Asia/Shanghai") + pd.Timedelta(hours=i)) for i in range(3)]
+    rows += [("G", f"F{i}", pd.Timestamp("2024-02-01 10:00", tz="Asia/Shanghai") + pd.Timedelta(hours=i)) for i in range(3)]
+    inv = pd.DataFrame(rows, columns=["seller_tax_id", "buyer_tax_id", "issued_at"]).assign(total_fen=100)
+    fl, _ = prepare(inv)
+    assert fl is not None
+    run = _Run(fl, PatternParams(windows_days=(2.0,), min_units=100, null_copies=1, max_null_copies=1), 0)
+    run.null_t = [fl.t]                       # the null copy: the data itself (both units keep their windows)
+    breadth = _monthly_breadth(fl.s, fl.b, fl.month, fl.n)
+    wt = _window_test(run, fl.s, fl.b, fl.t, run.null_t, breadth, 3)
+    h = int(np.flatnonzero(fl.names == "H")[0])
+    assert wt.best_p[h] == pytest.approx(2 / 3)   # only H's own null window ties it; G's border window is below
