@@ -57,3 +57,19 @@ def test_a_queue_search_goes_into_the_address_and_survives_f5(served: Served, pa
     settle(page)
     assert page.get_by_label("搜索名称或税号").input_value() == words
     assert _query(page).get("q") == [words]
+
+
+CUT_CHIPS = """els => els.filter(e => { const t = e.querySelector('span[title]');
+    return t && (t.scrollWidth > t.clientWidth + 1 || e.getBoundingClientRect().right > e.closest('[data-testid="stMultiSelectTagsContainer"]').getBoundingClientRect().right + 1); })
+  .map(e => e.getAttribute('aria-label'))"""
+
+
+def test_all_three_tier_chips_fit_in_the_queue_filter(served: Served, page: Any) -> None:
+    sign_in(page, served.url, "supervisor", PASSWORD)
+    page.goto(f"{served.url}/risk_queue?tier=high,medium,low")
+    page.get_by_text("共 10 户").wait_for(timeout=45_000)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "risk-queue-tiers.png"), full_page=False)
+    chips = page.locator(MAIN).locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]')
+    assert chips.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")[:3] == ["高风险", "中风险", "低风险"]
+    assert chips.evaluate_all(CUT_CHIPS) == []       # was: 中风险 cut off in the narrow column

@@ -68,3 +68,10 @@ def test_override_to_low_keeps_the_taxpayer_in_the_picker_for_assignment(fresh_e
     assert at.selectbox(key="rq_pick").value == target              # ... but still the one acted on (was: reset)
     next(b for b in at.button if b.label == "分派").click().run()
     assert any("已分派" in s.value for s in at.success)
+
+
+def test_a_taxpayer_without_override_or_assignee_shows_blanks_not_none(app_env: Demo) -> None:
+    at = open_page(app_env, "supervisor", "risk_queue")
+    table = at.dataframe[0].value
+    for column in ("调整理由", "调整人", "承办人"):
+        assert table[column].tolist() == [""] * len(table), column   # was: the English word None in every cell

@@ -55,7 +55,7 @@ FILTERS = (
 )
 urlstate.seed(*FILTERS)   # a refresh or a link keeps the filters (they are in the address)
 with st.container(border=True):
-    f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
+    f1, f2, f3, f4 = st.columns([4, 2, 2, 3])   # the tier column fits all three chips (they were cut off)
     tiers = f1.multiselect(tr("风险等级", "Tier"), list(reversed(TIERS)), format_func=lambda t: term(TIER_NAMES, t),
                            placeholder=pick(), key="rq_tiers")
     min_score = f2.slider(tr("最低评分", "Minimum score"), min_value=0.0, max_value=1.0, step=0.05, key="rq_score")
@@ -88,7 +88,7 @@ shown = pd.DataFrame({
 for col, label in (("override_reason", tr("调整理由", "Override reason")), ("override_by", tr("调整人", "Overridden by")),
                    ("assignee", tr("承办人", "Assignee"))):
     if col in view.columns:
-        shown[label] = view[col]
+        shown[label] = view[col].fillna("")   # blank, not "None", where there is no override or assignee
 st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view):,} of {len(df):,} taxpayers"))
 picked = table(store, user, shown, "risk_queue", on_select="rerun", selection_mode="single-row",
                key="rq_table", height=420)
