@@ -20,7 +20,7 @@ from typing import Any, Literal
 from graph.core import settings
 from graph.core.errors import ConfigError, InvalidData
 from loaders.einvoice import Document, Segment, fields_from_layout
-from loaders.ocr_layout import deskew_angle, ink_mask, stack_runs, text_boxes
+from loaders.ocr_layout import deskew_angle, ink_mask, stack_runs, text_boxes, unrotate_box
 
 #: Resolution scanned PDFs are rendered at, and that small images are scaled up to (dots per inch).
 OCR_DPI = 200
@@ -171,6 +171,7 @@ def _read_runs(gray: Any) -> tuple[Any, Runs] | None:
     if ink.mean() > MAX_INK:
         return None
     angle = deskew_angle(ink)
+    scan = gray
     if angle:
         gray = gray.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
         ink = ink_mask(np.asarray(gray))
@@ -191,7 +192,9 @@ def _read_runs(gray: Any) -> tuple[Any, Runs] | None:
             text = "".join(t for t, _ in ws)
             if _MONEY_ONLY.fullmatch(text):
                 runs[k] = (Segment(text, runs[k][0].x, runs[k][0].y), ws, runs[k][2])
-    return gray, runs
+    if angle:   # positions stay on the straightened page (the layout reader's lines); boxes go back to the scan
+        runs = [(seg, ws, unrotate_box(box, angle, gray.size, scan.size)) for seg, ws, box in runs]
+    return scan, runs
 
 
 def _read_stack(gray: Any, boxes: list[tuple[int, int, int, int]], line: float, lang: str) -> list[list[Word]]:

@@ -108,3 +108,19 @@ def stack_runs(gray: Any, boxes: list[Box], line: float, pad: int = 8) -> tuple[
         bands.append((y, y + crop.height, b))
         y += crop.height + gap
     return canvas, bands
+
+
+def unrotate_box(box: Box, angle: float, rotated: tuple[int, int], original: tuple[int, int]) -> Box:
+    """A box on an image turned by PIL's ``rotate(angle, expand=True)`` (``rotated`` its size), as the
+    box covering the same pixels on the image before the turn (``original`` its size)."""
+    theta = np.radians(angle)
+    cos, sin = float(np.cos(theta)), float(np.sin(theta))
+    cx, cy = rotated[0] / 2, rotated[1] / 2
+    ox, oy = original[0] / 2, original[1] / 2
+    xs, ys = [], []
+    for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
+        dx, dy = x - cx, y - cy
+        xs.append(ox + dx * cos - dy * sin)
+        ys.append(oy + dx * sin + dy * cos)
+    return (max(0, int(min(xs))), max(0, int(min(ys))),
+            min(original[0], int(np.ceil(max(xs)))), min(original[1], int(np.ceil(max(ys)))))

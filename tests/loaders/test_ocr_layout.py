@@ -77,3 +77,16 @@ def test_ocr_slips_of_labels_and_rates_are_undone() -> None:
     runs += [Segment(_clean(t), x, 30) for t, x in (("发票号码;", 100), ("20000013", 200))]
     fields = fields_from_layout(runs).fields
     assert (fields["invoice_code"], fields["invoice_number"]) == ("035022000111", "20000013")
+
+
+def test_a_box_found_on_the_straightened_page_maps_back_to_the_scan() -> None:
+    """Review crops are cut from the scan as it came: boxes found after deskewing are turned back."""
+    from loaders.ocr_layout import unrotate_box
+
+    scan = _page([(1200, 150, 300)])
+    for angle in (1.5, -2.0, 0.0):
+        turned = scan.rotate(angle, expand=True, fillcolor=255)
+        [found], _ = text_boxes(ink_mask(np.asarray(turned)))
+        x0, y0, x1, y1 = unrotate_box(found, angle, turned.size, scan.size)
+        assert abs(x0 - 1200) <= 3 and abs(x1 - 1500) <= 3, (angle, (x0, y0, x1, y1))
+        assert y0 <= 151 and y1 >= 169 and y1 - y0 <= 20 + 2 * 300 * abs(np.sin(np.radians(angle))) + 4
