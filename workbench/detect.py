@@ -264,6 +264,7 @@ def run_detection(
     engine: dict[str, Any] | None = None,
     invoices: pa.Table | None = None,
     taxpayers: pa.Table | None = None,
+    activity: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
     **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
@@ -293,6 +294,9 @@ def run_detection(
         Checked rows (``schema.INVOICES`` / ``schema.TAXPAYERS``) to detect on instead of the store's
         (``fapiao detect --engine spark --input``); identifiers and dispositions still come from the store,
         and the findings go to it.
+    activity
+        Another engine's per-taxpayer activity table (same result as :func:`algorithms.shell.activity`,
+        e.g. :class:`workbench.spark_engine.features.SparkActivity`).
     changes
         Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
@@ -341,7 +345,7 @@ def run_detection(
             clusters = identity.identity_clusters(idf, links=links)
             sig_identity = identity.shared_identity(idf, links=links)
         with st.stage("typologies"):
-            act = shell.activity(inv, tp)
+            act = shell.activity(inv, tp) if activity is None else activity(inv, tp)
             edges = _edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
                                   null_copies=p.cycle_copies, finder=finder, window_days=window_days,

@@ -243,3 +243,18 @@ def test_input_needs_the_spark_engine(tmp_path: Path) -> None:
 
     out = CliRunner().invoke(detect, ["--store", f"embedded:{tmp_path / 'ws'}", "--input", str(tmp_path)])
     assert out.exit_code == 2 and "--input needs --engine spark" in out.output
+
+
+def test_spark_activity_equals_the_in_process_activity_table(spark: Any, generated: Path) -> None:
+    from algorithms.shell import activity
+    from tests.helpers.detect_data import tables_from_generated
+    from workbench.spark_engine.features import SparkActivity
+
+    inv_t, tp_t, _ = tables_from_generated(generated)
+    inv, tp = inv_t.to_pandas(), tp_t.to_pandas()
+    tp.loc[tp.index[:5], "registered_on"] = None                 # unknown registration: age NaN
+    tp = tp.iloc[:-3]                                             # taxpayers missing from the registry
+    local = activity(inv, tp)
+    assert local["out_n"].eq(0).any() and local["in_n"].eq(0).any() and local["age_days"].isna().any()
+    got = SparkActivity(spark)(inv, tp)
+    pd.testing.assert_frame_equal(got, local, check_exact=True)

@@ -11,6 +11,7 @@ from graph.core.errors import ConfigError
 from graph.store import Store
 from workbench.detect import DetectionResult, run_detection
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
+from workbench.spark_engine.features import SparkActivity
 from workbench.spark_engine.session import DEFAULT_MASTER, require_pyspark, spark_session
 from workbench.spark_engine.source import InputRows, checked_input, merged_taxpayers
 
@@ -48,7 +49,7 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
                                   f"quarantine: {rows.report.quarantine_path})")
             run |= {"invoices": rows.invoices, "taxpayers": merged_taxpayers(store, rows.taxpayers)}
             engine["input"] = source
-        result = run_detection(store, params, finder=finder, engine=engine, **run)
+        result = run_detection(store, params, finder=finder, engine=engine, activity=SparkActivity(spark), **run)
     finally:
         if existing is None:
             spark.stop()

@@ -1,0 +1,75 @@
+"""Per-taxpayer activity on Spark: :func:`algorithms.shell.activity` as DataFrame aggregations.
+
+The activity table (output / input totals and counts, distinct partners, first / last invoice, active span,
+silence before the data ends, age at the first invoice) is the base of the shell, hub and cycle-context
+features. Here the invoice-sized work — two ``groupBy`` over the blue invoices (by seller, by buyer) and a
+full outer join — runs on Spark; only the per-taxpayer table comes back to the driver, with the values,
+order and column types of the in-process function (tested equal).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from algorithms._tables import DAY, frame
+from graph.core.vocab import BLUE_STATUSES
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_COUNTS = ("out_fen", "out_n", "out_partners", "in_fen", "in_n", "in_partners")
+
+
+def spark_activity(df: DataFrame, taxpayers: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`algorithms.shell.activity` of the invoices in ``df`` (``seller_tax_id, buyer_tax_id, issued_at,
+    total_fen, status``); ``taxpayers`` gives ``registered_on`` for ``age_days`` (NaN when unknown)."""
+    from pyspark.sql import functions as F
+
+    blue = (df.where(F.col("status").isin(list(BLUE_STATUSES)) & (F.col("total_fen") > 0))
+            .select(F.col("seller_tax_id").cast("string").alias("seller"),
+                    F.col("buyer_tax_id").cast("string").alias("buyer"),
+                    F.col("total_fen").cast("long").alias("fen"),
+                    F.floor(F.unix_micros(F.col("issued_at").cast("timestamp")) / 1_000_000).cast("long").alias("t")))
+    out = blue.groupBy(F.col("seller").alias("tax_id")).agg(
+        F.sum("fen").alias("out_fen"), F.count(F.lit(1)).alias("out_n"),
+        F.countDistinct("buyer").alias("out_partners"), F.min("t").alias("out_first"), F.max("t").alias("out_last"))
+    inn = blue.groupBy(F.col("buyer").alias("tax_id")).agg(
+        F.sum("fen").alias("in_fen"), F.count(F.lit(1)).alias("in_n"),
+        F.countDistinct("seller").alias("in_partners"), F.min("t").alias("in_first"), F.max("t").alias("in_last"))
+    end_row = blue.agg(F.max("t").alias("end")).first()
+    end = int(end_row["end"]) if end_row is not None and end_row["end"] is not None else 0
+    a = out.join(inn, "tax_id", "full_outer").orderBy("tax_id").toPandas().set_index("tax_id")
+    # pandas' outer join turns a column with missing values into float64, and so does toPandas: same types
+    for c in _COUNTS:
+        a[c] = a[c].fillna(0)
+    a["first_at"] = a[["out_first", "in_first"]].min(axis=1)
+    a["last_at"] = a[["out_last", "in_last"]].max(axis=1)
+    a["span_days"] = (a["last_at"] - a["first_at"]) / DAY
+    a["silent_days"] = (end - a["last_at"]) / DAY
+    tp = frame(taxpayers, ["tax_id", "registered_on"])
+    reg = pd.to_datetime(tp.set_index("tax_id")["registered_on"], errors="coerce")
+    reg_s = pd.Series(reg.to_numpy().astype("datetime64[s]").astype("float64"), index=reg.index)
+    reg_s[reg.isna().to_numpy()] = np.nan
+    a["age_days"] = (a["first_at"] - a.index.to_series().map(reg_s) + 8 * 3600) / DAY
+    a.index.name = "tax_id"
+    a.columns.name = None
+    return a.drop(columns=["out_first", "out_last", "in_first", "in_last"])
+
+
+class SparkActivity:
+    """``shell.activity`` for :func:`workbench.detect.run_detection` (``activity=``): ships the pandas invoice
+    table it is given to Spark and aggregates it there."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def __call__(self, invoices: pd.DataFrame, taxpayers: pd.DataFrame | None) -> pd.DataFrame:
+        from algorithms._tables import localized
+
+        cols = ["seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status"]
+        table = invoices[cols].copy()
+        table["issued_at"] = localized(table["issued_at"]).dt.tz_convert("UTC")
+        return spark_activity(self.spark.createDataFrame(table), taxpayers)
