@@ -75,6 +75,8 @@ class Evidence:
     #: typology rule → (its permutation FDR, the hits its null tests) (:mod:`algorithms.rule_null`); a rule not
     #: listed has no null
     rule_tests: Mapping[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    #: cut the typology line by the rule FDR instead of the typology score (:func:`algorithms.tiers.assign`)
+    rule_gate: bool = False
 
 
 def tier_of(score: float, *, tier_medium: float = 0.4, tier_high: float = 0.7) -> str:
@@ -199,7 +201,7 @@ def score_taxpayers(
         score, tiers = assign(score, evidence.findings, evidence.dynamics, fdr=evidence.fdr,
                               fdr_medium=evidence.fdr_medium, tier_medium=tier_medium, tier_high=tier_high,
                               typology_flags=nflags, rule_q=rule_q,
-                              strong_rules=nstrong)
+                              strong_rules=nstrong, rule_gate=evidence.rule_gate)
         for row, rs in enumerate(evidence.finding_reasons):
             for j, text in enumerate(rs):
                 reasons[row].append((1000.0 - j, text))

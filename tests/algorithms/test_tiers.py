@@ -130,12 +130,16 @@ def test_a_typology_rule_alone_needs_its_permutation_fdr() -> None:
     idx = pd.Index(list("ABCD"))
     found, _ = finding_features([], idx, fdr=0.05)
     dyn = pd.DataFrame({"q": 1.0}, index=idx)
-    score, tiers = assign(np.array([0.6, 0.6, 0.75, 0.8]), found, dyn, fdr=0.05, fdr_medium=0.05, tier_medium=0.4,
-                          tier_high=0.7, typology_flags=np.array([1, 1, 2, 2]),
-                          rule_q=np.array([0.8, 0.01, 1.0, 0.01]), strong_rules=np.array([1, 1, 2, 2]))
+    kw = {"fdr": 0.05, "fdr_medium": 0.05, "tier_medium": 0.4, "tier_high": 0.7, "typology_flags": np.array([1, 1, 2, 2]),
+          "rule_q": np.array([0.8, 0.01, 1.0, 0.01]), "strong_rules": np.array([1, 1, 2, 2])}
+    typology = np.array([0.6, 0.6, 0.75, 0.8])
+    score, tiers = assign(typology, found, dyn, rule_gate=True, **kw)
     assert tiers == ["low", "medium", "medium", "high"]
     assert score[0] < 0.4 <= score[1] < 0.7 and 0.4 <= score[2] < 0.7 <= score[3]
+    # without the gate (the default) the typology score's cuts decide: one rule → medium, ≥ 0.7 → high
+    assert assign(typology, found, dyn, **kw)[1] == ["medium", "medium", "high", "high"]
     # two weak indicators are not two lines of evidence
     _, tiers = assign(np.array([0.3]), found.iloc[:1], dyn.iloc[:1], fdr=0.05, fdr_medium=0.05, tier_medium=0.4,
-                      tier_high=0.7, typology_flags=np.array([2]), rule_q=np.array([1.0]), strong_rules=np.array([0]))
+                      tier_high=0.7, typology_flags=np.array([2]), rule_q=np.array([1.0]), strong_rules=np.array([0]),
+                      rule_gate=True)
     assert tiers == ["low"]
