@@ -28,7 +28,13 @@ def activity(invoices: pa.Table | pd.DataFrame, taxpayers: pa.Table | pd.DataFra
                                   out_first=("t", "min"), out_last=("t", "max"))
     inn = s.groupby("buyer").agg(in_fen=("fen", "sum"), in_n=("fen", "size"), in_partners=("seller", "nunique"),
                                  in_first=("t", "min"), in_last=("t", "max"))
-    a = out.join(inn, how="outer")
+    return finish_activity(out.join(inn, how="outer"), taxpayers, end)
+
+
+def finish_activity(a: pd.DataFrame, taxpayers: pa.Table | pd.DataFrame | None, end: int) -> pd.DataFrame:
+    """The activity table from the per-seller and per-buyer aggregates joined on tax id (``out_*`` and ``in_*``
+    totals, counts, partners, first / last times; missing where a taxpayer only buys or only sells) and the
+    end of the data (epoch seconds). Shared by :func:`activity` and the Spark engine's aggregation."""
     for c in ("out_fen", "out_n", "out_partners", "in_fen", "in_n", "in_partners"):
         a[c] = a[c].fillna(0)
     a["first_at"] = a[["out_first", "in_first"]].min(axis=1)

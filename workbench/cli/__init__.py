@@ -49,8 +49,7 @@ SUMMARIES: dict[str, str] = {
     "users": 'Manage workbench accounts (roles: investigator, supervisor, analyst, admin).',
     "case": 'List and export cases, and verify exported case files.',
     "audit": 'The tamper-evident audit trail (hash-chained events).',
-    "report": "Write the period report for --from .. --to: risk tiers at the end of the period and their change "
-              "since the previous period of the same length, the top rings, cases opened and closed, and alerts raised.",
+    "report": "Write the period report (期间报告) for the days from --from to --to, as HTML or PDF.",
     "keys": "The installation's Ed25519 signing key: created on first use, private key readable only by you.",
     "neo4j": 'Run a local Neo4j Community 5.26 (Bolt on 127.0.0.1) until Ctrl-C.',
     "neo4j-import": "First load into an empty Neo4j with Neo4j's bulk importer (neo4j-admin database import full).",

@@ -23,9 +23,11 @@ _DAY = click.DateTime(["%Y-%m-%d"])
 @store_option()
 def report(first: datetime, last: datetime, out: Path | None, username: str, password_stdin: bool,
            store_uri: str | None) -> None:
-    """Write the period report for --from .. --to: risk tiers at the end of the period and their change
-    since the previous period of the same length, the top rings, cases opened and closed, and alerts
-    raised. Chinese, Beijing time, amounts in 元; charts as images. The report is audited.
+    """Write the period report (期间报告) for the days from --from to --to, as HTML or PDF.
+
+    Risk tiers at the end of the period and their change since the previous period of the same length,
+    the top rings, cases opened and closed, and alerts raised. Chinese, Beijing time, amounts in 元;
+    charts as images. The report is audited.
 
     A PDF is the HTML printed by headless Chromium (Debian: apt-get install chromium fonts-noto-cjk;
     FAPIAO_CHROMIUM names another executable). Prints the path of the file written.

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from algorithms._tables import DAY, frame
+from algorithms.shell import finish_activity
 from graph.core.vocab import BLUE_STATUSES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-_COUNTS = ("out_fen", "out_n", "out_partners", "in_fen", "in_n", "in_partners")
-
 
 def spark_activity(df: DataFrame, taxpayers: pd.DataFrame | None) -> pd.DataFrame:
     """:func:`algorithms.shell.activity` of the invoices in ``df`` (``seller_tax_id, buyer_tax_id, issued_at,
@@ -42,21 +38,10 @@ def spark_activity(df: DataFrame, taxpayers: pd.DataFrame | None) -> pd.DataFram
     end_row = blue.agg(F.max("t").alias("end")).first()
     end = int(end_row["end"]) if end_row is not None and end_row["end"] is not None else 0
     a = out.join(inn, "tax_id", "full_outer").orderBy("tax_id").toPandas().set_index("tax_id")
-    # pandas' outer join turns a column with missing values into float64, and so does toPandas: same types
-    for c in _COUNTS:
-        a[c] = a[c].fillna(0)
-    a["first_at"] = a[["out_first", "in_first"]].min(axis=1)
-    a["last_at"] = a[["out_last", "in_last"]].max(axis=1)
-    a["span_days"] = (a["last_at"] - a["first_at"]) / DAY
-    a["silent_days"] = (end - a["last_at"]) / DAY
-    tp = frame(taxpayers, ["tax_id", "registered_on"])
-    reg = pd.to_datetime(tp.set_index("tax_id")["registered_on"], errors="coerce")
-    reg_s = pd.Series(reg.to_numpy().astype("datetime64[s]").astype("float64"), index=reg.index)
-    reg_s[reg.isna().to_numpy()] = np.nan
-    a["age_days"] = (a["first_at"] - a.index.to_series().map(reg_s) + 8 * 3600) / DAY
     a.index.name = "tax_id"
     a.columns.name = None
-    return a.drop(columns=["out_first", "out_last", "in_first", "in_last"])
+    # pandas' outer join turns a column with missing values into float64, and so does toPandas: same types
+    return finish_activity(a, taxpayers, end)
 
 
 class SparkActivity:
