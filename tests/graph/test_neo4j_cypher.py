@@ -14,7 +14,7 @@ from graph.neo4j_store import Neo4jStore, schema_statements
 pytestmark = pytest.mark.neo4j
 
 LIST_PARAMS = {
-    "keys", "frontier", "ids", "tax_ids", "taxpayers", "rings", "invoices", "events",
+    "keys", "frontier", "ids", "tax_ids", "taxpayers", "rings", "invoices", "events", "needles",
     "key", "number", "code", "ts", "seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name", "amount_fen",
     "tax_fen", "total_fen", "rate", "kind", "status", "red_ref", "item_code", "item_name", "tax_id", "name",
     "registered_on", "industry", "region", "invoice_limit_fen", "value", "score", "tier", "reasons", "features",
