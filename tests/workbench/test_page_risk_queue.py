@@ -24,6 +24,13 @@ def test_queue_lists_high_and_medium_by_default_and_filters_by_search(app_env: D
     assert at.dataframe[0].value.iloc[:, 0].tolist() == [app_env.high_new]
 
 
+def test_the_empty_taxpayer_picker_speaks_chinese(app_env: Demo) -> None:
+    """Seen in the demo: the picker under the queue showed Streamlit's "Choose an option" in the Chinese UI."""
+    at = open_page(app_env, "supervisor", "risk_queue")
+    picker = at.selectbox(key="rq_pick")
+    assert picker.value is None and picker.proto.placeholder == "请选择"
+
+
 def test_override_and_assign_are_written_audited_and_visible(fresh_env: Demo) -> None:
     at = open_page(fresh_env, "supervisor", "risk_queue")
     target = fresh_env.high_new

@@ -104,7 +104,7 @@ if acting and acting not in ids and acting in set(df["tax_id"]):
     names[acting] = str(df.loc[df["tax_id"] == acting, "name"].fillna("").iloc[0])
 tax_id = st.selectbox(tr("处理的纳税人", "Taxpayer to act on"), ids, key="rq_pick",
                       index=ids.index(all_ids[rows[0]]) if rows else None,
-                      format_func=lambda t: f"{t} · {names.get(t, '')}")
+                      format_func=lambda t: f"{t} · {names.get(t, '')}", placeholder=pick())
 if tax_id is None:
     st.stop()
 row = df[df["tax_id"] == tax_id].iloc[0]
