@@ -23,6 +23,7 @@ from graph.core.errors import FapiaoError
 from graph.store import Store
 from loaders.load import LoadReport, load_files
 from workbench import alerts, audit
+from workbench.auth import User
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".json", ".jsonl", ".ndjson", ".parquet", ".xml", ".ofd",
             ".pdf", ".zip", ".gz")
@@ -31,17 +32,20 @@ DONE, FAILED, REPORTS = "done", "failed", "reports"
 
 def load_audited(store: Store, path: Path, *, actor: str, taxpayers: Path | None = None,
                  mapping: Path | None = None, encoding: str | None = None, sheet: str | None = None,
-                 report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = ()) -> LoadReport:
-    """``loaders.load.load_files`` into ``store``, audited as ``load`` (or ``import_failed`` and re-raised)."""
+                 report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = (),
+                 user: User | None = None) -> LoadReport:
+    """``loaders.load.load_files`` into ``store``, audited as ``load`` (or ``import_failed`` and re-raised) by
+    ``user`` (its name and roles) when given, else by ``actor``."""
+    by = None if user is not None else actor
     target = f"file:{path.name}" + (f"+{taxpayers.name}" if taxpayers else "")
     try:
         report = load_files(store, path, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
                             report_dir=report_dir, progress=progress, map_pairs=map_pairs)
     except FapiaoError as e:
-        audit.record(store, None, "import_failed", target, str(e)[:500], actor=actor)
+        audit.record(store, user, "import_failed", target, str(e)[:500], actor=by)
         raise
-    audit.record(store, None, "load", target, f"read {report.read}, loaded {report.loaded}, rejected "
-                 f"{report.rejected}, taxpayers {report.taxpayers_loaded}", actor=actor)
+    audit.record(store, user, "load", target, f"read {report.read}, loaded {report.loaded}, rejected "
+                 f"{report.rejected}, taxpayers {report.taxpayers_loaded}", actor=by)
     return report
 
 

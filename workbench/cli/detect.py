@@ -11,6 +11,7 @@ import click
 
 from algorithms.params import DetectionParams, Spec, check_value, is_int, parse_value, specs
 from graph.core.errors import ConfigError
+from workbench.cli.acting import acting_user, as_option
 from workbench.cli.options import echo_json, json_option, store_option
 
 
@@ -70,11 +71,12 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="Also write the findings as Parquet into DIR/<run id>/: rings.parquet, ring_members.parquet, "
                    "taxpayer_scores.parquet (tiers and reasons) and run.json. Written into a hidden folder and "
                    "renamed only once the run has finished: a failed run leaves no folder named after a run.")
+@as_option("run_detection")
 @json_option()
 @params_options
 def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: str, spark_master: str,
            spark_conf: dict[str, str], source: str | None, report_dir: Path | None, findings_out: Path | None,
-           as_json: bool, **options: Any) -> None:
+           as_user: str | None, as_json: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -87,6 +89,12 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     The run id is derived from the data and the options: re-running on unchanged data
     replaces that run's findings. Afterwards the alert rules are evaluated (new high-risk
     taxpayers, new rings on watched taxpayers or open cases ...; see `fapiao alerts`). See docs/detection.md for every signal, option and threshold.
+
+    \b
+    The run is recorded in the audit trail as `detect`, by the OS login
+    (cli:<login>) or by the --as user. With --as the run is that user's, as in
+    the workbench: recorded dispositions train the model only when the user may
+    train_model (a supervisor; an admin's run scores without them).
 
     \b
     --engine spark runs the temporal cycle search on Apache Spark: invoices are
@@ -106,6 +114,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     \b
     Examples:
       fapiao detect --out findings
+      fapiao detect --as carol          (audited as user carol: supervisor or admin)
       fapiao detect --window 60 --max-len 6 --store embedded:workspace
       fapiao detect --engine spark
       fapiao detect --engine spark --spark-master spark://spark-master:7077 \\
@@ -130,6 +139,9 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     if findings_out is not None:
         check_out_dir(findings_out)
     with open_store(store_uri) as store:
+        user = acting_user(store, as_user, "run_detection")
+        actor = audit.cli_actor() if user is None else user.username
+        who: dict[str, Any] = {"audit_as": audit.cli_actor()} if user is None else {"user": user}
         if source is None and store.counts().invoices == 0:
             raise ConfigError(f"the store {store.uri} holds no invoices: load some first (fapiao load FILE)")
         if engine == "spark":
@@ -148,12 +160,12 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
 
             result, busiest = spark_detection(store, params, master=spark_master, conf=spark_conf,
                                               source=source, report_dir=report_dir, on_input=on_input,
-                                              progress=progress, audit_as=audit.cli_actor())
+                                              progress=progress, **who)
             if busiest and not as_json:
                 console.print(busiest)
         else:
-            result = run_detection(store, params, progress=progress, audit_as=audit.cli_actor())
-        raised = alerts.evaluate(store, actor=audit.cli_actor())
+            result = run_detection(store, params, progress=progress, **who)
+        raised = alerts.evaluate(store, actor=actor)
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
     table.add_column("stage")
     table.add_column("seconds", justify="right")

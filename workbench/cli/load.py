@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from graph.core.errors import ConfigError, InvalidData
+from workbench.cli.acting import acting_user, as_option
 from workbench.cli.options import echo_json, json_option, store_option
 
 CHECK_FIELDS = (
@@ -48,9 +49,10 @@ CHECK_FIELDS = (
 @click.option("--dry-run", is_flag=True, help="Validate and write the report, but load nothing.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar (on stderr).")
 @click.option("--quiet", is_flag=True, hidden=True, help="Same as --no-progress (kept for existing scripts).")
+@as_option("import_data")
 def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs: tuple[str, ...],
          encoding: str | None, sheet: str | None, store_uri: str | None, report_dir: Path | None,
-         dry_run: bool, progress: bool, quiet: bool) -> None:
+         dry_run: bool, progress: bool, quiet: bool, as_user: str | None) -> None:
     """Load invoices into the store: a table (CSV, Excel, JSON, JSON Lines, Parquet; also .gz), e-invoice
     files (数电 XML, OFD, PDF; scans by OCR with the 'ocr' extra), or a folder or .zip of any of them.
 
@@ -67,6 +69,10 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
       fapiao load export.csv --encoding gbk --report-dir loads/today
       fapiao load 收到的发票/            (a folder of XML / OFD / PDF e-invoices)
       fapiao load 全量发票查询.zip
+      fapiao load invoices.csv --as alice      (audited as user alice; she needs the admin role)
+
+    The load is recorded in the audit trail (`fapiao audit show`) as `load` (or `import_failed`), by the
+    OS login (cli:<login>) or by the --as user.
 
     Exit status: 0 when the load completed (even with rejected rows), 1 on a fatal error.
     """
@@ -87,10 +93,13 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
                                "report_dir": report_dir, "map_pairs": map_pairs,
                                "progress": progress and not quiet and sys.stderr.isatty()}
     if dry_run:
+        if as_user is not None:
+            raise click.UsageError("--as has no effect with --dry-run: nothing is written or audited")
         report = load_files(None, invoices, **options)
     else:
         with open_store(store_uri) as store:
-            report = load_audited(store, invoices, actor=audit.cli_actor(), **options)
+            user = acting_user(store, as_user, "import_data")
+            report = load_audited(store, invoices, actor=audit.cli_actor(), user=user, **options)
     click.echo(report.table())
 
 
