@@ -94,6 +94,11 @@ class DetectionParams:
                                 help="Fewest shuffled copies of the data per null model of the pattern detectors "
                                      "(more on small data, up to 100).",
                                 zh="时序模式零模型副本数")
+    pass_hub_margin: float = param(0.05, flag="--pass-hub-margin", lo=0.0, hi=1.0, stage="typologies",
+                                   help="Pass-through hubs without item codes: largest gap between a company's "
+                                        "output and input value (share of the larger) for its timing to be "
+                                        "tested against the data's own calendar (significant at --fdr).",
+                                   zh="过票中转进销金额差上限(比例)")
     seed: int = param(0, flag="--seed", lo=0, stage="all",
                       help="Seed of community detection, null models and the models: same data + options + seed "
                            "= same findings.",

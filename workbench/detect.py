@@ -44,7 +44,7 @@ from workbench.auth import User, allowed, require
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.7"  # typology line back on the score cuts (rule FDR gate off by default)
+DETECTOR_VERSION = "2026.12.02.8"  # pass-through hubs without item codes (hubs.pass_through_hub)
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -353,11 +353,12 @@ def run_detection(
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
+            sig_pass = hubs.pass_through_hub(inv, max_margin=p.pass_hub_margin, fdr=p.fdr, seed=seed)
             signals: list[Signal] = [
                 cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp, act=act), shell.void_red(inv),
                 sig_hub, sig_items, amounts.near_limit(inv, tp),
                 amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
-                amounts.duplicates(inv), sig_identity,
+                amounts.duplicates(inv), sig_identity, sig_pass,
             ]
             fired = [sg.name for sg in signals if sg.name in tiers.RULE_NULLS and len(sg.flagged)]
             rule_tests = {r: (round(t.fdr, 4), t.hits) for r, t in
@@ -366,7 +367,7 @@ def run_detection(
             comms = communities(edges, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
                                 member_risk=_member_risk(signals), seed=seed)
         with st.stage("rings"):
-            rings = assemble_rings(run_id, flagged_cycles, clusters, comms, sig_hub, invoices,
+            rings = assemble_rings(run_id, flagged_cycles, clusters, comms, hubs.either(sig_hub, sig_pass), invoices,
                                    window_days=window_days, patterns=patterns.patterns if patterns else ())
         with st.stage("dynamics"):
             b = dynamics.blue_frame(inv)
@@ -375,7 +376,10 @@ def run_detection(
             dyn = dynamics.dynamics(b, index, w=burst_w)
             dnull = tiers.dynamics_null(b, index, dyn, w=burst_w, copies=p.dynamics_copies, seed=seed)
             found, found_reasons = tiers.finding_features(
-                [tiers.Finding(r.kind, r.members, finding_q(r), r.evidence) for r in rings],
+                [tiers.Finding(r.kind, r.members, finding_q(r), r.evidence) for r in rings]
+                + [tiers.Finding("pass_hub", (str(t),), float(q), str(e))      # the hub alone, not its partners
+                   for t, q, e in zip(sig_pass.flagged.index, sig_pass.flagged["qvalue"], sig_pass.flagged["evidence"],
+                                      strict=True)],
                 index, fdr=p.fdr)
             evidence = Evidence(found, found_reasons, dnull.table, tiers.unavailable(inv, tp, idf),
                                 p.fdr, p.fdr_medium, rule_tests)
