@@ -453,6 +453,10 @@ class EmbeddedStore(Store):
             return None
         return _invoice_from_row((*row[:4], *parties[row[4]], *parties[row[5]], *row[6:]))
 
+    def item_lines(self, key: str) -> pa.Table:
+        with self._con("item_lines") as con:
+            return _to_schema(self._arrow(con, q.ITEM_LINES_OF, [key]), schema.ITEM_LINES)
+
     def _ensure_key_index(self, con: duckdb.DuckDBPyConnection) -> None:
         """Build the key index (embedded_sql.KEY_INDEX) when missing: once per opening of the database, as a load
         (here or in another process) may have dropped it. A failure leaves lookups on the sequential scan."""
@@ -847,6 +851,15 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.touched_graph = True
         if self.pending_rows >= _FLUSH_ROWS:
             self._flush()
+
+    def item_lines(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._flush()      # the lines' invoices may still be buffered
+        base = schema.conform(table, schema.ITEM_LINES)
+        base = base.append_column("_rn", pa.array(np.arange(base.num_rows, dtype=np.int64)))
+        self._with_batch(base, ("delete_item_lines", q.DELETE_ITEM_LINES_OF_BATCH),
+                         ("insert_item_lines", q.INSERT_ITEM_LINES))
 
     def identifiers(self, table: pa.Table) -> None:
         if table.num_rows == 0:

@@ -71,6 +71,9 @@ DDL: tuple[str, ...] = (
         kind VARCHAR, rec_id VARCHAR, data VARCHAR, first_seq BIGINT, PRIMARY KEY (kind, rec_id))""",
     """CREATE TABLE IF NOT EXISTS record_links (
         kind VARCHAR, rec_id VARCHAR, target_kind VARCHAR, target_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS item_lines (
+        key VARCHAR, line INTEGER, item_name VARCHAR, item_code VARCHAR, spec VARCHAR, unit VARCHAR, quantity DOUBLE,
+        unit_price VARCHAR, amount_fen BIGINT, rate DOUBLE, tax_fen BIGINT, PRIMARY KEY (key, line))""",
     """CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY, "at" VARCHAR, actor VARCHAR, role VARCHAR, action VARCHAR, target VARCHAR,
         detail VARCHAR, prev_hash VARCHAR, hash VARCHAR)""",
@@ -117,7 +120,7 @@ BUMP_DATA_VERSION = """
 CLEAR: tuple[str, ...] = (
     "DELETE FROM invoices", "DELETE FROM parties", "DELETE FROM identifiers", "DELETE FROM taxpayers",
     "DELETE FROM ring_members", "DELETE FROM rings", "DELETE FROM scores", "DELETE FROM runs",
-    "DELETE FROM record_links", "DELETE FROM records", "DELETE FROM audit",
+    "DELETE FROM record_links", "DELETE FROM records", "DELETE FROM audit", "DELETE FROM item_lines",
 )
 
 # --- writes ------------------------------------------------------------------------------------------
@@ -175,6 +178,17 @@ DELETE_INVOICES_IN_KEYS = f"""
       AND {key_of('invoices')} IN (SELECT key FROM _keys)"""
 # _batch: contract columns plus seller / buyer party numbers
 INSERT_INVOICES = f"INSERT INTO invoices SELECT {_STORED} FROM _batch"
+
+#: item lines (schema.ITEM_LINES + _rn): a batch replaces the lines of its keys; the last row of a (key, line) wins;
+#: lines of invoices not stored are dropped
+ITEM_LINE_COLUMNS = "key, line, item_name, item_code, spec, unit, quantity, unit_price, amount_fen, rate, tax_fen"
+DELETE_ITEM_LINES_OF_BATCH = "DELETE FROM item_lines WHERE key IN (SELECT DISTINCT key FROM _batch)"
+INSERT_ITEM_LINES = f"""
+    INSERT INTO item_lines SELECT {ITEM_LINE_COLUMNS} FROM (
+        SELECT *, row_number() OVER (PARTITION BY key, line ORDER BY _rn DESC) AS _last FROM _batch
+        WHERE key IS NOT NULL AND line IS NOT NULL)
+    WHERE _last = 1 AND hash(key) IN (SELECT key_hash FROM invoices)"""
+ITEM_LINES_OF = f"SELECT {ITEM_LINE_COLUMNS} FROM item_lines WHERE key = ? ORDER BY line"
 
 DELETE_RUN_RINGS = "DELETE FROM rings WHERE run_id = ?"
 DELETE_RUN_MEMBERS = "DELETE FROM ring_members WHERE run_id = ?"

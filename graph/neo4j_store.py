@@ -339,6 +339,12 @@ class Neo4jStore(Store):
         table = self.invoices([key])
         return _invoice_from_row(table, 0) if table.num_rows else None
 
+    def item_lines(self, key: str) -> pa.Table:
+        rows = self._rows("item_lines_of", invoice=key)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * len(schema.ITEM_LINES)
+        return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, schema.ITEM_LINES, strict=True)],
+                                    schema=schema.ITEM_LINES)
+
     def invoices(self, keys: Sequence[str]) -> pa.Table:
         return _invoice_table(self._rows("invoices_by_keys", keys=list(keys)))
 

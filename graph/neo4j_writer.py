@@ -59,6 +59,7 @@ class Neo4jWriter(Writer):
         self._taxpayers: list[pa.Table] = []
         self._invoices: list[pa.Table] = []
         self._identifiers: list[pa.Table] = []
+        self._lines: list[pa.Table] = []
         self._small: list[tuple[str, Callable[[neo4j.ManagedTransaction], Any]]] = []
         self._red_written = False
         self._known_parties: set[str] = set()   # taxpayers committed by this writer (skip re-merging them)
@@ -100,6 +101,10 @@ class Neo4jWriter(Writer):
         if self._pending(self._identifiers) >= self.store.batch:
             self._flush_taxpayers(force=True)
             self._flush_identifiers(force=False)
+
+    def item_lines(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._lines.append(schema.conform(table, schema.ITEM_LINES))
 
     def findings(self, run: Run, rings: Sequence[Ring], scores: pa.Table) -> None:
         run_params = {
@@ -226,10 +231,35 @@ class Neo4jWriter(Writer):
             return
         self._known_parties.update(parties)
 
+    def _flush_lines(self) -> None:
+        """Item lines after their invoices: per batch of invoice keys, their old lines out and the new ones in,
+        in one transaction (a (key, line) given twice keeps its last row)."""
+        if not self._lines:
+            return
+        table = pa.concat_tables(self._lines)
+        self._lines.clear()
+        names = [f.name for f in schema.ITEM_LINES]
+        rows = list(zip(*(table.column(n).to_pylist() for n in names), strict=True))
+        last = {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows if r[0] is not None and r[1] is not None}
+        by_key: dict[str, list[dict[str, Any]]] = {}
+        for (key, _), line in last.items():
+            by_key.setdefault(key, []).append(line)
+        keys = list(by_key)
+        for i in range(0, len(keys), self.store.batch):
+            part = keys[i:i + self.store.batch]
+            lines = [line for k in part for line in by_key[k]]
+
+            def work(tx: neo4j.ManagedTransaction, part: list[str] = part, lines: list[dict[str, Any]] = lines) -> None:
+                tx.run(cypher.load("item_lines_delete"), {"keys": part}).consume()
+                tx.run(cypher.load("item_lines_create"), {"lines": lines}).consume()
+
+            self.store._write(work, "item_lines_create")
+
     def flush_all(self) -> None:
         self._flush_taxpayers(force=True)
         self._flush_invoices(force=True)
         self._flush_identifiers(force=True)
+        self._flush_lines()
         if self._red_written:
             self.store._write(statement("red_of_link", {}), "red_of_link")
             self._red_written = False
@@ -247,6 +277,7 @@ class Neo4jWriter(Writer):
         self._taxpayers.clear()
         self._invoices.clear()
         self._identifiers.clear()
+        self._lines.clear()
         self._small.clear()
 
 

@@ -74,6 +74,11 @@ class Writer(ABC):
         """Upsert (tax_id, kind, value) links (schema.IDENTIFIERS)."""
 
     @abstractmethod
+    def item_lines(self, table: pa.Table) -> None:
+        """Replace the item lines (schema.ITEM_LINES) of every invoice key in ``table`` by its rows there (a key
+        given twice the same line keeps its last row). Lines of invoices the store does not hold are dropped."""
+
+    @abstractmethod
     def findings(self, run: Run, rings: Sequence[Ring], scores: pa.Table) -> None:
         """Store one detection run: its rings (with members) and per-taxpayer scores (schema.SCORES).
         Re-writing the same run id replaces that run's findings."""
@@ -128,6 +133,10 @@ class Store(ABC):
 
     @abstractmethod
     def invoice(self, key: str) -> Invoice | None: ...
+
+    @abstractmethod
+    def item_lines(self, key: str) -> pa.Table:
+        """schema.ITEM_LINES rows of invoice ``key``, by line number (empty when it has none)."""
 
     @abstractmethod
     def invoices(self, keys: Sequence[str]) -> pa.Table:

@@ -110,8 +110,8 @@ def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
                 continue
             at = find_header_row(rows, known)
             header = _header_cells(rows[at])
-            if sheet is None and any(w in name.lower() for w in ITEM_SHEET_WORDS):
-                notes.append(f"sheet {name!r}: item lines, not read as invoices (name it with --sheet to load it)")
+            if sheet is None and is_item_sheet(name):
+                notes.append(f"sheet {name!r}: item lines, joined to the invoices by code and number")
                 continue
             if at:
                 notes.append(f"sheet {name!r}: {describe_skipped(rows, at)}")
@@ -155,6 +155,41 @@ def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
                 i = index.get(c)
                 data[c].extend(by_column[i] if i is not None else [""] * len(body))
     return pa.table({c: pa.array(v, pa.string()) for c, v in data.items()}), notes
+
+
+def is_item_sheet(name: str) -> bool:
+    """Whether a sheet's name says it holds item lines (:data:`ITEM_SHEET_WORDS`)."""
+    return any(w in name.lower() for w in ITEM_SHEET_WORDS)
+
+
+def read_item_sheets(path: Path, *, known: set[str]) -> list[tuple[str, pa.Table]]:
+    """The item sheets of a workbook (named …明细… etc.) as text tables under their header row, each row
+    numbered in ``__record__`` (its 1-based row in the sheet); empty list when there is none."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception:   # the invoice read reports an unreadable workbook
+        return []
+    out: list[tuple[str, pa.Table]] = []
+    try:
+        for name in [n for n in wb.sheet_names if is_item_sheet(n)]:
+            rows = _sheet_rows(wb.get_sheet_by_name(name))
+            if not any(any(r) for r in rows):
+                continue
+            at = find_header_row(rows, known)
+            header = _header_cells(rows[at])
+            width = len(header)
+            body = [(at + 2 + i, r) for i, r in enumerate(rows[at + 1:]) if any(c.strip() for c in r)]
+            while body and is_summary_row(body[-1][1]):
+                body.pop()
+            cells = [r[:width] + [""] * (width - len(r)) for _, r in body]
+            by_column = list(zip(*cells, strict=True)) if cells else [()] * width
+            table = pa.table({h: pa.array(list(c), pa.string()) for h, c in zip(header, by_column, strict=True)})
+            out.append((name, table.append_column("__record__", pa.array([r for r, _ in body], pa.int64()))))
+    finally:
+        wb.close()
+    return out
 
 
 def iter_spreadsheet(path: Path, *, sheet: str | None, known: set[str],

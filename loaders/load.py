@@ -25,10 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.core import schema, settings, vocab
-from graph.core.errors import InvalidData
+from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
+from loaders.items import Outcomes, from_documents, parse_lines
+from loaders.items import line_numbers as item_line_numbers
+from loaders.items import reason as item_reason
+from loaders.items import sheet_keys as item_sheet_keys
 from loaders.mapping import ALT_NUMBER, REMARKS, load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
 from loaders.read import RawBatch, read_all, read_batches
@@ -60,10 +64,15 @@ class LoadReport:
     taxpayers_read: int = 0
     taxpayers_loaded: int = 0
     taxpayers_rejected: int = 0
+    item_lines_read: int = 0       # item lines (明细) of e-invoice files and of an export's item sheet
+    item_lines_loaded: int = 0
+    item_lines_rejected: int = 0   # lines of rejected invoices, and sheet lines in item_quarantine.csv
+    item_lines_by_rule: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     dry_run: bool = False
     quarantine_path: str | None = None
     taxpayer_quarantine_path: str | None = None
+    item_quarantine_path: str | None = None
     warnings_path: str | None = None
     report_path: str | None = None
     notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
@@ -74,6 +83,9 @@ class LoadReport:
             raise AssertionError(
                 f"row accounting broken: loaded {self.loaded} + rejected {self.rejected} + "
                 f"skipped {self.skipped_identical} != read {self.read}")
+        if self.item_lines_loaded + self.item_lines_rejected != self.item_lines_read:
+            raise AssertionError(f"item line accounting broken: loaded {self.item_lines_loaded} + rejected "
+                                 f"{self.item_lines_rejected} != read {self.item_lines_read}")
 
     def table(self) -> str:
         """The report as printable text (rich table)."""
@@ -90,6 +102,9 @@ class LoadReport:
         if self.taxpayers_read:
             summary.add_row("taxpayers read / loaded / rejected",
                             f"{self.taxpayers_read:,} / {self.taxpayers_loaded:,} / {self.taxpayers_rejected:,}")
+        if self.item_lines_read:
+            summary.add_row("item lines read / loaded / rejected", f"{self.item_lines_read:,} / "
+                            f"{self.item_lines_loaded:,} / {self.item_lines_rejected:,}")
         summary.add_row("seconds", f"{self.seconds:.2f}")
         rules = Table(title="by rule")
         for col in ("rule", "severity", "rows", "reason", "examples"):
@@ -104,6 +119,7 @@ class LoadReport:
         if self.by_rule:
             console.print(rules)
         for label, p in (("quarantine", self.quarantine_path), ("taxpayer quarantine", self.taxpayer_quarantine_path),
+                         ("item line quarantine", self.item_quarantine_path),
                          ("warnings", self.warnings_path), ("report", self.report_path)):
             if p:
                 console.print(f"{label}: {p}")
@@ -355,6 +371,8 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         cols = resolve_columns(headers, "invoices", user_map, source=str(invoices))
         return [src for src, dst in cols.items() if dst in DICTIONARY_COLUMNS]
 
+    sheets = _item_sheets(Path(invoices)) if source is None and sheet is None else []
+    outcomes = Outcomes() if sheets else None   # keys kept / read, to join the sheets' lines afterwards
     workers = default_threads() if threads is None else max(1, threads)
     batches = source if source is not None else read_batches(
         Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
@@ -387,7 +405,8 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
                 assert quarantine is not None
                 report.notes.extend(batch.notes)
-                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held)
+                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held,
+                              outcomes=outcomes)
                 if store is not None:
                     _remember_documents(batch, documents)
                 if tick is not None:
@@ -403,7 +422,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             raw, outcome = settled
             records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
             _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
-                   deferred_settle=True, loaded=loaded, held=held)
+                   deferred_settle=True, loaded=loaded, held=held, outcomes=outcomes)
         if held and store is not None:   # the invoice file was read to the end without a single new row
             with store.writer() as w:
                 w.taxpayers(held.pop())
@@ -415,6 +434,8 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         note("name_conflict", 1, f"{tax_id}: {' / '.join(names)}")
         warn.add([0], [tax_id], "name_conflict", "tax_id", describe("name_conflict", "tax_id", " / ".join(names)))
 
+    if outcomes is not None:
+        _load_item_sheets(sheets, outcomes, store, out_dir, report)
     qp = quarantine.close()
     wp = warn.close()
     report.quarantine_path = str(qp) if qp else None
@@ -464,7 +485,8 @@ def _load_many(store: Store | None, path: Path, *, report_dir: Path | None, taxp
     total = LoadReport(source=str(path), dry_run=store is None)
     for part in parts:
         for name in ("read", "loaded", "rejected", "skipped_identical", "warnings", "taxpayers_read",
-                     "taxpayers_loaded", "taxpayers_rejected"):
+                     "taxpayers_loaded", "taxpayers_rejected", "item_lines_read", "item_lines_loaded",
+                     "item_lines_rejected"):
             setattr(total, name, getattr(total, name) + getattr(part, name))
         for rule, n in part.by_rule.items():
             total.by_rule[rule] = total.by_rule.get(rule, 0) + n
@@ -611,7 +633,8 @@ def _parse_batch(batch: RawBatch, columns: dict[str, str],
 
 def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, validator: InvoiceValidator,
                   store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
-                  note: Any, loaded: list[pa.Array] | None = None, *, held: list[pa.Table] | None = None) -> None:
+                  note: Any, loaded: list[pa.Array] | None = None, *, held: list[pa.Table] | None = None,
+                  outcomes: Outcomes | None = None) -> None:
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
         reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
@@ -637,12 +660,14 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
     outcome = validator.decide(batch.table, parsed[0], parsed[1], first_row=batch.first_row)
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
-    _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded, held=held)
+    _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded, held=held,
+           outcomes=outcomes)
 
 
 def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
            warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False,
-           loaded: list[pa.Array] | None = None, held: list[pa.Table] | None = None) -> None:
+           loaded: list[pa.Array] | None = None, held: list[pa.Table] | None = None,
+           outcomes: Outcomes | None = None) -> None:
     if deferred_settle:
         report.read += source.num_rows
     rej = outcome.rejected_rows
@@ -664,8 +689,100 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
     report.loaded += outcome.accepted.num_rows
     if loaded is not None and outcome.accepted.num_rows:
         loaded.append(outcome.accepted.column("key"))
-    if store is not None and outcome.accepted.num_rows:
+    kept = outcome.kept if outcome.kept is not None else np.zeros(0, np.int64)
+    if outcomes is not None and keys is not None:
+        outcomes.add(keys, kept)
+    lines = _document_lines(source, keys, kept, rej, report)
+    if store is not None and (outcome.accepted.num_rows or (lines is not None and lines.num_rows)):
         with store.writer() as w:   # the held taxpayers file commits with the first invoices
             if held:
                 w.taxpayers(held.pop())
             w.invoices(outcome.accepted)
+            if lines is not None:
+                w.item_lines(lines)
+
+
+def _document_lines(source: pa.Table, keys: pa.Array | None, kept: np.ndarray, rejected: np.ndarray,
+                    report: LoadReport) -> pa.Table | None:
+    """The item lines of the kept e-invoice rows (their ``items`` column); lines of rejected rows are counted
+    as rejected (they stay in the quarantined row)."""
+    from loaders.sources import ITEMS_COLUMN, METHOD_COLUMN, SHA_COLUMN
+
+    if keys is None or not {ITEMS_COLUMN, SHA_COLUMN, METHOD_COLUMN} <= set(source.column_names):   # not e-invoices
+        return None
+    items = source.column(ITEMS_COLUMN).combine_chunks()
+    lines = from_documents(keys.take(pa.array(kept, pa.int64())), items.take(pa.array(kept, pa.int64())))
+    dropped = sum(len(json.loads(t or "[]")) for t in items.take(pa.array(rejected, pa.int64())).to_pylist())
+    report.item_lines_read += lines.num_rows + dropped
+    report.item_lines_loaded += lines.num_rows
+    report.item_lines_rejected += dropped
+    return lines
+
+
+def _item_sheets(path: Path) -> list[tuple[str, pa.Table]]:
+    """The item sheets (明细) of a workbook; none for other files."""
+    from loaders.excel import read_item_sheets
+    from loaders.mapping import known_headers
+    from loaders.read import detect_format
+
+    try:
+        if detect_format(path) != "excel" or path.suffix.lower() == ".gz":
+            return []
+    except InvalidData:
+        return []
+    return read_item_sheets(path, known=known_headers())
+
+
+def _load_item_sheets(sheets: list[tuple[str, pa.Table]], outcomes: Outcomes, store: Store | None, out_dir: Path,
+                      report: LoadReport) -> None:
+    """Join the item sheets' lines to the invoices by code + number: lines of kept invoices are stored (replacing
+    the invoice's earlier lines), the others go to ``item_quarantine.csv`` with the reason."""
+    from loaders.excel import SHEET_COLUMN
+
+    headers = [c for _, t in sheets for c in t.column_names if c != "__record__"]
+    quarantine = QuarantineWriter(out_dir / "item_quarantine.csv", [*dict.fromkeys(headers), SHEET_COLUMN])
+    rules: Counter[str] = Counter()
+    stored: list[pa.Table] = []
+    for name, table in sheets:
+        raw = table.drop_columns(["__record__"])
+        raw = raw.append_column(SHEET_COLUMN, pa.array([name] * raw.num_rows, pa.string()))
+        records = np.asarray(table.column("__record__").to_numpy(), dtype=np.int64)
+        report.item_lines_read += raw.num_rows
+        try:
+            cols = resolve_columns(raw.column_names, "items", source=name)
+        except ConfigError as e:   # a sheet without invoice number / item name columns: every line refused
+            every = np.arange(raw.num_rows)
+            quarantine.add(raw, every, records, ["missing_field"] * raw.num_rows, [str(e)] * raw.num_rows)
+            rules["missing_field"] += raw.num_rows
+            report.notes.append(f"sheet {name!r}: {e}")
+            continue
+        t = _canonical(raw, cols)
+        n = t.num_rows
+        blank = pa.array([""] * n, pa.string())
+        keys = item_sheet_keys(t.column("invoice_code") if "invoice_code" in t.column_names else blank,
+                               t.column("invoice_number"))
+        parsed, problems = parse_lines(keys, item_line_numbers(keys), {c: t.column(c) for c in t.column_names})
+        kept, refused = outcomes.verdict(keys)
+        why: list[list[str]] = [[] for _ in range(n)]
+        codes: list[list[str]] = [[] for _ in range(n)]
+        for mask, rule, fld in ((~kept & ~refused, "line_invoice_missing", ""), (refused, "line_invoice_rejected", ""),
+                                *((m, "bad_value", f) for f, m in problems)):
+            for i in np.flatnonzero(mask).tolist():
+                codes[i].append(rule)
+                why[i].append(item_reason(rule, fld))
+        bad = np.array([bool(c) for c in codes], dtype=np.bool_)
+        rows = np.flatnonzero(bad)
+        quarantine.add(raw, rows, records[rows], [";".join(dict.fromkeys(codes[i])) for i in rows],
+                       [" | ".join(why[i]) for i in rows])
+        for i in rows.tolist():
+            rules.update(set(codes[i]))
+        report.item_lines_rejected += len(rows)
+        good = parsed.filter(pa.array(~bad))
+        report.item_lines_loaded += good.num_rows
+        stored.append(good)
+    qp = quarantine.close()
+    report.item_quarantine_path = str(qp) if qp else None
+    report.item_lines_by_rule = dict(rules)
+    if store is not None and stored:
+        with store.writer() as w:
+            w.item_lines(pa.concat_tables(stored))

@@ -47,6 +47,15 @@ INVOICE_ALIASES: dict[str, tuple[str, ...]] = {
     "quantity": ("数量",),
     "unit_price": ("单价",),
 }
+#: Columns of an item sheet (明细): the invoice's code + number, then the line's fields (loaders.items).
+ITEM_COLUMNS = ("invoice_number", "invoice_code", "item_name", "item_code", "spec", "unit", "quantity", "unit_price",
+                "amount", "tax_rate", "tax_amount")
+ITEM_REQUIRED = ("invoice_number", "item_name")
+ITEM_ALIASES: dict[str, tuple[str, ...]] = {
+    **{c: INVOICE_ALIASES[c] for c in ITEM_COLUMNS if c in INVOICE_ALIASES},
+    "spec": ("规格型号", "规格", "型号"),
+    "unit": ("单位", "计量单位"),
+}
 TAXPAYER_ALIASES: dict[str, tuple[str, ...]] = {
     "tax_id": ("纳税人识别号", "统一社会信用代码", "税号", "识别号"),
     "name": ("纳税人名称", "企业名称", "名称"),
@@ -91,8 +100,10 @@ def _alias_table(kind: str) -> tuple[tuple[str, ...], tuple[str, ...], dict[str,
         cols, required, aliases = INVOICE_COLUMNS, INVOICE_REQUIRED, INVOICE_ALIASES
     elif kind == "taxpayers":
         cols, required, aliases = TAXPAYER_COLUMNS, TAXPAYER_REQUIRED, TAXPAYER_ALIASES
+    elif kind == "items":
+        cols, required, aliases = ITEM_COLUMNS, ITEM_REQUIRED, ITEM_ALIASES
     else:
-        raise ConfigError(f"unknown table kind {kind!r}: use invoices or taxpayers")
+        raise ConfigError(f"unknown table kind {kind!r}: use invoices, taxpayers or items")
     table = {_norm(c): c for c in cols}
     for canonical, names in aliases.items():
         for name in names:
@@ -147,7 +158,7 @@ def load_mapping(source: Path | Mapping[str, str] | None, pairs: Sequence[str] =
 
 def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str] | None = None,
                     *, source: str = "") -> dict[str, str]:
-    """Map source headers to canonical names for ``kind`` ("invoices" or "taxpayers").
+    """Map source headers to canonical names for ``kind`` ("invoices", "taxpayers" or "items").
 
     Returns ``{source header: canonical name}`` for every recognised header (unknown headers are kept
     out). Raises :class:`ConfigError` naming each missing required column, the columns found, and how
@@ -173,7 +184,7 @@ def resolve_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, str
         if canonical and canonical not in taken:
             result[col] = canonical
             taken.add(canonical)
-        elif canonical == "invoice_number" and kind == "invoices" and ALT_NUMBER not in taken:
+        elif canonical == "invoice_number" and kind in ("invoices", "items") and ALT_NUMBER not in taken:
             result[col] = ALT_NUMBER
             taken.add(ALT_NUMBER)
         elif canonical is None and kind == "invoices" and REMARKS not in taken and _norm(col) in _REMARK_NORMS:

@@ -144,6 +144,7 @@ class BatchOutcome:
     warnings: list[Issue] = field(default_factory=list)
     deferred: int = 0                        # red-letter rows waiting for their original
     keys: pa.Array | None = None             # every batch row's invoice key (for warning reports)
+    kept: np.ndarray | None = None           # batch rows loaded or skipped as identical (their item lines count)
 
 
 def _allowed_table() -> np.ndarray:
@@ -744,6 +745,7 @@ class InvoiceValidator:
         accepted = accepted.select(schema.INVOICES.names)
         out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))
         out.keys = keys
+        out.kept = np.flatnonzero(~bad & ~deferred)
         return out
 
     def finish(self) -> tuple[pa.Table, BatchOutcome] | None:

@@ -35,6 +35,23 @@ INVOICES = pa.schema([
     ("item_name", pa.string()),      # nullable
 ])
 
+#: One row per item line (明细) of an invoice, keyed by (key, line). Written only for loaded invoices; a re-load
+#: of an invoice replaces its lines. ``unit_price`` stays the text printed (元; 数电 prices carry up to 15
+#: decimals, which fen would round); the line's money is integer fen like the invoice's.
+ITEM_LINES = pa.schema([
+    ("key", pa.string()),            # the invoice's key (invoice_key())
+    ("line", pa.int32()),            # 1, 2, ... in the order the invoice lists them
+    ("item_name", pa.string()),      # 项目名称 / 货物或应税劳务名称
+    ("item_code", pa.string()),      # 税收分类编码, nullable
+    ("spec", pa.string()),           # 规格型号, nullable
+    ("unit", pa.string()),           # 单位, nullable
+    ("quantity", pa.float64()),      # 数量, nullable
+    ("unit_price", pa.string()),     # 单价 as printed (元), nullable
+    ("amount_fen", pa.int64()),      # 金额 (pre-tax), nullable when unreadable
+    ("rate", pa.float64()),          # 税率 0.13 ..., nullable
+    ("tax_fen", pa.int64()),         # 税额, nullable
+])
+
 #: One row per taxpayer. Identifier columns are split into IDENTIFIERS by the writer.
 TAXPAYERS = pa.schema([
     ("tax_id", pa.string()),

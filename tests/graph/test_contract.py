@@ -189,6 +189,46 @@ def test_repeated_key_in_one_batch_is_stored_once(store: Store) -> None:
     assert got is not None and got.status == "void"
 
 
+def line(key: str, n: int, name: str, amount: int | None, *, rate: float | None = 0.13, qty: float | None = 2.0,
+         price: str | None = "100.5") -> dict[str, Any]:
+    return {"key": key, "line": n, "item_name": name, "item_code": "1080101" if amount else None, "spec": "Φ12",
+            "unit": "吨", "quantity": qty, "unit_price": price, "amount_fen": amount, "rate": rate,
+            "tax_fen": None if amount is None or rate is None else round(amount * rate)}
+
+
+def lines_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema.ITEM_LINES)
+
+
+def test_item_lines_round_trip_replace_and_only_for_stored_invoices(store: Store) -> None:
+    load(store, GRAPH[:2])
+    a, b = GRAPH[0]["key"], GRAPH[1]["key"]
+    first = [line(a, 2, "螺纹钢", 20_100, qty=None, price=None), line(a, 1, "钢材＊线材", 884_955_75),
+             line(b, 1, "咨询服务", None, rate=None), line("no-such-invoice", 1, "幽灵", 100)]
+    with store.writer() as w:
+        w.item_lines(lines_table(first))
+    assert store.item_lines(a).to_pylist() == [first[1], first[0]]          # by line number
+    assert store.item_lines(b).to_pylist() == [first[2]]
+    assert store.item_lines("no-such-invoice").num_rows == 0               # no invoice, no line
+    assert store.item_lines(a).schema == schema.ITEM_LINES
+    again = [line(a, 1, "线材", 500), line(a, 1, "线材（改）", 600)]       # a re-load replaces a's lines; last wins
+    with store.writer() as w:
+        w.item_lines(lines_table(again))
+        w.item_lines(lines_table(again))                                   # idempotent
+    assert store.item_lines(a).to_pylist() == [again[1]]
+    assert store.item_lines(b).to_pylist() == [first[2]]                   # other invoices' lines untouched
+    store.clear()
+    assert store.item_lines(b).num_rows == 0
+
+
+def test_item_lines_written_with_their_invoices_in_one_writer(store: Store) -> None:
+    rows = [line(GRAPH[3]["key"], 1, "钢材", 1_000)]
+    with store.writer() as w:          # the invoice is still buffered when its lines come
+        w.invoices(invoice_table([GRAPH[3]]))
+        w.item_lines(lines_table(rows))
+    assert store.item_lines(GRAPH[3]["key"]).to_pylist() == rows
+
+
 def test_taxpayer_round_trip_with_chinese_names_nulls_and_identifiers(store: Store) -> None:
     rows = taxpayer_rows()
     load(store, [], rows)

@@ -19,7 +19,7 @@ LIST_PARAMS = {
     "tax_fen", "total_fen", "rate", "kind", "status", "red_ref", "item_code", "item_name", "tax_id", "name",
     "registered_on", "industry", "region", "invoice_limit_fen", "value", "score", "tier", "reasons", "features",
     "count", "first_ts", "last_ts", "pos_count", "pos_total_fen", "pos_first_ts", "pos_last_ts",
-    "party", "seller_idx", "buyer_idx",
+    "party", "seller_idx", "buyer_idx", "lines",
 }
 STATEMENTS = [n for n in cypher.names() if n != "schema"]
 

@@ -43,3 +43,20 @@ def test_self_check_explains_each_problem(app_env: Demo) -> None:
     shown = "\n".join(e.value for e in at.error)
     for rule in ("invoice_number_format", "tax_id_format", "total_mismatch"):
         assert f"`{rule}`" in shown, shown
+
+
+def test_lookup_shows_the_invoice_item_lines(fresh_env: Demo) -> None:
+    import pyarrow as pa
+
+    from graph import open_store
+    from graph.core import schema
+
+    inv = fresh_env.invoices[0]
+    line = {"key": inv["key"], "line": 1, "item_name": "*信息技术服务*软件开发", "item_code": None, "spec": None,
+            "unit": "项", "quantity": 1.0, "unit_price": "100", "amount_fen": 123_456, "rate": 0.06, "tax_fen": 7_407}
+    with open_store(fresh_env.uri) as store, store.writer() as w:
+        w.item_lines(pa.Table.from_pylist([line], schema=schema.ITEM_LINES))
+    at = _lookup(open_page(fresh_env, "analyst", "invoice_check"), inv, int(inv["total_fen"]))  # type: ignore[call-overload]
+    [table] = at.dataframe
+    assert list(table.value.columns)[:2] == ["行", "项目名称"]
+    assert table.value.iloc[0]["金额（元）"] == "1,234.56" and table.value.iloc[0]["税率"] == "6%"

@@ -197,3 +197,30 @@ def test_filter_rings_by_kind_score_amount_and_dates(demo_store: Demo) -> None:
     assert ids(views.filter_rings(rows, start=date(2024, 4, 5))) == [hub]         # the cycle ended in early April
     assert ids(views.filter_rings(rows, end=date(2024, 3, 31))) == [cycle]        # the hub began on 10 April
     assert views.filter_rings(rows, start=date(2030, 1, 1)) == []
+
+
+def test_item_lines_for_the_invoice_page(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from graph.core import schema
+    from tests.graph.test_contract import inv, invoice_table
+
+    row = inv(1, 1, 2, 1, 1_130_000_00)
+    lines = [{"key": row["key"], "line": 2, "item_name": "*钢材*螺纹钢", "item_code": None, "spec": None, "unit": "吨",
+              "quantity": 2.5, "unit_price": "4000.00", "amount_fen": 1_000_000, "rate": 0.13, "tax_fen": 130_000},
+             {"key": row["key"], "line": 1, "item_name": "*运输服务*运费", "item_code": "3010101", "spec": "Φ12",
+              "unit": None, "quantity": None, "unit_price": None, "amount_fen": -123_456_789, "rate": 0.09,
+              "tax_fen": None}]
+    store = EmbeddedStore(tmp_path / "ws")
+    try:
+        with store.writer() as w:
+            w.invoices(invoice_table([row]))
+            w.item_lines(pa.Table.from_pylist(lines, schema=schema.ITEM_LINES))
+        got = views.item_lines(store, row["key"])
+        assert views.item_lines(store, "no-such-key") == []
+    finally:
+        store.close()
+    assert [list(r) for r in got] == [list(views.ITEM_LINE_HEADERS)] * 2
+    assert [list(r.values()) for r in got] == [
+        ["1", "*运输服务*运费", "3010101", "Φ12", "", "", "", "-1,234,567.89", "9%", ""],
+        ["2", "*钢材*螺纹钢", "", "", "吨", "2.5", "4000.00", "10,000.00", "13%", "1,300.00"]]

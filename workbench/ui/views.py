@@ -23,6 +23,7 @@ from workbench.report.rings import RingSummary as RingSummary
 from workbench.report.rings import ring_summaries as ring_summaries
 from workbench.report.rings import ring_titles as ring_titles
 from workbench.report.rings import short_name as short_name
+from workbench.ui.fmt import money_full
 
 _TZ = ZoneInfo(TZ)
 
@@ -240,3 +241,25 @@ def filter_rings(rows: Sequence[RingSummary], *, kinds: Collection[str] = (), mi
             continue
         out.append(r)
     return out
+
+
+#: The invoice page's item-line table (明细): its column headers, in order
+ITEM_LINE_HEADERS = ("行", "项目名称", "税收分类编码", "规格型号", "单位", "数量", "单价（元）", "金额（元）", "税率",
+                     "税额（元）")
+
+
+def _yuan(fen: int | None) -> str:
+    return "" if fen is None else money_full(fen).replace("¥", "")
+
+
+def item_lines(store: Store, key: str) -> list[dict[str, str]]:
+    """Invoice ``key``'s item lines as the invoice page shows them (:data:`ITEM_LINE_HEADERS`): amounts in 元 with
+    thousands separators, the rate in percent, the unit price as printed; blanks where a value is missing."""
+    rows = []
+    for r in store.item_lines(key).to_pylist():
+        qty = r["quantity"]
+        values = (str(r["line"]), r["item_name"] or "", r["item_code"] or "", r["spec"] or "", r["unit"] or "",
+                  "" if qty is None else f"{qty:g}", r["unit_price"] or "", _yuan(r["amount_fen"]),
+                  "" if r["rate"] is None else f"{r['rate'] * 100:g}%", _yuan(r["tax_fen"]))
+        rows.append(dict(zip(ITEM_LINE_HEADERS, values, strict=True)))
+    return rows

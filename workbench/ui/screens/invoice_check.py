@@ -58,7 +58,13 @@ if go:
                 tr("税率", "Rate"): f"{found.rate * 100:g}%",
                 tr("货物或服务", "Item"): found.item_name or found.item_code or "",
             })
+            from workbench.ui import views
             from workbench.ui.originals import show_originals
+
+            lines = views.item_lines(store, found.key)
+            if lines:
+                lookup_tab.markdown(f"**{tr('明细', 'Item lines')}**")
+                lookup_tab.dataframe(lines, hide_index=True)
 
             show_originals(lookup_tab, store, found.key)
 
