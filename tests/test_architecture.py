@@ -19,10 +19,7 @@ ROOT = SOURCES
 ALGORITHM_LIBS = {"numpy", "pandas", "pyarrow", "igraph", "leidenalg", "networkx", "numba", "sklearn", "scipy"}
 
 #: (file, imported module) pairs allowed for now, with the reason; keep this short
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("workbench/export.py", "workbench.ui.netview"):
-        "the case-file report embeds the explorer's network HTML; network_html belongs in a service module",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def imports(package: str) -> list[tuple[str, str]]:

@@ -50,6 +50,7 @@ from loaders.safe_csv import write_rows
 from workbench import audit, diagram, signing
 from workbench.auth import User, require
 from workbench.cases import Case, get_case
+from workbench.fmt import money_full
 from workbench.overrides import effective_scores
 
 MANIFEST = "manifest.json"
@@ -150,19 +151,13 @@ def _reasons(raw: object) -> str:
     return " | ".join(str(x) for x in items) if isinstance(items, list) else str(items)
 
 
-def _yuan(fen: int) -> str:
-    return f"¥{fen / 100:,.2f}"
-
-
 def _interactive(nodes: list[tuple[str, str]], edges: dict[tuple[str, str], tuple[int, int]],
                  tiers: dict[str, str], highlight: Sequence[str]) -> str:
-    try:
-        from workbench.ui.netview import NetEdge, NetNode, network_html
-    except ImportError:  # netview not available in this build: a static page instead
-        return "<!doctype html><meta charset='utf-8'><p>interactive view unavailable; see ring_diagram.png</p>"
+    from workbench.netgraph import NetEdge, NetNode, network_html
+
     nn = [NetNode(t, n or t, tiers.get(t), f"{n}\n{t}") for t, n in nodes]
     ids = {t for t, _ in nodes}
-    ee = [NetEdge(a, b, fen, c, f"{c} invoices, {_yuan(fen)}") for (a, b), (c, fen) in edges.items()
+    ee = [NetEdge(a, b, fen, c, f"{c} invoices, {money_full(fen)}") for (a, b), (c, fen) in edges.items()
           if a in ids and b in ids]
     return network_html(nn, ee, height="560px", highlight=highlight)
 
@@ -184,7 +179,7 @@ def _report(case: Case, user: User, exported_at: str, nodes: list[tuple[str, str
     facts = [("状态 / status", case.status), ("负责人 / owner", case.owner), ("承办人 / assignee", case.assignee or "-"),
              ("立案时间 / opened", case.created_at), ("来源 / source", case.source or "-"),
              ("纳税人 / taxpayers", str(len(nodes))), ("发票 / invoices", str(len(invoices))),
-             ("价税合计 / total", _yuan(total)), ("导出 / exported", f"{exported_at} by {user.username}")]
+             ("价税合计 / total", money_full(total)), ("导出 / exported", f"{exported_at} by {user.username}")]
     parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts]
     parts.append("</table><h2>证据说明 / Evidence</h2><ul>")
     parts += [f"<li>{e(x)}</li>" for x in evidence] or ["<li>-</li>"]
@@ -212,8 +207,8 @@ def _report(case: Case, user: User, exported_at: str, nodes: list[tuple[str, str
                  "<th>价税合计</th><th>状态</th></tr>")
     for r in invoices[:MAX_TABLE_ROWS]:
         parts.append(f"<tr><td>{e(r['key'])}</td><td>{e(str(r['issued_at']))}</td><td>{e(r['seller_name'] or '')}</td>"
-                     f"<td>{e(r['buyer_name'] or '')}</td><td class=num>{_yuan(r['amount_fen'])}</td>"
-                     f"<td class=num>{_yuan(r['tax_fen'])}</td><td class=num>{_yuan(r['total_fen'])}</td>"
+                     f"<td>{e(r['buyer_name'] or '')}</td><td class=num>{money_full(r['amount_fen'])}</td>"
+                     f"<td class=num>{money_full(r['tax_fen'])}</td><td class=num>{money_full(r['total_fen'])}</td>"
                      f"<td>{e(r['status'] or '')}</td></tr>")
     parts.append("</table><h2>审计摘录 / Audit excerpt</h2><table><tr><th>#</th><th>时间</th><th>操作人</th>"
                  "<th>操作</th><th>详情</th></tr>")

@@ -64,14 +64,14 @@ def test_ring_view_is_a_circle_with_the_legend(served: Served, page: Any) -> Non
 
 
 def test_a_400_node_view_draws_in_under_two_seconds(page: Any, tmp_path: Path) -> None:
-    from workbench.ui import netview
+    from workbench import netgraph
 
-    nodes = [netview.NetNode(f"t{i}", f"企业{i}", ("high", "medium", "low", None)[i % 4]) for i in range(400)]
-    edges = [netview.NetEdge("t0", f"t{i}", 1_000_000 * i) for i in range(1, 20)]        # an ego network: hop 1
-    edges += [netview.NetEdge(f"t{1 + i % 19}", f"t{i}", 10_000 * i) for i in range(20, 400)]   # hop 2
-    edges += [netview.NetEdge(f"t{i}", f"t{(i * 7) % 380 + 20}", 5_000) for i in range(20, 400, 3)]
+    nodes = [netgraph.NetNode(f"t{i}", f"企业{i}", ("high", "medium", "low", None)[i % 4]) for i in range(400)]
+    edges = [netgraph.NetEdge("t0", f"t{i}", 1_000_000 * i) for i in range(1, 20)]        # an ego network: hop 1
+    edges += [netgraph.NetEdge(f"t{1 + i % 19}", f"t{i}", 10_000 * i) for i in range(20, 400)]   # hop 2
+    edges += [netgraph.NetEdge(f"t{i}", f"t{(i * 7) % 380 + 20}", 5_000) for i in range(20, 400, 3)]
     html = tmp_path / "large.html"
-    html.write_text(netview.network_html(nodes, edges, highlight=["t0"]), encoding="utf-8")
+    html.write_text(netgraph.network_html(nodes, edges, highlight=["t0"]), encoding="utf-8")
     t0 = time.perf_counter()
     page.goto(html.as_uri())
     page.wait_for_function("() => typeof network !== 'undefined' && network.body.nodeIndices.length === 400")
@@ -84,5 +84,5 @@ def test_a_400_node_view_draws_in_under_two_seconds(page: Any, tmp_path: Path) -
     page.screenshot(path=str(ARTIFACTS / "network-400.png"))
     (ARTIFACTS / "network-400.txt").write_text(f"{seconds:.2f} s to draw 400 nodes\n", encoding="utf-8")
     assert seconds < 2.0, seconds
-    assert labelled == netview.LABEL_TOP + 0 or labelled <= netview.LABEL_TOP + 1
+    assert labelled == netgraph.LABEL_TOP + 0 or labelled <= netgraph.LABEL_TOP + 1
     assert abs(centre["x"] - size[0] / 2) < 10 and abs(centre["y"] - size[1] / 2) < size[1] * 0.15

@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.conftest import ARTIFACTS, Served
 from tests.helpers.browser import network_frame, painted_pixels, settle, sign_in
 from tests.helpers.wb_data import PASSWORD
-from workbench.ui.fmt import when
+from workbench.fmt import when
 
 pytestmark = pytest.mark.browser
 

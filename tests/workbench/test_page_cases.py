@@ -17,7 +17,7 @@ from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from tests.helpers.paths import SCREENS
 from workbench import appeals, audit, cases, users
 from workbench.auth import User
-from workbench.ui.fmt import plain
+from workbench.fmt import plain
 
 PAGES_DIR = SCREENS
 

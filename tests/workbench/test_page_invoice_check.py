@@ -6,7 +6,7 @@ from datetime import datetime
 
 from tests.helpers.wb_app import open_page
 from tests.helpers.wb_data import Demo
-from workbench.ui.fmt import local
+from workbench.fmt import local
 
 
 def _lookup(at, inv: dict[str, object], amount_fen: int):  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_app import open_page
 from tests.helpers.wb_data import Demo
+from workbench.fmt import money
 from workbench.ui import views
-from workbench.ui.fmt import money
 
 
 def test_overview_shows_totals_and_news(app_env: Demo) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from workbench.ui import netview
-from workbench.ui.netview import NetEdge, NetNode, ReplayStep
+from workbench import netgraph
+from workbench.netgraph import NetEdge, NetNode, ReplayStep
 
 XSS = "<script>alert(1)</script>"
 
@@ -15,7 +15,7 @@ XSS = "<script>alert(1)</script>"
 def _page(replay: list[ReplayStep]) -> str:
     nodes = [NetNode("a", "甲"), NetNode("b", XSS), NetNode("c", "丙")]
     edges = [NetEdge("a", "b", 100), NetEdge("b", "c", 200), NetEdge("c", "a", 300)]
-    return netview.network_html(nodes, edges, highlight=["a", "b", "c"], replay=replay)
+    return netgraph.network_html(nodes, edges, highlight=["a", "b", "c"], replay=replay)
 
 
 def test_a_replay_carries_its_steps_in_order_and_names_never_become_html() -> None:
@@ -38,7 +38,7 @@ def test_without_a_replay_there_is_no_strip_and_edges_have_no_ids() -> None:
 
 
 def test_a_long_replay_keeps_the_first_invoices_and_says_so() -> None:
-    steps = [ReplayStep("a", "b", f"#{i}") for i in range(netview.REPLAY_MAX + 5)]
+    steps = [ReplayStep("a", "b", f"#{i}") for i in range(netgraph.REPLAY_MAX + 5)]
     data = json.loads(re.search(r"window\.fapiaoReplay = (\{.*?\});\n", _page(steps)).group(1))  # type: ignore[union-attr]
-    assert len(data["steps"]) == netview.REPLAY_MAX and data["steps"][-1][1] == f"#{netview.REPLAY_MAX - 1}"
-    assert f"仅重放前 {netview.REPLAY_MAX} 张" in data["all"]
+    assert len(data["steps"]) == netgraph.REPLAY_MAX and data["steps"][-1][1] == f"#{netgraph.REPLAY_MAX - 1}"
+    assert f"仅重放前 {netgraph.REPLAY_MAX} 张" in data["all"]

@@ -13,7 +13,8 @@ from graph.core import schema
 from graph.core.model import Ring, Run
 from tests.helpers.wb_app import open_page
 from tests.helpers.wb_data import Demo
-from workbench.ui import netview, views
+from workbench import netgraph
+from workbench.ui import views
 from workbench.ui.state import get_store
 
 
@@ -52,17 +53,30 @@ def test_shared_identity_ring_draws_the_shared_phone(fresh_env: Demo) -> None:
 
 def test_small_ego_network_is_a_circle_round_its_centre() -> None:
     ids = ["c", "p1", "p2", "p3"]
-    pos = netview.layout(ids, [netview.NetEdge("c", p) for p in ids[1:]], centre="c")
+    pos = netgraph.layout(ids, [netgraph.NetEdge("c", p) for p in ids[1:]], centre="c")
     assert pos["c"] == (0.0, 0.0)
     gaps = [math.dist(pos[p], pos[q]) for p in ids[1:] for q in ids[1:] if p < q]
     assert min(gaps) > 250                                  # was: a thin line with overlapping names
-    html = netview.network_html([netview.NetNode(t, f"名称{t}") for t in ids],
-                                [netview.NetEdge("c", p, 100) for p in ids[1:]], highlight=["c"])
+    html = netgraph.network_html([netgraph.NetNode(t, f"名称{t}") for t in ids],
+                                [netgraph.NetEdge("c", p, 100) for p in ids[1:]], highlight=["c"])
     assert "fapiaoLegend" in html and "高风险" in html
 
 
 def test_large_views_label_only_the_important_nodes() -> None:
-    nodes = [netview.NetNode(f"t{i}", f"名称{i}") for i in range(100)]
-    edges = [netview.NetEdge("t0", f"t{i}", i * 100) for i in range(1, 100)]
-    shown = netview.labelled(nodes, edges, {"t0"})
-    assert "t0" in shown and "t99" in shown and "t1" not in shown and len(shown) == netview.LABEL_TOP
+    nodes = [netgraph.NetNode(f"t{i}", f"名称{i}") for i in range(100)]
+    edges = [netgraph.NetEdge("t0", f"t{i}", i * 100) for i in range(1, 100)]
+    shown = netgraph.labelled(nodes, edges, {"t0"})
+    assert "t0" in shown and "t99" in shown and "t1" not in shown and len(shown) == netgraph.LABEL_TOP
+
+
+def test_network_html_speaks_the_language_asked_for_without_streamlit() -> None:
+    nodes = [netgraph.NetNode("a", "甲", "high"), netgraph.NetNode("b", "乙")]
+    edges = [netgraph.NetEdge("a", "b", 123456, 2)]
+    zh = netgraph.network_html(nodes, edges, highlight=["a"])
+    en = netgraph.network_html(nodes, edges, highlight=["a"], lang="en")
+    def tooltip(text: str) -> str:   # pyvis writes the tooltips as JSON with \\u escapes
+        return json.dumps(text)[1:-1]
+
+    assert "未评分" in zh and "unscored" not in zh and tooltip("2 张发票, ¥1,234.56") in zh
+    assert "unscored" in en and "未评分" not in en and tooltip("2 invoices, ¥1,234.56") in en
+    assert [r[2] for r in netgraph.legend_items(lang="en")][:3] == ["high", "medium", "low"]

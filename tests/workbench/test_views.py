@@ -64,7 +64,7 @@ def test_ring_summaries_span_and_total_of_the_rings_invoices(demo_store: Demo) -
 def test_missing_times_format_as_empty_never_nat() -> None:
     import pandas as pd
 
-    from workbench.ui.fmt import day, when
+    from workbench.fmt import day, when
 
     assert day(pd.NaT) == "" and when(pd.NaT) == "" and day(None) == ""
     frame = pd.DataFrame([{"first": None}, {"first": pd.Timestamp("2024-03-01T10:00:00+08:00")}])

@@ -17,7 +17,7 @@ import streamlit as st
 
 from graph.core.errors import FapiaoError
 from workbench.auth import User, allowed
-from workbench.ui.fmt import plain
+from workbench.fmt import plain
 from workbench.ui.i18n import LANGS, ROLES, term, tr
 from workbench.ui.navigation import PAGES
 from workbench.ui.session import LANG_COOKIE, cookie, current_user, require_page, sign_out, sync_cookies

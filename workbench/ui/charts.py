@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.ui.fmt import money, money_full, when
+from workbench.fmt import money, money_full, when
 from workbench.ui.i18n import INVOICE_STATUSES, TIER_NAMES, term, tr
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 from graph.store import Store
 from workbench.auth import User, allowed
 from workbench.data_export import export_table
-from workbench.ui.fmt import local
+from workbench.fmt import local
 from workbench.ui.i18n import INVOICE_STATUSES, term, tr
 
 _MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

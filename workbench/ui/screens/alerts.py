@@ -9,9 +9,9 @@ import streamlit as st
 from graph.core import vocab
 from workbench import alerts
 from workbench.auth import ROLES, allowed
+from workbench.fmt import plain, when
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, run_verb, show_flash
-from workbench.ui.fmt import plain, when
 from workbench.ui.i18n import ROLES as ROLE_LABELS
 from workbench.ui.i18n import pick, term, tr
 from workbench.ui.session import require_page

@@ -8,9 +8,9 @@ import streamlit as st
 from graph.core import settings, vocab
 from workbench import appeals
 from workbench.auth import allowed
+from workbench.fmt import plain
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, run_verb, show_flash
-from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store

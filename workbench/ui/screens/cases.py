@@ -11,9 +11,9 @@ import streamlit as st
 from graph.core import vocab
 from workbench import cases, export
 from workbench.auth import allowed
+from workbench.fmt import plain
 from workbench.ui.exports import table
 from workbench.ui.flash import run_verb
-from workbench.ui.fmt import plain
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store

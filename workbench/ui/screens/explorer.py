@@ -12,11 +12,12 @@ import streamlit as st
 
 from graph.core.model import Taxpayer
 from graph.core.schema import TZ
+from workbench import netgraph
+from workbench.fmt import money
 from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
 from workbench.ui.exports import invoice_rows, table
-from workbench.ui.fmt import money
-from workbench.ui.i18n import pick, tr
+from workbench.ui.i18n import lang, pick, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.views import explore, invoices_in_view, ring_titles, rings_of
@@ -79,8 +80,8 @@ view = explore(store, focus, hops=hops, start=start, end=end, min_fen=min_fen, c
 nodes_by_id, dropped = view.nodes, view.dropped
 
 tiers = tier_map(store.scores()) if store.runs() else {}
-nodes = [netview.taxpayer_node(t, tiers.get(t.tax_id), hops=view.hops.get(t.tax_id)) for t in nodes_by_id.values()]
-edges = netview.edges_from_table(view.edges)
+nodes = [netgraph.taxpayer_node(t, tiers.get(t.tax_id), hops=view.hops.get(t.tax_id), lang=lang()) for t in nodes_by_id.values()]
+edges = netgraph.edges_from_table(view.edges)
 if dropped:
     st.warning(tr(f"网络较大：按距离和往来金额保留了最相关的 {len(nodes):,} 个节点，省略了 {dropped:,} 个。"
                   "可提高最小金额、缩小日期范围或减少跳数。",

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 import streamlit as st
 
-from workbench.ui.fmt import money_full, when
+from workbench.fmt import money_full, when
 from workbench.ui.i18n import INVOICE_STATUSES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store

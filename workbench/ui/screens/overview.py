@@ -6,9 +6,9 @@ import pandas as pd
 import pyarrow.compute as pc
 import streamlit as st
 
+from workbench.fmt import money, when
 from workbench.ui.charts import monthly, monthly_chart
 from workbench.ui.exports import table
-from workbench.ui.fmt import money, when
 from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store

@@ -12,11 +12,12 @@ import streamlit as st
 
 from graph.core.errors import FapiaoError
 from graph.core.model import Ring
+from workbench import netgraph
 from workbench.auth import allowed
+from workbench.fmt import day, money, money_full, plain, when
 from workbench.ui import netview, urlstate
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
-from workbench.ui.fmt import day, money, money_full, plain, when
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -77,14 +78,14 @@ def _ring_detail(ring: Ring) -> None:
     with right:
         st.markdown(f"**{tr('团伙网络（仅本团伙成员与其发票）', 'The ring (members and its invoices only)')}**")
         edges = _edges(invoices)
-        nodes = [netview.NetNode(t, names.get(t, t), tiers.get(t),
+        nodes = [netgraph.NetNode(t, names.get(t, t), tiers.get(t),
                                  f"{names.get(t, t)}\n{t}\n{tr('风险', 'risk')}: {term(TIER_NAMES, tiers.get(t)) or '-'}")
                  for t in ring.members]
         for i, shared in enumerate(ring_identifiers(store, ring) if ring.kind == "shared_identity" else []):
             node_id = f"identifier-{i}"
             label = f"{term(IDENTIFIER_KINDS, shared.kind)}：{shared.value}"
-            nodes.append(netview.NetNode(node_id, label, title=label, identifier=True))
-            edges += [netview.NetEdge(t, node_id, link=True, title=label) for t in shared.others]
+            nodes.append(netgraph.NetNode(node_id, label, title=label, identifier=True))
+            edges += [netgraph.NetEdge(t, node_id, link=True, title=label) for t in shared.others]
         netview.show(nodes, edges, height=460, highlight=ring.members, replay=_replay(invoices))
 
     st.markdown(f"**{tr('构成团伙的发票（按时间顺序）', 'The invoices that make the ring, in time order')}**")
@@ -112,22 +113,22 @@ def _ring_detail(ring: Ring) -> None:
                     st.success(tr(f"已立案：{case.case_id}", f"Case opened: {case.case_id}"))
 
 
-def _replay(invoices: pa.Table) -> list[netview.ReplayStep]:
+def _replay(invoices: pa.Table) -> list[netgraph.ReplayStep]:
     """The ring's invoices (already in time order) as replay steps: time, seller → buyer, amount."""
-    return [netview.ReplayStep(r["seller_tax_id"], r["buyer_tax_id"],
+    return [netgraph.ReplayStep(r["seller_tax_id"], r["buyer_tax_id"],
                                f"{when(r['issued_at'])}　{r['seller_name']} → {r['buyer_name']}　{money_full(r['total_fen'])}")
             for r in invoices.select(["issued_at", "seller_tax_id", "buyer_tax_id", "seller_name", "buyer_name",
                                       "total_fen"]).to_pylist()]
 
 
-def _edges(invoices: pa.Table) -> list[netview.NetEdge]:
+def _edges(invoices: pa.Table) -> list[netgraph.NetEdge]:
     agg: dict[tuple[str, str], list[int]] = {}
     for s, b, fen in zip(invoices.column("seller_tax_id").to_pylist(), invoices.column("buyer_tax_id").to_pylist(),
                          invoices.column("total_fen").to_pylist(), strict=True):
         cur = agg.setdefault((s, b), [0, 0])
         cur[0] += 1
         cur[1] += fen
-    return [netview.NetEdge(s, b, fen, n, f"{s} → {b}\n{n} {tr('张', 'invoices')}, {money_full(fen)}")
+    return [netgraph.NetEdge(s, b, fen, n, f"{s} → {b}\n{n} {tr('张', 'invoices')}, {money_full(fen)}")
             for (s, b), (n, fen) in agg.items()]
 
 

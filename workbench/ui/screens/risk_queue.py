@@ -11,10 +11,10 @@ from graph.core.errors import FapiaoError
 from graph.core.regions import region_name
 from graph.core.vocab import TIERS
 from workbench.auth import allowed
+from workbench.fmt import plain
 from workbench.ui import urlstate
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
-from workbench.ui.fmt import plain
 from workbench.ui.i18n import TIER_NAMES, pick, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store

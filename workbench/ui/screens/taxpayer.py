@@ -13,10 +13,10 @@ import streamlit as st
 from graph.core.errors import FapiaoError
 from graph.core.regions import region_name
 from workbench.auth import allowed
+from workbench.fmt import day, money, plain
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
-from workbench.ui.fmt import day, money, plain
 from workbench.ui.i18n import IDENTIFIER_KINDS, TIER_NAMES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
