@@ -12,7 +12,10 @@ Detectors (``kind`` of a :class:`Pattern`):
 * ``pass_through`` — a hub whose output equals its input in value and follows it in time (value added
   ≈ 0, output within days of input), judged without item codes;
 * ``split_burst`` — many invoices on one seller–buyer pair within days (拆分开票: one deal split into
-  several invoices, or one payment relation repeated in a burst).
+  several invoices, or one payment relation repeated in a burst);
+* ``repeat_pairs`` — a company that invoices (or is invoiced by) several partners twice or more within
+  days, judged as one company against a pair-preserving null (多户短期重复开票,
+  :mod:`algorithms.patterns_repeat`).
 
 Every statistic is computed on the data and on ``null_copies`` shuffled copies of the *same* data
 (:mod:`algorithms.significance`: issue times permuted within calendar months; buyers rewired for the
@@ -62,9 +65,10 @@ from algorithms.significance import bh_fdr, empirical_pvalue, rewire, shuffle_ti
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-KINDS = ("fan_out", "fan_in", "scatter_gather", "gather_scatter", "layered", "pass_through", "split_burst")
+KINDS = ("fan_out", "fan_in", "scatter_gather", "gather_scatter", "layered", "pass_through", "split_burst",
+         "repeat_pairs")
 #: Chinese names of the kinds (evidence and UI)
-KIND_ZH = {"split_burst": "拆分开票", "fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
+KIND_ZH = {"split_burst": "拆分开票", "repeat_pairs": "多户短期重复开票", "fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
            "gather_scatter": "汇集-分散", "layered": "分层转开", "pass_through": "过票中转"}
 ORIENTATION_ZH = {"along": "顺开票方向(先取得进项、再开出:过票)", "against": "逆开票方向(先开出、再取得进项:虚抵进项)"}
 
@@ -1072,6 +1076,10 @@ def detect_patterns(
             res, n = _fan(run, kind)  # type: ignore[arg-type]
         elif kind == "split_burst":
             res, n = _split_burst(run)
+        elif kind == "repeat_pairs":
+            from algorithms.patterns_repeat import repeat_pairs
+
+            res, n = repeat_pairs(run)
         elif kind == "gather_scatter":
             res, n = _gather_scatter(run)
         elif kind in ("scatter_gather", "layered"):

@@ -66,6 +66,8 @@ RING_KINDS: Labels = {
     "gather_scatter": ("汇集-分散", "gather-scatter"),
     "layered": ("分层转开", "layered chain"),
     "pass_through": ("过票中转", "pass-through hub"),
+    "split_burst": ("拆分开票", "split invoicing burst"),
+    "repeat_pairs": ("多户短期重复开票", "repeated invoicing with many partners"),
 }
 
 #: case status (案件状态)
