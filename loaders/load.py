@@ -283,7 +283,8 @@ def infer_taxpayers(invoices: pa.Table) -> pa.Table:
 def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = None,
                mapping: Path | dict[str, str] | None = None, encoding: str | None = None, sheet: str | None = None,
                report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = (),
-               batch_rows: int | None = None, threads: int | None = None, keep_originals: bool = True) -> LoadReport:
+               batch_rows: int | None = None, threads: int | None = None, keep_originals: bool = True,
+               skipped_records: list[np.ndarray] | None = None) -> LoadReport:
     """Load an invoices file (and optionally a taxpayers file) into ``store``.
 
     Parameters
@@ -306,6 +307,9 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         :data:`MAX_THREADS`); above 1 the next batch is also read on its own thread. ``1`` does
         everything on the calling thread. Batches are still settled (duplicates, red-letter
         originals, quarantine, store writes) one at a time in file order, so the result is the same.
+    skipped_records
+        When given, the record numbers of rows skipped as identical to a stored (or earlier) invoice are
+        appended to it, one array per batch (the API's group commit tells each request its own count).
 
     Returns
     -------
@@ -319,10 +323,11 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         if is_container(Path(invoices)) or is_document(Path(invoices)):
             return _load_many(store, Path(invoices), taxpayers=taxpayers, mapping=mapping, encoding=encoding,
                               sheet=sheet, report_dir=report_dir, map_pairs=map_pairs, progress=progress,
-                              batch_rows=batch_rows, threads=threads, keep_originals=keep_originals)
+                              batch_rows=batch_rows, threads=threads, keep_originals=keep_originals,
+                              skipped_records=skipped_records)
         return _load(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
                      report_dir=report_dir, map_pairs=map_pairs, progress=progress, batch_rows=batch_rows,
-                     threads=threads, keep_originals=keep_originals)
+                     threads=threads, keep_originals=keep_originals, skipped_records=skipped_records)
     finally:
         kernels.wait_for_warm_up()
 
@@ -331,7 +336,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
           encoding: str | None, sheet: str | None, report_dir: Path | None, progress: bool,
           map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None,
           source: Iterator[RawBatch] | None = None, label: str | None = None,
-          keep_originals: bool = True) -> LoadReport:
+          keep_originals: bool = True, skipped_records: list[np.ndarray] | None = None) -> LoadReport:
     started = time.perf_counter()
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
@@ -406,7 +411,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
                 assert quarantine is not None
                 report.notes.extend(batch.notes)
                 _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held,
-                              outcomes=outcomes)
+                              outcomes=outcomes, skipped=skipped_records)
                 if store is not None:
                     _remember_documents(batch, documents)
                 if tick is not None:
@@ -422,7 +427,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
             raw, outcome = settled
             records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
             _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
-                   deferred_settle=True, loaded=loaded, held=held, outcomes=outcomes)
+                   deferred_settle=True, loaded=loaded, held=held, outcomes=outcomes, skipped=skipped_records)
         if held and store is not None:   # the invoice file was read to the end without a single new row
             with store.writer() as w:
                 w.taxpayers(held.pop())
@@ -634,7 +639,7 @@ def _parse_batch(batch: RawBatch, columns: dict[str, str],
 def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, validator: InvoiceValidator,
                   store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
                   note: Any, loaded: list[pa.Array] | None = None, *, held: list[pa.Table] | None = None,
-                  outcomes: Outcomes | None = None) -> None:
+                  outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None) -> None:
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
         reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
@@ -661,15 +666,17 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
     _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded, held=held,
-           outcomes=outcomes)
+           outcomes=outcomes, skipped=skipped)
 
 
 def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
            warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False,
            loaded: list[pa.Array] | None = None, held: list[pa.Table] | None = None,
-           outcomes: Outcomes | None = None) -> None:
+           outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None) -> None:
     if deferred_settle:
         report.read += source.num_rows
+    if skipped is not None and len(outcome.skipped_rows):
+        skipped.append(records[outcome.skipped_rows])
     rej = outcome.rejected_rows
     quarantine.add(source, rej, records[rej], outcome.rejected_rules, outcome.rejected_reasons)
     for i, rules in zip(rej.tolist(), outcome.rejected_rules, strict=True):

@@ -145,6 +145,7 @@ class BatchOutcome:
     deferred: int = 0                        # red-letter rows waiting for their original
     keys: pa.Array | None = None             # every batch row's invoice key (for warning reports)
     kept: np.ndarray | None = None           # batch rows loaded or skipped as identical (their item lines count)
+    skipped_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # the identical re-sends
 
 
 def _allowed_table() -> np.ndarray:
@@ -781,7 +782,8 @@ class InvoiceValidator:
             found = per_row.get(r, [])
             rules.append(";".join(dict.fromkeys(rule for rule, _, _ in found)))
             reasons.append(" | ".join(describe(rule, fld, detail) for rule, fld, detail in found))
-        return BatchOutcome(accepted, rejected, rules, reasons, int(skipped.sum()), warnings, deferred)
+        return BatchOutcome(accepted, rejected, rules, reasons, int(skipped.sum()), warnings, deferred,
+                            skipped_rows=np.flatnonzero(skipped))
 
 
 def describe(rule: str, fld: str, detail: str = "") -> str:

@@ -23,6 +23,7 @@ from loaders import kernels
 from workbench import alerts, audit, overrides
 from workbench.alerts import engine
 from workbench.api import ingest
+from workbench.api.group_commit import GroupCommit
 from workbench.api.guard import AuditQueue, Caller, Gate, Guard
 from workbench.api.jobs import Job, Jobs
 from workbench.api.models import (
@@ -128,6 +129,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
     rows_cap = settings.get_int("FAPIAO_API_MAX_ROWS") if max_rows is None else max_rows
     guard = Guard(store, settings.get_float("FAPIAO_API_RATE") if rate is None else rate)
     audit_queue = AuditQueue(store)
+    writer = GroupCommit(store, rows_cap)
     jobs = Jobs(store)
     on_load = settings.get_bool("FAPIAO_API_DETECT_ON_LOAD") if detect_on_load is None else detect_on_load
     findings = Findings(store)
@@ -137,6 +139,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         kernels.warm_up_in_background()     # the loader's compiled kernels, before the first batch arrives
         yield
         kernels.wait_for_warm_up()
+        writer.close()
         jobs.wait(timeout=60)
         audit_queue.close()
 
@@ -149,6 +152,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
     problem_openapi(app)
     app.state.audit_queue = audit_queue
     app.state.jobs = jobs
+    app.state.writer = writer
     Importer = Annotated[Caller, guard.needs("import_data")]
     Checker = Annotated[Caller, guard.needs("check_invoice")]
     TaxpayerViewer = Annotated[Caller, guard.needs("view_taxpayer")]
@@ -195,7 +199,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
             errors = [{"field": ".".join(str(p) for p in err["loc"]), "type": err["type"], "message": err["msg"]}
                       for err in e.errors()[:200]]
             raise Problem(422, "the batch does not match the API schema; nothing was stored", errors=errors) from e
-        return _detect_after(caller, await run_in_threadpool(ingest.ingest_rows, store, rows, rows_cap))
+        return _detect_after(caller, await run_in_threadpool(writer.submit, rows))
 
     def _detect_after(caller: Caller, result: dict[str, Any]) -> dict[str, Any]:
         """With detect_on_load, a batch that stored invoices starts (or queues) detection; its job id is returned."""

@@ -1,5 +1,6 @@
 """``POST /invoices``: a batch (JSON rows or an uploaded file) goes through the same loader as ``fapiao load``:
-the same rules, quarantine file and report; re-sending a batch changes nothing (idempotent upserts)."""
+the same rules, quarantine file and report; re-sending a batch changes nothing (idempotent upserts). JSON rows
+are handed over as a Parquet file of text columns, several waiting batches at once (:mod:`.group_commit`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ import secrets
 import shutil
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
@@ -36,7 +34,8 @@ def check_filename(name: str | None) -> str:
     return suffix
 
 
-def _batch_dir(store: Store) -> Path:
+def batch_dir(store: Store) -> Path:
+    """A new folder under the workspace's ``loads/`` for one API batch (its name is the batch's ``load_id``)."""
     d = default_report_dir(store)
     return d.with_name(f"{d.name}-api-{secrets.token_hex(4)}")
 
@@ -70,37 +69,15 @@ def _load(store: Store, path: Path, out: Path, max_rows: int, shown: str, rows: 
     return summary(report, out.name)
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     """A JSON value as the text the loader reads (as loaders.read does for JSON files)."""
     return "" if value is None else str(value)
-
-
-def ingest_rows(store: Store, rows: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
-    """Load JSON rows (interchange column names) through ``loaders.load``.
-
-    The rows are handed over as a Parquet file of text columns (measured: the JSON Lines round trip cost
-    over half of a 1,000-row batch in pure-Python cell conversion); the loader sees the same text either way.
-    """
-    if len(rows) > max_rows:
-        raise Problem(413, f"{len(rows):,} invoices in one batch; at most {max_rows:,} (FAPIAO_API_MAX_ROWS): "
-                           "split it; nothing was stored")
-    out = _batch_dir(store)
-    out.mkdir(parents=True)
-    path = out / "batch.parquet"
-    columns = list(dict.fromkeys(k for row in rows for k, v in row.items() if v is not None))
-    table = pa.table({c: pa.array([_text(row.get(c)) for row in rows], pa.string()) for c in columns})
-    pq.write_table(table, path, compression="none")
-    try:
-        return _load(store, path, out, max_rows, "the batch", rows=len(rows))
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
 
 
 def ingest_file(store: Store, data: bytes, filename: str | None, max_rows: int) -> dict[str, Any]:
     """Load one uploaded file (CSV, Excel, JSON, JSON Lines, Parquet) through ``loaders.load``."""
     suffix = check_filename(filename)
-    out = _batch_dir(store)
+    out = batch_dir(store)
     out.mkdir(parents=True)
     path = out / f"upload{suffix}"       # never the client's name: it only picks the reader
     path.write_bytes(data)

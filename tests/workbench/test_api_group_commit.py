@@ -1,0 +1,147 @@
+"""Group commit of `POST /invoices` JSON batches: batches loaded together answer exactly as if loaded one after
+the other (counts, rejected records and rules, what is stored), each with its own quarantine; one failing batch
+does not fail the others; concurrent submissions are grouped."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from graph.core.errors import InvalidData
+from graph.embedded import EmbeddedStore
+from graph.store import Store
+from workbench.api import group_commit
+from workbench.api.group_commit import GroupCommit, load_group
+from workbench.api.problems import Problem
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _rows() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (FIXTURES / "invoices.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def _batches() -> list[list[dict[str, Any]]]:
+    rows = _rows()
+    changed = dict(rows[1], issue_date="2024-03-02 15:30:00")          # same key as a row of batch A, other time
+    bad = [dict(rows[0], invoice_number=f"2435000000000000099{i}", invoice_code="", seller_tax_id=f"NOT-A-TAX-ID-{i}")
+           for i in range(3)]
+    return [rows[0:6] + [bad[0]],                                  # A: six new, one bad
+            [bad[1], *rows[6:12], rows[0], changed],               # B: bad first, six new, A's row again, a conflict
+            [bad[2]],                                              # C: only a bad row
+            rows[2:4]]                                             # D: a re-send of part of A
+
+
+def _comparable(answer: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in answer.items() if k not in ("load_id", "rejections")},
+            "rejections": [(r["record"], r["rules"]) for r in answer["rejections"]]}
+
+
+def _stored(store: Store) -> list[dict[str, Any]]:
+    return sorted(store.invoice_stream().drop_columns(["issued_at"]).to_pylist(), key=lambda r: r["key"])
+
+
+def test_a_group_answers_and_stores_exactly_as_the_batches_one_after_the_other(tmp_path: Path) -> None:
+    batches = _batches()
+    with EmbeddedStore(tmp_path / "one") as one, EmbeddedStore(tmp_path / "group") as grouped:
+        alone = [load_group(one, [b])[0] for b in batches]
+        together = load_group(grouped, batches)
+        assert [_comparable(a) for a in together] == [_comparable(a) for a in alone]
+        assert _stored(grouped) == _stored(one) and grouped.counts().invoices == 12
+        a, b, c, d = together
+        assert (a["loaded"], a["rejected"], a["skipped_identical"]) == (6, 1, 0)
+        assert (b["loaded"], b["rejected"], b["skipped_identical"]) == (6, 2, 1)
+        assert [r["record"] for r in b["rejections"]] == [1, 9]          # numbered within the batch
+        assert "duplicate_key" in b["rejections"][1]["rules"] and b["by_rule"]["duplicate_key"] == 1
+        assert (c["loaded"], c["rejected"], d["skipped_identical"], d["loaded"]) == (0, 1, 2, 0)
+        loads = tmp_path / "group" / "loads"
+        for answer, mine, other in ((a, "NOT-A-TAX-ID-0", "NOT-A-TAX-ID-1"), (b, "NOT-A-TAX-ID-1", "NOT-A-TAX-ID-0")):
+            text = (loads / answer["load_id"] / "quarantine.csv").read_text(encoding="utf-8-sig")
+            assert mine in text and other not in text
+            report = json.loads((loads / answer["load_id"] / "report.json").read_text(encoding="utf-8"))
+            assert report["rejected"] == answer["rejected"] and (loads / report["group"]).is_dir()
+        assert not (loads / d["load_id"] / "quarantine.csv").exists()
+        assert not list(loads.glob("*/batch.parquet"))
+
+
+def test_one_failing_batch_fails_alone_and_the_others_are_stored(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    real = group_commit.load_files  # type: ignore[attr-defined]
+
+    def refuses_poison(store: Any, path: Path, **kw: Any) -> Any:
+        if "99999999" in pq.read_table(path).column("invoice_number").to_pylist():
+            raise InvalidData(f"{path}: cannot be read")
+        return real(store, path, **kw)
+
+    monkeypatch.setattr(group_commit, "load_files", refuses_poison)
+    rows = _rows()
+    poison = [dict(rows[0], invoice_number="99999999")]
+    with EmbeddedStore(tmp_path / "ws") as store:
+        writer = GroupCommit(store, max_rows=100)
+        writer.queue.extend(group_commit._Request(b) for b in (rows[:6], poison, rows[6:]))
+        out: dict[str, Any] = {}
+        reqs = list(writer.queue)
+        t = threading.Thread(target=lambda: out.setdefault("r", writer.submit(rows[:1])))
+        t.start()
+        t.join(timeout=120)
+        writer.close()
+        assert [r.result["loaded"] if r.result else None for r in reqs] == [6, None, 6]
+        assert isinstance(reqs[1].error, Problem) and reqs[1].error.status == 422
+        assert "the batch" in str(reqs[1].error.detail) and "nothing was stored" in str(reqs[1].error.detail)
+        assert out["r"]["skipped_identical"] == 1
+        assert store.counts().invoices == 12 and store.invoice("3502241130-99999999") is None
+
+
+def test_concurrent_batches_are_grouped_and_each_gets_its_own_answer(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    real = group_commit.load_group
+    sizes: list[int] = []
+    writer: GroupCommit
+
+    def gated(store: Any, batches: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        if not sizes:               # hold the first group until three more batches wait
+            deadline = time.monotonic() + 60
+            while len(writer.queue) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        sizes.append(len(batches))
+        return real(store, batches)
+
+    monkeypatch.setattr(group_commit, "load_group", gated)
+    rows = _rows()
+    parts = [rows[0:3], rows[3:6], rows[6:9], rows[9:12]]
+    with EmbeddedStore(tmp_path / "ws") as store:
+        writer = GroupCommit(store, max_rows=100)
+        answers: dict[int, dict[str, Any]] = {}
+        threads = [threading.Thread(target=lambda i=i: answers.setdefault(i, writer.submit(parts[i])))
+                   for i in range(4)]
+        threads[0].start()
+        time.sleep(0.3)
+        for t in threads[1:]:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        writer.close()
+        assert sizes == [1, 3]
+        assert [answers[i]["loaded"] for i in range(4)] == [3, 3, 3, 3]
+        assert len({answers[i]["load_id"] for i in range(4)}) == 4
+        assert store.counts().invoices == 12
+
+
+def test_a_batch_without_a_required_column_is_refused_before_grouping(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in r.items() if k != "invoice_number"} for r in _rows()[:2]]
+    with EmbeddedStore(tmp_path / "ws") as store:
+        writer = GroupCommit(store, max_rows=100)
+        with pytest.raises(Problem) as e:
+            writer.submit(rows)
+        assert e.value.status == 422 and "invoice_number" in str(e.value.detail)
+        with pytest.raises(Problem) as too_many:
+            writer.submit(_rows() * 10)
+        assert too_many.value.status == 413
+        writer.close()
+        assert store.counts().invoices == 0 and writer.thread is None

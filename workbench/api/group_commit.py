@@ -1,0 +1,222 @@
+"""Group commit for ``POST /invoices`` JSON batches: batches that arrive while one is being written are loaded
+together, as one file through the same loader as ``fapiao load`` - one rules pass against the store, one party
+numbering, one store transaction - and each request is still answered with its own counts and rejections.
+
+Measured cost of a 1,000-row batch alone: ≈ 215 ms of ≈ 490 ms held the store's one writer (party numbering,
+a key probe over every stored invoice, commit). Written one by one, four clients queue behind each other; written
+as a group, those fixed costs are paid once per group (docs/api.md, Speed).
+
+What each request sees is what it would see loaded alone, after the batches before it in the group: its rows
+are numbered from 1; a row equal to one stored (or sent earlier in the group) is ``skipped_identical``; a row
+that conflicts with one is rejected as ``duplicate_key``; a bad row is quarantined with its reasons. A batch
+the loader refuses whole (e.g. a required column missing) is refused alone, before the group is formed. If the
+group's load fails, each batch is loaded again on its own, so one bad batch cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from graph.core.errors import ConfigError, InvalidData
+from graph.store import Store
+from loaders.load import load_files
+from loaders.mapping import resolve_columns
+from workbench.api import ingest
+from workbench.api.models import InvoiceIn
+from workbench.api.problems import Problem
+
+GROUP_ROWS = 8_000   # at most this many rows in one group (more waiting batches go into the next group)
+
+
+@dataclass
+class _Request:
+    rows: list[dict[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+def check_columns(rows: list[dict[str, Any]]) -> None:
+    """Refuse (422) a batch whose rows together lack a required column, as the loader refuses such a file."""
+    columns = list(dict.fromkeys(k for row in rows for k, v in row.items() if v is not None))
+    try:
+        resolve_columns(columns, "invoices", source="the batch")
+    except (ConfigError, InvalidData) as e:
+        raise Problem(422, f"{e}; nothing was stored") from e
+
+
+def _text_table(groups: list[list[dict[str, Any]]]) -> pa.Table:
+    """All batches' rows as one table of text columns (a cell a row does not give is empty, as in a file).
+
+    Rows whose values are all text (or null) are converted by Arrow in one pass (≈ 3× faster than cell by cell,
+    measured on 4,000 rows); a batch with JSON numbers takes the cell-by-cell path, which writes them as
+    Python's ``str`` does. Columns no row gives are left out, as a file without them would be."""
+    rows = [row for batch in groups for row in batch]
+    names = list(InvoiceIn.model_fields)     # the rows were checked against it (workbench.api.models.invoice_rows)
+    try:
+        struct = pa.array(rows, type=pa.struct([(c, pa.string()) for c in names]))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        columns = list(dict.fromkeys(k for row in rows for k, v in row.items() if v is not None))
+        return pa.table({c: pa.array([ingest.text(row.get(c)) for row in rows], pa.string()) for c in columns})
+    fields = {c: struct.field(i) for i, c in enumerate(names)}
+    return pa.table({c: pc.fill_null(f, "") for c, f in fields.items() if f.null_count < len(f)})
+
+
+def _split_csv(src: str | None, starts: list[int], sizes: list[int]) -> tuple[list[str], list[list[list[str]]]]:
+    """A group CSV (first column ``record``) cut into one list of rows per request, records renumbered from 1."""
+    parts: list[list[list[str]]] = [[] for _ in starts]
+    if not src:
+        return [], parts
+    with open(src, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        for row in reader:
+            record = int(row[0])
+            i = int(np.searchsorted(starts, record, side="right")) - 1
+            if 0 <= i < len(starts) and record < starts[i] + sizes[i]:
+                parts[i].append([str(record - starts[i] + 1), *row[1:]])
+    return header, parts
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    if rows:
+        with open(path, "w", encoding="utf-8-sig", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(rows)
+
+
+def load_group(store: Store, batches: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Load ``batches`` (JSON rows each) as one file; one answer per batch, as :func:`ingest.summary` gives it.
+
+    Each batch gets its own folder under ``loads/`` (its ``load_id``) holding its rejected rows
+    (``quarantine.csv``, records numbered within the batch), its warnings and ``report.json``; the group's own
+    folder (named in each ``report.json`` as ``group``) holds the loader's files for the whole group."""
+    out = ingest.batch_dir(store)
+    out.mkdir(parents=True)
+    path = out / "batch.parquet"
+    pq.write_table(_text_table(batches), path, compression="none")
+    skipped: list[np.ndarray] = []
+    try:
+        report = load_files(store, path, report_dir=out, threads=1, skipped_records=skipped)
+    except (InvalidData, ConfigError) as e:    # unreadable, missing columns: refused whole
+        detail = str(e).replace(str(path), "the batch").replace(path.name, "the batch")
+        raise Problem(422, f"{detail}; nothing was stored") from e
+    finally:
+        path.unlink(missing_ok=True)    # the quarantine keeps every rejected row's original values
+    if len(batches) == 1:
+        return [ingest.summary(report, out.name)]
+    sizes = [len(b) for b in batches]
+    starts = np.cumsum([1, *sizes[:-1]]).tolist()
+    q_head, q_parts = _split_csv(report.quarantine_path, starts, sizes)
+    w_head, w_parts = _split_csv(report.warnings_path, starts, sizes)
+    same = np.concatenate(skipped) if skipped else np.zeros(0, np.int64)
+    answers = []
+    for i, size in enumerate(sizes):
+        mine = ingest.batch_dir(store)
+        mine.mkdir(parents=True)
+        _write_csv(mine / "quarantine.csv", q_head, q_parts[i])
+        _write_csv(mine / "warnings.csv", w_head, w_parts[i])
+        by_rule: Counter[str] = Counter(r for row in q_parts[i] for r in row[1].split(";") if r)
+        by_rule.update(row[2] for row in w_parts[i])
+        n_same = int(np.count_nonzero((same >= starts[i]) & (same < starts[i] + size)))
+        answer = {"load_id": mine.name, "read": size, "loaded": size - len(q_parts[i]) - n_same,
+                  "rejected": len(q_parts[i]), "skipped_identical": n_same, "warnings": len(w_parts[i]),
+                  "by_rule": dict(by_rule),
+                  "rejections": [{"record": int(row[0]), "rules": [r for r in row[1].split(";") if r],
+                                  "reason": row[2]} for row in q_parts[i]]}
+        (mine / "report.json").write_text(json.dumps({**answer, "group": out.name}, ensure_ascii=False, indent=1),
+                                          encoding="utf-8")
+        answers.append(answer)
+    return answers
+
+
+class GroupCommit:
+    """One writer thread per API: JSON batches queue here and are loaded in groups (:func:`load_group`)."""
+
+    def __init__(self, store: Store, max_rows: int, group_rows: int = GROUP_ROWS) -> None:
+        self.store = store
+        self.max_rows = max_rows
+        self.group_rows = max(group_rows, max_rows)
+        self.queue: list[_Request] = []
+        self.cond = threading.Condition()
+        self.closed = False
+        self.thread: threading.Thread | None = None
+        self.groups = self.batches = 0      # how many groups were loaded, holding how many batches (benchmarks)
+
+    def submit(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Load one batch (with whatever else is waiting) and return its own answer; raises its own Problem."""
+        if len(rows) > self.max_rows:
+            raise Problem(413, f"{len(rows):,} invoices in one batch; at most {self.max_rows:,} (FAPIAO_API_MAX_ROWS): "
+                               "split it; nothing was stored")
+        check_columns(rows)
+        req = _Request(rows)
+        with self.cond:
+            if self.closed:
+                raise Problem(503, "the API is shutting down; nothing was stored: send the batch again")
+            self.queue.append(req)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="fapiao-api-writer", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+        req.done.wait()
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer thread."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+            thread = self.thread
+        if thread is not None:
+            thread.join(timeout=300)
+
+    def _take(self) -> list[_Request]:
+        with self.cond:
+            while not self.queue and not self.closed:
+                self.cond.wait()
+            group: list[_Request] = []
+            rows = 0
+            while self.queue and (not group or rows + len(self.queue[0].rows) <= self.group_rows):
+                req = self.queue.pop(0)
+                group.append(req)
+                rows += len(req.rows)
+            return group
+
+    def _run(self) -> None:
+        while True:
+            group = self._take()
+            if not group:
+                return
+            self.groups += 1
+            self.batches += len(group)
+            try:
+                try:
+                    for req, answer in zip(group, load_group(self.store, [r.rows for r in group]), strict=True):
+                        req.result = answer
+                except BaseException as e:
+                    if len(group) == 1:
+                        group[0].error = e
+                    else:       # find the batch that failed: each on its own, the others unaffected
+                        for req in group:
+                            try:
+                                req.result = load_group(self.store, [req.rows])[0]
+                            except BaseException as alone:
+                                req.error = alone
+            finally:
+                for req in group:
+                    req.done.set()
