@@ -73,3 +73,19 @@ def test_all_three_tier_chips_fit_in_the_queue_filter(served: Served, page: Any)
     chips = page.locator(MAIN).locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]')
     assert chips.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")[:3] == ["高风险", "中风险", "低风险"]
     assert chips.evaluate_all(CUT_CHIPS) == []       # was: 中风险 cut off in the narrow column
+
+
+def test_filters_survive_a_round_trip_through_the_sidebar(served: Served, page: Any) -> None:
+    """The sidebar opens a page without its query string; the rings list comes back filtered and says so
+    in the address (was: back to no filter)."""
+    sign_in(page, served.url, "investigator", PASSWORD)
+    page.goto(f"{served.url}/rings?kind=fan_hub&score=0.5")
+    page.get_by_text("筛选后 1 个").wait_for(timeout=45_000)
+    settle(page)
+    go(page, "风险队列")
+    assert "kind" not in _query(page)
+    go(page, "团伙")
+    page.get_by_text("筛选后 1 个").wait_for(timeout=45_000)
+    settle(page)
+    assert _filters(page) == (["扇入扇出枢纽"], 0.5)
+    assert _query(page) == {"kind": ["fan_hub"], "score": ["0.5"]}

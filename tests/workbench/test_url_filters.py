@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from tests.helpers.wb_app import open_page
 from tests.helpers.wb_data import Demo
@@ -68,3 +69,46 @@ def test_codecs() -> None:
     with pytest.raises(ValueError):
         urlstate.flag("yes")
     assert urlstate.choices(["a", "b"])("b,c,a") == ["b", "a"]
+
+
+def _sidebar_to(at: AppTest, page: str) -> None:
+    """What a click in the sidebar does: the next page opens without the query string (AppTest keeps it)."""
+    for name in list(at.query_params):
+        del at.query_params[name]
+    at.switch_page(f"screens/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_filters_survive_a_round_trip_through_the_sidebar(app_env: Demo) -> None:
+    """Sidebar navigation opens a page without its query string; the page's last filters come back."""
+    at = open_page(app_env, "supervisor", "rings")
+    at.slider(key="rings_score").set_value(0.9).run()
+    at.multiselect(key="rings_kinds").set_value(["fan_hub"]).run()
+    _sidebar_to(at, "risk_queue")
+    assert _param(at, "score") is None and _param(at, "kind") is None   # the queue has its own filters
+    at.multiselect(key="rq_tiers").set_value(["high"]).run()
+    _sidebar_to(at, "rings")
+    assert at.slider(key="rings_score").value == 0.9
+    assert at.multiselect(key="rings_kinds").value == ["fan_hub"]
+    assert _param(at, "score") == "0.9" and _param(at, "kind") == "fan_hub"   # back in the address (F5, bookmark)
+    _sidebar_to(at, "risk_queue")
+    assert at.multiselect(key="rq_tiers").value == ["high"] and _param(at, "tier") == "high"
+
+
+def test_a_link_with_filters_wins_over_the_remembered_ones(app_env: Demo) -> None:
+    at = open_page(app_env, "supervisor", "rings")
+    at.slider(key="rings_score").set_value(0.9).run()
+    _sidebar_to(at, "overview")
+    at.query_params["kind"] = "fan_hub"
+    at.switch_page("screens/rings.py").run()
+    assert at.multiselect(key="rings_kinds").value == ["fan_hub"]
+    assert at.slider(key="rings_score").value == 0.0   # the link names the whole view
+
+
+def test_a_remembered_date_range_comes_back_with_its_toggle(app_env: Demo) -> None:
+    at = open_page(app_env, "investigator", "rings", dated="1", dates="2024-04-01..2024-04-30")
+    _sidebar_to(at, "overview")
+    _sidebar_to(at, "rings")
+    assert at.toggle(key="rings_use_dates").value is True
+    assert _param(at, "dates") == "2024-04-01..2024-04-30"
+    assert at.dataframe[0].value["编号"].tolist() == [app_env.new_ring.ring_id]

@@ -5,6 +5,11 @@ A page declares its filters as :class:`Field` s, calls :func:`seed` before drawi
 drawn with ``key=field.key`` and no default of their own: the seed is their value) and :func:`publish` after.
 A value equal to its default is left out of the address; a value that does not parse (an edited or old link)
 is ignored and the default used.
+
+A click in the sidebar opens a page without its query string, and Streamlit forgets the state of widgets a
+page did not draw. So :func:`publish` also remembers each page's address in the session, and :func:`restore`
+(called by :func:`seed`) puts it back when a page opens with none of its own parameters: filters survive a
+round trip through the other pages. A link that names any of the page's parameters wins and is taken whole.
 """
 
 from __future__ import annotations
@@ -41,20 +46,39 @@ def initial(f: Field) -> Any:
         return f.default
 
 
+MEMORY = "urlstate_memory"   #: session key: {widget key: address text} of the filters last published
+
+
+def restore(*fields: Field) -> None:
+    """Put a page's remembered filters back into the address when it was opened without any of them (through
+    the sidebar); a page opened with some of its parameters keeps the address as it is."""
+    if any(f.param in st.query_params for f in fields):
+        return
+    memory: dict[str, str] = st.session_state.get(MEMORY, {})
+    for f in fields:
+        text = memory.get(f.key)
+        if text:
+            st.query_params[f.param] = text
+
+
 def seed(*fields: Field) -> None:
     """Give each field's widget its starting value (:func:`initial`) through the session state. A widget
     already drawn in this session keeps what the user set. (A date range cannot be seeded this way: a
     date input is a range only when its ``value`` is; give it ``value=initial(field)`` and a key.)"""
+    restore(*fields)
     for f in fields:
         if f.key not in st.session_state:
             st.session_state[f.key] = initial(f)
 
 
 def publish(*fields: Field) -> None:
-    """Write each field's current value into the address (left out when it is the default)."""
+    """Write each field's current value into the address (left out when it is the default), and remember it
+    for :func:`restore`."""
+    memory: dict[str, str] = st.session_state.setdefault(MEMORY, {})
     for f in fields:
         value = st.session_state.get(f.key, f.default)
         text = f.dump(value)
+        memory[f.key] = "" if value == f.default else text
         if value == f.default or text == "":
             if f.param in st.query_params:
                 del st.query_params[f.param]

@@ -19,11 +19,11 @@ from graph.core import vocab
 from graph.core.model import Ring, Run, Taxpayer
 from graph.core.schema import TZ
 from graph.store import Store
+from workbench.fmt import money_full
 from workbench.report.rings import RingSummary as RingSummary
 from workbench.report.rings import ring_summaries as ring_summaries
 from workbench.report.rings import ring_titles as ring_titles
 from workbench.report.rings import short_name as short_name
-from workbench.ui.fmt import money_full
 
 _TZ = ZoneInfo(TZ)
 

@@ -163,6 +163,7 @@ FILTERS = (
     Field("dated", "rings_use_dates", False, urlstate.flag, urlstate.dump_flag),
 )
 DATES = Field("dates", "rings_dates", (today - timedelta(days=365), today), urlstate.days, urlstate.dump_days)
+urlstate.restore(*FILTERS, DATES)   # opened from the sidebar: the filters last used on this page
 urlstate.seed(*FILTERS)   # a refresh or a link keeps the filters (they are in the address)
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns([3, 2, 2, 3])
