@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,12 +97,26 @@ def _matrix(f: Features) -> np.ndarray:
     return np.asarray(x.to_numpy(), dtype=np.float64).reshape(len(x), -1)
 
 
-def _isolation(x: np.ndarray, seed: int) -> np.ndarray:
+#: the unsupervised model's score of every row of the model matrix (0..1, rarer = higher) from the matrix and the
+#: seed; another engine applies the same model in parallel (``workbench.spark_engine.risk``)
+Anomaly = Callable[[np.ndarray, int], np.ndarray]
+
+
+def isolation_model(x: np.ndarray, seed: int) -> IsolationForest:
+    """The IsolationForest of the score, fitted on the rows of ``x`` (the whole matrix, or a sample of it)."""
+    return IsolationForest(n_estimators=100, random_state=seed, n_jobs=1).fit(x)
+
+
+def anomaly_ranks(raw: np.ndarray) -> np.ndarray:
+    """Percentile ranks (0..1, ties averaged) of the anomaly scores ``raw`` (higher = rarer)."""
+    return np.asarray(pd.Series(raw).rank(pct=True).to_numpy(), dtype=np.float64)
+
+
+def isolation(x: np.ndarray, seed: int) -> np.ndarray:
+    """:data:`Anomaly` in process: the model fitted on every row, then scored on every row (0 below 10 rows)."""
     if len(x) < 10:
         return np.zeros(len(x))
-    forest = IsolationForest(n_estimators=100, random_state=seed, n_jobs=1).fit(x)
-    raw = -forest.score_samples(x)
-    return np.asarray(pd.Series(raw).rank(pct=True).to_numpy(), dtype=np.float64)
+    return anomaly_ranks(-isolation_model(x, seed).score_samples(x))
 
 
 def _supervised(x: np.ndarray, index: pd.Index, labels: Mapping[str, int], seed: int,
@@ -137,6 +151,7 @@ def score_taxpayers(
     max_reasons: int = 5,
     seed: int = 0,
     evidence: Evidence | None = None,
+    anomaly: Anomaly | None = None,
 ) -> RiskResult:
     """Score every taxpayer of ``features``.
 
@@ -152,6 +167,8 @@ def score_taxpayers(
     evidence
         Significant findings, the timing null and unavailable inputs: tiers then follow
         :func:`algorithms.tiers.assign` (FDR-based) instead of the two score thresholds alone.
+    anomaly
+        The unsupervised model's scores of the model matrix (:data:`Anomaly`; default :func:`isolation`).
     """
     v = features.values
     x = _matrix(features)
@@ -161,7 +178,7 @@ def score_taxpayers(
         m, auc, used, f1 = sup
         model, weight = "gradient_boosting", supervised_weight
     else:
-        m = _isolation(x, seed)
+        m = (anomaly or isolation)(x, seed)
     pts = pd.Series(0.0, index=v.index)
     nflags = np.zeros(len(v))
     nstrong = np.zeros(len(v))

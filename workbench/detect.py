@@ -31,7 +31,7 @@ from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
 from algorithms.patterns import Pattern, PatternParams, PatternSearch, detect_patterns
-from algorithms.risk import Evidence, RiskResult, score_taxpayers
+from algorithms.risk import Anomaly, Evidence, RiskResult, score_taxpayers
 from algorithms.signals import Signal, pct
 from algorithms.significance import DEFAULT_FDR
 from graph.core import schema, settings, vocab
@@ -265,6 +265,8 @@ def run_detection(
     invoices: pa.Table | None = None,
     taxpayers: pa.Table | None = None,
     activity: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
+    edges: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    anomaly: Anomaly | None = None,
     **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
@@ -297,6 +299,11 @@ def run_detection(
     activity
         Another engine's per-taxpayer activity table (same result as :func:`algorithms.shell.activity`,
         e.g. :class:`workbench.spark_engine.features.SparkActivity`).
+    edges
+        Another engine's seller→buyer edge table of the blue invoices (same result as :func:`invoice_edges`).
+    anomaly
+        Another engine's application of the unsupervised risk model (:data:`algorithms.risk.Anomaly`, e.g.
+        :class:`workbench.spark_engine.risk.SparkIsolation`: trained on a sample, applied in parallel).
     changes
         Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
@@ -346,7 +353,7 @@ def run_detection(
             sig_identity = identity.shared_identity(idf, links=links)
         with st.stage("typologies"):
             act = shell.activity(inv, tp) if activity is None else activity(inv, tp)
-            edges = _edges(inv)
+            edge_table = invoice_edges(inv) if edges is None else edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
                                   null_copies=p.cycle_copies, finder=finder, window_days=window_days,
                                   max_len=max_cycle_len, **gate_kw)
@@ -364,7 +371,7 @@ def run_detection(
             rule_tests = {r: (round(t.fdr, 4), t.hits) for r, t in
                           rule_null.rule_null_hits(inv, tp, idf, rules=fired, act=act, seed=seed).items()}
         with st.stage("communities"):
-            comms = communities(edges, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
+            comms = communities(edge_table, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
                                 member_risk=_member_risk(signals), seed=seed)
         with st.stage("rings"):
             rings = assemble_rings(run_id, flagged_cycles, clusters, comms, hubs.either(sig_hub, sig_pass), invoices,
@@ -387,7 +394,8 @@ def run_detection(
             feats = build_features(inv, tp, signals, communities=comms, act=act,
                                    extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
                                           found])
-            risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence)
+            risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence,
+                                   anomaly=anomaly)
         run = Run(run_id, datetime.now(TZ), params_used | (engine or {}) | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
                                                       "burst_window_days": round(burst_w, 3),
@@ -454,7 +462,8 @@ def score_cycles(
     return out
 
 
-def _edges(inv: pd.DataFrame) -> pd.DataFrame:
+def invoice_edges(inv: pd.DataFrame) -> pd.DataFrame:
+    """Seller→buyer pairs of the blue invoices with a positive total: ``count`` and ``total_fen``, sorted by pair."""
     blue = inv[inv["status"].isin(amounts.BLUE) & (inv["total_fen"] > 0)]
     return blue.groupby(["seller_tax_id", "buyer_tax_id"], as_index=False).agg(
         count=("key", "size"), total_fen=("total_fen", "sum"))

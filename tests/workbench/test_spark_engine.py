@@ -124,6 +124,7 @@ def test_spark_detection_gives_the_in_process_rings_scores_and_tiers(spark: Any,
         assert remote.scores.equals(local.scores) and remote.tier_counts() == local.tier_counts()
         stored = spark_store.runs()
         assert [r.run_id for r in stored] == [local.run.run_id] and stored[0].params["engine"] == "spark"
+        assert stored[0].params["model_sample_rows"] == 1_000_000 and local.risk and local.risk.model == "isolation_forest"
         assert {r.ring_id for r in spark_store.rings(local.run.run_id)} == {r.ring_id for r in local.rings}
         assert busiest.startswith("spark: ") and "busiest" in busiest
     finally:
@@ -258,3 +259,51 @@ def test_spark_activity_equals_the_in_process_activity_table(spark: Any, generat
     assert local["out_n"].eq(0).any() and local["in_n"].eq(0).any() and local["age_days"].isna().any()
     got = SparkActivity(spark)(inv, tp)
     pd.testing.assert_frame_equal(got, local, check_exact=True)
+
+
+def test_spark_edges_equal_the_in_process_edge_table(spark: Any, generated: Path) -> None:
+    from tests.helpers.detect_data import tables_from_generated
+    from workbench.detect import invoice_edges
+    from workbench.spark_engine.features import SparkEdges
+
+    inv = tables_from_generated(generated)[0].to_pandas()
+    local = invoice_edges(inv)
+    assert (local["count"] > 1).any() and len(local) < (inv["total_fen"] > 0).sum()     # pairs trade repeatedly
+    got = SparkEdges(spark)(inv)
+    pd.testing.assert_frame_equal(got, local, check_exact=True, check_dtype=False)
+    assert got["count"].dtype == local["count"].dtype and got["total_fen"].dtype == local["total_fen"].dtype
+
+
+def _model_matrix(rows: int, seed: int) -> np.ndarray:
+    """A feature matrix like the risk model's: skewed columns, ties (counts), ten far-off rows at the top."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.lognormal(3, 1, rows), rng.poisson(2, rows).astype(float), rng.normal(0, 1, (rows, 6))])
+    x[:10] += 40.0
+    return x
+
+
+def test_spark_risk_model_is_the_in_process_model_applied_in_parallel(spark: Any) -> None:
+    from algorithms.risk import isolation
+    from workbench.spark_engine.risk import SparkIsolation
+
+    x = _model_matrix(3_000, seed=5)
+    model = SparkIsolation(spark)
+    got = model(x, 3)
+    np.testing.assert_array_equal(got, isolation(x, 3))               # every rank, bit for bit
+    assert (model.fitted_on, model.rows) == (3_000, 3_000)
+    assert got[:10].min() > 0.99 and np.array_equal(model(x[:9], 3), np.zeros(9))
+
+
+def test_spark_risk_model_trained_on_a_sample_still_ranks_the_outliers_first(spark: Any) -> None:
+    from algorithms.risk import isolation
+    from workbench.spark_engine.risk import SparkIsolation
+
+    x = _model_matrix(3_000, seed=6)
+    model = SparkIsolation(spark, sample_rows=500)
+    got = model(x, 3)
+    assert (model.fitted_on, model.rows) == (500, 3_000)
+    assert not np.array_equal(got, isolation(x, 3))                   # another forest …
+    np.testing.assert_array_equal(got, SparkIsolation(spark, sample_rows=500)(x, 3))   # … the same on every run
+    assert got[:10].min() > 0.99 and np.corrcoef(got, isolation(x, 3))[0, 1] > 0.8
+    with pytest.raises(ValueError, match="at least 10"):
+        SparkIsolation(spark, sample_rows=5)

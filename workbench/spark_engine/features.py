@@ -1,10 +1,11 @@
-"""Per-taxpayer activity on Spark: :func:`algorithms.shell.activity` as DataFrame aggregations.
+"""Per-taxpayer activity and the seller→buyer edge table on Spark, as DataFrame aggregations.
 
 The activity table (output / input totals and counts, distinct partners, first / last invoice, active span,
 silence before the data ends, age at the first invoice) is the base of the shell, hub and cycle-context
 features. Here the invoice-sized work — two ``groupBy`` over the blue invoices (by seller, by buyer) and a
 full outer join — runs on Spark; only the per-taxpayer table comes back to the driver, with the values,
-order and column types of the in-process function (tested equal).
+order and column types of the in-process function (tested equal). The edge table (per seller→buyer pair:
+invoice count and total) is what the communities (Leiden) are built on: one ``groupBy`` of the invoices.
 """
 
 from __future__ import annotations
@@ -44,6 +45,29 @@ def spark_activity(df: DataFrame, taxpayers: pd.DataFrame | None) -> pd.DataFram
     return finish_activity(a, taxpayers, end)
 
 
+def spark_edges(df: DataFrame) -> pd.DataFrame:
+    """:func:`workbench.detect.invoice_edges` of the invoices in ``df``: one ``groupBy(seller, buyer)`` over the
+    blue invoices with a positive total (``count``, ``total_fen``), sorted by pair, back on the driver."""
+    from pyspark.sql import functions as F
+
+    blue = df.where(F.col("status").isin(list(BLUE_STATUSES)) & (F.col("total_fen") > 0))
+    e = (blue.groupBy(F.col("seller_tax_id").cast("string").alias("seller_tax_id"),
+                      F.col("buyer_tax_id").cast("string").alias("buyer_tax_id"))
+         .agg(F.count(F.lit(1)).alias("count"), F.sum(F.col("total_fen").cast("long")).alias("total_fen"))
+         .orderBy("seller_tax_id", "buyer_tax_id").toPandas())
+    return e.astype({"count": "int64", "total_fen": "int64"})
+
+
+def invoices_to_spark(spark: SparkSession, invoices: pd.DataFrame) -> DataFrame:
+    """The pandas invoice table's columns the aggregations read, as a Spark DataFrame (times as UTC instants)."""
+    from algorithms._tables import localized
+
+    cols = ["seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status"]
+    table = invoices[cols].copy()
+    table["issued_at"] = localized(table["issued_at"]).dt.tz_convert("UTC")
+    return spark.createDataFrame(table)
+
+
 class SparkActivity:
     """``shell.activity`` for :func:`workbench.detect.run_detection` (``activity=``): ships the pandas invoice
     table it is given to Spark and aggregates it there."""
@@ -52,9 +76,14 @@ class SparkActivity:
         self.spark = spark
 
     def __call__(self, invoices: pd.DataFrame, taxpayers: pd.DataFrame | None) -> pd.DataFrame:
-        from algorithms._tables import localized
+        return spark_activity(invoices_to_spark(self.spark, invoices), taxpayers)
 
-        cols = ["seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status"]
-        table = invoices[cols].copy()
-        table["issued_at"] = localized(table["issued_at"]).dt.tz_convert("UTC")
-        return spark_activity(self.spark.createDataFrame(table), taxpayers)
+
+class SparkEdges:
+    """``invoice_edges`` for :func:`workbench.detect.run_detection` (``edges=``), aggregated on Spark."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def __call__(self, invoices: pd.DataFrame) -> pd.DataFrame:
+        return spark_edges(invoices_to_spark(self.spark, invoices))

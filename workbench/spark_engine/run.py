@@ -1,4 +1,4 @@
-"""``fapiao detect --engine spark``: the detection pipeline with its temporal cycle search on Spark."""
+"""``fapiao detect --engine spark``: the detection pipeline with its invoice-sized stages on Spark."""
 
 from __future__ import annotations
 
@@ -11,23 +11,28 @@ from graph.core.errors import ConfigError
 from graph.store import Store
 from workbench.detect import DetectionResult, run_detection
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
-from workbench.spark_engine.features import SparkActivity
+from workbench.spark_engine.features import SparkActivity, SparkEdges
+from workbench.spark_engine.risk import SAMPLE_ROWS, SparkIsolation
 from workbench.spark_engine.session import DEFAULT_MASTER, require_pyspark, spark_session
 from workbench.spark_engine.source import InputRows, checked_input, merged_taxpayers
 
 
 def spark_detection(store: Store, params: DetectionParams | None = None, *, master: str = DEFAULT_MASTER,
                     conf: Mapping[str, str] | None = None, source: str | None = None,
-                    report_dir: Path | None = None, on_input: Any = None,
+                    report_dir: Path | None = None, on_input: Any = None, model_sample_rows: int = SAMPLE_ROWS,
                     **run: Any) -> tuple[DetectionResult, str]:
-    """:func:`workbench.detect.run_detection` with the cycle search on Spark (``master``; ``conf`` extra
-    settings; ``run``: its other keywords). Returns the result and a line on the busiest partition.
+    """:func:`workbench.detect.run_detection` with the cycle search, the activity and edge aggregations and
+    the risk model's application on Spark (``master``; ``conf`` extra settings; ``run``: its other keywords).
+    Returns the result and a line on the busiest partition.
 
     ``source``: a Parquet dataset (path or URL) or a Spark catalog table to read the invoices from instead of
     the store; every row is checked by the loader (:func:`workbench.spark_engine.source.checked_input`,
     quarantine and report in ``report_dir``) and ``on_input`` is called with the
     :class:`~workbench.spark_engine.source.InputRows` before detection starts. The store's taxpayers,
     identifiers and dispositions are used with it; the findings are stored in ``store``.
+
+    ``model_sample_rows``: the risk model is trained on at most this many taxpayers, sampled with the run's seed
+    (:class:`~workbench.spark_engine.risk.SparkIsolation`; up to it, the in-process model exactly).
 
     The Spark session is stopped afterwards unless it was already running. A failed Spark job raises before
     the store stage: no findings are stored."""
@@ -38,7 +43,7 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
     spark = spark_session(master, conf)
     try:
         finder = SparkCycleFinder(spark)
-        engine: dict[str, Any] = {"engine": "spark", "spark_master": master}
+        engine: dict[str, Any] = {"engine": "spark", "spark_master": master, "model_sample_rows": model_sample_rows}
         if source is not None:
             rows: InputRows = checked_input(spark, source, store, report_dir=report_dir)
             if on_input is not None:
@@ -49,7 +54,8 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
                                   f"quarantine: {rows.report.quarantine_path})")
             run |= {"invoices": rows.invoices, "taxpayers": merged_taxpayers(store, rows.taxpayers)}
             engine["input"] = source
-        result = run_detection(store, params, finder=finder, engine=engine, activity=SparkActivity(spark), **run)
+        result = run_detection(store, params, finder=finder, engine=engine, activity=SparkActivity(spark),
+                               edges=SparkEdges(spark), anomaly=SparkIsolation(spark, model_sample_rows), **run)
     finally:
         if existing is None:
             spark.stop()
