@@ -17,6 +17,7 @@ from graph.core import settings
 from graph.core.errors import FapiaoError
 from graph.store import Store
 from loaders.load import LoadReport, load_files
+from workbench import audit
 from workbench.audit import record
 from workbench.auth import User, require
 
@@ -84,3 +85,21 @@ def import_uploads(store: Store, user: User, invoices: Sequence[Upload], taxpaye
                                               f"skipped_identical={report.skipped_identical}")
     return report
 
+
+def load_audited(store: Store, path: Path, *, actor: str, taxpayers: Path | None = None,
+                 mapping: Path | None = None, encoding: str | None = None, sheet: str | None = None,
+                 report_dir: Path | None = None, progress: bool = False, map_pairs: tuple[str, ...] = (),
+                 user: User | None = None) -> LoadReport:
+    """``loaders.load.load_files`` into ``store``, audited as ``load`` (or ``import_failed`` and re-raised) by
+    ``user`` (its name and roles) when given, else by ``actor``."""
+    by = None if user is not None else actor
+    target = f"file:{path.name}" + (f"+{taxpayers.name}" if taxpayers else "")
+    try:
+        report = load_files(store, path, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
+                            report_dir=report_dir, progress=progress, map_pairs=map_pairs)
+    except FapiaoError as e:
+        audit.record(store, user, "import_failed", target, str(e)[:500], actor=by)
+        raise
+    audit.record(store, user, "load", target, f"read {report.read}, loaded {report.loaded}, rejected "
+                 f"{report.rejected}, taxpayers {report.taxpayers_loaded}", actor=by)
+    return report

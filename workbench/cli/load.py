@@ -87,7 +87,7 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
         except LookupError as e:
             raise ConfigError(f"unknown encoding {encoding!r}; try utf-8, gbk or gb18030") from e
     from workbench import audit
-    from workbench.watch import load_audited
+    from workbench.imports import load_audited  # not workbench.watch: it imports the alerts (mail, HTTP)
 
     options: dict[str, Any] = {"taxpayers": taxpayers, "mapping": mapping, "encoding": encoding, "sheet": sheet,
                                "report_dir": report_dir, "map_pairs": map_pairs,
