@@ -5,6 +5,7 @@ same data, and `POST /invoices/verify` latency at a fixed request rate.
     .venv/bin/python benchmarks/bench_api.py --invoices 20000 --seconds 5
     .venv/bin/python benchmarks/bench_api.py --verify-only --server process     # verify only, `fapiao api` process
     FAPIAO_BENCH_CODE=/path/to/other/checkout .venv/bin/python benchmarks/bench_api.py   # that checkout's code
+    FAPIAO_BENCH_SERVER_PATH=/tmp/extra ... --server process     # more import paths for the server (httptools ...)
 
 Both imports start from an empty workspace and load the same generated rows (`loaders.generate`): the CLI path
 is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the API path is batches of
@@ -76,7 +77,9 @@ def _server(uri: str, store: Store | None) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FAPIAO_API_RATE": "100000"}
+    extra = os.environ.get("FAPIAO_BENCH_SERVER_PATH")     # e.g. a folder with httptools / uvloop for the server
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *([extra] if extra else [])]),
+           "FAPIAO_API_RATE": "100000"}
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "api", "--host", "127.0.0.1", "--port", str(port),
                              "--store", uri], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

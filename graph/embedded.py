@@ -366,6 +366,8 @@ class EmbeddedStore(Store):
         self._adj: Adjacency | None = None
         self._adj_version = ""
         self._key_index = -1        # the _db.generation at which the key index was last seen (or built)
+        # party numbers as the last commit of this store left them: (_db.generation, data_version, numbers)
+        self._parties: tuple[int, str, PartyNumbers] | None = None
         with self._db.use():
             pass
 
@@ -403,6 +405,7 @@ class EmbeddedStore(Store):
         self._db.close()
 
     def clear(self) -> None:
+        self._parties = None
         with self._con("clear") as con:
             con.execute("BEGIN")
             try:
@@ -710,7 +713,10 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
                 self._flush()
                 if self.touched_graph:
                     self._run("bump_data_version", q.BUMP_DATA_VERSION)
+                keep = self._parties_to_keep()
                 self._run("commit", "COMMIT")
+                if keep is not None:
+                    self.store._parties = keep
             else:
                 self.con.execute("ROLLBACK")
         except BaseException:
@@ -785,8 +791,8 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         con = self.con
         assert con is not None
         if self.parties is None:
-            self.parties = PartyNumbers(con.sql(q.PARTIES_ALL).to_arrow_table(),
-                                        lambda: con.sql(q.PARTY_PAIRS).to_arrow_table())
+            self.parties = self._cached_parties() or PartyNumbers(con.sql(q.PARTIES_ALL).to_arrow_table(),
+                                                                  lambda: con.sql(q.PARTY_PAIRS).to_arrow_table())
         n = batch.num_rows
         issued = batch.column("issued_at").to_numpy()
         got = self.parties.assign(Rows(
@@ -802,6 +808,26 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
             finally:
                 con.unregister("_new")
         return batch.append_column("seller", pa.array(got.pids[:n])).append_column("buyer", pa.array(got.pids[n:]))
+
+    def _data_version(self) -> str:
+        assert self.con is not None
+        row = _one(self.con.execute(q.GET_META, ["data_version"]))
+        return str(row[0]) if row else ""
+
+    def _cached_parties(self) -> PartyNumbers | None:
+        """The party numbers the previous commit left, when nothing has changed the workspace since: same opening
+        of the database (another process's write needs our connection closed first) and same data version (every
+        write of parties bumps it, in any store object or process). Taken out of the store: a rollback drops them."""
+        cached, self.store._parties = self.store._parties, None
+        if cached is None or cached[0] != self.store._db.generation or cached[2].by_pair is not None:
+            return None
+        return cached[2] if cached[1] == self._data_version() else None
+
+    def _parties_to_keep(self) -> tuple[int, str, PartyNumbers] | None:
+        """What to remember after this commit: the numbers with the data version this transaction leaves."""
+        if self.parties is None or self.parties.by_pair is not None:
+            return None
+        return self.store._db.generation, self._data_version(), self.parties
 
     def _drop_unchanged(self, batch: pa.Table) -> pa.Table:
         """Delete stored rows the batch changes; return the batch without rows already stored identically."""

@@ -1,0 +1,114 @@
+"""The embedded writer keeps its party numbers from one commit to the next (no re-read of every party per
+transaction) only while nothing else changed the workspace: another store object's write, a rollback and
+clear() each make the next writer read them again, and numbering stays exact."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from graph import embedded
+from graph.core import schema
+from graph.embedded import EmbeddedStore
+from graph.embedded_parties import PartyNumbers
+
+
+def _invoices(first: int, pairs: list[tuple[str, str, str, str]]) -> pa.Table:
+    from zoneinfo import ZoneInfo
+
+    base = datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo(schema.TZ))
+    rows = []
+    for i, (s, sn, b, bn) in enumerate(pairs):
+        number = f"{first + i:08d}"
+        rows.append({"key": schema.invoice_key("3100251130", number), "number": number, "code": "3100251130",
+                     "issued_at": base + timedelta(days=i), "seller_tax_id": s, "seller_name": sn,
+                     "buyer_tax_id": b, "buyer_name": bn, "amount_fen": 100_000, "tax_fen": 13_000,
+                     "total_fen": 113_000, "rate": 0.13, "kind": "special", "status": "normal", "red_ref": None,
+                     "item_code": None, "item_name": "钢材"})
+    return pa.Table.from_pylist(rows, schema=schema.INVOICES)
+
+
+A, B, C, D = ("91310000AAAAAAAAAA", "甲"), ("91310000BBBBBBBBBB", "乙"), ("91310000CCCCCCCCCC", "丙"), \
+    ("91310000DDDDDDDDDD", "丁")
+
+
+def _pair(x: tuple[str, str], y: tuple[str, str]) -> tuple[str, str, str, str]:
+    return (*x, *y)
+
+
+@pytest.fixture()
+def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    count = [0]
+
+    class Counting(PartyNumbers):
+        def __init__(self, *args: Any) -> None:
+            count[0] += 1
+            super().__init__(*args)
+
+    monkeypatch.setattr(embedded, "PartyNumbers", Counting)
+    return count
+
+
+def _check(store: EmbeddedStore, expected: dict[str, tuple[str, str, str, str]]) -> None:
+    got = {r["key"]: (r["seller_tax_id"], r["seller_name"], r["buyer_tax_id"], r["buyer_name"])
+           for r in store.invoices(sorted(expected)).to_pylist()}
+    assert got == expected
+    with store._con("test") as con:
+        assert con.execute("SELECT count(*) FROM (SELECT tax_id, name FROM parties GROUP BY ALL "
+                           "HAVING count(*) > 1)").fetchone() == (0,)
+        assert con.execute("SELECT count(DISTINCT pid) = count(*) FROM parties").fetchone() == (True,)
+
+
+def _write(store: EmbeddedStore, table: pa.Table, expected: dict[str, tuple[str, str, str, str]]) -> None:
+    with store.writer() as w:
+        w.invoices(table)
+    for r in table.to_pylist():
+        expected[r["key"]] = (r["seller_tax_id"], r["seller_name"], r["buyer_tax_id"], r["buyer_name"])
+
+
+def test_numbers_are_kept_across_commits(tmp_path: Path, built: list[int]) -> None:
+    expected: dict[str, tuple[str, str, str, str]] = {}
+    store = EmbeddedStore(tmp_path / "ws")
+    with store:
+        _write(store, _invoices(1, [_pair(A, B), _pair(B, C)]), expected)
+        _write(store, _invoices(10, [_pair(C, A), _pair(A, D)]), expected)
+        with store.writer() as w:                 # a write without invoices keeps them too
+            w.put_record("note", "n1", {"x": 1})
+        _write(store, _invoices(20, [_pair(D, B)]), expected)
+        assert built[0] == 1
+        _check(store, expected)
+
+
+def test_another_store_objects_write_rollback_and_clear_each_force_a_fresh_read(
+        tmp_path: Path, built: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    expected: dict[str, tuple[str, str, str, str]] = {}
+    store = EmbeddedStore(tmp_path / "ws")
+    with store:
+        _write(store, _invoices(1, [_pair(A, B)]), expected)
+        other = EmbeddedStore(tmp_path / "ws")                  # same workspace, another store object
+        with other:
+            _write(other, _invoices(10, [_pair(C, D), _pair(D, A)]), expected)
+        _write(store, _invoices(20, [_pair(C, B), _pair(B, D)]), expected)
+        _check(store, expected)
+        before = built[0]
+        assert before >= 2
+
+        monkeypatch.setattr(embedded, "_FLUSH_ROWS", 1)          # flush (number parties) inside the transaction
+        with pytest.raises(RuntimeError), store.writer() as w:
+            w.invoices(_invoices(30, [_pair(("91310000EEEEEEEEEE", "戊"), A)]))
+            raise RuntimeError("rolled back")
+        monkeypatch.setattr(embedded, "_FLUSH_ROWS", 1_000_000)
+        _write(store, _invoices(40, [_pair(("91310000FFFFFFFFFF", "己"), B), _pair(("91310000EEEEEEEEEE", "戊"), A)]),
+               expected)
+        assert built[0] == before + 1          # the numbers the rolled-back writer took (and grew) were dropped
+        _check(store, expected)
+
+        store.clear()
+        expected.clear()
+        _write(store, _invoices(50, [_pair(D, C), _pair(("91310000FFFFFFFFFF", "己"), A)]), expected)
+        assert built[0] == before + 2
+        _check(store, expected)
