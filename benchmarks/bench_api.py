@@ -122,7 +122,10 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @click.option("--server", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
               help="the API on a thread of this process, or `fapiao api` in its own process")
 @click.option("--verify-only", is_flag=True, help="load the API's workspace with load_files; time only verify")
-def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, server: str, verify_only: bool) -> None:
+@click.option("--body", type=click.Choice(["json", "parquet"]), default="json", show_default=True,
+              help="send each batch as JSON rows, or as an uploaded Parquet file of the same rows (text columns)")
+def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, server: str, verify_only: bool,
+         body: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     generate(tmp / "data", taxpayers=max(200, invoices // 50), invoices=invoices, seed=3)
     src = tmp / "data" / "invoices.parquet"
@@ -155,9 +158,23 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
         if not verify_only:
             chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
 
+            def parquet(part: list[dict[str, str]]) -> bytes:
+                import io
+
+                import pyarrow as pa
+
+                out = io.BytesIO()
+                pq.write_table(pa.Table.from_pylist(part), out)
+                return out.getvalue()
+
+            files = {id(part): parquet(part) for part in chunks} if body == "parquet" else {}
+
             def push(part: list[dict[str, str]]) -> None:
                 with httpx.Client(base_url=url, headers=headers, timeout=300) as c:
-                    r = c.post("/invoices", json={"invoices": part})
+                    if files:
+                        r = c.post("/invoices", files={"file": ("batch.parquet", files[id(part)])})
+                    else:
+                        r = c.post("/invoices", json={"invoices": part})
                     r.raise_for_status()
                     body = r.json()
                 with lock:
@@ -218,7 +235,7 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
     print(f"code: {ROOT}; server: {server}; load before: {os.getloadavg()[0]:.1f} (1-min), after: see uptime")
     print(f"| path | invoices read | stored | seconds | rows/s |\n|---|---:|---:|---:|---:|\n"
           f"| `fapiao load` (load_files, Parquet) | {report.read:,} | {cli_loaded:,} | {cli_s:.2f} | {cli_rate:,.0f} |\n"
-          f"| API, {clients} clients x batches of {batch:,} (JSON) | {totals['read']:,} | {api_loaded:,} | {api_s:.2f} "
+          f"| API, {clients} clients x batches of {batch:,} ({body}) | {totals['read']:,} | {api_loaded:,} | {api_s:.2f} "
           f"| {api_rate:,.0f} |\n\nAPI / CLI rows/s: {api_rate / cli_rate:.1%}  (rejected: CLI {report.rejected:,}, "
           f"API {totals['rejected']:,})\nCPU per row: CLI {cli_cpu * 1e6 / max(report.read, 1):.0f} µs"
           + (f", API server {import_cpu * 1e6 / max(totals['read'], 1):.0f} µs ({import_cpu:.1f} CPU-s for the import; "
