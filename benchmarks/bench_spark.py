@@ -17,6 +17,12 @@ own child process so that peak memory is its own:
   search) and the busiest partition.
 
 Both must find the same loops (checked). Quote ratios from one run with the load (``uptime``).
+
+``--stages`` times instead, in one process and one Spark session, the other stages the Spark engine runs
+(each against its in-process function on the same table, results checked equal): the activity table, the
+edge table, and the risk model (IsolationForest fitted on the driver, applied in ``mapInPandas``) on the
+activity table's numeric columns as the matrix (one row per taxpayer; a forest's cost per row depends on
+its trees, not on the column count).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +187,56 @@ def _stage_metrics(spark: Any) -> dict[str, float]:
             "stages": float(len(stages))}
 
 
+def run_stages(dataset: Path, master: str, shuffle_partitions: int) -> list[str]:
+    """The activity, edge and model stages in process vs on Spark, same process and session (see the doc)."""
+    import numpy as np
+    import pandas as pd
+
+    from algorithms.risk import isolation
+    from algorithms.shell import activity
+    from workbench.detect import invoice_edges
+    from workbench.spark_engine.features import SparkActivity, SparkEdges
+    from workbench.spark_engine.risk import SparkIsolation
+    from workbench.spark_engine.session import spark_session
+
+    inv = _read_pandas(dataset)
+    spark = spark_session(master, {"spark.sql.shuffle.partitions": str(shuffle_partitions),
+                                   "spark.driver.memory": "4g"}, app_name="fapiao-bench-stages")
+    lines = [f"## stages, {len(inv):,} invoices, Spark {master} (load: {' '.join(f'{x:.1f}' for x in os.getloadavg())})"]
+    try:
+        SparkEdges(spark)(inv.head(1_000))                                  # first job: JVM and workers warm
+        act = None
+        pairs: list[tuple[str, Callable[[], pd.DataFrame], Callable[[], pd.DataFrame]]] = [
+            ("activity", lambda: activity(inv, None), lambda: SparkActivity(spark)(inv, None)),
+            ("edges", lambda: invoice_edges(inv), lambda: SparkEdges(spark)(inv))]
+        for name, local_fn, spark_fn in pairs:
+            t = time.perf_counter()
+            a = local_fn()
+            t_local = time.perf_counter() - t
+            t = time.perf_counter()
+            b = spark_fn()
+            t_spark = time.perf_counter() - t
+            pd.testing.assert_frame_equal(b, a, check_exact=True, check_dtype=False)
+            act = a if name == "activity" else act
+            lines.append(f"{name:<10} in process {t_local:7.2f} s, Spark {t_spark:7.2f} s ({t_spark / t_local:.1f}x), "
+                         f"{len(a):,} rows, equal")
+        assert act is not None
+        x = act.select_dtypes("number").fillna(0.0).to_numpy(dtype=np.float64)
+        t = time.perf_counter()
+        a_m = isolation(x, 0)
+        t_local = time.perf_counter() - t
+        model = SparkIsolation(spark)
+        t = time.perf_counter()
+        b_m = model(x, 0)
+        t_spark = time.perf_counter() - t
+        lines.append(f"{'model':<10} in process {t_local:7.2f} s, Spark {t_spark:7.2f} s ({t_spark / t_local:.1f}x), "
+                     f"{x.shape[0]:,} x {x.shape[1]} matrix, fitted on {model.fitted_on:,} rows, "
+                     f"equal: {bool(np.array_equal(a_m, b_m))}")
+    finally:
+        spark.stop()
+    return lines
+
+
 def _digest(cycles: Any) -> str:
     import hashlib
 
@@ -233,10 +290,11 @@ def report(size: int, local: dict[str, Any], spark: dict[str, Any], master: str)
 @click.option("--shuffle-partitions", default=16, show_default=True, help="spark.sql.shuffle.partitions.")
 @click.option("--data", "data_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep generated data here (gen-SIZE-sSEED/) and reuse it on the next run.")
+@click.option("--stages", is_flag=True, help="Time the activity, edge and model stages instead of the search.")
 @click.option("--child", type=click.Choice(["local", "spark"]), default=None, hidden=True)
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, hidden=True)
-def main(sizes: str, seed: int, master: str, shuffle_partitions: int, data_root: Path | None, child: str | None,
-         dataset: Path | None) -> None:
+def main(sizes: str, seed: int, master: str, shuffle_partitions: int, data_root: Path | None, stages: bool,
+         child: str | None, dataset: Path | None) -> None:
     if child is not None and dataset is not None:
         res = run_local(dataset) if child == "local" else run_spark(dataset, master, shuffle_partitions)
         print(json.dumps(res, default=str))
@@ -246,6 +304,10 @@ def main(sizes: str, seed: int, master: str, shuffle_partitions: int, data_root:
             t = time.perf_counter()
             ds = prepare(size, seed, data_root or Path(tmp))
             click.echo(f"data ready in {time.perf_counter() - t:.0f} s: {ds}")
+            if stages:
+                for line in run_stages(ds, master, shuffle_partitions):
+                    click.echo(line)
+                continue
             local = _child("local", ds, master, shuffle_partitions)
             spark = _child("spark", ds, master, shuffle_partitions)
             for line in report(size, local, spark, master):
