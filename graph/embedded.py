@@ -658,8 +658,24 @@ class EmbeddedStore(Store):
         with self._con("audit_events") as con:
             rows = con.execute(q.AUDIT_AFTER, [int(after_seq), NO_LIMIT if limit is None else int(limit),
                                                int(skip)]).fetchall()
-        return [AuditEvent(seq=int(s), at=datetime.fromisoformat(at), actor=a, role=r, action=ac, target=t,
-                           detail=d, prev_hash=p, hash=h) for s, at, a, r, ac, t, d, p, h in rows]
+        return _audit_events(rows)
+
+    def audit_page(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
+                   skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        with self._con("audit_page") as con:
+            rows = con.execute(q.AUDIT_PAGE, [actor, action, target, NO_LIMIT if limit is None else int(limit),
+                                              int(skip)]).fetchall()
+        return _audit_events(rows)
+
+    def audit_count(self, *, actor: str | None = None, action: str | None = None, target: str | None = None) -> int:
+        with self._con("audit_count") as con:
+            row = _one(con.execute(q.AUDIT_COUNT, [actor, action, target]))
+        return int(row[0]) if row else 0
+
+
+def _audit_events(rows: Sequence[tuple[Any, ...]]) -> list[AuditEvent]:
+    return [AuditEvent(seq=int(s), at=datetime.fromisoformat(at), actor=a, role=r, action=ac, target=t,
+                       detail=d, prev_hash=p, hash=h) for s, at, a, r, ac, t, d, p, h in rows]
 
 
 def _invoice_batch(table: pa.Table) -> pa.Table:

@@ -336,6 +336,12 @@ def records_page(equals: int, unset: int, newest: int, *, count: bool = False) -
         return f"SELECT count(*) FROM records WHERE {where}"
     order = ", ".join([*[BY_FIELD_DESC] * newest, "first_seq"])
     return f"SELECT data FROM records WHERE {where} ORDER BY {order} LIMIT ?"
+AUDIT_MATCH = """($1::VARCHAR IS NULL OR actor = $1) AND ($2::VARCHAR IS NULL OR action = $2)
+    AND ($3::VARCHAR IS NULL OR strpos(target, $3) > 0)"""
+AUDIT_PAGE = f"""
+    SELECT seq, "at", actor, role, action, target, detail, prev_hash, hash FROM audit WHERE {AUDIT_MATCH}
+    ORDER BY seq DESC, hash DESC LIMIT $4 OFFSET $5"""
+AUDIT_COUNT = f"SELECT count(*) FROM audit WHERE {AUDIT_MATCH}"
 AUDIT_AFTER = """
     SELECT seq, "at", actor, role, action, target, detail, prev_hash, hash FROM audit WHERE seq > ?
     ORDER BY seq, hash LIMIT ? OFFSET ?"""

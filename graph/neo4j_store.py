@@ -526,8 +526,20 @@ class Neo4jStore(Store):
         return page_of(found, equal, unset=unset, newest=newest, limit=limit)
 
     def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
-        return [AuditEvent(seq=r["seq"], at=_from_us(r["at_us"]), actor=r["actor"], role=r["role"],
-                           action=r["action"], target=r["target"], detail=r["detail"],
-                           prev_hash=r["prev_hash"], hash=r["hash"])
-                for r in self._read("audit_list", after_seq=int(after_seq), skip=int(skip),
-                                            limit=NO_LIMIT if limit is None else int(limit))]
+        return _audit_events(self._read("audit_list", after_seq=int(after_seq), skip=int(skip),
+                                        limit=NO_LIMIT if limit is None else int(limit)))
+
+    def audit_page(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
+                   skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        return _audit_events(self._read("audit_page", actor=actor, action=action, target=target, skip=int(skip),
+                                        limit=NO_LIMIT if limit is None else int(limit)))
+
+    def audit_count(self, *, actor: str | None = None, action: str | None = None, target: str | None = None) -> int:
+        rows = self._read("audit_count", actor=actor, action=action, target=target)
+        return int(rows[0]["n"]) if rows else 0
+
+
+def _audit_events(rows: list[dict[str, Any]]) -> list[AuditEvent]:
+    return [AuditEvent(seq=r["seq"], at=_from_us(r["at_us"]), actor=r["actor"], role=r["role"], action=r["action"],
+                       target=r["target"], detail=r["detail"], prev_hash=r["prev_hash"], hash=r["hash"])
+            for r in rows]

@@ -228,6 +228,21 @@ class Store(ABC):
     def audit_events(self, after_seq: int = 0, *, skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
         """Audit events with seq > after_seq, in (seq, hash) order; ``skip`` and ``limit`` page through them."""
 
+    def audit_page(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
+                   skip: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        """Audit events newest first (seq, hash descending) whose actor and action equal ``actor`` / ``action``
+        and whose target contains ``target`` (None: any); ``skip`` and ``limit`` page through them.
+
+        For the audit page of the workbench: the backends answer it with one parameterised query; this
+        default reads the whole trail."""
+        found = [ev for ev in reversed(self.audit_events(0)) if (actor is None or ev.actor == actor)
+                 and (action is None or ev.action == action) and (target is None or target in ev.target)]
+        return found[skip:] if limit is None else found[skip:skip + limit]
+
+    def audit_count(self, *, actor: str | None = None, action: str | None = None, target: str | None = None) -> int:
+        """How many events :meth:`audit_page` would give without ``skip`` and ``limit``."""
+        return len(self.audit_page(actor=actor, action=action, target=target))
+
     def iter_audit(self, page: int = 10_000) -> Iterator[AuditEvent]:
         """Every audit event in order, ``page`` at a time (bounded memory for a long trail). Pages are counted
         by position, not by seq, so a forged duplicate seq is still seen by whoever verifies."""

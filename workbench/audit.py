@@ -363,6 +363,21 @@ def browse(store: Store, user: User | None, *, actor: str | None = None, action:
     return events(store, actor=actor, action=action, target=target, limit=limit)
 
 
+def browse_page(store: Store, user: User | None, *, actor: str | None = None, action: str | None = None,
+                target: str | None = None, skip: int = 0, limit: int = 50) -> list[AuditEvent]:
+    """One page of :func:`events` for a workbench user (needs ``view_audit``), newest first, read by the store
+    (:meth:`Store.audit_page`) rather than from the whole trail."""
+    require(user, "view_audit")
+    return store.audit_page(actor=actor, action=action, target=target, skip=skip, limit=limit)
+
+
+def browse_count(store: Store, user: User | None, *, actor: str | None = None, action: str | None = None,
+                 target: str | None = None) -> int:
+    """How many events :func:`browse_page` pages through (needs ``view_audit``)."""
+    require(user, "view_audit")
+    return store.audit_count(actor=actor, action=action, target=target)
+
+
 def verify_as(store: Store, user: User | None) -> AuditVerification:
     """:func:`verify` for a workbench user: needs ``view_audit``; the check itself is audited."""
     require(user, "view_audit")

@@ -11,7 +11,7 @@ from tests.helpers.wb_data import APP, Demo
 TIMEOUT = 60
 
 
-def open_page(demo: Demo, role: str | None, page: str | None = None, **query: str) -> AppTest:
+def open_page(demo: Demo, role: str | None, page: str | None = None, /, **query: str) -> AppTest:
     """The app signed in as the ``role`` demo user (None: nobody), switched to ``screens/<page>.py``, run."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if role is not None:

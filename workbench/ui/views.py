@@ -263,3 +263,48 @@ def item_lines(store: Store, key: str) -> list[dict[str, str]]:
                   "" if r["rate"] is None else f"{r['rate'] * 100:g}%", _yuan(r["tax_fen"]))
         rows.append(dict(zip(ITEM_LINE_HEADERS, values, strict=True)))
     return rows
+
+
+PAGE_SIZES = (10, 25, 50, 100, 200)   #: rows per page a long table offers (50 unless the address says otherwise)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a long table: ``page`` (1-based, within the table), ``size`` rows each, ``total`` rows."""
+
+    page: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        """The 1-based number of the page's first row (0 when the table is empty)."""
+        return min(self.skip + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.skip + self.size, self.total)
+
+
+def paging(total: int, page: int, size: int) -> Paging:
+    """The page ``page`` of ``total`` rows, ``size`` a page; a page past the end is the last page, one before
+    the start the first (a link made when the table was longer, or a filter that shortened it).
+
+    Examples
+    --------
+    >>> p = paging(120, 3, 50); (p.pages, p.skip, p.first, p.last)
+    (3, 100, 101, 120)
+    >>> paging(120, 9, 50).page, paging(0, 2, 50).page, paging(10, 0, 50).page
+    (3, 1, 1)
+    """
+    size = max(1, int(size))
+    pages = max(1, -(-int(total) // size))
+    return Paging(min(max(1, int(page)), pages), size, int(total))

@@ -6,10 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from workbench import audit
+from workbench.ui import urlstate
 from workbench.ui.exports import table
 from workbench.ui.i18n import AUDIT_ACTIONS, ROLES, term, tr
+from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.urlstate import Field
 
 user = require_page("view_audit")
 store = get_store()
@@ -24,14 +27,25 @@ if st.button(tr("校验哈希链", "Verify the hash chain")):
         for p in res.problems:
             st.text(p)
 
-c1, c2, c3, c4 = st.columns(4)
-actor = c1.text_input(tr("操作人", "Actor"))
-action = c2.selectbox(tr("操作", "Action"), ["", *AUDIT_ACTIONS],
-                      format_func=lambda a: tr("全部", "all") if not a else term(AUDIT_ACTIONS, a))
-target = c3.text_input(tr("对象包含", "Target contains"))
-limit = c4.number_input(tr("条数", "Rows"), min_value=10, max_value=5000, value=200, step=50)
-rows = [audit.event_row(ev) for ev in audit.browse(store, user, actor=actor.strip() or None, action=action or None,
-                                                            target=target.strip() or None, limit=int(limit))]
+
+def _action(text: str) -> str:
+    if text not in AUDIT_ACTIONS:
+        raise ValueError(text)
+    return text
+
+
+FILTERS = (Field("actor", "audit_actor", "", str.strip), Field("action", "audit_action", "", _action),
+           Field("target", "audit_target", "", str.strip))
+urlstate.seed(*FILTERS)   # in the address like the other pages' filters
+c1, c2, c3 = st.columns(3)
+actor = c1.text_input(tr("操作人", "Actor"), key="audit_actor").strip() or None
+action = c2.selectbox(tr("操作", "Action"), ["", *AUDIT_ACTIONS], key="audit_action",
+                      format_func=lambda a: tr("全部", "all") if not a else term(AUDIT_ACTIONS, a)) or None
+target = c3.text_input(tr("对象包含", "Target contains"), key="audit_target").strip() or None
+urlstate.publish(*FILTERS)
+pg = pager("audit", audit.browse_count(store, user, actor=actor, action=action, target=target), (actor, action, target))
+rows = [audit.event_row(ev) for ev in audit.browse_page(store, user, actor=actor, action=action, target=target,
+                                                        skip=pg.skip, limit=pg.size)]
 if rows:
     table(store, user, pd.DataFrame({
         tr("序号", "Seq"): [r["seq"] for r in rows], tr("时间", "Time"): [r["at"] for r in rows],

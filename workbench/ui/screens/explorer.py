@@ -18,6 +18,7 @@ from workbench.ui import netview
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.i18n import lang, pick, tr
+from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.views import explore, invoices_in_view, ring_titles, rings_of
@@ -120,4 +121,6 @@ else:
     st.altair_chart(monthly_chart(monthly(inv), measure="yuan"), width="stretch")
     st.caption(tr(f"{inv.num_rows:,} 张，合计 {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}",
                   f"{inv.num_rows:,} invoices, total {money(int(pc.sum(inv.column('total_fen')).as_py() or 0))}"))
-    table(store, user, invoice_frame(inv.slice(0, 2000), tiers), "invoices", export=invoice_rows(inv), height=360)
+    pg = pager("ex_inv", inv.num_rows, (tuple(focus), start, end, min_fen))   # one page to the browser, all in the file
+    table(store, user, invoice_frame(inv.slice(pg.skip, pg.size), tiers), "invoices", export=invoice_rows(inv),
+          height=360)

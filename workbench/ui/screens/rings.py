@@ -19,6 +19,7 @@ from workbench.ui import netview, urlstate
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
+from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
@@ -183,27 +184,29 @@ ring_rows = [RingSummary(str(r["ring_id"]), str(r["kind"]), int(r["members"]), i
 keep = {r.ring_id for r in filter_rings(ring_rows, kinds=kinds, min_score=min_score, min_fen=int(min_wan) * 1_000_000,
                                         start=dates[0] if dates else None, end=dates[-1] if len(dates) == 2 else None)}
 view = summaries[summaries["ring_id"].isin(keep)]
-shown = pd.DataFrame({
-    tr("团伙", "Ring"): view["title_en"] if lang() == "en" else view["title_zh"],
-    tr("类型", "Kind"): [term(RING_KINDS, k) for k in view["kind"]],
-    tr("成员数", "Members"): view["members"],
-    tr("发票数", "Invoices"): view["invoices"],
-    tr("评分", "Score"): view["score"],
-    tr("起", "From"): [day(t) for t in view["first"]],
-    tr("止", "To"): [day(t) for t in view["last"]],
-    tr("金额合计", "Total"): [money(int(f)) for f in view["fen"]],
-    tr("编号", "Id"): view["ring_id"],
-})
 st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(summaries)} 个团伙，筛选后 {len(view)} 个；勾选一行查看详情。",
               f"{len(view)} of {len(summaries)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
+pg = pager("rings", len(view), (kinds, min_score, min_wan, dates))
+page = view.iloc[pg.skip:pg.skip + pg.size]   # the browser gets this page only; the export has every filtered ring
+shown = pd.DataFrame({
+    tr("团伙", "Ring"): page["title_en"] if lang() == "en" else page["title_zh"],
+    tr("类型", "Kind"): [term(RING_KINDS, k) for k in page["kind"]],
+    tr("成员数", "Members"): page["members"],
+    tr("发票数", "Invoices"): page["invoices"],
+    tr("评分", "Score"): page["score"],
+    tr("起", "From"): [day(t) for t in page["first"]],
+    tr("止", "To"): [day(t) for t in page["last"]],
+    tr("金额合计", "Total"): [money(int(f)) for f in page["fen"]],
+    tr("编号", "Id"): page["ring_id"],
+})
 picked = table(store, user, shown, "rings", export=pd.DataFrame({
     "ring_id": view["ring_id"], "title": view["title_en"] if lang() == "en" else view["title_zh"], "kind": [term(RING_KINDS, k) for k in view["kind"]], "members": view["members"],
     "invoices": view["invoices"], "score": view["score"], "first": [day(t) for t in view["first"]],
     "last": [day(t) for t in view["last"]], "total_fen": [int(f) for f in view["fen"]]}),
-    on_select="rerun", selection_mode="single-row", key="ring_table")
+    on_select="rerun", selection_mode="single-row", key=f"ring_table_{pg.page}")   # a ticked row belongs to its page
 rows = picked.selection.rows if hasattr(picked, "selection") else []
 if rows:
-    ring = store.ring(str(view.iloc[rows[0]]["ring_id"]))
+    ring = store.ring(str(page.iloc[rows[0]]["ring_id"]))
     if ring is not None:
         st.divider()
         _ring_detail(ring)

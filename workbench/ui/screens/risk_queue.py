@@ -16,6 +16,7 @@ from workbench.ui import urlstate
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import TIER_NAMES, pick, term, tr
+from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
@@ -41,6 +42,25 @@ def _queue() -> pd.DataFrame:
     df["reasons_text"] = [" | ".join(json.loads(r) if isinstance(r, str) and r.startswith("[") else [str(r or "")])
                           for r in df["reasons"]]
     return df
+
+
+def _frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The queue's rows as shown (and exported): Chinese headers, tiers and regions in words."""
+    shown = pd.DataFrame({
+        tr("税号", "Tax id"): rows["tax_id"],
+        tr("名称", "Name"): rows["name"],
+        tr("评分", "Score"): rows["score"].round(3),
+        tr("模型等级", "Model tier"): [term(TIER_NAMES, t) for t in rows["model_tier"]],
+        tr("当前等级", "Effective tier"): [term(TIER_NAMES, t) for t in rows["effective_tier"]],
+        tr("行业", "Industry"): rows["industry"],
+        tr("地区", "Region"): [region_name(r) for r in rows["region"]],
+        tr("主要原因", "Reasons"): rows["reasons_text"],
+    })
+    for col, label in (("override_reason", tr("调整理由", "Override reason")), ("override_by", tr("调整人", "Overridden by")),
+                       ("assignee", tr("承办人", "Assignee"))):
+        if col in rows.columns:
+            shown[label] = rows[col].fillna("")   # blank, not "None", where there is no override or assignee
+    return shown
 
 
 df = _queue()
@@ -74,25 +94,13 @@ if regions:
 if text:
     view = view[view["name"].fillna("").str.contains(text, regex=False) | view["tax_id"].str.startswith(text)]
 view = view.sort_values("score", ascending=False).reset_index(drop=True)
-
-shown = pd.DataFrame({
-    tr("税号", "Tax id"): view["tax_id"],
-    tr("名称", "Name"): view["name"],
-    tr("评分", "Score"): view["score"].round(3),
-    tr("模型等级", "Model tier"): [term(TIER_NAMES, t) for t in view["model_tier"]],
-    tr("当前等级", "Effective tier"): [term(TIER_NAMES, t) for t in view["effective_tier"]],
-    tr("行业", "Industry"): view["industry"],
-    tr("地区", "Region"): [region_name(r) for r in view["region"]],
-    tr("主要原因", "Reasons"): view["reasons_text"],
-})
-for col, label in (("override_reason", tr("调整理由", "Override reason")), ("override_by", tr("调整人", "Overridden by")),
-                   ("assignee", tr("承办人", "Assignee"))):
-    if col in view.columns:
-        shown[label] = view[col].fillna("")   # blank, not "None", where there is no override or assignee
 st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view):,} of {len(df):,} taxpayers"))
-picked = table(store, user, shown, "risk_queue", on_select="rerun", selection_mode="single-row",
-               key="rq_table", height=420)
-rows = picked.selection.rows if hasattr(picked, "selection") else []
+pg = pager("rq", len(view), (tiers, min_score, industries, regions, text))
+page = view.iloc[pg.skip:pg.skip + pg.size]   # the browser gets this page only; the export has the whole queue
+
+picked = table(store, user, _frame(page), "risk_queue", export=_frame(view), on_select="rerun",
+               selection_mode="single-row", key=f"rq_table_{pg.page}", height=420)
+rows = [pg.skip + r for r in picked.selection.rows] if hasattr(picked, "selection") else []   # rows of the queue
 all_ids = view["tax_id"].tolist()
 names = dict(zip(all_ids, view["name"].fillna("").tolist(), strict=True))
 ids = all_ids[:PICK_LIMIT]  # the picker lists the top of the queue; a ticked row is always included

@@ -18,6 +18,7 @@ from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import IDENTIFIER_KINDS, TIER_NAMES, term, tr
+from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.views import counterparties, ring_titles, rings_of, shared_identifiers
@@ -156,8 +157,9 @@ table(store, user, cp_frame, "counterparties", export=pd.DataFrame(
      "invoices": [c.invoices for c in cp], "total_fen": [c.fen for c in cp]}))
 
 tab_out, tab_in = st.tabs([tr("开出的发票", "Issued"), tr("取得的发票", "Received")])
-table(store, user, invoice_frame(out_inv), "invoices_issued", tab_out, export=invoice_rows(out_inv), height=320)
-table(store, user, invoice_frame(in_inv), "invoices_received", tab_in, export=invoice_rows(in_inv), height=320)
+for tab, rows, what, param in ((tab_out, out_inv, "invoices_issued", "out_"), (tab_in, in_inv, "invoices_received", "in_")):
+    pg = pager(f"tp_{what}", rows.num_rows, tp.tax_id, tab, param=param)   # one page to the browser, all in the file
+    table(store, user, invoice_frame(rows.slice(pg.skip, pg.size)), what, tab, export=invoice_rows(rows), height=320)
 
 # --- shared identifiers -------------------------------------------------------------------------------
 st.subheader(tr("与其他纳税人共用的身份信息", "Identifiers shared with other taxpayers"))
