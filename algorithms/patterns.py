@@ -61,6 +61,7 @@ from scipy import sparse
 from algorithms._tables import DAY, TZ, epoch_seconds, invoice_frame, localized
 from algorithms.amounts import BLUE
 from algorithms.patterns_kernels import window_breadth
+from algorithms.patterns_refine import MonthPools, draws_needed, own_null
 from algorithms.significance import bh_fdr, empirical_pvalue, rewire, shuffle_times
 
 I64 = npt.NDArray[np.int64]
@@ -108,6 +109,9 @@ class PatternParams:
     max_pairs: int = 20_000_000
     #: invoices listed per finding at most
     max_invoices: int = 200
+    #: burst units with a pooled p-value ≤ fdr get it recomputed against their own null
+    #: (:mod:`algorithms.patterns_refine`); False = the pooled p-value only (before detector 2026.12.02.10)
+    own_null: bool = True
 
 
 @dataclass(frozen=True)
@@ -563,6 +567,8 @@ class _Run:
         self.fl = fl
         self.p = params
         self.rng = np.random.default_rng(seed)
+        self.refine_rng = np.random.default_rng([seed, 1])        # own-null draws: the copies' stream untouched
+        self._pools: MonthPools | None = None
         self.windows = params.windows_days or rhythm_windows(fl)
         slim = pd.DataFrame({"issued_at": fl.times, "seller_tax_id": fl.s, "buyer_tax_id": fl.b})
         self.copies = max(params.null_copies, min(params.max_null_copies, params.null_invoices // max(len(fl.s), 1)))
@@ -576,6 +582,12 @@ class _Run:
             self._rewired = [np.asarray(rewire(self._slim, rng=self.rng)["buyer_tax_id"], dtype=np.int64)
                              for _ in range(self.copies)]
         return self._rewired
+
+    def pools(self) -> MonthPools:
+        """Issue times by calendar month, for the own-null draws."""
+        if self._pools is None:
+            self._pools = MonthPools(self.fl.t, self.fl.month)
+        return self._pools
 
     def when(self, idx: I64) -> tuple[datetime, datetime]:
         ts = self.fl.t[idx]
@@ -603,17 +615,19 @@ class _WindowTest:
 
 
 def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], breadth: F64, min_stat: int,
-                 side: I64 | None = None) -> _WindowTest:
+                 month: I64, side: I64 | None = None) -> _WindowTest:
     """Most distinct counterparties in a window, per anchor and window width, on the data and every
     null copy; p-value of the share of its monthly breadth reached, against the null of its stratum.
-    Anchors are codes 0 … len(breadth) − 1 (taxpayers, or seller–buyer pairs)."""
+    Anchors are codes 0 … len(breadth) − 1 (taxpayers, or seller–buyer pairs); ``month`` is each event's
+    calendar month. Units whose pooled p-value is ≤ the FDR get it recomputed against their own null
+    (:mod:`algorithms.patterns_refine`), which the pooled null's resolution cannot reach on larger data."""
     p = run.p
     n = len(breadth)
     units = np.flatnonzero(breadth >= min_stat)
     st = strata(breadth[units], p.min_units)
     widths = [int(w * DAY) for w in run.windows]
     keep = np.flatnonzero(breadth[anchor] >= min_stat)          # only events of units can matter
-    anchor, cp, sd = anchor[keep], cp[keep], None if side is None else side[keep]
+    anchor, cp, sd, month = anchor[keep], cp[keep], None if side is None else side[keep], month[keep]
     st_, lo_, hi_, di_, do_, order = _breadth(anchor, cp, t[keep], n, widths, sd)
     obs = (st_, lo_, hi_, di_, do_, keep[order])                 # indices into the caller's events
     # the share of its monthly breadth a unit reaches, ties broken by the count itself (a full month of 6
@@ -639,6 +653,17 @@ def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], bre
         best_p[u[better]] = pv[better]
         best_w[u[better]] = wi
         typical[u[better]] = own[test][better]
+    cand = units[best_p[units] <= p.fdr] if p.own_null else units[:0]
+    if len(cand):
+        a_sorted = anchor[order]
+        c_lo = np.searchsorted(a_sorted, cand, side="left")
+        c_hi = np.searchsorted(a_sorted, cand, side="right")
+        draws = draws_needed(len(units), len(widths), p.fdr, events=int((c_hi - c_lo).sum()))
+        for u, lo, hi in zip(cand.tolist(), c_lo.tolist(), c_hi.tolist(), strict=True):
+            best_p[u], best_w[u], typical[u] = own_null(order[lo:hi], cp, month, sd, run.pools(), widths,
+                                                        obs[0][:, u], float(breadth[u]), min_stat, draws,
+                                                        run.refine_rng)
+        run.stats["own_null_units"] = run.stats.get("own_null_units", 0.0) + len(cand)
     return _WindowTest(units, best_p, best_w, typical, obs)
 
 
@@ -646,7 +671,7 @@ def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], 
     fl, p = run.fl, run.p
     anchor, cp = (fl.s, fl.b) if kind == "fan_out" else (fl.b, fl.s)
     breadth = _monthly_breadth(anchor, cp, fl.month, fl.n)
-    wt = _window_test(run, anchor, cp, fl.t, run.null_t, breadth, p.min_burst)
+    wt = _window_test(run, anchor, cp, fl.t, run.null_t, breadth, p.min_burst, fl.month)
     stat, lo, hi, _, _, order = wt.obs
     # every unit that could burst is a test (p = 1 when it never reached min_burst), so BH sees them all
     reject, q = bh_fdr(wt.best_p[wt.units], p.fdr)
@@ -714,7 +739,7 @@ def _split_burst(run: _Run) -> tuple[list[Pattern], int]:
     breadth = np.zeros(len(pairs))
     breadth[per.index.to_numpy(dtype=np.int64)] = per.to_numpy(dtype=np.float64)
     inv_ids = np.arange(len(pid), dtype=np.int64)            # every invoice is its own "counterparty": counts
-    wt = _window_test(run, pid, inv_ids, fl.t, run.null_t, breadth, p.min_split)
+    wt = _window_test(run, pid, inv_ids, fl.t, run.null_t, breadth, p.min_split, fl.month)
     stat, lo, hi, _, _, order = wt.obs
     reject, q = bh_fdr(wt.best_p[wt.units], p.fdr)
     out = []
@@ -743,7 +768,8 @@ def _gather_scatter(run: _Run) -> tuple[list[Pattern], int]:
     fl, p = run.fl, run.p
     anchor, cp, tt, side = _hub_events(fl)
     breadth = np.minimum(_monthly_breadth(fl.b, fl.s, fl.month, fl.n), _monthly_breadth(fl.s, fl.b, fl.month, fl.n))
-    wt = _window_test(run, anchor, cp, tt, [np.concatenate([tn, tn]) for tn in run.null_t], breadth, p.min_fan, side)
+    wt = _window_test(run, anchor, cp, tt, [np.concatenate([tn, tn]) for tn in run.null_t], breadth, p.min_fan,
+                      np.concatenate([fl.month, fl.month]), side)
     _, lo, hi, d_in, d_out, order = wt.obs
     # every possible hub is a test (p = 1 when it never reached min_fan)
     reject, q = bh_fdr(wt.best_p[wt.units], p.fdr)

@@ -44,7 +44,7 @@ from workbench.auth import User, allowed, require
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.9"  # repeat_pairs pattern detector (多户短期重复开票); .8 pass-through hubs
+DETECTOR_VERSION = "2026.12.02.10"  # burst p-values refined against each unit's own null; .9 repeat_pairs; .8 pass-through hubs
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)

@@ -183,9 +183,10 @@ def test_a_burst_is_not_outranked_by_ordinary_months_met_across_their_border() -
     inv = pd.DataFrame(rows, columns=["seller_tax_id", "buyer_tax_id", "issued_at"]).assign(total_fen=100)
     fl, _ = prepare(inv)
     assert fl is not None
-    run = _Run(fl, PatternParams(windows_days=(2.0,), min_units=100, null_copies=1, max_null_copies=1), 0)
+    run = _Run(fl, PatternParams(windows_days=(2.0,), min_units=100, null_copies=1, max_null_copies=1,
+                                 own_null=False), 0)   # the pooled null's cap (the own null is tested on its own)
     run.null_t = [fl.t]                       # the null copy: the data itself (both units keep their windows)
     breadth = _monthly_breadth(fl.s, fl.b, fl.month, fl.n)
-    wt = _window_test(run, fl.s, fl.b, fl.t, run.null_t, breadth, 3)
+    wt = _window_test(run, fl.s, fl.b, fl.t, run.null_t, breadth, 3, fl.month)
     h = int(np.flatnonzero(fl.names == "H")[0])
     assert wt.best_p[h] == pytest.approx(2 / 3)   # only H's own null window ties it; G's border window is below
