@@ -171,6 +171,9 @@ AUDIT_ACTIONS: Labels = {
     "alert_read": ("提醒已读", "alert read"),
     "alert_rule": ("修改提醒规则", "alert rule changed"),
     "alert_subscription": ("修改提醒订阅", "alert subscription changed"),
+    "saved_search_save": ("保存筛选条件", "search saved"),
+    "saved_search_open": ("打开已存筛选", "saved search opened"),
+    "saved_search_delete": ("删除已存筛选", "saved search deleted"),
 }
 
 

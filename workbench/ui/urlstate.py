@@ -71,15 +71,26 @@ def seed(*fields: Field) -> None:
             st.session_state[f.key] = initial(f)
 
 
+def current(*fields: Field) -> dict[str, str]:
+    """The fields' current values as address text, ``{param: text}``, leaving out those at their default."""
+    out: dict[str, str] = {}
+    for f in fields:
+        value = st.session_state.get(f.key, f.default)
+        text = f.dump(value)
+        if value != f.default and text != "":
+            out[f.param] = text
+    return out
+
+
 def publish(*fields: Field) -> None:
     """Write each field's current value into the address (left out when it is the default), and remember it
     for :func:`restore`."""
     memory: dict[str, str] = st.session_state.setdefault(MEMORY, {})
+    now = current(*fields)
     for f in fields:
-        value = st.session_state.get(f.key, f.default)
-        text = f.dump(value)
-        memory[f.key] = "" if value == f.default else text
-        if value == f.default or text == "":
+        text = now.get(f.param)
+        memory[f.key] = text or ""
+        if text is None:
             if f.param in st.query_params:
                 del st.query_params[f.param]
         elif st.query_params.get(f.param) != text:

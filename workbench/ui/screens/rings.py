@@ -15,7 +15,7 @@ from graph.core.model import Ring
 from workbench import netgraph
 from workbench.auth import allowed
 from workbench.fmt import day, money, money_full, plain, when
-from workbench.ui import netview, urlstate
+from workbench.ui import netview, saved, urlstate
 from workbench.ui.charts import invoice_frame, tier_map
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
@@ -178,6 +178,7 @@ with st.container(border=True):
     if use_dates:
         dates = tuple(c4.date_input(tr("日期范围", "Date range"), urlstate.initial(DATES), key="rings_dates"))
 urlstate.publish(*FILTERS, DATES)
+saved.box(store, user, "rings", (*FILTERS, DATES))
 ring_rows = [RingSummary(str(r["ring_id"]), str(r["kind"]), int(r["members"]), int(r["invoices"]), float(r["score"]),
                          None if pd.isna(r["first"]) else r["first"], None if pd.isna(r["last"]) else r["last"],
                          int(r["fen"])) for r in summaries.to_dict("records")]

@@ -12,7 +12,7 @@ from graph.core.regions import region_name
 from graph.core.vocab import TIERS
 from workbench.auth import allowed
 from workbench.fmt import plain
-from workbench.ui import urlstate
+from workbench.ui import saved, urlstate
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import TIER_NAMES, pick, term, tr
@@ -85,6 +85,7 @@ with st.container(border=True):
     text = f4.text_input(tr("搜索名称或税号", "Search name or tax id"), key="rq_search").strip()
     f4.caption(tr("点击表头排序；勾选一行以调整等级或分派。", "Click a header to sort; tick a row to override or assign."))
 urlstate.publish(*FILTERS)
+saved.box(store, user, "risk_queue", FILTERS)
 
 view = df[df["effective_tier"].isin(tiers) & (df["score"] >= min_score)]
 if industries:
