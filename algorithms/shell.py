@@ -105,17 +105,15 @@ def void_red(
     void_ratio: float = 0.10,
     red_ratio: float = 0.20,
     min_invoices: int = 10,
+    counts: pd.DataFrame | None = None,
 ) -> Signal:
     """Share of a seller's invoices voided (作废) and share of its blue amount red-lettered (红冲).
 
     *Practice*: void count / issued > 10 %, red amount > 20 % of blue amount. Flagged when either holds
-    with ≥ ``min_invoices`` issued. ``value`` is the larger ratio relative to its threshold.
+    with ≥ ``min_invoices`` issued. ``value`` is the larger ratio relative to its threshold. ``counts``:
+    :func:`void_red_counts` of the invoices when another engine has aggregated them.
     """
-    inv = invoice_frame(invoices)
-    s = pd.DataFrame({"seller": inv["seller_tax_id"], "void": inv["status"] == "void",
-                      "red": inv["amount_fen"].where(inv["amount_fen"] < 0, 0).abs(),
-                      "blue": inv["amount_fen"].where(inv["amount_fen"] > 0, 0)})
-    g = s.groupby("seller").agg(n=("void", "size"), voids=("void", "sum"), red=("red", "sum"), blue=("blue", "sum"))
+    g = void_red_counts(invoices) if counts is None else counts.copy()
     g["void_share"] = g["voids"] / g["n"]
     g["red_share"] = g["red"] / g["blue"].replace(0, np.nan)
     g["red_share"] = g["red_share"].fillna(0)
@@ -124,3 +122,13 @@ def void_red(
     g["evidence"] = [f"作废 {pct(v)}、红冲金额 {pct(r)}(阈值 {pct(void_ratio)} / {pct(red_ratio)})"
                      for v, r in zip(g["void_share"], g["red_share"], strict=True)]
     return make_signal("void_red", g[["value", "flag", "evidence", "void_share", "red_share"]])
+
+
+def void_red_counts(invoices: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """Per seller (index ``seller``, sorted): invoices ``n``, ``voids``, red-letter amount ``red`` and blue amount
+    ``blue`` (fen, from ``amount_fen``) — what :func:`void_red` judges."""
+    inv = invoice_frame(invoices)
+    s = pd.DataFrame({"seller": inv["seller_tax_id"], "void": inv["status"] == "void",
+                      "red": inv["amount_fen"].where(inv["amount_fen"] < 0, 0).abs(),
+                      "blue": inv["amount_fen"].where(inv["amount_fen"] > 0, 0)})
+    return s.groupby("seller").agg(n=("void", "size"), voids=("void", "sum"), red=("red", "sum"), blue=("blue", "sum"))

@@ -266,6 +266,7 @@ def run_detection(
     taxpayers: pa.Table | None = None,
     activity: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
     edges: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    void_red_counts: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     anomaly: Anomaly | None = None,
     **changes: Any,
 ) -> DetectionResult:
@@ -301,6 +302,8 @@ def run_detection(
         e.g. :class:`workbench.spark_engine.features.SparkActivity`).
     edges
         Another engine's seller→buyer edge table of the blue invoices (same result as :func:`invoice_edges`).
+    void_red_counts
+        Another engine's per-seller void / red-letter counts (same result as :func:`algorithms.shell.void_red_counts`).
     anomaly
         Another engine's application of the unsupervised risk model (:data:`algorithms.risk.Anomaly`, e.g.
         :class:`workbench.spark_engine.risk.SparkIsolation`: trained on a sample, applied in parallel).
@@ -362,7 +365,8 @@ def run_detection(
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
             sig_pass = hubs.pass_through_hub(inv, max_margin=p.pass_hub_margin, fdr=p.fdr, seed=seed)
             signals: list[Signal] = [
-                cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp, act=act), shell.void_red(inv),
+                cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp, act=act),
+                shell.void_red(inv, counts=None if void_red_counts is None else void_red_counts(inv)),
                 sig_hub, sig_items, amounts.near_limit(inv, tp),
                 amounts.benford(inv), amounts.amount_outliers(inv, tp), amounts.large_bursts(inv, tp),
                 amounts.duplicates(inv), sig_identity, sig_pass,

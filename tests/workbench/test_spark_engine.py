@@ -274,6 +274,22 @@ def test_spark_edges_equal_the_in_process_edge_table(spark: Any, generated: Path
     assert got["count"].dtype == local["count"].dtype and got["total_fen"].dtype == local["total_fen"].dtype
 
 
+def test_spark_void_red_counts_equal_the_in_process_ones(spark: Any, generated: Path) -> None:
+    from algorithms.shell import void_red, void_red_counts
+    from tests.helpers.detect_data import tables_from_generated
+    from workbench.spark_engine.features import SparkVoidRed
+
+    inv = tables_from_generated(generated)[0].to_pandas()
+    inv.loc[inv.index[:40:2], "status"] = "void"                          # a voided and a red-lettered share
+    inv.loc[inv.index[1:40:2], "amount_fen"] *= -1
+    local = void_red_counts(inv)
+    assert local["voids"].sum() >= 20 and local["red"].sum() > 0
+    got = SparkVoidRed(spark)(inv)
+    pd.testing.assert_frame_equal(got, local, check_exact=True, check_index_type=False)
+    assert list(got.dtypes) == list(local.dtypes)
+    pd.testing.assert_frame_equal(void_red(inv, counts=got).table, void_red(inv).table)
+
+
 def _model_matrix(rows: int, seed: int) -> np.ndarray:
     """A feature matrix like the risk model's: skewed columns, ties (counts), ten far-off rows at the top."""
     rng = np.random.default_rng(seed)

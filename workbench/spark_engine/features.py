@@ -5,7 +5,8 @@ silence before the data ends, age at the first invoice) is the base of the shell
 features. Here the invoice-sized work — two ``groupBy`` over the blue invoices (by seller, by buyer) and a
 full outer join — runs on Spark; only the per-taxpayer table comes back to the driver, with the values,
 order and column types of the in-process function (tested equal). The edge table (per seller→buyer pair:
-invoice count and total) is what the communities (Leiden) are built on: one ``groupBy`` of the invoices.
+invoice count and total) is what the communities (Leiden) are built on: one ``groupBy`` of the invoices. The
+void / red-letter counts per seller (the 作废/红冲 rule's input) are one ``groupBy`` of all invoices.
 """
 
 from __future__ import annotations
@@ -58,11 +59,27 @@ def spark_edges(df: DataFrame) -> pd.DataFrame:
     return e.astype({"count": "int64", "total_fen": "int64"})
 
 
-def invoices_to_spark(spark: SparkSession, invoices: pd.DataFrame) -> DataFrame:
-    """The pandas invoice table's columns the aggregations read, as a Spark DataFrame (times as UTC instants)."""
+def spark_void_red_counts(df: DataFrame) -> pd.DataFrame:
+    """:func:`algorithms.shell.void_red_counts` of the invoices in ``df`` (``seller_tax_id, status, amount_fen``):
+    one ``groupBy(seller)`` over every invoice — count, voided, red-letter and blue amounts — back on the driver."""
+    from pyspark.sql import functions as F
+
+    amount = F.col("amount_fen").cast("long")
+    g = (df.groupBy(F.col("seller_tax_id").cast("string").alias("seller"))
+         .agg(F.count(F.lit(1)).alias("n"),
+              F.sum(F.when(F.col("status") == "void", 1).otherwise(0)).cast("long").alias("voids"),
+              F.sum(F.when(amount < 0, -amount).otherwise(0)).cast("long").alias("red"),
+              F.sum(F.when(amount > 0, amount).otherwise(0)).cast("long").alias("blue"))
+         .orderBy("seller").toPandas().set_index("seller"))
+    return g.astype("int64")
+
+
+def invoices_to_spark(spark: SparkSession, invoices: pd.DataFrame, extra: tuple[str, ...] = ()) -> DataFrame:
+    """The pandas invoice table's columns the aggregations read (and ``extra`` ones), as a Spark DataFrame
+    (times as UTC instants)."""
     from algorithms._tables import localized
 
-    cols = ["seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status"]
+    cols = ["seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status", *extra]
     table = invoices[cols].copy()
     table["issued_at"] = localized(table["issued_at"]).dt.tz_convert("UTC")
     return spark.createDataFrame(table)
@@ -87,3 +104,13 @@ class SparkEdges:
 
     def __call__(self, invoices: pd.DataFrame) -> pd.DataFrame:
         return spark_edges(invoices_to_spark(self.spark, invoices))
+
+
+class SparkVoidRed:
+    """``shell.void_red_counts`` for :func:`workbench.detect.run_detection` (``void_red_counts=``), on Spark."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def __call__(self, invoices: pd.DataFrame) -> pd.DataFrame:
+        return spark_void_red_counts(invoices_to_spark(self.spark, invoices, ("amount_fen",)))

@@ -11,7 +11,7 @@ from graph.core.errors import ConfigError
 from graph.store import Store
 from workbench.detect import DetectionResult, run_detection
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
-from workbench.spark_engine.features import SparkActivity, SparkEdges
+from workbench.spark_engine.features import SparkActivity, SparkEdges, SparkVoidRed
 from workbench.spark_engine.risk import SAMPLE_ROWS, SparkIsolation
 from workbench.spark_engine.session import DEFAULT_MASTER, require_pyspark, spark_session
 from workbench.spark_engine.source import InputRows, checked_input, merged_taxpayers
@@ -55,7 +55,7 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
             run |= {"invoices": rows.invoices, "taxpayers": merged_taxpayers(store, rows.taxpayers)}
             engine["input"] = source
         result = run_detection(store, params, finder=finder, engine=engine, activity=SparkActivity(spark),
-                               edges=SparkEdges(spark), anomaly=SparkIsolation(spark, model_sample_rows), **run)
+                               edges=SparkEdges(spark), void_red_counts=SparkVoidRed(spark), anomaly=SparkIsolation(spark, model_sample_rows), **run)
     finally:
         if existing is None:
             spark.stop()
