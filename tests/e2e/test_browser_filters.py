@@ -20,8 +20,9 @@ def _query(page: Any) -> dict[str, list[str]]:
 
 
 def _filters(page: Any) -> tuple[list[str], float]:
-    """The rings list's kind chips and minimum score as the browser shows them."""
+    """The rings list's kind chips and minimum score as the browser shows them (once a chip is drawn)."""
     main = page.locator(MAIN)
+    main.locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]').first.wait_for(timeout=45_000)
     chips = main.locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]').evaluate_all(
         "els => els.map(e => e.getAttribute('aria-label'))")
     return chips, float(main.locator('[data-testid="stSliderThumbValue"]').first.inner_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers.paths import SOURCES
@@ -15,6 +16,23 @@ def test_nobody_signed_in_sees_only_the_sign_in_form(app_env: Demo) -> None:
     at = open_page(app_env, None)
     assert [t.label for t in at.text_input][:2] == ["用户名", "密码"]
     assert "总览" not in texts(at)
+
+
+def test_the_sign_in_form_opens_the_store_while_the_user_types(app_env: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store is opened when the form is drawn, not when 登录 is clicked (it was 1.1 s of the wait)."""
+    from workbench.ui import session, state
+
+    monkeypatch.setattr(session, "cookie", lambda name: None)   # a first visit: no session cookie to resume
+    opened: list[str] = []
+    real = state.open_store
+    monkeypatch.setattr(state, "open_store", lambda uri: opened.append(uri) or real(uri))
+    state.clear_store_cache()
+    at = open_page(app_env, None)
+    assert at.text_input(key="fapiao_sign_in_name").value == "" and opened == [app_env.uri]
+    at.text_input(key="fapiao_sign_in_name").input("investigator")
+    at.text_input(key="fapiao_sign_in_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert "总览" in texts(at) and opened == [app_env.uri]         # signing in reused it
 
 
 def test_sign_in_with_the_form_opens_the_overview(app_env: Demo) -> None:
@@ -65,3 +83,10 @@ def test_no_pages_folder_next_to_the_router() -> None:
     # session cookie, another navigation). Pages live in screens/.
     assert not (SOURCES / "workbench" / "ui" / "pages").exists()
     assert (SOURCES / "workbench" / "ui" / "screens" / "rings.py").is_file()
+
+
+def test_the_warm_up_imports_what_the_pages_need_and_survives_a_missing_module() -> None:
+    from workbench.ui import warmup
+
+    assert warmup.warm() == []
+    assert warmup.warm(("pandas", "no_such_module_fapiao")) == ["no_such_module_fapiao"]

@@ -150,3 +150,21 @@ def test_user_names_are_case_insensitive(store: Store) -> None:
     assert users.authenticate(store, "ZHANG.SAN", "password-123") is not None
     with pytest.raises(InvalidData, match="already exists"):
         users.create_user(store, "zhang.san", "password-456", ["admin"])
+
+
+def test_hashes_use_the_fast_owasp_setting_and_old_hashes_are_remade_at_sign_in(store: Store) -> None:
+    """argon2id at 46 MiB / 1 pass / 1 lane (sign-in was 0.75 s of argon2 with the library's default on
+    2 busy cores); a hash made with the old default still signs in, and is re-made with the new setting."""
+    from argon2 import PasswordHasher
+
+    users.create_user(store, "wangwu", "pass-word-1", ["investigator"])
+    rec = store.record(users.KIND, "wangwu")
+    assert rec is not None and "$m=47104,t=1,p=1$" in rec["password_hash"]
+    old = PasswordHasher().hash("pass-word-1")          # the library default the store held before
+    assert "$m=65536,t=3,p=4$" in old
+    users._update(store, "wangwu", password_hash=old)
+    assert users.authenticate(store, "wangwu", "pass-word-1") is not None
+    rec = store.record(users.KIND, "wangwu")
+    assert rec is not None and "$m=47104,t=1,p=1$" in rec["password_hash"]
+    assert users.authenticate(store, "wangwu", "pass-word-1") is not None
+    assert users.authenticate(store, "wangwu", "wrong") is None
