@@ -179,7 +179,8 @@ def read_documents(items: list[tuple[str, Path]], refused: Sequence[tuple[str, s
     unreadable = [(n + i + 1, f"{name}: {reason}") for i, (name, reason) in enumerate(bad)]
     review = [(n + len(bad) + i + 1, f"{name}: " + "; ".join(f"{f} {w}" for f, w in why.items()),
                {"file": name, "sha256": row[SHA_COLUMN], "fields": {c: row[c] for c in DOC_FIELDS}, "why": why,
-                "confidence": json.loads(row[CONF_COLUMN] or "{}"), "status": "open"})
+                "confidence": json.loads(row[CONF_COLUMN] or "{}"), "items": json.loads(row[ITEMS_COLUMN] or "[]"),
+                "status": "open"})
               for i, (name, row, why) in enumerate(held)]
     notes = [f"{n} e-invoice file(s) read, {len(bad)} refused"] if items or bad else []
     if held:

@@ -84,9 +84,13 @@ def approve(store: Store, user: User, sha: str, fields: dict[str, str], *, repor
 
         Evidence(evidence_dir(store)).index(f"review-{sha[:16]}", pa.array([key]), pa.array([sha]),
                                            pa.array([rec["file"]]))
-        with store.writer() as w:
+        from loaders.items import from_documents
+
+        lines = from_documents(pa.array([key]), pa.array([json.dumps(rec.get("items") or [], ensure_ascii=False)]))
+        with store.writer() as w:   # the item lines as read from the scan (the review corrects the invoice's fields)
             w.put_record(REVIEW_KIND, sha, {**rec, "status": "loaded", "key": key, "reviewed_by": user.username,
                                             "fields": merged})
+            w.item_lines(lines)
     return report
 
 

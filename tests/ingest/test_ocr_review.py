@@ -30,7 +30,11 @@ def _held(store: object, tmp: Path, tax_fen_read: int) -> tuple[str, dict[str, s
               "total_amount": yuan(inv.amount_fen + inv.tax_fen), "tax_rate": "13%"}
     with store.writer() as w:  # type: ignore[attr-defined]
         w.put_record(REVIEW_KIND, sha, {"file": "scan.png", "sha256": sha, "fields": fields, "status": "open",
-                                        "why": {"tax_amount": "amount + tax ≠ total"}, "confidence": {}})
+                                        "why": {"tax_amount": "amount + tax ≠ total"}, "confidence": {},
+                                        "items": [{"item_name": it.name, "item_code": it.code, "quantity": it.quantity,
+                                                   "unit_price": it.unit_price, "amount": yuan(it.amount_fen),
+                                                   "tax_rate": f"{it.rate_pct}%", "tax_amount": yuan(it.tax_fen)}
+                                                  for it in inv.items]})
     return sha, {"tax_amount": yuan(inv.tax_fen)}
 
 
@@ -44,6 +48,8 @@ def test_correction_loads_and_is_audited(tmp_path: Path) -> None:
         assert good.loaded == 1 and not open_reviews(store)
         key = store.record(REVIEW_KIND, sha)["key"]  # type: ignore[index]
         assert store.invoice(key) is not None
+        assert [(r["line"], r["item_name"], r["amount_fen"]) for r in store.item_lines(key).to_pylist()] == [
+            (n, it.name, it.amount_fen) for n, it in enumerate(sample(6).items, 1)]   # the scan's lines, stored
         [orig] = Evidence(evidence_dir(store)).originals(key)
         assert orig["sha256"] == sha
         events = [e for e in audit.events(store) if e.action == "ocr_review"]
