@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -266,17 +267,21 @@ def _strata(observed: pd.DataFrame, null: pd.DataFrame) -> list[tuple[npt.NDArra
 
 def null_statistics(
     inv: pd.DataFrame, ctx: LoopContext, *, copies: int = 2, seed: int = 0, max_invoices: int = 300_000,
-    min_loops: int = 0, max_copies: int = 20, finder: Callable[..., CycleSearch] | None = None, **search: Any,
+    min_loops: int = 0, max_copies: int = 20, finder: Callable[..., CycleSearch] | None = None,
+    cache: Path | None = None, **search: Any,
 ) -> pd.DataFrame:
     """:func:`loop_statistics` of the loops in ``copies`` shuffled copies of ``inv`` (the null model).
 
-    Each copy: buyers rewired within each month, then issue times permuted within each month (seeded by
-    ``seed`` and the copy number). The loop search (:func:`algorithms.cycles.temporal_cycles` with
+    Each copy: buyers rewired within each month, then issue times permuted within each month (each month's
+    shuffle seeded by ``seed``, the copy number and a fingerprint of that month's invoices, so a month whose
+    invoices did not change is shuffled the same way in every run: see :class:`_MonthSlices`). The loop search (:func:`algorithms.cycles.temporal_cycles` with
     ``search``) runs on a run of whole months holding at most ``max_invoices`` invoices, chosen at random:
     the statistics are local in time, so a slice of a large table gives the same null distribution for a
     fraction of the time. Relation counts and partner counts come from the whole shuffled copy; shared
     identifiers and youth from ``ctx`` (rewiring changes neither). ``finder`` replaces ``temporal_cycles`` with
-    an engine that finds the same loops (the Spark engine).
+    an engine that finds the same loops (the Spark engine). ``cache``: a folder where the in-process search of
+    each copy keeps its loops per time window (``null-<seed>-<copy>/``, see :mod:`algorithms.loop_cache`), so a
+    later run searches again only the windows of months whose invoices changed. Same result.
 
     More copies are made (up to ``max_copies``, and only while that can bring the null at least halfway to
     ``min_loops``: :func:`_worth_growing`) while the null holds fewer than ``min_loops`` loops: a
@@ -285,14 +290,14 @@ def null_statistics(
     :data:`NULL_PER_LOOP` null loops per loop found)."""
     from algorithms._tables import TZ, localized
     from algorithms.cycles import temporal_cycles
-    from algorithms.significance import rewire, shuffle_times
 
     parts: list[pd.DataFrame] = []
+    slices = _MonthSlices(inv)
     k = 0
     while k < copies or (k < max_copies and _worth_growing(sum(len(x) for x in parts), k, max_copies, min_loops)):
         rng = np.random.default_rng([seed, k])
+        shuffled = slices.shuffled(seed, k)
         k += 1
-        shuffled = shuffle_times(rewire(inv, rng=rng, period="month"), rng=rng)
         sub = shuffled
         if len(shuffled) > max_invoices:
             local = localized(shuffled["issued_at"]).dt.tz_convert(TZ)
@@ -305,11 +310,50 @@ def null_statistics(
             while first > 0 and counts[first - 1:last + 1].sum() <= max_invoices:
                 first -= 1
             sub = shuffled[(month >= months[first]) & (month <= months[last])]
-        found = (finder or temporal_cycles)(sub, **search).cycles
+        found = (finder(sub, **search) if finder is not None else
+                 temporal_cycles(sub, **search, cache=None if cache is None else cache / f"null-{seed}-{k - 1}")).cycles
         base = loop_context(shuffled)
         parts.append(loop_statistics(found, LoopContext(base.pair_counts, base.degree, base.seller_amounts,
                                                         ctx.shared, ctx.young)))
     return pd.concat(parts, ignore_index=True) if parts else loop_statistics([], ctx)
+
+
+class _MonthSlices:
+    """The invoice table cut into calendar months (Asia/Shanghai), each month's rows in an order that depends only
+    on their content (a hash of key, parties, time and total), with the month's content fingerprint."""
+
+    def __init__(self, inv: pd.DataFrame) -> None:
+        from algorithms._tables import TZ, epoch_seconds, localized
+        from algorithms.loop_cache import row_hashes
+
+        self.inv = inv
+        if len(inv) == 0:
+            self.groups: list[tuple[npt.NDArray[np.int64], list[int]]] = []
+            return
+        local = localized(inv["issued_at"]).dt.tz_convert(TZ)
+        month = np.asarray(local.dt.year * 12 + local.dt.month, dtype=np.int64)
+        ha, hb = row_hashes(inv["key"], inv["seller_tax_id"], inv["buyer_tax_id"], epoch_seconds(inv["issued_at"]),
+                            inv["total_fen"].to_numpy(dtype=np.float64))
+        order = np.lexsort((hb, ha, month))
+        cuts = np.flatnonzero(np.diff(month[order])) + 1
+        self.groups = []
+        for rows in np.split(order, cuts):
+            fp = [int(month[rows[0]]), len(rows), int(ha[rows].sum(dtype=np.uint64)), int(hb[rows].sum(dtype=np.uint64))]
+            self.groups.append((rows.astype(np.int64), fp))
+
+    def shuffled(self, seed: int, copy: int) -> pd.DataFrame:
+        """One null copy: per month, buyers rewired then times permuted among that month's invoices, with a random
+        stream seeded by (``seed``, ``copy``, the month's fingerprint)."""
+        from algorithms.significance import rewire, shuffle_times
+
+        if not self.groups:
+            return self.inv.copy()
+        parts = []
+        for rows, fp in self.groups:
+            rng = np.random.default_rng([seed, copy, *fp])
+            part = self.inv.iloc[rows]
+            parts.append(shuffle_times(rewire(part, rng=rng), rng=rng))
+        return pd.concat(parts, ignore_index=True)
 
 
 def _worth_growing(held: int, made: int, max_copies: int, min_loops: int) -> bool:

@@ -64,6 +64,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import igraph as ig
@@ -72,6 +73,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from algorithms import loop_cache
 from algorithms._tables import epoch_seconds, invoice_frame, localized
 from algorithms.cycles_kernels import search
 from graph.core.settings import usable_cpus
@@ -187,6 +189,7 @@ def temporal_cycles(
     orientation: str = BOTH,
     gate_ratio: float | None = None,
     budget: float | None = None,
+    cache: Path | None = None,
 ) -> CycleSearch:
     """Find time-ordered issuer→buyer loops of ``min_len..max_len`` taxpayers inside a window, in both orientations.
 
@@ -216,6 +219,9 @@ def temporal_cycles(
         follows at most ``budget`` hops and finds at most ``budget * LOOPS_PER_HOP`` loops (see
         :func:`_choose_gate`); the choice and its sampled trials are returned (``gate``, ``gate_trials``).
         None (and no gate given) = no gate.
+    cache
+        A folder for the data's loop instances per time window (:mod:`algorithms.loop_cache`): only the start
+        invoices of windows whose invoices changed since the cached search are searched again. Same result.
     statuses
         Invoice statuses that count as real trade (void and red-letter invoices do not).
     max_expansions
@@ -255,33 +261,53 @@ def temporal_cycles(
     amt = inv["total_fen"].to_numpy(dtype=np.float64)
     searches = ORIENTATION_SEARCHES[orientation]
     stats: dict[str, float] = {}
+    lo_len = {label: min_len if label == ALONG else max(min_len, 3) for label in searches}  # 2 members: once
+    fixed = max_drift is not None or gate_ratio is not None or budget is None
+    # with a cache and a gate known in advance only the changed windows' invoices are indexed (their components
+    # are those of all the invoices: a window's component depends only on the window's invoices)
+    inc = None if cache is None else _Incremental(cache, inv, tm, window, max_len)
+    if inc is not None and fixed:
+        factors0 = _fixed_factors(max_drift, gate_ratio)
+        inc.plan({label: _settings(window, factors0, lo_len[label], max_len, max_expansions, memo, reach, statuses)
+                  for label in searches})
+    rows = None if inc is None or not fixed else inc.rows
     indexes: dict[str, _Index] = {}
     for label in searches:
         # "against": the same search on the reversed invoices (buyer → seller) finds the loops whose
         # invoices are time-ordered against the invoice direction
         src, dst = (seller, buyer) if label == ALONG else (buyer, seller)
+        if rows is not None:
+            src, dst = src[rows], dst[rows]
         # the other orientation's index is this one's mirror: its components and lists are reused
-        indexes[label] = _prepare(src, dst, tm, amt, len(names), window,
-                                  indexes.get(AGAINST if label == ALONG else ALONG))
-    lo_len = {label: min_len if label == ALONG else max(min_len, 3) for label in searches}  # 2 members: once
+        indexes[label] = _prepare(src, dst, tm if rows is None else tm[rows], amt if rows is None else amt[rows],
+                                  len(names), window, indexes.get(AGAINST if label == ALONG else ALONG),
+                                  t0=None if inc is None else inc.t0)
     trials: tuple[GateTrial, ...] = ()
-    if max_drift is not None:
-        factors = (1.0 - float(max_drift), 1.0 + float(max_drift))
-        chosen: float | None = None
-    elif gate_ratio is not None or budget is None:
-        chosen = gate_ratio
-        factors = _ratio_factors(chosen)
+    if fixed or budget is None:
+        chosen = None if max_drift is not None else gate_ratio
+        factors = _fixed_factors(max_drift, gate_ratio)
     else:
         t_gate = time.perf_counter()
         chosen, trials = _choose_gate(indexes, lo_len, budget, max_len, max_expansions, memo, workers)
         factors = _ratio_factors(chosen)
         stats["gate_choice"] = time.perf_counter() - t_gate
+        if inc is not None:
+            inc.plan({label: _settings(window, factors, lo_len[label], max_len, max_expansions, memo, reach,
+                                       statuses) for label in searches})
     cycles: list[TemporalCycle] = []
     instances = truncated = kept = 0
     for label in searches:
         t_dir = time.perf_counter()
         ix = indexes[label]
-        found, counts = _search_all(ix, factors, lo_len[label], max_len, max_expansions, memo, workers, reach)
+        if inc is None:
+            found, counts = _search_all(ix, factors, lo_len[label], max_len, max_expansions, memo, workers, reach)
+        else:
+            def run(starts: I64, ix: _Index = ix, label: str = label) -> tuple[I64, list[int]]:
+                return _search_all(ix, factors, lo_len[label], max_len, max_expansions, memo, workers, reach,
+                                   starts=starts)
+
+            found, counts = inc.search(label, ix, run, subset=rows is not None)
+            stats |= inc.use[label].stats(label)
         t_search = time.perf_counter()
         cycles.extend(deduplicate(found, inv, seller, tm, label))
         done = time.perf_counter()
@@ -303,6 +329,66 @@ def temporal_cycles(
         cycles.sort(key=lambda c: (c.spread, c.span_days, c.orientation != ALONG, c.members))
     return CycleSearch(cycles, instances, n_inv, kept, truncated, time.perf_counter() - started, stats,
                        gate=chosen, gate_trials=trials)
+
+
+def _fixed_factors(max_drift: float | None, gate_ratio: float | None) -> tuple[float, float]:
+    """[lo_f, up_f] of a fixed drift gate, else of the ratio gate (None = no gate)."""
+    if max_drift is not None:
+        return 1.0 - float(max_drift), 1.0 + float(max_drift)
+    return _ratio_factors(gate_ratio)
+
+
+def _settings(window: int, factors: tuple[float, float], min_len: int, max_len: int, max_expansions: int,
+              memo: bool, reach: bool, statuses: Sequence[str]) -> dict[str, Any]:
+    """What a cached search depends on besides the invoices (the cache file's name is derived from it)."""
+    return {"window": window, "factors": [repr(f) for f in factors], "min_len": min_len, "max_len": max_len,
+            "max_expansions": max_expansions, "memo": memo, "reach": reach, "statuses": sorted(statuses)}
+
+
+class _Incremental:
+    """The search through the per-window cache in ``folder`` (see :mod:`algorithms.loop_cache`): per orientation
+    a :class:`loop_cache.Plan`; ``rows``: the invoices of the windows some orientation must search again (their
+    slots and the next ones), which is all an index needs when the gate is known in advance."""
+
+    def __init__(self, folder: Path, inv: pd.DataFrame, tm: I64, window: int, max_len: int) -> None:
+        self.folder, self.window, self.width = folder, window, max_len
+        self.t0 = loop_cache.grid_origin(int(tm.min()), window)
+        self.tm = tm
+        self.w_of = (tm - self.t0) // window
+        self.n_windows = int(self.w_of.max()) + 1
+        self.hashes = loop_cache.row_hashes(inv["key"], inv["seller_tax_id"], inv["buyer_tax_id"], tm,
+                                            inv["total_fen"].to_numpy(dtype=np.float64))
+        self.keys = pa.array(inv["key"].astype(str).to_numpy(), pa.string())
+        self.plans: dict[str, loop_cache.Plan] = {}
+        self.use: dict[str, loop_cache.CacheUse] = {}
+        self.rows: I64 | None = None
+
+    def plan(self, settings: dict[str, dict[str, Any]]) -> None:
+        for label, st in settings.items():
+            self.plans[label] = loop_cache.plan(self.folder / f"{loop_cache.settings_key(label, st)}.parquet",
+                                                w_of=self.w_of, t0=self.t0, window=self.window,
+                                                n_windows=self.n_windows, hashes=self.hashes, keys=self.keys,
+                                                width=self.width)
+        dirty = np.zeros(self.n_windows, dtype=bool)
+        for pl in self.plans.values():
+            dirty |= pl.dirty()
+        prev = np.maximum(self.w_of - 1, 0)
+        self.rows = np.flatnonzero(dirty[self.w_of] | (dirty[prev] & (self.w_of >= 1))).astype(np.int64)
+
+    def search(self, label: str, ix: _Index, run: loop_cache.Runner, *, subset: bool) -> tuple[I64, list[int]]:
+        """Loop rows (numbers of the rows of all invoices) of every start invoice, searched or read back
+        (``subset``: ``ix`` indexes only :attr:`rows`)."""
+        pl = self.plans[label]
+        dirty = pl.dirty()
+        start_w = (ix.tm[ix.start_edges] - self.t0) // self.window
+        found, counts, cut, n_todo = loop_cache.search_dirty(run, ix.start_edges, start_w, dirty)
+        if subset and self.rows is not None:                # an index over ``rows``: back to all rows
+            found = np.where(found >= 0, self.rows[np.maximum(found, 0)], -1)
+        searched = np.unique(start_w[dirty[start_w]]).tolist()
+        cut_abs = {int(pl.w_abs[w]): 0 for w in searched} | {int(pl.w_abs[w]): c for w, c in cut.items()}
+        rows, counts[0] = loop_cache.finish(pl, found, cut_abs, w_of=self.w_of, tm=self.tm, keys=self.keys)
+        self.use[label] = loop_cache.CacheUse(len(pl.current), len(set(pl.current) - pl.clean), n_todo)
+        return rows, counts
 
 
 def _ratio_factors(ratio: float | None) -> tuple[float, float]:
@@ -466,12 +552,13 @@ class _Index:
 
 
 def _prepare(src: I64, dst: I64, tm: I64, amt: npt.NDArray[np.float64], n: int, window: int,
-             mirror: _Index | None = None) -> _Index:
+             mirror: _Index | None = None, t0: int | None = None) -> _Index:
     """Window components, pruning and the kernel's lookup arrays of ``src → dst``. ``mirror``: the index of the
     same invoices reversed (``dst → src``), whose components, kept invoices and lists are reused: a graph and
     its reverse have the same strongly connected components, and one's outgoing lists are the other's incoming."""
     started = time.perf_counter()
-    t0 = int(tm.min())
+    # a calendar grid: an older invoice adds a window in front instead of moving every window's edges
+    t0 = loop_cache.grid_origin(int(tm.min()) if len(tm) else 0, window) if t0 is None else t0
     if mirror is not None:
         comp, keep = mirror.comp, mirror.keep
     else:

@@ -40,11 +40,12 @@ from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit
 from workbench.auth import User, allowed, require
+from workbench.incremental import incremental_cache
 
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.10"  # burst p-values refined against each unit's own null; .9 repeat_pairs; .8 pass-through hubs
+DETECTOR_VERSION = "2026.12.02.11"  # loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -268,6 +269,7 @@ def run_detection(
     edges: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     void_red_counts: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     anomaly: Anomaly | None = None,
+    incremental: bool = True,
     **changes: Any,
 ) -> DetectionResult:
     """Run every detector over the store's data and store the findings as one run.
@@ -307,6 +309,10 @@ def run_detection(
     anomaly
         Another engine's application of the unsupervised risk model (:data:`algorithms.risk.Anomaly`, e.g.
         :class:`workbench.spark_engine.risk.SparkIsolation`: trained on a sample, applied in parallel).
+    incremental
+        Reuse the loop search of time windows whose invoices did not change since the previous run, from the
+        workspace's cache (:mod:`workbench.incremental`; embedded workspaces, in-process search). Same findings
+        either way; False searches everything and leaves the cache alone.
     changes
         Fields of ``params`` to change, e.g. ``run_detection(store, seed=3, window_days=60)``.
 
@@ -338,9 +344,11 @@ def run_detection(
             tp = taxpayers.to_pandas()
             idf = ids.to_pandas()
         with st.stage("cycles"):
+            cache = incremental_cache(store) if incremental and finder is None else None
             if finder is None:
                 search = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len, max_drift=max_drift,
-                                         budget=None if p.cycle_budget is None else p.cycle_budget * 1e6)
+                                         budget=None if p.cycle_budget is None else p.cycle_budget * 1e6,
+                                         cache=cache)
                 # the null copies are searched with the same gate (the fixed one, or the one chosen for this data)
                 gate_kw: dict[str, Any] = ({"max_drift": max_drift} if max_drift is not None
                                            else {"gate_ratio": search.gate})
@@ -359,7 +367,7 @@ def run_detection(
             edge_table = invoice_edges(inv) if edges is None else edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
                                   null_copies=p.cycle_copies, finder=finder, window_days=window_days,
-                                  max_len=max_cycle_len, **gate_kw)
+                                  max_len=max_cycle_len, cache=cache, **gate_kw)
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -443,16 +451,17 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
 def score_cycles(
     cycles: list[TemporalCycle], inv: pd.DataFrame, tp: pd.DataFrame | None, idf: pd.DataFrame | None, *,
     act: pd.DataFrame | None = None, links: pd.DataFrame | None = None, fdr: float = DEFAULT_FDR, seed: int = 0,
-    null_copies: int = 2, finder: CycleFinder | None = None, **search: Any,
+    null_copies: int = 2, finder: CycleFinder | None = None, cache: Path | None = None, **search: Any,
 ) -> list[ScoredCycle]:
     """Score every loop against loops found by the same search (``search``: ``temporal_cycles`` keywords) in
     shuffled copies of the data, with its members' shared identifiers and youth; one loop per member set
-    (the more significant orientation). See :mod:`algorithms.cycle_scoring`."""
+    (the more significant orientation). ``cache``: where the null copies' searches keep their loops per time
+    window (:mod:`algorithms.loop_cache`). See :mod:`algorithms.cycle_scoring`."""
     if not cycles:
         return []
     ctx = cycle_scoring.loop_context(inv, act=act, links=links, strong_link=identity.STRONG_LINK)
     null = cycle_scoring.null_statistics(
-        inv, ctx, copies=null_copies, seed=seed, finder=finder,
+        inv, ctx, copies=null_copies, seed=seed, finder=finder, cache=cache,
         min_loops=min(cycle_scoring.MAX_NULL_LOOPS, cycle_scoring.NULL_PER_LOOP * len(cycles)), **search)
     available = cycle_scoring.available_components(inv, tp, idf)
     scored = cycle_scoring.score_loops(cycles, ctx, null, available, fdr=fdr)

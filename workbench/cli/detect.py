@@ -72,11 +72,15 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                    "taxpayer_scores.parquet (tiers and reasons) and run.json. Written into a hidden folder and "
                    "renamed only once the run has finished: a failed run leaves no folder named after a run.")
 @as_option("run_detection")
+@click.option("--incremental/--full", default=True, show_default=True,
+              help="In process on an embedded workspace: search for loops again only in the time windows whose "
+                   "invoices changed since the previous run (the workspace's cache/loops/; same findings), or "
+                   "search everything.")
 @json_option()
 @params_options
 def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: str, spark_master: str,
            spark_conf: dict[str, str], source: str | None, report_dir: Path | None, findings_out: Path | None,
-           as_user: str | None, as_json: bool, **options: Any) -> None:
+           as_user: str | None, incremental: bool, as_json: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -87,7 +91,9 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     boosting once investigators have recorded confirmed / false-positive dispositions).
 
     The run id is derived from the data and the options: re-running on unchanged data
-    replaces that run's findings. Afterwards the alert rules are evaluated (new high-risk
+    replaces that run's findings. Loops found in time windows whose invoices did
+    not change are read back from the workspace (--full searches everything;
+    the findings are the same). Afterwards the alert rules are evaluated (new high-risk
     taxpayers, new rings on watched taxpayers or open cases ...; see `fapiao alerts`). See docs/detection.md for every signal, option and threshold.
 
     \b
@@ -164,7 +170,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
             if busiest and not as_json:
                 console.print(busiest)
         else:
-            result = run_detection(store, params, progress=progress, **who)
+            result = run_detection(store, params, progress=progress, incremental=incremental, **who)
         raised = alerts.evaluate(store, actor=actor)
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
     table.add_column("stage")

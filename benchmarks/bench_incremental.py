@@ -1,0 +1,115 @@
+"""Incremental detection: a batch of invoices arrives; the incremental run against a full re-run, same process.
+
+\b
+    .venv/bin/python benchmarks/bench_incremental.py --size 100000
+    .venv/bin/python benchmarks/bench_incremental.py --size 1000000 --data /work/benchdata/1m --batch 1000
+
+The generator (``loaders.generate``, seed 0, ``size / 10`` taxpayers) writes ``size`` invoices (into ``--data``
+when given, reused later). ``--batch`` of them, drawn at random over the whole time span (so they arrive out of
+time order; ``--recent`` takes the latest instead), are held back: the others go into a fresh embedded workspace
+and are detected once (this fills the workspace's loop cache). Then the batch is stored and detection runs twice
+on the same data: incrementally (the cache) and in full (``incremental=False``), each followed by the alert rules'
+evaluation, as ``fapiao watch`` does. Prints wall and CPU seconds per stage of both, and whether their findings
+(rings: id, kind, members, invoices, score, evidence, details; taxpayer scores, tiers and reasons) are equal.
+Quote the ratio of one run, with the load (printed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers.detect_data import tables_from_generated  # noqa: E402
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _timed_run(store: Any, **kw: Any) -> tuple[Any, float, float, float, float]:
+    """(result, detect wall s, detect CPU s, alerts wall s, alerts CPU s)."""
+    from workbench import alerts
+    from workbench.detect import run_detection
+
+    w, c = time.perf_counter(), _cpu()
+    res = run_detection(store, **kw)
+    w1, c1 = time.perf_counter(), _cpu()
+    alerts.evaluate(store, actor="bench")
+    return res, w1 - w, c1 - c, time.perf_counter() - w1, _cpu() - c1
+
+
+def _findings(res: Any) -> tuple[Any, Any]:
+    rings = [(r.ring_id, r.kind, r.members, r.invoice_keys, r.score, r.evidence, r.details) for r in res.rings]
+    return rings, res.scores.to_pylist()
+
+
+@click.command()
+@click.option("--size", default=100_000, show_default=True, help="Invoices generated (taxpayers: size / 10).")
+@click.option("--batch", default=1_000, show_default=True, help="Invoices arriving in the batch.")
+@click.option("--recent", is_flag=True, help="The batch is the latest invoices (in time order), not a random draw.")
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Keep / reuse the generated files here.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the batch draw.")
+def main(size: int, batch: int, recent: bool, data: Path | None, seed: int) -> None:
+    """See the module text."""
+    import pyarrow as pa
+
+    from graph.embedded import EmbeddedStore
+    from loaders.generate import generate
+
+    folder = data or Path(tempfile.mkdtemp(prefix="incr-data-"))
+    if not (folder / "invoices.parquet").exists():
+        generate(folder, taxpayers=size // 10, invoices=size, seed=0)
+    inv, tp, ids = tables_from_generated(folder)
+    order = np.argsort(inv.column("issued_at").to_numpy(), kind="stable")
+    held = order[-batch:] if recent else np.random.default_rng(seed).choice(inv.num_rows, batch, replace=False)
+    mask = np.zeros(inv.num_rows, dtype=bool)
+    mask[held] = True
+    ws = Path(tempfile.mkdtemp(prefix="incr-ws-"))
+    store = EmbeddedStore(ws)
+    with store.writer() as w:
+        w.taxpayers(tp)
+        w.identifiers(ids)
+        w.invoices(inv.filter(pa.array(~mask)))
+    print(f"{inv.num_rows:,} invoices, batch {batch:,} ({'latest' if recent else 'random over the span'}); "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    _, w0, c0, _, _ = _timed_run(store)
+    print(f"first detection (fills the cache): {w0:.1f} s wall, {c0:.1f} CPU s", flush=True)
+    t = time.perf_counter()
+    with store.writer() as w:
+        w.invoices(inv.filter(pa.array(mask)))
+    print(f"batch stored: {time.perf_counter() - t:.2f} s; load {os.getloadavg()[0]:.1f}", flush=True)
+    inc, wi, ci, ai, aci = _timed_run(store)
+    full, wf, cf, af, acf = _timed_run(store, incremental=False)
+    print(f"load after: {os.getloadavg()[0]:.1f}")
+    print(f"{'stage':<12} {'incremental s':>14} {'full s':>10}")
+    for name, sec in full.run.stage_seconds.items():
+        print(f"{name:<12} {inc.run.stage_seconds.get(name, 0.0):>14.2f} {sec:>10.2f}")
+    print(f"{'detect':<12} {wi:>14.2f} {wf:>10.2f}   CPU s {ci:.2f} vs {cf:.2f}")
+    print(f"{'alerts':<12} {ai:>14.2f} {af:>10.2f}   CPU s {aci:.2f} vs {acf:.2f}")
+    print(f"{'total':<12} {wi + ai:>14.2f} {wf + af:>10.2f}   ratio {(wf + af) / max(wi + ai, 1e-9):.2f}x wall, "
+          f"{(cf + acf) / max(ci + aci, 1e-9):.2f}x CPU")
+    st = inc.cycle_stats
+    for label in ("along", "against"):
+        if f"{label}_cache_windows" in st:
+            print(f"{label}: windows searched again {st[f'{label}_cache_searched']:.0f} of "
+                  f"{st[f'{label}_cache_windows']:.0f}, start invoices {st[f'{label}_cache_starts_searched']:,.0f}")
+    print(f"loop search (data): incremental {st.get('search', 0.0):.2f} s, full {full.cycle_stats.get('search', 0):.2f} s")
+    same = _findings(inc) == _findings(full)
+    print(f"findings equal: {same} ({len(full.rings)} rings, run {full.run.run_id} / {inc.run.run_id})")
+    if not same:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
