@@ -6,8 +6,10 @@ loaded with the same rules, quarantine and report as ``fapiao load`` (audited as
 by the watcher's actor) and moved to ``done/`` (or ``failed/`` with a ``.error.txt`` beside it); reports go to
 ``reports/<file>-<time>/``. When a pass stored new invoices, detection runs once for the whole pass (several
 files dropped together cost one run), then the alert rules are evaluated and due e-mail / webhook deliveries
-sent. Detection is a full re-run: its nulls, FDR and risk model are global, so an exact result needs all the
-data (see docs/alerts.md, "Watching a folder"). Put files in place atomically (write elsewhere, then rename
+sent. Detection is incremental where that keeps it exact: the loop search is re-done only in the time windows the
+new invoices touch (the workspace's loop cache, :mod:`workbench.incremental`); the nulls' statistics, the FDR and
+the risk model run over all the data, so the findings equal a full run (docs/detection.md, "Incremental
+detection"). Put files in place atomically (write elsewhere, then rename
 into the folder) or make sure writing finishes within ``settle`` seconds.
 """
 
