@@ -6,6 +6,7 @@ more; one shared by very many, such as a registered-agent address, is ignored) �
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import igraph as ig
@@ -69,10 +70,13 @@ def identity_clusters(
     min_weight: float = STRONG_LINK,
     min_size: int = 2,
     links: pd.DataFrame | None = None,
+    components: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
 ) -> list[IdentityCluster]:
     """Connected components of the projection keeping links of weight ≥ ``min_weight``.
 
-    ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing them."""
+    ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing them;
+    ``components`` (edge ends as node numbers, node count → component number per node, ``0..k-1``) is another
+    engine's connected components (the Spark engine's); igraph's by default."""
     if links is None:
         links = identity_links(identifiers, max_sharing=max_sharing)
     links = links[links["weight"] >= min_weight]
@@ -80,8 +84,11 @@ def identity_clusters(
         return []
     codes, names = pd.factorize(pd.concat([links["a"], links["b"]], ignore_index=True))
     m = len(links)
-    g = ig.Graph(n=len(names), edges=list(zip(codes[:m].tolist(), codes[m:].tolist(), strict=True)))
-    memb = np.asarray(g.connected_components().membership, dtype=np.int64)
+    if components is None:
+        g = ig.Graph(n=len(names), edges=list(zip(codes[:m].tolist(), codes[m:].tolist(), strict=True)))
+        memb = np.asarray(g.connected_components().membership, dtype=np.int64)
+    else:
+        memb = np.asarray(components(codes[:m], codes[m:], len(names)), dtype=np.int64)
     sizes = np.bincount(memb)
     comp_weight = np.bincount(memb[codes[:m]], weights=links["weight"].to_numpy(dtype=float), minlength=len(sizes))
     # identifiers of every clustered company, grouped by cluster once (not one scan per cluster)

@@ -268,6 +268,7 @@ def run_detection(
     activity: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
     edges: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     void_red_counts: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    components: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
     anomaly: Anomaly | None = None,
     incremental: bool = True,
     **changes: Any,
@@ -306,6 +307,9 @@ def run_detection(
         Another engine's seller→buyer edge table of the blue invoices (same result as :func:`invoice_edges`).
     void_red_counts
         Another engine's per-seller void / red-letter counts (same result as :func:`algorithms.shell.void_red_counts`).
+    components
+        Another engine's connected components for the shared-identifier clusters
+        (:func:`algorithms.identity.identity_clusters`' ``components``).
     anomaly
         Another engine's application of the unsupervised risk model (:data:`algorithms.risk.Anomaly`, e.g.
         :class:`workbench.spark_engine.risk.SparkIsolation`: trained on a sample, applied in parallel).
@@ -360,7 +364,7 @@ def run_detection(
                 inv, PatternParams(null_copies=p.pattern_copies, fdr=p.pattern_fdr), seed=seed)
         with st.stage("identities"):
             links = identity.identity_links(idf)
-            clusters = identity.identity_clusters(idf, links=links)
+            clusters = identity.identity_clusters(idf, links=links, components=components)
             sig_identity = identity.shared_identity(idf, links=links)
         with st.stage("typologies"):
             act = shell.activity(inv, tp) if activity is None else activity(inv, tp)

@@ -290,6 +290,34 @@ def test_spark_void_red_counts_equal_the_in_process_ones(spark: Any, generated: 
     pd.testing.assert_frame_equal(void_red(inv, counts=got).table, void_red(inv).table)
 
 
+def test_spark_connected_components_are_igraphs(spark: Any) -> None:
+    import igraph as ig
+
+    from workbench.spark_engine.components import spark_components
+
+    rng = np.random.default_rng(4)
+    chain = np.arange(14)                                   # a long path: its far end needs 14 rounds
+    src = np.concatenate([chain[:-1], rng.integers(14, 60, 40), [60, 61, 61]])
+    dst = np.concatenate([chain[1:], rng.integers(14, 60, 40), [61, 60, 61]])   # both ways, a loop
+    n = 70                                                  # 62..69: nodes without edges
+    got = spark_components(spark, src, dst, n)
+    want = ig.Graph(n=n, edges=list(zip(src.tolist(), dst.tolist(), strict=True))).connected_components().membership
+    assert got.tolist() == pd.factorize(np.asarray(want))[0].tolist()
+    assert len(set(got.tolist())) > 10 and len(set(got[:14].tolist())) == 1
+    assert spark_components(spark, np.zeros(0), np.zeros(0), 0).tolist() == []
+
+
+def test_spark_identity_clusters_equal_the_in_process_ones(spark: Any, generated: Path) -> None:
+    from algorithms.identity import identity_clusters
+    from tests.helpers.detect_data import tables_from_generated
+    from workbench.spark_engine.components import SparkComponents
+
+    ids = tables_from_generated(generated)[2].to_pandas()
+    local = identity_clusters(ids)
+    assert len(local) >= 2 and max(len(c.members) for c in local) >= 3
+    assert identity_clusters(ids, components=SparkComponents(spark)) == local
+
+
 def _model_matrix(rows: int, seed: int) -> np.ndarray:
     """A feature matrix like the risk model's: skewed columns, ties (counts), ten far-off rows at the top."""
     rng = np.random.default_rng(seed)

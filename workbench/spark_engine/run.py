@@ -10,6 +10,7 @@ from algorithms.params import DetectionParams
 from graph.core.errors import ConfigError
 from graph.store import Store
 from workbench.detect import DetectionResult, run_detection
+from workbench.spark_engine.components import SparkComponents
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
 from workbench.spark_engine.features import SparkActivity, SparkEdges, SparkVoidRed
 from workbench.spark_engine.risk import SAMPLE_ROWS, SparkIsolation
@@ -55,7 +56,9 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
             run |= {"invoices": rows.invoices, "taxpayers": merged_taxpayers(store, rows.taxpayers)}
             engine["input"] = source
         result = run_detection(store, params, finder=finder, engine=engine, activity=SparkActivity(spark),
-                               edges=SparkEdges(spark), void_red_counts=SparkVoidRed(spark), anomaly=SparkIsolation(spark, model_sample_rows), **run)
+                               edges=SparkEdges(spark), void_red_counts=SparkVoidRed(spark),
+                               components=SparkComponents(spark), anomaly=SparkIsolation(spark, model_sample_rows),
+                               **run)
     finally:
         if existing is None:
             spark.stop()
