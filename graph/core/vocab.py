@@ -35,6 +35,14 @@ INVOICE_STATUSES: Labels = {
     "abnormal": ("异常", "abnormal"),
 }
 
+#: taxpayer status (纳税人状态)
+TAXPAYER_STATUSES: Labels = {
+    "normal": ("正常", "normal"),
+    "abnormal": ("非正常户", "abnormal"),
+    "deregistered": ("已注销", "deregistered"),
+    "absconded": ("走逃（失联）", "absconded"),
+}
+
 #: statuses of a blue (positive) invoice that still counts as trade: not void, not itself a red-letter one
 BLUE_STATUSES: tuple[str, ...] = ("normal", "out_of_control", "abnormal", "red_offset")
 

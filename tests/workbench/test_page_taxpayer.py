@@ -16,6 +16,7 @@ def test_profile_shows_facts_invoices_and_shared_identifiers(app_env: Demo) -> N
     received = sum(1 for i in app_env.invoices if i["buyer_tax_id"] == a)
     assert metrics["开出发票"] == str(issued) and metrics["取得发票"] == str(received)
     assert metrics["当前等级"] == "高风险"
+    assert metrics["状态"] == "正常"      # the status in words (was the code "normal")
     shared = at.dataframe[-1].value
     store = EmbeddedStore(app_env.path)
     idents = store.identifiers().to_pylist()

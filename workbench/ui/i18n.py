@@ -9,6 +9,7 @@ from graph.core.vocab import IDENTIFIER_KINDS as IDENTIFIER_KINDS
 from graph.core.vocab import INVOICE_STATUSES as INVOICE_STATUSES
 from graph.core.vocab import RING_KINDS as RING_KINDS
 from graph.core.vocab import ROLES as ROLES
+from graph.core.vocab import TAXPAYER_STATUSES as TAXPAYER_STATUSES
 from graph.core.vocab import TIERS
 
 LANGS: dict[str, str] = {"zh": "中文", "en": "English"}

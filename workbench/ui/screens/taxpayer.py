@@ -17,7 +17,7 @@ from workbench.fmt import day, money, plain
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
-from workbench.ui.i18n import IDENTIFIER_KINDS, TIER_NAMES, term, tr
+from workbench.ui.i18n import IDENTIFIER_KINDS, TAXPAYER_STATUSES, TIER_NAMES, term, tr
 from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -59,7 +59,7 @@ facts = {
     tr("行业", "Industry"): tp.industry or "",
     tr("地区", "Region"): region_name(tp.region),
     tr("开票限额", "Invoice limit"): money(tp.invoice_limit_fen) if tp.invoice_limit_fen is not None else "",
-    tr("状态", "Status"): tp.status or "",
+    tr("状态", "Status"): term(TAXPAYER_STATUSES, tp.status) if tp.status else "",
 }
 cols = st.columns(len(facts))
 for col, (label, value) in zip(cols, facts.items(), strict=True):
