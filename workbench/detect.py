@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, rule_null, shell, tiers
+from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, rule_null, shell, supervised, tiers
 from algorithms.communities import Community, communities
 from algorithms.cycle_scoring import ScoredCycle
 from algorithms.cycles import ORIENTATION_ZH, CycleSearch, TemporalCycle, temporal_cycles
@@ -45,7 +45,7 @@ from workbench.incremental import incremental_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.11"  # loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.02.12"  # supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -409,9 +409,10 @@ def run_detection(
         with st.stage("risk"):
             feats = build_features(inv, tp, signals, communities=comms, act=act,
                                    extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
-                                          found])
+                                          found, supervised.loop_features(scored, index),
+                                          supervised.amount_profile(b, index)])
             risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence,
-                                   anomaly=anomaly)
+                                   anomaly=anomaly, edges=edge_table)
         run = Run(run_id, datetime.now(TZ), params_used | (engine or {}) | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
                                                       "burst_window_days": round(burst_w, 3),

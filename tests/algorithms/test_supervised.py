@@ -1,0 +1,94 @@
+"""The supervised model's own inputs (algorithms.supervised) and how score_taxpayers uses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from algorithms.features import Features
+from algorithms.risk import _matrix, score_taxpayers
+from algorithms.supervised import Neighbours, amount_profile, label_vector, loop_features
+
+
+@dataclass(frozen=True)
+class _Loop:
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    cycle: _Loop
+    p_value: float
+    q_value: float
+    score: float
+
+
+def test_loop_features_keep_every_searched_loop_with_its_significance() -> None:
+    scored = [_Scored(_Loop(("A", "B", "C")), 0.01, 0.09, 0.8), _Scored(_Loop(("A", "D")), 0.3, 0.6, 0.4)]
+    t = loop_features(scored, pd.Index(["A", "B", "D", "E"]))
+    assert list(t.loc["A"]) == [2.0, 0.01, 0.09, 0.8]
+    assert list(t.loc["D"]) == [1.0, 0.3, 0.6, 0.4]
+    assert list(t.loc["E"]) == [0.0, 1.0, 1.0, 0.0]         # in no loop
+    assert list(loop_features([], pd.Index(["A"])).loc["A"]) == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_amount_profile_per_side_against_the_data() -> None:
+    b = pd.DataFrame({"seller": ["S"] * 3 + ["X"] * 17, "buyer": ["B"] * 20,
+                      "fen": [10.0, 100.0, 1000.0] + [1e6] * 17})
+    t = amount_profile(b, pd.Index(["S", "B", "Q"]))
+    assert t.loc["S", "sup_amt_out_min"] == 1.0 and t.loc["S", "sup_amt_out_median"] == 2.0
+    assert t.loc["S", "sup_amt_out_low_n"] == 1.0               # 10 fen is the data's lowest 5 %
+    assert t.loc["S", "sup_amt_in_min"] == -1.0                 # S buys nothing
+    assert t.loc["B", "sup_amt_in_max"] == 6.0 and t.loc["B", "sup_amt_out_min"] == -1.0
+    assert (t.loc["Q"].drop(["sup_amt_out_low_n", "sup_amt_in_low_n"]) == -1.0).all()
+
+
+def test_label_shares_never_read_a_taxpayers_own_or_a_hidden_label() -> None:
+    idx = pd.Index(["A", "B", "C", "D"])
+    edges = pd.DataFrame({"seller_tax_id": ["A", "A", "B", "C"], "buyer_tax_id": ["B", "C", "C", "A"],
+                          "total_fen": [100, 300, 50, 100]})
+    nb = Neighbours(edges, idx)
+    y = label_vector({"A": 1, "B": 0, "C": 1}, idx)
+    full = nb.label_shares(y)
+    # A's counterparties: B (0, 100 fen) and C (1, 400 fen)
+    assert full[0].tolist() == [1.0, 2.0, 0.5, 0.8, 1.0]
+    own_hidden = y.copy()
+    own_hidden[0] = np.nan
+    assert nb.label_shares(own_hidden)[0].tolist() == full[0].tolist()   # own label: not a feature
+    c_hidden = y.copy()
+    c_hidden[2] = np.nan
+    assert nb.label_shares(c_hidden)[0].tolist() == [0.0, 1.0, 0.0, 0.0, 0.5]
+    assert full[3].tolist() == [0.0] * 5                                 # D trades with nobody
+
+
+def _market(n_groups: int = 40) -> tuple[Features, pd.DataFrame, dict[str, int]]:
+    """Groups of 5 companies trading among themselves; whole groups are fraudulent. Their own features are noise:
+    only who they trade with tells them apart."""
+    rng = np.random.default_rng(0)
+    ids = [f"T{g:02d}{k}" for g in range(n_groups) for k in range(5)]
+    rows = [(f"T{g:02d}{k}", f"T{g:02d}{(k + j) % 5}", int(rng.integers(1, 100)))
+            for g in range(n_groups) for k in range(5) for j in (1, 2)]
+    edges = pd.DataFrame(rows, columns=["seller_tax_id", "buyer_tax_id", "total_fen"])
+    idx = pd.Index(ids, name="tax_id")
+    v = pd.DataFrame({"noise": rng.normal(size=len(ids)), "sup_noise": rng.normal(size=len(ids))}, index=idx)
+    labels = {t: int(int(t[1:3]) % 4 == 0) for t in ids}
+    return Features(v, pd.DataFrame(index=idx), pd.Series("x", index=idx)), edges, labels
+
+
+def test_confirmed_counterparties_inform_the_model_only_through_the_training_folds() -> None:
+    feats, edges, labels = _market()
+    with threadpool_limits(1):          # OpenMP threads spin on a busy machine (minutes instead of seconds)
+        blind = score_taxpayers(feats, labels=labels)
+        told = score_taxpayers(feats, labels=labels, edges=edges)
+    assert blind.cv_auc is not None and blind.cv_auc < 0.75           # noise alone
+    assert told.cv_auc is not None and told.cv_auc >= 0.95 and (told.cv_f1 or 0) >= 0.9
+    assert told.model == "gradient_boosting" and told.labels_used == len(labels)
+
+
+def test_supervised_only_columns_stay_out_of_the_isolation_forest() -> None:
+    feats, _, _ = _market()
+    assert _matrix(feats).shape[1] == 1
+    assert _matrix(feats, supervised=True).shape[1] == 2
