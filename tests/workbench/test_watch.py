@@ -43,6 +43,8 @@ def test_watch_loads_moves_detects_and_audits(tmp_path: Path) -> None:
     assert ("load", "file:batch1.jsonl", audit.cli_actor()) in acts
     assert ("import_failed", "file:broken.json", audit.cli_actor()) in acts
     assert ("detect", f"run:{doc['run_id']}", audit.cli_actor()) in acts
+    # detection on arrival is incremental: the run kept its loops per time window for the next pass
+    assert len(list((tmp_path / "ws" / "cache" / "loops").glob("loops-*.parquet"))) == 2
     again = runner.invoke(cli, ["watch", str(inbox), "--once", "--settle", "0", "--store", ws, "--json"])
     assert again.exit_code == 0 and again.output == ""                  # nothing new: no output, no run
 
