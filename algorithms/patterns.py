@@ -61,7 +61,7 @@ from scipy import sparse
 from algorithms._tables import DAY, TZ, epoch_seconds, invoice_frame, localized
 from algorithms.amounts import BLUE
 from algorithms.patterns_kernels import window_breadth
-from algorithms.patterns_refine import MonthPools, draws_needed, own_null
+from algorithms.patterns_refine import MIN_DRAWS, MonthPools, draws_needed, own_null
 from algorithms.significance import bh_fdr, empirical_pvalue, rewire, shuffle_times
 
 I64 = npt.NDArray[np.int64]
@@ -658,11 +658,20 @@ def _window_test(run: _Run, anchor: I64, cp: I64, t: I64, null_t: list[I64], bre
         a_sorted = anchor[order]
         c_lo = np.searchsorted(a_sorted, cand, side="left")
         c_hi = np.searchsorted(a_sorted, cand, side="right")
-        draws = draws_needed(len(units), len(widths), p.fdr, events=int((c_hi - c_lo).sum()))
+        # first MIN_DRAWS each; the units none of whose draws reached them (p at that floor) get as many
+        # draws as one discovery among all units needs, within the event budget
+        draws = min(MIN_DRAWS, draws_needed(len(units), len(widths), p.fdr, events=int((c_hi - c_lo).sum())))
         for u, lo, hi in zip(cand.tolist(), c_lo.tolist(), c_hi.tolist(), strict=True):
             best_p[u], best_w[u], typical[u] = own_null(order[lo:hi], cp, month, sd, run.pools(), widths,
                                                         obs[0][:, u], float(breadth[u]), min_stat, draws,
                                                         run.refine_rng)
+        floor = best_p[cand] <= len(widths) / (1 + draws) * (1 + 1e-9)
+        more = draws_needed(len(units), len(widths), p.fdr, events=int((c_hi - c_lo)[floor].sum()))
+        if floor.any() and more > draws:
+            for u, lo, hi in zip(cand[floor].tolist(), c_lo[floor].tolist(), c_hi[floor].tolist(), strict=True):
+                best_p[u], best_w[u], typical[u] = own_null(order[lo:hi], cp, month, sd, run.pools(), widths,
+                                                            obs[0][:, u], float(breadth[u]), min_stat, more,
+                                                            run.refine_rng)
         run.stats["own_null_units"] = run.stats.get("own_null_units", 0.0) + len(cand)
     return _WindowTest(units, best_p, best_w, typical, obs)
 

@@ -12,9 +12,10 @@ For the units that could be discoveries (pooled p ≤ the FDR) the p-value is re
 **own** null under the same model: each of its invoices gets an issue time drawn from the issue times of
 its calendar month (what the within-month shuffle does to it), many times over, and the statistic (the
 share of its busiest month's counterparties met within the window, capped at 1) is recomputed on each draw.
-p = (1 + draws at least as extreme) / (1 + draws), best over the windows, Bonferroni-corrected. The number
-of draws is what Benjamini–Hochberg needs to resolve one discovery among all units (units × windows ÷ FDR,
-twice over), within an event budget.
+p = (1 + draws at least as extreme) / (1 + draws), best over the windows, Bonferroni-corrected. Every
+candidate first gets MIN_DRAWS draws; the candidates that no draw reached (p at that floor: the real bursts)
+get as many as Benjamini–Hochberg needs to resolve one discovery among all units (units × windows ÷ FDR, twice
+over), within an event budget.
 """
 
 from __future__ import annotations
