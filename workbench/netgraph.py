@@ -29,6 +29,7 @@ from pyvis.network import Network
 
 from graph.core.model import Subgraph, Taxpayer
 from graph.core.vocab import TIERS
+from workbench import netclusters
 from workbench.fmt import money
 
 
@@ -339,6 +340,12 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
         strip, replay_js = _replay_parts(replay, lang)
         html = html.replace("<body>", "<body>" + strip, 1)
         script = script.replace("return network;", replay_js)
+    groups = {} if replay else netclusters.communities(
+        [n.id for n in nodes if not n.identifier], [(e.source, e.target) for e in kept_edges if not e.link], hl)
+    if groups:   # a large view: folded by community, the centre and highlighted nodes left out
+        strip, cluster_js = netclusters.cluster_parts(groups, lang)
+        html = html.replace("<body>", "<body>" + strip, 1)
+        script = script.replace("return network;", cluster_js)
     return html.replace("return network;", _PHYSICS_OFF.replace("return network;", script), 1)
 
 

@@ -74,7 +74,8 @@ def test_a_400_node_view_draws_in_under_two_seconds(page: Any, tmp_path: Path) -
     html.write_text(netgraph.network_html(nodes, edges, highlight=["t0"]), encoding="utf-8")
     t0 = time.perf_counter()
     page.goto(html.as_uri())
-    page.wait_for_function("() => typeof network !== 'undefined' && network.body.nodeIndices.length === 400")
+    page.wait_for_function("() => typeof network !== 'undefined' && nodes.length === 400 "
+                           "&& network.body.nodeIndices.length > 0")
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     seconds = time.perf_counter() - t0
     labelled = page.evaluate("() => nodes.get().filter(n => n.label.trim()).length")
@@ -86,3 +87,45 @@ def test_a_400_node_view_draws_in_under_two_seconds(page: Any, tmp_path: Path) -
     assert seconds < 2.0, seconds
     assert labelled == netgraph.LABEL_TOP + 0 or labelled <= netgraph.LABEL_TOP + 1
     assert abs(centre["x"] - size[0] / 2) < 10 and abs(centre["y"] - size[1] / 2) < size[1] * 0.15
+
+
+def _large(tmp_path: Path) -> Path:
+    """The 400-node ego network of the test above, as a page."""
+    from workbench import netgraph
+
+    nodes = [netgraph.NetNode(f"t{i}", f"企业{i}", ("high", "medium", "low", None)[i % 4]) for i in range(400)]
+    edges = [netgraph.NetEdge("t0", f"t{i}", 1_000_000 * i) for i in range(1, 20)]
+    edges += [netgraph.NetEdge(f"t{1 + i % 19}", f"t{i}", 10_000 * i) for i in range(20, 400)]
+    edges += [netgraph.NetEdge(f"t{i}", f"t{(i * 7) % 380 + 20}", 5_000) for i in range(20, 400, 3)]
+    html = tmp_path / "large.html"
+    html.write_text(netgraph.network_html(nodes, edges, highlight=["t0"]), encoding="utf-8")
+    return html
+
+
+VISIBLE = "() => network.body.nodeIndices.slice()"
+
+
+def test_a_large_view_is_folded_by_community_and_unfolds(page: Any, tmp_path: Path) -> None:
+    page.goto(_large(tmp_path).as_uri())
+    page.wait_for_function("() => window.fapiaoFolded === true")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    folded = page.evaluate(VISIBLE)
+    clusters = [i for i in folded if i.startswith("cluster:")]
+    assert len(clusters) >= 2 and len(folded) < 200 and "t0" in folded       # the centre is never folded
+    size = page.evaluate("() => [document.querySelector('#mynetwork').clientWidth, "
+                         "document.querySelector('#mynetwork').clientHeight]")
+    centre = page.evaluate("() => network.canvasToDOM(network.getPositions(['t0']).t0)")
+    assert abs(centre["x"] - size[0] / 2) < 10 and abs(centre["y"] - size[1] / 2) < size[1] * 0.15
+    page.screenshot(path=str(ARTIFACTS / "network-400-folded.png"))
+    target = clusters[0]
+    box = page.evaluate("(id) => { const r = document.querySelector('#mynetwork canvas').getBoundingClientRect();"
+                        " const p = network.canvasToDOM(network.getPositions([id])[id]);"
+                        " return [r.left + p.x, r.top + p.y]; }", target)
+    page.mouse.click(box[0], box[1])                                         # click a hexagon: it unfolds
+    page.wait_for_function("(id) => !network.body.nodeIndices.includes(id)", arg=target)
+    assert len(page.evaluate(VISIBLE)) > len(folded)
+    page.get_by_role("button", name="全部展开").click()
+    assert len(page.evaluate(VISIBLE)) == 400
+    page.get_by_role("button", name="按社区折叠").click()
+    assert sorted(page.evaluate(VISIBLE)) == sorted(folded)
+    assert abs(page.evaluate("() => network.canvasToDOM(network.getPositions(['t0']).t0)")["x"] - centre["x"]) < 1

@@ -80,3 +80,19 @@ def test_network_html_speaks_the_language_asked_for_without_streamlit() -> None:
     assert "未评分" in zh and "unscored" not in zh and tooltip("2 张发票, ¥1,234.56") in zh
     assert "unscored" in en and "未评分" not in en and tooltip("2 invoices, ¥1,234.56") in en
     assert [r[2] for r in netgraph.legend_items(lang="en")][:3] == ["high", "medium", "low"]
+
+
+def test_large_views_are_folded_by_community_and_the_centre_never_is() -> None:
+    from workbench import netclusters, netgraph
+
+    ids = [f"t{i}" for i in range(90)]
+    edges = [netgraph.NetEdge(f"t{i}", f"t{j}", 100) for i in range(1, 90) for j in range(i + 1, 90)
+             if (i - 1) // 30 == (j - 1) // 30]                                  # three cliques of 30 (t1..t89)
+    edges += [netgraph.NetEdge("t0", f"t{i}", 100) for i in (1, 31, 61)]        # the centre touches each
+    groups = netclusters.communities(ids, [(e.source, e.target) for e in edges], {"t0"})
+    assert "t0" not in groups and len(set(groups.values())) == 3 and len(groups) == 89
+    html = netgraph.network_html([netgraph.NetNode(t, t) for t in ids], edges, highlight=["t0"])
+    assert "fapiaoFold" in html and "按社区折叠" in html
+    small = netgraph.network_html([netgraph.NetNode(t, t) for t in ids[:50]], edges, highlight=["t0"])
+    assert "fapiaoFold" not in small                                             # 60 or fewer: drawn open
+    assert netclusters.communities(ids[:60], [(e.source, e.target) for e in edges]) == {}
