@@ -99,6 +99,10 @@ class DetectionParams:
                                         "output and input value (share of the larger) for its timing to be "
                                         "tested against the data's own calendar (significant at --fdr).",
                                    zh="过票中转进销金额差上限(比例)")
+    pass_hub_days: float = param(45.0, flag="--pass-hub-days", lo=1.0, hi=3650.0, stage="typologies",
+                                 help="Pass-through hubs: a significant hub is flagged only when its input and "
+                                      "output are at most this many days apart (value-weighted Wasserstein distance).",
+                                 zh="过票中转进销时间错配上限(天)")
     seed: int = param(0, flag="--seed", lo=0, stage="all",
                       help="Seed of community detection, null models and the models: same data + options + seed "
                            "= same findings.",

@@ -375,7 +375,8 @@ def run_detection(
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
-            sig_pass = hubs.pass_through_hub(inv, max_margin=p.pass_hub_margin, fdr=p.fdr, seed=seed)
+            sig_pass = hubs.pass_through_hub(inv, max_margin=p.pass_hub_margin, max_days=p.pass_hub_days,
+                                             fdr=p.fdr, seed=seed)
             signals: list[Signal] = [
                 cycle_signal([sc.cycle for sc in flagged_cycles]), shell.shell(inv, tp, act=act),
                 shell.void_red(inv, counts=None if void_red_counts is None else void_red_counts(inv)),

@@ -85,6 +85,14 @@ def test_margin_and_holding_time_bound_the_candidates() -> None:
     assert list(sig.flagged.index) == ["HUB"]
 
 
+def test_a_significant_hub_is_flagged_only_within_max_days() -> None:
+    table = pd.DataFrame(_null_market() + _planted())
+    row = hubs.pass_through_hub(table).table.loc["HUB"]
+    strict = hubs.pass_through_hub(table, max_days=row["mismatch_days"] - 1).table.loc["HUB"]
+    assert row["flag"] and row["mismatch_days"] <= 45
+    assert strict["qvalue"] == row["qvalue"] <= 0.05 and not strict["flag"]     # same test, outside the bound
+
+
 def test_silent_without_amounts_or_times() -> None:
     table = pd.DataFrame(_null_market() + _planted())
     assert len(hubs.pass_through_hub(table.drop(columns=["total_fen"])).table) == 0
