@@ -218,15 +218,19 @@ def labelled(nodes: Sequence[NetNode], edges: Sequence[NetEdge], highlight: Coll
     return set(highlight) | set(top) | {n.id for n in nodes if n.identifier}
 
 
-def legend_items(*, highlight: bool = True, identifiers: bool = False, lang: str = "zh") -> list[tuple[str, str, str]]:
-    """(kind, colour, text) rows of the canvas legend (the border and the
-    identifier rows only when the view has such nodes), in ``lang`` ("zh" or "en")."""
+def legend_items(*, highlight: bool = True, identifiers: bool = False, folded: bool = False,
+                 lang: str = "zh") -> list[tuple[str, str, str]]:
+    """(kind, colour, text) rows of the canvas legend (the border, identifier and folded-community rows only
+    when the view has such nodes), in ``lang`` ("zh" or "en")."""
     rows = [("dot", TIER_COLOURS[t], _tier(lang, t)) for t in ("high", "medium", "low")]
     rows.append(("dot", UNSCORED_COLOUR, _t(lang, "未评分", "unscored")))
     if highlight:
         rows.append(("ring", HIGHLIGHT_BORDER, _t(lang, "粗边框：中心 / 团伙成员", "thick border: centre / ring member")))
     if identifiers:
         rows.append(("box", IDENTIFIER_COLOUR, _t(lang, "共用的身份信息", "shared identifier")))
+    if folded:
+        rows.append(("hexagon", netclusters.CLUSTER_COLOUR, _t(lang, "六边形：折叠的社区（点击展开）",
+                                                                "hexagon: a folded community (click to unfold)")))
     rows.append(("line", "#7f8c8d", _t(lang, "箭头：开票方向，线宽：金额；圆点大小：交易额",
                                        "arrow: invoice direction, width: amount; dot size: volume")))
     return rows
@@ -247,6 +251,8 @@ _LEGEND_JS = """
                   if (r[0] === "dot") { ctx.beginPath(); ctx.arc(22, y, 6, 0, 2 * Math.PI); ctx.fill(); }
                   else if (r[0] === "ring") { ctx.lineWidth = 3; ctx.beginPath(); ctx.arc(22, y, 6, 0, 2 * Math.PI); ctx.stroke(); }
                   else if (r[0] === "box") { ctx.fillRect(16, y - 6, 12, 12); }
+                  else if (r[0] === "hexagon") { ctx.beginPath(); for (var a = 0; a < 6; a++) {
+                    ctx.lineTo(22 + 7 * Math.cos(Math.PI / 3 * a), y + 7 * Math.sin(Math.PI / 3 * a)); } ctx.fill(); }
                   else { ctx.lineWidth = 3; ctx.beginPath(); ctx.moveTo(14, y); ctx.lineTo(30, y); ctx.stroke(); }
                   ctx.fillStyle = "#333"; ctx.textBaseline = "middle"; ctx.fillText(r[2], 36, y);
                 });
@@ -332,16 +338,16 @@ def network_html(nodes: Sequence[NetNode], edges: Sequence[NetEdge], *, height: 
     html = net.generate_html(notebook=False)
     html = _CDN_TAGS.sub("", html)
     html = _EMPTY_HEADING.sub("", html)
+    groups = {} if replay else netclusters.communities(
+        [n.id for n in nodes if not n.identifier], [(e.source, e.target) for e in kept_edges if not e.link], hl)
     legend = json.dumps(legend_items(highlight=bool(hl & known), identifiers=any(n.identifier for n in nodes),
-                                     lang=lang),
+                                     folded=bool(groups), lang=lang),
                         ensure_ascii=False).replace("<", "\\u003c")
     script = _LEGEND_JS % legend
     if replay:
         strip, replay_js = _replay_parts(replay, lang)
         html = html.replace("<body>", "<body>" + strip, 1)
         script = script.replace("return network;", replay_js)
-    groups = {} if replay else netclusters.communities(
-        [n.id for n in nodes if not n.identifier], [(e.source, e.target) for e in kept_edges if not e.link], hl)
     if groups:   # a large view: folded by community, the centre and highlighted nodes left out
         strip, cluster_js = netclusters.cluster_parts(groups, lang)
         html = html.replace("<body>", "<body>" + strip, 1)

@@ -92,7 +92,7 @@ def test_large_views_are_folded_by_community_and_the_centre_never_is() -> None:
     groups = netclusters.communities(ids, [(e.source, e.target) for e in edges], {"t0"})
     assert "t0" not in groups and len(set(groups.values())) == 3 and len(groups) == 89
     html = netgraph.network_html([netgraph.NetNode(t, t) for t in ids], edges, highlight=["t0"])
-    assert "fapiaoFold" in html and "按社区折叠" in html
+    assert "fapiaoFold" in html and "按社区折叠" in html and "六边形：折叠的社区（点击展开）" in html
     small = netgraph.network_html([netgraph.NetNode(t, t) for t in ids[:50]], edges, highlight=["t0"])
-    assert "fapiaoFold" not in small                                             # 60 or fewer: drawn open
+    assert "fapiaoFold" not in small and "六边形" not in small                   # 60 or fewer: drawn open
     assert netclusters.communities(ids[:60], [(e.source, e.target) for e in edges]) == {}
