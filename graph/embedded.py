@@ -125,6 +125,9 @@ def _ring_from_row(row: tuple[Any, ...]) -> Ring:
                 details=json.loads(details) if details else {})
 
 
+_MAX_CURSORS = 64     # read cursors kept per database (one per concurrent reader)
+
+
 class _Database:
     """Opens the DuckDB file on demand, shares it within the process, releases it when idle."""
 
@@ -150,6 +153,11 @@ class _Database:
         self.opened_at = 0.0
         self.generation = 0          # how many times this process opened the database (indexes may differ since)
         self.ready: list[tuple[Any, ...]] = []   # META_READY as this process left it after preparing the schema
+        # cursors of `con` for short reads that need not wait for `lock` (held through a writer's transaction):
+        # DuckDB gives each its own snapshot of the last commit; closed before `con` is
+        self.cursors: list[duckdb.DuckDBPyConnection] = []
+        self.reading = 0
+        self.readers = threading.Condition()
 
     def _waiters(self) -> list[tuple[int, str]]:
         """(announced at, pid) of the other live processes waiting, first come first; entries of dead ones go."""
@@ -299,6 +307,38 @@ class _Database:
                     else:
                         self._release_later()
 
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one short read that does not wait for a writer holding ``use()`` (an open transaction,
+        an audit flush): it reads the last committed state. The cursors are kept for the next read while the
+        database stays open; the first read (or one after the database was released) goes through ``use()``."""
+        with self.readers:
+            con = self.con
+            cur = self.cursors.pop() if con is not None and self.cursors else None
+            if cur is not None:
+                self.reading += 1
+        if cur is None:         # none ready: read the slow way, and leave a cursor for the next read
+            with self.use() as con:
+                try:
+                    yield con
+                finally:
+                    with self.readers:
+                        if self.con is con and len(self.cursors) < _MAX_CURSORS:
+                            self.cursors.append(con.cursor())
+            return
+        try:
+            yield cur
+        finally:
+            with self.readers:
+                self.reading -= 1
+                if self.con is con:
+                    self.cursors.append(cur)
+                    cur = None
+                self.readers.notify_all()
+            if cur is not None:
+                cur.close()
+            self.last_used = time.monotonic()
+
     def _release_later(self) -> None:
         if self.linger_s <= 0:
             self._release()
@@ -325,7 +365,13 @@ class _Database:
 
     def _release(self) -> None:
         if self.con is not None:
-            con, self.con = self.con, None
+            with self.readers:      # no new reads on it; the running ones finish first (they are short)
+                con, self.con = self.con, None
+                while self.reading:
+                    self.readers.wait()
+                cursors, self.cursors = self.cursors, []
+            for cur in cursors:
+                cur.close()
             con.close()
 
     def close(self) -> None:
@@ -445,13 +491,18 @@ class EmbeddedStore(Store):
         return self._with_keys("identifiers", q.IDENTIFIERS_IN, tax_ids, schema.IDENTIFIERS)
 
     def invoice(self, key: str) -> Invoice | None:
-        with self._con("invoice") as con:
-            self._ensure_key_index(con)
-            row = next((r for r in con.execute(q.INVOICE_BY_HASH, [key]).fetchall() if r[0] == key), None)
-            if row is None:
-                return None
-            parties = {pid: (tax_id, name) for pid, tax_id, name in
-                       con.execute(q.PARTIES_BY_PID, [row[4], row[5]]).fetchall()}
+        if self._key_index != self._db.generation:
+            with self._con("invoice") as con:
+                self._ensure_key_index(con)
+        try:
+            with self._db.read() as cur:    # does not wait for a writer's open transaction (查验 under load)
+                row = next((r for r in cur.execute(q.INVOICE_BY_HASH, [key]).fetchall() if r[0] == key), None)
+                if row is None:
+                    return None
+                parties = {pid: (tax_id, name) for pid, tax_id, name in
+                           cur.execute(q.PARTIES_BY_PID, [row[4], row[5]]).fetchall()}
+        except duckdb.Error as e:
+            raise QueryError("invoice", str(e)) from e
         if row[4] not in parties or row[5] not in parties:
             return None
         return _invoice_from_row((*row[:4], *parties[row[4]], *parties[row[5]], *row[6:]))

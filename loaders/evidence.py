@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,18 @@ class Evidence:
             if not side.exists():
                 side.write_text(json.dumps({"sha256": sha, **meta}, ensure_ascii=False, indent=1), encoding="utf-8")
         return sha
+
+    def keep_bytes(self, data: bytes, *, meta: dict[str, Any] | None = None) -> str:
+        """Store ``data`` (an original received in memory, e.g. an API request body) like :meth:`keep`."""
+        sha = hashlib.sha256(data).hexdigest()
+        dest = self.path_of(sha)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f"{sha}.{os.getpid()}.{threading.get_ident()}.part")
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o400)
+            os.replace(tmp, dest)
+        return self.keep(dest, sha=sha, meta=meta)
 
     def index(self, load_id: str, keys: pa.Array, shas: pa.Array, sources: pa.Array) -> Path | None:
         """Record which original each loaded invoice came from (one Parquet file per load)."""

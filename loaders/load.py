@@ -35,7 +35,7 @@ from loaders.items import reason as item_reason
 from loaders.items import sheet_keys as item_sheet_keys
 from loaders.mapping import ALT_NUMBER, REMARKS, load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
-from loaders.read import RawBatch, read_all, read_batches
+from loaders.read import RawBatch, drop_summary_rows, read_all, read_batches
 from loaders.rules import RULES, InvoiceValidator, Issue, describe
 
 EXAMPLES_PER_RULE = 3
@@ -332,11 +332,33 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         kernels.wait_for_warm_up()
 
 
+def load_table(store: Store, table: pa.Table, *, label: str, report_dir: Path,
+               originals: dict[str, tuple[str, str]] | None = None,
+               skipped_records: list[np.ndarray] | None = None) -> LoadReport:
+    """Load invoice rows already in memory: ``table`` of text columns (source headers, as a file's), checked
+    and stored by the same pipeline as :func:`load_files` reading a file of these rows (one batch, records
+    numbered from 1, the same trailing 合计 handling, quarantine, warnings and report). Nothing is written to
+    disk but the report folder: no file round trip.
+
+    ``originals`` maps invoice keys (``schema.invoice_key`` of the raw code and number) to the
+    ``(sha256, name)`` of the original they came from, kept by the caller with
+    :meth:`loaders.evidence.Evidence.keep_bytes`; loaded invoices are indexed to them as evidence."""
+    kernels.warm_up_in_background()
+    try:
+        source = drop_summary_rows(iter([RawBatch(table, 1, [], 1.0)]))
+        return _load(store, Path(label), taxpayers=None, mapping=None, encoding=None, sheet=None,
+                     report_dir=report_dir, map_pairs=(), progress=False, batch_rows=None, threads=1,
+                     source=source, label=label, skipped_records=skipped_records, documents=originals)
+    finally:
+        kernels.wait_for_warm_up()
+
+
 def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mapping: Path | dict[str, str] | None,
           encoding: str | None, sheet: str | None, report_dir: Path | None, progress: bool,
           map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None,
           source: Iterator[RawBatch] | None = None, label: str | None = None,
-          keep_originals: bool = True, skipped_records: list[np.ndarray] | None = None) -> LoadReport:
+          keep_originals: bool = True, skipped_records: list[np.ndarray] | None = None,
+          documents: dict[str, tuple[str, str]] | None = None) -> LoadReport:
     started = time.perf_counter()
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
@@ -383,7 +405,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         Path(invoices), encoding=encoding, sheet=sheet, dictionary=low_cardinality,
         **({"batch_rows": batch_rows} if batch_rows else {}))
     loaded: list[pa.Array] = []
-    documents: dict[str, tuple[str, str]] = {}   # invoice key → (sha256, file) of e-invoice rows
+    documents = dict(documents or {})   # invoice key → (sha256, file) of e-invoice rows (and in-memory originals)
     if workers > 1:
         batches = _prefetch(batches)
     quarantine: QuarantineWriter | None = None

@@ -103,7 +103,7 @@ def test_upload_unknown_type_and_content_type(api: Api) -> None:
         body = problem(c.post("/invoices", files={"file": ("x.csv", b"invoice_number\n1\n")}), 422)
         assert "missing required" in str(body["detail"]) and "upload" not in str(body["detail"])
         problem(c.post("/invoices", files={"file": ("x.exe", b"MZ")}), 415)
-        problem(c.post("/invoices", content=b"a,b", headers={"content-type": "text/csv"}), 415)
+        problem(c.post("/invoices", content=b"<a/>", headers={"content-type": "application/xml"}), 415)
     assert api.store.counts().invoices == before and loads_dirs(api) == dirs
 
 
@@ -192,6 +192,11 @@ def test_get_invoice_and_verify(api: Api) -> None:
         ok = c.post("/invoices/verify", json={"number": inv["number"], "code": inv["code"], "issue_date": day,
                                               "amount": amount}).json()
         assert ok["result"] == "consistent" and ok["status"] == "normal" and ok["invoice"]["key"] == inv["key"]
+        as_query = {"number": inv["number"], "code": inv["code"], "issue_date": day, "amount": amount}
+        assert c.get("/invoices/verify", params=as_query).json() == ok       # the same 查验 as a GET
+        assert c.get("/invoices/verify", params={**as_query, "amount": "1.00"}).json()["result"] == "inconsistent"
+        problem(c.get("/invoices/verify", params={**as_query, "code": None}), 422)
+        problem(c.get("/invoices/verify", params={**as_query, "issue_date": "2024-13-01"}), 422)
         total = c.post("/invoices/verify", json={"number": inv["number"], "code": inv["code"], "issue_date": day,
                                                  "amount": f"{int(inv['total_fen']) / 100:.2f}"}).json()  # type: ignore[call-overload]
         assert total["result"] == "consistent"

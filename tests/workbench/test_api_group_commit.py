@@ -10,14 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
 from graph.core.errors import InvalidData
 from graph.embedded import EmbeddedStore
 from graph.store import Store
+from loaders.evidence import Evidence, evidence_dir
+from loaders.load import load_table
 from workbench.api import group_commit
-from workbench.api.group_commit import GroupCommit, load_group
+from workbench.api.group_commit import Batch, GroupCommit
+from workbench.api.models import invoice_table, rows_table
 from workbench.api.problems import Problem
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -36,6 +38,15 @@ def _batches() -> list[list[dict[str, Any]]]:
             [bad[1], *rows[6:12], rows[0], changed],               # B: bad first, six new, A's row again, a conflict
             [bad[2]],                                              # C: only a bad row
             rows[2:4]]                                             # D: a re-send of part of A
+
+
+def _batch(rows: list[dict[str, Any]]) -> Batch:
+    raw = json.dumps({"invoices": rows}).encode()
+    return Batch(invoice_table(raw), raw)
+
+
+def load_group(store: Store, batches: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return group_commit.load_group(store, [_batch(b) for b in batches])
 
 
 def _comparable(answer: dict[str, Any]) -> dict[str, Any]:
@@ -68,26 +79,33 @@ def test_a_group_answers_and_stores_exactly_as_the_batches_one_after_the_other(t
             assert report["rejected"] == answer["rejected"] and (loads / report["group"]).is_dir()
         assert not (loads / d["load_id"] / "quarantine.csv").exists()
         assert not list(loads.glob("*/batch.parquet"))
+        ev = Evidence(evidence_dir(grouped))     # each body as received is the evidence of its own invoices
+        for answer, rows in zip(together, batches, strict=True):
+            if answer["loaded"]:
+                first = next(r for r in rows if not r["seller_tax_id"].startswith("NOT-A"))
+                found = ev.originals(f"{first['invoice_code']}-{first['invoice_number']}"
+                                     if first.get("invoice_code") else first["invoice_number"])
+                assert found and json.loads(ev.path_of(found[0]["sha256"]).read_bytes()) == {"invoices": rows}
 
 
 def test_one_failing_batch_fails_alone_and_the_others_are_stored(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    real = group_commit.load_files  # type: ignore[attr-defined]
+    real = load_table
 
-    def refuses_poison(store: Any, path: Path, **kw: Any) -> Any:
-        if "99999999" in pq.read_table(path).column("invoice_number").to_pylist():
-            raise InvalidData(f"{path}: cannot be read")
-        return real(store, path, **kw)
+    def refuses_poison(store: Any, table: Any, **kw: Any) -> Any:
+        if "99999999" in table.column("invoice_number").to_pylist():
+            raise InvalidData("the batch: cannot be read")
+        return real(store, table, **kw)
 
-    monkeypatch.setattr(group_commit, "load_files", refuses_poison)
+    monkeypatch.setattr(group_commit, "load_table", refuses_poison)
     rows = _rows()
     poison = [dict(rows[0], invoice_number="99999999")]
     with EmbeddedStore(tmp_path / "ws") as store:
         writer = GroupCommit(store, max_rows=100)
-        writer.queue.extend(group_commit._Request(b) for b in (rows[:6], poison, rows[6:]))
+        writer.queue.extend(group_commit._Request(_batch(b)) for b in (rows[:6], poison, rows[6:]))
         out: dict[str, Any] = {}
         reqs = list(writer.queue)
-        t = threading.Thread(target=lambda: out.setdefault("r", writer.submit(rows[:1])))
+        t = threading.Thread(target=lambda: out.setdefault("r", writer.submit(_batch(rows[:1]))))
         t.start()
         t.join(timeout=120)
         writer.close()
@@ -104,7 +122,7 @@ def test_concurrent_batches_are_grouped_and_each_gets_its_own_answer(tmp_path: P
     sizes: list[int] = []
     writer: GroupCommit
 
-    def gated(store: Any, batches: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    def gated(store: Any, batches: list[Batch]) -> list[dict[str, Any]]:
         if not sizes:               # hold the first group until three more batches wait
             deadline = time.monotonic() + 60
             while len(writer.queue) < 3 and time.monotonic() < deadline:
@@ -118,7 +136,7 @@ def test_concurrent_batches_are_grouped_and_each_gets_its_own_answer(tmp_path: P
     with EmbeddedStore(tmp_path / "ws") as store:
         writer = GroupCommit(store, max_rows=100)
         answers: dict[int, dict[str, Any]] = {}
-        threads = [threading.Thread(target=lambda i=i: answers.setdefault(i, writer.submit(parts[i])))
+        threads = [threading.Thread(target=lambda i=i: answers.setdefault(i, writer.submit(_batch(parts[i]))))
                    for i in range(4)]
         threads[0].start()
         time.sleep(0.3)
@@ -138,10 +156,10 @@ def test_a_batch_without_a_required_column_is_refused_before_grouping(tmp_path: 
     with EmbeddedStore(tmp_path / "ws") as store:
         writer = GroupCommit(store, max_rows=100)
         with pytest.raises(Problem) as e:
-            writer.submit(rows)
+            writer.submit(Batch(rows_table(rows), b""))      # e.g. an Arrow body without the column
         assert e.value.status == 422 and "invoice_number" in str(e.value.detail)
         with pytest.raises(Problem) as too_many:
-            writer.submit(_rows() * 10)
+            writer.submit(_batch(_rows() * 10))
         assert too_many.value.status == 413
         writer.close()
         assert store.counts().invoices == 0 and writer.thread is None

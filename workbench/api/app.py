@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -23,10 +24,11 @@ from loaders import kernels
 from workbench import alerts, audit, overrides
 from workbench.alerts import engine
 from workbench.api import ingest
-from workbench.api.group_commit import GroupCommit
+from workbench.api.group_commit import Batch, GroupCommit
 from workbench.api.guard import AuditQueue, Caller, Gate, Guard
 from workbench.api.jobs import Job, Jobs
 from workbench.api.models import (
+    AMOUNT_RE,
     CODE_RE,
     NUMBER_RE,
     AlertList,
@@ -44,7 +46,7 @@ from workbench.api.models import (
     VerifyIn,
     VerifyMatches,
     VerifyOut,
-    invoice_rows,
+    invoice_table,
 )
 from workbench.api.problems import Problem, install, problem_openapi, responses
 
@@ -167,14 +169,20 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         return {"status": "ok"}
 
     # ------------------------------------------------------------------------------------- invoices
+    binary = {"schema": {"type": "string", "format": "binary"}}
+
     @app.post(
         "/invoices", response_model=LoadResult, tags=["invoices"], responses=responses(*common, 415),
-        summary="Load a batch of invoices (JSON or an uploaded file)",
-        description="Same rules, quarantine and report as `fapiao load`. Send JSON `{\"invoices\": [...]}` or "
-                    "multipart/form-data with a `file` (CSV, Excel, JSON, JSON Lines, Parquet). Re-sending a batch "
-                    "stores nothing new (`skipped_identical`). Needs the admin role (`import_data`).",
+        summary="Load a batch of invoices (JSON, Arrow, Parquet, CSV or an uploaded file)",
+        description="Same rules, quarantine and report as `fapiao load`. Send JSON `{\"invoices\": [...]}`, the "
+                    "same rows as an Arrow IPC stream (`application/vnd.apache.arrow.stream`) or a Parquet file "
+                    "(`application/vnd.apache.parquet`) with the JSON field names as columns (the fast path for "
+                    "systems that have the rows as columns), a CSV body (`text/csv`), or multipart/form-data with "
+                    "a `file` (CSV, Excel, JSON, JSON Lines, Parquet). Re-sending a batch stores nothing new "
+                    "(`skipped_identical`). Needs the admin role (`import_data`).",
         openapi_extra={"requestBody": {"required": True, "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/InvoiceBatch"}},
+            ingest.ARROW: binary, ingest.PARQUET: binary, "text/csv": binary,
             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "string", "format": "binary"}}}}}}})
     async def post_invoices(caller: Importer, request: Request) -> dict[str, Any]:
@@ -187,11 +195,25 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
             data = await upload.read()
             name = upload.filename
             return _detect_after(caller, await run_in_threadpool(ingest.ingest_file, store, data, name, rows_cap))
+        if ctype == "text/csv":
+            data = await request.body()
+            return _detect_after(caller, await run_in_threadpool(ingest.ingest_file, store, data, "body.csv",
+                                                                 rows_cap))
+        if ctype in (ingest.ARROW, ingest.PARQUET):
+            raw = await request.body()
+            table = await run_in_threadpool(ingest.columnar_body, raw, ctype)
+            suffix = "arrows" if ctype == ingest.ARROW else "parquet"
+            return _detect_after(caller, await run_in_threadpool(writer.submit, Batch(table, raw, suffix)))
         if ctype not in ("application/json", ""):
-            raise Problem(415, f"send application/json or multipart/form-data, not {ctype!r}")
+            raise Problem(415, f"send application/json, {ingest.ARROW}, {ingest.PARQUET}, text/csv or "
+                               f"multipart/form-data, not {ctype!r}")
         raw = await request.body()
+        return _detect_after(caller, await run_in_threadpool(_json_batch, raw))
+
+    def _json_batch(raw: bytes) -> dict[str, Any]:
+        """A JSON body checked (the schema of the OpenAPI document) and loaded with whatever else is waiting."""
         try:
-            rows = invoice_rows(raw)
+            table = invoice_table(raw)
         except ValidationError as e:
             bad_json = next((err for err in e.errors() if err["type"] == "json_invalid"), None)
             if bad_json is not None:
@@ -199,13 +221,38 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
             errors = [{"field": ".".join(str(p) for p in err["loc"]), "type": err["type"], "message": err["msg"]}
                       for err in e.errors()[:200]]
             raise Problem(422, "the batch does not match the API schema; nothing was stored", errors=errors) from e
-        return _detect_after(caller, await run_in_threadpool(writer.submit, rows))
+        return writer.submit(Batch(table, raw, "json"))
 
     def _detect_after(caller: Caller, result: dict[str, Any]) -> dict[str, Any]:
         """With detect_on_load, a batch that stored invoices starts (or queues) detection; its job id is returned."""
         if on_load and result.get("loaded"):
             result["detection_job"] = jobs.request(caller.user).job_id
         return result
+
+    def _verify(caller: Caller, req: VerifyIn, tasks: BackgroundTasks) -> Response:
+        """The 查验 answer as JSON bytes made once (VerifyOut, as the OpenAPI document says; no second
+        validation of the response model on this hot path)."""
+        if req.code is None and len(req.number) == 8:
+            raise Problem(422, "an 8-digit invoice number needs its 10/12-digit code")
+        out = verify(store, req)
+        if out.status in _VOID_ALERT:   # the verify_void alert, after the answer has gone out
+            tasks.add_task(_alert_void, store, req, f"api:{caller.user.username}")
+        return Response(out.model_dump_json(), media_type="application/json")
+
+    @app.post("/invoices/verify", response_model=VerifyOut, tags=["invoices"], responses=responses(*common),
+              summary="查验: does this invoice exist, what is its status, which given fields match")
+    def post_verify(caller: Checker, req: VerifyIn, tasks: BackgroundTasks) -> Response:
+        return _verify(caller, req, tasks)
+
+    @app.get("/invoices/verify", response_model=VerifyOut, tags=["invoices"], responses=responses(*common),
+             summary="查验 as a query: the same question and answer as POST /invoices/verify")
+    def get_verify(caller: Checker, tasks: BackgroundTasks,
+                   number: Annotated[str, Query(pattern=NUMBER_RE, description="发票号码: 8 digits (with code) or 20")],
+                   issue_date: Annotated[date, Query(description="开票日期")],
+                   amount: Annotated[str, Query(pattern=AMOUNT_RE, description="金额 or 价税合计, yuan, ≤ 2 decimals")],
+                   code: Annotated[str | None, Query(pattern=CODE_RE, description="发票代码 (paper invoices)")] = None,
+                   ) -> Response:
+        return _verify(caller, VerifyIn(number=number, code=code, issue_date=issue_date, amount=amount), tasks)
 
     @app.get("/invoices/{number}", response_model=Invoice, tags=["invoices"],
              responses=responses(*common, 404), summary="One invoice by number (+ code for paper invoices)")
@@ -217,16 +264,6 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
             hint = "" if code or len(number) == 20 else " (8-digit numbers need their code: ?code=...)"
             raise Problem(404, f"no invoice {number}{' code ' + code if code else ''}{hint}")
         return inv
-
-    @app.post("/invoices/verify", response_model=VerifyOut, tags=["invoices"], responses=responses(*common),
-              summary="查验: does this invoice exist, what is its status, which given fields match")
-    def post_verify(caller: Checker, req: VerifyIn, tasks: BackgroundTasks) -> VerifyOut:
-        if req.code is None and len(req.number) == 8:
-            raise Problem(422, "an 8-digit invoice number needs its 10/12-digit code")
-        out = verify(store, req)
-        if out.status in _VOID_ALERT:   # the verify_void alert, after the answer has gone out
-            tasks.add_task(_alert_void, store, req, f"api:{caller.user.username}")
-        return out
 
     # ------------------------------------------------------------------------------------- findings
     @app.get("/taxpayers/{tax_id}", response_model=TaxpayerOut, tags=["findings"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from graph.store import Store
@@ -124,13 +125,19 @@ class Guard:
         self.cache: dict[str, tuple[float, tokens.Check]] = {}
         self.lock = threading.Lock()
 
-    def check(self, text: str) -> tokens.Check:
+    def cached(self, text: str) -> tokens.Check | None:
+        """The answer for this token checked less than ``AUTH_CACHE_S`` ago, else None (no store access)."""
         key = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
-        now = time.monotonic()
         with self.lock:
             hit = self.cache.get(key)
-        if hit is not None and now - hit[0] < AUTH_CACHE_S:
-            return hit[1]
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < AUTH_CACHE_S else None
+
+    def check(self, text: str) -> tokens.Check:
+        hit = self.cached(text)
+        if hit is not None:
+            return hit
+        key = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+        now = time.monotonic()
         got = tokens.authenticate(self.store, text)
         with self.lock:
             if len(self.cache) > 10_000:
@@ -142,12 +149,16 @@ class Guard:
         """A FastAPI dependency: the caller, when its token is valid, within its rate and its role allows one
         of ``actions`` (workbench.auth.PERMISSIONS)."""
 
-        def dependency(request: Request,
-                       cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+        async def dependency(request: Request,
+                             cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
             challenge = {"WWW-Authenticate": 'Bearer realm="fapiao"'}
             if cred is None:
                 raise Problem(401, "send an API token: Authorization: Bearer fpk_...", headers=challenge)
-            got = self.check(cred.credentials)
+            # on the event loop when the token was checked within AUTH_CACHE_S (no thread hand-over per call);
+            # the store is read on a worker thread
+            got = self.cached(cred.credentials)
+            if got is None:
+                got = await run_in_threadpool(self.check, cred.credentials)
             if got.user is None:
                 raise Problem(401, f"API token rejected: {got.reason}", headers=challenge)
             request.state.caller = Caller(got.user, got.token_id)

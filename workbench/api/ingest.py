@@ -1,6 +1,7 @@
 """``POST /invoices``: a batch (JSON rows or an uploaded file) goes through the same loader as ``fapiao load``:
 the same rules, quarantine file and report; re-sending a batch changes nothing (idempotent upserts). JSON rows
-are handed over as a Parquet file of text columns, several waiting batches at once (:mod:`.group_commit`)."""
+(and Arrow / Parquet bodies) are handed to the loader as in-memory text columns, several waiting batches at
+once (:mod:`.group_commit`); files and CSV bodies are loaded alone, from the file as received."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
 from loaders.load import LoadReport, default_report_dir, load_files
 from loaders.read import FORMATS, read_all
 from workbench.api.problems import Problem
 
+ARROW = "application/vnd.apache.arrow.stream"
+PARQUET = "application/vnd.apache.parquet"
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 
 
@@ -69,9 +76,33 @@ def _load(store: Store, path: Path, out: Path, max_rows: int, shown: str, rows: 
     return summary(report, out.name)
 
 
-def text(value: Any) -> str:
-    """A JSON value as the text the loader reads (as loaders.read does for JSON files)."""
-    return "" if value is None else str(value)
+def columnar_body(data: bytes, media_type: str) -> pa.Table:
+    """An Arrow IPC stream or Parquet body as text columns with the API's field names (InvoiceIn): unreadable
+    → 400, another column → 422; typed columns are cast to text as the loader does for a Parquet file."""
+    from workbench.api.models import InvoiceIn, max_lengths, text_table
+
+    kind = "Arrow IPC stream" if media_type == ARROW else "Parquet file"
+    try:
+        table = pa.ipc.open_stream(data).read_all() if media_type == ARROW else pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise Problem(400, f"the body is not a readable {kind} ({str(e)[:200]}); nothing was stored") from e
+    unknown = [c for c in table.column_names if c not in InvoiceIn.model_fields]
+    if unknown or len(set(table.column_names)) != len(table.column_names):
+        raise Problem(422, f"columns {unknown or table.column_names} are not fields of an invoice "
+                           f"({', '.join(InvoiceIn.model_fields)}); nothing was stored")
+    columns: dict[str, pa.Array] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            text = column.combine_chunks()
+            text = text if pa.types.is_string(text.type) else pc.cast(text, pa.string())
+        except (pa.ArrowException, ValueError) as e:
+            raise Problem(422, f"column {name!r} cannot be read as text ({str(e)[:200]}); nothing was stored") from e
+        longest = max_lengths().get(name)
+        if longest is not None and len(text) and (pc.max(pc.utf8_length(text)).as_py() or 0) > longest:
+            raise Problem(422, f"column {name!r} has values longer than {longest} characters; nothing was stored")
+        if text.null_count < len(text):
+            columns[name] = text
+    return text_table(columns, table.num_rows)
 
 
 def ingest_file(store: Store, data: bytes, filename: str | None, max_rows: int) -> dict[str, Any]:
