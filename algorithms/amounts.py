@@ -48,7 +48,7 @@ def near_limit(
     t = pd.DataFrame({"n": g.size(), "near_n": g.sum()})
     t["value"] = t["near_n"] / t["n"]
     t["flag"] = (t["n"] >= min_invoices) & (t["value"] >= min_share)
-    t["evidence"] = [f"{pct(v)} 的发票({k}/{n} 张)金额在开票限额的 {pct(near)} 以上(顶额开票)"
+    t["evidence"] = [f"{pct(v)} 的发票（{k}/{n} 张）金额在开票限额的 {pct(near)} 以上（顶额开票）"
                      for v, k, n in zip(t["value"], t["near_n"], t["n"], strict=True)]
     return make_signal("near_limit", t.rename(columns={"n": "near_limit_invoices"}))
 
@@ -74,7 +74,7 @@ def benford(invoices: pa.Table | pd.DataFrame, *, min_amounts: int = 300, mad_no
     mad = np.abs(share - BENFORD).mean(axis=1)
     t = pd.DataFrame({"value": mad}, index=tab.index)
     t["flag"] = t["value"] > mad_nonconforming
-    t["evidence"] = [f"金额首位数字偏离本福特定律(MAD {v:.3f} > {mad_nonconforming})" for v in t["value"]]
+    t["evidence"] = [f"金额首位数字偏离本福特定律（MAD {v:.3f} > {mad_nonconforming}）" for v in t["value"]]
     return make_signal("benford", t)
 
 
@@ -110,7 +110,7 @@ def amount_outliers(
     t = pd.DataFrame({"n": g.size(), "outliers": g.sum()})
     t["value"] = t["outliers"] / t["n"]
     t["flag"] = (t["n"] >= min_invoices) & (t["value"] >= min_share)
-    t["evidence"] = [f"{k} 张发票金额异常(稳健 z > {z},占 {pct(v)})"
+    t["evidence"] = [f"{k} 张发票金额异常（稳健 z > {z}，占 {pct(v)}）"
                      for k, v in zip(t["outliers"], t["value"], strict=True)]
     return make_signal("amount_outliers", t[["value", "flag", "evidence", "outliers"]])
 
@@ -139,7 +139,7 @@ def large_bursts(
     thr = max(float(np.quantile(counts.to_numpy(), quantile)), float(min_count))
     t = pd.DataFrame({"value": counts.astype(float)})
     t["flag"] = t["value"] >= thr
-    t["evidence"] = [f"{window_days:g} 天内开出 {v:.0f} 张大额发票(行业 P95 以上)" for v in t["value"]]
+    t["evidence"] = [f"{window_days:g} 天内开出 {v:.0f} 张大额发票（行业 P95 以上）" for v in t["value"]]
     return make_signal("large_bursts", t)
 
 

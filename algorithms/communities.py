@@ -45,7 +45,7 @@ class Community:
             parts.append(f"{self.identity_links} 对成员共用身份信息")
         if self.member_risk > 0:
             parts.append(f"成员平均风险信号 {self.member_risk:.2f}")
-        return ",".join(parts)
+        return "，".join(parts)
 
 
 def build_graph(edges: pa.Table | pd.DataFrame, links: pd.DataFrame | None, *,

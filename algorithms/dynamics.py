@@ -44,7 +44,7 @@ TEMPORAL = ("burstiness", "peak_share", "fan_out_w", "fan_in_w", "path_along", "
 ZH = {
     "churn": "一次性交易对手占比", "balance": "进销项金额持平", "burstiness": "开票时间高度集中",
     "peak_share": "金额集中在最忙的窗口内", "fan_out_w": "短期内向大量下游开票", "fan_in_w": "短期内从大量上游取得发票",
-    "path_along": "取得发票后短期内开出(过票)", "path_against": "开出发票后短期内取得进项(虚抵进项)",
+    "path_along": "取得发票后短期内开出（过票）", "path_against": "开出发票后短期内取得进项（虚抵进项）",
     "return_2": "与同一对手短期内互开发票", "flow_match": "进项与销项金额相近且紧接",
     "split_day": "同日向同一对手拆分开票",
 }

@@ -49,7 +49,7 @@ def cycle_signal(cycles: Sequence[TemporalCycle], *, min_score: float = 0.0) -> 
     ev = []
     for k in t.index:
         best = min(rows[k], key=lambda c: (c.spread, c.span_days))
-        ev.append(f"参与 {len(rows[k])} 个时序循环开票闭环:{best.length} 家企业 {best.span_days:.0f} 天内闭合,"
+        ev.append(f"参与 {len(rows[k])} 个时序循环开票闭环：{best.length} 家企业 {best.span_days:.0f} 天内闭合，"
                   f"金额差异 {best.spread * 100:.0f}%")
     t["evidence"] = ev
     return make_signal("cycle", t)

@@ -41,10 +41,10 @@ def fan_hub(
     if coverage is not None:
         a["coverage"] = coverage.reindex(a.index).fillna(1.0)
         a["flag"] &= a["coverage"] < max_coverage
-    a["evidence"] = [f"中转枢纽:{i:.0f} 家供应商进项、{o:.0f} 家客户销项,增值率仅 {v * 100:.1f}%"
+    a["evidence"] = [f"中转枢纽：{i:.0f} 家供应商进项、{o:.0f} 家客户销项，增值率仅 {v * 100:.1f}%"
                      for i, o, v in zip(a["in_partners"], a["out_partners"], a["value_added"], strict=True)]
     if coverage is not None:
-        a["evidence"] = [f"{e},销项品目仅 {pct(c)} 有进项对应(变票)" for e, c in zip(a["evidence"], a["coverage"], strict=True)]
+        a["evidence"] = [f"{e}，销项品目仅 {pct(c)} 有进项对应（变票）" for e, c in zip(a["evidence"], a["coverage"], strict=True)]
     return make_signal("fan_hub", a[["value", "flag", "evidence", "value_added"]])
 
 
@@ -80,7 +80,7 @@ def item_mismatch(
     g["coverage"] = g["cov"] / g["fen"]
     g["value"] = 1 - g["coverage"]
     g["flag"] = (g["n"] >= min_invoices) & (g["coverage"] < min_coverage)
-    g["evidence"] = [f"进销项不匹配:仅 {pct(c)} 的销项品目有进项或属本行业常见品目" for c in g["coverage"]]
+    g["evidence"] = [f"进销项不匹配：仅 {pct(c)} 的销项品目有进项或属本行业常见品目" for c in g["coverage"]]
     return make_signal("item_mismatch", g[["value", "flag", "evidence", "coverage"]])
 
 
@@ -166,9 +166,9 @@ def pass_through_hub(
     n_in = g[("partners", False)].reindex(r.index)
     n_out = g[("partners", True)].reindex(r.index)
     r["evidence"] = [
-        f"过票中转(无需商品编码):进项来自 {i} 家、销项开给 {o} 家,进销金额相差 {abs(m) * 100:.1f}%,"
+        f"过票中转（无需商品编码）：进项来自 {i} 家、销项开给 {o} 家，进销金额相差 {abs(m) * 100:.1f}%，"
         + (f"销项平均在进项后 {abs(lag):.0f} 天开出" if lag >= 0 else f"进项平均在销项后 {abs(lag):.0f} 天才取得")
-        + f",进销时间错配 {mm:.0f} 天(按本数据的开票日历随机安排时通常 {nm:.0f} 天,p={p:.2g})"
+        + f"，进销时间错配 {mm:.0f} 天（按本数据的开票日历随机安排时通常 {nm:.0f} 天，p={p:.2g}）"
         for i, o, m, lag, mm, nm, p in zip(n_in, n_out, r["margin"], r["lag_days"], r["mismatch_days"],
                                            r["null_mismatch"], r["pvalue"], strict=True)]
     return make_signal("pass_hub", r[cols])
@@ -205,6 +205,6 @@ def either(fan: Signal, passing: Signal) -> Signal:
         return make_signal("fan_hub", pd.DataFrame(columns=cols, index=pd.Index([], dtype=str)).astype(
             {"value": float, "flag": bool, "evidence": str}))
     g = both.groupby(level=0, sort=True)
-    out = pd.DataFrame({"value": g["value"].max(), "flag": True, "evidence": g["evidence"].agg(";".join),
+    out = pd.DataFrame({"value": g["value"].max(), "flag": True, "evidence": g["evidence"].agg("；".join),
                         "value_added": g["value_added"].first()})
     return make_signal("fan_hub", out)

@@ -41,26 +41,26 @@ class DetectionParams:
 
     window_days: int = param(90, flag="--window", lo=1, hi=3650, stage="cycles",
                              help="Days within which a loop of invoices must close to count as a temporal cycle.",
-                             zh="闭环时间窗口(天)")
+                             zh="闭环时间窗口（天）")
     max_cycle_len: int = param(12, flag="--max-len", lo=2, hi=12, stage="cycles",
                                help="Longest loop searched, in taxpayers.",
-                               zh="最长环路(家企业)")
+                               zh="最长环路（家企业）")
     max_drift: float | None = param(None, flag="--max-drift", lo=0.0, hi=100.0, off=True, stage="cycles",
                                     help="Fixed search gate: follow a loop's next invoice only when its total is "
                                          "within this fraction of the loop's first invoice's ('off' = no fixed "
                                          "gate: --cycle-budget decides from the data).",
-                                    zh="闭环金额漂移固定门限(比例,off 由数据决定)")
+                                    zh="闭环金额漂移固定门限（比例，off 由数据决定）")
     cycle_budget: float | None = param(10.0, flag="--cycle-budget", lo=0.01, hi=100_000.0, off=True,
                                        stage="cycles",
                                        help="Millions of hops the loop search may follow (and 3,000 loops per "
                                             "million): the widest amount gate that fits, estimated on a sample "
                                             "of start invoices, is used — no gate when the whole search fits "
                                             "('off' = never gate; ignored with --max-drift).",
-                                       zh="闭环搜索预算(百万步,off 不设门限)")
+                                       zh="闭环搜索预算（百万步，off 不设门限）")
     cycle_fdr: float = param(0.05, flag="--cycle-fdr", lo=0.001, hi=0.5, stage="typologies",
                              help="False discovery rate of the loops against loops in shuffled copies of the data: "
                                   "significant loops become rings and flag their members.",
-                             zh="循环开票错误发现率(FDR)")
+                             zh="循环开票错误发现率（FDR）")
     cycle_copies: int = param(2, flag="--cycle-copies", lo=1, hi=20, stage="typologies",
                               help="Fewest shuffled copies of the data (buyers rewired and times permuted within "
                                    "months) whose loops are the null model of the loop significance (more, up to "
@@ -69,15 +69,15 @@ class DetectionParams:
     tier_medium: float | None = param(None, flag="--tier-medium", lo=0.0, hi=1.0, off=True, stage="risk",
                                       help="Risk score from which a taxpayer is in the medium tier "
                                            "('off' = the FAPIAO_TIER_MEDIUM setting).",
-                                      zh="中风险分数线(off 用设置)")
+                                      zh="中风险分数线（off 用设置）")
     tier_high: float | None = param(None, flag="--tier-high", lo=0.0, hi=1.0, off=True, stage="risk",
                                     help="Risk score from which a taxpayer is in the high tier "
                                          "('off' = the FAPIAO_TIER_HIGH setting).",
-                                    zh="高风险分数线(off 用设置)")
+                                    zh="高风险分数线（off 用设置）")
     fdr: float = param(0.05, flag="--fdr", lo=0.001, hi=0.5, stage="risk",
                        help="False discovery rate of the significance tests: a taxpayer reaches high only with a "
                             "finding or timing evidence significant at this rate.",
-                       zh="错误发现率(FDR,高风险)")
+                       zh="错误发现率（FDR，高风险）")
     fdr_medium: float = param(0.05, flag="--fdr-medium", lo=0.001, hi=0.5, stage="risk",
                               help="Looser false discovery rate for the medium tier's timing evidence.",
                               zh="中风险错误发现率")
@@ -89,7 +89,7 @@ class DetectionParams:
                                       help="False discovery rate of the temporal pattern detectors (fan-in/out "
                                            "bursts, scatter-gather, gather-scatter, layered chains, pass-through "
                                            "hubs) against time-shuffled copies of the data ('off' = not searched).",
-                                      zh="时序模式错误发现率(off 不检测)")
+                                      zh="时序模式错误发现率（off 不检测）")
     pattern_copies: int = param(10, flag="--pattern-copies", lo=1, hi=200, stage="patterns",
                                 help="Fewest shuffled copies of the data per null model of the pattern detectors "
                                      "(more on small data, up to 100).",
@@ -98,11 +98,11 @@ class DetectionParams:
                                    help="Pass-through hubs without item codes: largest gap between a company's "
                                         "output and input value (share of the larger) for its timing to be "
                                         "tested against the data's own calendar (significant at --fdr).",
-                                   zh="过票中转进销金额差上限(比例)")
+                                   zh="过票中转进销金额差上限（比例）")
     pass_hub_days: float = param(45.0, flag="--pass-hub-days", lo=1.0, hi=3650.0, stage="typologies",
                                  help="Pass-through hubs: a significant hub is flagged only when its input and "
                                       "output are at most this many days apart (value-weighted Wasserstein distance).",
-                                 zh="过票中转进销时间错配上限(天)")
+                                 zh="过票中转进销时间错配上限（天）")
     seed: int = param(0, flag="--seed", lo=0, stage="all",
                       help="Seed of community detection, null models and the models: same data + options + seed "
                            "= same findings.",

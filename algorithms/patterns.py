@@ -71,7 +71,7 @@ KINDS = ("fan_out", "fan_in", "scatter_gather", "gather_scatter", "layered", "pa
 #: Chinese names of the kinds (evidence and UI)
 KIND_ZH = {"split_burst": "拆分开票", "repeat_pairs": "多户短期重复开票", "fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
            "gather_scatter": "汇集-分散", "layered": "分层转开", "pass_through": "过票中转"}
-ORIENTATION_ZH = {"along": "顺开票方向(先取得进项、再开出:过票)", "against": "逆开票方向(先开出、再取得进项:虚抵进项)"}
+ORIENTATION_ZH = {"along": "顺开票方向（先取得进项、再开出：过票）", "against": "逆开票方向（先开出、再取得进项：虚抵进项）"}
 
 
 @dataclass(frozen=True)
@@ -695,18 +695,18 @@ def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], 
         start, end = run.when(idx)
         amount = float(np.nansum(fl.a[idx])) if fl.has_amounts else float("nan")
         span = (end - start).total_seconds() / DAY
-        subject = f"主体为{'开票方' if kind == 'fan_out' else '受票方'} {run.name(u)}:"
+        subject = f"主体为{'开票方' if kind == 'fan_out' else '受票方'} {run.name(u)}："
         if kind == "fan_out":
             head = f"{_days(max(span, 1))} 天内向 {k} 家不同购方开票 {len(idx)} 张"
         else:
             head = f"{_days(max(span, 1))} 天内从 {k} 家不同销方取得进项发票 {len(idx)} 张"
-        ev = [subject + head + (f",合计 {_fen(amount)}" if fl.has_amounts else ""),
-              f"单月最多 {m} 家往来方;打乱开票时间(同月内)后 {w:g} 天内通常只有 {ty_u:.0f} 家",
-              f"{len(one_off)} 家往来方只在这次集中开票中与其往来(列为成员)"
-              + (f",{len(regular)} 家为其常规往来方、在此之外也有交易(未列为成员)" if len(regular) else ""),
-              f"p={pu:.2g},q={qu:.2g}"]
+        ev = [subject + head + (f"，合计 {_fen(amount)}" if fl.has_amounts else ""),
+              f"单月最多 {m} 家往来方；打乱开票时间（同月内）后 {w:g} 天内通常只有 {ty_u:.0f} 家",
+              f"{len(one_off)} 家往来方只在这次集中开票中与其往来（列为成员）"
+              + (f"，{len(regular)} 家为其常规往来方、在此之外也有交易（未列为成员）" if len(regular) else ""),
+              f"p={pu:.2g}，q={qu:.2g}"]
         out.append(Pattern(kind, run.name(u), (run.name(u), *(run.name(x) for x in one_off)), run.keys(idx),
-                           start, end, float(k), ty_u, pu, qu, "", ",".join(ev),
+                           start, end, float(k), ty_u, pu, qu, "", "，".join(ev),
                            {"window_days": w, "counterparties": k, "monthly_breadth": m, "invoices": len(idx),
                             "total_fen": amount, "subject": run.name(u),
                             "regular_counterparties": [run.name(x) for x in regular]}))
@@ -763,11 +763,11 @@ def _split_burst(run: _Run) -> tuple[list[Pattern], int]:
         span = (end - start).total_seconds() / DAY
         amount = float(np.nansum(fl.a[idx])) if fl.has_amounts else float("nan")
         ev = [f"{_days(max(span, 1))} 天内向同一购方 {run.name(buyer)} 开票 {k} 张"
-              + (f",合计 {_fen(amount)}" if fl.has_amounts else ""),
-              f"该购销关系单月最多 {m} 张;打乱开票时间(同月内)后 {w:g} 天内通常只有 {ty_u:.0f} 张",
-              f"p={pu:.2g},q={qu:.2g}"]
+              + (f"，合计 {_fen(amount)}" if fl.has_amounts else ""),
+              f"该购销关系单月最多 {m} 张；打乱开票时间（同月内）后 {w:g} 天内通常只有 {ty_u:.0f} 张",
+              f"p={pu:.2g}，q={qu:.2g}"]
         out.append(Pattern("split_burst", run.name(seller), (run.name(seller), run.name(buyer)), run.keys(idx),
-                           start, end, float(k), ty_u, pu, qu, "", ",".join(ev),
+                           start, end, float(k), ty_u, pu, qu, "", "，".join(ev),
                            {"window_days": w, "invoices": k, "monthly_max": m, "total_fen": amount,
                             "buyer": run.name(buyer)}))
     return out, int(len(wt.units))
@@ -806,10 +806,10 @@ def _gather_scatter(run: _Run) -> tuple[list[Pattern], int]:
         ev = [f"{_days(max(span, 1))} 天内" + first.format(k_in, k_out)]
         if fl.has_amounts:
             ev.append(f"进项 {_fen(a_in)}、销项 {_fen(a_out)}")
-        ev += [f"打乱开票时间后 {w:g} 天内通常两侧只有 {ty_u:.0f} 家", f"p={pu:.2g},q={qu:.2g}"]
+        ev += [f"打乱开票时间后 {w:g} 天内通常两侧只有 {ty_u:.0f} 家", f"p={pu:.2g}，q={qu:.2g}"]
         members = (run.name(u), *(run.name(x) for x in sellers), *(run.name(x) for x in buyers if x not in set(sellers)))
         out.append(Pattern("gather_scatter", run.name(u), members, run.keys(inv_idx), start, end,
-                           float(min(k_in, k_out)), ty_u, pu, qu, orient, ",".join(ev),
+                           float(min(k_in, k_out)), ty_u, pu, qu, orient, "，".join(ev),
                            {"window_days": w, "sellers": k_in, "buyers": k_out, "in_fen": a_in, "out_fen": a_out,
                             "orientation": orient}))
     return out, int(len(wt.units))
@@ -901,18 +901,18 @@ def _scatter_gather(run: _Run, eligible: npt.NDArray[np.bool_], width_s: int) ->
             source, sink = (src, dst) if orient == "along" else (dst, src)
             a1 = float(np.nansum(run.fl.a[np.unique(e1)]))
             a2 = float(np.nansum(run.fl.a[np.unique(e2)]))
-            same = "(回到起点)" if source == sink else ""
+            same = "（回到起点）" if source == sink else ""
             ev = [f"{_days(max(span, 1))} 天内 {run.name(source)} 经 {len(mids)} 家中间企业转开发票至 {run.name(sink)}{same}",
                   ORIENTATION_ZH[orient]]
             if run.fl.has_amounts:
                 ev.append(f"第一段 {_fen(a1 if orient == 'along' else a2)}、第二段 {_fen(a2 if orient == 'along' else a1)}")
-            ev += [f"两者共有 {c:.0f} 家中间往来方;打乱开票时间后平均 {ty * c:.1f} 家在期限内衔接",
-                   f"p={pu:.2g},q={qu:.2g}"]
+            ev += [f"两者共有 {c:.0f} 家中间往来方；打乱开票时间后平均 {ty * c:.1f} 家在期限内衔接",
+                   f"p={pu:.2g}，q={qu:.2g}"]
             members = (run.name(source), *(run.name(x) for x in mids if x not in (source, sink)))
             if sink != source:
                 members = (*members, run.name(sink))
             out.append(Pattern("scatter_gather", run.name(source), members, run.keys(inv_idx), start, end,
-                               float(len(mids)), ty * c, pu, qu, orient, ",".join(ev),
+                               float(len(mids)), ty * c, pu, qu, orient, "，".join(ev),
                                {"source": run.name(source), "sink": run.name(sink), "intermediaries": len(mids),
                                 "common_neighbours": int(c), "delay_days": width_s / DAY, "orientation": orient,
                                 "first_leg_fen": a1, "second_leg_fen": a2}))
@@ -949,14 +949,14 @@ def _layered(run: _Run, eligible: npt.NDArray[np.bool_], width_s: int) -> tuple[
             l1, l2 = np.unique(sub["mid1"]), np.unique(sub["mid2"])
             source, sink = (src, dst) if orient == "along" else (dst, src)
             first, second = (l1, l2) if orient == "along" else (l2, l1)
-            ev = [f"{_days(max(span, 1))} 天内 {run.name(source)} 经两层中间企业({len(first)} 家 → {len(second)} 家)"
-                  f"逐层转开发票至 {run.name(sink)},层间间隔 ≤ {width_s / DAY:g} 天", ORIENTATION_ZH[orient],
+            ev = [f"{_days(max(span, 1))} 天内 {run.name(source)} 经两层中间企业（{len(first)} 家 → {len(second)} 家）"
+                  f"逐层转开发票至 {run.name(sink)}，层间间隔 ≤ {width_s / DAY:g} 天", ORIENTATION_ZH[orient],
                   f"打乱开票时间后每份数据平均只出现 {expected[i]:.1f} 个同等或更宽的分层结构",
-                  f"p={p_emp[i]:.2g},q={q[i]:.2g}"]
+                  f"p={p_emp[i]:.2g}，q={q[i]:.2g}"]
             members = (run.name(source), *(run.name(x) for x in first), *(run.name(x) for x in second),
                        run.name(sink))
             out.append(Pattern("layered", run.name(source), members, run.keys(inv_idx), start, end, float(obs[i]),
-                               float(expected[i]), float(p_emp[i]), float(q[i]), orient, ",".join(ev),
+                               float(expected[i]), float(p_emp[i]), float(q[i]), orient, "，".join(ev),
                                {"source": run.name(source), "sink": run.name(sink), "layers": [len(first), len(second)],
                                 "orientation": orient, "delay_days": width_s / DAY}))
     return _merge(out), tested_total
@@ -996,7 +996,7 @@ def _merge(found: list[Pattern]) -> list[Pattern]:
         keys = list(dict.fromkeys(k for f in g for k in f.invoice_keys))
         out.append(replace(best, members=tuple(members), invoice_keys=tuple(keys),
                            start=min(f.start for f in g), end=max(f.end for f in g),
-                           evidence=best.evidence + f",与另外 {len(g) - 1} 个同类结构共用发票(合计 {len(members)} 家企业)",
+                           evidence=best.evidence + f"，与另外 {len(g) - 1} 个同类结构共用发票（合计 {len(members)} 家企业）",
                            details=best.details | {"merged": len(g)}))
     return out
 
@@ -1036,12 +1036,12 @@ def _pass_through(run: _Run) -> tuple[list[Pattern], int]:
         orient = "along" if lag[u] >= 0 else "against"
         order_txt = f"销项平均在进项后 {_days(abs(lag[u]))} 天开出" if orient == "along" else \
             f"进项平均在销项后 {_days(abs(lag[u]))} 天才取得"
-        ev = [f"进项来自 {len(sellers)} 家、销项开给 {len(buyers)} 家,销项与进项金额相差 {abs(va[u]) * 100:.1f}%",
-              order_txt, f"进销时间错配 {_days(w1[u])} 天(打乱开票时间后通常 {_days(typ_t[i])} 天)",
-              f"p={pv[i]:.2g},q={q[i]:.2g}"]
+        ev = [f"进项来自 {len(sellers)} 家、销项开给 {len(buyers)} 家，销项与进项金额相差 {abs(va[u]) * 100:.1f}%",
+              order_txt, f"进销时间错配 {_days(w1[u])} 天（打乱开票时间后通常 {_days(typ_t[i])} 天）",
+              f"p={pv[i]:.2g}，q={q[i]:.2g}"]
         members = (run.name(u), *(run.name(x) for x in sellers), *(run.name(x) for x in buyers if x not in set(sellers)))
         out.append(Pattern("pass_through", run.name(u), members, run.keys(idx), start, end, float(w1[u]),
-                           float(typ_t[i]), float(pv[i]), float(q[i]), orient, ",".join(ev),
+                           float(typ_t[i]), float(pv[i]), float(q[i]), orient, "，".join(ev),
                            {"value_added": float(va[u]), "mismatch_days": float(w1[u]), "lag_days": float(lag[u]),
                             "p_timing": float(p_t[i]), "p_value_added": float(p_v[i]), "sellers": len(sellers),
                             "buyers": len(buyers), "orientation": orient}))

@@ -157,14 +157,14 @@ def repeat_pairs(run: _Run) -> tuple[list[Pattern], int]:
         k, m = len(rep), int(opp[u])
         amount = float(np.nansum(fl.a[idx])) if fl.has_amounts else float("nan")
         role, other = ("开票方", "购方") if seller_side else ("受票方", "销方")
-        ev = [f"主体为{role} {run.name(code)}:与 {k} 家{other}各在 {w / DAY:g} 天内重复开票,共 {len(idx)} 张"
-              + (f",合计 ¥{amount / 100:,.0f}" if fl.has_amounts else ""),
-              f"同月内有 2 张以上发票的{other}共 {m} 家;打乱开票时间(同月内,购销关系不变)后通常只有 "
+        ev = [f"主体为{role} {run.name(code)}：与 {k} 家{other}各在 {w / DAY:g} 天内重复开票，共 {len(idx)} 张"
+              + (f"，合计 ¥{amount / 100:,.0f}" if fl.has_amounts else ""),
+              f"同月内有 2 张以上发票的{other}共 {m} 家；打乱开票时间（同月内，购销关系不变）后通常只有 "
               f"{typical[i]:.0f} 家在 {w / DAY:g} 天内重复",
-              f"p={best_p[i]:.2g},q={q[i]:.2g}"]
+              f"p={best_p[i]:.2g}，q={q[i]:.2g}"]
         members = (run.name(code), *(run.name(int(x)) for x in np.unique(partners)))
         out.append(Pattern(KIND, run.name(code), members, run.keys(idx), start, end, float(k), float(typical[i]),
-                           float(best_p[i]), float(q[i]), "", ",".join(ev),
+                           float(best_p[i]), float(q[i]), "", "，".join(ev),
                            {"side": "seller" if seller_side else "buyer", "window_days": w / DAY,
                             "repeated_partners": k, "opportunity": m, "invoices": int(len(idx)),
                             "total_fen": amount, "subject": run.name(code)}))

@@ -222,7 +222,7 @@ def score_taxpayers(
     for name, (p, label) in points.items():
         if name == "community":
             hit = (v["community_score"] >= COMMUNITY_FLAG).to_numpy() if "community_score" in v else None
-            ev = [f"所在团伙评分 {s:.2f}:资金在成员间内部流转" for s in v.get("community_score", [])]
+            ev = [f"所在团伙评分 {s:.2f}：资金在成员间内部流转" for s in v.get("community_score", [])]
         elif f"{name}_flag" in v:
             hit = (v[f"{name}_flag"] > 0).to_numpy()
             ev = list(features.evidence[name]) if name in features.evidence else [label] * len(v)
@@ -237,12 +237,12 @@ def score_taxpayers(
         rq, tested = rule_tests.get(name, (None, frozenset()))
         for i in np.flatnonzero(hit):
             judged = rq is not None and names[int(i)] in tested
-            note = f",规则 FDR {rq:.2g}" if judged else ""
-            reasons[i].append((float(p), f"{ev[i] or label}(+{p}{note})"))
+            note = f"，规则 FDR {rq:.2g}" if judged else ""
+            reasons[i].append((float(p), f"{ev[i] or label}（+{p}{note}）"))
             if judged:
                 rule_q[i] = min(rule_q[i], float(rq or 1.0))
     for i in np.flatnonzero(m >= 0.97):
-        reasons[i].append((float(weight * 100 * m[i] / 3), f"模型:特征组合罕见(异常分位 {m[i]:.2f})"))
+        reasons[i].append((float(weight * 100 * m[i] / 3), f"模型：特征组合罕见（异常分位 {m[i]:.2f}）"))
     score = np.array([combine(p, mm, points_scale=points_scale, model_weight=weight)
                       for p, mm in zip(pts, m, strict=True)], dtype=np.float64)
     tiers = [tier_of(s, tier_medium=tier_medium, tier_high=tier_high) for s in score]
@@ -260,7 +260,7 @@ def score_taxpayers(
             reasons[i].append((500.0, dynamics_reason({str(k): val for k, val in evidence.dynamics.iloc[i].items()})))
         if evidence.unavailable:
             missing = sorted(set(evidence.unavailable.values()))
-            tail = [f"数据缺少{'、'.join(missing)},未评估:{'、'.join(POINTS[n][1] for n in evidence.unavailable)}"]
+            tail = [f"数据缺少{'、'.join(missing)}，未评估：{'、'.join(POINTS[n][1] for n in evidence.unavailable)}"]
     feats = v.round(4).astype(float).replace([np.inf, -np.inf], np.nan)
     feat_json = feats.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(feats) else []
     table = pa.table({

@@ -94,7 +94,7 @@ def shell(
             parts.append(f"{pct(float(share))} 的销项集中在 {burst_days:g} 天内")
         if float(silence) >= silent_days:
             parts.append(f"此后 {float(silence):.0f} 天无发票")
-        ev.append("空壳企业特征:" + ",".join(parts))
+        ev.append("空壳企业特征：" + "，".join(parts))
     a["evidence"] = ev
     return make_signal("shell", a[["value", "flag", "evidence", "burst_share", "out_in_ratio"]])
 
@@ -119,7 +119,7 @@ def void_red(
     g["red_share"] = g["red_share"].fillna(0)
     g["value"] = np.maximum(g["void_share"] / void_ratio, g["red_share"] / red_ratio)
     g["flag"] = (g["n"] >= min_invoices) & (g["value"] > 1)
-    g["evidence"] = [f"作废 {pct(v)}、红冲金额 {pct(r)}(阈值 {pct(void_ratio)} / {pct(red_ratio)})"
+    g["evidence"] = [f"作废 {pct(v)}、红冲金额 {pct(r)}（阈值 {pct(void_ratio)} / {pct(red_ratio)}）"
                      for v, r in zip(g["void_share"], g["red_share"], strict=True)]
     return make_signal("void_red", g[["value", "flag", "evidence", "void_share", "red_share"]])
 

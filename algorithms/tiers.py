@@ -68,7 +68,7 @@ def finding_features(findings: Sequence[Finding], index: pd.Index, *, fdr: float
             n[i] += 1
             min_q[i] = min(min_q[i], f.qvalue)
             kinds[i].add(f.kind)
-            ev[i].append((f.qvalue, f"{f.evidence}(q = {f.qvalue:.3g})"))
+            ev[i].append((f.qvalue, f"{f.evidence}（q = {f.qvalue:.3g}）"))
     t = pd.DataFrame({"findings_n": n, "findings_kinds": [float(len(k)) for k in kinds], "findings_min_q": min_q},
                      index=index)
     return t, [[s for _, s in sorted(e)] for e in ev]
@@ -135,7 +135,7 @@ NEEDS: dict[str, tuple[str, str]] = {
     "item_mismatch": ("品目编码", "item_code"),
     "fan_hub": ("品目编码", "item_code"),
     "near_limit": ("开票限额", "invoice_limit_fen"),
-    "shared_identity": ("身份信息(电话、账户等)", "identifiers"),
+    "shared_identity": ("身份信息（电话、账户等）", "identifiers"),
     "void_red": ("发票状态", "status"),
 }
 
@@ -158,7 +158,7 @@ def unavailable(invoices: pd.DataFrame, taxpayers: pd.DataFrame, identifiers: pd
 #: typology rules with a permutation null: rule → what is shuffled (Chinese, for the evidence and the docs)
 RULE_NULLS: dict[str, str] = {
     "shell": "登记至首次开票的天数在企业间打乱",
-    "void_red": "发票(含作废、红冲)在开票方之间打乱",
+    "void_red": "发票（含作废、红冲）在开票方之间打乱",
     "near_limit": "开票限额在企业间打乱",
     "shared_identity": "身份信息在企业间打乱",
     "duplicates": "金额在同一开票方的发票之间打乱",
@@ -228,4 +228,4 @@ def dynamics_reason(row: Mapping[str, object]) -> str:
     """Chinese reason of a taxpayer whose dynamics exceed the null."""
     top = str(row.get("top", ""))
     q = float(row.get("q", 1.0))  # type: ignore[arg-type]
-    return f"交易时序异于随机重连的同类数据:{ZH.get(top, top)}(q = {q:.3g})"
+    return f"交易时序异于随机重连的同类数据：{ZH.get(top, top)}（q = {q:.3g}）"

@@ -43,9 +43,23 @@ import pyarrow.compute as pc
 from graph import embedded_sql as q
 from graph.core import schema, settings, vocab
 from graph.core.errors import ConfigError, QueryError, StoreError
-from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.core.model import (
+    ANY_RING,
+    ANY_SCORE,
+    AuditEvent,
+    Counts,
+    Invoice,
+    Ring,
+    RingQuery,
+    RingRow,
+    Run,
+    ScoreQuery,
+    Subgraph,
+    Taxpayer,
+)
 from graph.embedded_adjacency import Adjacency
 from graph.embedded_parties import PartyNumbers, Rows
+from graph.lists import epoch_local, list_param
 from graph.store import NO_LIMIT, Store, Writer, check_fields
 
 DB_FILE = "fapiao.duckdb"
@@ -672,6 +686,59 @@ class EmbeddedStore(Store):
             if rid is None:
                 return schema.empty(schema.SCORES)
             return _to_schema(self._arrow(con, q.SCORES_OF_RUN, [rid]), schema.SCORES)
+
+    def _ring_params(self, con: duckdb.DuckDBPyConnection, run_id: str | None, where: RingQuery) -> list[object] | None:
+        rid = self._run_or_newest(con, run_id)
+        return None if rid is None else [rid, list_param(where.kinds), float(where.min_score), int(where.min_fen),
+                                         _epoch(where.start), _epoch(where.end)]
+
+    def rings_page(self, run_id: str | None = None, where: RingQuery = ANY_RING, *, skip: int = 0,
+                   limit: int | None = None) -> list[RingRow]:
+        with self._con("rings_page") as con:
+            params = self._ring_params(con, run_id, where)
+            rows = [] if params is None else con.execute(
+                q.RINGS_PAGE, [*params, NO_LIMIT if limit is None else int(limit), int(skip)]).fetchall()
+        return [RingRow(_ring_from_row(r[:8]), epoch_local(r[8]), epoch_local(r[9]), int(r[10])) for r in rows]
+
+    def rings_count(self, run_id: str | None = None, where: RingQuery = ANY_RING) -> int:
+        with self._con("rings_count") as con:
+            params = self._ring_params(con, run_id, where)
+            row = None if params is None else _one(con.execute(q.RINGS_COUNT, params))
+        return int(row[0]) if row else 0
+
+    def ring_kinds(self, run_id: str | None = None) -> dict[str, int]:
+        with self._con("ring_kinds") as con:
+            rid = self._run_or_newest(con, run_id)
+            rows = [] if rid is None else con.execute(q.RING_KINDS, [rid]).fetchall()
+        return {str(k): int(n) for k, n in rows}
+
+    def _score_params(self, con: duckdb.DuckDBPyConnection, run_id: str | None, where: ScoreQuery) -> list[object] | None:
+        rid = self._run_or_newest(con, run_id)
+        return None if rid is None else [rid, list(where.overrides), list(where.overrides.values()),
+                                         list_param(where.tiers), float(where.min_score), list_param(where.industries),
+                                         list_param(where.regions), where.text or None, list_param(where.tax_ids)]
+
+    def scores_page(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE, *, skip: int = 0,
+                    limit: int | None = None) -> pa.Table:
+        with self._con("scores_page") as con:
+            params = self._score_params(con, run_id, where)
+            if params is None:
+                return schema.empty(schema.SCORED_TAXPAYERS)
+            table = self._arrow(con, q.SCORES_PAGE, [*params, NO_LIMIT if limit is None else int(limit), int(skip)])
+        return pa.Table.from_arrays(table.columns, schema.SCORED_TAXPAYERS.names).cast(schema.SCORED_TAXPAYERS)
+
+    def scores_count(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE) -> int:
+        with self._con("scores_count") as con:
+            params = self._score_params(con, run_id, where)
+            row = None if params is None else _one(con.execute(q.SCORES_COUNT, params))
+        return int(row[0]) if row else 0
+
+    def score_facets(self, run_id: str | None = None) -> dict[str, list[str]]:
+        with self._con("score_facets") as con:
+            rid = self._run_or_newest(con, run_id)
+            row = None if rid is None else _one(con.execute(q.SCORE_FACETS, [rid]))
+        industries, regions = row if row else (None, None)
+        return {"industry": sorted(industries or []), "region": sorted(regions or [])}
 
     # --- workflow records and audit ------------------------------------------------------------------
     def record(self, kind: str, rec_id: str) -> dict[str, Any] | None:

@@ -319,6 +319,43 @@ RINGS_OF_RUN = """
 RING = "SELECT ring_id, run_id, kind, members, invoice_keys, score, evidence, details FROM rings WHERE ring_id = ?"
 SCORES_OF_RUN = "SELECT tax_id, score, tier, reasons, features FROM scores WHERE run_id = ? ORDER BY score DESC, tax_id"
 
+# Store.rings_page / rings_count: $1 run id, $2 kinds (NULL: any), $3 minimum score, $4 minimum total (fen),
+# $5 / $6 the window [start, end) in epoch seconds (NULL: unbounded) the span of the ring's stored invoices must
+# meet; the page adds $7 limit, $8 offset. A ring's keys are looked up by key_hash, then compared whole.
+_RING_ROWS = """
+    WITH r AS MATERIALIZED (
+        SELECT ring_id, run_id, kind, members, invoice_keys, score, evidence, details FROM rings
+        WHERE run_id = $1 AND ($2::VARCHAR[] IS NULL OR list_contains($2::VARCHAR[], kind)) AND score >= $3),
+    k AS (SELECT ring_id, unnest(invoice_keys) AS key FROM r),
+    st AS (SELECT k.ring_id, min(i.issued_at) AS first_at, max(i.issued_at) AS last_at, sum(i.total_fen) AS fen
+           FROM k JOIN invoices i ON i.key_hash = hash(k.key) AND KEY_OF_I = k.key GROUP BY k.ring_id),
+    x AS (SELECT r.*, st.first_at, st.last_at, coalesce(st.fen, 0)::BIGINT AS fen FROM r LEFT JOIN st USING (ring_id))
+    SELECT WHAT FROM x
+    WHERE fen >= $4 AND ($5::BIGINT IS NULL OR last_at >= $5) AND ($6::BIGINT IS NULL OR first_at < $6)""".replace(
+    "KEY_OF_I", key_of("i"))
+RINGS_PAGE = _RING_ROWS.replace("WHAT", "ring_id, run_id, kind, members, invoice_keys, score, evidence, details, "
+                                        "first_at, last_at, fen") + " ORDER BY score DESC, ring_id LIMIT $7 OFFSET $8"
+RINGS_COUNT = _RING_ROWS.replace("WHAT", "count(*)")
+RING_KINDS = "SELECT kind, count(*) FROM rings WHERE run_id = ? GROUP BY kind ORDER BY kind"
+# Store.scores_page / scores_count: $1 run id; $2 / $3 tax ids and tiers of the overrides (the tier in force);
+# $4 tiers (on the tier in force), $5 minimum score, $6 industries, $7 regions (lists: NULL is any); $8 text (name
+# contains it or tax id starts with it; NULL: any), $9 tax ids (NULL: any); the page adds $10 limit, $11 offset.
+_SCORED = """
+    WITH ov AS (SELECT unnest($2::VARCHAR[]) AS tax_id, unnest($3::VARCHAR[]) AS tier)
+    SELECT WHAT FROM scores s LEFT JOIN taxpayers t ON t.tax_id = s.tax_id LEFT JOIN ov ON ov.tax_id = s.tax_id
+    WHERE s.run_id = $1 AND ($4::VARCHAR[] IS NULL OR list_contains($4::VARCHAR[], coalesce(ov.tier, s.tier)))
+      AND s.score >= $5 AND ($6::VARCHAR[] IS NULL OR list_contains($6::VARCHAR[], t.industry))
+      AND ($7::VARCHAR[] IS NULL OR list_contains($7::VARCHAR[], t.region))
+      AND ($8::VARCHAR IS NULL OR contains(coalesce(t.name, ''), $8) OR starts_with(s.tax_id, $8))
+      AND ($9::VARCHAR[] IS NULL OR list_contains($9::VARCHAR[], s.tax_id))"""
+SCORES_PAGE = _SCORED.replace("WHAT", "s.tax_id, s.score, s.tier, s.reasons, s.features, t.name, t.industry, "
+                                      "t.region") + " ORDER BY s.score DESC, s.tax_id LIMIT $10 OFFSET $11"
+SCORES_COUNT = _SCORED.replace("WHAT", "count(*)")
+SCORE_FACETS = """
+    SELECT list(DISTINCT t.industry) FILTER (WHERE t.industry IS NOT NULL),
+           list(DISTINCT t.region) FILTER (WHERE t.region IS NOT NULL)
+    FROM scores s JOIN taxpayers t ON t.tax_id = s.tax_id WHERE s.run_id = ?"""
+
 RECORD = "SELECT data FROM records WHERE kind = ? AND rec_id = ?"
 RECORDS = "SELECT data FROM records WHERE kind = ? ORDER BY first_seq"
 # Store.records_page / records_count: fields are JSON paths ('$.name') given as parameters, like their values;

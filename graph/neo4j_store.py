@@ -36,7 +36,21 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 import cypher
 from graph.core import schema, settings
 from graph.core.errors import ConfigError, QueryError, StoreError
-from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.core.model import (
+    ANY_RING,
+    ANY_SCORE,
+    AuditEvent,
+    Counts,
+    Invoice,
+    Ring,
+    RingQuery,
+    RingRow,
+    Run,
+    ScoreQuery,
+    Subgraph,
+    Taxpayer,
+)
+from graph.lists import epoch_local, list_param
 from graph.neo4j_writer import INVOICE_COLUMNS, TZ, Neo4jWriter, record_uid, statement
 from graph.store import NO_LIMIT, Store, Writer, check_fields, page_of
 
@@ -506,6 +520,57 @@ class Neo4jStore(Store):
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema.SCORES]
         return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(cols, schema.SCORES, strict=True)],
                                     schema=schema.SCORES)
+
+    def _ring_params(self, run_id: str | None, where: RingQuery) -> dict[str, Any] | None:
+        run_id = run_id or self._newest_run()
+        return None if not run_id else {
+            "run_id": run_id, "kinds": list_param(where.kinds), "min_score": float(where.min_score),
+            "min_fen": int(where.min_fen), "start": None if where.start is None else _ts(where.start, MIN_TS),
+            "end": None if where.end is None else _ts(where.end, MAX_TS)}
+
+    def rings_page(self, run_id: str | None = None, where: RingQuery = ANY_RING, *, skip: int = 0,
+                   limit: int | None = None) -> list[RingRow]:
+        params = self._ring_params(run_id, where)
+        rows = [] if params is None else self._read("rings_page", **params, skip=int(skip),
+                                                    limit=NO_LIMIT if limit is None else int(limit))
+        return [RingRow(Ring(ring_id=r["id"], run_id=r["run_id"], kind=r["kind"], members=tuple(r["members"]),
+                             invoice_keys=tuple(r["invoice_keys"]), score=float(r["score"]), evidence=r["evidence"],
+                             details=json.loads(r["details"])), epoch_local(r["first_ts"]), epoch_local(r["last_ts"]),
+                        int(r["fen"])) for r in rows]
+
+    def rings_count(self, run_id: str | None = None, where: RingQuery = ANY_RING) -> int:
+        params = self._ring_params(run_id, where)
+        rows = [] if params is None else self._read("rings_count", **params)
+        return int(rows[0]["n"]) if rows else 0
+
+    def ring_kinds(self, run_id: str | None = None) -> dict[str, int]:
+        run_id = run_id or self._newest_run()
+        return {r["kind"]: int(r["n"]) for r in self._read("ring_kinds", run_id=run_id)} if run_id else {}
+
+    def _score_params(self, run_id: str | None, where: ScoreQuery) -> dict[str, Any] | None:
+        run_id = run_id or self._newest_run()
+        return None if not run_id else {
+            "run_id": run_id, "overrides": dict(where.overrides), "tiers": list_param(where.tiers),
+            "min_score": float(where.min_score), "industries": list_param(where.industries),
+            "regions": list_param(where.regions), "text": where.text or None, "tax_ids": list_param(where.tax_ids)}
+
+    def scores_page(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE, *, skip: int = 0,
+                    limit: int | None = None) -> pa.Table:
+        params = self._score_params(run_id, where)
+        rows = [] if params is None else self._read("scores_page", **params, skip=int(skip),
+                                                    limit=NO_LIMIT if limit is None else int(limit))
+        return pa.Table.from_pylist(rows, schema=schema.SCORED_TAXPAYERS)
+
+    def scores_count(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE) -> int:
+        params = self._score_params(run_id, where)
+        rows = [] if params is None else self._read("scores_count", **params)
+        return int(rows[0]["n"]) if rows else 0
+
+    def score_facets(self, run_id: str | None = None) -> dict[str, list[str]]:
+        run_id = run_id or self._newest_run()
+        rows = self._read("score_facets", run_id=run_id) if run_id else []
+        return {"industry": sorted(rows[0]["industries"]) if rows else [],
+                "region": sorted(rows[0]["regions"]) if rows else []}
 
     # --- workflow records and audit -------------------------------------------------------------------
     def record(self, kind: str, rec_id: str) -> dict[str, Any] | None:

@@ -22,7 +22,21 @@ from typing import Any
 
 import pyarrow as pa
 
-from graph.core.model import AuditEvent, Counts, Invoice, Ring, Run, Subgraph, Taxpayer
+from graph.core.model import (
+    ANY_RING,
+    ANY_SCORE,
+    AuditEvent,
+    Counts,
+    Invoice,
+    Ring,
+    RingQuery,
+    RingRow,
+    Run,
+    ScoreQuery,
+    Subgraph,
+    Taxpayer,
+)
+from graph.lists import facets, ring_kept, ring_rows, scores_kept
 
 NO_LIMIT = 2**62   #: "no limit" for paged reads (a LIMIT both DuckDB and Cypher take as a parameter)
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")   #: a record field :meth:`Store.records_page` can filter on
@@ -201,6 +215,42 @@ class Store(ABC):
     @abstractmethod
     def scores(self, run_id: str | None = None) -> pa.Table:
         """schema.SCORES rows of ``run_id`` (the newest run when None)."""
+
+    # --- long lists a page at a time (the workbench's rings list and risk queue) ------------------------
+    # The backends answer each with one parameterised query; these defaults read the whole run.
+    def rings_page(self, run_id: str | None = None, where: RingQuery = ANY_RING, *, skip: int = 0,
+                   limit: int | None = None) -> list[RingRow]:
+        """The rings of ``run_id`` (the newest run when None) that pass ``where``, highest score first (then by
+        ring id), each with the span and total of its invoices the store holds; ``skip`` / ``limit`` page."""
+        rings = self.rings(run_id)
+        rows = ring_rows(rings, self.invoices(sorted({k for r in rings for k in r.invoice_keys})))
+        found = [r for r in rows if ring_kept(r, where)]
+        return found[skip:] if limit is None else found[skip:skip + limit]
+
+    def rings_count(self, run_id: str | None = None, where: RingQuery = ANY_RING) -> int:
+        """How many rings :meth:`rings_page` would give without ``skip`` and ``limit``."""
+        return len(self.rings_page(run_id, where))
+
+    def ring_kinds(self, run_id: str | None = None) -> dict[str, int]:
+        """Rings of ``run_id`` (the newest when None) per kind, by kind name."""
+        kinds = [r.kind for r in self.rings(run_id)]
+        return {k: kinds.count(k) for k in sorted(set(kinds))}
+
+    def scores_page(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE, *, skip: int = 0,
+                    limit: int | None = None) -> pa.Table:
+        """schema.SCORED_TAXPAYERS rows: the scores of ``run_id`` (the newest when None) with each taxpayer's
+        name, industry and region, that pass ``where``, highest score first (then by tax id); ``skip`` /
+        ``limit`` page. ``tier`` stays the model's; ``where.tiers`` filters on the tier in force."""
+        table = scores_kept(self.scores(run_id), self.taxpayers(), where)
+        return table.slice(skip) if limit is None else table.slice(skip, limit)
+
+    def scores_count(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE) -> int:
+        """How many rows :meth:`scores_page` would give without ``skip`` and ``limit``."""
+        return int(self.scores_page(run_id, where).num_rows)
+
+    def score_facets(self, run_id: str | None = None) -> dict[str, list[str]]:
+        """The distinct ``industry`` and ``region`` of the taxpayers scored in ``run_id``, sorted (no nulls)."""
+        return facets(self.taxpayers(self.scores(run_id).column("tax_id").to_pylist()))
 
     # --- workflow records and audit ------------------------------------------------------------------
     @abstractmethod

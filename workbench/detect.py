@@ -45,7 +45,7 @@ from workbench.incremental import incremental_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.02.13"  # own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.14"  # evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -100,9 +100,9 @@ def run_id_for(fp: str, params: dict[str, Any]) -> str:
 
 
 ORIENTATION_TEXT = {
-    "along": "过票链:各企业先取得进项、后开出销项",
-    "against": "虚抵进项:各企业先开出销项、后取得进项抵扣",
-    "mutual": "对开:两家企业互相开票",
+    "along": "过票链：各企业先取得进项、后开出销项",
+    "against": "虚抵进项：各企业先开出销项、后取得进项抵扣",
+    "mutual": "对开：两家企业互相开票",
 }
 
 
@@ -110,7 +110,7 @@ def cycle_evidence(sc: ScoredCycle) -> str:
     """e.g. "3 家企业时序闭环(虚抵进项:各企业先开出销项、后取得进项抵扣),11 天内闭合,各环金额差异 4%,…,
     比随机打乱后的同类闭环更罕见(p=0.001,q=0.02);数据缺少商品编码,相应证据未参与评分"."""
     c = sc.cycle
-    parts = [f"{c.length} 家企业时序闭环({ORIENTATION_TEXT.get(c.orientation, ORIENTATION_ZH.get(c.orientation, ''))})",
+    parts = [f"{c.length} 家企业时序闭环（{ORIENTATION_TEXT.get(c.orientation, ORIENTATION_ZH.get(c.orientation, ''))}）",
              f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(sc.closing_drift)}"]
     if sc.pair_use <= 1.2:
         parts.append("各环交易关系几乎只用于此闭环")
@@ -122,12 +122,12 @@ def cycle_evidence(sc: ScoredCycle) -> str:
         parts.append(f"{sc.young_members} 家成员首次开票时登记不足 6 个月")
     if sc.shared_kinds:
         parts.append("成员共用" + "、".join(KIND_ZH.get(k, k) for k in sc.shared_kinds))
-    parts.append(f"比随机打乱后的同类闭环更罕见(p={sc.p_value:.3g},q={sc.q_value:.3g})" if sc.significant
-                 else f"与随机打乱后的闭环相比不显著(p={sc.p_value:.3g})")
-    text = ",".join(parts)
+    parts.append(f"比随机打乱后的同类闭环更罕见（p={sc.p_value:.3g}，q={sc.q_value:.3g}）" if sc.significant
+                 else f"与随机打乱后的闭环相比不显著（p={sc.p_value:.3g}）")
+    text = "，".join(parts)
     missing = cycle_scoring.unavailable_inputs_zh(sc.unavailable)
     if missing:
-        text += f";数据缺少{'、'.join(missing)},相应证据未参与评分"
+        text += f"；数据缺少{'、'.join(missing)}，相应证据未参与评分"
     return text
 
 

@@ -28,7 +28,7 @@ def _rec_id(tax_id: str) -> str:
     return f"{tax_id}:{audit.now():%Y%m%dT%H%M%S}:{secrets.token_hex(4)}"
 
 
-def _latest(store: Store, kind: str) -> dict[str, dict[str, Any]]:
+def latest(store: Store, kind: str) -> dict[str, dict[str, Any]]:
     """tax_id -> newest record of ``kind`` (records come back in insertion order; ``at`` breaks no ties)."""
     out: dict[str, dict[str, Any]] = {}
     for rec in store.records(kind):
@@ -71,7 +71,7 @@ def override_tier(store: Store, user: User, tax_id: str, tier: str, reason: str)
     reason = " ".join(reason.split())
     if len(reason) < 4:
         raise InvalidData("an override needs a written reason (at least 4 characters)")
-    current = _latest(store, OVERRIDE_KIND).get(tax_id)
+    current = latest(store, OVERRIDE_KIND).get(tax_id)
     previous = str(current["tier"]) if current else _model_tier(store, tax_id)
     rec = {"tax_id": tax_id, "tier": tier, "previous_tier": previous, "reason": reason, "by": user.username,
            "at": audit.now().isoformat()}
@@ -112,8 +112,8 @@ def effective_scores(store: Store, run_id: str | None = None) -> pd.DataFrame:
         ``override_at`` and ``assignee`` (None where there is none).
     """
     df: pd.DataFrame = store.scores(run_id).to_pandas()
-    overrides = _latest(store, OVERRIDE_KIND)
-    assignments = _latest(store, ASSIGNMENT_KIND)
+    overrides = latest(store, OVERRIDE_KIND)
+    assignments = latest(store, ASSIGNMENT_KIND)
     df["model_tier"] = df["tier"]
     ov = [overrides.get(t) for t in df["tax_id"]]
     df["overridden"] = [o is not None for o in ov]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -86,6 +87,44 @@ class Ring:
     score: float                   # 0..1
     evidence: str                  # plain-language summary for an investigator
     details: dict[str, Any] = field(default_factory=dict)   # JSON-able extras (hops, drift, window ...)
+
+
+@dataclass(frozen=True)
+class RingRow:
+    """One ring of a list (Store.rings_page) with the time span and total of its invoices the store holds."""
+
+    ring: Ring
+    first: datetime | None         # issue time of its first stored invoice; None when none is stored
+    last: datetime | None
+    fen: int                       # total_fen of its stored invoices (a key named twice counts twice)
+
+
+@dataclass(frozen=True)
+class RingQuery:
+    """The filters of Store.rings_page / rings_count; None or 0 filters nothing."""
+
+    kinds: tuple[str, ...] | None = None     # ring kinds to keep
+    min_score: float = 0.0
+    min_fen: int = 0                          # minimum total of its stored invoices
+    start: datetime | None = None             # keep rings whose span [first, last] meets [start, end);
+    end: datetime | None = None               # with either set, a ring without stored invoices is left out
+
+
+@dataclass(frozen=True)
+class ScoreQuery:
+    """The filters of Store.scores_page / scores_count; None filters nothing, an empty tuple keeps nothing."""
+
+    tiers: tuple[str, ...] | None = None      # on the tier in force: ``overrides`` where given, else the model's
+    min_score: float = 0.0
+    industries: tuple[str, ...] | None = None
+    regions: tuple[str, ...] | None = None
+    text: str | None = None                   # the name contains it or the tax id starts with it
+    tax_ids: tuple[str, ...] | None = None
+    overrides: Mapping[str, str] = field(default_factory=dict)   # tax id -> tier in force (supervisors' overrides)
+
+
+ANY_RING = RingQuery()     #: no ring filter (the default of Store.rings_page)
+ANY_SCORE = ScoreQuery()   #: no score filter (the default of Store.scores_page)
 
 
 @dataclass(frozen=True)

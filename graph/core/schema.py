@@ -89,6 +89,14 @@ SCORES = pa.schema([
     ("features", pa.string()),       # JSON object of the feature values behind the score
 ])
 
+#: Store.scores_page: a run's scores with the taxpayer's name, industry and region (null when not registered).
+SCORED_TAXPAYERS = pa.schema([
+    *SCORES,
+    ("name", pa.string()),
+    ("industry", pa.string()),
+    ("region", pa.string()),
+])
+
 
 def invoice_key(code: str | None, number: str) -> str:
     """The natural key of an invoice: ``number`` when there is no code (数电), else ``code-number``."""

@@ -52,7 +52,7 @@ def test_finds_the_planted_hub_among_balanced_traders_and_says_why() -> None:
     assert list(sig.flagged.index) == ["HUB"]
     row = sig.table.loc["HUB"]
     assert 0 < row["lag_days"] <= 30 and row["qvalue"] <= 0.05 and abs(row["margin"]) <= 0.05
-    assert row["evidence"].startswith("过票中转(无需商品编码)")
+    assert row["evidence"].startswith("过票中转（无需商品编码）")
     assert "销项平均在进项后" in row["evidence"] and "p=" in row["evidence"]
 
 
@@ -110,7 +110,7 @@ def test_hub_rings_join_both_detectors_once_per_company() -> None:
                                                    index=["A", "B"]))
     both = hubs.either(fan, passing)
     assert list(both.flagged.index) == ["A", "B"]
-    assert both.table.loc["A", "evidence"] == "变票;过票中转 A"
+    assert both.table.loc["A", "evidence"] == "变票；过票中转 A"
     assert both.table.loc["B", "value_added"] == -0.01
     assert len(hubs.either(fan.__class__("fan_hub", fan.table.iloc[1:]), passing.__class__(
         "pass_hub", passing.table.iloc[:0])).table) == 0

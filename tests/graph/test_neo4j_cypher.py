@@ -19,7 +19,7 @@ LIST_PARAMS = {
     "tax_fen", "total_fen", "rate", "kind", "status", "red_ref", "item_code", "item_name", "tax_id", "name",
     "registered_on", "industry", "region", "invoice_limit_fen", "value", "score", "tier", "reasons", "features",
     "count", "first_ts", "last_ts", "pos_count", "pos_total_fen", "pos_first_ts", "pos_last_ts",
-    "party", "seller_idx", "buyer_idx", "lines",
+    "party", "seller_idx", "buyer_idx", "lines", "kinds", "tiers", "industries", "regions",
 }
 STATEMENTS = [n for n in cypher.names() if n != "schema"]
 
@@ -29,8 +29,10 @@ def dummy(param: str) -> object:
         return []
     if param == "all":
         return False
+    if param == "overrides":
+        return {}
     if param in {"start", "end", "after_ts", "day_start", "day_end", "limit", "page", "min_amount_fen",
-                 "after_seq", "skip", "created_ms", "created_us", "hops", "seconds"}:
+                 "after_seq", "skip", "created_ms", "created_us", "hops", "seconds", "min_score", "min_fen"}:
         return 0
     return "x"
 

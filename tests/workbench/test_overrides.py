@@ -58,3 +58,25 @@ def test_unknown_taxpayer_is_refused(env: tuple[Store, dict[str, User]]) -> None
         overrides.assign(store, u["supervisor"], "000000000000000000", "ivan")
     with pytest.raises(NotFound):
         appeals.record_appeal(store, u["investigator"], "000000000000000000", "申诉")
+
+
+def test_queue_page_filters_on_the_tier_in_force_and_shows_decisions(env: tuple[Store, dict[str, User]]) -> None:
+    from workbench.ui import views
+
+    store, u = env
+    model = {r["tax_id"]: r["tier"] for r in store.scores().to_pylist()}
+    target = next(t for t in TAX_IDS if model.get(t) != "low")
+    overrides.override_tier(store, u["supervisor"], target, "low", "核实为正常经营")
+    overrides.assign(store, u["supervisor"], target, "ivan")
+    effective = overrides.effective_scores(store).set_index("tax_id")["tier"].to_dict()
+    for tiers in (["high", "medium"], ["low"], []):
+        where = views.queue_query(store, tiers=tiers)
+        got = views.queue_page(store, where)
+        assert sorted(r.tax_id for r in got) == sorted(t for t, tier in effective.items() if tier in tiers)
+        assert store.scores_count(None, where) == len(got)
+        assert [r.score for r in got] == sorted((r.score for r in got), reverse=True)
+    row = views.queue_page(store, views.queue_query(store, tax_ids=[target]))[0]
+    assert (row.tier, row.model_tier, row.override_reason, row.override_by, row.assignee) == (
+        "low", model[target], "核实为正常经营", u["supervisor"].username, "ivan")
+    everything = views.queue_page(store, views.queue_query(store))
+    assert views.queue_page(store, views.queue_query(store), skip=1, limit=2) == everything[1:3]

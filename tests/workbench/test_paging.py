@@ -72,3 +72,31 @@ def test_the_rings_list_and_queue_show_a_page_and_keep_it_in_the_address(app_env
     assert len(at.dataframe[0].value) == 10 and _param(at, "size") == "10"
     at = open_page(app_env, "supervisor", "risk_queue", tier="high,medium,low", size="25")
     assert "第 1–" in texts(at) and _param(at, "size") == "25"
+
+
+def test_the_rings_list_and_queue_never_read_a_whole_run(app_env: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lists are read by the store a page at a time (Store.rings_page / scores_page): they open with the
+    whole-run reads failing, showing the same rows."""
+    from graph.embedded import EmbeddedStore
+
+    store = open_store(app_env.uri)
+    try:
+        ring_ids = [r.ring_id for r in store.rings()]
+        top = store.scores().sort_by([("score", "descending"), ("tax_id", "ascending")]).column("tax_id").to_pylist()
+    finally:
+        store.close()
+
+    def whole_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a whole run was read")
+
+    rings = open_page(app_env, "investigator")                      # the overview reads the run's tiers
+    queue = open_page(app_env, "supervisor", None, tier="high,medium,low", size="10", page="2")   # 10 scored: page 2 clamps to 1
+    for name in ("rings", "scores"):
+        monkeypatch.setattr(EmbeddedStore, name, whole_run)
+    rings.switch_page("screens/rings.py").run()
+    assert not rings.exception, [e.value for e in rings.exception]
+    assert rings.dataframe[0].value["编号"].tolist() == ring_ids   # highest score first, as the store orders them
+    queue.switch_page("screens/risk_queue.py").run()
+    assert not queue.exception, [e.value for e in queue.exception]
+    assert queue.dataframe[0].value["税号"].tolist() == top[:10]
+    assert f"共 {len(top):,} 户" in texts(queue)

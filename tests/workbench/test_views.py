@@ -178,25 +178,33 @@ def test_short_name_drops_the_legal_form_only() -> None:
     assert views.short_name("有限公司") == "有限公司"
 
 
-def test_filter_rings_by_kind_score_amount_and_dates(demo_store: Demo) -> None:
+def test_ring_list_filters_by_kind_score_amount_and_local_dates(demo_store: Demo) -> None:
     from datetime import date
 
     store = EmbeddedStore(demo_store.path)
     try:
         rows = views.ring_summaries(store, "run-2")
+        by_id = {r.ring_id: r for r in rows}
+
+        def ids(**kw: object) -> list[str]:
+            found = views.ring_list(store, "run-2", views.ring_query(**kw))  # type: ignore[arg-type]
+            assert set(found.titles) == {r.ring_id for r in found.rows}
+            return sorted(r.ring_id for r in found.rows)
+
+        cycle, hub = demo_store.ring.ring_id, demo_store.new_ring.ring_id
+        assert ids() == sorted([cycle, hub]) and ids(kinds=set()) == sorted([cycle, hub])   # none chosen: all
+        assert ids(kinds={"cycle"}) == [cycle]
+        assert ids(min_score=0.9) == [cycle]
+        assert ids(min_fen=by_id[hub].fen + 1) == sorted(r.ring_id for r in rows if r.fen > by_id[hub].fen)
+        assert ids(start=date(2024, 4, 5)) == [hub]         # the cycle ended in early April
+        assert ids(end=date(2024, 3, 31)) == [cycle]        # the hub began on 10 April
+        assert ids(start=date(2030, 1, 1)) == []
+        last = by_id[cycle].last
+        assert last is not None and ids(start=last.astimezone(views._TZ).date()) == sorted([cycle, hub])  # inclusive
+        page = views.ring_list(store, "run-2", views.ring_query(), skip=1, limit=1)
+        assert [r.ring_id for r in page.rows] == [rows[1].ring_id]   # highest score first, a page at a time
     finally:
         store.close()
-    cycle, hub = demo_store.ring.ring_id, demo_store.new_ring.ring_id
-    ids = lambda got: sorted(r.ring_id for r in got)  # noqa: E731
-    assert ids(views.filter_rings(rows)) == sorted([cycle, hub])
-    assert ids(views.filter_rings(rows, kinds={"cycle"})) == [cycle]
-    assert ids(views.filter_rings(rows, min_score=0.9)) == [cycle]
-    by_id = {r.ring_id: r for r in rows}
-    assert ids(views.filter_rings(rows, min_fen=by_id[hub].fen + 1)) == sorted(
-        r.ring_id for r in rows if r.fen > by_id[hub].fen)
-    assert ids(views.filter_rings(rows, start=date(2024, 4, 5))) == [hub]         # the cycle ended in early April
-    assert ids(views.filter_rings(rows, end=date(2024, 3, 31))) == [cycle]        # the hub began on 10 April
-    assert views.filter_rings(rows, start=date(2030, 1, 1)) == []
 
 
 def test_item_lines_for_the_invoice_page(tmp_path: Path) -> None:

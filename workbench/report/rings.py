@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from graph.core import vocab
-from graph.core.model import Ring
+from graph.core.model import Ring, RingRow
 from graph.core.schema import TZ
 from graph.store import Store
 
@@ -33,24 +33,16 @@ class RingSummary:
     fen: int                     # total_fen of its stored invoices
 
 
+def summary(row: RingRow) -> RingSummary:
+    """The list row of a ring read with :meth:`graph.store.Store.rings_page`."""
+    r = row.ring
+    return RingSummary(r.ring_id, r.kind, len(r.members), len(r.invoice_keys), round(r.score, 3), row.first, row.last,
+                       row.fen)
+
+
 def ring_summaries(store: Store, run_id: str) -> list[RingSummary]:
     """The rings of ``run_id`` (highest score first) with the span and total of their invoices."""
-    rings = store.rings(run_id)
-    keys = sorted({k for r in rings for k in r.invoice_keys})
-    by_key: dict[str, tuple[datetime, int]] = {}
-    if keys:
-        inv = store.invoices(keys).select(["key", "issued_at", "total_fen"])
-        for k, at, fen in zip(inv.column("key").to_pylist(), inv.column("issued_at").to_pylist(),
-                              inv.column("total_fen").to_pylist(), strict=True):
-            by_key[k] = (at, fen)
-    out = []
-    for r in rings:
-        got = [by_key[k] for k in r.invoice_keys if k in by_key]
-        times = [g[0] for g in got]
-        out.append(RingSummary(r.ring_id, r.kind, len(r.members), len(r.invoice_keys), round(r.score, 3),
-                               min(times) if times else None, max(times) if times else None,
-                               sum(g[1] for g in got)))
-    return out
+    return [summary(row) for row in store.rings_page(run_id)]
 
 
 _SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")

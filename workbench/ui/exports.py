@@ -8,6 +8,7 @@ taxpayer, another filter) the old file is no longer offered for download.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -30,17 +31,28 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def export_buttons(store: Store, user: User, frame: pd.DataFrame, what: str, where: Any = None) -> None:
+def export_buttons(store: Store, user: User, frame: pd.DataFrame | Callable[[], pd.DataFrame], what: str,
+                   where: Any = None, *, signature: str = "") -> None:
     """Offer ``frame`` as CSV and xlsx (roles with ``export_data`` only); the file is made, and audited,
-    on request. ``where`` is the Streamlit container to draw in (default: the page)."""
-    if not allowed(user.roles, "export_data") or frame.empty:
+    on request. ``where`` is the Streamlit container to draw in (default: the page).
+
+    ``frame`` may be a function that reads the table when a button is pressed (a list read from the store a
+    page at a time exports every row only on request); ``signature`` then names what it would read (the
+    filters, the run, the row count), so a file made before they changed is no longer offered."""
+    if not allowed(user.roles, "export_data"):
         return
-    digest = fingerprint(frame)
+    if callable(frame):
+        digest = hashlib.sha256(f"{what}\x1f{signature}".encode()).hexdigest()
+    elif frame.empty:
+        return
+    else:
+        digest = fingerprint(frame)
     left, right = (where or st).columns(2)
     for col, fmt in ((left, "csv"), (right, "xlsx")):
         key = f"export_{what}_{fmt}"
         if col.button(tr(f"导出 {fmt.upper()}", f"Export {fmt.upper()}"), key=key):
-            st.session_state[key + "_bytes"] = (digest, export_table(store, user, frame, what, fmt))
+            rows = frame() if callable(frame) else frame
+            st.session_state[key + "_bytes"] = (digest, export_table(store, user, rows, what, fmt))
         ready = st.session_state.get(key + "_bytes")
         if isinstance(ready, tuple) and ready[0] == digest:
             col.download_button(tr("下载", "Download"), ready[1], file_name=f"{what}.{fmt}", mime=_MIME[fmt],
@@ -48,14 +60,16 @@ def export_buttons(store: Store, user: User, frame: pd.DataFrame, what: str, whe
 
 
 def table(store: Store, user: User, frame: pd.DataFrame, what: str, where: Any = None, *,
-          export: pd.DataFrame | None = None, **kwargs: Any) -> Any:
+          export: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, signature: str = "",
+          **kwargs: Any) -> Any:
     """Draw ``frame`` with ``st.dataframe`` (``kwargs`` passed on; the index hidden unless asked) in
     ``where`` and put the export buttons under it. ``export`` is the table the files carry when it differs
-    from the one shown (amounts as ``*_fen`` integers, so the file has exact 元 numbers, not ``¥1.2万``).
+    from the one shown (amounts as ``*_fen`` integers, so the file has exact 元 numbers, not ``¥1.2万``), or a
+    function that reads it on request (see :func:`export_buttons` for ``signature``).
     Returns what ``st.dataframe`` returns (the selection when ``on_select`` is given)."""
     kwargs.setdefault("hide_index", True)
     shown = (where or st).dataframe(frame, **kwargs)
-    export_buttons(store, user, frame if export is None else export, what, where)
+    export_buttons(store, user, frame if export is None else export, what, where, signature=signature)
     return shown
 
 

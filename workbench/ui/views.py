@@ -6,9 +6,10 @@ for the page's formatter, never as NaN/NaT.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,14 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.core import vocab
-from graph.core.model import Ring, Run, Taxpayer
+from graph.core.model import Ring, RingQuery, Run, ScoreQuery, Taxpayer
 from graph.core.schema import TZ
 from graph.store import Store
 from workbench.fmt import money_full
+from workbench.overrides import ASSIGNMENT_KIND, OVERRIDE_KIND, latest
 from workbench.report.rings import RingSummary as RingSummary
 from workbench.report.rings import ring_summaries as ring_summaries
 from workbench.report.rings import ring_titles as ring_titles
 from workbench.report.rings import short_name as short_name
+from workbench.report.rings import summary
 
 _TZ = ZoneInfo(TZ)
 
@@ -224,22 +227,79 @@ def ring_identifiers(store: Store, ring: Ring) -> list[SharedIdentifier]:
     return [SharedIdentifier(k, v, tuple(sorted(h))) for (k, v), h in sorted(holders.items()) if len(h) >= 2]
 
 
-def filter_rings(rows: Sequence[RingSummary], *, kinds: Collection[str] = (), min_score: float = 0.0,
-                 min_fen: int = 0, start: date | None = None, end: date | None = None) -> list[RingSummary]:
-    """The rings list after its filters: kinds (none: all), minimum score, minimum total amount (fen), and
-    invoices inside ``start``..``end`` (local dates, inclusive; a ring without stored invoices passes only
-    when no date is set)."""
+def ring_query(*, kinds: Collection[str] | None = None, min_score: float = 0.0, min_fen: int = 0,
+               start: date | None = None, end: date | None = None) -> RingQuery:
+    """The rings list's filters for the store: kinds (None or empty: all), minimum score, minimum total (fen), and
+    invoices inside ``start``..``end`` (local dates, inclusive; a ring without stored invoices passes only when
+    no date is set)."""
+    return RingQuery(kinds=tuple(sorted(kinds)) if kinds else None, min_score=float(min_score), min_fen=int(min_fen),
+                     start=None if start is None else datetime.combine(start, time(), _TZ),
+                     end=None if end is None else datetime.combine(end + timedelta(days=1), time(), _TZ))
+
+
+@dataclass(frozen=True)
+class RingList:
+    """One page of the rings list: its rows and each ring's (Chinese, English) title."""
+
+    rows: list[RingSummary]
+    titles: dict[str, tuple[str, str]]
+
+
+def ring_list(store: Store, run_id: str, where: RingQuery, *, skip: int = 0, limit: int | None = None) -> RingList:
+    """The rings of ``run_id`` that pass ``where``, highest score first, ``skip`` / ``limit`` a page (read by the
+    store a page at a time), with their readable titles."""
+    rows = store.rings_page(run_id, where, skip=skip, limit=limit)
+    return RingList([summary(r) for r in rows], ring_titles(store, [r.ring for r in rows]))
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One taxpayer of the risk queue: the model's score and tier, the tier in force, who decided what."""
+
+    tax_id: str
+    name: str
+    score: float
+    model_tier: str
+    tier: str                     # in force: the newest override, else the model's
+    industry: str
+    region: str
+    reasons: str                  # the score's reasons, joined with " | "
+    override_reason: str = ""
+    override_by: str = ""
+    assignee: str = ""
+
+
+def queue_query(store: Store, *, tiers: Collection[str] | None = None, min_score: float = 0.0,
+                industries: Collection[str] = (), regions: Collection[str] = (), text: str = "",
+                tax_ids: Collection[str] | None = None) -> ScoreQuery:
+    """The risk queue's filters for the store, with the supervisors' tier overrides in force (``tiers`` filters
+    on those); industries / regions: none chosen is all; ``text``: a name fragment or a tax id prefix."""
+    overrides = {t: str(rec["tier"]) for t, rec in latest(store, OVERRIDE_KIND).items()}
+    return ScoreQuery(tiers=None if tiers is None else tuple(tiers), min_score=float(min_score),
+                      industries=tuple(industries) or None, regions=tuple(regions) or None,
+                      text=text.strip() or None, tax_ids=None if tax_ids is None else tuple(tax_ids),
+                      overrides=overrides)
+
+
+def _reasons(text: str | None) -> str:
+    if isinstance(text, str) and text.startswith("["):
+        return " | ".join(str(r) for r in json.loads(text))
+    return str(text or "")
+
+
+def queue_page(store: Store, where: ScoreQuery, *, skip: int = 0, limit: int | None = None) -> list[QueueRow]:
+    """The risk queue's rows that pass ``where`` (see :func:`queue_query`), highest score first, ``skip`` /
+    ``limit`` a page (read by the store a page at a time), with overrides and assignments."""
+    page = store.scores_page(None, where, skip=skip, limit=limit).to_pylist()
+    decided = latest(store, OVERRIDE_KIND)
+    assigned = latest(store, ASSIGNMENT_KIND)
     out = []
-    for r in rows:
-        if kinds and r.kind not in kinds:
-            continue
-        if r.score < min_score or r.fen < min_fen:
-            continue
-        if start is not None and (r.first is None or r.last is None or r.last.astimezone(_TZ).date() < start):
-            continue
-        if end is not None and (r.first is None or r.first.astimezone(_TZ).date() > end):
-            continue
-        out.append(r)
+    for r in page:
+        ov = decided.get(r["tax_id"], {})
+        out.append(QueueRow(r["tax_id"], r["name"] or "", float(r["score"]), str(r["tier"]),
+                            where.overrides.get(r["tax_id"], str(r["tier"])), r["industry"] or "", r["region"] or "",
+                            _reasons(r["reasons"]), str(ov.get("reason") or ""), str(ov.get("by") or ""),
+                            str(assigned.get(r["tax_id"], {}).get("investigator") or "")))
     return out
 
 

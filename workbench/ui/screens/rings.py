@@ -23,26 +23,10 @@ from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
-from workbench.ui.views import (
-    RingSummary,
-    filter_rings,
-    ring_identifiers,
-    ring_invoices,
-    ring_summaries,
-    ring_titles,
-)
+from workbench.ui.views import ring_identifiers, ring_invoices, ring_list, ring_query, ring_titles
 
 user = require_page("view_rings")
 store = get_store()
-
-
-@st.cache_data(ttl=600, show_spinner=False)
-def _ring_table(uri: str, run_id: str) -> pd.DataFrame:
-    """One row per ring with its title, size, time span and amount (cached per run)."""
-    store = get_store()
-    titles = ring_titles(store, store.rings(run_id))
-    return pd.DataFrame([{**vars(r), "title_zh": titles[r.ring_id][0], "title_en": titles[r.ring_id][1]}
-                         for r in ring_summaries(store, run_id)])
 
 
 def _ring_detail(ring: Ring) -> None:
@@ -151,11 +135,12 @@ if wanted:
         _ring_detail(ring)
         st.stop()
 
-summaries = _ring_table(store.uri, runs[0].run_id)
-if summaries.empty:
+run_id = runs[0].run_id
+kind_counts = store.ring_kinds(run_id)
+if not kind_counts:
     st.info(tr("最近一次检测没有发现团伙。", "The latest run found no rings."))
     st.stop()
-kind_options = sorted(summaries["kind"].unique())
+kind_options = list(kind_counts)
 today = date.today()
 FILTERS = (
     Field("kind", "rings_kinds", [], urlstate.choices(kind_options), urlstate.join),
@@ -179,35 +164,46 @@ with st.container(border=True):
         dates = tuple(c4.date_input(tr("日期范围", "Date range"), urlstate.initial(DATES), key="rings_dates"))
 urlstate.publish(*FILTERS, DATES)
 saved.box(store, user, "rings", (*FILTERS, DATES))
-ring_rows = [RingSummary(str(r["ring_id"]), str(r["kind"]), int(r["members"]), int(r["invoices"]), float(r["score"]),
-                         None if pd.isna(r["first"]) else r["first"], None if pd.isna(r["last"]) else r["last"],
-                         int(r["fen"])) for r in summaries.to_dict("records")]
-keep = {r.ring_id for r in filter_rings(ring_rows, kinds=kinds, min_score=min_score, min_fen=int(min_wan) * 1_000_000,
-                                        start=dates[0] if dates else None, end=dates[-1] if len(dates) == 2 else None)}
-view = summaries[summaries["ring_id"].isin(keep)]
-st.caption(tr(f"最近一次检测（{runs[0].run_id}）共 {len(summaries)} 个团伙，筛选后 {len(view)} 个；勾选一行查看详情。",
-              f"{len(view)} of {len(summaries)} rings in the latest run ({runs[0].run_id}); tick a row for details."))
-pg = pager("rings", len(view), (kinds, min_score, min_wan, dates))
-page = view.iloc[pg.skip:pg.skip + pg.size]   # the browser gets this page only; the export has every filtered ring
+where = ring_query(kinds=kinds, min_score=min_score, min_fen=int(min_wan) * 1_000_000,
+                   start=dates[0] if dates else None, end=dates[-1] if len(dates) == 2 else None)
+total, everything = store.rings_count(run_id, where), sum(kind_counts.values())
+st.caption(tr(f"最近一次检测（{run_id}）共 {everything} 个团伙，筛选后 {total} 个；勾选一行查看详情。",
+              f"{total} of {everything} rings in the latest run ({run_id}); tick a row for details."))
+pg = pager("rings", total, (kinds, min_score, min_wan, dates))
+page = ring_list(store, run_id, where, skip=pg.skip, limit=pg.size)   # the store reads this page only
+
+
+def _title(titles: dict[str, tuple[str, str]], ring_id: str) -> str:
+    return titles[ring_id][1] if lang() == "en" else titles[ring_id][0]
+
+
+def _export() -> pd.DataFrame:
+    """Every ring the filters keep, read when an export is asked for."""
+    found = ring_list(store, run_id, where)
+    return pd.DataFrame({
+        "ring_id": [r.ring_id for r in found.rows], "title": [_title(found.titles, r.ring_id) for r in found.rows],
+        "kind": [term(RING_KINDS, r.kind) for r in found.rows], "members": [r.members for r in found.rows],
+        "invoices": [r.invoices for r in found.rows], "score": [r.score for r in found.rows],
+        "first": [day(r.first) for r in found.rows], "last": [day(r.last) for r in found.rows],
+        "total_fen": [r.fen for r in found.rows]})
+
+
 shown = pd.DataFrame({
-    tr("团伙", "Ring"): page["title_en"] if lang() == "en" else page["title_zh"],
-    tr("类型", "Kind"): [term(RING_KINDS, k) for k in page["kind"]],
-    tr("成员数", "Members"): page["members"],
-    tr("发票数", "Invoices"): page["invoices"],
-    tr("评分", "Score"): page["score"],
-    tr("起", "From"): [day(t) for t in page["first"]],
-    tr("止", "To"): [day(t) for t in page["last"]],
-    tr("金额合计", "Total"): [money(int(f)) for f in page["fen"]],
-    tr("编号", "Id"): page["ring_id"],
+    tr("团伙", "Ring"): [_title(page.titles, r.ring_id) for r in page.rows],
+    tr("类型", "Kind"): [term(RING_KINDS, r.kind) for r in page.rows],
+    tr("成员数", "Members"): [r.members for r in page.rows],
+    tr("发票数", "Invoices"): [r.invoices for r in page.rows],
+    tr("评分", "Score"): [r.score for r in page.rows],
+    tr("起", "From"): [day(r.first) for r in page.rows],
+    tr("止", "To"): [day(r.last) for r in page.rows],
+    tr("金额合计", "Total"): [money(r.fen) for r in page.rows],
+    tr("编号", "Id"): [r.ring_id for r in page.rows],
 })
-picked = table(store, user, shown, "rings", export=pd.DataFrame({
-    "ring_id": view["ring_id"], "title": view["title_en"] if lang() == "en" else view["title_zh"], "kind": [term(RING_KINDS, k) for k in view["kind"]], "members": view["members"],
-    "invoices": view["invoices"], "score": view["score"], "first": [day(t) for t in view["first"]],
-    "last": [day(t) for t in view["last"]], "total_fen": [int(f) for f in view["fen"]]}),
-    on_select="rerun", selection_mode="single-row", key=f"ring_table_{pg.page}")   # a ticked row belongs to its page
+picked = table(store, user, shown, "rings", export=_export if total else None, signature=repr((run_id, where, total)),
+               on_select="rerun", selection_mode="single-row", key=f"ring_table_{pg.page}")   # a ticked row belongs to its page
 rows = picked.selection.rows if hasattr(picked, "selection") else []
-if rows:
-    ring = store.ring(str(page.iloc[rows[0]]["ring_id"]))
+if rows and rows[0] < len(page.rows):
+    ring = store.ring(page.rows[rows[0]].ring_id)
     if ring is not None:
         st.divider()
         _ring_detail(ring)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -20,8 +20,8 @@ from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
+from workbench.ui.views import QueueRow, queue_page, queue_query
 
-PICK_LIMIT = 1000
 user = require_page("view_risk_queue")
 store = get_store()
 show_flash()
@@ -32,40 +32,25 @@ if not store.runs():
     st.stop()
 
 
-def _queue() -> pd.DataFrame:
-    from workbench.overrides import effective_scores
-
-    scores = effective_scores(store)
-    facts = store.taxpayers(scores["tax_id"].tolist()).to_pandas()[["tax_id", "name", "industry", "region"]]
-    df = scores.merge(facts, on="tax_id", how="left")
-    df["effective_tier"] = df["tier"]  # effective_scores applies overrides; the model's tier is model_tier
-    df["reasons_text"] = [" | ".join(json.loads(r) if isinstance(r, str) and r.startswith("[") else [str(r or "")])
-                          for r in df["reasons"]]
-    return df
-
-
-def _frame(rows: pd.DataFrame) -> pd.DataFrame:
+def _frame(rows: list[QueueRow]) -> pd.DataFrame:
     """The queue's rows as shown (and exported): Chinese headers, tiers and regions in words."""
-    shown = pd.DataFrame({
-        tr("税号", "Tax id"): rows["tax_id"],
-        tr("名称", "Name"): rows["name"],
-        tr("评分", "Score"): rows["score"].round(3),
-        tr("模型等级", "Model tier"): [term(TIER_NAMES, t) for t in rows["model_tier"]],
-        tr("当前等级", "Effective tier"): [term(TIER_NAMES, t) for t in rows["effective_tier"]],
-        tr("行业", "Industry"): rows["industry"],
-        tr("地区", "Region"): [region_name(r) for r in rows["region"]],
-        tr("主要原因", "Reasons"): rows["reasons_text"],
+    return pd.DataFrame({
+        tr("税号", "Tax id"): [r.tax_id for r in rows],
+        tr("名称", "Name"): [r.name for r in rows],
+        tr("评分", "Score"): [round(r.score, 3) for r in rows],
+        tr("模型等级", "Model tier"): [term(TIER_NAMES, r.model_tier) for r in rows],
+        tr("当前等级", "Effective tier"): [term(TIER_NAMES, r.tier) for r in rows],
+        tr("行业", "Industry"): [r.industry for r in rows],
+        tr("地区", "Region"): [region_name(r.region) for r in rows],
+        tr("主要原因", "Reasons"): [r.reasons for r in rows],
+        tr("调整理由", "Override reason"): [r.override_reason for r in rows],
+        tr("调整人", "Overridden by"): [r.override_by for r in rows],
+        tr("承办人", "Assignee"): [r.assignee for r in rows],
     })
-    for col, label in (("override_reason", tr("调整理由", "Override reason")), ("override_by", tr("调整人", "Overridden by")),
-                       ("assignee", tr("承办人", "Assignee"))):
-        if col in rows.columns:
-            shown[label] = rows[col].fillna("")   # blank, not "None", where there is no override or assignee
-    return shown
 
 
-df = _queue()
-industry_options = sorted(df["industry"].dropna().unique().tolist())
-region_options = sorted(df["region"].dropna().unique().tolist())
+facets = store.score_facets()
+industry_options, region_options = facets["industry"], facets["region"]
 FILTERS = (
     Field("tier", "rq_tiers", ["high", "medium"], urlstate.choices(TIERS), urlstate.join),
     Field("score", "rq_score", 0.0, urlstate.bounded(0.0, 1.0, float), lambda x: f"{x:g}"),
@@ -83,44 +68,41 @@ with st.container(border=True):
     regions = f3.multiselect(tr("地区", "Region"), region_options, format_func=region_name, placeholder=pick(),
                              key="rq_regions")
     text = f4.text_input(tr("搜索名称或税号", "Search name or tax id"), key="rq_search").strip()
-    f4.caption(tr("点击表头排序；勾选一行以调整等级或分派。", "Click a header to sort; tick a row to override or assign."))
+    f4.caption(tr("点击表头排序（本页内）；勾选一行以调整等级或分派。",
+                  "Click a header to sort (within the page); tick a row to override or assign."))
 urlstate.publish(*FILTERS)
 saved.box(store, user, "risk_queue", FILTERS)
 
-view = df[df["effective_tier"].isin(tiers) & (df["score"] >= min_score)]
-if industries:
-    view = view[view["industry"].isin(industries)]
-if regions:
-    view = view[view["region"].isin(regions)]
-if text:
-    view = view[view["name"].fillna("").str.contains(text, regex=False) | view["tax_id"].str.startswith(text)]
-view = view.sort_values("score", ascending=False).reset_index(drop=True)
-st.caption(tr(f"共 {len(view):,} 户（全部 {len(df):,} 户）", f"{len(view):,} of {len(df):,} taxpayers"))
-pg = pager("rq", len(view), (tiers, min_score, industries, regions, text))
-page = view.iloc[pg.skip:pg.skip + pg.size]   # the browser gets this page only; the export has the whole queue
-
-picked = table(store, user, _frame(page), "risk_queue", export=_frame(view), on_select="rerun",
-               selection_mode="single-row", key=f"rq_table_{pg.page}", height=420)
-rows = [pg.skip + r for r in picked.selection.rows] if hasattr(picked, "selection") else []   # rows of the queue
-all_ids = view["tax_id"].tolist()
-names = dict(zip(all_ids, view["name"].fillna("").tolist(), strict=True))
-ids = all_ids[:PICK_LIMIT]  # the picker lists the top of the queue; a ticked row is always included
-if rows and all_ids[rows[0]] not in ids:
-    ids.append(all_ids[rows[0]])
+where = queue_query(store, tiers=tiers, min_score=min_score, industries=industries, regions=regions, text=text)
+total, everything = store.scores_count(None, where), store.scores_count()
+st.caption(tr(f"共 {total:,} 户（全部 {everything:,} 户）", f"{total:,} of {everything:,} taxpayers"))
+pg = pager("rq", total, (tiers, min_score, industries, regions, text))
+page = queue_page(store, where, skip=pg.skip, limit=pg.size)   # the store reads this page only
+picked = table(store, user, _frame(page), "risk_queue", export=(lambda: _frame(queue_page(store, where))) if total else None,
+               signature=repr((where, total)), on_select="rerun", selection_mode="single-row",
+               key=f"rq_table_{pg.page}", height=420)
+rows = [r for r in (picked.selection.rows if hasattr(picked, "selection") else []) if r < len(page)]
+names = {r.tax_id: r.name for r in page}
+ids = [r.tax_id for r in page]   # the picker lists the page shown
 acting = st.session_state.get("rq_pick")
-if acting and acting not in ids and acting in set(df["tax_id"]):
-    ids.append(acting)   # just overridden out of the filter (e.g. to low): keep it, so it can still be assigned
-    names[acting] = str(df.loc[df["tax_id"] == acting, "name"].fillna("").iloc[0])
+if acting and acting not in names:
+    kept = queue_page(store, queue_query(store, tax_ids=[acting]), limit=1)
+    if kept:   # e.g. just overridden out of the filter (to low): keep it, so it can still be assigned
+        ids.append(acting)
+        names[acting] = kept[0].name
 tax_id = st.selectbox(tr("处理的纳税人", "Taxpayer to act on"), ids, key="rq_pick",
-                      index=ids.index(all_ids[rows[0]]) if rows else None,
+                      index=ids.index(page[rows[0]].tax_id) if rows else None,
                       format_func=lambda t: f"{t} · {names.get(t, '')}", placeholder=pick())
 if tax_id is None:
     st.stop()
-row = df[df["tax_id"] == tax_id].iloc[0]
-st.subheader(plain(f"{row['name']} · {tax_id}"))
-if tax_id not in set(view["tax_id"]):
-    st.caption(tr(f"当前等级：{term(TIER_NAMES, row['effective_tier'])}，已不在筛选结果中。",
-                  f"Current tier: {term(TIER_NAMES, row['effective_tier'])}; no longer in the filtered queue."))
+found = queue_page(store, queue_query(store, tax_ids=[tax_id]), limit=1)
+if not found:
+    st.stop()
+row = found[0]
+st.subheader(plain(f"{row.name} · {tax_id}"))
+if not queue_page(store, replace(where, tax_ids=(tax_id,)), limit=1):
+    st.caption(tr(f"当前等级：{term(TIER_NAMES, row.tier)}，已不在筛选结果中。",
+                  f"Current tier: {term(TIER_NAMES, row.tier)}; no longer in the filtered queue."))
 st.page_link("screens/taxpayer.py", label=tr("打开纳税人画像", "Open taxpayer profile"), icon=":material/business:",
              query_params={"tax_id": tax_id})
 left, right = st.columns(2)
