@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -550,11 +549,13 @@ class EmbeddedStore(Store):
                                                  int(amount_fen), int(amount_fen)]))
         return None if row is None else _invoice_from_row(row)
 
-    def existing_invoice_keys(self, keys: Sequence[str]) -> set[str]:
-        if not keys:
+    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array) -> set[str]:
+        if len(keys) == 0:
             return set()
+        table = (pa.table({"key": keys.cast(pa.string())}) if isinstance(keys, pa.Array | pa.ChunkedArray)
+                 else _keys_table(keys))
         with self._con("existing_invoice_keys") as con:
-            con.register("_keys", _keys_table(keys))
+            con.register("_keys", table)
             try:
                 found = self._arrow(con, q.EXISTING_KEYS)
             finally:
@@ -887,7 +888,7 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.pending, self.pending_rows = [], 0
         try:
             codes = self._batch_codes(batch)
-            if pd.unique(codes["k"]).size != batch.num_rows:     # maybe a key given twice: keep its last row
+            if len(pc.unique(pa.array(codes["k"]))) != batch.num_rows:   # maybe a key given twice: keep its last row
                 deduped = _last_per_key(batch)
                 if deduped.num_rows != batch.num_rows:
                     batch, codes = deduped, self._batch_codes(deduped)

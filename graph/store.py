@@ -162,8 +162,9 @@ class Store(ABC):
         pre-tax amount or total equals ``amount_fen``; None when nothing matches."""
 
     @abstractmethod
-    def existing_invoice_keys(self, keys: Sequence[str]) -> set[str]:
-        """Which of ``keys`` the store already holds (for duplicate checks on load)."""
+    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array) -> set[str]:
+        """Which of ``keys`` the store already holds (for duplicate checks on load). ``keys`` may be an Arrow
+        string array (the loader's batch keys, so a million keys need not become Python strings)."""
 
     @abstractmethod
     def search(self, text: str, limit: int = 20) -> list[Taxpayer]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loaders.safe_csv import neutralise
+from loaders.safe_csv import is_text, neutralise, neutralise_texts
 
 FIXED = ("record", "rules", "reasons")
 
@@ -53,17 +54,28 @@ class QuarantineWriter:
         if len(rows) == 0:
             return
         sub = source.take(pa.array(rows))
-        cols = {c: sub.column(c).to_pylist() if c in sub.column_names else [""] * len(rows) for c in self.columns}
-        w = self._open()
-        for i in range(len(rows)):
-            w.writerow([int(records[i]), rules[i], neutralise(reasons[i]),
-                        *(neutralise("" if cols[c][i] is None else cols[c][i]) for c in self.columns)])
+        n = len(rows)
+        shown: list[list[Any]] = []          # the CSV's cells (formula-safe)
+        exact: dict[str, pa.Array] = {}      # the Parquet copy's cells (the original text)
+        for c in self.columns:
+            if c not in sub.column_names:
+                shown.append([""] * n)
+                exact[c] = pa.array([""] * n, pa.string())
+            elif is_text(sub.column(c)):     # whole columns at once: a big quarantine costs no per-cell Python
+                text = sub.column(c).cast(pa.string())
+                shown.append(pc.fill_null(neutralise_texts(text), "").to_pylist())
+                exact[c] = pc.fill_null(text, "").combine_chunks()
+            else:
+                values = sub.column(c).to_pylist()
+                shown.append([neutralise("" if v is None else v) for v in values])
+                exact[c] = pa.array([("" if v is None else str(v)) for v in values], pa.string())
+        self._open().writerows(zip(np.asarray(records).tolist(), rules, [neutralise(r) for r in reasons], *shown,
+                                   strict=True))
         self._tables.append(pa.table({
             "record": pa.array(records, pa.int64()), "rules": pa.array(rules, pa.string()),
-            "reasons": pa.array(reasons, pa.string()),
-            **{c: pa.array([("" if v is None else str(v)) for v in cols[c]], pa.string()) for c in self.columns},
+            "reasons": pa.array(reasons, pa.string()), **exact,
         }))
-        self.rows += len(rows)
+        self.rows += n
 
     def add_text(self, records: list[int], texts: list[str], rule: str, reason: str) -> None:
         """Rows that could not be split into cells: kept whole in ``raw_text``."""

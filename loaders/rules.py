@@ -286,6 +286,10 @@ def _has_duplicates(h: np.ndarray) -> bool:
     return bool((kernels.first_occurrence(h) != np.arange(len(h))).any())
 
 
+#: hash columns of the parse that :meth:`InvoiceValidator._remember` reads for the (tax id, name) pairs
+_PAIR_HASHES = ("__h_seller_tax_id", "__h_seller_name", "__h_buyer_tax_id", "__h_buyer_name")
+
+
 def _fingerprint(table: pa.Table) -> np.ndarray:
     """A 64-bit hash of each row's content columns (:data:`CONTENT_COLUMNS`), vectorised with numpy."""
     h = np.zeros(table.num_rows, dtype=np.uint64)
@@ -651,10 +655,11 @@ class InvoiceValidator:
         cand = np.flatnonzero(~bad)
         if len(cand) and _has_duplicates(key_hash[cand]):
             ck = keys if len(cand) == n else keys.take(pa.array(cand))
-            uniq = pc.unique(ck)
-            if len(uniq) < len(ck):
-                pos = np.asarray(pc.index_in(ck, uniq).to_numpy(zero_copy_only=False), dtype=np.int64)
-                _, first_idx = np.unique(pos, return_index=True)
+            enc = pc.dictionary_encode(ck, null_encoding="encode")   # codes in order of first appearance
+            if len(enc.dictionary) < len(ck):
+                pos = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+                # a row is its key's first when its code is new, i.e. above every code before it
+                first_idx = np.flatnonzero(pos > np.maximum.accumulate(np.concatenate(([-1], pos[:-1]))))
                 first_pos = first_idx[pos]
                 later = first_pos != np.arange(len(cand))
                 same = fp[cand] == fp[cand[first_pos]]
@@ -677,7 +682,7 @@ class InvoiceValidator:
                 issues.append(Issue("duplicate_key", "invoice_number", dup_rows, "earlier in this file"))
         cand = np.flatnonzero(~bad & ~skipped)
         if self.store is not None and len(cand):
-            existing = self.store.existing_invoice_keys(keys.take(pa.array(cand)).to_pylist())
+            existing = self.store.existing_invoice_keys(keys if len(cand) == n else keys.take(pa.array(cand)))
             if existing:
                 stored = schema.conform(self.store.invoices(sorted(existing)), schema.INVOICES)
                 s_idx = pc.index_in(keys.take(pa.array(cand)), stored.column("key").combine_chunks())
@@ -741,7 +746,9 @@ class InvoiceValidator:
             self._deferred.append((raw.take(pa.array(d)), parsed.take(pa.array(d)), rows[d]))
 
         keep = np.flatnonzero(~bad & ~skipped & ~deferred)
-        accepted = parsed if len(keep) == n else parsed.take(pa.array(keep))
+        # only what is stored and remembered: the parse's other helper columns are not copied row by row
+        wanted = [*schema.INVOICES.names, *(c for c in _PAIR_HASHES if c in parsed.column_names)]
+        accepted = parsed.select(wanted) if len(keep) == n else parsed.select(wanted).take(pa.array(keep))
         self._remember(accepted, fp[keep], key_hash[keep])
         accepted = accepted.select(schema.INVOICES.names)
         out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))

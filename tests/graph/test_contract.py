@@ -322,7 +322,10 @@ def test_existing_invoice_keys(store: Store) -> None:
     load(store, GRAPH[:3])
     keys = [r["key"] for r in GRAPH]
     assert store.existing_invoice_keys(keys) == {r["key"] for r in GRAPH[:3]}
+    assert store.existing_invoice_keys(pa.array(keys, pa.string())) == {r["key"] for r in GRAPH[:3]}
+    assert store.existing_invoice_keys(pa.chunked_array([keys[:2], keys[2:]], pa.string())) == {r["key"] for r in GRAPH[:3]}
     assert store.existing_invoice_keys([]) == set()
+    assert store.existing_invoice_keys(pa.array([], pa.string())) == set()
 
 
 def test_search_chinese_fragment_id_prefix_exact_first(store: Store) -> None:
