@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -69,7 +69,9 @@ class PartyNumbers:
             return Assigned(np.empty(0, np.int32), NEW_PARTIES.empty_table())
         if self.by_pair is not None:
             return self._assign_exact(rows)
-        inverse, uniq = pd.factorize(rows.code)
+        codes = pc.dictionary_encode(pa.array(rows.code, pa.uint64()))   # distinct codes in order of first row
+        inverse = codes.indices.to_numpy().astype(np.int64)
+        uniq = codes.dictionary.to_numpy()
         first = np.empty(len(uniq), np.int64)
         first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)      # first row of each distinct code
         check = rows.check[first]

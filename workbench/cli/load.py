@@ -76,6 +76,9 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
 
     Exit status: 0 when the load completed (even with rejected rows), 1 on a fatal error.
     """
+    from loaders.lean import lean_load_process
+
+    lean_load_process()   # this process only loads: no pandas, no SciPy BLAS check (~0.7 CPU-s of start-up)
     from graph import open_store
     from loaders.load import load_files
 

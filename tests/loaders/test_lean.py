@@ -1,0 +1,68 @@
+"""`fapiao load` runs without pandas and SciPy's BLAS (loaders.lean), and loads the same as with them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures"
+
+LOAD = """
+import json, sys
+from workbench.cli import cli
+cli.main(["load", sys.argv[1], "--no-progress", "--store", "embedded:" + sys.argv[2], "--report-dir", sys.argv[3]],
+         standalone_mode=False)
+from graph import open_store
+with open_store("embedded:" + sys.argv[2]) as s:
+    rows = sorted(s.invoice_stream().to_pylist(), key=lambda r: str(r))
+print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules, "rows": rows},
+                 default=str))
+"""
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, check=False)
+
+
+def test_load_command_skips_pandas_and_blas_and_stores_every_row(tmp_path: Path) -> None:
+    out = _run(LOAD, str(FIX / "bad_rows.csv"), str(tmp_path / "ws"), str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["pandas"] is False and got["blas"] is False
+    report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert report["loaded"] + report["rejected"] + report["skipped_identical"] == report["read"] > 0
+    assert report["rejected"] > 0 and len(got["rows"]) == report["loaded"]
+
+    # the same file loaded in a process that has pandas: the same invoices stored, field for field
+    same = _run("import pandas\n" + LOAD, str(FIX / "bad_rows.csv"),
+                str(tmp_path / "ws2"), str(tmp_path / "r2"))
+    assert same.returncode == 0, same.stderr
+    other = json.loads(same.stdout.strip().splitlines()[-1])
+    assert other["pandas"] is True and other["rows"] == got["rows"]
+
+
+def test_lean_process_refuses_only_modules_not_yet_imported() -> None:
+    code = """
+import sys, json
+import pandas
+from loaders.lean import lean_load_process
+marked = lean_load_process()
+try:
+    import scipy.linalg
+    blas = "imported"
+except ModuleNotFoundError as e:
+    blas = str(e)
+import pandas as again
+print(json.dumps({"marked": marked, "blas": blas, "pandas_ok": again is pandas, "loaders_load": "loaders.load" in sys.modules}))
+"""
+    out = _run(code)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["marked"] == ["scipy.linalg"]
+    assert "left out of a load-only process" in got["blas"]
+    assert got["pandas_ok"] is True
+    assert got["loaders_load"] is False      # importing loaders.lean does not import the pipeline
