@@ -58,7 +58,7 @@ from graph.core.model import (
 )
 from graph.embedded_adjacency import Adjacency
 from graph.embedded_parties import PartyNumbers, Rows
-from graph.lists import epoch_local, list_param
+from graph.lists import check_side, epoch_local, list_param
 from graph.store import NO_LIMIT, Store, Writer, check_fields
 
 DB_FILE = "fapiao.duckdb"
@@ -640,6 +640,26 @@ class EmbeddedStore(Store):
             if not pids:
                 return schema.empty(schema.INVOICES)
             return _to_schema(self._arrow(con, q.INVOICES_OF, [pids, *_window(start, end), None if limit is None else max(limit, 0)]), schema.INVOICES)
+
+    def invoices_of_page(self, tax_id: str, side: str, *, start: datetime | None = None,
+                         end: datetime | None = None, min_fen: int = 0, skip: int = 0,
+                         limit: int | None = None) -> pa.Table:
+        check_side(side)
+        with self._con("invoices_of_page") as con:
+            pids = self._pids(con, tax_id)
+            if not pids:
+                return schema.empty(schema.INVOICES)
+            return _to_schema(self._arrow(con, q.INVOICES_OF_SIDE[side], [
+                pids, *_window(start, end), int(min_fen), NO_LIMIT if limit is None else max(int(limit), 0),
+                max(int(skip), 0)]), schema.INVOICES)
+
+    def invoices_of_tally(self, tax_id: str, side: str, *, start: datetime | None = None,
+                          end: datetime | None = None, min_fen: int = 0) -> tuple[int, int]:
+        check_side(side)
+        with self._con("invoices_of_tally") as con:
+            pids = self._pids(con, tax_id)
+            row = _one(con.execute(q.INVOICES_OF_TALLY[side], [pids, *_window(start, end), int(min_fen)])) if pids else None
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:
         with self._con("shortest_paths") as con:

@@ -292,6 +292,21 @@ INVOICES_OF = _MATCHING.format(
     SELECT {ROW} FROM top i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
     ORDER BY i.issued_at DESC, 1 DESC"""
 PIDS_OF = "SELECT list(pid ORDER BY pid) FROM parties WHERE tax_id = ?"
+# Store.invoices_of_page / invoices_of_tally, one side of a taxpayer's invoices: $1 its party numbers, $2 / $3 the
+# window, $4 minimum total (fen); the page adds $5 limit, $6 offset (the page is picked before the party joins).
+_SIDE = """
+    WITH a AS (SELECT unnest($1::INTEGER[]) AS pid),
+    i AS (SELECT v.* FROM a JOIN invoices v ON v.{side} = a.pid
+          WHERE {other} v.issued_at >= $2 AND v.issued_at < $3 AND ($4 <= 0 OR v.total_fen >= $4))"""
+_SIDES = {"issued": _SIDE.format(side="seller", other=""),
+          "received": _SIDE.format(side="buyer", other="NOT list_contains($1::INTEGER[], v.seller) AND")}
+INVOICES_OF_SIDE = {side: text + f""",
+    top AS MATERIALIZED (SELECT * FROM i ORDER BY issued_at DESC, {key_of('i')} DESC LIMIT $5 OFFSET $6)
+    SELECT {ROW} FROM top i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
+    ORDER BY i.issued_at DESC, 1 DESC""" for side, text in _SIDES.items()}
+INVOICES_OF_TALLY = {side: text + "\n    SELECT count(*), coalesce(sum(total_fen), 0)::BIGINT FROM i"
+                     for side, text in _SIDES.items()}
+
 EDGE_TABLE = """
     WITH e AS (
         SELECT seller, buyer, count(*) AS n, sum(total_fen) AS total, min(issued_at) AS first_at,

@@ -1,4 +1,4 @@
-"""The filters of the workbench's long lists (Store.rings_page, Store.scores_page) over rows already read.
+"""The filters of the workbench's long lists (Store.rings_page, scores_page, invoices_of_page) over rows already read.
 
 The backends answer those reads with one parameterised query each; these functions are the contract's
 default implementation and the reference the contract tests compare the backends with.
@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.core import schema
 from graph.core.model import Ring, RingQuery, RingRow, ScoreQuery
@@ -82,3 +83,28 @@ def list_param(values: Sequence[str] | None) -> list[str] | None:
 def epoch_local(seconds: int | None) -> datetime | None:
     """Epoch seconds as a time in the contract's zone (None stays None)."""
     return None if seconds is None else datetime.fromtimestamp(int(seconds), ZoneInfo(schema.TZ))
+
+
+SIDES = ("issued", "received")   #: the two sides of Store.invoices_of_page
+
+
+def check_side(side: str) -> bool:
+    """Whether ``side`` is "issued" (True) or "received" (False); anything else is refused."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, not {side!r}")
+    return side == "issued"
+
+
+def invoices_side(invoices: pa.Table, tax_id: str, side: str, min_fen: int = 0) -> pa.Table:
+    """schema.INVOICES rows of ``invoices`` that ``tax_id`` issued ("issued") or received from another taxpayer
+    ("received"), with total_fen >= ``min_fen``, in the order given."""
+    sold = pc.equal(invoices.column("seller_tax_id"), tax_id)
+    keep = sold if check_side(side) else pc.and_(pc.invert(sold), pc.equal(invoices.column("buyer_tax_id"), tax_id))
+    if min_fen > 0:
+        keep = pc.and_(keep, pc.greater_equal(invoices.column("total_fen"), min_fen))
+    return invoices.filter(keep)
+
+
+def page_table(table: pa.Table, skip: int, limit: int | None) -> pa.Table:
+    """Rows ``skip`` .. ``skip + limit`` of ``table`` (all from ``skip`` when ``limit`` is None)."""
+    return table.slice(skip) if limit is None else table.slice(skip, max(limit, 0))

@@ -50,7 +50,7 @@ from graph.core.model import (
     Subgraph,
     Taxpayer,
 )
-from graph.lists import epoch_local, list_param
+from graph.lists import check_side, epoch_local, list_param
 from graph.neo4j_writer import INVOICE_COLUMNS, TZ, Neo4jWriter, record_uid, statement
 from graph.store import NO_LIMIT, Store, Writer, check_fields, page_of
 
@@ -432,6 +432,19 @@ class Neo4jStore(Store):
                     limit: int | None = None) -> pa.Table:
         return _invoice_table(self._rows("invoices_of", tax_id=tax_id, start=_ts(start, MIN_TS),
                                          end=_ts(end, MAX_TS), limit=MAX_TS if limit is None else int(limit)))
+
+    def invoices_of_page(self, tax_id: str, side: str, *, start: datetime | None = None,
+                         end: datetime | None = None, min_fen: int = 0, skip: int = 0,
+                         limit: int | None = None) -> pa.Table:
+        return _invoice_table(self._rows("invoices_of_side", tax_id=tax_id, issued=check_side(side),
+                                         start=_ts(start, MIN_TS), end=_ts(end, MAX_TS), min_fen=int(min_fen),
+                                         skip=max(int(skip), 0), limit=NO_LIMIT if limit is None else max(int(limit), 0)))
+
+    def invoices_of_tally(self, tax_id: str, side: str, *, start: datetime | None = None,
+                          end: datetime | None = None, min_fen: int = 0) -> tuple[int, int]:
+        rows = self._read("invoices_of_tally", tax_id=tax_id, issued=check_side(side), start=_ts(start, MIN_TS),
+                          end=_ts(end, MAX_TS), min_fen=int(min_fen))
+        return (int(rows[0]["n"]), int(rows[0]["fen"])) if rows else (0, 0)
 
     def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:
         if a == b:

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.core.model import (
     ANY_RING,
@@ -36,7 +37,7 @@ from graph.core.model import (
     Subgraph,
     Taxpayer,
 )
-from graph.lists import facets, ring_kept, ring_rows, scores_kept
+from graph.lists import facets, invoices_side, page_table, ring_kept, ring_rows, scores_kept
 
 NO_LIMIT = 2**62   #: "no limit" for paged reads (a LIMIT both DuckDB and Cypher take as a parameter)
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")   #: a record field :meth:`Store.records_page` can filter on
@@ -188,6 +189,21 @@ class Store(ABC):
     def invoices_of(self, tax_id: str, *, start: datetime | None = None, end: datetime | None = None,
                     limit: int | None = None) -> pa.Table:
         """Invoices issued or received by ``tax_id`` (schema.INVOICES), newest first."""
+
+    def invoices_of_page(self, tax_id: str, side: str, *, start: datetime | None = None,
+                         end: datetime | None = None, min_fen: int = 0, skip: int = 0,
+                         limit: int | None = None) -> pa.Table:
+        """The invoices ``tax_id`` issued (``side`` "issued") or received from another taxpayer ("received") in
+        the window with total_fen >= ``min_fen`` (schema.INVOICES), newest first (then by key, descending);
+        ``skip`` / ``limit`` page. The backends answer with one parameterised query; this default reads them all."""
+        return page_table(invoices_side(self.invoices_of(tax_id, start=start, end=end), tax_id, side, min_fen),
+                          skip, limit)
+
+    def invoices_of_tally(self, tax_id: str, side: str, *, start: datetime | None = None,
+                          end: datetime | None = None, min_fen: int = 0) -> tuple[int, int]:
+        """(how many, total_fen) of the invoices :meth:`invoices_of_page` would give without ``skip`` / ``limit``."""
+        rows = invoices_side(self.invoices_of(tax_id, start=start, end=end), tax_id, side, min_fen)
+        return rows.num_rows, int(pc.sum(rows.column("total_fen")).as_py() or 0)
 
     @abstractmethod
     def shortest_paths(self, a: str, b: str, *, max_hops: int = 4, limit: int = 5) -> list[list[str]]:

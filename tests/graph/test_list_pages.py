@@ -1,5 +1,6 @@
-"""Store.rings_page / rings_count / ring_kinds and Store.scores_page / scores_count / score_facets: the rings list
-and the risk queue read a page at a time, filtered by the store (run on every backend)."""
+"""Store.rings_page / rings_count / ring_kinds, Store.scores_page / scores_count / score_facets and
+Store.invoices_of_page / invoices_of_tally: the rings list, the risk queue and a taxpayer's invoices read a page at a
+time, filtered by the store (run on every backend)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 from datetime import timedelta
 
 import pyarrow as pa
+import pytest
 
 from graph.core import schema
 from graph.core.model import ANY_RING, ANY_SCORE, Ring, RingQuery, Run, ScoreQuery
 from graph.store import Store
-from tests.graph.test_contract import GRAPH, T0, load, taxpayer_rows, tid
+from tests.graph.test_contract import GRAPH, T0, inv, load, taxpayer_rows, tid
 
 KEYS = [r["key"] for r in GRAPH]   # totals 1_000_00, 5_000_00, 300_00, 200_00, 100_00, 2_500_00, 700_00, 900_00
 RUN = Run("run-1", T0, {}, "fp", {})
@@ -119,3 +121,41 @@ def test_scores_page_agrees_with_the_default_over_the_whole_run(store: Store) ->
         assert store.scores_count("run-1", where) == Store.scores_count(store, "run-1", where)
     assert store.score_facets() == Store.score_facets(store)
     assert store.scores_page("no-such-run").num_rows == 0 and store.scores_count("no-such-run") == 0
+
+
+SELF = inv(9, 1, 1, 8, 50_00)   # taxpayer 1 bills itself: one of its issued invoices, not a received one
+
+
+def _keys(table: pa.Table) -> list[str]:
+    return [str(k) for k in table.column("key").to_pylist()]
+
+
+def test_invoices_of_page_splits_the_sides_newest_first_and_pages(store: Store) -> None:
+    load(store, [*GRAPH, SELF], taxpayer_rows())
+    one = tid(1)
+    issued = store.invoices_of_page(one, "issued")
+    assert issued.schema == schema.INVOICES
+    assert _keys(issued) == [KEYS[2], SELF["key"], KEYS[6], KEYS[0]]          # days 20, 8, 6, 1
+    assert _keys(store.invoices_of_page(one, "received")) == [KEYS[5], KEYS[1]]   # days 5, 2
+    assert _keys(store.invoices_of_page(one, "issued", skip=1, limit=2)) == [SELF["key"], KEYS[6]]
+    assert store.invoices_of_page(one, "issued", skip=4, limit=2).num_rows == 0
+    assert store.invoices_of_tally(one, "issued") == (4, 300_00 + 50_00 + 700_00 + 1_000_00)
+    assert store.invoices_of_tally(one, "received") == (2, 2_500_00 + 5_000_00)
+    assert store.invoices_of_tally(tid(99), "issued") == (0, 0) and store.invoices_of_page(tid(99), "received").num_rows == 0
+    with pytest.raises(ValueError, match="side"):
+        store.invoices_of_page(one, "both")
+
+
+def test_invoices_of_page_filters_by_window_and_amount(store: Store) -> None:
+    load(store, [*GRAPH, SELF], taxpayer_rows())
+    one, start, end = tid(1), T0 + timedelta(days=2), T0 + timedelta(days=8)
+    assert _keys(store.invoices_of_page(one, "issued", start=start, end=end)) == [KEYS[6]]   # day 8 is the open end
+    assert _keys(store.invoices_of_page(one, "received", start=start, end=end)) == [KEYS[5], KEYS[1]]
+    assert _keys(store.invoices_of_page(one, "issued", min_fen=700_00)) == [KEYS[6], KEYS[0]]
+    assert store.invoices_of_tally(one, "received", start=start, end=end, min_fen=5_000_00) == (1, 5_000_00)
+    for side in ("issued", "received"):
+        for s, e, fen in ((None, None, 0), (start, end, 0), (None, None, 300_00), (T0 + timedelta(days=6), None, 1)):
+            got = store.invoices_of_page(one, side, start=s, end=e, min_fen=fen)
+            assert got.equals(Store.invoices_of_page(store, one, side, start=s, end=e, min_fen=fen))
+            assert store.invoices_of_tally(one, side, start=s, end=e, min_fen=fen) == Store.invoices_of_tally(
+                store, one, side, start=s, end=e, min_fen=fen)

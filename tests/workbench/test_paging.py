@@ -100,3 +100,34 @@ def test_the_rings_list_and_queue_never_read_a_whole_run(app_env: Demo, monkeypa
     assert not queue.exception, [e.value for e in queue.exception]
     assert queue.dataframe[0].value["税号"].tolist() == top[:10]
     assert f"共 {len(top):,} 户" in texts(queue)
+
+
+def test_a_taxpayers_invoices_are_read_a_page_at_a_time_and_filtered(app_env: Demo,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two invoice tables of the profile come from Store.invoices_of_page, filtered by the store (minimum
+    total in the address), newest first; the tab titles count every invoice."""
+    from collections import Counter
+
+    from graph.embedded import EmbeddedStore
+
+    a = Counter(str(i["seller_tax_id"]) for i in app_env.invoices).most_common(1)[0][0]
+    issued = sorted((i for i in app_env.invoices if i["seller_tax_id"] == a),
+                    key=lambda i: (str(i["issued_at"]), str(i["key"])), reverse=True)
+    totals = sorted({int(str(i["total_fen"])) for i in issued})
+    yuan = totals[-1] // 100                       # keeps the largest invoices only
+    kept = [i["number"] for i in issued if int(str(i["total_fen"])) >= yuan * 100]
+    assert 0 < len(kept) < len(issued)
+    reads: list[tuple[str, int]] = []
+    real = EmbeddedStore.invoices_of_page
+
+    def spy(self: EmbeddedStore, tax_id: str, side: str, **kw: object) -> object:
+        reads.append((side, int(str(kw.get("min_fen", 0)))))
+        return real(self, tax_id, side, **kw)   # type: ignore[arg-type]
+
+    monkeypatch.setattr(EmbeddedStore, "invoices_of_page", spy)
+    at = open_page(app_env, "investigator", "taxpayer", tax_id=a, inv_min=str(yuan), size="10")
+    shown = next(d.value for d in at.dataframe if "发票号码" in d.value.columns)   # the issued tab comes first
+    assert shown["发票号码"].tolist() == kept[:10]
+    assert ("issued", yuan * 100) in reads and ("received", yuan * 100) in reads
+    assert f"筛选后 {len(kept):,} 张" in texts(at)
+    assert _param(at, "inv_min") == str(yuan)

@@ -4,6 +4,8 @@ counterparties, timeline, identifiers shared with other taxpayers."""
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -12,8 +14,11 @@ import streamlit as st
 
 from graph.core.errors import FapiaoError
 from graph.core.regions import region_name
+from graph.core.schema import TZ as TZ_NAME
+from graph.lists import SIDES
 from workbench.auth import allowed
 from workbench.fmt import day, money, plain
+from workbench.ui import urlstate
 from workbench.ui.charts import invoice_frame, monthly, monthly_chart
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
@@ -21,12 +26,14 @@ from workbench.ui.i18n import IDENTIFIER_KINDS, TAXPAYER_STATUSES, TIER_NAMES, t
 from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.urlstate import Field
 from workbench.ui.views import counterparties, ring_titles, rings_of, shared_identifiers
 
 user = require_page("view_taxpayer")
 store = get_store()
 show_flash()
 INVOICE_LIMIT = 5000
+TZ = ZoneInfo(TZ_NAME)
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -125,21 +132,22 @@ else:
                 table(store, user, pd.DataFrame(past), "overrides")
 
 # --- invoices ---------------------------------------------------------------------------------------
-inv = store.invoices_of(tp.tax_id, limit=INVOICE_LIMIT)
+# Counts, totals and the two invoice tables come from the store a page at a time (Store.invoices_of_page /
+# invoices_of_tally); the monthly chart and the top counterparties are drawn from the latest INVOICE_LIMIT.
 st.subheader(tr("发票往来", "Invoices"))
-if inv.num_rows == 0:
+(n_out, fen_out), (n_in, fen_in) = (store.invoices_of_tally(tp.tax_id, side) for side in SIDES)
+if n_out + n_in == 0:
     st.caption(tr("没有发票。", "No invoices."))
     st.stop()
+m1, m2 = st.columns(2)
+m1.metric(tr("开出发票", "Issued"), f"{n_out:,}", help=money(fen_out))
+m2.metric(tr("取得发票", "Received"), f"{n_in:,}", help=money(fen_in))
+inv = store.invoices_of(tp.tax_id, limit=INVOICE_LIMIT)
 if inv.num_rows >= INVOICE_LIMIT:
-    st.caption(tr(f"仅显示最近 {INVOICE_LIMIT:,} 张。", f"Showing the latest {INVOICE_LIMIT:,} only."))
+    st.caption(tr(f"图表和主要交易对手按最近 {INVOICE_LIMIT:,} 张发票计算。",
+                  f"The chart and the top counterparties use the latest {INVOICE_LIMIT:,} invoices."))
 is_out = pc.equal(inv.column("seller_tax_id"), tp.tax_id)
 direction = pc.if_else(is_out, tr("销项（开出）", "out (issued)"), tr("进项（取得）", "in (received)"))
-out_inv, in_inv = inv.filter(is_out), inv.filter(pc.invert(is_out))
-m1, m2 = st.columns(2)
-m1.metric(tr("开出发票", "Issued"), f"{out_inv.num_rows:,}",
-          help=money(int(pc.sum(out_inv.column("total_fen")).as_py() or 0)))
-m2.metric(tr("取得发票", "Received"), f"{in_inv.num_rows:,}",
-          help=money(int(pc.sum(in_inv.column("total_fen")).as_py() or 0)))
 st.altair_chart(monthly_chart(monthly(inv.append_column("direction", direction), by="direction"),
                               colour="direction", measure="yuan"), width="stretch")
 
@@ -156,10 +164,39 @@ table(store, user, cp_frame, "counterparties", export=pd.DataFrame(
      "direction": [tr("销项", "out") if c.direction == "out" else tr("进项", "in") for c in cp],
      "invoices": [c.invoices for c in cp], "total_fen": [c.fen for c in cp]}))
 
-tab_out, tab_in = st.tabs([tr("开出的发票", "Issued"), tr("取得的发票", "Received")])
-for tab, rows, what, param in ((tab_out, out_inv, "invoices_issued", "out_"), (tab_in, in_inv, "invoices_received", "in_")):
-    pg = pager(f"tp_{what}", rows.num_rows, tp.tax_id, tab, param=param)   # one page to the browser, all in the file
-    table(store, user, invoice_frame(rows.slice(pg.skip, pg.size)), what, tab, export=invoice_rows(rows), height=320)
+today = date.today()
+INVOICE_FILTERS = (
+    Field("inv_min", "tp_inv_min", 0, urlstate.bounded(0, 10**12, int)),
+    Field("inv_dated", "tp_inv_dated", False, urlstate.flag, urlstate.dump_flag),
+)
+INVOICE_DATES = Field("inv_dates", "tp_inv_dates", (today - timedelta(days=365), today), urlstate.days,
+                      urlstate.dump_days)
+urlstate.seed(*INVOICE_FILTERS)
+f1, f2 = st.columns(2)
+min_yuan = f1.number_input(tr("最低价税合计（元）", "Minimum invoice total (yuan)"), min_value=0, max_value=10**12,
+                           step=1000, key="tp_inv_min")
+dates: tuple[date, ...] = ()
+if f2.toggle(tr("限定开票日期", "Limit issue dates"), key="tp_inv_dated"):
+    dates = tuple(f2.date_input(tr("日期范围", "Date range"), urlstate.initial(INVOICE_DATES), key="tp_inv_dates"))
+urlstate.publish(*INVOICE_FILTERS, INVOICE_DATES)
+start = datetime.combine(dates[0], time(), TZ) if dates else None
+end = datetime.combine(dates[-1] + timedelta(days=1), time(), TZ) if len(dates) == 2 else None
+min_fen, tax_id = int(min_yuan) * 100, tp.tax_id
+tab_out, tab_in = st.tabs([tr(f"开出的发票（{n_out:,}）", f"Issued ({n_out:,})"),
+                           tr(f"取得的发票（{n_in:,}）", f"Received ({n_in:,})")])
+for tab, side, what, param in ((tab_out, "issued", "invoices_issued", "out_"), (tab_in, "received", "invoices_received", "in_")):
+    count, fen = store.invoices_of_tally(tax_id, side, start=start, end=end, min_fen=min_fen)
+    if start or min_fen:
+        tab.caption(tr(f"筛选后 {count:,} 张，合计 {money(fen)}", f"{count:,} invoices after the filters, {money(fen)}"))
+    pg = pager(f"tp_{what}", count, (tax_id, start, end, min_fen), tab, param=param)
+    rows = store.invoices_of_page(tax_id, side, start=start, end=end, min_fen=min_fen, skip=pg.skip, limit=pg.size)
+
+    def _export(side: str = side) -> pd.DataFrame:
+        """Every invoice of this side the filters keep, read when an export is asked for."""
+        return invoice_rows(store.invoices_of_page(tax_id, side, start=start, end=end, min_fen=min_fen))
+
+    table(store, user, invoice_frame(rows), what, tab, export=_export if count else None,
+          signature=repr((tax_id, side, start, end, min_fen, count)), height=320)
 
 # --- shared identifiers -------------------------------------------------------------------------------
 st.subheader(tr("与其他纳税人共用的身份信息", "Identifiers shared with other taxpayers"))
