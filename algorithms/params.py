@@ -81,6 +81,12 @@ class DetectionParams:
     fdr_medium: float = param(0.05, flag="--fdr-medium", lo=0.001, hi=0.5, stage="risk",
                               help="Looser false discovery rate for the medium tier's timing evidence.",
                               zh="中风险错误发现率")
+    rule_test_fdr: float | None = param(0.05, flag="--rule-test-fdr", lo=0.001, hi=0.5, off=True, stage="risk",
+                                        help="False discovery rate of the per-taxpayer tests of the void / red-letter, "
+                                             "near-limit and shell rules against the data's own rates: a hit "
+                                             "that is not significant earns no points and no flag, a rule whose "
+                                             "input is missing stays silent ('off' = every hit counts).",
+                                        zh="规则逐户检验错误发现率（off 不检验）")
     dynamics_copies: int = param(4, flag="--dynamics-copies", lo=0, hi=50, stage="risk",
                                  help="Rewired copies of the data each taxpayer's timing motifs are compared "
                                       "with (0 = skip this evidence).",

@@ -190,11 +190,26 @@ def auc(fraud: dict[str, int], score: pd.Series) -> float:
     return float(roc_auc_score(y.to_numpy(), s.to_numpy()))
 
 
-def pipeline_row(ds: Dataset, store: Any, seed: int, size: str) -> tuple[Row, Any]:
+def variant_params(text: str) -> dict[str, Any]:
+    """``KEY=VALUE[,KEY=VALUE]`` (field names of ``DetectionParams``, values as on the command line) → changes."""
+    from algorithms.params import parse_value, specs
+
+    fields = {f.name: (f, s) for f, s in specs()}
+    out: dict[str, Any] = {}
+    for pair in (p for p in text.split(",") if p.strip()):
+        key, _, value = pair.partition("=")
+        if key.strip() not in fields:
+            raise click.BadParameter(f"unknown detection parameter {key.strip()!r}", param_hint="--variant")
+        out[key.strip()] = parse_value(*fields[key.strip()], value)
+    return out
+
+
+def pipeline_row(ds: Dataset, store: Any, seed: int, size: str, variant: str = "") -> tuple[Row, Any]:
+    from algorithms.params import DetectionParams
     from workbench.detect import run_detection
 
     t0 = time.perf_counter()
-    result = run_detection(store, seed=seed)
+    result = run_detection(store, DetectionParams(seed=seed).replace(**variant_params(variant)))
     secs = time.perf_counter() - t0
     s = result.scores.to_pandas()
     tiers = dict(zip(s["tax_id"], s["tier"], strict=True))
@@ -204,12 +219,24 @@ def pipeline_row(ds: Dataset, store: Any, seed: int, size: str) -> tuple[Row, An
     kinds: dict[str, int] = {}
     for r in result.rings:
         kinds[r.kind] = kinds.get(r.kind, 0) + 1
-    row = Row(ds.name, "fapiao (unsupervised)", size, ring_columns(ds.planted, found),
+    row = Row(ds.name, "fapiao (unsupervised" + (f", {variant})" if variant else ")"), size,
+              ring_columns(ds.planted, found),
               taxpayer_metrics(fraud, {t for t, v in tiers.items() if v in ("medium", "high")}),
               taxpayer_metrics(fraud, {t for t, v in tiers.items() if v == "high"}),
               auc(fraud, pd.Series(s["score"].to_numpy(), index=s["tax_id"])), secs,
-              "rings found: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"))
+              "rings found: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none")
+              + _gated_note(s, fraud))
     return row, result
+
+
+def _gated_note(scores: pd.DataFrame, fraud: dict[str, int]) -> str:
+    """Taxpayers with a typology-rule hit that its per-taxpayer test did not find rare (a zero-point reason
+    ending in 不计分, ``algorithms.risk``), and how many of them are fraudulent."""
+    gated = [t for t, r in zip(scores["tax_id"], scores["reasons"], strict=True) if "不计分" in str(r)]
+    if not gated:
+        return ""
+    return f"; rule hits without points (per-taxpayer test): {len(gated)} taxpayers, " \
+           f"{sum(fraud.get(t, 0) for t in gated)} fraudulent"
 
 
 def short_cycles(inv: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -298,7 +325,9 @@ def our_supervised_row(ds: Dataset, store: Any, size: str, seed: int) -> Row:
     if f1 is None:
         return Row(ds.name, "fapiao supervised 5-fold", size, seconds=secs,
                    note=f"n/a — the run used no supervised model ({params.get('model')})")
-    return Row(ds.name, "fapiao supervised 5-fold", size, {}, None, None, float(auc_ or "nan"), secs,
+    conf = params.get("cv_confusion")                 # tp, fp, fn, tn out of fold at probability 0.5
+    mh = BinaryMetrics(*(int(c) for c in conf)) if conf else None
+    return Row(ds.name, "fapiao supervised 5-fold", size, {}, mh, None, float(auc_ or "nan"), secs,
                f"cv_f1 {float(f1):.3f}, cv_auc {float(auc_ or 'nan'):.3f} (out-of-fold, {params.get('labels_used')} labels)",
                f1=float(f1))
 
@@ -331,7 +360,8 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: int, peers: bool,
-        peer_cap: float, supervised: bool, amlsim_dir: Path, echo: Callable[[str], None]) -> list[Row]:
+        peer_cap: float, supervised: bool, amlsim_dir: Path, echo: Callable[[str], None],
+        variants: Sequence[str] = ()) -> list[Row]:
     rows: list[Row] = []
     for name in names:
         echo(f"== {name}")
@@ -343,6 +373,9 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
         row, _ = pipeline_row(ds, store, seed, size)
         rows.append(row)
         echo(f"   detection {row.seconds:.1f}s; {row.note}")
+        for v in variants:                    # the same data, other options: a before / after in one run
+            rows.append(pipeline_row(ds, store, seed, size, v)[0])
+            echo(f"   detection ({v}) {rows[-1].seconds:.1f}s; {rows[-1].note}")
         frame = inv.to_pandas()
         rows.append(static_row(ds, frame, size))
         echo(f"   static cycles {rows[-1].seconds:.1f}s; {rows[-1].note}")
@@ -370,6 +403,9 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
 @click.option("--supervised/--no-supervised", default=True, show_default=True,
               help="Re-run the pipeline with every truth label as a disposition (its 5-fold F1 / AUC).")
 @click.option("--peer-cap", default=300.0, show_default=True, help="Seconds allowed for the GFP features per data set.")
+@click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE[,KEY=VALUE]",
+              help="Also run the unsupervised pipeline with these DetectionParams changed (repeatable), e.g. "
+                   "--variant rule_test_fdr=off: a before / after row on the same data in the same run.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the generated data and workspaces here (default: a temporary folder).")
 @click.option("--truth", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -377,7 +413,7 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
 @click.option("--findings", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Score one existing run: folder with rings.csv and taxpayer_scores.csv.")
 def main(datasets: str, taxpayers: int, invoices: int, seed: int, amlsim_dir: Path | None, peers: bool, supervised: bool,
-         peer_cap: float,
+         peer_cap: float, variants: tuple[str, ...],
          work: Path | None, truth: Path | None, findings: Path | None) -> None:
     if truth or findings:
         if not (truth and findings):
@@ -392,8 +428,10 @@ def main(datasets: str, taxpayers: int, invoices: int, seed: int, amlsim_dir: Pa
     with tempfile.TemporaryDirectory(prefix="fapiao-quality-") as tmp:
         folder = work or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        for v in variants:
+            variant_params(v)                 # a typo fails now, not after the first data set
         rows = run(names, folder, taxpayers, invoices, seed, peers, peer_cap, supervised, amlsim_dir or amlsim_default(),
-                   click.echo)
+                   click.echo, variants)
     click.echo("")
     click.echo(table(rows))
     click.echo(f"\n{TARGETS}; clean = every non-fraud taxpayer (decoys included); whole run "

@@ -32,6 +32,8 @@ from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
 from algorithms.patterns import Pattern, PatternParams, PatternSearch, detect_patterns
 from algorithms.risk import Anomaly, Evidence, RiskResult, score_taxpayers
+from algorithms.rule_tests import TESTS as RULE_TESTS
+from algorithms.rule_tests import rule_qvalues
 from algorithms.signals import Signal, pct
 from algorithms.significance import DEFAULT_FDR
 from graph.core import schema, settings, vocab
@@ -45,7 +47,7 @@ from workbench.incremental import incremental_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.03.14"  # evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.15"  # per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -387,6 +389,7 @@ def run_detection(
             fired = [sg.name for sg in signals if sg.name in tiers.RULE_NULLS and len(sg.flagged)]
             rule_tests = {r: (round(t.fdr, 4), t.hits) for r, t in
                           rule_null.rule_null_hits(inv, tp, idf, rules=fired, act=act, seed=seed).items()}
+            taxpayer_q = {} if p.rule_test_fdr is None else rule_tests_q(inv, tp, act, fired)
         with st.stage("communities"):
             comms = communities(edge_table, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
                                 member_risk=_member_risk(signals), seed=seed)
@@ -406,7 +409,7 @@ def run_detection(
                                       strict=True)],
                 index, fdr=p.fdr)
             evidence = Evidence(found, found_reasons, dnull.table, tiers.unavailable(inv, tp, idf),
-                                p.fdr, p.fdr_medium, rule_tests)
+                                p.fdr, p.fdr_medium, rule_tests, taxpayer_q=taxpayer_q, taxpayer_fdr=p.rule_test_fdr)
         with st.stage("risk"):
             feats = build_features(inv, tp, signals, communities=comms, act=act,
                                    extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
@@ -416,6 +419,8 @@ def run_detection(
                                    anomaly=anomaly, edges=edge_table)
         run = Run(run_id, datetime.now(TZ), params_used | (engine or {}) | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
+                                                      "cv_confusion": None if risk.cv_confusion is None
+                                                      else list(risk.cv_confusion),
                                                       "burst_window_days": round(burst_w, 3),
                                                       "cycle_gate": search.gate,
                                                       "cycle_gate_trials": [t.describe() for t in search.gate_trials],
@@ -435,6 +440,11 @@ def run_detection(
     run = Run(run.run_id, run.created_at, run.params, run.fingerprint, dict(st.seconds))
     return DetectionResult(run, rings, risk.scores, risk, search.stats | {"instances": float(search.instances)},
                            patterns)
+
+
+def rule_tests_q(inv: pd.DataFrame, tp: pd.DataFrame, act: pd.DataFrame, fired: list[str]) -> dict[str, pd.Series]:
+    """Per-taxpayer q-values of the rules that fired and have a test (:func:`algorithms.rule_tests.rule_qvalues`).."""
+    return rule_qvalues(inv, tp, act, rules=frozenset(fired) & set(RULE_TESTS))
 
 
 def finding_q(ring: Ring) -> float | None:

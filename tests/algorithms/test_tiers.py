@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from algorithms.dynamics import blue_frame, burst_window, dynamics
 from algorithms.features import Features
@@ -143,3 +145,77 @@ def test_a_typology_rule_alone_needs_its_permutation_fdr() -> None:
                       tier_high=0.7, typology_flags=np.array([2]), rule_q=np.array([1.0]), strong_rules=np.array([0]),
                       rule_gate=True)
     assert tiers == ["low"]
+
+
+def test_a_rule_hit_that_its_per_taxpayer_test_does_not_find_rare_earns_no_points() -> None:
+    n = 40
+    f = _features(n, {"void_red_flag": 0.0})
+    f.values.loc[["T001", "T002"], "void_red_flag"] = 1.0
+    idx = f.values.index
+    found, reasons = finding_features([], idx, fdr=0.05)
+    dyn = pd.DataFrame({"excess": 0.0, "p": 1.0, "q": 1.0, "top": ""}, index=idx)
+    q = pd.Series({"T001": 1e-6, "T002": 0.4})
+    tested = Evidence(found, reasons, dyn, {}, 0.05, 0.05, taxpayer_q={"void_red": q}, taxpayer_fdr=0.05)
+    untested = Evidence(found, reasons, dyn, {}, 0.05, 0.05)
+    a = score_taxpayers(f, evidence=tested).scores.to_pandas().set_index("tax_id")
+    b = score_taxpayers(f, evidence=untested).scores.to_pandas().set_index("tax_id")
+    assert b.loc["T002", "tier"] == "medium" and a.loc["T002", "tier"] == "low"      # one void among many: no points
+    assert a.loc["T001", "tier"] == b.loc["T001", "tier"] == "medium"                 # significant: counts as before
+    assert any("逐户检验" in r for r in json.loads(a.loc["T002", "reasons"]))           # still explained
+
+
+def test_a_tested_rule_without_its_input_or_its_test_table_stays_silent() -> None:
+    n = 40
+    f = _features(n, {"shell_flag": 0.0})
+    f.values.loc[["T001", "T002"], "shell_flag"] = 1.0
+    idx = f.values.index
+    found, reasons = finding_features([], idx, fdr=0.05)
+    dyn = pd.DataFrame({"excess": 0.0, "p": 1.0, "q": 1.0, "top": ""}, index=idx)
+    q = pd.Series({"T001": 1e-6, "T002": 1e-6})
+    gated = [Evidence(found, reasons, dyn, {"shell": "登记日期"}, 0.05, 0.05, taxpayer_q={"shell": q},
+                      taxpayer_fdr=0.05),                                   # registration dates missing
+             Evidence(found, reasons, dyn, {}, 0.05, 0.05, taxpayer_q={}, taxpayer_fdr=0.05)]  # no test table
+    for ev in gated:
+        s = score_taxpayers(f, evidence=ev).scores.to_pandas().set_index("tax_id")
+        assert (s.loc[["T001", "T002"], "tier"] == "low").all()
+        assert not any(r.startswith("空壳") for r in json.loads(s.loc["T001", "reasons"]))   # no evidence either
+        assert json.loads(s.loc["T001", "features"]).get("shell_flag", 0.0) == 0.0     # nor a flag for the model
+    off = Evidence(found, reasons, dyn, {}, 0.05, 0.05, taxpayer_q={}, taxpayer_fdr=None)   # gate off: counts
+    s = score_taxpayers(f, evidence=off).scores.to_pandas().set_index("tax_id")
+    assert s.loc["T001", "tier"] == "medium"
+
+
+def _labelled(n: int = 300) -> tuple[Features, dict[str, int], pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    f = _features(n, {})
+    f.values["out_degree"] = rng.integers(1, 30, n).astype(float)
+    f.values["cycle_flag"] = (rng.random(n) < 0.2).astype(float)
+    y = (f.values["cycle_flag"].to_numpy() + (rng.random(n) < 0.1)) > 0
+    labels = {t: int(v) for t, v in zip(f.values.index[: n // 2], y[: n // 2], strict=True)}
+    ids = f.values.index.to_numpy()
+    edges = pd.DataFrame({"seller_tax_id": rng.choice(ids, 4 * n), "buyer_tax_id": rng.choice(ids, 4 * n),
+                          "total_fen": rng.integers(10_000, 10**7, 4 * n)})
+    return f, labels, edges
+
+
+def test_supervised_scores_are_identical_run_to_run_and_fitted_on_one_thread(monkeypatch: Any) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_info
+
+    f, labels, edges = _labelled()
+    seen: list[int] = []
+    fit = HistGradientBoostingClassifier.fit
+
+    def spy(self: HistGradientBoostingClassifier, *a: Any, **k: Any) -> HistGradientBoostingClassifier:
+        seen.extend(int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "openmp")
+        return fit(self, *a, **k)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", spy)
+    first = score_taxpayers(f, labels=labels, edges=edges, seed=7)
+    second = score_taxpayers(f, labels=labels, edges=edges, seed=7)
+    assert first.model == "gradient_boosting"
+    assert first.scores.equals(second.scores)
+    assert (first.cv_auc, first.cv_f1, first.cv_confusion) == (second.cv_auc, second.cv_f1, second.cv_confusion)
+    assert seen and set(seen) == {1}                         # every fit (5 folds + the final model) on one thread
+    tp, fp, fn, tn = first.cv_confusion or (0, 0, 0, 0)
+    assert tp + fp + fn + tn == len(labels) and first.cv_f1 == pytest.approx(2 * tp / (2 * tp + fp + fn))

@@ -191,6 +191,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     if as_json:
         echo_json({"run_id": result.run.run_id, "rings": len(result.rings), "ring_kinds": dict(sorted(kinds.items())),
                    "tiers": tiers, "model": model, "cv_auc": auc, "cv_f1": result.run.params.get("cv_f1"),
+                   "cv_confusion": result.run.params.get("cv_confusion"),
                    "stage_seconds": result.run.stage_seconds, "alerts": raised.by_rule(),
                    **({"input": input_report} if input_report else {}),
                    **({"findings_out": str(written)} if written else {}),
@@ -199,7 +200,8 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     click.echo(f"run {result.run.run_id}: {len(result.rings)} rings "
                f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items())) or 'none'}); "
                f"taxpayers high {tiers['high']}, medium {tiers['medium']}, low {tiers['low']}; "
-               f"model {model}" + (f" (cross-validated AUC {auc:.3f}, F1 {result.run.params.get('cv_f1') or 0:.3f})" if auc is not None else ""))
+               f"model {model}" + (f" (cross-validated AUC {auc:.3f}, {_cv_prf(result.run.params)})"
+                                   if auc is not None else ""))
     if out_dir is not None:
         click.echo(f"wrote {out_dir / 'rings.csv'} and {out_dir / 'taxpayer_scores.csv'}")
     if written is not None:
@@ -219,3 +221,13 @@ def _conf(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--spark-conf")
         out[key.strip()] = value.strip()
     return out
+
+
+def _cv_prf(params: dict[str, Any]) -> str:
+    """Out-of-fold precision, recall and F1 at probability 0.5 of the supervised model, in words."""
+    conf = params.get("cv_confusion")
+    f1 = f"F1 {float(params.get('cv_f1') or 0):.3f}"
+    if not conf:
+        return f1
+    tp, fp, fn, _ = (int(c) for c in conf)
+    return f"precision {tp / max(1, tp + fp):.3f}, recall {tp / max(1, tp + fn):.3f}, {f1} at probability 0.5"
