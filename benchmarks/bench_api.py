@@ -113,6 +113,65 @@ def _rows(path: Path) -> list[dict[str, str]]:
     return [{c: data[c][i] for c in cols if data[c][i] not in (None, "")} for i in range(table.num_rows)]
 
 
+ARROW = "application/vnd.apache.arrow.stream"
+PARQUET = "application/vnd.apache.parquet"
+BODIES = ("json", "arrow", "parquet-body", "parquet")
+
+
+def _columns(part: list[dict[str, str]]) -> Any:
+    import pyarrow as pa
+
+    names = [c for c in FIELDS if any(c in r for r in part)]   # from_pylist would take the first row's
+    return pa.table({c: pa.array([r.get(c) for r in part], pa.string()) for c in names})
+
+
+def _encode(kind: str, part: list[dict[str, str]]) -> tuple[bytes, str]:
+    """One batch as the request body of ``kind`` and its content type (multipart for an upload)."""
+    import io
+
+    import pyarrow as pa
+
+    if kind == "json":
+        return json.dumps({"invoices": part}, ensure_ascii=False).encode("utf-8"), "application/json"
+    out = io.BytesIO()
+    if kind == "arrow":
+        table = _columns(part)
+        with pa.ipc.new_stream(out, table.schema) as w:
+            w.write_table(table)
+        return out.getvalue(), ARROW
+    pq.write_table(_columns(part), out)
+    return out.getvalue(), PARQUET if kind == "parquet-body" else "multipart"
+
+
+def _import(url: str, headers: dict[str, str], bodies: list[tuple[bytes, str]], clients: int) -> tuple[dict[str, int], float]:
+    """Send the bodies from ``clients`` threads (each with its own connection); totals of the answers, seconds."""
+    totals = {"read": 0, "loaded": 0, "rejected": 0, "skipped": 0}
+    lock = threading.Lock()
+    local = threading.local()
+
+    def push(item: tuple[bytes, str]) -> None:
+        data, ctype = item
+        c = getattr(local, "c", None)
+        if c is None:
+            c = local.c = httpx.Client(base_url=url, headers=headers, timeout=300)
+        if ctype == "multipart":
+            r = c.post("/invoices", files={"file": ("batch.parquet", data)})
+        else:
+            r = c.post("/invoices", content=data, headers={"content-type": ctype})
+        r.raise_for_status()
+        got = r.json()
+        with lock:
+            totals["read"] += got["read"]
+            totals["loaded"] += got["loaded"]
+            totals["rejected"] += got["rejected"]
+            totals["skipped"] += got["skipped_identical"]
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(push, bodies))
+    return totals, time.perf_counter() - t
+
+
 @click.command()
 @click.option("--invoices", default=100_000, show_default=True)
 @click.option("--batch", default=1_000, show_default=True)
@@ -122,19 +181,26 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @click.option("--server", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
               help="the API on a thread of this process, or `fapiao api` in its own process")
 @click.option("--verify-only", is_flag=True, help="load the API's workspace with load_files; time only verify")
-@click.option("--body", type=click.Choice(["json", "parquet"]), default="json", show_default=True,
-              help="send each batch as JSON rows, or as an uploaded Parquet file of the same rows (text columns)")
+@click.option("--body", default="json", show_default=True,
+              help="comma-separated body kinds, each imported into its own fresh workspace in this run: json "
+                   "(JSON rows), arrow (Arrow IPC stream), parquet-body (a Parquet body), parquet (an uploaded "
+                   "Parquet file); verify runs against the last one's workspace")
 def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, server: str, verify_only: bool,
          body: str) -> None:
+    kinds = [k.strip() for k in body.split(",") if k.strip()]
+    if not kinds or any(k not in BODIES for k in kinds):
+        raise click.BadParameter(f"--body: one or more of {', '.join(BODIES)}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     generate(tmp / "data", taxpayers=max(200, invoices // 50), invoices=invoices, seed=3)
     src = tmp / "data" / "invoices.parquet"
     rows = _rows(src)
+    chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
 
     from loaders import kernels
 
     kernels.warm_up_in_background()     # compiled kernels first (a fresh checkout compiles them: ~30 s), as the
     kernels.wait_for_warm_up()          # API server does before it serves
+    load_before = os.getloadavg()[0]
     with open_store(f"embedded:{tmp / 'cli'}") as store:
         t, cpu = time.perf_counter(), time.process_time()
         report = load_files(store, src, report_dir=tmp / "cli-report")
@@ -142,120 +208,109 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
         cli_loaded = store.counts().invoices
     cli_rate = report.read / cli_s
 
-    api_uri = f"embedded:{tmp / 'api'}"
-    with open_store(api_uri) as store:
-        users.create_user(store, "bench", "loopback-only-9Xq2", ["admin"])
-        token, _ = tokens.create_token(store, "bench")
-        if verify_only:
-            load_files(store, src, report_dir=tmp / "api-report")
-    headers = {"Authorization": f"Bearer {token}"}
-    totals = {"read": 0, "loaded": 0, "rejected": 0, "skipped": 0}
+    lines = [f"| `fapiao load` (load_files, Parquet file) | {report.read:,} | {cli_loaded:,} | {report.rejected:,} "
+             f"| {cli_s:.2f} | {cli_rate:,.0f} | 100 % | {cli_cpu * 1e6 / max(report.read, 1):.0f} |"]
+    figures: dict[str, Any] = {"cli_rows_s": cli_rate, "cli_cpu_s": cli_cpu}
+    for kind in kinds if not verify_only else kinds[-1:]:
+        api_uri = f"embedded:{tmp / ('api-' + kind)}"
+        with open_store(api_uri) as store:
+            users.create_user(store, "bench", "loopback-only-9Xq2", ["admin"])
+            token, _ = tokens.create_token(store, "bench")
+            if verify_only:
+                load_files(store, src, report_dir=tmp / "api-report")
+        headers = {"Authorization": f"Bearer {token}"}
+        # the bodies are encoded before the clock starts: encoding is the sending system's cost, not the API's
+        bodies = [_encode(kind, part) for part in chunks]
+        with ExitStack() as stack:
+            on_thread = stack.enter_context(open_store(api_uri)) if server == "thread" else None
+            url = stack.enter_context(_server(api_uri, on_thread))
+            writer = getattr(_THREAD_APP[0].state, "writer", None) if on_thread is not None else None
+            groups0 = (writer.groups, writer.batches) if writer is not None else (0, 0)
+            if not verify_only:
+                cpu0 = _server_cpu()
+                totals, api_s = _import(url, headers, bodies, clients)
+                import_cpu = _server_cpu() - cpu0
+                api_rate = totals["read"] / api_s
+                grouped = ""
+                if writer is not None and writer.groups > groups0[0]:
+                    grouped = f" ({(writer.batches - groups0[1]) / (writer.groups - groups0[0]):.1f} batches per group)"
+                with open_store(api_uri) if on_thread is None else _same(on_thread) as st:
+                    api_loaded = st.counts().invoices
+                lines.append(
+                    f"| API `{kind}`, {clients} clients x batches of {batch:,}{grouped} | {totals['read']:,} "
+                    f"| {api_loaded:,} | {totals['rejected']:,} | {api_s:.2f} | {api_rate:,.0f} "
+                    f"| {api_rate / cli_rate:.1%} | "
+                    + (f"{import_cpu * 1e6 / max(totals['read'], 1):.0f} (server) |" if import_cpu else " |"))
+                figures[f"api_{kind}_rows_s"] = api_rate
+                figures[f"api_{kind}_ratio"] = api_rate / cli_rate
+                figures[f"api_{kind}_server_cpu_s"] = import_cpu
+            if kind == kinds[-1]:
+                figures.update(_verify(url, headers, rows, rate, seconds))
+
+    print(f"code: {ROOT}; server: {server}; {invoices:,} invoices; 1-min load average before {load_before:.1f}, "
+          f"after {os.getloadavg()[0]:.1f}")
+    print("| path | invoices read | stored | rejected | seconds | rows/s | of the CLI's rows/s | CPU µs per row |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(lines) + "\n")
+    print(figures.pop("verify_line"))
+    print(json.dumps(figures))
+
+
+@contextmanager
+def _same(store: Store) -> Iterator[Store]:
+    yield store
+
+
+def _verify(url: str, headers: dict[str, str], rows: list[dict[str, str]], rate: int, seconds: float) -> dict[str, Any]:
+    """Open-loop 查验 at ``rate`` per second for ``seconds`` (each request at its scheduled time), then one client
+    sequentially; latencies and the server's CPU per request."""
+    sample = rows[:: max(1, len(rows) // 2000)]
+    bodies = [{"number": r["invoice_number"], **({"code": r["invoice_code"]} if r.get("invoice_code") else {}),
+               "issue_date": r["issue_date"][:10], "amount": r["amount"]} for r in sample]
+    latencies: list[float] = []
+    results: dict[str, int] = {}
     lock = threading.Lock()
-    api_s = import_cpu = 0.0
-    with ExitStack() as stack:
-        on_thread = stack.enter_context(open_store(api_uri)) if server == "thread" else None
-        url = stack.enter_context(_server(api_uri, on_thread))
-        if not verify_only:
-            chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+    local = threading.local()
 
-            def parquet(part: list[dict[str, str]]) -> bytes:
-                import io
+    def verify(i: int, due: float) -> None:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        c = getattr(local, "c", None)
+        if c is None:
+            c = local.c = httpx.Client(base_url=url, headers=headers, timeout=30)
+        t0 = time.perf_counter()
+        r = c.post("/invoices/verify", json=bodies[i % len(bodies)])
+        with lock:
+            latencies.append(time.perf_counter() - t0)
+            key = str(r.status_code) + ":" + (r.json().get("result", "") if r.status_code == 200 else "")
+            results[key] = results.get(key, 0) + 1
 
-                import pyarrow as pa
-
-                out = io.BytesIO()
-                names = [c for c in FIELDS if any(c in r for r in part)]   # from_pylist would take the first row's
-                pq.write_table(pa.table({c: pa.array([r.get(c) for r in part], pa.string()) for c in names}), out)
-                return out.getvalue()
-
-            files = {id(part): parquet(part) for part in chunks} if body == "parquet" else {}
-
-            def push(part: list[dict[str, str]]) -> None:
-                with httpx.Client(base_url=url, headers=headers, timeout=300) as c:
-                    if files:
-                        r = c.post("/invoices", files={"file": ("batch.parquet", files[id(part)])})
-                    else:
-                        r = c.post("/invoices", json={"invoices": part})
-                    r.raise_for_status()
-                    body = r.json()
-                with lock:
-                    totals["read"] += body["read"]
-                    totals["loaded"] += body["loaded"]
-                    totals["rejected"] += body["rejected"]
-                    totals["skipped"] += body["skipped_identical"]
-
-            t = time.perf_counter()
-            import_cpu = _server_cpu()
-            with ThreadPoolExecutor(clients) as pool:
-                list(pool.map(push, chunks))
-            api_s = time.perf_counter() - t
-            import_cpu = _server_cpu() - import_cpu
-
-        sample = rows[:: max(1, len(rows) // 2000)]
-        bodies = [{"number": r["invoice_number"], **({"code": r["invoice_code"]} if r.get("invoice_code") else {}),
-                   "issue_date": r["issue_date"][:10], "amount": r["amount"]} for r in sample]
-        latencies: list[float] = []
-        results: dict[str, int] = {}
-        local = threading.local()
-
-        def verify(i: int, due: float) -> None:
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            c = getattr(local, "c", None)
-            if c is None:
-                c = local.c = httpx.Client(base_url=url, headers=headers, timeout=30)
+    with httpx.Client(base_url=url, headers=headers, timeout=300) as c:    # the first lookup builds indexes
+        c.post("/invoices/verify", json=bodies[0])
+    n = int(rate * seconds)
+    cpu0 = _server_cpu()
+    start = time.perf_counter() + 0.5
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
+    achieved = n / (time.perf_counter() - start)
+    cpu_ms = (_server_cpu() - cpu0) * 1000 / n
+    service: list[float] = []       # one client, one request at a time: the time a verify takes
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
+        for i in range(min(200, n)):
             t0 = time.perf_counter()
-            r = c.post("/invoices/verify", json=bodies[i % len(bodies)])
-            with lock:
-                latencies.append(time.perf_counter() - t0)
-                key = str(r.status_code) + ":" + (r.json().get("result", "") if r.status_code == 200 else "")
-                results[key] = results.get(key, 0) + 1
-
-        with httpx.Client(base_url=url, headers=headers, timeout=300) as c:    # the first lookup builds indexes
-            c.post("/invoices/verify", json=bodies[0])
-        n = int(rate * seconds)
-        cpu0 = _server_cpu()
-        start = time.perf_counter() + 0.5
-        with ThreadPoolExecutor(32) as pool:
-            list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
-        achieved = n / (time.perf_counter() - start)
-        cpu_ms = (_server_cpu() - cpu0) * 1000 / n
-        service: list[float] = []       # one client, one request at a time: the time a verify takes
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
-            for i in range(min(200, n)):
-                t0 = time.perf_counter()
-                c.post("/invoices/verify", json=bodies[i % len(bodies)])
-                service.append(time.perf_counter() - t0)
-    with open_store(api_uri) as store:
-        api_loaded = store.counts().invoices
-    api_rate = totals["read"] / api_s if api_s else 0.0
-
+            c.post("/invoices/verify", json=bodies[i % len(bodies)])
+            service.append(time.perf_counter() - t0)
     lat = sorted(latencies)
     p50, p95, p99 = (lat[int(len(lat) * q)] * 1000 for q in (0.5, 0.95, 0.99))
-    print(f"code: {ROOT}; server: {server}; load before: {os.getloadavg()[0]:.1f} (1-min), after: see uptime")
-    print(f"| path | invoices read | stored | seconds | rows/s |\n|---|---:|---:|---:|---:|\n"
-          f"| `fapiao load` (load_files, Parquet) | {report.read:,} | {cli_loaded:,} | {cli_s:.2f} | {cli_rate:,.0f} |\n"
-          f"| API, {clients} clients x batches of {batch:,} ({body}) | {totals['read']:,} | {api_loaded:,} | {api_s:.2f} "
-          f"| {api_rate:,.0f} |\n\nAPI / CLI rows/s: {api_rate / cli_rate:.1%}  (rejected: CLI {report.rejected:,}, "
-          f"API {totals['rejected']:,})\nCPU per row: CLI {cli_cpu * 1e6 / max(report.read, 1):.0f} µs"
-          + (f", API server {import_cpu * 1e6 / max(totals['read'], 1):.0f} µs ({import_cpu:.1f} CPU-s for the import; "
-             f"CLI / API CPU per row: {cli_cpu / max(report.read, 1) / (import_cpu / max(totals['read'], 1)):.1%})"
-             if import_cpu else "") + "\n")
-    print(f"verify: {n:,} requests scheduled at {rate}/s, achieved {achieved:.0f}/s; latency p50 {p50:.1f} ms, "
-          f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms; answers {results}"
-          + (f"; server CPU {cpu_ms:.2f} ms per request" if cpu_ms else ""))
-    writer = getattr(_THREAD_APP[0].state, "writer", None) if _THREAD_APP else None
-    if writer is not None and writer.groups:
-        print(f"group commit: {writer.batches:,} batches in {writer.groups:,} groups "
-              f"({writer.batches / writer.groups:.1f} per group)")
     service.sort()
-    print(f"verify, one client sequentially ({len(service)} requests): p50 {service[len(service) // 2] * 1000:.1f} ms, "
-          f"p95 {service[int(len(service) * 0.95)] * 1000:.1f} ms")
-    print(json.dumps({"cli_rows_s": cli_rate, "api_rows_s": api_rate, "ratio": api_rate / cli_rate,
-                      "verify_p95_ms": p95, "verify_p50_ms": p50, "achieved_rps": achieved,
-                      "server_cpu_ms_per_verify": cpu_ms, "import_server_cpu_s": import_cpu,
-                      "cli_cpu_s": cli_cpu}))
+    line = (f"verify: {n:,} requests scheduled at {rate}/s, achieved {achieved:.0f}/s; latency p50 {p50:.1f} ms, "
+            f"p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms; answers {results}"
+            + (f"; server CPU {cpu_ms:.2f} ms per request" if cpu_ms else "")
+            + f"\nverify, one client sequentially ({len(service)} requests): p50 "
+              f"{service[len(service) // 2] * 1000:.1f} ms, p95 {service[int(len(service) * 0.95)] * 1000:.1f} ms")
+    return {"verify_line": line, "verify_p95_ms": p95, "verify_p50_ms": p50, "achieved_rps": achieved,
+            "server_cpu_ms_per_verify": cpu_ms}
 
 
 if __name__ == "__main__":
