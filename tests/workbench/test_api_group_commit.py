@@ -163,3 +163,44 @@ def test_a_batch_without_a_required_column_is_refused_before_grouping(tmp_path: 
         assert too_many.value.status == 413
         writer.close()
         assert store.counts().invoices == 0 and writer.thread is None
+
+
+def test_the_writer_waits_briefly_for_the_other_senders_batches(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four senders seen at once: their next batches, arriving 0.1 s apart, are written as one group (the writer
+    lingers for them); a lone sender afterwards is not kept waiting once the senders seen lately are gone."""
+    real = group_commit.load_group
+    sizes: list[int] = []
+
+    def counted(store: Any, batches: list[Batch]) -> list[dict[str, Any]]:
+        sizes.append(len(batches))
+        return real(store, batches)
+
+    monkeypatch.setattr(group_commit, "load_group", counted)
+    monkeypatch.setattr(group_commit, "SENDERS_WINDOW_S", 3.0)
+    rows = _rows()
+    with EmbeddedStore(tmp_path / "ws") as store:
+        writer = GroupCommit(store, max_rows=100, linger_s=5.0)
+        with writer.cond:       # four senders in flight at once, as the writer saw them a moment ago
+            writer.in_flight = 4
+            writer._note_in_flight()
+            writer.in_flight = 0
+        assert writer.senders() == 4
+        answers: dict[int, dict[str, Any]] = {}
+        threads = [threading.Thread(target=lambda i=i: answers.setdefault(i, writer.submit(_batch([rows[i]]))))
+                   for i in range(4)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join(timeout=120)
+        assert sizes == [4] and time.monotonic() - started < 5.0
+        assert [answers[i]["loaded"] for i in range(4)] == [1, 1, 1, 1]
+        monkeypatch.setattr(group_commit, "SENDERS_WINDOW_S", 0.05)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        assert writer.submit(_batch([rows[5]]))["loaded"] == 1
+        assert time.monotonic() - t0 < 5.0 and sizes == [4, 1]
+        writer.close()
+        assert store.counts().invoices == 5

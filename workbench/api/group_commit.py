@@ -19,6 +19,7 @@ import csv
 import hashlib
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ from workbench.api import ingest
 from workbench.api.problems import Problem
 
 GROUP_ROWS = 8_000   # at most this many rows in one group (more waiting batches go into the next group)
+LINGER_S = 0.05      # how long the writer waits for the batches of senders it has seen lately before it starts
+SENDERS_WINDOW_S = 1.0   # how far back "lately" reaches (the most batches in flight at once within it)
 
 
 @dataclass(frozen=True)
@@ -161,15 +164,33 @@ def load_group(store: Store, batches: list[Batch]) -> list[dict[str, Any]]:
 class GroupCommit:
     """One writer thread per API: JSON batches queue here and are loaded in groups (:func:`load_group`)."""
 
-    def __init__(self, store: Store, max_rows: int, group_rows: int = GROUP_ROWS) -> None:
+    def __init__(self, store: Store, max_rows: int, group_rows: int = GROUP_ROWS, linger_s: float = LINGER_S) -> None:
         self.store = store
         self.max_rows = max_rows
         self.group_rows = max(group_rows, max_rows)
+        self.linger_s = linger_s
         self.queue: list[_Request] = []
         self.cond = threading.Condition()
         self.closed = False
         self.thread: threading.Thread | None = None
         self.groups = self.batches = 0      # how many groups were loaded, holding how many batches (benchmarks)
+        self.in_flight = 0                  # batches submitted and not yet answered
+        self.peaks = [0, 0]                 # the most in flight at once: in the previous window, in this one
+        self.window_start = time.monotonic()
+
+    def _note_in_flight(self) -> None:
+        """Keep the most batches in flight at once, over the last one or two windows (called under ``cond``)."""
+        now = time.monotonic()
+        if now - self.window_start > SENDERS_WINDOW_S:
+            self.peaks = [self.peaks[1] if now - self.window_start < 2 * SENDERS_WINDOW_S else 0, 0]
+            self.window_start = now
+        self.peaks[1] = max(self.peaks[1], self.in_flight)
+
+    def senders(self) -> int:
+        """How many batches were in flight at once lately: the clients sending concurrently."""
+        with self.cond:
+            self._note_in_flight()
+            return max(self.peaks)
 
     def submit(self, batch: Batch) -> dict[str, Any]:
         """Load one batch (with whatever else is waiting) and return its own answer; raises its own Problem."""
@@ -183,11 +204,17 @@ class GroupCommit:
             if self.closed:
                 raise Problem(503, "the API is shutting down; nothing was stored: send the batch again")
             self.queue.append(req)
+            self.in_flight += 1
+            self._note_in_flight()
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="fapiao-api-writer", daemon=True)
                 self.thread.start()
             self.cond.notify()
-        req.done.wait()
+        try:
+            req.done.wait()
+        finally:
+            with self.cond:
+                self.in_flight -= 1
         if req.error is not None:
             raise req.error
         assert req.result is not None
@@ -203,9 +230,21 @@ class GroupCommit:
             thread.join(timeout=300)
 
     def _take(self) -> list[_Request]:
+        """The next group: what is waiting, after at most ``linger_s`` for the batches of the other senders seen
+        lately (their answers have just gone out; their next batches are on the way). Four clients sending one
+        batch after another would otherwise be written as groups of 1-3 (2.0 on average, measured): each group
+        pays the loader's and the store's fixed costs once (≈ 28 → 20 CPU-ms per 1,000-row batch from groups of
+        2 to groups of 4, measured in process). A lone sender is never kept waiting."""
         with self.cond:
             while not self.queue and not self.closed:
                 self.cond.wait()
+            deadline = time.monotonic() + self.linger_s
+            while not self.closed and self._short():
+                self._note_in_flight()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
             group: list[_Request] = []
             rows = 0
             while self.queue and (not group or rows + self.queue[0].batch.table.num_rows <= self.group_rows):
@@ -213,6 +252,12 @@ class GroupCommit:
                 group.append(req)
                 rows += req.batch.table.num_rows
             return group
+
+    def _short(self) -> bool:
+        """Fewer batches wait than senders were seen lately, and they leave room in a group (under ``cond``)."""
+        waiting = len(self.queue)
+        rows = sum(r.batch.table.num_rows for r in self.queue)
+        return waiting < max(self.peaks) and rows < self.group_rows
 
     def _run(self) -> None:
         while True:
