@@ -17,7 +17,9 @@ rule                    test per taxpayer (one-sided, P(count ≥ observed))
                         taxpayers / 100,000 invoices, where 53 of 1,486 sellers have one or more): sellers differ,
                         so the spread between sellers is fitted from the data too
 ``shell``               output invoices in its busiest 30 days, negative binomial fitted on the young sellers'
-                        own counts (registered < 180 days before their first invoice; the rule's population)
+                        own counts (registered < 180 days before their first invoice; the rule's population), and
+                        the output value of those 30 days against the young sellers' (normal on log10 value,
+                        median / MAD); the smaller p-value, doubled
 ======================  =========================================================================================
 
 The p-values of all taxpayers the rule can judge (not only its hits) go through Benjamini–Hochberg
@@ -203,21 +205,45 @@ def negative_binomial_p(k: F64, ref: F64) -> F64:
     return np.asarray(np.where(k <= 0, 1.0, stats.nbinom.sf(k - 1, size, size / (size + m))), dtype=np.float64)
 
 
-def shell_test(act: pd.DataFrame, busiest: pd.Series, *, young_days: float = 180) -> pd.DataFrame:
-    """Per young seller (age at first invoice < ``young_days``; ``act``: :func:`algorithms.shell.activity`):
-    ``busiest`` (its output invoices in its busiest 30 days), ``p`` (negative binomial against the young sellers'
-    own counts) and BH ``q`` over the young sellers.
+def log_value_p(value: F64) -> F64:
+    """One-sided P(V ≥ v) per entry under a normal fitted robustly (median, 1.4826·MAD) to log10 of ``value``
+    (values below 1 count as 1); all 1 when the values do not spread (MAD 0).
 
-    A young company that sells and falls silent is common (most start small and some stop); one that issues
-    dozens of invoices in its first weeks is not. Empty when the ages are missing or all equal (no registration
-    dates: the rule cannot fire)."""
+    >>> v = np.array([1e6] * 50 + [2e6] * 50 + [5e5] * 50 + [1e9]); p = log_value_p(v)
+    >>> bool(p[-1] < 1e-6), bool(p[:150].min() > 0.1)
+    (True, True)
+    """
+    lv = np.log10(np.clip(np.asarray(value, dtype=np.float64), 1.0, None))
+    if not len(lv):
+        return np.ones(0)
+    med = float(np.median(lv))
+    mad = 1.4826 * float(np.median(np.abs(lv - med)))
+    if mad <= 0:
+        return np.ones(len(lv))
+    return np.asarray(stats.norm.sf((lv - med) / mad), dtype=np.float64)
+
+
+def shell_test(act: pd.DataFrame, busiest: pd.Series, busiest_value: pd.Series | None = None, *,
+               young_days: float = 180) -> pd.DataFrame:
+    """Per young seller (age at first invoice < ``young_days``; ``act``: :func:`algorithms.shell.activity`):
+    ``busiest`` (its output invoices in its busiest 30 days), ``p`` and BH ``q`` over the young sellers.
+
+    ``p``: the count against the young sellers' own counts (negative binomial); with ``busiest_value`` (the
+    output value of its busiest 30 days, fen) also that value against theirs (:func:`log_value_p`), the smaller
+    p-value doubled (Bonferroni). A young company that sells and falls silent is common (most start small and some
+    stop); one that issues dozens of invoices, or a value a hundred times the usual, in its first weeks is not.
+    Empty when the ages are missing or all equal (no registration dates: the rule cannot fire)."""
     if "age_days" not in act or act["age_days"].nunique(dropna=True) <= 1:
         return _empty()
     a = act[(act["out_n"] > 0) & (act["age_days"] < young_days)]
     if not len(a):
         return _empty()
     k = busiest.reindex(a.index).fillna(0.0).to_numpy(dtype=np.float64)
-    return _table(negative_binomial_p(k, k), a.index.astype(str), busiest=k)
+    p = negative_binomial_p(k, k)
+    if busiest_value is not None:
+        pv = log_value_p(busiest_value.reindex(a.index).fillna(0.0).to_numpy(dtype=np.float64))
+        p = np.minimum(1.0, 2 * np.minimum(p, pv))
+    return _table(p, a.index.astype(str), busiest=k)
 
 
 def rule_qvalues(invoices: pd.DataFrame, taxpayers: pd.DataFrame | None, act: pd.DataFrame, *, rules: set[str] | frozenset[str]) -> dict[str, pd.Series]:
@@ -232,7 +258,8 @@ def rule_qvalues(invoices: pd.DataFrame, taxpayers: pd.DataFrame | None, act: pd
         limits = taxpayers.set_index(taxpayers["tax_id"].astype(str))["invoice_limit_fen"]
         out["near_limit"] = near_limit_test(blue, limits)
     if "shell" in rules:
-        busiest = max_in_window(blue["seller_tax_id"].astype(str), epoch_seconds(blue["issued_at"]),
-                                np.ones(len(blue)), BURST_DAYS)
-        out["shell"] = shell_test(act, busiest)
+        seller, at = blue["seller_tax_id"].astype(str), epoch_seconds(blue["issued_at"])
+        busiest = max_in_window(seller, at, np.ones(len(blue)), BURST_DAYS)
+        value = max_in_window(seller, at, blue["total_fen"].to_numpy(dtype=np.float64), BURST_DAYS)
+        out["shell"] = shell_test(act, busiest, value)
     return {r: t["q"] for r, t in out.items() if len(t)}

@@ -123,3 +123,14 @@ def test_sellers_that_differ_widen_the_null_but_do_not_hide_an_extreme_one() -> 
     assert (p_plain < 0.001).sum() > (p_over < 0.001).sum()  # the plain binomial calls ordinary sellers rare
     p = rule_tests.overdispersed_binomial_p(np.append(k, 38.0), np.append(n, 40.0))
     assert p[-1] < 1e-6
+
+
+def test_a_young_seller_with_few_but_huge_invoices_is_judged_by_value_too() -> None:
+    idx = [f"Y{i}" for i in range(200)] + ["BIG"]
+    act = pd.DataFrame({"out_n": 5.0, "age_days": [30.0 + i % 100 for i in range(200)] + [40.0]}, index=idx)
+    busiest = pd.Series([1.0 + i % 6 for i in range(200)] + [6.0], index=idx)      # BIG: an ordinary count
+    value = pd.Series([1e6 * (1 + i % 9) for i in range(200)] + [2e9], index=idx)  # … of a huge value
+    assert shell_test(act, busiest).loc["BIG", "q"] > 0.5
+    t = shell_test(act, busiest, value)
+    assert t.loc["BIG", "q"] < 0.01
+    assert (t.drop(index="BIG")["q"] > 0.05).all()
