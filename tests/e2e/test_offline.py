@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import Served
-from tests.helpers.browser import go, settle, sign_in
+from tests.e2e.conftest import ARTIFACTS, Served
+from tests.helpers.browser import go, settle, sign_in, steady
 from tests.helpers.wb_data import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -31,8 +31,10 @@ def test_every_page_loads_nothing_from_outside(served: Served, page: Any, role: 
               if t.strip()]   # the text after the icon name
     assert len(titles) >= 3, titles
     english: dict[str, list[str]] = {}
-    for title in titles:
+    for n, title in enumerate(titles):
         go(page, title)
+        steady(page)   # the whole page drawn, not its first placeholders
+        page.screenshot(path=str(ARTIFACTS / f"walk-{role}-{n:02d}.png"))   # to look at
         text = page.locator('[data-testid="stAppViewContainer"]').inner_text()
         english[title] = [w for w in STREAMLIT_ENGLISH if w in text]
     settle(page)

@@ -63,3 +63,20 @@ def painted_pixels(frame: Any) -> int:
         let n = 0;
         for (let i = 0; i < d.length; i += 4) { if (d[i+3] > 0 && (d[i] < 240 || d[i+1] < 240 || d[i+2] < 240)) n++; }
         return n; }"""))
+
+
+def steady(page: Any, quiet: float = 1.0, timeout: float = 30) -> str:
+    """Wait until the page's main text has not changed for ``quiet`` seconds (a page still drawing its first
+    run shows grey placeholders and passes :func:`settle`); return that text."""
+    deadline = time.time() + timeout
+    main = page.locator('[data-testid="stMain"]')
+    text, since = main.inner_text(), time.time()
+    while time.time() < deadline:
+        time.sleep(0.25)
+        now = main.inner_text()
+        if now != text:
+            text, since = now, time.time()
+        elif time.time() - since >= quiet:
+            break
+    settle(page)
+    return str(text)

@@ -232,3 +232,35 @@ def test_item_lines_for_the_invoice_page(tmp_path: Path) -> None:
     assert [list(r.values()) for r in got] == [
         ["1", "*运输服务*运费", "3010101", "Φ12", "", "", "", "-1,234,567.89", "9%", ""],
         ["2", "*钢材*螺纹钢", "", "", "吨", "2.5", "4000.00", "10,000.00", "13%", "1,300.00"]]
+
+
+def test_the_audit_trail_reads_in_chinese_words() -> None:
+    assert views.audit_target_zh("taxpayer:91440300000000001H") == "纳税人 91440300000000001H"
+    assert views.audit_target_zh("user:admin") == "用户 admin" and views.audit_target_zh("odd:x") == "odd:x"
+    assert views.audit_actor_zh("anonymous") == "未登录" and views.audit_actor_zh("ivan") == "ivan"
+    assert views.audit_detail_zh("user_add", "roles=supervisor,analyst") == "角色：审核主管、分析员"
+    assert views.audit_detail_zh("tier_override", "high -> low: 核实为正常经营") == "高风险 → 低风险：核实为正常经营"
+    assert views.audit_detail_zh("tier_override", "- -> medium: 约谈") == "- → 中风险：约谈"
+    assert views.audit_detail_zh("sign_in_failed", "wrong password") == "密码错误"
+    assert views.audit_detail_zh("data_export", "xlsx, 1200 rows") == "XLSX，1,200 行"
+    assert views.audit_detail_zh("load", "read 10, loaded 9, rejected 1, taxpayers 3") == (
+        "读取 10 行，入库 9 张，拒收 1 行，纳税人 3 户")
+    assert views.audit_detail_zh("detect", "2 rings, labels used 0") == "发现 2 个团伙，使用已核实标签 0 个"
+    assert views.audit_detail_zh("case_note", "roles=x -> y") == "roles=x -> y"   # free text stays as written
+
+
+def test_the_tier_chart_puts_high_first_in_the_tier_colours() -> None:
+    from workbench.netgraph import TIER_COLOURS
+    from workbench.ui.charts import tier_chart
+
+    spec = tier_chart({"low": 6, "high": 4, "medium": 0}).to_dict()
+    bars = spec["layer"][0]["encoding"]
+    assert bars["y"]["sort"] == ["高风险", "中风险", "低风险"]
+    assert bars["color"]["scale"]["range"] == [TIER_COLOURS["high"], TIER_COLOURS["medium"], TIER_COLOURS["low"]]
+    assert spec["layer"][1]["mark"]["type"] == "text"   # each bar carries its count
+
+
+def test_a_short_table_is_drawn_without_empty_rows() -> None:
+    from workbench.ui.exports import fitted_height
+
+    assert fitted_height(4) < 420 < fitted_height(20) and fitted_height(0) == fitted_height(1)

@@ -79,6 +79,25 @@ def monthly_chart(frame: pd.DataFrame, *, colour: str | None = None, measure: st
     return chart
 
 
+def tier_chart(tiers: Mapping[str, int]) -> alt.Chart:
+    """Taxpayers per risk tier (tier code -> count) as horizontal bars, high first, in the tier colours of the
+    network views, each labelled with its count."""
+    from workbench.netgraph import TIER_COLOURS
+
+    order = [t for t in ("high", "medium", "low") if t in tiers] + [t for t in tiers if t not in TIER_COLOURS]
+    names = [term(TIER_NAMES, t) for t in order]
+    frame = pd.DataFrame({"tier": names, "n": [int(tiers[t]) for t in order]})
+    y = alt.Y("tier:N", sort=names, title=None)
+    colour = alt.Color("tier:N", scale=alt.Scale(domain=names, range=[TIER_COLOURS.get(t, "#9e9e9e") for t in order]),
+                       legend=None)
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("n:Q", title=tr("纳税人数", "taxpayers"), axis=alt.Axis(tickMinStep=1, format="d")), y=y, color=colour,
+        tooltip=[alt.Tooltip("tier:N", title=tr("风险等级", "tier")), alt.Tooltip("n:Q", title=tr("纳税人数", "taxpayers"))])
+    labels = alt.Chart(frame).mark_text(align="left", dx=4).encode(x="n:Q", y=y, text="n:Q")
+    chart: alt.Chart = (bars + labels).properties(height=40 * max(len(order), 1) + 40)
+    return chart
+
+
 def tier_map(scores: pa.Table) -> dict[str, str]:
     """tax id -> tier from a schema.SCORES table."""
     return dict(zip(scores.column("tax_id").to_pylist(), scores.column("tier").to_pylist(), strict=True))

@@ -59,6 +59,11 @@ def export_buttons(store: Store, user: User, frame: pd.DataFrame | Callable[[], 
                                 key=key + "_download")
 
 
+def fitted_height(rows: int) -> int:
+    """The pixel height of ``st.dataframe`` showing ``rows`` rows (at least one) with its header, no scrolling."""
+    return 38 + 35 * max(rows, 1) + 3
+
+
 def table(store: Store, user: User, frame: pd.DataFrame, what: str, where: Any = None, *,
           export: pd.DataFrame | Callable[[], pd.DataFrame] | None = None, signature: str = "",
           **kwargs: Any) -> Any:
@@ -68,6 +73,8 @@ def table(store: Store, user: User, frame: pd.DataFrame, what: str, where: Any =
     function that reads it on request (see :func:`export_buttons` for ``signature``).
     Returns what ``st.dataframe`` returns (the selection when ``on_select`` is given)."""
     kwargs.setdefault("hide_index", True)
+    if isinstance(kwargs.get("height"), int):   # a fixed height is a maximum: a short table gets no empty grid rows
+        kwargs["height"] = min(kwargs["height"], fitted_height(len(frame)))
     shown = (where or st).dataframe(frame, **kwargs)
     export_buttons(store, user, frame if export is None else export, what, where, signature=signature)
     return shown

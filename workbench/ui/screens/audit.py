@@ -8,11 +8,12 @@ import streamlit as st
 from workbench import audit
 from workbench.ui import urlstate
 from workbench.ui.exports import table
-from workbench.ui.i18n import AUDIT_ACTIONS, ROLES, term, tr
+from workbench.ui.i18n import AUDIT_ACTIONS, ROLES, lang, term, tr
 from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
+from workbench.ui.views import audit_actor_zh, audit_detail_zh, audit_target_zh
 
 user = require_page("view_audit")
 store = get_store()
@@ -47,12 +48,20 @@ pg = pager("audit", audit.browse_count(store, user, actor=actor, action=action, 
 rows = [audit.event_row(ev) for ev in audit.browse_page(store, user, actor=actor, action=action, target=target,
                                                         skip=pg.skip, limit=pg.size)]
 if rows:
-    table(store, user, pd.DataFrame({
-        tr("序号", "Seq"): [r["seq"] for r in rows], tr("时间", "Time"): [r["at"] for r in rows],
-        tr("操作人", "Actor"): [r["actor"] for r in rows],
+    zh = lang() == "zh"
+    shown = pd.DataFrame({
+        tr("序号", "Seq"): [r["seq"] for r in rows], tr("时间", "Time"): [str(r["at"])[:16] for r in rows],
+        tr("操作人", "Actor"): [audit_actor_zh(str(r["actor"])) if zh else r["actor"] for r in rows],
         tr("角色", "Role"): [term(ROLES, str(r["role"])) for r in rows],
         tr("操作", "Action"): [term(AUDIT_ACTIONS, str(r["action"])) for r in rows],
-        tr("对象", "Target"): [r["target"] for r in rows], tr("详情", "Detail"): [r["detail"] for r in rows],
-        tr("哈希", "Hash"): [r["hash"] for r in rows]}), "audit", width="stretch")
+        tr("对象", "Target"): [audit_target_zh(str(r["target"])) if zh else r["target"] for r in rows],
+        tr("详情", "Detail"): [audit_detail_zh(str(r["action"]), str(r["detail"])) if zh else r["detail"] for r in rows],
+        tr("哈希", "Hash"): [r["hash"] for r in rows]})
+    raw = pd.DataFrame({   # the file keeps the codes and text the hash chain covers
+        tr("序号", "seq"): [r["seq"] for r in rows], tr("时间", "at"): [r["at"] for r in rows],
+        tr("操作人", "actor"): [r["actor"] for r in rows], tr("角色代码", "role"): [r["role"] for r in rows],
+        tr("操作代码", "action"): [r["action"] for r in rows], tr("对象", "target"): [r["target"] for r in rows],
+        tr("详情（原文）", "detail"): [r["detail"] for r in rows], tr("哈希", "hash"): [r["hash"] for r in rows]})
+    table(store, user, shown, "audit", export=raw, width="stretch")
 else:
     st.info(tr("没有符合条件的事件。", "No matching events."))

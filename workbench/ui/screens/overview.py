@@ -7,9 +7,9 @@ import pyarrow.compute as pc
 import streamlit as st
 
 from workbench.fmt import money, when
-from workbench.ui.charts import monthly, monthly_chart
+from workbench.ui.charts import monthly, monthly_chart, tier_chart
 from workbench.ui.exports import table
-from workbench.ui.i18n import RING_KINDS, TIER_NAMES, term, tr
+from workbench.ui.i18n import RING_KINDS, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.views import news, overview, ring_titles
@@ -43,9 +43,7 @@ with left:
         st.info(tr("尚未运行检测。管理员可在“数据导入”页运行检测。",
                    "No detection run yet. An administrator can run detection on the Import page."))
     else:
-        dist = pd.DataFrame({"tier": [term(TIER_NAMES, t) for t in view.tiers], "n": list(view.tiers.values())})
-        st.bar_chart(dist, x="tier", y="n", x_label=tr("风险等级", "tier"), y_label=tr("纳税人数", "taxpayers"),
-                     horizontal=True, height=220)
+        st.altair_chart(tier_chart(view.tiers), width="stretch")
         st.caption(tr(f"最近一次检测：{when(view.latest.created_at)}（{view.latest.run_id}）",
                       f"Latest detection run: {when(view.latest.created_at)} ({view.latest.run_id})"))
 with right:
