@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 CHUNK = 16 << 20
+QUOTE = 0x22
 
 
 def _valid_utf8(data: bytes | memoryview) -> bool:
@@ -40,16 +41,35 @@ def _cut(data: bytes) -> int:
 
 def scan_utf8(path: Path) -> tuple[bool, int]:
     """(whole file is strict UTF-8, longest line in bytes counting its newline)."""
+    ok, longest, _ = scan_text(path, quotes=False)
+    return ok, longest
+
+
+def scan_text(path: Path, *, quotes: bool = True, chunk_bytes: int = CHUNK) -> tuple[bool, int, bool]:
+    """(whole file is strict UTF-8, longest line in bytes counting its newline, some line holds an odd number
+    of ``"`` bytes) in one pass over the file: the answers of :func:`scan_utf8` and
+    :func:`loaders.quotes.has_odd_quote_line` without reading the file twice (the quote test is the same running
+    parity read at each line end; with ``quotes=False`` it is skipped and the third answer is False)."""
     ok, longest, line = True, 0, 0
     carry = b""
+    odd, parity_carry = False, 0   # parity of the quotes of the unfinished line carried over from the last chunk
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            nl = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+        while chunk := f.read(chunk_bytes):
+            arr = np.frombuffer(chunk, dtype=np.uint8)
+            nl = np.flatnonzero(arr == 10)
             if len(nl):
                 longest = max(longest, line + int(nl[0]) + 1, int(np.diff(nl).max()) if len(nl) > 1 else 0)
                 line = len(chunk) - int(nl[-1]) - 1
             else:
                 line += len(chunk)
+            if quotes and not odd:
+                parity = np.bitwise_xor.accumulate((arr == QUOTE).view(np.uint8))
+                if not len(nl):
+                    parity_carry ^= int(parity[-1])
+                else:
+                    at = parity[nl]
+                    odd = bool(parity_carry ^ int(at[0])) or bool((at[1:] != at[:-1]).any())
+                    parity_carry = int(parity[-1] ^ at[-1])
             if ok:
                 data = carry + chunk if carry else chunk
                 cut = _cut(data)
@@ -57,4 +77,4 @@ def scan_utf8(path: Path) -> tuple[bool, int]:
                 carry = data[cut:]
     if ok and carry:
         ok = _valid_utf8(carry)
-    return ok, max(longest, line)
+    return ok, max(longest, line), odd or bool(parity_carry)
