@@ -52,3 +52,20 @@ def test_metrics_endpoint_is_not_served(served: Served, page: Any) -> None:
         assert refused.value.code == 404, path
     with urllib.request.urlopen(served.url + "/_stcore/health", timeout=10) as r:
         assert r.status == 200
+
+
+def test_a_select_box_search_that_matches_nothing_says_so_in_chinese(served: Served, page: Any) -> None:
+    """Typing into a multiselect or select box what no option matches: Streamlit's "No results" is hidden, the
+    list says 无匹配项 (drawn by CSS) instead."""
+    sign_in(page, served.url, "supervisor", PASSWORD)
+    go(page, "风险队列")
+    for widget in ("stMultiSelect", "stSelectbox"):
+        page.locator(f'[data-testid="{widget}"] input').first.click()
+        page.keyboard.type("zzz")
+        empty = page.locator('[role="listbox"][data-empty="true"]')
+        empty.wait_for(timeout=10_000)
+        assert page.get_by_text("No results").first.is_visible() is False
+        assert "无匹配项" in empty.evaluate("e => getComputedStyle(e, '::after').content")
+        page.screenshot(path=str(ARTIFACTS / f"no-match-{widget}.png"))
+        page.keyboard.press("Escape")
+        settle(page)

@@ -25,12 +25,15 @@ from workbench.ui.session import LANG_COOKIE, cookie, current_user, require_page
 PAGES_DIR = Path(__file__).resolve().parent / "screens"
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"   # a local file: a material icon is a CDN fetch
 
-#: the file uploader's fixed English ("Upload", "200MB per file • CSV, …") replaced by Chinese in the Chinese UI
+#: Streamlit's fixed English replaced by Chinese in the Chinese UI: the file uploader ("Upload", "200MB per file • CSV,
+#: …") and the "No results" of a select box or multiselect whose typed text matches no option
 ZH_WIDGET_CSS = """<style>
 [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p { display: none; }
 [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after { content: "选择文件"; }
 [data-testid="stFileUploaderDropzoneInstructions"] span { display: none; }
 [data-testid="stFileUploaderDropzoneInstructions"] > div::after { content: "拖放文件到此处，或点击“选择文件”"; }
+[role="listbox"][data-empty="true"] [role="option"] span { display: none; }
+[role="listbox"][data-empty="true"]::after { content: "无匹配项"; display: block; padding: 0.5rem 1rem; opacity: 0.6; }
 </style>"""
 
 st.set_page_config(page_title="发票虚开团伙调查工作台", page_icon=str(ICON), layout="wide")

@@ -172,6 +172,7 @@ INVOICE_FILTERS = (
 INVOICE_DATES = Field("inv_dates", "tp_inv_dates", (today - timedelta(days=365), today), urlstate.days,
                       urlstate.dump_days)
 urlstate.seed(*INVOICE_FILTERS)
+st.subheader(tr("发票明细", "Invoice list"))
 f1, f2 = st.columns(2)
 min_yuan = f1.number_input(tr("最低价税合计（元）", "Minimum invoice total (yuan)"), min_value=0, max_value=10**12,
                            step=1000, key="tp_inv_min")
