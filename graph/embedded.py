@@ -442,17 +442,20 @@ class EmbeddedStore(Store):
             except duckdb.Error as e:
                 raise QueryError(name, str(e)) from e
 
-    def _arrow(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> pa.Table:
+    def _arrow(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = (),
+               order: q.Order = ()) -> pa.Table:
+        """The query's rows as Arrow; ``order`` (the query's ORDER BY, see embedded_sql.Order) is re-applied."""
         result: pa.Table = con.sql(sql, params=list(params) or None).to_arrow_table()
-        return result
+        return result.sort_by(list(order)) if order and result.num_rows > 1 else result
 
-    def _with_keys(self, name: str, sql: str, keys: Sequence[str], target: pa.Schema) -> pa.Table:
+    def _with_keys(self, name: str, sql: str, keys: Sequence[str], target: pa.Schema,
+                   order: q.Order = ()) -> pa.Table:
         if not keys:
             return schema.empty(target)
         with self._con(name) as con:
             con.register("_keys", _keys_table(keys))
             try:
-                return _to_schema(self._arrow(con, sql), target)
+                return _to_schema(self._arrow(con, sql, order=order), target)
             finally:
                 con.unregister("_keys")
 
@@ -494,14 +497,15 @@ class EmbeddedStore(Store):
     def taxpayers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
         if tax_ids is None:
             with self._con("taxpayers") as con:
-                return _to_schema(self._arrow(con, q.TAXPAYERS_ALL), schema.TAXPAYERS)
-        return self._with_keys("taxpayers", q.TAXPAYERS_IN, tax_ids, schema.TAXPAYERS)
+                return _to_schema(self._arrow(con, q.TAXPAYERS_ALL, order=q.BY_TAX_ID), schema.TAXPAYERS)
+        return self._with_keys("taxpayers", q.TAXPAYERS_IN, tax_ids, schema.TAXPAYERS, q.BY_TAX_ID)
 
     def identifiers(self, tax_ids: Sequence[str] | None = None) -> pa.Table:
         if tax_ids is None:
             with self._con("identifiers") as con:
-                return _to_schema(self._arrow(con, q.IDENTIFIERS_ALL), schema.IDENTIFIERS)
-        return self._with_keys("identifiers", q.IDENTIFIERS_IN, tax_ids, schema.IDENTIFIERS)
+                return _to_schema(self._arrow(con, q.IDENTIFIERS_ALL, order=q.BY_TAX_ID_KIND_VALUE), schema.IDENTIFIERS)
+        return self._with_keys("identifiers", q.IDENTIFIERS_IN, tax_ids, schema.IDENTIFIERS,
+                               q.BY_TAX_ID_KIND_VALUE)
 
     def invoice(self, key: str) -> Invoice | None:
         if self._key_index != self._db.generation:
@@ -538,7 +542,7 @@ class EmbeddedStore(Store):
         self._key_index = self._db.generation
 
     def invoices(self, keys: Sequence[str]) -> pa.Table:
-        return self._with_keys("invoices", q.INVOICES_IN, keys, schema.INVOICES)
+        return self._with_keys("invoices", q.INVOICES_IN, keys, schema.INVOICES, q.BY_TIME_KEY)
 
     def lookup_invoice(self, number: str, issued_on: date, amount_fen: int, *,
                        code: str | None = None) -> Invoice | None:
@@ -582,8 +586,8 @@ class EmbeddedStore(Store):
             except duckdb.TransactionException:
                 own = False
             try:
-                taxpayers = _to_schema(self._arrow(con, q.TAXPAYERS_ALL), schema.TAXPAYERS).combine_chunks()
-                identifiers = self._arrow(con, q.IDENTIFIERS_ALL)
+                taxpayers = _to_schema(self._arrow(con, q.TAXPAYERS_ALL, order=q.BY_TAX_ID), schema.TAXPAYERS).combine_chunks()
+                identifiers = self._arrow(con, q.IDENTIFIERS_ALL, order=q.BY_TAX_ID_KIND_VALUE)
                 parties = self._arrow(con, q.ADJ_PARTIES)
                 edges = self._arrow(con, q.ADJ_EDGES)
             finally:
@@ -631,7 +635,8 @@ class EmbeddedStore(Store):
             pa_, pb = self._pids(con, a), self._pids(con, b)
             if not pa_ or not pb:
                 return schema.empty(schema.INVOICES)
-            return _to_schema(self._arrow(con, q.INVOICES_BETWEEN, [pa_, pb, *_window(start, end)]), schema.INVOICES)
+            return _to_schema(self._arrow(con, q.INVOICES_BETWEEN, [pa_, pb, *_window(start, end)],
+                                          order=q.BY_TIME_KEY), schema.INVOICES)
 
     def invoices_of(self, tax_id: str, *, start: datetime | None = None, end: datetime | None = None,
                     limit: int | None = None) -> pa.Table:
@@ -639,7 +644,8 @@ class EmbeddedStore(Store):
             pids = self._pids(con, tax_id)
             if not pids:
                 return schema.empty(schema.INVOICES)
-            return _to_schema(self._arrow(con, q.INVOICES_OF, [pids, *_window(start, end), None if limit is None else max(limit, 0)]), schema.INVOICES)
+            params = [pids, *_window(start, end), None if limit is None else max(limit, 0)]
+            return _to_schema(self._arrow(con, q.INVOICES_OF, params, order=q.BY_TIME_KEY_DESC), schema.INVOICES)
 
     def invoices_of_page(self, tax_id: str, side: str, *, start: datetime | None = None,
                          end: datetime | None = None, min_fen: int = 0, skip: int = 0,
@@ -675,7 +681,7 @@ class EmbeddedStore(Store):
 
     def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         with self._con("invoice_stream") as con:
-            return _to_schema(self._arrow(con, q.INVOICE_STREAM, _window(start, end)), schema.INVOICES)
+            return _to_schema(self._arrow(con, q.INVOICE_STREAM, _window(start, end), order=q.BY_TIME_KEY), schema.INVOICES)
 
     # --- findings ----------------------------------------------------------------------------------
     def runs(self) -> list[Run]:
@@ -706,7 +712,7 @@ class EmbeddedStore(Store):
             rid = self._run_or_newest(con, run_id)
             if rid is None:
                 return schema.empty(schema.SCORES)
-            return _to_schema(self._arrow(con, q.SCORES_OF_RUN, [rid]), schema.SCORES)
+            return _to_schema(self._arrow(con, q.SCORES_OF_RUN, [rid], order=q.BY_SCORE), schema.SCORES)
 
     def _ring_params(self, con: duckdb.DuckDBPyConnection, run_id: str | None, where: RingQuery) -> list[object] | None:
         rid = self._run_or_newest(con, run_id)
@@ -745,7 +751,8 @@ class EmbeddedStore(Store):
             params = self._score_params(con, run_id, where)
             if params is None:
                 return schema.empty(schema.SCORED_TAXPAYERS)
-            table = self._arrow(con, q.SCORES_PAGE, [*params, NO_LIMIT if limit is None else int(limit), int(skip)])
+            table = self._arrow(con, q.SCORES_PAGE, [*params, NO_LIMIT if limit is None else int(limit), int(skip)],
+                                order=q.BY_SCORE)
         return pa.Table.from_arrays(table.columns, schema.SCORED_TAXPAYERS.names).cast(schema.SCORED_TAXPAYERS)
 
     def scores_count(self, run_id: str | None = None, where: ScoreQuery = ANY_SCORE) -> int:
