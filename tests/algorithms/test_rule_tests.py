@@ -134,3 +134,18 @@ def test_a_young_seller_with_few_but_huge_invoices_is_judged_by_value_too() -> N
     t = shell_test(act, busiest, value)
     assert t.loc["BIG", "q"] < 0.01
     assert (t.drop(index="BIG")["q"] > 0.05).all()
+
+
+def test_near_limit_needs_a_rare_share_and_a_rare_count() -> None:
+    limit = 100_000
+    rows: list[tuple[str, int]] = []
+    for i in range(1500):                                    # 1 in 600 invoices near the limit, ~60 per seller
+        rows += [(f"S{i}", 95_000 if (i * 60 + j) % 600 == 0 else 40_000) for j in range(60)]
+    rows += [("TWO", 95_000)] * 2 + [("TWO", 40_000)] * 3   # 2 of 5: a rare share, an ordinary count
+    rows += [("MANY", 95_000)] * 30 + [("MANY", 40_000)] * 10
+    inv = pd.DataFrame(rows, columns=["seller_tax_id", "amount_fen"])
+    t = near_limit_test(inv, pd.Series(limit, index=sorted({s for s, _ in rows})))
+    share_only = rule_tests.overdispersed_binomial_p(t["near_n"], t["n"])
+    assert pd.Series(share_only, index=t.index)["TWO"] < 1e-4  # the share alone calls it rare
+    assert t.loc["TWO", "q"] > 0.05
+    assert t.loc["MANY", "q"] < 1e-6
