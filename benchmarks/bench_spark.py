@@ -120,6 +120,36 @@ def prepare(size: int, seed: int, data_root: Path) -> Path:
     return dataset
 
 
+def prepare_copies(size: int, unit: int, seed: int, data_root: Path) -> Path:
+    """``size / unit`` disjoint copies of the generated ``unit``-invoice market (``--copies-of``): copy ``r``
+    renames every taxpayer (``<tax id>~r``) and invoice key (``<key>~r``), dates and amounts kept, so each copy
+    trades only within itself — a province as several regions of the same density. Loops grow exactly with
+    the copies (a check of the engines' scaling at constant loop density)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if size % unit:
+        raise click.UsageError(f"{size} is not a multiple of --copies-of {unit}")
+    base = prepare(unit, seed, data_root)
+    dataset = data_root / f"gen-{unit}-s{seed}-x{size // unit}" / "dataset"
+    if (dataset / "_done").exists():
+        return dataset
+    table = pq.read_table(base).drop_columns(["month"])
+    parts = [table]
+    for r in range(1, size // unit):
+        t = table
+        for col in ("key", "seller_tax_id", "buyer_tax_id"):
+            t = t.set_column(t.schema.get_field_index(col), col,
+                             pc.binary_join_element_wise(t[col], pa.scalar(str(r)), "~"))
+        parts.append(t)
+    out = pa.concat_tables(parts).sort_by([("issued_at", "ascending"), ("key", "ascending")])
+    month = pc.strftime(out["issued_at"], format="%Y-%m", locale="C")
+    pq.write_to_dataset(out.append_column("month", month), dataset, partition_cols=["month"])
+    (dataset / "_done").write_text("ok")
+    return dataset
+
+
 def _read_pandas(dataset: Path) -> Any:
     import pyarrow.parquet as pq
 
@@ -143,14 +173,14 @@ def run_local(dataset: Path) -> dict[str, Any]:
                                                      if k in ("scc", "search", "dedup")}}
 
 
-def run_spark(dataset: Path, master: str, shuffle_partitions: int) -> dict[str, Any]:
+def run_spark(dataset: Path, master: str, shuffle_partitions: int, driver_memory: str = "4g") -> dict[str, Any]:
     from workbench.spark_engine.cycles import spark_cycles
     from workbench.spark_engine.session import spark_session
 
     with TreeSampler() as sampler:
         t = time.perf_counter()
         spark = spark_session(master, {"spark.sql.shuffle.partitions": str(shuffle_partitions),
-                                       "spark.driver.memory": "4g"}, app_name="fapiao-bench")
+                                       "spark.driver.memory": driver_memory}, app_name="fapiao-bench")
         started = time.perf_counter() - t
         t = time.perf_counter()
         res = spark_cycles(spark.read.parquet(str(dataset)), window_days=WINDOW, max_drift=DRIFT)
@@ -246,10 +276,10 @@ def _digest(cycles: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _child(kind: str, dataset: Path, master: str, shuffle_partitions: int) -> dict[str, Any]:
+def _child(kind: str, dataset: Path, master: str, shuffle_partitions: int, driver_memory: str) -> dict[str, Any]:
     """Run one side in a fresh interpreter (its own peak memory); its JSON result."""
     cmd = [sys.executable, __file__, "--child", kind, "--dataset", str(dataset), "--master", master,
-           "--shuffle-partitions", str(shuffle_partitions)]
+           "--shuffle-partitions", str(shuffle_partitions), "--driver-memory", driver_memory]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -290,26 +320,35 @@ def report(size: int, local: dict[str, Any], spark: dict[str, Any], master: str)
 @click.option("--shuffle-partitions", default=16, show_default=True, help="spark.sql.shuffle.partitions.")
 @click.option("--data", "data_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep generated data here (gen-SIZE-sSEED/) and reuse it on the next run.")
+@click.option("--driver-memory", default="4g", show_default=True, help="spark.driver.memory (local mode: the JVM).")
+@click.option("--copies-of", "unit", type=int, default=None,
+              help="Build each size as size/UNIT disjoint copies of the generated UNIT-invoice market (constant loop "
+                   "density; the generator's own market grows its loops far faster than its invoices).")
 @click.option("--stages", is_flag=True, help="Time the activity, edge and model stages instead of the search.")
 @click.option("--child", type=click.Choice(["local", "spark"]), default=None, hidden=True)
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, hidden=True)
-def main(sizes: str, seed: int, master: str, shuffle_partitions: int, data_root: Path | None, stages: bool,
-         child: str | None, dataset: Path | None) -> None:
+def main(sizes: str, seed: int, master: str, shuffle_partitions: int, driver_memory: str, data_root: Path | None,
+         unit: int | None,
+         stages: bool, child: str | None, dataset: Path | None) -> None:
     if child is not None and dataset is not None:
-        res = run_local(dataset) if child == "local" else run_spark(dataset, master, shuffle_partitions)
+        res = run_local(dataset) if child == "local" else run_spark(dataset, master, shuffle_partitions, driver_memory)
         print(json.dumps(res, default=str))
         return
     with tempfile.TemporaryDirectory(prefix="fapiao-bench-spark-") as tmp:
         for size in (int(s) for s in sizes.split(",")):
             t = time.perf_counter()
-            ds = prepare(size, seed, data_root or Path(tmp))
+            root = data_root or Path(tmp)
+            ds = prepare(size, seed, root) if unit is None or size == unit else prepare_copies(size, unit, seed, root)
             click.echo(f"data ready in {time.perf_counter() - t:.0f} s: {ds}")
             if stages:
                 for line in run_stages(ds, master, shuffle_partitions):
                     click.echo(line)
                 continue
-            local = _child("local", ds, master, shuffle_partitions)
-            spark = _child("spark", ds, master, shuffle_partitions)
+            click.echo(f"{size:,}: in process from {time.strftime('%H:%M:%S')}")
+            local = _child("local", ds, master, shuffle_partitions, driver_memory)
+            click.echo(f"{size:,}: Spark from {time.strftime('%H:%M:%S')} (load {os.getloadavg()[0]:.1f})")
+            sys.stdout.flush()
+            spark = _child("spark", ds, master, shuffle_partitions, driver_memory)
             for line in report(size, local, spark, master):
                 click.echo(line)
             click.echo("")

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, rule_null, shell, supervised, tiers
-from algorithms.communities import Community, communities
+from algorithms.communities import Community, LeidenRunner, communities
 from algorithms.cycle_scoring import ScoredCycle
 from algorithms.cycles import ORIENTATION_ZH, CycleSearch, TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
@@ -47,7 +47,7 @@ from workbench.incremental import incremental_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.03.17"  # near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.18"  # Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -272,6 +272,7 @@ def run_detection(
     void_red_counts: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     components: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
     anomaly: Anomaly | None = None,
+    leiden: LeidenRunner | None = None,
     incremental: bool = True,
     **changes: Any,
 ) -> DetectionResult:
@@ -315,6 +316,9 @@ def run_detection(
     anomaly
         Another engine's application of the unsupervised risk model (:data:`algorithms.risk.Anomaly`, e.g.
         :class:`workbench.spark_engine.risk.SparkIsolation`: trained on a sample, applied in parallel).
+    leiden
+        Another engine's Leiden per connected component for the communities (same result as
+        :func:`algorithms.communities.leiden_by_component`, e.g. :class:`workbench.spark_engine.communities.SparkLeiden`).
     incremental
         Reuse the loop search of time windows whose invoices did not change since the previous run, from the
         workspace's cache (:mod:`workbench.incremental`; embedded workspaces, in-process search). Same findings
@@ -392,7 +396,7 @@ def run_detection(
             taxpayer_q = {} if p.rule_test_fdr is None else rule_tests_q(inv, tp, act, fired)
         with st.stage("communities"):
             comms = communities(edge_table, links=links, cycles=[sc.cycle.members for sc in flagged_cycles],
-                                member_risk=_member_risk(signals), seed=seed)
+                                member_risk=_member_risk(signals), seed=seed, leiden=leiden)
         with st.stage("rings"):
             rings = assemble_rings(run_id, flagged_cycles, clusters, comms, hubs.either(sig_hub, sig_pass), invoices,
                                    window_days=window_days, patterns=patterns.patterns if patterns else ())

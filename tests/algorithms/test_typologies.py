@@ -167,3 +167,22 @@ def test_leiden_keeps_two_small_rings_apart() -> None:
     b = next(c for c in comms if "B1" in c.members)
     assert a.cycles_inside == 1 and a.score > b.score
     assert comms == communities(pd.DataFrame(edges), cycles=[("A1", "A2", "A3")], resolution=1.0, seed=0)
+
+
+def test_leiden_runs_each_component_on_its_own() -> None:
+    from algorithms.communities import leiden_by_component
+
+    rng = np.random.default_rng(5)
+    n = 300                                                  # a random graph: many near-equal partitions
+    raw = pd.DataFrame({"u": rng.integers(0, n, 900), "v": rng.integers(0, n, 900), "w": rng.uniform(1, 3, 900)})
+    raw = raw.assign(u=raw[["u", "v"]].min(axis=1), v=raw[["u", "v"]].max(axis=1))
+    a = pd.DataFrame(raw[raw["u"] < raw["v"]].groupby(["u", "v"], as_index=False)["w"].sum())
+    b = pd.DataFrame({"u": [n, n, n + 1], "v": [n + 1, n + 2, n + 2], "w": [5.0, 5.0, 5.0]})   # another component
+    w_a, w_b = a["w"].sum(), b["w"].sum()
+    alone = leiden_by_component(a, n, resolution=4.0, seed=1)
+    both = leiden_by_component(pd.concat([b, a], ignore_index=True), n + 3, resolution=4.0 * (w_a + w_b) / w_a, seed=1)
+    assert len(set(alone.tolist())) > 5
+    np.testing.assert_array_equal(both[:n], alone)           # the same communities, whatever else the graph holds
+    assert both[n:].tolist() == [n, n, n]                    # labels: a community's smallest node
+    shuffled = leiden_by_component(a.sample(frac=1.0, random_state=2), n, resolution=4.0, seed=1)
+    np.testing.assert_array_equal(shuffled, alone)           # row order does not matter

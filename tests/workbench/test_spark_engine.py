@@ -351,3 +351,27 @@ def test_spark_risk_model_trained_on_a_sample_still_ranks_the_outliers_first(spa
     assert got[:10].min() > 0.99 and np.corrcoef(got, isolation(x, 3))[0, 1] > 0.8
     with pytest.raises(ValueError, match="at least 10"):
         SparkIsolation(spark, sample_rows=5)
+
+
+def test_spark_leiden_per_component_gives_the_in_process_communities(spark: Any, generated: Path) -> None:
+    from algorithms.communities import communities, leiden_by_component, weighted_pairs
+    from algorithms.identity import identity_links
+    from tests.helpers.detect_data import tables_from_generated
+    from workbench.detect import invoice_edges
+    from workbench.spark_engine.communities import SparkLeiden
+
+    inv, _, ids = (t.to_pandas() for t in tables_from_generated(generated))
+    rng = np.random.default_rng(8)
+    extra = [{"seller_tax_id": f"Q{k}{a}", "buyer_tax_id": f"Q{k}{b}", "total_fen": int(rng.integers(100_000, 1_000_000_000))}
+             for k, size in enumerate([2, 5, 9, 14]) for a in range(size) for b in range(size)
+             if a != b and rng.random() < 0.6]                       # separate components, one below min_size
+    edges = pd.concat([invoice_edges(inv), pd.DataFrame(extra)], ignore_index=True)
+    links = identity_links(ids)
+    pairs, names = weighted_pairs(edges, links)
+    leiden = SparkLeiden(spark)
+    want = leiden_by_component(pairs, len(names), resolution=10.0, seed=3, min_size=3)
+    got = leiden(pairs, len(names), resolution=10.0, seed=3, min_size=3)
+    np.testing.assert_array_equal(got, want)
+    assert leiden.components >= 4 and len(np.unique(want)) > 20           # several components, many communities
+    local = communities(edges, links=links, seed=3)
+    assert len(local) >= 3 and communities(edges, links=links, seed=3, leiden=leiden) == local

@@ -8,7 +8,8 @@
   :func:`workbench.detect.run_detection` for the data and its shuffled copies;
 * :mod:`workbench.spark_engine.features`: the activity table, the edge table and the void / red-letter counts
   as DataFrame aggregations; :mod:`workbench.spark_engine.components`: connected components (min-label
-  propagation) for the shared-identifier clusters; :mod:`workbench.spark_engine.risk`: the risk model trained
+  propagation) for the shared-identifier clusters and the communities, whose Leiden runs per component in
+  ``applyInPandas`` (:mod:`workbench.spark_engine.communities`); :mod:`workbench.spark_engine.risk`: the risk model trained
   on a sample and applied in ``mapInPandas``; :mod:`workbench.spark_engine.source`: ``--input``.
 
 The run's rings, scores and tiers are the in-process engine's (tested in ``local[2]``).

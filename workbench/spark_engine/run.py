@@ -10,6 +10,7 @@ from algorithms.params import DetectionParams
 from graph.core.errors import ConfigError
 from graph.store import Store
 from workbench.detect import DetectionResult, run_detection
+from workbench.spark_engine.communities import SparkLeiden
 from workbench.spark_engine.components import SparkComponents
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
 from workbench.spark_engine.features import SparkActivity, SparkEdges, SparkVoidRed
@@ -22,8 +23,9 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
                     conf: Mapping[str, str] | None = None, source: str | None = None,
                     report_dir: Path | None = None, on_input: Any = None, model_sample_rows: int = SAMPLE_ROWS,
                     **run: Any) -> tuple[DetectionResult, str]:
-    """:func:`workbench.detect.run_detection` with the cycle search, the activity and edge aggregations and
-    the risk model's application on Spark (``master``; ``conf`` extra settings; ``run``: its other keywords).
+    """:func:`workbench.detect.run_detection` with the cycle search, the activity and edge aggregations, the
+    connected components, Leiden per component and the risk model's application on Spark (``master``; ``conf``
+    extra settings; ``run``: its other keywords).
     Returns the result and a line on the busiest partition.
 
     ``source``: a Parquet dataset (path or URL) or a Spark catalog table to read the invoices from instead of
@@ -58,7 +60,7 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
         result = run_detection(store, params, finder=finder, engine=engine, activity=SparkActivity(spark),
                                edges=SparkEdges(spark), void_red_counts=SparkVoidRed(spark),
                                components=SparkComponents(spark), anomaly=SparkIsolation(spark, model_sample_rows),
-                               **run)
+                               leiden=SparkLeiden(spark), **run)
     finally:
         if existing is None:
             spark.stop()
