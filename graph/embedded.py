@@ -657,7 +657,7 @@ class EmbeddedStore(Store):
                 return schema.empty(schema.INVOICES)
             return _to_schema(self._arrow(con, q.INVOICES_OF_SIDE[side], [
                 pids, *_window(start, end), int(min_fen), NO_LIMIT if limit is None else max(int(limit), 0),
-                max(int(skip), 0)]), schema.INVOICES)
+                max(int(skip), 0)], order=q.BY_TIME_KEY_DESC), schema.INVOICES)
 
     def invoices_of_tally(self, tax_id: str, side: str, *, start: datetime | None = None,
                           end: datetime | None = None, min_fen: int = 0) -> tuple[int, int]:
@@ -682,6 +682,14 @@ class EmbeddedStore(Store):
     def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         with self._con("invoice_stream") as con:
             return _to_schema(self._arrow(con, q.INVOICE_STREAM, _window(start, end), order=q.BY_TIME_KEY), schema.INVOICES)
+
+    def invoice_months(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        offset = datetime.now(_TZ).utcoffset()
+        with self._con("invoice_months") as con:
+            table = self._arrow(con, q.INVOICE_MONTHS, [*_window(start, end),
+                                                        int(offset.total_seconds()) if offset else 0],
+                                order=q.BY_MONTH)
+        return pa.Table.from_arrays(table.columns, schema.INVOICE_MONTHS.names).cast(schema.INVOICE_MONTHS)
 
     # --- findings ----------------------------------------------------------------------------------
     def runs(self) -> list[Run]:
@@ -725,6 +733,7 @@ class EmbeddedStore(Store):
             params = self._ring_params(con, run_id, where)
             rows = [] if params is None else con.execute(
                 q.RINGS_PAGE, [*params, NO_LIMIT if limit is None else int(limit), int(skip)]).fetchall()
+        rows.sort(key=lambda r: (-float(r[5]), str(r[0])))   # the ORDER BY again (see embedded_sql.Order)
         return [RingRow(_ring_from_row(r[:8]), epoch_local(r[8]), epoch_local(r[9]), int(r[10])) for r in rows]
 
     def rings_count(self, run_id: str | None = None, where: RingQuery = ANY_RING) -> int:

@@ -57,6 +57,7 @@ BY_TIME_KEY_DESC: Order = (("issued_at", "descending"), ("key", "descending"))
 BY_TAX_ID: Order = (("tax_id", "ascending"),)
 BY_TAX_ID_KIND_VALUE: Order = (("tax_id", "ascending"), ("kind", "ascending"), ("value", "ascending"))
 BY_SCORE: Order = (("score", "descending"), ("tax_id", "ascending"))
+BY_MONTH: Order = (("month", "ascending"),)
 
 DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -302,6 +303,12 @@ INVOICES_OF = _MATCHING.format(
     SELECT {ROW} FROM top i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
     ORDER BY i.issued_at DESC, 1 DESC"""
 PIDS_OF = "SELECT list(pid ORDER BY pid) FROM parties WHERE tax_id = ?"
+# Store.invoice_months: $1 / $2 the window (epoch seconds), $3 the zone's offset from UTC in seconds (fixed: the
+# contract's zone, Asia/Shanghai, has kept +08:00 since 1991); the month of each local issue time.
+INVOICE_MONTHS = """
+    SELECT strftime(make_timestamp((issued_at + $3) * 1000000), '%Y-%m') AS month, count(*)::BIGINT AS count,
+           coalesce(sum(total_fen), 0)::BIGINT AS total_fen
+    FROM invoices WHERE issued_at >= $1 AND issued_at < $2 GROUP BY month ORDER BY month"""
 # Store.invoices_of_page / invoices_of_tally, one side of a taxpayer's invoices: $1 its party numbers, $2 / $3 the
 # window, $4 minimum total (fen); the page adds $5 limit, $6 offset (the page is picked before the party joins).
 _SIDE = """

@@ -108,3 +108,15 @@ def invoices_side(invoices: pa.Table, tax_id: str, side: str, min_fen: int = 0) 
 def page_table(table: pa.Table, skip: int, limit: int | None) -> pa.Table:
     """Rows ``skip`` .. ``skip + limit`` of ``table`` (all from ``skip`` when ``limit`` is None)."""
     return table.slice(skip) if limit is None else table.slice(skip, max(limit, 0))
+
+
+def invoice_months(invoices: pa.Table) -> pa.Table:
+    """schema.INVOICE_MONTHS of ``invoices`` (schema.INVOICES rows): count and total per local issue month."""
+    if invoices.num_rows == 0:
+        return schema.empty(schema.INVOICE_MONTHS)
+    local = pc.cast(invoices.column("issued_at"), pa.timestamp("us", schema.TZ))
+    t = pa.table({"month": pc.strftime(local, format="%Y-%m"), "total_fen": invoices.column("total_fen")})
+    agg = t.group_by("month").aggregate([("total_fen", "count", pc.CountOptions(mode="all")), ("total_fen", "sum")])
+    agg = agg.sort_by("month")
+    return pa.table([agg.column("month"), agg.column("total_fen_count").cast(pa.int64()),
+                     pc.fill_null(agg.column("total_fen_sum"), 0).cast(pa.int64())], schema=schema.INVOICE_MONTHS)

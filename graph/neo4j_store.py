@@ -501,6 +501,11 @@ class Neo4jStore(Store):
                 break
         return pa.concat_tables(pages) if pages else schema.empty(schema.INVOICES)
 
+    def invoice_months(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        rows = self._read("invoice_months", start=_ts(start, MIN_TS), end=_ts(end, MAX_TS), tz=schema.TZ)
+        return pa.Table.from_pylist([{"month": f"{r['y']:04d}-{r['m']:02d}", "count": int(r["n"]),
+                                      "total_fen": int(r["fen"])} for r in rows], schema=schema.INVOICE_MONTHS)
+
     # --- findings ---------------------------------------------------------------------------------
     def runs(self) -> list[Run]:
         return [Run(run_id=r["run_id"], created_at=_from_us(r["created_us"]), params=json.loads(r["params"]),

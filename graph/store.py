@@ -37,7 +37,7 @@ from graph.core.model import (
     Subgraph,
     Taxpayer,
 )
-from graph.lists import facets, invoices_side, page_table, ring_kept, ring_rows, scores_kept
+from graph.lists import facets, invoice_months, invoices_side, page_table, ring_kept, ring_rows, scores_kept
 
 NO_LIMIT = 2**62   #: "no limit" for paged reads (a LIMIT both DuckDB and Cypher take as a parameter)
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")   #: a record field :meth:`Store.records_page` can filter on
@@ -216,6 +216,12 @@ class Store(ABC):
     @abstractmethod
     def invoice_stream(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
         """Every invoice in the window (schema.INVOICES), ordered by issued_at, for temporal algorithms."""
+
+    def invoice_months(self, *, start: datetime | None = None, end: datetime | None = None) -> pa.Table:
+        """schema.INVOICE_MONTHS: how many invoices, and their total_fen, per calendar month of their issue time in
+        the contract's zone, for the invoices in the window; oldest month first. The backends aggregate in one
+        query; this default reads the whole window."""
+        return invoice_months(self.invoice_stream(start=start, end=end))
 
     # --- findings ----------------------------------------------------------------------------------
     @abstractmethod

@@ -89,6 +89,13 @@ SCORES = pa.schema([
     ("features", pa.string()),       # JSON object of the feature values behind the score
 ])
 
+#: Store.invoice_months: invoices per calendar month of their local issue time, oldest month first.
+INVOICE_MONTHS = pa.schema([
+    ("month", pa.string()),          # "YYYY-MM" in TZ
+    ("count", pa.int64()),
+    ("total_fen", pa.int64()),
+])
+
 #: Store.scores_page: a run's scores with the taxpayer's name, industry and region (null when not registered).
 SCORED_TAXPAYERS = pa.schema([
     *SCORES,

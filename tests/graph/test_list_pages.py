@@ -159,3 +159,20 @@ def test_invoices_of_page_filters_by_window_and_amount(store: Store) -> None:
             assert got.equals(Store.invoices_of_page(store, one, side, start=s, end=e, min_fen=fen))
             assert store.invoices_of_tally(one, side, start=s, end=e, min_fen=fen) == Store.invoices_of_tally(
                 store, one, side, start=s, end=e, min_fen=fen)
+
+
+def test_invoice_months_count_and_sum_by_local_month(store: Store) -> None:
+    edges = [inv(10, 1, 2, -(9.5 / 24 + 1 / 1440), 10_00),   # 2024-02-29 23:59 local (15:59 UTC)
+             inv(11, 2, 3, 30.625, 20_00)]                    # 2024-04-01 00:30 local (still 31 March in UTC)
+    load(store, [*GRAPH, *edges], taxpayer_rows())
+    months = store.invoice_months()
+    assert months.schema == schema.INVOICE_MONTHS
+    march = sum(int(r["total_fen"]) for r in GRAPH)
+    assert months.to_pylist() == [{"month": "2024-02", "count": 1, "total_fen": 10_00},
+                                  {"month": "2024-03", "count": len(GRAPH), "total_fen": march},
+                                  {"month": "2024-04", "count": 1, "total_fen": 20_00}]
+    window = {"start": T0, "end": T0 + timedelta(days=30)}
+    assert store.invoice_months(**window).to_pylist() == [{"month": "2024-03", "count": len(GRAPH), "total_fen": march}]
+    assert store.invoice_months(**window).equals(Store.invoice_months(store, **window))
+    assert store.invoice_months().equals(Store.invoice_months(store))
+    assert store.invoice_months(start=T0 + timedelta(days=400)).num_rows == 0

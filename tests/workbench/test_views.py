@@ -264,3 +264,17 @@ def test_a_short_table_is_drawn_without_empty_rows() -> None:
     from workbench.ui.exports import fitted_height
 
     assert fitted_height(4) < 420 < fitted_height(20) and fitted_height(0) == fitted_height(1)
+
+
+def test_the_overviews_months_from_the_store_equal_those_counted_from_every_invoice(demo_store: Demo) -> None:
+    from workbench.ui.charts import month_frame, monthly
+
+    store = EmbeddedStore(demo_store.path)
+    try:
+        ours = month_frame(store.invoice_months())
+        theirs = monthly(store.invoice_stream())
+    finally:
+        store.close()
+    assert len(ours) >= 2
+    assert ours[["month", "count", "fen", "amount"]].to_dict("records") == theirs[
+        ["month", "count", "fen", "amount"]].to_dict("records")

@@ -63,6 +63,15 @@ def monthly(table: pa.Table, *, by: str | None = None) -> pd.DataFrame:
     return out
 
 
+def month_frame(months: pa.Table) -> pd.DataFrame:
+    """schema.INVOICE_MONTHS rows (Store.invoice_months) as :func:`monthly` gives them, for :func:`monthly_chart`."""
+    rows = months.to_pylist()
+    return pd.DataFrame({"month": [r["month"] for r in rows], "count": [int(r["count"]) for r in rows],
+                         "fen": [int(r["total_fen"]) for r in rows],
+                         "yuan": [int(r["total_fen"]) / 100 for r in rows],
+                         "amount": [money(int(r["total_fen"])) for r in rows]})
+
+
 def monthly_chart(frame: pd.DataFrame, *, colour: str | None = None, measure: str = "count") -> alt.Chart:
     """A bar chart of ``monthly()`` output: invoices (``measure="count"``) or amount (``"yuan"``) per month."""
     title = tr("发票张数", "invoices") if measure == "count" else tr("价税合计（元）", "total (yuan)")

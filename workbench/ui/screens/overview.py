@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow.compute as pc
 import streamlit as st
 
 from workbench.fmt import money, when
-from workbench.ui.charts import monthly, monthly_chart, tier_chart
+from workbench.ui.charts import month_frame, monthly_chart, tier_chart
 from workbench.ui.exports import table
 from workbench.ui.i18n import RING_KINDS, term, tr
 from workbench.ui.session import require_page
@@ -20,10 +19,10 @@ store = get_store()
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=4)
 def _invoice_summary(uri: str, n_invoices: int, n_runs: int) -> tuple[int, pd.DataFrame]:
-    """Total amount and the monthly series (cached per store and data size)."""
-    stream = get_store().invoice_stream().select(["issued_at", "total_fen"])
-    total = int(pc.sum(stream.column("total_fen")).as_py() or 0) if stream.num_rows else 0
-    return total, monthly(stream)
+    """Total amount and the monthly series, aggregated by the store (cached per store and data size; reading
+    every invoice for this took 0.5-0.7 s of the first sign-in at 100,000 invoices)."""
+    per_month = month_frame(get_store().invoice_months())
+    return int(per_month["fen"].sum()) if not per_month.empty else 0, per_month
 
 
 st.title(tr("总览", "Overview"))

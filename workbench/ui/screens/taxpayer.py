@@ -68,7 +68,9 @@ facts = {
     tr("开票限额", "Invoice limit"): money(tp.invoice_limit_fen) if tp.invoice_limit_fen is not None else "",
     tr("状态", "Status"): term(TAXPAYER_STATUSES, tp.status) if tp.status else "",
 }
-cols = st.columns(len(facts))
+# the facts in a smaller type than a metric's, so an industry or a limit in 万 is not cut to "道路运…"
+st.html("<style>.st-key-tp_facts [data-testid='stMetricValue'] { font-size: 1.35rem; }</style>")
+cols = st.container(key="tp_facts").columns([2, 3, 3, 3, 2])
 for col, (label, value) in zip(cols, facts.items(), strict=True):
     col.metric(label, value or "—")
 st.page_link("screens/explorer.py", label=tr("在网络探索中打开", "Open in the network explorer"),
