@@ -3,13 +3,16 @@ same data, and `POST /invoices/verify` latency at a fixed request rate.
 
     .venv/bin/python benchmarks/bench_api.py                       # 100K invoices, 4 clients, 200 req/s for 10 s
     .venv/bin/python benchmarks/bench_api.py --invoices 20000 --seconds 5
+    .venv/bin/python benchmarks/bench_api.py --server process --body json,arrow   # two body kinds, one CLI figure
     .venv/bin/python benchmarks/bench_api.py --verify-only --server process     # verify only, `fapiao api` process
     FAPIAO_BENCH_CODE=/path/to/other/checkout .venv/bin/python benchmarks/bench_api.py   # that checkout's code
     FAPIAO_BENCH_SERVER_PATH=/tmp/extra ... --server process     # more import paths for the server (httptools ...)
 
 Both imports start from an empty workspace and load the same generated rows (`loaders.generate`): the CLI path
 is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the API path is batches of
-`--batch` rows as JSON from `--clients` concurrent clients to a real uvicorn server on 127.0.0.1. The ratio of
+`--batch` rows (JSON, or the same rows as an Arrow IPC stream / Parquet body / Parquet upload: `--body`, each
+kind into its own fresh workspace; bodies are encoded before the clock starts) from `--clients` concurrent
+clients to a real uvicorn server on 127.0.0.1. The ratio of
 the two rows/s, measured in the same run, is the figure that matters on a shared machine. Verify requests are
 sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`.
 

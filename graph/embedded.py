@@ -324,7 +324,9 @@ class _Database:
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor for one short read that does not wait for a writer holding ``use()`` (an open transaction,
         an audit flush): it reads the last committed state. The cursors are kept for the next read while the
-        database stays open; the first read (or one after the database was released) goes through ``use()``."""
+        database stays open; the first read (or one after the database was released) goes through ``use()``.
+        Call no other store method inside the block: releasing the database waits for the cursors handed out,
+        so a thread holding one that then needs ``use()`` would wait for itself."""
         with self.readers:
             con = self.con
             cur = self.cursors.pop() if con is not None and self.cursors else None
