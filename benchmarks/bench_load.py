@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_load.py                   # 1M rows, Parquet and CSV
     .venv/bin/python benchmarks/bench_load.py --rows 1000000 --rows 10000000
+    .venv/bin/python benchmarks/bench_load.py --e2e --checkout /tmp/main-copy --repeat 3   # `fapiao load`, end to end
 
 Data comes from the project's generator (``loaders.generate``), cached under ``--data``. Every
 measurement runs ``loaders.load.load_files(None, ...)`` (read → map → validate → normalise to
@@ -10,6 +11,12 @@ subprocess, so peak RSS is that run's own. The naive baseline validates a sample
 Python (csv module, Decimal, regex, datetime) in the same run; the ratio is what matters on a shared
 machine, not the absolute times. "CPU s" is the load's own processor time (all threads), so
 "rows/CPU-s" shows the work per row independent of how busy the machine is.
+
+``--e2e`` measures the command itself instead: ``fapiao load FILE --store embedded:<fresh folder>`` from
+process start to exit (store written, quarantine, report, evidence), in a fresh process per run, for this
+checkout and every ``--checkout`` (another copy of the project, e.g. ``git archive main | tar -x -C DIR``), runs
+alternating between them so both see the same machine. Each checkout first loads a 2-row file once (not
+counted) so a fresh copy's kernel compile is not in its figures.
 """
 
 from __future__ import annotations
@@ -164,6 +171,63 @@ def cold_compile_seconds() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def e2e_one(checkout: Path, path: Path) -> dict[str, float]:
+    """One ``fapiao load`` of ``path`` into a fresh embedded store, run from ``checkout`` in its own process."""
+    with tempfile.TemporaryDirectory(prefix="fapiao-e2e-") as tmp:
+        busy0, all0 = machine_jiffies()
+        load0 = os.getloadavg()[0]
+        started = time.perf_counter()
+        with open(f"{tmp}/stderr", "wb") as err:
+            child = subprocess.Popen([sys.executable, "-m", "workbench.cli", "load", str(path), "--no-progress",
+                                      "--store", f"embedded:{tmp}/ws", "--report-dir", f"{tmp}/report"],
+                                     cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
+                                     stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(child.pid, 0)   # this child's own CPU and peak RSS
+            child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        busy1, all1 = machine_jiffies()
+        if child.returncode != 0:
+            raise click.ClickException(f"{checkout}: fapiao load failed: {Path(tmp, 'stderr').read_text()[-2000:]}")
+        report = json.loads((Path(tmp) / "report" / "report.json").read_text(encoding="utf-8"))
+    cpu_seconds = usage.ru_utime + usage.ru_stime
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    others = max((busy1 - busy0) / hz - cpu_seconds, 0.0) / max((all1 - all0) / hz, 1e-9)
+    return {"rows": report["read"], "loaded": report["loaded"], "rejected": report["rejected"], "seconds": seconds,
+            "cpu_seconds": cpu_seconds, "rss_mb": usage.ru_maxrss / 1024, "others": others,
+            "load": (load0 + os.getloadavg()[0]) / 2}
+
+
+def run_e2e(checkouts: list[Path], path: Path, repeat: int) -> None:
+    """Print the end-to-end table: each checkout's runs, alternating, and its best run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    head = path.with_name("e2e-two-rows.csv")
+    with path.open("rb") as f:
+        head.write_bytes(b"".join(f.readline() for _ in range(3)))
+    for c in checkouts:
+        e2e_one(c, head)   # a fresh copy compiles its kernels here, not in the measured runs
+    runs: dict[Path, list[dict[str, float]]] = {c: [] for c in checkouts}
+    for _ in range(max(repeat, 1)):
+        for c in checkouts:
+            runs[c].append(e2e_one(c, path))
+    table = Table(title=f"fapiao load {path.name}, process start to exit, fresh embedded store each run",
+                  caption=f"{os.cpu_count()} CPUs. CPU s = user + sys of the load process and its threads. "
+                          "'others' CPU' = share of all CPUs used by other processes during the run; "
+                          "wall times on a shared machine include waiting for a CPU, CPU seconds do not.")
+    for col in ("checkout", "run", "rows", "loaded", "rejected", "wall s", "rows/s", "CPU s", "rows/CPU-s",
+                "peak RSS", "load avg", "others' CPU"):
+        table.add_column(col, justify="left" if col == "checkout" else "right")
+    for c in checkouts:
+        for i, m in enumerate(runs[c], 1):
+            table.add_row(str(c), str(i), f"{int(m['rows']):,}", f"{int(m['loaded']):,}", f"{int(m['rejected']):,}",
+                          f"{m['seconds']:.2f}", f"{m['rows'] / m['seconds']:,.0f}", f"{m['cpu_seconds']:.2f}",
+                          f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}", f"{m['rss_mb']:,.0f} MB",
+                          f"{m['load']:.1f}", f"{m['others']:.0%}")
+    Console(width=160).print(table)
+    head.unlink(missing_ok=True)
+
+
 @click.command()
 @click.option("--rows", "row_counts", multiple=True, type=int, default=[1_000_000], show_default=True,
               help="Invoice counts to measure (repeatable).")
@@ -176,9 +240,17 @@ def cold_compile_seconds() -> float:
 @click.option("--repeat", default=1, show_default=True,
               help="Runs per line (each in a fresh process); the fastest is shown.")
 @click.option("--one", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
+@click.option("--e2e", is_flag=True, help="Time `fapiao load` of the CSV end to end (store written) instead.")
+@click.option("--checkout", "checkouts", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="With --e2e: another copy of the project to time on the same file (repeatable).")
 def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: int, thread_counts: tuple[int, ...],
-         repeat: int, one: Path | None) -> None:
+         repeat: int, one: Path | None, e2e: bool, checkouts: tuple[Path, ...]) -> None:
     """Measure load throughput and print the table."""
+    if e2e:
+        data.mkdir(parents=True, exist_ok=True)
+        run_e2e(sorted({ROOT, *(c.resolve() for c in checkouts)}, key=lambda c: c != ROOT),
+                         ensure_data(data, min(row_counts), "csv"), repeat)
+        return
     if one is not None:
         click.echo(json.dumps(measure_one(one, thread_counts[0] if thread_counts else 0)))
         return
