@@ -703,10 +703,7 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
         skipped.append(records[outcome.skipped_rows])
     rej = outcome.rejected_rows
     quarantine.add(source, rej, records[rej], outcome.rejected_rules, outcome.rejected_reasons)
-    for i, rules in zip(rej.tolist(), outcome.rejected_rules, strict=True):
-        for rule in rules.split(";"):
-            if rule:
-                note(rule, 1, f"record {records[i]}")
+    _note_rejections(records[rej], outcome.rejected_rules, note)
     report.rejected += len(rej)
     report.skipped_identical += outcome.skipped_identical
     keys = outcome.keys
@@ -731,6 +728,34 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
             w.invoices(outcome.accepted)
             if lines is not None:
                 w.item_lines(lines)
+
+
+def _note_rejections(records: np.ndarray, rules: list[str], note: Any) -> None:
+    """``note(rule, rows, "record N")`` for the rejected rows (record numbers, each row's rules joined by ";"):
+    per rule its row count and its first :data:`EXAMPLES_PER_RULE` records, rules in order of first row. The same
+    calls as one ``note(rule, 1, ...)`` per row and rule, but per distinct rule text instead of per row."""
+    first: dict[str, list[int]] = {}    # rules text → its first rows (at most EXAMPLES_PER_RULE)
+    counts: Counter[str] = Counter(rules)
+    for i, text in enumerate(rules):
+        seen = first.setdefault(text, [])
+        if len(seen) < EXAMPLES_PER_RULE:
+            seen.append(i)
+            if len(first) == len(counts) and all(len(v) >= min(EXAMPLES_PER_RULE, counts[t]) for t, v in first.items()):
+                break
+    per_rule: dict[str, list[int]] = {}
+    total: Counter[str] = Counter()
+    for text, rows in first.items():
+        for rule in text.split(";"):
+            if rule:
+                per_rule.setdefault(rule, []).extend(rows)
+                total[rule] += counts[text]
+    order = sorted(per_rule, key=lambda r: min(per_rule[r]))
+    for rule in order:
+        shown = sorted(per_rule[rule])[:EXAMPLES_PER_RULE]
+        for i in shown:
+            note(rule, 1, f"record {records[i]}")
+        if total[rule] > len(shown):
+            note(rule, total[rule] - len(shown), "")
 
 
 def _document_lines(source: pa.Table, keys: pa.Array | None, kept: np.ndarray, rejected: np.ndarray,

@@ -69,7 +69,8 @@ class QuarantineWriter:
                 values = sub.column(c).to_pylist()
                 shown.append([neutralise("" if v is None else v) for v in values])
                 exact[c] = pa.array([("" if v is None else str(v)) for v in values], pa.string())
-        self._open().writerows(zip(np.asarray(records).tolist(), rules, [neutralise(r) for r in reasons], *shown,
+        safe = {r: neutralise(r) for r in set(reasons)}   # reasons repeat: each distinct text made safe once
+        self._open().writerows(zip(np.asarray(records).tolist(), rules, [safe[r] for r in reasons], *shown,
                                    strict=True))
         self._tables.append(pa.table({
             "record": pa.array(records, pa.int64()), "rules": pa.array(rules, pa.string()),
