@@ -377,7 +377,7 @@ def run_detection(
             edge_table = invoice_edges(inv) if edges is None else edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
                                   null_copies=p.cycle_copies, finder=finder, window_days=window_days,
-                                  max_len=max_cycle_len, cache=cache, **gate_kw)
+                                  max_len=max_cycle_len, **gate_kw)   # null copies uncached: cheaper at 1M
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
