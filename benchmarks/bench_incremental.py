@@ -9,7 +9,7 @@ when given, reused later). ``--batch`` of them, drawn at random over the whole t
 time order; ``--recent`` takes the latest instead), are held back: the others go into a fresh embedded workspace
 and are detected once (this fills the workspace's loop cache). Then the batch is stored and detection runs twice
 on the same data: incrementally (the cache) and in full (``incremental=False``), each followed by the alert rules'
-evaluation, as ``fapiao watch`` does. Prints wall and CPU seconds per stage of both, and whether their findings
+evaluation, as ``fapiao watch`` does. Prints wall and CPU seconds per stage of both (CPU: the process's, sampled as each stage starts), and whether their findings
 (rings: id, kind, members, invoices, score, evidence, details; taxpayer scores, tiers and reasons) are equal.
 Quote the ratio of one run, with the load (printed).
 """
@@ -37,16 +37,19 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-def _timed_run(store: Any, **kw: Any) -> tuple[Any, float, float, float, float]:
-    """(result, detect wall s, detect CPU s, alerts wall s, alerts CPU s)."""
+def _timed_run(store: Any, **kw: Any) -> tuple[Any, float, float, float, float, dict[str, float]]:
+    """(result, detect wall s, detect CPU s, alerts wall s, alerts CPU s, CPU s per stage)."""
     from workbench import alerts
     from workbench.detect import run_detection
 
+    marks: list[tuple[str, float]] = []
     w, c = time.perf_counter(), _cpu()
-    res = run_detection(store, **kw)
+    res = run_detection(store, on_stage=lambda name: marks.append((name, _cpu())), **kw)
     w1, c1 = time.perf_counter(), _cpu()
+    ends = [t for _, t in marks[1:]] + [c1]
+    stage_cpu = {name: end - t for (name, t), end in zip(marks, ends, strict=True)}
     alerts.evaluate(store, actor="bench")
-    return res, w1 - w, c1 - c, time.perf_counter() - w1, _cpu() - c1
+    return res, w1 - w, c1 - c, time.perf_counter() - w1, _cpu() - c1, stage_cpu
 
 
 def _findings(res: Any) -> tuple[Any, Any]:
@@ -83,18 +86,19 @@ def main(size: int, batch: int, recent: bool, data: Path | None, seed: int) -> N
         w.invoices(inv.filter(pa.array(~mask)))
     print(f"{inv.num_rows:,} invoices, batch {batch:,} ({'latest' if recent else 'random over the span'}); "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
-    _, w0, c0, _, _ = _timed_run(store)
+    _, w0, c0, _, _, _ = _timed_run(store)
     print(f"first detection (fills the cache): {w0:.1f} s wall, {c0:.1f} CPU s", flush=True)
     t = time.perf_counter()
     with store.writer() as w:
         w.invoices(inv.filter(pa.array(mask)))
     print(f"batch stored: {time.perf_counter() - t:.2f} s; load {os.getloadavg()[0]:.1f}", flush=True)
-    inc, wi, ci, ai, aci = _timed_run(store)
-    full, wf, cf, af, acf = _timed_run(store, incremental=False)
+    inc, wi, ci, ai, aci, inc_cpu = _timed_run(store)
+    full, wf, cf, af, acf, full_cpu = _timed_run(store, incremental=False)
     print(f"load after: {os.getloadavg()[0]:.1f}")
-    print(f"{'stage':<12} {'incremental s':>14} {'full s':>10}")
+    print(f"{'stage':<12} {'incremental s':>14} {'full s':>10}   {'CPU s incremental':>18} {'full':>8}")
     for name, sec in full.run.stage_seconds.items():
-        print(f"{name:<12} {inc.run.stage_seconds.get(name, 0.0):>14.2f} {sec:>10.2f}")
+        print(f"{name:<12} {inc.run.stage_seconds.get(name, 0.0):>14.2f} {sec:>10.2f}   "
+              f"{inc_cpu.get(name, 0.0):>18.2f} {full_cpu.get(name, 0.0):>8.2f}")
     print(f"{'detect':<12} {wi:>14.2f} {wf:>10.2f}   CPU s {ci:.2f} vs {cf:.2f}")
     print(f"{'alerts':<12} {ai:>14.2f} {af:>10.2f}   CPU s {aci:.2f} vs {acf:.2f}")
     print(f"{'total':<12} {wi + ai:>14.2f} {wf + af:>10.2f}   ratio {(wf + af) / max(wi + ai, 1e-9):.2f}x wall, "

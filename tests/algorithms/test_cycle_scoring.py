@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from algorithms.cycle_scoring import (
     available_components,
     closing_drift,
     loop_context,
+    loop_statistics,
     null_statistics,
     score_loops,
     significance,
@@ -23,7 +25,7 @@ from algorithms.cycle_scoring import (
 from algorithms.cycles import Hop, TemporalCycle, temporal_cycles
 from tests.algorithms.loop_market import market
 
-SEARCH = {"window_days": 90, "max_len": 8, "max_drift": 0.6}
+SEARCH: dict[str, Any] = {"window_days": 90, "max_len": 8, "max_drift": 0.6}
 
 
 def loop(totals: list[int]) -> TemporalCycle:
@@ -46,6 +48,22 @@ def scored(loops: int, seed: int, drop: tuple[str, ...] = (), ring_items: bool =
 
 def test_docstring_examples_run() -> None:
     assert doctest.testmod(cycle_scoring).failed == 0
+
+
+def test_a_null_copy_s_cheap_context_gives_its_loops_the_full_context_s_statistics() -> None:
+    """``copy_context`` (the data's usual amounts, the copy's relations of the loops' sellers only) measures every
+    loop of a shuffled copy exactly as the copy's whole :func:`loop_context` does: a copy keeps each invoice's
+    seller and total, so each seller's usual amount is the data's."""
+    inv, _ = market(companies=120, invoices=4_000, loops=6, seed=3)
+    ctx = loop_context(inv)
+    shuffled = cycle_scoring._MonthSlices(inv).shuffled(0, 1)
+    found = temporal_cycles(shuffled, **SEARCH).cycles
+    assert len(found) > 10
+    full = loop_context(shuffled)
+    cheap = cycle_scoring.copy_context(shuffled, found, ctx)
+    assert full.seller_amounts == ctx.seller_amounts
+    assert cheap.pair_counts.items() <= full.pair_counts.items() and cheap.degree.items() <= full.degree.items()
+    pd.testing.assert_frame_equal(loop_statistics(found, cheap), loop_statistics(found, full))
 
 
 def test_closing_drift_includes_last_to_first() -> None:
