@@ -188,11 +188,14 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = {"code": 500}
+        status = {"code": 500, "audited": 0}
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not status["audited"]:
+                status["audited"] = 1   # queued before the client has the whole answer (then it may ask for a flush)
+                self._audit(scope, status["code"])
             await send(message)
 
         try:
@@ -222,7 +225,8 @@ class Gate:
                 return replay.pop() if replay else await receive()
 
             await self.app(scope, replayed, send_status)
-        self._audit(scope, status["code"])
+        if not status["audited"]:      # no answer was completed (the app failed, the client went away)
+            self._audit(scope, status["code"])
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         import json
