@@ -16,7 +16,8 @@ from tests.helpers.paths import SOURCES
 ROOT = SOURCES
 
 #: third-party packages the algorithms may use (tables, graphs, numerics, models)
-ALGORITHM_LIBS = {"numpy", "pandas", "pyarrow", "igraph", "leidenalg", "networkx", "numba", "sklearn", "scipy"}
+ALGORITHM_LIBS = {"numpy", "pandas", "pyarrow", "igraph", "leidenalg", "networkx", "numba", "sklearn", "scipy",
+                  "threadpoolctl"}   # threadpoolctl: one BLAS/OpenMP thread for deterministic model fits
 
 #: (file, imported module) pairs allowed for now, with the reason; keep this short
 EXCEPTIONS: dict[tuple[str, str], str] = {}
