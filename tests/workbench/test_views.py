@@ -278,3 +278,21 @@ def test_the_overviews_months_from_the_store_equal_those_counted_from_every_invo
     assert len(ours) >= 2
     assert ours[["month", "count", "fen", "amount"]].to_dict("records") == theirs[
         ["month", "count", "fen", "amount"]].to_dict("records")
+
+
+def test_the_report_offers_the_last_month_with_invoices_when_none_are_recent(demo_store: Demo) -> None:
+    from datetime import date
+
+    store = EmbeddedStore(demo_store.path)
+    try:
+        newest = str(store.invoice_months().column("month").to_pylist()[-1])
+        assert newest == "2024-08"
+        assert views.default_last_day(store, date(2026, 12, 3)) == date(2024, 8, 31)   # an archive: its last month
+        assert views.default_last_day(store, date(2024, 8, 10)) == date(2024, 8, 10)   # data up to today: today
+    finally:
+        store.close()
+    empty = EmbeddedStore(demo_store.path.parent / "empty-store")
+    try:
+        assert views.default_last_day(empty, date(2026, 12, 3)) == date(2026, 12, 3)
+    finally:
+        empty.close()

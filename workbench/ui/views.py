@@ -430,3 +430,14 @@ def audit_detail_zh(action: str, detail: str) -> str:
 def audit_actor_zh(actor: str) -> str:
     """An audit event's actor in words: ``anonymous`` (no signed-in user: set-up, failed sign-ins) → 未登录."""
     return "未登录" if actor == "anonymous" else actor
+
+
+def default_last_day(store: Store, today: date) -> date:
+    """The last day the period report offers first: today, or the last day of the newest month with invoices
+    when the store holds none after it (a demo or an archive: the report of the last 30 days would be empty)."""
+    months = store.invoice_months().column("month").to_pylist()
+    if not months:
+        return today
+    year, month = (int(x) for x in str(months[-1]).split("-"))
+    end_of_month = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    return min(today, end_of_month)

@@ -21,6 +21,7 @@ from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
+from workbench.ui.views import default_last_day
 
 user = require_page("make_report")
 store = get_store()
@@ -29,9 +30,9 @@ st.title(tr("期间报告", "Period report"))
 st.caption(tr("期末风险等级分布及其与上一同长期间相比的变化、重点团伙、立案与结案、提醒；报告为中文，可打印或发送。",
               "Risk tiers at the period's end and their change since the previous period of the same length, top "
               "rings, cases opened and closed, alerts raised. The report is in Chinese, ready to print or send."))
-today = datetime.now(ZoneInfo(TZ)).date()
-FIELDS = (Field("from", "report_from", today - timedelta(days=29), urlstate.day, date.isoformat),
-          Field("to", "report_to", today, urlstate.day, date.isoformat))
+last_day = default_last_day(store, datetime.now(ZoneInfo(TZ)).date())
+FIELDS = (Field("from", "report_from", last_day - timedelta(days=29), urlstate.day, date.isoformat),
+          Field("to", "report_to", last_day, urlstate.day, date.isoformat))
 urlstate.seed(*FIELDS)
 left, right = st.columns(2)
 first = left.date_input(tr("开始日期", "First day"), key="report_from")
