@@ -16,7 +16,8 @@ machine, not the absolute times. "CPU s" is the load's own processor time (all t
 process start to exit (store written, quarantine, report, evidence), in a fresh process per run, for this
 checkout and every ``--checkout`` (another copy of the project, e.g. ``git archive main | tar -x -C DIR``), runs
 alternating between them so both see the same machine. Each checkout first loads a 2-row file once (not
-counted) so a fresh copy's kernel compile is not in its figures.
+counted) so a fresh copy's kernel compile is not in its figures. Last measured tables (and the per-stage
+split from ``benchmarks/bench_load_stages.py``): docs/data-format.md, "Speed".
 """
 
 from __future__ import annotations
