@@ -296,3 +296,16 @@ def test_the_report_offers_the_last_month_with_invoices_when_none_are_recent(dem
         assert views.default_last_day(empty, date(2026, 12, 3)) == date(2026, 12, 3)
     finally:
         empty.close()
+
+
+def test_a_monthly_chart_of_a_few_months_draws_bars_not_slabs() -> None:
+    import pandas as pd
+
+    from workbench.ui.charts import monthly_chart
+
+    def frame(n: int) -> pd.DataFrame:
+        months = [f"2024-{m:02d}" for m in range(1, n + 1)]
+        return pd.DataFrame({"month": months, "count": [1] * n, "yuan": [1.0] * n, "amount": ["¥1"] * n})
+
+    assert monthly_chart(frame(1)).to_dict()["mark"]["size"] == 48
+    assert "size" not in monthly_chart(frame(12)).to_dict()["mark"]

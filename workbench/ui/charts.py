@@ -84,7 +84,9 @@ def monthly_chart(frame: pd.DataFrame, *, colour: str | None = None, measure: st
     }
     if colour:
         enc["color"] = alt.Color(f"{colour}:N", title="")
-    chart: alt.Chart = alt.Chart(frame).mark_bar().encode(**enc).properties(height=260)
+    months = frame["month"].nunique() if "month" in frame else 0
+    bar = alt.Chart(frame).mark_bar(size=48) if months <= 6 else alt.Chart(frame).mark_bar()   # 1 month: not a slab
+    chart: alt.Chart = bar.encode(**enc).properties(height=260)
     return chart
 
 
