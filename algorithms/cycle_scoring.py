@@ -70,6 +70,9 @@ MIN_STRATUM = 500
 #: ``max_copies`` copies and :data:`MAX_NULL_LOOPS` loops)
 NULL_PER_LOOP = 10
 MAX_NULL_LOOPS = 250_000
+#: the invoice columns of a null copy: what the loop search (this process's or the Spark engine's) and
+#: :func:`loop_statistics` read; the buyer name, amounts before tax, numbers etc. are not shuffled along
+COPY_COLUMNS = ("key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status", "item_code")
 
 
 @dataclass(frozen=True)
@@ -156,18 +159,27 @@ def loop_context(inv: pd.DataFrame, *, act: pd.DataFrame | None = None, links: p
 def _relations(pos: pd.DataFrame, sellers: set[str] | None = None) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
     """(seller, buyer) → invoices and tax_id → distinct trade partners of the invoices ``pos``; with ``sellers``
     only the relations and partner counts of those sellers (what :func:`loop_statistics` looks up for loops
-    whose hops those sellers issue)."""
-    pairs = pos.groupby(["seller_tax_id", "buyer_tax_id"]).size()
-    rel = pairs.reset_index()[["seller_tax_id", "buyer_tax_id"]]
-    degree = pd.concat([rel["seller_tax_id"].value_counts(), rel["buyer_tax_id"].value_counts()]).groupby(level=0).sum()
-    first = pairs.index.get_level_values(0)
+    whose hops those sellers issue): then only the invoices those sellers issue or receive are grouped (a
+    seller's partners, in either role, all lie there)."""
     if sellers is not None:
-        pairs = pairs[first.isin(list(sellers))]
-        first = pairs.index.get_level_values(0)
-        degree = degree[degree.index.isin(list(sellers))]
-    pair_counts = {(str(a), str(b)): int(n) for a, b, n in
-                   zip(first, pairs.index.get_level_values(1), pairs.to_numpy(), strict=True)}
-    return pair_counts, {str(k): float(v) for k, v in degree.items()}
+        wanted = list(sellers)
+        pos = pos[pos["seller_tax_id"].isin(wanted).to_numpy() | pos["buyer_tax_id"].isin(wanted).to_numpy()]
+    pairs = pos.groupby(["seller_tax_id", "buyer_tax_id"]).size()
+    first, second = (_strings(pairs.index.get_level_values(i)) for i in (0, 1))
+    degree = pd.Series(first + second).value_counts(sort=False)
+    if sellers is not None:
+        keep = [a in sellers for a in first]
+        pair_counts = {(a, b): n for a, b, n, k in zip(first, second, pairs.tolist(), keep, strict=True) if k}
+        return pair_counts, {str(t): float(v) for t, v in zip(degree.index.tolist(), degree.tolist(), strict=True)
+                             if t in sellers}
+    pair_counts = dict(zip(zip(first, second, strict=True), pairs.tolist(), strict=True))
+    return pair_counts, {str(t): float(v) for t, v in zip(degree.index.tolist(), degree.tolist(), strict=True)}
+
+
+def _strings(values: pd.Index) -> list[str]:
+    """The values as a list of ``str`` (a list of Python objects first: iterating an Arrow-backed index
+    element by element is ~20× slower)."""
+    return [v if isinstance(v, str) else str(v) for v in values.to_numpy(dtype=object).tolist()]
 
 
 def copy_context(shuffled: pd.DataFrame, loops: Sequence[TemporalCycle], ctx: LoopContext) -> LoopContext:
@@ -177,7 +189,7 @@ def copy_context(shuffled: pd.DataFrame, loops: Sequence[TemporalCycle], ctx: Lo
     invoice keeps its seller and total, so each seller's usual amount is the data's, and rewiring changes no
     identifier or registration). Equals the full context of the copy for those loops (tested), at a fraction
     of the cost on a large table."""
-    sellers = {h.seller for c in loops for h in c.hops}
+    sellers: set[str] = set().union(*(c.members for c in loops))     # a loop's members are its hops' sellers
     pair_counts, degree = _relations(shuffled[shuffled["total_fen"] > 0], sellers)
     return LoopContext(pair_counts, degree, ctx.seller_amounts, ctx.shared, ctx.young)
 
@@ -200,12 +212,20 @@ def loop_statistics(cycles: Sequence[TemporalCycle], ctx: LoopContext) -> pd.Dat
     nxt[starts + lengths - 1] = starts
     closing = np.maximum.reduceat(np.abs(total[nxt] - total) / np.maximum(total, 1), starts)
     repeats = np.fromiter((c.repeats for c in cycles), dtype=np.float64, count=n)
-    use_v = np.fromiter((ctx.pair_counts.get((h.seller, h.buyer), 1) for h in hops), dtype=np.float64, count=len(hops))
+    # per distinct seller / relation, then spread to the hops (the context's maps can be much larger than the loops)
+    code, uniq = pd.factorize(seller)
+    names = uniq.tolist()
+    bcode, buniq = pd.factorize(pd.Series([h.buyer for h in hops], dtype=object))
+    bnames = buniq.tolist()
+    rel, rel_of_hop = np.unique(code.astype(np.int64) * len(bnames) + bcode, return_inverse=True)
+    use_v = np.array([ctx.pair_counts.get((names[r // len(bnames)], bnames[r % len(bnames)]), 1) for r in rel.tolist()],
+                     dtype=np.float64)[np.asarray(rel_of_hop).reshape(-1)]
     use = np.add.reduceat(use_v, starts) / lengths / repeats
-    deg = np.add.reduceat(seller.map(ctx.degree).fillna(0).to_numpy(dtype=np.float64), starts) / lengths
-    n_young = np.add.reduceat(seller.isin(ctx.young).to_numpy().astype(np.int64), starts)
-    med = seller.map({k: v[0] for k, v in ctx.seller_amounts.items()}).to_numpy(dtype=np.float64)
-    mad = seller.map({k: v[1] for k, v in ctx.seller_amounts.items()}).to_numpy(dtype=np.float64)
+    nan2 = (np.nan, np.nan)
+    deg = np.add.reduceat(np.array([ctx.degree.get(t, 0.0) for t in names], dtype=np.float64)[code], starts) / lengths
+    n_young = np.add.reduceat(np.array([t in ctx.young for t in names], dtype=np.int64)[code], starts)
+    usual = np.array([ctx.seller_amounts.get(t, nan2) for t in names], dtype=np.float64).reshape(-1, 2)[code]
+    med, mad = usual[:, 0], usual[:, 1]
     logt = np.log10(np.maximum(total, 1))
     med = np.where(np.isnan(med), logt, med)
     mad = np.where(np.isnan(mad), 0.0, mad)
@@ -355,12 +375,15 @@ def _null_statistics(
 
 class _MonthSlices:
     """The invoice table cut into calendar months (Asia/Shanghai), each month's rows in an order that depends only
-    on their content (a hash of key, parties, time and total), with the month's content fingerprint."""
+    on their content (a hash of key, parties, time and total), with the month's content fingerprint. Only the
+    columns a loop search and a loop's statistics read (:data:`COPY_COLUMNS`) are kept: shuffling copies every
+    kept column month by month, and an invoice table has ~17."""
 
     def __init__(self, inv: pd.DataFrame) -> None:
         from algorithms._tables import TZ, epoch_seconds, localized
         from algorithms.loop_cache import row_hashes
 
+        inv = inv[[c for c in COPY_COLUMNS if c in inv]]
         self.inv = inv
         if len(inv) == 0:
             self.groups: list[tuple[npt.NDArray[np.int64], list[int]]] = []
