@@ -11,9 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-#: the modules that write evidence sentences and score reasons
-WRITERS = [*sorted((ROOT / "algorithms").glob("*.py")), ROOT / "workbench" / "detect.py"]
+import algorithms
+import workbench
+
+#: the modules that write evidence sentences and score reasons, where they are imported from (the source tree, or
+#: the installed wheel in `make wheel-check`, whose tests have no source tree beside them)
+WRITERS = [*sorted(Path(algorithms.__file__).parent.glob("*.py")), Path(workbench.__file__).parent / "detect.py"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ASCII_IN_SENTENCE = re.compile(r"[,;:()]")
 
