@@ -147,13 +147,18 @@ def test_a_typology_rule_alone_needs_its_permutation_fdr() -> None:
     assert tiers == ["low"]
 
 
-def test_a_rule_hit_that_its_per_taxpayer_test_does_not_find_rare_earns_no_points() -> None:
-    n = 40
-    f = _features(n, {"void_red_flag": 0.0})
-    f.values.loc[["T001", "T002"], "void_red_flag"] = 1.0
+def _two_flagged(rule: str) -> tuple[Features, pd.DataFrame, list[list[str]], pd.DataFrame]:
+    """40 taxpayers, T001 and T002 flagged by ``rule``; no findings, no dynamics: the rule alone decides."""
+    f = _features(40, {f"{rule}_flag": 0.0})
+    f.values.loc[["T001", "T002"], f"{rule}_flag"] = 1.0
     idx = f.values.index
     found, reasons = finding_features([], idx, fdr=0.05)
     dyn = pd.DataFrame({"excess": 0.0, "p": 1.0, "q": 1.0, "top": ""}, index=idx)
+    return f, found, reasons, dyn
+
+
+def test_a_rule_hit_that_its_per_taxpayer_test_does_not_find_rare_earns_no_points() -> None:
+    f, found, reasons, dyn = _two_flagged("void_red")
     q = pd.Series({"T001": 1e-6, "T002": 0.4})
     tested = Evidence(found, reasons, dyn, {}, 0.05, 0.05, taxpayer_q={"void_red": q}, taxpayer_fdr=0.05)
     untested = Evidence(found, reasons, dyn, {}, 0.05, 0.05)
@@ -165,12 +170,7 @@ def test_a_rule_hit_that_its_per_taxpayer_test_does_not_find_rare_earns_no_point
 
 
 def test_a_tested_rule_without_its_input_or_its_test_table_stays_silent() -> None:
-    n = 40
-    f = _features(n, {"shell_flag": 0.0})
-    f.values.loc[["T001", "T002"], "shell_flag"] = 1.0
-    idx = f.values.index
-    found, reasons = finding_features([], idx, fdr=0.05)
-    dyn = pd.DataFrame({"excess": 0.0, "p": 1.0, "q": 1.0, "top": ""}, index=idx)
+    f, found, reasons, dyn = _two_flagged("shell")
     q = pd.Series({"T001": 1e-6, "T002": 1e-6})
     gated = [Evidence(found, reasons, dyn, {"shell": "登记日期"}, 0.05, 0.05, taxpayer_q={"shell": q},
                       taxpayer_fdr=0.05),                                   # registration dates missing
