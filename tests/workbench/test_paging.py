@@ -53,8 +53,11 @@ def test_the_audit_trail_is_read_a_page_at_a_time(long_trail: tuple[Demo, list[i
     assert _seqs(at) == bot[20:30] and _param(at, "size") == "10"          # page 3 of the smaller pages
     at.text_input(key="audit_target").input("file:05").run()              # a new filter: back to page 1
     assert _seqs(at) == bot[:10]                                           # file:050 .. file:059
-    assert at.number_input(key="audit_page").value == 1 and _param(at, "page") is None
-    assert _param(at, "target") == "file:05" and "共 10 行" in texts(at)
+    assert _param(at, "page") is None and _param(at, "target") == "file:05" and "共 10 行" in texts(at)
+    assert not [w for w in at.number_input if w.key == "audit_page"]      # ten rows: no page controls
+    assert not [w for w in at.selectbox if w.key == "audit_size"]
+    at.text_input(key="audit_target").input("file:0").run()               # sixty rows again: controls back
+    assert at.number_input(key="audit_page").value == 1 and at.selectbox(key="audit_size").value == 10
 
 
 def test_a_page_past_the_end_shows_the_last_page(long_trail: tuple[Demo, list[int]]) -> None:
@@ -71,7 +74,8 @@ def test_the_rings_list_and_queue_show_a_page_and_keep_it_in_the_address(app_env
     at = open_page(app_env, "supervisor", "risk_queue", tier="high,medium,low", size="10")
     assert len(at.dataframe[0].value) == 10 and _param(at, "size") == "10"
     at = open_page(app_env, "supervisor", "risk_queue", tier="high,medium,low", size="25")
-    assert "第 1–" in texts(at) and _param(at, "size") == "25"
+    assert "共 10 行" in texts(at) and _param(at, "size") == "25"             # ten rows fit: count, no controls
+    assert not [w for w in at.number_input if w.key == "rq_page"]
 
 
 def test_the_rings_list_and_queue_never_read_a_whole_run(app_env: Demo, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ def fields(prefix: str, param: str = "") -> tuple[Field, Field]:
 
 def pager(prefix: str, total: int, filters: Any = None, where: Any = None, *, param: str = "") -> Paging:
     """Draw the page controls (rows per page, page number, which rows are shown) for a table of ``total``
-    rows and return the page to show. ``filters`` is anything that changes with the page's filters: when it
+    rows and return the page to show; a table that fits on the smallest page gets only its row count. ``filters`` is anything that changes with the page's filters: when it
     differs from the last run's, the table goes back to page 1."""
     page_f, size_f = fields(prefix, param)
     urlstate.seed(page_f, size_f)
@@ -46,6 +46,10 @@ def pager(prefix: str, total: int, filters: Any = None, where: Any = None, *, pa
     size = int(st.session_state[size_f.key])
     now = paging(total, int(st.session_state[page_f.key]), size)
     st.session_state[page_f.key] = now.page            # within the table before the widget is drawn
+    if total <= PAGE_SIZES[0]:                         # fits on the smallest page: no controls to offer
+        (where or st).caption(tr(f"共 {total:,} 行", f"{total:,} rows"))
+        urlstate.publish(page_f, size_f)
+        return now
     c1, c2, c3 = (where or st).columns([2, 2, 6], vertical_alignment="bottom")
     c1.selectbox(tr("每页行数", "Rows per page"), PAGE_SIZES, key=size_f.key)
     c2.number_input(tr(f"页码（共 {now.pages:,} 页）", f"Page (of {now.pages:,})"), min_value=1,
