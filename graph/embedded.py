@@ -139,6 +139,16 @@ def _ring_from_row(row: tuple[Any, ...]) -> Ring:
 
 
 _MAX_CURSORS = 64     # read cursors kept per database (one per concurrent reader)
+#: graph writes (invoices, parties, taxpayers ...) committed by this process, per workspace folder: with the
+#: database's opening count, what EmbeddedStore.change_stamp tells in-memory caches (another process writes only
+#: after this one has closed the database, which a new opening shows)
+_GRAPH_COMMITS: dict[Path, int] = {}
+_COMMITS_LOCK = threading.Lock()
+
+
+def _graph_committed(path: Path) -> None:
+    with _COMMITS_LOCK:
+        _GRAPH_COMMITS[path] = _GRAPH_COMMITS.get(path, 0) + 1
 
 
 class _Database:
@@ -424,6 +434,7 @@ class EmbeddedStore(Store):
             raise ConfigError(f"cannot create embedded workspace folder {self.path}: {e}") from e
         self.uri = f"embedded:{self.path}"
         self._db = _Database(self.path)
+        self._real = self.path.resolve()
         self._adj: Adjacency | None = None
         self._adj_version = ""
         self._key_index = -1        # the _db.generation at which the key index was last seen (or built)
@@ -480,6 +491,27 @@ class EmbeddedStore(Store):
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        _graph_committed(self._real)
+
+    def change_stamp(self) -> tuple[int, int] | None:
+        """A value that changes whenever the stored invoices, parties or taxpayers may have changed, read without
+        touching the database (for in-memory caches of them, e.g. the API's 查验 index): this process's opening
+        count of the database and its graph commits to this workspace. None while the database is not open here,
+        when another process may be writing; on a new value, :meth:`data_version` tells whether anything changed."""
+        db = self._db
+        if db.con is None:
+            return None
+        return db.generation, _GRAPH_COMMITS.get(self._real, 0)
+
+    def data_version(self) -> str:
+        """The workspace's data version: bumped by every commit that changes invoices, parties or taxpayers (in
+        any process)."""
+        try:
+            with self._db.read() as cur:
+                row = _one(cur.execute(q.GET_META, ["data_version"]))
+        except duckdb.Error as e:
+            raise QueryError("data_version", str(e)) from e
+        return str(row[0]) if row else ""
 
     # --- entities ----------------------------------------------------------------------------------
     def counts(self) -> Counts:
@@ -888,6 +920,8 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
                     self._run("bump_data_version", q.BUMP_DATA_VERSION)
                 keep = self._parties_to_keep()
                 self._run("commit", "COMMIT")
+                if self.touched_graph:
+                    _graph_committed(self.store._real)
                 if keep is not None:
                     self.store._parties = keep
             else:

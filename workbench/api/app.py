@@ -24,6 +24,7 @@ from loaders import kernels
 from workbench import alerts, audit, overrides
 from workbench.alerts import engine
 from workbench.api import ingest
+from workbench.api.fast import Question, VerifyFastPath
 from workbench.api.group_commit import Batch, GroupCommit
 from workbench.api.guard import AuditQueue, Caller, Gate, Guard
 from workbench.api.jobs import Job, Jobs
@@ -49,6 +50,7 @@ from workbench.api.models import (
     invoice_table,
 )
 from workbench.api.problems import Problem, install, problem_openapi, responses
+from workbench.api.verify_index import MISS, VerifyIndex, find
 
 TZ = ZoneInfo(schema.TZ)
 _STATUS = {"red": "red_letter"}
@@ -83,17 +85,22 @@ class Findings:
         return self
 
 
-def _find(store: Store, number: str, code: str | None) -> Invoice | None:
-    for key in ([schema.invoice_key(code, number), number] if code else [number]):
-        inv = store.invoice(key)
-        if inv is not None and inv.number == number:
-            return inv
-    return None
+def _find(store: Store, number: str, code: str | None, index: VerifyIndex | None = None) -> Invoice | None:
+    """The invoice 查验 asks about: from the in-memory index while it is current, else from the store."""
+    inv = MISS if index is None else find(index.invoice, number, code)
+    if inv is MISS:
+        inv = find(store.invoice, number, code)
+    return inv  # type: ignore[return-value]
 
 
-def verify(store: Store, req: VerifyIn) -> VerifyOut:
+def verify(store: Store, req: VerifyIn, index: VerifyIndex | None = None) -> VerifyOut:
     """Answer like the national 查验 platform: found or not, its status, and which given fields match."""
-    inv = _find(store, req.number, req.code)
+    return answer(req, _find(store, req.number, req.code, index))
+
+
+def answer(req: VerifyIn | Question, inv: Invoice | None) -> VerifyOut:
+    """The 查验 answer about ``inv`` (None: not found) to the question ``req`` (number, code, issue_date and
+    amount_fen())."""
     if inv is None:
         return VerifyOut(result="not_found", exists=False)
     fen = req.amount_fen()
@@ -110,9 +117,9 @@ def verify(store: Store, req: VerifyIn) -> VerifyOut:
 _VOID_ALERT = ("void", "red_letter", "red_offset")
 
 
-def _alert_void(store: Store, req: VerifyIn, caller: str) -> None:
+def _alert_void(store: Store, req: VerifyIn | Question, caller: str, index: VerifyIndex | None = None) -> None:
     """Raise the ``verify_void`` alert for a 查验 call that found a void or red-letter invoice."""
-    inv = _find(store, req.number, req.code)
+    inv = _find(store, req.number, req.code, index)
     if inv is not None:
         alerts.notify(store, engine.verify_void(inv, caller, audit.now()))
 
@@ -135,6 +142,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
     jobs = Jobs(store)
     on_load = settings.get_bool("FAPIAO_API_DETECT_ON_LOAD") if detect_on_load is None else detect_on_load
     findings = Findings(store)
+    index = VerifyIndex(store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +152,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         writer.close()
         jobs.wait(timeout=60)
         audit_queue.close()
+        index.close()
 
     app = FastAPI(
         title="Fapiao workbench API", version="1",
@@ -155,6 +164,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
     app.state.audit_queue = audit_queue
     app.state.jobs = jobs
     app.state.writer = writer
+    app.state.verify_index = index
     Importer = Annotated[Caller, guard.needs("import_data")]
     Checker = Annotated[Caller, guard.needs("check_invoice")]
     TaxpayerViewer = Annotated[Caller, guard.needs("view_taxpayer")]
@@ -234,9 +244,9 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         validation of the response model on this hot path)."""
         if req.code is None and len(req.number) == 8:
             raise Problem(422, "an 8-digit invoice number needs its 10/12-digit code")
-        out = verify(store, req)
+        out = verify(store, req, index)
         if out.status in _VOID_ALERT:   # the verify_void alert, after the answer has gone out
-            tasks.add_task(_alert_void, store, req, f"api:{caller.user.username}")
+            tasks.add_task(_alert_void, store, req, f"api:{caller.user.username}", index)
         return Response(out.model_dump_json(), media_type="application/json")
 
     @app.post("/invoices/verify", response_model=VerifyOut, tags=["invoices"], responses=responses(*common),
@@ -259,7 +269,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
     def get_invoice(caller: Checker, number: str = Path(pattern=NUMBER_RE, description="8 or 20 digits"),
                     code: str | None = Query(default=None, pattern=CODE_RE, description="发票代码 (paper invoices)"),
                     ) -> Invoice:
-        inv = _find(store, number, code)
+        inv = _find(store, number, code, index)
         if inv is None:
             hint = "" if code or len(number) == 20 else " (8-digit numbers need their code: ?code=...)"
             raise Problem(404, f"no invoice {number}{' code ' + code if code else ''}{hint}")
@@ -342,5 +352,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
         except InvalidData as e:
             raise Problem(422, str(e)) from e
 
-    app.add_middleware(Gate, max_bytes=max_bytes, audit_queue=audit_queue)  # type: ignore[arg-type]
+    app.add_middleware(VerifyFastPath, guard=guard, index=index, answer=answer,
+                       on_void=lambda caller, q: _alert_void(store, q, f"api:{caller.user.username}", index))
+    app.add_middleware(Gate, max_bytes=max_bytes, audit_queue=audit_queue)
     return app
