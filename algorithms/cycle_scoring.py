@@ -182,40 +182,71 @@ def _strings(values: pd.Index) -> list[str]:
     return [v if isinstance(v, str) else str(v) for v in values.to_numpy(dtype=object).tolist()]
 
 
-def copy_context(shuffled: pd.DataFrame, loops: Sequence[TemporalCycle], ctx: LoopContext) -> LoopContext:
+@dataclass(frozen=True)
+class LoopTable:
+    """Loops as columns, what :func:`loop_statistics` reads: per loop its hop count, repeats and span (days); per
+    hop, loop after loop in time order, its seller, buyer, total and item code. A cached null copy's loops are
+    read back as one (:mod:`algorithms.null_cache`) instead of as :class:`TemporalCycle` objects."""
+
+    lengths: npt.NDArray[np.int64]
+    repeats: F64
+    span: F64
+    seller: list[str]
+    buyer: list[str]
+    total: F64
+    item: list[str | None]
+
+    @classmethod
+    def of(cls, cycles: Sequence[TemporalCycle]) -> LoopTable:
+        n = len(cycles)
+        hops = [h for c in cycles for h in c.hops]
+        return cls(np.fromiter((len(c.hops) for c in cycles), dtype=np.int64, count=n),
+                   np.fromiter((c.repeats for c in cycles), dtype=np.float64, count=n),
+                   np.fromiter((c.span_days for c in cycles), dtype=np.float64, count=n),
+                   [h.seller for h in hops], [h.buyer for h in hops],
+                   np.fromiter((h.total_fen for h in hops), dtype=np.float64, count=len(hops)),
+                   [h.item_code for h in hops])
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def copy_context(shuffled: pd.DataFrame, loops: Sequence[TemporalCycle] | LoopTable, ctx: LoopContext) -> LoopContext:
     """The :class:`LoopContext` of a shuffled copy as :func:`loop_statistics` reads it for the copy's ``loops``:
     the copy's relation and partner counts, of the loops' sellers only; the data's usual amounts, shared
     identifiers and youth from ``ctx`` (the copy is the data with buyers rewired and times permuted: every
     invoice keeps its seller and total, so each seller's usual amount is the data's, and rewiring changes no
     identifier or registration). Equals the full context of the copy for those loops (tested), at a fraction
     of the cost on a large table."""
-    sellers: set[str] = set().union(*(c.members for c in loops))     # a loop's members are its hops' sellers
+    sellers: set[str] = set(loops.seller) if isinstance(loops, LoopTable) else \
+        set().union(*(c.members for c in loops))     # a loop's members are its hops' sellers
     pair_counts, degree = _relations(shuffled[shuffled["total_fen"] > 0], sellers)
     return LoopContext(pair_counts, degree, ctx.seller_amounts, ctx.shared, ctx.young)
 
 
-def loop_statistics(cycles: Sequence[TemporalCycle], ctx: LoopContext) -> pd.DataFrame:
+def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContext) -> pd.DataFrame:
     """One row per loop, one column per component: the raw statistic, signed so that larger = more suspicious.
 
-    Also ``closing_drift``, ``pair_use``, ``member_degree``, ``young_members`` as measured (unsigned). Vectorised."""
-    n = len(cycles)
+    Also ``closing_drift``, ``pair_use``, ``member_degree``, ``young_members`` as measured (unsigned). Vectorised.
+    Each row depends only on its own loop and ``ctx``."""
+    lt = cycles if isinstance(cycles, LoopTable) else LoopTable.of(cycles)
+    n = len(lt)
     cols = [*COMPONENTS, "closing_drift", "pair_use", "member_degree", "young_members", "length"]
     if n == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    lengths = np.fromiter((len(c.hops) for c in cycles), dtype=np.int64, count=n)
-    hops = [h for c in cycles for h in c.hops]
-    seller = pd.Series([h.seller for h in hops], dtype=object)
-    total = np.fromiter((h.total_fen for h in hops), dtype=np.float64, count=len(hops))
-    item = pd.Series([h.item_code for h in hops], dtype=object)
+    lengths = lt.lengths
+    seller = pd.Series(lt.seller, dtype=object)
+    total = lt.total
+    item = pd.Series(lt.item, dtype=object)
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    nxt = np.arange(len(hops)) + 1
+    nxt = np.arange(len(total)) + 1
     nxt[starts + lengths - 1] = starts
     closing = np.maximum.reduceat(np.abs(total[nxt] - total) / np.maximum(total, 1), starts)
-    repeats = np.fromiter((c.repeats for c in cycles), dtype=np.float64, count=n)
+    repeats = lt.repeats
     # per distinct seller / relation, then spread to the hops (the context's maps can be much larger than the loops)
     code, uniq = pd.factorize(seller)
     names = uniq.tolist()
-    bcode, buniq = pd.factorize(pd.Series([h.buyer for h in hops], dtype=object))
+    bcode, buniq = pd.factorize(pd.Series(lt.buyer, dtype=object))
     bnames = buniq.tolist()
     rel, rel_of_hop = np.unique(code.astype(np.int64) * len(bnames) + bcode, return_inverse=True)
     use_v = np.array([ctx.pair_counts.get((names[r // len(bnames)], bnames[r % len(bnames)]), 1) for r in rel.tolist()],
@@ -240,9 +271,9 @@ def loop_statistics(cycles: Sequence[TemporalCycle], ctx: LoopContext) -> pd.Dat
     if linked:
         n_linked = np.add.reduceat(seller.isin(linked).to_numpy().astype(np.int64), starts)
         for i in np.flatnonzero(n_linked >= 2).tolist():
-            ms = cycles[i].members
+            ms = lt.seller[starts[i]:starts[i] + lengths[i]]     # the loop's members (its hops' sellers)
             shared_any[i] = any(ctx.shared.get(frozenset((a, b))) for j, a in enumerate(ms) for b in ms[j + 1:])
-    span = np.fromiter((c.span_days for c in cycles), dtype=np.float64, count=n)
+    span = lt.span
     return pd.DataFrame({
         "fast": -span / lengths, "tight": -closing, "exclusive": -use, "small_parties": -np.log10(np.maximum(deg, 1)),
         "unusual_amount": unusual, "same_item": same_item.astype(float), "shared_identity": shared_any.astype(float),
@@ -326,8 +357,8 @@ def null_statistics(
     shared identifiers and youth from ``ctx``, the :func:`loop_context` of ``inv`` (a copy keeps every invoice's
     seller and total, and rewiring changes no identifier or registration: :func:`copy_context`). ``finder`` replaces ``temporal_cycles`` with
     an engine that finds the same loops (the Spark engine). ``cache``: a folder where the in-process search of
-    each copy keeps its loops per time window (``null-<seed>-<copy>/``, see :mod:`algorithms.loop_cache`), so a
-    later run searches again only the windows of months whose invoices changed. Same result.
+    each copy keeps its loops (:mod:`algorithms.null_cache`), so a later run searches again only the copies
+    whose slice holds a month whose invoices changed; the statistics are measured every run. Same result.
 
     More copies are made (up to ``max_copies``, and only while that can bring the null at least halfway to
     ``min_loops``: :func:`_worth_growing`) while the null holds fewer than ``min_loops`` loops: a
@@ -345,31 +376,36 @@ def _null_statistics(
     inv: pd.DataFrame, ctx: LoopContext, *, copies: int, seed: int, max_invoices: int, min_loops: int,
     max_copies: int, finder: Callable[..., CycleSearch] | None, cache: Path | None, **search: Any,
 ) -> pd.DataFrame:
-    from algorithms._tables import TZ, localized
     from algorithms.cycles import temporal_cycles
+    from algorithms.null_cache import NullCache
 
     parts: list[pd.DataFrame] = []
     slices = _MonthSlices(inv)
+    store = None if cache is None or finder is not None else \
+        NullCache(cache, seed=seed, max_invoices=max_invoices, search=search)
+    counts = np.array([len(rows) for rows, _ in slices.groups], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(counts)]
     k = 0
     while k < copies or (k < max_copies and _worth_growing(sum(len(x) for x in parts), k, max_copies, min_loops)):
         rng = np.random.default_rng([seed, k])
-        shuffled = slices.shuffled(seed, k)
+        shuffled = slices.shuffled(seed, k)       # months in calendar order, each month's rows together
         k += 1
-        sub = shuffled
-        if len(shuffled) > max_invoices:
-            local = localized(shuffled["issued_at"]).dt.tz_convert(TZ)
-            month = np.asarray(local.dt.year * 12 + local.dt.month, dtype=np.int64)
-            months, counts = np.unique(month, return_counts=True)
-            first = int(rng.integers(0, len(months)))
+        first, last = 0, len(counts) - 1
+        if len(shuffled) > max_invoices:          # a random run of whole months holding at most max_invoices
+            first = int(rng.integers(0, len(counts)))
             last = first
-            while last + 1 < len(months) and counts[first:last + 2].sum() <= max_invoices:
+            while last + 1 < len(counts) and counts[first:last + 2].sum() <= max_invoices:
                 last += 1
             while first > 0 and counts[first - 1:last + 1].sum() <= max_invoices:
                 first -= 1
-            sub = shuffled[(month >= months[first]) & (month <= months[last])]
-        found = (finder(sub, **search) if finder is not None else
-                 temporal_cycles(sub, **search, cache=None if cache is None else cache / f"null-{seed}-{k - 1}")).cycles
-        parts.append(loop_statistics(found, copy_context(shuffled, found, ctx)))
+        sub = shuffled.iloc[offsets[first]:offsets[last + 1]] if len(shuffled) > max_invoices else shuffled
+        months = [] if store is None else slices.keys(first, last)
+        loops = None if store is None else store.load(k - 1, months)
+        if loops is None:
+            loops = LoopTable.of((finder(sub, **search) if finder is not None else temporal_cycles(sub, **search)).cycles)
+            if store is not None:
+                store.save(k - 1, months, loops)
+        parts.append(loop_statistics(loops, copy_context(shuffled, loops, ctx)))
     return pd.concat(parts, ignore_index=True) if parts else loop_statistics([], ctx)
 
 
@@ -385,6 +421,7 @@ class _MonthSlices:
 
         inv = inv[[c for c in COPY_COLUMNS if c in inv]]
         self.inv = inv
+        self._extra: list[int] | None = None
         if len(inv) == 0:
             self.groups: list[tuple[npt.NDArray[np.int64], list[int]]] = []
             return
@@ -398,6 +435,15 @@ class _MonthSlices:
         for rows in np.split(order, cuts):
             fp = [int(month[rows[0]]), len(rows), int(ha[rows].sum(dtype=np.uint64)), int(hb[rows].sum(dtype=np.uint64))]
             self.groups.append((rows.astype(np.int64), fp))
+
+    def keys(self, first: int, last: int) -> list[list[int]]:
+        """What the loops of a copy's slice of months ``first..last`` (indexes of :attr:`groups`) depend on: each
+        month's fingerprint (which seeds its shuffle) and a sum over its invoices' status and item code."""
+        from algorithms.null_cache import extra_sums
+
+        if self._extra is None:
+            self._extra = extra_sums(self.inv, [rows for rows, _ in self.groups])
+        return [[*self.groups[g][1], self._extra[g]] for g in range(first, last + 1)]
 
     def shuffled(self, seed: int, copy: int) -> pd.DataFrame:
         """One null copy: per month, buyers rewired then times permuted among that month's invoices, with a random
@@ -440,10 +486,11 @@ def score_loops(
     unavailable = tuple(k for k in COMPONENTS if not available.get(k, False))
     rank_rows = comp.to_dict("records")
     measured = obs[["closing_drift", "pair_use", "member_degree", "young_members"]].to_numpy(dtype=np.float64)
+    shares = obs["shared_identity"].to_numpy() > 0      # some pair of members shares an identifier
     out = []
     for i, c in enumerate(cycles):
         kinds = sorted({k for j, a in enumerate(c.members) for b in c.members[j + 1:]
-                        for k in ctx.shared.get(frozenset((a, b)), ())}) if ctx.shared else []
+                        for k in ctx.shared.get(frozenset((a, b)), ())}) if shares[i] else []
         out.append(ScoredCycle(
             c, round(float(score[i]), 4), float(p[i]), float(q[i]), bool(sig[i]),
             {str(k): float(v) for k, v in rank_rows[i].items()}, unavailable,

@@ -42,7 +42,7 @@ from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit
 from workbench.auth import User, allowed, require
-from workbench.incremental import incremental_cache
+from workbench.incremental import incremental_cache, null_cache
 
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
@@ -377,7 +377,7 @@ def run_detection(
             edge_table = invoice_edges(inv) if edges is None else edges(inv)
             scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
                                   null_copies=p.cycle_copies, finder=finder, window_days=window_days,
-                                  max_len=max_cycle_len, **gate_kw)   # null copies uncached: cheaper at 1M
+                                  max_len=max_cycle_len, cache=null_cache(cache), **gate_kw)
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -475,8 +475,8 @@ def score_cycles(
 ) -> list[ScoredCycle]:
     """Score every loop against loops found by the same search (``search``: ``temporal_cycles`` keywords) in
     shuffled copies of the data, with its members' shared identifiers and youth; one loop per member set
-    (the more significant orientation). ``cache``: where the null copies' searches keep their loops per time
-    window (:mod:`algorithms.loop_cache`). See :mod:`algorithms.cycle_scoring`."""
+    (the more significant orientation). ``cache``: where the null copies' searches keep their loops
+    (:mod:`algorithms.null_cache`). See :mod:`algorithms.cycle_scoring`."""
     if not cycles:
         return []
     ctx = cycle_scoring.loop_context(inv, act=act, links=links, strong_link=identity.STRONG_LINK)

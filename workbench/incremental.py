@@ -17,6 +17,8 @@ from graph.embedded import EmbeddedStore
 from graph.store import Store
 
 LOOPS = ("cache", "loops")
+#: the loop null copies' cache (:mod:`algorithms.null_cache`), beside the data's
+NULLS = "nulls"
 
 
 def incremental_cache(store: Store) -> Path | None:
@@ -24,3 +26,8 @@ def incremental_cache(store: Store) -> Path | None:
     if isinstance(store, EmbeddedStore):
         return store.path.joinpath(*LOOPS)
     return None
+
+
+def null_cache(loops: Path | None) -> Path | None:
+    """The folder of the loop null copies' cache next to the data's loop cache ``loops`` (None: no cache)."""
+    return None if loops is None else loops.parent / NULLS
