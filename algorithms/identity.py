@@ -128,16 +128,11 @@ def shared_identity(
     ``links`` (from :func:`identity_links` with the same ``max_sharing``) saves recomputing the partner counts."""
     if links is None:
         links = identity_links(identifiers, max_sharing=max_sharing)
-    ids = frame(identifiers, ["tax_id", "kind", "value"]).dropna(subset=["value"])
-    ids = ids[ids["value"].astype(str).str.strip() != ""].drop_duplicates(["tax_id", "kind", "value"])
-    n = ids.groupby(["kind", "value"])["tax_id"].transform("size")
-    ids = ids[(n >= 2) & (n <= max_sharing)]
+    ids = _shared_weights(identifiers, max_sharing)
     if ids.empty or links.empty:
         t = pd.DataFrame({"value": [], "flag": [], "evidence": []}, index=pd.Index([], dtype=str))
         return make_signal("shared_identity", t)
-    weight = ids["kind"].map(KIND_WEIGHT).fillna(1.0) / np.log2(n[ids.index] + 1)
-    g = ids.assign(weight=weight).groupby("tax_id").agg(value=("weight", "sum"),
-                                                         kinds=("kind", lambda k: sorted(set(k))))
+    g = ids.groupby("tax_id").agg(value=("weight", "sum"), kinds=("kind", lambda k: sorted(set(k))))
     both = pd.concat([links["a"], links["b"]], ignore_index=True)
     other = pd.concat([links["b"], links["a"]], ignore_index=True)
     g["partners"] = pd.Series(other.to_numpy(), index=both.to_numpy()).groupby(level=0).nunique()
@@ -146,3 +141,30 @@ def shared_identity(
     g["evidence"] = [f"与 {p} 家企业共用{'、'.join(KIND_ZH.get(k, k) for k in ks)}"
                      for p, ks in zip(g["partners"], g["kinds"], strict=True)]
     return make_signal("shared_identity", g[["value", "flag", "evidence", "partners"]])
+
+
+def _shared_weights(identifiers: pa.Table | pd.DataFrame | None, max_sharing: int) -> pd.DataFrame:
+    """The identifiers shared by 2..``max_sharing`` companies (each (company, kind, value) once), with the
+    weight each brings its company (:func:`shared_identity`)."""
+    ids = frame(identifiers, ["tax_id", "kind", "value"]).dropna(subset=["value"])
+    ids = ids[ids["value"].astype(str).str.strip() != ""].drop_duplicates(["tax_id", "kind", "value"])
+    n = ids.groupby(["kind", "value"])["tax_id"].transform("size")
+    ids = ids[(n >= 2) & (n <= max_sharing)]
+    return ids.assign(weight=ids["kind"].map(KIND_WEIGHT).fillna(1.0) / np.log2(n[ids.index] + 1))
+
+
+def shared_flagged(
+    identifiers: pa.Table | pd.DataFrame | None,
+    *,
+    links: pd.DataFrame,
+    max_sharing: int = 20,
+    min_weight: float = STRONG_LINK,
+) -> frozenset[str]:
+    """The companies :func:`shared_identity` flags, without its evidence text (the rule's null copies need only
+    these; ``links`` from :func:`identity_links` with the same ``max_sharing``). Equal by construction (the same
+    weights, summed the same way) and tested."""
+    ids = _shared_weights(identifiers, max_sharing)
+    if ids.empty or links.empty:
+        return frozenset()
+    value = ids.groupby("tax_id")["weight"].sum()
+    return frozenset(value.index[(value >= min_weight).to_numpy()].astype(str))

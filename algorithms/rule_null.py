@@ -82,10 +82,11 @@ def _trading_pairs(inv: pd.DataFrame) -> set[tuple[str, str]]:
 
 def _shares_with_partner(ids: pd.DataFrame, trade: set[tuple[str, str]]) -> frozenset[str]:
     """Companies flagged for shared identifiers that trade with a company they share one with."""
-    flagged = set(identity.shared_identity(ids).flagged.index.astype(str))
     links = identity.identity_links(ids)
+    flagged = identity.shared_flagged(ids, links=links)
     out: set[str] = set()
-    for a, b in zip(links["a"].astype(str), links["b"].astype(str), strict=True):
+    for a, b in zip(links["a"].astype(str).to_numpy(dtype=object).tolist(),
+                    links["b"].astype(str).to_numpy(dtype=object).tolist(), strict=True):
         if (min(a, b), max(a, b)) in trade:
             out.update(x for x in (a, b) if x in flagged)
     return frozenset(out)

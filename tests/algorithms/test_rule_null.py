@@ -76,3 +76,25 @@ def test_duplicates_fdr_knows_a_fixed_price_seller_from_repeated_invoices() -> N
              for i in range(20) for _ in range(30)]
     t = rule_null_hits(_numbered(fixed), None, None, rules=("duplicates",), seed=0)["duplicates"]
     assert len(t.hits) >= 15 and t.fdr >= 0.9
+
+
+def test_the_null_copies_flag_what_shared_identity_flags() -> None:
+    """The null copies count flagged companies with ``identity.shared_flagged`` (no evidence text): the same set
+    as ``shared_identity``'s flags, on generated identifiers and on copies with companies permuted per kind."""
+    import tempfile
+    from pathlib import Path
+
+    from algorithms import identity
+    from tests.helpers.detect_data import small_generated, tables_from_generated
+
+    with tempfile.TemporaryDirectory() as d:
+        _, _, ids = tables_from_generated(small_generated(Path(d)))
+    frame = ids.to_pandas()
+    rng = np.random.default_rng(0)
+    copies = [frame] + [frame.assign(tax_id=frame.groupby("kind")["tax_id"].transform(
+        lambda s: rng.permutation(s.to_numpy()))) for _ in range(3)]
+    for f in copies:
+        links = identity.identity_links(f)
+        full = frozenset(identity.shared_identity(f, links=links).flagged.index)
+        assert identity.shared_flagged(f, links=links) == full
+    assert len(full) >= 5
