@@ -4,6 +4,7 @@
     python benchmarks/quality.py --datasets amlsim,default,sparse      # the issue-13 table
     python benchmarks/quality.py --datasets default --taxpayers 5000 --invoices 50000 --no-peers
     python benchmarks/quality.py --truth DATA --findings FINDINGS       # score one existing run
+    python benchmarks/quality.py --datasets amlsim --no-peers --no-supervised --misses   # what the missed fraud has
 
 Per data set: the generator's ``default`` / ``sparse`` profile (generated with --taxpayers /
 --invoices / --seed) or the public AMLSim set (``--amlsim-dir``; gunzipped into the work folder
@@ -359,9 +360,26 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines + [""] + notes)
 
 
+def miss_table(ds: Dataset, inv: pd.DataFrame, result: Any) -> str:
+    """The fraudulent taxpayers the unsupervised run left in low: which evidence they have, next to how many
+    clean taxpayers left in low have it too (``algorithms.misses``)."""
+    from algorithms.misses import PROPERTIES, miss_breakdown
+    from workbench.detect import finding_q
+
+    s = result.scores.to_pandas()
+    flagged = set(s.loc[s["tier"].isin(("medium", "high")), "tax_id"].astype(str))
+    members = {m for r in result.rings if (q := finding_q(r)) is not None and q <= result.run.params.get("fdr", 0.05)
+               for m in r.members}
+    t = miss_breakdown(inv, ds.fraud, flagged, members, typologies={k: v for k, (_, v) in ds.truth.items()})
+    lines = [f"   missed fraudulent taxpayers ({ds.name}): property | missed fraud | clean in low"]
+    lines += [f"     {name:<24} {int(a):>6} {int(b):>7}   {PROPERTIES.get(name, '')}"
+              for name, (a, b) in zip(t.index, t.to_numpy().tolist(), strict=True)]
+    return "\n".join(lines)
+
+
 def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: int, peers: bool,
         peer_cap: float, supervised: bool, amlsim_dir: Path, echo: Callable[[str], None],
-        variants: Sequence[str] = ()) -> list[Row]:
+        variants: Sequence[str] = (), misses: bool = False) -> list[Row]:
     rows: list[Row] = []
     for name in names:
         echo(f"== {name}")
@@ -370,9 +388,11 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
         store, _ = load(ds, work)
         inv = store.invoice_stream()
         size = f"{inv.num_rows:,} / {len(ds.truth):,}"
-        row, _ = pipeline_row(ds, store, seed, size)
+        row, result = pipeline_row(ds, store, seed, size)
         rows.append(row)
         echo(f"   detection {row.seconds:.1f}s; {row.note}")
+        if misses:
+            echo(miss_table(ds, inv.to_pandas(), result))
         for v in variants:                    # the same data, other options: a before / after in one run
             rows.append(pipeline_row(ds, store, seed, size, v)[0])
             echo(f"   detection ({v}) {rows[-1].seconds:.1f}s; {rows[-1].note}")
@@ -406,6 +426,9 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
 @click.option("--variant", "variants", multiple=True, metavar="KEY=VALUE[,KEY=VALUE]",
               help="Also run the unsupervised pipeline with these DetectionParams changed (repeatable), e.g. "
                    "--variant rule_test_fdr=off: a before / after row on the same data in the same run.")
+@click.option("--misses", is_flag=True,
+              help="Per data set, which evidence the fraudulent taxpayers left in low have (trade with other fraud, "
+                   "repeated relations, findings' members), next to the clean taxpayers left in low.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the generated data and workspaces here (default: a temporary folder).")
 @click.option("--truth", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -413,7 +436,7 @@ def run(names: Sequence[str], work: Path, taxpayers: int, invoices: int, seed: i
 @click.option("--findings", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Score one existing run: folder with rings.csv and taxpayer_scores.csv.")
 def main(datasets: str, taxpayers: int, invoices: int, seed: int, amlsim_dir: Path | None, peers: bool, supervised: bool,
-         peer_cap: float, variants: tuple[str, ...],
+         peer_cap: float, variants: tuple[str, ...], misses: bool,
          work: Path | None, truth: Path | None, findings: Path | None) -> None:
     if truth or findings:
         if not (truth and findings):
@@ -431,7 +454,7 @@ def main(datasets: str, taxpayers: int, invoices: int, seed: int, amlsim_dir: Pa
         for v in variants:
             variant_params(v)                 # a typo fails now, not after the first data set
         rows = run(names, folder, taxpayers, invoices, seed, peers, peer_cap, supervised, amlsim_dir or amlsim_default(),
-                   click.echo, variants)
+                   click.echo, variants, misses)
     click.echo("")
     click.echo(table(rows))
     click.echo(f"\n{TARGETS}; clean = every non-fraud taxpayer (decoys included); whole run "
