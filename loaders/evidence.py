@@ -89,7 +89,8 @@ class Evidence:
             os.replace(tmp, dest)
         return self.keep(dest, sha=sha, meta=meta)
 
-    def index(self, load_id: str, keys: pa.Array, shas: pa.Array, sources: pa.Array) -> Path | None:
+    def index(self, load_id: str, keys: pa.Array | pa.ChunkedArray, shas: pa.Array | pa.ChunkedArray,
+              sources: pa.Array | pa.ChunkedArray) -> Path | None:
         """Record which original each loaded invoice came from (one Parquet file per load)."""
         if len(keys) == 0:
             return None

@@ -555,7 +555,7 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
     ev = Evidence(evidence_dir(store))
     # the chunks themselves: pa.chunked_array(loaded) would read every key through Python (~0.3 CPU-s per 1M)
     keys = pa.chunked_array([c for a in loaded for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
-                            pa.string()).combine_chunks()
+                            pa.string())   # not combined: the Parquet writer takes the chunks as they are
     if documents:
         pairs = [documents.get(k, ("", "")) for k in keys.to_pylist()]
         shas = pa.array([p[0] for p in pairs], pa.string())

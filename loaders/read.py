@@ -35,8 +35,9 @@ MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines
 SAMPLE_BYTES = 1 << 20
 #: Bytes the Arrow CSV reader parses at a time (at least two of the longest line). Smaller blocks stay in the CPU's
 #: caches: the generated 1M-row CSV took 1.0-1.8 reader CPU-s at 4 MiB against 1.7-2.1 at 16 MiB (4 runs each,
-#: shared machine); 1-2 MiB read cheaper still but cut batches into so many chunks that checking them cost more.
-BLOCK_BYTES = 4 << 20
+#: shared machine). Read + parse of that file, 5 runs each alternating in one process (load 11): 4 MiB 2.49 CPU-s
+#: (median), 2 MiB 2.16, 1 MiB 2.23 (more chunks per batch: parse gains less).
+BLOCK_BYTES = 2 << 20
 DELIMITERS = (",", ";", "\t", "|")
 #: Given a file's headers, which columns to read dictionary-encoded (low-cardinality text: tax ids, names ...).
 DictionaryHint = Callable[[list[str]], Collection[str]]
