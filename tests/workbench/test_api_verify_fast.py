@@ -140,3 +140,45 @@ def test_a_revoked_token_and_a_new_invoice_are_seen_at_once(tmp_path: Path) -> N
             time.sleep(1.1)       # AUTH_CACHE_S
             r = c.post("/invoices/verify", json=q)
             assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_no_index_above_its_size_limit(tmp_path: Path) -> None:
+    demo = build(tmp_path / "ws")
+    with open_store(demo.uri) as store:
+        index = VerifyIndex(store, max_rows=3)
+        index.build()
+        assert index.snapshot is None and index.builds == 0
+        key = store.invoice_stream().column("key")[0].as_py()
+        assert index.invoice(key) is MISS and index.thread is None    # not retried on every 查验
+        assert store.invoice(key) is not None
+
+
+def test_a_token_in_use_is_checked_again_on_a_thread(tmp_path: Path) -> None:
+    from workbench.api import guard as g
+
+    demo = build(tmp_path / "ws")
+    with open_store(demo.uri) as store:
+        text, tok = tokens.create_token(store, "investigator")
+        guard = g.Guard(store, rate=100)
+        assert guard.cached(text) is None                       # never checked: the caller reads the store
+        first = guard.check(text)
+        assert first.user is not None and guard.cached(text) == first
+        key = next(iter(guard.cache))
+
+        def aged(seconds: float) -> None:
+            guard.cache[key] = (time.monotonic() - seconds, guard.cache[key][1])
+
+        def settled() -> None:
+            deadline = time.monotonic() + 10
+            while guard.refreshing:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+
+        tokens.revoke_token(store, tok.token_id)
+        aged(g.AUTH_REFRESH_S + 0.1)
+        assert guard.cached(text) == first                      # still within AUTH_CACHE_S: served, and re-read
+        settled()
+        again = guard.cached(text)
+        assert again is not None and again.user is None and again.reason == "token revoked"
+        aged(g.AUTH_CACHE_S + 0.1)
+        assert guard.cached(text) is None and not guard.refreshing    # too old: the caller checks it itself

@@ -36,7 +36,7 @@ log = logging.getLogger("fapiao.api")
 TZ = ZoneInfo(schema.TZ)
 MIN_INTERVAL_S = 2.0     # between the starts of two rebuilds
 IDLE_FACTOR = 10         # a rebuild taking t seconds is followed by at least IDLE_FACTOR * t before the next
-MAX_ROWS = 5_000_000     # above this many invoices the index is not built (memory: ≈ 150-200 bytes per invoice)
+MAX_ROWS = 2_000_000     # above this many invoices the index is not built (memory: ≈ 300 bytes per invoice)
 
 
 class _Miss:
@@ -138,6 +138,8 @@ class VerifyIndex:
         version = self._version()
         if self.store.counts().invoices > self.max_rows:
             self.snapshot = None
+            with self.lock:
+                self.next_build = time.monotonic() + 60     # the store answers; look again in a minute
             return
         table = self.store.invoice_stream()
         issued = table.column("issued_at").cast(pa.int64())
