@@ -46,7 +46,8 @@ def identity_links(
     ids = frame(identifiers, ["tax_id", "kind", "value"]).dropna(subset=["value"])
     ids = ids[ids["value"].astype(str).str.strip() != ""].drop_duplicates(["tax_id", "kind", "value"])
     n = ids.groupby(["kind", "value"])["tax_id"].transform("size")
-    ids = ids[(n >= 2) & (n <= max_sharing)].assign(n=n)
+    keep = (n >= 2) & (n <= max_sharing)
+    ids = ids[keep].assign(n=n[keep])          # (an empty frame would take all of n's rows, as NaN companies)
     if ids.empty:
         return pd.DataFrame({"a": [], "b": [], "weight": [], "kinds": []})
     pairs = ids.merge(ids, on=["kind", "value", "n"])
@@ -150,6 +151,8 @@ def _shared_weights(identifiers: pa.Table | pd.DataFrame | None, max_sharing: in
     ids = ids[ids["value"].astype(str).str.strip() != ""].drop_duplicates(["tax_id", "kind", "value"])
     n = ids.groupby(["kind", "value"])["tax_id"].transform("size")
     ids = ids[(n >= 2) & (n <= max_sharing)]
+    if ids.empty:                      # no identifiers (or none shared): the kinds may be text-typed, no weights
+        return ids.assign(weight=pd.Series(dtype=np.float64))
     return ids.assign(weight=ids["kind"].map(KIND_WEIGHT).fillna(1.0) / np.log2(n[ids.index] + 1))
 
 

@@ -270,20 +270,36 @@ def static_row(ds: Dataset, inv: pd.DataFrame, size: str) -> Row:
                None, float("nan"), secs, f"{len(rings):,} cycles; flagged = their members")
 
 
-def _in_child(fn: Callable[[], Any], cap: float) -> tuple[Any, bool]:
-    """``fn()`` in a forked child killed after ``cap`` seconds; (result, finished)."""
-    import multiprocessing as mp
+def _in_child(fn: Callable[..., Any], args: tuple[Any, ...], cap: float) -> tuple[Any, bool]:
+    """``fn(*args)`` in a fresh (spawned) child killed after ``cap`` seconds; (result, finished).
 
-    ctx = mp.get_context("fork")
+    Spawned, not forked: a fork of this process (DuckDB, numba and OpenMP threads running) could inherit a
+    lock held by another thread and wait on it forever. The result is read before the child is joined: a
+    child exits only once the queue's pipe has taken its whole result (megabytes of features)."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    child = ctx.Process(target=lambda: q.put(fn()), daemon=True)
+    child = ctx.Process(target=_put_result, args=(q, fn, args), daemon=True)
     child.start()
-    child.join(cap)
+    try:
+        ok, result = q.get(timeout=cap)
+    except queue.Empty:
+        ok, result = False, None
+    child.join(30)
     if child.is_alive():
         child.kill()
         child.join()
-        return None, False
-    return (q.get(timeout=30) if child.exitcode == 0 else None), child.exitcode == 0
+    return (result if ok else None), bool(ok)
+
+
+def _put_result(q: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        q.put((True, fn(*args)))
+    except BaseException as e:          # the parent reports it as not finished
+        q.put((False, repr(e)))
+        raise
 
 
 def peer_rows(ds: Dataset, inv: pd.DataFrame, size: str, seed: int, cap: float) -> list[Row]:
@@ -293,7 +309,7 @@ def peer_rows(ds: Dataset, inv: pd.DataFrame, size: str, seed: int, cap: float) 
         return [Row(ds.name, "GFP peers", size, note=f"snapml not installed ({e}); peers skipped")]
     from gfp_baseline import cross_validated, gfp_features, isolation_forest
 
-    got, done = _in_child(lambda: gfp_features(inv, list(ds.truth)), cap)
+    got, done = _in_child(gfp_features, (inv, list(ds.truth)), cap)
     if not done:
         return [Row(ds.name, "GFP peers", size, seconds=cap,
                     note=f"GFP features did not finish within --peer-cap {cap:.0f}s on this machine")]

@@ -98,3 +98,19 @@ def test_the_null_copies_flag_what_shared_identity_flags() -> None:
         full = frozenset(identity.shared_identity(f, links=links).flagged.index)
         assert identity.shared_flagged(f, links=links) == full
     assert len(full) >= 5
+
+
+def test_data_without_shared_identifiers_flags_nobody() -> None:
+    """Data without identifiers (the public AMLSim set), or with none shared, as the store reads them (text
+    columns): no company is flagged, by the rule or by its null copies' shortcut."""
+    import pyarrow as pa
+
+    from algorithms import identity
+
+    schema = pa.schema([("tax_id", pa.string()), ("kind", pa.string()), ("value", pa.string())])
+    empty = schema.empty_table()
+    lone = pa.table({"tax_id": ["A", "B"], "kind": ["phone", "phone"], "value": ["1", "2"]}, schema=schema)
+    for t in (empty, lone):
+        links = identity.identity_links(t)
+        assert identity.shared_identity(t, links=links).flagged.empty
+        assert identity.shared_flagged(t, links=links) == frozenset()
