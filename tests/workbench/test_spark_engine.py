@@ -90,6 +90,49 @@ def test_spark_finds_the_in_process_loops_across_window_and_component_edges(spar
     assert {p.orientation for p in parts} == {"along", "against"}
 
 
+def _repeated_loops(inv: pd.DataFrame, window_days: int) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """Plant three member sets, each repeated in windows 1, 3 and 5 (three partitions of the search, searched in
+    different tasks and deduplicated across them), and return the hop keys of the instance the in-process rule
+    keeps: ``S`` — the smallest spread is the middle repeat; ``T`` — the middle and last repeats tie on spread and
+    span, the first in search order (the middle one) wins; ``M`` — a mutual pair (对开) repeated identically,
+    the first wins."""
+    t0 = inv["issued_at"].min()
+    rows = []
+    plans = {"S": (3, [0.04, 0.01, 0.03]), "T": (4, [0.05, 0.02, 0.02]), "M": (2, [0.0, 0.0, 0.0])}
+    for name, (size, spreads) in plans.items():
+        names = [f"{name}{m}" for m in range(size)]
+        for rep, (k, spread) in enumerate(zip((1, 3, 5), spreads, strict=True)):
+            start = t0 + timedelta(days=window_days * k + 3, hours=rep)        # inside window k, not at its edge
+            for m in range(size):
+                total = 2_000_000 if m == 0 else int(2_000_000 * (1 - spread))
+                rows.append({"seller_tax_id": names[m], "buyer_tax_id": names[(m + 1) % size],
+                             "issued_at": start + timedelta(days=m), "total_fen": total, "item_code": "9900001",
+                             "key": f"{name}{k}{m}", "status": "normal"})
+    best = {"S": tuple(f"S3{m}" for m in range(3)), "T": tuple(f"T3{m}" for m in range(4)),
+            "M": tuple(f"M1{m}" for m in range(2))}
+    out = pd.concat([inv, pd.DataFrame(rows)], ignore_index=True)
+    return out.sort_values(["issued_at", "key"]).reset_index(drop=True), best
+
+
+def test_spark_deduplicates_repeats_across_partitions_as_in_process(spark: Any) -> None:
+    """The deduplication is a Spark aggregation over the repeats found in different window partitions: the
+    same best instance (spread, then span, then first in search order) and repeat count as in process."""
+    from workbench.spark_engine.cycles import SparkCycleFinder
+
+    inv, best = _repeated_loops(market(companies=80, invoices=2_500, loops=4, seed=9)[0], 30)
+    local = temporal_cycles(inv, window_days=30, max_drift=0.25)
+    finder = SparkCycleFinder(spark)
+    found = finder(inv, window_days=30, max_drift=0.25)
+    assert found.cycles == local.cycles and found.instances == local.instances
+    by_members = {frozenset(c.members): c for c in found.cycles}
+    for name, keys in best.items():
+        loop = by_members[frozenset(f"{name}{m}" for m in range(len(keys)))]
+        assert tuple(h.key for h in loop.hops) == keys and loop.repeats == 3
+    assert by_members[frozenset({"M0", "M1"})].orientation == "mutual"
+    windows = {p.window for p in finder.searches[0].partitions if p.orientation == "along"}
+    assert {1, 3, 5} <= windows
+
+
 def test_spark_reads_a_parquet_dataset_partitioned_by_month(spark: Any, tmp_path: Path) -> None:
     from workbench.spark_engine.cycles import spark_cycles
 

@@ -13,9 +13,15 @@ and, being a loop, lies inside one strongly connected component (SCC) of the inv
    in-process order (issue time, then key), go to :func:`algorithms.cycles.search_loops` — the same numba
    kernel — with the loops' start invoices restricted to slot ``w``. Each loop instance is thus found in
    exactly one partition (its first invoice's window, its component);
-4. **back on the driver**: loop instances (invoice keys) are put in the in-process order (first invoice's
-   time and key, then the kernel's order) and deduplicated by member set with
-   :func:`algorithms.cycles.deduplicate`, the in-process code.
+4. **deduplication as a Spark aggregation**: each partition also returns, per loop, what the in-process
+   deduplication (:func:`algorithms.cycles.deduplicate`) ranks instances by — the sorted sellers (the member
+   set), the spread, span and drift of the hop totals (computed with the in-process ``_measures``) — and the
+   search's output is cached; then ``groupBy(o, member set)`` counts the repeats and takes the ``min`` of
+   ``struct(spread, span, start time, start key, kernel order)``: the in-process rule (smallest spread, then
+   shortest span, then the first instance in search order) as one aggregation. The best instances are sorted
+   in Spark in the in-process order (spread, span, [orientation,] members);
+5. **back on the driver**: only the best instances (one per loop) and the invoices they use, from which the
+   :class:`TemporalCycle` objects are built as in process (the hop dataclass shared per invoice).
 
 Both orientations run in the same Spark job (the "against" search is the same search on reversed invoices).
 
@@ -35,14 +41,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from algorithms._tables import DAY, epoch_seconds, localized
+from algorithms._tables import DAY, localized, paused_gc
 from algorithms.cycles import (
     ALONG,
+    MUTUAL,
     ORIENTATION_SEARCHES,
     VALID_STATUSES,
     CycleSearch,
+    Hop,
     TemporalCycle,
-    deduplicate,
+    _iso,
+    _measures,
     search_loops,
 )
 from graph.core import schema
@@ -53,6 +62,7 @@ if TYPE_CHECKING:
 #: what :func:`spark_cycles` reads (``status`` and ``item_code`` when present)
 COLUMNS = ("key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen")
 _OUT_SCHEMA = ("kind int, o int, w long, comp long, start_us long, start_key string, seq long, hops array<string>, "
+               "members array<string>, mkey array<string>, spread double, span double, drift double, "
                "n_inv long, n_start long, n_members long, secs double, counts array<long>")
 _LOOP, _STATS = 0, 1
 
@@ -105,8 +115,9 @@ def _scc_udf(pdf: pd.DataFrame) -> pd.DataFrame:
 
 
 def _search_udf(t0: int, window: int, gate: float, min_lens: Sequence[int], max_len: int, max_expansions: int,
-                memo: bool) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """The per-partition search: one (orientation, window, component) group of invoices → its loop rows."""
+                memo: bool, alongs: Sequence[bool]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The per-partition search: one (orientation, window, component) group of invoices → its loop rows (with
+    what the deduplication ranks them by) and one statistics row."""
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         started = time.perf_counter()
@@ -126,17 +137,35 @@ def _search_udf(t0: int, window: int, gate: float, min_lens: Sequence[int], max_
                                      min_len=min_lens[o], max_len=max_len, max_expansions=max_expansions,
                                      memo=memo, workers=1)
         keys = pdf["key"].to_numpy(dtype=object)
-        hops = [keys[row[row >= 0]].tolist() for row in found]
+        # the invoice's seller: the search's source along the invoice direction, its target against it
+        sellers = (pdf["src"] if alongs[o] else pdf["dst"]).to_numpy(dtype=object)
+        valid = found >= 0
+        safe = np.where(valid, found, 0)
+        # what algorithms.cycles.deduplicate ranks instances by, computed the same way on the same values
+        drift, spread = _measures(np.where(valid, amt[safe], np.nan))
+        lengths = valid.sum(axis=1)
         first = found[:, 0] if len(found) else np.zeros(0, dtype=np.int64)
+        span = (tm[safe[np.arange(len(found)), lengths - 1]] - tm[first]) / DAY
+        hops, members, mkey = [], [], []
+        for row in found.tolist():
+            rows = [r for r in row if r >= 0]
+            hops.append(keys[rows].tolist())
+            s = sellers[rows].tolist()
+            members.append(s if alongs[o] else [s[0], *s[:0:-1]])
+            mkey.append(sorted(s))
         loops = pd.DataFrame({
             "kind": np.int32(_LOOP), "o": np.int32(o), "w": np.int64(w), "comp": np.int64(cs),
             "start_us": pdf["us"].to_numpy(dtype=np.int64)[first], "start_key": _text(keys[first]),
             "seq": np.arange(len(found), dtype=np.int64), "hops": pd.Series(hops, dtype=object),
+            "members": pd.Series(members, dtype=object), "mkey": pd.Series(mkey, dtype=object),
+            "spread": spread.astype(np.float64), "span": np.asarray(span, dtype=np.float64),
+            "drift": drift.astype(np.float64),
             "n_inv": np.int64(0), "n_start": np.int64(0), "n_members": np.int64(0), "secs": 0.0,
             "counts": pd.Series([[]] * len(found), dtype=object)})
         stats = pd.DataFrame({
             "kind": [np.int32(_STATS)], "o": [np.int32(o)], "w": [np.int64(w)], "comp": [np.int64(cs)],
             "start_us": [np.int64(0)], "start_key": _text([""]), "seq": [np.int64(-1)], "hops": [[]],
+            "members": [[]], "mkey": [[]], "spread": [0.0], "span": [0.0], "drift": [0.0],
             "n_inv": [np.int64(m)], "n_start": [np.int64(len(starts))], "n_members": [np.int64(n)],
             "secs": [time.perf_counter() - started], "counts": [[int(c) for c in counts]]})
         return pd.concat([loops, stats], ignore_index=True)
@@ -206,6 +235,7 @@ def spark_cycles(
     the invoice rows of the given keys as pandas (default: read from ``df``): only the loops' invoices come
     back to the driver.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
@@ -223,35 +253,34 @@ def spark_cycles(
     min_lens = [min_len if label == ALONG else max(min_len, 3) for label in labels]
     parts = partitioned(prepared, t0, window, labels)
     t_plan = time.perf_counter()
-    out = (parts.groupBy("o", "w", "comp")
-           .applyInPandas(_search_udf(t0, window, gate, min_lens, max_len, max_expansions, memo), _OUT_SCHEMA)
-           .toPandas())
-    t_job = time.perf_counter()
-    stats_rows = out[out["kind"] == _STATS]
-    loop_rows = out[out["kind"] == _LOOP]
+    udf = _search_udf(t0, window, gate, min_lens, max_len, max_expansions, memo, [lb == ALONG for lb in labels])
+    searched = parts.groupBy("o", "w", "comp").applyInPandas(udf, _OUT_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        stats_rows = (searched.where(F.col("kind") == _STATS)
+                      .select("o", "w", "comp", "n_inv", "n_start", "n_members", "secs", "counts").toPandas())
+        t_job = time.perf_counter()
+        best = _best_instances(searched.where(F.col("kind") == _LOOP), labels).toPandas()
+    finally:
+        searched.unpersist()
+    t_agg = time.perf_counter()
     partitions = [PartitionStats(labels[o], w, c, n_inv, n_start, n_members, secs)
                   for o, w, c, n_inv, n_start, n_members, secs in zip(
                       *(stats_rows[k].tolist() for k in ("o", "w", "comp", "n_inv", "n_start", "n_members", "secs")),
                       strict=True)]
-    need = sorted({k for hops in loop_rows["hops"] for k in hops})
+    need = sorted({k for hops in best["hops"] for k in hops})
     inv = (lookup or _lookup_from(df))(need) if need else pd.DataFrame(columns=[*COLUMNS, "item_code"])
-    cycles: list[TemporalCycle] = []
+    cycles = _cycles(best, inv, labels)
     stats: dict[str, float] = {}
     counts = np.zeros(4, dtype=np.int64)
+    instances = 0
     for o, label in enumerate(labels):
-        mine = loop_rows[loop_rows["o"] == o].sort_values(["start_us", "start_key", "seq"], kind="stable")
-        found = _rows(mine["hops"].tolist(), inv, max_len)
-        codes, _ = pd.factorize(pd.concat([inv["seller_tax_id"], inv["buyer_tax_id"]], ignore_index=True))
-        seller = codes[:len(inv)].astype(np.int64)
-        found_cycles = deduplicate(found, inv, seller, epoch_seconds(inv["issued_at"]), label)
-        cycles.extend(found_cycles)
         mine_counts = np.sum([c for c, p in zip(stats_rows["counts"], partitions, strict=True)
                               if p.orientation == label] or [np.zeros(4)], axis=0).astype(np.int64)
         counts += mine_counts
-        stats |= {f"{label}_loops": float(len(cycles)), f"{label}_hops_followed": float(mine_counts[1]),
+        mine = best["o"] == o
+        instances += int(best.loc[mine, "repeats"].sum())
+        stats |= {f"{label}_loops": float((best["o"] <= o).sum()), f"{label}_hops_followed": float(mine_counts[1]),
                   f"{label}_memo_skips": float(mine_counts[3])}
-    if len(labels) > 1:
-        cycles.sort(key=lambda c: (c.spread, c.span_days, c.orientation != ALONG, c.members))
     done = time.perf_counter()
     search_secs = sum(p.seconds for p in partitions)
     stats |= {"search": search_secs, "hops_followed": float(counts[1]), "hops_gathered": float(counts[2]),
@@ -259,23 +288,50 @@ def spark_cycles(
     # invoices in their own window's components (an invoice kept only as a later hop of the previous
     # window is not counted: that would need another pass over the data)
     in_scc = sum(p.starts for p in partitions)
-    result = CycleSearch(cycles, len(loop_rows), n_used, in_scc, int(counts[0]), done - started, stats)
+    result = CycleSearch(cycles, instances, n_used, in_scc, int(counts[0]), done - started, stats)
     return SparkSearch(result, partitions, {"prepare": t_plan - started, "spark_job": t_job - t_plan,
-                                            "dedup": done - t_job})
+                                            "dedup": done - t_job, "dedup_spark": t_agg - t_job,
+                                            "dedup_driver": done - t_agg})
 
 
-def _rows(hops: list[list[str]], inv: pd.DataFrame, max_len: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Loop rows of keys → rows of ``inv`` row numbers, -1 padded to ``max_len``."""
-    found = np.full((len(hops), max_len), -1, dtype=np.int64)
-    if not hops:
-        return found
-    pos = pd.Series(np.arange(len(inv), dtype=np.int64), index=inv["key"].astype(str))
-    lengths = np.fromiter((len(h) for h in hops), dtype=np.int64, count=len(hops))
-    flat = pos.loc[[k for h in hops for k in h]].to_numpy(dtype=np.int64)
-    rows = np.repeat(np.arange(len(hops)), lengths)
-    cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    found[rows, cols] = flat
-    return found
+def _best_instances(loops: DataFrame, labels: Sequence[str]) -> DataFrame:
+    """The in-process deduplication as one aggregation: per orientation and member set (the sorted sellers),
+    the repeats and the best instance — smallest spread, then shortest span, then first in the in-process
+    search order (start time, start key, kernel order) — sorted as :func:`algorithms.cycles.temporal_cycles`
+    sorts its loops: spread, span, (with both orientations: along first, mutual and against after), members."""
+    from pyspark.sql import functions as F
+
+    best = (loops.groupBy("o", "mkey")
+            .agg(F.count(F.lit(1)).alias("repeats"),
+                 F.min(F.struct("spread", "span", "start_us", "start_key", "seq", "drift", "hops",
+                                "members")).alias("b"))
+            .select("o", "repeats", "b.spread", "b.span", "b.drift", "b.hops", "b.members"))
+    if len(labels) > 1:
+        along = [o for o, label in enumerate(labels) if label == ALONG]
+        later = ~F.col("o").isin(along) | (F.size("hops") == 2)      # orientation != ALONG (mutual included)
+        return best.orderBy("spread", "span", later, "members")
+    return best.orderBy("spread", "span", "members")
+
+
+def _cycles(best: pd.DataFrame, inv: pd.DataFrame, labels: Sequence[str]) -> list[TemporalCycle]:
+    """The best instances (in order) → :class:`TemporalCycle` objects, built as the in-process deduplication
+    builds them: one :class:`Hop` per invoice, shared by every loop that uses it; members in invoice direction
+    from the earliest invoice's seller (``members`` from the partitions)."""
+    if len(best) == 0:
+        return []
+    with paused_gc():
+        totals = inv["total_fen"].to_numpy(dtype=np.float64).tolist()
+        items = inv["item_code"].tolist() if "item_code" in inv else [None] * len(inv)
+        hop_of = {str(k): Hop(str(k), str(se), str(b), iso, int(a), None if pd.isna(it) else str(it))
+                  for k, se, b, iso, a, it in zip(inv["key"].tolist(), inv["seller_tax_id"].tolist(),
+                                                  inv["buyer_tax_id"].tolist(), _iso(inv["issued_at"]), totals,
+                                                  items, strict=True)}
+        return [TemporalCycle(members=tuple(members), hops=tuple(hop_of[k] for k in hops), span_days=span,
+                              max_drift=drift, spread=spread, repeats=rep,
+                              orientation=MUTUAL if len(hops) == 2 else labels[o])
+                for o, rep, spread, span, drift, hops, members in zip(
+                    best["o"].tolist(), best["repeats"].tolist(), best["spread"].tolist(), best["span"].tolist(),
+                    best["drift"].tolist(), best["hops"].tolist(), best["members"].tolist(), strict=True)]
 
 
 def _lookup_from(df: DataFrame) -> Callable[[list[str]], pd.DataFrame]:
