@@ -276,12 +276,20 @@ def _digest(cycles: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _child(kind: str, dataset: Path, master: str, shuffle_partitions: int, driver_memory: str) -> dict[str, Any]:
-    """Run one side in a fresh interpreter (its own peak memory); its JSON result."""
-    cmd = [sys.executable, __file__, "--child", kind, "--dataset", str(dataset), "--master", master,
-           "--shuffle-partitions", str(shuffle_partitions), "--driver-memory", driver_memory]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
+def _child(kind: str, dataset: Path, master: str, shuffle_partitions: int, driver_memory: str,
+           root: Path = ROOT) -> dict[str, Any]:
+    """Run one side in a fresh interpreter (its own peak memory) with the code of checkout ``root``; its JSON
+    result, with the child's own CPU seconds (``cpu_s``: user + system of the Python process and of what it
+    waited for; the JVM's executor CPU is in the Spark metrics)."""
+    import resource
+
+    cmd = [sys.executable, str(root / "benchmarks" / "bench_spark.py"), "--child", kind, "--dataset", str(dataset),
+           "--master", master, "--shuffle-partitions", str(shuffle_partitions), "--driver-memory", driver_memory]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(root)})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result
 
 
@@ -299,10 +307,12 @@ def report(size: int, local: dict[str, Any], spark: dict[str, Any], master: str)
         f"same loops: {local['digest'] == spark['digest']} ({local['loops']:,} loops, {local['instances']:,} instances;"
         f" truncated starts {local['truncated']} / {spark['truncated']})",
         f"{'engine':<12} {'wall s':>8} {'peak MB':>30}",
-        f"{'in-process':<12} {local['seconds']:>8.1f} {local['peak_mb']:>30.0f}   stages {local['stats']}",
+        f"{'in-process':<12} {local['seconds']:>8.1f} {local['peak_mb']:>30.0f}   stages {local['stats']}"
+        f"; child CPU {local.get('cpu_s', 0):.1f} s",
         f"{'spark':<12} {spark['seconds']:>8.1f} "
         f"{mem:>30}"
-        f"   (session start {spark['startup']:.1f} s not included; phases {json.dumps({k: round(v, 1) for k, v in spark['phases'].items()})})",
+        f"   (session start {spark['startup']:.1f} s not included; phases {json.dumps({k: round(v, 1) for k, v in spark['phases'].items()})}"
+        f"; child CPU {spark.get('cpu_s', 0):.1f} s)",
         f"spark / in-process wall time: {spark['seconds'] / max(local['seconds'], 1e-9):.1f}x",
         f"executor task time {run:.1f} s (CPU {m.get('executor_cpu_s', 0):.1f} s) in {m.get('stages', 0):.0f} stages: "
         f"search kernel + partition setup {search:.1f} s ({search / max(run, 1e-9):.0%}), shuffle write + fetch wait "
@@ -325,11 +335,14 @@ def report(size: int, local: dict[str, Any], spark: dict[str, Any], master: str)
               help="Build each size as size/UNIT disjoint copies of the generated UNIT-invoice market (constant loop "
                    "density; the generator's own market grows its loops far faster than its invoices).")
 @click.option("--stages", is_flag=True, help="Time the activity, edge and model stages instead of the search.")
+@click.option("--baseline", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Also run the Spark side with the code of this checkout (e.g. an export of main before a change), "
+                   "first, in the same run: its wall time, peak memory and phases, and whether its loops are the same.")
 @click.option("--child", type=click.Choice(["local", "spark"]), default=None, hidden=True)
 @click.option("--dataset", type=click.Path(path_type=Path), default=None, hidden=True)
 def main(sizes: str, seed: int, master: str, shuffle_partitions: int, driver_memory: str, data_root: Path | None,
          unit: int | None,
-         stages: bool, child: str | None, dataset: Path | None) -> None:
+         stages: bool, baseline: Path | None, child: str | None, dataset: Path | None) -> None:
     if child is not None and dataset is not None:
         res = run_local(dataset) if child == "local" else run_spark(dataset, master, shuffle_partitions, driver_memory)
         print(json.dumps(res, default=str))
@@ -344,13 +357,27 @@ def main(sizes: str, seed: int, master: str, shuffle_partitions: int, driver_mem
                 for line in run_stages(ds, master, shuffle_partitions):
                     click.echo(line)
                 continue
-            click.echo(f"{size:,}: in process from {time.strftime('%H:%M:%S')}")
+            base = None
+            if baseline is not None:
+                click.echo(f"{size:,}: baseline Spark ({baseline}) from {time.strftime('%H:%M:%S')} "
+                           f"(load {os.getloadavg()[0]:.1f})")
+                sys.stdout.flush()
+                base = _child("spark", ds, master, shuffle_partitions, driver_memory, baseline)
+            click.echo(f"{size:,}: in process from {time.strftime('%H:%M:%S')} (load {os.getloadavg()[0]:.1f})")
+            sys.stdout.flush()
             local = _child("local", ds, master, shuffle_partitions, driver_memory)
             click.echo(f"{size:,}: Spark from {time.strftime('%H:%M:%S')} (load {os.getloadavg()[0]:.1f})")
             sys.stdout.flush()
             spark = _child("spark", ds, master, shuffle_partitions, driver_memory)
             for line in report(size, local, spark, master):
                 click.echo(line)
+            if base is not None:
+                pk = base["peak_mb"]
+                click.echo(f"baseline spark {base['seconds']:.1f} s, driver {pk['driver']:.0f} + JVM {pk['jvm']:.0f} + "
+                           f"workers {pk['workers']:.0f} MB, same loops {base['digest'] == local['digest']}, phases "
+                           f"{json.dumps({k: round(v, 1) for k, v in base['phases'].items()})}; child CPU "
+                           f"{base.get('cpu_s', 0):.1f} s, executor task time "
+                           f"{base['metrics'].get('executor_run_s', 0):.1f} s")
             click.echo("")
             sys.stdout.flush()
 
