@@ -14,7 +14,9 @@ is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the 
 kind into its own fresh workspace; bodies are encoded before the clock starts) from `--clients` concurrent
 clients to a real uvicorn server on 127.0.0.1. The ratio of
 the two rows/s, measured in the same run, is the figure that matters on a shared machine. Verify requests are
-sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`.
+sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`, after 2 s
+of warm-up (the store's key index and the API's in-memory 查验 index are built by the first lookups); the verify
+line gives the server's CPU per request (with `--server process`), this process's (the clients') and the load.
 
 `--server thread` (default) runs uvicorn on a thread of this process, so the clients and the server share one
 interpreter (GIL); `--server process` runs `fapiao api` in its own process, as deployed. `--verify-only` loads the
