@@ -56,8 +56,11 @@ def test_the_index_is_not_used_after_a_write_until_rebuilt(tmp_path: Path) -> No
         assert index.invoice(new_key) == store.invoice(new_key)
         store._db._release()                                   # closed (another process could write meanwhile)
         assert index.invoice(new_key) is MISS
+        index.background, index.next_build = True, 0.0       # a rebuild would start at once if asked for
         store.counts()                                         # open again: a new opening, the same data
-        assert index.invoice(new_key) == store.invoice(new_key) and index.builds == 2   # kept, not rebuilt
+        assert index.current(check_version=False) is None      # the event loop does not read the version ...
+        assert index.invoice(new_key) == store.invoice(new_key) and index.builds == 2   # ... the slow path: kept
+        assert index.current(check_version=False) is not None and index.thread is None    # and nothing rebuilt
 
 
 def test_plain_bodies_only() -> None:

@@ -102,7 +102,8 @@ class VerifyIndex:
 
     def current(self, *, check_version: bool = True) -> _Snapshot | None:
         """The snapshot when it is current, else None (and a rebuild is started when due). Without
-        ``check_version`` (on the event loop) a new stamp is not checked against the data version."""
+        ``check_version`` (on the event loop) a new stamp is not checked against the data version, and no rebuild
+        is started for it: the caller asks the slow path, which checks."""
         if self._stamp is None or self._version is None:
             return None
         snap = self.snapshot
@@ -111,7 +112,9 @@ class VerifyIndex:
             return None
         if snap is not None and snap.stamp == stamp:
             return snap
-        if snap is not None and check_version:
+        if snap is not None and not check_version:      # the caller's slow path checks the version (no rebuild yet)
+            return None
+        if snap is not None:
             try:
                 same = self._version() == snap.version
             except Exception:   # the store will answer (or fail) on the slow path
