@@ -14,7 +14,7 @@ is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the 
 kind into its own fresh workspace; bodies are encoded before the clock starts) from `--clients` concurrent
 clients to a real uvicorn server on 127.0.0.1. The ratio of
 the two rows/s, measured in the same run, is the figure that matters on a shared machine. Verify requests are
-sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`, after 2 s
+sent open-loop at `--rate` per second (each at its scheduled time, from a thread pool) for `--seconds`, after 3 s
 of warm-up (the store's key index and the API's in-memory 查验 index are built by the first lookups); the verify
 line gives the server's CPU per request (with `--server process`), this process's (the clients') and the load.
 
@@ -293,7 +293,7 @@ def _verify(url: str, headers: dict[str, str], rows: list[dict[str, str]], rate:
 
     with httpx.Client(base_url=url, headers=headers, timeout=300) as c:    # the first lookup builds indexes (the
         c.post("/invoices/verify", json=bodies[0])                      # store's key index, the API's 查验 index
-        warm = time.perf_counter() + 2                                  # on a thread of its own): 2 s of warm-up
+        warm = time.perf_counter() + 3                                  # on a thread of its own): 3 s of warm-up
         while time.perf_counter() < warm:
             c.post("/invoices/verify", json=bodies[0])
     n = int(rate * seconds)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from graph import open_store
 from graph.embedded import EmbeddedStore
@@ -185,3 +186,22 @@ def test_a_token_in_use_is_checked_again_on_a_thread(tmp_path: Path) -> None:
         assert again is not None and again.user is None and again.reason == "token revoked"
         aged(g.AUTH_CACHE_S + 0.1)
         assert guard.cached(text) is None and not guard.refreshing    # too old: the caller checks it itself
+
+
+def test_a_rebuild_waits_until_writes_pause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.api import verify_index
+
+    demo = build(tmp_path / "ws")
+    new_key = "3502241130-00000001"
+    with open_store(demo.uri) as store:
+        index = VerifyIndex(store)
+        index.build()
+        index.next_build = 0.0
+        with open_store(demo.uri) as other:
+            load_files(other, FIXTURES / "invoices.jsonl", report_dir=tmp_path / "report")
+        monkeypatch.setattr(verify_index, "QUIET_S", 0.3)
+        assert index.invoice(new_key) is MISS and index.thread is None      # just written: no rebuild yet
+        time.sleep(0.35)
+        assert index.invoice(new_key) is MISS and index.thread is not None  # quiet since: rebuilt on a thread
+        index.thread.join(timeout=60)
+        assert index.builds == 2 and index.invoice(new_key) == store.invoice(new_key)

@@ -7,9 +7,9 @@ stored invoice as Arrow columns with its keys sorted (≈ 10 µs per lookup) and
 database and its graph commits; another process can write only after this one has closed the database, which
 a new opening shows) is the one the index was built at, or the workspace's data version is still the one it was
 built at. Otherwise (a batch was just stored, the database was closed, a store without stamps such as Neo4j)
-the caller asks the store as before, and the index is rebuilt on a background thread - at most once per
-``MIN_INTERVAL_S`` and never more often than 1 in ``IDLE_FACTOR`` of the time (while invoices keep arriving,
-查验 reads the store).
+the caller asks the store as before, and the index is rebuilt on a background thread once nothing has been
+written for ``QUIET_S`` - at most once per ``MIN_INTERVAL_S`` and never more often than 1 in ``IDLE_FACTOR`` of
+the time (while invoices keep arriving, 查验 reads the store).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from graph.store import Store
 log = logging.getLogger("fapiao.api")
 TZ = ZoneInfo(schema.TZ)
 MIN_INTERVAL_S = 2.0     # between the starts of two rebuilds
+QUIET_S = 1.0            # a rebuild waits until nothing has been written for this long (as seen by 查验 calls)
 IDLE_FACTOR = 10         # a rebuild taking t seconds is followed by at least IDLE_FACTOR * t before the next
 MAX_ROWS = 2_000_000     # above this many invoices the index is not built (memory: ≈ 300 bytes per invoice)
 
@@ -84,6 +85,7 @@ class VerifyIndex:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.next_build = 0.0
+        self.seen: tuple[tuple[int, int], float] | None = None     # the newest stamp seen while stale, since when
         self.builds = 0                   # how many times it was built (tests, benchmarks)
         self.fast_answers = 0             # 查验 answered by workbench.api.fast without FastAPI (tests, benchmarks)
         self.closed = False
@@ -114,7 +116,8 @@ class VerifyIndex:
             return snap
         if snap is not None and not check_version:      # the caller's slow path checks the version (no rebuild yet)
             return None
-        if snap is not None:
+        # same opening of the database: this process has committed graph writes since (each bumps the version)
+        if snap is not None and not (snap.stamp is not None and snap.stamp[0] == stamp[0]):
             try:
                 same = self._version() == snap.version
             except Exception:   # the store will answer (or fail) on the slow path
@@ -122,13 +125,18 @@ class VerifyIndex:
             if same and self._stamp() == stamp:    # nothing written since it was built: same data, new stamp
                 self.snapshot = snap = _Snapshot(stamp, snap.version, snap.keys, snap.rows, snap.table)
                 return snap
-        self._rebuild_later()
+        self._rebuild_later(stamp, first=snap is None)
         return None
 
-    def _rebuild_later(self) -> None:
+    def _rebuild_later(self, stamp: tuple[int, int], *, first: bool) -> None:
+        """Start a rebuild when due: the first build at once; a rebuild once the stamp has stayed the same for
+        ``QUIET_S`` (while batches keep arriving, the store answers rather than the index being rebuilt after each)."""
+        now = time.monotonic()
         with self.lock:
+            if self.seen is None or self.seen[0] != stamp:
+                self.seen = (stamp, now)
             if self.closed or not self.background or (self.thread is not None and self.thread.is_alive()) or \
-                    time.monotonic() < self.next_build:
+                    now < self.next_build or (not first and now - self.seen[1] < QUIET_S):
                 return
             self.thread = threading.Thread(target=self._build, name="fapiao-api-verify-index", daemon=True)
             self.thread.start()
