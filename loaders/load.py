@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import queue
@@ -364,6 +365,9 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = LoadReport(source=label or str(invoices), dry_run=store is None)
+    # the original's SHA-256 (for the evidence kept at the end) on its own thread while the file is read
+    digest = (_digest_in_background(Path(invoices)) if store is not None and keep_originals and source is None
+              and Path(invoices).is_file() else None)
     by_rule: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
 
@@ -427,34 +431,45 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     def parse(batch: RawBatch) -> tuple[pa.Table, list[Issue]] | None:
         return _parse_batch(batch, columns, validator)
 
-    with _progress(progress, f"loading {Path(invoices).name}") as tick:
-        try:
-            for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
-                assert quarantine is not None
-                report.notes.extend(batch.notes)
-                _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held,
-                              outcomes=outcomes, skipped=skipped_records)
-                if store is not None:
-                    _remember_documents(batch, documents)
-                if tick is not None:
-                    tick(batch.done, report.read)
-        finally:   # stop the reader thread now, also when the load fails part-way
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
-        if quarantine is None:
-            quarantine = QuarantineWriter(out_dir / "quarantine.csv", [])
-        settled = validator.finish()
-        if settled is not None:
-            raw, outcome = settled
-            records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
-            _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
-                   deferred_settle=True, loaded=loaded, held=held, outcomes=outcomes, skipped=skipped_records)
-        if held and store is not None:   # the invoice file was read to the end without a single new row
-            with store.writer() as w:
-                w.taxpayers(held.pop())
-        if tick is not None:
-            tick(1.0, report.read)
+    # with more than one thread, the store writes run on a thread of their own, in batch order, while the next
+    # batches are read, checked and settled (the checks never need this load's own rows from the store: earlier
+    # batches are remembered by the validator)
+    writes = _StoreWrites() if store is not None and workers > 1 else None
+    write: Write = writes.submit if writes is not None else _write_now
+    try:
+        with _progress(progress, f"loading {Path(invoices).name}") as tick:
+            try:
+                for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
+                    assert quarantine is not None
+                    report.notes.extend(batch.notes)
+                    _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held,
+                                  outcomes=outcomes, skipped=skipped_records, write=write)
+                    if store is not None:
+                        _remember_documents(batch, documents)
+                    if tick is not None:
+                        tick(batch.done, report.read)
+            finally:   # stop the reader thread now, also when the load fails part-way
+                close = getattr(batches, "close", None)
+                if close is not None:
+                    close()
+            if quarantine is None:
+                quarantine = QuarantineWriter(out_dir / "quarantine.csv", [])
+            settled = validator.finish()
+            if settled is not None:
+                raw, outcome = settled
+                records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
+                _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
+                       deferred_settle=True, loaded=loaded, held=held, outcomes=outcomes, skipped=skipped_records,
+                       write=write)
+            if held and store is not None:   # the invoice file was read to the end without a single new row
+                write(functools.partial(_write_taxpayers, store, held.pop()))
+            if writes is not None:
+                writes.close()   # every batch committed (or the writer's error raised) before the load goes on
+            if tick is not None:
+                tick(1.0, report.read)
+    finally:
+        if writes is not None:
+            writes.close(raise_error=False)   # a load failing part-way still commits what it handed over, as before
 
     for tax_id, names in validator.name_conflicts().items():
         report.warnings += 1
@@ -471,7 +486,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     report.examples = examples
     if store is not None and keep_originals:
         _keep_evidence(store, Path(invoices), label or Path(invoices).name, loaded, documents,
-                       f"{out_dir.name}-{uuid.uuid4().hex[:10]}", report)
+                       f"{out_dir.name}-{uuid.uuid4().hex[:10]}", report, sha=digest() if digest else None)
     report.seconds = round(time.perf_counter() - started, 3)
     report.check()
     report.report_path = str(out_dir / "report.json")
@@ -546,10 +561,34 @@ def _remember_documents(batch: RawBatch, documents: dict[str, tuple[str, str]]) 
         documents[schema.invoice_key((code or "").strip(), (number or "").strip())] = (sha, name)
 
 
+def _digest_in_background(path: Path) -> Callable[[], str | None]:
+    """Start the SHA-256 of ``path`` on a thread of its own (file reads and hashlib release the Python lock, so it
+    runs beside the CSV pre-scan and reader); the function returned waits for it (None if the file could not be
+    read: :meth:`loaders.evidence.Evidence.keep` then hashes it itself)."""
+    from loaders.evidence import sha256_file
+
+    out: list[str | None] = [None]
+
+    def run() -> None:
+        try:
+            out[0] = sha256_file(path)
+        except OSError:
+            out[0] = None
+
+    worker = threading.Thread(target=run, name="fapiao-sha256", daemon=True)
+    worker.start()
+
+    def result() -> str | None:
+        worker.join()
+        return out[0]
+    return result
+
+
 def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
-                   documents: dict[str, tuple[str, str]], load_id: str, report: LoadReport) -> None:
+                   documents: dict[str, tuple[str, str]], load_id: str, report: LoadReport, *,
+                   sha: str | None = None) -> None:
     """Keep the file read (tables) as evidence and index each loaded invoice to it; e-invoice rows are
-    indexed to their own file (kept by :func:`load_inputs`)."""
+    indexed to their own file (kept by :func:`load_inputs`). ``sha``: the file's SHA-256 when already known."""
     from loaders.evidence import Evidence, evidence_dir
 
     ev = Evidence(evidence_dir(store))
@@ -563,7 +602,7 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
     else:
         if not path.is_file():
             return
-        sha = ev.keep(path, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
+        sha = ev.keep(path, sha=sha, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
         shas = pa.repeat(pa.scalar(sha, pa.string()), len(keys))      # not a list of a million strings
         names = pa.repeat(pa.scalar(label, pa.string()), len(keys))
     ev.index(load_id, keys, shas, names)
@@ -663,7 +702,9 @@ def _parse_batch(batch: RawBatch, columns: dict[str, str],
 def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, validator: InvoiceValidator,
                   store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
                   note: Any, loaded: list[pa.Array] | None = None, *, held: list[pa.Table] | None = None,
-                  outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None) -> None:
+                  outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None,
+                  write: Write | None = None) -> None:
+    write = write or _write_now
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
         reason = describe("bad_value", "(row)", "row cannot be split into the header's cells")
@@ -682,21 +723,21 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
         report.rejected += 1
         note("ocr_review", 1, text)
         if store is not None:
-            with store.writer() as w:
-                w.put_record(REVIEW_KIND, review["sha256"], review)
+            write(functools.partial(_write_record, store, REVIEW_KIND, review["sha256"], review))
     if parsed is None:
         return
     outcome = validator.decide(batch.table, parsed[0], parsed[1], first_row=batch.first_row)
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
     _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded, held=held,
-           outcomes=outcomes, skipped=skipped)
+           outcomes=outcomes, skipped=skipped, write=write)
 
 
 def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
            warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False,
            loaded: list[pa.Array] | None = None, held: list[pa.Table] | None = None,
-           outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None) -> None:
+           outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None,
+           write: Write | None = None) -> None:
     if deferred_settle:
         report.read += source.num_rows
     if skipped is not None and len(outcome.skipped_rows):
@@ -722,12 +763,76 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
         outcomes.add(keys, kept)
     lines = _document_lines(source, keys, kept, rej, report)
     if store is not None and (outcome.accepted.num_rows or (lines is not None and lines.num_rows)):
-        with store.writer() as w:   # the held taxpayers file commits with the first invoices
-            if held:
-                w.taxpayers(held.pop())
-            w.invoices(outcome.accepted)
-            if lines is not None:
-                w.item_lines(lines)
+        # the held taxpayers file commits with the first invoices
+        (write or _write_now)(functools.partial(_write_batch, store, held.pop() if held else None, outcome.accepted,
+                                                lines))
+
+
+def _write_batch(store: Store, taxpayers: pa.Table | None, invoices: pa.Table, lines: pa.Table | None) -> None:
+    """One batch's rows in one store transaction."""
+    with store.writer() as w:
+        if taxpayers is not None:
+            w.taxpayers(taxpayers)
+        w.invoices(invoices)
+        if lines is not None:
+            w.item_lines(lines)
+
+
+def _write_taxpayers(store: Store, taxpayers: pa.Table) -> None:
+    with store.writer() as w:
+        w.taxpayers(taxpayers)
+
+
+def _write_record(store: Store, kind: str, rec_id: str, data: dict[str, Any]) -> None:
+    with store.writer() as w:
+        w.put_record(kind, rec_id, data)
+
+
+#: How the load hands over a store write: run it now, or queue it for the writer thread (:class:`_StoreWrites`).
+Write = Callable[[Callable[[], None]], None]
+
+
+def _write_now(job: Callable[[], None]) -> None:
+    job()
+
+
+class _StoreWrites:
+    """Store writes run in the order handed over, on one thread of their own (DuckDB and Arrow release the Python
+    lock while they work), so a batch is committed while the next ones are read and checked. At most ``depth``
+    writes wait, so memory stays bounded. The first error is raised to the loading thread at its next
+    :meth:`submit` or at :meth:`close`; writes handed over after a failed one are dropped."""
+
+    def __init__(self, depth: int = 1) -> None:
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="fapiao-store-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as e:   # handed to the loading thread
+                    self.error = e
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._raise()
+        self.jobs.put(job)
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for every write handed over; raise the first error (unless ``raise_error`` is False)."""
+        if not self.closed:
+            self.closed = True
+            self.jobs.put(None)
+            self.thread.join()
+        if raise_error:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def _note_rejections(records: np.ndarray, rules: list[str], note: Any) -> None:

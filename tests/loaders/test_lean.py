@@ -18,8 +18,9 @@ cli.main(["load", sys.argv[1], "--no-progress", "--store", "embedded:" + sys.arg
 from graph import open_store
 with open_store("embedded:" + sys.argv[2]) as s:
     rows = sorted(s.invoice_stream().to_pylist(), key=lambda r: str(r))
-print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules, "rows": rows},
-                 default=str))
+import pyarrow as pa
+print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules, "rows": rows,
+                  "pool": pa.default_memory_pool().backend_name}, default=str))
 """
 
 
@@ -33,6 +34,7 @@ def test_load_command_skips_pandas_and_blas_and_stores_every_row(tmp_path: Path)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["pandas"] is False and got["blas"] is False
+    assert got["pool"] == "system"      # Arrow allocates with malloc in a load-only process (loaders.lean)
     report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     assert report["loaded"] + report["rejected"] + report["skipped_identical"] == report["read"] > 0
     assert report["rejected"] > 0 and len(got["rows"]) == report["loaded"]
