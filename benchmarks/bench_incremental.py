@@ -9,7 +9,8 @@ when given, reused later). ``--batch`` of them, drawn at random over the whole t
 time order; ``--recent`` takes the latest instead), are held back: the others go into a fresh embedded workspace
 and are detected once (this fills the workspace's loop cache). Then the batch is stored and detection runs twice
 on the same data: incrementally (the cache) and in full (``incremental=False``), each followed by the alert rules'
-evaluation, as ``fapiao watch`` does. Prints wall and CPU seconds per stage of both (CPU: the process's, sampled as each stage starts), and whether their findings
+evaluation, as ``fapiao watch`` does. Prints wall and CPU seconds per stage of both (CPU: the process's, sampled as each stage starts), how many loop null copies
+the incremental run searched again and read back, and whether their findings
 (rings: id, kind, members, invoices, score, evidence, details; taxpayer scores, tiers and reasons) are equal.
 Quote the ratio of one run, with the load (printed).
 """
@@ -92,7 +93,11 @@ def main(size: int, batch: int, recent: bool, data: Path | None, seed: int) -> N
     with store.writer() as w:
         w.invoices(inv.filter(pa.array(mask)))
     print(f"batch stored: {time.perf_counter() - t:.2f} s; load {os.getloadavg()[0]:.1f}", flush=True)
+    nulls = ws / "cache" / "nulls"
+    before = {f: f.stat().st_mtime_ns for f in nulls.glob("null-*.parquet")}
     inc, wi, ci, ai, aci, inc_cpu = _timed_run(store)
+    after = {f: f.stat().st_mtime_ns for f in nulls.glob("null-*.parquet")}
+    rewritten = sum(1 for f, t in after.items() if before.get(f) != t)
     full, wf, cf, af, acf, full_cpu = _timed_run(store, incremental=False)
     print(f"load after: {os.getloadavg()[0]:.1f}")
     print(f"{'stage':<12} {'incremental s':>14} {'full s':>10}   {'CPU s incremental':>18} {'full':>8}")
@@ -108,6 +113,8 @@ def main(size: int, batch: int, recent: bool, data: Path | None, seed: int) -> N
         if f"{label}_cache_windows" in st:
             print(f"{label}: windows searched again {st[f'{label}_cache_searched']:.0f} of "
                   f"{st[f'{label}_cache_windows']:.0f}, start invoices {st[f'{label}_cache_starts_searched']:,.0f}")
+    print(f"loop null copies: {rewritten} searched again, {len(after) - rewritten} read back "
+          f"(files in cache/nulls/ after the incremental run: {len(after)})")
     print(f"loop search (data): incremental {st.get('search', 0.0):.2f} s, full {full.cycle_stats.get('search', 0):.2f} s")
     same = _findings(inc) == _findings(full)
     print(f"findings equal: {same} ({len(full.rings)} rings, run {full.run.run_id} / {inc.run.run_id})")
