@@ -27,6 +27,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -225,7 +226,15 @@ def run_e2e(checkouts: list[Path], path: Path, repeat: int) -> None:
                           f"{m['seconds']:.2f}", f"{m['rows'] / m['seconds']:,.0f}", f"{m['cpu_seconds']:.2f}",
                           f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}", f"{m['rss_mb']:,.0f} MB",
                           f"{m['load']:.1f}", f"{m['others']:.0%}")
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    for c in checkouts:   # the figure to compare: medians over the alternating runs
+        rs = runs[c]
+        console.print(f"{c}: median of {len(rs)} runs: CPU {statistics.median(m['cpu_seconds'] for m in rs):.2f} s, "
+                      f"wall {statistics.median(m['seconds'] for m in rs):.2f} s, "
+                      f"{statistics.median(m['rows'] / m['seconds'] for m in rs):,.0f} rows/s, "
+                      f"peak RSS {statistics.median(m['rss_mb'] for m in rs):,.0f} MB, "
+                      f"load average {statistics.median(m['load'] for m in rs):.1f}", markup=False)
     head.unlink(missing_ok=True)
 
 

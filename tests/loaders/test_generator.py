@@ -352,6 +352,36 @@ def test_threads_and_batches_give_the_same_load(data: Path, tmp_path: Path) -> N
     assert sorted(many_w.splitlines()) == sorted(one_w.splitlines())
 
 
+def test_store_writer_thread_commits_in_order_and_reports_its_error(data: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With several threads the store writes run on a writer thread: a write that fails stops the load with that
+    error, the batches written before it stay committed, and re-running the load completes it (idempotent)."""
+    load = pytest.importorskip("loaders.load")
+    embedded = pytest.importorskip("graph.embedded")
+    calls: list[int] = []
+    real = embedded._EmbeddedWriter.invoices
+
+    def third_fails(self: Any, table: Any) -> None:
+        calls.append(table.num_rows)
+        if len(calls) == 3:
+            raise OSError("disk full (test)")
+        real(self, table)
+
+    monkeypatch.setattr(embedded._EmbeddedWriter, "invoices", third_fails)
+    store = embedded.EmbeddedStore(tmp_path / "ws")
+    with pytest.raises(OSError, match="disk full"):
+        load.load_files(store, data / "invoices.parquet", report_dir=tmp_path / "r1", threads=2, batch_rows=2000)
+    assert len(calls) == 3                                         # nothing written after the failed batch
+    assert store.invoice_stream().num_rows == calls[0] + calls[1]  # the two batches before it committed
+    monkeypatch.setattr(embedded._EmbeddedWriter, "invoices", real)
+    again = load.load_files(store, data / "invoices.parquet", report_dir=tmp_path / "r2", threads=2, batch_rows=2000)
+    one = load.load_files(None, data / "invoices.parquet", report_dir=tmp_path / "r3", threads=1)
+    assert again.skipped_identical == calls[0] + calls[1]
+    assert again.loaded + again.skipped_identical == one.loaded
+    assert store.invoice_stream().num_rows == one.loaded
+    store.close()
+
+
 def test_rates_follow_the_issue_date(tmp_path: Path) -> None:
     """From 2017 the generated rates walk 17% → 16% → 13% (and 11 → 10 → 9) with the issue date."""
     generate(tmp_path, taxpayers=300, invoices=6000, seed=4, start=date(2017, 1, 1), end=date(2020, 12, 31))
