@@ -25,10 +25,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 
 F64 = npt.NDArray[np.float64]
 PREFIX = "sup_"
-LABEL_COLUMNS = ("confirmed", "labelled", "confirmed_share", "confirmed_value_share", "labelled_share")
+LABEL_COLUMNS = ("confirmed", "labelled", "confirmed_share", "confirmed_value_share", "labelled_share",
+                 "confirmed_loops_2", "confirmed_loops_3", "confirmed_loops_4",
+                 "likely_loops_2", "likely_loops_3", "likely_loops_4")
 
 
 class _Loop(Protocol):
@@ -95,6 +98,8 @@ class Neighbours:
         self.fen = np.bincount(inv, weights=np.r_[fen, fen], minlength=len(pair))
         self.n = n
         self.degree = np.bincount(self.src, minlength=n).astype(np.float64)
+        directed = np.unique(a * n + b)                               # seller → buyer, each relation once
+        self.out = sparse.csr_matrix((np.ones(len(directed)), (directed // n, directed % n)), shape=(n, n))
 
     def label_shares(self, y: F64) -> F64:
         """``y``: 1 / 0 per row, NaN where unknown (or hidden). Columns: :data:`LABEL_COLUMNS`."""
@@ -106,7 +111,34 @@ class Neighbours:
         f = np.bincount(self.src, weights=pos_, minlength=n)
         wk = np.bincount(self.src, weights=known * self.fen, minlength=n)
         wf = np.bincount(self.src, weights=pos_ * self.fen, minlength=n)
-        return np.column_stack([f, k, f / np.maximum(k, 1.0), wf / np.maximum(wk, 1.0), k / np.maximum(self.degree, 1.0)])
+        return np.column_stack([f, k, f / np.maximum(k, 1.0), wf / np.maximum(wk, 1.0), k / np.maximum(self.degree, 1.0),
+                                self.confirmed_loops(y == 1), self.confirmed_loops(self._likely(y))])
+
+    @staticmethod
+    def _likely(y: F64) -> F64:
+        """Per row, how likely it is confirmed: 1 confirmed, 0 cleared, the labelled rows' confirmed share
+        where unknown."""
+        known = ~np.isnan(y)
+        prior = float(y[known].mean()) if known.any() else 0.0
+        return np.where(known, y, prior)
+
+    def confirmed_loops(self, confirmed: npt.NDArray[np.bool_] | F64) -> F64:
+        """Per row: closed invoice walks of 2, 3 and 4 relations through it (seller → buyer … back to it) whose
+        other companies are all ``confirmed`` — the static shape of a loop with confirmed companies, timed or
+        not. With weights (0..1, how likely each company is confirmed) each walk counts the product of its other
+        companies' weights. Its own label never counts: a walk that passes through the company itself half-way (two 2-loops
+        back to back) is left out of the 4-walks."""
+        w = np.asarray(confirmed, dtype=np.float64)
+        step = (self.out @ sparse.diags(w)).tocsr()       # one relation on, into a weighted company
+        back = self.out.T.tocsr()                         # [v, b]: b invoices v, closing the walk
+        walk = step
+        counts = []
+        for _ in range(3):                                # walks of 2, 3, 4 relations
+            counts.append(np.asarray(walk.multiply(back).sum(axis=1)).ravel())
+            walk = walk @ step
+        loops2, loops3, loops4 = counts
+        loops4 = loops4 - w * loops2 ** 2               # v → a → v → d → v goes through v itself
+        return np.column_stack([loops2, loops3, loops4])
 
 
 def label_vector(labels: Mapping[str, int], index: pd.Index) -> F64:

@@ -54,14 +54,36 @@ def test_label_shares_never_read_a_taxpayers_own_or_a_hidden_label() -> None:
     y = label_vector({"A": 1, "B": 0, "C": 1}, idx)
     full = nb.label_shares(y)
     # A's counterparties: B (0, 100 fen) and C (1, 400 fen)
-    assert full[0].tolist() == [1.0, 2.0, 0.5, 0.8, 1.0]
+    assert full[0].tolist()[:5] == [1.0, 2.0, 0.5, 0.8, 1.0]
     own_hidden = y.copy()
     own_hidden[0] = np.nan
-    assert nb.label_shares(own_hidden)[0].tolist() == full[0].tolist()   # own label: not a feature
+    assert nb.label_shares(own_hidden)[0, :8].tolist() == full[0, :8].tolist()   # own label: not a feature
+    # the "likely" loops weigh an unknown company by the labelled share: one number for every row of a fit;
+    # a company's own weight never reaches its own row
+    w = np.where(np.isnan(own_hidden), 0.5, own_hidden)
+    assert nb.confirmed_loops(w)[0].tolist() == nb.confirmed_loops(np.where(idx == "A", 1.0, w))[0].tolist()
     c_hidden = y.copy()
     c_hidden[2] = np.nan
-    assert nb.label_shares(c_hidden)[0].tolist() == [0.0, 1.0, 0.0, 0.0, 0.5]
-    assert full[3].tolist() == [0.0] * 5                                 # D trades with nobody
+    assert nb.label_shares(c_hidden)[0].tolist()[:5] == [0.0, 1.0, 0.0, 0.0, 0.5]
+    assert full[3].tolist() == [0.0] * 11                                 # D trades with nobody
+
+
+def test_confirmed_loops_count_closed_walks_through_confirmed_companies_only() -> None:
+    """A → B → C → A (a 3-loop), A ⇄ D (a 2-loop), A → E → F → G → A (a 4-loop), and H → A → H… with H unlabelled.
+    Each loop counts for A only when every other company on it is confirmed; A's own label never counts."""
+    idx = pd.Index(list("ABCDEFGH"))
+    pairs = ["AB", "BC", "CA", "AD", "DA", "AE", "EF", "FG", "GA", "AH", "HA"]
+    edges = pd.DataFrame({"seller_tax_id": [p[0] for p in pairs], "buyer_tax_id": [p[1] for p in pairs],
+                          "total_fen": [100] * len(pairs)})
+    nb = Neighbours(edges, idx)
+    every = np.array([c != "H" for c in "ABCDEFGH"])
+    a = nb.confirmed_loops(every)[0]
+    assert a.tolist() == [1.0, 1.0, 1.0]                     # D; B-C; E-F-G (not H: unlabelled)
+    assert nb.confirmed_loops(every & (idx != "A"))[0].tolist() == a.tolist()   # A's own label: no matter
+    assert nb.confirmed_loops(every & (idx != "F"))[0].tolist() == [1.0, 1.0, 0.0]
+    assert nb.confirmed_loops(every)[idx.get_loc("B")].tolist() == [0.0, 1.0, 0.0]
+    hidden = label_vector({"B": 1, "C": 1, "D": 1, "E": 1, "F": 1, "G": 1}, idx)
+    assert nb.label_shares(hidden)[0, 5:8].tolist() == [1.0, 1.0, 1.0]
 
 
 def _market(n_groups: int = 40) -> tuple[Features, pd.DataFrame, dict[str, int]]:
