@@ -66,6 +66,9 @@ def test_a_page_past_the_end_shows_the_last_page(long_trail: tuple[Demo, list[in
     assert _seqs(at) == bot[50:60] and at.number_input(key="audit_page").value == 2
     at = open_page(demo, "supervisor", "audit", actor="pager-bot", size="7")          # not an offered size: 50
     assert _seqs(at) == bot[:50]
+    at = open_page(demo, "supervisor", "audit", actor="pager-bot", size="100")        # one page: no page number
+    assert _seqs(at) == bot and at.selectbox(key="audit_size").value == 100
+    assert not [w for w in at.number_input if w.key == "audit_page"]
 
 
 def test_the_rings_list_and_queue_show_a_page_and_keep_it_in_the_address(app_env: Demo) -> None:

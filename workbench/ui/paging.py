@@ -34,7 +34,8 @@ def fields(prefix: str, param: str = "") -> tuple[Field, Field]:
 
 def pager(prefix: str, total: int, filters: Any = None, where: Any = None, *, param: str = "") -> Paging:
     """Draw the page controls (rows per page, page number, which rows are shown) for a table of ``total``
-    rows and return the page to show; a table that fits on the smallest page gets only its row count. ``filters`` is anything that changes with the page's filters: when it
+    rows and return the page to show; a table that fits on the smallest page gets only its row count, one that fits
+    on one page no page number. ``filters`` is anything that changes with the page's filters: when it
     differs from the last run's, the table goes back to page 1."""
     page_f, size_f = fields(prefix, param)
     urlstate.seed(page_f, size_f)
@@ -52,8 +53,9 @@ def pager(prefix: str, total: int, filters: Any = None, where: Any = None, *, pa
         return now
     c1, c2, c3 = (where or st).columns([2, 2, 6], vertical_alignment="bottom")
     c1.selectbox(tr("每页行数", "Rows per page"), PAGE_SIZES, key=size_f.key)
-    c2.number_input(tr(f"页码（共 {now.pages:,} 页）", f"Page (of {now.pages:,})"), min_value=1,
-                    max_value=now.pages, step=1, key=page_f.key)
+    if now.pages > 1:                                  # one page: no page number to choose
+        c2.number_input(tr(f"页码（共 {now.pages:,} 页）", f"Page (of {now.pages:,})"), min_value=1,
+                        max_value=now.pages, step=1, key=page_f.key)
     c3.caption(tr(f"第 {now.first:,}–{now.last:,} 行，共 {total:,} 行", f"Rows {now.first:,}–{now.last:,} of {total:,}"))
     urlstate.publish(page_f, size_f)
     return now
