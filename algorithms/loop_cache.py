@@ -60,11 +60,34 @@ def grid_origin(tm_min: int, window: int) -> int:
 
 def code_version() -> str:
     """Hash of the search's source files: a new release of the search never reads an older cache."""
+    return source_version(_SOURCES)
+
+
+def source_version(names: tuple[str, ...]) -> str:
+    """Hash of the named source files of this package (a cache keyed by it is never read by another release)."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for name in _SOURCES:
+    for name in names:
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def write_atomically(table: pa.Table, path: Path, *, keep: int) -> None:
+    """Write ``table`` to ``path`` (Parquet) through a temporary file and a rename, then remove the oldest files
+    named like it (``<prefix>-*.parquet``, the prefix being the name up to its first ``-``) beyond ``keep``."""
+    prefix = path.name.split("-", 1)[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{prefix}-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    files = sorted(path.parent.glob(f"{prefix}-*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def row_hashes(keys: pd.Series, sellers: pd.Series, buyers: pd.Series, tm: I64,
@@ -125,18 +148,7 @@ def _write(path: Path, windows: dict[int, tuple[list[int], int]], starts: I64, k
     table = pa.table({"window": pa.array(starts, pa.int64()), "keys": keys})
     meta = {str(w): [fp, cut] for w, (fp, cut) in windows.items()}
     table = table.replace_schema_metadata({b"fapiao_windows": json.dumps(meta).encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".loops-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    files = sorted(path.parent.glob("loops-*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[KEEP_FILES:]:
-        old.unlink(missing_ok=True)
+    write_atomically(table, path, keep=KEEP_FILES)
 
 
 def _rows_to_keys(found: I64, keys: pa.Array) -> pa.Array:

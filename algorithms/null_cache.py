@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +35,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from algorithms.loop_cache import source_version, write_atomically
 
 if TYPE_CHECKING:
     from algorithms.cycle_scoring import LoopTable
@@ -48,11 +48,7 @@ _SOURCES = ("null_cache.py", "cycle_scoring.py", "significance.py", "cycles.py",
 
 def code_version() -> str:
     """Hash of the source that decides which loops a null copy holds."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in _SOURCES:
-        h.update((here / name).read_bytes())
-    return h.hexdigest()[:16]
+    return source_version(_SOURCES)
 
 
 def settings_key(seed: int, max_invoices: int, search: dict[str, Any]) -> str:
@@ -125,18 +121,7 @@ class NullCache:
                           "total": lists(loops.total, pa.float64()), "item": lists(loops.item, pa.string()),
                           "repeats": pa.array(loops.repeats, pa.float64()), "span": pa.array(loops.span, pa.float64())})
         table = table.replace_schema_metadata({b"fapiao_months": json.dumps(months).encode()})
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".null-", suffix=".tmp", dir=self.folder)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.path(copy))
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        files = sorted(self.folder.glob("null-*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in files[KEEP_FILES:]:
-            old.unlink(missing_ok=True)
+        write_atomically(table, self.path(copy), keep=KEEP_FILES)
 
     def stats(self) -> dict[str, float]:
         return {"null_copies_read": float(self.read), "null_copies_searched": float(self.searched)}
