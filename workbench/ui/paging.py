@@ -56,6 +56,7 @@ def pager(prefix: str, total: int, filters: Any = None, where: Any = None, *, pa
     if now.pages > 1:                                  # one page: no page number to choose
         c2.number_input(tr(f"页码（共 {now.pages:,} 页）", f"Page (of {now.pages:,})"), min_value=1,
                         max_value=now.pages, step=1, key=page_f.key)
-    c3.caption(tr(f"第 {now.first:,}–{now.last:,} 行，共 {total:,} 行", f"Rows {now.first:,}–{now.last:,} of {total:,}"))
+    (c3 if now.pages > 1 else c2).caption(tr(f"第 {now.first:,}–{now.last:,} 行，共 {total:,} 行",
+                                             f"Rows {now.first:,}–{now.last:,} of {total:,}"))
     urlstate.publish(page_f, size_f)
     return now
