@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_load.py                   # 1M rows, Parquet and CSV
     .venv/bin/python benchmarks/bench_load.py --rows 1000000 --rows 10000000
     .venv/bin/python benchmarks/bench_load.py --e2e --checkout /tmp/main-copy --repeat 3   # `fapiao load`, end to end
+    .venv/bin/python benchmarks/bench_load.py --e2e --floor --repeat 3   # ... next to DuckDB's own read_csv
 
 Data comes from the project's generator (``loaders.generate``), cached under ``--data``. Every
 measurement runs ``loaders.load.load_files(None, ...)`` (read → map → validate → normalise to
@@ -16,7 +17,9 @@ machine, not the absolute times. "CPU s" is the load's own processor time (all t
 process start to exit (store written, quarantine, report, evidence), in a fresh process per run, for this
 checkout and every ``--checkout`` (another copy of the project, e.g. ``git archive main | tar -x -C DIR``), runs
 alternating between them so both see the same machine. Each checkout first loads a 2-row file once (not
-counted) so a fresh copy's kernel compile is not in its figures. Last measured tables (and the per-stage
+counted) so a fresh copy's kernel compile is not in its figures. ``--floor`` adds DuckDB's own ``read_csv`` of the
+same file into a table of a fresh database (a process of its own, alternating with the loads): reading and storing
+the file with no checks, no quarantine and no evidence, the floor the load is measured against. Last measured tables (and the per-stage
 split from ``benchmarks/bench_load_stages.py``): docs/data-format.md, "Speed".
 """
 
@@ -173,24 +176,43 @@ def cold_compile_seconds() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def e2e_one(checkout: Path, path: Path) -> dict[str, float]:
-    """One ``fapiao load`` of ``path`` into a fresh embedded store, run from ``checkout`` in its own process."""
+#: The floor ``--floor`` measures: DuckDB's own CSV reader straight into a table of a fresh database file (types
+#: detected, nothing checked, no quarantine, no evidence), the least work that reads the file and writes it to disk.
+FLOOR = "duckdb read_csv (floor)"
+FLOOR_CODE = """import json, sys, duckdb
+con = duckdb.connect(sys.argv[2] + "/floor.duckdb")
+con.execute("SET enable_progress_bar = false")
+con.execute("CREATE TABLE invoices AS SELECT * FROM read_csv(?)", [sys.argv[1]])
+n = con.execute("SELECT count(*) FROM invoices").fetchone()[0]
+con.close()
+print(json.dumps({"read": n, "loaded": n, "rejected": 0}))"""
+
+
+def e2e_one(checkout: Path | str, path: Path) -> dict[str, float]:
+    """One ``fapiao load`` of ``path`` into a fresh embedded store, run from ``checkout`` in its own process
+    (``checkout`` = :data:`FLOOR`: DuckDB's ``read_csv`` of ``path`` into a fresh database instead)."""
+    floor = checkout == FLOOR
     with tempfile.TemporaryDirectory(prefix="fapiao-e2e-") as tmp:
         busy0, all0 = machine_jiffies()
         load0 = os.getloadavg()[0]
         started = time.perf_counter()
-        with open(f"{tmp}/stderr", "wb") as err:
-            child = subprocess.Popen([sys.executable, "-m", "workbench.cli", "load", str(path), "--no-progress",
-                                      "--store", f"embedded:{tmp}/ws", "--report-dir", f"{tmp}/report"],
-                                     cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
-                                     stdout=subprocess.DEVNULL, stderr=err)
+        if floor:
+            command = [sys.executable, "-c", FLOOR_CODE, str(path), tmp]
+        else:
+            command = [sys.executable, "-m", "workbench.cli", "load", str(path), "--no-progress",
+                       "--store", f"embedded:{tmp}/ws", "--report-dir", f"{tmp}/report"]
+        with open(f"{tmp}/stderr", "wb") as err, open(f"{tmp}/stdout", "wb") as out:
+            child = subprocess.Popen(command, cwd=ROOT if floor else checkout,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT if floor else checkout)},
+                                     stdout=out if floor else subprocess.DEVNULL, stderr=err)
             _, status, usage = os.wait4(child.pid, 0)   # this child's own CPU and peak RSS
             child.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         busy1, all1 = machine_jiffies()
         if child.returncode != 0:
             raise click.ClickException(f"{checkout}: fapiao load failed: {Path(tmp, 'stderr').read_text()[-2000:]}")
-        report = json.loads((Path(tmp) / "report" / "report.json").read_text(encoding="utf-8"))
+        report = json.loads((Path(tmp) / "stdout").read_text().strip().splitlines()[-1] if floor else
+                            (Path(tmp) / "report" / "report.json").read_text(encoding="utf-8"))
     cpu_seconds = usage.ru_utime + usage.ru_stime
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     others = max((busy1 - busy0) / hz - cpu_seconds, 0.0) / max((all1 - all0) / hz, 1e-9)
@@ -199,7 +221,7 @@ def e2e_one(checkout: Path, path: Path) -> dict[str, float]:
             "load": (load0 + os.getloadavg()[0]) / 2}
 
 
-def run_e2e(checkouts: list[Path], path: Path, repeat: int) -> None:
+def run_e2e(checkouts: list[Path | str], path: Path, repeat: int) -> None:
     """Print the end-to-end table: each checkout's runs, alternating, and its best run."""
     from rich.console import Console
     from rich.table import Table
@@ -209,7 +231,7 @@ def run_e2e(checkouts: list[Path], path: Path, repeat: int) -> None:
         head.write_bytes(b"".join(f.readline() for _ in range(3)))
     for c in checkouts:
         e2e_one(c, head)   # a fresh copy compiles its kernels here, not in the measured runs
-    runs: dict[Path, list[dict[str, float]]] = {c: [] for c in checkouts}
+    runs: dict[Path | str, list[dict[str, float]]] = {c: [] for c in checkouts}
     for _ in range(max(repeat, 1)):
         for c in checkouts:
             runs[c].append(e2e_one(c, path))
@@ -253,13 +275,16 @@ def run_e2e(checkouts: list[Path], path: Path, repeat: int) -> None:
 @click.option("--e2e", is_flag=True, help="Time `fapiao load` of the CSV end to end (store written) instead.")
 @click.option("--checkout", "checkouts", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="With --e2e: another copy of the project to time on the same file (repeatable).")
+@click.option("--floor", is_flag=True,
+              help="With --e2e: also time DuckDB's own read_csv of the file into a fresh database (no checks), "
+                   "alternating with the loads: the floor of reading and storing the file on this machine.")
 def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: int, thread_counts: tuple[int, ...],
-         repeat: int, one: Path | None, e2e: bool, checkouts: tuple[Path, ...]) -> None:
+         repeat: int, one: Path | None, e2e: bool, checkouts: tuple[Path, ...], floor: bool) -> None:
     """Measure load throughput and print the table."""
     if e2e:
         data.mkdir(parents=True, exist_ok=True)
-        run_e2e(sorted({ROOT, *(c.resolve() for c in checkouts)}, key=lambda c: c != ROOT),
-                         ensure_data(data, min(row_counts), "csv"), repeat)
+        copies: list[Path | str] = sorted({ROOT, *(c.resolve() for c in checkouts)}, key=lambda c: c != ROOT)
+        run_e2e([*copies, FLOOR] if floor else copies, ensure_data(data, min(row_counts), "csv"), repeat)
         return
     if one is not None:
         click.echo(json.dumps(measure_one(one, thread_counts[0] if thread_counts else 0)))
