@@ -7,7 +7,7 @@ close a loop every few weeks. What sets 循环开票 apart is measured per loop 
 component                 raw statistic (more suspicious →)                             needs
 ========================  ===========================================================  ==================
 ``fast``                  days per hop, first to last invoice (fewer)                   —
-``tight``                 largest hop-to-hop change of the total, closing pair incl.    —
+``tight``                 largest hop-to-hop change of the total (closing pair: 2 only)  —
 ``exclusive``             invoices per hop relation over the whole data, per repeat     —
 ``small_parties``         mean distinct trade partners of the members (fewer)           —
 ``unusual_amount``        share of hops > 2 robust z above the seller's usual amount    —
@@ -103,6 +103,8 @@ class ScoredCycle:
     shared_kinds: tuple[str, ...] = ()   # identifier kinds shared among members
     young_members: int = 0
     null_loops: int = 0                  # loops in the shuffled copies the loop was compared with
+    hop_drift: float | None = None       # largest change between consecutive hops in time order (``tight``'s
+    #                                      statistic: the closing pair counts only in a two-company loop)
 
     @property
     def orientation(self) -> str:
@@ -241,7 +243,14 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
     nxt = np.arange(len(total)) + 1
     nxt[starts + lengths - 1] = starts
-    closing = np.maximum.reduceat(np.abs(total[nxt] - total) / np.maximum(total, 1), starts)
+    change = np.abs(total[nxt] - total) / np.maximum(total, 1)
+    closing = np.maximum.reduceat(change, starts)
+    # hop to hop in time order: the closing pair (last hop → first) counts only for two-company loops, where it is
+    # the only pair; a longer loop that loses a fee at every hop drifts by all of them from its first invoice
+    # to its last, which says nothing about how tightly each company passed on what it got
+    wrap = np.zeros(len(total), dtype=bool)
+    wrap[(starts + lengths - 1)[lengths > 2]] = True
+    hop = np.maximum.reduceat(np.where(wrap, 0.0, change), starts)
     repeats = lt.repeats
     # per distinct seller / relation, then spread to the hops (the context's maps can be much larger than the loops)
     code, uniq = pd.factorize(seller)
@@ -275,7 +284,7 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
             shared_any[i] = any(ctx.shared.get(frozenset((a, b))) for j, a in enumerate(ms) for b in ms[j + 1:])
     span = lt.span
     return pd.DataFrame({
-        "fast": -span / lengths, "tight": -closing, "exclusive": -use, "small_parties": -np.log10(np.maximum(deg, 1)),
+        "fast": -span / lengths, "tight": -hop, "exclusive": -use, "small_parties": -np.log10(np.maximum(deg, 1)),
         "unusual_amount": unusual, "same_item": same_item.astype(float), "shared_identity": shared_any.astype(float),
         "young": (n_young > 0).astype(float),
         "closing_drift": closing, "pair_use": use, "member_degree": deg, "young_members": n_young.astype(float),
@@ -319,12 +328,17 @@ def significance(
         logs = [np.log(empirical_pvalue(frame[k].to_numpy(float), null[k].to_numpy(float))) for k in names]
         return np.asarray(-2.0 * np.sum(logs, axis=0), dtype=np.float64) if len(frame) else np.zeros(0)
 
-    p = np.ones(len(observed))
-    for o_rows, n_rows in _strata(observed, null):
+    p, q = np.ones(len(observed)), np.ones(len(observed))
+    strata = _strata(observed, null)
+    for o_rows, n_rows in strata:
         sub = null.iloc[n_rows]
         null_stat = fisher(sub) if len(sub) else np.zeros(0)
         p[o_rows] = empirical_pvalue(fisher(observed.iloc[o_rows]), null_stat, tail=min(TAIL, len(null_stat) // 10))
-    reject, q = bh_fdr(p, q=fdr)
+        # Benjamini-Hochberg per stratum at fdr / strata: the union of the strata's discoveries keeps the false
+        # discovery rate at most ``fdr`` whatever each stratum holds, and a wider amount gate, which adds long
+        # chance loops by the thousand and hardly any two-company loop, no longer dilutes the two-company loops
+        q[o_rows] = np.minimum(1.0, bh_fdr(p[o_rows], q=fdr)[1] * len(strata))
+    reject = q <= fdr
     return score, p, q, reject, comp_obs
 
 
@@ -486,6 +500,7 @@ def score_loops(
     unavailable = tuple(k for k in COMPONENTS if not available.get(k, False))
     rank_rows = comp.to_dict("records")
     measured = obs[["closing_drift", "pair_use", "member_degree", "young_members"]].to_numpy(dtype=np.float64)
+    hop_drift = -obs["tight"].to_numpy(dtype=np.float64)
     shares = obs["shared_identity"].to_numpy() > 0      # some pair of members shares an identifier
     out = []
     for i, c in enumerate(cycles):
@@ -495,7 +510,7 @@ def score_loops(
             c, round(float(score[i]), 4), float(p[i]), float(q[i]), bool(sig[i]),
             {str(k): float(v) for k, v in rank_rows[i].items()}, unavailable,
             float(measured[i, 0]), float(measured[i, 1]), float(measured[i, 2]),
-            tuple(kinds), int(measured[i, 3]), len(null),
+            tuple(kinds), int(measured[i, 3]), len(null), float(hop_drift[i]),
         ))
     out.sort(key=lambda s: (not s.significant, -s.score, s.p_value, s.cycle.members))
     return out
@@ -507,6 +522,7 @@ def describe(sc: ScoredCycle) -> dict[str, Any]:
             "significant": sc.significant, "null_loops": sc.null_loops,
             "components": {k: round(v, 3) for k, v in sc.components.items()},
             "unavailable": list(sc.unavailable), "closing_drift": round(sc.closing_drift, 4),
+            "hop_drift": None if sc.hop_drift is None else round(sc.hop_drift, 4),
             "pair_use": round(sc.pair_use, 2), "member_degree": round(sc.member_degree, 1)}
 
 

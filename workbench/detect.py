@@ -47,7 +47,7 @@ from workbench.incremental import incremental_cache, null_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.03.19"  # .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.20"  # .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -113,7 +113,12 @@ def cycle_evidence(sc: ScoredCycle) -> str:
     比随机打乱后的同类闭环更罕见(p=0.001,q=0.02);数据缺少商品编码,相应证据未参与评分"."""
     c = sc.cycle
     parts = [f"{c.length} 家企业时序闭环（{ORIENTATION_TEXT.get(c.orientation, ORIENTATION_ZH.get(c.orientation, ''))}）",
-             f"{c.span_days:.0f} 天内闭合", f"各环金额差异 {pct(sc.closing_drift)}"]
+             f"{c.span_days:.0f} 天内闭合"]
+    if sc.hop_drift is not None and c.length > 2 and sc.closing_drift - sc.hop_drift > 0.005:
+        # fees skimmed at every hop: each hop is close to the one before, the last far from the first
+        parts.append(f"逐环金额变化不超过 {pct(sc.hop_drift)}（首尾累计差异 {pct(sc.closing_drift)}）")
+    else:
+        parts.append(f"各环金额差异 {pct(sc.closing_drift)}")
     if sc.pair_use <= 1.2:
         parts.append("各环交易关系几乎只用于此闭环")
     if sc.components.get("same_item", 0) >= 0.5:

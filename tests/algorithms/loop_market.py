@@ -20,10 +20,12 @@ T0 = datetime(2024, 1, 1, 9, 0, tzinfo=TZ)
 
 def market(*, companies: int = 150, invoices: int = 6_000, days: int = 365, loops: int = 0,
            seed: int = 0, ring_items: bool = True, drift: tuple[float, float] = (0.05, 0.25), fees_only: bool = False,
+           sizes: tuple[int, int] = (3, 6),
            ) -> tuple[pd.DataFrame, list[tuple[frozenset[str], str]]]:
     """(invoice frame, planted loops as (member set, orientation)); ``ring_items=False``: the planted loops'
     invoices carry random item codes like the background's (loops that do not need item codes); ``drift``:
-    range of the hop-to-hop change of the amount; ``fees_only``: every hop skims (the amount only shrinks)."""
+    range of the hop-to-hop change of the amount; ``fees_only``: every hop skims (the amount only shrinks);
+    ``sizes``: fewest and most companies per planted loop."""
     rng = np.random.default_rng(seed)
     act = rng.lognormal(0, 1.2, companies)
     p = act / act.sum()
@@ -41,7 +43,7 @@ def market(*, companies: int = 150, invoices: int = 6_000, days: int = 365, loop
     }
     planted: list[tuple[frozenset[str], str]] = []
     for k in range(loops):
-        size = int(rng.integers(3, 7))
+        size = int(rng.integers(sizes[0], sizes[1] + 1))
         names = [f"R{k:02d}{m}" for m in range(size)]
         orientation = "along" if k % 2 == 0 else "against"
         amount = float(rng.integers(500_000, 5_000_000))

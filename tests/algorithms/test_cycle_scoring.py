@@ -161,3 +161,55 @@ def test_loops_skimming_35_percent_a_hop_are_found_on_sparse_data() -> None:
     hits = sum(m in sig for m in members)
     assert hits >= 7, hits
     assert len(sig) - hits <= 1          # at most one chance loop reported
+
+
+def test_tight_is_hop_to_hop_and_ignores_the_closing_pair_of_longer_loops() -> None:
+    """A loop that loses 25 % at every hop is tight hop to hop; its last invoice is ×4.2 off its first, which the
+    closing pair would have called the loosest loop of all. A two-company loop has only the closing pair."""
+    ctx = loop_context(pd.DataFrame({"seller_tax_id": ["X"], "buyer_tax_id": ["Y"], "total_fen": [1],
+                                     "issued_at": [pd.Timestamp("2024-01-01", tz="UTC")]}))
+    skim = loop([10_000, 7_500, 5_625, 4_219, 3_164, 2_373])
+    jumpy = loop([10_000, 20_000, 10_000])
+    pair = loop([10_000, 14_000])
+    stats = loop_statistics([skim, jumpy, pair], ctx)
+    assert stats["tight"].tolist() == pytest.approx([-0.25, -1.0, -0.4], abs=1e-3)
+    assert stats["closing_drift"].iloc[0] == pytest.approx(10_000 / 2_373 - 1, rel=1e-3)   # still reported as measured
+
+
+def test_two_company_loops_are_not_diluted_by_thousands_of_long_chance_loops() -> None:
+    """BH per stratum (two-company loops, longer loops) at fdr / 2: one strong two-company loop stays
+    significant however many long chance loops are tested beside it, and chance loops alone stay unreported."""
+    rng = np.random.default_rng(4)
+    null = pd.DataFrame({"tight": rng.normal(size=8_000), "fast": rng.normal(size=8_000),
+                         "length": np.r_[np.full(2_000, 2.0), np.full(6_000, 5.0)]})
+    few = pd.DataFrame({"tight": np.r_[4.0, rng.normal(size=30)], "fast": np.r_[4.0, rng.normal(size=30)],
+                        "length": np.r_[2.0, np.full(30, 2.0)]})
+    qs = []
+    for long_loops in (100, 20_000):
+        obs = pd.concat([few, pd.DataFrame({"tight": rng.normal(size=long_loops), "fast": rng.normal(size=long_loops),
+                                            "length": np.full(long_loops, 5.0)})], ignore_index=True)
+        _, p, q, sig, _ = significance(obs, null, {"tight": True, "fast": True})
+        assert sig[0] and sig.sum() <= 1 + 0.01 * len(obs)
+        qs.append(q[0])
+    assert qs[0] == pytest.approx(qs[1])              # the long loops do not move the two-company loop's q
+
+
+def test_a_seven_company_loop_skimming_a_quarter_a_hop_is_found_and_significant() -> None:
+    """Seven companies, 24 % skimmed at every hop: the last invoice is ×5.2 off the first (the generator's sparse
+    profile planted such a loop, which the old ladder of gates, ×3 / ×5 / none, stopped one step short of).
+    The gate chosen from the data follows it and the loop is significant against the data's own null."""
+    inv, planted = market(companies=600, invoices=4_000, loops=4, seed=7, ring_items=False, drift=(0.24, 0.24),
+                          fees_only=True, sizes=(7, 7))
+    inv = inv.drop(columns=["item_code"])
+    members = [m for m, _ in planted]
+    search = temporal_cycles(inv, window_days=90, max_len=8, budget=1e7)
+    assert search.gate is None or search.gate >= 4.3
+    found = {frozenset(c.members) for c in search.cycles}
+    assert all(m in found for m in members)
+    ctx = loop_context(inv)
+    null = null_statistics(inv, ctx, copies=2, seed=0, window_days=90, max_len=8, gate_ratio=search.gate,
+                           min_loops=10 * len(search.cycles))
+    scored_loops = score_loops(search.cycles, ctx, null, available_components(inv))
+    sig = [frozenset(s.cycle.members) for s in scored_loops if s.significant]
+    assert all(m in sig for m in members)
+    assert len(sig) - len(members) <= 1

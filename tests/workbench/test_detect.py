@@ -125,6 +125,19 @@ def test_cycle_evidence_names_the_orientation_and_the_unavailable_evidence(orien
     assert "缺少" not in cycle_evidence(full)
 
 
+def test_cycle_evidence_of_a_fee_skimming_loop_gives_the_hop_to_hop_change_and_the_total() -> None:
+    from algorithms.cycle_scoring import ScoredCycle
+    from algorithms.cycles import Hop, TemporalCycle
+    from workbench.detect import cycle_evidence
+
+    totals = [100_000, 75_000, 56_250]
+    hops = tuple(Hop(f"K{i}", m, n, f"2024-01-0{i + 1}T10:00:00+08:00", t)
+                 for i, (m, n, t) in enumerate(zip("ABC", "BCA", totals, strict=True)))
+    c = TemporalCycle(("A", "B", "C"), hops, 2.0, 0.44, 0.25, 1, "along")
+    text = cycle_evidence(ScoredCycle(c, 0.9, 1e-5, 0.01, True, {"fast": 0.9}, (), 0.78, 1.0, 3.0, hop_drift=0.25))
+    assert "逐环金额变化不超过 25%（首尾累计差异 78%）" in text and "各环金额差异" not in text
+
+
 def test_significant_loops_count_as_findings_for_the_tiers() -> None:
     # a loop ring carries its q-value as ``q_value`` (cycle_scoring.describe), a pattern as ``qvalue``: both are
     # significance tests and make their members' finding line; rule-based rings (no q-value) do not
