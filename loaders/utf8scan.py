@@ -39,6 +39,21 @@ def _cut(data: bytes) -> int:
     return cut
 
 
+def _valid_utf8_chunk(carry: bytes, chunk: bytes, nl: np.ndarray) -> tuple[bool, bytes]:
+    """(``carry + chunk`` is valid UTF-8 up to its last newline, the bytes after it): ``carry`` is the unfinished
+    line of the chunk before, ``nl`` the newline offsets in ``chunk``. Checked in two parts split at the chunk's
+    first newline (a line start cannot be inside a UTF-8 sequence), so the chunk is never copied to join the carry:
+    that copy was ~0.05 CPU-s per 270 MB."""
+    if not len(nl):   # no line end in the chunk: join (only for lines longer than a chunk)
+        data = carry + chunk
+        cut = _cut(data)
+        return _valid_utf8(memoryview(data)[:cut]), data[cut:]
+    first, last = int(nl[0]) + 1, int(nl[-1]) + 1
+    view = memoryview(chunk)
+    head_ok = _valid_utf8(carry + chunk[:first]) if carry else _valid_utf8(view[:first])
+    return head_ok and (first == last or _valid_utf8(view[first:last])), chunk[last:]
+
+
 def _odd_lines(arr: np.ndarray, ends: np.ndarray, carry: int) -> tuple[bool, int]:
     """(some line ending in ``arr`` at one of ``ends`` holds an odd number of ``"``, parity of the quotes after the
     last line end): ``carry`` is the parity of the unfinished line before ``arr``. One XOR per line
@@ -81,10 +96,7 @@ def scan_text(path: Path, *, quotes: bool = True, chunk_bytes: int = CHUNK) -> t
             if quotes and not odd:
                 odd, parity_carry = _odd_lines(arr, nl, parity_carry)
             if ok:
-                data = carry + chunk if carry else chunk
-                cut = _cut(data)
-                ok = _valid_utf8(memoryview(data)[:cut])
-                carry = data[cut:]
+                ok, carry = _valid_utf8_chunk(carry, chunk, nl)
     if ok and carry:
         ok = _valid_utf8(carry)
     return ok, max(longest, line), odd or bool(parity_carry)
