@@ -57,6 +57,7 @@ class Community:
 
 #: Leiden over weighted pairs (``pairs``: u < v node numbers, w; ``n`` nodes; keywords ``resolution``, ``seed``,
 #: ``min_size``) → each node's community label (see :func:`leiden_by_component`); another engine's for ``leiden=``
+#: (which may also have a ``weighted_pairs`` method: :func:`communities` then builds the pair table with it)
 LeidenRunner = Callable[..., np.ndarray]
 
 
@@ -173,7 +174,8 @@ def communities(
     e = frame(edges, ["seller_tax_id", "buyer_tax_id", "total_fen"])
     if len(e) == 0:
         return []
-    pair, names = weighted_pairs(e, links, identifier_scale=identifier_scale)
+    # another engine may build the pair table itself (SparkLeiden.weighted_pairs: on Spark, same table)
+    pair, names = getattr(leiden, "weighted_pairs", weighted_pairs)(e, links, identifier_scale=identifier_scale)
     if len(names) == 0:
         return []
     memb = pd.Series((leiden or leiden_by_component)(pair, len(names), resolution=resolution, seed=seed,

@@ -10,8 +10,9 @@ own child process so that peak memory is its own:
 
 * **in-process**: ``algorithms.cycles.temporal_cycles`` on the table read into pandas (drift gate 0.25,
   window 90 days, as the pipeline runs it); peak RSS of that process;
-* **spark**: ``workbench.spark_engine.cycles.spark_cycles`` over ``spark.read.parquet(dataset)`` (only the
-  loops' invoices come back to the driver); peak RSS of the Python driver, of the JVM (driver and executor
+* **spark**: ``workbench.spark_engine.cycles.spark_cycles`` over ``spark.read.parquet(dataset)`` with
+  ``collect=False``: the executors write the deduplicated loops (with their invoices) to Parquet and the
+  driver reads them a batch at a time to digest them, as a consumer that scores them would; peak RSS of the Python driver, of the JVM (driver and executor
   in local mode) and of the Python workers, sampled every 50 ms. From Spark's REST API: executor run time,
   shuffle write time and shuffle fetch wait summed over stages; from the partitions: kernel seconds (the
   search) and the busiest partition.
@@ -27,6 +28,7 @@ its trees, not on the column count).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -183,15 +185,29 @@ def run_spark(dataset: Path, master: str, shuffle_partitions: int, driver_memory
                                        "spark.driver.memory": driver_memory}, app_name="fapiao-bench")
         started = time.perf_counter() - t
         t = time.perf_counter()
-        res = spark_cycles(spark.read.parquet(str(dataset)), window_days=WINDOW, max_drift=DRIFT)
+        # the loops stay in the executors' Parquet files; the driver reads them a batch at a time (as a
+        # consumer that scores or stores them would), here to digest them
+        res = spark_cycles(spark.read.parquet(str(dataset)), window_days=WINDOW, max_drift=DRIFT, collect=False)
+        files = res.loop_files
+        t_read = time.perf_counter()
+        h = hashlib.sha256()
+        loops = 0
+        try:
+            for batch in (files.batches() if files is not None else iter(())):
+                loops += len(batch)
+                _digest_into(h, batch)
+        finally:
+            if files is not None:
+                files.close()
         secs = time.perf_counter() - t
+        res.seconds["read_batches"] = time.perf_counter() - t_read
         metrics = _stage_metrics(spark)
         spark.stop()
     busy = res.busiest()
     search = sum(p.seconds for p in res.partitions)
-    return {"seconds": secs, "startup": started, "peak_mb": sampler.peak, "loops": len(res.search.cycles),
+    return {"seconds": secs, "startup": started, "peak_mb": sampler.peak, "loops": loops,
             "instances": res.search.instances, "truncated": res.search.truncated_starts,
-            "digest": _digest(res.search.cycles), "phases": res.seconds, "search_task_seconds": search,
+            "digest": h.hexdigest()[:16], "phases": res.seconds, "search_task_seconds": search,
             "partitions": len(res.partitions), "metrics": metrics,
             "busiest": None if busy is None else busy.__dict__,
             "busiest_share": 0.0 if busy is None or search == 0 else busy.seconds / search,
@@ -268,12 +284,14 @@ def run_stages(dataset: Path, master: str, shuffle_partitions: int) -> list[str]
 
 
 def _digest(cycles: Any) -> str:
-    import hashlib
-
     h = hashlib.sha256()
+    _digest_into(h, cycles)
+    return h.hexdigest()[:16]
+
+
+def _digest_into(h: Any, cycles: Any) -> None:
     for c in cycles:
         h.update(repr((c.members, c.orientation, [x.key for x in c.hops], c.repeats)).encode())
-    return h.hexdigest()[:16]
 
 
 def _child(kind: str, dataset: Path, master: str, shuffle_partitions: int, driver_memory: str,

@@ -6,6 +6,7 @@ failure). One Spark session is shared by every test here.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -134,6 +135,8 @@ def test_spark_deduplicates_repeats_across_partitions_as_in_process(spark: Any) 
 
 
 def test_spark_reads_a_parquet_dataset_partitioned_by_month(spark: Any, tmp_path: Path) -> None:
+    """Read from a month-partitioned dataset, the loops are written by the executors (each with its invoices
+    joined there) and read back a few at a time: the in-process loops, in order; the files are removed."""
     from workbench.spark_engine.cycles import spark_cycles
 
     inv, planted = _boundary_loops(market(companies=120, invoices=4_000, loops=6, seed=4)[0], 30,
@@ -141,11 +144,54 @@ def test_spark_reads_a_parquet_dataset_partitioned_by_month(spark: Any, tmp_path
     table = pa.Table.from_pandas(inv.assign(month=inv["issued_at"].dt.strftime("%Y-%m")), preserve_index=False)
     pq.write_to_dataset(table, tmp_path / "invoices", partition_cols=["month"])
     assert len(list((tmp_path / "invoices").iterdir())) >= 12
-    got = spark_cycles(spark.read.parquet(str(tmp_path / "invoices")), window_days=30, max_drift=0.25)
+    (tmp_path / "loops").mkdir()
+    got = spark_cycles(spark.read.parquet(str(tmp_path / "invoices")), window_days=30, max_drift=0.25,
+                       collect=False, loops_dir=str(tmp_path / "loops"))
     local = temporal_cycles(inv, window_days=30, max_drift=0.25)
-    assert got.search.cycles == local.cycles and all(
-        p in {frozenset(c.members) for c in local.cycles} for p in planted)
+    files = got.loop_files
+    assert files is not None and got.search.cycles == [] and files.loops == len(local.cycles) > 20
+    batches = list(files.batches(7))
+    assert max(len(b) for b in batches) == 7 and len(batches) >= 3
+    assert [c for b in batches for c in b] == local.cycles and got.search.instances == local.instances
+    assert all(p in {frozenset(c.members) for c in local.cycles} for p in planted)
     assert got.busiest() is not None and got.busiest() in got.partitions
+    assert list((tmp_path / "loops").iterdir()) != []
+    files.close()
+    assert list((tmp_path / "loops").iterdir()) == []                   # the run's loop files are gone
+
+
+def test_a_failure_after_the_loops_are_written_leaves_no_loop_files(spark: Any, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.spark_engine import cycles
+
+    def lost(*_: Any) -> list[Any]:
+        raise RuntimeError("driver lost a batch")
+
+    monkeypatch.setattr(cycles, "_cycles", lost)
+    inv, _ = market(companies=60, invoices=1_500, loops=3, seed=5)
+    with pytest.raises(RuntimeError, match="driver lost a batch"):
+        cycles.SparkCycleFinder(spark)(inv, window_days=30, max_drift=0.25)
+    spark.conf.set(cycles.LOOPS_DIR_CONF, str(tmp_path))
+    try:
+        with pytest.raises(RuntimeError, match="driver lost a batch"):
+            cycles.SparkCycleFinder(spark)(inv, window_days=30, max_drift=0.25)
+    finally:
+        spark.conf.unset(cycles.LOOPS_DIR_CONF)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_result_over_the_driver_cap_names_the_setting_to_raise() -> None:
+    from workbench.spark_engine.session import result_cap_error
+
+    spark_says = RuntimeError("An error occurred while calling o123.collectToPython.\n: org.apache.spark.SparkException: "
+                              "Job aborted due to stage failure: Total size of serialized results of 7 tasks "
+                              "(1145.5 MiB) is bigger than spark.driver.maxResultSize (1024.0 MiB)")
+    clear = result_cap_error(spark_says)
+    assert clear is not None
+    text = str(clear)
+    assert text.startswith("Spark 任务返回驱动端的结果超过上限 spark.driver.maxResultSize")
+    assert "--spark-conf spark.driver.maxResultSize=4g" in text and "1145.5 MiB" in text
+    assert result_cap_error(RuntimeError("partition lost")) is None
 
 
 @pytest.fixture(scope="module")
@@ -416,5 +462,20 @@ def test_spark_leiden_per_component_gives_the_in_process_communities(spark: Any,
     got = leiden(pairs, len(names), resolution=10.0, seed=3, min_size=3)
     np.testing.assert_array_equal(got, want)
     assert leiden.components >= 4 and len(np.unique(want)) > 20           # several components, many communities
+    # the pair table built by Spark aggregations: the same node numbers, pair weights (to the bit) and total
+    on_spark, spark_names = leiden.weighted_pairs(edges, links)
+    assert spark_names.tolist() == names.tolist()
+    pd.testing.assert_frame_equal(on_spark.to_pandas(), pairs, check_exact=True, check_dtype=False)
+    assert on_spark.total == math.fsum(pairs["w"].to_numpy()) and len(on_spark) == len(pairs)
+    np.testing.assert_array_equal(leiden(on_spark, len(names), resolution=10.0, seed=3, min_size=3), want)
     local = communities(edges, links=links, seed=3)
     assert len(local) >= 3 and communities(edges, links=links, seed=3, leiden=leiden) == local
+
+
+def test_exact_partials_sum_as_fsum_across_partitions() -> None:
+    from workbench.spark_engine.communities import exact_partials
+
+    rng = np.random.default_rng(3)
+    values = (rng.standard_normal(3_000) * 10.0 ** rng.integers(-8, 12, 3_000)).tolist()
+    parts = [exact_partials(iter(values[k:k + 700])) for k in range(0, len(values), 700)]
+    assert math.fsum(p for ps in parts for p in ps) == math.fsum(values) != sum(values)

@@ -20,8 +20,12 @@ and, being a loop, lies inside one strongly connected component (SCC) of the inv
    ``struct(spread, span, start time, start key, kernel order)``: the in-process rule (smallest spread, then
    shortest span, then the first instance in search order) as one aggregation. The best instances are sorted
    in Spark in the in-process order (spread, span, [orientation,] members);
-5. **back on the driver**: only the best instances (one per loop) and the invoices they use, from which the
-   :class:`TemporalCycle` objects are built as in process (the hop dataclass shared per invoice).
+5. **written by the executors, read by the driver a batch at a time**: the best instances (one per loop),
+   sorted, go to Parquet (with each hop's invoice joined on the executors when no ``lookup`` is given); the
+   driver reads the files in order, ``batch_rows`` loops at a time, and builds the :class:`TemporalCycle`
+   objects of one batch (the hop dataclass shared per invoice). Nothing the size of the loops passes through
+   Spark's result channel (``spark.driver.maxResultSize``); with ``collect=False`` the driver never holds more
+   than one batch (:meth:`LoopFiles.batches`).
 
 Both orientations run in the same Spark job (the "against" search is the same search on reversed invoices).
 
@@ -33,6 +37,8 @@ components stretch its deadline).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -80,13 +86,62 @@ class PartitionStats:
     seconds: float
 
 
+#: Spark setting naming where the executors write the deduplicated loops (a path every executor and the driver
+#: can reach: HDFS, S3, a shared mount); default a temporary folder of the driver (local mode)
+LOOPS_DIR_CONF = "spark.fapiao.loopsDir"
+#: loops per batch the driver reads from the loop files
+BATCH_ROWS = 50_000
+
+
+@dataclass
+class LoopFiles:
+    """The deduplicated loops as the executors wrote them: Parquet part files, in the in-process order.
+
+    :meth:`batches` reads them a batch at a time; :meth:`close` removes them (when this run created them)."""
+
+    path: str
+    labels: tuple[str, ...]
+    loops: int
+    lookup: Callable[[list[str]], pd.DataFrame] | None = None
+    owned: str | None = None          # the folder to remove on close (created by this run)
+
+    def batches(self, batch_rows: int = BATCH_ROWS, *, shared: dict[str, Hop] | None = None
+                ) -> Iterator[list[TemporalCycle]]:
+        """The loops in order, ``batch_rows`` at a time. ``shared``: one :class:`Hop` per invoice across
+        batches (as in process, when every loop is kept); by default per batch only."""
+        import pyarrow.parquet as pq
+
+        fs, root = _filesystem(self.path)
+        files = sorted(f.path for f in fs.get_file_info(_selector(root))
+                       if f.is_file and f.base_name.startswith("part-") and f.base_name.endswith(".parquet"))
+        for name in files:
+            with fs.open_input_file(name) as handle:
+                for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+                    rows = batch.to_pandas()
+                    hop_of = {} if shared is None else shared
+                    if self.lookup is not None:
+                        need = sorted({k for hops in rows["hops"] for k in hops if k not in hop_of})
+                        if need:
+                            _hops_into(hop_of, self.lookup(need))
+                    else:
+                        _hop_details_into(hop_of, batch)
+                    yield _cycles(rows, hop_of, self.labels)
+
+    def close(self) -> None:
+        if self.owned is not None:
+            _remove(self.owned)
+            self.owned = None
+
+
 @dataclass(frozen=True)
 class SparkSearch:
-    """:func:`spark_cycles`' result: the in-process :class:`CycleSearch` and what the partitions did."""
+    """:func:`spark_cycles`' result: the in-process :class:`CycleSearch` and what the partitions did; with
+    ``collect=False`` the loops stay in ``loop_files`` (``search.cycles`` is empty)."""
 
     search: CycleSearch
     partitions: list[PartitionStats] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    loop_files: LoopFiles | None = None
 
     def busiest(self) -> PartitionStats | None:
         """The partition whose kernel ran longest (the skew the partitioning leaves)."""
@@ -227,13 +282,22 @@ def spark_cycles(
     memo: bool = True,
     orientation: str = "both",
     lookup: Callable[[list[str]], pd.DataFrame] | None = None,
+    collect: bool = True,
+    loops_dir: str | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> SparkSearch:
     """:func:`algorithms.cycles.temporal_cycles` over a Spark DataFrame of invoices (same keywords, same loops).
 
     ``df`` needs ``key, seller_tax_id, buyer_tax_id, issued_at, total_fen`` (``status``, ``item_code``
     when present), e.g. ``spark.read.parquet(path)`` of a dataset partitioned by month. ``lookup`` returns
-    the invoice rows of the given keys as pandas (default: read from ``df``): only the loops' invoices come
-    back to the driver.
+    the invoice rows of the given keys as pandas (default: the executors join each loop's invoices from ``df``).
+
+    The executors write the deduplicated loops to Parquet under ``loops_dir`` (default: the Spark setting
+    :data:`LOOPS_DIR_CONF`, else a temporary folder of the driver; on a cluster a path the executors and the driver
+    share) and the driver reads them ``batch_rows`` at a time. ``collect=True`` builds ``search.cycles`` (the
+    in-process result) and removes the files; ``collect=False`` leaves them in ``loop_files`` for the caller to
+    read in batches (:meth:`LoopFiles.batches`) and remove (:meth:`LoopFiles.close`): the driver's memory
+    then does not grow with the number of loops. On any failure the files are removed.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -254,32 +318,51 @@ def spark_cycles(
     parts = partitioned(prepared, t0, window, labels)
     t_plan = time.perf_counter()
     udf = _search_udf(t0, window, gate, min_lens, max_len, max_expansions, memo, [lb == ALONG for lb in labels])
-    searched = parts.groupBy("o", "w", "comp").applyInPandas(udf, _OUT_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
+    spark = df.sparkSession
+    path, owned = _loops_dir(spark, loops_dir)
+    files = LoopFiles(path, tuple(labels), 0, lookup, owned)
     try:
-        stats_rows = (searched.where(F.col("kind") == _STATS)
-                      .select("o", "w", "comp", "n_inv", "n_start", "n_members", "secs", "counts").toPandas())
-        t_job = time.perf_counter()
-        best = _best_instances(searched.where(F.col("kind") == _LOOP), labels).toPandas()
-    finally:
-        searched.unpersist()
-    t_agg = time.perf_counter()
+        searched = parts.groupBy("o", "w", "comp").applyInPandas(udf, _OUT_SCHEMA).persist(
+            StorageLevel.MEMORY_AND_DISK)
+        try:
+            stats_rows = (searched.where(F.col("kind") == _STATS)
+                          .select("o", "w", "comp", "n_inv", "n_start", "n_members", "secs", "counts").toPandas())
+            t_job = time.perf_counter()
+            best = _best_instances(searched.where(F.col("kind") == _LOOP), labels,
+                                   None if lookup is not None else _details(df))
+            best.write.mode("overwrite").parquet(path)                 # on the executors
+        finally:
+            searched.unpersist()
+        per_o = {int(r["o"]): (int(r["n"]), int(r["repeats"])) for r in spark.read.parquet(path).groupBy("o").agg(
+            F.count(F.lit(1)).alias("n"), F.sum("repeats").alias("repeats")).collect()}
+        files.loops = sum(n for n, _ in per_o.values())
+        t_agg = time.perf_counter()
+        cycles: list[TemporalCycle] = []
+        if collect:
+            shared: dict[str, Hop] = {}
+            with paused_gc():
+                for batch in files.batches(batch_rows, shared=shared):
+                    cycles.extend(batch)
+            files.close()
+    except BaseException:
+        files.close()
+        raise
     partitions = [PartitionStats(labels[o], w, c, n_inv, n_start, n_members, secs)
                   for o, w, c, n_inv, n_start, n_members, secs in zip(
                       *(stats_rows[k].tolist() for k in ("o", "w", "comp", "n_inv", "n_start", "n_members", "secs")),
                       strict=True)]
-    need = sorted({k for hops in best["hops"] for k in hops})
-    inv = (lookup or _lookup_from(df))(need) if need else pd.DataFrame(columns=[*COLUMNS, "item_code"])
-    cycles = _cycles(best, inv, labels)
     stats: dict[str, float] = {}
     counts = np.zeros(4, dtype=np.int64)
     instances = 0
+    upto = 0
     for o, label in enumerate(labels):
         mine_counts = np.sum([c for c, p in zip(stats_rows["counts"], partitions, strict=True)
                               if p.orientation == label] or [np.zeros(4)], axis=0).astype(np.int64)
         counts += mine_counts
-        mine = best["o"] == o
-        instances += int(best.loc[mine, "repeats"].sum())
-        stats |= {f"{label}_loops": float((best["o"] <= o).sum()), f"{label}_hops_followed": float(mine_counts[1]),
+        n_o, rep_o = per_o.get(o, (0, 0))
+        instances += rep_o
+        upto += n_o
+        stats |= {f"{label}_loops": float(upto), f"{label}_hops_followed": float(mine_counts[1]),
                   f"{label}_memo_skips": float(mine_counts[3])}
     done = time.perf_counter()
     search_secs = sum(p.seconds for p in partitions)
@@ -291,21 +374,34 @@ def spark_cycles(
     result = CycleSearch(cycles, instances, n_used, in_scc, int(counts[0]), done - started, stats)
     return SparkSearch(result, partitions, {"prepare": t_plan - started, "spark_job": t_job - t_plan,
                                             "dedup": done - t_job, "dedup_spark": t_agg - t_job,
-                                            "dedup_driver": done - t_agg})
+                                            "dedup_driver": done - t_agg},
+                       None if collect else files)
 
 
-def _best_instances(loops: DataFrame, labels: Sequence[str]) -> DataFrame:
+def _best_instances(loops: DataFrame, labels: Sequence[str], details: DataFrame | None = None) -> DataFrame:
     """The in-process deduplication as one aggregation: per orientation and member set (the sorted sellers),
     the repeats and the best instance — smallest spread, then shortest span, then first in the in-process
     search order (start time, start key, kernel order) — sorted as :func:`algorithms.cycles.temporal_cycles`
-    sorts its loops: spread, span, (with both orientations: along first, mutual and against after), members."""
+    sorts its loops: spread, span, (with both orientations: along first, mutual and against after), members.
+
+    ``details`` (``key, seller, buyer, us, total_fen, item_code`` per invoice): each loop also gets its hops'
+    invoices in hop order (``h_seller, h_buyer, h_us, h_total, h_item``), joined on the executors."""
     from pyspark.sql import functions as F
 
     best = (loops.groupBy("o", "mkey")
             .agg(F.count(F.lit(1)).alias("repeats"),
                  F.min(F.struct("spread", "span", "start_us", "start_key", "seq", "drift", "hops",
                                 "members")).alias("b"))
-            .select("o", "repeats", "b.spread", "b.span", "b.drift", "b.hops", "b.members"))
+            .select("o", "mkey", "repeats", "b.spread", "b.span", "b.drift", "b.hops", "b.members"))
+    cols = ["o", "repeats", "spread", "span", "drift", "hops", "members"]
+    if details is not None:
+        hop = (best.select("o", "mkey", *cols[1:], F.posexplode("hops").alias("pos", "key"))
+               .join(details, "key", "left"))
+        per = F.sort_array(F.collect_list(F.struct("pos", "seller", "buyer", "us", "total_fen", "item_code")))
+        best = (hop.groupBy("o", "mkey").agg(*[F.first(c).alias(c) for c in cols[1:]], per.alias("hd"))
+                .select(*cols, *[F.col("hd").getField(f).alias(a) for a, f in _HOP_FIELDS]))
+        cols += [a for a, _ in _HOP_FIELDS]
+    best = best.select(*cols)
     if len(labels) > 1:
         along = [o for o, label in enumerate(labels) if label == ALONG]
         later = ~F.col("o").isin(along) | (F.size("hops") == 2)      # orientation != ALONG (mutual included)
@@ -313,43 +409,93 @@ def _best_instances(loops: DataFrame, labels: Sequence[str]) -> DataFrame:
     return best.orderBy("spread", "span", "members")
 
 
-def _cycles(best: pd.DataFrame, inv: pd.DataFrame, labels: Sequence[str]) -> list[TemporalCycle]:
-    """The best instances (in order) → :class:`TemporalCycle` objects, built as the in-process deduplication
+_HOP_FIELDS = (("h_seller", "seller"), ("h_buyer", "buyer"), ("h_us", "us"), ("h_total", "total_fen"),
+               ("h_item", "item_code"))
+
+
+def _details(df: DataFrame) -> DataFrame:
+    """Per invoice key what a :class:`Hop` holds (``us``: microseconds since the epoch), one row per key."""
+    from pyspark.sql import functions as F
+
+    item = F.col("item_code").cast("string") if "item_code" in df.columns else F.lit(None).cast("string")
+    return (df.select(F.col("key").cast("string").alias("key"), F.col("seller_tax_id").cast("string").alias("seller"),
+                      F.col("buyer_tax_id").cast("string").alias("buyer"),
+                      F.unix_micros(F.col("issued_at").cast("timestamp")).alias("us"),
+                      F.col("total_fen").cast("long").alias("total_fen"), item.alias("item_code"))
+            .dropDuplicates(["key"]))
+
+
+def _hop_details_into(hop_of: dict[str, Hop], batch: Any) -> None:
+    """Hops of a batch of loop rows that carry their invoices (``h_*`` columns) into ``hop_of``."""
+    keys = batch.column("hops").flatten().to_pylist()
+    flat = {a: batch.column(a).flatten() for a, _ in _HOP_FIELDS}
+    stamps = pd.Series(pd.to_datetime(flat["h_us"].to_numpy(zero_copy_only=False), unit="us", utc=True))
+    iso = _iso(stamps.dt.tz_convert(schema.TZ))
+    for k, se, b, when, a, it in zip(keys, flat["h_seller"].to_pylist(), flat["h_buyer"].to_pylist(), iso,
+                                     flat["h_total"].to_pylist(), flat["h_item"].to_pylist(), strict=True):
+        if k not in hop_of:
+            hop_of[k] = Hop(k, se, b, when, int(a), None if it is None else str(it))
+
+
+def _hops_into(hop_of: dict[str, Hop], inv: pd.DataFrame) -> None:
+    """Hops of some invoice rows (``lookup``'s pandas rows) into ``hop_of``."""
+    totals = inv["total_fen"].to_numpy(dtype=np.float64).tolist()
+    items = inv["item_code"].tolist() if "item_code" in inv else [None] * len(inv)
+    for k, se, b, iso, a, it in zip(inv["key"].tolist(), inv["seller_tax_id"].tolist(), inv["buyer_tax_id"].tolist(),
+                                    _iso(inv["issued_at"]), totals, items, strict=True):
+        hop_of[str(k)] = Hop(str(k), str(se), str(b), iso, int(a), None if pd.isna(it) else str(it))
+
+
+def _cycles(best: pd.DataFrame, hop_of: dict[str, Hop], labels: Sequence[str]) -> list[TemporalCycle]:
+    """Best instances (in order) → :class:`TemporalCycle` objects, built as the in-process deduplication
     builds them: one :class:`Hop` per invoice, shared by every loop that uses it; members in invoice direction
     from the earliest invoice's seller (``members`` from the partitions)."""
     if len(best) == 0:
         return []
-    with paused_gc():
-        totals = inv["total_fen"].to_numpy(dtype=np.float64).tolist()
-        items = inv["item_code"].tolist() if "item_code" in inv else [None] * len(inv)
-        hop_of = {str(k): Hop(str(k), str(se), str(b), iso, int(a), None if pd.isna(it) else str(it))
-                  for k, se, b, iso, a, it in zip(inv["key"].tolist(), inv["seller_tax_id"].tolist(),
-                                                  inv["buyer_tax_id"].tolist(), _iso(inv["issued_at"]), totals,
-                                                  items, strict=True)}
-        return [TemporalCycle(members=tuple(members), hops=tuple(hop_of[k] for k in hops), span_days=span,
-                              max_drift=drift, spread=spread, repeats=rep,
-                              orientation=MUTUAL if len(hops) == 2 else labels[o])
-                for o, rep, spread, span, drift, hops, members in zip(
-                    best["o"].tolist(), best["repeats"].tolist(), best["spread"].tolist(), best["span"].tolist(),
-                    best["drift"].tolist(), best["hops"].tolist(), best["members"].tolist(), strict=True)]
+    return [TemporalCycle(members=tuple(members), hops=tuple(hop_of[k] for k in hops), span_days=span,
+                          max_drift=drift, spread=spread, repeats=rep,
+                          orientation=MUTUAL if len(hops) == 2 else labels[o])
+            for o, rep, spread, span, drift, hops, members in zip(
+                best["o"].tolist(), best["repeats"].tolist(), best["spread"].tolist(), best["span"].tolist(),
+                best["drift"].tolist(), best["hops"].tolist(), best["members"].tolist(), strict=True)]
 
 
-def _lookup_from(df: DataFrame) -> Callable[[list[str]], pd.DataFrame]:
-    """Fetch the rows of some invoice keys from ``df`` (a join with the keys; times as Asia/Shanghai)."""
+def _loops_dir(spark: SparkSession, loops_dir: str | None) -> tuple[str, str | None]:
+    """Where the executors write this run's loops, and the folder to remove afterwards (created here)."""
+    base = loops_dir or spark.conf.get(LOOPS_DIR_CONF, None)
+    if not base:
+        made = tempfile.mkdtemp(prefix="fapiao-loops-")
+        return f"{made}/loops", made
+    path = f"{base.rstrip('/')}/fapiao-loops-{time.time_ns()}"
+    return path, path
 
-    def fetch(keys: list[str]) -> pd.DataFrame:
-        from pyspark.sql import functions as F
 
-        spark = df.sparkSession
-        wanted = spark.createDataFrame(pd.DataFrame({"key": keys}))
-        cols = [c for c in (*COLUMNS, "item_code") if c in df.columns]
-        got = (df.withColumn("key", F.col("key").cast("string")).join(wanted, "key")
-               .select(*[F.unix_micros(F.col(c).cast("timestamp")).alias(c) if c == "issued_at" else F.col(c)
-                         for c in cols]).toPandas())
-        got["issued_at"] = pd.to_datetime(got["issued_at"], unit="us", utc=True).dt.tz_convert(schema.TZ)
-        return got.drop_duplicates("key").reset_index(drop=True)
+def _filesystem(path: str) -> tuple[Any, str]:
+    """A pyarrow file system and path for a local path or a URL (``hdfs://``, ``s3://``, ``file://``)."""
+    from pyarrow import fs
 
-    return fetch
+    if "://" in path:
+        got: tuple[Any, str] = fs.FileSystem.from_uri(path)
+        return got
+    return fs.LocalFileSystem(), path
+
+
+def _selector(root: str) -> Any:
+    from pyarrow import fs
+
+    return fs.FileSelector(root, allow_not_found=True)
+
+
+def _remove(path: str) -> None:
+    """Remove a loop folder (local or URL); a folder already gone is fine."""
+    if "://" not in path:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    fsys, root = _filesystem(path)
+    try:
+        fsys.delete_dir(root)
+    except (FileNotFoundError, OSError):
+        pass
 
 
 class SparkCycleFinder:

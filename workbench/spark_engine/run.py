@@ -15,7 +15,7 @@ from workbench.spark_engine.components import SparkComponents
 from workbench.spark_engine.cycles import SparkCycleFinder, iter_partitions
 from workbench.spark_engine.features import SparkActivity, SparkEdges, SparkVoidRed
 from workbench.spark_engine.risk import SAMPLE_ROWS, SparkIsolation
-from workbench.spark_engine.session import DEFAULT_MASTER, require_pyspark, spark_session
+from workbench.spark_engine.session import DEFAULT_MASTER, require_pyspark, result_cap_error, spark_session
 from workbench.spark_engine.source import InputRows, checked_input, merged_taxpayers
 
 
@@ -38,7 +38,8 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
     (:class:`~workbench.spark_engine.risk.SparkIsolation`; up to it, the in-process model exactly).
 
     The Spark session is stopped afterwards unless it was already running. A failed Spark job raises before
-    the store stage: no findings are stored."""
+    the store stage: no findings are stored; one refused for exceeding ``spark.driver.maxResultSize`` raises
+    :class:`ConfigError` naming that setting."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -61,6 +62,11 @@ def spark_detection(store: Store, params: DetectionParams | None = None, *, mast
                                edges=SparkEdges(spark), void_red_counts=SparkVoidRed(spark),
                                components=SparkComponents(spark), anomaly=SparkIsolation(spark, model_sample_rows),
                                leiden=SparkLeiden(spark), **run)
+    except Exception as e:          # a collect over spark.driver.maxResultSize: say which setting to raise
+        clear = result_cap_error(e)
+        if clear is None:
+            raise
+        raise clear from e
     finally:
         if existing is None:
             spark.stop()

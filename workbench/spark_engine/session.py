@@ -60,3 +60,21 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
         raise ConfigError(f"could not start Spark with master {master!r}: {hint}") from e
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+#: the Spark setting that caps what one job may send back to the driver
+RESULT_CAP = "spark.driver.maxResultSize"
+
+
+def result_cap_error(error: BaseException) -> ConfigError | None:
+    """A clear error (Chinese first) when ``error`` is Spark refusing a job whose results exceed
+    ``spark.driver.maxResultSize``, naming the setting to raise; None for any other error."""
+    text = str(error)
+    if RESULT_CAP not in text and "maxResultSize" not in text:
+        return None
+    detail = next((line.strip() for line in text.splitlines() if "maxResultSize" in line), "")[:300]
+    return ConfigError(
+        f"Spark 任务返回驱动端的结果超过上限 {RESULT_CAP}：请调大该设置（如 --spark-conf {RESULT_CAP}=4g，"
+        "并相应加大 spark.driver.memory），本次运行未保存任何结果。"
+        f" / Spark's results for the driver exceeded {RESULT_CAP}: raise it (e.g. --spark-conf {RESULT_CAP}=4g, "
+        f"with spark.driver.memory to match); nothing was stored. ({detail})")
