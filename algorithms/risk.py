@@ -222,6 +222,7 @@ def score_taxpayers(
     evidence: Evidence | None = None,
     anomaly: Anomaly | None = None,
     edges: pd.DataFrame | None = None,
+    links: pd.DataFrame | None = None,
 ) -> RiskResult:
     """Score every taxpayer of ``features``.
 
@@ -242,6 +243,9 @@ def score_taxpayers(
     edges
         seller_tax_id, buyer_tax_id, total_fen (per invoice or per pair): the supervised model then also
         reads the share of each taxpayer's counterparties that are confirmed (:mod:`algorithms.supervised`).
+    links
+        a, b, weight: companies that share identifiers (:func:`algorithms.identity.identity_links`); with
+        ``edges``, the supervised model also reads how many of them are confirmed or cleared.
     """
     reasons: list[list[tuple[float, str]]] = [[] for _ in range(len(features.values))]
     gated: dict[str, list[str]] = {}
@@ -258,7 +262,7 @@ def score_taxpayers(
     x = _matrix(features)
     model, auc, used, weight, f1 = "isolation_forest", None, 0, model_weight, None
     conf: tuple[int, int, int, int] | None = None
-    nb = Neighbours(edges, v.index) if labels and edges is not None else None
+    nb = Neighbours(edges, v.index, links) if labels and edges is not None else None
     sup = _supervised(_matrix(features, supervised=True), v.index, labels, seed, nb) if labels else None
     if sup is not None:
         m, auc, used, f1, conf = sup

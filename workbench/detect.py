@@ -47,7 +47,7 @@ from workbench.incremental import incremental_cache, null_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.03.20"  # .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.21"  # .21 supervised model: confirmed / cleared companies sharing an identifier; .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -425,7 +425,7 @@ def run_detection(
                                           found, supervised.loop_features(scored, index),
                                           supervised.amount_profile(b, index)])
             risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence,
-                                   anomaly=anomaly, edges=edge_table)
+                                   anomaly=anomaly, edges=edge_table, links=links)
         run = Run(run_id, datetime.now(TZ), params_used | (engine or {}) | {"model": risk.model, "cv_auc": risk.cv_auc,
                                                       "cv_f1": risk.cv_f1, "labels_used": risk.labels_used,
                                                       "cv_confusion": None if risk.cv_confusion is None
