@@ -52,7 +52,7 @@ class DetectionParams:
                                     zh="闭环金额漂移固定门限（比例，off 由数据决定）")
     cycle_budget: float | None = param(10.0, flag="--cycle-budget", lo=0.01, hi=100_000.0, off=True,
                                        stage="cycles",
-                                       help="Millions of hops the loop search may follow (and 3,000 loops per "
+                                       help="Millions of hops the loop search may follow (and 3,000 distinct loops per "
                                             "million): the widest amount gate that fits, estimated on a sample "
                                             "of start invoices, is used — no gate when the whole search fits "
                                             "('off' = never gate; ignored with --max-drift).",
