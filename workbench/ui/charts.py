@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -43,6 +44,15 @@ def invoice_frame(table: pa.Table, tiers: Mapping[str, str] | None = None) -> pd
             row[tr("购方风险", "Buyer risk")] = term(TIER_NAMES, tiers.get(r["buyer_tax_id"]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def score_columns(*headers: str) -> dict[str, Any]:
+    """``column_config`` for ``st.dataframe`` that shows the score columns ``headers`` with two decimals
+    (``1.00`` and ``0.97``, not ``1`` next to ``0.967``), as the ring and profile headlines show them; the
+    values stay numbers, so a click on the header still sorts them."""
+    import streamlit as st
+
+    return {h: st.column_config.NumberColumn(h, format="%.2f") for h in headers}
 
 
 def monthly(table: pa.Table, *, by: str | None = None) -> pd.DataFrame:
@@ -102,9 +112,10 @@ def tier_chart(tiers: Mapping[str, int]) -> alt.Chart:
     colour = alt.Color("tier:N", scale=alt.Scale(domain=names, range=[TIER_COLOURS.get(t, "#9e9e9e") for t in order]),
                        legend=None)
     bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("n:Q", title=tr("纳税人数", "taxpayers"), axis=alt.Axis(tickMinStep=1, format="d")), y=y, color=colour,
-        tooltip=[alt.Tooltip("tier:N", title=tr("风险等级", "tier")), alt.Tooltip("n:Q", title=tr("纳税人数", "taxpayers"))])
-    labels = alt.Chart(frame).mark_text(align="left", dx=4).encode(x="n:Q", y=y, text="n:Q")
+        x=alt.X("n:Q", title=tr("纳税人数", "taxpayers"), axis=alt.Axis(tickMinStep=1, format=",d")), y=y, color=colour,
+        tooltip=[alt.Tooltip("tier:N", title=tr("风险等级", "tier")),
+                 alt.Tooltip("n:Q", title=tr("纳税人数", "taxpayers"), format=",d")])
+    labels = alt.Chart(frame).mark_text(align="left", dx=4).encode(x="n:Q", y=y, text=alt.Text("n:Q", format=",d"))
     chart: alt.Chart = (bars + labels).properties(height=40 * max(len(order), 1) + 40)
     return chart
 

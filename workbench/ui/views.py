@@ -375,7 +375,7 @@ def paging(total: int, page: int, size: int) -> Paging:
 #: the kinds of object an audit event names (``kind:id``), in Chinese
 AUDIT_TARGETS = {"user": "用户", "taxpayer": "纳税人", "case": "案件", "appeal": "申诉", "run": "检测", "table": "数据表",
                  "token": "令牌", "saved_search": "保存的筛选", "original": "原件", "file": "文件", "ring": "团伙",
-                 "alert": "提醒", "rule": "提醒规则", "report": "报告"}
+                 "alert": "提醒", "rule": "提醒规则", "report": "报告", "store": "数据库"}
 _SIGN_IN_REASONS = {"unknown user": "用户不存在", "wrong password": "密码错误", "user disabled": "用户已停用",
                     "demo user outside demo mode": "演示用户只能在演示模式下登录"}
 
@@ -421,6 +421,10 @@ def audit_detail_zh(action: str, detail: str) -> str:
     m = re.fullmatch(r"user=(\S+) role=(\S+)", detail)
     if action == "token_create" and m:
         return f"用户 {m.group(1)}，角色 {_vocab(vocab.ROLES, m.group(2))}"
+    if action == "demo_reset" and detail.startswith("wiped: "):   # serve.py: "wiped: nothing" / "2 users, 1 cases"
+        parts = re.findall(r"(\d+) (users|cases)", detail)
+        words = {"users": "用户 {:,} 个", "cases": "案件 {:,} 件"}
+        return "清除：" + ("、".join(words[k].format(int(n)) for n, k in parts) if parts else "无")
     m = re.fullmatch(r"taxpayer (\S+) against (.+)", detail, re.S)
     if action == "appeal_record" and m:
         return f"纳税人 {m.group(1)}，申诉对象：{m.group(2)}"
@@ -428,8 +432,17 @@ def audit_detail_zh(action: str, detail: str) -> str:
 
 
 def audit_actor_zh(actor: str) -> str:
-    """An audit event's actor in words: ``anonymous`` (no signed-in user: set-up, failed sign-ins) → 未登录."""
-    return "未登录" if actor == "anonymous" else actor
+    """An audit event's actor in words: ``anonymous`` (no signed-in user: set-up, failed sign-ins) → 未登录,
+    ``cli:<login>`` (the command line, audit.cli_actor) → ``命令行（<login>）``."""
+    if actor == "anonymous":
+        return "未登录"
+    return f"命令行（{actor[4:]}）" if actor.startswith("cli:") else actor
+
+
+def audit_role_zh(role: str) -> str:
+    """An audit event's role(s) in words: the workbench roles (``investigator,supervisor`` → 调查员、审核主管),
+    ``cli`` (the command line) → 命令行."""
+    return "、".join("命令行" if r == "cli" else _vocab(vocab.ROLES, r) for r in role.split(",") if r)
 
 
 def default_last_day(store: Store, today: date) -> date:

@@ -13,7 +13,7 @@ from workbench.ui.paging import pager
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 from workbench.ui.urlstate import Field
-from workbench.ui.views import audit_actor_zh, audit_detail_zh, audit_target_zh
+from workbench.ui.views import audit_actor_zh, audit_detail_zh, audit_role_zh, audit_target_zh
 
 user = require_page("view_audit")
 store = get_store()
@@ -52,7 +52,7 @@ if rows:
     shown = pd.DataFrame({
         tr("序号", "Seq"): [r["seq"] for r in rows], tr("时间", "Time"): [str(r["at"])[:16] for r in rows],
         tr("操作人", "Actor"): [audit_actor_zh(str(r["actor"])) if zh else r["actor"] for r in rows],
-        tr("角色", "Role"): [term(ROLES, str(r["role"])) for r in rows],
+        tr("角色", "Role"): [audit_role_zh(str(r["role"])) if zh else term(ROLES, str(r["role"])) for r in rows],
         tr("操作", "Action"): [term(AUDIT_ACTIONS, str(r["action"])) for r in rows],
         tr("对象", "Target"): [audit_target_zh(str(r["target"])) if zh else r["target"] for r in rows],
         tr("详情", "Detail"): [audit_detail_zh(str(r["action"]), str(r["detail"])) if zh else r["detail"] for r in rows],

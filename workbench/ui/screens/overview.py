@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench.fmt import money, when
-from workbench.ui.charts import month_frame, monthly_chart, tier_chart
+from workbench.ui.charts import month_frame, monthly_chart, score_columns, tier_chart
 from workbench.ui.exports import table
 from workbench.ui.i18n import RING_KINDS, term, tr
 from workbench.ui.session import require_page
@@ -75,4 +75,4 @@ else:
             tr("类型", "Kind"): [term(RING_KINDS, r.kind) for r in new_rings],
             tr("成员数", "Members"): [len(r.members) for r in new_rings],
             tr("评分", "Score"): [round(r.score, 3) for r in new_rings],
-        }), "new_rings", b, height=260)
+        }), "new_rings", b, height=260, column_config=score_columns(tr("评分", "Score")))

@@ -13,6 +13,7 @@ from graph.core.vocab import TIERS
 from workbench.auth import allowed
 from workbench.fmt import plain
 from workbench.ui import saved, urlstate
+from workbench.ui.charts import score_columns
 from workbench.ui.exports import table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import TIER_NAMES, pick, term, tr
@@ -80,7 +81,7 @@ pg = pager("rq", total, (tiers, min_score, industries, regions, text))
 page = queue_page(store, where, skip=pg.skip, limit=pg.size)   # the store reads this page only
 picked = table(store, user, _frame(page), "risk_queue", export=(lambda: _frame(queue_page(store, where))) if total else None,
                signature=repr((where, total)), on_select="rerun", selection_mode="single-row",
-               key=f"rq_table_{pg.page}", height=420)
+               key=f"rq_table_{pg.page}", height=420, column_config=score_columns(tr("评分", "Score")))
 rows = [r for r in (picked.selection.rows if hasattr(picked, "selection") else []) if r < len(page)]
 names = {r.tax_id: r.name for r in page}
 ids = [r.tax_id for r in page]   # the picker lists the page shown

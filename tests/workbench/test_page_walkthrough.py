@@ -1,0 +1,63 @@
+"""Defects seen walking the demo in Chromium as each role (2026-12-03): scores shown as ``1`` next to
+``0.967``, tier counts without thousands separators, English and codes in the audit trail."""
+
+from __future__ import annotations
+
+import json
+
+from graph.embedded import EmbeddedStore
+from tests.helpers.wb_app import open_page
+from tests.helpers.wb_data import Demo
+from workbench import audit
+from workbench.ui.charts import tier_chart
+
+
+def _score_format(at: object, n: int = 0) -> str | None:
+    config = json.loads(at.dataframe[n].proto.columns or "{}")   # type: ignore[attr-defined]
+    fmt = config.get("评分", {}).get("type_config", {}).get("format")
+    return None if fmt is None else str(fmt)
+
+
+def test_ring_list_shows_scores_with_two_decimals(app_env: Demo) -> None:
+    """The rings list showed 1, 0.967, 0.95 in one column (the ring's headline says 0.90)."""
+    at = open_page(app_env, "investigator", "rings")
+    assert _score_format(at) == "%.2f"
+    assert at.dataframe[0].value["评分"].dtype.kind == "f"      # still numbers: the header click sorts them
+
+
+def test_risk_queue_shows_scores_with_two_decimals(app_env: Demo) -> None:
+    at = open_page(app_env, "supervisor", "risk_queue")
+    assert _score_format(at) == "%.2f"
+    assert at.dataframe[0].value["评分"].dtype.kind == "f"
+
+
+def test_tier_chart_counts_have_thousands_separators() -> None:
+    """The overview's tier bars were labelled 4905 on an axis of 1000 … 5000."""
+    spec = tier_chart({"high": 50, "medium": 45, "low": 4905}).to_dict()
+    bars, labels = spec["layer"]
+    assert bars["encoding"]["x"]["axis"]["format"] == ",d"
+    assert labels["encoding"]["text"]["format"] == ",d"
+    assert [t.get("format") for t in bars["encoding"]["tooltip"]] == [None, ",d"]
+
+
+def test_audit_trail_names_the_command_line_and_a_demo_reset_in_chinese(fresh_env: Demo) -> None:
+    """`fapiao demo` writes a demo_reset event by cli:<login>; the trail showed "cli", "cli:root",
+    "store:embedded:…" and "wiped: nothing"."""
+    store = EmbeddedStore(fresh_env.path)
+    audit.record(store, None, "demo_reset", "store:embedded:/tmp/x", "wiped: nothing", actor="cli:ops")
+    audit.record(store, None, "demo_reset", "store:embedded:/tmp/y", "wiped: 2 users, 1 cases", actor="cli:ops")
+    store.close()
+    at = open_page(fresh_env, "supervisor", "audit", actor="cli:ops")
+    frame = at.dataframe[0].value
+    assert list(frame["操作人"]) == ["命令行（ops）"] * 2
+    assert list(frame["角色"]) == ["命令行"] * 2
+    assert list(frame["对象"]) == ["数据库 embedded:/tmp/y", "数据库 embedded:/tmp/x"]
+    assert list(frame["详情"]) == ["清除：用户 2 个、案件 1 件", "清除：无"]
+
+
+def test_audit_trail_names_every_role_of_a_user_with_two(fresh_env: Demo) -> None:
+    store = EmbeddedStore(fresh_env.path)
+    audit.record_many(store, [("duo", "investigator,supervisor", "sign_in", "user:duo", "")])
+    store.close()
+    at = open_page(fresh_env, "supervisor", "audit", actor="duo")
+    assert list(at.dataframe[0].value["角色"]) == ["调查员、审核主管"]
