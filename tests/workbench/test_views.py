@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from graph.core.schema import TZ
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_data import Demo
 from workbench.report import rings
@@ -287,8 +289,8 @@ def test_the_report_offers_the_last_month_with_invoices_when_none_are_recent(dem
     try:
         newest = str(store.invoice_months().column("month").to_pylist()[-1])
         assert newest == "2024-08"
-        assert views.default_last_day(store, date(2026, 12, 3)) == date(2024, 8, 31)   # an archive: its last month
         assert views.default_last_day(store, date(2024, 8, 10)) == date(2024, 8, 10)   # data up to today: today
+        assert views.default_last_day(store, date(2024, 9, 10)) == date(2024, 8, 31)   # no run since: its last month
     finally:
         store.close()
     empty = EmbeddedStore(demo_store.path.parent / "empty-store")
@@ -296,6 +298,25 @@ def test_the_report_offers_the_last_month_with_invoices_when_none_are_recent(dem
         assert views.default_last_day(empty, date(2026, 12, 3)) == date(2026, 12, 3)
     finally:
         empty.close()
+
+
+def test_the_report_offers_the_day_of_the_newest_run_over_an_older_archive(fresh_env: Demo) -> None:
+    """Seen in the demo: invoices up to June 2025, detection run on 2026-12-03; the report offered June 2025,
+    a period before every run, and came out empty (所依据的检测：无)."""
+    from datetime import date, datetime
+
+    from graph.core.model import Run
+
+    store = EmbeddedStore(fresh_env.path)
+    try:
+        ran = datetime(2026, 12, 3, 1, 30, tzinfo=ZoneInfo("UTC"))         # 09:30 on 3 December in Shanghai
+        with store.writer() as w:
+            w.findings(Run("run-late", ran, {"window_days": 90}, "fp1"), [], store.scores())
+        newest_run = ran.astimezone(ZoneInfo(TZ)).date()
+        assert views.default_last_day(store, date(2026, 12, 20)) == newest_run == date(2026, 12, 3)
+        assert views.default_last_day(store, date(2026, 12, 1)) == date(2026, 12, 1)      # never after today
+    finally:
+        store.close()
 
 
 def test_a_monthly_chart_of_a_few_months_draws_bars_not_slabs() -> None:

@@ -446,11 +446,15 @@ def audit_role_zh(role: str) -> str:
 
 
 def default_last_day(store: Store, today: date) -> date:
-    """The last day the period report offers first: today, or the last day of the newest month with invoices
-    when the store holds none after it (a demo or an archive: the report of the last 30 days would be empty)."""
+    """The last day the period report offers first: today, or, when the store holds no invoices after it (a
+    demo or an archive: the report of the last 30 days would be empty), the later of the last day of the
+    newest month with invoices and the day of the newest detection run. The report reads its tiers and rings
+    from the last run before the period ends, so a period that ends before every run is empty (the demo
+    offered June 2025 with its run made on the day of the demo: 所依据的检测：无, every count 0)."""
     months = store.invoice_months().column("month").to_pylist()
     if not months:
         return today
     year, month = (int(x) for x in str(months[-1]).split("-"))
     end_of_month = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-    return min(today, end_of_month)
+    runs = [r.created_at.astimezone(ZoneInfo(TZ)).date() for r in store.runs()]
+    return min(today, max([end_of_month, *runs]))
