@@ -138,3 +138,22 @@ def test_open_from_ring_and_alert_in_the_page(env: tuple[Store, dict[str, User]]
     _button(at, "按预警立案").click().run()
     high = max(store.scores().to_pylist(), key=lambda r: r["score"])["tax_id"]
     assert {c.source for c in cases.list_cases(store, u["investigator"])} == {"ring:R-1", f"alert:{high}"}
+
+
+def test_case_tables_speak_chinese_with_readable_times(env: tuple[Store, dict[str, User]]) -> None:
+    """Seen walking the demo: the history and dispositions tabs showed the stored dicts (at / by / from / to,
+    tax_id / label, "open", "confirmed") and the case list 2026-12-03T22:45."""
+    store, u = env
+    c = cases.open_case_from_ring(store, u["investigator"], "R-1")
+    cases.set_status(store, u["investigator"], c.case_id, "investigating", note="调取账簿")
+    cases.assign_case(store, u["supervisor"], c.case_id, u["investigator"].username)
+    cases.record_disposition(store, u["investigator"], c.case_id, c.taxpayers[0], "confirmed", note="已证实")
+    at = _page("cases.py", u["supervisor"], case=c.case_id)
+    frames = {tuple(df.value.columns): df.value for df in at.dataframe}
+    listing = next(f for cols, f in frames.items() if "案件号" in cols)
+    assert "T" not in listing["立案"].iloc[0] and len(listing["立案"].iloc[0]) == 16
+    history = frames[("时间", "操作人", "变更", "说明")]
+    assert list(history["变更"]) == ["立案（新立案）", "新立案 → 调查中", f"指派给 {u['investigator'].username}"]
+    assert list(history["说明"])[1] == "调取账簿" and "T" not in history["时间"].iloc[0]
+    disp = frames[("税号", "结论", "记录人", "时间", "说明")]
+    assert list(disp["结论"]) == ["确认虚开"] and list(disp["税号"]) == [c.taxpayers[0]]

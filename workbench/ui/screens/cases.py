@@ -30,6 +30,34 @@ def _status(s: str) -> str:
     return tr(*STATUS_NAMES.get(s, (s, s)))
 
 
+def _at(stamp: object) -> str:
+    """A stored ISO time (``2026-12-03T22:45:10+08:00``) as ``2026-12-03 22:45`` (stored in Shanghai time)."""
+    return str(stamp or "")[:16].replace("T", " ")
+
+
+def _history(steps: list[dict[str, object]]) -> pd.DataFrame:
+    """A case's history in words: when, who, what (status A → B, assigned to X), note."""
+    def what(step: dict[str, object]) -> str:
+        if "assignee" in step:
+            return tr(f"指派给 {step['assignee']}", f"assigned to {step['assignee']}")
+        before = _status(str(step["from"])) if step.get("from") else tr("立案", "opened")
+        return f"{before} → {_status(str(step.get('to', '')))}" if step.get("from") else f"{before}（{_status(str(step.get('to', '')))}）"
+    return pd.DataFrame({tr("时间", "When"): [_at(s.get("at")) for s in steps],
+                         tr("操作人", "By"): [str(s.get("by", "")) for s in steps],
+                         tr("变更", "Change"): [what(s) for s in steps],
+                         tr("说明", "Note"): [str(s.get("note") or "") for s in steps]})
+
+
+def _dispositions(recs: list[dict[str, object]]) -> pd.DataFrame:
+    """A case's dispositions in words: taxpayer, outcome, who, when, note."""
+    return pd.DataFrame({tr("税号", "Tax id"): [str(r.get("tax_id", "")) for r in recs],
+                         tr("结论", "Outcome"): [tr(*LABEL_NAMES.get(str(r.get("label")), (str(r.get("label")),) * 2))
+                                                for r in recs],
+                         tr("记录人", "By"): [str(r.get("by", "")) for r in recs],
+                         tr("时间", "When"): [_at(r.get("at")) for r in recs],
+                         tr("说明", "Note"): [str(r.get("note") or "") for r in recs]})
+
+
 def _split(text: str) -> list[str]:
     return [p.strip() for p in text.replace("，", ",").replace("\n", ",").split(",") if p.strip()]
 
@@ -42,7 +70,7 @@ if visible:
     table(store, user, pd.DataFrame([{tr("案件号", "case"): c.case_id, tr("标题", "title"): c.title,
                                 tr("状态", "status"): _status(c.status), tr("负责人", "owner"): c.owner,
                                 tr("承办人", "assignee"): c.assignee or "-",
-                                tr("纳税人", "taxpayers"): len(c.taxpayers), tr("立案", "opened"): c.created_at[:16]}
+                                tr("纳税人", "taxpayers"): len(c.taxpayers), tr("立案", "opened"): _at(c.created_at)}
                                for c in visible]), "cases", width="stretch")
 else:
     st.info(tr("没有您可查看的案件。", "No cases you may see."))
@@ -125,7 +153,7 @@ with tab_att:
                 st.rerun()
 with tab_notes:
     for n in case.notes:
-        st.markdown(f"**{n.get('by', '')}** · {str(n.get('at', ''))[:16]}")
+        st.markdown(f"**{n.get('by', '')}** · {_at(n.get('at'))}")
         st.text(str(n.get("text", "")))
     if allowed(user.roles, "work_case"):
         with st.form("case_note", clear_on_submit=True):
@@ -135,7 +163,7 @@ with tab_notes:
 with tab_disp:
     disp = cases.dispositions(store, case.case_id)
     if disp:
-        table(store, user, pd.DataFrame(disp), "case_dispositions")
+        table(store, user, _dispositions(disp), "case_dispositions", export=pd.DataFrame(disp))
     if allowed(user.roles, "record_disposition") and case.taxpayers:
         with st.form("case_disposition"):
             tid = st.selectbox(tr("纳税人", "Taxpayer"), list(case.taxpayers))
@@ -146,7 +174,7 @@ with tab_disp:
                     cases.record_disposition, store, user, case.case_id, tid, label, note=dnote):
                 st.rerun()
 with tab_hist:
-    table(store, user, pd.DataFrame(list(case.history)), "case_history")
+    table(store, user, _history(list(case.history)), "case_history", export=pd.DataFrame(list(case.history)))
 
 if allowed(user.roles, "work_case") and cases.TRANSITIONS[case.status]:
     with st.form("case_status"):
