@@ -565,17 +565,23 @@ def _digest_in_background(path: Path) -> Callable[[], str | None]:
     """Start the SHA-256 of ``path`` on a thread of its own (file reads and hashlib release the Python lock, so it
     runs beside the CSV pre-scan and reader); the function returned waits for it (None if the file could not be
     read: :meth:`loaders.evidence.Evidence.keep` then hashes it itself)."""
-    from loaders import early
     from loaders.evidence import sha256_file
 
-    def digest(p: Path) -> str | None:
-        try:
-            return sha256_file(p)
-        except OSError:
-            return None
+    out: list[str | None] = [None]
 
-    early.start("sha256", path, digest)   # unless `fapiao load` began it at process start
-    return functools.partial(early.take, "sha256", path, digest)
+    def run() -> None:
+        try:
+            out[0] = sha256_file(path)
+        except OSError:
+            out[0] = None
+
+    worker = threading.Thread(target=run, name="fapiao-sha256", daemon=True)
+    worker.start()
+
+    def result() -> str | None:
+        worker.join()
+        return out[0]
+    return result
 
 
 def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],

@@ -27,7 +27,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graph.core.errors import ConfigError, InvalidData
-from loaders import early
 from loaders.quotes import has_odd_quote_line, stray_quote_offset
 from loaders.utf8scan import scan_text
 
@@ -182,8 +181,8 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
             raise ConfigError(f"unknown encoding {enc!r}; try utf-8, gbk or gb18030") from e
     scan_enc = "utf-8" if enc == MIXED else enc
     odd_quotes: bool | None = None   # known from the UTF-8 pass; other encodings ask has_odd_quote_line
-    if scan_enc in ("utf-8", "utf-8-sig"):   # begun at process start by `fapiao load` (loaders.early), else now
-        all_ok, longest, odd_quotes = early.take("scan", path, scan_text)
+    if scan_enc in ("utf-8", "utf-8-sig"):
+        all_ok, longest, odd_quotes = scan_text(path)
     else:
         all_ok, longest = _scan(path, scan_enc)
     all_ok &= enc != MIXED

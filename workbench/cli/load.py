@@ -79,9 +79,6 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
     from loaders.lean import lean_load_process
 
     lean_load_process()   # this process only loads: no pandas, no SciPy BLAS check (~0.7 CPU-s of start-up)
-    from loaders.early import begin_load
-
-    begin_load(invoices, encoding=encoding, digest=not dry_run)   # pre-scan and SHA-256 beside the imports below
     from graph import open_store
     from loaders.load import load_files
 
