@@ -109,7 +109,7 @@ def test_one_failing_batch_fails_alone_and_the_others_are_stored(tmp_path: Path,
         t.start()
         t.join(timeout=120)
         writer.close()
-        assert [r.result["loaded"] if r.result else None for r in reqs] == [6, None, 6]
+        assert [group_commit.answer(r.result, r.index)["loaded"] if r.result else None for r in reqs] == [6, None, 6]
         assert isinstance(reqs[1].error, Problem) and reqs[1].error.status == 422
         assert "the batch" in str(reqs[1].error.detail) and "nothing was stored" in str(reqs[1].error.detail)
         assert out["r"]["skipped_identical"] == 1
@@ -118,19 +118,19 @@ def test_one_failing_batch_fails_alone_and_the_others_are_stored(tmp_path: Path,
 
 def test_concurrent_batches_are_grouped_and_each_gets_its_own_answer(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    real = group_commit.load_group
+    real = group_commit.commit_group
     sizes: list[int] = []
     writer: GroupCommit
 
-    def gated(store: Any, batches: list[Batch]) -> list[dict[str, Any]]:
+    def gated(store: Any, batches: list[Batch], prepared: Any = None) -> Any:
         if not sizes:               # hold the first group until three more batches wait
             deadline = time.monotonic() + 60
             while len(writer.queue) < 3 and time.monotonic() < deadline:
                 time.sleep(0.01)
         sizes.append(len(batches))
-        return real(store, batches)
+        return real(store, batches, prepared)
 
-    monkeypatch.setattr(group_commit, "load_group", gated)
+    monkeypatch.setattr(group_commit, "commit_group", gated)
     rows = _rows()
     parts = [rows[0:3], rows[3:6], rows[6:9], rows[9:12]]
     with EmbeddedStore(tmp_path / "ws") as store:
@@ -169,14 +169,14 @@ def test_the_writer_waits_briefly_for_the_other_senders_batches(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Four senders seen at once: their next batches, arriving 0.1 s apart, are written as one group (the writer
     lingers for them); a lone sender afterwards is not kept waiting once the senders seen lately are gone."""
-    real = group_commit.load_group
+    real = group_commit.commit_group
     sizes: list[int] = []
 
-    def counted(store: Any, batches: list[Batch]) -> list[dict[str, Any]]:
+    def counted(store: Any, batches: list[Batch], prepared: Any = None) -> Any:
         sizes.append(len(batches))
-        return real(store, batches)
+        return real(store, batches, prepared)
 
-    monkeypatch.setattr(group_commit, "load_group", counted)
+    monkeypatch.setattr(group_commit, "commit_group", counted)
     monkeypatch.setattr(group_commit, "SENDERS_WINDOW_S", 3.0)
     rows = _rows()
     with EmbeddedStore(tmp_path / "ws") as store:
