@@ -1,5 +1,6 @@
 """Where a `POST /invoices` batch's time goes, in process (no HTTP): the JSON body read into text columns and the
-group commit's load (`workbench.api.group_commit.load_group`), section by section, per 1,000-row batch.
+group commit's load (`workbench.api.group_commit.load_group`: the writer's `commit_group`, then each batch's
+`answer`, which the API makes on the batch's own request thread), section by section, per 1,000-row batch.
 
     .venv/bin/python benchmarks/bench_api_batch.py                        # 40K invoices, groups of 1 and 4
     .venv/bin/python benchmarks/bench_api_batch.py --invoices 100000 --group 1 --group 2 --group 4
@@ -42,7 +43,7 @@ from workbench.api import group_commit, models  # noqa: E402
 
 SECTIONS: list[tuple[Any, str, str]] = [
     (models, "invoice_table", "JSON body → text columns (request thread)"),
-    (group_commit, "load_group", "load_group: the writer's whole load"),
+    (group_commit, "commit_group", "commit_group: the writer's part"),
     (ll, "_parse_batch", "· loader: parse (rules.parse)"),
     (lr.InvoiceValidator, "decide", "· loader: rules decide"),
     (ge.EmbeddedStore, "existing_invoice_keys", "· · stored-key check"),
@@ -52,7 +53,8 @@ SECTIONS: list[tuple[Any, str, str]] = [
     (ge._EmbeddedWriter, "_number_parties", "· · · party numbers, new parties and taxpayers"),
     (ge._EmbeddedWriter, "_drop_unchanged", "· · · re-load probe"),
     (ll, "_keep_evidence", "· evidence index"),
-    (evidence.Evidence, "keep_bytes", "· bodies kept as evidence"),
+    (group_commit, "answer", "answer: each batch's own (its request thread)"),
+    (evidence.Evidence, "keep_bytes", "· body kept as evidence"),
 ]
 
 
