@@ -68,3 +68,37 @@ def test_detection_options_on_the_page_are_the_params_fields(fresh_env: Demo) ->
     store = EmbeddedStore(fresh_env.path)
     assert any(r.params["window_days"] == 45 for r in store.runs())
     store.close()
+
+
+def test_a_bureau_export_reports_its_skipped_rows_and_severities_in_chinese(fresh_env: Demo) -> None:
+    """Seen importing a bureau-style CSV (title row, 合计 row) in the demo: the report's notes were English
+    ("header found on row 2; 1 row(s) above it skipped …", "originals kept as evidence in …") and the
+    severity column said error."""
+    s, b = tax_id(101), tax_id(102)
+    text = ("增值税发票明细导出,,,,,,,,,,\n"
+            "发票代码,发票号码,开票日期,销方税号,销方名称,购方税号,购方名称,金额,税额,价税合计,税率\n"
+            f"044031900111,88000011,2024年5月6日,{s},上传甲公司,{b},上传乙公司,1000.00,130.00,1130.00,13%\n"
+            f"044031900111,8800012,2024-05-07,{s},上传甲公司,{b},上传乙公司,1000.00,130.00,1130.00,13%\n"
+            "合计,,,,,,,2000.00,260.00,2260.00,\n")
+    at = open_page(fresh_env, "admin", "import_data")
+    at.file_uploader(key="imp_invoices").set_value(("bureau.csv", text.encode("utf-8"), "text/csv"))
+    next(b for b in at.button if b.label == "校验并导入").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notes = [c.value.replace("\\", "") for c in at.caption]
+    assert any(n.startswith("标题行在第 2 行，跳过其上 1 行") for n in notes), notes
+    assert any(n.startswith("跳过末尾合计行 1 行") for n in notes), notes
+    assert not [n for n in notes if "skipped" in n or "kept as" in n], notes
+    assert any(n.startswith("原件已作为证据存档：") for n in notes), notes
+    assert set(at.dataframe[0].value["级别"]) == {"错误（拒收）"}
+
+
+def test_import_notes_in_chinese_keep_what_they_do_not_know() -> None:
+    from workbench.ui.views import import_note_zh
+
+    assert import_note_zh("a.csv: read 1,200, loaded 1,100, rejected 100 (quarantine: /q/a.csv)") == \
+        "a.csv：读取 1,200 行，入库 1,100 张，拒收 100 行（隔离文件：/q/a.csv）"
+    assert import_note_zh("sheet '发票': 2 total row(s) at the end skipped") == "工作表 '发票'：跳过末尾合计行 2 行"
+    assert import_note_zh("x.zip/b.xlsx: sheet 'S1': empty, skipped") == "x.zip/b.xlsx：工作表 'S1'：空表，已跳过"
+    assert import_note_zh("3 scanned invoice(s) held for review (fapiao workbench: OCR review)") == \
+        "3 张扫描件待复核（见“扫描件复核”页）"
+    assert import_note_zh("something new: 12") == "something new: 12"

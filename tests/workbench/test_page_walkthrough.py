@@ -61,3 +61,19 @@ def test_audit_trail_names_every_role_of_a_user_with_two(fresh_env: Demo) -> Non
     store.close()
     at = open_page(fresh_env, "supervisor", "audit", actor="duo")
     assert list(at.dataframe[0].value["角色"]) == ["调查员、审核主管"]
+
+
+def test_access_denied_names_the_roles_in_chinese(app_env: Demo) -> None:
+    """An admin opening /rings read 无权访问：…之一：analyst, investigator, supervisor。"""
+    import time
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    screens = Path(__file__).resolve().parents[2] / "workbench" / "ui" / "screens"
+    at = AppTest.from_file(str(screens / "rings.py"), default_timeout=60)
+    at.session_state["fapiao_user"] = app_env.users["admin"]
+    at.session_state["fapiao_signed_in_at"] = time.time()
+    at.run()
+    errors = [e.value for e in at.error]
+    assert errors == ["无权访问：此页面需要以下角色之一：分析员、调查员、审核主管。"], errors

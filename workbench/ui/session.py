@@ -231,9 +231,12 @@ def require_page(action: str) -> User:
         st.stop()
         raise AssertionError("unreachable")  # st.stop() raises
     if not auth.allowed(user.roles, action):
-        needed = ", ".join(sorted(auth.PERMISSIONS.get(action, ())))
-        st.error(_tr(f"无权访问：此页面需要以下角色之一：{needed}。",
-                     f"Access denied: this page needs one of the roles: {needed}."))
+        from graph.core.vocab import ROLES
+
+        needed = sorted(auth.PERMISSIONS.get(action, ()))
+        needed_zh = "、".join(ROLES[r][0] if r in ROLES else r for r in needed)
+        st.error(_tr(f"无权访问：此页面需要以下角色之一：{needed_zh}。",
+                     f"Access denied: this page needs one of the roles: {', '.join(needed)}."))
         st.stop()
         raise AssertionError("unreachable")
     return user

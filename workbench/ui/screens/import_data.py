@@ -14,11 +14,16 @@ from graph.core import settings
 from graph.core.errors import FapiaoError
 from workbench.audit import record
 from workbench.auth import allowed
+from workbench.fmt import plain
 from workbench.imports import Upload, import_uploads
 from workbench.ui.exports import table
-from workbench.ui.i18n import tr
+from workbench.ui.i18n import lang, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.views import import_note_zh
+
+#: loaders.rules severities in words: an error rejects the row, a warning loads it flagged
+SEVERITIES = {"error": ("错误（拒收）", "error (rejected)"), "warning": ("警告（已导入）", "warning (loaded)")}
 
 user = require_page("import_data")
 store = get_store()
@@ -67,14 +72,14 @@ if shown_report is not None:
     m[3].metric(tr("重复（已跳过）", "Identical (skipped)"), f"{report.skipped_identical:,}")
     m[4].metric(tr("警告", "Warnings"), f"{report.warnings:,}")
     for line in report.notes:
-        st.caption(line)
+        st.caption(plain(import_note_zh(line)) if lang() == "zh" else plain(line))
     if report.by_rule:
         from loaders.rules import RULES
 
         table(store, user, pd.DataFrame({
             tr("规则", "Rule"): list(report.by_rule),
             tr("说明", "Meaning"): [tr(RULES[r].zh, RULES[r].en) if r in RULES else r for r in report.by_rule],
-            tr("级别", "Severity"): [RULES[r].severity if r in RULES else "" for r in report.by_rule],
+            tr("级别", "Severity"): [term(SEVERITIES, RULES[r].severity) if r in RULES else "" for r in report.by_rule],
             tr("行数", "Rows"): list(report.by_rule.values()),
         }), "import_rules")
     q = Path(report.quarantine_path) if report.quarantine_path else None
@@ -95,7 +100,7 @@ else:
             whole = is_int(f)
             kw: dict[str, Any] = {"min_value": s.lo, "max_value": s.hi, "value": f.default, "help": s.help,
                                   "step": 1 if whole else 0.01, "format": None if whole else "%.2f",
-                                  "placeholder": "off" if s.off else None, "key": f"imp_{f.name}"}
+                                  "placeholder": tr("不启用", "off") if s.off else None, "key": f"imp_{f.name}"}
             values[f.name] = cols[i % 3].number_input(tr(s.zh, s.flag.lstrip("-")), **kw)
     if st.button(tr("运行检测", "Run detection"), key="imp_detect"):
         from workbench.detect import run_detection
