@@ -60,3 +60,17 @@ def test_lookup_shows_the_invoice_item_lines(fresh_env: Demo) -> None:
     [table] = at.dataframe
     assert list(table.value.columns)[:2] == ["行", "项目名称"]
     assert table.value.iloc[0]["金额（元）"] == "1,234.56" and table.value.iloc[0]["税率"] == "6%"
+
+
+def test_self_check_names_the_fields_in_chinese_once(app_env: Demo) -> None:
+    """Seen in the demo: each problem read "错误 · **seller_tax_id** — … \\n\\n seller_tax_id: 纳税人识别号格式错误… /
+    tax id is not …": the field's code and the rule's meaning a second time, in two languages."""
+    at = open_page(app_env, "investigator", "invoice_check")
+    at.text_input(key="sc_number").input("1234567")
+    at.text_input(key="sc_seller").input("BAD")
+    next(b for b in at.button if b.label == "自查").click().run()
+    shown = [str(e.value) for e in at.error]
+    seller = next(t for t in shown if "销方税号" in t)
+    assert seller.startswith("错误 · **销方税号** — 纳税人识别号格式错误") and "\n" not in seller, seller
+    assert any(t.startswith("错误 · **发票号码** —") for t in shown), shown
+    assert not [t for t in shown if "seller_tax_id" in t or "invoice_number:" in t or " / " in t], shown

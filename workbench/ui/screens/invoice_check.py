@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 import streamlit as st
 
-from workbench.fmt import money_full, when
+from workbench.fmt import money_full, plain, when
 from workbench.ui.i18n import INVOICE_STATUSES, term, tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -24,6 +24,13 @@ def _fen(text: str) -> int | None:
     except InvalidOperation:
         return None
 
+
+#: the self-check's fields (loaders' column names) as its form labels them
+FIELD_NAMES = {"invoice_number": "发票号码", "invoice_code": "发票代码", "issue_date": "开票日期",
+               "seller_tax_id": "销方税号", "seller_name": "销方名称", "buyer_tax_id": "购方税号",
+               "buyer_name": "购方名称", "amount": "金额", "tax_rate": "税率", "tax_amount": "税额",
+               "total_amount": "价税合计", "status": "状态", "red_ref": "红冲对应原票号码", "item_name": "货物或服务名称",
+               "item_code": "商品编码", "invoice_type": "发票类型"}
 
 lookup_tab, self_tab = st.tabs([tr("状态查验", "Status lookup"), tr("开票自查", "Self-check")])
 
@@ -94,7 +101,8 @@ with self_tab:
             low = [f for f, c in doc.confidence.items() if c < 0.8]
             st.info(tr(f"已从 {upload.name} 读取（{doc.method}）；请核对后自查。",
                        f"Read from {upload.name} ({doc.method}); check the fields, then self-check.")
-                    + (tr(f" 识别把握较低：{', '.join(low)}", f" Low OCR confidence: {', '.join(low)}") if low else ""))
+                    + (tr(f" 识别把握较低：{'、'.join(FIELD_NAMES.get(f, f) for f in low)}",
+                          f" Low OCR confidence: {', '.join(low)}") if low else ""))
     with st.form("ic_self"):
         a, b, c = st.columns(3)
         fields = {
@@ -127,5 +135,9 @@ with self_tab:
             rule = RULES.get(p.rule)
             meaning = tr(rule.zh, rule.en) if rule is not None else p.rule
             level = tr("警告", "warning") if p.severity == "warning" else tr("错误", "error")
-            text = f"{level} · **{p.field}** — {meaning}（`{p.rule}`）\n\n{p.message}"
+            label = tr(FIELD_NAMES[p.field], p.field) if p.field in FIELD_NAMES else p.field
+            detail = p.message.removeprefix(f"{p.field}: ")
+            if rule is not None and detail in (f"{rule.zh} / {rule.en}", rule.zh, rule.en):
+                detail = ""          # the message only repeats the rule's meaning shown before it
+            text = f"{level} · **{label}** — {meaning}（`{p.rule}`）" + (f"\n\n{plain(detail)}" if detail else "")
             (st.warning if p.severity == "warning" else st.error)(text)
