@@ -82,3 +82,13 @@ def test_a_taxpayer_without_override_or_assignee_shows_blanks_not_none(app_env: 
     table = at.dataframe[0].value
     for column in ("调整理由", "调整人", "承办人"):
         assert table[column].tolist() == [""] * len(table), column   # was: the English word None in every cell
+
+
+def test_the_override_offers_only_tiers_other_than_the_one_in_force(app_env: Demo) -> None:
+    """Walking the demo, a supervisor saved the default 高风险 over a 高风险 taxpayer: the trail recorded
+    "high -> high", an override that changes nothing."""
+    at = open_page(app_env, "supervisor", "risk_queue")
+    at.selectbox(key="rq_pick").set_value(app_env.high_new).run()
+    assert next(s for s in at.selectbox if s.label == "新等级").options == ["中风险", "低风险"]
+    profile = open_page(app_env, "supervisor", "taxpayer", tax_id=app_env.high_new)
+    assert next(s for s in profile.selectbox if s.label == "新等级").options == ["中风险", "低风险"]

@@ -77,3 +77,15 @@ def test_access_denied_names_the_roles_in_chinese(app_env: Demo) -> None:
     at.run()
     errors = [e.value for e in at.error]
     assert errors == ["无权访问：此页面需要以下角色之一：分析员、调查员、审核主管。"], errors
+
+
+def test_audit_trail_words_an_import_and_a_report(fresh_env: Demo) -> None:
+    """The trail showed read=3 loaded=2 rejected=1 skipped_identical=0 and period:2025-06-01..2025-06-30."""
+    store = EmbeddedStore(fresh_env.path)
+    audit.record(store, None, "import_data", "bureau.csv", "read=3 loaded=2 rejected=1 skipped_identical=0",
+                 actor="cli:ops")
+    audit.record(store, None, "report", "period:2025-06-01..2025-06-30", "html", actor="cli:ops")
+    store.close()
+    frame = open_page(fresh_env, "supervisor", "audit", actor="cli:ops").dataframe[0].value
+    assert list(frame["详情"]) == ["HTML", "读取 3 行，入库 2 张，拒收 1 行，重复跳过 0 行"]
+    assert list(frame["对象"]) == ["期间 2025-06-01..2025-06-30", "bureau.csv"]

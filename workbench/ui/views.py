@@ -375,7 +375,7 @@ def paging(total: int, page: int, size: int) -> Paging:
 #: the kinds of object an audit event names (``kind:id``), in Chinese
 AUDIT_TARGETS = {"user": "用户", "taxpayer": "纳税人", "case": "案件", "appeal": "申诉", "run": "检测", "table": "数据表",
                  "token": "令牌", "saved_search": "保存的筛选", "original": "原件", "file": "文件", "ring": "团伙",
-                 "alert": "提醒", "rule": "提醒规则", "report": "报告", "store": "数据库"}
+                 "alert": "提醒", "rule": "提醒规则", "report": "报告", "store": "数据库", "period": "期间"}
 _SIGN_IN_REASONS = {"unknown user": "用户不存在", "wrong password": "密码错误", "user disabled": "用户已停用",
                     "demo user outside demo mode": "演示用户只能在演示模式下登录"}
 
@@ -421,6 +421,12 @@ def audit_detail_zh(action: str, detail: str) -> str:
     m = re.fullmatch(r"user=(\S+) role=(\S+)", detail)
     if action == "token_create" and m:
         return f"用户 {m.group(1)}，角色 {_vocab(vocab.ROLES, m.group(2))}"
+    m = re.fullmatch(r"read=(\d+) loaded=(\d+) rejected=(\d+) skipped_identical=(\d+)(.*)", detail, re.S)
+    if action == "import_data" and m:
+        text = "读取 {:,} 行，入库 {:,} 张，拒收 {:,} 行，重复跳过 {:,} 行".format(*(int(g) for g in m.groups()[:4]))
+        return text + m.group(5)
+    if action == "report" and detail in ("html", "pdf"):
+        return detail.upper()
     if action == "demo_reset" and detail.startswith("wiped: "):   # serve.py: "wiped: nothing" / "2 users, 1 cases"
         parts = re.findall(r"(\d+) (users|cases)", detail)
         words = {"users": "用户 {:,} 个", "cases": "案件 {:,} 件"}

@@ -111,8 +111,8 @@ with left:
     if allowed(user.roles, "override_tier"):
         with st.form("rq_override"):
             st.markdown(f"**{tr('调整风险等级', 'Override the tier')}**")
-            new_tier = st.selectbox(tr("新等级", "New tier"), ["high", "medium", "low"],
-                                    format_func=lambda t: term(TIER_NAMES, t))
+            new_tier = st.selectbox(tr("新等级", "New tier"), [t for t in ("high", "medium", "low") if t != row.tier],
+                                    format_func=lambda t: term(TIER_NAMES, t))   # not the tier in force: a no-op
             reason = st.text_area(tr("理由（必填，将记入审计日志）", "Reason (required, goes to the audit trail)"))
             if st.form_submit_button(tr("保存调整", "Save override")):
                 if not reason.strip():

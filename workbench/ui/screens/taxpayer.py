@@ -114,7 +114,8 @@ else:
                                              tr("值", "value"): [str(v) for v in feats.values()]}), "features")
         if allowed(user.roles, "override_tier"):
             with st.expander(tr("调整风险等级", "Override the tier")), st.form("tp_override"):
-                new_tier = st.selectbox(tr("新等级", "New tier"), ["high", "medium", "low"],
+                new_tier = st.selectbox(tr("新等级", "New tier"),   # not the tier in force: a no-op
+                                        [t for t in ("high", "medium", "low") if t != row["tier"]],
                                         format_func=lambda t: term(TIER_NAMES, t))
                 reason = st.text_area(tr("理由（必填）", "Reason (required)"))
                 if st.form_submit_button(tr("保存调整", "Save override")):
