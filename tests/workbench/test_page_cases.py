@@ -155,5 +155,7 @@ def test_case_tables_speak_chinese_with_readable_times(env: tuple[Store, dict[st
     history = frames[("时间", "操作人", "变更", "说明")]
     assert list(history["变更"]) == ["立案（新立案）", "新立案 → 调查中", f"指派给 {u['investigator'].username}"]
     assert list(history["说明"])[1] == "调取账簿" and "T" not in history["时间"].iloc[0]
+    rings = next(str(m.value) for m in at.markdown if str(m.value).startswith("团伙："))
+    assert rings.replace("\\", "").startswith("团伙：时序环路 · ") and "（R-1）" in rings.replace("\\", ""), rings
     disp = frames[("税号", "结论", "记录人", "时间", "说明")]
     assert list(disp["结论"]) == ["确认虚开"] and list(disp["税号"]) == [c.taxpayers[0]]

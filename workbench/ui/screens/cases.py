@@ -17,6 +17,7 @@ from workbench.ui.flash import run_verb
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
+from workbench.ui.views import ring_titles
 from workbench.users import list_users
 
 user = require_page("view_cases")
@@ -140,7 +141,10 @@ with tab_att:
     names = {r["tax_id"]: r["name"] for r in store.taxpayers(list(case.taxpayers)).to_pylist()} if case.taxpayers else {}
     table(store, user, pd.DataFrame({tr("税号", "tax id"): list(case.taxpayers),
                                      tr("名称", "name"): [names.get(t, "") for t in case.taxpayers]}), "case_taxpayers")
-    st.write(tr("团伙：", "Rings: ") + (", ".join(case.rings) or "-"))
+    found = [r for r in (store.ring(i) for i in case.rings) if r is not None]
+    titles = ring_titles(store, found) if found else {}
+    st.write(tr("团伙：", "Rings: ") + ("；".join(plain(f"{tr(*titles[i])}（{i}）") if i in titles else i
+                                               for i in case.rings) or "-"))
     st.write(tr("发票：", "Invoices: ") + (", ".join(case.invoices[:50]) or "-"))
     if allowed(user.roles, "work_case"):
         with st.form("case_attach"):
