@@ -89,3 +89,23 @@ def test_audit_trail_words_an_import_and_a_report(fresh_env: Demo) -> None:
     frame = open_page(fresh_env, "supervisor", "audit", actor="cli:ops").dataframe[0].value
     assert list(frame["详情"]) == ["HTML", "读取 3 行，入库 2 张，拒收 1 行，重复跳过 0 行"]
     assert list(frame["对象"]) == ["期间 2025-06-01..2025-06-30", "bureau.csv"]
+
+
+def test_ring_and_counterparty_totals_are_yuan_numbers_that_sort(app_env: Demo) -> None:
+    """The rings list and the profile's counterparties showed ¥1,234.00 / ¥12.35万 / ¥1.20亿 strings: a click
+    on the header sorted them as text."""
+    at = open_page(app_env, "investigator", "rings")
+    frame = at.dataframe[0].value
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["金额合计（元）"]["type_config"]["format"] == "accounting"
+    store = EmbeddedStore(app_env.path)
+    rings = {r.ring_id: r for r in store.rings()}
+    store.close()
+    ring = app_env.ring
+    shown = frame.set_index("编号").loc[ring.ring_id, "金额合计（元）"]
+    fen = sum(int(i["total_fen"]) for i in app_env.invoices if f"{i['code']}-{i['number']}" in set(rings[ring.ring_id].invoice_keys))  # type: ignore[call-overload]
+    assert fen > 0 and shown == fen / 100
+    profile = open_page(app_env, "investigator", "taxpayer", tax_id=ring.members[0])
+    cp = next(df for df in profile.dataframe if "方向" in df.value.columns)
+    assert cp.value["金额合计（元）"].dtype.kind == "f" and (cp.value["金额合计（元）"] > 0).all()
+    assert json.loads(cp.proto.columns)["金额合计（元）"]["type_config"]["format"] == "accounting"

@@ -55,6 +55,15 @@ def score_columns(*headers: str) -> dict[str, Any]:
     return {h: st.column_config.NumberColumn(h, format="%.2f") for h in headers}
 
 
+def yuan_columns(*headers: str) -> dict[str, Any]:
+    """``column_config`` for ``st.dataframe`` that shows the amount columns ``headers`` (yuan, from fen / 100)
+    as ``1,234,567.89``: exact to the fen, and a click on the header sorts them by value (``¥1.2万`` strings
+    sorted ``¥9.8万`` above ``¥12.3万``)."""
+    import streamlit as st
+
+    return {h: st.column_config.NumberColumn(h, format="accounting") for h in headers}
+
+
 def monthly(table: pa.Table, *, by: str | None = None) -> pd.DataFrame:
     """Invoice count and total (yuan) per month (Asia/Shanghai), optionally split by column ``by``."""
     if table.num_rows == 0:

@@ -16,7 +16,7 @@ from workbench import netgraph
 from workbench.auth import allowed
 from workbench.fmt import day, money, money_full, plain, when
 from workbench.ui import netview, saved, urlstate
-from workbench.ui.charts import invoice_frame, score_columns, tier_map
+from workbench.ui.charts import invoice_frame, score_columns, tier_map, yuan_columns
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.i18n import IDENTIFIER_KINDS, RING_KINDS, TIER_NAMES, lang, pick, term, tr
 from workbench.ui.paging import pager
@@ -196,12 +196,12 @@ shown = pd.DataFrame({
     tr("评分", "Score"): [r.score for r in page.rows],
     tr("起", "From"): [day(r.first) for r in page.rows],
     tr("止", "To"): [day(r.last) for r in page.rows],
-    tr("金额合计", "Total"): [money(r.fen) for r in page.rows],
+    tr("金额合计（元）", "Total (yuan)"): [r.fen / 100 for r in page.rows],
     tr("编号", "Id"): [r.ring_id for r in page.rows],
 })
 picked = table(store, user, shown, "rings", export=_export if total else None, signature=repr((run_id, where, total)),
                on_select="rerun", selection_mode="single-row", key=f"ring_table_{pg.page}",
-               column_config=score_columns(tr("评分", "Score")))   # a ticked row belongs to its page
+               column_config={**score_columns(tr("评分", "Score")), **yuan_columns(tr("金额合计（元）", "Total (yuan)"))})   # a ticked row belongs to its page
 rows = picked.selection.rows if hasattr(picked, "selection") else []
 if rows and rows[0] < len(page.rows):
     ring = store.ring(page.rows[rows[0]].ring_id)

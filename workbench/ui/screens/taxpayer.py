@@ -19,7 +19,7 @@ from graph.lists import SIDES
 from workbench.auth import allowed
 from workbench.fmt import day, money, plain
 from workbench.ui import urlstate
-from workbench.ui.charts import invoice_frame, monthly, monthly_chart
+from workbench.ui.charts import invoice_frame, monthly, monthly_chart, yuan_columns
 from workbench.ui.exports import invoice_rows, table
 from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import IDENTIFIER_KINDS, TAXPAYER_STATUSES, TIER_NAMES, term, tr
@@ -161,11 +161,12 @@ cp_frame = pd.DataFrame({
     tr("税号", "Tax id"): [c.tax_id for c in cp], tr("名称", "Name"): [c.name for c in cp],
     tr("方向", "Direction"): [tr("销项（开出）", "out (issued)") if c.direction == "out" else tr("进项（取得）", "in (received)")
                              for c in cp],
-    tr("张数", "Invoices"): [c.invoices for c in cp], tr("金额合计", "Total"): [money(c.fen) for c in cp]})
+    tr("张数", "Invoices"): [c.invoices for c in cp], tr("金额合计（元）", "Total (yuan)"): [c.fen / 100 for c in cp]})
 table(store, user, cp_frame, "counterparties", export=pd.DataFrame(
     {"tax_id": [c.tax_id for c in cp], "name": [c.name for c in cp],
      "direction": [tr("销项", "out") if c.direction == "out" else tr("进项", "in") for c in cp],
-     "invoices": [c.invoices for c in cp], "total_fen": [c.fen for c in cp]}))
+     "invoices": [c.invoices for c in cp], "total_fen": [c.fen for c in cp]}),
+      column_config=yuan_columns(tr("金额合计（元）", "Total (yuan)")))
 
 today = date.today()
 INVOICE_FILTERS = (
