@@ -109,3 +109,11 @@ def test_ring_and_counterparty_totals_are_yuan_numbers_that_sort(app_env: Demo) 
     cp = next(df for df in profile.dataframe if "方向" in df.value.columns)
     assert cp.value["金额合计（元）"].dtype.kind == "f" and (cp.value["金额合计（元）"] > 0).all()
     assert json.loads(cp.proto.columns)["金额合计（元）"]["type_config"]["format"] == "accounting"
+
+
+def test_an_empty_watch_list_says_so_instead_of_an_empty_colon(app_env: Demo) -> None:
+    """The subscriptions showed "关注 0 家：" followed by nothing."""
+    at = open_page(app_env, "investigator", "alerts")
+    captions = [str(c.value) for c in at.caption]
+    assert not [c for c in captions if c.startswith("关注 0 家")], captions
+    assert any(c.startswith("尚未关注任何纳税人") for c in captions), captions

@@ -51,7 +51,11 @@ else:
 
 with st.expander(tr("我的订阅：关注的纳税人、邮件、Webhook", "My subscription: watched taxpayers, e-mail, webhook")):
     sub = alerts.subscription(store, user.username)
-    st.caption(tr(f"关注 {len(sub.watch)} 家：", f"Watching {len(sub.watch)}: ") + plain(", ".join(sub.watch)))
+    if sub.watch:
+        st.caption(tr(f"关注 {len(sub.watch)} 家：", f"Watching {len(sub.watch)}: ") + plain("、".join(sub.watch)))
+    else:
+        st.caption(tr("尚未关注任何纳税人；关注后，其发票、评分或团伙有变化时会提醒您。",
+                      "You watch no taxpayer yet; once you do, changes to its invoices, score or rings raise alerts."))
     with st.form("alert_subscription"):
         add = st.text_input(tr("关注纳税人（税号，逗号分隔）", "Watch taxpayers (tax ids, comma-separated)"))
         drop = st.multiselect(tr("取消关注", "Stop watching"), list(sub.watch), placeholder=pick())
