@@ -11,6 +11,7 @@ from algorithms._tables import frame, invoice_frame
 from algorithms.amounts import BLUE
 from algorithms.shell import activity
 from algorithms.signals import Signal, make_signal, pct
+from algorithms.significance import pq
 
 
 def fan_hub(
@@ -168,7 +169,7 @@ def pass_through_hub(
     r["evidence"] = [
         f"过票中转（无需商品编码）：进项来自 {i} 家、销项开给 {o} 家，进销金额相差 {abs(m) * 100:.1f}%，"
         + (f"销项平均在进项后 {abs(lag):.0f} 天开出" if lag >= 0 else f"进项平均在销项后 {abs(lag):.0f} 天才取得")
-        + f"，进销时间错配 {mm:.0f} 天（按本数据的开票日历随机安排时通常 {nm:.0f} 天，p={p:.2g}）"
+        + f"，进销时间错配 {mm:.0f} 天（按本数据的开票日历随机安排时通常 {nm:.0f} 天，{pq(p)}）"
         for i, o, m, lag, mm, nm, p in zip(n_in, n_out, r["margin"], r["lag_days"], r["mismatch_days"],
                                            r["null_mismatch"], r["pvalue"], strict=True)]
     return make_signal("pass_hub", r[cols])

@@ -62,7 +62,7 @@ from algorithms._tables import DAY, TZ, epoch_seconds, invoice_frame, localized
 from algorithms.amounts import BLUE
 from algorithms.patterns_kernels import window_breadth
 from algorithms.patterns_refine import MIN_DRAWS, MonthPools, draws_needed, own_null
-from algorithms.significance import bh_fdr, empirical_pvalue, rewire, shuffle_times
+from algorithms.significance import bh_fdr, empirical_pvalue, pq, rewire, shuffle_times
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -704,7 +704,7 @@ def _fan(run: _Run, kind: Literal["fan_out", "fan_in"]) -> tuple[list[Pattern], 
               f"单月最多 {m} 家往来方；打乱开票时间（同月内）后 {w:g} 天内通常只有 {ty_u:.0f} 家",
               f"{len(one_off)} 家往来方只在这次集中开票中与其往来（列为成员）"
               + (f"，{len(regular)} 家为其常规往来方、在此之外也有交易（未列为成员）" if len(regular) else ""),
-              f"p={pu:.2g}，q={qu:.2g}"]
+              pq(pu, qu)]
         out.append(Pattern(kind, run.name(u), (run.name(u), *(run.name(x) for x in one_off)), run.keys(idx),
                            start, end, float(k), ty_u, pu, qu, "", "，".join(ev),
                            {"window_days": w, "counterparties": k, "monthly_breadth": m, "invoices": len(idx),
@@ -765,7 +765,7 @@ def _split_burst(run: _Run) -> tuple[list[Pattern], int]:
         ev = [f"{_days(max(span, 1))} 天内向同一购方 {run.name(buyer)} 开票 {k} 张"
               + (f"，合计 {_fen(amount)}" if fl.has_amounts else ""),
               f"该购销关系单月最多 {m} 张；打乱开票时间（同月内）后 {w:g} 天内通常只有 {ty_u:.0f} 张",
-              f"p={pu:.2g}，q={qu:.2g}"]
+              pq(pu, qu)]
         out.append(Pattern("split_burst", run.name(seller), (run.name(seller), run.name(buyer)), run.keys(idx),
                            start, end, float(k), ty_u, pu, qu, "", "，".join(ev),
                            {"window_days": w, "invoices": k, "monthly_max": m, "total_fen": amount,
@@ -806,7 +806,7 @@ def _gather_scatter(run: _Run) -> tuple[list[Pattern], int]:
         ev = [f"{_days(max(span, 1))} 天内" + first.format(k_in, k_out)]
         if fl.has_amounts:
             ev.append(f"进项 {_fen(a_in)}、销项 {_fen(a_out)}")
-        ev += [f"打乱开票时间后 {w:g} 天内通常两侧只有 {ty_u:.0f} 家", f"p={pu:.2g}，q={qu:.2g}"]
+        ev += [f"打乱开票时间后 {w:g} 天内通常两侧只有 {ty_u:.0f} 家", pq(pu, qu)]
         members = (run.name(u), *(run.name(x) for x in sellers), *(run.name(x) for x in buyers if x not in set(sellers)))
         out.append(Pattern("gather_scatter", run.name(u), members, run.keys(inv_idx), start, end,
                            float(min(k_in, k_out)), ty_u, pu, qu, orient, "，".join(ev),
@@ -907,7 +907,7 @@ def _scatter_gather(run: _Run, eligible: npt.NDArray[np.bool_], width_s: int) ->
             if run.fl.has_amounts:
                 ev.append(f"第一段 {_fen(a1 if orient == 'along' else a2)}、第二段 {_fen(a2 if orient == 'along' else a1)}")
             ev += [f"两者共有 {c:.0f} 家中间往来方；打乱开票时间后平均 {ty * c:.1f} 家在期限内衔接",
-                   f"p={pu:.2g}，q={qu:.2g}"]
+                   pq(pu, qu)]
             members = (run.name(source), *(run.name(x) for x in mids if x not in (source, sink)))
             if sink != source:
                 members = (*members, run.name(sink))
@@ -952,7 +952,7 @@ def _layered(run: _Run, eligible: npt.NDArray[np.bool_], width_s: int) -> tuple[
             ev = [f"{_days(max(span, 1))} 天内 {run.name(source)} 经两层中间企业（{len(first)} 家 → {len(second)} 家）"
                   f"逐层转开发票至 {run.name(sink)}，层间间隔 ≤ {width_s / DAY:g} 天", ORIENTATION_ZH[orient],
                   f"打乱开票时间后每份数据平均只出现 {expected[i]:.1f} 个同等或更宽的分层结构",
-                  f"p={p_emp[i]:.2g}，q={q[i]:.2g}"]
+                  pq(p_emp[i], q[i])]
             members = (run.name(source), *(run.name(x) for x in first), *(run.name(x) for x in second),
                        run.name(sink))
             out.append(Pattern("layered", run.name(source), members, run.keys(inv_idx), start, end, float(obs[i]),
@@ -1038,7 +1038,7 @@ def _pass_through(run: _Run) -> tuple[list[Pattern], int]:
             f"进项平均在销项后 {_days(abs(lag[u]))} 天才取得"
         ev = [f"进项来自 {len(sellers)} 家、销项开给 {len(buyers)} 家，销项与进项金额相差 {abs(va[u]) * 100:.1f}%",
               order_txt, f"进销时间错配 {_days(w1[u])} 天（打乱开票时间后通常 {_days(typ_t[i])} 天）",
-              f"p={pv[i]:.2g}，q={q[i]:.2g}"]
+              pq(pv[i], q[i])]
         members = (run.name(u), *(run.name(x) for x in sellers), *(run.name(x) for x in buyers if x not in set(sellers)))
         out.append(Pattern("pass_through", run.name(u), members, run.keys(idx), start, end, float(w1[u]),
                            float(typ_t[i]), float(pv[i]), float(q[i]), orient, "，".join(ev),

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from algorithms._tables import DAY
-from algorithms.significance import bh_fdr
+from algorithms.significance import bh_fdr, pq
 
 if TYPE_CHECKING:
     from algorithms.patterns import Pattern, _Run
@@ -161,7 +161,7 @@ def repeat_pairs(run: _Run) -> tuple[list[Pattern], int]:
               + (f"，合计 ¥{amount / 100:,.0f}" if fl.has_amounts else ""),
               f"同月内有 2 张以上发票的{other}共 {m} 家；打乱开票时间（同月内，购销关系不变）后通常只有 "
               f"{typical[i]:.0f} 家在 {w / DAY:g} 天内重复",
-              f"p={best_p[i]:.2g}，q={q[i]:.2g}"]
+              pq(best_p[i], q[i])]
         members = (run.name(code), *(run.name(int(x)) for x in np.unique(partners)))
         out.append(Pattern(KIND, run.name(code), members, run.keys(idx), start, end, float(k), float(typical[i]),
                            float(best_p[i]), float(q[i]), "", "，".join(ev),

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from algorithms.features import Features
 from algorithms.rule_tests import TESTS as RULE_TESTS
+from algorithms.significance import pq
 from algorithms.supervised import PREFIX as SUP_PREFIX
 from algorithms.supervised import Neighbours, label_vector
 from algorithms.tiers import assign, dynamics_reason
@@ -201,9 +202,9 @@ def _gate(name: str, hit: npt.NDArray[np.bool_], ev: list[str], label: str, inde
     judged = ~np.isnan(q_i)
     q_i = np.where(judged, q_i, 1.0)
     for i in np.flatnonzero(hit & (q_i > fdr)):                        # not rare for this data: no points
-        why = f"逐户检验 q = {q_i[i]:.2g}，与本数据的常见情况相符" if judged[i] else "发票太少，无法逐户检验"
+        why = f"逐户检验 {pq(q=q_i[i])}，与本数据的常见情况相符" if judged[i] else "发票太少，无法逐户检验"
         reasons[i].append((0.0, f"{ev[i] or label}（{why}，不计分）"))
-    ev = [f"{e or label}（逐户检验 q = {qq:.2g}）" if h else e for e, qq, h in zip(ev, q_i, hit, strict=True)]
+    ev = [f"{e or label}（逐户检验 {pq(q=qq)}）" if h else e for e, qq, h in zip(ev, q_i, hit, strict=True)]
     return np.asarray(hit & (q_i <= fdr), dtype=bool), ev
 
 

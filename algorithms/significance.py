@@ -28,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import numpy as np
@@ -42,6 +43,28 @@ BOOL = npt.NDArray[np.bool_]
 DEFAULT_FDR = 0.05
 #: Amount columns moved together by :func:`shuffle_amounts` (those present in the frame).
 AMOUNT_COLUMNS = ("amount_fen", "tax_fen", "total_fen", "rate")
+
+
+#: below this a p- or q-value is shown as "< 0.0001": smaller figures are artefacts of the null's fitted tail
+SHOWN_FLOOR = 1e-4
+
+
+def sig(x: float) -> str:
+    """A p- or q-value as an investigator reads it: "= 0.012", or "< 0.0001" below :data:`SHOWN_FLOOR`.
+
+    >>> sig(0.01234), sig(5.4e-11), sig(0.0)
+    ('= 0.012', '< 0.0001', '< 0.0001')
+    """
+    return f"< {SHOWN_FLOOR:g}" if x < SHOWN_FLOOR else f"= {x:.2g}"
+
+
+#: matches evidence text that already states a q-value (so a reason does not repeat it)
+STATES_Q = re.compile(r"\bq [=<]")
+
+
+def pq(p: float | None = None, q: float | None = None) -> str:
+    """"p = 0.0031，q = 0.012" (either part left out when None); see :func:`sig`."""
+    return "，".join(f"{n} {sig(float(v))}" for n, v in (("p", p), ("q", q)) if v is not None)
 
 
 def bh_fdr(pvalues: npt.ArrayLike, q: float = DEFAULT_FDR) -> tuple[BOOL, F64]:

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from algorithms.dynamics import TEMPORAL, ZH, encode, motifs, shuffle_days, split_day
-from algorithms.significance import bh_fdr, empirical_pvalue, rewire
+from algorithms.significance import STATES_Q, bh_fdr, empirical_pvalue, pq, rewire
 
 F64 = npt.NDArray[np.float64]
 
@@ -68,7 +68,7 @@ def finding_features(findings: Sequence[Finding], index: pd.Index, *, fdr: float
             n[i] += 1
             min_q[i] = min(min_q[i], f.qvalue)
             kinds[i].add(f.kind)
-            ev[i].append((f.qvalue, f"{f.evidence}（q = {f.qvalue:.3g}）"))
+            ev[i].append((f.qvalue, f.evidence if STATES_Q.search(f.evidence) else f"{f.evidence}（{pq(q=f.qvalue)}）"))
     t = pd.DataFrame({"findings_n": n, "findings_kinds": [float(len(k)) for k in kinds], "findings_min_q": min_q},
                      index=index)
     return t, [[s for _, s in sorted(e)] for e in ev]
@@ -228,4 +228,4 @@ def dynamics_reason(row: Mapping[str, object]) -> str:
     """Chinese reason of a taxpayer whose dynamics exceed the null."""
     top = str(row.get("top", ""))
     q = float(row.get("q", 1.0))  # type: ignore[arg-type]
-    return f"交易时序异于随机重连的同类数据：{ZH.get(top, top)}（q = {q:.3g}）"
+    return f"交易时序异于随机重连的同类数据：{ZH.get(top, top)}（{pq(q=q)}）"

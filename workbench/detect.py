@@ -35,7 +35,7 @@ from algorithms.risk import Anomaly, Evidence, RiskResult, score_taxpayers
 from algorithms.rule_tests import TESTS as RULE_TESTS
 from algorithms.rule_tests import rule_qvalues
 from algorithms.signals import Signal, pct
-from algorithms.significance import DEFAULT_FDR
+from algorithms.significance import DEFAULT_FDR, pq
 from graph.core import schema, settings, vocab
 from graph.core.model import Ring, Run
 from graph.store import Store
@@ -47,7 +47,7 @@ from workbench.incremental import incremental_cache, null_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.03.21"  # .21 supervised model: confirmed / cleared companies sharing an identifier; .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.22"  # .22 p- and q-values in evidence and reasons as "= 0.012" or "< 0.0001" (no e-notation), a reason states a finding's q once; .21 supervised model: confirmed / cleared companies sharing an identifier; .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -129,8 +129,8 @@ def cycle_evidence(sc: ScoredCycle) -> str:
         parts.append(f"{sc.young_members} 家成员首次开票时登记不足 6 个月")
     if sc.shared_kinds:
         parts.append("成员共用" + "、".join(KIND_ZH.get(k, k) for k in sc.shared_kinds))
-    parts.append(f"比随机打乱后的同类闭环更罕见（p={sc.p_value:.3g}，q={sc.q_value:.3g}）" if sc.significant
-                 else f"与随机打乱后的闭环相比不显著（p={sc.p_value:.3g}）")
+    parts.append(f"比随机打乱后的同类闭环更罕见（{pq(sc.p_value, sc.q_value)}）" if sc.significant
+                 else f"与随机打乱后的闭环相比不显著（{pq(sc.p_value)}）")
     text = "，".join(parts)
     missing = cycle_scoring.unavailable_inputs_zh(sc.unavailable)
     if missing:

@@ -107,3 +107,12 @@ def test_empty_frames_pass_through() -> None:
     inv = frame(0)
     rng = np.random.default_rng(0)
     assert shuffle_times(inv, rng=rng).empty and shuffle_amounts(inv, rng=rng).empty and rewire(inv, rng=rng).empty
+
+
+def test_p_and_q_values_read_as_an_investigator_reads_them() -> None:
+    from algorithms.significance import pq, sig
+
+    assert [sig(x) for x in (0.0123, 0.05, 1e-4, 9.99e-5, 5.38e-11, 0.0)] == [
+        "= 0.012", "= 0.05", "= 0.0001", "< 0.0001", "< 0.0001", "< 0.0001"]
+    assert pq(5.38e-11, 3.53e-7) == "p < 0.0001，q < 0.0001"
+    assert pq(0.0031) == "p = 0.0031" and pq(q=0.2) == "q = 0.2"

@@ -219,3 +219,12 @@ def test_supervised_scores_are_identical_run_to_run_and_fitted_on_one_thread(mon
     assert seen and set(seen) == {1}                         # every fit (5 folds + the final model) on one thread
     tp, fp, fn, tn = first.cv_confusion or (0, 0, 0, 0)
     assert tp + fp + fn + tn == len(labels) and first.cv_f1 == pytest.approx(2 * tp / (2 * tp + fp + fn))
+
+
+def test_a_reason_states_a_findings_q_once_and_without_e_notation() -> None:
+    idx = pd.Index(["T001", "T002"])
+    stated = Finding("fan_in", ("T001",), 0.0, "集中取得进项（p < 0.0001，q < 0.0001）")
+    bare = Finding("fan_out", ("T002",), 3.5e-7, "集中开出销项")
+    _, reasons = finding_features([stated, bare], idx, fdr=0.05)
+    assert reasons[0] == ["集中取得进项（p < 0.0001，q < 0.0001）"]
+    assert reasons[1] == ["集中开出销项（q < 0.0001）"]

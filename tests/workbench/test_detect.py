@@ -119,7 +119,7 @@ def test_cycle_evidence_names_the_orientation_and_the_unavailable_evidence(orien
     sc = ScoredCycle(c, 0.9, 1e-5, 0.01, True, {"fast": 0.9, "tight": 0.8}, ("same_item", "shared_identity", "young"),
                      0.3, 1.0, 3.0)
     text = cycle_evidence(sc)
-    assert words in text and "p=1e-05" in text and "q=0.01" in text and "各环金额差异 30%" in text
+    assert words in text and "p < 0.0001，q = 0.01" in text and "e-" not in text and "各环金额差异 30%" in text
     assert text.endswith("数据缺少商品编码、电话/银行账户等身份信息、登记日期，相应证据未参与评分")
     full = ScoredCycle(c, 0.9, 1e-5, 0.01, True, {"fast": 0.9}, (), 0.3, 1.0, 3.0)
     assert "缺少" not in cycle_evidence(full)
