@@ -74,6 +74,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_ALERT_TIMEOUT", "5", "Seconds an alert delivery (webhook or SMTP) may take before it counts as failed and is retried."),
     Setting("FAPIAO_ALERT_RETRIES", "5", "Delivery attempts of one alert on one channel before it is marked failed."),
     Setting("FAPIAO_ALERT_BACKOFF", "30", "Seconds before the first retry of a failed delivery; each further retry waits twice as long."),
+    Setting("FAPIAO_ALERTS_EVERY", "60",
+            "Seconds between the workbench server's background alert rounds (evaluate the rules, send due "
+            "deliveries); 0 = off (then run `fapiao alerts run --every` beside it)."),
     Setting("FAPIAO_API_HOST", "127.0.0.1", "Address `fapiao api` listens on (put a reverse proxy in front for others)."),
     Setting("FAPIAO_API_PORT", "8700", "Port `fapiao api` listens on."),
     Setting("FAPIAO_API_MAX_MB", "20", "Largest request body (MB) the HTTP API accepts; bigger gets 413."),

@@ -182,3 +182,39 @@ def test_the_inbox_reads_only_its_page_not_every_alert(env: tuple[Demo, Store], 
     assert alerts.mark_read(store, sup, [everything[1].alert_id]) == 1
     assert [a.alert_id for a in alerts.inbox(store, sup, unread=True)] == [everything[0].alert_id]
     assert alerts.mark_read(store, sup) == 1 and alerts.unread_count(store, sup) == 0
+
+
+def test_the_background_round_brings_an_assignment_without_a_detection(env: tuple[Demo, Store]) -> None:
+    import threading
+
+    from workbench.alerts import background
+
+    demo, store = env
+    sup, inv = demo.users["supervisor"], demo.users["investigator"]
+    case = cases.open_case(store, sup, "后台提醒", taxpayers=(demo.high_new,))
+    cases.assign_case(store, sup, case.case_id, inv.username)
+    assert alerts.inbox(store, inv) == []                  # nothing evaluated yet
+    calls: list[int] = []
+
+    def opener() -> Store:                                  # the first round fails, the next ones go on
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("workspace busy")
+        return store
+
+    stop = threading.Event()
+    thread = background.start(opener, every=0.05, stop=stop)
+    assert thread is not None and thread.name == "fapiao-alerts"
+    try:
+        for _ in range(200):
+            if any(a.rule == "case_assigned" for a in alerts.inbox(store, inv)):
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(5)
+    got = [a for a in alerts.inbox(store, inv) if a.rule == "case_assigned"]
+    assert [a.case_id for a in got] == [case.case_id] and got[0].assigned and len(calls) >= 2
+    assert not thread.is_alive()
+    assert background.start(opener, every=0) is None        # 0 = off
+

@@ -61,13 +61,13 @@ def alerts_run(every: float | None, deliver: bool, store_uri: str | None, as_jso
       fapiao alerts run                      # once, e.g. from cron
       fapiao alerts run --every 60           # as a service next to the workbench and the API
     """
-    from workbench import alerts, audit
+    from workbench import audit
+    from workbench.alerts import background
 
     actor = audit.cli_actor()
     while True:
         with _store(store_uri) as store:
-            raised = alerts.evaluate(store, actor=actor)
-            report = alerts.deliver_due(store, actor=actor) if deliver else alerts.Report()
+            raised, report = background.run_once(store, actor=actor, deliver=deliver)
         if as_json:
             echo_json({"raised": raised.by_rule(), "sent": report.sent, "retry": report.retry,
                        "failed": report.failed, "waiting": report.waiting})
