@@ -90,3 +90,24 @@ def test_the_warm_up_imports_what_the_pages_need_and_survives_a_missing_module()
 
     assert warmup.warm() == []
     assert warmup.warm(("pandas", "no_such_module_fapiao")) == ["no_such_module_fapiao"]
+
+
+def test_a_page_fault_shows_chinese_words_and_an_incident_number_not_the_error(
+        app_env: Demo, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from workbench.ui import views
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail from the store")
+
+    monkeypatch.setattr(views, "overview", broken)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["fapiao_user"] = app_env.users["investigator"]
+    at.session_state["fapiao_signed_in_at"] = time.time()
+    with caplog.at_level("ERROR", logger="workbench.ui"):
+        at.run()
+    assert not at.exception
+    shown = texts(at)
+    assert "页面出错了" in shown and "事件编号" in shown and "secret detail" not in shown
+    incident = shown.split("事件编号 ")[1][:8]
+    logged = [r for r in caplog.records if incident in r.getMessage()]
+    assert logged and logged[0].exc_info is not None and "secret detail" in str(logged[0].exc_info[1])

@@ -10,6 +10,8 @@ and ``?lang=``) and the user + sign out.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from workbench.ui.session import LANG_COOKIE, cookie, current_user, require_page
 
 PAGES_DIR = Path(__file__).resolve().parent / "screens"
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"   # a local file: a material icon is a CDN fetch
+LOG = logging.getLogger("workbench.ui")
 
 #: Streamlit's fixed English replaced by Chinese in the Chinese UI: the file uploader ("Upload", "200MB per file • CSV,
 #: …") and the "No results" of a select box or multiselect whose typed text matches no option
@@ -99,4 +102,11 @@ st.sidebar.caption(tr("发票虚开团伙调查工作台", "Fapiao ring investig
 sync_cookies(st.session_state["lang"])
 if st.session_state["lang"] == "zh":
     st.html(ZH_WIDGET_CSS)   # Streamlit's file uploader has no text parameters: its English words, replaced
-current.run()
+try:
+    current.run()
+except Exception:   # a fault no page expected: words and an incident number for the user, the traceback to the log
+    incident = secrets.token_hex(4)
+    LOG.exception("page /%s failed, incident %s", current.url_path, incident)
+    st.error(tr(f"页面出错了，已记录（事件编号 {incident}）。请刷新页面重试；如果仍然出错，请把事件编号告诉管理员。",
+                f"This page failed and the fault was logged (incident {incident}). Reload the page to try again; "
+                f"if it fails again, give the incident number to an administrator."))
