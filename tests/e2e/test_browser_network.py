@@ -40,6 +40,12 @@ def test_ego_network_of_a_ring_member_is_readable(served: Served, page: Any) -> 
     box.fill(member)
     box.press("Enter")
     settle(page)
+    clipped = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPageLink-NavLink"]')]
+        .filter(a => a.scrollWidth > a.clientWidth + 1 || [...a.querySelectorAll('*')].some(
+            e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible'))
+        .map(a => a.innerText)""")
+    links = page.locator('[data-testid="stPageLink-NavLink"]').all_inner_texts()
+    assert any("评分" in t for t in links) and clipped == []      # ring links were cut off in four narrow columns
     frame = network_frame(page, showing=member)
     ids = frame.evaluate("() => nodes.getIds()")
     assert 3 <= len(ids) <= 5

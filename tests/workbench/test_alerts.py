@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pyarrow as pa
@@ -31,6 +32,9 @@ def test_new_high_goes_to_supervisors_once_and_is_audited(env: tuple[Demo, Store
     first = alerts.evaluate(store)
     highs = [a for a in first.alerts if a.rule == "new_high"]
     assert [(a.user, a.subject) for a in highs] == [("supervisor", f"taxpayer:{demo.high_new}")]
+    stored = json.loads(next(r for r in store.scores(store.runs()[0].run_id).to_pylist()
+                             if r["tax_id"] == demo.high_new)["reasons"])
+    assert stored and stored[0] in highs[0].detail and '["' not in highs[0].detail   # words, not the stored JSON
     assert alerts.inbox(store, inv) == []                   # investigators do not get every new high
     assert alerts.evaluate(store).alerts == []             # the same state raises nothing again
     raised = _actions(store, "alert_raise")

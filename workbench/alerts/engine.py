@@ -7,6 +7,7 @@ leave no state behind (a 查验 call for a void invoice) come in through :func:`
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,9 +80,17 @@ def new_high(ctx: Context) -> list[Candidate]:
         row = scores[tax_id]
         out.append(Candidate("new_high", f"{tax_id}|{runs[0].run_id}", f"taxpayer:{tax_id}",
                              f"{_label('new_high')}: {_name(ctx.store, tax_id)}",
-                             f"风险分 {row['score']:.2f}; {row['reasons']}", ctx.watchers((tax_id,)),
+                             f"风险分 {row['score']:.2f}{_reasons(row['reasons'])}", ctx.watchers((tax_id,)),
                              data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)}))
     return out
+
+
+def _reasons(stored: str | None, most: int = 3) -> str:
+    """A score's stored reasons (a JSON list) as words after a colon: the first ``most`` joined with ；, and how
+    many more ('' when there are none)."""
+    items = [str(r) for r in json.loads(stored or "[]")]
+    more = f"；另有 {len(items) - most} 条" if len(items) > most else ""
+    return "：" + "；".join(items[:most]) + more if items else ""
 
 
 def _open_cases(store: Store) -> list[cases.Case]:

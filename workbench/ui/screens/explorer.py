@@ -45,13 +45,15 @@ centre: Taxpayer = st.selectbox(tr("中心纳税人", "Centre taxpayer"), found,
 member_of = rings_of(store, centre.tax_id)
 if member_of:
     st.markdown(f"**{tr('所在团伙', 'Member of rings')}**")
-    link_cols = st.columns(min(len(member_of), 4))
     titles = ring_titles(store, member_of[:8])
-    for i, ring in enumerate(member_of[:8]):
-        link_cols[i % len(link_cols)].page_link(
+    for ring in member_of[:8]:   # one per line: a ring's title is long, four columns cut it off
+        st.page_link(
             "screens/rings.py", label=tr(f"{titles[ring.ring_id][0]} · 评分 {ring.score:.2f}",
                                        f"{titles[ring.ring_id][1]} · score {ring.score:.2f}"),
             icon=":material/hub:", query_params={"ring": ring.ring_id}, help=ring.ring_id)
+    if len(member_of) > 8:
+        st.caption(tr(f"另有 {len(member_of) - 8} 个团伙，见纳税人画像。",
+                      f"{len(member_of) - 8} more rings: see the taxpayer profile."))
 
 # --- filters -------------------------------------------------------------------------------------
 with st.container(border=True):
