@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from graph import open_store
 from tests.e2e.conftest import Served
 from workbench import alerts
+
+pytestmark = pytest.mark.browser   # the served workbench: the browser lane (its fixture needs Chromium)
 
 
 def test_the_served_workbench_raises_the_new_high_alert_by_itself(served: Served) -> None:
