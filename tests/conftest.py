@@ -17,6 +17,8 @@ def _signing_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
     """Tests sign with a throw-away installation key, never the user's own."""
     old = os.environ.get("FAPIAO_KEY_DIR")
     os.environ["FAPIAO_KEY_DIR"] = str(tmp_path_factory.mktemp("keys") / "keys")
+    # scratch that helpers create outside a test's tmp_path lives under pytest's base folder too (rotated by pytest)
+    os.environ.setdefault("FAPIAO_TEST_TMP", str(tmp_path_factory.getbasetemp()))
     yield
     if old is None:
         os.environ.pop("FAPIAO_KEY_DIR", None)

@@ -8,8 +8,8 @@ and one user per role. Tests derive expected values from :class:`Demo`, never fr
 
 from __future__ import annotations
 
-import atexit
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -79,8 +79,9 @@ def build(path: Path, *, uri: str | None = None) -> Demo:
     if uri is not None:
         return _build(path, uri=uri)
     if not _TEMPLATE:
-        root = Path(tempfile.mkdtemp(prefix="fapiao-demo-template-"))
-        atexit.register(shutil.rmtree, root, True)
+        # under pytest's own base folder (pytest keeps the last three runs' and removes older ones): the test run
+        # leaves through os._exit (tests/conftest.py), so an atexit clean-up never ran and every run left 5 MB in /tmp
+        root = Path(tempfile.mkdtemp(prefix="fapiao-demo-template-", dir=os.environ.get("FAPIAO_TEST_TMP")))
         _TEMPLATE.append((root / "workspace", _build(root / "workspace")))
     source, demo = _TEMPLATE[0]
     shutil.copytree(source, path)
