@@ -21,9 +21,12 @@ and, being a loop, lies inside one strongly connected component (SCC) of the inv
    shortest span, then the first instance in search order) as one aggregation. The best instances are sorted
    in Spark in the in-process order (spread, span, [orientation,] members);
 5. **written by the executors, read by the driver a batch at a time**: the best instances (one per loop),
-   sorted, go to Parquet (with each hop's invoice joined on the executors when no ``lookup`` is given); the
-   driver reads the files in order, ``batch_rows`` loops at a time, and builds the :class:`TemporalCycle`
-   objects of one batch (the hop dataclass shared per invoice). Nothing the size of the loops passes through
+   sorted, go to Parquet; the driver reads the files in order, ``batch_rows`` loops at a time, and builds the
+   :class:`TemporalCycle` objects of one batch (the hop dataclass shared per invoice). Each hop's invoice comes
+   with its loop out of the search partition, which holds it (issue time, total and item code as arrays of the
+   loop row; seller and buyer from the members): no join of the loops with the invoice table (the earlier
+   join shuffled 4.2 GB at 1M and spilled 41.6 GB at 10M), or, with ``lookup``, the driver looks a batch's
+   invoices up in its own table. Nothing the size of the loops passes through
    Spark's result channel (``spark.driver.maxResultSize``); with ``collect=False`` the driver never holds more
    than one batch (:meth:`LoopFiles.batches`).
 
@@ -70,6 +73,10 @@ COLUMNS = ("key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen")
 _OUT_SCHEMA = ("kind int, o int, w long, comp long, start_us long, start_key string, seq long, hops array<string>, "
                "members array<string>, mkey array<string>, spread double, span double, drift double, "
                "n_inv long, n_start long, n_members long, secs double, counts array<long>")
+#: with each loop instance, its hops' invoices as the partition holds them (issue time in µs, total, item code);
+#: seller and buyer follow from the members and the orientation (:func:`_parties`)
+_DETAIL_SCHEMA = ", h_us array<long>, h_total array<long>, h_item array<string>"
+_DETAILS = ("h_us", "h_total", "h_item")
 _LOOP, _STATS = 0, 1
 
 
@@ -124,7 +131,7 @@ class LoopFiles:
                         if need:
                             _hops_into(hop_of, self.lookup(need))
                     else:
-                        _hop_details_into(hop_of, batch)
+                        _hop_details_into(hop_of, batch, self.labels)
                     yield _cycles(rows, hop_of, self.labels)
 
     def close(self) -> None:
@@ -170,9 +177,10 @@ def _scc_udf(pdf: pd.DataFrame) -> pd.DataFrame:
 
 
 def _search_udf(t0: int, window: int, gate: float, min_lens: Sequence[int], max_len: int, max_expansions: int,
-                memo: bool, alongs: Sequence[bool]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+                memo: bool, alongs: Sequence[bool], details: bool = True) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """The per-partition search: one (orientation, window, component) group of invoices → its loop rows (with
-    what the deduplication ranks them by) and one statistics row."""
+    what the deduplication ranks them by) and one statistics row. ``details``: each loop row also carries its
+    hops' invoices (``h_us, h_total, h_item``, in hop order) out of the partition, which holds them."""
 
     def run(pdf: pd.DataFrame) -> pd.DataFrame:
         started = time.perf_counter()
@@ -201,28 +209,40 @@ def _search_udf(t0: int, window: int, gate: float, min_lens: Sequence[int], max_
         lengths = valid.sum(axis=1)
         first = found[:, 0] if len(found) else np.zeros(0, dtype=np.int64)
         span = (tm[safe[np.arange(len(found)), lengths - 1]] - tm[first]) / DAY
-        hops, members, mkey = [], [], []
+        us = pdf["us"].to_numpy(dtype=np.int64)
+        tot = pdf["total_fen"].to_numpy(dtype=np.int64)
+        item = pdf["item"].to_numpy(dtype=object) if details else None
+        hops, members, mkey, h_us, h_total, h_item = [], [], [], [], [], []
         for row in found.tolist():
             rows = [r for r in row if r >= 0]
             hops.append(keys[rows].tolist())
             s = sellers[rows].tolist()
             members.append(s if alongs[o] else [s[0], *s[:0:-1]])
             mkey.append(sorted(s))
+            if item is not None:
+                h_us.append(us[rows].tolist())
+                h_total.append(tot[rows].tolist())
+                h_item.append(item[rows].tolist())
         loops = pd.DataFrame({
             "kind": np.int32(_LOOP), "o": np.int32(o), "w": np.int64(w), "comp": np.int64(cs),
-            "start_us": pdf["us"].to_numpy(dtype=np.int64)[first], "start_key": _text(keys[first]),
+            "start_us": us[first], "start_key": _text(keys[first]),
             "seq": np.arange(len(found), dtype=np.int64), "hops": pd.Series(hops, dtype=object),
             "members": pd.Series(members, dtype=object), "mkey": pd.Series(mkey, dtype=object),
             "spread": spread.astype(np.float64), "span": np.asarray(span, dtype=np.float64),
             "drift": drift.astype(np.float64),
             "n_inv": np.int64(0), "n_start": np.int64(0), "n_members": np.int64(0), "secs": 0.0,
             "counts": pd.Series([[]] * len(found), dtype=object)})
+        if item is not None:
+            loops = loops.assign(h_us=pd.Series(h_us, dtype=object), h_total=pd.Series(h_total, dtype=object),
+                                 h_item=pd.Series(h_item, dtype=object))
         stats = pd.DataFrame({
             "kind": [np.int32(_STATS)], "o": [np.int32(o)], "w": [np.int64(w)], "comp": [np.int64(cs)],
             "start_us": [np.int64(0)], "start_key": _text([""]), "seq": [np.int64(-1)], "hops": [[]],
             "members": [[]], "mkey": [[]], "spread": [0.0], "span": [0.0], "drift": [0.0],
             "n_inv": [np.int64(m)], "n_start": [np.int64(len(starts))], "n_members": [np.int64(n)],
             "secs": [time.perf_counter() - started], "counts": [[int(c) for c in counts]]})
+        if item is not None:
+            stats = stats.assign(**{c: pd.Series([[]], dtype=object) for c in _DETAILS})
         return pd.concat([loops, stats], ignore_index=True)
 
     return run
@@ -230,7 +250,8 @@ def _search_udf(t0: int, window: int, gate: float, min_lens: Sequence[int], max_
 
 def prepare(df: DataFrame, statuses: Sequence[str] = VALID_STATUSES) -> DataFrame:
     """The invoices the search may use (status, positive total, not self-billing), with ``us`` (microseconds
-    since the epoch, for the in-process order) and ``t`` (epoch seconds, as the kernel counts)."""
+    since the epoch, for the in-process order), ``t`` (epoch seconds, as the kernel counts) and ``item`` (the
+    item code, null without one)."""
     from pyspark.sql import functions as F
 
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -240,22 +261,25 @@ def prepare(df: DataFrame, statuses: Sequence[str] = VALID_STATUSES) -> DataFram
     if "status" in df.columns:
         keep = keep & F.col("status").isin(list(statuses))
     us = F.unix_micros(F.col("issued_at").cast("timestamp"))
+    item = F.col("item_code").cast("string") if "item_code" in df.columns else F.lit(None).cast("string")
     return (df.where(keep)
             .select(F.col("key").cast("string").alias("key"), F.col("seller_tax_id").cast("string").alias("seller"),
                     F.col("buyer_tax_id").cast("string").alias("buyer"), us.alias("us"),
                     F.floor(us / 1_000_000).cast("long").alias("t"),
-                    F.col("total_fen").cast("long").alias("total_fen")))
+                    F.col("total_fen").cast("long").alias("total_fen"), item.alias("item")))
 
 
-def partitioned(df: DataFrame, t0: int, window: int, orientations: Sequence[str]) -> DataFrame:
-    """Prepared invoices → one row per (orientation ``o``, window ``w``, component ``comp``) they belong to."""
+def partitioned(df: DataFrame, t0: int, window: int, orientations: Sequence[str], details: bool = True) -> DataFrame:
+    """Prepared invoices → one row per (orientation ``o``, window ``w``, component ``comp``) they belong to
+    (with ``item`` when ``details``: the partition then holds all a :class:`Hop` needs)."""
     from pyspark.sql import functions as F
 
     slot = F.floor((F.col("t") - F.lit(t0)) / F.lit(window)).cast("long")
     sides = []
+    extra = ["item"] if details else []
     for o, label in enumerate(orientations):
         a, b = ("seller", "buyer") if label == ALONG else ("buyer", "seller")
-        sides.append(df.select(F.lit(o).cast("int").alias("o"), "key", "us", "t", "total_fen",
+        sides.append(df.select(F.lit(o).cast("int").alias("o"), "key", "us", "t", "total_fen", *extra,
                                F.col(a).alias("src"), F.col(b).alias("dst"), slot.alias("slot")))
     both = sides[0]
     for s in sides[1:]:
@@ -315,21 +339,23 @@ def spark_cycles(
     t0 = int(row["t0"])
     gate = float("inf") if max_drift is None else float(max_drift)
     min_lens = [min_len if label == ALONG else max(min_len, 3) for label in labels]
-    parts = partitioned(prepared, t0, window, labels)
+    details = lookup is None          # without a lookup, each loop carries its hops' invoices out of its partition
+    parts = partitioned(prepared, t0, window, labels, details)
     t_plan = time.perf_counter()
-    udf = _search_udf(t0, window, gate, min_lens, max_len, max_expansions, memo, [lb == ALONG for lb in labels])
+    udf = _search_udf(t0, window, gate, min_lens, max_len, max_expansions, memo, [lb == ALONG for lb in labels],
+                      details)
     spark = df.sparkSession
     path, owned = _loops_dir(spark, loops_dir)
     files = LoopFiles(path, tuple(labels), 0, lookup, owned)
     try:
-        searched = parts.groupBy("o", "w", "comp").applyInPandas(udf, _OUT_SCHEMA).persist(
+        searched = parts.groupBy("o", "w", "comp").applyInPandas(
+            udf, _OUT_SCHEMA + (_DETAIL_SCHEMA if details else "")).persist(
             StorageLevel.MEMORY_AND_DISK)
         try:
             stats_rows = (searched.where(F.col("kind") == _STATS)
                           .select("o", "w", "comp", "n_inv", "n_start", "n_members", "secs", "counts").toPandas())
             t_job = time.perf_counter()
-            best = _best_instances(searched.where(F.col("kind") == _LOOP), labels,
-                                   None if lookup is not None else _details(df))
+            best = _best_instances(searched.where(F.col("kind") == _LOOP), labels, details)
             best.write.mode("overwrite").parquet(path)                 # on the executors
         finally:
             searched.unpersist()
@@ -378,30 +404,23 @@ def spark_cycles(
                        None if collect else files)
 
 
-def _best_instances(loops: DataFrame, labels: Sequence[str], details: DataFrame | None = None) -> DataFrame:
+def _best_instances(loops: DataFrame, labels: Sequence[str], details: bool = False) -> DataFrame:
     """The in-process deduplication as one aggregation: per orientation and member set (the sorted sellers),
     the repeats and the best instance — smallest spread, then shortest span, then first in the in-process
     search order (start time, start key, kernel order) — sorted as :func:`algorithms.cycles.temporal_cycles`
     sorts its loops: spread, span, (with both orientations: along first, mutual and against after), members.
 
-    ``details`` (``key, seller, buyer, us, total_fen, item_code`` per invoice): each loop also gets its hops'
-    invoices in hop order (``h_seller, h_buyer, h_us, h_total, h_item``), joined on the executors."""
+    ``details``: the instances carry their hops' invoices (``h_us, h_total, h_item``, from their search
+    partition); the best instance keeps its own — no join with the invoice table."""
     from pyspark.sql import functions as F
 
+    extra = list(_DETAILS) if details else []
     best = (loops.groupBy("o", "mkey")
             .agg(F.count(F.lit(1)).alias("repeats"),
                  F.min(F.struct("spread", "span", "start_us", "start_key", "seq", "drift", "hops",
-                                "members")).alias("b"))
-            .select("o", "mkey", "repeats", "b.spread", "b.span", "b.drift", "b.hops", "b.members"))
-    cols = ["o", "repeats", "spread", "span", "drift", "hops", "members"]
-    if details is not None:
-        hop = (best.select("o", "mkey", *cols[1:], F.posexplode("hops").alias("pos", "key"))
-               .join(details, "key", "left"))
-        per = F.sort_array(F.collect_list(F.struct("pos", "seller", "buyer", "us", "total_fen", "item_code")))
-        best = (hop.groupBy("o", "mkey").agg(*[F.first(c).alias(c) for c in cols[1:]], per.alias("hd"))
-                .select(*cols, *[F.col("hd").getField(f).alias(a) for a, f in _HOP_FIELDS]))
-        cols += [a for a, _ in _HOP_FIELDS]
-    best = best.select(*cols)
+                                "members", *extra)).alias("b"))
+            .select("o", "repeats", "b.spread", "b.span", "b.drift", "b.hops", "b.members",
+                    *[f"b.{c}" for c in extra]))
     if len(labels) > 1:
         along = [o for o, label in enumerate(labels) if label == ALONG]
         later = ~F.col("o").isin(along) | (F.size("hops") == 2)      # orientation != ALONG (mutual included)
@@ -409,30 +428,33 @@ def _best_instances(loops: DataFrame, labels: Sequence[str], details: DataFrame 
     return best.orderBy("spread", "span", "members")
 
 
-_HOP_FIELDS = (("h_seller", "seller"), ("h_buyer", "buyer"), ("h_us", "us"), ("h_total", "total_fen"),
-               ("h_item", "item_code"))
+def _parties(members: list[str], along: bool) -> tuple[list[str], list[str]]:
+    """Each hop's seller and buyer, in hop (search) order, from a loop's members and its search orientation.
+
+    The partition found the hops as a closed path of ``src → dst`` (seller → buyer along the invoice
+    direction, buyer → seller against it) and wrote the members as the hops' sellers ``s`` along, or as
+    ``[s[0], *s[:0:-1]]`` against (from the earliest invoice's seller in invoice direction). So ``s`` comes
+    back the same way; hop ``i``'s buyer is the next hop's seller along (``s[i+1]``), the previous hop's
+    against (``s[i−1]``), around the loop."""
+    s = members if along else [members[0], *members[:0:-1]]
+    n = len(s)
+    return s, [s[(i + 1) % n] for i in range(n)] if along else [s[i - 1] for i in range(n)]
 
 
-def _details(df: DataFrame) -> DataFrame:
-    """Per invoice key what a :class:`Hop` holds (``us``: microseconds since the epoch), one row per key."""
-    from pyspark.sql import functions as F
-
-    item = F.col("item_code").cast("string") if "item_code" in df.columns else F.lit(None).cast("string")
-    return (df.select(F.col("key").cast("string").alias("key"), F.col("seller_tax_id").cast("string").alias("seller"),
-                      F.col("buyer_tax_id").cast("string").alias("buyer"),
-                      F.unix_micros(F.col("issued_at").cast("timestamp")).alias("us"),
-                      F.col("total_fen").cast("long").alias("total_fen"), item.alias("item_code"))
-            .dropDuplicates(["key"]))
-
-
-def _hop_details_into(hop_of: dict[str, Hop], batch: Any) -> None:
+def _hop_details_into(hop_of: dict[str, Hop], batch: Any, labels: Sequence[str]) -> None:
     """Hops of a batch of loop rows that carry their invoices (``h_*`` columns) into ``hop_of``."""
     keys = batch.column("hops").flatten().to_pylist()
-    flat = {a: batch.column(a).flatten() for a, _ in _HOP_FIELDS}
+    sellers: list[str] = []
+    buyers: list[str] = []
+    for o, members in zip(batch.column("o").to_pylist(), batch.column("members").to_pylist(), strict=True):
+        s, b = _parties(members, labels[o] == ALONG)
+        sellers += s
+        buyers += b
+    flat = {a: batch.column(a).flatten() for a in _DETAILS}
     stamps = pd.Series(pd.to_datetime(flat["h_us"].to_numpy(zero_copy_only=False), unit="us", utc=True))
     iso = _iso(stamps.dt.tz_convert(schema.TZ))
-    for k, se, b, when, a, it in zip(keys, flat["h_seller"].to_pylist(), flat["h_buyer"].to_pylist(), iso,
-                                     flat["h_total"].to_pylist(), flat["h_item"].to_pylist(), strict=True):
+    for k, se, b, when, a, it in zip(keys, sellers, buyers, iso, flat["h_total"].to_pylist(),
+                                     flat["h_item"].to_pylist(), strict=True):
         if k not in hop_of:
             hop_of[k] = Hop(k, se, b, when, int(a), None if it is None else str(it))
 
