@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from graph.core.errors import ConfigError, FapiaoError, InvalidData
+from graph.core.notes import Note
 from loaders.headers import describe_skipped, find_header_row, is_summary_row
 
 #: Sheets whose name holds one of these words carry item lines, not invoices (read only when named).
@@ -76,7 +77,7 @@ def _header_cells(cells: list[str]) -> list[str]:
 
 
 def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
-                     holds_invoices: Callable[[list[str]], bool]) -> tuple[pa.Table, list[str]]:
+                     holds_invoices: Callable[[list[str]], bool]) -> tuple[pa.Table, list[Note]]:
     """The invoice rows of a workbook as one text table, and notes on what was found and skipped.
 
     ``known`` are the normalised column names (to find the header row); ``holds_invoices(header)`` says
@@ -93,7 +94,7 @@ def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
         names = list(wb.sheet_names)
         if sheet is not None and sheet not in names:
             raise ConfigError(f"{path} has no sheet {sheet!r}; sheets: {', '.join(names)}")
-        notes: list[str] = []
+        notes: list[Note] = []
         found: list[tuple[str, list[str], list[list[str]]]] = []
         fallback: list[tuple[str, list[str], list[list[str]]]] = []
         for name in ([sheet] if sheet is not None else names):
@@ -106,24 +107,24 @@ def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
             if not any(any(r) for r in rows):
                 if sheet is not None:
                     raise InvalidData(f"{path}: sheet {name!r} is empty")
-                notes.append(f"sheet {name!r}: empty, skipped")
+                notes.append(Note("sheet_empty", {"sheet": name}))
                 continue
             at = find_header_row(rows, known)
             header = _header_cells(rows[at])
             if sheet is None and is_item_sheet(name):
-                notes.append(f"sheet {name!r}: item lines, joined to the invoices by code and number")
+                notes.append(Note("sheet_item_lines", {"sheet": name}))
                 continue
             if at:
-                notes.append(f"sheet {name!r}: {describe_skipped(rows, at)}")
+                notes.append(describe_skipped(rows, at).within(sheet=name))
             body = [r for r in rows[at + 1:] if any(c.strip() for c in r)]
             totals = 0
             while body and is_summary_row(body[-1]):
                 body.pop()
                 totals += 1
             if totals:
-                notes.append(f"sheet {name!r}: {totals} total row(s) at the end skipped")
+                notes.append(Note("total_rows_skipped", {"sheet": name, "rows": totals}))
             if sheet is None and not holds_invoices(header):
-                notes.append(f"sheet {name!r}: no invoice header found, skipped")
+                notes.append(Note("sheet_no_header", {"sheet": name}))
                 fallback.append((name, header, body))
                 continue
             found.append((name, header, body))
@@ -138,13 +139,13 @@ def read_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
         columns.update(dict.fromkeys(header))
     if len(found) > 1:
         columns[SHEET_COLUMN] = None
-        notes.append(f"sheets read: {', '.join(repr(n) for n, _, _ in found)}")
+        notes.append(Note("sheets_read", {"sheets": [n for n, _, _ in found]}))
     data: dict[str, list[str]] = {c: [] for c in columns}
     for name, header, body in found:
         index = {h: i for i, h in enumerate(header)}
         width = len(header)
         if any(len(r) > width and any(r[width:]) for r in body):
-            notes.append(f"sheet {name!r}: cells right of the header's last column were ignored")
+            notes.append(Note("cells_right_ignored", {"sheet": name}))
         # rows to columns in one transpose (cutting or padding each row to the header's width)
         by_column = list(zip(*[r[:width] if len(r) >= width else r + [""] * (width - len(r)) for r in body],
                              strict=True)) if body else [()] * width
@@ -194,7 +195,7 @@ def read_item_sheets(path: Path, *, known: set[str]) -> list[tuple[str, pa.Table
 
 def iter_spreadsheet(path: Path, *, sheet: str | None, known: set[str],
                      holds_invoices: Callable[[list[str]], bool], batch_rows: int) -> Iterator[tuple[pa.Table, int,
-                                                                                                      list[str]]]:
+                                                                                                      list[Note]]]:
     """:func:`read_spreadsheet` in slices of ``batch_rows``: (table, first record, notes on the first slice)."""
     table, notes = read_spreadsheet(path, sheet=sheet, known=known, holds_invoices=holds_invoices)
     n = table.num_rows

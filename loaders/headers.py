@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from graph.core.notes import Note
+
 #: How many rows from the top are searched for the header row.
 HEADER_SEARCH_ROWS = 30
 #: A header row must name at least this many known columns (of either table kind).
@@ -65,8 +67,8 @@ def is_summary_row(cells: Sequence[str]) -> bool:
     return word in SUMMARY_WORDS or bool(re.match(r"^(合计|总计)[:：]", word))
 
 
-def describe_skipped(rows: Sequence[Sequence[str]], header_index: int) -> str:
-    """A one-line note on the rows above the header (title, blank rows, notes)."""
+def describe_skipped(rows: Sequence[Sequence[str]], header_index: int) -> Note:
+    """A note on the rows above the header (title, blank rows, notes): ``header_row_found``."""
     texts = [" ".join(c.strip() for c in r if c and c.strip()) for r in rows[:header_index]]
-    shown = "; ".join(repr(t[:40]) for t in texts if t) or "blank"
-    return f"header found on row {header_index + 1}; {header_index} row(s) above it skipped ({shown})"
+    return Note("header_row_found", {"row": header_index + 1, "skipped": header_index,
+                                     "shown": [t[:40] for t in texts if t]})

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from graph.core import schema, settings, vocab
 from graph.core.errors import ConfigError, InvalidData
+from graph.core.notes import Note
 from graph.store import Store
 from loaders import kernels
 from loaders import normalize as nz
@@ -76,7 +77,7 @@ class LoadReport:
     item_quarantine_path: str | None = None
     warnings_path: str | None = None
     report_path: str | None = None
-    notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
+    notes: list[Note] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
 
     def check(self) -> None:
         """Raise if rows were lost: every read row must be loaded, rejected or skipped as identical."""
@@ -116,7 +117,7 @@ class LoadReport:
         console = Console(width=140, record=True, file=io.StringIO())
         console.print(summary)
         for line in self.notes:
-            console.print(f"note: {line}", markup=False)
+            console.print(f"note: {line.en()}", markup=False)
         if self.by_rule:
             console.print(rules)
         for label, p in (("quarantine", self.quarantine_path), ("taxpayer quarantine", self.taxpayer_quarantine_path),
@@ -125,6 +126,11 @@ class LoadReport:
             if p:
                 console.print(f"{label}: {p}")
         return console.export_text()
+
+
+def _as_json(report: LoadReport) -> dict[str, Any]:
+    """The report as report.json holds it: each note as ``{"code": …, <values>}`` (graph.core.notes)."""
+    return {**asdict(report), "notes": [n.as_dict() for n in report.notes]}
 
 
 def default_report_dir(store: Store | None) -> Path:
@@ -490,7 +496,7 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     report.seconds = round(time.perf_counter() - started, 3)
     report.check()
     report.report_path = str(out_dir / "report.json")
-    Path(report.report_path).write_text(json.dumps(asdict(report), ensure_ascii=False, indent=1), encoding="utf-8")
+    Path(report.report_path).write_text(json.dumps(_as_json(report), ensure_ascii=False, indent=1), encoding="utf-8")
     return report
 
 
@@ -533,9 +539,9 @@ def _load_many(store: Store | None, path: Path, *, report_dir: Path | None, taxp
         for rule, n in part.by_rule.items():
             total.by_rule[rule] = total.by_rule.get(rule, 0) + n
             total.examples.setdefault(rule, []).extend(f"{part.source}: {e}" for e in part.examples.get(rule, []))
-        total.notes.append(f"{part.source}: read {part.read:,}, loaded {part.loaded:,}, rejected {part.rejected:,}"
-                           + (f" (quarantine: {part.quarantine_path})" if part.quarantine_path else ""))
-        total.notes.extend(f"{part.source}: {n}" for n in part.notes)
+        total.notes.append(Note("file_counts", {"file": part.source, "read": part.read, "loaded": part.loaded,
+                                                "rejected": part.rejected, "quarantine": part.quarantine_path or ""}))
+        total.notes.extend(n.within(file=part.source) for n in part.notes)
     if len(parts) == 1:
         total.quarantine_path, total.warnings_path = parts[0].quarantine_path, parts[0].warnings_path
         total.taxpayer_quarantine_path = parts[0].taxpayer_quarantine_path
@@ -543,7 +549,7 @@ def _load_many(store: Store | None, path: Path, *, report_dir: Path | None, taxp
     total.seconds = round(time.perf_counter() - started, 3)
     total.check()
     total.report_path = str(out_dir / "report.json")
-    Path(total.report_path).write_text(json.dumps({**asdict(total), "parts": [asdict(p) for p in parts]},
+    Path(total.report_path).write_text(json.dumps({**_as_json(total), "parts": [_as_json(p) for p in parts]},
                                                   ensure_ascii=False, indent=1), encoding="utf-8")
     return total
 
@@ -606,7 +612,7 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
         shas = pa.repeat(pa.scalar(sha, pa.string()), len(keys))      # not a list of a million strings
         names = pa.repeat(pa.scalar(label, pa.string()), len(keys))
     ev.index(load_id, keys, shas, names)
-    report.notes.append(f"originals kept as evidence in {ev.root}")
+    report.notes.append(Note("evidence_kept", {"folder": str(ev.root)}))
 
 
 def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
@@ -915,7 +921,7 @@ def _load_item_sheets(sheets: list[tuple[str, pa.Table]], outcomes: Outcomes, st
             every = np.arange(raw.num_rows)
             quarantine.add(raw, every, records, ["missing_field"] * raw.num_rows, [str(e)] * raw.num_rows)
             rules["missing_field"] += raw.num_rows
-            report.notes.append(f"sheet {name!r}: {e}")
+            report.notes.append(Note("item_sheet_refused", {"sheet": name, "error": str(e)}))
             continue
         t = _canonical(raw, cols)
         n = t.num_rows

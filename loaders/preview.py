@@ -35,7 +35,7 @@ def _show_batch(console: Console, label: str, batch: RawBatch, user_map: dict[st
 
     console.print(f"[bold]{label}[/bold]")
     for n in batch.notes:
-        console.print(f"  note: {n}")
+        console.print(f"  note: {n.en()}")
     for rec, text in batch.unreadable[:rows]:
         console.print(f"  refused (record {rec}): {text}")
     headers = batch.table.column_names

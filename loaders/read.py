@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graph.core.errors import ConfigError, InvalidData
+from graph.core.notes import Note
 from loaders.quotes import has_odd_quote_line, stray_quote_offset
 from loaders.utf8scan import scan_text
 
@@ -58,7 +59,7 @@ class RawBatch:
     first_row: int
     malformed: list[tuple[int, str]] = field(default_factory=list)
     done: float = 0.0
-    notes: list[str] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
+    notes: list[Note] = field(default_factory=list)   # what the reader found and skipped (header row, 合计 …)
     unreadable: list[tuple[int, str]] = field(default_factory=list)   # (record, "file: why") of refused files
     review: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)   # OCR'd, held: (record, why, rec)
 
@@ -249,8 +250,7 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int, diction
                   pacsv.ReadOptions(encoding=read_opts.encoding, block_size=read_opts.block_size,
                                     column_names=header, use_threads=True),
                   pacsv.ParseOptions(delimiter=delim, quote_char=False, invalid_row_handler=on_invalid))]
-        skipped = [*skipped, f"line {stray[1]} opens a quote that does not close on its row (it would swallow "
-                   "the rows after it): read from that line on without quotes"]
+        skipped = [*skipped, Note("stray_quote", {"line": stray[1]})]
     try:
         for source, r_opts, p_opts in parts:
             reader = pacsv.open_csv(source, read_options=r_opts, parse_options=p_opts, convert_options=conv_opts)
@@ -271,7 +271,7 @@ def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int, diction
     yield RawBatch(table, row, list(malformed), 1.0, skipped)
 
 
-def _csv_header(head: str) -> tuple[int, str, list[str], list[str]]:
+def _csv_header(head: str) -> tuple[int, str, list[str], list[Note]]:
     """(physical lines up to the header, delimiter, header cells, notes) from the start of a delimited
     file: the header is the row that names the most known columns, for the delimiter that finds the
     best one (title, blank and note lines above it are skipped and noted). Quoted line breaks count."""
@@ -560,7 +560,7 @@ def _trim(batch: RawBatch) -> RawBatch:
     batch.malformed = [m for m in batch.malformed if m not in totals]
     kept = batch.table.slice(0, batch.table.num_rows - n)
     shown = [str(v) for v in batch.table.slice(kept.num_rows, 1).to_pylist()[0].values() if v] if n else [totals[0][1]]
-    batch.notes = [*batch.notes, f"{n + len(totals)} total row(s) at the end skipped ({' '.join(shown)[:60]!r})"]
+    batch.notes = [*batch.notes, Note("total_rows_skipped", {"rows": n + len(totals), "shown": " ".join(shown)[:60]})]
     batch.table = kept
     return batch
 

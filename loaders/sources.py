@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from graph.core.errors import ConfigError, InvalidData
+from graph.core.notes import Note
 from loaders.archive import unzip
 from loaders.einvoice import Document
 from loaders.read import FORMATS, RawBatch
@@ -182,7 +183,7 @@ def read_documents(items: list[tuple[str, Path]], refused: Sequence[tuple[str, s
                 "confidence": json.loads(row[CONF_COLUMN] or "{}"), "items": json.loads(row[ITEMS_COLUMN] or "[]"),
                 "status": "open"})
               for i, (name, row, why) in enumerate(held)]
-    notes = [f"{n} e-invoice file(s) read, {len(bad)} refused"] if items or bad else []
+    notes = [Note("einvoice_files_read", {"read": n, "refused": len(bad)})] if items or bad else []
     if held:
-        notes.append(f"{len(held)} scanned invoice(s) held for review (fapiao workbench: OCR review)")
+        notes.append(Note("scans_held", {"count": len(held)}))
     yield RawBatch(table, 1, [], 1.0, notes, unreadable, review)

@@ -28,10 +28,10 @@ def test_bureau_export_loads_completely(tmp_path: Path, kind: str) -> None:
         rep = load_files(store, path, report_dir=tmp_path / "rep")
     assert (rep.read, rep.loaded, rep.rejected) == (40, 40, 0), rep.by_rule
     assert len(_invoices(tmp_path / "ws")) == 40
-    notes = " ".join(rep.notes)
-    assert "header found on row" in notes and "total row" in notes
-    if kind == "xlsx":
-        assert "发票明细信息" in notes   # the item sheet is named as skipped
+    codes = {n.code for n in rep.notes}
+    assert {"header_row_found", "total_rows_skipped"} <= codes, rep.notes
+    if kind == "xlsx":   # the item sheet is named as joined, not read as invoices
+        assert any(n.code == "sheet_item_lines" and n.values["sheet"] == "发票明细信息" for n in rep.notes)
 
 
 def test_values_as_exported_are_parsed(tmp_path: Path) -> None:
@@ -55,7 +55,8 @@ def test_several_sheets_are_read_and_named(tmp_path: Path) -> None:
     path = write_bureau_xlsx(tmp_path / "e.xlsx", bureau_rows(30), sheets=3)
     rep = load_files(None, path, report_dir=tmp_path / "r")
     assert (rep.read, rep.loaded) == (30, 30)
-    assert any("sheets read" in n for n in rep.notes)
+    assert [n.values["sheets"] for n in rep.notes if n.code == "sheets_read"] == [
+        ["发票基础信息1", "发票基础信息2", "发票基础信息3"]], rep.notes
     only = load_files(None, path, report_dir=tmp_path / "r2", sheet="发票基础信息2")
     assert only.read == 10
 

@@ -92,13 +92,34 @@ def test_a_bureau_export_reports_its_skipped_rows_and_severities_in_chinese(fres
     assert set(at.dataframe[0].value["级别"]) == {"错误（拒收）"}
 
 
-def test_import_notes_in_chinese_keep_what_they_do_not_know() -> None:
+def test_import_notes_in_chinese_by_code_and_older_text_as_written() -> None:
+    from graph.core.notes import Note
     from workbench.ui.views import import_note_zh
 
-    assert import_note_zh("a.csv: read 1,200, loaded 1,100, rejected 100 (quarantine: /q/a.csv)") == \
-        "a.csv：读取 1,200 行，入库 1,100 张，拒收 100 行（隔离文件：/q/a.csv）"
-    assert import_note_zh("sheet '发票': 2 total row(s) at the end skipped") == "工作表 '发票'：跳过末尾合计行 2 行"
-    assert import_note_zh("x.zip/b.xlsx: sheet 'S1': empty, skipped") == "x.zip/b.xlsx：工作表 'S1'：空表，已跳过"
-    assert import_note_zh("3 scanned invoice(s) held for review (fapiao workbench: OCR review)") == \
-        "3 张扫描件待复核（见“扫描件复核”页）"
-    assert import_note_zh("something new: 12") == "something new: 12"
+    counts = Note("file_counts", {"read": 1200, "loaded": 1100, "rejected": 100, "quarantine": "/q/a.csv"})
+    assert import_note_zh(counts.within(file="a.csv")) == "a.csv：读取 1,200 行，入库 1,100 张，拒收 100 行（隔离文件：/q/a.csv）"
+    assert import_note_zh(Note("total_rows_skipped", {"rows": 2}).within(sheet="发票")) == "工作表 '发票'：跳过末尾合计行 2 行"
+    assert import_note_zh(Note("sheet_empty").within(sheet="S1").within(file="x.zip/b.xlsx")) == \
+        "x.zip/b.xlsx：工作表 'S1'：空表，已跳过"
+    assert import_note_zh(Note("scans_held", {"count": 3}).to_json()) == "3 张扫描件待复核（见“扫描件复核”页）"
+    assert import_note_zh("something new: 12") == "something new: 12"   # text from before notes had codes
+    assert import_note_zh("3 scanned invoice(s) held for review") == "3 scanned invoice(s) held for review"
+
+
+def test_a_two_file_upload_names_each_file_in_chinese(fresh_env: Demo) -> None:
+    """Two files load as one folder: the report's per-file counts and notes come from the loader's coded notes
+    (file_counts, header_row_found placed in a file) and read in Chinese, each after its file's name."""
+    s, b = tax_id(101), tax_id(102)
+    one = _csv([f"88000021,044031900111,2024-05-06,{s},上传甲公司,{b},上传乙公司,1000.00,130.00,1130.00,0.13,normal"])
+    two = ("发票清单\n".encode() + _csv([
+        f"88000022,044031900111,2024-05-07,{s},上传甲公司,{b},上传乙公司,1000.00,130.00,1130.00,0.13,normal",
+        f"88000023,044031900111,2024-05-08,{s},上传甲公司,{b},上传乙公司,1000.00,130.00,9999.00,0.13,normal"]))
+    at = open_page(fresh_env, "admin", "import_data")
+    at.file_uploader(key="imp_invoices").set_value([("一.csv", one, "text/csv"), ("二.csv", two, "text/csv")])
+    next(b for b in at.button if b.label == "校验并导入").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notes = [c.value.replace("\\", "") for c in at.caption]
+    assert "一.csv：读取 1 行，入库 1 张，拒收 0 行" in notes, notes
+    assert any(n.startswith("二.csv：读取 2 行，入库 1 张，拒收 1 行（隔离文件：") for n in notes), notes
+    assert "二.csv：标题行在第 2 行，跳过其上 1 行（'发票清单'）" in notes, notes
+    assert not [n for n in notes if "read" in n or "skipped" in n or "header" in n], notes

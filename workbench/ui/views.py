@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.core import vocab
+from graph.core import notes, vocab
 from graph.core.model import Ring, RingQuery, Run, ScoreQuery, Taxpayer
+from graph.core.notes import Note
 from graph.core.schema import TZ
 from graph.store import Store
 from workbench.fmt import money_full
@@ -451,39 +452,11 @@ def audit_role_zh(role: str) -> str:
     return "、".join("命令行" if r == "cli" else _vocab(vocab.ROLES, r) for r in role.split(",") if r)
 
 
-_IMPORT_NOTES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(a, re.S), b) for a, b in (
-    (r"header found on row (\d+); (\d+) row\(s\) above it skipped \((.*)\)", "标题行在第 {0} 行，跳过其上 {1} 行（{2}）"),
-    (r"(\d+) total row\(s\) at the end skipped \((.*)\)", "跳过末尾合计行 {0} 行（{1}）"),
-    (r"(\d+) total row\(s\) at the end skipped", "跳过末尾合计行 {0} 行"),
-    (r"originals kept as evidence in (.+)", "原件已作为证据存档：{0}"),
-    (r"(\d+) scanned invoice\(s\) held for review.*", "{0} 张扫描件待复核（见“扫描件复核”页）"),
-    (r"sheets read: (.+)", "已读取工作表：{0}"),
-    (r"empty, skipped", "空表，已跳过"),
-    (r"item lines, joined to the invoices by code and number", "货物明细，按发票代码和号码并入发票"),
-    (r"no invoice header found, skipped", "未找到发票标题行，已跳过"),
-    (r"cells right of the header's last column were ignored", "标题行最后一列右侧的单元格已忽略"),
-))
-_IMPORT_TOTALS = re.compile(r"read ([\d,]+), loaded ([\d,]+), rejected ([\d,]+)(?: \(quarantine: (.+)\))?", re.S)
-
-
-def import_note_zh(note: str) -> str:
+def import_note_zh(note: Note | str) -> str:
     """A note of the import report (loaders: skipped title and total rows, evidence folder, per-file and
-    per-sheet counts) in Chinese; a note it does not know is kept as written."""
-    for pattern, zh in _IMPORT_NOTES:
-        m = pattern.fullmatch(note)
-        if m:
-            return zh.format(*m.groups())
-    m = _IMPORT_TOTALS.fullmatch(note)
-    if m:
-        text = f"读取 {m.group(1)} 行，入库 {m.group(2)} 张，拒收 {m.group(3)} 行"
-        return text + (f"（隔离文件：{m.group(4)}）" if m.group(4) else "")
-    m = re.fullmatch(r"sheet ('.*?'|\".*?\"): (.+)", note, re.S)
-    if m:
-        return f"工作表 {m.group(1)}：{import_note_zh(m.group(2))}"
-    m = re.fullmatch(r"([^:：]+?): (.+)", note, re.S)   # "<file>: <note>" from a multi-file or zip import
-    if m and import_note_zh(m.group(2)) != m.group(2):
-        return f"{m.group(1)}：{import_note_zh(m.group(2))}"
-    return note
+    per-sheet counts) in Chinese, worded by its code (graph.core.notes); text written before notes had codes
+    is kept as written."""
+    return notes.zh_text(note)
 
 
 def default_last_day(store: Store, today: date) -> date:

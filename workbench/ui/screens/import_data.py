@@ -12,6 +12,7 @@ import streamlit as st
 from algorithms.params import DetectionParams, is_int, specs
 from graph.core import settings
 from graph.core.errors import FapiaoError
+from graph.core.notes import en_text
 from workbench.audit import record
 from workbench.auth import allowed
 from workbench.fmt import plain
@@ -72,7 +73,7 @@ if shown_report is not None:
     m[3].metric(tr("重复（已跳过）", "Identical (skipped)"), f"{report.skipped_identical:,}")
     m[4].metric(tr("警告", "Warnings"), f"{report.warnings:,}")
     for line in report.notes:
-        st.caption(plain(import_note_zh(line)) if lang() == "zh" else plain(line))
+        st.caption(plain(import_note_zh(line)) if lang() == "zh" else plain(en_text(line)))
     if report.by_rule:
         from loaders.rules import RULES
 

@@ -1,0 +1,191 @@
+"""Notes the packages write for people (import report notes, audit event details) as a stable code and its
+values, worded in this one module: Chinese (the workbench) and English (the command line, report.json readers).
+
+A producer writes ``Note("header_row_found", {"row": 3, "skipped": 2, "shown": ["发票清单"]})``; a page shows
+``note.zh()``, the command line ``note.en()``. Stored notes are JSON (``{"code": …, <values>}``); text stored
+before notes were structured is shown as it was written (:func:`zh_text`). A new code is a row in
+:data:`WORDINGS` (a test fails when a code lacks a wording).
+
+``file`` and ``sheet`` values place a note (a file of a folder or zip, a sheet of a workbook) and are worded
+as a prefix for every code.
+
+Examples
+--------
+>>> n = Note("total_rows_skipped", {"rows": 2, "shown": "合计 1130"}).within(sheet="发票")
+>>> n.zh()
+"工作表 '发票'：跳过末尾合计行 2 行（'合计 1130'）"
+>>> n.en()
+"sheet '发票': 2 total row(s) at the end skipped ('合计 1130')"
+>>> Note.from_json(n.to_json()) == n
+True
+>>> zh_text("an entry written before notes had codes")
+'an entry written before notes had codes'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.core import vocab
+
+Value = str | int | list[str]
+Values = Mapping[str, Value]
+_Words = Callable[[Values], str]
+
+#: values that place a note; worded as a prefix, in this order (outermost first)
+CONTEXT = ("file", "sheet")
+
+
+def _num(v: Values, key: str) -> str:
+    n = v.get(key, 0)
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def _names(v: Values, key: str, sep: str) -> str:
+    items = v.get(key, [])
+    return sep.join(repr(t) for t in (items if isinstance(items, list) else [str(items)]))
+
+
+def _label(table: vocab.Labels, code: Value, lang: int) -> str:
+    pair = table.get(str(code))
+    return pair[lang] if pair else str(code)
+
+
+def _opt(v: Values, key: str, text: str) -> str:
+    return text if v.get(key) not in (None, "", []) else ""
+
+
+#: code → (中文, English) wording of its values
+WORDINGS: dict[str, tuple[_Words, _Words]] = {
+    # --- import report notes (loaders) ---
+    "header_row_found": (
+        lambda v: f"标题行在第 {v['row']} 行，跳过其上 {v['skipped']} 行（{_names(v, 'shown', '；') or '空行'}）",
+        lambda v: f"header found on row {v['row']}; {v['skipped']} row(s) above it skipped "
+                  f"({_names(v, 'shown', '; ') or 'blank'})"),
+    "total_rows_skipped": (
+        lambda v: f"跳过末尾合计行 {v['rows']} 行" + _opt(v, "shown", f"（{v.get('shown')!r}）"),
+        lambda v: f"{v['rows']} total row(s) at the end skipped" + _opt(v, "shown", f" ({v.get('shown')!r})")),
+    "stray_quote": (
+        lambda v: f"第 {v['line']} 行的引号在本行没有闭合（会吞掉其后各行）：从该行起不按引号读取",
+        lambda v: f"line {v['line']} opens a quote that does not close on its row (it would swallow the rows "
+                  "after it): read from that line on without quotes"),
+    "einvoice_files_read": (
+        lambda v: f"读取电子发票文件 {_num(v, 'read')} 个，拒收 {_num(v, 'refused')} 个",
+        lambda v: f"{v['read']} e-invoice file(s) read, {v['refused']} refused"),
+    "scans_held": (
+        lambda v: f"{v['count']} 张扫描件待复核（见“扫描件复核”页）",
+        lambda v: f"{v['count']} scanned invoice(s) held for review (fapiao workbench: OCR review)"),
+    "sheets_read": (
+        lambda v: f"已读取工作表：{_names(v, 'sheets', ', ')}",
+        lambda v: f"sheets read: {_names(v, 'sheets', ', ')}"),
+    "sheet_empty": (lambda v: "空表，已跳过", lambda v: "empty, skipped"),
+    "sheet_item_lines": (
+        lambda v: "货物明细，按发票代码和号码并入发票",
+        lambda v: "item lines, joined to the invoices by code and number"),
+    "sheet_no_header": (lambda v: "未找到发票标题行，已跳过", lambda v: "no invoice header found, skipped"),
+    "cells_right_ignored": (
+        lambda v: "标题行最后一列右侧的单元格已忽略",
+        lambda v: "cells right of the header's last column were ignored"),
+    "item_sheet_refused": (
+        lambda v: f"货物明细表无法识别，各行均已拒收：{v['error']}",
+        lambda v: f"item lines refused: {v['error']}"),
+    "file_counts": (
+        lambda v: f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行"
+                  + _opt(v, "quarantine", f"（隔离文件：{v.get('quarantine')}）"),
+        lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}"
+                  + _opt(v, "quarantine", f" (quarantine: {v.get('quarantine')})")),
+    "evidence_kept": (
+        lambda v: f"原件已作为证据存档：{v['folder']}",
+        lambda v: f"originals kept as evidence in {v['folder']}"),
+    # --- audit event details (workbench services) ---
+    "import_counts": (
+        lambda v: f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行，"
+                  f"重复跳过 {_num(v, 'skipped_identical')} 行",
+        lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}, "
+                  f"skipped as identical {_num(v, 'skipped_identical')}"),
+    "load_counts": (
+        lambda v: f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行，"
+                  f"纳税人 {_num(v, 'taxpayers')} 户",
+        lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}, "
+                  f"taxpayers {_num(v, 'taxpayers')}"),
+    "demo_wiped": (
+        lambda v: "清除：" + ("、".join(p for p in (_opt(v, "users", f"用户 {v.get('users', 0):,} 个"),
+                                                  _opt(v, "cases", f"案件 {v.get('cases', 0):,} 件")) if p) or "无"),
+        lambda v: "wiped: " + (", ".join(p for p in (_opt(v, "users", f"{v.get('users')} users"),
+                                                    _opt(v, "cases", f"{v.get('cases')} cases")) if p) or "nothing")),
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    """A code (a key of :data:`WORDINGS`) and the values its wording needs; ``file`` / ``sheet`` place it."""
+
+    code: str
+    values: Values = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in WORDINGS:
+            raise ValueError(f"note code {self.code!r} has no wording in graph.core.notes.WORDINGS")
+
+    def within(self, **context: str) -> Note:
+        """This note placed in a file or sheet (an outer place goes first)."""
+        return Note(self.code, {**context, **self.values})
+
+    def zh(self) -> str:
+        """The note in Chinese."""
+        return _prefix(self.values, 0) + WORDINGS[self.code][0](self.values)
+
+    def en(self) -> str:
+        """The note in English."""
+        return _prefix(self.values, 1) + WORDINGS[self.code][1](self.values)
+
+    def __str__(self) -> str:
+        return self.en()
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"code": …, <values>}``, as stored (report.json, audit details)."""
+        return {"code": self.code, **self.values}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: object) -> Note | None:
+        """The note a stored ``{"code": …}`` object holds; None for anything else (old text, unknown codes)."""
+        if not isinstance(data, dict) or data.get("code") not in WORDINGS:
+            return None
+        return cls(str(data["code"]), {str(k): v for k, v in data.items() if k != "code"})
+
+    @classmethod
+    def from_json(cls, text: str) -> Note | None:
+        """The note stored as JSON text; None for text that is not one (e.g. written before notes had codes)."""
+        if not text.startswith("{"):
+            return None
+        try:
+            return cls.from_dict(json.loads(text))
+        except ValueError:
+            return None
+
+
+def _prefix(values: Values, lang: int) -> str:
+    out = ""
+    if values.get("file"):
+        out += f"{values['file']}：" if lang == 0 else f"{values['file']}: "
+    if values.get("sheet") is not None:
+        out += f"工作表 {values['sheet']!r}：" if lang == 0 else f"sheet {values['sheet']!r}: "
+    return out
+
+
+def zh_text(note: Note | str) -> str:
+    """A note in Chinese: a :class:`Note` or its stored JSON worded, any other text as it was written."""
+    found = note if isinstance(note, Note) else Note.from_json(note)
+    return found.zh() if found is not None else str(note)
+
+
+def en_text(note: Note | str) -> str:
+    """A note in English: a :class:`Note` or its stored JSON worded, any other text as it was written."""
+    found = note if isinstance(note, Note) else Note.from_json(note)
+    return found.en() if found is not None else str(note)
