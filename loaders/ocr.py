@@ -235,9 +235,10 @@ def read_image(image: Any, name: str, *, reader: Reader = "runs") -> Document:
         doc = _fields(*read)
     gray, runs = read
     if sum(len(s.text) for s, _, _ in runs) < 20:
-        raise InvalidData(f"{name}: no invoice text found in the image (is it an invoice?)")
+        raise InvalidData(f"{name}: 图像中没有发票文字（是发票吗？） / no invoice text found in the image")
     if not doc.fields.get("invoice_number") and not doc.fields.get("seller_tax_id"):
-        raise InvalidData(f"{name}: the image does not look like an invoice (no invoice number or tax id found)")
+        raise InvalidData(f"{name}: 图像不像发票（未识别出发票号码或税号） / the image does not look like an invoice "
+                          "(no invoice number or tax id found)")
     doc.method = "ocr"
     short_number = len(doc.fields.get("invoice_number", "")) == 8
     for fld in REVIEWED_FIELDS:
@@ -296,16 +297,17 @@ def needs_review(fields: dict[str, str], confidence: dict[str, float]) -> dict[s
     from loaders.uscc import is_valid
 
     threshold = min_confidence()
-    out = {f: f"confidence {c:.2f} < {threshold:.2f}" for f, c in confidence.items() if c < threshold}
+    out = {f: f"识别置信度 {c:.2f} < {threshold:.2f} / confidence {c:.2f} < {threshold:.2f}"
+           for f, c in confidence.items() if c < threshold}
     for side in ("seller_tax_id", "buyer_tax_id"):
         tid = fields.get(side, "")
         if len(tid) == 18 and not is_valid(tid):
-            out.setdefault(side, "check character does not match")
+            out.setdefault(side, "统一社会信用代码校验位不符 / check character does not match")
     try:
         a, t, s = (round(float(re.sub(r"[¥,\s]", "", fields.get(k, "") or "x")) * 100)
                    for k in ("amount", "tax_amount", "total_amount"))
         if a + t != s:
-            out.setdefault("total_amount", "amount + tax ≠ total")
+            out.setdefault("total_amount", "金额＋税额≠价税合计 / amount + tax ≠ total")
     except ValueError:
         pass
     return out

@@ -50,6 +50,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "make_report": _SUP | _ANA,           # the period report (HTML / PDF)
     # administration
     "import_data": _ADM,
+    "review_scans": _INV | _SUP | _ADM,   # the OCR review queue: correct a held scan's fields and load it
     "run_detection": _ADM | _SUP,
     "manage_users": _ADM,
 }

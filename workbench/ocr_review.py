@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.core.errors import ConfigError
-from graph.store import Store
+from graph.store import Store, Writer
 from loaders.evidence import Evidence, evidence_dir
 from loaders.load import REVIEW_KIND, LoadReport, load_files
 from workbench import audit
@@ -66,38 +66,41 @@ def approve(store: Store, user: User, sha: str, fields: dict[str, str], *, repor
     """Load a reviewed scan with the reviewer's ``fields`` (the corrections are audited as
     ``ocr_review``); the invoice goes through every loader rule like any other row. The review stays open
     when the row is rejected, so it can be corrected again."""
-    require(user, "import_data")
+    require(user, "review_scans")
     rec = _review(store, sha)
     changed = {f: [rec["fields"].get(f, ""), v] for f, v in fields.items() if v != rec["fields"].get(f, "")}
-    audit.record(store, user, "ocr_review", f"original:{sha}",
-                 json.dumps({"file": rec["file"], "corrected": changed}, ensure_ascii=False))
+    merged = {**rec["fields"], **fields}
     with tempfile.TemporaryDirectory(prefix="fapiao-review-") as tmp:
         row = tmp + "/reviewed.jsonl"
-        Path(row).write_text(json.dumps({**rec["fields"], **fields}, ensure_ascii=False) + "\n", encoding="utf-8")
+        Path(row).write_text(json.dumps(merged, ensure_ascii=False) + "\n", encoding="utf-8")
         report = load_files(store, Path(row), report_dir=report_dir, keep_originals=False)
-    if report.loaded or report.skipped_identical:
-        from graph.core.schema import invoice_key
+    detail = {"file": rec["file"], "corrected": changed}
+    if not (report.loaded or report.skipped_identical):   # still fails a rule: the review stays open
+        audit.record(store, user, "ocr_review", f"original:{sha}",
+                     json.dumps({**detail, "still_fails": sorted(report.by_rule)}, ensure_ascii=False))
+        return report
+    import pyarrow as pa
 
-        merged = {**rec["fields"], **fields}
-        key = invoice_key(merged.get("invoice_code", "").strip(), merged.get("invoice_number", "").strip())
-        import pyarrow as pa
+    from graph.core.schema import invoice_key
+    from loaders.items import from_documents
 
-        Evidence(evidence_dir(store)).index(f"review-{sha[:16]}", pa.array([key]), pa.array([sha]),
-                                           pa.array([rec["file"]]))
-        from loaders.items import from_documents
+    key = invoice_key(merged.get("invoice_code", "").strip(), merged.get("invoice_number", "").strip())
+    Evidence(evidence_dir(store)).index(f"review-{sha[:16]}", pa.array([key]), pa.array([sha]), pa.array([rec["file"]]))
+    lines = from_documents(pa.array([key]), pa.array([json.dumps(rec.get("items") or [], ensure_ascii=False)]))
 
-        lines = from_documents(pa.array([key]), pa.array([json.dumps(rec.get("items") or [], ensure_ascii=False)]))
-        with store.writer() as w:   # the item lines as read from the scan (the review corrects the invoice's fields)
-            w.put_record(REVIEW_KIND, sha, {**rec, "status": "loaded", "key": key, "reviewed_by": user.username,
-                                            "fields": merged})
-            w.item_lines(lines)
+    def close(w: Writer) -> None:   # the item lines as read from the scan (the review corrects the invoice's fields)
+        w.put_record(REVIEW_KIND, sha, {**rec, "status": "loaded", "key": key, "reviewed_by": user.username,
+                                        "fields": merged})
+        w.item_lines(lines)
+
+    audit.record(store, user, "ocr_review", f"original:{sha}", json.dumps(detail, ensure_ascii=False), change=close)
     return report
 
 
 def reject(store: Store, user: User, sha: str, note: str = "") -> None:
     """Close a review without loading the invoice (audited)."""
-    require(user, "import_data")
+    require(user, "review_scans")
     rec = _review(store, sha)
-    audit.record(store, user, "ocr_review_reject", f"original:{sha}", note)
-    with store.writer() as w:
-        w.put_record(REVIEW_KIND, sha, {**rec, "status": "rejected", "reviewed_by": user.username, "note": note})
+    audit.record(store, user, "ocr_review_reject", f"original:{sha}", note,
+                  change=lambda w: w.put_record(REVIEW_KIND, sha, {**rec, "status": "rejected",
+                                                                  "reviewed_by": user.username, "note": note}))

@@ -65,3 +65,19 @@ def test_reject_closes_without_loading(tmp_path: Path) -> None:
         assert any(e.action == "ocr_review_reject" for e in audit.events(store))
         with pytest.raises(Exception, match="no open OCR review"):
             reject(store, ADMIN, sha)
+
+
+def test_investigators_review_scans_and_analysts_may_not(tmp_path: Path) -> None:
+    """The issue's reviewer is an investigator: the queue is theirs (and supervisors' and admins'), not analysts'."""
+    from graph.core.errors import PermissionDenied
+
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        sha, fix = _held(store, tmp_path, tax_fen_read=99)
+        with pytest.raises(PermissionDenied):
+            approve(store, User("ana", ("analyst",)), sha, fix, report_dir=tmp_path / "r0")
+        assert len(open_reviews(store)) == 1
+        report = approve(store, User("ivan", ("investigator",), "调查员"), sha, fix, report_dir=tmp_path / "r1")
+        assert report.loaded == 1 and not open_reviews(store)
+        [event] = [e for e in audit.events(store) if e.action == "ocr_review"]
+        assert event.actor == "ivan" and json.loads(event.detail)["corrected"] == {
+            "tax_amount": [yuan(99), fix["tax_amount"]]}

@@ -19,9 +19,10 @@ from streamlit.testing.v1 import AppTest
 
 from graph.core.errors import PermissionDenied
 from graph.store import Store
+from loaders.load import REVIEW_KIND
 from tests.helpers.g_case_data import TAX_IDS, open_embedded, seed
 from tests.helpers.paths import CHECKOUT, SCREENS, SOURCES
-from workbench import alerts, appeals, audit, auth, cases, data_export, export, overrides, users
+from workbench import alerts, appeals, audit, auth, cases, data_export, export, ocr_review, overrides, users
 from workbench.auth import User
 from workbench.ui.navigation import PAGES
 
@@ -48,6 +49,14 @@ def _appeal(env: Env) -> str:
 
 
 _n = iter(range(10_000))
+
+
+def _held_scan(env: Env) -> str:
+    """A scanned invoice waiting in the OCR review queue (its id)."""
+    sha = f"{next(_n):064x}"
+    with env[0].writer() as w:
+        w.put_record(REVIEW_KIND, sha, {"file": f"scan{sha[-4:]}.png", "sha256": sha, "fields": {}, "status": "open"})
+    return sha
 
 # verb name -> (permission it needs, call(env, acting user))
 VERBS: dict[str, tuple[str, Callable[[Env, User], object]]] = {
@@ -83,6 +92,7 @@ VERBS: dict[str, tuple[str, Callable[[Env, User], object]]] = {
                        lambda e, u: alerts.set_rule(e[0], u, "burst", params={"min_count": 20 + next(_n)})),
     "alert_inbox": ("view_alerts", lambda e, u: alerts.inbox(e[0], u)),
     "mark_alerts_read": ("view_alerts", lambda e, u: alerts.mark_read(e[0], u)),
+    "reject_scan": ("review_scans", lambda e, u: ocr_review.reject(e[0], u, _held_scan(e), "矩阵")),
     "subscribe_alerts": ("view_alerts", lambda e, u: alerts.subscribe(e[0], u, muted=("burst",) if next(_n) % 2 else ())),
 }
 

@@ -30,7 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("appeals.py", "申诉反馈", "Appeals", "record_appeal", ":material/feedback:"),
     PageSpec("invoice_check.py", "发票查验", "Invoice check", "check_invoice", ":material/receipt_long:"),
     PageSpec("import_data.py", "数据导入", "Import", "import_data", ":material/upload_file:"),
-    PageSpec("ocr_review.py", "扫描件复核", "OCR review", "import_data", ":material/document_scanner:"),
+    PageSpec("ocr_review.py", "扫描件复核", "OCR review", "review_scans", ":material/document_scanner:"),
     PageSpec("audit.py", "审计日志", "Audit trail", "view_audit", ":material/policy:"),
     PageSpec("users.py", "用户管理", "Users", "manage_users", ":material/group:"),
 )

@@ -1,4 +1,4 @@
-"""扫描件复核 OCR review (administrators): scanned invoices held because a field was read with low
+"""扫描件复核 OCR review (investigators, supervisors, administrators): scanned invoices held because a field was read with low
 confidence or failed a fixable rule. Each field's image crop is shown next to the value read; the
 reviewer corrects and loads, or rejects. Every decision is audited."""
 
@@ -11,12 +11,13 @@ import streamlit as st
 
 from graph.core.errors import FapiaoError
 from loaders.ocr import REVIEWED_FIELDS
+from loaders.rules import RULES
 from workbench.ocr_review import approve, crop, open_reviews, reject
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
 
-user = require_page("import_data")
+user = require_page("review_scans")
 store = get_store()
 st.title(tr("扫描件复核", "OCR review"))
 LABELS = {"invoice_number": ("发票号码", "Invoice number"), "invoice_code": ("发票代码", "Invoice code"),
@@ -32,20 +33,24 @@ if not pending:
 choice = st.selectbox(tr("待复核", "Waiting"), range(len(pending)), format_func=lambda i: pending[i]["file"],
                       key="ocr_pick")
 rev = pending[choice]
-st.caption(tr("原因：", "Why held: ") + "; ".join(f"{f}: {w}" for f, w in rev.get("why", {}).items()))
+st.caption(tr("原因：", "Why held: ") + "；".join(f"{tr(*LABELS.get(f, (f, f)))}：{w}" for f, w in rev.get("why", {}).items()))
 with st.form(f"ocr_{rev['sha256']}"):
     values: dict[str, str] = {}
     for f in REVIEWED_FIELDS:
         left, mid, right = st.columns([3, 3, 1])
         image = crop(store, rev, f)
         if image is not None:
-            left.image(image, use_container_width=True)
+            left.image(image, width="stretch")
         else:
             left.caption(tr("（无图像位置）", "(no image position)"))
         zh, en = LABELS[f]
         values[f] = mid.text_input(tr(zh, en), rev["fields"].get(f, ""), key=f"ocr_{rev['sha256']}_{f}")
         c = rev.get("confidence", {}).get(f)
-        right.caption(f"{c:.0%}" if isinstance(c, int | float) else "")
+        shown = f"{c:.0%}" if isinstance(c, int | float) else ""
+        if f in rev.get("why", {}):   # the fields that held the scan: the reviewer looks at these first
+            right.markdown(f":red[**{tr('需复核', 'check')}** {shown}]")
+        else:
+            right.caption(shown)
     note = st.text_input(tr("备注（驳回时填写）", "Note (for a rejection)"), key=f"ocr_note_{rev['sha256']}")
     b1, b2 = st.columns(2)
     ok = b1.form_submit_button(tr("确认并导入", "Confirm and load"), type="primary")
@@ -61,7 +66,8 @@ if ok:
             st.success(tr("已导入。", "Loaded."))
             st.cache_data.clear()
         else:
-            st.error(tr("仍未通过校验：", "Still fails a rule: ") + ", ".join(report.by_rule))
+            st.error(tr("仍未通过校验：", "Still fails a rule: ")
+                     + "；".join(tr(RULES[r].zh, RULES[r].en) if r in RULES else r for r in report.by_rule))
 if no:
     try:
         reject(store, user, rev["sha256"], note)
