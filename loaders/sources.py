@@ -177,13 +177,16 @@ def read_documents(items: list[tuple[str, Path]], refused: Sequence[tuple[str, s
     cols = [*DOC_FIELDS, FILE_COLUMN, SHA_COLUMN, ITEMS_COLUMN, METHOD_COLUMN, CONF_COLUMN]
     table = pa.table({c: pa.array([r[c] for r in rows], pa.string()) for c in cols})
     n = len(rows)
-    unreadable = [(n + i + 1, f"{name}: {reason}") for i, (name, reason) in enumerate(bad)]
+    # the reader's messages mostly start with the file's name already; say it once
+    unreadable = [(n + i + 1, reason if reason.startswith(f"{name}: ") else f"{name}: {reason}")
+                  for i, (name, reason) in enumerate(bad)]
     review = [(n + len(bad) + i + 1, f"{name}: " + "; ".join(f"{f} {w}" for f, w in why.items()),
                {"file": name, "sha256": row[SHA_COLUMN], "fields": {c: row[c] for c in DOC_FIELDS}, "why": why,
                 "confidence": json.loads(row[CONF_COLUMN] or "{}"), "items": json.loads(row[ITEMS_COLUMN] or "[]"),
                 "status": "open"})
               for i, (name, row, why) in enumerate(held)]
-    notes = [Note("einvoice_files_read", {"read": n, "refused": len(bad)})] if items or bad else []
+    # files read: those loaded and those held for review (a held scan was read; it waits for a person)
+    notes = [Note("einvoice_files_read", {"read": n + len(held), "refused": len(bad)})] if items or bad else []
     if held:
         notes.append(Note("scans_held", {"count": len(held)}))
     yield RawBatch(table, 1, [], 1.0, notes, unreadable, review)

@@ -37,11 +37,26 @@ def test_scan_is_read_and_held_unless_every_field_passed(tmp_path: Path) -> None
         held = store.records(REVIEW_KIND)
         stored = store.invoice_stream().num_rows
     assert rep.read == 1 and stored + len(held) == 1
+    # the scan was read whether it loaded or waits for review (the note said "0 read" for a held scan)
     if held:   # held: it is in the review queue with what was read, and nothing entered the store
         assert rep.by_rule == {"ocr_review": 1}
         assert held[0]["fields"]["invoice_number"] == inv.number
         assert held[0]["fields"]["seller_tax_id"] == inv.seller[0]
         assert held[0]["why"]
+
+
+def test_a_held_scan_counts_as_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's file count includes scans held for review (it said "0 e-invoice file(s) read" beside
+    "1 scanned invoice(s) held")."""
+    pytest.importorskip("pytesseract")
+    monkeypatch.setenv("FAPIAO_OCR_MIN_CONFIDENCE", "1")     # every field below it: the scan is held
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "scan.png").write_bytes(_png(invoice_pdf(sample(5))))
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        rep = load_files(store, tmp_path / "in", report_dir=tmp_path / "r")
+        assert len(store.records(REVIEW_KIND)) == 1
+    assert [(n.code, n.values["read"] if "read" in n.values else n.values["count"]) for n in rep.notes
+            if n.code in ("einvoice_files_read", "scans_held")] == [("einvoice_files_read", 1), ("scans_held", 1)]
 
 
 def test_image_without_an_invoice_is_refused(tmp_path: Path) -> None:
@@ -56,7 +71,8 @@ def test_image_without_an_invoice_is_refused(tmp_path: Path) -> None:
         rep = load_files(store, tmp_path / "in", report_dir=tmp_path / "r")
         assert store.invoice_stream().num_rows == 0 and not store.records(REVIEW_KIND)
     assert rep.rejected == 1 and rep.by_rule == {"bad_value": 1}
-    assert "cat.jpg" in (tmp_path / "r" / "e-invoices" / "quarantine.csv").read_text(encoding="utf-8")
+    quarantine = (tmp_path / "r" / "e-invoices" / "quarantine.csv").read_text(encoding="utf-8")
+    assert "cat.jpg: cat.jpg" not in quarantine and "cat.jpg: 图像不像发票" in quarantine   # named once, Chinese first
 
 
 def _scan(pdf: bytes, dpi: int, *, skew: float = 0.0, noise: float = 0.0, turn: int = 0) -> object:
