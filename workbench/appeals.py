@@ -16,6 +16,7 @@ from typing import Any
 
 from graph.core import settings, vocab
 from graph.core.errors import InvalidData, NotFound
+from graph.core.notes import Note
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require
@@ -108,7 +109,8 @@ def record_appeal(store: Store, user: User, tax_id: str, text: str, *, against: 
     a = Appeal(appeal_id=appeal_id, tax_id=tax_id.strip(), against=against, text=text, status="received",
                received_at=received, due_at=due, recorded_by=user.username, case_id=case_id, steps=(step,))
     _save(store, a)
-    audit.record(store, user, "appeal_record", f"appeal:{appeal_id}", f"taxpayer {tax_id} against {against}")
+    audit.record(store, user, "appeal_record", f"appeal:{appeal_id}",
+                 Note("appeal_against", {"tax_id": tax_id, "against": against}))
     return a
 
 

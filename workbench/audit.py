@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from graph.core import schema
 from graph.core.errors import IntegrityError, StoreError
 from graph.core.model import AuditEvent
+from graph.core.notes import Note
 from graph.store import Store, Writer
 from workbench import signing
 from workbench.auth import User, require
@@ -146,7 +147,7 @@ def _parse_time(value: object) -> datetime:
         return datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def record(store: Store, user: User | None, action: str, target: str, detail: str = "", *,
+def record(store: Store, user: User | None, action: str, target: str, detail: str | Note = "", *,
            change: Callable[[Writer], None] | None = None, actor: str | None = None) -> AuditEvent:
     """Append one event to the audit trail and return it.
 
@@ -160,8 +161,9 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
         What happened (``sign_in``, ``case_read``, ``tier_override`` ...).
     target : str
         What it happened to, as ``kind:id`` (``case:C-...``, ``taxpayer:9131...``, ``user:alice``).
-    detail : str
-        Free text (reasons, old -> new values).
+    detail : str or Note
+        Free text, or a coded note (graph.core.notes: counts, old -> new values), stored as its JSON and worded
+        where it is shown.
     change : callable or None
         The state change the event records, given the writer: it commits in the same transaction as the
         event and the signed head (both or neither), and is re-run if the append is retried.
@@ -177,7 +179,8 @@ def record(store: Store, user: User | None, action: str, target: str, detail: st
     """
     name = actor or (user.username if user is not None else "anonymous")
     role = ",".join(user.roles) if user is not None else ("cli" if actor else "")
-    return _append(store, [(name, role, action, target, detail)], change)[0]
+    text = detail.to_json() if isinstance(detail, Note) else detail
+    return _append(store, [(name, role, action, target, text)], change)[0]
 
 
 def record_many(store: Store, entries: Sequence[tuple[str, str, str, str, str]], *,

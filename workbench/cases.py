@@ -19,6 +19,7 @@ from typing import Any
 
 from graph.core import vocab
 from graph.core.errors import InvalidData, NotFound, PermissionDenied
+from graph.core.notes import Note
 from graph.store import Store
 from workbench import audit
 from workbench.auth import User, require
@@ -236,7 +237,8 @@ def set_status(store: Store, user: User, case_id: str, status: str, *, note: str
         step["note"] = note.strip()
     new = replace(case, status=status, history=(*case.history, step), updated_at=at)
     _save(store, new)
-    audit.record(store, user, "case_status", _target(case_id), f"{case.status} -> {status} {note.strip()}".strip())
+    audit.record(store, user, "case_status", _target(case_id),
+                 Note("case_status_changed", {"before": case.status, "after": status, "note": note.strip()}))
     return new
 
 
@@ -252,7 +254,8 @@ def assign_case(store: Store, user: User, case_id: str, assignee: str) -> Case:
     step = {"at": at, "by": user.username, "assignee": assignee}
     new = replace(case, assignee=assignee, history=(*case.history, step), updated_at=at)
     _save(store, new)
-    audit.record(store, user, "case_assign", _target(case_id), f"{case.assignee or '-'} -> {assignee}")
+    audit.record(store, user, "case_assign", _target(case_id),
+                 Note("case_assigned", {"before": case.assignee or "", "after": assignee}))
     return new
 
 

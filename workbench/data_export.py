@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from graph.core.notes import Note
 from graph.store import Store
 from loaders.safe_csv import neutralise
 from workbench import audit
@@ -70,5 +71,5 @@ def export_table(store: Store, user: User | None, frame: pd.DataFrame, what: str
     require(user, "export_data")
     table = extract(frame, headers)
     data = to_csv(table) if fmt == "csv" else to_xlsx(table)
-    audit.record(store, user, "data_export", f"table:{what}", f"{fmt}, {len(table)} rows")
+    audit.record(store, user, "data_export", f"table:{what}", Note("export_rows", {"format": fmt, "rows": len(table)}))
     return data

@@ -38,6 +38,7 @@ from algorithms.signals import Signal, pct
 from algorithms.significance import DEFAULT_FDR, pq
 from graph.core import schema, settings, vocab
 from graph.core.model import Ring, Run
+from graph.core.notes import Note
 from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit
@@ -442,7 +443,7 @@ def run_detection(
                     w.findings(run, rings, risk.scores)
             else:
                 audit.record(store, user, "detect", f"run:{run.run_id}",
-                             f"{len(rings)} rings, labels used {risk.labels_used}", actor=audit_as,
+                             Note("detect_counts", {"rings": len(rings), "labels": risk.labels_used}), actor=audit_as,
                              change=lambda w: w.findings(run, rings, risk.scores))
     finally:
         st.close()

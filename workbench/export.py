@@ -45,6 +45,7 @@ import networkx as nx
 
 from graph.core import vocab
 from graph.core.errors import IntegrityError
+from graph.core.notes import zh_text
 from graph.store import Store
 from loaders.safe_csv import write_rows
 from workbench import audit, diagram, signing
@@ -214,7 +215,7 @@ def _report(case: Case, user: User, exported_at: str, nodes: list[tuple[str, str
                  "<th>操作</th><th>详情</th></tr>")
     for ev in excerpt:
         parts.append(f"<tr><td>{ev['seq']}</td><td>{e(str(ev['at']))}</td><td>{e(str(ev['actor']))}</td>"
-                     f"<td>{e(str(ev['action']))}</td><td>{e(str(ev['detail']))}</td></tr>")
+                     f"<td>{e(str(ev['action']))}</td><td>{e(zh_text(str(ev['detail'])))}</td></tr>")
     parts.append("</table></body></html>")
     return "\n".join(parts)
 

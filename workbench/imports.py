@@ -15,6 +15,7 @@ from pathlib import Path
 
 from graph.core import settings
 from graph.core.errors import FapiaoError
+from graph.core.notes import Note
 from graph.store import Store
 from loaders.load import LoadReport, load_files
 from workbench import audit
@@ -81,8 +82,9 @@ def import_uploads(store: Store, user: User, invoices: Sequence[Upload], taxpaye
         raise FapiaoError(message) from e
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    record(store, user, "import_data", names, f"read={report.read} loaded={report.loaded} rejected={report.rejected} "
-                                              f"skipped_identical={report.skipped_identical}")
+    record(store, user, "import_data", names, Note("import_counts", {
+        "read": report.read, "loaded": report.loaded, "rejected": report.rejected,
+        "skipped_identical": report.skipped_identical}))
     return report
 
 
@@ -100,6 +102,7 @@ def load_audited(store: Store, path: Path, *, actor: str, taxpayers: Path | None
     except FapiaoError as e:
         audit.record(store, user, "import_failed", target, str(e)[:500], actor=by)
         raise
-    audit.record(store, user, "load", target, f"read {report.read}, loaded {report.loaded}, rejected "
-                 f"{report.rejected}, taxpayers {report.taxpayers_loaded}", actor=by)
+    audit.record(store, user, "load", target, Note("load_counts", {
+        "read": report.read, "loaded": report.loaded, "rejected": report.rejected,
+        "taxpayers": report.taxpayers_loaded}), actor=by)
     return report

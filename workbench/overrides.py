@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from graph.core.errors import InvalidData, NotFound
+from graph.core.notes import Note
 from graph.core.vocab import TIERS
 from graph.store import Store
 from workbench import audit
@@ -77,7 +78,8 @@ def override_tier(store: Store, user: User, tax_id: str, tier: str, reason: str)
            "at": audit.now().isoformat()}
     with store.writer() as w:
         w.put_record(OVERRIDE_KIND, _rec_id(tax_id), rec)
-    audit.record(store, user, "tier_override", f"taxpayer:{tax_id}", f"{previous or '-'} -> {tier}: {reason}")
+    audit.record(store, user, "tier_override", f"taxpayer:{tax_id}",
+                 Note("tier_changed", {"before": previous or "", "after": tier, "reason": reason}))
 
 
 def assign(store: Store, user: User, tax_id: str, investigator: str) -> None:

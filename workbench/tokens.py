@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from graph.core.errors import InvalidData, NotFound
+from graph.core.notes import Note
 from graph.store import Store
 from workbench import audit
 from workbench import users as accounts
@@ -90,7 +91,8 @@ def create_token(store: Store, username: str, *, role: str | None = None, name: 
         "revoked": False, "sha256": _digest(secret)}
     with store.writer() as w:
         w.put_record(KIND, token_id, rec)
-    audit.record(store, actor, "token_create", f"token:{token_id}", f"user={user.username} role={chosen}")
+    audit.record(store, actor, "token_create", f"token:{token_id}",
+                 Note("token_issued", {"user": user.username, "role": chosen}))
     return f"{PREFIX}{token_id}_{secret}", _from_record(rec)
 
 

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from graph.core import settings
 from graph.core.errors import ConfigError, InvalidData, NotFound
+from graph.core.notes import Note
 from graph.store import Store
 from workbench import audit, auth
 from workbench.auth import User, require
@@ -195,7 +196,7 @@ def create_user(store: Store, username: str, password: str, roles: Sequence[str]
     rec = {"username": username, "roles": list(role_tuple), "display_name": display_name, "disabled": False,
            "password_hash": _hasher.hash(password), "demo": demo, "created_at": audit.now().isoformat(),
            "epoch": 0}
-    audit.record(store, actor, "user_add", f"user:{username}", f"roles={','.join(role_tuple)}",
+    audit.record(store, actor, "user_add", f"user:{username}", Note("roles_granted", {"roles": list(role_tuple)}),
                  actor=cli_actor, change=lambda w: w.put_record(KIND, username, rec))
     return _from_record(rec)
 
@@ -282,16 +283,17 @@ def authenticate(store: Store, username: str, password: str, *, client: str = ""
         ok = False
     reason = ""
     if rec is None:
-        reason, ok = "unknown user", False
+        reason, ok = "unknown_user", False
     elif not ok:
-        reason = "wrong password"
+        reason = "wrong_password"
     elif rec.get("disabled"):
-        reason, ok = "user disabled", False
+        reason, ok = "user_disabled", False
     elif rec.get("demo") and not settings.get_bool("FAPIAO_DEMO"):
-        reason, ok = "demo user outside demo mode", False
+        reason, ok = "demo_outside_demo", False
     if not ok or rec is None:
         throttle.fail(*keys)
-        audit.record(store, None, "sign_in_failed", f"user:{username[:64]}", reason)
+        audit.record(store, None, "sign_in_failed", f"user:{username[:64]}",
+                     Note("sign_in_refused", {"reason": reason}))
         return None
     throttle.clear(keys[0])
     user = _from_record(rec)

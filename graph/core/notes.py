@@ -45,13 +45,26 @@ def _num(v: Values, key: str) -> str:
 
 
 def _names(v: Values, key: str, sep: str) -> str:
-    items = v.get(key, [])
-    return sep.join(repr(t) for t in (items if isinstance(items, list) else [str(items)]))
+    return sep.join(repr(t) for t in _list(v, key))
 
 
 def _label(table: vocab.Labels, code: Value, lang: int) -> str:
     pair = table.get(str(code))
     return pair[lang] if pair else str(code)
+
+
+def _list(v: Values, key: str) -> list[str]:
+    items = v.get(key, [])
+    return [str(t) for t in items] if isinstance(items, list) else [str(items)]
+
+
+#: why a sign-in was refused (``sign_in_refused`` reason codes)
+SIGN_IN_REASONS: vocab.Labels = {
+    "unknown_user": ("用户不存在", "unknown user"),
+    "wrong_password": ("密码错误", "wrong password"),
+    "user_disabled": ("用户已停用", "user disabled"),
+    "demo_outside_demo": ("演示用户只能在演示模式下登录", "demo user outside demo mode"),
+}
 
 
 def _opt(v: Values, key: str, text: str) -> str:
@@ -111,6 +124,37 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
                   f"纳税人 {_num(v, 'taxpayers')} 户",
         lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}, "
                   f"taxpayers {_num(v, 'taxpayers')}"),
+    "roles_granted": (
+        lambda v: "角色：" + "、".join(_label(vocab.ROLES, r, 0) for r in _list(v, "roles")),
+        lambda v: "roles: " + ", ".join(_label(vocab.ROLES, r, 1) for r in _list(v, "roles"))),
+    "tier_changed": (
+        lambda v: f"{_label(vocab.TIERS, v.get('before') or '-', 0)} → {_label(vocab.TIERS, v['after'], 0)}"
+                  + _opt(v, "reason", f"：{v.get('reason')}"),
+        lambda v: f"{_label(vocab.TIERS, v.get('before') or '-', 1)} → {_label(vocab.TIERS, v['after'], 1)}"
+                  + _opt(v, "reason", f": {v.get('reason')}")),
+    "case_status_changed": (
+        lambda v: f"{_label(vocab.CASE_STATUSES, v['before'], 0)} → {_label(vocab.CASE_STATUSES, v['after'], 0)}"
+                  + _opt(v, "note", f"：{v.get('note')}"),
+        lambda v: f"{_label(vocab.CASE_STATUSES, v['before'], 1)} → {_label(vocab.CASE_STATUSES, v['after'], 1)}"
+                  + _opt(v, "note", f": {v.get('note')}")),
+    "case_assigned": (
+        lambda v: f"{v.get('before') or '-'} → {v['after']}",
+        lambda v: f"{v.get('before') or '-'} → {v['after']}"),
+    "sign_in_refused": (
+        lambda v: _label(SIGN_IN_REASONS, v["reason"], 0),
+        lambda v: _label(SIGN_IN_REASONS, v["reason"], 1)),
+    "export_rows": (
+        lambda v: f"{str(v['format']).upper()}，{_num(v, 'rows')} 行",
+        lambda v: f"{v['format']}, {_num(v, 'rows')} rows"),
+    "detect_counts": (
+        lambda v: f"发现 {_num(v, 'rings')} 个团伙，使用已核实标签 {_num(v, 'labels')} 个",
+        lambda v: f"{_num(v, 'rings')} rings, labels used {_num(v, 'labels')}"),
+    "token_issued": (
+        lambda v: f"用户 {v['user']}，角色 {_label(vocab.ROLES, v['role'], 0)}",
+        lambda v: f"user {v['user']}, role {_label(vocab.ROLES, v['role'], 1)}"),
+    "appeal_against": (
+        lambda v: f"纳税人 {v['tax_id']}，申诉对象：{v['against']}",
+        lambda v: f"taxpayer {v['tax_id']} against {v['against']}"),
     "demo_wiped": (
         lambda v: "清除：" + ("、".join(p for p in (_opt(v, "users", f"用户 {v.get('users', 0):,} 个"),
                                                   _opt(v, "cases", f"案件 {v.get('cases', 0):,} 件")) if p) or "无"),

@@ -20,7 +20,8 @@ LOCAL = {"127.0.0.1", "localhost", ""}
 STREAMLIT_ENGLISH = ("Choose an option", "Choose options", "Page not found", "Drag and drop", "Browse files",
                      "per file", "No results", "Upload")
 #: codes the workbench stores that the Chinese UI shows in words (audit actions, actors, details; tiers)
-STORED_CODES = ("anonymous", "roles=", "sign_in", "user_add", "tier_override", " -> ")   # (icon names hold "high")
+STORED_CODES = ("anonymous", "roles=", "sign_in", "user_add", "tier_override", " -> ",   # (icon names hold "high")
+                '"code":')   # a coded note (graph.core.notes) shown as stored, not worded
 
 
 @pytest.mark.parametrize("role", ["investigator", "supervisor", "analyst", "admin"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from graph.core.notes import WORDINGS, Note, en_text, zh_text
+from graph.core.notes import SIGN_IN_REASONS, WORDINGS, Note, en_text, zh_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,16 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "load_counts": ({"read": 10, "loaded": 9, "rejected": 1, "taxpayers": 3},
                     "读取 10 行，入库 9 张，拒收 1 行，纳税人 3 户"),
     "demo_wiped": ({"users": 2, "cases": 1}, "清除：用户 2 个、案件 1 件"),
+    "roles_granted": ({"roles": ["supervisor", "analyst"]}, "角色：审核主管、分析员"),
+    "tier_changed": ({"before": "high", "after": "low", "reason": "核实为正常经营"}, "高风险 → 低风险：核实为正常经营"),
+    "case_status_changed": ({"before": "open", "after": "investigating", "note": "已约谈"}, "新立案 → 调查中：已约谈"),
+    "case_assigned": ({"before": "", "after": "ivan"}, "- → ivan"),
+    "sign_in_refused": ({"reason": "demo_outside_demo"}, "演示用户只能在演示模式下登录"),
+    "export_rows": ({"format": "xlsx", "rows": 1200}, "XLSX，1,200 行"),
+    "detect_counts": ({"rings": 12, "labels": 3}, "发现 12 个团伙，使用已核实标签 3 个"),
+    "token_issued": ({"user": "api-bot", "role": "analyst"}, "用户 api-bot，角色 分析员"),
+    "appeal_against": ({"tax_id": "91440300000000001H", "against": "风险等级"},
+                       "纳税人 91440300000000001H，申诉对象：风险等级"),
 }
 
 
@@ -75,6 +85,12 @@ def test_optional_values_and_places() -> None:
     assert placed.zh() == "x.zip/b.xlsx：工作表 'S1'：空表，已跳过"
     assert placed.en() == "x.zip/b.xlsx: sheet 'S1': empty, skipped"
     assert placed.as_dict() == {"code": "sheet_empty", "file": "x.zip/b.xlsx", "sheet": "S1"}
+
+
+def test_every_sign_in_reason_reads_in_chinese() -> None:
+    for reason, (zh, en) in SIGN_IN_REASONS.items():
+        note = Note("sign_in_refused", {"reason": reason})
+        assert (note.zh(), note.en()) == (zh, en) and re.search(r"[\u4e00-\u9fff]", zh)
 
 
 def test_stored_text_from_before_codes_and_unknown_codes_stay_as_written() -> None:

@@ -3,6 +3,7 @@ CLI tables print names as plain text, and `fapiao serve` forwards SIGTERM to Str
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -50,6 +51,10 @@ def test_audit_show_prints_markup_as_text(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["audit", "show", "--store", f"embedded:{tmp_path / 'ws'}"])
     assert r.exit_code == 0, r.output                           # was: rich.errors.MarkupError
     assert "[/]x[bold" in r.output
+    assert "unknown user" in r.output and "sign_in_refused" not in r.output   # the coded detail in words
+    r = CliRunner().invoke(cli, ["audit", "show", "--json", "--store", f"embedded:{tmp_path / 'ws'}"])
+    stored = [json.loads(e["detail"]) for e in json.loads(r.output) if e["action"] == "sign_in_failed"]
+    assert stored == [{"code": "sign_in_refused", "reason": "unknown_user"}]   # --json: as stored
 
 
 def test_demo_refuses_to_wipe_real_users_and_cases(tmp_path: Path) -> None:

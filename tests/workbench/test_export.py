@@ -252,3 +252,17 @@ def test_case_workflow_and_export_on_real_neo4j(neo4j_uri: str, tmp_path: Path) 
     finally:
         store.clear()
         store.close()
+
+
+def test_the_audit_excerpt_words_coded_details_in_the_report_and_keeps_them_in_the_manifest(tmp_path: Path) -> None:
+    """A status change is stored as a coded note (case_status_changed); the case file's report read it as
+    the stored JSON until the excerpt was worded."""
+    store = open_embedded(tmp_path / "ws")
+    u = seed(store)
+    c = cases.open_case_from_ring(store, u["investigator"], "R-1", title="上海环路 R-1")
+    cases.set_status(store, u["investigator"], c.case_id, "investigating", note="已约谈法人")
+    with zipfile.ZipFile(export.export_case(store, u["analyst"], c.case_id, tmp_path / "out")) as z:
+        report, manifest = z.read("report.html").decode("utf-8"), json.loads(z.read("manifest.json"))
+    assert "新立案 → 调查中：已约谈法人" in report and "case_status_changed" not in report
+    stored = [json.loads(e["detail"]) for e in manifest["audit_excerpt"] if e["action"] == "case_status"]
+    assert stored == [{"code": "case_status_changed", "before": "open", "after": "investigating", "note": "已约谈法人"}]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from graph.core.errors import InvalidData
@@ -44,7 +46,9 @@ def test_effective_scores_apply_latest_override_and_assignee(env: tuple[Store, d
     assert tiers == ["medium", "high"]
     assert hist[1]["previous_tier"] == "medium"
     evs = audit.events(store, action="tier_override", target=TAX_IDS[2])
-    assert [e.detail.split(":")[0] for e in evs] == ["medium -> high", f"{model[TAX_IDS[2]]} -> medium"]
+    changes = [json.loads(e.detail) for e in evs]   # coded: graph.core.notes tier_changed
+    assert [(c["code"], c["before"], c["after"]) for c in changes] == [
+        ("tier_changed", "medium", "high"), ("tier_changed", model[TAX_IDS[2]], "medium")]
 
 
 def test_unknown_taxpayer_is_refused(env: tuple[Store, dict[str, User]]) -> None:

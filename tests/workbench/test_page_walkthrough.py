@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+from graph.core.notes import Note
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_app import open_page
-from tests.helpers.wb_data import Demo
+from tests.helpers.wb_data import Demo, tax_id
 from workbench import audit
 from workbench.ui.charts import tier_chart
 
@@ -42,17 +43,20 @@ def test_tier_chart_counts_have_thousands_separators() -> None:
 
 def test_audit_trail_names_the_command_line_and_a_demo_reset_in_chinese(fresh_env: Demo) -> None:
     """`fapiao demo` writes a demo_reset event by cli:<login>; the trail showed "cli", "cli:root",
-    "store:embedded:…" and "wiped: nothing"."""
+    "store:embedded:…" and "wiped: nothing". The detail is the coded note serve.py writes (demo_wiped); an
+    event stored before details had codes is shown as written."""
     store = EmbeddedStore(fresh_env.path)
-    audit.record(store, None, "demo_reset", "store:embedded:/tmp/x", "wiped: nothing", actor="cli:ops")
-    audit.record(store, None, "demo_reset", "store:embedded:/tmp/y", "wiped: 2 users, 1 cases", actor="cli:ops")
+    audit.record(store, None, "demo_reset", "store:embedded:/tmp/old", "wiped: nothing", actor="cli:ops")
+    audit.record(store, None, "demo_reset", "store:embedded:/tmp/x", Note("demo_wiped"), actor="cli:ops")
+    audit.record(store, None, "demo_reset", "store:embedded:/tmp/y", Note("demo_wiped", {"users": 2, "cases": 1}),
+                 actor="cli:ops")
     store.close()
     at = open_page(fresh_env, "supervisor", "audit", actor="cli:ops")
     frame = at.dataframe[0].value
-    assert list(frame["操作人"]) == ["命令行（ops）"] * 2
-    assert list(frame["角色"]) == ["命令行"] * 2
-    assert list(frame["对象"]) == ["数据库 embedded:/tmp/y", "数据库 embedded:/tmp/x"]
-    assert list(frame["详情"]) == ["清除：用户 2 个、案件 1 件", "清除：无"]
+    assert list(frame["操作人"]) == ["命令行（ops）"] * 3
+    assert list(frame["角色"]) == ["命令行"] * 3
+    assert list(frame["对象"]) == ["数据库 embedded:/tmp/y", "数据库 embedded:/tmp/x", "数据库 embedded:/tmp/old"]
+    assert list(frame["详情"]) == ["清除：用户 2 个、案件 1 件", "清除：无", "wiped: nothing"]
 
 
 def test_audit_trail_names_every_role_of_a_user_with_two(fresh_env: Demo) -> None:
@@ -80,15 +84,22 @@ def test_access_denied_names_the_roles_in_chinese(app_env: Demo) -> None:
 
 
 def test_audit_trail_words_an_import_and_a_report(fresh_env: Demo) -> None:
-    """The trail showed read=3 loaded=2 rejected=1 skipped_identical=0 and period:2025-06-01..2025-06-30."""
+    """The trail showed read=3 loaded=2 rejected=1 skipped_identical=0 and period:2025-06-01..2025-06-30.
+    The import is a real upload (workbench.imports writes the coded import_counts note)."""
+    from workbench.imports import Upload, import_uploads
+
     store = EmbeddedStore(fresh_env.path)
-    audit.record(store, None, "import_data", "bureau.csv", "read=3 loaded=2 rejected=1 skipped_identical=0",
-                 actor="cli:ops")
+    s, b = tax_id(101), tax_id(102)
+    rows = [f"8800003{i},044031900111,2024-05-0{i + 1},{s},上传甲公司,{b},上传乙公司,1000.00,130.00,"
+            f"{'1130.00' if i < 2 else '9999.00'},0.13,normal" for i in range(3)]
+    body = ("invoice_number,invoice_code,issue_date,seller_tax_id,seller_name,buyer_tax_id,buyer_name,amount,"
+            "tax_amount,total_amount,tax_rate,status\n" + "\n".join(rows) + "\n").encode()
+    import_uploads(store, fresh_env.users["admin"], [Upload("bureau.csv", body)])
     audit.record(store, None, "report", "period:2025-06-01..2025-06-30", "html", actor="cli:ops")
     store.close()
-    frame = open_page(fresh_env, "supervisor", "audit", actor="cli:ops").dataframe[0].value
-    assert list(frame["详情"]) == ["HTML", "读取 3 行，入库 2 张，拒收 1 行，重复跳过 0 行"]
-    assert list(frame["对象"]) == ["期间 2025-06-01..2025-06-30", "bureau.csv"]
+    frame = open_page(fresh_env, "supervisor", "audit").dataframe[0].value
+    assert list(frame["详情"])[:2] == ["HTML", "读取 3 行，入库 2 张，拒收 1 行，重复跳过 0 行"]
+    assert list(frame["对象"])[:2] == ["期间 2025-06-01..2025-06-30", "bureau.csv"]
 
 
 def test_ring_and_counterparty_totals_are_yuan_numbers_that_sort(app_env: Demo) -> None:

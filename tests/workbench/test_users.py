@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from graph.core.errors import ConfigError, InvalidData
+from graph.core.notes import Note, zh_text
 from graph.store import Store
 from tests.helpers.g_case_data import open_embedded
 from workbench import audit, users
@@ -39,8 +40,8 @@ def test_authenticate_and_audit(store: Store) -> None:
     u = users.authenticate(store, "lisi", "right-password")
     assert u is not None and u.roles == ("supervisor",)
     acts = [(e.action, e.target, e.detail) for e in store.audit_events()]
-    assert ("sign_in_failed", "user:lisi", "wrong password") in acts
-    assert ("sign_in_failed", "user:nobody", "unknown user") in acts
+    assert ("sign_in_failed", "user:lisi", Note("sign_in_refused", {"reason": "wrong_password"}).to_json()) in acts
+    assert ("sign_in_failed", "user:nobody", Note("sign_in_refused", {"reason": "unknown_user"}).to_json()) in acts
     assert acts[-1][:2] == ("sign_in", "user:lisi")
     assert audit.verify(store).ok
 
@@ -49,7 +50,7 @@ def test_disabled_user_cannot_sign_in(store: Store) -> None:
     users.create_user(store, "wangwu", "password-123", ["analyst"])
     users.disable_user(store, "wangwu")
     assert users.authenticate(store, "wangwu", "password-123") is None
-    assert store.audit_events()[-1].detail == "user disabled"
+    assert zh_text(store.audit_events()[-1].detail) == "用户已停用"
     users.enable_user(store, "wangwu")
     assert users.authenticate(store, "wangwu", "password-123") is not None
 

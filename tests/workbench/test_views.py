@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -240,15 +241,22 @@ def test_the_audit_trail_reads_in_chinese_words() -> None:
     assert views.audit_target_zh("taxpayer:91440300000000001H") == "纳税人 91440300000000001H"
     assert views.audit_target_zh("user:admin") == "用户 admin" and views.audit_target_zh("odd:x") == "odd:x"
     assert views.audit_actor_zh("anonymous") == "未登录" and views.audit_actor_zh("ivan") == "ivan"
-    assert views.audit_detail_zh("user_add", "roles=supervisor,analyst") == "角色：审核主管、分析员"
-    assert views.audit_detail_zh("tier_override", "high -> low: 核实为正常经营") == "高风险 → 低风险：核实为正常经营"
-    assert views.audit_detail_zh("tier_override", "- -> medium: 约谈") == "- → 中风险：约谈"
-    assert views.audit_detail_zh("sign_in_failed", "wrong password") == "密码错误"
-    assert views.audit_detail_zh("data_export", "xlsx, 1200 rows") == "XLSX，1,200 行"
-    assert views.audit_detail_zh("load", "read 10, loaded 9, rejected 1, taxpayers 3") == (
-        "读取 10 行，入库 9 张，拒收 1 行，纳税人 3 户")
-    assert views.audit_detail_zh("detect", "2 rings, labels used 0") == "发现 2 个团伙，使用已核实标签 0 个"
+    from graph.core.notes import Note
+
+    def zh(action: str, code: str, **values: Any) -> str:   # as stored: the note's JSON
+        return views.audit_detail_zh(action, Note(code, values).to_json())
+
+    assert zh("user_add", "roles_granted", roles=["supervisor", "analyst"]) == "角色：审核主管、分析员"
+    assert zh("tier_override", "tier_changed", before="high", after="low", reason="核实为正常经营") == \
+        "高风险 → 低风险：核实为正常经营"
+    assert zh("tier_override", "tier_changed", before="", after="medium", reason="约谈") == "- → 中风险：约谈"
+    assert zh("case_status", "case_status_changed", before="open", after="investigating", note="") == "新立案 → 调查中"
+    assert zh("sign_in_failed", "sign_in_refused", reason="wrong_password") == "密码错误"
+    assert zh("data_export", "export_rows", format="xlsx", rows=1200) == "XLSX，1,200 行"
+    assert zh("load", "load_counts", read=10, loaded=9, rejected=1, taxpayers=3) == "读取 10 行，入库 9 张，拒收 1 行，纳税人 3 户"
+    assert zh("detect", "detect_counts", rings=2, labels=0) == "发现 2 个团伙，使用已核实标签 0 个"
     assert views.audit_detail_zh("case_note", "roles=x -> y") == "roles=x -> y"   # free text stays as written
+    assert views.audit_detail_zh("load", "read 10, loaded 9") == "read 10, loaded 9"   # stored before codes: as is
 
 
 def test_the_tier_chart_puts_high_first_in_the_tier_colours() -> None:

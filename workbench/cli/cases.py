@@ -293,6 +293,7 @@ def audit_show(limit: int, actor: str | None, action: str | None, target: str | 
     from rich.table import Table
     from rich.text import Text
 
+    from graph.core.notes import en_text
     from workbench import audit as audit_log
 
     with _store(store_uri) as store:
@@ -302,7 +303,7 @@ def audit_show(limit: int, actor: str | None, action: str | None, target: str | 
         return
     table = Table("#", "time", "actor", "role", "action", "target", "detail")
     for ev in evs:
-        r = audit_log.event_row(ev)
+        r = audit_log.event_row(ev) | {"detail": en_text(ev.detail)}   # coded details in words (--json: as stored)
         table.add_row(*(Text(str(r[k])) for k in ("seq", "at", "actor", "role", "action", "target", "detail")))
     _console().print(table)
 

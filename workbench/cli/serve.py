@@ -18,6 +18,7 @@ import click
 
 from graph.core import settings
 from graph.core.errors import ConfigError, FapiaoError
+from graph.core.notes import Note
 from workbench.cli.options import store_option
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "server.py"   # Streamlit serving ui/app.py
@@ -81,12 +82,11 @@ def run_server(store_uri: str, port: int, address: str, *, demo: bool = False) -
         raise FapiaoError(f"the workbench server stopped with exit code {code}")
 
 
-def _work_in(store: Any) -> str:
-    """What a demo reload would destroy that is not the demo's own: real users and cases ('' if none)."""
+def _work_in(store: Any) -> dict[str, int]:
+    """What a demo reload would destroy that is not the demo's own: real users and cases (empty if none)."""
     users = [r for r in store.records("user") if not r.get("demo")]
     cases = store.records("case")
-    parts = [f"{len(users)} users" if users else "", f"{len(cases)} cases" if cases else ""]
-    return ", ".join(p for p in parts if p)
+    return {k: n for k, n in (("users", len(users)), ("cases", len(cases))) if n}
 
 
 @click.command("serve")
@@ -191,10 +191,10 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
 
                 kept = _work_in(store)
                 if kept and not force:
-                    raise ConfigError(f"{uri} holds {kept}: `fapiao demo` would wipe them; use another --data "
+                    raise ConfigError(f"{uri} holds {', '.join(f'{n} {k}' for k, n in kept.items())}: `fapiao demo` would wipe them; use another --data "
                                       "folder or --store, or add --force")
                 store.clear()
-                audit.record(store, None, "demo_reset", f"store:{uri}", f"wiped: {kept or 'nothing'}",
+                audit.record(store, None, "demo_reset", f"store:{uri}", Note("demo_wiped", kept),
                              actor=audit.cli_actor())
                 loaded_stamp.unlink(missing_ok=True)
                 report = load_files(store, data_dir / "invoices.parquet", taxpayers=data_dir / "taxpayers.parquet",

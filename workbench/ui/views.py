@@ -7,7 +7,6 @@ for the page's formatter, never as NaN/NaT.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -377,10 +376,6 @@ def paging(total: int, page: int, size: int) -> Paging:
 AUDIT_TARGETS = {"user": "用户", "taxpayer": "纳税人", "case": "案件", "appeal": "申诉", "run": "检测", "table": "数据表",
                  "token": "令牌", "saved_search": "保存的筛选", "original": "原件", "file": "文件", "ring": "团伙",
                  "alert": "提醒", "rule": "提醒规则", "report": "报告", "store": "数据库", "period": "期间"}
-_SIGN_IN_REASONS = {"unknown user": "用户不存在", "wrong password": "密码错误", "user disabled": "用户已停用",
-                    "demo user outside demo mode": "演示用户只能在演示模式下登录"}
-
-
 def _vocab(table: dict[str, tuple[str, str]], code: str) -> str:
     pair = table.get(code)
     return pair[0] if pair else code
@@ -393,49 +388,12 @@ def audit_target_zh(target: str) -> str:
 
 
 def audit_detail_zh(action: str, detail: str) -> str:
-    """An audit event's detail in Chinese words where the workbench wrote codes (roles, tiers, statuses, counts);
-    free text (reasons, notes) is kept as written. The stored detail, which the hash chain covers, is unchanged."""
-    arrow = re.fullmatch(r"(\S+) -> ([^\s:]+):? ?(.*)", detail, re.S)
-    if action == "user_add" and detail.startswith("roles="):
-        return "角色：" + "、".join(_vocab(vocab.ROLES, r) for r in detail[6:].split(",") if r)
-    if action == "tier_override" and arrow:
-        before, after, reason = arrow.groups()
-        text = f"{_vocab(vocab.TIERS, before)} → {_vocab(vocab.TIERS, after)}"
-        return f"{text}：{reason}" if reason else text
-    if action == "case_status" and arrow:
-        before, after, note = arrow.groups()
-        text = f"{_vocab(vocab.CASE_STATUSES, before)} → {_vocab(vocab.CASE_STATUSES, after)}"
-        return f"{text}：{note}" if note else text
-    if action == "case_assign" and arrow:
-        return f"{arrow.group(1)} → {arrow.group(2)}"
-    if action == "sign_in_failed":
-        return _SIGN_IN_REASONS.get(detail, detail)
-    m = re.fullmatch(r"(\w+), (\d+) rows", detail)
-    if action == "data_export" and m:
-        return f"{m.group(1).upper()}，{int(m.group(2)):,} 行"
-    m = re.fullmatch(r"read (\d+), loaded (\d+), rejected (\d+), taxpayers (\d+)", detail)
-    if action == "load" and m:
-        return "读取 {:,} 行，入库 {:,} 张，拒收 {:,} 行，纳税人 {:,} 户".format(*(int(g) for g in m.groups()))
-    m = re.fullmatch(r"(\d+) rings, labels used (\d+)", detail)
-    if action == "detect" and m:
-        return f"发现 {int(m.group(1)):,} 个团伙，使用已核实标签 {int(m.group(2)):,} 个"
-    m = re.fullmatch(r"user=(\S+) role=(\S+)", detail)
-    if action == "token_create" and m:
-        return f"用户 {m.group(1)}，角色 {_vocab(vocab.ROLES, m.group(2))}"
-    m = re.fullmatch(r"read=(\d+) loaded=(\d+) rejected=(\d+) skipped_identical=(\d+)(.*)", detail, re.S)
-    if action == "import_data" and m:
-        text = "读取 {:,} 行，入库 {:,} 张，拒收 {:,} 行，重复跳过 {:,} 行".format(*(int(g) for g in m.groups()[:4]))
-        return text + m.group(5)
+    """An audit event's detail in Chinese: a coded note (graph.core.notes: counts, roles, tiers, statuses) worded
+    by its code; free text (reasons, notes) and details stored before they had codes are kept as written. The
+    stored detail, which the hash chain covers, is unchanged."""
     if action == "report" and detail in ("html", "pdf"):
         return detail.upper()
-    if action == "demo_reset" and detail.startswith("wiped: "):   # serve.py: "wiped: nothing" / "2 users, 1 cases"
-        parts = re.findall(r"(\d+) (users|cases)", detail)
-        words = {"users": "用户 {:,} 个", "cases": "案件 {:,} 件"}
-        return "清除：" + ("、".join(words[k].format(int(n)) for n, k in parts) if parts else "无")
-    m = re.fullmatch(r"taxpayer (\S+) against (.+)", detail, re.S)
-    if action == "appeal_record" and m:
-        return f"纳税人 {m.group(1)}，申诉对象：{m.group(2)}"
-    return detail
+    return notes.zh_text(detail)
 
 
 def audit_actor_zh(actor: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from graph.core.notes import en_text
 from workbench import audit
 from workbench.ui import urlstate
 from workbench.ui.exports import table
@@ -55,7 +56,8 @@ if rows:
         tr("角色", "Role"): [audit_role_zh(str(r["role"])) if zh else term(ROLES, str(r["role"])) for r in rows],
         tr("操作", "Action"): [term(AUDIT_ACTIONS, str(r["action"])) for r in rows],
         tr("对象", "Target"): [audit_target_zh(str(r["target"])) if zh else r["target"] for r in rows],
-        tr("详情", "Detail"): [audit_detail_zh(str(r["action"]), str(r["detail"])) if zh else r["detail"] for r in rows],
+        tr("详情", "Detail"): [audit_detail_zh(str(r["action"]), str(r["detail"])) if zh else en_text(str(r["detail"]))
+                              for r in rows],
         tr("哈希", "Hash"): [r["hash"] for r in rows]})
     raw = pd.DataFrame({   # the file keeps the codes and text the hash chain covers
         tr("序号", "seq"): [r["seq"] for r in rows], tr("时间", "at"): [r["at"] for r in rows],
