@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from graph.core import vocab
 from graph.store import Store
 from tests.helpers.alert_sinks import smtp_sink, webhook_receiver
 from tests.helpers.wb_data import Demo
@@ -80,6 +81,9 @@ def test_webhook_is_signed_with_hmac_and_ed25519(env: tuple[Demo, Store]) -> Non
     assert "timestamp" in (delivery.check_webhook(body, old, secret) or "")
     doc = json.loads(body)
     assert doc["alert_id"] == headers["X-Fapiao-Alert"] and doc["user"] == "supervisor" and doc["rule_zh"]
+    # a program reads the code and the values; the title is Chinese (it was "新增高风险纳税人 / taxpayer newly …")
+    assert (doc["rule_zh"], doc["rule_en"]) == vocab.ALERT_RULES[doc["rule"]] and doc["data"]
+    assert doc["title"].startswith(doc["rule_zh"] + "：") and doc["rule_en"] not in doc["title"]
     key, sig = headers["X-Fapiao-Signature-Ed25519"].split(":", 1)
     assert key == signing.fingerprint(signing.public_key())
     signing.public_key().verify(base64.b64decode(sig), body)            # raises when it does not verify

@@ -54,8 +54,9 @@ class Context:
 
 
 def _label(rule: str) -> str:
-    zh, en = vocab.ALERT_RULES[rule]
-    return f"{zh} / {en}"
+    """The rule's Chinese name, which a title starts with; the English name travels as the rule's code (pages
+    word it, a webhook's payload carries rule / rule_zh / rule_en and the values in data)."""
+    return vocab.ALERT_RULES[rule][0]
 
 
 def _name(store: Store, tax_id: str) -> str:
@@ -79,7 +80,7 @@ def new_high(ctx: Context) -> list[Candidate]:
     for tax_id in sorted(_high(ctx.store.scores(runs[0].run_id)) - before):
         row = scores[tax_id]
         out.append(Candidate("new_high", f"{tax_id}|{runs[0].run_id}", f"taxpayer:{tax_id}",
-                             f"{_label('new_high')}: {_name(ctx.store, tax_id)}",
+                             f"{_label('new_high')}：{_name(ctx.store, tax_id)}",
                              f"风险分 {row['score']:.2f}{_reasons(row['reasons'])}", ctx.watchers((tax_id,)),
                              data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)}))
     return out
@@ -120,7 +121,7 @@ def new_ring(ctx: Context) -> list[Candidate]:
         kind = vocab.zh(vocab.RING_KINDS, ring.kind)
         case_ids = [c.case_id for c in touched]
         out.append(Candidate("new_ring", ring.ring_id, f"ring:{ring.ring_id}",
-                             f"{_label('new_ring')}: {kind} {len(ring.members)} 家企业",
+                             f"{_label('new_ring')}：{kind} {len(ring.members)} 家企业",
                              ring.evidence + (f"; 涉及案件 {', '.join(case_ids)}" if case_ids else ""),
                              frozenset(people), touched[0] if touched else None,
                              {"ring_id": ring.ring_id, "members": list(ring.members), "cases": case_ids}))
@@ -135,7 +136,7 @@ def case_overdue(ctx: Context) -> list[Candidate]:
         due = datetime.fromisoformat(c.created_at) + timedelta(days=days)
         if ctx.now > due:
             out.append(Candidate("case_overdue", c.case_id, f"case:{c.case_id}",
-                                 f"{_label('case_overdue')}: {c.case_id} {c.title}",
+                                 f"{_label('case_overdue')}：{c.case_id} {c.title}",
                                  f"{days} 天期限 {due:%Y-%m-%d} 已过, 状态 {vocab.zh(vocab.CASE_STATUSES, c.status)}",
                                  frozenset(p for p in (c.owner, c.assignee) if p), c, {"due": due.isoformat()}))
     return out
@@ -148,7 +149,7 @@ def _appeals(store: Store) -> list[appeals.Appeal]:
 def appeal_overdue(ctx: Context) -> list[Candidate]:
     """Open appeals past their due date (FAPIAO_APPEAL_DAYS); the person who recorded it hears too."""
     return [Candidate("appeal_overdue", a.appeal_id, f"appeal:{a.appeal_id}",
-                      f"{_label('appeal_overdue')}: {a.appeal_id} · {a.tax_id}",
+                      f"{_label('appeal_overdue')}：{a.appeal_id} · {a.tax_id}",
                       f"答复期限 {a.due_at:%Y-%m-%d} 已过, 状态 {vocab.zh(vocab.APPEAL_STATUSES, a.status)}",
                       frozenset({a.recorded_by}), data={"tax_id": a.tax_id, "due": a.due_at.isoformat()})
             for a in _appeals(ctx.store) if a.overdue(ctx.now)]
@@ -157,7 +158,7 @@ def appeal_overdue(ctx: Context) -> list[Candidate]:
 def appeal_filed(ctx: Context) -> list[Candidate]:
     """Appeals received and not yet taken under review."""
     return [Candidate("appeal_filed", a.appeal_id, f"appeal:{a.appeal_id}",
-                      f"{_label('appeal_filed')}: {a.appeal_id} · {_name(ctx.store, a.tax_id)}",
+                      f"{_label('appeal_filed')}：{a.appeal_id} · {_name(ctx.store, a.tax_id)}",
                       f"针对{vocab.zh(vocab.APPEAL_AGAINST, a.against)}, 期限 {a.due_at:%Y-%m-%d}: {a.text[:200]}",
                       data={"tax_id": a.tax_id, "due": a.due_at.isoformat()})
             for a in _appeals(ctx.store) if a.status == "received"]
@@ -174,8 +175,8 @@ def case_assigned(ctx: Context) -> list[Candidate]:
         if step["assignee"] == step.get("by"):
             continue
         out.append(Candidate("case_assigned", f"{c.case_id}|{step['assignee']}|{step.get('at')}",
-                             f"case:{c.case_id}", f"{_label('case_assigned')}: {c.case_id} {c.title}",
-                             f"由 {step.get('by')} 指派 / assigned by {step.get('by')}",
+                             f"case:{c.case_id}", f"{_label('case_assigned')}：{c.case_id} {c.title}",
+                             f"由 {step.get('by')} 指派",
                              frozenset({str(step["assignee"])}), c, {"by": step.get("by")}))
     return out
 
@@ -203,7 +204,7 @@ def burst(ctx: Context) -> list[Candidate]:
         for day, fen in sorted(days.items()):
             if (min_count and len(fen) >= min_count) or (min_fen and sum(fen) >= min_fen):
                 out.append(Candidate("burst", f"{tax_id}|{day}", f"taxpayer:{tax_id}",
-                                     f"{_label('burst')}: {_name(ctx.store, tax_id)} {day}",
+                                     f"{_label('burst')}：{_name(ctx.store, tax_id)} {day}",
                                      f"{day} 开票 {len(fen)} 张, 价税合计 {sum(fen) / 100:,.2f} 元",
                                      ctx.watchers((tax_id,)),
                                      data={"tax_id": tax_id, "day": day, "count": len(fen), "total_fen": sum(fen)}))
@@ -221,7 +222,7 @@ def verify_void(inv: Invoice, caller: str, at: datetime) -> Candidate:
     """A 查验 call for a void or red-letter invoice: one alert per invoice, caller and day."""
     status = vocab.zh(vocab.INVOICE_STATUSES, inv.status)
     return Candidate("verify_void", f"{inv.key}|{caller}|{at.astimezone(TZ).date()}", f"invoice:{inv.key}",
-                     f"{_label('verify_void')}: {inv.number} ({status})",
+                     f"{_label('verify_void')}：{inv.number} ({status})",
                      f"{caller} 于 {at.astimezone(TZ):%Y-%m-%d %H:%M} 查验{status}发票 {inv.number}, "
                      f"销方 {inv.seller_name}（{inv.seller_tax_id}）, 价税合计 {inv.total_fen / 100:,.2f} 元",
                      data={"invoice": inv.key, "status": inv.status, "caller": caller,

@@ -44,7 +44,8 @@ def alert_id(rule: str, user: str, episode: str) -> str:
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert for one user. ``title`` and ``detail`` are Chinese first, then English."""
+    """One alert for one user. ``title`` and ``detail`` are Chinese; ``rule`` (a code of vocab.ALERT_RULES) and
+    ``data`` (the values) are what a program reads, and a page words the rule in its language."""
 
     alert_id: str
     rule: str
