@@ -331,7 +331,7 @@ def adopt(store: Store, actor: str) -> AuditVerification:
         with store.writer() as w:
             w.put_record(HEAD_KIND, HEAD_ID, {**doc, "signature": signing.sign(doc)})
         _tail_cache.pop(store.uri, None)
-    record(store, None, "audit_adopt", "audit", f"head signed at event {last.seq if last is not None else 0}",
+    record(store, None, "audit_adopt", "audit", Note("audit_head_signed", {"seq": last.seq if last is not None else 0}),
            actor=actor)
     return verify(store)
 

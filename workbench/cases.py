@@ -275,7 +275,8 @@ def record_disposition(store: Store, user: User, case_id: str, tax_id: str, labe
            "at": audit.now().isoformat(), "note": note.strip()}
     with store.writer() as w:
         w.put_record(DISPOSITION_KIND, f"{case_id}:{tax_id}", rec)
-    audit.record(store, user, "disposition", _target(case_id), f"{tax_id} {label} {note.strip()}".strip())
+    audit.record(store, user, "disposition", _target(case_id),
+                 Note("disposition_recorded", {"tax_id": tax_id, "label": label, "note": note.strip()}))
     return rec
 
 

@@ -272,7 +272,7 @@ def authenticate(store: Store, username: str, password: str, *, client: str = ""
     wait = throttle.wait(*keys)
     if wait > 0:
         audit.record(store, None, "sign_in_throttled", f"user:{username[:64]}",
-                     f"retry in {wait:.0f} s" + (f" (client {client})" if client else ""))
+                     Note("sign_in_wait", {"seconds": round(wait), "client": client or ""}))
         return None
     rec = store.record(KIND, username) if USERNAME_RE.match(username) else None
     stored = str(rec.get("password_hash", "")) if rec else _dummy_hash()

@@ -155,6 +155,23 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
     "appeal_against": (
         lambda v: f"纳税人 {v['tax_id']}，申诉对象：{v['against']}",
         lambda v: f"taxpayer {v['tax_id']} against {v['against']}"),
+    "detection_run": (
+        lambda v: f"发现 {_num(v, 'rings')} 个团伙，评分 {_num(v, 'scored')} 户",
+        lambda v: f"{_num(v, 'rings')} rings, {_num(v, 'scored')} taxpayers scored"),
+    "disposition_recorded": (
+        lambda v: f"{v['tax_id']}：{_label(vocab.DISPOSITIONS, v['label'], 0)}" + _opt(v, "note", f"：{v.get('note')}"),
+        lambda v: f"{v['tax_id']}: {_label(vocab.DISPOSITIONS, v['label'], 1)}" + _opt(v, "note", f": {v.get('note')}")),
+    "sign_in_wait": (
+        lambda v: f"{_num(v, 'seconds')} 秒后可再试" + _opt(v, "client", f"（客户端 {v.get('client')}）"),
+        lambda v: f"retry in {_num(v, 'seconds')} s" + _opt(v, "client", f" (client {v.get('client')})")),
+    "audit_head_signed": (
+        lambda v: f"审计链头已签名（第 {_num(v, 'seq')} 条事件）",
+        lambda v: f"head signed at event {_num(v, 'seq')}"),
+    "delivery_attempt": (
+        lambda v: f"{_label(vocab.ALERT_CHANNELS, v['channel'], 0)} {v['target']} 第 {v['attempt']} 次"
+                  + _opt(v, "of", f"（共 {v.get('of')} 次）") + _opt(v, "error", f"：{v.get('error')}"),
+        lambda v: f"{v['channel']} {v['target']} attempt {v['attempt']}" + _opt(v, "of", f"/{v.get('of')}")
+                  + _opt(v, "error", f": {v.get('error')}")),
     "demo_wiped": (
         lambda v: "清除：" + ("、".join(p for p in (_opt(v, "users", f"用户 {v.get('users', 0):,} 个"),
                                                   _opt(v, "cases", f"案件 {v.get('cases', 0):,} 件")) if p) or "无"),

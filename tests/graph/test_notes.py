@@ -43,6 +43,13 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "export_rows": ({"format": "xlsx", "rows": 1200}, "XLSX，1,200 行"),
     "detect_counts": ({"rings": 12, "labels": 3}, "发现 12 个团伙，使用已核实标签 3 个"),
     "token_issued": ({"user": "api-bot", "role": "analyst"}, "用户 api-bot，角色 分析员"),
+    "detection_run": ({"rings": 4, "scored": 1200}, "发现 4 个团伙，评分 1,200 户"),
+    "disposition_recorded": ({"tax_id": "91440300000000001H", "label": "false_positive", "note": "正常经营"},
+                             "91440300000000001H：误报：正常经营"),
+    "sign_in_wait": ({"seconds": 30, "client": "10.0.0.8"}, "30 秒后可再试（客户端 10.0.0.8）"),
+    "audit_head_signed": ({"seq": 1204}, "审计链头已签名（第 1,204 条事件）"),
+    "delivery_attempt": ({"channel": "webhook", "target": "https://hooks.example.cn/x", "attempt": 2, "of": 3,
+                          "error": "HTTP 500"}, "Webhook https://hooks.example.cn/x 第 2 次（共 3 次）：HTTP 500"),
     "appeal_against": ({"tax_id": "91440300000000001H", "against": "风险等级"},
                        "纳税人 91440300000000001H，申诉对象：风险等级"),
 }

@@ -7,6 +7,7 @@ import pytest
 from graph.embedded import EmbeddedStore
 from tests.helpers.wb_app import open_page
 from tests.helpers.wb_data import Demo, tax_id
+from workbench.ui import views
 
 HEADER = ("invoice_number,invoice_code,issue_date,seller_tax_id,seller_name,buyer_tax_id,buyer_name,"
           "amount,tax_amount,total_amount,tax_rate,status\n")
@@ -52,7 +53,9 @@ def test_admin_runs_detection_from_the_page_and_it_is_audited(fresh_env: Demo) -
     assert any("检测完成" in s.value for s in at.success), [e.value for e in at.error]
     store = EmbeddedStore(fresh_env.path)
     assert len(store.runs()) == runs_before + 1
-    assert [e.action for e in store.audit_events()][-1] == "run_detection"
+    last = store.audit_events()[-1]
+    assert last.action == "run_detection"
+    assert views.audit_detail_zh(last.action, last.detail).startswith("发现 "), last.detail   # coded, worded
     store.close()
 
 

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from graph.core import settings, vocab
+from graph.core.notes import Note
 from graph.store import Store, Writer
 from workbench import audit, signing
 from workbench.alerts import config
@@ -185,12 +186,15 @@ def deliver_due(store: Store, now: datetime | None = None, *, actor: str = ACTOR
             new = replace(d, attempts=tries, state=state, last_error=str(e),
                           next_at=None if state == "failed" else audit.now() + backoff(tries))
             action = "alert_deliver_failed" if state == "failed" else "alert_deliver_retry"
-            detail = f"{d.channel} {d.target} attempt {tries}/{retries}: {e}"
+            detail = Note("delivery_attempt", {"channel": d.channel, "target": d.target[:150], "attempt": tries,
+                                               "of": retries, "error": str(e)[:250]}).to_json()
         else:
             new = replace(d, attempts=d.attempts + 1, state="sent", sent_at=audit.now(), next_at=None, last_error="")
-            action, detail = "alert_deliver", f"{d.channel} {d.target} attempt {new.attempts}"
+            action = "alert_deliver"
+            detail = Note("delivery_attempt", {"channel": d.channel, "target": d.target[:150],
+                                               "attempt": new.attempts}).to_json()
         done.append(new)
-        entries.append((actor, "system", action, f"alert:{d.alert_id}", detail[:500]))
+        entries.append((actor, "system", action, f"alert:{d.alert_id}", detail))   # bounded: a coded note
     if done:
         def write(w: Writer) -> None:
             for d in done:
