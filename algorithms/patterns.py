@@ -15,7 +15,9 @@ Detectors (``kind`` of a :class:`Pattern`):
   several invoices, or one payment relation repeated in a burst);
 * ``repeat_pairs`` — a company that invoices (or is invoiced by) several partners twice or more within
   days, judged as one company against a pair-preserving null (多户短期重复开票,
-  :mod:`algorithms.patterns_repeat`).
+  :mod:`algorithms.patterns_repeat`);
+* ``low_amount`` — a company with many invoices far below both its own and each counterparty's usual
+  amounts, against copies with amounts permuted within months (双方异常小额往来, :mod:`algorithms.patterns_low`).
 
 Every statistic is computed on the data and on ``null_copies`` shuffled copies of the *same* data
 (:mod:`algorithms.significance`: issue times permuted within calendar months; buyers rewired for the
@@ -67,9 +69,9 @@ from algorithms.significance import bh_fdr, empirical_pvalue, pq, rewire, shuffl
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 KINDS = ("fan_out", "fan_in", "scatter_gather", "gather_scatter", "layered", "pass_through", "split_burst",
-         "repeat_pairs")
+         "repeat_pairs", "low_amount")
 #: Chinese names of the kinds (evidence and UI)
-KIND_ZH = {"split_burst": "拆分开票", "repeat_pairs": "多户短期重复开票", "fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
+KIND_ZH = {"split_burst": "拆分开票", "repeat_pairs": "多户短期重复开票", "low_amount": "双方异常小额往来", "fan_out": "集中对外开票", "fan_in": "集中取得进项", "scatter_gather": "分散-汇集",
            "gather_scatter": "汇集-分散", "layered": "分层转开", "pass_through": "过票中转"}
 ORIENTATION_ZH = {"along": "顺开票方向（先取得进项、再开出：过票）", "against": "逆开票方向（先开出、再取得进项：虚抵进项）"}
 
@@ -222,7 +224,7 @@ def prepare(invoices: pa.Table | pd.DataFrame) -> tuple[Flows | None, dict[str, 
     if amount_col is not None:
         keep &= ~(pd.to_numeric(inv[amount_col], errors="coerce") <= 0)
     if not has_amounts:
-        silent["pass_through"] = "缺少金额或金额全部相同"
+        silent["pass_through"] = silent["low_amount"] = "缺少金额或金额全部相同"
     inv = inv[keep.to_numpy()]
     codes, names = pd.factorize(pd.concat([inv["seller_tax_id"], inv["buyer_tax_id"]], ignore_index=True).astype(str))
     m = len(inv)
@@ -1115,6 +1117,10 @@ def detect_patterns(
             from algorithms.patterns_repeat import repeat_pairs
 
             res, n = repeat_pairs(run)
+        elif kind == "low_amount":
+            from algorithms.patterns_low import low_amount
+
+            res, n = low_amount(run)
         elif kind == "gather_scatter":
             res, n = _gather_scatter(run)
         elif kind in ("scatter_gather", "layered"):

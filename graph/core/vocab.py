@@ -76,6 +76,7 @@ RING_KINDS: Labels = {
     "pass_through": ("过票中转", "pass-through hub"),
     "split_burst": ("拆分开票", "split invoicing burst"),
     "repeat_pairs": ("多户短期重复开票", "repeated invoicing with many partners"),
+    "low_amount": ("双方异常小额往来", "invoices far below both parties' usual amounts"),
 }
 
 #: case status (案件状态)
