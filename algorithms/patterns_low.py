@@ -21,7 +21,8 @@ itself makes it common. This detector judges it against the data's own null:
   (:func:`algorithms.patterns.strata`); Benjamini–Hochberg over every unit gives the q-value.
 
 Members of a finding: the company (subject) and the counterparties of its invoices that are far below both
-parties — for each of them the invoice is far below its own usual amounts too. The evidence (Chinese) names
+parties — for each of them the invoice is far below its own usual amounts too. Two findings with the same members
+(two companies each the other's only such counterparty) are reported once, from the more significant side. The evidence (Chinese) names
 the invoices, the factor, the counterparties and what the shuffled copies show.
 
 Needs amounts (``total_fen`` or ``amount_fen``): without them, or when every amount is the same, it stays
@@ -156,4 +157,13 @@ def low_amount(run: _Run) -> tuple[list[Pattern], int]:
                            {"factor": f, "invoices": int(len(idx)), "of_invoices": int(cnt[u]),
                             "usual_fen": round(float(usual_fen)), "total_fen": amount,
                             "counterparties": int(len(partners)), "subject": run.name(u)}))
-    return out, int(len(units))
+    return _distinct(out), int(len(units))
+
+
+def _distinct(found: list[Pattern]) -> list[Pattern]:
+    """One finding per member set: two companies each other's only such counterparty (A's finding {A, B} and
+    B's finding {B, A}) are one structure, reported once from its more significant side."""
+    best: dict[frozenset[str], Pattern] = {}
+    for f in sorted(found, key=lambda f: (f.qvalue, f.pvalue, -f.statistic, f.anchor)):
+        best.setdefault(frozenset(f.members), f)
+    return sorted(best.values(), key=lambda f: (f.qvalue, f.pvalue, f.anchor))

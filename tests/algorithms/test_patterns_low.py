@@ -94,3 +94,17 @@ def test_silent_without_amounts() -> None:
     assert found.patterns == [] and "low_amount" in found.silent
     inv = _data(0).assign(total_fen=1000)
     assert "low_amount" in detect_patterns(inv, PARAMS, kinds=KIND).silent
+
+
+def test_two_companies_found_from_both_sides_are_reported_once() -> None:
+    rng = np.random.default_rng(3)
+    rows = _market(rng)
+    # A and B: each other's only tiny counterparty, 8 tiny invoices between them, each with ordinary trade too
+    for x in ("A", "B"):
+        rows += [(x, f"C{int(c):04d}", float(rng.uniform(0, 360)), int(np.exp(rng.normal(11.5, 0.3))))
+                 for c in rng.choice(200, 12, replace=False)]
+    rows += [("A", "B", float(rng.uniform(0, 360)), int(rng.integers(1_000, 3_000))) for _ in range(8)]
+    found = detect_patterns(D.frame(rows), PARAMS, kinds=KIND)
+    ab = [p for p in found.patterns if set(p.members) == {"A", "B"}]
+    assert len(ab) == 1, [(p.anchor, p.members) for p in found.patterns]
+    assert len({frozenset(p.members) for p in found.patterns}) == len(found.patterns)
