@@ -9,7 +9,7 @@ component                 raw statistic (more suspicious →)                   
 ``fast``                  days per hop, first to last invoice (fewer)                   —
 ``tight``                 largest hop-to-hop change of the total (closing pair: 2 only)  —
 ``exclusive``             invoices per hop relation over the whole data, per repeat     —
-``small_parties``         mean distinct trade partners of the members (fewer)           —
+``small_parties``         geometric mean of the members' distinct partners (fewer)      —
 ``unusual_amount``        share of hops > 2 robust z above the seller's usual amount    —
 ``same_item``             every hop carries the same item code                           item codes
 ``shared_identity``       members share a phone / bank account                          identifiers
@@ -21,7 +21,8 @@ among the invoices of each month (every company keeps its number of output and i
 month, :func:`algorithms.significance.rewire`), then issue times permuted within each month
 (:func:`algorithms.significance.shuffle_times`). Loops found there are chance loops of a market with
 the same companies, volumes and rhythm. Each component of a loop is turned into its tail probability
-among the null loops (:func:`algorithms.significance.empirical_pvalue`); Fisher's combination
+among the null loops of its stratum (two-company loops, longer loops: :func:`algorithms.significance.empirical_pvalue`;
+a continuous component beyond the top null values gets the tail fitted to them); Fisher's combination
 ``−2 Σ log p`` over the *available* components is the loop's test statistic, its **p-value** is the share
 of null loops whose statistic is at least as high (beyond the top 250 null loops, an exponential tail
 fitted to them, so a loop stronger than every chance loop is not capped at ``1 / (1 + n)``), and loops are reported when the Benjamini–Hochberg
@@ -64,6 +65,9 @@ INPUT_ZH = {"item_code": "商品编码", "identifiers": "电话/银行账户等�
 YOUNG_DAYS = 180
 #: null loops whose statistic's tail is extrapolated beyond the largest null values (see ``empirical_pvalue``)
 TAIL = 250
+#: components measured on a continuous scale: their tail probability beyond the null's top :data:`TAIL` values is
+#: extrapolated (the others are shares or yes / no, where a fitted tail would invent resolution)
+CONTINUOUS = frozenset({"fast", "tight", "exclusive", "small_parties"})
 #: fewest null loops of a stratum (two-company loops / longer loops) for it to be judged on its own
 MIN_STRATUM = 500
 #: null loops wanted per loop tested (more shuffled copies are made until the null holds this many, at most
@@ -262,7 +266,13 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
                      dtype=np.float64)[np.asarray(rel_of_hop).reshape(-1)]
     use = np.add.reduceat(use_v, starts) / lengths / repeats
     nan2 = (np.nan, np.nan)
-    deg = np.add.reduceat(np.array([ctx.degree.get(t, 0.0) for t in names], dtype=np.float64)[code], starts) / lengths
+    member_deg = np.array([ctx.degree.get(t, 0.0) for t in names], dtype=np.float64)[code]
+    deg = np.add.reduceat(member_deg, starts) / lengths
+    # ``small_parties``: the geometric mean of the members' partner counts (mean log), not the arithmetic mean. In a
+    # market that wires trade at random the chance of a loop through given companies grows with the *product* of
+    # their degrees, so one busy member among small ones leaves the loop almost as unlikely as an all-small one;
+    # the arithmetic mean let that one member decide
+    log_deg = np.add.reduceat(np.log10(np.maximum(member_deg, 1.0)), starts) / lengths
     n_young = np.add.reduceat(np.array([t in ctx.young for t in names], dtype=np.int64)[code], starts)
     usual = np.array([ctx.seller_amounts.get(t, nan2) for t in names], dtype=np.float64).reshape(-1, 2)[code]
     med, mad = usual[:, 0], usual[:, 1]
@@ -284,7 +294,7 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
             shared_any[i] = any(ctx.shared.get(frozenset((a, b))) for j, a in enumerate(ms) for b in ms[j + 1:])
     span = lt.span
     return pd.DataFrame({
-        "fast": -span / lengths, "tight": -hop, "exclusive": -use, "small_parties": -np.log10(np.maximum(deg, 1)),
+        "fast": -span / lengths, "tight": -hop, "exclusive": -use, "small_parties": -log_deg,
         "unusual_amount": unusual, "same_item": same_item.astype(float), "shared_identity": shared_any.astype(float),
         "young": (n_young > 0).astype(float),
         "closing_drift": closing, "pair_use": use, "member_degree": deg, "young_members": n_young.astype(float),
@@ -323,17 +333,21 @@ def significance(
                             index=observed.index)
     score = comp_obs.to_numpy().mean(axis=1) if len(comp_obs) else np.zeros(0)
 
-    def fisher(frame: pd.DataFrame) -> F64:
-        """Fisher's combination of the per-component tail probabilities among the null loops."""
-        logs = [np.log(empirical_pvalue(frame[k].to_numpy(float), null[k].to_numpy(float))) for k in names]
+    def fisher(frame: pd.DataFrame, ref: pd.DataFrame) -> F64:
+        """Fisher's combination of the per-component tail probabilities among the null loops ``ref`` (the loop's
+        stratum); a continuous component beyond the top :data:`TAIL` null values gets the tail fitted to them
+        (:func:`empirical_pvalue`), so a loop far beyond every chance loop on one component is not capped at
+        ``1 / (1 + n)`` there (a planted loop among small companies typically is: chance loops form among busy ones)."""
+        logs = [np.log(empirical_pvalue(frame[k].to_numpy(float), ref[k].to_numpy(float),
+                                        tail=min(TAIL, len(ref) // 10) if k in CONTINUOUS else None)) for k in names]
         return np.asarray(-2.0 * np.sum(logs, axis=0), dtype=np.float64) if len(frame) else np.zeros(0)
 
     p, q = np.ones(len(observed)), np.ones(len(observed))
     strata = _strata(observed, null)
     for o_rows, n_rows in strata:
         sub = null.iloc[n_rows]
-        null_stat = fisher(sub) if len(sub) else np.zeros(0)
-        p[o_rows] = empirical_pvalue(fisher(observed.iloc[o_rows]), null_stat, tail=min(TAIL, len(null_stat) // 10))
+        null_stat = fisher(sub, sub) if len(sub) else np.zeros(0)
+        p[o_rows] = empirical_pvalue(fisher(observed.iloc[o_rows], sub), null_stat, tail=min(TAIL, len(null_stat) // 10))
         # Benjamini-Hochberg per stratum at fdr / strata: the union of the strata's discoveries keeps the false
         # discovery rate at most ``fdr`` whatever each stratum holds, and a wider amount gate, which adds long
         # chance loops by the thousand and hardly any two-company loop, no longer dilutes the two-company loops

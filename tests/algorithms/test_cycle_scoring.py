@@ -213,3 +213,34 @@ def test_a_seven_company_loop_skimming_a_quarter_a_hop_is_found_and_significant(
     sig = [frozenset(s.cycle.members) for s in scored_loops if s.significant]
     assert all(m in sig for m in members)
     assert len(sig) - len(members) <= 1
+
+
+def test_small_parties_is_the_geometric_mean_so_one_busy_member_does_not_hide_a_loop_of_small_ones() -> None:
+    """Three companies with 2 partners each and one with 200 close a loop: by chance that is about as unlikely as
+    a loop of four small companies (the chance grows with the product of the degrees), far less likely than a loop
+    of four companies with 50 partners each. The arithmetic mean (51.5 vs 50) called the first loop the more
+    ordinary one."""
+    ctx = cycle_scoring.LoopContext({}, {"M0": 2.0, "M1": 2.0, "M2": 2.0, "M3": 200.0,
+                                         "N0": 50.0, "N1": 50.0, "N2": 50.0, "N3": 50.0}, {})
+    small = loop([100, 100, 100, 100])
+    busy = TemporalCycle(("N0", "N1", "N2", "N3"),
+                         tuple(Hop(f"L{i}", f"N{i}", f"N{(i + 1) % 4}", f"2024-01-{i + 1:02d}T10:00:00+08:00", 100, "X")
+                               for i in range(4)), 3.0, 0.0, 0.0, 1)
+    stats = loop_statistics([small, busy], ctx)
+    assert stats["small_parties"].iloc[0] > stats["small_parties"].iloc[1]
+    assert stats["small_parties"].iloc[0] == pytest.approx(-np.log10(1_600) / 4)
+    assert stats["member_degree"].tolist() == pytest.approx([51.5, 50.0])      # still reported as measured
+
+
+def test_a_loop_far_beyond_every_chance_loop_on_one_component_is_not_capped_by_the_null_size() -> None:
+    """Thousands of chance loops tested, 2,000 null loops: a loop ordinary on one component and far beyond every
+    null loop on the other reaches the FDR only when that component's tail is extrapolated (with the empirical
+    tail probability its p is at least 1 / 2001, as for the most extreme chance loop, and the combination is no
+    rarer than a few null loops). Chance loops stay unreported."""
+    rng = np.random.default_rng(11)
+    null = pd.DataFrame({"tight": rng.normal(size=2_000), "fast": rng.normal(size=2_000)})
+    obs = pd.DataFrame({"tight": np.r_[0.0, rng.normal(size=3_000)], "fast": np.r_[12.0, rng.normal(size=3_000)]})
+    av = {"tight": True, "fast": True}
+    _, p, q, sig, _ = significance(obs, null, av)
+    assert sig[0] and q[0] <= 0.05
+    assert sig[1:].sum() <= 0.01 * 3_000
