@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from graph.embedded import EmbeddedStore
@@ -126,3 +129,23 @@ def test_a_two_file_upload_names_each_file_in_chinese(fresh_env: Demo) -> None:
     assert any(n.startswith("二.csv：读取 2 行，入库 1 张，拒收 1 行（隔离文件：") for n in notes), notes
     assert "二.csv：标题行在第 2 行，跳过其上 1 行（'发票清单'）" in notes, notes
     assert not [n for n in notes if "read" in n or "skipped" in n or "header" in n], notes
+
+
+def test_a_workbook_upload_words_its_sheet_notes_in_chinese(fresh_env: Demo, tmp_path: Path) -> None:
+    """A bureau workbook (two invoice sheets with a title and a 合计 row each, an item sheet): every note the
+    loader writes about its sheets reads in Chinese after the sheet's name, none is left in English."""
+    from tests.ingest.bureau import bureau_rows, write_bureau_xlsx
+
+    path = write_bureau_xlsx(tmp_path / "全量发票查询.xlsx", bureau_rows(6), sheets=2)
+    at = open_page(fresh_env, "admin", "import_data")
+    at.file_uploader(key="imp_invoices").set_value(("全量发票查询.xlsx", path.read_bytes(),
+                                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    next(b for b in at.button if b.label == "校验并导入").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notes = [c.value.replace("\\", "") for c in at.caption]
+    assert "工作表 '发票明细信息'：货物明细，按发票代码和号码并入发票" in notes, notes
+    assert "已读取工作表：'发票基础信息1', '发票基础信息2'" in notes, notes
+    for sheet in ("发票基础信息1", "发票基础信息2"):
+        assert any(n.startswith(f"工作表 '{sheet}'：标题行在第 3 行，跳过其上 2 行") for n in notes), notes
+        assert f"工作表 '{sheet}'：跳过末尾合计行 1 行" in notes, notes
+    assert not [n for n in notes if re.search(r"\b(sheet|skipped|header|read|rows?)\b", n)], notes
