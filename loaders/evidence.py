@@ -51,6 +51,22 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Bytes read per step while an original is copied and hashed (:meth:`Evidence.stage`).
+STAGE_CHUNK = 1 << 20
+
+
+class Staged:
+    """A copy of an original made before it is known whether it will be kept: the copied bytes and their SHA-256
+    (:meth:`Evidence.stage`); :meth:`Evidence.keep` puts it in place, :meth:`discard` removes it."""
+
+    def __init__(self, path: Path, sha: str) -> None:
+        self.path = path
+        self.sha = sha
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 class Evidence:
     """Content-addressed originals and the invoice → original index of one evidence folder."""
 
@@ -60,17 +76,49 @@ class Evidence:
     def path_of(self, sha: str) -> Path:
         return self.root / "files" / sha[:2] / sha
 
-    def keep(self, source: Path, *, sha: str | None = None, meta: dict[str, Any] | None = None) -> str:
+    def stage(self, source: Path) -> Staged:
+        """Copy ``source`` into the evidence folder under a temporary name, hashing the bytes as they are copied
+        (one read of the file; the SHA-256 is that of the bytes stored, even if the file changes meanwhile). For
+        a load that keeps the file only if it completes: :meth:`keep` with ``staged=`` then only renames it.
+        File reads, writes and hashlib release the Python lock, so this runs beside the load on a thread."""
+        folder = self.root / "files"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".staged-{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
+        h = hashlib.sha256()
+        buf = bytearray(STAGE_CHUNK)   # one buffer: a fresh one per read costs page faults for every chunk
+        view = memoryview(buf)
+        try:
+            with source.open("rb", buffering=0) as src, tmp.open("wb", buffering=0) as dst:
+                while n := src.readinto(buf):
+                    h.update(view[:n])
+                    done = 0
+                    while done < n:   # an unbuffered write may take fewer bytes than given
+                        done += dst.write(view[done:n]) or 0
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return Staged(tmp, h.hexdigest())
+
+    def keep(self, source: Path, *, sha: str | None = None, meta: dict[str, Any] | None = None,
+             staged: Staged | None = None) -> str:
         """Store a copy of ``source``'s bytes once, and its
-        description; returns the SHA-256 (the copy is read-only)."""
+        description; returns the SHA-256 (the copy is read-only). ``staged``: a copy of ``source`` made by
+        :meth:`stage`, moved into place (or removed when the original is already kept)."""
+        if staged is not None:
+            sha = staged.sha
         sha = sha or sha256_file(source)
         dest = self.path_of(sha)
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".part")
-            shutil.copyfile(source, tmp)
+            if staged is not None:
+                tmp = staged.path
+            else:
+                tmp = dest.with_suffix(".part")
+                shutil.copyfile(source, tmp)
             os.chmod(tmp, 0o400)   # read-only evidence, the service user's alone
             os.replace(tmp, dest)
+        elif staged is not None:
+            staged.discard()
         if meta is not None:
             side = dest.with_name(sha + ".json")
             if not side.exists():

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,6 +39,9 @@ from loaders.mapping import ALT_NUMBER, REMARKS, load_mapping, resolve_columns
 from loaders.quarantine import QuarantineWriter, WarningWriter
 from loaders.read import RawBatch, drop_summary_rows, read_all, read_batches
 from loaders.rules import RULES, InvoiceValidator, Issue, describe
+
+if TYPE_CHECKING:
+    from loaders.evidence import Staged
 
 EXAMPLES_PER_RULE = 3
 #: Invoice columns read dictionary-encoded: few distinct values, checked once per value.
@@ -371,9 +374,26 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = LoadReport(source=label or str(invoices), dry_run=store is None)
-    # the original's SHA-256 (for the evidence kept at the end) on its own thread while the file is read
-    digest = (_digest_in_background(Path(invoices)) if store is not None and keep_originals and source is None
-              and Path(invoices).is_file() else None)
+    # the original copied into the evidence folder and hashed on its own thread while the file is read (kept only
+    # when the load completes)
+    staging = (_stage_in_background(store, Path(invoices)) if store is not None and keep_originals and source is None
+               and Path(invoices).is_file() else None)
+    try:
+        return _load_staged(store, invoices, taxpayers=taxpayers, user_map=user_map, encoding=encoding, sheet=sheet,
+                            out_dir=out_dir, report=report, progress=progress, batch_rows=batch_rows, threads=threads,
+                            source=source, label=label, keep_originals=keep_originals,
+                            skipped_records=skipped_records, documents=documents, staging=staging, started=started)
+    except BaseException:
+        if staging is not None:
+            staging(discard=True)
+        raise
+
+
+def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None, user_map: dict[str, str],
+                 encoding: str | None, sheet: str | None, out_dir: Path, report: LoadReport, progress: bool,
+                 batch_rows: int | None, threads: int | None, source: Iterator[RawBatch] | None, label: str | None,
+                 keep_originals: bool, skipped_records: list[np.ndarray] | None,
+                 documents: dict[str, tuple[str, str]] | None, staging: Staging | None, started: float) -> LoadReport:
     by_rule: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
 
@@ -469,8 +489,18 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
                        write=write)
             if held and store is not None:   # the invoice file was read to the end without a single new row
                 write(functools.partial(_write_taxpayers, store, held.pop()))
+            index: Path | None = None
+            if store is not None and keep_originals:   # beside the last store writes; undone if one of them fails
+                index = _keep_evidence(store, Path(invoices), label or Path(invoices).name, loaded, documents,
+                                       f"{out_dir.name}-{uuid.uuid4().hex[:10]}", report,
+                                       staged=staging() if staging else None)
             if writes is not None:
-                writes.close()   # every batch committed (or the writer's error raised) before the load goes on
+                try:
+                    writes.close()   # every batch committed (or the writer's error raised) before the load goes on
+                except BaseException:
+                    if index is not None:
+                        index.unlink(missing_ok=True)
+                    raise
             if tick is not None:
                 tick(1.0, report.read)
     finally:
@@ -490,9 +520,6 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
     report.warnings_path = str(wp) if wp else None
     report.by_rule = dict(by_rule)
     report.examples = examples
-    if store is not None and keep_originals:
-        _keep_evidence(store, Path(invoices), label or Path(invoices).name, loaded, documents,
-                       f"{out_dir.name}-{uuid.uuid4().hex[:10]}", report, sha=digest() if digest else None)
     report.seconds = round(time.perf_counter() - started, 3)
     report.check()
     report.report_path = str(out_dir / "report.json")
@@ -567,34 +594,45 @@ def _remember_documents(batch: RawBatch, documents: dict[str, tuple[str, str]]) 
         documents[schema.invoice_key((code or "").strip(), (number or "").strip())] = (sha, name)
 
 
-def _digest_in_background(path: Path) -> Callable[[], str | None]:
-    """Start the SHA-256 of ``path`` on a thread of its own (file reads and hashlib release the Python lock, so it
-    runs beside the CSV pre-scan and reader); the function returned waits for it (None if the file could not be
-    read: :meth:`loaders.evidence.Evidence.keep` then hashes it itself)."""
-    from loaders.evidence import sha256_file
+class Staging(Protocol):
+    """Waits for the background copy of the original (:func:`_stage_in_background`) and returns it (None if the
+    file could not be read); with ``discard=True`` removes it instead."""
 
-    out: list[str | None] = [None]
+    def __call__(self, *, discard: bool = False) -> Staged | None: ...
+
+
+def _stage_in_background(store: Store, path: Path) -> Staging:
+    """Start copying ``path`` into the store's evidence folder, hashing it on the way, on a thread of its own (file
+    reads and writes and hashlib release the Python lock, so it runs beside the CSV pre-scan and reader)."""
+    from loaders.evidence import Evidence, evidence_dir
+
+    ev = Evidence(evidence_dir(store))
+    out: list[Staged | None] = [None]
 
     def run() -> None:
         try:
-            out[0] = sha256_file(path)
+            out[0] = ev.stage(path)
         except OSError:
-            out[0] = None
+            out[0] = None   # Evidence.keep copies and hashes it itself at the end
 
-    worker = threading.Thread(target=run, name="fapiao-sha256", daemon=True)
+    worker = threading.Thread(target=run, name="fapiao-evidence", daemon=True)
     worker.start()
 
-    def result() -> str | None:
+    def result(*, discard: bool = False) -> Staged | None:
         worker.join()
+        if discard and out[0] is not None:
+            out[0].discard()
+            out[0] = None
         return out[0]
     return result
 
 
 def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
                    documents: dict[str, tuple[str, str]], load_id: str, report: LoadReport, *,
-                   sha: str | None = None) -> None:
+                   staged: Staged | None = None) -> Path | None:
     """Keep the file read (tables) as evidence and index each loaded invoice to it; e-invoice rows are
-    indexed to their own file (kept by :func:`load_inputs`). ``sha``: the file's SHA-256 when already known."""
+    indexed to their own file (kept by :func:`load_inputs`). ``staged``: the file already copied and hashed
+    (:func:`_stage_in_background`). Returns the index file written (None when no invoice was loaded)."""
     from loaders.evidence import Evidence, evidence_dir
 
     ev = Evidence(evidence_dir(store))
@@ -607,12 +645,13 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
         names = pa.array([p[1] for p in pairs], pa.string())
     else:
         if not path.is_file():
-            return
-        sha = ev.keep(path, sha=sha, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
+            return None
+        sha = ev.keep(path, staged=staged, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
         shas = pa.repeat(pa.scalar(sha, pa.string()), len(keys))      # not a list of a million strings
         names = pa.repeat(pa.scalar(label, pa.string()), len(keys))
-    ev.index(load_id, keys, shas, names)
+    written = ev.index(load_id, keys, shas, names)
     report.notes.append(Note("evidence_kept", {"folder": str(ev.root)}))
+    return written
 
 
 def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:

@@ -8,6 +8,7 @@ duplicates and red-letter totals, and returns accepted rows as ``graph.core.sche
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -278,7 +279,12 @@ def string_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return kernels.hash_strings(arr)
 
 
-_STATUS_HASH = string_hash(_STATUS_ARRAY)
+@functools.cache
+def _status_hash() -> np.ndarray:
+    """:func:`string_hash` of each status name, made at the first parse: computing it at import made numba's first
+    call (its CPU target and the cached kernels, ~0.3 CPU-s) on the importing thread, before the file was touched,
+    instead of on :func:`loaders.kernels.warm_up_in_background`'s thread beside the file reading."""
+    return string_hash(_STATUS_ARRAY)
 
 
 def _has_duplicates(h: np.ndarray) -> bool:
@@ -584,7 +590,7 @@ class InvoiceValidator:
 
         key = kernels.join_key(code, number)
         hashes["key"] = string_hash(key)
-        hashes["status"] = _STATUS_HASH[status]
+        hashes["status"] = _status_hash()[status]
         parsed = pa.table({
             "key": key, "number": number, "code": code,
             "issued_at": pa.array(np.where(date_ok, issued, 0), pa.int64()).cast(schema.TIMESTAMP),
