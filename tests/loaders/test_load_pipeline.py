@@ -93,3 +93,106 @@ def test_a_load_failing_while_reading_leaves_no_staged_copy(tmp_path: Path, csv_
         root = evidence_dir(store)
         assert store.invoice_stream().num_rows == 0
     assert _staged(root) == [] and not (root / "index").exists()
+
+
+def _source(n: int, log: list[int]) -> Any:
+    for i in range(n):
+        log.append(i)
+        yield i
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_ordered_map_keeps_order_and_bounds_the_window(threads: int) -> None:
+    import random
+    import time
+
+    taken: list[int] = []
+    delays = random.Random(threads).choices([0.0, 0.001, 0.004], k=40)
+
+    def slow(i: int) -> int:
+        time.sleep(delays[i])
+        return i * i
+
+    out = []
+    for item, result in load._ordered_map(slow, _source(40, taken), threads):
+        assert len(taken) - item - 1 <= threads + 1   # never more than threads + 1 taken ahead
+        out.append((item, result))
+    assert out == [(i, i * i) for i in range(40)]
+
+
+def test_ordered_map_hands_out_the_first_item_without_waiting_for_more() -> None:
+    import threading
+
+    first_out = threading.Event()
+
+    def source() -> Any:
+        yield 0
+        assert first_out.wait(timeout=10), "the first item was held back until more were read"
+        yield 1
+
+    got = []
+    for item, result in load._ordered_map(lambda i: i + 10, source(), 2):
+        got.append((item, result))
+        first_out.set()
+    assert got == [(0, 10), (1, 11)]
+
+
+def test_ordered_map_raises_in_order_after_the_items_before_the_failing_one() -> None:
+    def fails_at_5(i: int) -> int:
+        if i == 5:
+            raise ValueError("item 5")
+        return i
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="item 5"):
+        for item, _ in load._ordered_map(fails_at_5, iter(range(12)), 2):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_threads_keep_row_order_in_quarantine_and_store(tmp_path: Path, csv_file: Path) -> None:
+    """Two checking threads and the writer thread give byte-for-byte the quarantine and warnings of one thread
+    (rows in file order), the same stored rows and the same accounting."""
+    got = []
+    for threads in (1, 2):
+        with EmbeddedStore(tmp_path / f"ws{threads}") as store:
+            report = load.load_files(store, csv_file, report_dir=tmp_path / f"r{threads}", threads=threads,
+                                     batch_rows=3000)
+            got.append((report, store.invoice_stream().sort_by("key"),
+                        (tmp_path / f"r{threads}" / "quarantine.csv").read_bytes(),
+                        (tmp_path / f"r{threads}" / "warnings.csv").read_bytes()))
+    (one, one_rows, one_q, one_w), (two, two_rows, two_q, two_w) = got
+    assert one.rejected > 0 and one.loaded + one.rejected == one.read
+    assert (two.read, two.loaded, two.rejected, two.warnings, two.by_rule) == \
+        (one.read, one.loaded, one.rejected, one.warnings, one.by_rule)
+    assert two_q == one_q and two_w == one_w
+    assert two_rows.equals(one_rows)
+
+
+def test_a_failing_batch_stops_the_load_after_the_batches_before_it(tmp_path: Path, csv_file: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error checking batch k (here the third) is raised; with threads the store then holds what one thread
+    stores: the accepted rows of the batches before k, nothing after."""
+    real = load._parse_batch
+    firsts: list[int] = []
+
+    def third_fails(batch: Any, *a: Any) -> Any:
+        if batch.first_row > 2 * 3000:
+            raise ValueError("broken batch (test)")
+        firsts.append(batch.first_row)
+        return real(batch, *a)
+
+    monkeypatch.setattr(load, "_parse_batch", third_fails)
+    stored = []
+    for threads in (1, 2):
+        with EmbeddedStore(tmp_path / f"ws{threads}") as store:
+            with pytest.raises(ValueError, match="broken batch"):
+                load.load_files(store, csv_file, report_dir=tmp_path / f"r{threads}", threads=threads,
+                                batch_rows=3000)
+            stored.append(store.invoice_stream().sort_by("key"))
+    assert stored[0].num_rows > 0 and stored[1].equals(stored[0])
+    monkeypatch.setattr(load, "_parse_batch", real)
+    with EmbeddedStore(tmp_path / "ws1") as store:   # re-running the load completes it (idempotent)
+        again = load.load_files(store, csv_file, report_dir=tmp_path / "again", threads=2, batch_rows=3000)
+        assert again.skipped_identical == stored[0].num_rows
+        assert again.loaded + again.skipped_identical + again.rejected == again.read
