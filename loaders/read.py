@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from graph.core.errors import ConfigError, InvalidData
 from graph.core.notes import Note
 from loaders.quotes import has_odd_quote_line, stray_quote_offset
-from loaders.utf8scan import scan_text
+from loaders.utf8scan import scan_text_once
 
 BATCH_ROWS = 250_000   # rows per batch: small enough that batches overlap on threads and memory is reused
 MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines differ in encoding
@@ -183,7 +183,7 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
     scan_enc = "utf-8" if enc == MIXED else enc
     odd_quotes: bool | None = None   # known from the UTF-8 pass; other encodings ask has_odd_quote_line
     if scan_enc in ("utf-8", "utf-8-sig"):
-        all_ok, longest, odd_quotes = scan_text(path)
+        all_ok, longest, odd_quotes = scan_text_once(path)
     else:
         all_ok, longest = _scan(path, scan_enc)
     all_ok &= enc != MIXED

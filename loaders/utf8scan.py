@@ -6,6 +6,8 @@ made; the answer is the same as decoding with Python's ``utf-8`` codec.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +102,62 @@ def scan_text(path: Path, *, quotes: bool = True, chunk_bytes: int = CHUNK) -> t
     if ok and carry:
         ok = _valid_utf8(carry)
     return ok, max(longest, line), odd or bool(parity_carry)
+
+
+#: Pre-scans started ahead of a load (:func:`scan_early`): (real path, size, mtime) → (thread, its answer).
+_EARLY: dict[tuple[str, int, int], tuple[threading.Thread, list[tuple[bool, int, bool]]]] = {}
+_EARLY_LOCK = threading.Lock()
+#: Bytes at the start of a file that must be UTF-8 for :func:`scan_early` to start (a GBK file is scanned otherwise).
+EARLY_SAMPLE = 1 << 16
+
+
+def _identity(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns
+
+
+def scan_early(path: Path) -> bool:
+    """Start :func:`scan_text` of ``path`` on a thread now, for :func:`scan_text_once` to pick up: ``fapiao load``
+    calls it before importing the rest of the loader (~1 s on one thread), so the pre-scan, whose numpy and Arrow
+    steps release the Python lock, runs on the other core meanwhile. Only for a regular file whose first
+    :data:`EARLY_SAMPLE` bytes are UTF-8 (a GBK file is scanned otherwise); returns whether a scan started."""
+    key = _identity(path)
+    if key is None or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(EARLY_SAMPLE)
+    except OSError:
+        return False
+    if not _valid_utf8(head[:_cut(head)] if len(head) == EARLY_SAMPLE else head):
+        return False
+    answer: list[tuple[bool, int, bool]] = []
+
+    def run() -> None:
+        try:
+            answer.append(scan_text(path))
+        except (OSError, ValueError):
+            pass   # scan_text_once scans again and raises there
+
+    worker = threading.Thread(target=run, name="fapiao-prescan", daemon=True)
+    with _EARLY_LOCK:
+        _EARLY[key] = (worker, answer)
+    worker.start()
+    return True
+
+
+def scan_text_once(path: Path) -> tuple[bool, int, bool]:
+    """:func:`scan_text` of ``path`` (default options), taken from a scan :func:`scan_early` started when the file
+    has not changed since (same size and modification time), else scanned now."""
+    key = _identity(path)
+    with _EARLY_LOCK:
+        early = _EARLY.pop(key, None) if key is not None else None
+    if early is not None:
+        worker, answer = early
+        worker.join()
+        if answer and _identity(path) == key:
+            return answer[0]
+    return scan_text(path)

@@ -196,3 +196,30 @@ def test_a_failing_batch_stops_the_load_after_the_batches_before_it(tmp_path: Pa
         again = load.load_files(store, csv_file, report_dir=tmp_path / "again", threads=2, batch_rows=3000)
         assert again.skipped_identical == stored[0].num_rows
         assert again.loaded + again.skipped_identical + again.rejected == again.read
+
+
+def test_an_early_prescan_gives_the_answer_of_scanning_now(tmp_path: Path, csv_file: Path) -> None:
+    from loaders.utf8scan import scan_early, scan_text, scan_text_once
+
+    assert scan_early(csv_file)
+    assert scan_text_once(csv_file) == scan_text(csv_file)
+    assert scan_text_once(csv_file) == scan_text(csv_file)   # taken once; scanned again afterwards
+
+
+def test_an_early_prescan_of_a_file_changed_since_is_not_used(tmp_path: Path) -> None:
+    from loaders.utf8scan import scan_early, scan_text_once
+
+    path = tmp_path / "a.csv"
+    path.write_bytes(b'a,b\n1,2\n')
+    assert scan_early(path)
+    path.write_bytes(b'a,b\n1,"2\n3,4567890\n\xff\n')   # longer, an odd quote, not UTF-8
+    assert scan_text_once(path) == (False, 10, True)
+
+
+def test_no_early_prescan_for_a_gbk_file(tmp_path: Path) -> None:
+    from loaders.utf8scan import _EARLY, scan_early
+
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("发票号码,金额\n00000001,100\n".encode("gbk"))
+    before = len(_EARLY)
+    assert not scan_early(path) and len(_EARLY) == before

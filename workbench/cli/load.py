@@ -79,6 +79,10 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
     from loaders.lean import lean_load_process
 
     lean_load_process()   # this process only loads: no pandas, no SciPy BLAS check (~0.7 CPU-s of start-up)
+    if encoding is None and invoices.suffix.lower() in (".csv", ".tsv", ".txt"):
+        from loaders.utf8scan import scan_early
+
+        scan_early(invoices)   # the CSV pre-scan on the other core while the loader and the store are imported
     from graph import open_store
     from loaders.load import load_files
 
