@@ -592,12 +592,17 @@ class EmbeddedStore(Store):
             return set()
         table = (pa.table({"key": keys.cast(pa.string())}) if isinstance(keys, pa.Array | pa.ChunkedArray)
                  else _keys_table(keys))
-        with self._con("existing_invoice_keys") as con:
-            con.register("_keys", table)
-            try:
-                found = self._arrow(con, q.EXISTING_KEYS)
-            finally:
-                con.unregister("_keys")
+        # the last committed state, without waiting for a writer's open transaction: a load checks its next batch
+        # while the writer thread commits the one before (which the loader's own memory of its batches covers)
+        try:
+            with self._db.read() as cur:
+                cur.register("_keys", table)
+                try:
+                    found = self._arrow(cur, q.EXISTING_KEYS)
+                finally:
+                    cur.unregister("_keys")
+        except duckdb.Error as e:
+            raise QueryError("existing_invoice_keys", str(e)) from e
         return set(found.column("key").to_pylist())
 
     def search(self, text: str, limit: int = 20) -> list[Taxpayer]:

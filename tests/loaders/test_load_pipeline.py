@@ -223,3 +223,36 @@ def test_no_early_prescan_for_a_gbk_file(tmp_path: Path) -> None:
     path.write_bytes("发票号码,金额\n00000001,100\n".encode("gbk"))
     before = len(_EARLY)
     assert not scan_early(path) and len(_EARLY) == before
+
+
+def test_checking_the_next_batch_does_not_wait_for_the_store_write(tmp_path: Path, csv_file: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store lookup of batch k+1's keys reads the last committed state while the writer thread's transaction
+    for batch k is open (it used to wait for that commit, which put checking and writing back in one line)."""
+    import threading
+
+    checked = threading.Event()
+    lookups: list[int] = []
+    writes: list[int] = []
+    real_keys, real_write = EmbeddedStore.existing_invoice_keys, _EmbeddedWriter.invoices
+
+    def keys(self: Any, k: Any) -> Any:
+        out = real_keys(self, k)
+        lookups.append(len(k))
+        if len(lookups) >= 2:
+            checked.set()
+        return out
+
+    def write(self: Any, table: Any) -> None:
+        writes.append(table.num_rows)
+        if len(writes) == 1:   # inside the first write's transaction
+            assert checked.wait(timeout=30), "the next batch's store lookup waited for this write to commit"
+        real_write(self, table)
+
+    monkeypatch.setattr(EmbeddedStore, "existing_invoice_keys", keys)
+    monkeypatch.setattr(_EmbeddedWriter, "invoices", write)
+    with EmbeddedStore(tmp_path / "ws") as store:
+        report = load.load_files(store, csv_file, report_dir=tmp_path / "r", threads=2, batch_rows=3000)
+        assert store.invoice_stream().num_rows == report.loaded > 0
+        again = load.load_files(store, csv_file, report_dir=tmp_path / "r2", threads=2, batch_rows=3000)
+    assert len(writes) >= 3 and again.skipped_identical == report.loaded and again.loaded == 0
