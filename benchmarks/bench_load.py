@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_load.py --rows 1000000 --rows 10000000
     .venv/bin/python benchmarks/bench_load.py --e2e --checkout /tmp/main-copy --repeat 3   # `fapiao load`, end to end
     .venv/bin/python benchmarks/bench_load.py --e2e --floor --repeat 3   # ... next to DuckDB's own read_csv
+    .venv/bin/python benchmarks/bench_load.py --e2e --floor --checkout c87630c --repeat 3   # a git revision as BASE
 
 Data comes from the project's generator (``loaders.generate``), cached under ``--data``. Every
 measurement runs ``loaders.load.load_files(None, ...)`` (read → map → validate → normalise to
@@ -15,7 +16,7 @@ machine, not the absolute times. "CPU s" is the load's own processor time (all t
 
 ``--e2e`` measures the command itself instead: ``fapiao load FILE --store embedded:<fresh folder>`` from
 process start to exit (store written, quarantine, report, evidence), in a fresh process per run, for this
-checkout and every ``--checkout`` (another copy of the project, e.g. ``git archive main | tar -x -C DIR``), runs
+checkout and every ``--checkout`` (another copy of the project: a folder, or a git revision unpacked by ``git archive``), runs
 alternating between them so both see the same machine. Each checkout first loads a 2-row file once (not
 counted) so a fresh copy's kernel compile is not in its figures. ``--floor`` adds DuckDB's own ``read_csv`` of the
 same file into a table of a fresh database (a process of its own, alternating with the loads): reading and storing
@@ -260,6 +261,26 @@ def run_e2e(checkouts: list[Path | str], path: Path, repeat: int) -> None:
     head.unlink(missing_ok=True)
 
 
+def checkout_dir(name: str, data: Path) -> Path:
+    """``name`` as a folder holding a copy of the project: an existing folder as it is, else a git revision of
+    this repository unpacked once with ``git archive`` into ``data/checkout-<commit>``."""
+    if Path(name).is_dir():
+        return Path(name).resolve()
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{name}^{{commit}}"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise click.BadParameter(f"{name!r} is neither a folder nor a git revision of {ROOT}") from e
+    out = data / f"checkout-{commit[:12]}"
+    if not (out / "loaders").is_dir():
+        part = data / f"checkout-{commit[:12]}.part"
+        part.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(part)], input=archive, check=True)
+        part.rename(out)
+    return out.resolve()
+
+
 @click.command()
 @click.option("--rows", "row_counts", multiple=True, type=int, default=[1_000_000], show_default=True,
               help="Invoice counts to measure (repeatable).")
@@ -273,17 +294,18 @@ def run_e2e(checkouts: list[Path | str], path: Path, repeat: int) -> None:
               help="Runs per line (each in a fresh process); the fastest is shown.")
 @click.option("--one", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
 @click.option("--e2e", is_flag=True, help="Time `fapiao load` of the CSV end to end (store written) instead.")
-@click.option("--checkout", "checkouts", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="With --e2e: another copy of the project to time on the same file (repeatable).")
+@click.option("--checkout", "checkouts", multiple=True,
+              help="With --e2e: another copy of the project to time on the same file (repeatable): a folder, or a "
+                   "git revision of this repository (e.g. main, c87630c), unpacked with `git archive` under --data.")
 @click.option("--floor", is_flag=True,
               help="With --e2e: also time DuckDB's own read_csv of the file into a fresh database (no checks), "
                    "alternating with the loads: the floor of reading and storing the file on this machine.")
 def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: int, thread_counts: tuple[int, ...],
-         repeat: int, one: Path | None, e2e: bool, checkouts: tuple[Path, ...], floor: bool) -> None:
+         repeat: int, one: Path | None, e2e: bool, checkouts: tuple[str, ...], floor: bool) -> None:
     """Measure load throughput and print the table."""
     if e2e:
         data.mkdir(parents=True, exist_ok=True)
-        copies: list[Path | str] = sorted({ROOT, *(c.resolve() for c in checkouts)}, key=lambda c: c != ROOT)
+        copies: list[Path | str] = sorted({ROOT, *(checkout_dir(c, data) for c in checkouts)}, key=lambda c: c != ROOT)
         run_e2e([*copies, FLOOR] if floor else copies, ensure_data(data, min(row_counts), "csv"), repeat)
         return
     if one is not None:
