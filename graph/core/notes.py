@@ -71,6 +71,23 @@ def _opt(v: Values, key: str, text: str) -> str:
     return text if v.get(key) not in (None, "", []) else ""
 
 
+def _change(v: Values, key: str, word: Callable[[list[str]], str]) -> str:
+    """``before → after`` of ``<key>_before`` and ``<key>``, or only ``after`` when it did not change."""
+    before, after = _list(v, key + "_before"), _list(v, key)
+    return f"{word(before)} → {word(after)}" if before != after else word(after)
+
+
+def _rule_change(v: Values, lang: int) -> str:
+    zh = lang == 0
+    state = {"on": "启用", "off": "停用"} if zh else {"on": "on", "off": "off"}
+    sep, colon, none = ("、", "：", "无") if zh else (", ", ": ", "-")
+    return ("；" if zh else "; ").join((
+        _change(v, "enabled", lambda x: "".join(state.get(t, t) for t in x)),
+        ("角色" if zh else "roles") + colon
+        + _change(v, "roles", lambda x: sep.join(_label(vocab.ROLES, r, lang) for r in x) or none),
+        ("阈值" if zh else "thresholds") + colon + _change(v, "params", lambda x: " ".join(x) or none)))
+
+
 #: code → (中文, English) wording of its values
 WORDINGS: dict[str, tuple[_Words, _Words]] = {
     # --- import report notes (loaders) ---
@@ -172,6 +189,7 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
                   + _opt(v, "of", f"（共 {v.get('of')} 次）") + _opt(v, "error", f"：{v.get('error')}"),
         lambda v: f"{v['channel']} {v['target']} attempt {v['attempt']}" + _opt(v, "of", f"/{v.get('of')}")
                   + _opt(v, "error", f": {v.get('error')}")),
+    "alert_rule_changed": (lambda v: _rule_change(v, 0), lambda v: _rule_change(v, 1)),
     "demo_wiped": (
         lambda v: "清除：" + ("、".join(p for p in (_opt(v, "users", f"用户 {v.get('users', 0):,} 个"),
                                                   _opt(v, "cases", f"案件 {v.get('cases', 0):,} 件")) if p) or "无"),

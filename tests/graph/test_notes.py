@@ -50,6 +50,10 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "audit_head_signed": ({"seq": 1204}, "审计链头已签名（第 1,204 条事件）"),
     "delivery_attempt": ({"channel": "webhook", "target": "https://hooks.example.cn/x", "attempt": 2, "of": 3,
                           "error": "HTTP 500"}, "Webhook https://hooks.example.cn/x 第 2 次（共 3 次）：HTTP 500"),
+    "alert_rule_changed": ({"enabled_before": "on", "enabled": "off", "roles_before": ["supervisor"],
+                            "roles": ["supervisor", "investigator"], "params_before": ["min_score=0.0"],
+                            "params": ["min_score=0.0"]},
+                           "启用 → 停用；角色：审核主管 → 审核主管、调查员；阈值：min_score=0.0"),
     "appeal_against": ({"tax_id": "91440300000000001H", "against": "风险等级"},
                        "纳税人 91440300000000001H，申诉对象：风险等级"),
 }

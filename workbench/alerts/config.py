@@ -8,6 +8,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from graph.core.errors import InvalidData, NotFound
+from graph.core.notes import Note
 from graph.store import Store
 from workbench import audit
 from workbench import users as accounts
@@ -70,14 +71,15 @@ def set_rule(store: Store, user: User, name: str, *, enabled: bool | None = None
                current.roles if roles is None else tuple(dict.fromkeys(roles)), new_params)
     stored = dict(store.record(RULES_KIND, RULES_ID) or {})
     stored[name] = {"enabled": new.enabled, "roles": list(new.roles), "params": new.params}
-    audit.record(store, user, "alert_rule", f"alert_rule:{name}", f"{_describe(current)} -> {_describe(new)}",
+    audit.record(store, user, "alert_rule", f"alert_rule:{name}", Note("alert_rule_changed", {
+                     **{f"{k}_before": v for k, v in _describe(current).items()}, **_describe(new)}),
                  change=lambda w: w.put_record(RULES_KIND, RULES_ID, stored))
     return new
 
 
-def _describe(r: Rule) -> str:
-    params = " ".join(f"{k}={v}" for k, v in r.params.items())
-    return f"{'on' if r.enabled else 'off'} roles={','.join(r.roles) or '-'} {params}".strip()
+def _describe(r: Rule) -> dict[str, str | list[str]]:
+    return {"enabled": "on" if r.enabled else "off", "roles": list(r.roles),
+            "params": [f"{k}={v}" for k, v in r.params.items()]}
 
 
 def subscription(store: Store, username: str) -> Subscription:
