@@ -35,13 +35,18 @@ Value = str | int | list[str]
 Values = Mapping[str, Value]
 _Words = Callable[[Values], str]
 
-#: values that place a note; worded as a prefix, in this order (outermost first)
-CONTEXT = ("file", "sheet")
+#: values that place a note, worded as a prefix (outermost first): value → (中文, English) format
+PLACES: dict[str, tuple[str, str]] = {"file": ("{}：", "{}: "), "sheet": ("工作表 {!r}：", "sheet {!r}: ")}
 
 
 def _num(v: Values, key: str) -> str:
     n = v.get(key, 0)
     return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def _list(v: Values, key: str) -> list[str]:
+    items = v.get(key, [])
+    return [str(t) for t in items] if isinstance(items, list) else [str(items)]
 
 
 def _names(v: Values, key: str, sep: str) -> str:
@@ -51,11 +56,6 @@ def _names(v: Values, key: str, sep: str) -> str:
 def _label(table: vocab.Labels, code: Value, lang: int) -> str:
     pair = table.get(str(code))
     return pair[lang] if pair else str(code)
-
-
-def _list(v: Values, key: str) -> list[str]:
-    items = v.get(key, [])
-    return [str(t) for t in items] if isinstance(items, list) else [str(items)]
 
 
 #: why a sign-in was refused (``sign_in_refused`` reason codes)
@@ -250,21 +250,24 @@ class Note:
 
 
 def _prefix(values: Values, lang: int) -> str:
-    out = ""
-    if values.get("file"):
-        out += f"{values['file']}：" if lang == 0 else f"{values['file']}: "
-    if values.get("sheet") is not None:
-        out += f"工作表 {values['sheet']!r}：" if lang == 0 else f"sheet {values['sheet']!r}: "
-    return out
+    return "".join(PLACES[k][lang].format(values[k]) for k in PLACES if values.get(k) not in (None, ""))
+
+
+def _text(note: Note | str, lang: int) -> str:
+    found = note if isinstance(note, Note) else Note.from_json(note)
+    if found is None:
+        return str(note)
+    try:
+        return found.zh() if lang == 0 else found.en()
+    except (KeyError, TypeError, ValueError):   # stored values its wording cannot use: shown as stored
+        return str(note) if isinstance(note, str) else found.to_json()
 
 
 def zh_text(note: Note | str) -> str:
     """A note in Chinese: a :class:`Note` or its stored JSON worded, any other text as it was written."""
-    found = note if isinstance(note, Note) else Note.from_json(note)
-    return found.zh() if found is not None else str(note)
+    return _text(note, 0)
 
 
 def en_text(note: Note | str) -> str:
     """A note in English: a :class:`Note` or its stored JSON worded, any other text as it was written."""
-    found = note if isinstance(note, Note) else Note.from_json(note)
-    return found.en() if found is not None else str(note)
+    return _text(note, 1)

@@ -106,7 +106,7 @@ def test_every_sign_in_reason_reads_in_chinese() -> None:
 
 def test_stored_text_from_before_codes_and_unknown_codes_stay_as_written() -> None:
     for text in ("read=3 loaded=2 rejected=1 skipped_identical=0", "wiped: nothing", "{not json",
-                 '{"code": "no_such_code", "n": 1}', '["a"]', ""):
+                 '{"code": "no_such_code", "n": 1}', '["a"]', "", '{"code": "header_row_found"}'):
         assert zh_text(text) == text and en_text(text) == text
 
 
