@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.core import schema, settings
+from graph.core import schema, settings, vocab
 from graph.core.errors import FieldError
 from graph.core.vocab import INVOICE_KINDS, INVOICE_STATUSES
 from graph.store import Store
@@ -44,35 +44,16 @@ class Rule:
         return f"{self.zh} / {self.en}"
 
 
-_R = [
-    Rule("missing_field", "error", "必填字段为空", "a required field is empty"),
-    Rule("bad_value", "error", "无法解析的数值或格式", "value cannot be parsed (not a number / malformed row)"),
-    Rule("tax_id_format", "error", "纳税人识别号格式错误（应为18位统一社会信用代码）",
-         "tax id is not an 18-character unified social credit code"),
-    Rule("tax_id_check", "warning", "统一社会信用代码校验位不符或为旧式税号",
-         "credit-code check character does not match, or a legacy id is used after 2018"),
-    Rule("invoice_number_format", "error", "发票号码应为8位或20位数字", "invoice number must be 8 or 20 digits"),
-    Rule("invoice_code_format", "error", "发票代码应为10或12位数字（数电发票无代码）",
-         "invoice code must be 10 or 12 digits, and empty for 20-digit digital invoices"),
-    Rule("digital_year", "warning", "数电发票号码前两位与开票年份不符",
-         "first two digits of a digital invoice number differ from the issue year"),
-    Rule("date_unparseable", "error", "开票日期无法识别", "issue date cannot be read"),
-    Rule("date_future", "error", "开票日期在未来", "issue date is in the future"),
-    Rule("rate_for_date", "error", "税率在开票日期不适用", "tax rate is not allowed on the issue date"),
-    Rule("total_mismatch", "error", "金额＋税额≠价税合计", "amount + tax does not equal the total"),
-    Rule("tax_mismatch", "error", "税额与金额×税率不符（超出容差）", "tax differs from amount × rate beyond the tolerance"),
-    Rule("red_not_negative", "error", "红字发票金额应为负数", "a red-letter invoice must have negative amounts"),
-    Rule("red_ref_missing", "error", "红字发票未找到对应蓝字发票", "the blue original of a red-letter invoice is missing"),
-    Rule("red_exceeds_original", "error", "红冲金额超过原蓝字发票", "red-letter amounts exceed the original invoice"),
-    Rule("over_limit", "error", "金额超过最高开票限额", "amount is over the seller's per-invoice limit"),
-    Rule("same_party", "error", "销方与购方为同一纳税人", "seller and buyer are the same taxpayer"),
-    Rule("duplicate_key", "error", "发票重复（同一代码号码，内容不同）",
-         "duplicate invoice: same code and number with different content"),
-    Rule("name_conflict", "warning", "同一税号对应多个名称", "one tax id appears with several names"),
-    Rule("status_invalid", "error", "发票状态无效", "invoice status is not a known value"),
-    Rule("ocr_review", "error", "扫描件识别结果待人工复核", "scanned invoice held for review (low OCR confidence or a "
-         "fixable rule failed)"),
-]
+#: every rule, in report order; their names (中文, English) are graph.core.vocab.VALIDATION_RULES
+_R = [Rule(id_, severity, *vocab.VALIDATION_RULES[id_]) for id_, severity in (
+    ("missing_field", "error"), ("bad_value", "error"), ("tax_id_format", "error"),
+    ("tax_id_check", "warning"), ("invoice_number_format", "error"), ("invoice_code_format", "error"),
+    ("digital_year", "warning"), ("date_unparseable", "error"), ("date_future", "error"),
+    ("rate_for_date", "error"), ("total_mismatch", "error"), ("tax_mismatch", "error"),
+    ("red_not_negative", "error"), ("red_ref_missing", "error"), ("red_exceeds_original", "error"),
+    ("over_limit", "error"), ("same_party", "error"), ("duplicate_key", "error"),
+    ("name_conflict", "warning"), ("status_invalid", "error"), ("ocr_review", "error"),
+)]
 #: Every rule by id (the ids are shared with the generator's noise truth and the docs).
 RULES: dict[str, Rule] = {r.id: r for r in _R}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.core.errors import ConfigError
+from graph.core.notes import Note
 from graph.store import Store, Writer
 from loaders.evidence import Evidence, evidence_dir
 from loaders.load import REVIEW_KIND, LoadReport, load_files
@@ -68,16 +69,17 @@ def approve(store: Store, user: User, sha: str, fields: dict[str, str], *, repor
     when the row is rejected, so it can be corrected again."""
     require(user, "review_scans")
     rec = _review(store, sha)
-    changed = {f: [rec["fields"].get(f, ""), v] for f, v in fields.items() if v != rec["fields"].get(f, "")}
+    changed = [f for f, v in fields.items() if v != rec["fields"].get(f, "")]
     merged = {**rec["fields"], **fields}
     with tempfile.TemporaryDirectory(prefix="fapiao-review-") as tmp:
         row = tmp + "/reviewed.jsonl"
         Path(row).write_text(json.dumps(merged, ensure_ascii=False) + "\n", encoding="utf-8")
         report = load_files(store, Path(row), report_dir=report_dir, keep_originals=False)
-    detail = {"file": rec["file"], "corrected": changed}
+    values = {"file": rec["file"], "fields": changed, "olds": [str(rec["fields"].get(f, "")) for f in changed],
+              "news": [fields[f] for f in changed]}
     if not (report.loaded or report.skipped_identical):   # still fails a rule: the review stays open
         audit.record(store, user, "ocr_review", f"original:{sha}",
-                     json.dumps({**detail, "still_fails": sorted(report.by_rule)}, ensure_ascii=False))
+                     Note("scan_review", {**values, "still_fails": sorted(report.by_rule)}))
         return report
     import pyarrow as pa
 
@@ -93,7 +95,7 @@ def approve(store: Store, user: User, sha: str, fields: dict[str, str], *, repor
                                         "fields": merged})
         w.item_lines(lines)
 
-    audit.record(store, user, "ocr_review", f"original:{sha}", json.dumps(detail, ensure_ascii=False), change=close)
+    audit.record(store, user, "ocr_review", f"original:{sha}", Note("scan_review", values), change=close)
     return report
 
 

@@ -88,6 +88,22 @@ def _rule_change(v: Values, lang: int) -> str:
         ("阈值" if zh else "thresholds") + colon + _change(v, "params", lambda x: " ".join(x) or none)))
 
 
+def _scan_review(v: Values, lang: int) -> str:
+    """A reviewed scan: the fields the reviewer corrected (old → new) and the rules the row still fails."""
+    zh = lang == 0
+    sep, empty = ("；", "（空）") if zh else ("; ", "(empty)")
+    fixes = [f"{_label(vocab.INVOICE_FIELDS, f, lang)} {o or empty} → {n or empty}"
+             for f, o, n in zip(_list(v, "fields"), _list(v, "olds"), _list(v, "news"), strict=False)]
+    said = [("更正 " if zh else "corrected ") + sep.join(fixes) if fixes else ("未更正" if zh else "nothing corrected")]
+    fails = [_label(vocab.VALIDATION_RULES, r, lang) for r in _list(v, "still_fails")]
+    if fails:
+        said.append(("仍未通过校验：" if zh else "still fails: ") + sep.join(fails) + ("，待再次复核" if zh else
+                                                                                  ", left open"))
+    else:
+        said.append("已导入" if zh else "loaded")
+    return sep.join(said)
+
+
 #: code → (中文, English) wording of its values
 WORDINGS: dict[str, tuple[_Words, _Words]] = {
     # --- import report notes (loaders) ---
@@ -195,6 +211,7 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
                                                   _opt(v, "cases", f"案件 {v.get('cases', 0):,} 件")) if p) or "无"),
         lambda v: "wiped: " + (", ".join(p for p in (_opt(v, "users", f"{v.get('users')} users"),
                                                     _opt(v, "cases", f"{v.get('cases')} cases")) if p) or "nothing")),
+    "scan_review": (lambda v: _scan_review(v, 0), lambda v: _scan_review(v, 1)),
 }
 
 

@@ -194,3 +194,48 @@ def zh(table: Labels, key: str) -> str:
 def en(table: Labels, key: str) -> str:
     """The English label of ``key`` in ``table`` (unknown keys pass through)."""
     return table[key][1] if key in table else key
+
+#: validation rules of the loader (loaders.rules: their severity and checks; docs/validation-rules.md)
+VALIDATION_RULES: Labels = {
+    "missing_field": ("必填字段为空", "a required field is empty"),
+    "bad_value": ("无法解析的数值或格式", "value cannot be parsed (not a number / malformed row)"),
+    "tax_id_format": ("纳税人识别号格式错误（应为18位统一社会信用代码）",
+        "tax id is not an 18-character unified social credit code"),
+    "tax_id_check": ("统一社会信用代码校验位不符或为旧式税号",
+        "credit-code check character does not match, or a legacy id is used after 2018"),
+    "invoice_number_format": ("发票号码应为8位或20位数字", "invoice number must be 8 or 20 digits"),
+    "invoice_code_format": ("发票代码应为10或12位数字（数电发票无代码）",
+        "invoice code must be 10 or 12 digits, and empty for 20-digit digital invoices"),
+    "digital_year": ("数电发票号码前两位与开票年份不符",
+        "first two digits of a digital invoice number differ from the issue year"),
+    "date_unparseable": ("开票日期无法识别", "issue date cannot be read"),
+    "date_future": ("开票日期在未来", "issue date is in the future"),
+    "rate_for_date": ("税率在开票日期不适用", "tax rate is not allowed on the issue date"),
+    "total_mismatch": ("金额＋税额≠价税合计", "amount + tax does not equal the total"),
+    "tax_mismatch": ("税额与金额×税率不符（超出容差）", "tax differs from amount × rate beyond the tolerance"),
+    "red_not_negative": ("红字发票金额应为负数", "a red-letter invoice must have negative amounts"),
+    "red_ref_missing": ("红字发票未找到对应蓝字发票", "the blue original of a red-letter invoice is missing"),
+    "red_exceeds_original": ("红冲金额超过原蓝字发票", "red-letter amounts exceed the original invoice"),
+    "over_limit": ("金额超过最高开票限额", "amount is over the seller's per-invoice limit"),
+    "same_party": ("销方与购方为同一纳税人", "seller and buyer are the same taxpayer"),
+    "duplicate_key": ("发票重复（同一代码号码，内容不同）", "duplicate invoice: same code and number with different content"),
+    "name_conflict": ("同一税号对应多个名称", "one tax id appears with several names"),
+    "status_invalid": ("发票状态无效", "invoice status is not a known value"),
+    "ocr_review": ("扫描件识别结果待人工复核",
+        "scanned invoice held for review (low OCR confidence or a fixable rule failed)"),
+}
+
+#: the fields of an invoice row as the forms name them (the interchange format's columns)
+INVOICE_FIELDS: Labels = {
+    "invoice_number": ("发票号码", "invoice number"),
+    "invoice_code": ("发票代码", "invoice code"),
+    "issue_date": ("开票日期", "issue date"),
+    "seller_tax_id": ("销方税号", "seller tax id"),
+    "seller_name": ("销方名称", "seller name"),
+    "buyer_tax_id": ("购方税号", "buyer tax id"),
+    "buyer_name": ("购方名称", "buyer name"),
+    "amount": ("金额", "amount"),
+    "tax_amount": ("税额", "tax"),
+    "total_amount": ("价税合计", "total"),
+    "tax_rate": ("税率", "rate"),
+}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from graph import open_store
+from graph.core.notes import Note
 from loaders.evidence import Evidence, evidence_dir
 from loaders.load import REVIEW_KIND
 from tests.ingest.einvoices import sample, yuan
@@ -54,7 +54,9 @@ def test_correction_loads_and_is_audited(tmp_path: Path) -> None:
         assert orig["sha256"] == sha
         events = [e for e in audit.events(store) if e.action == "ocr_review"]
         latest = max(events, key=lambda e: e.seq)
-        assert json.loads(latest.detail)["corrected"]["tax_amount"][1] == fix["tax_amount"]
+        said = Note.from_json(latest.detail)
+        assert (said.code, said.values["fields"], said.values["news"]) == ("scan_review", ["tax_amount"], [fix["tax_amount"]])
+        assert "still_fails" not in said.values and said.zh().endswith("已导入")
 
 
 def test_reject_closes_without_loading(tmp_path: Path) -> None:
@@ -79,5 +81,5 @@ def test_investigators_review_scans_and_analysts_may_not(tmp_path: Path) -> None
         report = approve(store, User("ivan", ("investigator",), "调查员"), sha, fix, report_dir=tmp_path / "r1")
         assert report.loaded == 1 and not open_reviews(store)
         [event] = [e for e in audit.events(store) if e.action == "ocr_review"]
-        assert event.actor == "ivan" and json.loads(event.detail)["corrected"] == {
-            "tax_amount": [yuan(99), fix["tax_amount"]]}
+        assert event.actor == "ivan" and Note.from_json(event.detail).zh() == (
+            f"scan.png：更正 税额 {yuan(99)} → {fix['tax_amount']}；已导入")

@@ -4,10 +4,10 @@ to its image crop and loads the invoice; the correction is audited under the inv
 from __future__ import annotations
 
 import io
-import json
 
 from PIL import Image, ImageDraw
 
+from graph.core.notes import Note
 from graph.embedded import EmbeddedStore
 from loaders.evidence import Evidence, evidence_dir
 from loaders.load import REVIEW_KIND
@@ -62,7 +62,7 @@ def test_investigator_corrects_a_held_scan_and_loads_it(fresh_env: Demo) -> None
         assert rec["status"] == "loaded" and store.invoice(rec["key"]) is not None
         event = store.audit_events()[-1]
         assert (event.action, event.actor) == ("ocr_review", "investigator")
-        assert json.loads(event.detail)["corrected"] == {"tax_amount": ["190.00", "130.00"]}
+        assert Note.from_json(event.detail).zh() == "扫描件7.png：更正 税额 190.00 → 130.00；已导入"
     finally:
         store.close()
 
@@ -77,6 +77,7 @@ def test_a_correction_that_still_fails_names_the_rule_in_chinese(fresh_env: Demo
         [rec] = store.records(REVIEW_KIND)
         assert rec["status"] == "open"                          # it can be corrected again
         event = store.audit_events()[-1]
-        assert (event.action, json.loads(event.detail)["still_fails"]) == ("ocr_review", ["tax_mismatch", "total_mismatch"])
+        assert (event.action, Note.from_json(event.detail).zh()) == (
+            "ocr_review", "扫描件7.png：未更正；仍未通过校验：税额与金额×税率不符（超出容差）；金额＋税额≠价税合计，待再次复核")
     finally:
         store.close()

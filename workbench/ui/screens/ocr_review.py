@@ -9,9 +9,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from graph.core import vocab
 from graph.core.errors import FapiaoError
 from loaders.ocr import REVIEWED_FIELDS
-from loaders.rules import RULES
 from workbench.ocr_review import approve, crop, open_reviews, reject
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
@@ -20,11 +20,7 @@ from workbench.ui.state import get_store
 user = require_page("review_scans")
 store = get_store()
 st.title(tr("扫描件复核", "OCR review"))
-LABELS = {"invoice_number": ("发票号码", "Invoice number"), "invoice_code": ("发票代码", "Invoice code"),
-          "issue_date": ("开票日期", "Issue date"), "seller_tax_id": ("销方税号", "Seller tax id"),
-          "seller_name": ("销方名称", "Seller name"), "buyer_tax_id": ("购方税号", "Buyer tax id"),
-          "buyer_name": ("购方名称", "Buyer name"), "amount": ("金额", "Amount"), "tax_amount": ("税额", "Tax"),
-          "total_amount": ("价税合计", "Total"), "tax_rate": ("税率", "Rate")}
+LABELS = vocab.INVOICE_FIELDS
 
 pending = open_reviews(store)
 if not pending:
@@ -67,7 +63,7 @@ if ok:
             st.cache_data.clear()
         else:
             st.error(tr("仍未通过校验：", "Still fails a rule: ")
-                     + "；".join(tr(RULES[r].zh, RULES[r].en) if r in RULES else r for r in report.by_rule))
+                     + "；".join(tr(*vocab.VALIDATION_RULES.get(r, (r, r))) for r in report.by_rule))
 if no:
     try:
         reject(store, user, rev["sha256"], note)
