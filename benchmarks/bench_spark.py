@@ -395,7 +395,9 @@ def main(sizes: str, seed: int, master: str, shuffle_partitions: int, driver_mem
                            f"workers {pk['workers']:.0f} MB, same loops {base['digest'] == local['digest']}, phases "
                            f"{json.dumps({k: round(v, 1) for k, v in base['phases'].items()})}; child CPU "
                            f"{base.get('cpu_s', 0):.1f} s, executor task time "
-                           f"{base['metrics'].get('executor_run_s', 0):.1f} s")
+                           f"{base['metrics'].get('executor_run_s', 0):.1f} s (CPU "
+                           f"{base['metrics'].get('executor_cpu_s', 0):.1f} s), shuffled "
+                           f"{base['metrics'].get('shuffle_write_mb', 0):.0f} MB")
             click.echo("")
             sys.stdout.flush()
 
