@@ -21,7 +21,8 @@ among the invoices of each month (every company keeps its number of output and i
 month, :func:`algorithms.significance.rewire`), then issue times permuted within each month
 (:func:`algorithms.significance.shuffle_times`). Loops found there are chance loops of a market with
 the same companies, volumes and rhythm. Each component of a loop is turned into its tail probability
-among the null loops of its stratum (two-company loops, longer loops: :func:`algorithms.significance.empirical_pvalue`;
+among the null loops of its stratum (two-company loops, longer loops; all null loops when the stratum holds fewer
+than :data:`MIN_COMPONENT_REF`: :func:`algorithms.significance.empirical_pvalue`;
 a continuous component beyond the top null values gets the tail fitted to them); Fisher's combination
 ``−2 Σ log p`` over the *available* components is the loop's test statistic, its **p-value** is the share
 of null loops whose statistic is at least as high (beyond the top 250 null loops, an exponential tail
@@ -68,6 +69,8 @@ TAIL = 250
 #: components measured on a continuous scale: their tail probability beyond the null's top :data:`TAIL` values is
 #: extrapolated (the others are shares or yes / no, where a fitted tail would invent resolution)
 CONTINUOUS = frozenset({"fast", "tight", "exclusive", "small_parties"})
+#: fewest null loops of a stratum for its loops' components to be compared with that stratum's null loops only
+MIN_COMPONENT_REF = 10_000
 #: fewest null loops of a stratum (two-company loops / longer loops) for it to be judged on its own
 MIN_STRATUM = 500
 #: null loops wanted per loop tested (more shuffled copies are made until the null holds this many, at most
@@ -346,8 +349,11 @@ def significance(
     strata = _strata(observed, null)
     for o_rows, n_rows in strata:
         sub = null.iloc[n_rows]
-        null_stat = fisher(sub, sub) if len(sub) else np.zeros(0)
-        p[o_rows] = empirical_pvalue(fisher(observed.iloc[o_rows], sub), null_stat, tail=min(TAIL, len(null_stat) // 10))
+        # the components' tail probabilities among the stratum's own null loops when they are enough to resolve them,
+        # else among all null loops (two-company loops: ~2,000 null loops against ~200,000 longer ones)
+        ref = sub if len(sub) >= MIN_COMPONENT_REF else null
+        null_stat = fisher(sub, ref) if len(sub) else np.zeros(0)
+        p[o_rows] = empirical_pvalue(fisher(observed.iloc[o_rows], ref), null_stat, tail=min(TAIL, len(null_stat) // 10))
         # Benjamini-Hochberg per stratum at fdr / strata: the union of the strata's discoveries keeps the false
         # discovery rate at most ``fdr`` whatever each stratum holds, and a wider amount gate, which adds long
         # chance loops by the thousand and hardly any two-company loop, no longer dilutes the two-company loops

@@ -244,3 +244,18 @@ def test_a_loop_far_beyond_every_chance_loop_on_one_component_is_not_capped_by_t
     _, p, q, sig, _ = significance(obs, null, av)
     assert sig[0] and q[0] <= 0.05
     assert sig[1:].sum() <= 0.01 * 3_000
+
+
+def test_a_small_two_company_stratum_takes_its_components_tail_probabilities_among_all_null_loops() -> None:
+    """600 null two-company loops beside 12,000 longer ones: among its own stratum a two-company loop's component
+    can resolve only to ~1 / 601 (or a tail fitted to 60 values), among all null loops to ~1 / 12,601. A two-company
+    loop four standard deviations out on both components is then rarer than every null loop of its stratum by a
+    wide margin (p < 1e-6; with the stratum's own components 1.7e-6), and chance two-company loops stay unreported."""
+    rng = np.random.default_rng(5)
+    null = pd.DataFrame({"tight": rng.normal(size=12_600), "fast": rng.normal(size=12_600),
+                         "length": np.r_[np.full(600, 2.0), np.full(12_000, 5.0)]})
+    obs = pd.DataFrame({"tight": np.r_[4.0, rng.normal(size=60)], "fast": np.r_[4.0, rng.normal(size=60)],
+                        "length": np.full(61, 2.0)})
+    _, p, _, sig, _ = significance(obs, null, {"tight": True, "fast": True})
+    assert sig[0] and p[0] < 1e-6
+    assert not sig[1:].any()
