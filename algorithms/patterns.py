@@ -568,6 +568,7 @@ class _Run:
     def __init__(self, fl: Flows, params: PatternParams, seed: int) -> None:
         self.fl = fl
         self.p = params
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.refine_rng = np.random.default_rng([seed, 1])        # own-null draws: the copies' stream untouched
         self._pools: MonthPools | None = None

@@ -114,7 +114,8 @@ def low_amount(run: _Run) -> tuple[list[Pattern], int]:
     st = strata(cnt[units], p.min_units)
     o = cnt[units]
     logf = np.log10(np.asarray(FACTORS))
-    rng = np.random.default_rng([int(run.rng.integers(2**31)), 7])     # its own stream: other detectors untouched
+    # its own stream, seeded by the run's seed: the same copies whichever detectors run before it, and theirs untouched
+    rng = np.random.default_rng([run.seed, 7])
 
     def counts(gap: F64, lf: float) -> F64:
         hit = gap >= lf
@@ -142,6 +143,8 @@ def low_amount(run: _Run) -> tuple[list[Pattern], int]:
     for i in np.flatnonzero(reject).tolist():
         u, f = int(units[i]), FACTORS[int(best_f[i])]
         idx = np.flatnonzero(((fl.s == u) | (fl.b == u)) & (gap >= np.log10(f)))
+        if not len(idx):                                      # p = 1 (nothing far below), kept only at fdr 1
+            continue
         partners = np.unique(np.where(fl.s[idx] == u, fl.b[idx], fl.s[idx]))
         start, end = run.when(idx)
         amount = float(np.nansum(fl.a[idx]))
