@@ -69,6 +69,22 @@ def _server_cpu() -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_threads() -> dict[str, float]:
+    """CPU seconds per thread name of the `fapiao api` process (threads of one name summed; from /proc)."""
+    out: dict[str, float] = {}
+    if not _SERVER_PID[0]:
+        return out
+    for task in Path(f"/proc/{_SERVER_PID[0]}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = "AnyIO worker" if name.startswith("AnyIO") else name
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 @contextmanager
 def _server(uri: str, store: Store | None) -> Iterator[str]:
     """The API's URL: on a thread over ``store`` when given, else `fapiao api` in its own process over ``uri``."""
@@ -85,7 +101,8 @@ def _server(uri: str, store: Store | None) -> Iterator[str]:
     extra = os.environ.get("FAPIAO_BENCH_SERVER_PATH")     # e.g. a folder with httptools / uvloop for the server
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *([extra] if extra else [])]),
            "FAPIAO_API_RATE": "100000"}
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "api", "--host", "127.0.0.1", "--port", str(port),
+    prefix = os.environ.get("FAPIAO_BENCH_SERVER_PREFIX", "").split()   # e.g. a profiler: py-spy record -o f --
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "workbench.cli", "api", "--host", "127.0.0.1", "--port", str(port),
                              "--store", uri], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -234,9 +251,14 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
             writer = getattr(_THREAD_APP[0].state, "writer", None) if on_thread is not None else None
             groups0 = (writer.groups, writer.batches) if writer is not None else (0, 0)
             if not verify_only:
-                cpu0 = _server_cpu()
+                cpu0, threads0, client0 = _server_cpu(), _server_threads(), time.process_time()
                 totals, api_s = _import(url, headers, bodies, clients)
                 import_cpu = _server_cpu() - cpu0
+                client_cpu = time.process_time() - client0
+                by_thread = {k: v - threads0.get(k, 0.0) for k, v in _server_threads().items()}
+                by_thread = {k: round(v, 2) for k, v in sorted(by_thread.items(), key=lambda kv: -kv[1]) if v >= 0.01}
+                figures[f"api_{kind}_server_threads_cpu_s"] = by_thread
+                figures[f"api_{kind}_client_cpu_s"] = round(client_cpu, 2)
                 api_rate = totals["read"] / api_s
                 grouped = ""
                 if writer is not None and writer.groups > groups0[0]:

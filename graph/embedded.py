@@ -57,6 +57,7 @@ from graph.core.model import (
     Taxpayer,
 )
 from graph.embedded_adjacency import Adjacency
+from graph.embedded_keys import MAX_KEPT, KeyHashes
 from graph.embedded_parties import PartyNumbers, Rows
 from graph.lists import check_side, epoch_local, list_param
 from graph.store import NO_LIMIT, Store, Writer, check_fields
@@ -164,6 +165,8 @@ class _Database:
         self.config: dict[str, str | bool | int] = {"memory_limit": settings.get("FAPIAO_EMBEDDED_MEMORY"),
                                                      "preserve_insertion_order": False, "max_vacuum_tasks": 0,
                                                      "temp_directory": str(path / "tmp")}
+        if settings.get("FAPIAO_EMBEDDED_THREADS").strip():
+            self.config["threads"] = settings.get_int("FAPIAO_EMBEDDED_THREADS")
         self.lock = threading.RLock()
         self.con: duckdb.DuckDBPyConnection | None = None
         self.depth = 0
@@ -440,6 +443,8 @@ class EmbeddedStore(Store):
         self._key_index = -1        # the _db.generation at which the key index was last seen (or built)
         # party numbers as the last commit of this store left them: (_db.generation, data_version, numbers)
         self._parties: tuple[int, str, PartyNumbers] | None = None
+        # the stored invoices' key hashes as of a change stamp (None: not kept, too many invoices); see embedded_keys
+        self._key_hashes: tuple[tuple[int, int], KeyHashes | None] | None = None
         with self._db.use():
             pass
 
@@ -598,12 +603,32 @@ class EmbeddedStore(Store):
             with self._db.read() as cur:
                 cur.register("_keys", table)
                 try:
+                    stored = self._stored_key_hashes(cur)
+                    if stored is not None and not stored.any_of(
+                            np.asarray(cur.execute(q.KEYS_HASHED).fetchnumpy()["h"], np.uint64)):
+                        return set()   # no key's hash is stored: none is (the exact check below scans key_hash)
                     found = self._arrow(cur, q.EXISTING_KEYS)
                 finally:
                     cur.unregister("_keys")
         except duckdb.Error as e:
             raise QueryError("existing_invoice_keys", str(e)) from e
         return set(found.column("key").to_pylist())
+
+    def _stored_key_hashes(self, con: duckdb.DuckDBPyConnection) -> KeyHashes | None:
+        """Every stored invoice's key hash (:mod:`graph.embedded_keys`), current for the change stamp; read
+        again when the stamp moved (not kept above ``MAX_KEPT`` invoices). ``con``: the database in use or a
+        reader cursor; the stamp is taken before the hashes are read, so they hold every commit it counts (a
+        commit it does not count yet only makes the hashes a superset or leaves them stale)."""
+        stamp = self.change_stamp()
+        if stamp is None:
+            return None
+        if self._key_hashes is not None and self._key_hashes[0] == stamp:
+            return self._key_hashes[1]
+        row = _one(con.execute(q.COUNT_INVOICES))
+        kept = (KeyHashes(np.asarray(con.execute(q.STORED_KEY_HASHES).fetchnumpy()["key_hash"], np.uint64))
+                if row is not None and int(row[0]) <= MAX_KEPT else None)
+        self._key_hashes = (stamp, kept)
+        return kept
 
     def search(self, text: str, limit: int = 20) -> list[Taxpayer]:
         text = text.strip()
@@ -910,6 +935,7 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.pending_rows = 0
         self.touched_graph = False
         self.parties: PartyNumbers | None = None
+        self.inserted: list[npt.NDArray[np.uint64]] = []   # key hashes of the rows this transaction inserted
 
     def __enter__(self) -> _EmbeddedWriter:
         self._use = self.store._db.use()
@@ -927,12 +953,13 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         try:
             if et is None:
                 self._flush()
-                if self.touched_graph:
-                    self._run("bump_data_version", q.BUMP_DATA_VERSION)
-                keep = self._parties_to_keep()
+                version = self._bump_data_version() if self.touched_graph else None
+                keep = self._parties_to_keep(version)
+                before = self.store.change_stamp()
                 self._run("commit", "COMMIT")
                 if self.touched_graph:
                     _graph_committed(self.store._real)
+                    self._keep_key_hashes(before)
                 if keep is not None:
                     self.store._parties = keep
             else:
@@ -979,9 +1006,10 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
                 self._run("drop_key_index", q.DROP_KEY_INDEX)
                 self.store._key_index = -1
             batch = self._number_parties(batch, codes)
-            batch = self._drop_unchanged(batch)
+            batch = self._drop_unchanged(batch, codes["k"])
             if batch.num_rows:
                 self._with_batch(batch, ("insert_invoices", q.INSERT_INVOICES))
+                self.inserted.append(codes["k"])
         except duckdb.Error as e:
             raise QueryError("flush_invoices", str(e)) from e
 
@@ -1041,15 +1069,45 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
             return None
         return cached[2] if cached[1] == self._data_version() else None
 
-    def _parties_to_keep(self) -> tuple[int, str, PartyNumbers] | None:
-        """What to remember after this commit: the numbers with the data version this transaction leaves."""
+    def _keep_key_hashes(self, before: tuple[int, int] | None) -> None:
+        """After this commit: the store's key hashes (current before it) with the ones this transaction inserted,
+        current for the new change stamp (still under the database lock: no other commit came between)."""
+        cached = self.store._key_hashes
+        if cached is None or before is None or cached[0] != before:
+            return
+        kept = cached[1]
+        if kept is not None and self.inserted:     # a new object: a reader may be looking at the old one
+            kept = kept.adding(np.concatenate(self.inserted))
+        stamp = self.store.change_stamp()
+        self.store._key_hashes = (stamp, kept) if stamp is not None else None
+
+    def _bump_data_version(self) -> str | None:
+        """Bump the data version; the new one (None when its row was missing and had to be inserted)."""
+        assert self.con is not None
+        try:
+            row = _one(self.con.execute(q.BUMP_DATA_VERSION_RETURNING))
+        except duckdb.Error as e:
+            raise QueryError("bump_data_version", str(e)) from e
+        if row is None:
+            self._run("bump_data_version", q.BUMP_DATA_VERSION)
+            return None
+        return str(row[0])
+
+    def _parties_to_keep(self, version: str | None) -> tuple[int, str, PartyNumbers] | None:
+        """What to remember after this commit: the numbers with the data version this transaction leaves
+        (``version``, as the bump gave it: the data version is read once per transaction)."""
         if self.parties is None or self.parties.by_pair is not None:
             return None
-        return self.store._db.generation, self._data_version(), self.parties
+        return self.store._db.generation, version if version is not None else self._data_version(), self.parties
 
-    def _drop_unchanged(self, batch: pa.Table) -> pa.Table:
-        """Delete stored rows the batch changes; return the batch without rows already stored identically."""
+    def _drop_unchanged(self, batch: pa.Table, key_hashes: npt.NDArray[np.uint64]) -> pa.Table:
+        """Delete stored rows the batch changes; return the batch without rows already stored identically.
+        ``key_hashes``: hash(key) of (at least) the batch's rows."""
         assert self.con is not None
+        stored = self.store._stored_key_hashes(self.con)
+        if stored is not None and not stored.any_of(key_hashes) and not any(
+                KeyHashes(h).any_of(key_hashes) for h in self.inserted):
+            return batch        # none of its keys is stored (nor inserted earlier in this transaction)
         self.con.register("_batch", batch)
         try:    # a cheap key-only probe first: fresh loads never pay for the row comparison
             if not self.con.execute(q.ANY_KEY_IN_BATCH).fetchall():

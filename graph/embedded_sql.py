@@ -127,6 +127,10 @@ SET_META = "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value
 BUMP_DATA_VERSION = """
     INSERT INTO meta VALUES ('data_version', '1')
     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)"""
+#: the same bump when the row exists (it does once the schema is prepared), giving the new version: a plain UPDATE
+#: costs DuckDB ≈ 0.6 ms where the upsert costs ≈ 4 (ON CONFLICT), once per writer transaction
+BUMP_DATA_VERSION_RETURNING = """
+    UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version' RETURNING value"""
 
 CLEAR: tuple[str, ...] = (
     "DELETE FROM invoices", "DELETE FROM parties", "DELETE FROM identifiers", "DELETE FROM taxpayers",
@@ -171,14 +175,20 @@ BATCH_CODES = f"""
 # _new: parties first seen in this batch (pid, tax_id, name, last_at = their latest invoice in the batch)
 INSERT_PARTIES = "INSERT INTO parties SELECT pid, tax_id, name FROM _new"
 # Sellers/buyers not yet taxpayers, named after their latest invoice in the batch.
+# No ON CONFLICT clause: NOT EXISTS and GROUP BY already leave only tax ids not stored, and no other connection
+# writes inside the writer's transaction (one writer per process, one process at a time); ON CONFLICT made the
+# statement ≈ 2x dearer (≈ 8 → 15 ms at load 8), and it runs in every API group that meets a new (tax id, name).
 CREATE_TAXPAYERS_FROM_PARTIES = """
     INSERT INTO taxpayers (tax_id, name)
     SELECT tax_id, arg_max(name, last_at) FROM _new p
     WHERE tax_id IS NOT NULL AND tax_id <> '' AND NOT EXISTS (SELECT 1 FROM taxpayers t WHERE t.tax_id = p.tax_id)
-    GROUP BY tax_id
-    ON CONFLICT DO NOTHING"""
+    GROUP BY tax_id"""
 
 ANY_KEY_IN_BATCH = "SELECT 1 FROM invoices WHERE key_hash IN (SELECT hash(key) FROM _batch) LIMIT 1"
+# the stored-key checks' in-memory hashes (graph/embedded_keys.py): all stored, and those of a _keys table
+COUNT_INVOICES = "SELECT count(*) FROM invoices"
+STORED_KEY_HASHES = "SELECT key_hash FROM invoices"
+KEYS_HASHED = "SELECT hash(key) AS h FROM _keys"
 # Which batch keys are already stored, and whether the stored row is identical (then nothing is written).
 EXISTING_IN_BATCH = f"""
     SELECT b.key, i.row_hash = b.row_hash AS same

@@ -125,9 +125,10 @@ class Evidence:
                 side.write_text(json.dumps({"sha256": sha, **meta}, ensure_ascii=False, indent=1), encoding="utf-8")
         return sha
 
-    def keep_bytes(self, data: bytes, *, meta: dict[str, Any] | None = None) -> str:
-        """Store ``data`` (an original received in memory, e.g. an API request body) like :meth:`keep`."""
-        sha = hashlib.sha256(data).hexdigest()
+    def keep_bytes(self, data: bytes, *, meta: dict[str, Any] | None = None, sha: str | None = None) -> str:
+        """Store ``data`` (an original received in memory, e.g. an API request body) like :meth:`keep`;
+        ``sha``: its SHA-256 when the caller has it already."""
+        sha = sha or hashlib.sha256(data).hexdigest()
         dest = self.path_of(sha)
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)

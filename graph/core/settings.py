@@ -43,6 +43,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAPIAO_EMBEDDED_LINGER", "2",
             "Idle seconds after which the embedded store closes its workspace so other processes can open it."),
     Setting("FAPIAO_EMBEDDED_MEMORY", "4GB", "DuckDB memory_limit of the embedded store (bigger loads spill to disk)."),
+    Setting("FAPIAO_EMBEDDED_THREADS", "",
+            "DuckDB threads of the embedded store; empty = DuckDB's default (one per core), except in `fapiao api`, "
+            "which uses 1 (its statements are small)."),
     Setting("FAPIAO_TAX_TOLERANCE_FEN", "6",
             "Loader: how many fen the tax amount may differ from round(amount x rate) before `tax_mismatch`."),
     Setting("FAPIAO_KEY_DIR", "",

@@ -211,14 +211,17 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
                                                                  rows_cap))
         if ctype in (ingest.ARROW, ingest.PARQUET):
             raw = await request.body()
-            table = await run_in_threadpool(ingest.columnar_body, raw, ctype)
-            suffix = "arrows" if ctype == ingest.ARROW else "parquet"
-            return _detect_after(caller, await run_in_threadpool(writer.submit, Batch(table, raw, suffix)))
+            return _detect_after(caller, await run_in_threadpool(_columnar_batch, raw, ctype))
         if ctype not in ("application/json", ""):
             raise Problem(415, f"send application/json, {ingest.ARROW}, {ingest.PARQUET}, text/csv or "
                                f"multipart/form-data, not {ctype!r}")
         raw = await request.body()
         return _detect_after(caller, await run_in_threadpool(_json_batch, raw))
+
+    def _columnar_batch(raw: bytes, ctype: str) -> dict[str, Any]:
+        """An Arrow IPC stream or Parquet body read and loaded with whatever else is waiting (one thread hop)."""
+        table = ingest.columnar_body(raw, ctype)
+        return writer.submit(Batch(table, raw, "arrows" if ctype == ingest.ARROW else "parquet"))
 
     def _json_batch(raw: bytes) -> dict[str, Any]:
         """A JSON body checked (the schema of the OpenAPI document) and loaded with whatever else is waiting."""

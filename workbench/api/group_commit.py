@@ -187,13 +187,14 @@ def commit_group(store: Store, batches: list[Batch], prepared: list[_Prepared] |
     return _Committed(batches, folders, report, same, evidence_dir(store))
 
 
-def answer(group: _Committed, i: int) -> dict[str, Any]:
+def answer(group: _Committed, i: int, sha: str | None = None) -> dict[str, Any]:
     """Batch ``i``'s own answer (as :func:`ingest.summary` gives it) from its committed group: its body kept as
     evidence; in a group of several, its own folder under ``loads/`` (its ``load_id``) with its rejected rows
     (``quarantine.csv``, records numbered within the batch), its warnings and ``report.json`` naming the
-    group's folder (``group``), which holds the loader's files for the whole group."""
+    group's folder (``group``), which holds the loader's files for the whole group. ``sha``: the body's SHA-256
+    when already computed."""
     b, mine = group.batches[i], group.folders[i]
-    Evidence(group.evidence).keep_bytes(b.original, meta={
+    Evidence(group.evidence).keep_bytes(b.original, sha=sha, meta={
         "source": f"POST /invoices ({mine.name})", "size": len(b.original), "kind": f"api-{b.suffix}"})
     if len(group.batches) == 1:
         return ingest.summary(group.report, mine.name)
@@ -283,7 +284,7 @@ class GroupCommit:
         if req.error is not None:
             raise req.error
         assert req.result is not None
-        return answer(req.result, req.index)
+        return answer(req.result, req.index, req.prepared.sha if req.prepared is not None else None)
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -12,7 +13,12 @@ from workbench.api.app import create_app
 
 
 def serve(store_uri: str | None, *, host: str, port: int, **options: object) -> None:
-    """Serve the store at ``store_uri`` on ``host:port`` until interrupted; the store is closed on exit."""
+    """Serve the store at ``store_uri`` on ``host:port`` until interrupted; the store is closed on exit.
+
+    The embedded store runs DuckDB on one thread here unless ``FAPIAO_EMBEDDED_THREADS`` says otherwise: the
+    API's statements (a group's writes, lookups) are small, and DuckDB's worker threads spent ≈ 0.4 CPU-s per
+    100,000 imported invoices - 15 % of the server's CPU - without making them faster (docs/api.md, Speed)."""
+    os.environ.setdefault("FAPIAO_EMBEDDED_THREADS", "1")
     with open_store(store_uri) as store:
         app = create_app(store, **options)  # type: ignore[arg-type]
         config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True,
