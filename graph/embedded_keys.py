@@ -39,12 +39,15 @@ class KeyHashes:
         h = np.asarray(hashes, np.uint64)
         return bool(h.size) and (_any_in(h, self.main) or _any_in(h, self.recent))
 
-    def adding(self, hashes: U64) -> KeyHashes:
-        """This set with ``hashes`` added (a new object; the recent ones merged into the main array when many)."""
-        recent = np.concatenate((self.recent, np.asarray(hashes, np.uint64)))
-        if recent.size > max(_MERGE_AT, self.main.size // 16):
-            return KeyHashes(np.concatenate((self.main, recent)))
-        return KeyHashes(self.main, np.sort(recent), ordered=True)
+    def adding(self, hashes: U64) -> KeyHashes | None:
+        """This set with ``hashes`` added (a new object; the recent ones merged into the main array when many), or
+        None once it would hold more than ``MAX_KEPT``."""
+        recent = np.sort(np.concatenate((self.recent, np.asarray(hashes, np.uint64))))
+        if self.main.size + recent.size > MAX_KEPT:
+            return None
+        if recent.size > max(_MERGE_AT, self.main.size // 16):   # two sorted runs: a stable sort merges them
+            return KeyHashes(np.sort(np.concatenate((self.main, recent)), kind="stable"), ordered=True)
+        return KeyHashes(self.main, recent, ordered=True)
 
 
 def _any_in(h: U64, ordered: U64) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from graph import embedded_sql
+from graph import embedded_keys, embedded_sql
 from graph.core import schema
 from graph.embedded import EmbeddedStore
 from graph.embedded_keys import KeyHashes
@@ -54,16 +54,19 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
-def test_key_hashes_set() -> None:
+def test_key_hashes_set(monkeypatch: pytest.MonkeyPatch) -> None:
     kept = KeyHashes(np.array([5, 1, 9], np.uint64))
     assert kept.any_of(np.array([9], np.uint64)) and not kept.any_of(np.array([2, 10, 0], np.uint64))
     assert not kept.any_of(np.zeros(0, np.uint64))
     more = kept.adding(np.array([2], np.uint64))
-    assert more.any_of(np.array([3, 2], np.uint64)) and len(more) == 4
+    assert more is not None and more.any_of(np.array([3, 2], np.uint64)) and len(more) == 4
     assert not kept.any_of(np.array([2], np.uint64)) and len(kept) == 3     # the old set is unchanged
-    kept = more.adding(np.arange(100, 20_100, dtype=np.uint64))          # past the merge size: one sorted array
-    assert kept.recent.size == 0 and len(kept) == 20_004
-    assert kept.any_of(np.array([20_099], np.uint64)) and not kept.any_of(np.array([20_100], np.uint64))
+    merged = more.adding(np.arange(20_100, 100, -1, dtype=np.uint64))      # past the merge size: one sorted array
+    assert merged is not None and merged.recent.size == 0 and len(merged) == 20_004
+    assert bool((np.diff(merged.main.astype(np.int64)) >= 0).all())
+    assert merged.any_of(np.array([20_100], np.uint64)) and not merged.any_of(np.array([20_101], np.uint64))
+    monkeypatch.setattr(embedded_keys, "MAX_KEPT", 20_004)
+    assert merged.adding(np.array([7], np.uint64)) is None                # beyond the cap: not kept
 
 
 def test_fresh_keys_need_no_sql_and_stored_ones_are_found(tmp_path: Path, probes: list[str]) -> None:
