@@ -7,6 +7,8 @@ same data, and `POST /invoices/verify` latency at a fixed request rate.
     .venv/bin/python benchmarks/bench_api.py --verify-only --server process     # verify only, `fapiao api` process
     FAPIAO_BENCH_CODE=/path/to/other/checkout .venv/bin/python benchmarks/bench_api.py   # that checkout's code
     FAPIAO_BENCH_SERVER_PATH=/tmp/extra ... --server process     # more import paths for the server (httptools ...)
+    FAPIAO_BENCH_SERVER_PREFIX="py-spy record -o prof.txt --" ...     # run the server under a profiler
+    FAPIAO_BENCH_KEEP=1 ...                                     # keep the generated data and workspaces (in /tmp)
 
 Both imports start from an empty workspace and load the same generated rows (`loaders.generate`): the CLI path
 is `loaders.load.load_files` on the Parquet file (what `fapiao load` runs), the API path is batches of
@@ -26,8 +28,10 @@ code (loader, store, API) is measured with this harness: old and new code side b
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -215,6 +219,8 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
     if not kinds or any(k not in BODIES for k in kinds):
         raise click.BadParameter(f"--body: one or more of {', '.join(BODIES)}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    if not os.environ.get("FAPIAO_BENCH_KEEP"):      # the workspaces (≈ 200 MB per run) go when the run ends
+        atexit.register(shutil.rmtree, tmp, True)
     generate(tmp / "data", taxpayers=max(200, invoices // 50), invoices=invoices, seed=3)
     src = tmp / "data" / "invoices.parquet"
     rows = _rows(src)
