@@ -478,3 +478,105 @@ def search(
             pos_of[y] = depth
         pos_of[s] = -1
     return last, n_out, truncated, followed, gathered, skipped + skips[0], skips[1], read
+
+
+@njit(cache=True)
+def loop_starts(member_of: I64, e_src: I64, e_dst: I64, e_time: I64, e_amt: F64, edges: I64, k: int, window: int,
+                lo_f: float, up_f: float) -> int:
+    """How many of ``edges`` (every invoice from one member of a loop to another, in time order) start a
+    time-ordered loop through exactly the ``k`` members, as :func:`search` would find it: hops strictly later
+    than the one before, the last by the first invoice's time + ``window``, every total within
+    [``lo_f``, ``up_f``] × the first invoice's. ``member_of[node]``: 0..k-1 for a member (-1 otherwise; only
+    members are read). A small depth-first search over the loop's own invoices: each frame follows only the
+    earliest usable invoice to each member (as the kernel does), and a (member, members visited) state already
+    shown to lead nowhere from an arrival no later is not searched again (the options only shrink with time)."""
+    n_e = edges.shape[0]
+    full = (1 << k) - 1
+    # each member's outgoing invoices (among the members) in time order
+    src_l = np.empty(n_e, dtype=np.int64)
+    for i in range(n_e):
+        src_l[i] = member_of[e_src[edges[i]]]
+    order = np.argsort(src_l * n_e + np.arange(n_e), kind="mergesort")
+    ptr = np.zeros(k + 1, dtype=np.int64)
+    for i in range(n_e):
+        ptr[src_l[i] + 1] += 1
+    for x in range(k):
+        ptr[x + 1] += ptr[x]
+    o_time = np.empty(n_e, dtype=np.int64)
+    o_dst = np.empty(n_e, dtype=np.int64)
+    o_amt = np.empty(n_e, dtype=np.float64)
+    for q in range(n_e):
+        e = edges[order[q]]
+        o_time[q] = e_time[e]
+        o_dst[q] = member_of[e_dst[e]]
+        o_amt[q] = e_amt[e]
+    dead_at = np.full((full + 1) * k, -1, dtype=np.int64)   # start that wrote the entry
+    dead_t = np.empty((full + 1) * k, dtype=np.int64)       # earliest arrival shown to lead nowhere
+    node_at = np.empty(k + 1, dtype=np.int64)
+    t_at = np.empty(k + 1, dtype=np.int64)
+    mask_at = np.empty(k + 1, dtype=np.int64)
+    pos_at = np.empty(k + 1, dtype=np.int64)
+    tried_at = np.empty(k + 1, dtype=np.int64)
+    count = 0
+    for i in range(n_e):
+        e0 = edges[i]
+        s = member_of[e_src[e0]]
+        ts = e_time[e0]
+        base = e_amt[e0]
+        lo_amt = base * lo_f
+        up_amt = base * up_f
+        deadline = ts + window
+        depth = 1
+        x = member_of[e_dst[e0]]
+        node_at[1] = x
+        t_at[1] = ts
+        mask_at[1] = (1 << s) | (1 << x)
+        pos_at[1] = first_after(o_time, ptr[x], ptr[x + 1], ts)
+        tried_at[1] = 0
+        closed = False
+        while depth >= 1 and not closed:
+            x = node_at[depth]
+            j = pos_at[depth]
+            moved = False
+            while j < ptr[x + 1]:
+                te = o_time[j]
+                if te > deadline:
+                    j = ptr[x + 1]
+                    break
+                a = o_amt[j]
+                y = o_dst[j]
+                j += 1
+                if a < lo_amt or a > up_amt:
+                    continue
+                if y == s:
+                    if mask_at[depth] == full:
+                        closed = True
+                        break
+                    continue
+                if (mask_at[depth] >> y) & 1 or (tried_at[depth] >> y) & 1:
+                    continue
+                tried_at[depth] |= 1 << y          # the earliest usable invoice to y only
+                m2 = mask_at[depth] | (1 << y)
+                st = m2 * k + y
+                if dead_at[st] == i and te >= dead_t[st]:
+                    continue
+                pos_at[depth] = j
+                depth += 1
+                node_at[depth] = y
+                t_at[depth] = te
+                mask_at[depth] = m2
+                pos_at[depth] = first_after(o_time, ptr[y], ptr[y + 1], te)
+                tried_at[depth] = 0
+                moved = True
+                break
+            if closed:
+                break
+            if not moved:
+                st = mask_at[depth] * k + node_at[depth]
+                if dead_at[st] != i or t_at[depth] < dead_t[st]:
+                    dead_at[st] = i
+                    dead_t[st] = t_at[depth]
+                depth -= 1
+        if closed:
+            count += 1
+    return count
