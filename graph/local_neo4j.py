@@ -156,7 +156,7 @@ def jvm_command(data_dir: Path, port: int) -> list[str]:
     return [
         java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
         *opens, "-Dio.netty.tryReflectionSetAccessible=true", "-Dfile.encoding=UTF-8",
-        f"-Dfapiao.pluginDir={PLUGIN_DIR}",
+        f"-Dfapiao.pluginDir={PLUGIN_DIR}", "-Dfapiao.exitWithStdin=true",
         "-cp", classpath, MAIN_CLASS, str(data_dir), str(port), str(pagecache),
     ]
 
@@ -224,12 +224,18 @@ class LocalNeo4j:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+        self._close_pipe()
 
     def kill(self) -> None:
         """SIGKILL the JVM (crash simulation: no clean shutdown) and reap it."""
         if self.alive():
             self.process.kill()
         self.process.wait()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
 
 
 def _env_with_password(password: str | None) -> dict[str, str]:
@@ -265,7 +271,8 @@ def start(data_dir: Path, *, port: int | None = None, password: str | None = Non
         log.write(f"--- starting on port {port} at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
         log.flush()
         process = subprocess.Popen(
-            jvm_command(data_dir, port), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # stdin is a pipe this process holds and never writes: when it dies, however, the server shuts down
+            jvm_command(data_dir, port), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
             env=_env_with_password(password), start_new_session=True,
         )
     server = LocalNeo4j(data_dir, port, password, process, log_path)

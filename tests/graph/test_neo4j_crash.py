@@ -112,3 +112,39 @@ def test_sigkill_mid_load_then_restart_and_reload(tmp_path: Path, monkeypatch: p
                      "taxpayers": expected_taxpayers, "taxpayer_ids": expected_taxpayers}
     assert sum(edges.column("count").to_pylist()) == N_INVOICES
     assert sum(edges.column("total_fen").to_pylist()) == sum(table.column("total_fen").to_pylist())
+
+
+def test_a_server_whose_parent_dies_shuts_down(tmp_path: Path) -> None:
+    """A test run killed by a timeout (SIGKILL: no clean-up runs) took its Neo4j down with it: the JVM watches the
+    stdin pipe its parent holds. Before, such servers ran on orphaned (three were found on the shared machine)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    problem = local_neo4j.missing_prerequisites()
+    if problem:
+        pytest.skip(f"REAL NEO4J UNAVAILABLE: {problem}")
+    script = ("import sys, time; from pathlib import Path; from graph import local_neo4j\n"
+              "s = local_neo4j.start(Path(sys.argv[1]))\n"
+              "print(s.process.pid, flush=True); time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "neo")], stdout=subprocess.PIPE,
+                              cwd=Path(__file__).resolve().parents[2], text=True)
+    assert parent.stdout is not None
+    jvm = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{jvm}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            break
+        if state == "Z":   # exited, not reaped yet
+            break
+        time.sleep(0.5)
+    else:
+        os.kill(jvm, signal.SIGKILL)
+        pytest.fail("the Neo4j server outlived its parent by 60 s")
+    log = (tmp_path / "neo" / local_neo4j.LOG_NAME).read_text(encoding="utf-8", errors="replace")
+    assert "READY" in log

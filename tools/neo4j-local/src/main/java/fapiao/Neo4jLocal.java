@@ -14,6 +14,8 @@ import org.neo4j.io.ByteUnit;
  * Runs Neo4j Community with Bolt on 127.0.0.1: Neo4jLocal DATA_DIR PORT [PAGECACHE_MB] [PASSWORD].
  * The password may also come from the NEO4J_LOCAL_PASSWORD environment variable (kept out of `ps`).
  * SIGTERM / Ctrl-C shut the database down cleanly; after a crash the next start recovers it.
+ * With -Dfapiao.exitWithStdin=true the server also shuts down cleanly when its standard input closes: the parent
+ * holds the pipe, so a parent that dies (killed, a test run stopped by a timeout) takes the server with it.
  * Procedures: the jars in -Dfapiao.pluginDir (default target/plugins next to target/classes: fapiao.ego ...).
  */
 public final class Neo4jLocal {
@@ -51,6 +53,20 @@ public final class Neo4jLocal {
             dbms.shutdown();
             stopped.countDown();
         }));
+        if (Boolean.getBoolean("fapiao.exitWithStdin")) {
+            Thread watch = new Thread(() -> {
+                try {
+                    while (System.in.read() != -1) {
+                        // the parent writes nothing; end of input means it is gone
+                    }
+                } catch (java.io.IOException e) {
+                    // a broken pipe is the same news
+                }
+                System.exit(0);   // runs the shutdown hook: a clean shutdown
+            }, "fapiao-parent-watch");
+            watch.setDaemon(true);
+            watch.start();
+        }
         System.out.println("NEO4J-LOCAL READY bolt://127.0.0.1:" + port);
         System.out.flush();
         stopped.await();
