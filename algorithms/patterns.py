@@ -50,6 +50,7 @@ Example
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -313,6 +314,30 @@ def stratified_pvalues(obs: F64, obs_strata: I64, null: F64, null_strata: I64, *
         if len(ns):
             typical[sel] = float(np.median(ns))
     return p, typical
+
+
+
+def best_setting(settings: list[float], stat: Callable[[F64, float], F64], observed: F64, null_copies: list[F64],
+                 st: I64, o: F64, floor: float) -> tuple[F64, I64, F64]:
+    """Each unit's smallest p-value over the ``settings`` tried (a window, a factor: Bonferroni over them), the
+    index of the setting that gave it, and the typical count there in the null copies (the copies' median
+    statistic as a count out of ``o``). ``stat(values, setting)`` is a unit's statistic from per-invoice values
+    (``observed`` or one copy's); a unit whose observed statistic is below ``floor`` (nothing to test) keeps p 1."""
+    best_p = np.ones(len(o))
+    best_i = np.zeros(len(o), dtype=np.int64)
+    typical = np.zeros(len(o))
+    for si, setting in enumerate(settings):
+        obs = stat(observed, setting)
+        nulls = [stat(g, setting) for g in null_copies]
+        null = np.concatenate(nulls) if nulls else np.zeros(0)
+        pv, _ = stratified_pvalues(obs, st, null, np.tile(st, len(nulls)))
+        pv = np.where(obs >= floor, pv, 1.0)
+        pv = np.minimum(1.0, pv * len(settings))
+        own = np.median(np.vstack(nulls), axis=0) if nulls else np.zeros(len(o))
+        better = pv < best_p
+        best_p[better], best_i[better] = pv[better], si
+        typical[better] = np.round(own[better] * o[better] / (1 + 1e-3 * o[better]))
+    return best_p, best_i, typical
 
 
 def _fisher(p1: F64, p2: F64) -> F64:

@@ -101,7 +101,7 @@ def _permute_within(month: I64, x: F64, rng: np.random.Generator) -> F64:
 
 def low_amount(run: _Run) -> tuple[list[Pattern], int]:
     """Significant low-amount units of one :func:`algorithms.patterns.detect_patterns` run, and units tested."""
-    from algorithms.patterns import Pattern, strata, stratified_pvalues
+    from algorithms.patterns import Pattern, best_setting, strata
 
     fl, p = run.fl, run.p
     n = fl.n
@@ -124,20 +124,8 @@ def low_amount(run: _Run) -> tuple[list[Pattern], int]:
 
     gap = below_both(fl.s, fl.b, log_a, n)
     null_gaps = [below_both(fl.s, fl.b, _permute_within(fl.month, log_a, rng), n) for _ in range(run.copies)]
-    best_p = np.ones(len(units))
-    best_f = np.zeros(len(units), dtype=np.int64)
-    typical = np.zeros(len(units))
-    for fi, lf in enumerate(logf.tolist()):
-        obs = counts(gap, lf)
-        nulls = [counts(g, lf) for g in null_gaps]
-        null = np.concatenate(nulls) if nulls else np.zeros(0)
-        pv, _ = stratified_pvalues(obs, st, null, np.tile(st, len(nulls)))
-        pv = np.where(obs > 0, pv, 1.0)
-        pv = np.minimum(1.0, pv * len(logf))                  # Bonferroni over the factors tried
-        own = np.median(np.vstack(nulls), axis=0) if nulls else np.zeros(len(units))
-        better = pv < best_p
-        best_p[better], best_f[better] = pv[better], fi
-        typical[better] = np.round(own[better] * o[better] / (1 + 1e-3 * o[better]))
+    # a unit with no invoice that far below keeps p 1 (counts(...) > 1e-3 for one invoice or more)
+    best_p, best_f, typical = best_setting(logf.tolist(), counts, gap, null_gaps, st, o, 1e-3)
     reject, q = bh_fdr(best_p, p.fdr)
     out: list[Pattern] = []
     for i in np.flatnonzero(reject).tolist():

@@ -98,7 +98,7 @@ def _side_counts(owner: I64, mask: npt.NDArray[np.bool_], n_units: int) -> F64:
 
 def repeat_pairs(run: _Run) -> tuple[list[Pattern], int]:
     """Significant repeated-pair bursts of one :func:`algorithms.patterns.detect_patterns` run, and units tested."""
-    from algorithms.patterns import Pattern, strata, stratified_pvalues
+    from algorithms.patterns import Pattern, best_setting, strata
 
     fl, p = run.fl, run.p
     pid, pairs = pd.factorize(fl.s * fl.n + fl.b)
@@ -121,26 +121,14 @@ def repeat_pairs(run: _Run) -> tuple[list[Pattern], int]:
     widths = [float(w) * DAY for w in run.windows]
     null_gaps = [ms.spans(tn) for tn in run.null_t]
     st = strata(opp[units], p.min_units)
-    best_p = np.ones(len(units))
-    best_w = np.zeros(len(units), dtype=np.int64)
-    typical = np.zeros(len(units))
     o = opp[units]
 
     def stat(gap: F64, w: float) -> F64:
         k = _side_counts(owner, np.concatenate([gap <= w, gap <= w]), n_units)[units]
         return np.asarray(np.minimum(k, o) / o + 1e-3 * k, dtype=np.float64)
 
-    for wi, w in enumerate(widths):
-        obs = stat(obs_gap, w)
-        nulls = [stat(g, w) for g in null_gaps]
-        null = np.concatenate(nulls) if nulls else np.zeros(0)
-        pv, _ = stratified_pvalues(obs, st, null, np.tile(st, len(nulls)))
-        pv = np.where(obs >= 1e-3 * 2, pv, 1.0)              # at least one repeated pair (ratio > 0)
-        pv = np.minimum(1.0, pv * len(widths))              # Bonferroni over the windows tried
-        own = np.median(np.vstack(nulls), axis=0) if nulls else np.zeros(len(units))
-        better = pv < best_p
-        best_p[better], best_w[better] = pv[better], wi
-        typical[better] = np.round(own[better] * o[better] / (1 + 1e-3 * o[better]))
+    # at least one repeated pair (ratio > 0)
+    best_p, best_w, typical = best_setting(widths, stat, obs_gap, null_gaps, st, o, 1e-3 * 2)
     reject, q = bh_fdr(best_p, p.fdr)
     out: list[Pattern] = []
     for i in np.flatnonzero(reject).tolist():
