@@ -88,6 +88,20 @@ def _rule_change(v: Values, lang: int) -> str:
         ("阈值" if zh else "thresholds") + colon + _change(v, "params", lambda x: " ".join(x) or none)))
 
 
+def _counts(v: Values, lang: int) -> str:
+    """A load's counts: rows read, invoices loaded, rows rejected."""
+    if lang == 0:
+        return f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行"
+    return f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}"
+
+
+def _change_to(table: vocab.Labels, v: Values, lang: int, extra: str) -> str:
+    """``before → after`` in ``table``'s words, then ``extra`` (a reason, a note) when given."""
+    colon = "：" if lang == 0 else ": "
+    return (f"{_label(table, v.get('before') or '-', lang)} → {_label(table, v['after'], lang)}"
+            + _opt(v, extra, f"{colon}{v.get(extra)}"))
+
+
 def _scan_review(v: Values, lang: int) -> str:
     """A reviewed scan: the fields the reviewer corrected (old → new) and the rules the row still fails."""
     zh = lang == 0
@@ -139,37 +153,26 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
         lambda v: f"货物明细表无法识别，各行均已拒收：{v['error']}",
         lambda v: f"item lines refused: {v['error']}"),
     "file_counts": (
-        lambda v: f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行"
-                  + _opt(v, "quarantine", f"（隔离文件：{v.get('quarantine')}）"),
-        lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}"
-                  + _opt(v, "quarantine", f" (quarantine: {v.get('quarantine')})")),
+        lambda v: _counts(v, 0) + _opt(v, "quarantine", f"（隔离文件：{v.get('quarantine')}）"),
+        lambda v: _counts(v, 1) + _opt(v, "quarantine", f" (quarantine: {v.get('quarantine')})")),
     "evidence_kept": (
         lambda v: f"原件已作为证据存档：{v['folder']}",
         lambda v: f"originals kept as evidence in {v['folder']}"),
     # --- audit event details (workbench services) ---
     "import_counts": (
-        lambda v: f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行，"
-                  f"重复跳过 {_num(v, 'skipped_identical')} 行",
-        lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}, "
-                  f"skipped as identical {_num(v, 'skipped_identical')}"),
+        lambda v: _counts(v, 0) + f"，重复跳过 {_num(v, 'skipped_identical')} 行",
+        lambda v: _counts(v, 1) + f", skipped as identical {_num(v, 'skipped_identical')}"),
     "load_counts": (
-        lambda v: f"读取 {_num(v, 'read')} 行，入库 {_num(v, 'loaded')} 张，拒收 {_num(v, 'rejected')} 行，"
-                  f"纳税人 {_num(v, 'taxpayers')} 户",
-        lambda v: f"read {_num(v, 'read')}, loaded {_num(v, 'loaded')}, rejected {_num(v, 'rejected')}, "
-                  f"taxpayers {_num(v, 'taxpayers')}"),
+        lambda v: _counts(v, 0) + f"，纳税人 {_num(v, 'taxpayers')} 户",
+        lambda v: _counts(v, 1) + f", taxpayers {_num(v, 'taxpayers')}"),
     "roles_granted": (
         lambda v: "角色：" + "、".join(_label(vocab.ROLES, r, 0) for r in _list(v, "roles")),
         lambda v: "roles: " + ", ".join(_label(vocab.ROLES, r, 1) for r in _list(v, "roles"))),
     "tier_changed": (
-        lambda v: f"{_label(vocab.TIERS, v.get('before') or '-', 0)} → {_label(vocab.TIERS, v['after'], 0)}"
-                  + _opt(v, "reason", f"：{v.get('reason')}"),
-        lambda v: f"{_label(vocab.TIERS, v.get('before') or '-', 1)} → {_label(vocab.TIERS, v['after'], 1)}"
-                  + _opt(v, "reason", f": {v.get('reason')}")),
+        lambda v: _change_to(vocab.TIERS, v, 0, "reason"), lambda v: _change_to(vocab.TIERS, v, 1, "reason")),
     "case_status_changed": (
-        lambda v: f"{_label(vocab.CASE_STATUSES, v['before'], 0)} → {_label(vocab.CASE_STATUSES, v['after'], 0)}"
-                  + _opt(v, "note", f"：{v.get('note')}"),
-        lambda v: f"{_label(vocab.CASE_STATUSES, v['before'], 1)} → {_label(vocab.CASE_STATUSES, v['after'], 1)}"
-                  + _opt(v, "note", f": {v.get('note')}")),
+        lambda v: _change_to(vocab.CASE_STATUSES, v, 0, "note"),
+        lambda v: _change_to(vocab.CASE_STATUSES, v, 1, "note")),
     "case_assigned": (
         lambda v: f"{v.get('before') or '-'} → {v['after']}",
         lambda v: f"{v.get('before') or '-'} → {v['after']}"),
