@@ -102,6 +102,12 @@ def _change_to(table: vocab.Labels, v: Values, lang: int, extra: str) -> str:
             + _opt(v, extra, f"{colon}{v.get(extra)}"))
 
 
+def _target(target: Value, lang: int) -> str:
+    """``taxpayer:9144…`` as ``纳税人 9144…`` (kinds of :data:`vocab.AUDIT_TARGETS`; others as written)."""
+    kind, sep, rest = str(target).partition(":")
+    return f"{vocab.AUDIT_TARGETS[kind][lang]} {rest}" if sep and kind in vocab.AUDIT_TARGETS else str(target)
+
+
 def _scan_review(v: Values, lang: int) -> str:
     """A reviewed scan: the fields the reviewer corrected (old → new) and the rules the row still fails."""
     zh = lang == 0
@@ -214,6 +220,9 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
                                                   _opt(v, "cases", f"案件 {v.get('cases', 0):,} 件")) if p) or "无"),
         lambda v: "wiped: " + (", ".join(p for p in (_opt(v, "users", f"{v.get('users')} users"),
                                                     _opt(v, "cases", f"{v.get('cases')} cases")) if p) or "nothing")),
+    "alert_raised": (
+        lambda v: f"{_label(vocab.ALERT_RULES, v['rule'], 0)} → {v['user']}：{_target(v['subject'], 0)}",
+        lambda v: f"{_label(vocab.ALERT_RULES, v['rule'], 1)} -> {v['user']}: {_target(v['subject'], 1)}"),
     "scan_review": (lambda v: _scan_review(v, 0), lambda v: _scan_review(v, 1)),
 }
 

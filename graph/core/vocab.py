@@ -177,6 +177,10 @@ AUDIT_ACTIONS: Labels = {
     "ocr_review_reject": ("扫描件退回", "OCR review rejected"),
     "audit_verify": ("校验审计日志", "audit verified"),
     "audit_adopt": ("接管审计链", "audit chain adopted"),
+    "alert_raise": ("发出提醒", "alert raised"),
+    "alert_deliver": ("提醒已送达", "alert delivered"),
+    "alert_deliver_retry": ("提醒投递失败（将重试）", "alert delivery failed, will retry"),
+    "alert_deliver_failed": ("提醒投递失败", "alert delivery failed"),
     "alert_read": ("提醒已读", "alert read"),
     "alert_rule": ("修改提醒规则", "alert rule changed"),
     "alert_subscription": ("修改提醒订阅", "alert subscription changed"),
@@ -238,4 +242,13 @@ INVOICE_FIELDS: Labels = {
     "tax_amount": ("税额", "tax"),
     "total_amount": ("价税合计", "total"),
     "tax_rate": ("税率", "rate"),
+}
+
+#: kinds of the objects audit events and alerts name (``taxpayer:9144…``), as the trail shows them
+AUDIT_TARGETS: Labels = {
+    "user": ("用户", "user"), "taxpayer": ("纳税人", "taxpayer"), "case": ("案件", "case"), "appeal": ("申诉", "appeal"),
+    "run": ("检测", "run"), "table": ("数据表", "table"), "token": ("令牌", "token"),
+    "saved_search": ("保存的筛选", "saved search"), "original": ("原件", "original"), "file": ("文件", "file"),
+    "ring": ("团伙", "ring"), "alert": ("提醒", "alert"), "rule": ("提醒规则", "alert rule"), "report": ("报告", "report"),
+    "store": ("数据库", "store"), "period": ("期间", "period"),
 }

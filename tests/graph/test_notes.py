@@ -21,6 +21,8 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "stray_quote": ({"line": 12}, "第 12 行的引号在本行没有闭合（会吞掉其后各行）：从该行起不按引号读取"),
     "einvoice_files_read": ({"read": 3, "refused": 1}, "读取电子发票文件 3 个，拒收 1 个"),
     "scans_held": ({"count": 2}, "2 张扫描件待复核（见“扫描件复核”页）"),
+    "alert_raised": ({"rule": "new_high", "user": "supervisor", "subject": "taxpayer:91440300000000001H"},
+                     "新增高风险纳税人 → supervisor：纳税人 91440300000000001H"),
     "scan_review": ({"file": "扫描件1.png", "fields": ["tax_amount", "invoice_code"], "olds": ["190.00", ""],
                      "news": ["130.00", "044031900111"], "still_fails": ["total_mismatch"]},
                     "扫描件1.png：更正 税额 190.00 → 130.00；发票代码 （空） → 044031900111；仍未通过校验：金额＋税额≠价税合计，待再次复核"),

@@ -241,6 +241,7 @@ def test_the_audit_trail_reads_in_chinese_words() -> None:
     assert views.audit_target_zh("taxpayer:91440300000000001H") == "纳税人 91440300000000001H"
     assert views.audit_target_zh("user:admin") == "用户 admin" and views.audit_target_zh("odd:x") == "odd:x"
     assert views.audit_actor_zh("anonymous") == "未登录" and views.audit_actor_zh("ivan") == "ivan"
+    assert views.audit_actor_zh("system:alerts") == "系统（提醒）" and views.audit_role_zh("system") == "系统"
     from graph.core.notes import Note
 
     def zh(action: str, code: str, **values: Any) -> str:   # as stored: the note's JSON

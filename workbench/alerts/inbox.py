@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from graph.core.errors import InvalidData
+from graph.core.notes import Note
 from graph.store import Store, Writer
 from workbench import audit
 from workbench import users as accounts
@@ -74,7 +75,8 @@ def raise_candidates(store: Store, ctx: Context, candidates: Sequence[Candidate]
         for d in deliveries:
             w.put_record(DELIVERY_KIND, d.delivery_id, d.to_record())
 
-    entries = [(actor, "system", "alert_raise", f"alert:{a.alert_id}", f"{a.rule} -> {a.user}: {a.subject}")
+    entries = [(actor, "system", "alert_raise", f"alert:{a.alert_id}",
+                Note("alert_raised", {"rule": a.rule, "user": a.user, "subject": a.subject}).to_json())
                for a in fresh.values()]
     audit.record_many(store, entries, change=write)
     return Raised(list(fresh.values()), deliveries, len(candidates))

@@ -373,9 +373,6 @@ def paging(total: int, page: int, size: int) -> Paging:
 
 # --- the audit trail in words ------------------------------------------------------------------------------------
 #: the kinds of object an audit event names (``kind:id``), in Chinese
-AUDIT_TARGETS = {"user": "用户", "taxpayer": "纳税人", "case": "案件", "appeal": "申诉", "run": "检测", "table": "数据表",
-                 "token": "令牌", "saved_search": "保存的筛选", "original": "原件", "file": "文件", "ring": "团伙",
-                 "alert": "提醒", "rule": "提醒规则", "report": "报告", "store": "数据库", "period": "期间"}
 def _vocab(table: dict[str, tuple[str, str]], code: str) -> str:
     pair = table.get(code)
     return pair[0] if pair else code
@@ -384,7 +381,7 @@ def _vocab(table: dict[str, tuple[str, str]], code: str) -> str:
 def audit_target_zh(target: str) -> str:
     """An audit event's object in Chinese words: ``taxpayer:9144…`` → ``纳税人 9144…`` (unknown kinds unchanged)."""
     kind, sep, rest = target.partition(":")
-    return f"{AUDIT_TARGETS[kind]} {rest}" if sep and kind in AUDIT_TARGETS else target
+    return f"{vocab.AUDIT_TARGETS[kind][0]} {rest}" if sep and kind in vocab.AUDIT_TARGETS else target
 
 
 def audit_detail_zh(action: str, detail: str) -> str:
@@ -398,16 +395,19 @@ def audit_detail_zh(action: str, detail: str) -> str:
 
 def audit_actor_zh(actor: str) -> str:
     """An audit event's actor in words: ``anonymous`` (no signed-in user: set-up, failed sign-ins) → 未登录,
-    ``cli:<login>`` (the command line, audit.cli_actor) → ``命令行（<login>）``."""
+    ``cli:<login>`` (the command line, audit.cli_actor) → ``命令行（<login>）``, ``system:alerts`` → 系统（提醒）."""
     if actor == "anonymous":
         return "未登录"
+    if actor.startswith("system:"):    # the workbench's own threads (system:alerts: the alert rounds)
+        return "系统（" + {"alerts": "提醒"}.get(actor[7:], actor[7:]) + "）"
     return f"命令行（{actor[4:]}）" if actor.startswith("cli:") else actor
 
 
 def audit_role_zh(role: str) -> str:
     """An audit event's role(s) in words: the workbench roles (``investigator,supervisor`` → 调查员、审核主管),
     ``cli`` (the command line) → 命令行."""
-    return "、".join("命令行" if r == "cli" else _vocab(vocab.ROLES, r) for r in role.split(",") if r)
+    words = {"cli": "命令行", "system": "系统"}
+    return "、".join(words.get(r) or _vocab(vocab.ROLES, r) for r in role.split(",") if r)
 
 
 def import_note_zh(note: Note | str) -> str:
