@@ -63,10 +63,12 @@ def _review(store: Store, sha: str) -> dict[str, Any]:
     return rec
 
 
-def approve(store: Store, user: User, sha: str, fields: dict[str, str], *, report_dir: Path) -> LoadReport:
+def approve(store: Store, user: User, sha: str, fields: dict[str, str], *,
+            report_dir: Path | None = None) -> LoadReport:
     """Load a reviewed scan with the reviewer's ``fields`` (the corrections are audited as
     ``ocr_review``); the invoice goes through every loader rule like any other row. The review stays open
-    when the row is rejected, so it can be corrected again."""
+    when the row is rejected, so it can be corrected again. The one-row load's report goes to ``report_dir``
+    (default: the workspace's ``loads/`` folder, like every load)."""
     require(user, "review_scans")
     rec = _review(store, sha)
     changed = [f for f, v in fields.items() if v != rec["fields"].get(f, "")]

@@ -55,7 +55,7 @@ def test_correction_loads_and_is_audited(tmp_path: Path) -> None:
         events = [e for e in audit.events(store) if e.action == "ocr_review"]
         latest = max(events, key=lambda e: e.seq)
         said = Note.from_json(latest.detail)
-        assert (said.code, said.values["fields"], said.values["news"]) == ("scan_review", ["tax_amount"], [fix["tax_amount"]])
+        assert said is not None and (said.code, said.values["fields"], said.values["news"]) == ("scan_review", ["tax_amount"], [fix["tax_amount"]])
         assert "still_fails" not in said.values and said.zh().endswith("已导入")
 
 
@@ -81,5 +81,6 @@ def test_investigators_review_scans_and_analysts_may_not(tmp_path: Path) -> None
         report = approve(store, User("ivan", ("investigator",), "调查员"), sha, fix, report_dir=tmp_path / "r1")
         assert report.loaded == 1 and not open_reviews(store)
         [event] = [e for e in audit.events(store) if e.action == "ocr_review"]
-        assert event.actor == "ivan" and Note.from_json(event.detail).zh() == (
+        said = Note.from_json(event.detail)
+        assert event.actor == "ivan" and said is not None and said.zh() == (
             f"scan.png：更正 税额 {yuan(99)} → {fix['tax_amount']}；已导入")

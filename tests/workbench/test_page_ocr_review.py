@@ -55,14 +55,16 @@ def test_investigator_corrects_a_held_scan_and_loads_it(fresh_env: Demo) -> None
     assert len(at.get("image")) == len(FIELDS), at.main   # a crop per field
     at.text_input(key=f"ocr_{sha}_tax_amount").set_value("130.00")
     next(b for b in at.button if b.label == "确认并导入").click().run()
-    assert [s.value for s in at.success] == ["已导入。"], [e.value for e in at.error]
+    assert [s.value for s in at.success] == ["已导入：扫描件7.png"], [e.value for e in at.error]
+    assert [i.value for i in at.info] == ["没有待复核的扫描件。"]        # the queue moved on (it held one scan)
     store = EmbeddedStore(fresh_env.path)
     try:
         [rec] = store.records(REVIEW_KIND)
         assert rec["status"] == "loaded" and store.invoice(rec["key"]) is not None
         event = store.audit_events()[-1]
         assert (event.action, event.actor) == ("ocr_review", "investigator")
-        assert Note.from_json(event.detail).zh() == "扫描件7.png：更正 税额 190.00 → 130.00；已导入"
+        said = Note.from_json(event.detail)
+        assert said is not None and said.zh() == "扫描件7.png：更正 税额 190.00 → 130.00；已导入"
     finally:
         store.close()
 
@@ -77,7 +79,24 @@ def test_a_correction_that_still_fails_names_the_rule_in_chinese(fresh_env: Demo
         [rec] = store.records(REVIEW_KIND)
         assert rec["status"] == "open"                          # it can be corrected again
         event = store.audit_events()[-1]
-        assert (event.action, Note.from_json(event.detail).zh()) == (
+        said = Note.from_json(event.detail)
+        assert said is not None and (event.action, said.zh()) == (
             "ocr_review", "扫描件7.png：未更正；仍未通过校验：税额与金额×税率不符（超出容差）；金额＋税额≠价税合计，待再次复核")
+    finally:
+        store.close()
+
+
+def test_a_rejected_scan_leaves_the_queue_with_its_note_audited(fresh_env: Demo) -> None:
+    _hold(fresh_env)
+    at = open_page(fresh_env, "investigator", "ocr_review")
+    next(t for t in at.text_input if t.label == "备注（驳回时填写）").set_value("不是本案发票")
+    next(b for b in at.button if b.label == "驳回").click().run()
+    assert [s.value for s in at.success] == ["已驳回：扫描件7.png"] and [i.value for i in at.info] == ["没有待复核的扫描件。"]
+    store = EmbeddedStore(fresh_env.path)
+    try:
+        [rec] = store.records(REVIEW_KIND)
+        event = store.audit_events()[-1]
+        assert (rec["status"], event.action, event.actor, event.detail) == (
+            "rejected", "ocr_review_reject", "investigator", "不是本案发票")
     finally:
         store.close()

@@ -4,15 +4,13 @@ reviewer corrects and loads, or rejects. Every decision is audited."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import streamlit as st
 
 from graph.core import vocab
 from graph.core.errors import FapiaoError
 from loaders.ocr import REVIEWED_FIELDS
 from workbench.ocr_review import approve, crop, open_reviews, reject
+from workbench.ui.flash import flash, show_flash
 from workbench.ui.i18n import tr
 from workbench.ui.session import require_page
 from workbench.ui.state import get_store
@@ -22,6 +20,7 @@ store = get_store()
 st.title(tr("扫描件复核", "OCR review"))
 LABELS = vocab.INVOICE_FIELDS
 
+show_flash()
 pending = open_reviews(store)
 if not pending:
     st.info(tr("没有待复核的扫描件。", "No scanned invoices wait for review."))
@@ -53,14 +52,14 @@ with st.form(f"ocr_{rev['sha256']}"):
     no = b2.form_submit_button(tr("驳回", "Reject"))
 if ok:
     try:
-        report = approve(store, user, rev["sha256"], {k: v.strip() for k, v in values.items()},
-                         report_dir=Path(tempfile.mkdtemp(prefix="fapiao-review-")))
+        report = approve(store, user, rev["sha256"], {k: v.strip() for k, v in values.items()})
     except FapiaoError as e:
         st.error(str(e))
     else:
         if report.loaded or report.skipped_identical:
-            st.success(tr("已导入。", "Loaded."))
             st.cache_data.clear()
+            st.session_state.pop("ocr_pick", None)   # the queue moves on to the next scan
+            flash(tr(f"已导入：{rev['file']}", f"Loaded: {rev['file']}"))
         else:
             st.error(tr("仍未通过校验：", "Still fails a rule: ")
                      + "；".join(tr(*vocab.VALIDATION_RULES.get(r, (r, r))) for r in report.by_rule))
@@ -70,4 +69,5 @@ if no:
     except FapiaoError as e:
         st.error(str(e))
     else:
-        st.success(tr("已驳回。", "Rejected."))
+        st.session_state.pop("ocr_pick", None)
+        flash(tr(f"已驳回：{rev['file']}", f"Rejected: {rev['file']}"))
