@@ -11,7 +11,6 @@ import pytest
 
 from graph.core.notes import SIGN_IN_REASONS, WORDINGS, Note, en_text, zh_text
 
-ROOT = Path(__file__).resolve().parents[2]
 
 #: code → (values, Chinese wording); a code added to WORDINGS without a row here fails test_every_code_is_pinned
 SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
@@ -82,10 +81,13 @@ def test_each_code_reads_in_chinese_and_in_english(code: str) -> None:
 
 
 def test_every_code_a_producer_writes_has_a_wording() -> None:
-    """Scans the packages for Note("<code>" …): a code without a wording would fail at run time."""
+    """Scans the packages for Note("<code>" …): a code without a wording would fail at run time. The packages
+    as imported (a checkout, or the installed wheel of tools/wheel_check.sh, where the repository is not there)."""
+    import importlib
+
     used: set[str] = set()
     for package in ("graph", "loaders", "workbench", "algorithms"):
-        for path in (ROOT / package).rglob("*.py"):
+        for path in Path(str(importlib.import_module(package).__file__)).parent.rglob("*.py"):
             used |= set(re.findall(r"\bNote\(\s*\"(\w+)\"", path.read_text(encoding="utf-8")))
     assert used, "no producer found: the scan is broken"
     assert used <= set(WORDINGS), sorted(used - set(WORDINGS))
