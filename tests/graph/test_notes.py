@@ -11,7 +11,6 @@ import pytest
 
 from graph.core.notes import SIGN_IN_REASONS, WORDINGS, Note, en_text, zh_text
 
-
 #: code → (values, Chinese wording); a code added to WORDINGS without a row here fails test_every_code_is_pinned
 SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "header_row_found": ({"row": 3, "skipped": 2, "shown": ["增值税发票明细", "导出日期 2024-05-01"]},
