@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from tests.helpers.api_env import Api, running_api
@@ -214,6 +215,27 @@ def test_get_invoice_and_verify(api: Api) -> None:
         problem(c.post("/invoices/verify", json={"number": inv["number"], "issue_date": day, "amount": amount}), 422)
         problem(c.post("/invoices/verify", json={"number": inv["number"], "code": inv["code"], "issue_date": day,
                                                  "amount": "1.234"}), 422)
+
+
+def test_verify_a_red_letter_invoice_by_its_negative_amount(api: Api) -> None:
+    """A red-letter invoice (红字发票) carries negative amounts and is verified with them, as printed: the
+    benchmark's 查验 of generated data answered 422 for 16 of 2,000 requests, all of them red-letter invoices."""
+    from graph.core import schema
+
+    blue = api.demo.invoices[0]
+    red = {**blue, "number": "77000001", "key": schema.invoice_key(str(blue["code"]), "77000001"), "status": "red",
+           "amount_fen": -int(blue["amount_fen"]), "tax_fen": -int(blue["tax_fen"]),  # type: ignore[call-overload]
+           "total_fen": -int(blue["total_fen"]), "red_ref": blue["key"]}  # type: ignore[call-overload]
+    with api.store.writer() as w:
+        w.invoices(pa.Table.from_pylist([red], schema=schema.INVOICES))
+    day = red["issued_at"].date().isoformat()  # type: ignore[attr-defined]
+    with api.client("investigator") as c:
+        got = c.post("/invoices/verify", json={"number": red["number"], "code": red["code"], "issue_date": day,
+                                               "amount": f"{-int(blue['amount_fen']) / 100:.2f}"})  # type: ignore[call-overload]
+        assert got.status_code == 200, got.text
+        assert got.json()["result"] == "consistent" and got.json()["status"] == "red_letter"
+        problem(c.post("/invoices/verify", json={"number": red["number"], "code": red["code"], "issue_date": day,
+                                                 "amount": "--1.00"}), 422)
 
 
 def test_taxpayer_rings_and_override(api: Api) -> None:

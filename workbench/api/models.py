@@ -21,7 +21,7 @@ from graph.core.model import Invoice, Ring, Run
 Number = str | int | float
 NUMBER_RE = r"^(\d{8}|\d{20})$"
 CODE_RE = r"^(\d{10}|\d{12})$"
-AMOUNT_RE = r"^\d{1,13}(\.\d{1,2})?$"
+AMOUNT_RE = r"^-?\d{1,13}(\.\d{1,2})?$"   # a red-letter invoice (红字发票) is verified with its negative amount
 
 
 class InvoiceIn(BaseModel):
@@ -260,7 +260,8 @@ class VerifyIn(BaseModel):
     code: str | None = Field(default=None, pattern=CODE_RE, description="发票代码; omit for 数电 invoices")
     issue_date: date = Field(description="开票日期")
     amount: str = Field(pattern=AMOUNT_RE, examples=["1130.42"],
-                        description="pre-tax amount (金额) or total (价税合计), yuan, as text with at most 2 decimals")
+                        description="pre-tax amount (金额) or total (价税合计), yuan, as text with at most 2 decimals; "
+                                    "negative for a red-letter invoice (红字发票), as printed on it")
 
     def amount_fen(self) -> int:
         return int((Decimal(self.amount) * 100).to_integral_value())
