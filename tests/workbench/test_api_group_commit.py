@@ -204,3 +204,41 @@ def test_the_writer_waits_briefly_for_the_other_senders_batches(tmp_path: Path,
         assert time.monotonic() - t0 < 5.0 and sizes == [4, 1]
         writer.close()
         assert store.counts().invoices == 5
+
+
+def test_a_body_staged_while_waiting_is_kept_once_stored_and_removed_when_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request thread writes its body into the evidence folder while the writer works (pipelined); after the
+    commit it is only renamed into place, read-only; a batch that is not stored leaves no file behind."""
+    real = load_table
+    seen: list[int] = []
+
+    def refuses_poison(store: Any, table: Any, **kw: Any) -> Any:
+        files = evidence_dir(store) / "files"
+        deadline = time.monotonic() + 10      # the request thread stages beside the writer: wait for it
+        while not seen and not list(files.glob(".staged-*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(len(list(files.glob(".staged-*"))))
+        if "99999999" in table.column("invoice_number").to_pylist():
+            raise InvalidData("the batch: cannot be read")
+        return real(store, table, **kw)
+
+    monkeypatch.setattr(group_commit, "load_table", refuses_poison)
+    rows = _rows()
+    with EmbeddedStore(tmp_path / "ws") as store:
+        writer = GroupCommit(store, max_rows=100)
+        try:
+            good = _batch(rows[:6])
+            assert writer.submit(good)["loaded"] == 6 and seen == [1]     # staged while the writer loaded it
+            ev = Evidence(evidence_dir(store))
+            kept = ev.path_of(group_commit._prepare(good).sha)
+            assert kept.read_bytes() == good.original and not kept.stat().st_mode & 0o222
+            assert writer.submit(_batch(rows[:6]))["skipped_identical"] == 6      # a re-send: kept already
+            poison = _batch([dict(rows[0], invoice_number="99999999")])
+            with pytest.raises(Problem) as refused:
+                writer.submit(poison)
+            assert refused.value.status == 422
+            assert not ev.path_of(group_commit._prepare(poison).sha).exists()
+            assert not list((ev.root / "files").glob(".staged-*")) and writer.in_flight == 0
+        finally:
+            writer.close()

@@ -18,6 +18,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
+import math
+import os
 import threading
 import time
 from collections import Counter
@@ -31,14 +34,16 @@ import pyarrow.compute as pc
 
 from graph.core.errors import ConfigError, InvalidData
 from graph.store import Store
-from loaders.evidence import Evidence, evidence_dir
+from loaders.evidence import Evidence, Staged, evidence_dir
 from loaders.load import LoadReport, load_table
 from loaders.mapping import resolve_columns
 from workbench.api import ingest
 from workbench.api.problems import Problem
 
+log = logging.getLogger("fapiao.api")
 GROUP_ROWS = 8_000   # at most this many rows in one group (more waiting batches go into the next group)
 LINGER_S = 0.05      # how long the writer waits for the batches of senders it has seen lately before it starts
+SHARE = 1.0          # the writer lingers until this share of the senders seen lately have a batch waiting
 SENDERS_WINDOW_S = 1.0   # how far back "lately" reaches (the most batches in flight at once within it)
 
 
@@ -187,15 +192,37 @@ def commit_group(store: Store, batches: list[Batch], prepared: list[_Prepared] |
     return _Committed(batches, folders, report, same, evidence_dir(store))
 
 
-def answer(group: _Committed, i: int, sha: str | None = None) -> dict[str, Any]:
+def stage(store: Store, data: bytes, sha: str) -> Staged | None:
+    """The body written into the evidence folder under a temporary name while the batch waits for the writer (on
+    its request thread, beside the writer's commit of the group before): after the commit :func:`answer` only
+    renames it into place (:meth:`Evidence.keep`), and a batch that is not stored discards it. None when this
+    body is kept already (a re-sent batch)."""
+    ev = Evidence(evidence_dir(store))
+    if ev.path_of(sha).exists():
+        return None
+    folder = ev.root / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".staged-{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
+    try:
+        tmp.write_bytes(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Staged(tmp, sha)
+
+
+def answer(group: _Committed, i: int, sha: str | None = None, staged: Staged | None = None) -> dict[str, Any]:
     """Batch ``i``'s own answer (as :func:`ingest.summary` gives it) from its committed group: its body kept as
     evidence; in a group of several, its own folder under ``loads/`` (its ``load_id``) with its rejected rows
     (``quarantine.csv``, records numbered within the batch), its warnings and ``report.json`` naming the
     group's folder (``group``), which holds the loader's files for the whole group. ``sha``: the body's SHA-256
-    when already computed."""
+    when already computed; ``staged``: the body written by :func:`stage` (then only renamed into place)."""
     b, mine = group.batches[i], group.folders[i]
-    Evidence(group.evidence).keep_bytes(b.original, sha=sha, meta={
-        "source": f"POST /invoices ({mine.name})", "size": len(b.original), "kind": f"api-{b.suffix}"})
+    meta = {"source": f"POST /invoices ({mine.name})", "size": len(b.original), "kind": f"api-{b.suffix}"}
+    if staged is not None:
+        Evidence(group.evidence).keep(staged.path, meta=meta, staged=staged)
+    else:
+        Evidence(group.evidence).keep_bytes(b.original, sha=sha, meta=meta)
     if len(group.batches) == 1:
         return ingest.summary(group.report, mine.name)
     q_head, q_parts, w_head, w_parts = group.split()
@@ -230,11 +257,13 @@ class GroupCommit:
     request thread prepares its batch before and makes its own answer after (:func:`answer`), so the writer
     does only what must be done once per group."""
 
-    def __init__(self, store: Store, max_rows: int, group_rows: int = GROUP_ROWS, linger_s: float = LINGER_S) -> None:
+    def __init__(self, store: Store, max_rows: int, group_rows: int = GROUP_ROWS, linger_s: float = LINGER_S,
+                 share: float | None = None) -> None:
         self.store = store
         self.max_rows = max_rows
         self.group_rows = max(group_rows, max_rows)
         self.linger_s = linger_s
+        self.share = float(os.environ.get("FAPIAO_API_GROUP_SHARE", SHARE)) if share is None else share
         self.queue: list[_Request] = []
         self.cond = threading.Condition()
         self.closed = False
@@ -265,7 +294,8 @@ class GroupCommit:
             raise Problem(413, f"{rows:,} invoices in one batch; at most {self.max_rows:,} (FAPIAO_API_MAX_ROWS): "
                                "split it; nothing was stored")
         check_columns(batch.table)
-        req = _Request(batch, _prepare(batch))
+        prepared = _prepare(batch)
+        req = _Request(batch, prepared)
         with self.cond:
             if self.closed:
                 raise Problem(503, "the API is shutting down; nothing was stored: send the batch again")
@@ -276,15 +306,24 @@ class GroupCommit:
                 self.thread = threading.Thread(target=self._run, name="fapiao-api-writer", daemon=True)
                 self.thread.start()
             self.cond.notify()
+        staged: Staged | None = None
         try:
-            req.done.wait()
+            try:
+                try:    # while the writer commits (this group's turn or the one before)
+                    staged = stage(self.store, batch.original, prepared.sha)
+                except OSError:     # then kept after the commit, as received
+                    log.warning("could not stage a batch body as evidence; keeping it after the commit", exc_info=True)
+            finally:
+                req.done.wait()
+                with self.cond:
+                    self.in_flight -= 1
+            if req.error is not None:
+                raise req.error
+            assert req.result is not None
+            return answer(req.result, req.index, prepared.sha, staged)
         finally:
-            with self.cond:
-                self.in_flight -= 1
-        if req.error is not None:
-            raise req.error
-        assert req.result is not None
-        return answer(req.result, req.index, req.prepared.sha if req.prepared is not None else None)
+            if staged is not None:      # renamed into place by the answer, else removed: nothing left behind
+                staged.discard()
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
@@ -323,7 +362,7 @@ class GroupCommit:
         """Fewer batches wait than senders were seen lately, and they leave room in a group (under ``cond``)."""
         waiting = len(self.queue)
         rows = sum(r.batch.table.num_rows for r in self.queue)
-        return waiting < max(self.peaks) and rows < self.group_rows
+        return waiting < math.ceil(max(self.peaks) * self.share - 1e-9) and rows < self.group_rows
 
     def _run(self) -> None:
         while True:
