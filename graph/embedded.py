@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -56,11 +56,13 @@ from graph.core.model import (
     Subgraph,
     Taxpayer,
 )
-from graph.embedded_adjacency import Adjacency
 from graph.embedded_keys import MAX_KEPT, KeyHashes
 from graph.embedded_parties import PartyNumbers, Rows
 from graph.lists import check_side, epoch_local, list_param
 from graph.store import NO_LIMIT, Store, Writer, check_fields
+
+if TYPE_CHECKING:   # imported where first used: it imports numba (~0.5 CPU-s), which a load's start-up does not need
+    from graph.embedded_adjacency import Adjacency
 
 DB_FILE = "fapiao.duckdb"
 WAITING_DIR = "waiting"     # waiting/<pid>: a process waiting for its turn at the workspace
@@ -641,6 +643,8 @@ class EmbeddedStore(Store):
 
     # --- graph reads -------------------------------------------------------------------------------
     def _adjacency(self, con: duckdb.DuckDBPyConnection) -> Adjacency:
+        from graph.embedded_adjacency import Adjacency
+
         row = _one(con.execute(q.GET_META, ["data_version"]))
         version = row[0] if row else ""
         if self._adj is None or version != self._adj_version:

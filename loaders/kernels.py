@@ -9,17 +9,65 @@ lets callers overlap them with pyarrow work on another thread.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 Bools = npt.NDArray[np.bool_]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: the kernels' Python functions by name, compiled by :func:`_compile` (numba imported then, not at module import)
+_KERNELS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+_compile_lock = threading.Lock()
+_compiled = False
+
+
+class _Lazy:
+    """Stands in for a kernel until numba is imported: the first call (or :func:`warm_up`) compiles every kernel."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.py_func = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args: Any) -> Any:
+        if not _compiled:
+            _compile()
+        return globals()[self.__name__](*args)
+
+
+def njit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)`` applied when a kernel is first needed, not at import: importing numba costs
+    ~0.5 CPU-s of a ``fapiao load``'s start-up, on the main thread before the file is read; deferred, it runs on
+    :func:`warm_up_in_background`'s thread beside the reading. The compiled kernels (and their on-disk cache, keyed
+    by the function's source place) are the same as with ``numba.njit`` at import."""
+    def wrap(fn: F) -> F:
+        _KERNELS[fn.__name__] = (fn, options)
+        return _Lazy(fn)  # type: ignore[return-value]
+    return wrap
+
+
+def _compile() -> None:
+    """Replace every lazy kernel in this module by its numba dispatcher (once per process, thread-safe). All are
+    replaced before any compiles, so a kernel calling another (``_parse_iso`` → ``_days``) finds the dispatcher."""
+    global _compiled
+    with _compile_lock:
+        if _compiled:
+            return
+        import numba
+
+        for name, (fn, options) in _KERNELS.items():
+            globals()[name] = numba.njit(**options)(fn)
+        _compiled = True
+
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _S31 = np.uint64(31)
@@ -474,7 +522,9 @@ def year_prefix_mismatch(numbers: pa.Array, secs: I64, rows: Bools) -> tuple[Boo
 
 
 def warm_up() -> None:
-    """Load (or, on a cold cache, compile) every kernel now, so the first batch does not pay for it."""
+    """Import numba and load (or, on a cold cache, compile) every kernel now, so the first batch does not pay for
+    it."""
+    _compile()
     h = hash_strings(pa.array(["a", "2024-01-05T10:20:30+08:00"]))
     first_occurrence(h)
     member(h, h)

@@ -154,3 +154,30 @@ def test_digital_year_kernel_matches_local_years(cells: list[tuple[int, int]]) -
         years = pc.year(pa.array(secs, pa.timestamp("s", tz=tz))).to_pylist()
         for (_, prefix), y, w, u in zip(cells, years, wrong.tolist(), unsure.tolist(), strict=True):
             assert u or w == (prefix != y % 100)
+
+
+def test_numba_is_imported_by_the_first_kernel_call_not_by_the_load_path_imports() -> None:
+    """`fapiao load` imports the pipeline and the store without numba (~0.5 CPU-s of start-up); the first kernel
+    call (or the background warm-up) imports it, and a kernel calling another kernel works from a cold process."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import json, sys
+import loaders.load, graph.embedded, workbench.cli.load
+before = "numba" in sys.modules
+import pyarrow as pa
+from loaders import kernels
+secs, kind = kernels.parse_iso(pa.array(["2024-01-05T10:20:30+08:00", "x"]))   # _parse_iso calls _days
+print(json.dumps({"before": before, "after": "numba" in sys.modules, "secs": secs.tolist(), "kind": kind.tolist(),
+                  "dispatcher": type(kernels._parse_iso).__module__}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["before"] is False and got["after"] is True
+    assert got["secs"][0] == 1704421230 and got["kind"][1] == 0
+    assert got["dispatcher"].startswith("numba")
