@@ -68,3 +68,37 @@ print(json.dumps({"marked": marked, "blas": blas, "pandas_ok": again is pandas, 
     assert "left out of a load-only process" in got["blas"]
     assert got["pandas_ok"] is True
     assert got["loaders_load"] is False      # importing loaders.lean does not import the pipeline
+
+
+FAST_EXIT = """
+import atexit, json, sys
+class Marker:
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+keep = Marker()   # a module global: only the interpreter's teardown frees it
+atexit.register(lambda: sys.stderr.write("atexit ran\\n"))
+from workbench.cli import main
+sys.argv = ["fapiao", "load", sys.argv[1], "--no-progress", "--store", "embedded:" + sys.argv[2], "--report-dir",
+            sys.argv[3]]
+main()
+"""
+
+
+def test_load_command_ends_without_the_interpreter_teardown(tmp_path: Path) -> None:
+    """`fapiao load` exits right after its report (os._exit, atexit handlers run, output flushed), not through the
+    interpreter's teardown of every module; the store and the report are complete."""
+    out = _run(FAST_EXIT, str(FIX / "bad_rows.csv"), str(tmp_path / "ws"), str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    assert "atexit ran" in out.stderr
+    assert "torn down" not in out.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    assert report["loaded"] + report["rejected"] + report["skipped_identical"] == report["read"] > 0
+    assert f"{report['loaded']:,}" in out.stdout and "report.json" in out.stdout   # the whole table printed
+    stored = _run("import sys\nfrom graph import open_store\nwith open_store('embedded:' + sys.argv[1]) as s:\n"
+                  "    print(s.counts().invoices)", str(tmp_path / "ws"))
+    assert stored.returncode == 0, stored.stderr
+    assert int(stored.stdout.strip().splitlines()[-1]) == report["loaded"]
+
+    # a load that fails still exits through the usual error path: one clear line, status 1
+    bad = _run(FAST_EXIT, str(tmp_path / "missing.csv"), str(tmp_path / "ws2"), str(tmp_path / "r2"))
+    assert bad.returncode == 1 and "error" in bad.stderr.lower()

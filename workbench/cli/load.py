@@ -108,6 +108,9 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
             user = acting_user(store, as_user, "import_data")
             report = load_audited(store, invoices, actor=audit.cli_actor(), user=user, **options)
     click.echo(report.table())
+    from workbench.cli import exit_when_done
+
+    exit_when_done()   # store and files closed: `fapiao load` ends without the interpreter's teardown
 
 
 @click.command("inspect")
