@@ -77,6 +77,11 @@ MIN_STRATUM = 500
 #: ``max_copies`` copies and :data:`MAX_NULL_LOOPS` loops)
 NULL_PER_LOOP = 10
 MAX_NULL_LOOPS = 250_000
+#: share of ``--cycle-fdr`` spent on the second family of loops (those only a wider amount gate finds, see
+#: ``algorithms.cycles.WIDE_LOOPS_PER_HOP``); the loops inside the main gate keep the rest. Thousands of long chance
+#: loops come with a wider gate: tested together with the others they would spread the false discovery rate over
+#: all of them; as a family of their own with a tenth of it, the loops inside the gate keep 90 % of their rate
+WIDE_FDR_SHARE = 0.1
 #: the invoice columns of a null copy: what the loop search (this process's or the Spark engine's) and
 #: :func:`loop_statistics` read; the buyer name, amounts before tax, numbers etc. are not shuffled along
 COPY_COLUMNS = ("key", "seller_tax_id", "buyer_tax_id", "issued_at", "total_fen", "status", "item_code")
@@ -112,6 +117,7 @@ class ScoredCycle:
     null_loops: int = 0                  # loops in the shuffled copies the loop was compared with
     hop_drift: float | None = None       # largest change between consecutive hops in time order (``tight``'s
     #                                      statistic: the closing pair counts only in a two-company loop)
+    wide: bool = False                   # in the second family: needs a wider amount gate than the main search's
 
     @property
     def orientation(self) -> str:
@@ -240,7 +246,7 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
     Each row depends only on its own loop and ``ctx``."""
     lt = cycles if isinstance(cycles, LoopTable) else LoopTable.of(cycles)
     n = len(lt)
-    cols = [*COMPONENTS, "closing_drift", "pair_use", "member_degree", "young_members", "length"]
+    cols = [*COMPONENTS, "closing_drift", "pair_use", "member_degree", "young_members", "length", "first_ratio"]
     if n == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     lengths = lt.lengths
@@ -258,6 +264,10 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
     wrap = np.zeros(len(total), dtype=bool)
     wrap[(starts + lengths - 1)[lengths > 2]] = True
     hop = np.maximum.reduceat(np.where(wrap, 0.0, change), starts)
+    # the amount gate a loop needs: its largest factor from its first invoice's total (time order), minus 1
+    first = np.maximum(np.repeat(total[starts], lengths), 1.0)
+    tot = np.maximum(total, 1.0)
+    first_ratio = np.maximum.reduceat(np.maximum(tot / first, first / tot), starts) - 1.0
     repeats = lt.repeats
     # per distinct seller / relation, then spread to the hops (the context's maps can be much larger than the loops)
     code, uniq = pd.factorize(seller)
@@ -301,7 +311,7 @@ def loop_statistics(cycles: Sequence[TemporalCycle] | LoopTable, ctx: LoopContex
         "unusual_amount": unusual, "same_item": same_item.astype(float), "shared_identity": shared_any.astype(float),
         "young": (n_young > 0).astype(float),
         "closing_drift": closing, "pair_use": use, "member_degree": deg, "young_members": n_young.astype(float),
-        "length": lengths.astype(float),
+        "length": lengths.astype(float), "first_ratio": first_ratio,
     })
 
 
@@ -509,9 +519,20 @@ def _worth_growing(held: int, made: int, max_copies: int, min_loops: int) -> boo
     return projected >= min_loops / 2
 
 
+def beyond_gate(stats: pd.DataFrame, gate: float) -> npt.NDArray[np.bool_]:
+    """Rows of :func:`loop_statistics` whose loop needs a wider amount gate than ``gate`` (some invoice's total is
+    more than a factor ``1 + gate`` from the first invoice's), with a small tolerance for rounding.
+
+    >>> import pandas as pd
+    >>> beyond_gate(pd.DataFrame({"first_ratio": [0.5, 1.0, 1.2]}), 1.0).tolist()
+    [False, False, True]
+    """
+    return np.asarray(stats["first_ratio"].to_numpy(float) > gate * (1 + 1e-9) + 1e-12, dtype=bool)
+
+
 def score_loops(
     cycles: Sequence[TemporalCycle], ctx: LoopContext, null: pd.DataFrame, available: Mapping[str, bool], *,
-    fdr: float = DEFAULT_FDR,
+    fdr: float = DEFAULT_FDR, wide: bool = False,
 ) -> list[ScoredCycle]:
     """Every loop scored against the null loops' statistics (:func:`null_statistics`), ranked by
     (significant, score) descending. See the module docstring."""
@@ -530,7 +551,7 @@ def score_loops(
             c, round(float(score[i]), 4), float(p[i]), float(q[i]), bool(sig[i]),
             {str(k): float(v) for k, v in rank_rows[i].items()}, unavailable,
             float(measured[i, 0]), float(measured[i, 1]), float(measured[i, 2]),
-            tuple(kinds), int(measured[i, 3]), len(null), float(hop_drift[i]),
+            tuple(kinds), int(measured[i, 3]), len(null), float(hop_drift[i]), wide,
         ))
     out.sort(key=lambda s: (not s.significant, -s.score, s.p_value, s.cycle.members))
     return out
@@ -543,7 +564,7 @@ def describe(sc: ScoredCycle) -> dict[str, Any]:
             "components": {k: round(v, 3) for k, v in sc.components.items()},
             "unavailable": list(sc.unavailable), "closing_drift": round(sc.closing_drift, 4),
             "hop_drift": None if sc.hop_drift is None else round(sc.hop_drift, 4),
-            "pair_use": round(sc.pair_use, 2), "member_degree": round(sc.member_degree, 1)}
+            "pair_use": round(sc.pair_use, 2), "member_degree": round(sc.member_degree, 1), "wide_family": sc.wide}
 
 
 def unavailable_inputs_zh(unavailable: Sequence[str]) -> list[str]:

@@ -26,7 +26,7 @@ import pyarrow as pa
 from algorithms import amounts, cycle_scoring, dynamics, hubs, identity, rule_null, shell, supervised, tiers
 from algorithms.communities import Community, LeidenRunner, communities
 from algorithms.cycle_scoring import ScoredCycle
-from algorithms.cycles import ORIENTATION_ZH, CycleSearch, TemporalCycle, temporal_cycles
+from algorithms.cycles import ORIENTATION_ZH, WIDE_LOOPS_PER_HOP, CycleSearch, TemporalCycle, temporal_cycles
 from algorithms.features import build_features, cycle_signal
 from algorithms.identity import KIND_ZH, IdentityCluster
 from algorithms.params import DetectionParams
@@ -48,7 +48,7 @@ from workbench.incremental import incremental_cache, null_cache
 TZ = ZoneInfo(schema.TZ)
 #: bumped when a detector or the scoring changes what a run finds on the same data: part of the run's parameters,
 #: so findings from an older release get a different run id (and `fapiao demo` re-detects instead of keeping them)
-DETECTOR_VERSION = "2026.12.03.27"  # .27 amount gate chosen with an unbiased estimate of the distinct loops (each loop found from m start invoices counts 1 / m; was 1.1-1.6× high); .26 low_amount null copies from their own stream seeded by --seed (the same whichever detectors ran before); .25 loop components compared within their stratum only when it holds >= 10,000 null loops (else all null loops); .24 loop significance: small_parties by the members' geometric mean of partners, continuous components' tails extrapolated beyond the null, components compared within the loop's stratum; .23 pattern detector low_amount (双方异常小额往来: many invoices far below both parties' usual amounts, against amounts permuted within months); .22 p- and q-values in evidence and reasons as "= 0.012" or "< 0.0001" (no e-notation), a reason states a finding's q once; .21 supervised model: confirmed / cleared companies sharing an identifier; .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
+DETECTOR_VERSION = "2026.12.03.28"  # .28 a second family of loops: those only a gate wider than the budget's (up to 125,000 loops) finds, tested apart at a tenth of --cycle-fdr against null loops beyond the main gate, the main family at the other nine tenths; .27 amount gate chosen with an unbiased estimate of the distinct loops (each loop found from m start invoices counts 1 / m; was 1.1-1.6× high); .26 low_amount null copies from their own stream seeded by --seed (the same whichever detectors ran before); .25 loop components compared within their stratum only when it holds >= 10,000 null loops (else all null loops); .24 loop significance: small_parties by the members' geometric mean of partners, continuous components' tails extrapolated beyond the null, components compared within the loop's stratum; .23 pattern detector low_amount (双方异常小额往来: many invoices far below both parties' usual amounts, against amounts permuted within months); .22 p- and q-values in evidence and reasons as "= 0.012" or "< 0.0001" (no e-notation), a reason states a finding's q once; .21 supervised model: confirmed / cleared companies sharing an identifier; .20 loops: finer amount-gate ladder counted in distinct loops, tight hop to hop (closing pair only for two companies), BH per loop-length stratum at fdr / strata; .19 supervised model: confirmed and likely loops (closed walks of 2-4 relations through confirmed companies); .18 Leiden per connected component; .17 near-limit test: rare share and rare count; .16 shell test also by the busiest 30 days' value; .15 per-taxpayer tests of void/red, near-limit, shell (--rule-test-fdr); .14 evidence and reasons with Chinese punctuation (，；：（）); .13 own-null draws for bursts in two stages; .12 supervised model: all loops, amount profile, confirmed counterparties; .11 loop null copies shuffled per month, seeded by the month's content; .10 burst refine
 #: a temporal cycle search with :func:`algorithms.cycles.temporal_cycles`'s keywords and result (another engine's)
 CycleFinder = Callable[..., CycleSearch]
 #: the fixed amount gate of engines without the data-adaptive choice (the in-process search's old default)
@@ -130,6 +130,8 @@ def cycle_evidence(sc: ScoredCycle) -> str:
         parts.append(f"{sc.young_members} 家成员首次开票时登记不足 6 个月")
     if sc.shared_kinds:
         parts.append("成员共用" + "、".join(KIND_ZH.get(k, k) for k in sc.shared_kinds))
+    if sc.wide:
+        parts.append("金额累计漂移超出常规搜索门限，作为单独一族检验（错误发现率的十分之一）")
     parts.append(f"比随机打乱后的同类闭环更罕见（{pq(sc.p_value, sc.q_value)}）" if sc.significant
                  else f"与随机打乱后的闭环相比不显著（{pq(sc.p_value)}）")
     text = "，".join(parts)
@@ -368,9 +370,19 @@ def run_detection(
                 # the null copies are searched with the same gate (the fixed one, or the one chosen for this data)
                 gate_kw: dict[str, Any] = ({"max_drift": max_drift} if max_drift is not None
                                            else {"gate_ratio": search.gate})
+                # the second family: loops only a wider gate finds (up to the null model's cap), tested apart
+                wide: CycleSearch | None = None
+                main_gate = search.gate
+                if max_drift is None and p.cycle_budget is not None and main_gate is not None and \
+                        search.gate_trials and search.gate_trials[-1].stopped_by_loops(p.cycle_budget * 1e6):
+                    wide = temporal_cycles(inv, window_days=window_days, max_len=max_cycle_len,
+                                           budget=p.cycle_budget * 1e6, loops_per_hop=WIDE_LOOPS_PER_HOP)
+                    if wide.gate is not None and wide.gate <= main_gate:
+                        wide = None                     # no wider gate fits: one family, as before .28
             else:
                 gate_kw = {"max_drift": max_drift}
                 search = finder(inv, window_days=window_days, max_len=max_cycle_len, **gate_kw)
+                wide = None
         with st.stage("patterns"):
             patterns = None if p.pattern_fdr is None else detect_patterns(
                 inv, PatternParams(null_copies=p.pattern_copies, fdr=p.pattern_fdr), seed=seed)
@@ -381,9 +393,15 @@ def run_detection(
         with st.stage("typologies"):
             act = shell.activity(inv, tp) if activity is None else activity(inv, tp)
             edge_table = invoice_edges(inv) if edges is None else edges(inv)
-            scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr, seed=seed,
-                                  null_copies=p.cycle_copies, finder=finder, window_days=window_days,
+            share = 0.0 if wide is None else cycle_scoring.WIDE_FDR_SHARE
+            scored = score_cycles(search.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr * (1 - share),
+                                  seed=seed, null_copies=p.cycle_copies, finder=finder, window_days=window_days,
                                   max_len=max_cycle_len, cache=null_cache(cache), **gate_kw)
+            if wide is not None:
+                scored = merge_families(scored, score_cycles(
+                    wide.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr * share, seed=seed,
+                    null_copies=p.cycle_copies, window_days=window_days, max_len=max_cycle_len,
+                    gate_ratio=wide.gate, beyond=search.gate))
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -423,7 +441,7 @@ def run_detection(
         with st.stage("risk"):
             feats = build_features(inv, tp, signals, communities=comms, act=act,
                                    extra=[dyn.add_prefix("dyn_"), dnull.table[["excess", "q"]].add_prefix("dyn_null_"),
-                                          found, supervised.loop_features(scored, index),
+                                          found, supervised.loop_features([sc for sc in scored if not sc.wide or sc.significant], index),
                                           supervised.amount_profile(b, index)])
             risk = score_taxpayers(feats, labels=labels, tier_medium=tm, tier_high=th, seed=seed, evidence=evidence,
                                    anomaly=anomaly, edges=edge_table, links=links)
@@ -433,6 +451,8 @@ def run_detection(
                                                       else list(risk.cv_confusion),
                                                       "burst_window_days": round(burst_w, 3),
                                                       "cycle_gate": search.gate,
+                                                      "cycle_gate_wide": None if wide is None else
+                                                      (wide.gate if wide.gate is not None else "none"),
                                                       "cycle_gate_trials": [t.describe() for t in search.gate_trials],
                                                       "unavailable": sorted(evidence.unavailable),
                                                       "rule_fdr": {r: q for r, (q, _) in rule_tests.items()}},
@@ -477,20 +497,29 @@ def _member_risk(signals: list[Signal]) -> dict[str, float]:
 def score_cycles(
     cycles: list[TemporalCycle], inv: pd.DataFrame, tp: pd.DataFrame | None, idf: pd.DataFrame | None, *,
     act: pd.DataFrame | None = None, links: pd.DataFrame | None = None, fdr: float = DEFAULT_FDR, seed: int = 0,
-    null_copies: int = 2, finder: CycleFinder | None = None, cache: Path | None = None, **search: Any,
+    null_copies: int = 2, finder: CycleFinder | None = None, cache: Path | None = None, beyond: float | None = None,
+    **search: Any,
 ) -> list[ScoredCycle]:
     """Score every loop against loops found by the same search (``search``: ``temporal_cycles`` keywords) in
     shuffled copies of the data, with its members' shared identifiers and youth; one loop per member set
     (the more significant orientation). ``cache``: where the null copies' searches keep their loops
-    (:mod:`algorithms.null_cache`). See :mod:`algorithms.cycle_scoring`."""
+    (:mod:`algorithms.null_cache`). ``beyond``: score only the loops that need a wider amount gate than this
+    ratio, against the null loops that do too (the second family of loops). See :mod:`algorithms.cycle_scoring`."""
     if not cycles:
         return []
     ctx = cycle_scoring.loop_context(inv, act=act, links=links, strong_link=identity.STRONG_LINK)
+    if beyond is not None:
+        keep = cycle_scoring.beyond_gate(cycle_scoring.loop_statistics(cycles, ctx), beyond)
+        cycles = [c for c, k in zip(cycles, keep.tolist(), strict=True) if k]
+        if not cycles:
+            return []
     null = cycle_scoring.null_statistics(
         inv, ctx, copies=null_copies, seed=seed, finder=finder, cache=cache,
         min_loops=min(cycle_scoring.MAX_NULL_LOOPS, cycle_scoring.NULL_PER_LOOP * len(cycles)), **search)
+    if beyond is not None:
+        null = null[cycle_scoring.beyond_gate(null, beyond)].reset_index(drop=True)
     available = cycle_scoring.available_components(inv, tp, idf)
-    scored = cycle_scoring.score_loops(cycles, ctx, null, available, fdr=fdr)
+    scored = cycle_scoring.score_loops(cycles, ctx, null, available, fdr=fdr, wide=beyond is not None)
     seen: set[frozenset[str]] = set()
     out = []
     for sc in scored:                 # best first: a member set found in both orientations is kept once
@@ -498,6 +527,15 @@ def score_cycles(
         if key not in seen:
             seen.add(key)
             out.append(sc)
+    return out
+
+
+def merge_families(main: list[ScoredCycle], wide: list[ScoredCycle]) -> list[ScoredCycle]:
+    """The main search's scored loops followed by the second family's loops whose member set the main search did
+    not find, best first as :func:`score_cycles` orders them (significant, then score)."""
+    seen = {frozenset(sc.cycle.members) for sc in main}
+    out = main + [sc for sc in wide if frozenset(sc.cycle.members) not in seen]
+    out.sort(key=lambda s: (not s.significant, -s.score, s.p_value, s.cycle.members))
     return out
 
 
