@@ -439,6 +439,7 @@ class GateTrial:
     sample_loops: int              # loop instances found from the sampled starts
     truncated: int                 # sampled starts cut by ``max_expansions``
     complete: bool                 # False when the sample was stopped early (already over the budget)
+    searched: float = 1.0          # share of the sampled start invoices searched before it stopped
 
     def fits(self, budget: float, loops_per_hop: float | None = None) -> bool:
         per_hop = LOOPS_PER_HOP if loops_per_hop is None else loops_per_hop
@@ -449,10 +450,15 @@ class GateTrial:
         """This gate failed only on the loop allowance: its hops fit ``budget`` and no start was cut, so a larger
         allowance (:data:`WIDE_LOOPS_PER_HOP`) could search it; a gate over the hop budget stays out of reach.
 
+        A sample stopped early counted only part of the hops: they are extrapolated to the whole sample.
+
         >>> GateTrial(2.0, 5e6, 40_000, 900, 0, False).stopped_by_loops(1e7), GateTrial(2.0, 2e7, 4e4, 9, 0, False).stopped_by_loops(1e7)
         (True, False)
+        >>> GateTrial(0.25, 9e6, 42_000, 900, 0, False, searched=1 / 16).stopped_by_loops(1e7)   # the 1M benchmark
+        False
         """
-        return self.est_hops <= budget and self.truncated == 0 and self.est_loops > budget * LOOPS_PER_HOP
+        return self.est_hops / max(self.searched, 1e-9) <= budget and self.truncated == 0 \
+            and self.est_loops > budget * LOOPS_PER_HOP
 
     def describe(self) -> dict[str, Any]:
         """JSON-able, for the run's parameters."""
@@ -499,9 +505,10 @@ def _choose_gate(indexes: dict[str, _Index], lo_len: dict[str, int], budget: flo
         samples[label] = (ix.start_edges[::step], len(ix.start_edges) / max(1, len(ix.start_edges[::step])))
     trials: list[GateTrial] = []
     chosen: float | None = AUTO_GATES[0]
+    n_sampled = sum(len(starts) for starts, _ in samples.values())
     for ratio in AUTO_GATES:
         hops = loops = 0.0
-        found = cut = 0
+        found = cut = done = 0
         complete = True
         for label, ix in indexes.items():
             starts, scale = samples[label]
@@ -517,12 +524,13 @@ def _choose_gate(indexes: dict[str, _Index], lo_len: dict[str, int], budget: flo
                 loops += mult.weight(rows) * scale
                 found += len(rows)
                 cut += counts[0]
+                done += len(part)
                 if hops > budget or loops > budget * loops_per_hop or cut:
                     complete = False
                     break
             if not complete:
                 break
-        trial = GateTrial(ratio, hops, loops, found, cut, complete)
+        trial = GateTrial(ratio, hops, loops, found, cut, complete, done / max(1, n_sampled))
         trials.append(trial)
         if not trial.fits(budget, loops_per_hop):
             break
