@@ -454,7 +454,7 @@ class GateTrial:
 
         >>> GateTrial(2.0, 5e6, 40_000, 900, 0, False).stopped_by_loops(1e7), GateTrial(2.0, 2e7, 4e4, 9, 0, False).stopped_by_loops(1e7)
         (True, False)
-        >>> GateTrial(0.25, 9e6, 42_000, 900, 0, False, searched=1 / 16).stopped_by_loops(1e7)   # the 1M benchmark
+        >>> GateTrial(0.25, 9e6, 42_000, 900, 0, False, searched=1 / 16).stopped_by_loops(1e7)   # ~144 M hops
         False
         """
         return self.est_hops / max(self.searched, 1e-9) <= budget and self.truncated == 0 \
