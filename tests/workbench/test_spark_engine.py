@@ -40,7 +40,8 @@ def spark() -> Iterator[Any]:
         pytest.skip(msg)
     from workbench.spark_engine.session import spark_session
 
-    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"}, app_name="fapiao-tests")
+    # local[2,2]: a failed task is tried once more, as a cluster retries a task on another executor
+    session = spark_session("local[2,2]", {"spark.sql.shuffle.partitions": "4"}, app_name="fapiao-tests")
     yield session
     session.stop()
 
@@ -248,6 +249,71 @@ def test_a_failed_partition_stores_no_findings_and_writes_no_findings_folder(spa
                                       "--findings-out", str(tmp_path / "findings")])
     assert out.exit_code != 0 and "partition lost" in str(out.exception)
     assert list((tmp_path / "findings").iterdir()) == []                   # nothing that looks like a finished run
+
+
+def _dying_once_udf(marker: Path) -> Callable[..., Callable[[pd.DataFrame], pd.DataFrame]]:
+    """The search UDF, except that the first partition to run kills its Python worker process (``os._exit``, as
+    an executor lost mid-run) once; ``marker`` records that it happened."""
+    from workbench.spark_engine import cycles
+
+    real = cycles._search_udf
+
+    def make(*args: Any, **kwargs: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        inner = real(*args, **kwargs)
+
+        def run(pdf: pd.DataFrame) -> pd.DataFrame:
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)   # only one worker ever dies
+            except FileExistsError:
+                return inner(pdf)
+            os.close(fd)
+            os._exit(1)
+
+        return run
+
+    return make
+
+
+def test_a_worker_killed_mid_run_is_retried_and_gives_the_in_process_findings(
+        spark: Any, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.spark_engine import cycles
+    from workbench.spark_engine.run import spark_detection
+
+    marker = tmp_path / "worker-killed"
+    monkeypatch.setattr(cycles, "_search_udf", _dying_once_udf(marker))
+    local_store, spark_store = store_from_generated(generated, tmp_path / "a"), store_from_generated(generated, tmp_path / "b")
+    try:
+        local = run_detection(local_store, seed=3, max_drift=0.25)
+        remote, _ = spark_detection(spark_store, seed=3)
+        assert marker.exists()                                          # a worker did die during the search
+        assert [r.__dict__ for r in remote.rings] == [r.__dict__ for r in local.rings]
+        assert remote.scores.equals(local.scores)
+        assert [r.run_id for r in spark_store.runs()] == [local.run.run_id]
+    finally:
+        local_store.close()
+        spark_store.close()
+
+
+@pytest.mark.slow
+def test_a_master_that_cannot_be_reached_stops_detect_with_a_clear_error_and_stores_nothing(
+        generated: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    if not shutil.which("java"):
+        pytest.skip("SPARK UNAVAILABLE - no `java` on PATH (Java 17+ is needed)")
+    pytest.importorskip("pyspark")
+    store_from_generated(generated, tmp_path / "ws").close()
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "detect", "--engine", "spark", "--spark-master",
+                          "spark://127.0.0.1:1", "--store", f"embedded:{tmp_path / 'ws'}", "--no-progress"],
+                         capture_output=True, text=True, timeout=400, env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert out.returncode != 0
+    assert "could not start Spark with master 'spark://127.0.0.1:1'" in out.stderr + out.stdout
+    assert "Traceback" not in out.stderr
+    from graph import open_store
+
+    with open_store(f"embedded:{tmp_path / 'ws'}") as store:
+        assert store.runs() == [] and store.rings() == []
 
 
 def _input_with_bad_rows(generated: Path, tmp_path: Path) -> tuple[Path, Path]:
