@@ -11,16 +11,30 @@ ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
 
 LOAD = """
-import json, sys
+import atexit, json, sys
+
+def stored():          # `fapiao load` ends the process with os._exit after the atexit handlers
+    from graph import open_store
+    with open_store("embedded:" + ws) as s:
+        rows = sorted(s.invoice_stream().to_pylist(), key=lambda r: str(r))
+    import pyarrow as pa
+    print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules, "rows": rows,
+                      "pool": pa.default_memory_pool().backend_name}, default=str))
+
+ws = sys.argv[2]
+atexit.register(stored)
+sys.argv = ["fapiao", "load", sys.argv[1], "--no-progress", "--store", "embedded:" + ws, "--report-dir", sys.argv[3]]
+from workbench.cli import main
+main()
+"""
+
+IN_PROCESS = """
+import sys
 from workbench.cli import cli
-cli.main(["load", sys.argv[1], "--no-progress", "--store", "embedded:" + sys.argv[2], "--report-dir", sys.argv[3]],
-         standalone_mode=False)
-from graph import open_store
-with open_store("embedded:" + sys.argv[2]) as s:
-    rows = sorted(s.invoice_stream().to_pylist(), key=lambda r: str(r))
-import pyarrow as pa
-print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules, "rows": rows,
-                  "pool": pa.default_memory_pool().backend_name}, default=str))
+cli.main(["load", sys.argv[1], "--no-progress", "--quiet", "--store", "embedded:" + sys.argv[2], "--report-dir",
+          sys.argv[3]], standalone_mode=False)
+import pandas          # a Python caller of the command keeps its libraries
+print("pandas", pandas.__name__)
 """
 
 
@@ -45,6 +59,12 @@ def test_load_command_skips_pandas_and_blas_and_stores_every_row(tmp_path: Path)
     assert same.returncode == 0, same.stderr
     other = json.loads(same.stdout.strip().splitlines()[-1])
     assert other["pandas"] is True and other["rows"] == got["rows"]
+
+
+def test_load_run_in_process_leaves_pandas_importable(tmp_path: Path) -> None:
+    out = _run(IN_PROCESS, str(FIX / "bad_rows.csv"), str(tmp_path / "ws"), str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "pandas pandas"
 
 
 def test_lean_process_refuses_only_modules_not_yet_imported() -> None:

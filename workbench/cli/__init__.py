@@ -107,6 +107,15 @@ def cli() -> None:
 
 #: set by a command (:func:`exit_when_done`) whose process has nothing left to tear down once it returned
 _exit_when_done = False
+#: true while :func:`main`, the console entry point, runs a command: the process is that command's alone
+_console = False
+
+
+def in_console_process() -> bool:
+    """True when the command runs as its own ``fapiao`` process (the console entry point), false when it is run
+    in-process (tests, ``cli.main`` from Python): only then may it set the process up for itself alone
+    (``loaders.lean``)."""
+    return _console
 
 
 def exit_when_done() -> None:
@@ -132,9 +141,10 @@ def _exit_now() -> None:
 
 def main() -> None:
     """Console entry point: project errors print as one clear line and exit 1, never a traceback."""
-    global _exit_when_done
+    global _exit_when_done, _console
     os.umask(0o077)   # workspace, quarantine, reports, keys: the service user's alone (0600 files, 0700 folders)
     _exit_when_done = False   # only the command this call runs may ask for it
+    _console = True
     try:
         from graph.core import install
 

@@ -76,9 +76,12 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
 
     Exit status: 0 when the load completed (even with rejected rows), 1 on a fatal error.
     """
-    from loaders.lean import lean_load_process
+    from workbench.cli import in_console_process
 
-    lean_load_process()   # this process only loads: no pandas, no SciPy BLAS check (~0.7 CPU-s of start-up)
+    if in_console_process():      # run in-process (tests, Python callers), pandas must stay importable
+        from loaders.lean import lean_load_process
+
+        lean_load_process()   # this process only loads: no pandas, no SciPy BLAS check (~0.7 CPU-s of start-up)
     if encoding is None and invoices.suffix.lower() in (".csv", ".tsv", ".txt"):
         from loaders.utf8scan import scan_early
 
