@@ -21,10 +21,11 @@ is batches of `--batch` rows (JSON, or the same rows as an Arrow IPC stream / Pa
 concurrent clients to a real uvicorn server on 127.0.0.1, its rows/s given as a share of both CLI figures of the
 same run. 查验 (`POST /invoices/verify`) is sent open-loop at `--rate` per second for `--seconds`, `--verify-runs`
 times, after 3 s of warm-up (the store's key index and the API's in-memory 查验 index are built by the first
-lookups), by default from `bench_api_client.py`, a process of its own (one thread, raw keep-alive sockets, ≈ 0.3
-CPU-ms per request, latency from each request's scheduled time); `--verify-client threads` is the earlier client
-(32 httpx threads in this process, ≈ 2 CPU-ms per request on the same cores, latency from the send). Each run's
-line gives p50 / p95 / p99, the server's CPU per request (with `--server process`), the client's and the load.
+lookups), from `bench_api_client.py`, a process of its own (one thread, raw keep-alive sockets, ≈ 0.3 CPU-ms per
+request, latency from each request's scheduled time); the same process then sends 200 requests one at a time (the
+time one 查验 takes). Each run's line gives p50 / p95 / p99, the server's CPU per request (with `--server process`),
+the client's and the load. (The earlier client - 32 httpx threads in this process, `--verify-client threads`, ≈ 2
+CPU-ms per request on the same cores - was removed: one timing path for 查验, in the client process.)
 
 `--server thread` (default) runs uvicorn on a thread of this process, so the clients and the server share one
 interpreter (GIL); `--server process` runs `fapiao api` in its own process, as deployed. `--verify-only` loads the
@@ -214,16 +215,13 @@ def _import(url: str, headers: dict[str, str], bodies: list[tuple[bytes, str]], 
 @click.option("--verify-only", is_flag=True, help="load the API's workspace with load_files; time only verify")
 @click.option("--verify/--no-verify", "with_verify", default=True, show_default=True,
               help="time 查验 after the imports (--no-verify: the imports only)")
-@click.option("--verify-client", type=click.Choice(["process", "threads"]), default="process", show_default=True,
-              help="查验 load from one cheap process of its own (bench_api_client.py), or the earlier 32 httpx "
-                   "threads in this process")
 @click.option("--verify-runs", default=1, show_default=True, help="open-loop 查验 runs, one after another")
 @click.option("--body", default="json", show_default=True,
               help="comma-separated body kinds, each imported into its own fresh workspace in this run: json "
                    "(JSON rows), arrow (Arrow IPC stream), parquet-body (a Parquet body), parquet (an uploaded "
                    "Parquet file); verify runs against the last one's workspace")
 def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, server: str, verify_only: bool,
-         with_verify: bool, body: str, verify_client: str, verify_runs: int) -> None:
+         with_verify: bool, body: str, verify_runs: int) -> None:
     kinds = [k.strip() for k in body.split(",") if k.strip()]
     if not kinds or any(k not in BODIES for k in kinds):
         raise click.BadParameter(f"--body: one or more of {', '.join(BODIES)}")
@@ -311,7 +309,7 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
                 figures[f"api_{kind}_ratio_cli_process"] = api_rate / proc_rate
                 figures[f"api_{kind}_server_cpu_s"] = import_cpu
             if kind == kinds[-1] and (with_verify or verify_only):
-                figures.update(_verify(url, headers, rows, rate, seconds, verify_client, verify_runs))
+                figures.update(_verify(url, headers, rows, rate, seconds, verify_runs))
 
     print(f"code: {ROOT}; server: {server}; {invoices:,} invoices; 1-min load average before {load_before:.1f}, "
           f"after {os.getloadavg()[0]:.1f}")
@@ -351,59 +349,46 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _verify(url: str, headers: dict[str, str], rows: list[dict[str, str]], rate: int, seconds: float,
-            client: str = "process", runs: int = 1) -> dict[str, Any]:
+            runs: int = 1) -> dict[str, Any]:
     """Open-loop 查验 at ``rate`` per second for ``seconds`` (each request at its scheduled time), ``runs`` times,
-    then one client sequentially; latencies and the server's CPU per request.
-
-    ``client="process"``: one process of its own (bench_api_client.py: one thread, raw keep-alive sockets, ≈ 0.1
-    CPU-ms per request), latency from each request's scheduled time. ``client="threads"``: the earlier client,
-    32 threads of httpx in this process (≈ 2 CPU-ms per request on the same cores), latency from the send."""
+    then 200 requests one at a time; latencies and the server's CPU per request. Every timed request is sent by
+    bench_api_client.py, a process of its own (one thread, raw keep-alive sockets, ≈ 0.3 CPU-ms per request),
+    latency from each request's scheduled time."""
     sample = rows[:: max(1, len(rows) // 2000)]
     bodies = [{"number": r["invoice_number"], **({"code": r["invoice_code"]} if r.get("invoice_code") else {}),
                "issue_date": r["issue_date"][:10], "amount": r["amount"]} for r in sample]
     with httpx.Client(base_url=url, headers=headers, timeout=300) as c:    # the first lookup builds indexes (the
         c.post("/invoices/verify", json=bodies[0])                      # store's key index, the API's 查验 index
-        warm = time.perf_counter() + 3                                  # on a thread of its own): 3 s of warm-up
-        while time.perf_counter() < warm:
+        warm = time.perf_counter() + 3                                  # on a thread of its own): 3 s of warm-up,
+        while time.perf_counter() < warm:                               # not timed
             c.post("/invoices/verify", json=bodies[0])
     n = int(rate * seconds)
     out: dict[str, Any] = {"verify_runs": []}
     text: list[str] = []
     for run in range(runs):
         load0 = os.getloadavg()[0]
-        cpu0, client0 = _server_cpu(), time.process_time()
-        if client == "process":
-            got = _verify_process(url, headers, bodies, rate, seconds)
-            lat, achieved, results, client_cpu = (got["from_scheduled_ms"], got["achieved_rps"], got["answers"],
-                                                   got["client_cpu_s"])
-            sent = got["from_sent_ms"]
-        else:
-            lat, achieved, results = _verify_threads(url, headers, bodies, rate, n)
-            client_cpu, sent = time.process_time() - client0, lat
+        cpu0 = _server_cpu()
+        got = _client(url, headers, bodies, {"rate": rate, "seconds": seconds})
+        lat, sent = got["from_scheduled_ms"], got["from_sent_ms"]
         cpu_ms = (_server_cpu() - cpu0) * 1000 / n
         p50, p95, p99 = (_pct(lat, q) for q in (0.5, 0.95, 0.99))
         one = {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "p99_ms": round(p99, 2),
                "max_ms": round(lat[-1], 1), "p95_from_send_ms": round(_pct(sent, 0.95), 2),
-               "achieved_rps": round(achieved, 1), "server_cpu_ms": round(cpu_ms, 3),
-               "client_cpu_ms": round(client_cpu * 1000 / n, 3), "load": [round(load0, 2),
-                                                                          round(os.getloadavg()[0], 2)],
-               "answers": results}
+               "achieved_rps": round(got["achieved_rps"], 1), "server_cpu_ms": round(cpu_ms, 3),
+               "client_cpu_ms": round(got["client_cpu_s"] * 1000 / n, 3), "load": [round(load0, 2),
+                                                                                 round(os.getloadavg()[0], 2)],
+               "answers": got["answers"]}
         out["verify_runs"].append(one)
-        text.append(f"verify run {run + 1} ({client} client): {n:,} requests scheduled at {rate}/s, achieved "
-                    f"{achieved:.0f}/s; latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max "
-                    f"{lat[-1]:.1f} ms (p95 from the send {one['p95_from_send_ms']:.1f} ms); answers {results}"
+        text.append(f"verify run {run + 1}: {n:,} requests scheduled at {rate}/s, achieved "
+                    f"{got['achieved_rps']:.0f}/s; latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max "
+                    f"{lat[-1]:.1f} ms (p95 from the send {one['p95_from_send_ms']:.1f} ms); answers {got['answers']}"
                     + (f"; server CPU {cpu_ms:.2f} ms per request" if cpu_ms else "")
                     + f"; client CPU {one['client_cpu_ms']:.2f} ms per request; 1-min load {load0:.1f} → "
                       f"{os.getloadavg()[0]:.1f}")
-    service: list[float] = []       # one client, one request at a time: the time a verify takes
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as c:
-        for i in range(min(200, n)):
-            t0 = time.perf_counter()
-            c.post("/invoices/verify", json=bodies[i % len(bodies)])
-            service.append(time.perf_counter() - t0)
-    service.sort()
-    text.append(f"verify, one client sequentially ({len(service)} requests): p50 "
-                f"{service[len(service) // 2] * 1000:.1f} ms, p95 {service[int(len(service) * 0.95)] * 1000:.1f} ms")
+    seq = _client(url, headers, bodies, {"sequential": min(200, n)})
+    service = seq["from_sent_ms"]
+    text.append(f"verify, one client sequentially ({len(service)} requests): p50 {_pct(service, 0.5):.2f} ms, "
+                f"p95 {_pct(service, 0.95):.2f} ms; answers {seq['answers']}")
     first = out["verify_runs"][0]
     out.update({"verify_line": "\n".join(text), "verify_p95_ms": first["p95_ms"], "verify_p50_ms": first["p50_ms"],
                 "achieved_rps": first["achieved_rps"], "server_cpu_ms_per_verify": first["server_cpu_ms"],
@@ -411,49 +396,22 @@ def _verify(url: str, headers: dict[str, str], rows: list[dict[str, str]], rate:
     return out
 
 
-def _verify_process(url: str, headers: dict[str, str], bodies: list[dict[str, str]], rate: int,
-                    seconds: float) -> dict[str, Any]:
+def _client(url: str, headers: dict[str, str], bodies: list[dict[str, str]], mode: dict[str, Any]) -> dict[str, Any]:
+    """Run bench_api_client.py over ``bodies`` (``mode``: ``rate`` and ``seconds``, or ``sequential``: a count)."""
     host, port = url.removeprefix("http://").split(":")
-    spec = {"host": host, "port": int(port), "token": headers["Authorization"].split(" ", 1)[1], "rate": rate,
-            "seconds": seconds, "requests": bodies}
+    spec = {"host": host, "port": int(port), "token": headers["Authorization"].split(" ", 1)[1], "requests": bodies,
+            **mode}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     try:
         done = subprocess.run([sys.executable, str(Path(__file__).with_name("bench_api_client.py")), f.name],
-                              capture_output=True, text=True, timeout=seconds * 4 + 60)
+                              capture_output=True, text=True, timeout=float(mode.get("seconds", 30)) * 4 + 60)
     finally:
         os.unlink(f.name)
     if done.returncode != 0:
         raise RuntimeError(f"the 查验 client failed: {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def _verify_threads(url: str, headers: dict[str, str], bodies: list[dict[str, str]], rate: int,
-                    n: int) -> tuple[list[float], float, dict[str, int]]:
-    latencies: list[float] = []
-    results: dict[str, int] = {}
-    lock = threading.Lock()
-    local = threading.local()
-
-    def verify(i: int, due: float) -> None:
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        c = getattr(local, "c", None)
-        if c is None:
-            c = local.c = httpx.Client(base_url=url, headers=headers, timeout=30)
-        t0 = time.perf_counter()
-        r = c.post("/invoices/verify", json=bodies[i % len(bodies)])
-        with lock:
-            latencies.append((time.perf_counter() - t0) * 1000)
-            key = str(r.status_code) + ":" + (r.json().get("result", "") if r.status_code == 200 else "")
-            results[key] = results.get(key, 0) + 1
-
-    start = time.perf_counter() + 0.5
-    with ThreadPoolExecutor(32) as pool:
-        list(pool.map(lambda i: verify(i, start + i / rate), range(n)))
-    return sorted(latencies), n / (time.perf_counter() - start), results
 
 
 if __name__ == "__main__":

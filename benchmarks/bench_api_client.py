@@ -1,6 +1,7 @@
 """A cheap open-loop HTTP load client for `bench_api.py`'s 查验 figures, run as a process of its own.
 
-    python benchmarks/bench_api_client.py REQUESTS.json      # {"host", "port", "rate", "seconds", "requests"}
+    python benchmarks/bench_api_client.py REQUESTS.json      # {"host", "port", "token", "requests", "rate", "seconds"}
+    python benchmarks/bench_api_client.py REQUESTS.json      # {..., "sequential": 200}: one at a time, one connection
 
 The earlier client (32 threads of httpx in the benchmark's own process) spent 1.4-2.4 CPU-ms per request, more
 than the server it measured (1.0-1.5), on the same two cores, and its threads waited for its own GIL before they
@@ -126,6 +127,34 @@ def run(host: str, port: int, requests: list[bytes], rate: float, seconds: float
             "client_cpu_s": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)}
 
 
+def sequential(host: str, port: int, requests: list[bytes], n: int) -> dict[str, Any]:
+    """``n`` requests one after another on one keep-alive connection: the time one request takes, nothing queued
+    (``from_sent_ms``, sorted)."""
+    c = _Conn(host, port)
+    times: list[float] = []
+    answers: dict[str, int] = {}
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        for i in range(n):
+            buf = b""
+            t = time.perf_counter()
+            c.sock.sendall(requests[i % len(requests)])
+            while (got := _complete(buf)) is None:
+                chunk = c.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection")
+                buf += chunk
+            times.append((time.perf_counter() - t) * 1000)
+            status, body = got
+            key = f"{status}:{json.loads(body).get('result', '')}" if status == 200 else str(status)
+            answers[key] = answers.get(key, 0) + 1
+    finally:
+        c.sock.close()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    return {"requests": n, "from_sent_ms": sorted(times), "answers": answers,
+            "client_cpu_s": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)}
+
+
 def request_bytes(host: str, port: int, token: str, body: dict[str, str]) -> bytes:
     raw = json.dumps(body).encode()
     return (f"POST /invoices/verify HTTP/1.1\r\nhost: {host}:{port}\r\nauthorization: Bearer {token}\r\n"
@@ -136,7 +165,10 @@ def main() -> None:
     spec = json.loads(open(sys.argv[1], encoding="utf-8").read())
     host, port = spec["host"], int(spec["port"])
     requests = [request_bytes(host, port, spec["token"], b) for b in spec["requests"]]
-    print(json.dumps(run(host, port, requests, float(spec["rate"]), float(spec["seconds"]))))
+    if "sequential" in spec:
+        print(json.dumps(sequential(host, port, requests, int(spec["sequential"]))))
+    else:
+        print(json.dumps(run(host, port, requests, float(spec["rate"]), float(spec["seconds"]))))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,20 @@ def test_stage_copies_and_hashes_the_same_bytes(tmp_path: Path, csv_file: Path) 
     assert ev.keep(csv_file, staged=again) == staged.sha and not again.path.exists() and _staged(ev.root) == []
 
 
+def test_stage_bytes_uses_the_same_staging_and_skips_bytes_kept_already(tmp_path: Path) -> None:
+    ev = Evidence(tmp_path / "ev")
+    data = "发票,1\n".encode()
+    staged = ev.stage_bytes(data)
+    assert staged is not None and _staged(ev.root) == [staged.path] and staged.path.read_bytes() == data
+    assert staged.sha == hashlib.sha256(data).hexdigest()
+    assert ev.keep(staged.path, staged=staged) == staged.sha and ev.verify(staged.sha) and _staged(ev.root) == []
+    assert ev.stage_bytes(data) is None and _staged(ev.root) == []      # kept already: nothing written
+    other = ev.stage_bytes(b"x", sha="0" * 64)
+    assert other is not None and other.sha == "0" * 64
+    other.discard()
+    assert _staged(ev.root) == []
+
+
 def test_a_load_keeps_its_staged_original_and_indexes_every_loaded_row(tmp_path: Path, csv_file: Path) -> None:
     with EmbeddedStore(tmp_path / "ws") as store:
         report = load.load_files(store, csv_file, report_dir=tmp_path / "r", threads=2, batch_rows=3000)

@@ -19,7 +19,6 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -194,19 +193,8 @@ def stage(store: Store, data: bytes, sha: str) -> Staged | None:
     """The body written into the evidence folder under a temporary name while the batch waits for the writer (on
     its request thread, beside the writer's commit of the group before): after the commit :func:`answer` only
     renames it into place (:meth:`Evidence.keep`), and a batch that is not stored discards it. None when this
-    body is kept already (a re-sent batch)."""
-    ev = Evidence(evidence_dir(store))
-    if ev.path_of(sha).exists():
-        return None
-    folder = ev.root / "files"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".staged-{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.part"
-    try:
-        tmp.write_bytes(data)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return Staged(tmp, sha)
+    body is kept already (a re-sent batch). The staging convention is the loader's (:meth:`Evidence.stage_bytes`)."""
+    return Evidence(evidence_dir(store)).stage_bytes(data, sha)
 
 
 def answer(group: _Committed, i: int, sha: str | None = None, staged: Staged | None = None) -> dict[str, Any]:
