@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -42,23 +38,3 @@ def epoch_seconds(col: pd.Series) -> npt.NDArray[np.int64]:
     """Seconds since the epoch (UTC) of a datetime column."""
     s = localized(col).dt.tz_convert("UTC").dt.tz_localize(None)
     return np.asarray(s.to_numpy().astype("datetime64[s]").astype(np.int64), dtype=np.int64)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection inside (reference counting still frees what is no longer used): code that
-    makes millions of small objects (loops, hops, edge lists for igraph) would otherwise have the collector
-    rescan every live object again and again (measured: ``ndarray.tolist`` of 200,000 pairs 7× slower next to
-    3 million live tuples). The collector's previous state is restored on exit.
-
-    >>> with paused_gc():
-    ...     gc.isenabled()
-    False
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

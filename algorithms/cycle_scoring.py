@@ -409,7 +409,7 @@ def null_statistics(
     p-value cannot be smaller than about 1 / (null loops), so the null must grow with the number of loops
     tested for the false discovery rate to be reachable (``score_cycles`` asks for
     :data:`NULL_PER_LOOP` null loops per loop found)."""
-    from algorithms._tables import paused_gc
+    from graph.core.collector import paused_gc
 
     with paused_gc():         # many small objects (loops, hops): the cyclic GC would rescan them again and again
         return _null_statistics(inv, ctx, copies=copies, seed=seed, max_invoices=max_invoices, min_loops=min_loops,

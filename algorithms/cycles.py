@@ -59,7 +59,6 @@ Example
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +75,7 @@ import pyarrow as pa
 from algorithms import loop_cache
 from algorithms._tables import epoch_seconds, invoice_frame, localized
 from algorithms.cycles_kernels import loop_starts, search
+from graph.core.collector import paused_gc
 from graph.core.settings import usable_cpus
 from graph.core.vocab import BLUE_STATUSES
 
@@ -777,14 +777,8 @@ def deduplicate(found: I64, inv: pd.DataFrame, src: I64, tm: I64, orientation: s
     member set (``src``: a taxpayer code per invoice row's seller, ``tm``: its epoch seconds)."""
     if len(found) == 0:
         return []
-    # millions of small objects (hops, tuples, cycles): the cyclic GC would rescan them all again and again
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():   # millions of small objects (hops, tuples, cycles)
         return _best_instances(found, inv, src, tm, orientation)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _best_instances(found: I64, inv: pd.DataFrame, src: I64, tm: I64, orientation: str) -> list[TemporalCycle]:

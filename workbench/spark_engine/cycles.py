@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from algorithms._tables import DAY, localized, paused_gc
+from algorithms._tables import DAY, localized
 from algorithms.cycles import (
     ALONG,
     MUTUAL,
@@ -64,6 +64,7 @@ from algorithms.cycles import (
     search_loops,
 )
 from graph.core import schema
+from graph.core.collector import paused_gc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
