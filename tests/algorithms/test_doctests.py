@@ -12,7 +12,7 @@ from tests.helpers.paths import SOURCES
 ROOT = SOURCES
 MODULES = sorted(
     [f"algorithms.{p.stem}" for p in (ROOT / "algorithms").glob("*.py") if p.stem != "__init__"]
-    + ["graph.core.vocab"])
+    + ["graph.core.vocab", "graph.core.collector"])
 
 
 @pytest.mark.parametrize("name", MODULES)
