@@ -26,7 +26,7 @@ def serve(store_uri: str | None, *, host: str, port: int, **options: object) -> 
         app = create_app(store, **options)  # type: ignore[arg-type]
         config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True,
                                 forwarded_allow_ips="127.0.0.1", server_header=False)
-        threading.Thread(target=_settle, name="fapiao-api-settle", daemon=True).start()
+        _settle()       # before it listens: a batch that arrives first must not pay for the start-up's work
         uvicorn.Server(config).run()
 
 
@@ -43,10 +43,16 @@ def tune_interpreter() -> None:
 
 
 def _settle() -> None:
-    """Once the loader's kernels are loaded (the last large import): collect, then move every object alive
-    (≈ 200,000 from the imports: modules, FastAPI, pydantic, pyarrow, numba) out of the garbage collector's
-    reach. A full collection walked them all - 100-290 ms with every thread stopped, measured during an import
-    at load 5 - and full collections ran during imports; afterwards they walk only what was made since."""
+    """Load the loader's kernels (the last large import), collect, then move every object alive (≈ 200,000 from
+    the imports: modules, FastAPI, pydantic, pyarrow, numba) out of the garbage collector's reach. A full
+    collection walked them all - 100-290 ms with every thread stopped, measured during an import at load 5 - and
+    full collections ran during imports; afterwards they walk only what was made since.
+
+    Done before the server listens (≈ 1-2 s of start-up): on a thread beside the serving, as it was, the first
+    batches of an import arriving at once paid for it - py-spy of `fapiao api` during bench_api.py: the writer
+    loading kernels from numba's cache for the first group (≈ 520 of its 2,090 samples), the warm-up thread
+    waiting for numba's compiler lock, and the start-up's full collection (≈ 1 s, every thread stopped), all inside
+    the timed import."""
     from loaders import kernels
 
     kernels.warm_up_in_background()
