@@ -56,8 +56,9 @@ from graph.core.model import (
     Subgraph,
     Taxpayer,
 )
+from graph.embedded_bulk import BulkInvoices, PreparedInvoices, batch_codes, number_parties
 from graph.embedded_keys import MAX_KEPT, KeyHashes
-from graph.embedded_parties import PartyNumbers, Rows
+from graph.embedded_parties import PartyNumbers
 from graph.lists import check_side, epoch_local, list_param
 from graph.store import NO_LIMIT, Store, Writer, check_fields
 
@@ -482,6 +483,21 @@ class EmbeddedStore(Store):
     # --- lifecycle ---------------------------------------------------------------------------------
     def writer(self) -> AbstractContextManager[Writer]:
         return _EmbeddedWriter(self)
+
+    def bulk_invoices(self) -> BulkInvoices:
+        """For a bulk load: its invoice batches made ready ahead of their transactions (:mod:`graph.embedded_bulk`),
+        each then stored by :meth:`write_prepared`."""
+        return BulkInvoices(self)
+
+    def write_prepared(self, prepared: PreparedInvoices, *, taxpayers: pa.Table | None = None,
+                       lines: pa.Table | None = None) -> None:
+        """One transaction: ``taxpayers`` (when given), a batch made ready by :meth:`bulk_invoices`, its item lines."""
+        with _EmbeddedWriter(self) as w:
+            if taxpayers is not None:
+                w.taxpayers(taxpayers)
+            w.prepared_invoices(prepared)
+            if lines is not None:
+                w.item_lines(lines)
 
     def close(self) -> None:
         self._db.close()
@@ -940,6 +956,7 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.touched_graph = False
         self.parties: PartyNumbers | None = None
         self.inserted: list[npt.NDArray[np.uint64]] = []   # key hashes of the rows this transaction inserted
+        self.prepared: PreparedInvoices | None = None      # the last batch of a bulk plan written in this transaction
 
     def __enter__(self) -> _EmbeddedWriter:
         self._use = self.store._db.use()
@@ -960,7 +977,11 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
                 version = self._bump_data_version() if self.touched_graph else None
                 keep = self._parties_to_keep(version)
                 before = self.store.change_stamp()
+                if self.prepared is not None and version is None:
+                    version = self._data_version()
                 self._run("commit", "COMMIT")
+                if self.prepared is not None:
+                    self.prepared.plan.committed(self.prepared, self.store._db.generation, str(version))
                 if self.touched_graph:
                     _graph_committed(self.store._real)
                     self._keep_key_hashes(before)
@@ -1018,23 +1039,9 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
             raise QueryError("flush_invoices", str(e)) from e
 
     def _batch_codes(self, batch: pa.Table) -> dict[str, npt.NDArray[np.uint64]]:
-        """Per row, in row order: hash of the key (k), and of the seller's / buyer's (tax id, name) pair (s, b)
-        with a second, independent hash of each pair (sc, bc)."""
+        """Per row, in row order: the key and pair hashes (:func:`graph.embedded_bulk.batch_codes`)."""
         assert self.con is not None
-        n = batch.num_rows
-        sides = batch.select(["key", "seller_tax_id", "seller_name", "buyer_tax_id", "buyer_name"])
-        self.con.register("_sides", sides.append_column("_rn", pa.array(np.arange(n, dtype=np.int64))))
-        try:
-            got = self.con.sql(q.BATCH_CODES).fetchnumpy()
-        finally:
-            self.con.unregister("_sides")
-        at = got["_rn"]              # rows come back in any order: place them by row number
-        out = {}
-        for name in ("k", "s", "b", "sc", "bc"):
-            col = np.empty(n, np.uint64)
-            col[at] = got[name]
-            out[name] = col
-        return out
+        return batch_codes(self.con, batch)
 
     def _number_parties(self, batch: pa.Table, codes: dict[str, npt.NDArray[np.uint64]]) -> pa.Table:
         """Add seller / buyer party numbers; store new parties, and taxpayers for sellers/buyers not yet known."""
@@ -1043,21 +1050,20 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         if self.parties is None:
             self.parties = self._cached_parties() or PartyNumbers(con.sql(q.PARTIES_ALL).to_arrow_table(),
                                                                   lambda: con.sql(q.PARTY_PAIRS).to_arrow_table())
-        n = batch.num_rows
-        issued = batch.column("issued_at").to_numpy()
-        got = self.parties.assign(Rows(
-            pa.concat_arrays([*batch.column("seller_tax_id").chunks, *batch.column("buyer_tax_id").chunks]),
-            pa.concat_arrays([*batch.column("seller_name").chunks, *batch.column("buyer_name").chunks]),
-            np.concatenate((codes["s"], codes["b"])), np.concatenate((codes["sc"], codes["bc"])),
-            np.concatenate((issued, issued))))
-        if got.new.num_rows:
-            con.register("_new", got.new)
+        batch, new = number_parties(self.parties, batch, codes)
+        self._insert_parties(new)
+        return batch
+
+    def _insert_parties(self, new: pa.Table) -> None:
+        """Store parties first seen (``NEW_PARTIES`` rows), and taxpayers for their tax ids not yet known."""
+        if new.num_rows:
+            assert self.con is not None
+            self.con.register("_new", new)
             try:
                 self._run("insert_parties", q.INSERT_PARTIES)
                 self._run("create_taxpayers", q.CREATE_TAXPAYERS_FROM_PARTIES)
             finally:
-                con.unregister("_new")
-        return batch.append_column("seller", pa.array(got.pids[:n])).append_column("buyer", pa.array(got.pids[n:]))
+                self.con.unregister("_new")
 
     def _data_version(self) -> str:
         assert self.con is not None
@@ -1150,6 +1156,9 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.touched_graph = True
 
     def invoices(self, table: pa.Table) -> None:
+        self._buffer(table)
+
+    def _buffer(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
         self.pending.append(table)
@@ -1157,6 +1166,33 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.touched_graph = True
         if self.pending_rows >= _FLUSH_ROWS:
             self._flush()
+
+    def prepared_invoices(self, prepared: PreparedInvoices) -> None:
+        """A batch a bulk load made ready ahead of this transaction (:mod:`graph.embedded_bulk`): only the writing is
+        left. Stored the ordinary way (:meth:`invoices`) when its party numbers do not hold."""
+        self._flush()
+        last = self.prepared.seq if self.prepared is not None and self.prepared.plan is prepared.plan else 0
+        if self.parties is not None or not prepared.plan.valid(prepared, self.store._db.generation,
+                                                                self._data_version(), in_transaction=last):
+            self._buffer(prepared.source)
+            self._flush()
+            return
+        batch, keys, new = prepared.batch, prepared.keys, prepared.new
+        assert batch is not None and keys is not None and new is not None
+        self.store._parties = None     # numbers kept from an earlier commit lack this batch's parties
+        self.touched_graph = True
+        self.prepared = prepared
+        try:
+            if batch.num_rows >= _INDEX_DROP_ROWS:     # bulk: cheaper to rebuild the key index than to maintain it
+                self._run("drop_key_index", q.DROP_KEY_INDEX)
+                self.store._key_index = -1
+            self._insert_parties(new)
+            batch = self._drop_unchanged(batch, keys)
+            if batch.num_rows:
+                self._with_batch(batch, ("insert_invoices", q.INSERT_INVOICES))
+                self.inserted.append(keys)
+        except duckdb.Error as e:
+            raise QueryError("flush_invoices", str(e)) from e
 
     def item_lines(self, table: pa.Table) -> None:
         if table.num_rows == 0:

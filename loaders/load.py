@@ -41,6 +41,7 @@ from loaders.read import RawBatch, drop_summary_rows, read_all, read_batches
 from loaders.rules import RULES, InvoiceValidator, Issue, describe
 
 if TYPE_CHECKING:
+    from graph.embedded_bulk import PreparedInvoices
     from loaders.evidence import Staged
 
 EXAMPLES_PER_RULE = 3
@@ -462,6 +463,10 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
     # batches are remembered by the validator)
     writes = _StoreWrites() if store is not None and workers > 1 else None
     write: Write = writes.submit if writes is not None else _write_now
+    # and each batch is made ready for its transaction (hashes, party numbers) on this thread while the writer
+    # thread stores the one before (graph.embedded_bulk)
+    bulk = getattr(store, "bulk_invoices", None) if writes is not None else None
+    prepare: Prepare | None = bulk().prepare if bulk is not None else None
     try:
         with _progress(progress, f"loading {Path(invoices).name}") as tick:
             try:
@@ -469,7 +474,7 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
                     assert quarantine is not None
                     report.notes.extend(batch.notes)
                     _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held,
-                                  outcomes=outcomes, skipped=skipped_records, write=write)
+                                  outcomes=outcomes, skipped=skipped_records, write=write, prepare=prepare)
                     if store is not None:
                         _remember_documents(batch, documents)
                     if tick is not None:
@@ -486,7 +491,7 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
                 records = np.asarray(raw.column("__row__").to_numpy(), dtype=np.int64)
                 _apply(outcome, raw.drop_columns(["__row__"]), records, store, quarantine, warn, report, note,
                        deferred_settle=True, loaded=loaded, held=held, outcomes=outcomes, skipped=skipped_records,
-                       write=write)
+                       write=write, prepare=prepare)
             if held and store is not None:   # the invoice file was read to the end without a single new row
                 write(functools.partial(_write_taxpayers, store, held.pop()))
             index: Path | None = None
@@ -756,7 +761,7 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
                   store: Store | None, quarantine: QuarantineWriter, warn: WarningWriter, report: LoadReport,
                   note: Any, loaded: list[pa.Array] | None = None, *, held: list[pa.Table] | None = None,
                   outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None,
-                  write: Write | None = None) -> None:
+                  write: Write | None = None, prepare: Prepare | None = None) -> None:
     write = write or _write_now
     if batch.malformed:
         recs = [r for r, _ in batch.malformed]
@@ -783,14 +788,14 @@ def _handle_batch(batch: RawBatch, parsed: tuple[pa.Table, list[Issue]] | None, 
     records = np.arange(batch.first_row, batch.first_row + batch.table.num_rows, dtype=np.int64)
     report.read += batch.table.num_rows - outcome.deferred
     _apply(outcome, batch.table, records, store, quarantine, warn, report, note, loaded=loaded, held=held,
-           outcomes=outcomes, skipped=skipped, write=write)
+           outcomes=outcomes, skipped=skipped, write=write, prepare=prepare)
 
 
 def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | None, quarantine: QuarantineWriter,
            warn: WarningWriter, report: LoadReport, note: Any, *, deferred_settle: bool = False,
            loaded: list[pa.Array] | None = None, held: list[pa.Table] | None = None,
            outcomes: Outcomes | None = None, skipped: list[np.ndarray] | None = None,
-           write: Write | None = None) -> None:
+           write: Write | None = None, prepare: Prepare | None = None) -> None:
     if deferred_settle:
         report.read += source.num_rows
     if skipped is not None and len(outcome.skipped_rows):
@@ -817,8 +822,13 @@ def _apply(outcome: Any, source: pa.Table, records: np.ndarray, store: Store | N
     lines = _document_lines(source, keys, kept, rej, report)
     if store is not None and (outcome.accepted.num_rows or (lines is not None and lines.num_rows)):
         # the held taxpayers file commits with the first invoices
-        (write or _write_now)(functools.partial(_write_batch, store, held.pop() if held else None, outcome.accepted,
-                                                lines))
+        taxpayers = held.pop() if held else None
+        if prepare is not None and outcome.accepted.num_rows:
+            ready = prepare(outcome.accepted)   # on this thread, while the writer stores the batch before
+            (write or _write_now)(functools.partial(ready.plan.store.write_prepared, ready, taxpayers=taxpayers,
+                                                    lines=lines))
+        else:
+            (write or _write_now)(functools.partial(_write_batch, store, taxpayers, outcome.accepted, lines))
 
 
 def _write_batch(store: Store, taxpayers: pa.Table | None, invoices: pa.Table, lines: pa.Table | None) -> None:
@@ -843,6 +853,8 @@ def _write_record(store: Store, kind: str, rec_id: str, data: dict[str, Any]) ->
 
 #: How the load hands over a store write: run it now, or queue it for the writer thread (:class:`_StoreWrites`).
 Write = Callable[[Callable[[], None]], None]
+#: Makes a batch of accepted rows ready for its store transaction (``EmbeddedStore.bulk_invoices().prepare``).
+Prepare = Callable[[pa.Table], "PreparedInvoices"]
 
 
 def _write_now(job: Callable[[], None]) -> None:

@@ -358,22 +358,24 @@ def test_store_writer_thread_commits_in_order_and_reports_its_error(data: Path, 
     error, the batches written before it stay committed, and re-running the load completes it (idempotent)."""
     load = pytest.importorskip("loaders.load")
     embedded = pytest.importorskip("graph.embedded")
-    calls: list[int] = []
-    real = embedded._EmbeddedWriter.invoices
+    from tests.loaders.test_load_pipeline import on_each_write
 
-    def third_fails(self: Any, table: Any) -> None:
+    calls: list[int] = []
+    real = (embedded._EmbeddedWriter.invoices, embedded._EmbeddedWriter.prepared_invoices)
+
+    def third_fails(table: Any) -> None:
         calls.append(table.num_rows)
         if len(calls) == 3:
             raise OSError("disk full (test)")
-        real(self, table)
 
-    monkeypatch.setattr(embedded._EmbeddedWriter, "invoices", third_fails)
+    on_each_write(monkeypatch, third_fails)
     store = embedded.EmbeddedStore(tmp_path / "ws")
     with pytest.raises(OSError, match="disk full"):
         load.load_files(store, data / "invoices.parquet", report_dir=tmp_path / "r1", threads=2, batch_rows=2000)
     assert len(calls) == 3                                         # nothing written after the failed batch
     assert store.invoice_stream().num_rows == calls[0] + calls[1]  # the two batches before it committed
-    monkeypatch.setattr(embedded._EmbeddedWriter, "invoices", real)
+    monkeypatch.setattr(embedded._EmbeddedWriter, "invoices", real[0])
+    monkeypatch.setattr(embedded._EmbeddedWriter, "prepared_invoices", real[1])
     again = load.load_files(store, data / "invoices.parquet", report_dir=tmp_path / "r2", threads=2, batch_rows=2000)
     one = load.load_files(None, data / "invoices.parquet", report_dir=tmp_path / "r3", threads=1)
     assert again.skipped_identical == calls[0] + calls[1]

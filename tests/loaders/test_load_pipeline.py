@@ -5,13 +5,16 @@ quarantine and the accounting the same as one thread doing everything in turn.""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from graph.embedded import EmbeddedStore, _EmbeddedWriter
+from graph.embedded_bulk import PreparedInvoices
 from loaders import load
 from loaders.evidence import Evidence, evidence_dir, sha256_file
 from loaders.generate import generate
@@ -22,6 +25,24 @@ def csv_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pipeline")
     generate(out, taxpayers=400, invoices=16000, seed=21, noise=0.03, fmt="csv")   # ~4.3 MB: 4 blocks
     return out / "invoices.csv"
+
+
+def on_each_write(monkeypatch: pytest.MonkeyPatch, hook: Callable[[pa.Table], None]) -> None:
+    """Call ``hook(rows)`` as the store writer stores each invoice batch, by either path: the ordinary one
+    (``invoices``) or a batch made ready ahead of its transaction (``prepared_invoices``). An error from ``hook``
+    fails that write."""
+    real, real_prepared = _EmbeddedWriter.invoices, _EmbeddedWriter.prepared_invoices
+
+    def invoices(self: _EmbeddedWriter, table: pa.Table) -> None:
+        hook(table)
+        real(self, table)
+
+    def prepared(self: _EmbeddedWriter, ready: PreparedInvoices) -> None:
+        hook(ready.source)
+        real_prepared(self, ready)
+
+    monkeypatch.setattr(_EmbeddedWriter, "invoices", invoices)
+    monkeypatch.setattr(_EmbeddedWriter, "prepared_invoices", prepared)
 
 
 def _staged(root: Path) -> list[Path]:
@@ -71,16 +92,14 @@ def test_a_load_keeps_its_staged_original_and_indexes_every_loaded_row(tmp_path:
 def test_a_load_failing_in_a_store_write_leaves_no_index_and_no_staged_copy(
         tmp_path: Path, csv_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = _EmbeddedWriter.invoices
     fail_at = [0]
 
-    def last_fails(self: Any, table: Any) -> None:
+    def last_fails(table: pa.Table) -> None:
         calls.append(table.num_rows)
         if len(calls) == fail_at[0]:   # the last batch: written while the evidence is kept
             raise OSError("disk full (test)")
-        real(self, table)
 
-    monkeypatch.setattr(_EmbeddedWriter, "invoices", last_fails)
+    on_each_write(monkeypatch, last_fails)
     with EmbeddedStore(tmp_path / "count") as store:   # how many writes the load makes
         load.load_files(store, csv_file, report_dir=tmp_path / "r0", threads=2, batch_rows=3000)
     fail_at[0], calls[:] = len(calls), []
@@ -248,7 +267,7 @@ def test_checking_the_next_batch_does_not_wait_for_the_store_write(tmp_path: Pat
     checked = threading.Event()
     lookups: list[int] = []
     writes: list[int] = []
-    real_keys, real_write = EmbeddedStore.existing_invoice_keys, _EmbeddedWriter.invoices
+    real_keys = EmbeddedStore.existing_invoice_keys
 
     def keys(self: Any, k: Any) -> Any:
         out = real_keys(self, k)
@@ -257,14 +276,13 @@ def test_checking_the_next_batch_does_not_wait_for_the_store_write(tmp_path: Pat
             checked.set()
         return out
 
-    def write(self: Any, table: Any) -> None:
+    def write(table: pa.Table) -> None:
         writes.append(table.num_rows)
         if len(writes) == 1:   # inside the first write's transaction
             assert checked.wait(timeout=30), "the next batch's store lookup waited for this write to commit"
-        real_write(self, table)
 
     monkeypatch.setattr(EmbeddedStore, "existing_invoice_keys", keys)
-    monkeypatch.setattr(_EmbeddedWriter, "invoices", write)
+    on_each_write(monkeypatch, write)
     with EmbeddedStore(tmp_path / "ws") as store:
         report = load.load_files(store, csv_file, report_dir=tmp_path / "r", threads=2, batch_rows=3000)
         assert store.invoice_stream().num_rows == report.loaded > 0
