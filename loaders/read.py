@@ -534,7 +534,8 @@ def _summary_tail(table: pa.Table) -> int:
 
 def drop_summary_rows(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
     """The batches with trailing 合计 / 总计 rows removed (and noted); a total row with fewer cells than
-    the header (malformed) is dropped too. Holds one batch back to see which one is last."""
+    the header (malformed) is dropped too. A batch that does not end in such a row is handed on at once; one that
+    does is held back until the next non-empty batch shows whether it is the last (only the last is trimmed)."""
     held: RawBatch | None = None
     for batch in batches:
         if held is not None:
@@ -543,18 +544,29 @@ def drop_summary_rows(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
                 held.done = batch.done
                 continue
             yield held
-        held = batch
+            held = None
+        if _summary_cut(batch) == (0, []):   # nothing to trim, last or not: no need to wait for the next batch
+            yield batch
+        else:
+            held = batch
     if held is not None:
         yield _trim(held)
 
 
-def _trim(batch: RawBatch) -> RawBatch:
+def _summary_cut(batch: RawBatch) -> tuple[int, list[tuple[int, str]]]:
+    """What trimming ``batch`` as the last one would drop: its trailing 合计 rows, or else its last malformed line
+    when that is a total row."""
     from loaders.headers import is_summary_row
 
-    last = max(batch.malformed, default=None)
-    totals = [last] if last is not None and is_summary_row(re.split(r"[,;\t|]", last[1].replace('"', ""))) else []
     n = _summary_tail(batch.table)
-    totals = totals if not n else []
+    if n:
+        return n, []
+    last = max(batch.malformed, default=None)
+    return 0, [last] if last is not None and is_summary_row(re.split(r"[,;\t|]", last[1].replace('"', ""))) else []
+
+
+def _trim(batch: RawBatch) -> RawBatch:
+    n, totals = _summary_cut(batch)
     if not n and not totals:
         return batch
     batch.malformed = [m for m in batch.malformed if m not in totals]

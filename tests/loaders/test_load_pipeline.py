@@ -170,6 +170,44 @@ def test_ordered_map_hands_out_the_first_item_without_waiting_for_more() -> None
     assert got == [(0, 10), (1, 11)]
 
 
+def test_ordered_map_hands_out_a_checked_item_while_the_next_one_is_still_being_read() -> None:
+    """The item being checked is handed out as soon as it is checked, also while reading the items after it blocks
+    (it used to wait until the window was full: at the start of a load, until two more batches were read)."""
+    import threading
+    import time
+
+    first_out = threading.Event()
+
+    def source() -> Any:
+        yield 0
+        yield 1
+        assert first_out.wait(timeout=10), "item 0 was held back until more were read"
+        yield 2
+
+    def slow(i: int) -> int:
+        time.sleep(0.05)     # not done yet when the next item is asked for
+        return i + 10
+
+    got = []
+    for item, result in load._ordered_map(slow, source(), 2):
+        got.append((item, result))
+        first_out.set()
+    assert got == [(0, 10), (1, 11), (2, 12)]
+
+
+def test_ordered_map_stops_reading_when_the_caller_stops() -> None:
+    taken: list[int] = []
+    out = load._ordered_map(lambda i: i, _source(1000, taken), 2)
+    assert next(out) == (0, 0)
+    out.close()        # the caller gives up (an error in a later step): nothing is read after that
+    n = len(taken)
+    assert n <= 4
+    import time
+
+    time.sleep(0.2)
+    assert len(taken) == n
+
+
 def test_ordered_map_raises_in_order_after_the_items_before_the_failing_one() -> None:
     def fails_at_5(i: int) -> int:
         if i == 5:
@@ -288,3 +326,27 @@ def test_checking_the_next_batch_does_not_wait_for_the_store_write(tmp_path: Pat
         assert store.invoice_stream().num_rows == report.loaded > 0
         again = load.load_files(store, csv_file, report_dir=tmp_path / "r2", threads=2, batch_rows=3000)
     assert len(writes) >= 3 and again.skipped_identical == report.loaded and again.loaded == 0
+
+
+def test_a_batch_without_a_total_row_is_handed_on_before_the_next_is_read() -> None:
+    """drop_summary_rows holds a batch back only when it ends in a 合计 row (to see whether it is the last): the
+    first batch of a file without one is checked while the second is still being read; only the last batch loses
+    its 合计 rows."""
+    from loaders.read import RawBatch, drop_summary_rows
+
+    def table(*first: str) -> pa.Table:
+        return pa.table({"发票号码": list(first), "金额": ["1"] * len(first)})
+
+    read: list[int] = []
+
+    def batches() -> Any:
+        for i, t in enumerate([table("1", "2"), table("3", "合计"), table(), table("4", "合计")]):
+            read.append(i)
+            yield RawBatch(t, 1 + 2 * i)
+
+    got = []
+    for b in drop_summary_rows(batches()):
+        got.append((len(read), b.table.column("发票号码").to_pylist(), [n.code for n in b.notes]))
+    assert got == [(1, ["1", "2"], []),                          # handed on before batch 2 was read
+                   (4, ["3", "合计"], []),                        # a 合计 row inside the file stays (and is checked)
+                   (4, ["4"], ["total_rows_skipped"])]
