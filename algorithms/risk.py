@@ -63,6 +63,44 @@ class RiskResult:
     cv_f1: float | None = None   # cross-validated F1 (out-of-fold probability ≥ 0.5)
     #: out-of-fold confusion counts at probability 0.5: true / false positives, false / true negatives
     cv_confusion: tuple[int, int, int, int] | None = None
+    #: the model term of every taxpayer's score (0..1, the rows of ``scores``)
+    model_scores: npt.NDArray[np.float64] | None = None
+    #: the fitted unsupervised model as it can be applied to other rows later (:class:`FrozenModel`; None when
+    #: another engine applied it or the supervised model scored)
+    frozen: FrozenModel | None = None
+
+
+@dataclass(frozen=True)
+class FrozenModel:
+    """A run's IsolationForest with what its matrix was made of, to score rows later the way that run did
+    (the fast update, :mod:`workbench.fast_update`): the matrix's columns (constant ones left out), the medians
+    that filled missing values, the fitted model and the run's sorted anomaly scores, against which a new row's
+    score becomes a percentile rank (0..1, ties averaged, as :func:`anomaly_ranks`)."""
+
+    columns: tuple[str, ...]
+    medians: tuple[float, ...]
+    model: IsolationForest
+    raw_sorted: npt.NDArray[np.float64]
+
+    def matrix(self, values: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """``values`` (features indexed by tax id) as the run's model matrix."""
+        x = values.reindex(columns=list(self.columns)).astype(float).replace([np.inf, -np.inf], np.nan)
+        x = x.fillna(pd.Series(self.medians, index=list(self.columns))).fillna(0.0)
+        return np.asarray(x.to_numpy(), dtype=np.float64).reshape(len(x), len(self.columns))
+
+    def ranks(self, values: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """The model term of each row of ``values``: its anomaly score's percentile rank among the run's rows
+        (equal to the run's own term for a row the run scored with the same features)."""
+        if not len(values):
+            return np.zeros(0)
+        raw = -self.model.score_samples(self.matrix(values))
+        lo = np.searchsorted(self.raw_sorted, raw, side="left")
+        hi = np.searchsorted(self.raw_sorted, raw, side="right")
+        n = len(self.raw_sorted)
+        # pandas' rank(pct=True) of a value among the run's: (less + (ties + 1) / 2) / n; a value the run did not
+        # have counts as one more row of the run's
+        ties = hi - lo
+        return np.asarray(np.where(ties > 0, (lo + (ties + 1) / 2) / n, (lo + 1) / (n + 1)), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -106,12 +144,20 @@ def _matrix(f: Features, *, supervised: bool = False) -> np.ndarray:
     """The model matrix: constant columns (an input the data lacks) are left out, so they neither add nor subtract.
     Columns only the supervised model reads (:data:`algorithms.supervised.PREFIX`) are left out unless
     ``supervised``."""
+    return _matrix_spec(f, supervised=supervised)[0]
+
+
+def _matrix_spec(f: Features, *, supervised: bool = False) -> tuple[np.ndarray, list[str], list[float]]:
+    """:func:`_matrix` with its columns and the medians that filled their missing values."""
     x = f.values.astype(float).replace([np.inf, -np.inf], np.nan)
     if not supervised:
         x = x.loc[:, [c for c in x.columns if not str(c).startswith(SUP_PREFIX)]]
-    x = x.fillna(x.median()).fillna(0.0)
+    med = x.median()
+    x = x.fillna(med).fillna(0.0)
     x = x.loc[:, x.nunique() > 1] if len(x) else x
-    return np.asarray(x.to_numpy(), dtype=np.float64).reshape(len(x), -1)
+    cols = [str(c) for c in x.columns]
+    return (np.asarray(x.to_numpy(), dtype=np.float64).reshape(len(x), -1), cols,
+            [float(v) if v == v else 0.0 for v in med.reindex(x.columns)])
 
 
 #: the unsupervised model's score of every row of the model matrix (0..1, rarer = higher) from the matrix and the
@@ -224,6 +270,7 @@ def score_taxpayers(
     anomaly: Anomaly | None = None,
     edges: pd.DataFrame | None = None,
     links: pd.DataFrame | None = None,
+    frozen: FrozenModel | npt.NDArray[np.float64] | None = None,
 ) -> RiskResult:
     """Score every taxpayer of ``features``.
 
@@ -247,6 +294,10 @@ def score_taxpayers(
     links
         a, b, weight: companies that share identifiers (:func:`algorithms.identity.identity_links`); with
         ``edges``, the supervised model also reads how many of them are confirmed or cleared.
+    frozen
+        Score with an earlier run's model instead of fitting one (the fast update, :mod:`workbench.fast_update`):
+        its :class:`FrozenModel` (the model term of each row: :meth:`FrozenModel.ranks`), or the model term of
+        each row given directly (a supervised run's terms, kept). ``labels`` then train nothing.
     """
     reasons: list[list[tuple[float, str]]] = [[] for _ in range(len(features.values))]
     gated: dict[str, list[str]] = {}
@@ -260,16 +311,43 @@ def score_taxpayers(
             gv[f"{name}_flag"] = np.where(hit0, gv[f"{name}_flag"], 0.0)
         features = Features(gv, features.evidence, features.industry)
     v = features.values
-    x = _matrix(features)
     model, auc, used, weight, f1 = "isolation_forest", None, 0, model_weight, None
     conf: tuple[int, int, int, int] | None = None
+    keep: FrozenModel | None = None
+    if frozen is not None:
+        if isinstance(frozen, FrozenModel):
+            m = frozen.ranks(v)
+        else:
+            m = np.asarray(frozen, dtype=np.float64)
+            model, weight = "gradient_boosting", supervised_weight
+        return _scored(features, reasons, gated, m, model, weight, None, 0, None, None, None, tier_medium=tier_medium,
+                       tier_high=tier_high, points_scale=points_scale, points=points, max_reasons=max_reasons,
+                       evidence=evidence)
+    x, cols, med = _matrix_spec(features)
     nb = Neighbours(edges, v.index, links) if labels and edges is not None else None
     sup = _supervised(_matrix(features, supervised=True), v.index, labels, seed, nb) if labels else None
     if sup is not None:
         m, auc, used, f1, conf = sup
         model, weight = "gradient_boosting", supervised_weight
+    elif anomaly is None and len(x) >= 10:                 # :func:`isolation`, keeping the fitted model
+        forest = isolation_model(x, seed)
+        raw = -forest.score_samples(x)
+        m = anomaly_ranks(raw)
+        keep = FrozenModel(tuple(cols), tuple(med), forest, np.sort(raw))
     else:
         m = (anomaly or isolation)(x, seed)
+    return _scored(features, reasons, gated, m, model, weight, auc, used, f1, conf, keep, tier_medium=tier_medium,
+                   tier_high=tier_high, points_scale=points_scale, points=points, max_reasons=max_reasons,
+                   evidence=evidence)
+
+
+def _scored(features: Features, reasons: list[list[tuple[float, str]]], gated: dict[str, list[str]],
+            m: npt.NDArray[np.float64], model: str, weight: float, auc: float | None, used: int, f1: float | None,
+            conf: tuple[int, int, int, int] | None, keep: FrozenModel | None, *, tier_medium: float,
+            tier_high: float, points_scale: float, points: Mapping[str, tuple[int, str]], max_reasons: int,
+            evidence: Evidence | None) -> RiskResult:
+    """Points, reasons, score and tier of every row from the model term ``m`` (:func:`score_taxpayers`)."""
+    v = features.values
     pts = pd.Series(0.0, index=v.index)
     nflags = np.zeros(len(v))
     nstrong = np.zeros(len(v))
@@ -330,4 +408,4 @@ def score_taxpayers(
                              for r, tier in zip(reasons, tiers, strict=True)], pa.string()),
         "features": pa.array(feat_json, pa.string()),
     })
-    return RiskResult(table, pts, model, auc, used, f1, conf)
+    return RiskResult(table, pts, model, auc, used, f1, conf, np.asarray(m, dtype=np.float64), keep)

@@ -58,13 +58,46 @@ def _findings(res: Any) -> tuple[Any, Any]:
     return rings, res.scores.to_pylist()
 
 
+def _agreement(store: Any, up: Any, full: Any) -> None:
+    """The fast update's tiers and new-high alerts against the exact (full) run on the same data."""
+    from workbench import alerts, users
+
+    exact = {r["tax_id"]: r["tier"] for r in full.scores.to_pylist()}
+    fast = up.tiers()
+    same = sum(exact.get(t) == tier for t, tier in fast.items())
+    moved_exact = {t for t in fast if exact.get(t) != up.previous.get(t)}
+    moved_fast = {t for t, tier in fast.items() if tier != up.previous.get(t)}
+    print(f"fast vs exact tier: {same:,} of {len(fast):,} affected taxpayers equal ({same / max(len(fast), 1):.1%}); "
+          f"tier changed vs the last run: exact {len(moved_exact)}, fast {len(moved_fast)}, both "
+          f"{len(moved_exact & moved_fast)} (same new tier {sum(exact.get(t) == fast[t] for t in moved_exact & moved_fast)})")
+    fast_high = set(up.newly_high)
+    exact_high = {t for t, tier in exact.items() if tier == "high" and up.previous.get(t, "low") != "high"
+                  and t in fast}
+    conf = fast_high & exact_high
+    print(f"new high: fast {len(fast_high)}, exact (affected) {len(exact_high)}, confirmed {len(conf)} "
+          f"(precision {len(conf) / max(len(fast_high), 1):.2f}, recall {len(conf) / max(len(exact_high), 1):.2f})")
+    before = {r["tax_id"] for r in store.scores(store.runs()[1].run_id).to_pylist() if r["tier"] == "high"} \
+        if len(store.runs()) > 1 else set()
+    print(f"new high in the exact run over all taxpayers: {sum(t == 'high' for t in exact.values()) - len(before & {t for t, x in exact.items() if x == 'high'})}")
+    sup = users.get_user(store, "bench_sup")
+    assert sup is not None
+    got = [a for a in alerts.inbox(store, sup) if a.rule == "new_high"]
+    print(f"new_high alerts in the supervisor's inbox after fast update + exact runs: {len(got)} "
+          f"({sum(bool(a.data.get('provisional')) for a in got)} provisional)")
+
+
 @click.command()
 @click.option("--size", default=100_000, show_default=True, help="Invoices generated (taxpayers: size / 10).")
 @click.option("--batch", default=1_000, show_default=True, help="Invoices arriving in the batch.")
 @click.option("--recent", is_flag=True, help="The batch is the latest invoices (in time order), not a random draw.")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Keep / reuse the generated files here.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the batch draw.")
-def main(size: int, batch: int, recent: bool, data: Path | None, seed: int) -> None:
+@click.option("--fast/--no-fast", default=True, show_default=True,
+              help="Run the fast update (workbench.fast_update) on the batch first, and compare its tiers and new-high "
+                   "alerts with the full run's.")
+@click.option("--incremental/--no-incremental", "incr", default=True, show_default=True,
+              help="Run the exact incremental detection (skip it to keep a 1M run short).")
+def main(size: int, batch: int, recent: bool, data: Path | None, seed: int, fast: bool, incr: bool) -> None:
     """See the module text."""
     import pyarrow as pa
 
@@ -93,13 +126,31 @@ def main(size: int, batch: int, recent: bool, data: Path | None, seed: int) -> N
     with store.writer() as w:
         w.invoices(inv.filter(pa.array(mask)))
     print(f"batch stored: {time.perf_counter() - t:.2f} s; load {os.getloadavg()[0]:.1f}", flush=True)
+    up = None
+    if fast:
+        from workbench import fast_update, users
+
+        users.create_user(store, "bench_sup", "Bench-Frozen-Tiers-2026!", ["supervisor"])
+        for label, names in (("named (the batch's sellers and buyers)", fast_update.batch_taxpayers(
+                inv.filter(pa.array(mask)))), ("found from the invoice digests", None)):
+            w1, c1 = time.perf_counter(), _cpu()
+            up = fast_update.run(store, names, actor="bench", alerts=names is None)
+            if up is None:
+                raise SystemExit("no calibration: the first detection wrote none")
+            print(f"fast update, affected {label}: {time.perf_counter() - w1:.2f} s wall, {_cpu() - c1:.2f} CPU s; "
+                  f"{up.scores.num_rows:,} taxpayers, steps {up.seconds}; load {os.getloadavg()[0]:.1f}", flush=True)
     nulls = ws / "cache" / "nulls"
     before = {f: f.stat().st_mtime_ns for f in nulls.glob("null-*.parquet")}
-    inc, wi, ci, ai, aci, inc_cpu = _timed_run(store)
+    inc, wi, ci, ai, aci, inc_cpu = _timed_run(store) if incr else (None, 0.0, 0.0, 0.0, 0.0, {})
     after = {f: f.stat().st_mtime_ns for f in nulls.glob("null-*.parquet")}
     rewritten = sum(1 for f, t in after.items() if before.get(f) != t)
     full, wf, cf, af, acf, full_cpu = _timed_run(store, incremental=False)
     print(f"load after: {os.getloadavg()[0]:.1f}")
+    if up is not None:
+        _agreement(store, up, full)
+    if inc is None:
+        print(f"{'full':<12} detect {wf:.2f} s wall, CPU s {cf:.2f}; alerts {af:.2f} s, CPU s {acf:.2f}")
+        return
     print(f"{'stage':<12} {'incremental s':>14} {'full s':>10}   {'CPU s incremental':>18} {'full':>8}")
     for name, sec in full.run.stage_seconds.items():
         print(f"{name:<12} {inc.run.stage_seconds.get(name, 0.0):>14.2f} {sec:>10.2f}   "

@@ -731,6 +731,19 @@ class EmbeddedStore(Store):
             params = [pids, *_window(start, end), None if limit is None else max(limit, 0)]
             return _to_schema(self._arrow(con, q.INVOICES_OF, params, order=q.BY_TIME_KEY_DESC), schema.INVOICES)
 
+    def invoices_touching(self, tax_ids: Sequence[str]) -> pa.Table:
+        """Every invoice whose seller or buyer is one of ``tax_ids`` (each once), in time order: one parameterised
+        query that reads only those taxpayers' invoices (the fast update, :mod:`workbench.fast_update`)."""
+        return self._with_keys("invoices_touching", q.INVOICES_TOUCHING, sorted(set(tax_ids)), schema.INVOICES,
+                               q.BY_TIME_KEY)
+
+    def taxpayer_digests(self) -> pa.Table:
+        """tax_id, n, h: per taxpayer its invoices (as seller or buyer) and an order-free hash of them; a taxpayer
+        whose digest differs from an earlier one's has a new, voided or corrected invoice (the fast update's
+        affected taxpayers when the caller does not name them)."""
+        with self._con("taxpayer_digests") as con:
+            return self._arrow(con, q.TAXPAYER_DIGESTS)
+
     def invoices_of_page(self, tax_id: str, side: str, *, start: datetime | None = None,
                          end: datetime | None = None, min_fen: int = 0, skip: int = 0,
                          limit: int | None = None) -> pa.Table:

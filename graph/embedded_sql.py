@@ -313,6 +313,23 @@ INVOICES_OF = _MATCHING.format(
     SELECT {ROW} FROM top i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
     ORDER BY i.issued_at DESC, 1 DESC"""
 PIDS_OF = "SELECT list(pid ORDER BY pid) FROM parties WHERE tax_id = ?"
+# EmbeddedStore.invoices_touching: every invoice whose seller or buyer is one of the taxpayers in _keys (the fast
+# update's read: the party numbers first, then the invoices joined to that short list, as _MATCHING)
+INVOICES_TOUCHING = f"""
+    WITH a AS MATERIALIZED (SELECT pid FROM parties WHERE tax_id IN (SELECT key FROM _keys)),
+    i AS MATERIALIZED (
+        SELECT v.* FROM a JOIN invoices v ON v.seller = a.pid
+        UNION ALL
+        SELECT v.* FROM a JOIN invoices v ON v.buyer = a.pid WHERE v.seller NOT IN (SELECT pid FROM a))
+    SELECT {ROW} FROM i JOIN parties s ON s.pid = i.seller JOIN parties b ON b.pid = i.buyer
+    ORDER BY i.issued_at, 1"""
+# EmbeddedStore.taxpayer_digests: per taxpayer, its invoices (as seller or buyer) and an order-free XOR of their row
+# hashes (every contract column): a new, voided or corrected invoice changes both of its parties' digests
+TAXPAYER_DIGESTS = """
+    WITH e AS (SELECT seller AS pid, coalesce(row_hash, key_hash) AS h FROM invoices
+               UNION ALL SELECT buyer, coalesce(row_hash, key_hash) FROM invoices WHERE buyer <> seller)
+    SELECT p.tax_id, count(*)::BIGINT AS n, bit_xor(e.h)::UBIGINT AS h
+    FROM e JOIN parties p ON p.pid = e.pid GROUP BY p.tax_id ORDER BY p.tax_id"""
 # Store.invoice_months: $1 / $2 the window (epoch seconds), $3 the zone's offset from UTC in seconds (fixed: the
 # contract's zone, Asia/Shanghai, has kept +08:00 since 1991); the month of each local issue time.
 INVOICE_MONTHS = """

@@ -39,9 +39,10 @@ from algorithms.significance import DEFAULT_FDR, pq
 from graph.core import schema, settings, vocab
 from graph.core.model import Ring, Run
 from graph.core.notes import Note
+from graph.embedded import EmbeddedStore
 from graph.store import Store
 from loaders.safe_csv import write_rows
-from workbench import audit
+from workbench import audit, fast_update
 from workbench.auth import User, allowed, require
 from workbench.incremental import incremental_cache, null_cache
 
@@ -349,6 +350,7 @@ def run_detection(
     st = _Stages(progress, on_stage)
     try:
         with st.stage("read"):
+            given = invoices
             invoices = store.invoice_stream() if invoices is None else invoices
             taxpayers = store.taxpayers() if taxpayers is None else taxpayers
             ids = store.identifiers()
@@ -356,6 +358,11 @@ def run_detection(
                 require(user, "run_detection")
             trains = user is None or allowed(user.roles, "train_model")
             labels = disposition_labels(store.records("disposition")) if trains else {}
+            # the fast update's calibration (embedded workspaces, in-process runs on the store's data): the
+            # taxpayers' invoice digests as the run reads them, so a later fast update finds what changed
+            fast_folder = fast_update.folder_of(store) if finder is None and given is None else None
+            digests = store.taxpayer_digests() if fast_folder is not None and isinstance(store, EmbeddedStore) \
+                else None
             fp = fingerprint(invoices, ids, labels, params_used)
             run_id = run_id_for(fp, params_used)
             inv = invoices.to_pandas()
@@ -401,7 +408,7 @@ def run_detection(
                 scored = merge_families(scored, score_cycles(
                     wide.cycles, inv, tp, idf, act=act, links=links, fdr=p.cycle_fdr * share, seed=seed,
                     null_copies=p.cycle_copies, window_days=window_days, max_len=max_cycle_len,
-                    gate_ratio=wide.gate, beyond=search.gate))
+                    gate_ratio=wide.gate, beyond=search.gate, cache=null_cache(cache)))
             flagged_cycles = [sc for sc in scored if sc.significant]
             sig_items = hubs.item_mismatch(inv, tp)
             sig_hub = hubs.fan_hub(inv, coverage=sig_items.table["coverage"], act=act)
@@ -458,6 +465,16 @@ def run_detection(
                                                       "rule_fdr": {r: q for r, (q, _) in rule_tests.items()}},
                   fp, st.seconds)
         with st.stage("store"):
+            if fast_folder is not None:
+                fast_update.save(fast_folder, run_id=run_id, features=feats, evidence=evidence, risk=risk,
+                                 digests=digests, meta={
+                                     "burst_window_days": burst_w, "end_s": float(act["last_at"].max()) if len(act)
+                                     else 0.0, "origin_days": float(b["t"].min() - np.floor(b["t"].min())) if len(b)
+                                     else 0.0, "fdr": p.fdr, "fdr_medium": p.fdr_medium, "tier_medium": tm,
+                                     "tier_high": th, "rule_test_fdr": p.rule_test_fdr,
+                                     "unavailable": dict(evidence.unavailable),
+                                     "rule_fdr": {r: q for r, (q, _) in rule_tests.items()},
+                                     "detector": DETECTOR_VERSION})
             if user is None and audit_as is None:
                 with store.writer() as w:
                     w.findings(run, rings, risk.scores)

@@ -70,11 +70,17 @@ def _high(scores: pa.Table) -> set[str]:
 
 
 def new_high(ctx: Context) -> list[Candidate]:
-    """Taxpayers high in the newest run and not high in the one before (all of the first run's high)."""
+    """Taxpayers high in the newest run and not high in the one before (all of the first run's high), except those
+    a fast update based on the run before already alerted (:mod:`workbench.fast_update`: the exact run confirms them,
+    no second alert)."""
+    from workbench import fast_update
+
     runs = ctx.store.runs()
     if not runs:
         return []
     before = _high(ctx.store.scores(runs[1].run_id)) if len(runs) > 1 else set()
+    if len(runs) > 1:
+        before |= fast_update.alerted(ctx.store, runs[1].run_id)
     scores = {r["tax_id"]: r for r in ctx.store.scores(runs[0].run_id).to_pylist()}
     out = []
     for tax_id in sorted(_high(ctx.store.scores(runs[0].run_id)) - before):

@@ -1,0 +1,186 @@
+"""Fast update (快速更新): provisional rows of the affected taxpayers with the last exact run's calibration frozen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from graph.embedded import EmbeddedStore
+from tests.helpers.detect_data import small_generated, tables_from_generated
+from workbench import alerts, fast_update, users
+from workbench.detect import run_detection
+
+Tables = tuple[pa.Table, pa.Table, pa.Table]
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> Tables:
+    return tables_from_generated(small_generated(tmp_path_factory.mktemp("gen")))
+
+
+def _store(tmp_path: Path, tables: Tables, invoices: pa.Table) -> EmbeddedStore:
+    _, tp, ids = tables
+    store = EmbeddedStore(tmp_path / "ws")
+    with store.writer() as w:
+        w.taxpayers(tp)
+        w.identifiers(ids)
+        w.invoices(invoices)
+    return store
+
+
+def _rows(scores: pa.Table) -> dict[str, dict[str, Any]]:
+    return {r["tax_id"]: r for r in scores.to_pylist()}
+
+
+def test_the_calibration_reproduces_the_run_it_froze(tables: Tables, tmp_path: Path) -> None:
+    """Scored from the same invoices with the run's calibration, every taxpayer gets the run's score, tier, reasons
+    and features: the frozen model, evidence and rows are the run's."""
+    inv, tp, _ = tables
+    store = _store(tmp_path, tables, inv)
+    run = run_detection(store)
+    cal = fast_update.load(store)
+    assert cal is not None and cal.run_id == run.run.run_id and cal.model is not None
+    fast = fast_update.score_rows(cal, inv.to_pandas(), tp.to_pandas(), tp.column("tax_id").to_pylist())
+    mine, theirs = _rows(fast.scores), _rows(run.scores)
+    assert mine.keys() <= theirs.keys() and len(mine) == tp.num_rows
+    assert {t: (r["score"], r["tier"], r["reasons"]) for t, r in mine.items()} == \
+        {t: (theirs[t]["score"], theirs[t]["tier"], theirs[t]["reasons"]) for t in mine}
+    assert sum(r["tier"] == "high" for r in mine.values()) >= 1
+
+
+def test_fast_rows_from_own_invoices_equal_the_whole_table(tables: Tables, tmp_path: Path) -> None:
+    """Locality: three random batches (spread over the whole span, so older invoices arrive after newer ones)
+    arrive after one exact run; after each, the affected taxpayers' rows computed from their own invoices (the
+    store's parameterised read) equal the same frozen scoring computed over the whole table."""
+    inv, tp, _ = tables
+    part = np.random.default_rng(11).integers(0, 40, inv.num_rows)      # three batches of ~150 invoices
+    store = _store(tmp_path, tables, inv.filter(pa.array(part >= 3)))
+    run_detection(store)
+    cal = fast_update.load(store)
+    assert cal is not None
+    have = part >= 3
+    for b in (0, 1, 2):
+        batch = inv.filter(pa.array(part == b))
+        with store.writer() as w:
+            w.invoices(batch)
+        have |= part == b
+        affected = fast_update.batch_taxpayers(batch)
+        own = store.invoices_touching(affected)
+        whole = inv.filter(pa.array(have)).to_pandas()
+        theirs = whole["seller_tax_id"].isin(affected) | whole["buyer_tax_id"].isin(affected)
+        assert sorted(own.column("key").to_pylist()) == sorted(whole.loc[theirs, "key"])   # theirs, each once
+        assert theirs.sum() < len(whole)
+        end = float(whole["issued_at"].max().timestamp())
+        local = fast_update.score_rows(cal, own.to_pandas(), tp.to_pandas(), affected, end=end).scores
+        everything = fast_update.score_rows(cal, whole, tp.to_pandas(), affected, end=end).scores
+        assert local.num_rows >= len(affected) * 0.9
+        assert local.to_pylist() == everything.to_pylist()
+
+
+def test_changed_taxpayers_are_the_batchs_sellers_and_buyers(tables: Tables, tmp_path: Path) -> None:
+    """Without named taxpayers the fast update finds the changed ones from the invoice digests: the parties of
+    new invoices, and of an invoice voided since the run."""
+    inv, _, _ = tables
+    t = inv.column("issued_at").to_numpy()
+    recent = t >= np.sort(t)[-200]
+    store = _store(tmp_path, tables, inv.filter(pa.array(~recent)))
+    run_detection(store)
+    cal = fast_update.load(store)
+    assert cal is not None and fast_update.changed_taxpayers(store, cal) == []
+    batch = inv.filter(pa.array(recent))
+    old = inv.filter(pa.array(~recent)).slice(0, 1)
+    voided = old.set_column(old.schema.get_field_index("status"), "status", pa.array(["void"]))
+    with store.writer() as w:
+        w.invoices(batch)
+        w.invoices(voided)
+    expected = set(fast_update.batch_taxpayers(batch)) | set(fast_update.batch_taxpayers(old))
+    assert set(fast_update.changed_taxpayers(store, cal)) == expected
+    up = fast_update.run(store, alerts=False)
+    assert up is not None and set(up.scores.column("tax_id").to_pylist()) <= expected
+    rec = store.record(fast_update.KIND, up.fast_id)
+    assert rec is not None and rec["provisional"] and rec["based_on"] == cal.run_id and rec["affected"] >= 1
+
+
+def test_newly_high_alerts_once_when_the_exact_run_confirms(tables: Tables, tmp_path: Path) -> None:
+    """A taxpayer in a significant finding (medium) whose new invoices raise a typology rule (split duplicates) is
+    high in the fast update: the supervisor gets one provisional new-high alert; the exact run that follows finds
+    it high too and raises no second one; the fast update is marked in the store and no run is added."""
+    inv, tp, _ = tables
+    store = _store(tmp_path, tables, inv)
+    users.create_user(store, "sup", "Quick-Frozen-Tiers-2026!", ["supervisor"])
+    run = run_detection(store)
+    alerts.evaluate(store)
+    rows = _rows(run.scores)
+    cal = fast_update.load(store)
+    assert cal is not None
+    old = cal.rows(list(rows))
+    num = {c: dict(zip(old.index, old[f"f:{c}"].astype(float), strict=True))
+           for c in ("findings_n", "duplicates_flag", "invoices_out")}
+    pick = [t for t, r in rows.items() if r["tier"] == "medium" and num["findings_n"][t] >= 1
+            and num["duplicates_flag"][t] == 0 and num["invoices_out"][t] >= 1]
+    assert pick, "the generated data holds a medium taxpayer in a significant finding"
+    seller = pick[0]
+    mine = inv.filter(pc.equal(inv.column("seller_tax_id"), seller)).slice(0, 1)
+    dup = pa.concat_tables([mine] * 3)
+    dup = dup.set_column(0, "key", pa.array([f"FAST-DUP-{i}" for i in range(3)]))
+    dup = dup.set_column(dup.schema.get_field_index("number"), "number", pa.array([f"9900{i}" for i in range(3)]))
+    dup = dup.set_column(dup.schema.get_field_index("code"), "code", pa.array([""] * 3))
+    with store.writer() as w:
+        w.invoices(dup)
+    up = fast_update.run(store, fast_update.batch_taxpayers(dup), actor="test")
+    assert up is not None and up.tiers()[seller] == "high" and seller in up.newly_high
+    assert len(store.runs()) == 1                                # provisional: a record, not a run
+    sup = users.get_user(store, "sup")
+    assert sup is not None
+    fast_alerts = [a for a in alerts.inbox(store, sup) if a.rule == "new_high" and a.data.get("provisional")]
+    assert [a.subject for a in fast_alerts] == [f"taxpayer:{seller}"]
+    assert fast_update.run(store, [seller], actor="test") is not None    # again: no second alert
+    exact = run_detection(store)
+    assert _rows(exact.scores)[seller]["tier"] == "high"
+    alerts.evaluate(store)
+    about = [a for a in alerts.inbox(store, sup) if a.subject == f"taxpayer:{seller}" and a.rule == "new_high"]
+    assert len(about) == 1 and about[0].data.get("provisional")
+
+
+def test_no_calibration_no_fast_update(tables: Tables, tmp_path: Path) -> None:
+    """Before any exact run (or when the newest run wrote none) there is nothing to freeze."""
+    inv, _, _ = tables
+    store = _store(tmp_path, tables, inv.slice(0, 100))
+    assert fast_update.run(store, ["x"]) is None
+    run_detection(store)
+    folder = fast_update.folder_of(store)
+    assert folder is not None and fast_update.load_folder(folder, newest="run-other") is None
+    assert fast_update.load(store) is not None
+
+
+def test_wide_family_null_copies_are_cached_and_read_back(tmp_path: Path) -> None:
+    """Review item: the second loop family's null copies go through the null cache like the main family's (their
+    files are keyed by the wider gate; ``beyond`` only filters the loops read back). With the cache the loops'
+    p-, q-values and scores equal those without, and a second run reads every copy back instead of searching."""
+    from algorithms.cycles import temporal_cycles
+    from tests.algorithms.loop_market import market
+    from workbench.detect import score_cycles
+
+    inv, _ = market(companies=600, invoices=4_000, loops=6, seed=11, ring_items=False, drift=(0.35, 0.35),
+                    fees_only=True, sizes=(6, 6))
+    inv = inv.drop(columns=["item_code"])
+    wide = temporal_cycles(inv, window_days=90, max_len=8, gate_ratio=None, budget=None)
+    kw: dict[str, Any] = {"fdr": 0.005, "seed": 0, "null_copies": 2, "window_days": 90, "max_len": 8,
+                          "gate_ratio": None, "beyond": 1.0}
+
+    def seen(fam: list[Any]) -> list[tuple[Any, ...]]:
+        return [(sc.cycle.members, sc.p_value, sc.q_value, sc.score, sc.significant, sc.wide) for sc in fam]
+
+    plain = seen(score_cycles(wide.cycles, inv, None, None, **kw))
+    cache = tmp_path / "nulls"
+    assert seen(score_cycles(wide.cycles, inv, None, None, cache=cache, **kw)) == plain
+    files = {f: f.stat().st_mtime_ns for f in cache.glob("null-*.parquet")}
+    assert len(files) >= 2
+    assert seen(score_cycles(wide.cycles, inv, None, None, cache=cache, **kw)) == plain
+    assert {f: f.stat().st_mtime_ns for f in cache.glob("null-*.parquet")} == files      # read back, not rewritten
+    assert any(sc[4] for sc in plain)
