@@ -150,12 +150,17 @@ class Evidence:
 
     def index(self, load_id: str, keys: pa.Array | pa.ChunkedArray, shas: pa.Array | pa.ChunkedArray,
               sources: pa.Array | pa.ChunkedArray) -> Path | None:
-        """Record which original each loaded invoice came from (one Parquet file per load)."""
+        """Record which original each loaded invoice came from (one Parquet file per load). ``shas`` and ``sources``
+        may be dictionary-encoded (a table file's rows all name one original): written as they are, read back as the
+        plain strings of :data:`INDEX_SCHEMA`."""
         if len(keys) == 0:
             return None
         out = self.root / "index" / f"{load_id}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table([keys, shas, sources], schema=INDEX_SCHEMA), out)
+        columns = [c if pa.types.is_dictionary(c.type) else c.cast(f.type)
+                   for c, f in zip((keys, shas, sources), INDEX_SCHEMA, strict=True)]
+        # no Arrow schema kept in the file: its columns are the Parquet strings INDEX_SCHEMA reads, dictionary or not
+        pq.write_table(pa.table(columns, names=INDEX_SCHEMA.names), out, store_schema=False)
         return out
 
     def originals(self, key: str) -> list[dict[str, Any]]:

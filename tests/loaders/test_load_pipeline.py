@@ -16,7 +16,7 @@ import pytest
 from graph.embedded import EmbeddedStore, _EmbeddedWriter
 from graph.embedded_bulk import PreparedInvoices
 from loaders import load
-from loaders.evidence import Evidence, evidence_dir, sha256_file
+from loaders.evidence import INDEX_SCHEMA, Evidence, evidence_dir, sha256_file
 from loaders.generate import generate
 
 
@@ -87,6 +87,10 @@ def test_a_load_keeps_its_staged_original_and_indexes_every_loaded_row(tmp_path:
     keys = pq.read_table(index)
     assert keys.num_rows == report.loaded and set(keys.column("sha256").to_pylist()) == {sha}
     assert sorted(keys.column("key").to_pylist()) == sorted(stored.column("key").to_pylist())
+    assert keys.schema.equals(INDEX_SCHEMA)      # plain strings, though written dictionary-encoded
+    first = stored.column("key")[0].as_py()
+    assert [(o["key"], o["sha256"], o["source"]) for o in Evidence(root).originals(first)] == \
+        [(first, sha, csv_file.name)]
 
 
 def test_a_load_failing_in_a_store_write_leaves_no_index_and_no_staged_copy(
