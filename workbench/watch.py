@@ -4,7 +4,9 @@ run on the new state of the workspace.
 Each pass: every file directly in the folder whose last change is at least ``settle`` seconds old is
 loaded with the same rules, quarantine and report as ``fapiao load`` (audited as ``load`` / ``import_failed``
 by the watcher's actor) and moved to ``done/`` (or ``failed/`` with a ``.error.txt`` beside it); reports go to
-``reports/<file>-<time>/``. When a pass stored new invoices, detection runs once for the whole pass (several
+``reports/<file>-<time>/``. When a pass stored new invoices, a fast update (:mod:`workbench.fast_update`: provisional
+tiers and new-high alerts of the taxpayers whose invoices changed, with the last run's calibration frozen) answers
+first, and its alerts are delivered; then detection runs once for the whole pass (several
 files dropped together cost one run), then the alert rules are evaluated and due e-mail / webhook deliveries
 sent. Detection is incremental where that keeps it exact: the loop search is re-done only in the time windows the
 new invoices touch (the workspace's loop cache, :mod:`workbench.incremental`); the nulls' statistics, the FDR and
@@ -51,6 +53,8 @@ class Pass:
     alerts_raised: int = 0
     deliveries: alerts.Report = field(default_factory=alerts.Report)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the fast update's record (:mod:`workbench.fast_update`) that answered before the exact run, if any
+    fast_id: str | None = None
 
     @property
     def loaded(self) -> int:
@@ -91,6 +95,7 @@ def run_pass(open_store: Callable[[], Store], folder: Path, *, actor: str, settl
     arrivals: list[Arrival] = []
     seconds: dict[str, float] = {}
     run_id: str | None = None
+    fast_id: str | None = None
     raised = 0
     report = alerts.Report()
     with open_store() as store:
@@ -108,8 +113,15 @@ def run_pass(open_store: Callable[[], Store], folder: Path, *, actor: str, settl
                 arrivals.append(Arrival(path.name, _move(path, folder / DONE, stamp), got))
         seconds["load"] = round(time.perf_counter() - t0, 3)
         if detect and any(a.report is not None and a.report.loaded for a in arrivals):
+            from workbench import fast_update
             from workbench.detect import run_detection
 
+            t0 = time.perf_counter()         # provisional tiers and alerts first, within seconds (快速更新)
+            up = fast_update.run(store, actor=actor)
+            fast_id = None if up is None else up.fast_id
+            seconds["fast_update"] = round(time.perf_counter() - t0, 3)
+            if deliver and up is not None and up.alerts_raised:
+                alerts.deliver_due(store, actor=actor)
             t0 = time.perf_counter()
             run_id = run_detection(store, audit_as=actor).run.run_id
             seconds["detect"] = round(time.perf_counter() - t0, 3)
@@ -118,4 +130,4 @@ def run_pass(open_store: Callable[[], Store], folder: Path, *, actor: str, settl
         if deliver:
             report = alerts.deliver_due(store, actor=actor)
         seconds["alerts"] = round(time.perf_counter() - t0, 3)
-    return Pass(arrivals, run_id, raised, report, seconds)
+    return Pass(arrivals, run_id, raised, report, seconds, fast_id)

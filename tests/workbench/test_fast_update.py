@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,18 +10,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from click.testing import CliRunner
 
 from graph.embedded import EmbeddedStore
 from tests.helpers.detect_data import small_generated, tables_from_generated
 from workbench import alerts, fast_update, users
+from workbench.cli import cli
 from workbench.detect import run_detection
 
 Tables = tuple[pa.Table, pa.Table, pa.Table]
 
 
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory: pytest.TempPathFactory) -> Tables:
-    return tables_from_generated(small_generated(tmp_path_factory.mktemp("gen")))
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_generated(tmp_path_factory.mktemp("gen"))
+
+
+@pytest.fixture(scope="module")
+def tables(generated: Path) -> Tables:
+    return tables_from_generated(generated)
 
 
 def _store(tmp_path: Path, tables: Tables, invoices: pa.Table) -> EmbeddedStore:
@@ -184,3 +192,46 @@ def test_wide_family_null_copies_are_cached_and_read_back(tmp_path: Path) -> Non
     assert seen(score_cycles(wide.cycles, inv, None, None, cache=cache, **kw)) == plain
     assert {f: f.stat().st_mtime_ns for f in cache.glob("null-*.parquet")} == files      # read back, not rewritten
     assert any(sc[4] for sc in plain)
+
+
+def test_arrival_paths_answer_with_a_fast_update_first(generated: Path, tables: Tables, tmp_path: Path) -> None:
+    """A watched folder's pass and the API's detection on arrival run a fast update before the exact run."""
+    import pyarrow.parquet as pq
+
+    from workbench.api.jobs import Jobs
+    from workbench.watch import run_pass
+
+    inv, _, _ = tables
+    t = inv.column("issued_at").to_numpy()
+    late = t >= np.sort(t)[-100]
+    later = (t >= np.sort(t)[-200]) & ~late
+    store = _store(tmp_path, tables, inv.filter(pa.array(~late & ~later)))
+    run_detection(store)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # the generator's file layout (rows in the same order as the tables'), as a user drops it into the folder
+    pq.write_table(pq.read_table(generated / "invoices.parquet").filter(pa.array(later)), inbox / "later.parquet")
+    store.close()
+    done = run_pass(lambda: EmbeddedStore(tmp_path / "ws"), inbox, actor="watcher", settle=0, deliver=False)
+    store = EmbeddedStore(tmp_path / "ws")
+    assert done.loaded == int(later.sum()) and done.fast_id and done.run_id and "fast_update" in done.seconds
+    rec = store.record(fast_update.KIND, done.fast_id)
+    assert rec is not None and rec["affected"] >= 1
+    with store.writer() as w:
+        w.invoices(inv.filter(pa.array(late)))
+    sup = users.create_user(store, "sup", "Quick-Frozen-Tiers-2026!", ["supervisor"])
+    jobs = Jobs(store)
+    jobs.request(sup)
+    jobs.wait(600)
+    recs = store.records_page(fast_update.KIND, {"based_on": done.run_id})     # the API's, based on the pass's run
+    assert len(recs) == 1 and recs[0]["affected"] >= 1
+    assert len(store.runs()) == 3
+    # fapiao detect --fast: a voided invoice's two parties answered first, then the exact run
+    one = inv.slice(0, 1)
+    with store.writer() as w:
+        w.invoices(one.set_column(one.schema.get_field_index("status"), "status", pa.array(["void"])))
+    store.close()
+    r = CliRunner().invoke(cli, ["detect", "--fast", "--store", f"embedded:{tmp_path / 'ws'}", "--json"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    doc = json.loads(r.output[r.output.index("\n{") + 1:])             # the JSON after the stage table (stderr)
+    assert doc["fast_update"]["affected"] == len(fast_update.batch_taxpayers(one)) and doc["run_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,8 @@ class Jobs:
         self.threads: list[threading.Thread] = []
         self.again: Job | None = None          # a run queued because data arrived during the current one
         self.again_user: User | None = None
+        self.fast_thread: threading.Thread | None = None   # the fast update (快速更新) under way, if any
+        self.fast_again = False                             # data arrived while it ran: once more after it
 
     def running(self) -> Job | None:
         with self.lock:
@@ -60,7 +63,9 @@ class Jobs:
     def request(self, user: User) -> Job:
         """Detection with default parameters because data arrived: start it now, or, while a run is under way,
         once more when that run ends (many batches during one run cause one more run, not many). Returns the
-        job that will see the new data."""
+        job that will see the new data. A fast update (:mod:`workbench.fast_update`) answers first: provisional
+        tiers and new-high alerts of the taxpayers whose invoices changed, within seconds, on its own thread."""
+        self.fast(user)
         with self.lock:
             busy = next((j for j in self.jobs.values() if j.state in ("queued", "running")), None)
             if busy is not None:
@@ -71,9 +76,38 @@ class Jobs:
                 return self.again
         return self.start(user, {})[0]
 
+    def fast(self, user: User) -> None:
+        """Start a fast update on its own thread, or, while one runs, once more after it."""
+        with self.lock:
+            if self.fast_thread is not None:
+                self.fast_again = True
+                return
+            t = threading.Thread(target=self._fast_loop, args=(user,), name="fapiao-fast-update", daemon=True)
+            self.fast_thread = t
+            self.threads.append(t)
+        t.start()
+
+    def _fast_loop(self, user: User) -> None:
+        from workbench import fast_update
+
+        while True:
+            with self.lock:
+                self.fast_again = False
+            try:
+                fast_update.run(self.store, actor=user.username)
+            except Exception:   # provisional only: the exact run that follows answers anyway; say why in the log
+                logging.getLogger(__name__).exception("fast update failed")
+            with self.lock:
+                if not self.fast_again:
+                    self.fast_thread = None
+                    return
+
     def _run(self, job: Job, user: User) -> None:
         from workbench.detect import run_detection
 
+        fast = self.fast_thread
+        if fast is not None:          # let the fast update answer before the exact run takes the cores
+            fast.join(60)
         try:
             result = run_detection(self.store, **job.params)
             done = replace(job, state="done", finished_at=audit.now(), run_id=result.run.run_id,

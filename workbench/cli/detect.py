@@ -76,11 +76,15 @@ def params_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="In process on an embedded workspace: search for loops again only in the time windows whose "
                    "invoices changed since the previous run (the workspace's cache/loops/; same findings), or "
                    "search everything.")
+@click.option("--fast", is_flag=True,
+              help="First a fast update (快速更新): provisional tiers and new-high alerts, within seconds, for the "
+                   "taxpayers whose invoices changed since the last run, with that run's calibration frozen "
+                   "(embedded workspace, in process); then the exact run, which supersedes it.")
 @json_option()
 @params_options
 def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: str, spark_master: str,
            spark_conf: dict[str, str], source: str | None, report_dir: Path | None, findings_out: Path | None,
-           as_user: str | None, incremental: bool, as_json: bool, **options: Any) -> None:
+           as_user: str | None, incremental: bool, fast: bool, as_json: bool, **options: Any) -> None:
     """Find fake-invoicing rings and score every taxpayer into low / medium / high risk.
 
     \b
@@ -142,6 +146,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
     params = DetectionParams(**options)
     console = Console(stderr=True)
     input_report: dict[str, Any] = {}
+    fast_info: dict[str, Any] | None = None
     if findings_out is not None:
         check_out_dir(findings_out)
     with open_store(store_uri) as store:
@@ -170,6 +175,19 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
             if busiest and not as_json:
                 console.print(busiest)
         else:
+            if fast:
+                from workbench import fast_update
+
+                up = fast_update.run(store, actor=actor)
+                fast_info = None if up is None else {
+                    "fast_id": up.fast_id, "based_on": up.based_on, "affected": up.scores.num_rows,
+                    "newly_high": up.newly_high, "alerts": up.alerts_raised, "seconds": up.seconds["total"]}
+                if not as_json:
+                    console.print("快速更新：无上次完整检测的校准，跳过 (no calibration of the last run: skipped)"
+                                  if up is None else
+                                  f"快速更新（暂定）{up.fast_id}：{up.scores.num_rows:,} 户受影响，新增高风险 "
+                                  f"{len(up.newly_high)} 户，提醒 {up.alerts_raised} 条，{up.seconds['total']:.2f} 秒；"
+                                  f"基于运行 {up.based_on}，完整检测随后确认")
             result = run_detection(store, params, progress=progress, incremental=incremental, **who)
         raised = alerts.evaluate(store, actor=actor)
     table = Table(title=f"run {result.run.run_id}", show_edge=False)
@@ -194,6 +212,7 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
                    "cv_confusion": result.run.params.get("cv_confusion"),
                    "stage_seconds": result.run.stage_seconds, "alerts": raised.by_rule(),
                    **({"input": input_report} if input_report else {}),
+                   **({"fast_update": fast_info} if fast else {}),
                    **({"findings_out": str(written)} if written else {}),
                    "outputs": [str(out_dir / f) for f in ("rings.csv", "taxpayer_scores.csv")] if out_dir else []})
         return
