@@ -443,8 +443,10 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
     warn = WarningWriter(out_dir / "warnings.csv")
     columns: dict[str, str] = {}
 
+    sizing: list[threading.Thread] = []   # the key index being sized while the first batch is checked
+
     def first_sets_columns(items: Iterator[RawBatch]) -> Iterator[RawBatch]:
-        """Resolve the column mapping and open the quarantine from the first batch (on this thread)."""
+        """Resolve the column mapping and open the quarantine from the first batch (on the thread taking batches)."""
         nonlocal quarantine, columns
         for batch in items:
             if quarantine is None:
@@ -452,7 +454,13 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
                     columns = resolve_columns(batch.table.column_names, "invoices", user_map, source=str(invoices))
                 quarantine = QuarantineWriter(out_dir / "quarantine.csv", batch.table.column_names)
                 if 0 < batch.done < 1:   # rows in the file, estimated from how far the first batch got
-                    validator.expect(int(batch.table.num_rows / batch.done))
+                    rows = int(batch.table.num_rows / batch.done)
+                    if workers > 1:   # beside the first batch's checks (0.1 CPU-s for 1M rows), not before them
+                        sizing.append(threading.Thread(target=validator.expect, args=(rows,), name="fapiao-size",
+                                                       daemon=True))
+                        sizing[-1].start()
+                    else:
+                        validator.expect(rows)
             yield batch
 
     def parse(batch: RawBatch) -> tuple[pa.Table, list[Issue]] | None:
@@ -472,6 +480,8 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
             try:
                 for batch, parsed in _ordered_map(parse, first_sets_columns(batches), workers):
                     assert quarantine is not None
+                    while sizing:   # sized before the first batch is decided
+                        sizing.pop().join()
                     report.notes.extend(batch.notes)
                     _handle_batch(batch, parsed, validator, store, quarantine, warn, report, note, loaded, held=held,
                                   outcomes=outcomes, skipped=skipped_records, write=write, prepare=prepare)

@@ -15,7 +15,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from graph.core.errors import ConfigError, InvalidData
 from graph.core.notes import Note
 from loaders.quotes import has_odd_quote_line, stray_quote_offset
-from loaders.utf8scan import scan_text_once
+from loaders.utf8scan import scan_started, scan_text_once
 
 BATCH_ROWS = 250_000   # rows per batch: small enough that batches overlap on threads and memory is reused
 MIXED = "mixed utf-8/gb18030"   # detect_encoding's answer for files whose lines differ in encoding
@@ -181,11 +181,21 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
         except LookupError as e:
             raise ConfigError(f"unknown encoding {enc!r}; try utf-8, gbk or gb18030") from e
     scan_enc = "utf-8" if enc == MIXED else enc
+    if scan_enc in ("utf-8", "utf-8-sig") and enc != MIXED and scan_started(path):
+        yield from _read_csv_ahead(path, enc, batch_rows, dictionary, encoding)
+        return
     odd_quotes: bool | None = None   # known from the UTF-8 pass; other encodings ask has_odd_quote_line
     if scan_enc in ("utf-8", "utf-8-sig"):
         all_ok, longest, odd_quotes = scan_text_once(path)
     else:
         all_ok, longest = _scan(path, scan_enc)
+    yield from _read_csv_scanned(path, enc, batch_rows, dictionary, encoding, (all_ok, longest, odd_quotes))
+
+
+def _read_csv_scanned(path: Path, enc: str, batch_rows: int, dictionary: DictionaryHint | None, encoding: str | None,
+                      scanned: tuple[bool, int, bool | None]) -> Iterator[RawBatch]:
+    """:func:`read_csv` once the pre-scan answered ``scanned`` = (all text valid, longest line, odd quotes)."""
+    all_ok, longest, odd_quotes = scanned
     all_ok &= enc != MIXED
     tmp: tempfile.TemporaryDirectory[str] | None = None
     source = path
@@ -204,8 +214,30 @@ def read_csv(path: Path, *, encoding: str | None = None, batch_rows: int = BATCH
             tmp.cleanup()
 
 
+def _read_csv_ahead(path: Path, enc: str, batch_rows: int, dictionary: DictionaryHint | None,
+                    encoding: str | None) -> Iterator[RawBatch]:
+    """:func:`read_csv` of a UTF-8 file whose pre-scan runs on another thread (:func:`scan_early`): the first batch is
+    read while the scan finishes, as for the common answer (all UTF-8, no line longer than a block allows, no line
+    with an odd number of quotes), and handed on only once the scan gave that answer. Any other answer, or an error
+    in that first read, and the file is read again from the start the ordinary way: nothing read ahead is used."""
+    ahead = _read_csv_arrow(path, enc, 0, batch_rows, dictionary, odd_quotes=False)
+    first: RawBatch | None = None
+    try:
+        first = next(ahead)
+        ok = True
+    except (InvalidData, OSError, StopIteration):   # read again below, where the error is raised for real
+        ok = False
+    all_ok, longest, odd_quotes = scan_text_once(path)
+    if ok and first is not None and all_ok and not odd_quotes and 2 * longest + (1 << 20) <= BLOCK_BYTES:
+        yield first
+        yield from ahead
+        return
+    ahead.close()
+    yield from _read_csv_scanned(path, enc, batch_rows, dictionary, encoding, (all_ok, longest, odd_quotes))
+
+
 def _read_csv_arrow(path: Path, enc: str, longest: int, batch_rows: int, dictionary: DictionaryHint | None,
-                    odd_quotes: bool | None = None) -> Iterator[RawBatch]:
+                    odd_quotes: bool | None = None) -> Generator[RawBatch, None, None]:
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES).decode(enc, errors="replace")
         if "\n" not in head and "\r" not in head:   # a header longer than the sample: read all of it

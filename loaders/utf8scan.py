@@ -149,6 +149,13 @@ def scan_early(path: Path) -> bool:
     return True
 
 
+def scan_started(path: Path) -> bool:
+    """Whether a :func:`scan_early` of ``path`` (as it is now) waits to be picked up by :func:`scan_text_once`."""
+    key = _identity(path)
+    with _EARLY_LOCK:
+        return key is not None and key in _EARLY
+
+
 def scan_text_once(path: Path) -> tuple[bool, int, bool]:
     """:func:`scan_text` of ``path`` (default options), taken from a scan :func:`scan_early` started when the file
     has not changed since (same size and modification time), else scanned now."""

@@ -354,3 +354,41 @@ def test_a_batch_without_a_total_row_is_handed_on_before_the_next_is_read() -> N
     assert got == [(1, ["1", "2"], []),                          # handed on before batch 2 was read
                    (4, ["3", "合计"], []),                        # a 合计 row inside the file stays (and is checked)
                    (4, ["4"], ["total_rows_skipped"])]
+
+
+@pytest.mark.parametrize("damage", ["none", "stray_quote", "not_utf8", "long_line"])
+def test_the_first_batch_read_beside_the_prescan_is_what_reading_after_it_gives(
+        tmp_path: Path, csv_file: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    """With the pre-scan still running (scan_early), the first batch is read beside it and used only when the scan
+    finds the file clean; a stray quote, bytes that are not UTF-8 or a line longer than a block read the file again
+    the ordinary way. Either way the batches are those of reading after the scan."""
+    from loaders import read
+    from loaders.utf8scan import scan_early
+
+    lines = csv_file.read_bytes().replace(b'"', b"").split(b"\n")   # no quotes: one added is a stray
+    cut = len(lines) // 2
+    extra = {"none": [], "stray_quote": [lines[cut].replace(b",", b',"', 1)],
+             "not_utf8": [lines[cut].replace(b",", b",\xff", 1)],
+             "long_line": [lines[cut].replace(b",", b"," + b"x" * 700_000, 1)]}[damage]
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(b"\n".join(lines[:cut] + extra + lines[cut:]))
+    ahead: list[int] = []
+    real = read._read_csv_ahead
+
+    def counted(*a: Any) -> Any:
+        ahead.append(1)
+        yield from real(*a)
+
+    monkeypatch.setattr(read, "_read_csv_ahead", counted)
+
+    def batches() -> list[tuple[int, pa.Table, list[tuple[int, str]], list[str]]]:
+        return [(b.first_row, b.table, b.malformed, [n.code for n in b.notes])
+                for b in read.read_batches(path, batch_rows=3000)]
+
+    assert scan_early(path)
+    early = batches()
+    assert ahead == [1]
+    after = batches()      # no early scan any more: scanned, then read
+    assert ahead == [1] and len(early) == len(after) > 1
+    for (r1, t1, m1, n1), (r2, t2, m2, n2) in zip(early, after, strict=True):
+        assert (r1, m1, n1) == (r2, m2, n2) and t1.equals(t2)
