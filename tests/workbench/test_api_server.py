@@ -80,6 +80,7 @@ def test_the_api_process_is_settled_before_it_listens(monkeypatch: Any, tmp_path
 
     before = sys.getswitchinterval()
     monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setenv("FAPIAO_EMBEDDED_THREADS", "1")     # serve() sets it when unset: undone after the test
     try:
         gc.unfreeze()
         server.serve(f"embedded:{tmp_path / 'ws'}", host="127.0.0.1", port=0)
