@@ -97,9 +97,12 @@ class PartyNumbers:
         """NEW_PARTIES rows for the distinct pairs at ``fresh`` (``tax``/``name`` of those only), latest date each."""
         if fresh.size == 0:
             return NEW_PARTIES.empty_table()
-        last = pa.table({"g": inverse, "t": issued}).group_by("g").aggregate([("t", "max")])
+        # the latest date of each distinct pair: a sort, then each run's last entry (an Arrow group_by costs
+        # ≈ 2-3 ms whatever the size, paid by every API group that meets a new party)
+        order = np.lexsort((issued, inverse))
+        ends = np.flatnonzero(np.diff(inverse[order], append=np.int64(numbers.size)))
         last_at = np.empty(numbers.size, np.int64)
-        last_at[last.column("g").to_numpy()] = last.column("t_max").to_numpy()
+        last_at[inverse[order[ends]]] = issued[order[ends]]
         return pa.table({"pid": numbers[fresh].astype(np.int32), "tax_id": tax, "name": name,
                          "last_at": last_at[fresh]}, schema=NEW_PARTIES)
 

@@ -430,11 +430,22 @@ class InvoiceValidator:
         """Tax ids seen with more than one name so far (``name_conflict`` warnings)."""
         if not self._names:
             return {}
-        pairs = pa.concat_tables(self._names).group_by(["tax_id", "name"]).aggregate([])
-        grouped = pairs.group_by("tax_id").aggregate([("name", "list")])
-        multi = grouped.filter(pc.greater(pc.list_value_length(grouped.column("name_list")), 1))
-        return {t: sorted(n) for t, n in zip(multi.column("tax_id").to_pylist(),
-                                              multi.column("name_list").to_pylist(), strict=True)}
+        # distinct (tax id, name) pairs as dictionary codes, counted per tax id in numpy (two Arrow group_bys cost
+        # ≈ 3 ms whatever the size: paid by every API group)
+        pairs = pa.concat_tables(self._names)
+        tax = pc.dictionary_encode(pairs.column("tax_id").combine_chunks(), null_encoding="encode")
+        name = pc.dictionary_encode(pairs.column("name").combine_chunks(), null_encoding="encode")
+        width = np.int64(len(name.dictionary) + 1)
+        codes = np.unique(tax.indices.to_numpy().astype(np.int64) * width + name.indices.to_numpy())
+        t_of = codes // width
+        multi = np.flatnonzero(np.bincount(t_of, minlength=len(tax.dictionary)) > 1)
+        if multi.size == 0:
+            return {}
+        tax_ids, names = tax.dictionary.to_pylist(), name.dictionary.to_pylist()
+        out: dict[str, list[str]] = {}
+        for t in multi.tolist():
+            out[tax_ids[t]] = sorted(names[j] for j in (codes[t_of == t] % width).tolist())
+        return out
 
     # --- the checks -------------------------------------------------------------------------------
     def parse(self, raw: pa.Table) -> tuple[pa.Table, list[Issue]]:
