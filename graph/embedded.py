@@ -970,6 +970,7 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         self.parties: PartyNumbers | None = None
         self.inserted: list[npt.NDArray[np.uint64]] = []   # key hashes of the rows this transaction inserted
         self.prepared: PreparedInvoices | None = None      # the last batch of a bulk plan written in this transaction
+        self.bumped: str | None = None     # the data version this transaction bumped to, once bumped
 
     def __enter__(self) -> _EmbeddedWriter:
         self._use = self.store._db.use()
@@ -987,7 +988,7 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         try:
             if et is None:
                 self._flush()
-                version = self._bump_data_version() if self.touched_graph else None
+                version = (self.bumped or self._bump_data_version()) if self.touched_graph else None
                 keep = self._parties_to_keep(version)
                 before = self.store.change_stamp()
                 if self.prepared is not None and version is None:
@@ -1090,7 +1091,15 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         cached, self.store._parties = self.store._parties, None
         if cached is None or cached[0] != self.store._db.generation or cached[2].by_pair is not None:
             return None
-        return cached[2] if cached[1] == self._data_version() else None
+        # this transaction writes invoices, so it bumps the data version anyway: bumped here, one statement reads
+        # and bumps it (the commit then does not bump it again); kept only when the version before the bump is the
+        # one the commit that kept them left
+        version = self._bump_data_version()
+        try:
+            valid = version is not None and cached[1] == str(int(version) - 1)
+        except ValueError:
+            valid = False
+        return cached[2] if valid else None
 
     def _keep_key_hashes(self, before: tuple[int, int] | None) -> None:
         """After this commit: the store's key hashes (current before it) with the ones this transaction inserted,
@@ -1114,7 +1123,8 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
         if row is None:
             self._run("bump_data_version", q.BUMP_DATA_VERSION)
             return None
-        return str(row[0])
+        self.bumped = str(row[0])
+        return self.bumped
 
     def _parties_to_keep(self, version: str | None) -> tuple[int, str, PartyNumbers] | None:
         """What to remember after this commit: the numbers with the data version this transaction leaves

@@ -112,3 +112,52 @@ def test_another_store_objects_write_rollback_and_clear_each_force_a_fresh_read(
         _write(store, _invoices(50, [_pair(D, C), _pair(("91310000FFFFFFFFFF", "己"), A)]), expected)
         assert built[0] == before + 2
         _check(store, expected)
+
+
+def test_each_write_moves_the_data_version_by_one_and_a_rollback_not_at_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the writer bumps the data version where it checks its kept party numbers (one statement reads and bumps it):
+    # the commit must not bump it a second time, and a rollback must take the bump back
+    expected: dict[str, tuple[str, str, str, str]] = {}
+    store = EmbeddedStore(tmp_path / "ws")
+    with store:
+        _write(store, _invoices(1, [_pair(A, B)]), expected)
+        v0 = int(store.data_version())
+        _write(store, _invoices(10, [_pair(B, C)]), expected)      # numbers kept: checked (and bumped) early
+        assert int(store.data_version()) == v0 + 1
+        _write(store, _invoices(20, [_pair(C, D), _pair(A, D)]), expected)
+        assert int(store.data_version()) == v0 + 2
+        monkeypatch.setattr(embedded, "_FLUSH_ROWS", 1)          # number parties (and bump) inside the transaction
+        with pytest.raises(RuntimeError), store.writer() as w:
+            w.invoices(_invoices(30, [_pair(D, A)]))
+            raise RuntimeError("rolled back")
+        assert int(store.data_version()) == v0 + 2
+        _check(store, expected)
+
+
+@pytest.mark.parametrize("between", ["invoices", "taxpayers"])
+def test_a_write_by_another_writer_between_two_kept_commits_is_seen(
+        tmp_path: Path, built: list[int], between: str) -> None:
+    # the writer's kept numbers are checked against the data version inside its transaction: another writer's
+    # commit in between (same opening of the database, so only the data version tells) makes it read them again;
+    # without the check the two writers hand out the same party numbers
+    expected: dict[str, tuple[str, str, str, str]] = {}
+    store = EmbeddedStore(tmp_path / "ws")
+    with store:
+        _write(store, _invoices(1, [_pair(A, B)]), expected)
+        _write(store, _invoices(10, [_pair(B, A)]), expected)
+        assert built[0] == 1                                     # kept across commits
+        other = EmbeddedStore(tmp_path / "ws")
+        with other:
+            if between == "invoices":
+                _write(other, _invoices(20, [_pair(C, D)]), expected)
+            else:
+                with other.writer() as w:
+                    w.taxpayers(pa.table({"tax_id": [C[0]], "name": [C[1]]}))
+        before = built[0]                                        # the other writer numbers its own
+        _write(store, _invoices(30, [_pair(D, ("91310000EEEEEEEEEE", "戊")), _pair(C, A)]), expected)
+        assert built[0] == before + 1                            # read again after the other writer's commit
+        _check(store, expected)
+        _write(store, _invoices(40, [_pair(("91310000FFFFFFFFFF", "己"), D)]), expected)
+        assert built[0] == before + 1                            # and kept again after this writer's own commit
+        _check(store, expected)
