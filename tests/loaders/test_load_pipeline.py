@@ -392,3 +392,73 @@ def test_the_first_batch_read_beside_the_prescan_is_what_reading_after_it_gives(
     assert ahead == [1] and len(early) == len(after) > 1
     for (r1, t1, m1, n1), (r2, t2, m2, n2) in zip(early, after, strict=True):
         assert (r1, m1, n1) == (r2, m2, n2) and t1.equals(t2)
+
+
+KILLED_LOADER = """
+import sys, time
+from pathlib import Path
+from graph.embedded import EmbeddedStore, _EmbeddedWriter
+from loaders import load
+
+real_write, real_prepared = EmbeddedStore.write_prepared, _EmbeddedWriter.prepared_invoices
+calls = []
+
+def prepared(self, ready):
+    real_prepared(self, ready)
+    calls.append(ready.source.num_rows)
+    if len(calls) == 2:          # the second batch's rows are in its open transaction: wait to be killed
+        print("writing", flush=True)
+        time.sleep(60)
+
+def write(self, ready, **kw):
+    real_write(self, ready, **kw)
+    print("committed", ready.source.num_rows, flush=True)
+
+_EmbeddedWriter.prepared_invoices = prepared
+EmbeddedStore.write_prepared = write
+with EmbeddedStore(sys.argv[1]) as store:
+    load.load_files(store, Path(sys.argv[2]), report_dir=Path(sys.argv[3]), threads=2, batch_rows=3000)
+"""
+
+
+def test_a_load_killed_in_a_prepared_transaction_leaves_whole_batches_and_reruns(tmp_path: Path,
+                                                                                 csv_file: Path) -> None:
+    """SIGKILL while the writer thread's second transaction (a batch made ready ahead) is open: the store holds the
+    first batch and nothing of the second, with one party number per (tax id, name); running the load again
+    completes it (the first batch's rows skipped as identical) and gives the store of an uninterrupted load."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_LOADER, encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "ws"), str(csv_file), str(tmp_path / "r1")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while not lines or lines[-1] != "writing":
+            line = proc.stdout.readline()
+            assert line, f"loader ended early: {proc.stderr.read() if proc.stderr else ''}"[-2000:]
+            lines.append(line.strip())
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    committed = [int(x.split()[1]) for x in lines if x.startswith("committed")]
+    assert len(committed) == 1
+    with EmbeddedStore(tmp_path / "ws") as store:
+        assert store.counts().invoices == committed[0] > 0
+        with store._con("test") as con:
+            assert con.execute("SELECT count(*) = count(DISTINCT (tax_id, name)) AND count(*) = count(DISTINCT pid) "
+                               "FROM parties").fetchall() == [(True,)]
+        again = load.load_files(store, csv_file, report_dir=tmp_path / "r2", threads=2, batch_rows=3000)
+        assert again.skipped_identical == committed[0]
+        assert again.loaded + again.skipped_identical + again.rejected == again.read
+        rows = store.invoice_stream().sort_by("key")
+    with EmbeddedStore(tmp_path / "whole") as store:
+        load.load_files(store, csv_file, report_dir=tmp_path / "r3", threads=2, batch_rows=3000)
+        assert rows.equals(store.invoice_stream().sort_by("key"))
