@@ -450,7 +450,8 @@ def test_a_load_killed_in_a_prepared_transaction_leaves_whole_batches_and_reruns
         proc.wait(10)
     committed = [int(x.split()[1]) for x in lines if x.startswith("committed")]
     assert len(committed) == 1
-    with EmbeddedStore(tmp_path / "ws") as store:
+    store = EmbeddedStore(tmp_path / "ws")
+    with store:
         assert store.counts().invoices == committed[0] > 0
         with store._con("test") as con:
             assert con.execute("SELECT count(*) = count(DISTINCT (tax_id, name)) AND count(*) = count(DISTINCT pid) "
@@ -459,6 +460,6 @@ def test_a_load_killed_in_a_prepared_transaction_leaves_whole_batches_and_reruns
         assert again.skipped_identical == committed[0]
         assert again.loaded + again.skipped_identical + again.rejected == again.read
         rows = store.invoice_stream().sort_by("key")
-    with EmbeddedStore(tmp_path / "whole") as store:
-        load.load_files(store, csv_file, report_dir=tmp_path / "r3", threads=2, batch_rows=3000)
-        assert rows.equals(store.invoice_stream().sort_by("key"))
+    with EmbeddedStore(tmp_path / "whole") as whole:
+        load.load_files(whole, csv_file, report_dir=tmp_path / "r3", threads=2, batch_rows=3000)
+        assert rows.equals(whole.invoice_stream().sort_by("key"))
