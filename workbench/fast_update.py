@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from algorithms import amounts, dynamics, shell
 from algorithms._tables import DAY
@@ -55,12 +55,15 @@ from graph.store import Store
 #: calibration format; part of the code version
 VERSION = 1
 FOLDER = "fast"
-TABLE = "taxpayers.parquet"
+#: Arrow IPC, uncompressed: memory-mapped, a fast update takes its rows without reading the others
+TABLE = "taxpayers.arrow"
 #: store record kind of a fast update's result
 KIND = "fast_update"
 KIND_ZH = "快速更新（暂定）"
 #: typology signals recomputed per taxpayer from its own invoices
 LOCAL_SIGNALS = ("shell", "void_red", "near_limit", "benford", "duplicates")
+#: the invoice columns the taxpayer-local part reads (a lean frame: hubs bring hundreds of thousands of rows)
+COLUMNS = ("key", "number", "issued_at", "seller_tax_id", "buyer_tax_id", "amount_fen", "total_fen", "status")
 #: the time grid of the window arithmetic (days): sums and differences of times stay exact
 QUANTUM = 2.0 ** -20
 _SOURCES = ("workbench/fast_update.py", "algorithms/risk.py", "algorithms/features.py", "algorithms/dynamics.py",
@@ -99,18 +102,21 @@ class Calibration:
     model: FrozenModel | None
     path: Path
 
+    def table(self) -> pa.Table:
+        """The per-taxpayer table, memory-mapped."""
+        with pa.memory_map(str(self.path)) as src:
+            return pa.ipc.open_file(src).read_all()
+
     def rows(self, tax_ids: Sequence[str]) -> pd.DataFrame:
         """The run's rows of ``tax_ids`` (those it had), indexed by tax id."""
-        if not len(tax_ids):
-            out: pd.DataFrame = pq.read_table(self.path).schema.empty_table().to_pandas().set_index("tax_id")
-            return out
-        t = pq.read_table(self.path, filters=[("tax_id", "in", list(tax_ids))])
-        rows: pd.DataFrame = t.to_pandas().set_index("tax_id")
-        return rows
+        t = self.table()
+        pos = pc.index_in(pa.array(list(map(str, tax_ids)), pa.string()), value_set=t.column("tax_id"))
+        out: pd.DataFrame = t.take(pc.drop_null(pos)).to_pandas().set_index("tax_id")
+        return out
 
     def digests(self) -> pd.DataFrame:
         """tax_id → n, h: the taxpayers' invoice digests when the run read the data."""
-        out: pd.DataFrame = pq.read_table(self.path, columns=["tax_id", "n", "h"]).to_pandas().set_index("tax_id")
+        out: pd.DataFrame = self.table().select(["tax_id", "n", "h"]).to_pandas().set_index("tax_id")
         return out
 
 
@@ -156,7 +162,8 @@ def save(folder: Path, *, run_id: str, features: Features, evidence: Evidence, r
     fd, tmp = tempfile.mkstemp(prefix=".taxpayers-", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, row_group_size=8_192)
+        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+            out.write_table(table)
         os.replace(tmp, folder / TABLE)
     finally:
         if os.path.exists(tmp):
@@ -191,7 +198,8 @@ def load_folder(folder: Path, *, newest: str | None) -> Calibration | None:
     """The calibration in ``folder`` when it belongs to run ``newest`` and this release."""
     path = folder / TABLE
     try:
-        meta = json.loads((pq.read_schema(path).metadata or {})[b"fapiao_fast"])
+        with pa.memory_map(str(path)) as src:
+            meta = json.loads((pa.ipc.open_file(src).schema.metadata or {})[b"fapiao_fast"])
     except (OSError, KeyError, ValueError, pa.ArrowException):
         return None
     if meta.get("run_id") != newest or meta.get("code") != code_version():
@@ -254,8 +262,9 @@ def local_features(inv: pd.DataFrame, tp: pd.DataFrame, index: pd.Index, *, w: f
     (with a blue invoice, or in the register)."""
     act = shell.activity(inv, tp)
     act["silent_days"] = (end - act["last_at"]) / DAY
-    signals = [shell.shell(inv, tp, act=act), shell.void_red(inv), amounts.near_limit(inv, tp), amounts.benford(inv),
-               amounts.duplicates(inv)]
+    sold = inv[inv["seller_tax_id"].isin(index)]        # the per-seller rules read the sellers' own invoices only
+    signals = [shell.shell(sold, tp, act=act), shell.void_red(sold), amounts.near_limit(sold, tp),
+               amounts.benford(sold), amounts.duplicates(sold)]
     b = dynamics.blue_frame(inv)
     known = act.index.union(pd.Index(tp["tax_id"].astype(str)))
     idx = pd.Index([t for t in index if t in known], dtype=object)
@@ -266,16 +275,17 @@ def local_features(inv: pd.DataFrame, tp: pd.DataFrame, index: pd.Index, *, w: f
 
 
 def score_rows(cal: Calibration, inv: pd.DataFrame, tp: pd.DataFrame, tax_ids: Sequence[str], *,
-               end: float | None = None) -> RiskResult:
+               end: float | None = None, old: pd.DataFrame | None = None) -> RiskResult:
     """Score ``tax_ids`` with the calibration frozen: their local features from ``inv`` (at least all of their
     invoices), the rest of each row from the run's (new taxpayers: what a taxpayer in no finding has), the run's
-    evidence and model. ``end``: the data's end (epoch s; default the run's)."""
+    evidence and model. ``end``: the data's end (epoch s; default the run's); ``old``: the run's rows of ``tax_ids``
+    when already read (:meth:`Calibration.rows`)."""
     meta = cal.meta
     index = pd.Index(sorted(set(map(str, tax_ids))), dtype=object)
     local = local_features(inv, tp, index, w=float(meta["burst_window_days"]), origin=float(meta["origin_days"]),
                            end=float(meta["end_s"] if end is None else end))
     idx = local.values.index
-    old = cal.rows(list(idx))
+    old = cal.rows(list(idx)) if old is None else old.reindex([t for t in idx if t in old.index])
     feature_cols = [c[2:] for c in old.columns if c.startswith("f:")] or \
         [str(c) for c in meta.get("feature_columns", [])]
     values = pd.DataFrame({c: _frozen(old, f"f:{c}", idx, _default(c, meta)) for c in feature_cols}, index=idx)
@@ -387,10 +397,11 @@ def run(store: Store, tax_ids: Iterable[str] | None = None, *, actor: str = "sys
     affected = sorted(set(map(str, tax_ids))) if tax_ids is not None else changed_taxpayers(store, cal)
     seconds["affected"] = round(time.perf_counter() - t0, 3)
     t = time.perf_counter()
-    inv = store.invoices_touching(affected).to_pandas() if affected else None
+    inv = store.invoices_touching(affected).select(list(COLUMNS)).to_pandas() if affected else None
     tp = store.taxpayers(affected).to_pandas()
     seconds["read"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
+    old = cal.rows(affected)
     if inv is None or not len(inv):
         empty = pa.table({"tax_id": pa.array([], pa.string()), "score": pa.array([], pa.float64()),
                           "tier": pa.array([], pa.string()), "reasons": pa.array([], pa.string()),
@@ -399,11 +410,11 @@ def run(store: Store, tax_ids: Iterable[str] | None = None, *, actor: str = "sys
     else:
         times = inv["issued_at"]
         end = max(float(cal.meta["end_s"]), float(pd.Timestamp(times.max()).timestamp()))
-        scores = score_rows(cal, inv, tp, affected, end=end).scores
+        scores = score_rows(cal, inv, tp, affected, end=end, old=old).scores
     seconds["score"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     ids = scores.column("tax_id").to_pylist()
-    old = cal.rows(ids)
+    old = old.reindex([i for i in ids if i in old.index])
     previous = {str(k): str(v) for k, v in old["tier"].items()} if len(old) else {}
     rows = scores.to_pylist()
     newly = [r["tax_id"] for r in rows if r["tier"] == "high" and previous.get(r["tax_id"]) != "high"]
