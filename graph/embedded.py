@@ -1075,9 +1075,29 @@ class _EmbeddedWriter(Writer, AbstractContextManager["_EmbeddedWriter"]):
             self.con.register("_new", new)
             try:
                 self._run("insert_parties", q.INSERT_PARTIES)
-                self._run("create_taxpayers", q.CREATE_TAXPAYERS_FROM_PARTIES)
+                if self._new_tax_ids(new):
+                    self._run("create_taxpayers", q.CREATE_TAXPAYERS_FROM_PARTIES)
             finally:
                 self.con.unregister("_new")
+
+    def _new_tax_ids(self, new: pa.Table) -> bool:
+        """Whether some new party's tax id may not be a taxpayer yet (then the taxpayers statement runs). Known
+        from the tax ids kept with the party numbers (:attr:`PartyNumbers.tax_ids`, read once per life of the
+        kept numbers, grown by each insert): they are valid exactly as long as the numbers (same opening, same
+        data version, checked in this transaction; a rollback drops both). Without kept numbers (a bulk load's
+        prepared batch): always."""
+        parties = self.parties
+        if parties is None or parties.by_pair is not None:
+            return True
+        assert self.con is not None
+        if parties.tax_ids is None:
+            stored: list[str | None] = self.con.sql(q.TAXPAYER_IDS).to_arrow_table().column("tax_id").to_pylist()
+            parties.tax_ids = {t for t in stored if t}
+        ids = {t for t in new.column("tax_id").to_pylist() if t}
+        if ids <= parties.tax_ids:
+            return False
+        parties.tax_ids |= ids     # the statement below stores the missing ones (or the transaction fails)
+        return True
 
     def _data_version(self) -> str:
         assert self.con is not None

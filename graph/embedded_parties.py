@@ -62,6 +62,9 @@ class PartyNumbers:
         self.by_code: dict[int, int] = dict(zip(existing.column("code").to_pylist(), pids.tolist(), strict=True))
         self.stored_pairs = stored_pairs
         self.by_pair: dict[Pair, int] | None = None     # exact matching, only after a hash disagreement
+        # the workspace's taxpayer tax ids (a subset: those known to be stored), filled by the embedded writer on
+        # first use and kept with these numbers; None until then
+        self.tax_ids: set[str] | None = None
 
     def assign(self, rows: Rows) -> Assigned:
         """Numbers for the rows' pairs, and the new parties."""

@@ -184,6 +184,8 @@ CREATE_TAXPAYERS_FROM_PARTIES = """
     WHERE tax_id IS NOT NULL AND tax_id <> '' AND NOT EXISTS (SELECT 1 FROM taxpayers t WHERE t.tax_id = p.tax_id)
     GROUP BY tax_id"""
 
+TAXPAYER_IDS = "SELECT tax_id FROM taxpayers"
+
 ANY_KEY_IN_BATCH = "SELECT 1 FROM invoices WHERE key_hash IN (SELECT hash(key) FROM _batch) LIMIT 1"
 # the stored-key checks' in-memory hashes (graph/embedded_keys.py): all stored, and those of a _keys table
 COUNT_INVOICES = "SELECT count(*) FROM invoices"

@@ -161,3 +161,44 @@ def test_a_write_by_another_writer_between_two_kept_commits_is_seen(
         _write(store, _invoices(40, [_pair(("91310000FFFFFFFFFF", "己"), D)]), expected)
         assert built[0] == before + 1                            # and kept again after this writer's own commit
         _check(store, expected)
+
+
+def _taxpayers(store: EmbeddedStore) -> set[str]:
+    with store._con("test") as con:
+        return {r[0] for r in con.execute("SELECT tax_id FROM taxpayers").fetchall()}
+
+
+def test_taxpayers_of_new_parties_are_created_only_when_not_known_and_after_another_writers_clear(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the tax ids kept with the party numbers skip the taxpayers statement when every new party's tax id is known;
+    # they live and die with the numbers: another writer's clear() in between (which deletes the taxpayers) must
+    # make the next write create them again
+    ran: list[str] = []
+    run = embedded._EmbeddedWriter._run
+
+    def spy(self: embedded._EmbeddedWriter, name: str, sql: str, params: Any = ()) -> None:
+        ran.append(name)
+        run(self, name, sql, params)
+
+    monkeypatch.setattr(embedded._EmbeddedWriter, "_run", spy)
+    expected: dict[str, tuple[str, str, str, str]] = {}
+    store = EmbeddedStore(tmp_path / "ws")
+    with store:
+        _write(store, _invoices(1, [_pair(A, B)]), expected)
+        assert _taxpayers(store) == {A[0], B[0]}
+        ran.clear()
+        _write(store, _invoices(10, [_pair((A[0], "甲公司"), B)]), expected)     # a new party, its tax id known
+        assert "insert_parties" in ran and "create_taxpayers" not in ran
+        ran.clear()
+        _write(store, _invoices(20, [_pair(B, C)]), expected)                     # a new tax id
+        assert "create_taxpayers" in ran
+        assert _taxpayers(store) == {A[0], B[0], C[0]}
+        _check(store, expected)
+
+        other = EmbeddedStore(tmp_path / "ws")
+        with other:
+            other.clear()
+        expected.clear()
+        _write(store, _invoices(30, [_pair(A, C), _pair(D, (A[0], "甲公司"))]), expected)
+        assert _taxpayers(store) == {A[0], C[0], D[0]}
+        _check(store, expected)
