@@ -37,6 +37,7 @@ def test_watch_loads_moves_detects_and_audits(tmp_path: Path) -> None:
     assert len(list((inbox / "done").iterdir())) == 2
     assert [p.name.endswith(".error.txt") for p in sorted((inbox / "failed").iterdir())] == [False, True]
     assert doc["run_id"] and "detect" in doc["seconds"]
+    assert doc["fast_update"] is None            # no exact run before this pass: no calibration to answer with
     with open_store(ws) as store:
         assert store.counts().invoices == 12 and [run.run_id for run in store.runs()] == [doc["run_id"]]
         acts = [(e.action, e.target, e.actor) for e in store.audit_events(0)]

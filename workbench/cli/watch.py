@@ -60,13 +60,16 @@ def watch(folder: Path, every: float, settle: float, once: bool, detect: bool, d
                                       "read": a.report.read if a.report else 0,
                                       "loaded": a.report.loaded if a.report else 0,
                                       "rejected": a.report.rejected if a.report else 0} for a in done.arrivals],
-                           "run_id": done.run_id, "alerts": done.alerts_raised, "sent": done.deliveries.sent,
+                           "run_id": done.run_id, "fast_update": done.fast_id, "alerts": done.alerts_raised,
+                           "sent": done.deliveries.sent,
                            "seconds": done.seconds})
             else:
                 for a in done.arrivals:
                     click.echo(f"{a.name}: " + (f"refused: {a.error}" if a.report is None else
                                                 f"read {a.report.read}, loaded {a.report.loaded}, "
                                                 f"rejected {a.report.rejected}") + f" -> {a.moved_to}")
+                if done.fast_id:
+                    click.echo(f"快速更新（暂定） {done.fast_id} in {done.seconds.get('fast_update', 0):.1f} s")
                 if done.run_id:
                     click.echo(f"detection {done.run_id} in {done.seconds.get('detect', 0):.1f} s")
                 click.echo(f"alerts raised {done.alerts_raised}, deliveries sent {done.deliveries.sent}")
