@@ -442,10 +442,10 @@ class InvoiceValidator:
         if multi.size == 0:
             return {}
         tax_ids, names = tax.dictionary.to_pylist(), name.dictionary.to_pylist()
-        out: dict[str, list[str]] = {}
-        for t in multi.tolist():
-            out[tax_ids[t]] = sorted(names[j] for j in (codes[t_of == t] % width).tolist())
-        return out
+        of_name = (codes % width).tolist()           # codes are sorted: each tax id's pairs are one run
+        starts, ends = np.searchsorted(t_of, multi, "left").tolist(), np.searchsorted(t_of, multi, "right").tolist()
+        return {tax_ids[t]: sorted(names[j] for j in of_name[a:b])
+                for t, a, b in zip(multi.tolist(), starts, ends, strict=True)}
 
     # --- the checks -------------------------------------------------------------------------------
     def parse(self, raw: pa.Table) -> tuple[pa.Table, list[Issue]]:
