@@ -680,6 +680,21 @@ def _keep_evidence(store: Store, path: Path, label: str, loaded: list[pa.Array],
     return written
 
 
+Q = TypeVar("Q")
+
+
+def _put_unless_stopped(q: queue.Queue[Q], item: Q, stop: threading.Event) -> bool:
+    """Put ``item`` on a bounded queue, waiting for room; False (not put) once ``stop`` is set, so a producer
+    thread never blocks for ever on a consumer that went away."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
     """Read the next batch on a helper thread while this one is validated (Arrow readers release the GIL).
 
@@ -689,13 +704,7 @@ def _prefetch(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
     stop = threading.Event()
 
     def put(item: tuple[RawBatch | None, BaseException | None]) -> bool:
-        while not stop.is_set():
-            try:
-                slot.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _put_unless_stopped(slot, item, stop)
 
     def produce() -> None:
         try:
@@ -752,13 +761,7 @@ def _ordered_map(fn: Callable[[T], R], items: Iterator[T], threads: int) -> Gene
     stop = threading.Event()
 
     def put(entry: tuple[T, Future[R]] | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                window.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _put_unless_stopped(window, entry, stop)
 
     def feed() -> None:
         try:
