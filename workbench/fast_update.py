@@ -50,6 +50,7 @@ from algorithms import amounts, dynamics, shell
 from algorithms._tables import DAY
 from algorithms.features import Features, build_features
 from algorithms.risk import Evidence, FrozenModel, RiskResult, score_taxpayers
+from graph.core.notes import Note
 from graph.store import Store
 
 #: calibration format; part of the code version
@@ -427,8 +428,9 @@ def run(store: Store, tax_ids: Iterable[str] | None = None, *, actor: str = "sys
     record = {"fast_id": fast_id, "kind_zh": KIND_ZH, "provisional": True, "based_on": cal.run_id,
               "at": at.isoformat(), "affected": len(ids), "tiers": _count(r["tier"] for r in rows),
               "changed": changed, "newly_high": newly}
-    with store.writer() as w:
-        w.put_record(KIND, fast_id, record)
+    audit.record(store, None, "fast_update", f"run:{cal.run_id}",
+                 Note("fast_update_counts", {"affected": len(ids), "high": len(newly)}), actor=actor,
+                 change=lambda w: w.put_record(KIND, fast_id, record))   # the record and its event: both or neither
     seconds["store"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     raised = _alert(store, cal.run_id, fast_id, [r for r in rows if r["tax_id"] in set(newly)], actor) \

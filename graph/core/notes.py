@@ -191,6 +191,9 @@ WORDINGS: dict[str, tuple[_Words, _Words]] = {
     "detect_counts": (
         lambda v: f"发现 {_num(v, 'rings')} 个团伙，使用已核实标签 {_num(v, 'labels')} 个",
         lambda v: f"{_num(v, 'rings')} rings, labels used {_num(v, 'labels')}"),
+    "fast_update_counts": (
+        lambda v: f"重新评分 {_num(v, 'affected')} 户，新增高风险 {_num(v, 'high')} 户",
+        lambda v: f"{_num(v, 'affected')} taxpayers re-scored, {_num(v, 'high')} newly high"),
     "token_issued": (
         lambda v: f"用户 {v['user']}，角色 {_label(vocab.ROLES, v['role'], 0)}",
         lambda v: f"user {v['user']}, role {_label(vocab.ROLES, v['role'], 1)}"),

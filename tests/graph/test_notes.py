@@ -45,6 +45,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "sign_in_refused": ({"reason": "demo_outside_demo"}, "演示用户只能在演示模式下登录"),
     "export_rows": ({"format": "xlsx", "rows": 1200}, "XLSX，1,200 行"),
     "detect_counts": ({"rings": 12, "labels": 3}, "发现 12 个团伙，使用已核实标签 3 个"),
+    "fast_update_counts": ({"affected": 1549, "high": 2}, "重新评分 1,549 户，新增高风险 2 户"),
     "token_issued": ({"user": "api-bot", "role": "analyst"}, "用户 api-bot，角色 分析员"),
     "detection_run": ({"rings": 4, "scored": 1200}, "发现 4 个团伙，评分 1,200 户"),
     "disposition_recorded": ({"tax_id": "91440300000000001H", "label": "false_positive", "note": "正常经营"},

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from graph.embedded import EmbeddedStore
 from tests.helpers.detect_data import small_generated, tables_from_generated
-from workbench import alerts, fast_update, users
+from workbench import alerts, audit, fast_update, users
 from workbench.cli import cli
 from workbench.detect import run_detection
 
@@ -112,6 +112,12 @@ def test_changed_taxpayers_are_the_batchs_sellers_and_buyers(tables: Tables, tmp
     assert up is not None and set(up.scores.column("tax_id").to_pylist()) <= expected
     rec = store.record(fast_update.KIND, up.fast_id)
     assert rec is not None and rec["provisional"] and rec["based_on"] == cal.run_id and rec["affected"] >= 1
+    # audited in the same transaction as the record: one event naming the calibrated run, the chain intact
+    [event] = audit.events(store, action="fast_update")
+    assert event.actor == "system:fast_update" and event.target == f"run:{cal.run_id}"
+    assert json.loads(event.detail) == {"code": "fast_update_counts", "affected": rec["affected"],
+                                        "high": len(rec["newly_high"])}
+    assert audit.verify(store).ok
 
 
 def test_newly_high_alerts_once_when_the_exact_run_confirms(tables: Tables, tmp_path: Path) -> None:
