@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graph.core import settings
 from graph.core.errors import FapiaoError
@@ -21,6 +22,9 @@ from loaders.load import LoadReport, load_files
 from workbench import audit
 from workbench.audit import record
 from workbench.auth import User, require
+
+if TYPE_CHECKING:
+    from workbench.fast_update import FastUpdate
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,17 @@ def import_uploads(store: Store, user: User, invoices: Sequence[Upload], taxpaye
         "read": report.read, "loaded": report.loaded, "rejected": report.rejected,
         "skipped_identical": report.skipped_identical}))
     return report
+
+
+def fast_update_after(store: Store, report: LoadReport) -> FastUpdate | None:
+    """The fast update (快速更新, :mod:`workbench.fast_update`) after an import that stored invoices: provisional
+    tiers and new-high alerts for the taxpayers whose invoices changed, with the last exact run's calibration
+    frozen, until an exact run supersedes it. None when nothing was stored or no exact run left a calibration."""
+    if report.loaded == 0:
+        return None
+    from workbench import fast_update
+
+    return fast_update.run(store)
 
 
 def load_audited(store: Store, path: Path, *, actor: str, taxpayers: Path | None = None,

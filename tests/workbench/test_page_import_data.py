@@ -149,3 +149,23 @@ def test_a_workbook_upload_words_its_sheet_notes_in_chinese(fresh_env: Demo, tmp
         assert any(n.startswith(f"工作表 '{sheet}'：标题行在第 3 行，跳过其上 2 行") for n in notes), notes
         assert f"工作表 '{sheet}'：跳过末尾合计行 1 行" in notes, notes
     assert not [n for n in notes if re.search(r"\b(sheet|skipped|header|read|rows?)\b", n)], notes
+
+
+def test_an_upload_after_a_detection_run_answers_with_a_fast_update(fresh_env: Demo) -> None:
+    """After an exact run left its calibration, an upload that stores invoices re-scores their taxpayers at once
+    (快速更新, provisional), says so on the page, and is audited after the import; no run is added."""
+    at = open_page(fresh_env, "admin", "import_data")
+    next(b for b in at.button if b.label == "运行检测").click().run()
+    assert any("检测完成" in s.value for s in at.success), [e.value for e in at.error]
+    runs = len(EmbeddedStore(fresh_env.path).runs())
+    s, b = tax_id(101), tax_id(102)
+    row = f"88000011,044031900111,2024-05-06,{s},上传甲公司,{b},上传乙公司,1000.00,130.00,1130.00,0.13,normal"
+    at.file_uploader(key="imp_invoices").set_value(("fast.csv", _csv([row]), "text/csv"))
+    next(b for b in at.button if b.label == "校验并导入").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [info] = [i.value for i in at.info if "快速更新（暂定）" in i.value]
+    assert re.search(r"2 户重新评分", info), info
+    store = EmbeddedStore(fresh_env.path)
+    assert len(store.runs()) == runs
+    assert [e.action for e in store.audit_events()][-2:] == ["import_data", "fast_update"]
+    store.close()

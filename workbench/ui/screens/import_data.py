@@ -16,7 +16,7 @@ from graph.core.notes import Note, en_text
 from workbench.audit import record
 from workbench.auth import allowed
 from workbench.fmt import plain
-from workbench.imports import Upload, import_uploads
+from workbench.imports import Upload, fast_update_after, import_uploads
 from workbench.ui.exports import table
 from workbench.ui.i18n import lang, term, tr
 from workbench.ui.session import require_page
@@ -60,6 +60,8 @@ if load:
         st.error(str(e))
     else:
         st.session_state["imp_report"] = report
+        with st.spinner(tr("快速更新风险等级…", "Fast update of the risk tiers…")):
+            st.session_state["imp_fast"] = fast_update_after(store, report)
         st.cache_data.clear()
 
 shown_report = st.session_state.get("imp_report")
@@ -74,6 +76,13 @@ if shown_report is not None:
     m[4].metric(tr("警告", "Warnings"), f"{report.warnings:,}")
     for line in report.notes:
         st.caption(plain(import_note_zh(line)) if lang() == "zh" else plain(en_text(line)))
+    fast = st.session_state.get("imp_fast")
+    if fast is not None:
+        n, high, secs = len(fast.tiers()), len(fast.newly_high), fast.seconds.get("total", 0.0)
+        st.info(tr(f"快速更新（暂定）：{n:,} 户重新评分，新增高风险 {high:,} 户，用时 {secs:.1f} 秒；按运行 {fast.based_on} 的校准"
+                   f"暂定，请运行检测以确认。",
+                   f"Fast update (provisional): {n:,} taxpayers re-scored, {high:,} newly high, {secs:.1f} s; with the "
+                   f"calibration of run {fast.based_on}; run detection to confirm."))
     if report.by_rule:
         from loaders.rules import RULES
 
