@@ -36,6 +36,7 @@ def test_upload_loads_good_rows_and_reports_the_bad_one(fresh_env: Demo) -> None
     assert store.taxpayer(s) is not None and store.counts().invoices == len(fresh_env.invoices) + 1
     assert [e.action for e in store.audit_events()][-1] == "import_data"
     store.close()
+    assert any("未做快速更新" in c.value for c in at.caption)   # no exact run yet: said, not silent
 
 
 def test_upload_over_the_size_limit_is_refused(fresh_env: Demo, monkeypatch: pytest.MonkeyPatch) -> None:

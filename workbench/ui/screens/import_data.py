@@ -83,6 +83,9 @@ if shown_report is not None:
                    f"暂定，请运行检测以确认。",
                    f"Fast update (provisional): {n:,} taxpayers re-scored, {high:,} newly high, {secs:.1f} s; with the "
                    f"calibration of run {fast.based_on}; run detection to confirm."))
+    elif report.loaded and "imp_fast" in st.session_state:
+        st.caption(tr("未做快速更新：本版本尚未运行过完整检测（无可用校准）；请运行检测。",
+                      "No fast update: no exact run of this release has left a calibration yet; run detection."))
     if report.by_rule:
         from loaders.rules import RULES
 
