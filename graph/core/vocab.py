@@ -157,6 +157,7 @@ AUDIT_ACTIONS: Labels = {
     "import_data": ("导入数据", "data imported"),
     "import_failed": ("导入失败", "import failed"),
     "detect": ("运行检测", "detection run"),
+    "run_detection_failed": ("检测失败", "detection failed"),
     "fast_update": ("快速更新（暂定）", "fast update (provisional)"),
     "demo_reset": ("重置演示数据", "demo reset"),
     "tier_override": ("调整风险等级", "tier override"),

@@ -57,8 +57,8 @@ def test_admin_runs_detection_from_the_page_and_it_is_audited(fresh_env: Demo) -
     assert any("检测完成" in s.value for s in at.success), [e.value for e in at.error]
     store = EmbeddedStore(fresh_env.path)
     assert len(store.runs()) == runs_before + 1
-    last = store.audit_events()[-1]
-    assert last.action == "run_detection"
+    last = store.audit_events()[-1]     # written by run_detection with its findings, in their transaction
+    assert (last.action, last.actor, last.target) == ("detect", "admin", f"run:{store.runs()[0].run_id}")
     assert views.audit_detail_zh(last.action, last.detail).startswith("发现 "), last.detail   # coded, worded
     store.close()
 

@@ -12,7 +12,7 @@ import streamlit as st
 from algorithms.params import DetectionParams, is_int, specs
 from graph.core import settings
 from graph.core.errors import FapiaoError
-from graph.core.notes import Note, en_text
+from graph.core.notes import en_text
 from workbench.audit import record
 from workbench.auth import allowed
 from workbench.fmt import plain
@@ -122,13 +122,11 @@ else:
             with st.spinner(tr("正在检测团伙并评分…", "Finding rings and scoring…")):
                 params = DetectionParams(**{k: (int(v) if v is not None and is_int(f) else v)
                                             for (f, _), (k, v) in zip(specs(), values.items(), strict=True)})
-                result = run_detection(store, params)
+                result = run_detection(store, params, user=user)   # audited with its findings, one transaction
         except FapiaoError as e:
             record(store, user, "run_detection_failed", "", str(e))
             st.error(str(e))
         else:
-            record(store, user, "run_detection", result.run.run_id,
-                   Note("detection_run", {"rings": len(result.rings), "scored": result.scores.num_rows}))
             st.cache_data.clear()
             st.success(tr(f"检测完成：{result.run.run_id}，发现 {len(result.rings)} 个团伙，评分 {result.scores.num_rows:,} 户。",
                           f"Done: {result.run.run_id}, {len(result.rings)} rings, {result.scores.num_rows:,} taxpayers scored."))
