@@ -40,6 +40,8 @@ def test_ego_network_of_a_ring_member_is_readable(served: Served, page: Any) -> 
     box.fill(member)
     box.press("Enter")
     settle(page)
+    # the ring links are drawn after the search answer: wait for them, not only for the page to settle
+    page.locator('[data-testid="stPageLink-NavLink"]', has_text="评分").first.wait_for(timeout=45_000)
     clipped = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPageLink-NavLink"]')]
         .filter(a => a.scrollWidth > a.clientWidth + 1 || [...a.querySelectorAll('*')].some(
             e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== 'visible'))
