@@ -59,7 +59,12 @@ class PartyNumbers:
         self.next = int(pids.max()) + 1 if pids.size else 0
         self.check = np.zeros(self.next, np.uint64)
         self.check[pids] = existing.column("check").to_numpy()
-        self.by_code: dict[int, int] = dict(zip(existing.column("code").to_pylist(), pids.tolist(), strict=True))
+        # code → number as two arrays sorted by code (a vectorised lookup; a dict took ~20 ms per 250,000-row batch
+        # in Python calls); of codes given twice the last one's number, as a dict would keep
+        codes = np.asarray(existing.column("code").to_numpy(), np.uint64)
+        order = np.argsort(codes, kind="stable")
+        self.codes: U64 = codes[order]
+        self.code_pids: I64 = pids[order]
         self.stored_pairs = stored_pairs
         self.by_pair: dict[Pair, int] | None = None     # exact matching, only after a hash disagreement
         # the workspace's taxpayer tax ids (a subset: those known to be stored), filled by the embedded writer on
@@ -78,18 +83,36 @@ class PartyNumbers:
         first = np.empty(len(uniq), np.int64)
         first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)      # first row of each distinct code
         check = rows.check[first]
-        numbers = np.array([self.by_code.get(c, -1) for c in uniq.tolist()], np.int64)
+        numbers = self._numbers_of(uniq)
         known = numbers >= 0
         if not (bool((rows.check == check[inverse]).all()) and bool((self.check[numbers[known]] == check[known]).all())):
             self._go_exact()
             return self._assign_exact(rows)
         fresh = np.flatnonzero(~known)
         numbers[fresh] = np.arange(self.next, self.next + fresh.size)
-        self.by_code.update(zip(uniq[fresh].tolist(), numbers[fresh].tolist(), strict=True))
+        self._add_codes(uniq[fresh], numbers[fresh])
         self._grow(check[fresh])
         pick = pa.array(first[fresh])
         new = self._new(fresh, numbers, rows.tax_ids.take(pick), rows.names.take(pick), inverse, rows.issued)
         return Assigned(numbers[inverse].astype(np.int32), new)
+
+    def _numbers_of(self, codes: U64) -> I64:
+        """The number of each code, -1 where it has none."""
+        at = np.searchsorted(self.codes, codes, side="right") - 1
+        hit = at >= 0
+        hit[hit] = self.codes[at[hit]] == codes[hit]
+        out = np.full(codes.size, -1, np.int64)
+        out[hit] = self.code_pids[at[hit]]
+        return out
+
+    def _add_codes(self, codes: U64, numbers: I64) -> None:
+        """Remember ``codes`` (none known yet) with their ``numbers``: inserted in code order (one copy of the arrays,
+        cheaper than sorting them again)."""
+        order = np.argsort(codes)
+        codes, numbers = codes[order], numbers[order]
+        at = np.searchsorted(self.codes, codes)
+        self.codes = np.insert(self.codes, at, codes)
+        self.code_pids = np.insert(self.code_pids, at, numbers)
 
     def _grow(self, checks: U64) -> None:
         self.check = np.concatenate((self.check, checks))
@@ -100,12 +123,10 @@ class PartyNumbers:
         """NEW_PARTIES rows for the distinct pairs at ``fresh`` (``tax``/``name`` of those only), latest date each."""
         if fresh.size == 0:
             return NEW_PARTIES.empty_table()
-        # the latest date of each distinct pair: a sort, then each run's last entry (an Arrow group_by costs
-        # ≈ 2-3 ms whatever the size, paid by every API group that meets a new party)
-        order = np.lexsort((issued, inverse))
-        ends = np.flatnonzero(np.diff(inverse[order], append=np.int64(numbers.size)))
-        last_at = np.empty(numbers.size, np.int64)
-        last_at[inverse[order[ends]]] = issued[order[ends]]
+        # the latest date of each distinct pair: one unbuffered maximum per row (~1 ms for 500,000 rows; the sort it
+        # replaces took ~100 ms, and an Arrow group_by costs ≈ 2-3 ms whatever the size)
+        last_at = np.full(numbers.size, np.iinfo(np.int64).min, np.int64)
+        np.maximum.at(last_at, inverse, issued)
         return pa.table({"pid": numbers[fresh].astype(np.int32), "tax_id": tax, "name": name,
                          "last_at": last_at[fresh]}, schema=NEW_PARTIES)
 

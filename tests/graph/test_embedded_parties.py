@@ -45,3 +45,15 @@ def test_a_collision_inside_one_batch_is_caught_too() -> None:
     parties = PartyNumbers(EMPTY, lambda: NO_PAIRS)
     got = parties.assign(_rows([("A", "甲"), ("B", "乙")], [5, 5], [1, 2]))
     assert got.pids.tolist() == [0, 1] and got.new.num_rows == 2
+
+
+def test_stored_codes_in_any_order_keep_their_numbers_and_new_ones_are_remembered() -> None:
+    stored = pa.table({"pid": pa.array([0, 1, 2], pa.int32()), "code": pa.array([30, 10, 20], pa.uint64()),
+                       "check": pa.array([300, 100, 200], pa.uint64())})
+    parties = PartyNumbers(stored, lambda: NO_PAIRS)
+    got = parties.assign(_rows([("C", "丙"), ("N", "新"), ("A", "甲"), ("M", "另"), ("N", "新")],
+                               [30, 25, 10, 5, 25], [300, 250, 100, 50, 250]))
+    assert got.pids.tolist() == [0, 3, 1, 4, 3]
+    assert got.new.column("pid").to_pylist() == [3, 4] and got.new.column("last_at").to_pylist() == [4, 3]
+    again = parties.assign(_rows([("M", "另"), ("B", "乙"), ("N", "新")], [5, 20, 25], [50, 200, 250]))
+    assert again.pids.tolist() == [4, 2, 3] and again.new.num_rows == 0
