@@ -36,7 +36,9 @@ class KeyHashes:
 
     def any_of(self, hashes: U64) -> bool:
         """True when any of ``hashes`` is in the set."""
-        h = np.asarray(hashes, np.uint64)
+        # sorted first: searching in order walks the big array forwards (≈ 11 ms for 250,000 hashes in 750,000,
+        # sort included, against ≈ 56 ms in the batch's own order, which misses the CPU caches at every step)
+        h = np.sort(np.asarray(hashes, np.uint64))
         return bool(h.size) and (_any_in(h, self.main) or _any_in(h, self.recent))
 
     def adding(self, hashes: U64) -> KeyHashes | None:
