@@ -356,12 +356,13 @@ def test_a_batch_without_a_total_row_is_handed_on_before_the_next_is_read() -> N
                    (4, ["4"], ["total_rows_skipped"])]
 
 
-@pytest.mark.parametrize("damage", ["none", "stray_quote", "not_utf8", "long_line"])
+@pytest.mark.parametrize("damage", ["none", "stray_quote", "not_utf8", "not_utf8_early", "long_line"])
 def test_the_first_batch_read_beside_the_prescan_is_what_reading_after_it_gives(
         tmp_path: Path, csv_file: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
     """With the pre-scan still running (scan_early), the first batch is read beside it and used only when the scan
     finds the file clean; a stray quote, bytes that are not UTF-8 or a line longer than a block read the file again
-    the ordinary way. Either way the batches are those of reading after the scan."""
+    the ordinary way. Either way the batches are those of reading after the scan (also when the bytes that are not
+    UTF-8 are in the first batch, which is read without Arrow's own UTF-8 check)."""
     from loaders import read
     from loaders.utf8scan import scan_early
 
@@ -369,8 +370,10 @@ def test_the_first_batch_read_beside_the_prescan_is_what_reading_after_it_gives(
     cut = len(lines) // 2
     extra = {"none": [], "stray_quote": [lines[cut].replace(b",", b',"', 1)],
              "not_utf8": [lines[cut].replace(b",", b",\xff", 1)],
+             "not_utf8_early": [lines[5000].replace(b",", b",\xff", 1)],   # past the samples, in batch 1
              "long_line": [lines[cut].replace(b",", b"," + b"x" * 700_000, 1)]}[damage]
     path = tmp_path / "damaged.csv"
+    cut = 5000 if damage.endswith("_early") else cut
     path.write_bytes(b"\n".join(lines[:cut] + extra + lines[cut:]))
     ahead: list[int] = []
     real = read._read_csv_ahead
