@@ -622,6 +622,8 @@ class EmbeddedStore(Store):
                 cur.register("_keys", table)
                 try:
                     stored = self._stored_key_hashes(cur)
+                    if stored is not None and len(stored) == 0:
+                        return set()   # no invoice stored (a fresh workspace's first batch): the keys need no hashing
                     if stored is not None and not stored.any_of(
                             np.asarray(cur.execute(q.KEYS_HASHED).fetchnumpy()["h"], np.uint64)):
                         return set()   # no key's hash is stored: none is (the exact check below scans key_hash)
