@@ -164,6 +164,7 @@ def duplicates(invoices: pa.Table | pd.DataFrame, *, min_groups: int = 1) -> Sig
     day = (epoch_seconds(inv["issued_at"]) + 8 * 3600) // DAY          # calendar day in China
     k = pd.DataFrame({"seller": inv["seller_tax_id"], "buyer": inv["buyer_tax_id"],
                       "amount": inv["amount_fen"], "day": day, "number": inv["number"]})
+    k = k[k.duplicated(["amount", "day"], keep=False)]     # only an amount repeated on its day can be a duplicate
     g = k.groupby(["seller", "buyer", "amount", "day"])["number"].nunique()
     dup = g[g > 1].reset_index()
     per = dup.groupby("seller").agg(groups=("number", "size"), extra=("number", "sum"))

@@ -114,11 +114,21 @@ def encode(b: pd.DataFrame) -> Coded:
                  b["fen"].to_numpy(np.float64), np.asarray(nodes, dtype=object))
 
 
-def motifs(c: Coded, *, w: float, static: bool = False) -> dict[str, F64]:
-    """Feature name → one value per node code (the temporal features; the static ones too with ``static``)."""
+def motifs(c: Coded, *, w: float, static: bool = False, return_2: bool = True,
+           keep: npt.NDArray[np.bool_] | None = None) -> dict[str, F64]:
+    """Feature name → one value per node code (the temporal features; the static ones too with ``static``;
+    without ``return_2`` when the caller computes it its own way). ``keep`` (per node code): only these nodes'
+    values are wanted, the others' come out partial — the per-node sorts then hold only the kept nodes' events
+    (a node's values depend on its own events only)."""
     s, r, t0, fen = c.s, c.r, c.t0, c.fen
     m = len(c.nodes)
     span = float(t0.max()) + 2 * w + 1.0 if len(t0) else 1.0   # node blocks on one axis: key = node · span + t
+    if keep is not None:            # the sellers' side (s) and the buyers' side (r) of the kept nodes' invoices
+        ks, kr = keep[s], keep[r]
+        so, to_, fo = s[ks], t0[ks], fen[ks]
+        ri, ti, fi = r[kr], t0[kr], fen[kr]
+    else:
+        so, to_, fo, ri, ti, fi = s, t0, fen, r, t0, fen
     feats: dict[str, F64] = {}
     vo, vi = _bc(s, weights=fen, minlength=m), _bc(r, weights=fen, minlength=m)
     if static:
@@ -130,9 +140,9 @@ def motifs(c: Coded, *, w: float, static: bool = False) -> dict[str, F64]:
                                                0.0), dtype=np.float64)
 
     # all events of a node, sorted: burstiness and peak share
-    en = np.concatenate([s, r])
-    et = np.concatenate([t0, t0])
-    ef = np.concatenate([fen, fen])
+    en = np.concatenate([so, ri])
+    et = np.concatenate([to_, ti])
+    ef = np.concatenate([fo, fi])
     o = np.lexsort((et, en))
     en, et, ef = en[o], et[o], ef[o]
     same = np.r_[False, en[1:] == en[:-1]]
@@ -152,35 +162,36 @@ def motifs(c: Coded, *, w: float, static: bool = False) -> dict[str, F64]:
     feats["peak_share"] = _ratio(peak, tot)
 
     # per direction: most invoices within w
-    for name, node in (("fan_out_w", s), ("fan_in_w", r)):
-        oo = np.lexsort((t0, node))
-        k = node[oo] * span + t0[oo]
+    for name, node, tt in (("fan_out_w", so, to_), ("fan_in_w", ri, ti)):
+        oo = np.lexsort((tt, node))
+        k = node[oo] * span + tt[oo]
         cnt = np.searchsorted(k, k + w, side="left") - np.arange(len(k))
         best = np.zeros(m)
         np.maximum.at(best, node[oo], cnt.astype(np.float64))
         feats[name] = best
 
     # 2-hop time-respecting paths through a node, both orientations
-    oo, oi = np.lexsort((t0, s)), np.lexsort((t0, r))
-    out_key, in_key = s[oo] * span + t0[oo], r[oi] * span + t0[oi]
+    oo, oi = np.lexsort((to_, so)), np.lexsort((ti, ri))
+    out_key, in_key = so[oo] * span + to_[oo], ri[oi] * span + ti[oi]
     along = _count_in(out_key, in_key, in_key + w)              # input at t → outputs in (t, t + w]
     against = _count_in(in_key, out_key, out_key + w)           # output at t → inputs in (t, t + w]
-    feats["path_along"] = _bc(r[oi], weights=along, minlength=m)
-    feats["path_against"] = _bc(s[oo], weights=against, minlength=m)
+    feats["path_along"] = _bc(ri[oi], weights=along, minlength=m)
+    feats["path_against"] = _bc(so[oo], weights=against, minlength=m)
 
     # the next invoice in the other direction within w: amount close → value flows through (either order)
-    fm_in = _next_match(in_key, fen[oi], out_key, fen[oo], w)    # input → next output
-    fm_out = _next_match(out_key, fen[oo], in_key, fen[oi], w)   # output → next input
-    matched = _bc(r[oi], weights=fen[oi] * fm_in, minlength=m) + \
-        _bc(s[oo], weights=fen[oo] * fm_out, minlength=m)
+    fm_in = _next_match(in_key, fi[oi], out_key, fo[oo], w)    # input → next output
+    fm_out = _next_match(out_key, fo[oo], in_key, fi[oi], w)   # output → next input
+    matched = _bc(ri[oi], weights=fi[oi] * fm_in, minlength=m) + \
+        _bc(so[oo], weights=fo[oo] * fm_out, minlength=m)
     feats["flow_match"] = _ratio(matched, vo + vi)
 
     # 2-cycles: an invoice answered by the counterparty within w
-    pair_fwd = s * m + r
-    pk = np.sort(pair_fwd.astype(np.float64) * span + t0)
-    back = (r * m + s).astype(np.float64) * span + t0
-    answered = (_count_in(pk, back, back + w) > 0).astype(np.float64)
-    feats["return_2"] = _bc(s, weights=answered, minlength=m) + _bc(r, weights=answered, minlength=m)
+    if return_2:
+        pair_fwd = s * m + r
+        pk = np.sort(pair_fwd.astype(np.float64) * span + t0)
+        back = (r * m + s).astype(np.float64) * span + t0
+        answered = (_count_in(pk, back, back + w) > 0).astype(np.float64)
+        feats["return_2"] = _bc(s, weights=answered, minlength=m) + _bc(r, weights=answered, minlength=m)
 
     feats["split_day"] = split_day(c)
     return feats

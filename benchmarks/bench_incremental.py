@@ -53,6 +53,28 @@ def _timed_run(store: Any, **kw: Any) -> tuple[Any, float, float, float, float, 
     return res, w1 - w, c1 - c, time.perf_counter() - w1, _cpu() - c1, stage_cpu
 
 
+def _fresh_fast_update(ws: Path, names: list[str]) -> dict[str, Any]:
+    """One fast update of ``names`` (no alerts) in a fresh process on workspace ``ws``: wall and CPU s, steps."""
+    import json
+    import subprocess
+
+    code = ("import json, os, sys, time\n"
+            "from graph.embedded import EmbeddedStore\n"
+            "from workbench import fast_update\n"
+            "names = json.loads(sys.stdin.read())\n"
+            "store = EmbeddedStore(sys.argv[1])\n"
+            "w, c = time.perf_counter(), os.times()\n"
+            "up = fast_update.run(store, names, actor='bench', alerts=False)\n"
+            "c1 = os.times()\n"
+            "print(json.dumps({'wall': time.perf_counter() - w, 'cpu': c1.user + c1.system - c.user - c.system,\n"
+            "                  'seconds': None if up is None else up.seconds}))\n")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code, str(ws)], input=json.dumps(names), capture_output=True,
+                         text=True, check=True, env=env)
+    doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return doc
+
+
 def _findings(res: Any) -> tuple[Any, Any]:
     rings = [(r.ring_id, r.kind, r.members, r.invoice_keys, r.score, r.evidence, r.details) for r in res.rings]
     return rings, res.scores.to_pylist()
@@ -97,7 +119,11 @@ def _agreement(store: Any, up: Any, full: Any) -> None:
                    "alerts with the full run's.")
 @click.option("--incremental/--no-incremental", "incr", default=True, show_default=True,
               help="Run the exact incremental detection (skip it to keep a 1M run short).")
-def main(size: int, batch: int, recent: bool, data: Path | None, seed: int, fast: bool, incr: bool) -> None:
+@click.option("--repeat", default=1, show_default=True,
+              help="Fast updates with the batch's taxpayers named: this many in this process (right after the exact "
+                   "run) and this many each in a fresh process (python -c, the workspace reopened).")
+def main(size: int, batch: int, recent: bool, data: Path | None, seed: int, fast: bool, incr: bool,
+         repeat: int) -> None:
     """See the module text."""
     import pyarrow as pa
 
@@ -131,14 +157,19 @@ def main(size: int, batch: int, recent: bool, data: Path | None, seed: int, fast
         from workbench import fast_update, users
 
         users.create_user(store, "bench_sup", "Bench-Frozen-Tiers-2026!", ["supervisor"])
-        for label, names in (("named (the batch's sellers and buyers)", fast_update.batch_taxpayers(
-                inv.filter(pa.array(mask)))), ("found from the invoice digests", None)):
+        named = fast_update.batch_taxpayers(inv.filter(pa.array(mask)))
+        for label, names in [*((f"named (the batch's sellers and buyers), in process {i + 1}", named)
+                               for i in range(repeat)), ("found from the invoice digests", None)]:
             w1, c1 = time.perf_counter(), _cpu()
             up = fast_update.run(store, names, actor="bench", alerts=names is None)
             if up is None:
                 raise SystemExit("no calibration: the first detection wrote none")
             print(f"fast update, affected {label}: {time.perf_counter() - w1:.2f} s wall, {_cpu() - c1:.2f} CPU s; "
                   f"{up.scores.num_rows:,} taxpayers, steps {up.seconds}; load {os.getloadavg()[0]:.1f}", flush=True)
+        for i in range(repeat):
+            fresh = _fresh_fast_update(ws, named)
+            print(f"fast update, named, fresh process {i + 1}: {fresh['wall']:.2f} s wall, {fresh['cpu']:.2f} CPU s; "
+                  f"steps {fresh['seconds']}; load {os.getloadavg()[0]:.1f}", flush=True)
     nulls = ws / "cache" / "nulls"
     before = {f: f.stat().st_mtime_ns for f in nulls.glob("null-*.parquet")}
     inc, wi, ci, ai, aci, inc_cpu = _timed_run(store) if incr else (None, 0.0, 0.0, 0.0, 0.0, {})

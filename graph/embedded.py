@@ -733,10 +733,19 @@ class EmbeddedStore(Store):
             params = [pids, *_window(start, end), None if limit is None else max(limit, 0)]
             return _to_schema(self._arrow(con, q.INVOICES_OF, params, order=q.BY_TIME_KEY_DESC), schema.INVOICES)
 
-    def invoices_touching(self, tax_ids: Sequence[str]) -> pa.Table:
+    def invoices_touching(self, tax_ids: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
         """Every invoice whose seller or buyer is one of ``tax_ids`` (each once), in time order: one parameterised
-        query that reads only those taxpayers' invoices (the fast update, :mod:`workbench.fast_update`)."""
-        return self._with_keys("invoices_touching", q.INVOICES_TOUCHING, sorted(set(tax_ids)), schema.INVOICES,
+        query that reads only those taxpayers' invoices (the fast update, :mod:`workbench.fast_update`). With
+        ``columns`` (contract column names, with ``key`` and ``issued_at``) only those: the lean read."""
+        if columns is None:
+            return self._with_keys("invoices_touching", q.INVOICES_TOUCHING, sorted(set(tax_ids)), schema.INVOICES,
+                                   q.BY_TIME_KEY)
+        unknown = [c for c in columns if c not in schema.INVOICES.names]
+        if unknown or not {"key", "issued_at"} <= set(columns):
+            raise QueryError("invoices_touching", f"columns {', '.join(columns)}: need key and issued_at, "
+                             f"and only invoice columns")
+        target = pa.schema([schema.INVOICES.field(c) for c in columns])
+        return self._with_keys("invoices_touching", q.invoices_touching_lean(columns), sorted(set(tax_ids)), target,
                                q.BY_TIME_KEY)
 
     def taxpayer_digests(self) -> pa.Table:

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
 
+from graph.core.errors import QueryError
 from graph.embedded import EmbeddedStore
 from tests.helpers.detect_data import small_generated, tables_from_generated
 from workbench import alerts, audit, fast_update, users
@@ -82,6 +83,10 @@ def test_fast_rows_from_own_invoices_equal_the_whole_table(tables: Tables, tmp_p
         whole = inv.filter(pa.array(have)).to_pandas()
         theirs = whole["seller_tax_id"].isin(affected) | whole["buyer_tax_id"].isin(affected)
         assert sorted(own.column("key").to_pylist()) == sorted(whole.loc[theirs, "key"])   # theirs, each once
+        # the fast update's lean read: the same rows and order, its columns only; contract columns only
+        assert store.invoices_touching(affected, fast_update.COLUMNS).equals(own.select(list(fast_update.COLUMNS)))
+        with pytest.raises(QueryError):
+            store.invoices_touching(affected, ["key", "issued_at", "1; DROP TABLE invoices"])
         assert theirs.sum() < len(whole)
         end = float(whole["issued_at"].max().timestamp())
         local = fast_update.score_rows(cal, own.to_pandas(), tp.to_pandas(), affected, end=end).scores
@@ -170,6 +175,30 @@ def test_no_calibration_no_fast_update(tables: Tables, tmp_path: Path) -> None:
     folder = fast_update.folder_of(store)
     assert folder is not None and fast_update.load_folder(folder, newest="run-other") is None
     assert fast_update.load(store) is not None
+
+
+def test_a_new_calibration_deletes_what_older_ones_left(tables: Tables, tmp_path: Path) -> None:
+    """Writing a calibration deletes the files of older formats (format 1's ``taxpayers.parquet``), earlier runs'
+    models and killed writers' temporary files (an hour old), and keeps what it uses and a temporary file another
+    writer may still be writing."""
+    import os
+    import time
+
+    inv, _, _ = tables
+    store = _store(tmp_path, tables, inv.slice(0, 300))
+    run_detection(store)
+    folder = fast_update.folder_of(store)
+    assert folder is not None
+    for name in ("taxpayers.parquet", "model-run-old.pkl", ".taxpayers-killed.tmp", ".taxpayers-busy.tmp"):
+        (folder / name).write_bytes(b"old")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(folder / ".taxpayers-killed.tmp", (hour_ago, hour_ago))
+    with store.writer() as w:
+        w.invoices(inv.slice(300, 50))
+    run_detection(store)
+    cal = fast_update.load(store)
+    assert cal is not None and cal.meta["model_file"]
+    assert {f.name for f in folder.iterdir()} == {fast_update.TABLE, cal.meta["model_file"], ".taxpayers-busy.tmp"}
 
 
 def test_wide_family_null_copies_are_cached_and_read_back(tmp_path: Path) -> None:
