@@ -129,9 +129,26 @@ def test_newly_high_alerts_once_when_the_exact_run_confirms(tables: Tables, tmp_
     """A taxpayer in a significant finding (medium) whose new invoices raise a typology rule (split duplicates) is
     high in the fast update: the supervisor gets one provisional new-high alert; the exact run that follows finds
     it high too and raises no second one; the fast update is marked in the store and no run is added."""
-    inv, tp, _ = tables
+    inv, _, _ = tables
     store = _store(tmp_path, tables, inv)
     users.create_user(store, "sup", "Quick-Frozen-Tiers-2026!", ["supervisor"])
+    seller, _ = _made_high(store, inv)
+    sup = users.get_user(store, "sup")
+    assert sup is not None
+    fast_alerts = [a for a in alerts.inbox(store, sup) if a.rule == "new_high" and a.data.get("provisional")]
+    assert [a.subject for a in fast_alerts] == [f"taxpayer:{seller}"]
+    assert fast_update.run(store, [seller], actor="test") is not None    # again: no second alert
+    exact = run_detection(store)
+    assert _rows(exact.scores)[seller]["tier"] == "high"
+    alerts.evaluate(store)
+    about = [a for a in alerts.inbox(store, sup) if a.subject == f"taxpayer:{seller}" and a.rule == "new_high"]
+    assert len(about) == 1 and about[0].data.get("provisional")
+    assert "confirmed" not in about[0].data
+
+
+def _made_high(store: EmbeddedStore, inv: pa.Table) -> tuple[str, pa.Table]:
+    """After an exact run and its alerts: a medium member of a significant finding gets three split duplicates
+    (a typology rule), and a fast update makes it high. (seller, the duplicates)"""
     run = run_detection(store)
     alerts.evaluate(store)
     rows = _rows(run.scores)
@@ -154,16 +171,39 @@ def test_newly_high_alerts_once_when_the_exact_run_confirms(tables: Tables, tmp_
     up = fast_update.run(store, fast_update.batch_taxpayers(dup), actor="test")
     assert up is not None and up.tiers()[seller] == "high" and seller in up.newly_high
     assert len(store.runs()) == 1                                # provisional: a record, not a run
-    sup = users.get_user(store, "sup")
-    assert sup is not None
-    fast_alerts = [a for a in alerts.inbox(store, sup) if a.rule == "new_high" and a.data.get("provisional")]
-    assert [a.subject for a in fast_alerts] == [f"taxpayer:{seller}"]
-    assert fast_update.run(store, [seller], actor="test") is not None    # again: no second alert
+    return seller, dup
+
+
+def test_unconfirmed_provisional_alert_is_followed_up(tables: Tables, tmp_path: Path) -> None:
+    """Retraction: the duplicates that made a taxpayer high in the fast update are voided before the exact run,
+    which does not find it high. The people who got the provisional alert (and only they: not a supervisor who
+    joined after it) get one follow-up titled 未确认 with the exact tier, the provisional alert is marked
+    unconfirmed, and evaluating again raises nothing more."""
+    inv, _, _ = tables
+    store = _store(tmp_path, tables, inv)
+    users.create_user(store, "sup", "Quick-Frozen-Tiers-2026!", ["supervisor"])
+    seller, dup = _made_high(store, inv)
+    users.create_user(store, "late", "Quick-Frozen-Tiers-2026!", ["supervisor"])   # after the provisional alert
+    sup, late = users.get_user(store, "sup"), users.get_user(store, "late")
+    assert sup is not None and late is not None
+    [provisional] = [a for a in alerts.inbox(store, sup) if a.subject == f"taxpayer:{seller}"]
+    assert provisional.data.get("provisional") and provisional.subject == f"taxpayer:{seller}"
+    with store.writer() as w:                                    # the batch corrected: its duplicates voided
+        w.invoices(dup.set_column(dup.schema.get_field_index("status"), "status", pa.array(["void"] * 3)))
     exact = run_detection(store)
-    assert _rows(exact.scores)[seller]["tier"] == "high"
-    alerts.evaluate(store)
-    about = [a for a in alerts.inbox(store, sup) if a.subject == f"taxpayer:{seller}" and a.rule == "new_high"]
-    assert len(about) == 1 and about[0].data.get("provisional")
+    assert _rows(exact.scores)[seller]["tier"] != "high"
+    raised = alerts.evaluate(store)
+    about = [a for a in alerts.inbox(store, sup) if a.subject == f"taxpayer:{seller}"]
+    follow = [a for a in about if a.alert_id != provisional.alert_id]
+    assert len(follow) == 1 and follow[0].rule == "new_high" and "未确认" in follow[0].title
+    assert follow[0].data["unconfirmed"] and follow[0].data["run_id"] == exact.run.run_id
+    assert follow[0].data["tier"] == _rows(exact.scores)[seller]["tier"] and follow[0].read_at is None
+    assert follow[0].data["retracts"] == {"sup": provisional.alert_id}
+    marked = next(a for a in about if a.alert_id == provisional.alert_id)
+    assert marked.data["confirmed"] is False and marked.data["unconfirmed_by"] == follow[0].alert_id
+    assert not [a for a in alerts.inbox(store, late) if a.subject == f"taxpayer:{seller}"]
+    assert [a.user for a in raised.alerts if a.subject == f"taxpayer:{seller}"] == ["sup"]
+    assert not [a for a in alerts.evaluate(store).alerts if a.subject == f"taxpayer:{seller}"]   # once
 
 
 def test_no_calibration_no_fast_update(tables: Tables, tmp_path: Path) -> None:

@@ -39,6 +39,8 @@ class Candidate:
     people: frozenset[str] = frozenset()
     case: cases.Case | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: only ``people`` receive it (the rule's roles are not added): a follow-up to the people who got an alert
+    only_people: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,23 +74,53 @@ def _high(scores: pa.Table) -> set[str]:
 def new_high(ctx: Context) -> list[Candidate]:
     """Taxpayers high in the newest run and not high in the one before (all of the first run's high), except those
     a fast update based on the run before already alerted (:mod:`workbench.fast_update`: the exact run confirms them,
-    no second alert)."""
+    no second alert); and for each provisional alert of such a fast update that the newest run does not confirm
+    (the taxpayer is not high in it), a follow-up to the people who got it (:func:`unconfirmed`)."""
     from workbench import fast_update
 
     runs = ctx.store.runs()
     if not runs:
         return []
     before = _high(ctx.store.scores(runs[1].run_id)) if len(runs) > 1 else set()
-    if len(runs) > 1:
-        before |= fast_update.alerted(ctx.store, runs[1].run_id)
+    fast = fast_update.alerted(ctx.store, runs[1].run_id) if len(runs) > 1 else set()
     scores = {r["tax_id"]: r for r in ctx.store.scores(runs[0].run_id).to_pylist()}
-    out = []
-    for tax_id in sorted(_high(ctx.store.scores(runs[0].run_id)) - before):
+    high = _high(ctx.store.scores(runs[0].run_id))
+    out = unconfirmed(ctx, runs[1].run_id, runs[0].run_id, sorted(fast - high), scores) if fast - high else []
+    for tax_id in sorted(high - before - fast):
         row = scores[tax_id]
         out.append(Candidate("new_high", f"{tax_id}|{runs[0].run_id}", f"taxpayer:{tax_id}",
                              f"{_label('new_high')}：{_name(ctx.store, tax_id)}",
                              f"风险分 {row['score']:.2f}{_reasons(row['reasons'])}", ctx.watchers((tax_id,)),
                              data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)}))
+    return out
+
+
+def unconfirmed(ctx: Context, based_on: str, run_id: str, tax_ids: list[str],
+                scores: dict[str, dict[str, Any]]) -> list[Candidate]:
+    """Follow-ups of provisional ``new_high`` alerts (a fast update based on run ``based_on``) that run ``run_id``,
+    the exact run after it, does not confirm: one per taxpayer to exactly the people who got the provisional alert
+    (episode ``<tax id>|<based on>|fast|unconfirmed``), titled 未确认, with the exact run's tier and score; raising it
+    marks the provisional alert unconfirmed too (``data.confirmed`` false, ``data.unconfirmed_by``)."""
+    from workbench.alerts.model import KIND
+
+    out = []
+    for tax_id in tax_ids:
+        episode = f"{tax_id}|{based_on}|fast"
+        got = [r for r in ctx.store.records_page(KIND, {"rule": "new_high", "episode": episode})]
+        if not got:
+            continue
+        row = scores.get(tax_id)
+        tier = vocab.zh(vocab.TIERS, str(row["tier"])) if row is not None else "无评分"
+        now = f"完整检测（运行 {run_id}）未确认：现为{tier}" + (f"，风险分 {row['score']:.2f}" if row is not None else "")
+        out.append(Candidate(
+            "new_high", f"{episode}|unconfirmed", f"taxpayer:{tax_id}",
+            f"{_label('new_high')}（未确认）：{_name(ctx.store, tax_id)}",
+            f"快速更新（暂定）提示的新增高风险{now}；原提醒作废。", frozenset(str(r["user"]) for r in got),
+            data={"tax_id": tax_id, "run_id": run_id, "based_on": based_on, "unconfirmed": True,
+                  "tier": None if row is None else row["tier"],
+                  "score": None if row is None else round(float(row["score"]), 4),
+                  "retracts": {str(r["user"]): str(r["alert_id"]) for r in got}},
+            only_people=True))
     return out
 
 

@@ -34,7 +34,8 @@ class Raised:
 
 def _recipients(store: Store, ctx: Context, cand: Candidate, users: dict[str, User]) -> list[str]:
     rule = ctx.rules[cand.rule]
-    wanted = set(cand.people) | {u.username for u in users.values() if set(rule.roles).intersection(u.roles)}
+    wanted = set(cand.people) | (set() if cand.only_people else
+                                 {u.username for u in users.values() if set(rule.roles).intersection(u.roles)})
     out = []
     for name in sorted(wanted):
         user = users.get(name)
@@ -49,7 +50,10 @@ def _recipients(store: Store, ctx: Context, cand: Candidate, users: dict[str, Us
 
 def raise_candidates(store: Store, ctx: Context, candidates: Sequence[Candidate], *, actor: str = ACTOR) -> Raised:
     """Turn candidates into alerts for their recipients, skip those already raised, queue e-mail and webhook
-    deliveries, and write alerts, deliveries and one ``alert_raise`` audit event per alert in one transaction."""
+    deliveries, and write alerts, deliveries and one ``alert_raise`` audit event per alert in one transaction.
+    A follow-up that retracts a recipient's earlier alert (``data.retracts``: user → alert id, the unconfirmed
+    provisional ``new_high``) marks that alert too, in the same transaction (``data.confirmed`` false,
+    ``data.unconfirmed_by`` the follow-up's id)."""
     if not candidates:
         return Raised([], [], 0)
     users = {u.username: u for u in accounts.list_users(store)}
@@ -69,9 +73,19 @@ def raise_candidates(store: Store, ctx: Context, candidates: Sequence[Candidate]
                   for a in fresh.values() if (sub := ctx.subs.get(a.user)) is not None
                   for channel, target in sub.channels()]
 
+    retracted = []
+    for a in fresh.values():
+        earlier = (a.data.get("retracts") or {}).get(a.user)
+        old = store.record(KIND, str(earlier)) if earlier else None
+        if old is not None:
+            old["data"] = dict(old.get("data") or {}) | {"confirmed": False, "unconfirmed_by": a.alert_id}
+            retracted.append(old)
+
     def write(w: Writer) -> None:
         for a in fresh.values():
             w.put_record(KIND, a.alert_id, a.to_record())
+        for r in retracted:
+            w.put_record(KIND, str(r["alert_id"]), r)
         for d in deliveries:
             w.put_record(DELIVERY_KIND, d.delivery_id, d.to_record())
 
