@@ -350,9 +350,19 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
         kernels.wait_for_warm_up()
 
 
+def parse_rows(table: pa.Table, validator: InvoiceValidator) -> tuple[pa.Table, list[Issue]] | None:
+    """``table``'s rows (text columns, source headers) parsed as :func:`load_table` parses them: the rules'
+    row-by-row part (:meth:`InvoiceValidator.parse`, no cross-batch state), safe on any thread. Handed to
+    :func:`load_table` as ``parsed``, it saves that work on the loading thread (the API's request threads
+    parse their batches while the one writer thread stores the group before). None for no rows."""
+    columns = resolve_columns(table.column_names, "invoices", {}, source="the batch")
+    return _parse_batch(RawBatch(table, 1), columns, validator)
+
+
 def load_table(store: Store, table: pa.Table, *, label: str, report_dir: Path,
                originals: dict[str, tuple[str, str]] | None = None,
-               skipped_records: list[np.ndarray] | None = None) -> LoadReport:
+               skipped_records: list[np.ndarray] | None = None,
+               parsed: tuple[pa.Table, list[Issue]] | None = None) -> LoadReport:
     """Load invoice rows already in memory: ``table`` of text columns (source headers, as a file's), checked
     and stored by the same pipeline as :func:`load_files` reading a file of these rows (one batch, records
     numbered from 1, the same trailing 合计 handling, quarantine, warnings and report). Nothing is written to
@@ -360,13 +370,17 @@ def load_table(store: Store, table: pa.Table, *, label: str, report_dir: Path,
 
     ``originals`` maps invoice keys (``schema.invoice_key`` of the raw code and number) to the
     ``(sha256, name)`` of the original they came from, kept by the caller with
-    :meth:`loaders.evidence.Evidence.keep_bytes`; loaded invoices are indexed to them as evidence."""
+    :meth:`loaders.evidence.Evidence.keep_bytes`; loaded invoices are indexed to them as evidence.
+
+    ``parsed``: ``table``'s rows already parsed (:func:`parse_rows`); used when no trailing 合计 row was
+    dropped (else the rows left are parsed here)."""
     kernels.warm_up_in_background()
     try:
         source = drop_summary_rows(iter([RawBatch(table, 1, [], 1.0)]))
         return _load(store, Path(label), taxpayers=None, mapping=None, encoding=None, sheet=None,
                      report_dir=report_dir, map_pairs=(), progress=False, batch_rows=None, threads=1,
-                     source=source, label=label, skipped_records=skipped_records, documents=originals)
+                     source=source, label=label, skipped_records=skipped_records, documents=originals,
+                     parsed=parsed)
     finally:
         kernels.wait_for_warm_up()
 
@@ -376,7 +390,8 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
           map_pairs: tuple[str, ...], batch_rows: int | None, threads: int | None,
           source: Iterator[RawBatch] | None = None, label: str | None = None,
           keep_originals: bool = True, skipped_records: list[np.ndarray] | None = None,
-          documents: dict[str, tuple[str, str]] | None = None) -> LoadReport:
+          documents: dict[str, tuple[str, str]] | None = None,
+          parsed: tuple[pa.Table, list[Issue]] | None = None) -> LoadReport:
     started = time.perf_counter()
     user_map = load_mapping(mapping, map_pairs)
     out_dir = Path(report_dir) if report_dir is not None else default_report_dir(store)
@@ -390,7 +405,8 @@ def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mappin
         return _load_staged(store, invoices, taxpayers=taxpayers, user_map=user_map, encoding=encoding, sheet=sheet,
                             out_dir=out_dir, report=report, progress=progress, batch_rows=batch_rows, threads=threads,
                             source=source, label=label, keep_originals=keep_originals,
-                            skipped_records=skipped_records, documents=documents, staging=staging, started=started)
+                            skipped_records=skipped_records, documents=documents, staging=staging, started=started,
+                            parsed=parsed)
     except BaseException:
         if staging is not None:
             staging(discard=True)
@@ -401,7 +417,8 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
                  encoding: str | None, sheet: str | None, out_dir: Path, report: LoadReport, progress: bool,
                  batch_rows: int | None, threads: int | None, source: Iterator[RawBatch] | None, label: str | None,
                  keep_originals: bool, skipped_records: list[np.ndarray] | None,
-                 documents: dict[str, tuple[str, str]] | None, staging: Staging | None, started: float) -> LoadReport:
+                 documents: dict[str, tuple[str, str]] | None, staging: Staging | None, started: float,
+                 parsed: tuple[pa.Table, list[Issue]] | None = None) -> LoadReport:
     by_rule: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
 
@@ -471,6 +488,8 @@ def _load_staged(store: Store | None, invoices: Path, *, taxpayers: Path | None,
             yield batch
 
     def parse(batch: RawBatch) -> tuple[pa.Table, list[Issue]] | None:
+        if parsed is not None and batch.first_row == 1 and batch.table.num_rows == parsed[0].num_rows:
+            return parsed[0], list(parsed[1])     # parsed by the caller (decide adds to the issues list)
         return _parse_batch(batch, columns, validator)
 
     # with more than one thread, the store writes run on a thread of their own, in batch order, while the next

@@ -747,10 +747,12 @@ class InvoiceValidator:
         keep = np.flatnonzero(kept_mask)
         # only what is stored and remembered: the parse's other helper columns are not copied row by row; a
         # boolean filter copies the kept rows 2-3x cheaper than taking them by index
-        wanted = [*schema.INVOICES.names, *(c for c in _PAIR_HASHES if c in parsed.column_names)]
+        # a store's own codes computed ahead (schema.STORE_CODE_PREFIX) go on with the rows to its writer
+        codes = [c for c in parsed.column_names if c.startswith(schema.STORE_CODE_PREFIX)]
+        wanted = [*schema.INVOICES.names, *(c for c in _PAIR_HASHES if c in parsed.column_names), *codes]
         accepted = parsed.select(wanted) if len(keep) == n else parsed.select(wanted).filter(pa.array(kept_mask))
         self._remember(accepted, fp[keep], key_hash[keep])
-        accepted = accepted.select(schema.INVOICES.names)
+        accepted = accepted.select([*schema.INVOICES.names, *codes])
         out = self._outcome(accepted, bad, skipped, issues, int(deferred.sum()))
         out.keys = keys
         out.kept = np.flatnonzero(~bad & ~deferred)

@@ -115,6 +115,13 @@ def empty(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
 
 
+#: Columns named with this prefix on a batch of invoice rows carry a store's own per-row codes, computed ahead of
+#: its transaction by the store that reads them (the embedded store's key and party hashes,
+#: :meth:`graph.embedded.EmbeddedStore.row_codes`); the loader passes them through untouched, :func:`conform`
+#: drops them.
+STORE_CODE_PREFIX = "__store_"
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Select and cast ``table``'s columns to ``schema`` (missing nullable columns become nulls)."""
     cols = []

@@ -242,3 +242,56 @@ def test_a_body_staged_while_waiting_is_kept_once_stored_and_removed_when_refuse
             assert not list((ev.root / "files").glob(".staged-*")) and writer.in_flight == 0
         finally:
             writer.close()
+
+
+def _all_columns(batches: list[list[dict[str, Any]]]) -> list[Batch]:
+    """The batches as an Arrow client sends them: every batch with the same columns (a cell not given is empty)."""
+    import pyarrow as pa
+
+    tables = [_batch(b).table for b in batches]
+    names = sorted({c for t in tables for c in t.column_names})
+    return [Batch(pa.table({c: t.column(c) if c in t.column_names else pa.array([""] * t.num_rows, pa.string())
+                            for c in names}), json.dumps({"invoices": b}).encode())
+            for t, b in zip(tables, batches, strict=True)]
+
+
+def test_batches_parsed_and_hashed_on_their_request_threads_store_what_the_writer_would(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each request thread parses its batch and computes the store's key and party hashes for it (``_prepare``), so
+    the writer neither parses nor hashes the group: the answers, invoices, parties and taxpayers are those of the
+    group loaded the ordinary way (the writer parsing and hashing it), bad rows, duplicates and a re-send included."""
+    import graph.embedded as embedded
+    import loaders.load as load
+
+    batches = _all_columns(_batches())
+    calls: list[str] = []
+    real_parse, real_codes = load._parse_batch, embedded.batch_codes
+    monkeypatch.setattr(load, "_parse_batch", lambda *a, **k: calls.append("parse") or real_parse(*a, **k))
+    monkeypatch.setattr(embedded, "batch_codes", lambda *a, **k: calls.append("codes") or real_codes(*a, **k))
+    with EmbeddedStore(tmp_path / "ahead") as ahead, EmbeddedStore(tmp_path / "writer") as writer:
+        prepared = [group_commit._prepare(b, ahead) for b in batches]
+        assert all(p.parsed is not None for p in prepared) and calls.count("parse") == len(batches)
+        calls.clear()
+        group = group_commit.commit_group(ahead, batches, prepared)
+        assert calls == []         # the writer thread neither parsed nor hashed
+        answers = [group_commit.answer(group, i) for i in range(len(batches))]
+
+        plain = [group_commit._Prepared(p.sha, p.keys) for p in prepared]      # nothing done ahead
+        group = group_commit.commit_group(writer, batches, plain)
+        assert "parse" in calls and "codes" in calls
+        expected = [group_commit.answer(group, i) for i in range(len(batches))]
+
+        assert [_comparable(a) for a in answers] == [_comparable(a) for a in expected]
+        assert sum(a["loaded"] for a in answers) == 12 and sum(a["rejected"] for a in answers) == 4
+        assert _stored(ahead) == _stored(writer)
+
+        def parties(store: EmbeddedStore) -> list[tuple[Any, ...]]:
+            with store._db.read() as cur:
+                return sorted(cur.execute("SELECT pid, tax_id, name FROM parties").fetchall())
+
+        assert parties(ahead) == parties(writer) and parties(ahead)
+        assert sorted(ahead.taxpayers().to_pylist(), key=str) == sorted(writer.taxpayers().to_pylist(), key=str)
+        # and again: every row a re-send, skipped as identical, nothing changed
+        again = group_commit.load_group(ahead, batches)
+        assert sum(a["loaded"] for a in again) == 0 and sum(a["skipped_identical"] for a in again) >= 12
+        assert _stored(ahead) == _stored(writer)
