@@ -626,9 +626,14 @@ class EmbeddedStore(Store):
                                                  int(amount_fen), int(amount_fen)]))
         return None if row is None else _invoice_from_row(row)
 
-    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array) -> set[str]:
+    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array, *,
+                              store_codes: pa.Array | pa.ChunkedArray | None = None) -> set[str]:
         if len(keys) == 0:
             return set()
+        if store_codes is not None and len(store_codes) == len(keys):   # hash(key) computed ahead (row_codes)
+            stored = self._stored_key_hashes_now()
+            if stored is not None and not stored.any_of(np.asarray(store_codes.to_numpy(), np.uint64)):
+                return set()   # no key's hash is stored: none is, and no statement was needed
         table = (pa.table({"key": keys.cast(pa.string())}) if isinstance(keys, pa.Array | pa.ChunkedArray)
                  else _keys_table(keys))
         # the last committed state, without waiting for a writer's open transaction: a load checks its next batch
@@ -649,6 +654,18 @@ class EmbeddedStore(Store):
         except duckdb.Error as e:
             raise QueryError("existing_invoice_keys", str(e)) from e
         return set(found.column("key").to_pylist())
+
+    def _stored_key_hashes_now(self) -> KeyHashes | None:
+        """:meth:`_stored_key_hashes` without a statement when they are current (else read on a reader cursor)."""
+        stamp = self.change_stamp()
+        cached = self._key_hashes
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            with self._db.read() as cur:
+                return self._stored_key_hashes(cur)
+        except duckdb.Error as e:
+            raise QueryError("existing_invoice_keys", str(e)) from e
 
     def _stored_key_hashes(self, con: duckdb.DuckDBPyConnection) -> KeyHashes | None:
         """Every stored invoice's key hash (:mod:`graph.embedded_keys`), current for the change stamp; read

@@ -370,7 +370,8 @@ class Neo4jStore(Store):
             day_start=_ts(day, MIN_TS), day_end=_ts(day + timedelta(days=1), MAX_TS)))
         return _invoice_from_row(table, 0) if table.num_rows else None
 
-    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array) -> set[str]:
+    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array, *,
+                              store_codes: pa.Array | pa.ChunkedArray | None = None) -> set[str]:
         found: set[str] = set()
         keys = keys.to_pylist() if isinstance(keys, pa.Array | pa.ChunkedArray) else list(keys)
         for i in range(0, len(keys), 50_000):

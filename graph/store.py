@@ -163,9 +163,12 @@ class Store(ABC):
         pre-tax amount or total equals ``amount_fen``; None when nothing matches."""
 
     @abstractmethod
-    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array) -> set[str]:
+    def existing_invoice_keys(self, keys: Sequence[str] | pa.Array, *,
+                              store_codes: pa.Array | pa.ChunkedArray | None = None) -> set[str]:
         """Which of ``keys`` the store already holds (for duplicate checks on load). ``keys`` may be an Arrow
-        string array (the loader's batch keys, so a million keys need not become Python strings)."""
+        string array (the loader's batch keys, so a million keys need not become Python strings).
+        ``store_codes``: the store's own code of each key when it computed them ahead (the ``__store_k`` column of
+        ``row_codes``, :data:`graph.core.schema.STORE_CODE_PREFIX`); a store that has none ignores it."""
 
     @abstractmethod
     def search(self, text: str, limit: int = 20) -> list[Taxpayer]:

@@ -84,10 +84,10 @@ def _prepare(batch: Batch, store: Store | None = None) -> _Prepared:
 
 def _group_parsed(batches: list[Batch], prepared: list[_Prepared]) -> tuple[pa.Table, list[Issue]] | None:
     """The group's rows parsed, from its batches' own parses (rows and their issues numbered on through the
-    group), when every batch was parsed and all have the same columns (then each row parses as it does in the
-    group's table); else None and the writer parses the group's table."""
-    if any(p.parsed is None for p in prepared) or len({tuple(b.table.column_names) for b in batches}) != 1 \
-            or len({p.parsed[0].schema for p in prepared if p.parsed is not None}) != 1:
+    group), when every batch was parsed (with the same store codes); else None and the writer parses the group's
+    table. Each row parses as it does in the group's table: the parse is row by row, and a column a batch lacks
+    is blank in the group's table, which the rules read as they read an absent column (tested)."""
+    if any(p.parsed is None for p in prepared) or len({p.parsed[0].schema for p in prepared if p.parsed}) != 1:
         return None
     tables: list[pa.Table] = []
     issues: list[Issue] = []
