@@ -681,10 +681,10 @@ class InvoiceValidator:
         cand = np.flatnonzero(~bad & ~skipped)
         if self.store is not None and len(cand):
             ahead = schema.STORE_CODE_PREFIX + "k"      # the store's own key hashes, computed ahead (row_codes)
-            codes = (None if ahead not in parsed.column_names else parsed.column(ahead) if len(cand) == n
-                     else parsed.column(ahead).take(pa.array(cand)))
-            existing = self.store.existing_invoice_keys(keys if len(cand) == n else keys.take(pa.array(cand)),
-                                                        store_codes=codes)
+            asked = keys if len(cand) == n else keys.take(pa.array(cand))
+            existing = (self.store.existing_invoice_keys(asked) if ahead not in parsed.column_names else
+                        self.store.existing_invoice_keys(asked, store_codes=parsed.column(ahead) if len(cand) == n
+                                                         else parsed.column(ahead).take(pa.array(cand))))
             if existing:
                 stored = schema.conform(self.store.invoices(sorted(existing)), schema.INVOICES)
                 s_idx = pc.index_in(keys.take(pa.array(cand)), stored.column("key").combine_chunks())
