@@ -256,11 +256,12 @@ def _all_columns(batches: list[list[dict[str, Any]]]) -> list[Batch]:
 
 
 @pytest.mark.parametrize("columns", ["same", "each its own"])
-def test_batches_parsed_and_hashed_on_their_request_threads_store_what_the_writer_would(
+def test_a_group_hashes_its_keys_once_for_the_rules_and_the_writer(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
-    """Each request thread parses its batch and computes the store's key and party hashes for it (``_prepare``), so
-    the writer neither parses nor hashes the group (the rules' stored-key check uses the same key hashes): the answers, invoices, parties and taxpayers are those of the
-    group loaded the ordinary way (the writer parsing and hashing it), bad rows, duplicates and a re-send included."""
+    """The group's rows are parsed once and the store's key and party hashes computed once (``row_codes``), for
+    both the rules' stored-key check and the writer: the answers, invoices, parties and taxpayers are those of the
+    group loaded the ordinary way (the rules and the writer each hashing the keys), bad rows, duplicates, batches
+    with different columns and a re-send included."""
     import graph.embedded as embedded
     import loaders.load as load
 
@@ -275,32 +276,31 @@ def test_batches_parsed_and_hashed_on_their_request_threads_store_what_the_write
     real_parse, real_codes = load._parse_batch, embedded.batch_codes
     monkeypatch.setattr(load, "_parse_batch", lambda *a, **k: calls.append("parse") or real_parse(*a, **k))
     monkeypatch.setattr(embedded, "batch_codes", lambda *a, **k: calls.append("codes") or real_codes(*a, **k))
-    with EmbeddedStore(tmp_path / "ahead") as ahead, EmbeddedStore(tmp_path / "writer") as writer:
-        prepared = [group_commit._prepare(b, ahead) for b in batches]
-        assert all(p.parsed is not None for p in prepared) and calls.count("parse") == len(batches)
-        calls.clear()
-        with monkeypatch.context() as m:     # nor did the rules hash the keys again for the stored-key check
+    with EmbeddedStore(tmp_path / "once") as once, EmbeddedStore(tmp_path / "twice") as twice:
+        with monkeypatch.context() as m:     # the rules' stored-key check does not hash the keys again
             m.setattr(embedded.q, "KEYS_HASHED", "SELECT no_such_column FROM _keys")
-            group = group_commit.commit_group(ahead, batches, prepared)
-        assert calls == []         # the writer thread neither parsed nor hashed
+            group = group_commit.commit_group(once, batches)
+        assert calls == ["parse", "codes"]
         answers = [group_commit.answer(group, i) for i in range(len(batches))]
 
-        plain = [group_commit._Prepared(p.sha, p.keys) for p in prepared]      # nothing done ahead
-        group = group_commit.commit_group(writer, batches, plain)
-        assert "parse" in calls and "codes" in calls
+        with monkeypatch.context() as m:
+            m.setattr(group_commit, "_parsed_with_codes", lambda store, table: None)   # the ordinary way
+            calls.clear()
+            group = group_commit.commit_group(twice, batches)
+        assert calls == ["parse", "codes"]      # the writer's own hashing (the rules' is a statement of its own)
         expected = [group_commit.answer(group, i) for i in range(len(batches))]
 
         assert [_comparable(a) for a in answers] == [_comparable(a) for a in expected]
         assert sum(a["loaded"] for a in answers) == 12 and sum(a["rejected"] for a in answers) >= 4
-        assert _stored(ahead) == _stored(writer)
+        assert _stored(once) == _stored(twice)
 
         def parties(store: EmbeddedStore) -> list[tuple[Any, ...]]:
             with store._db.read() as cur:
                 return sorted(cur.execute("SELECT pid, tax_id, name FROM parties").fetchall())
 
-        assert parties(ahead) == parties(writer) and parties(ahead)
-        assert sorted(ahead.taxpayers().to_pylist(), key=str) == sorted(writer.taxpayers().to_pylist(), key=str)
-        # and again: every row a re-send, skipped as identical, nothing changed
-        again = group_commit.load_group(ahead, batches)
+        assert parties(once) == parties(twice) and parties(once)
+        assert sorted(once.taxpayers().to_pylist(), key=str) == sorted(twice.taxpayers().to_pylist(), key=str)
+        # and again: every row a re-send, nothing new stored
+        again = group_commit.load_group(once, batches)
         assert sum(a["loaded"] for a in again) == 0 and sum(a["skipped_identical"] for a in again) >= 12
-        assert _stored(ahead) == _stored(writer)
+        assert _stored(once) == _stored(twice)
