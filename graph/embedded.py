@@ -492,9 +492,10 @@ class EmbeddedStore(Store):
     def row_codes(self, invoices: pa.Table) -> pa.Table:
         """``invoices`` (contract columns, as the loader accepts them) with the key and party hashes the writer
         needs (:func:`graph.embedded_bulk.batch_codes`) as ``__store_*`` columns (:data:`schema.STORE_CODE_PREFIX`),
-        computed on a reader cursor: the API's request threads compute them for their own batches, so the one
-        writer thread does not run that statement for the group (≈ 11 % of its time, py-spy of the server).
-        DuckDB's ``hash()`` of the same values in the same process: the writer's own statement gives the same."""
+        computed on a reader cursor before the rows are checked: the loader's stored-key check
+        (:meth:`existing_invoice_keys` with ``store_codes``) and the writer then use them instead of each hashing
+        the keys in a statement of its own (the API's group commit). DuckDB's ``hash()`` of the same values in the
+        same process: what the writer's own statement would give."""
         batch = _invoice_batch(invoices)
         try:
             with self._db.read() as cur:
