@@ -122,6 +122,11 @@ ALERT_RULES: Labels = {
     "appeal_filed": ("收到新申诉", "appeal filed"),
     "verify_void": ("查验作废或红字发票", "verify call for a void or red-letter invoice"),
 }
+ALERT_STANDING: Labels = {
+    "fast": ("快速更新（暂定）", "fast update (provisional)"),
+    "unconfirmed": ("快速更新，完整检测未确认", "fast update, not confirmed by the exact run"),
+    "retraction": ("撤回快速更新的提醒", "withdraws a fast update's alert"),
+}
 ALERT_CHANNELS: Labels = {
     "inbox": ("站内提醒", "inbox"),
     "email": ("电子邮件", "e-mail"),

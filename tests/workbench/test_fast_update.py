@@ -201,6 +201,7 @@ def test_unconfirmed_provisional_alert_is_followed_up(tables: Tables, tmp_path: 
     assert follow[0].data["retracts"] == {"sup": provisional.alert_id}
     marked = next(a for a in about if a.alert_id == provisional.alert_id)
     assert marked.data["confirmed"] is False and marked.data["unconfirmed_by"] == follow[0].alert_id
+    assert (provisional.standing, marked.standing, follow[0].standing) == ("fast", "unconfirmed", "retraction")
     assert not [a for a in alerts.inbox(store, late) if a.subject == f"taxpayer:{seller}"]
     assert [a.user for a in raised.alerts if a.subject == f"taxpayer:{seller}"] == ["sup"]
     assert not [a for a in alerts.evaluate(store).alerts if a.subject == f"taxpayer:{seller}"]   # once

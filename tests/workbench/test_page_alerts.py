@@ -6,6 +6,8 @@ from graph import open_store
 from tests.helpers.wb_app import open_page, texts
 from tests.helpers.wb_data import Demo
 from workbench import alerts
+from workbench.alerts.engine import Candidate
+from workbench.alerts.inbox import context, raise_candidates
 
 
 def test_inbox_page_marks_read_and_rules_only_for_supervisors(fresh_env: Demo) -> None:
@@ -27,3 +29,24 @@ def test_inbox_page_marks_read_and_rules_only_for_supervisors(fresh_env: Demo) -
         assert alerts.unread_count(store, fresh_env.users["supervisor"]) == 0
     inv = open_page(fresh_env, "investigator", "alerts")
     assert "没有提醒" in texts(inv) and not any("提醒规则" in e.label for e in inv.expander)
+
+
+def test_inbox_shows_where_a_fast_updates_alert_stands(fresh_env: Demo) -> None:
+    """A fast update's provisional alert, one the exact run did not confirm and the follow-up that withdraws it
+    each say so in the 状态 column; an ordinary alert says nothing there."""
+    def cand(episode: str, data: dict[str, object]) -> Candidate:
+        return Candidate("new_high", episode, "taxpayer:T1", f"新增高风险纳税人：{episode}", "详情",
+                         frozenset({"supervisor"}), data=data, only_people=True)
+
+    with open_store(fresh_env.uri) as store:
+        raise_candidates(store, context(store), [
+            cand("T1|run-a|fast", {"provisional": True}), cand("T2|run-a|fast", {"provisional": True}),
+            cand("T3|run-b", {})])
+        [kept] = [a for a in alerts.inbox(store, fresh_env.users["supervisor"]) if a.episode == "T2|run-a|fast"]
+        raise_candidates(store, context(store), [cand("T2|run-a|fast|unconfirmed", {
+            "unconfirmed": True, "retracts": {"supervisor": kept.alert_id}})])
+    at = open_page(fresh_env, "supervisor", "alerts")
+    table = at.dataframe[0].value
+    standing = dict(zip(table["提醒"].str.removeprefix("新增高风险纳税人："), table["状态"], strict=True))
+    assert standing == {"T1|run-a|fast": "快速更新（暂定）", "T2|run-a|fast": "快速更新，完整检测未确认",
+                        "T2|run-a|fast|unconfirmed": "撤回快速更新的提醒", "T3|run-b": ""}

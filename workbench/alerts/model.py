@@ -75,6 +75,17 @@ class Alert:
                    case_id=r.get("case_id") or None, assigned=bool(r.get("assigned")),
                    read_at=datetime.fromisoformat(str(read)) if read else None, data=dict(r.get("data") or {}))
 
+    @property
+    def standing(self) -> str:
+        """Where a ``new_high`` alert stands against the exact run (a code of vocab.ALERT_STANDING): ``fast`` raised
+        by a fast update, ``unconfirmed`` such an alert the exact run after it did not confirm, ``retraction`` the
+        follow-up that says so; '' for every other alert."""
+        if self.data.get("confirmed") is False:
+            return "unconfirmed"
+        if self.data.get("unconfirmed"):
+            return "retraction"
+        return "fast" if self.data.get("provisional") else ""
+
     def payload(self) -> dict[str, Any]:
         """What a webhook receives (JSON): the alert without its read state."""
         doc = self.to_record()

@@ -32,7 +32,8 @@ found = alerts.inbox(store, user, unread=view == "unread", assigned=view == "ass
 if found:
     table(store, user, pd.DataFrame([{
         tr("时间", "at"): when(a.created_at), tr("规则", "rule"): tr(*vocab.ALERT_RULES.get(a.rule, (a.rule, a.rule))),
-        tr("提醒", "alert"): a.title, tr("详情", "detail"): a.detail, tr("案件", "case"): a.case_id or "",
+        tr("提醒", "alert"): a.title, tr("状态", "standing"): tr(*vocab.ALERT_STANDING[a.standing]) if a.standing else "",
+        tr("详情", "detail"): a.detail, tr("案件", "case"): a.case_id or "",
         tr("已读", "read"): "" if a.read_at is None else "✓", tr("编号", "id"): a.alert_id} for a in found]),
         "alerts", width="stretch")
     unread_ids = [a.alert_id for a in found if a.read_at is None]
