@@ -35,7 +35,7 @@ if found:
         tr("提醒", "alert"): a.title, tr("状态", "standing"): tr(*vocab.ALERT_STANDING[a.standing]) if a.standing else "",
         tr("详情", "detail"): a.detail, tr("案件", "case"): a.case_id or "",
         tr("已读", "read"): "" if a.read_at is None else "✓", tr("编号", "id"): a.alert_id} for a in found]),
-        "alerts", width="stretch")
+        "alerts", width="stretch", column_config={tr("状态", "standing"): st.column_config.TextColumn(width="medium")})
     unread_ids = [a.alert_id for a in found if a.read_at is None]
     if unread_ids:
         picked = st.multiselect(tr("标为已读", "Mark read"), unread_ids, placeholder=pick())
