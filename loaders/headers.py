@@ -69,7 +69,8 @@ def is_summary_row(cells: Sequence[str]) -> bool:
 
 def describe_skipped(rows: Sequence[Sequence[str]], header_index: int) -> Note:
     """A note on the rows above the header (title, blank rows, notes): ``header_row_found``."""
-    # a merged title fills every cell it spans: its text is shown once, not once per column
-    texts = [" ".join(dict.fromkeys(c.strip() for c in r if c and c.strip())) for r in rows[:header_index]]
+    # a merged title fills every cell it spans: its text is shown once, not once per column; any run of white
+    # space (an ideographic space 　 too, which a quoted note would show as \u3000) is one space
+    texts = [" ".join(dict.fromkeys(" ".join(c.split()) for c in r if c and c.strip())) for r in rows[:header_index]]
     return Note("header_row_found", {"row": header_index + 1, "skipped": header_index,
                                      "shown": [t[:40] for t in texts if t]})

@@ -22,6 +22,7 @@ def _workbook(path: Path) -> Path:
     assert ws is not None
     ws.title = "发票"
     ws.append(["全量发票查询导出"])
+    ws.append(["导出时间：2024-04-01\u3000查询条件：全部"])
     ws.append(["发票号码", "价税合计", "开票日期", "备注"])
     ws.append(["00000001", 12000.0, datetime(2024, 3, 5, 9, 30), "甲"])
     ws.append([2, 12.5, "2024年03月06日", True])
@@ -29,7 +30,7 @@ def _workbook(path: Path) -> Path:
     ws.append(["00000003", 7, "2024-03-07", None, "右侧备注"])  # a cell right of the header
     ws.append(["00000004", 1, "2024-03-08", "合并"])
     ws.append(["00000005", 2, "2024-03-09", None])
-    ws.merge_cells("D7:D8")                                   # a merged body cell: both rows get its value
+    ws.merge_cells("D8:D9")                                   # a merged body cell: both rows get its value
     ws.merge_cells("A1:D1")                                   # the title, merged across the header's width
     ws.append(["合计", 12022.5, None, None])
     items = wb.create_sheet("发票明细")
@@ -52,7 +53,8 @@ def test_cells_read_as_text_by_column(tmp_path: Path) -> None:
     kinds = [n.code for n in notes]
     assert "total_rows_skipped" in kinds
     [found] = [n for n in notes if n.code == "header_row_found"]
-    assert found.values["shown"] == ["全量发票查询导出"]              # the merged title once, not once per column
+    # the merged title once, not once per column; an ideographic space as a plain one (not quoted as \u3000)
+    assert found.values["shown"] == ["全量发票查询导出", "导出时间：2024-04-01 查询条件：全部"]
     # the sheet is as wide as its widest row: the cell right of the header gets a column of its own
     assert [r["column_5"] for r in rows] == ["", "", "右侧备注", "", ""]
 
