@@ -198,7 +198,8 @@ def fields_from_layout(segments: list[Segment], tol: float = 3) -> Document:
             found = re.findall(_MONEY, line)
             if len(found) >= 2:
                 fields["amount"], fields["tax_amount"] = _money(found[0]), _money(found[1])
-        if "小写" in line and "total_amount" not in fields:
+        # the total follows （小写）, or ends the 价税合计 line when OCR misreads （小写） (seen: 直写))
+        if ("小写" in line or re.match(r"^价\s*税\s*合\s*计", line)) and "total_amount" not in fields:
             found = re.findall(_MONEY, line)
             if found:
                 fields["total_amount"] = _money(found[-1])

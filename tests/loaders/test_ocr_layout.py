@@ -77,6 +77,10 @@ def test_ocr_slips_of_labels_and_rates_are_undone() -> None:
     runs += [Segment(_clean(t), x, 30) for t, x in (("发票号码;", 100), ("20000013", 200))]
     fields = fields_from_layout(runs).fields
     assert (fields["invoice_code"], fields["invoice_number"]) == ("035022000111", "20000013")
+    # the total line with （小写） misread (as read from a clean 200-dpi render): the total still ends the line
+    runs += [Segment(_clean(t), x, 50) for t, x in (("价税合计", 77), ("(大写)", 177), ("@@过万参什伍佰陆拾圆整", 383),
+                                                     ("直写)", 1081), ("Y13,618.76", 1204))]
+    assert fields_from_layout(runs).fields["total_amount"] == "13618.76"
 
 
 def test_a_box_found_on_the_straightened_page_maps_back_to_the_scan() -> None:
