@@ -32,6 +32,8 @@ def test_new_high_goes_to_supervisors_once_and_is_audited(env: tuple[Demo, Store
     first = alerts.evaluate(store)
     highs = [a for a in first.alerts if a.rule == "new_high"]
     assert [(a.user, a.subject) for a in highs] == [("supervisor", f"taxpayer:{demo.high_new}")]
+    name = store.taxpayer(demo.high_new).name   # type: ignore[union-attr]
+    assert name and highs[0].title == f"新增高风险纳税人：{name}（{demo.high_new}）"   # named
     stored = json.loads(next(r for r in store.scores(store.runs()[0].run_id).to_pylist()
                              if r["tax_id"] == demo.high_new)["reasons"])
     assert stored and stored[0] in highs[0].detail and '["' not in highs[0].detail   # words, not the stored JSON

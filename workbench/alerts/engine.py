@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,8 +62,16 @@ def _label(rule: str) -> str:
 
 
 def _name(store: Store, tax_id: str) -> str:
-    tp = store.taxpayer(tax_id)
-    return f"{tp.name}（{tax_id}）" if tp is not None and tp.name else tax_id
+    return _names(store, [tax_id])[tax_id]
+
+
+def _names(store: Store, tax_ids: Sequence[str]) -> dict[str, str]:
+    """tax_id → "name（tax_id）" (the bare tax id when the taxpayer is unknown or nameless), read in one query: a
+    first run names every high taxpayer (AMLSim: 1,123 lookups of ~2 ms each one by one)."""
+    found = store.taxpayers(list(tax_ids)) if tax_ids else None
+    named = {} if found is None else {t: n for t, n in zip(found.column("tax_id").to_pylist(),
+                                                           found.column("name").to_pylist(), strict=True) if n}
+    return {t: f"{named[t]}（{t}）" if t in named else t for t in tax_ids}
 
 
 def _high(scores: pa.Table) -> set[str]:
@@ -84,12 +92,14 @@ def new_high(ctx: Context) -> list[Candidate]:
     before = _high(ctx.store.scores(runs[1].run_id)) if len(runs) > 1 else set()
     fast = fast_update.alerted(ctx.store, runs[1].run_id) if len(runs) > 1 else set()
     scores = {r["tax_id"]: r for r in ctx.store.scores(runs[0].run_id).to_pylist()}
-    high = _high(ctx.store.scores(runs[0].run_id))
+    high = {t for t, r in scores.items() if r["tier"] == "high"}
     out = unconfirmed(ctx, runs[1].run_id, runs[0].run_id, sorted(fast - high), scores) if fast - high else []
-    for tax_id in sorted(high - before - fast):
+    new = sorted(high - before - fast)
+    names = _names(ctx.store, new)
+    for tax_id in new:
         row = scores[tax_id]
         out.append(Candidate("new_high", f"{tax_id}|{runs[0].run_id}", f"taxpayer:{tax_id}",
-                             f"{_label('new_high')}：{_name(ctx.store, tax_id)}",
+                             f"{_label('new_high')}：{names[tax_id]}",
                              f"风险分 {row['score']:.2f}{_reasons(row['reasons'])}", ctx.watchers((tax_id,)),
                              data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)}))
     return out
