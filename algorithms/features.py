@@ -91,10 +91,13 @@ def build_features(
             if pd.api.types.is_numeric_dtype(t[col]):
                 v[f"{s.name}_{col}"] = t[col]
         ev[s.name] = t["evidence"].fillna("")
-    comm = pd.Series(0.0, index=index)
-    for c in communities:
-        comm[list(c.members)] = np.maximum(comm[list(c.members)], c.score)
-    v["community_score"] = comm
+    comm = np.zeros(len(index))
+    if communities:          # each member's best community score (one lookup of all members, not one per community)
+        pos = index.get_indexer(pd.Index([m for c in communities for m in c.members]))
+        if (pos < 0).any():
+            raise KeyError("a community member is not among the taxpayers")
+        np.maximum.at(comm, pos, np.repeat([c.score for c in communities], [len(c.members) for c in communities]))
+    v["community_score"] = pd.Series(comm, index=index)
     for table in extra:
         for col in table.columns:
             v[col] = table[col].reindex(index).fillna(0.0).astype(float)

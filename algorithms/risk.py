@@ -305,7 +305,7 @@ def score_taxpayers(
         gv = features.values.copy()
         for name in (n for n in RULE_TESTS if f"{n}_flag" in gv and n in points):
             label = points[name][1]
-            ev0 = list(features.evidence[name]) if name in features.evidence else [label] * len(gv)
+            ev0 = features.evidence[name].tolist() if name in features.evidence else [label] * len(gv)
             hit0, gated[name] = _gate(name, (gv[f"{name}_flag"] > 0).to_numpy(), ev0, label, gv.index, evidence,
                                       reasons)
             gv[f"{name}_flag"] = np.where(hit0, gv[f"{name}_flag"], 0.0)
@@ -353,14 +353,14 @@ def _scored(features: Features, reasons: list[list[tuple[float, str]]], gated: d
     nstrong = np.zeros(len(v))
     rule_q = np.ones(len(v))
     rule_tests = evidence.rule_tests if evidence is not None else {}
-    names = [str(x) for x in v.index]
+    names = [str(x) for x in v.index.tolist()]
     for name, (p, label) in points.items():
         if name == "community":
             hit = (v["community_score"] >= COMMUNITY_FLAG).to_numpy() if "community_score" in v else None
             ev = [f"所在团伙评分 {s:.2f}：资金在成员间内部流转" for s in v.get("community_score", [])]
         elif f"{name}_flag" in v:
             hit = (v[f"{name}_flag"] > 0).to_numpy()
-            ev = list(features.evidence[name]) if name in features.evidence else [label] * len(v)
+            ev = features.evidence[name].tolist() if name in features.evidence else [label] * len(v)
         else:
             continue
         if hit is None:
