@@ -79,3 +79,63 @@ def chain_depth(first: I64, second: I64, n_events: int) -> I64:
         if d > depth[second[i]]:
             depth[second[i]] = d
     return depth
+
+
+@njit(cache=True)
+def draws_breadth(times: I64, cp: I64, side: I64, widths: I64, n_codes: int, both: bool) -> I64:
+    """:func:`window_breadth`'s statistic for one unit's events in each of many draws of their issue times:
+    ``times`` is shaped (draws, events), ``cp`` / ``side`` the events' counterparty codes and sides. Each draw's
+    events are taken in time order (the statistic does not depend on the order of equal times: the most
+    counterparties in a window is reached at the last of them). Returns the statistic shaped (widths, draws):
+    the same as window_breadth over the draws as groups of time-sorted events, without sorting them into arrays
+    of their own first (the own-null draws of :mod:`algorithms.patterns_refine`)."""
+    n_draws, n_e = times.shape
+    stat = np.zeros((len(widths), n_draws), dtype=np.int64)
+    count = np.zeros(2 * n_codes, dtype=np.int64)
+    t = np.empty(n_e, dtype=np.int64)
+    k = np.empty(n_e, dtype=np.int64)
+    out = np.empty(n_e, dtype=np.bool_)
+    order = np.empty(n_e, dtype=np.int64)
+    for d in range(n_draws):
+        if n_e > 32:
+            order = np.argsort(times[d], kind="mergesort")
+        else:                                 # a few events: insertion sort, no allocation per draw
+            for i in range(n_e):
+                e = i
+                while e > 0 and times[d, order[e - 1]] > times[d, i]:
+                    order[e] = order[e - 1]
+                    e -= 1
+                order[e] = i
+        for i in range(n_e):
+            e = order[i]
+            t[i] = times[d, e]
+            k[i] = cp[e] + (n_codes * side[e] if both else 0)
+            out[i] = both and side[e] == 1
+        for wi in range(len(widths)):
+            width = widths[wi]
+            lo = 0
+            d_in = 0
+            d_out = 0
+            best = 0
+            for j in range(n_e):
+                if count[k[j]] == 0:
+                    if out[j]:
+                        d_out += 1
+                    else:
+                        d_in += 1
+                count[k[j]] += 1
+                while t[j] - t[lo] > width:
+                    count[k[lo]] -= 1
+                    if count[k[lo]] == 0:
+                        if out[lo]:
+                            d_out -= 1
+                        else:
+                            d_in -= 1
+                    lo += 1
+                s = min(d_in, d_out) if both else d_in
+                if s > best:
+                    best = s
+            stat[wi, d] = best
+            for i in range(lo, n_e):
+                count[k[i]] -= 1
+    return stat

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from algorithms.patterns_kernels import window_breadth
+from algorithms.patterns_kernels import draws_breadth
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -77,14 +77,10 @@ def own_null(events: I64, cp: I64, month: I64, side: I64 | None, pools: MonthPoo
     n_e = len(events)
     draws = max(1, min(draws, UNIT_BUDGET // max(n_e, 1)))
     times = pools.draw(month[events], rng, draws)
-    order = np.argsort(times, axis=1, kind="stable")
-    t_flat = np.take_along_axis(times, order, axis=1).ravel()
     _, codes = np.unique(cp[events], return_inverse=True)
-    cps = codes.astype(np.int64)[order].ravel()
-    sides = (np.zeros(n_e, dtype=np.int64) if side is None else side[events].astype(np.int64))[order].ravel()
-    starts = np.arange(draws, dtype=np.int64) * n_e
-    stat = window_breadth(starts, starts + n_e, t_flat, cps, sides, np.asarray(widths_s, dtype=np.int64),
-                          int(codes.max(initial=0)) + 1, side is not None)[0]
+    sides = np.zeros(n_e, dtype=np.int64) if side is None else side[events].astype(np.int64)
+    stat = draws_breadth(times, codes.astype(np.int64), sides, np.asarray(widths_s, dtype=np.int64),
+                         int(codes.max(initial=0)) + 1, side is not None)
     best_p, best_w, typical, best_obs = 1.0, 0, float("nan"), -1.0
     for wi in range(len(widths_s)):
         if obs_stat[wi] < min_stat:

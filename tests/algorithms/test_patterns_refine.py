@@ -48,3 +48,25 @@ def test_own_null_of_a_unit_spread_over_its_month_is_not_rare() -> None:
     burst = own_null(events, cp, month, None, pools, [day], np.array([8]), 8.0, 1, 2_000,
                      np.random.default_rng(0))
     assert spread[0] > 0.5 and burst[0] < 0.01 and burst[2] < 4
+
+
+def test_draws_breadth_equals_window_breadth_over_each_draw_sorted() -> None:
+    # the own-null kernel takes each draw's events in time order itself: the statistic equals window_breadth's over
+    # the draws as groups of stably time-sorted events, with ties (drawn times repeat), both sides, short and long units
+    from algorithms.patterns_kernels import draws_breadth, window_breadth
+
+    rng = np.random.default_rng(3)
+    widths = np.array([0, 2, 5, 30], dtype=np.int64)
+    for n_e in (1, 2, 5, 33, 80):
+        times = rng.integers(0, 40, size=(300, n_e)).astype(np.int64)
+        cp = rng.integers(0, max(1, n_e // 2), size=n_e).astype(np.int64)
+        side = rng.integers(0, 2, size=n_e).astype(np.int64)
+        n_codes = int(cp.max()) + 1
+        order = np.argsort(times, axis=1, kind="stable")
+        starts = np.arange(len(times), dtype=np.int64) * n_e
+        for both in (False, True):
+            want = window_breadth(starts, starts + n_e, np.take_along_axis(times, order, axis=1).ravel(),
+                                  cp[order].ravel(), side[order].ravel(), widths, n_codes, both)[0]
+            got = draws_breadth(times, cp, side, widths, n_codes, both)
+            assert got.shape == (len(widths), len(times))
+            assert (got == want).all(), (n_e, both)
