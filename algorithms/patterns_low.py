@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from algorithms.patterns_kernels import sorted_by_group
 from algorithms.significance import bh_fdr, pq
 
 if TYPE_CHECKING:
@@ -63,10 +64,8 @@ def usual_amounts(s: I64, b: I64, log_a: F64, n: int, *, quantile: float = USUAL
     [2.25, 2.25]
     """
     side = np.concatenate([s, b])
-    v = np.concatenate([log_a, log_a])
-    order = np.lexsort((v, side))
-    side, v = side[order], v[order]
     cnt = np.bincount(side, minlength=n)
+    v = sorted_by_group(side.astype(np.int64), np.concatenate([log_a, log_a]).astype(np.float64), len(cnt))
     start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
     pos = (cnt - 1) * quantile
     lo = np.floor(pos).astype(np.int64)

@@ -121,3 +121,17 @@ def test_the_same_findings_whichever_detectors_run_before_it() -> None:
     a, b = low_amount(fresh)[0], low_amount(used)[0]
     assert len(a) > 10
     assert sorted((p.anchor, p.pvalue) for p in a) == sorted((p.anchor, p.pvalue) for p in b)
+
+
+def test_sorted_by_group_gives_the_values_of_a_lexsort() -> None:
+    # usual_amounts' grouping kernel: the same values as v[lexsort((v, group))], with ties, NaN (last in its group)
+    # and groups without values
+    from algorithms.patterns_kernels import sorted_by_group
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 500):
+        group = rng.integers(0, 40, size=n).astype(np.int64)
+        v = np.round(rng.normal(size=n), 1)
+        v[rng.random(n) < 0.1] = np.nan
+        want = v[np.lexsort((v, group))]
+        assert np.array_equal(sorted_by_group(group, v, 45), want, equal_nan=True)
