@@ -82,33 +82,55 @@ def chain_depth(first: I64, second: I64, n_events: int) -> I64:
 
 
 @njit(cache=True)
-def draws_breadth(times: I64, cp: I64, side: I64, widths: I64, n_codes: int, both: bool) -> I64:
-    """:func:`window_breadth`'s statistic for one unit's events in each of many draws of their issue times:
-    ``times`` is shaped (draws, events), ``cp`` / ``side`` the events' counterparty codes and sides. Each draw's
-    events are taken in time order (the statistic does not depend on the order of equal times: the most
-    counterparties in a window is reached at the last of them). Returns the statistic shaped (widths, draws):
-    the same as window_breadth over the draws as groups of time-sorted events, without sorting them into arrays
-    of their own first (the own-null draws of :mod:`algorithms.patterns_refine`)."""
-    n_draws, n_e = times.shape
+def draws_breadth(u: F64, first: I64, size: I64, pool_t: I64, cp: I64, side: I64, widths: I64, n_codes: int,
+                  both: bool) -> I64:
+    """:func:`window_breadth`'s statistic for one unit's events in each of many draws of their issue times (the
+    own-null draws of :mod:`algorithms.patterns_refine`). ``u`` holds uniform draws shaped (draws, events); event
+    ``e`` of draw ``d`` is issued at ``pool_t[first[e] + int(u[d, e] * size[e])]`` (a time of its month, as
+    :meth:`algorithms.patterns_refine.MonthPools.draw` picks it); ``cp`` / ``side`` are the events' counterparty
+    codes and sides. Each draw's events are taken in time order (the statistic does not depend on the order of
+    equal times: the most counterparties in a window is reached at the last of them). Returns the statistic
+    shaped (widths, draws): what window_breadth gives over the draws as groups of time-sorted events, without
+    materialising, sorting and gathering the draws in arrays of their own first. Events with distinct
+    counterparties (split invoicing: every invoice its own) are counted by window length alone."""
+    n_draws, n_e = u.shape
     stat = np.zeros((len(widths), n_draws), dtype=np.int64)
     count = np.zeros(2 * n_codes, dtype=np.int64)
+    times = np.empty(n_e, dtype=np.int64)
     t = np.empty(n_e, dtype=np.int64)
     k = np.empty(n_e, dtype=np.int64)
     out = np.empty(n_e, dtype=np.bool_)
     order = np.empty(n_e, dtype=np.int64)
+    distinct = not both and n_codes == n_e
     for d in range(n_draws):
+        for e in range(n_e):
+            times[e] = pool_t[first[e] + np.int64(u[d, e] * size[e])]
         if n_e > 32:
-            order = np.argsort(times[d], kind="mergesort")
+            order = np.argsort(times, kind="mergesort")
         else:                                 # a few events: insertion sort, no allocation per draw
             for i in range(n_e):
                 e = i
-                while e > 0 and times[d, order[e - 1]] > times[d, i]:
+                while e > 0 and times[order[e - 1]] > times[i]:
                     order[e] = order[e - 1]
                     e -= 1
                 order[e] = i
+        if distinct:
+            for i in range(n_e):
+                t[i] = times[order[i]]
+            for wi in range(len(widths)):
+                width = widths[wi]
+                lo = 0
+                best = 0
+                for j in range(n_e):
+                    while t[j] - t[lo] > width:
+                        lo += 1
+                    if j - lo + 1 > best:
+                        best = j - lo + 1
+                stat[wi, d] = best
+            continue
         for i in range(n_e):
             e = order[i]
-            t[i] = times[d, e]
+            t[i] = times[e]
             k[i] = cp[e] + (n_codes * side[e] if both else 0)
             out[i] = both and side[e] == 1
         for wi in range(len(widths)):

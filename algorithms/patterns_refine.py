@@ -48,9 +48,19 @@ class MonthPools:
 
     def draw(self, month: I64, rng: np.random.Generator, draws: int) -> I64:
         """``draws`` × len(month) issue times, each drawn from its column's month."""
-        m = np.searchsorted(self._months, month)
-        pick = self._start[m] + (rng.random((draws, len(month))) * self._size[m]).astype(np.int64)
+        first, size = self.months_of(month)
+        pick = first + (rng.random((draws, len(month))) * size).astype(np.int64)
         return np.asarray(self._t[pick], dtype=np.int64)
+
+    def months_of(self, month: I64) -> tuple[I64, I64]:
+        """Where each month's issue times start in :attr:`times`, and how many it holds."""
+        m = np.searchsorted(self._months, month)
+        return self._start[m], self._size[m]
+
+    @property
+    def times(self) -> I64:
+        """The issue times, grouped by month."""
+        return self._t
 
 
 def draws_needed(units: int, windows: int, fdr: float, events: int = 0) -> int:
@@ -76,11 +86,13 @@ def own_null(events: I64, cp: I64, month: I64, side: I64 | None, pools: MonthPoo
     """
     n_e = len(events)
     draws = max(1, min(draws, UNIT_BUDGET // max(n_e, 1)))
-    times = pools.draw(month[events], rng, draws)
+    first, size = pools.months_of(month[events])
+    u = rng.random((draws, n_e))                 # the draws of MonthPools.draw, times picked in the kernel
     _, codes = np.unique(cp[events], return_inverse=True)
     sides = np.zeros(n_e, dtype=np.int64) if side is None else side[events].astype(np.int64)
-    stat = draws_breadth(times, codes.astype(np.int64), sides, np.asarray(widths_s, dtype=np.int64),
-                         int(codes.max(initial=0)) + 1, side is not None)
+    stat = draws_breadth(u, first.astype(np.int64), size.astype(np.int64), pools.times, codes.astype(np.int64),
+                         sides, np.asarray(widths_s, dtype=np.int64), int(codes.max(initial=0)) + 1,
+                         side is not None)
     best_p, best_w, typical, best_obs = 1.0, 0, float("nan"), -1.0
     for wi in range(len(widths_s)):
         if obs_stat[wi] < min_stat:

@@ -51,22 +51,28 @@ def test_own_null_of_a_unit_spread_over_its_month_is_not_rare() -> None:
 
 
 def test_draws_breadth_equals_window_breadth_over_each_draw_sorted() -> None:
-    # the own-null kernel takes each draw's events in time order itself: the statistic equals window_breadth's over
-    # the draws as groups of stably time-sorted events, with ties (drawn times repeat), both sides, short and long units
+    # the own-null kernel picks each draw's times from the month pools and takes the events in time order itself:
+    # the statistic equals window_breadth's over the times MonthPools.draw gives, stably sorted per draw, with ties
+    # (times repeat), both sides, repeated and distinct counterparties, short and long units
     from algorithms.patterns_kernels import draws_breadth, window_breadth
 
     rng = np.random.default_rng(3)
+    pools = MonthPools(rng.integers(0, 90, size=400).astype(np.int64), rng.integers(0, 3, size=400).astype(np.int64))
     widths = np.array([0, 2, 5, 30], dtype=np.int64)
     for n_e in (1, 2, 5, 33, 80):
-        times = rng.integers(0, 40, size=(300, n_e)).astype(np.int64)
-        cp = rng.integers(0, max(1, n_e // 2), size=n_e).astype(np.int64)
+        month = rng.integers(0, 3, size=n_e).astype(np.int64)
         side = rng.integers(0, 2, size=n_e).astype(np.int64)
-        n_codes = int(cp.max()) + 1
-        order = np.argsort(times, axis=1, kind="stable")
-        starts = np.arange(len(times), dtype=np.int64) * n_e
-        for both in (False, True):
-            want = window_breadth(starts, starts + n_e, np.take_along_axis(times, order, axis=1).ravel(),
-                                  cp[order].ravel(), side[order].ravel(), widths, n_codes, both)[0]
-            got = draws_breadth(times, cp, side, widths, n_codes, both)
-            assert got.shape == (len(widths), len(times))
-            assert (got == want).all(), (n_e, both)
+        for cp in (rng.integers(0, max(1, n_e // 2), size=n_e).astype(np.int64), np.arange(n_e, dtype=np.int64)):
+            n_codes = int(cp.max()) + 1
+            for both in (False, True):
+                seed = int(rng.integers(1 << 30))
+                times = pools.draw(month, np.random.default_rng(seed), 300)
+                order = np.argsort(times, axis=1, kind="stable")
+                starts = np.arange(len(times), dtype=np.int64) * n_e
+                want = window_breadth(starts, starts + n_e, np.take_along_axis(times, order, axis=1).ravel(),
+                                      cp[order].ravel(), side[order].ravel(), widths, n_codes, both)[0]
+                first, size = pools.months_of(month)
+                got = draws_breadth(np.random.default_rng(seed).random((300, n_e)), first, size, pools.times, cp,
+                                    side, widths, n_codes, both)
+                assert got.shape == (len(widths), len(times))
+                assert (got == want).all(), (n_e, both)
