@@ -20,11 +20,11 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import igraph as ig
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from algorithms._igraph import ig
 from algorithms._tables import frame
 from algorithms.signals import pct
 

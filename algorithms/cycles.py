@@ -66,13 +66,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import igraph as ig
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
 from algorithms import loop_cache
+from algorithms._igraph import ig
 from algorithms._tables import epoch_seconds, invoice_frame, localized
 from algorithms.cycles_kernels import loop_starts, search
 from graph.core.collector import paused_gc

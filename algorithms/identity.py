@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import igraph as ig
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from algorithms._igraph import ig
 from algorithms._tables import frame
 from algorithms.signals import Signal, make_signal
 from graph.core.vocab import IDENTIFIER_KINDS

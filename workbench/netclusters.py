@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 
-import igraph as ig
+from algorithms._igraph import ig
 
 CLUSTER_VIEW = 60      # views with more taxpayers than this are folded by community
 CLUSTER_MIN = 4        # communities smaller than this stay unfolded

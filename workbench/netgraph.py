@@ -24,9 +24,9 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-import igraph as ig
 from pyvis.network import Network
 
+from algorithms._igraph import ig
 from graph.core.model import Subgraph, Taxpayer
 from graph.core.vocab import TIERS
 from workbench import netclusters
