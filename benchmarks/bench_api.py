@@ -14,8 +14,8 @@ same data, and `POST /invoices/verify` latency at a fixed request rate.
 The CLI is measured two ways on the same generated rows (`loaders.generate`), both into an empty workspace:
 **`fapiao load FILE`** as a user runs it - its own process, timed from its start to its exit (interpreter start,
 imports, the load, report, audit; issue 14 defines the command's speed this way), after an uncounted 2-row run so
-that a fresh checkout's kernel compile is not in it - and **`load_files` in this process** with the compiled
-kernels already warm (the loader's work alone: not what a user gets, kept as the stricter yardstick). The API path
+that a fresh checkout's bytecode compile is not in it - and **`load_files` in this process** with its imports
+already done (the loader's work alone: not what a user gets, kept as the stricter yardstick). The API path
 is batches of `--batch` rows (JSON, or the same rows as an Arrow IPC stream / Parquet body / Parquet upload:
 `--body`, each kind into its own fresh workspace; bodies are encoded before the clock starts) from `--clients`
 concurrent clients to a real uvicorn server on 127.0.0.1, its rows/s given as a share of both CLI figures of the
@@ -233,10 +233,6 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
     rows = _rows(src)
     chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
 
-    from loaders import kernels
-
-    kernels.warm_up_in_background()     # compiled kernels first (a fresh checkout compiles them: ~30 s), as the
-    kernels.wait_for_warm_up()          # API server does before it serves
     load_before = os.getloadavg()[0]
     lines: list[str] = []
     figures: dict[str, Any] = {}
@@ -263,7 +259,7 @@ def main(invoices: int, batch: int, clients: int, rate: int, seconds: float, ser
                      f"| 100 % | {proc_rate / cli_rate:.1%} | {proc['cpu_s']:.2f} CPU-s, "
                      f"{proc['cpu_s'] * 1e6 / max(proc['read'], 1):.0f} |")
     proc_rate = proc_rate or cli_rate
-    lines.append(f"| `load_files` in this process (kernels warm; not what a user runs) | {report.read:,} "
+    lines.append(f"| `load_files` in this process (imports done; not what a user runs) | {report.read:,} "
                  f"| {cli_loaded:,} | {report.rejected:,} | {cli_s:.2f} | {cli_rate:,.0f} "
                  f"| {cli_rate / proc_rate:.1%} | 100 % | {cli_cpu:.2f} CPU-s, "
                  f"{cli_cpu * 1e6 / max(report.read, 1):.0f} |")

@@ -37,7 +37,7 @@ import graph.embedded as ge  # noqa: E402
 import loaders.load as ll  # noqa: E402
 import loaders.rules as lr  # noqa: E402
 from graph import open_store  # noqa: E402
-from loaders import evidence, kernels  # noqa: E402
+from loaders import evidence  # noqa: E402
 from loaders.generate import generate  # noqa: E402
 from workbench.api import group_commit, models  # noqa: E402
 
@@ -85,8 +85,6 @@ def main(invoices: int, batch: int, groups: tuple[int, ...]) -> None:
     rows = bench_api._rows(tmp / "data" / "invoices.parquet")
     bodies = [json.dumps({"invoices": rows[i:i + batch]}, ensure_ascii=False).encode("utf-8")
               for i in range(0, len(rows), batch)]
-    kernels.warm_up_in_background()
-    kernels.wait_for_warm_up()
     print(f"{invoices:,} invoices in JSON bodies of {batch:,} rows ({len(bodies[0]) / 1000:.0f} KB each); "
           f"1-min load average {os.getloadavg()[0]:.1f}")
     for size in groups:

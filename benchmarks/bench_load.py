@@ -18,7 +18,7 @@ machine, not the absolute times. "CPU s" is the load's own processor time (all t
 process start to exit (store written, quarantine, report, evidence), in a fresh process per run, for this
 checkout and every ``--checkout`` (another copy of the project: a folder, or a git revision unpacked by ``git archive``), runs
 alternating between them so both see the same machine. Each checkout first loads a 2-row file once (not
-counted) so a fresh copy's kernel compile is not in its figures. ``--floor`` adds DuckDB's own ``read_csv`` of the
+counted) so a fresh copy's bytecode compile (and an older checkout's numba kernel compile) is not in its figures. ``--floor`` adds DuckDB's own ``read_csv`` of the
 same file into a table of a fresh database (a process of its own, alternating with the loads): reading and storing
 the file with no checks, no quarantine and no evidence, the floor the load is measured against. Last measured tables (and the per-stage
 split from ``benchmarks/bench_load_stages.py``): docs/data-format.md, "Speed".
@@ -146,12 +146,6 @@ def measure_one(path: Path, threads: int) -> dict[str, float]:
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
 
-    from loaders import kernels
-
-    # numba start-up (loading the cached kernels, ~0.5 CPU-s once per process) is measured on its own
-    cpu0, started = cpu(), time.perf_counter()
-    kernels.warm_up()
-    jit_seconds, jit_cpu = time.perf_counter() - started, cpu() - cpu0
     with tempfile.TemporaryDirectory(prefix="fapiao-bench-") as tmp:
         busy0, all0 = machine_jiffies()
         cpu0, started = cpu(), time.perf_counter()
@@ -163,18 +157,7 @@ def measure_one(path: Path, threads: int) -> dict[str, float]:
     others = max((busy1 - busy0) / hz - cpu_seconds, 0.0) / max((all1 - all0) / hz, 1e-9)
     return {"rows": report.read, "loaded": report.loaded, "seconds": seconds, "cpu_seconds": cpu_seconds,
             "threads": threads or default_threads(), "others": others,
-            "jit_seconds": jit_seconds, "jit_cpu": jit_cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-def cold_compile_seconds() -> float:
-    """Seconds to compile every kernel with an empty numba cache (paid once per install, not per load)."""
-    code = (f"import time, sys; sys.path.insert(0, {str(ROOT)!r}); from loaders import kernels; "
-            "t = time.perf_counter(); kernels.warm_up(); print(time.perf_counter() - t)")
-    with tempfile.TemporaryDirectory(prefix="fapiao-numba-") as cache:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={**os.environ, "NUMBA_CACHE_DIR": cache})
-    return float(out.stdout.strip().splitlines()[-1])
 
 
 #: The floor ``--floor`` measures: DuckDB's own CSV reader straight into a table of a fresh database file (types
@@ -234,7 +217,7 @@ def run_e2e(checkouts: list[Path | str], path: Path, repeat: int) -> None:
     with path.open("rb") as f:
         head.write_bytes(b"".join(f.readline() for _ in range(3)))
     for c in checkouts:
-        e2e_one(c, head)   # a fresh copy compiles its kernels and bytecode here, not in the measured runs
+        e2e_one(c, head)   # a fresh copy compiles its bytecode (and an older one its numba kernels) here, not in the runs
     runs: dict[Path | str, list[dict[str, float]]] = {c: [] for c in checkouts}
     for _ in range(max(repeat, 1)):
         for c in checkouts:
@@ -320,19 +303,16 @@ def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: in
     data.mkdir(parents=True, exist_ok=True)
     fmts = [f.strip() for f in formats.split(",") if f.strip()]
     baseline = naive_rate(ensure_data(data, min(row_counts), "csv"), naive_sample)
-    compile_s = cold_compile_seconds()
     load = os.getloadavg()[0]
     table = Table(title=f"load benchmark (validate + normalise; naive baseline {baseline:,.0f} rows/s "
                         f"on a {naive_sample:,}-row sample)",
-                  caption=f"kernel compile with a cold numba cache: {compile_s:.2f} s (once per install); "
-                          f"'JIT start' = loading the cached kernels, once per process, not in 'seconds'. "
-                          f"{os.cpu_count()} CPUs, load average {load:.1f} at start: wall times include "
+                  caption=f"{os.cpu_count()} CPUs, load average {load:.1f} at start: wall times include "
                           f"waiting for a CPU, rows/CPU-s does not. 'threads' 1 = read and check on one "
                           f"thread; N > 1 = the next batch read on its own thread, N threads checking "
                           f"batches. 'others' CPU' = share of all CPUs used by other processes during the run."
                           + (f" Fastest of {repeat} runs per line." if repeat > 1 else ""))
     for col in ("source", "threads", "rows", "seconds", "rows/s", "target", "ratio vs naive", "peak RSS", "CPU s",
-                "rows/CPU-s", "others' CPU", "JIT start s"):
+                "rows/CPU-s", "others' CPU"):
         table.add_column(col, justify="right" if col != "source" else "left")
     for rows in row_counts:
         for fmt in fmts:
@@ -348,8 +328,7 @@ def main(row_counts: tuple[int, ...], data: Path, formats: str, naive_sample: in
                 table.add_row(fmt, f"{int(m['threads'])}", f"{int(m['rows']):,}", f"{m['seconds']:.2f}", f"{rate:,.0f}",
                               f"{TARGETS.get(fmt, 0):,} {'✓' if rate >= TARGETS.get(fmt, 0) else '✗'}",
                               f"{rate / baseline:.1f}×", f"{m['rss_mb']:,.0f} MB", f"{m['cpu_seconds']:.2f}",
-                              f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}", f"{m['others']:.0%}",
-                              f"{m['jit_seconds']:.2f} ({m['jit_cpu']:.2f} CPU)")
+                              f"{m['rows'] / max(m['cpu_seconds'], 1e-9):,.0f}", f"{m['others']:.0%}")
     Console(width=140).print(table)
 
 

@@ -8,7 +8,7 @@ Runs the `load` command in this process (into a fresh embedded store) with one c
 stage's own work (Arrow's and DuckDB's threads included). The checkout is the current directory's
 (``loaders``, ``graph`` and ``workbench`` are imported from it). Stages:
 
-- start-up: interpreter, every import of the command, numba's first call (its CPU target, the cached kernels);
+- start-up: interpreter, every import of the command;
 - read CSV: the pre-scan (UTF-8, line lengths, quotes) and the Arrow CSV reader, as the loader pulls batches;
 - parse / decide: ``InvoiceValidator.parse`` (per-row rules, typed columns) / ``decide`` (duplicates,
   red-letter, cross-batch state, rejection texts);
@@ -63,10 +63,8 @@ def main(path: str) -> None:
     import loaders.quarantine as qu
     import loaders.rules as ru
     import workbench.cli.load  # noqa: F401  (the command's own imports are start-up)
-    from loaders import kernels
     from workbench.cli import cli
 
-    kernels.warm_up()
     add("start-up", time.process_time() - START_CPU, time.perf_counter() - START_WALL)
     ld.default_threads = lambda: 1
     read_batches = vars(ld)["read_batches"]   # the name the pipeline calls

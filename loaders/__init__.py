@@ -1,7 +1,7 @@
 """Readers, column mapping, validation, quarantine and the synthetic generator.
 
 The names below are imported on first use (PEP 562), so ``import loaders.lean`` (or any small module of the
-package) does not import the whole load pipeline with numba and its compiled kernels.
+package) does not import the whole load pipeline.
 """
 
 from __future__ import annotations

@@ -1,16 +1,17 @@
-"""Numba kernels that read Arrow string buffers directly (no Python objects per row).
+"""Vectorised kernels that read Arrow string buffers directly (no Python objects per row).
 
 Each kernel handles the common, exactly-specified form of a cell and reports the rows it could not
 handle, so the callers (:mod:`loaders.normalize`, :mod:`loaders.rules`) send only those rows through
-the general pyarrow parsers. Kernels are compiled once and cached on disk (``cache=True``); ``nogil``
-lets callers overlap them with pyarrow work on another thread.
+the general pyarrow parsers. They are whole-array numpy / pyarrow.compute operations (no compiler, nothing
+to load or compile before the first call); both release the GIL on large arrays, so the load's parse
+threads still run side by side.
+
+Fixed-width fields are read by gathering 8-byte little-endian words at each cell's start from an unaligned
+``uint64`` view of a zero-padded copy of the bytes (:func:`_words`): one gather reads eight characters of
+every cell.
 """
 
 from __future__ import annotations
-
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,53 +22,6 @@ U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 Bools = npt.NDArray[np.bool_]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: the kernels' Python functions by name, compiled by :func:`_compile` (numba imported then, not at module import)
-_KERNELS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
-_compile_lock = threading.Lock()
-_compiled = False
-
-
-class _Lazy:
-    """Stands in for a kernel until numba is imported: the first call (or :func:`warm_up`) compiles every kernel."""
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.py_func = fn
-        self.__name__ = fn.__name__
-        self.__doc__ = fn.__doc__
-
-    def __call__(self, *args: Any) -> Any:
-        if not _compiled:
-            _compile()
-        return globals()[self.__name__](*args)
-
-
-def njit(**options: Any) -> Callable[[F], F]:
-    """``numba.njit(**options)`` applied when a kernel is first needed, not at import: importing numba costs
-    ~0.5 CPU-s of a ``fapiao load``'s start-up, on the main thread before the file is read; deferred, it runs on
-    :func:`warm_up_in_background`'s thread beside the reading. The compiled kernels (and their on-disk cache, keyed
-    by the function's source place) are the same as with ``numba.njit`` at import."""
-    def wrap(fn: F) -> F:
-        _KERNELS[fn.__name__] = (fn, options)
-        return _Lazy(fn)  # type: ignore[return-value]
-    return wrap
-
-
-def _compile() -> None:
-    """Replace every lazy kernel in this module by its numba dispatcher (once per process, thread-safe). All are
-    replaced before any compiles, so a kernel calling another (``_parse_iso`` → ``_days``) finds the dispatcher."""
-    global _compiled
-    with _compile_lock:
-        if _compiled:
-            return
-        import numba
-
-        for name, (fn, options) in _KERNELS.items():
-            globals()[name] = numba.njit(**options)(fn)
-        _compiled = True
-
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _S31 = np.uint64(31)
@@ -113,29 +67,37 @@ def from_buffers(offsets: npt.NDArray[np.int32], data: U8) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-# --- hashing ------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _hash_strings(offsets: npt.NDArray[np.int32], data: U8) -> U64:  # pragma: no cover - compiled
-    n = len(offsets) - 1
-    out = np.zeros(n, dtype=np.uint64)
-    for i in range(n):
-        start, end = offsets[i], offsets[i + 1]
-        width = end - start
-        if width == 0:
-            continue
-        h = np.uint64(width) * _MUL
-        p = start
-        while p < end:
-            w = np.uint64(0)
-            k = 0
-            while k < 8 and p + k < end:
-                w |= np.uint64(data[p + k]) << np.uint64(8 * k)
-                k += 1
-            h = (h ^ w) * _MUL
-            h ^= h >> _S31
-            p += 8
-        out[i] = h
+def _unaligned(data: U8, back: int, front: int = 0) -> U64:
+    """``words[front + p]``: the 8 bytes of ``data`` from ``p`` on as a little-endian ``uint64`` (an unaligned view of
+    a copy of ``data`` with ``front`` zero bytes before it and ``back`` (>= 8) after it)."""
+    padded = np.zeros(front + len(data) + back, dtype=np.uint8)
+    padded[front: front + len(data)] = data
+    return np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def _byte_rows(starts: I64, data: U8, width: int, widths: I64 | None = None) -> U8:
+    """The ``width`` (a multiple of 8) bytes from each cell's start, one row per cell (bytes past the data are 0;
+    bytes past a cell's end are the next cells' or 0, for the caller to ignore). ``widths``: the cells' widths when
+    the cells are consecutive (then cells of one width are copied as one block, without a gather)."""
+    n = len(starts)
+    if widths is not None and n and int(widths.min()) == int(widths.max()) <= width:
+        w, first = int(widths[0]), int(starts[0])
+        rows = np.zeros((n, width), dtype=np.uint8)
+        rows[:, :w] = data[first: first + n * w].reshape(n, w)
+        return rows
+    words = _unaligned(data, back=width + 8)
+    gathered = words[(starts[:, None] + np.arange(0, width, 8, dtype=np.int64)).reshape(-1)]
+    out: U8 = gathered.view(np.uint8).reshape(n, width)
     return out
+
+
+# --- hashing ------------------------------------------------------------------------------------
+#: the low ``r`` bytes of a word, ``r`` = 0..8
+_LOW_BYTES = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=np.uint64)
+_MASK64 = (1 << 64) - 1
+#: below this many cells still being folded, the rest of each is folded one by one (a long cell alone costs one
+#: pass per 8 bytes over a few cells; row by row in Python, a fraction of a microsecond per 8 bytes)
+_FEW = 8
 
 
 def hash_strings(arr: pa.Array | pa.ChunkedArray) -> U64:
@@ -143,372 +105,390 @@ def hash_strings(arr: pa.Array | pa.ChunkedArray) -> U64:
 
     Each string's bytes are read as little-endian 64-bit words (the last one zero-padded), folded
     into ``len * M`` by ``h = (h ^ w) * M; h ^= h >> 31`` with ``M = 0x9E3779B97F4A7C15``.
+
+    Folded a word at a time for every cell at once: cells sorted by their number of words (longest first), so the
+    cells still going at word ``k`` are a prefix of the order.
     """
     offsets, data = buffers(arr)
-    return np.asarray(_hash_strings(offsets, data), dtype=np.uint64)
-
-
-@njit(cache=True, nogil=True)
-def _first_occurrence(h: U64) -> I64:  # pragma: no cover - compiled
-    n = len(h)
-    size = 1
-    while size < 2 * n + 2:
-        size *= 2
-    mask = np.uint64(size - 1)
-    slots = np.full(size, -1, dtype=np.int64)
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        v = h[i]
-        s = (v ^ (v >> np.uint64(29))) & mask
-        while True:
-            j = slots[s]
-            if j < 0:
-                slots[s] = i
-                out[i] = i
-                break
-            if h[j] == v:
-                out[i] = j
-                break
-            s = (s + np.uint64(1)) & mask
+    n = len(offsets) - 1
+    starts = offsets[:-1].astype(np.int64)
+    widths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    h = widths.astype(np.uint64) * _MUL
+    if n == 0:
+        return h
+    nwords = (widths + 7) >> 3
+    most = int(nwords.max())
+    if most == 0:
+        return h
+    if int(widths.min()) == int(widths.max()):   # one width: the cells as rows of zero-padded words, no gathers
+        rows = _byte_rows(starts, data, 8 * most, widths).view("<u8")
+        for k in range(most):
+            h ^= rows[:, k]
+            h *= _MUL
+            h ^= h >> _S31
+        return h
+    order = None
+    if int(nwords.min()) != most:
+        order = np.argsort(np.negative(nwords, dtype=np.int16 if most < 1 << 15 else np.int64), kind="stable")
+        starts, widths, nwords, h = starts[order], widths[order], nwords[order], h[order]
+    # going[k]: how many cells have more than k words (a prefix of the order)
+    going = n - np.cumsum(np.bincount(nwords, minlength=most + 1))
+    words = _unaligned(data, back=8)
+    for k in range(most):
+        m, ending = int(going[k]), int(going[k + 1])
+        if m < _FEW and m < n:
+            _fold_rest(h, starts, widths, data, m, k)
+            break
+        w = words[starts[:m] + 8 * k]
+        if ending < m:   # the last word of these cells: keep only their own bytes
+            w[ending:] &= _LOW_BYTES[np.minimum(widths[ending:m] - 8 * k, 8)]
+        part = h[:m]
+        part ^= w
+        part *= _MUL
+        part ^= part >> _S31
+    if order is None:
+        return h
+    out = np.empty_like(h)
+    out[order] = h
     return out
+
+
+def _fold_rest(h: U64, starts: I64, widths: I64, data: U8, m: int, k: int) -> None:
+    """Fold words ``k`` on of cells ``0..m-1`` one cell at a time (Python integers)."""
+    for i in range(m):
+        start, end = int(starts[i]) + 8 * k, int(starts[i] + widths[i])
+        tail = data[start:end].tobytes()
+        tail += bytes(-len(tail) % 8)
+        v = int(h[i])
+        for w in np.frombuffer(tail, dtype="<u8").tolist():
+            v = ((v ^ w) * 0x9E3779B97F4A7C15) & _MASK64
+            v ^= v >> 31
+        h[i] = v
+
+
+def _home(h: U64, mask: int) -> I64:
+    """A hash's first slot in a table of ``mask + 1`` slots."""
+    return ((h ^ (h >> np.uint64(29))) & np.uint64(mask)).astype(np.int64)
+
+
+def _rows(slots: npt.NDArray[np.void], s: I64) -> U64:
+    """Slots ``s`` of a table as [hash, position + 1] rows (one 16-byte gather per slot)."""
+    return slots[s].view(np.uint64).reshape(len(s), 2)
+
+
+def _insert(slots: npt.NDArray[np.void], h: U64, start: int) -> I64:
+    """Insert ``h`` (at positions ``start, start + 1, ...``) into the open-addressing table ``slots`` (16 bytes per
+    slot: hash, position + 1; position 0 = empty; linear probing) where a hash is not there yet; returns the
+    position each hash is stored with: its own when it is new, else the first position it was inserted at.
+
+    All hashes probe at once, one slot per round: of the hashes meeting the same empty slot, one takes it (the
+    first position of its value: written last to first, and made so where the write order was another); the
+    others probe on.
+    """
+    mask = len(slots) - 1
+    found = np.empty(len(h), dtype=np.int64)
+    idx = np.arange(len(h), dtype=np.int64)
+    s = _home(h, mask)
+    pos = np.arange(start + 1, start + len(h) + 1, dtype=np.uint64)
+    while len(idx):
+        row = _rows(slots, s)
+        empty = np.flatnonzero(row[:, 1] == 0)
+        if len(empty):
+            es, pairs = s[empty], np.stack([h[empty], pos[empty]], axis=1)
+            slots[es[::-1]] = pairs[::-1].view("V16").reshape(len(es))
+            back = _rows(slots, es)
+            later = (back[:, 0] == pairs[:, 0]) & (back[:, 1] > pairs[:, 1])
+            if later.any():   # a later position of the same value took the slot: the first one is kept
+                table = slots.view(np.uint64).reshape(len(slots), 2)
+                np.minimum.at(table[:, 1], es[later], pairs[later, 1])
+                back = _rows(slots, es)
+            row[empty] = back
+        same = row[:, 0] == h
+        same &= row[:, 1] != 0
+        found[idx[same]] = row[same, 1].astype(np.int64) - 1
+        on = np.flatnonzero(~same)
+        idx, h, pos, s = idx[on], h[on], pos[on], (s[on] + 1) & mask
+    return found
+
+
+def _lookup(slots: npt.NDArray[np.void], h: U64) -> I64:
+    """The position stored with each hash in ``slots`` (see :func:`_insert`), or -1."""
+    mask = len(slots) - 1
+    out = np.full(len(h), -1, dtype=np.int64)
+    idx = np.arange(len(h), dtype=np.int64)
+    s = _home(h, mask)
+    while len(idx):
+        row = _rows(slots, s)
+        used = row[:, 1] != 0
+        hit = used & (row[:, 0] == h)
+        out[idx[hit]] = row[hit, 1].astype(np.int64) - 1
+        on = np.flatnonzero(used & ~hit)
+        idx, h, s = idx[on], h[on], (s[on] + 1) & mask
+    return out
+
+
+def _table(slots: int) -> npt.NDArray[np.void]:
+    """An empty table of ``slots`` 16-byte slots."""
+    return np.zeros((slots, 2), dtype=np.uint64).view("V16").reshape(slots)
 
 
 def first_occurrence(h: U64) -> I64:
     """For each position, the first position holding the same 64-bit value (itself when it is the first)."""
-    return np.asarray(_first_occurrence(np.ascontiguousarray(h, dtype=np.uint64)), dtype=np.int64)
+    h = np.ascontiguousarray(h, dtype=np.uint64)
+    if len(h) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Arrow numbers the distinct values in order of first occurrence: value j first occurs where the running
+    # maximum of the numbers first reaches j
+    codes = np.asarray(pc.dictionary_encode(pa.array(h, pa.uint64())).indices.to_numpy(), dtype=np.int64)
+    seen = np.maximum.accumulate(codes)
+    new = np.empty(len(h), dtype=np.bool_)
+    new[0] = True
+    np.greater(seen[1:], seen[:-1], out=new[1:])
+    return np.flatnonzero(new)[codes]
 
 
-@njit(cache=True, nogil=True)
-def _member(h: U64, values: U64) -> Bools:  # pragma: no cover - compiled
-    size = 1
-    while size < 2 * len(values) + 2:
-        size *= 2
-    mask = np.uint64(size - 1)
-    slots = np.zeros(size, dtype=np.uint64)
-    used = np.zeros(size, dtype=np.bool_)
-    for v in values:
-        s = (v ^ (v >> np.uint64(29))) & mask
-        while used[s] and slots[s] != v:
-            s = (s + np.uint64(1)) & mask
-        slots[s] = v
-        used[s] = True
-    out = np.zeros(len(h), dtype=np.bool_)
-    for i in range(len(h)):
-        v = h[i]
-        s = (v ^ (v >> np.uint64(29))) & mask
-        while used[s]:
-            if slots[s] == v:
-                out[i] = True
-                break
-            s = (s + np.uint64(1)) & mask
-    return out
+def has_duplicates(h: U64) -> bool:
+    """Whether any 64-bit value occurs twice."""
+    s = np.sort(np.asarray(h, dtype=np.uint64))
+    return bool((s[1:] == s[:-1]).any())
 
 
 def member(h: U64, values: U64) -> Bools:
     """True where ``h[i]`` is one of ``values`` (64-bit hashes)."""
-    return np.asarray(_member(np.ascontiguousarray(h, dtype=np.uint64),
-                              np.ascontiguousarray(values, dtype=np.uint64)), dtype=np.bool_)
-
-
-@njit(cache=True, nogil=True)
-def _table_insert(slots: U64, h: U64, start: int) -> None:  # pragma: no cover - compiled
-    mask = np.uint64(len(slots) // 2 - 1)
-    for i in range(len(h)):
-        v = h[i]
-        s = (v ^ (v >> np.uint64(29))) & mask
-        while slots[2 * s + 1] != 0 and slots[2 * s] != v:
-            s = (s + np.uint64(1)) & mask
-        if slots[2 * s + 1] == 0:   # an equal hash already there keeps its (earlier) position
-            slots[2 * s] = v
-            slots[2 * s + 1] = np.uint64(start + i + 1)
-
-
-@njit(cache=True, nogil=True)
-def _table_lookup(slots: U64, h: U64) -> I64:  # pragma: no cover - compiled
-    mask = np.uint64(len(slots) // 2 - 1)
-    out = np.full(len(h), -1, dtype=np.int64)
-    for i in range(len(h)):
-        v = h[i]
-        s = (v ^ (v >> np.uint64(29))) & mask
-        while slots[2 * s + 1] != 0:
-            if slots[2 * s] == v:
-                out[i] = np.int64(slots[2 * s + 1]) - 1
-                break
-            s = (s + np.uint64(1)) & mask
-    return out
+    hits = pc.is_in(pa.array(np.asarray(h, dtype=np.uint64), pa.uint64()),
+                    value_set=pa.array(np.asarray(values, dtype=np.uint64), pa.uint64()))
+    return np.asarray(hits.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
 class HashPositions:
     """64-bit hash → position of its first insertion (open addressing; hash and position side by side in
-    one array so a probe touches one cache line; doubled when half full)."""
+    one 16-byte slot so a probe is one gather; doubled when half full)."""
 
     def __init__(self) -> None:
-        self._slots = np.zeros(2 * 1024, dtype=np.uint64)   # [hash, position + 1] per slot; 0 = empty
+        self._slots = _table(1024)
         self._all: list[U64] = []
         self.size = 0
 
     def reserve(self, n: int) -> None:
         """Make room for ``n`` hashes in all, so adding up to that many never re-inserts."""
-        if 2 * n > len(self._slots) // 2:
-            cap = len(self._slots) // 2
+        if 2 * n > len(self._slots):
+            cap = len(self._slots)
             while 2 * n > cap:
                 cap *= 2
-            self._slots = np.zeros(2 * cap, dtype=np.uint64)
+            self._slots = _table(cap)
             start = 0
             for part in self._all:
-                _table_insert(self._slots, part, start)
+                _insert(self._slots, part, start)
                 start += len(part)
 
     def add(self, h: U64) -> None:
         """Insert ``h`` at positions ``size, size + 1, ...``."""
         h = np.ascontiguousarray(h, dtype=np.uint64)
         self.reserve(self.size + len(h))
-        _table_insert(self._slots, h, self.size)
+        _insert(self._slots, h, self.size)
         self._all.append(h)
         self.size += len(h)
 
     def lookup(self, h: U64) -> I64:
         """The first position each hash was added at, or -1."""
-        return np.asarray(_table_lookup(self._slots, np.ascontiguousarray(h, dtype=np.uint64)), dtype=np.int64)
+        return _lookup(self._slots, np.ascontiguousarray(h, dtype=np.uint64))
 
 
 # --- text shape ---------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _needs_trim(offsets: npt.NDArray[np.int32], data: U8, unicode: bool) -> bool:  # pragma: no cover
-    for i in range(len(offsets) - 1):
-        start, end = offsets[i], offsets[i + 1]
-        if end == start:
-            continue
-        a, b = data[start], data[end - 1]
-        if a == 32 or (9 <= a <= 13) or b == 32 or (9 <= b <= 13):
-            return True
-        if unicode and (a <= 32 or b <= 32 or a >= 128 or b >= 128):   # 0x1C-0x1F and non-ASCII spaces too
+def needs_trim(arr: pa.Array, *, unicode: bool) -> bool:
+    """Whether any cell may start or end with whitespace (``unicode``: any non-ASCII edge byte counts)."""
+    offsets, data = buffers(arr)
+    if len(data) == 0:
+        return False
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    for edge in (np.take(data, starts, mode="clip"), np.take(data, ends - 1, mode="clip")):
+        if unicode:   # <= 32 (also 0x1C-0x1F) or >= 128 (non-ASCII spaces): 33..127 wraps to 0..94
+            trim = (edge - np.uint8(33)) >= 95
+        else:         # 9-13, 32
+            trim = (edge - np.uint8(9)) < 5
+            trim |= edge == 32
+        if (trim & filled).any():
             return True
     return False
 
 
-def needs_trim(arr: pa.Array, *, unicode: bool) -> bool:
-    """Whether any cell may start or end with whitespace (``unicode``: any non-ASCII edge byte counts)."""
-    offsets, data = buffers(arr)
-    return bool(_needs_trim(offsets, data, unicode))
-
-
-@njit(cache=True, nogil=True)
-def _digit_shape(offsets: npt.NDArray[np.int32], data: U8) -> tuple[I64, Bools]:  # pragma: no cover
-    n = len(offsets) - 1
-    chars = np.zeros(n, dtype=np.int64)
-    digits = np.zeros(n, dtype=np.bool_)
-    for i in range(n):
-        start, end = offsets[i], offsets[i + 1]
-        c = 0
-        d = end > start
-        for p in range(start, end):
-            byte = data[p]
-            if byte < 0x80 or byte >= 0xC0:   # count code points (skip UTF-8 continuation bytes)
-                c += 1
-            if byte < 48 or byte > 57:
-                d = False
-        chars[i] = c
-        digits[i] = d
-    return chars, digits
-
-
 def digit_shape(arr: pa.Array) -> tuple[I64, Bools]:
     """(length in characters, all ASCII digits and non-empty) per cell."""
+    arr = plain_strings(arr)
     offsets, data = buffers(arr)
-    chars, digits = _digit_shape(offsets, data)
-    return np.asarray(chars, dtype=np.int64), np.asarray(digits, dtype=np.bool_)
-
-
-@njit(cache=True, nogil=True)
-def _join_key(c_off: npt.NDArray[np.int32], c_data: U8, n_off: npt.NDArray[np.int32],
-              n_data: U8) -> tuple[npt.NDArray[np.int32], U8]:  # pragma: no cover - compiled
-    n = len(n_off) - 1
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    total = 0
-    for i in range(n):
-        cl = c_off[i + 1] - c_off[i]
-        total += (n_off[i + 1] - n_off[i]) + (cl + 1 if cl > 0 else 0)
-        offsets[i + 1] = total
-    out = np.empty(total, dtype=np.uint8)
-    p = 0
-    for i in range(n):
-        cl = c_off[i + 1] - c_off[i]
-        if cl > 0:
-            out[p: p + cl] = c_data[c_off[i]: c_off[i + 1]]
-            p += cl
-            out[p] = 45   # "-"
-            p += 1
-        nl = n_off[i + 1] - n_off[i]
-        out[p: p + nl] = n_data[n_off[i]: n_off[i + 1]]
-        p += nl
-    return offsets, out
+    if len(data) and int(data.max()) >= 0x80:   # count code points (UTF-8 continuation bytes are not one)
+        chars = np.asarray(pc.utf8_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
+    else:
+        chars = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    digits = np.asarray(pc.ascii_is_decimal(arr).to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return chars, digits
 
 
 def join_key(code: pa.Array, number: pa.Array) -> pa.Array:
     """``CODE-NUMBER``, or ``NUMBER`` where the code is empty (the invoice key)."""
-    c_off, c_data = buffers(code)
-    n_off, n_data = buffers(number)
-    offsets, data = _join_key(c_off, c_data, n_off, n_data)
-    return from_buffers(offsets, data)
+    code, number = plain_strings(code), plain_strings(number)
+    c_off, _ = buffers(code)
+    has_code = c_off[1:] > c_off[:-1]
+    if not has_code.any():
+        return number
+    joined = pc.binary_join_element_wise(code, number, "-")
+    if has_code.all():
+        return joined
+    return pc.if_else(pa.array(has_code), joined, number)
 
 
 # --- money --------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _parse_cents(offsets: npt.NDArray[np.int32], data: U8) -> tuple[I64, Bools]:  # pragma: no cover
-    n = len(offsets) - 1
-    values = np.zeros(n, dtype=np.int64)
-    ok = np.zeros(n, dtype=np.bool_)
-    for i in range(n):
-        p, end = offsets[i], offsets[i + 1]
-        neg = False
-        if p < end and data[p] == 45:
-            neg = True
-            p += 1
-        v = 0
-        digits = 0
-        while p < end and 48 <= data[p] <= 57:
-            v = v * 10 + (data[p] - 48)
-            digits += 1
-            p += 1
-        if digits == 0 or digits > 15:
-            continue
-        frac = 0
-        if p < end:
-            if data[p] != 46:
-                continue
-            p += 1
-            while p < end and 48 <= data[p] <= 57 and frac < 3:
-                v = v * 10 + (data[p] - 48)
-                frac += 1
-                p += 1
-            if p != end or frac == 0 or frac > 2:
-                continue
-        if frac == 0:
-            v *= 100
-        elif frac == 1:
-            v *= 10
-        values[i] = -v if neg else v
-        ok[i] = True
-    return values, ok
+#: the high ``r`` bytes of a word, ``r`` = 0..8, and ASCII "0" in every byte
+_HIGH_BYTES = np.array([_MASK64 ^ ((1 << (8 * (8 - r))) - 1) for r in range(9)], dtype=np.uint64)
+_ZEROS = np.uint64(0x3030303030303030)
+
+
+def _eight_digits(w: U64) -> U64:
+    """The number an 8-character word of ASCII digits spells (first character most significant)."""
+    w = w - _ZEROS
+    w = (w * np.uint64(10) + (w >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    w = (w * np.uint64(100) + (w >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    return (w * np.uint64(10000) + (w >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
 
 
 def parse_cents(arr: pa.Array) -> tuple[I64, Bools]:
-    """Cells of the exact form ``-?D{1,15}(.D{1,2})?`` as hundredths; ``ok`` False for any other cell."""
+    """Cells of the exact form ``-?D{1,15}(.D{1,2})?`` as hundredths; ``ok`` False for any other cell.
+
+    The form is checked on each cell's first 24 bytes (at most 19 can fit it); the integer digits are read as two
+    8-digit words ending at the dot (or the end), the bytes before the first digit replaced by ``0``."""
     offsets, data = buffers(arr)
-    values, ok = _parse_cents(offsets, data)
-    return np.asarray(values, dtype=np.int64), np.asarray(ok, dtype=np.bool_)
+    n = len(offsets) - 1
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
+    starts = offsets[:-1].astype(np.int64)
+    widths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    width = 16 if int(widths.max()) <= 16 else 24
+    cells = _byte_rows(starts, data, width, widths)
+    flat = cells.reshape(-1)
+    at = np.arange(0, width * n, width, dtype=np.int64)
+    neg = cells[:, 0] == 45                           # "-"
+    signs = neg.astype(np.int64)
+    dot2 = flat[at + np.clip(widths - 2, 0, width - 1)] == 46   # ".D"
+    dot3 = flat[at + np.clip(widths - 3, 0, width - 1)] == 46   # ".DD"
+    frac = np.where(dot2, 1, np.where(dot3, 2, 0))
+    dots = (frac > 0).astype(np.int64)
+    int_digits = widths - signs - dots - frac
+    ok = (widths >= 1) & (widths <= 19) & (int_digits >= 1) & (int_digits <= 15)
+    # every other byte of the cell an ASCII digit: the non-digits inside the cell, less the sign and the dot
+    other = (cells - np.uint8(48)) >= 10
+    other &= np.arange(width, dtype=np.uint8) < np.minimum(widths, width).astype(np.uint8)[:, None]
+    other[:, 0] &= ~neg
+    dot_at = np.flatnonzero((dots > 0) & ok)
+    other.reshape(-1)[at[dot_at] + widths[dot_at] - frac[dot_at] - 1] = False
+    left = other.view(np.uint64)
+    ok &= (left[:, 0] | left[:, 1] | (left[:, 2] if width == 24 else 0)) == 0
+    int_end = starts + widths - dots - frac        # the integer digits end here
+    words = _unaligned(data, back=8, front=16)
+    few = np.minimum(int_digits, 8).clip(0, 8)
+    low = (words[int_end + 8] & _HIGH_BYTES[few]) | (_ZEROS & ~_HIGH_BYTES[few])
+    more = (int_digits - 8).clip(0, 8)
+    high = (words[int_end] & _HIGH_BYTES[more]) | (_ZEROS & ~_HIGH_BYTES[more])
+    value = (_eight_digits(high) * np.uint64(100_000_000) + _eight_digits(low)).astype(np.int64) * 100
+    last = flat[at + np.clip(widths - 1, 0, width - 1)].astype(np.int64) - 48
+    before = flat[at + np.clip(widths - 2, 0, width - 1)].astype(np.int64) - 48
+    value += np.where(frac == 1, last * 10, np.where(frac == 2, before * 10 + last, 0))
+    value = np.where(neg, -value, value)
+    return np.where(ok, value, 0), ok
 
 
 # --- dates --------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _num(data: U8, p: int, width: int) -> int:  # pragma: no cover - compiled
-    v = 0
-    for k in range(width):
-        c = data[p + k]
-        if c < 48 or c > 57:
-            return -1
-        v = v * 10 + (c - 48)
-    return v
+def _digit_bits(*positions: int) -> int:
+    return sum(1 << p for p in positions)
 
 
-@njit(cache=True, nogil=True)
-def _days(y: int, m: int, d: int) -> int:  # pragma: no cover - compiled
-    y -= 1 if m <= 2 else 0
+#: the bytes that must be ASCII digits in ``YYYY-MM-DD``, ``…[T ]HH:MM:SS`` and ``…±HH:MM``, as 0/1 bytes of 4 words
+def _needed(*positions: int) -> U64:
+    need = np.zeros(32, dtype=np.uint8)
+    need[list(positions)] = 1
+    return need.view("<u8")
+
+
+_DATE = (0, 1, 2, 3, 5, 6, 8, 9)
+_TIME = (*_DATE, 11, 12, 14, 15, 17, 18)
+_NEEDED = np.stack([_needed(*_DATE), _needed(*_TIME), _needed(*_TIME, 20, 21, 23, 24)])
+_FIRST_YEAR, _YEARS = 1900, 300
+
+
+def _days(y: I64, m: I64, d: I64) -> I64:
+    """Days since 1970-01-01 of the proleptic Gregorian dates (``y``, ``m``, ``d``)."""
+    y = y - (m <= 2)
     era = y // 400
     yoe = y - era * 400
-    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
+    days: I64 = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return days
 
 
-@njit(cache=True, nogil=True)
-def _parse_iso(offsets: npt.NDArray[np.int32], data: U8) -> tuple[I64, npt.NDArray[np.int8]]:  # pragma: no cover
-    n = len(offsets) - 1
-    secs = np.zeros(n, dtype=np.int64)
-    kind = np.zeros(n, dtype=np.int8)   # 0 not handled, 1 naive (local seconds), 2 with offset (UTC seconds)
-    dim = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    for i in range(n):
-        p, end = offsets[i], offsets[i + 1]
-        length = end - p
-        if length != 10 and length != 19 and length != 20 and length != 25:
-            continue
-        if data[p + 4] != 45 or data[p + 7] != 45:
-            continue
-        y, m, d = _num(data, p, 4), _num(data, p + 5, 2), _num(data, p + 8, 2)
-        if y < 1900 or y > 2199 or m < 1 or m > 12 or d < 1:
-            continue
-        leap = (y % 4 == 0) and ((y % 100 != 0) or (y % 400 == 0))
-        if d > (29 if (m == 2 and leap) else dim[m - 1]):
-            continue
-        local = _days(y, m, d) * 86400
-        if length == 10:
-            secs[i] = local
-            kind[i] = 1
-            continue
-        sep = data[p + 10]
-        if (sep != 84 and sep != 32) or data[p + 13] != 58 or data[p + 16] != 58:
-            continue
-        hh, mm, ss = _num(data, p + 11, 2), _num(data, p + 14, 2), _num(data, p + 17, 2)
-        if hh < 0 or hh > 23 or mm < 0 or mm > 59 or ss < 0 or ss > 59:
-            continue
-        local += hh * 3600 + mm * 60 + ss
-        if length == 19:
-            secs[i] = local
-            kind[i] = 1
-        elif length == 20:
-            if data[p + 19] != 90:   # "Z"
-                continue
-            secs[i] = local
-            kind[i] = 2
-        else:
-            s = data[p + 19]
-            if (s != 43 and s != 45) or data[p + 22] != 58:
-                continue
-            oh, om = _num(data, p + 20, 2), _num(data, p + 23, 2)
-            if oh < 0 or oh > 23 or om < 0 or om > 59:
-                continue
-            off = oh * 3600 + om * 60
-            secs[i] = local - off if s == 43 else local + off
-            kind[i] = 2
-    return secs, kind
-
+#: days from 1970-01-01 to the first of each month (index 1-12; 13 = next January) of the years 1900-2199, and the
+#: days in each month
+_MONTH_START = _days(np.arange(_FIRST_YEAR, _FIRST_YEAR + _YEARS)[:, None] + np.array([0] * 13 + [1]),
+                     np.array([1, *range(1, 13), 1]), np.ones(14, dtype=np.int64)).astype(np.int64)
+_MONTH_DAYS = np.zeros_like(_MONTH_START)
+_MONTH_DAYS[:, 1:13] = _MONTH_START[:, 2:14] - _MONTH_START[:, 1:13]
 
 def parse_iso(arr: pa.Array) -> tuple[I64, npt.NDArray[np.int8]]:
     """Strict ISO dates: ``YYYY-MM-DD``, ``YYYY-MM-DD[T ]HH:MM:SS`` (kind 1: local seconds) and the same
     with ``Z`` or ``±HH:MM`` (kind 2: UTC seconds); kind 0 marks every other cell (years 1900-2199 only)."""
     offsets, data = buffers(arr)
-    secs, kind = _parse_iso(offsets, data)
-    return np.asarray(secs, dtype=np.int64), np.asarray(kind, dtype=np.int8)
+    n = len(offsets) - 1
+    secs = np.zeros(n, dtype=np.int64)
+    kind = np.zeros(n, dtype=np.int8)
+    widths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    fits = (widths == 10) | (widths == 19) | (widths == 20) | (widths == 25)
+    rows = np.flatnonzero(fits)
+    if len(rows) == 0:
+        return secs, kind
+    width = widths[rows]
+    cells = _byte_rows(offsets[:-1][rows].astype(np.int64), data, 32, width if len(rows) == n else None)
+    digit = cells - np.uint8(48)                      # 0-9 where an ASCII digit
+    other = (digit >= 10).view(np.uint64)
+    form = np.where(width == 10, 0, np.where(width == 25, 2, 1))
+    need = _NEEDED[form] if int(form.min()) != int(form.max()) else _NEEDED[form[:1]]
+    ok = ((other[:, 0] & need[:, 0]) | (other[:, 1] & need[:, 1]) | (other[:, 2] & need[:, 2])
+          | (other[:, 3] & need[:, 3])) == 0
+    ok &= (cells[:, 4] == 45) & (cells[:, 7] == 45)   # "-"
+
+    def num(p: int) -> npt.NDArray[np.int64]:   # the two digits at p, p + 1 (0-99 where both are digits)
+        return (digit[:, p] * np.uint8(10) + digit[:, p + 1]).astype(np.int64)
+
+    y, m, d = num(0) * 100 + num(2) - _FIRST_YEAR, num(5), num(8)
+    ok &= (y >= 0) & (y < _YEARS) & (m >= 1) & (m <= 12) & (d >= 1)
+    y, m = np.where(ok, y, 0), np.where(ok, m, 1)
+    ok &= d <= _MONTH_DAYS[y, m]
+    local = (_MONTH_START[y, m] + d - 1) * 86400
+    timed = width > 10
+    if timed.any():
+        sep, hh, mm, ss = cells[:, 10], num(11), num(14), num(17)
+        clock = ((sep == 84) | (sep == 32)) & (cells[:, 13] == 58) & (cells[:, 16] == 58)   # "T" / " ", ":"
+        clock &= (hh <= 23) & (mm <= 59) & (ss <= 59)
+        ok &= ~timed | clock
+        local += np.where(timed, hh * 3600 + mm * 60 + ss, 0)
+        ok &= (width != 20) | (cells[:, 19] == 90)      # "Z"
+        offset = width == 25
+        if offset.any():
+            sign, oh, om = cells[:, 19], num(20), num(23)
+            ok &= ~offset | (((sign == 43) | (sign == 45)) & (cells[:, 22] == 58) & (oh <= 23) & (om <= 59))
+            local -= np.where(offset, np.where(sign == 43, 1, -1) * (oh * 3600 + om * 60), 0)
+    secs[rows] = np.where(ok, local, 0)
+    kind[rows] = np.where(ok, np.where(width <= 19, 1, 2), 0)
+    return secs, kind
 
 
-
-@njit(cache=True, nogil=True)
-def _civil_year(days: int) -> int:  # pragma: no cover - compiled
+def _civil_year(days: I64) -> I64:
+    """The proleptic Gregorian year of each day counted from 1970-01-01."""
     z = days + 719468
     era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    return yoe + era * 400 + (1 if mp >= 10 else 0)
-
-
-@njit(cache=True, nogil=True)
-def _year_prefix_mismatch(offsets: npt.NDArray[np.int32], data: U8, secs: I64,
-                          rows: Bools) -> tuple[Bools, Bools]:  # pragma: no cover - compiled
-    n = len(offsets) - 1
-    wrong = np.zeros(n, dtype=np.bool_)
-    unsure = np.zeros(n, dtype=np.bool_)
-    for i in range(n):
-        if not rows[i]:
-            continue
-        lo = _civil_year((secs[i] - 14 * 3600) // 86400)
-        if lo != _civil_year((secs[i] + 14 * 3600) // 86400):
-            unsure[i] = True
-            continue
-        p = offsets[i]
-        wrong[i] = (data[p] - 48) * 10 + (data[p + 1] - 48) != lo % 100
-    return wrong, unsure
+    year: I64 = yoe + era * 400 + ((5 * doy + 2) // 153 >= 10)
+    return year
 
 
 def year_prefix_mismatch(numbers: pa.Array, secs: I64, rows: Bools) -> tuple[Bools, Bools]:
@@ -516,42 +496,17 @@ def year_prefix_mismatch(numbers: pa.Array, secs: I64, rows: Bools) -> tuple[Boo
     differ from the issue year's last two, the year differs between UTC-14h and UTC+14h so the time zone
     decides: the caller checks those)."""
     offsets, data = buffers(numbers)
-    wrong, unsure = _year_prefix_mismatch(offsets, data, np.ascontiguousarray(secs, dtype=np.int64),
-                                          np.ascontiguousarray(rows, dtype=np.bool_))
-    return np.asarray(wrong, dtype=np.bool_), np.asarray(unsure, dtype=np.bool_)
-
-
-def warm_up() -> None:
-    """Import numba and load (or, on a cold cache, compile) every kernel now, so the first batch does not pay for
-    it."""
-    _compile()
-    h = hash_strings(pa.array(["a", "2024-01-05T10:20:30+08:00"]))
-    first_occurrence(h)
-    member(h, h)
-    table = HashPositions()
-    table.add(h)
-    table.lookup(h)
-    needs_trim(pa.array([" a"]), unicode=True)
-    digit_shape(pa.array(["12"]))
-    join_key(pa.array(["1"]), pa.array(["2"]))
-    parse_cents(pa.array(["1.5"]))
-    parse_iso(pa.array(["2024-01-05T10:20:30+08:00"]))
-    year_prefix_mismatch(pa.array(["24"]), np.zeros(1, np.int64), np.ones(1, np.bool_))
-
-
-_warming: threading.Thread | None = None
-
-
-def warm_up_in_background() -> None:
-    """Start :func:`warm_up` on a daemon thread (once per process); overlaps kernel loading with file reading."""
-    global _warming
-    if _warming is None:
-        _warming = threading.Thread(target=warm_up, name="fapiao-kernel-warm-up", daemon=True)
-        _warming.start()
-
-
-def wait_for_warm_up() -> None:
-    """Wait until the background warm-up is done, so a process that ends right after a load never exits
-    while that thread is still inside the compiler (native code must not be cut off at interpreter exit)."""
-    if _warming is not None:
-        _warming.join()
+    n = len(offsets) - 1
+    wrong = np.zeros(n, dtype=np.bool_)
+    unsure = np.zeros(n, dtype=np.bool_)
+    at = np.flatnonzero(np.asarray(rows, dtype=np.bool_))
+    if len(at) == 0:
+        return wrong, unsure
+    s = np.asarray(secs, dtype=np.int64)[at]
+    lo = _civil_year((s - 14 * 3600) // 86400)
+    differ = lo != _civil_year((s + 14 * 3600) // 86400)
+    p = offsets[:-1][at].astype(np.int64)
+    prefix = (np.take(data, p, mode="clip").astype(np.int64) - 48) * 10 + np.take(data, p + 1, mode="clip") - 48
+    wrong[at] = ~differ & (prefix != lo % 100)
+    unsure[at] = differ
+    return wrong, unsure

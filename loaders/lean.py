@@ -1,18 +1,15 @@
-"""A lean start for a process that only loads (``fapiao load``): two libraries nothing on the load path uses, and
+"""A lean start for a process that only loads (``fapiao load``): a library nothing on the load path uses, and
 an allocator that suits a load (:func:`plain_allocator`).
 
-Start-up is a fixed cost of every ``fapiao load``; two imports in it do no work for a load:
+Start-up is a fixed cost of every ``fapiao load``; one import in it did no work for a load: **pandas** (~0.5 CPU-s),
+which pyarrow imports on the first ``pa.array`` / ``pa.scalar`` of the process only to ask whether the value is a
+pandas object. Nothing on the load path uses pandas. (SciPy's BLAS, which numba's first call imported, was left out
+here too until the loader's kernels stopped using numba.)
 
-- **pandas** (~0.5 CPU-s): pyarrow imports it on the first ``pa.array`` / ``pa.scalar`` of the process only to
-  ask whether the value is a pandas object. Nothing on the load path uses pandas.
-- **SciPy's BLAS** (~0.25 CPU-s): numba's first compiled call imports ``scipy.linalg`` to learn whether ``np.dot``
-  may be compiled. The loader's kernels (:mod:`loaders.kernels`) do no linear algebra.
-
-:func:`lean_load_process` makes both unimportable for the rest of the process, so it is for processes that do nothing
+:func:`lean_load_process` makes it unimportable for the rest of the process, so it is for processes that do nothing
 else (the command line's ``load``); the workbench and the API, which use pandas, never call it. A library that
-imports one of them afterwards gets a ``ModuleNotFoundError`` (as if it were not installed; pyarrow and numba
-both take that for "do without"). Call it before anything has imported them; it does
-nothing for a module already imported.
+imports it afterwards gets a ``ModuleNotFoundError`` (as if it were not installed; pyarrow takes that for "do
+without"). Call it before anything has imported pandas; it does nothing for a module already imported.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 #: Modules a load-only process never imports (see the module doc).
-SKIPPED = ("pandas", "scipy.linalg")
+SKIPPED = ("pandas",)
 
 
 class _Absent(MetaPathFinder):

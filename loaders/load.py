@@ -29,7 +29,6 @@ from graph.core import schema, settings, vocab
 from graph.core.errors import ConfigError, InvalidData
 from graph.core.notes import Note
 from graph.store import Store
-from loaders import kernels
 from loaders import normalize as nz
 from loaders.items import Outcomes, from_documents, parse_lines
 from loaders.items import line_numbers as item_line_numbers
@@ -334,20 +333,16 @@ def load_files(store: Store | None, invoices: Path, *, taxpayers: Path | None = 
     LoadReport
         Counts per outcome and per rule; ``loaded + rejected + skipped_identical == read``.
     """
-    kernels.warm_up_in_background()   # load the compiled kernels while the file is being read
-    try:
-        from loaders.sources import is_container, is_document
+    from loaders.sources import is_container, is_document
 
-        if is_container(Path(invoices)) or is_document(Path(invoices)):
-            return _load_many(store, Path(invoices), taxpayers=taxpayers, mapping=mapping, encoding=encoding,
-                              sheet=sheet, report_dir=report_dir, map_pairs=map_pairs, progress=progress,
-                              batch_rows=batch_rows, threads=threads, keep_originals=keep_originals,
-                              skipped_records=skipped_records)
-        return _load(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
-                     report_dir=report_dir, map_pairs=map_pairs, progress=progress, batch_rows=batch_rows,
-                     threads=threads, keep_originals=keep_originals, skipped_records=skipped_records)
-    finally:
-        kernels.wait_for_warm_up()
+    if is_container(Path(invoices)) or is_document(Path(invoices)):
+        return _load_many(store, Path(invoices), taxpayers=taxpayers, mapping=mapping, encoding=encoding,
+                          sheet=sheet, report_dir=report_dir, map_pairs=map_pairs, progress=progress,
+                          batch_rows=batch_rows, threads=threads, keep_originals=keep_originals,
+                          skipped_records=skipped_records)
+    return _load(store, invoices, taxpayers=taxpayers, mapping=mapping, encoding=encoding, sheet=sheet,
+                 report_dir=report_dir, map_pairs=map_pairs, progress=progress, batch_rows=batch_rows,
+                 threads=threads, keep_originals=keep_originals, skipped_records=skipped_records)
 
 
 def parse_rows(table: pa.Table, validator: InvoiceValidator) -> tuple[pa.Table, list[Issue]] | None:
@@ -374,15 +369,11 @@ def load_table(store: Store, table: pa.Table, *, label: str, report_dir: Path,
 
     ``parsed``: ``table``'s rows already parsed (:func:`parse_rows`); used when no trailing 合计 row was
     dropped (else the rows left are parsed here)."""
-    kernels.warm_up_in_background()
-    try:
-        source = drop_summary_rows(iter([RawBatch(table, 1, [], 1.0)]))
-        return _load(store, Path(label), taxpayers=None, mapping=None, encoding=None, sheet=None,
-                     report_dir=report_dir, map_pairs=(), progress=False, batch_rows=None, threads=1,
-                     source=source, label=label, skipped_records=skipped_records, documents=originals,
-                     parsed=parsed)
-    finally:
-        kernels.wait_for_warm_up()
+    source = drop_summary_rows(iter([RawBatch(table, 1, [], 1.0)]))
+    return _load(store, Path(label), taxpayers=None, mapping=None, encoding=None, sheet=None,
+                 report_dir=report_dir, map_pairs=(), progress=False, batch_rows=None, threads=1,
+                 source=source, label=label, skipped_records=skipped_records, documents=originals,
+                 parsed=parsed)
 
 
 def _load(store: Store | None, invoices: Path, *, taxpayers: Path | None, mapping: Path | dict[str, str] | None,

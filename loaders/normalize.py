@@ -87,8 +87,8 @@ def parse_decimal(arr: pa.Array, scale: int, *, try_cast: bool = True) -> tuple[
 def parse_fen(arr: pa.Array) -> tuple[IntArray, BoolArray, BoolArray]:
     """Money in yuan → integer fen. Returns (fen, ok, exempt) where exempt marks ``***`` / 免税 cells (fen 0).
 
-    Cells of the plain form ``-1234.56`` are parsed by a compiled kernel; only the others go through
-    :func:`parse_decimal`, with the same result as if the whole column had.
+    Cells of the plain form ``-1234.56`` are parsed by a vectorised kernel (:func:`loaders.kernels.parse_cents`);
+    only the others go through :func:`parse_decimal`, with the same result as if the whole column had.
     """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -220,7 +220,7 @@ def parse_datetime(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
 
 
 def _kernel_dates(arr: pa.Array, tz: str) -> tuple[IntArray, BoolArray]:
-    """Strict ISO cells by a compiled kernel; the rest exactly as :func:`_arrow_dates` would have read them
+    """Strict ISO cells by a vectorised kernel; the rest exactly as :func:`_arrow_dates` would have read them
     as part of the whole column (one Arrow cast for the column, else :func:`_slow_dates` row by row)."""
     secs, kind = kernels.parse_iso(arr)
     naive, aware = kind == 1, kind == 2

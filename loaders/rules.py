@@ -262,15 +262,13 @@ def string_hash(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 @functools.cache
 def _status_hash() -> np.ndarray:
-    """:func:`string_hash` of each status name, made at the first parse: computing it at import made numba's first
-    call (its CPU target and the cached kernels, ~0.3 CPU-s) on the importing thread, before the file was touched,
-    instead of on :func:`loaders.kernels.warm_up_in_background`'s thread beside the file reading."""
+    """:func:`string_hash` of each status name, made at the first parse (not at import)."""
     return string_hash(_STATUS_ARRAY)
 
 
 def _has_duplicates(h: np.ndarray) -> bool:
     """Whether any 64-bit value occurs twice."""
-    return bool((kernels.first_occurrence(h) != np.arange(len(h))).any())
+    return kernels.has_duplicates(h)
 
 
 #: hash columns of the parse that :meth:`InvoiceValidator._remember` reads for the (tax id, name) pairs

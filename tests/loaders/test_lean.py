@@ -1,4 +1,4 @@
-"""`fapiao load` runs without pandas and SciPy's BLAS (loaders.lean), and loads the same as with them."""
+"""`fapiao load` runs without pandas (loaders.lean), numba and SciPy's BLAS, and loads the same as with pandas."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def stored():          # `fapiao load` ends the process with os._exit after the 
     with open_store("embedded:" + ws) as s:
         rows = sorted(s.invoice_stream().to_pylist(), key=lambda r: str(r))
     import pyarrow as pa
-    print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules, "rows": rows,
+    print(json.dumps({"pandas": "pandas" in sys.modules, "blas": "scipy.linalg" in sys.modules,
+                      "numba": "numba" in sys.modules, "rows": rows,
                       "pool": pa.default_memory_pool().backend_name}, default=str))
 
 ws = sys.argv[2]
@@ -47,7 +48,7 @@ def test_load_command_skips_pandas_and_blas_and_stores_every_row(tmp_path: Path)
     out = _run(LOAD, str(FIX / "bad_rows.csv"), str(tmp_path / "ws"), str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["pandas"] is False and got["blas"] is False
+    assert got["pandas"] is False and got["blas"] is False and got["numba"] is False
     assert got["pool"] == "system"      # Arrow allocates with malloc in a load-only process (loaders.lean)
     report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
     assert report["loaded"] + report["rejected"] + report["skipped_identical"] == report["read"] > 0
@@ -70,24 +71,26 @@ def test_load_run_in_process_leaves_pandas_importable(tmp_path: Path) -> None:
 def test_lean_process_refuses_only_modules_not_yet_imported() -> None:
     code = """
 import sys, json
-import pandas
 from loaders.lean import lean_load_process
 marked = lean_load_process()
 try:
-    import scipy.linalg
-    blas = "imported"
+    import pandas
+    refused = "imported"
 except ModuleNotFoundError as e:
-    blas = str(e)
-import pandas as again
-print(json.dumps({"marked": marked, "blas": blas, "pandas_ok": again is pandas, "loaders_load": "loaders.load" in sys.modules}))
+    refused = str(e)
+print(json.dumps({"marked": marked, "refused": refused, "loaders_load": "loaders.load" in sys.modules}))
 """
     out = _run(code)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["marked"] == ["scipy.linalg"]
-    assert "left out of a load-only process" in got["blas"]
-    assert got["pandas_ok"] is True
+    assert got["marked"] == ["pandas"]
+    assert "left out of a load-only process" in got["refused"]
     assert got["loaders_load"] is False      # importing loaders.lean does not import the pipeline
+
+    already = _run("import json, pandas\nfrom loaders.lean import lean_load_process\nmarked = lean_load_process()\n"
+                   "import pandas as again\nprint(json.dumps({'marked': marked, 'same': again is pandas}))")
+    assert already.returncode == 0, already.stderr
+    assert json.loads(already.stdout.strip().splitlines()[-1]) == {"marked": [], "same": True}
 
 
 FAST_EXIT = """

@@ -20,7 +20,6 @@ from graph.core import schema, settings
 from graph.core.errors import InvalidData
 from graph.core.model import Invoice, Ring
 from graph.store import Store
-from loaders import kernels
 from workbench import alerts, audit, overrides
 from workbench.alerts import engine
 from workbench.api import ingest
@@ -146,9 +145,7 @@ def create_app(store: Store, *, max_mb: float | None = None, max_rows: int | Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        kernels.warm_up_in_background()     # the loader's compiled kernels, before the first batch arrives
         yield
-        kernels.wait_for_warm_up()
         writer.close()
         jobs.wait(timeout=60)
         audit_queue.close()

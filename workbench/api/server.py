@@ -43,8 +43,8 @@ def tune_interpreter() -> None:
 
 
 def _settle() -> None:
-    """Load the loader's kernels (the last large import), collect, then move every object alive (≈ 200,000 from
-    the imports: modules, FastAPI, pydantic, pyarrow, numba) out of the garbage collector's reach. A full
+    """Import the loader's kernels (the last large import), collect, then move every object alive (≈ 200,000 from
+    the imports: modules, FastAPI, pydantic, pyarrow) out of the garbage collector's reach. A full
     collection walked them all - 100-290 ms with every thread stopped, measured during an import at load 5 - and
     full collections ran during imports; afterwards they walk only what was made since.
 
@@ -53,10 +53,8 @@ def _settle() -> None:
     loading kernels from numba's cache for the first group (≈ 520 of its 2,090 samples), the warm-up thread
     waiting for numba's compiler lock, and the start-up's full collection (≈ 1 s, every thread stopped), all inside
     the timed import."""
-    from loaders import kernels
+    import loaders.kernels  # noqa: F401
 
-    kernels.warm_up_in_background()
-    kernels.wait_for_warm_up()
     gc.collect()
     gc.freeze()
 

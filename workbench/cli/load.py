@@ -81,7 +81,7 @@ def load(invoices: Path, taxpayers: Path | None, mapping: Path | None, map_pairs
     if in_console_process():      # run in-process (tests, Python callers), pandas must stay importable
         from loaders.lean import lean_load_process
 
-        lean_load_process()   # this process only loads: no pandas, no SciPy BLAS check (~0.7 CPU-s of start-up)
+        lean_load_process()   # this process only loads: no pandas (~0.5 CPU-s of start-up)
     if encoding is None and invoices.suffix.lower() in (".csv", ".tsv", ".txt"):
         from loaders.utf8scan import scan_early
 
