@@ -176,21 +176,19 @@ def _rows(slots: npt.NDArray[np.void], s: I64) -> U64:
     return slots[s].view(np.uint64).reshape(len(s), 2)
 
 
-def _insert(slots: npt.NDArray[np.void], h: U64, start: int) -> I64:
+def _insert(slots: npt.NDArray[np.void], h: U64, start: int) -> None:
     """Insert ``h`` (at positions ``start, start + 1, ...``) into the open-addressing table ``slots`` (16 bytes per
-    slot: hash, position + 1; position 0 = empty; linear probing) where a hash is not there yet; returns the
-    position each hash is stored with: its own when it is new, else the first position it was inserted at.
+    slot: hash, position + 1; position 0 = empty; linear probing) where a hash is not there yet (an equal hash
+    already there, or earlier in ``h``, keeps its first position).
 
     All hashes probe at once, one slot per round: of the hashes meeting the same empty slot, one takes it (the
     first position of its value: written last to first, and made so where the write order was another); the
     others probe on.
     """
     mask = len(slots) - 1
-    found = np.empty(len(h), dtype=np.int64)
-    idx = np.arange(len(h), dtype=np.int64)
     s = _home(h, mask)
     pos = np.arange(start + 1, start + len(h) + 1, dtype=np.uint64)
-    while len(idx):
+    while len(h):
         row = _rows(slots, s)
         empty = np.flatnonzero(row[:, 1] == 0)
         if len(empty):
@@ -203,12 +201,8 @@ def _insert(slots: npt.NDArray[np.void], h: U64, start: int) -> I64:
                 np.minimum.at(table[:, 1], es[later], pairs[later, 1])
                 back = _rows(slots, es)
             row[empty] = back
-        same = row[:, 0] == h
-        same &= row[:, 1] != 0
-        found[idx[same]] = row[same, 1].astype(np.int64) - 1
-        on = np.flatnonzero(~same)
-        idx, h, pos, s = idx[on], h[on], pos[on], (s[on] + 1) & mask
-    return found
+        on = np.flatnonzero((row[:, 0] != h) | (row[:, 1] == 0))   # not stored (nor an equal hash) here: probe on
+        h, pos, s = h[on], pos[on], (s[on] + 1) & mask
 
 
 def _lookup(slots: npt.NDArray[np.void], h: U64) -> I64:
