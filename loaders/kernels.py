@@ -6,9 +6,9 @@ the general pyarrow parsers. They are whole-array numpy / pyarrow.compute operat
 to load or compile before the first call); both release the GIL on large arrays, so the load's parse
 threads still run side by side.
 
-Fixed-width fields are read by gathering 8-byte little-endian words at each cell's start from an unaligned
-``uint64`` view of a zero-padded copy of the bytes (:func:`_words`): one gather reads eight characters of
-every cell.
+Fixed places of the cells are read by gathering 8-byte little-endian words from an unaligned ``uint64`` view of a
+zero-padded copy of the bytes (:func:`_unaligned`, :func:`_byte_rows`): one gather reads eight characters of every
+cell; a column whose cells all have one width is read as a ``(cells, width)`` block without a gather.
 """
 
 from __future__ import annotations
@@ -60,11 +60,6 @@ def buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], U8]
     offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + n + 1]
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and bufs[2].size else _EMPTY_U8
     return offsets, data
-
-
-def from_buffers(offsets: npt.NDArray[np.int32], data: U8) -> pa.Array:
-    """A string array over numpy ``offsets`` / ``data`` (no copy)."""
-    return pa.Array.from_buffers(pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _unaligned(data: U8, back: int, front: int = 0) -> U64:
