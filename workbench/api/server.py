@@ -43,18 +43,12 @@ def tune_interpreter() -> None:
 
 
 def _settle() -> None:
-    """Import the loader's kernels (the last large import), collect, then move every object alive (≈ 200,000 from
-    the imports: modules, FastAPI, pydantic, pyarrow) out of the garbage collector's reach. A full
-    collection walked them all - 100-290 ms with every thread stopped, measured during an import at load 5 - and
-    full collections ran during imports; afterwards they walk only what was made since.
-
-    Done before the server listens (≈ 1-2 s of start-up): on a thread beside the serving, as it was, the first
-    batches of an import arriving at once paid for it - py-spy of `fapiao api` during bench_api.py: the writer
-    loading kernels from numba's cache for the first group (≈ 520 of its 2,090 samples), the warm-up thread
-    waiting for numba's compiler lock, and the start-up's full collection (≈ 1 s, every thread stopped), all inside
-    the timed import."""
-    import loaders.kernels  # noqa: F401
-
+    """Collect, then move every object alive (≈ 200,000 from the imports: modules, FastAPI, pydantic, pyarrow) out of
+    the garbage collector's reach. A full collection walked them all - 100-290 ms with every thread stopped,
+    measured during an import at load 5 - and full collections ran during imports; afterwards they walk only what
+    was made since. Done before the server listens: on a thread beside the serving, the start-up's full collection
+    (≈ 1 s, every thread stopped) fell inside the first import's batches (py-spy of `fapiao api` during
+    bench_api.py)."""
     gc.collect()
     gc.freeze()
 
