@@ -114,6 +114,7 @@ APPEAL_OUTCOMES: Labels = {
 #: alert rules (提醒规则): what an alert is about; channels it is delivered by
 ALERT_RULES: Labels = {
     "new_high": ("新增高风险纳税人", "taxpayer newly in high"),
+    "first_run": ("首次检测", "first detection run: one summary of its high-risk taxpayers"),
     "new_ring": ("关注对象出现新团伙", "new ring touching a watched taxpayer or an open case"),
     "case_overdue": ("案件超期", "case past its due date"),
     "appeal_overdue": ("申诉超期未答复", "appeal past its due date"),

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from graph.core import schema
+from graph.core import schema, vocab
 from graph.core.errors import InvalidData, NotFound, PermissionDenied
+from graph.core.model import Run
+from graph.embedded import EmbeddedStore
 from graph.store import Store
-from tests.helpers.wb_data import Demo
+from tests.helpers.wb_data import PASSWORD, ROLE_USERS, Demo, tax_id
 from workbench import alerts, appeals, audit, cases
 from workbench.alerts import engine
 from workbench.alerts.model import alert_id
+from workbench.auth import User
+from workbench.users import create_user
 
 
 @pytest.fixture()
@@ -224,3 +229,80 @@ def test_the_background_round_brings_an_assignment_without_a_detection(env: tupl
     assert not thread.is_alive()
     assert background.start(opener, every=0) is None        # 0 = off
 
+
+
+def _one_run_workspace(tmp_path: Path) -> tuple[Store, dict[str, User], list[str]]:
+    """A workspace after its first detection run: seven high taxpayers (scores 0.95, 0.94 … 0.89, the lowest tax id
+    highest) and one low; users of every role. (store, users, the high tax ids by score)"""
+    ids = [tax_id(100 + i) for i in range(8)]
+    store = EmbeddedStore(tmp_path / "ws")
+    with store.writer() as w:
+        w.taxpayers(pa.Table.from_pylist([{"tax_id": t, "name": f"首检{i}号贸易有限公司", "status": "normal"}
+                                          for i, t in enumerate(ids)], schema=schema.TAXPAYERS))
+        w.findings(Run("run-1", audit.now(), {}, "fp1"), [], _scores({t: 0.95 - i / 100 for i, t in enumerate(ids[:7])},
+                                                                     ids))
+    users = {name: create_user(store, name, PASSWORD, roles) for name, roles in ROLE_USERS.items()}
+    return store, users, ids[:7]
+
+
+def _scores(high: dict[str, float], ids: list[str]) -> pa.Table:
+    return pa.Table.from_pylist([
+        {"tax_id": t, "score": high.get(t, 0.1), "tier": "high" if t in high else "low",
+         "reasons": json.dumps(["时序环路成员"] if t in high else [], ensure_ascii=False), "features": "{}"}
+        for t in ids], schema=schema.SCORES)
+
+
+def test_first_run_raises_one_summary_and_watchers_hear_of_their_taxpayer(tmp_path: Path) -> None:
+    """A workspace's first run: every high taxpayer is 'new', so supervisors get one summary (count, the five highest
+    named, the run as subject) instead of one alert each; a watcher of one of them still gets that taxpayer's
+    new_high, and only the watcher. Evaluating again raises nothing; the second run alerts per taxpayer again."""
+    store, users, high = _one_run_workspace(tmp_path)
+    sup, inv = users["supervisor"], users["investigator"]
+    try:
+        alerts.subscribe(store, inv, watch=(high[3],))
+        first = alerts.evaluate(store)
+        assert sorted((a.rule, a.user, a.subject) for a in first.alerts) == [
+            ("first_run", "supervisor", "run:run-1"), ("new_high", "investigator", f"taxpayer:{high[3]}")]
+        [summary] = alerts.inbox(store, sup)
+        assert summary.title == "首次检测：7 家高风险纳税人"
+        assert summary.data == {"run_id": "run-1", "count": 7, "tax_ids": high}      # score descending
+        named = [f"首检{i}号贸易有限公司（{t}）" for i, t in enumerate(high)]
+        assert all(n in summary.detail for n in named[:5]) and not any(n in summary.detail for n in named[5:])
+        assert "等 7 家" in summary.detail and "风险队列" in summary.detail
+        doc = summary.payload()                                   # what a webhook receives
+        assert (doc["rule_zh"], doc["rule_en"]) == vocab.ALERT_RULES["first_run"]
+        assert doc["title"].startswith(doc["rule_zh"] + "：")
+        [watched] = alerts.inbox(store, inv)
+        assert watched.title == f"新增高风险纳税人：{named[3]}" and watched.data["run_id"] == "run-1"
+        assert alerts.inbox(store, users["analyst"]) == []
+        assert alerts.evaluate(store).alerts == []               # the same state raises nothing again
+        assert _actions(store, "alert_raise") == [f"alert:{a.alert_id}" for a in first.alerts]
+
+        # the second run: one taxpayer newly high → its new_high as before (supervisors), no summary
+        newly = tax_id(107)
+        with store.writer() as w:
+            w.findings(Run("run-2", audit.now() + timedelta(days=1), {}, "fp2"), [],
+                       _scores({**{t: 0.9 for t in high}, newly: 0.97}, [*high, newly]))
+        second = alerts.evaluate(store).alerts
+        assert [(a.rule, a.user, a.subject) for a in second] == [("new_high", "supervisor", f"taxpayer:{newly}")]
+        assert second[0].title == f"新增高风险纳税人：首检7号贸易有限公司（{newly}）"
+    finally:
+        store.close()
+
+
+def test_first_run_summary_is_a_rule_of_its_own(tmp_path: Path) -> None:
+    """first_run is muted, switched and given roles like every other rule, apart from new_high."""
+    store, users, high = _one_run_workspace(tmp_path)
+    sup, inv = users["supervisor"], users["investigator"]
+    try:
+        assert alerts.rules(store)["first_run"].roles == ("supervisor",)
+        alerts.set_rule(store, sup, "first_run", roles=("supervisor", "investigator"))
+        alerts.subscribe(store, sup, muted=("first_run",))
+        assert [(a.rule, a.user) for a in alerts.evaluate(store).alerts] == [("first_run", "investigator")]
+        assert engine.first_run(engine.Context(store, audit.now(), alerts.rules(store), {}))[0].episode == "run-1"
+        alerts.set_rule(store, sup, "first_run", enabled=False)
+        alerts.subscribe(store, sup, muted=())
+        assert alerts.evaluate(store).alerts == []
+        assert alerts.inbox(store, inv)[0].data["count"] == len(high)
+    finally:
+        store.close()

@@ -50,3 +50,17 @@ def test_inbox_shows_where_a_fast_updates_alert_stands(fresh_env: Demo) -> None:
     standing = dict(zip(table["提醒"].str.removeprefix("新增高风险纳税人："), table["状态"], strict=True))
     assert standing == {"T1|run-a|fast": "快速更新（暂定）", "T2|run-a|fast": "快速更新，完整检测未确认",
                         "T2|run-a|fast|unconfirmed": "撤回快速更新的提醒", "T3|run-b": ""}
+
+
+def test_first_run_summary_links_to_the_risk_queue(fresh_env: Demo) -> None:
+    """The first run's summary names a few taxpayers; the page under it opens the risk queue, which holds them all.
+    No summary, no link."""
+    before = open_page(fresh_env, "supervisor", "alerts")
+    assert not before.get("page_link")
+    with open_store(fresh_env.uri) as store:
+        raise_candidates(store, context(store), [Candidate(
+            "first_run", "run-0", "run:run-0", "首次检测：3 家高风险纳税人", "详情", data={"run_id": "run-0", "count": 3})])
+    at = open_page(fresh_env, "supervisor", "alerts")
+    assert "首次检测：3 家高风险纳税人" in list(at.dataframe[0].value["提醒"])
+    [link] = at.get("page_link")
+    assert link.proto.label == "首次检测的高风险纳税人：打开风险队列" and link.proto.page.endswith("risk_queue")

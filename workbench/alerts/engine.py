@@ -66,8 +66,8 @@ def _name(store: Store, tax_id: str) -> str:
 
 
 def _names(store: Store, tax_ids: Sequence[str]) -> dict[str, str]:
-    """tax_id → "name（tax_id）" (the bare tax id when the taxpayer is unknown or nameless), read in one query: a
-    first run names every high taxpayer (AMLSim: 1,123 lookups of ~2 ms each one by one)."""
+    """tax_id → "name（tax_id）" (the bare tax id when the taxpayer is unknown or nameless), read in one query: a run
+    can make many taxpayers newly high (one by one, AMLSim's 1,123 high taxpayers took ~2 ms each)."""
     found = store.taxpayers(list(tax_ids)) if tax_ids else None
     named = {} if found is None else {t: n for t, n in zip(found.column("tax_id").to_pylist(),
                                                            found.column("name").to_pylist(), strict=True) if n}
@@ -80,29 +80,67 @@ def _high(scores: pa.Table) -> set[str]:
 
 
 def new_high(ctx: Context) -> list[Candidate]:
-    """Taxpayers high in the newest run and not high in the one before (all of the first run's high), except those
-    a fast update based on the run before already alerted (:mod:`workbench.fast_update`: the exact run confirms them,
-    no second alert); and for each provisional alert of such a fast update that the newest run does not confirm
-    (the taxpayer is not high in it), a follow-up to the people who got it (:func:`unconfirmed`)."""
+    """Taxpayers high in the newest run and not high in the one before, except those a fast update based on the run
+    before already alerted (:mod:`workbench.fast_update`: the exact run confirms them, no second alert); and for each
+    provisional alert of such a fast update that the newest run does not confirm (the taxpayer is not high in it), a
+    follow-up to the people who got it (:func:`unconfirmed`).
+
+    On a workspace's first run every high taxpayer would be "new": the rule's roles hear of them once, in the
+    summary of :func:`first_run`, and only the people watching a taxpayer get its alert here (``only_people``)."""
     from workbench import fast_update
 
     runs = ctx.store.runs()
     if not runs:
         return []
-    before = _high(ctx.store.scores(runs[1].run_id)) if len(runs) > 1 else set()
-    fast = fast_update.alerted(ctx.store, runs[1].run_id) if len(runs) > 1 else set()
+    first = len(runs) == 1
+    before = set() if first else _high(ctx.store.scores(runs[1].run_id))
+    fast = set() if first else fast_update.alerted(ctx.store, runs[1].run_id)
     scores = {r["tax_id"]: r for r in ctx.store.scores(runs[0].run_id).to_pylist()}
     high = {t for t, r in scores.items() if r["tier"] == "high"}
     out = unconfirmed(ctx, runs[1].run_id, runs[0].run_id, sorted(fast - high), scores) if fast - high else []
-    new = sorted(high - before - fast)
-    names = _names(ctx.store, new)
-    for tax_id in new:
+    new = [(t, ctx.watchers((t,))) for t in sorted(high - before - fast)]
+    if first:
+        new = [(t, people) for t, people in new if people]
+    names = _names(ctx.store, [t for t, _ in new])
+    for tax_id, people in new:
         row = scores[tax_id]
         out.append(Candidate("new_high", f"{tax_id}|{runs[0].run_id}", f"taxpayer:{tax_id}",
                              f"{_label('new_high')}：{names[tax_id]}",
-                             f"风险分 {row['score']:.2f}{_reasons(row['reasons'])}", ctx.watchers((tax_id,)),
-                             data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)}))
+                             f"风险分 {row['score']:.2f}{_reasons(row['reasons'])}", people,
+                             data={"tax_id": tax_id, "run_id": runs[0].run_id, "score": round(row["score"], 4)},
+                             only_people=first))
     return out
+
+
+#: how many of a first run's high-risk taxpayers the summary names in its detail, and lists in ``data.tax_ids``
+#: (highest score first; a webhook's payload stays small however many there are: the risk queue holds them all)
+FIRST_RUN_NAMED = 5
+FIRST_RUN_LISTED = 20
+
+
+def first_run(ctx: Context) -> list[Candidate]:
+    """The first detection run of a workspace (the store holds one run, so no fast update can wait to be
+    reconciled): one summary alert for the rule's roles instead of one ``new_high`` per taxpayer, titled
+    ``首次检测：N 家高风险纳税人``, naming the :data:`FIRST_RUN_NAMED` highest scores and pointing at the risk queue.
+    Subject ``run:<run id>``, episode the run id (raised once per run), ``data``: ``run_id``, ``count``, ``tax_ids``
+    (the :data:`FIRST_RUN_LISTED` highest, score descending, ties by tax id). Nothing when no taxpayer is high."""
+    runs = ctx.store.runs()
+    if len(runs) != 1:
+        return []
+    run_id = runs[0].run_id
+    rows = sorted(((str(r["tax_id"]), float(r["score"])) for r in ctx.store.scores(run_id).to_pylist()
+                   if r["tier"] == "high"), key=lambda r: (-r[1], r[0]))
+    if not rows:
+        return []
+    top = rows[:FIRST_RUN_NAMED]
+    names = _names(ctx.store, [t for t, _ in top])
+    more = f"等 {len(rows):,} 家" if len(rows) > len(top) else f"共 {len(rows):,} 家"
+    detail = (f"首次检测（运行 {run_id}）发现 {len(rows):,} 家高风险纳税人。风险分最高的："
+              + "；".join(f"{names[t]} {score:.2f}" for t, score in top)
+              + f"，{more}。请在「风险队列」页面逐一复核；此后的检测只对新增的高风险纳税人逐一提醒。")
+    return [Candidate("first_run", run_id, f"run:{run_id}", f"{_label('first_run')}：{len(rows):,} 家高风险纳税人",
+                      detail, data={"run_id": run_id, "count": len(rows),
+                                    "tax_ids": [t for t, _ in rows[:FIRST_RUN_LISTED]]})]
 
 
 def unconfirmed(ctx: Context, based_on: str, run_id: str, tax_ids: list[str],
@@ -261,7 +299,7 @@ def burst(ctx: Context) -> list[Candidate]:
 
 #: the rules evaluated from the store's state (verify_void is an event, see :func:`verify_void`)
 EVALUATORS: dict[str, Callable[[Context], list[Candidate]]] = {
-    "new_high": new_high, "new_ring": new_ring, "case_overdue": case_overdue, "appeal_overdue": appeal_overdue,
+    "new_high": new_high, "first_run": first_run, "new_ring": new_ring, "case_overdue": case_overdue, "appeal_overdue": appeal_overdue,
     "burst": burst, "case_assigned": case_assigned, "appeal_filed": appeal_filed,
 }
 

@@ -144,6 +144,7 @@ class Rule:
 #: the defaults; supervisors change them with ``fapiao alerts rules set`` (stored as the ``alert_rules`` record)
 DEFAULT_RULES: dict[str, Rule] = {
     "new_high": Rule("new_high", roles=("supervisor",)),
+    "first_run": Rule("first_run", roles=("supervisor",)),      # the first run: one summary, not one per taxpayer
     "new_ring": Rule("new_ring", params={"min_score": 0.0}),
     "case_overdue": Rule("case_overdue", roles=("supervisor",), params={"days": 0}),   # 0: FAPIAO_CASE_DAYS
     "appeal_overdue": Rule("appeal_overdue", roles=("supervisor",)),

@@ -362,8 +362,8 @@ class AlertOut(BaseModel):
     """One alert of the caller's inbox (docs/alerts.md)."""
 
     alert_id: str
-    rule: str = Field(description="new_high, new_ring, case_overdue, appeal_overdue, burst, case_assigned, "
-                                  "appeal_filed or verify_void")
+    rule: str = Field(description="new_high, first_run, new_ring, case_overdue, appeal_overdue, burst, "
+                                  "case_assigned, appeal_filed or verify_void")
     subject: str = Field(description="what it is about, as kind:id")
     title: str
     detail: str

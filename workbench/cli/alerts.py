@@ -32,7 +32,8 @@ def alerts_group() -> None:
 
     \b
     Rules (supervisors switch them and set thresholds: fapiao alerts rule):
-      new_high        a taxpayer newly in the high tier (supervisors; watchers)
+      new_high        a taxpayer newly in the high tier (supervisors from the second run on; watchers)
+      first_run       the first run: one summary of its high-risk taxpayers (supervisors)
       new_ring        a new ring touching a watched taxpayer or an open case (watchers; case owner, assignee)
       case_overdue    a case open longer than FAPIAO_CASE_DAYS (owner, assignee, supervisors)
       appeal_overdue  an appeal past its due date (supervisors, who recorded it)

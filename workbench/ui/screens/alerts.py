@@ -36,6 +36,11 @@ if found:
         tr("详情", "detail"): a.detail, tr("案件", "case"): a.case_id or "",
         tr("已读", "read"): "" if a.read_at is None else "✓", tr("编号", "id"): a.alert_id} for a in found]),
         "alerts", width="stretch", column_config={tr("状态", "standing"): st.column_config.TextColumn(width="medium")})
+    if allowed(user.roles, "view_risk_queue") and any(a.rule == "first_run" for a in found):
+        # the first run's summary names a few of its high-risk taxpayers: the queue holds them all
+        st.page_link("screens/risk_queue.py", label=tr("首次检测的高风险纳税人：打开风险队列",
+                                                      "The first run's high-risk taxpayers: open the risk queue"),
+                     icon=":material/priority_high:")
     unread_ids = [a.alert_id for a in found if a.read_at is None]
     if unread_ids:
         picked = st.multiselect(tr("标为已读", "Mark read"), unread_ids, placeholder=pick())
