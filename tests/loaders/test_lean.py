@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
@@ -125,3 +128,44 @@ def test_load_command_ends_without_the_interpreter_teardown(tmp_path: Path) -> N
     # a load that fails still exits through the usual error path: one clear line, status 1
     bad = _run(FAST_EXIT, str(tmp_path / "missing.csv"), str(tmp_path / "ws2"), str(tmp_path / "r2"))
     assert bad.returncode == 1 and "error" in bad.stderr.lower()
+
+
+HEAPS = """
+import ctypes, json, sys, tempfile, threading
+if sys.argv[1] == "one":
+    from loaders.lean import one_heap
+    one_heap()
+ready = threading.Barrier(4)
+kept = []
+def work():
+    ready.wait()                       # all four allocate at once, each on its own thread
+    kept.append([bytearray(1 << 16) for _ in range(64)])
+    ready.wait()
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+with tempfile.NamedTemporaryFile(suffix=".xml") as f:
+    fp = libc.fopen(f.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    print(json.dumps({"heaps": open(f.name).read().count("<heap nr=")}))
+"""
+
+
+def test_a_load_process_allocates_from_one_heap_for_all_threads() -> None:
+    """loaders.lean.one_heap: threads share the C library's one heap (glibc's malloc_info lists the heaps), where by
+    default each thread that allocates while others do gets a heap of its own."""
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only: one_heap does nothing on other C libraries")
+    counts = {}
+    for mode in ("default", "one"):
+        out = _run(HEAPS, mode)
+        assert out.returncode == 0, out.stderr
+        counts[mode] = json.loads(out.stdout.strip().splitlines()[-1])["heaps"]
+    assert counts["one"] == 1
+    assert counts["default"] > 1
