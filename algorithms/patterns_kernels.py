@@ -70,18 +70,6 @@ def window_breadth(starts: I64, ends: I64, t: I64, cp: I64, side: I64, widths: I
 
 
 @njit(cache=True)
-def chain_depth(first: I64, second: I64, n_events: int) -> I64:
-    """Longest time-respecting chain (in hops) ending at each invoice, over continuation pairs
-    ``first[i] → second[i]`` sorted by the first invoice's time (a DAG: a continuation is strictly later)."""
-    depth = np.ones(n_events, dtype=np.int64)
-    for i in range(len(first)):
-        d = depth[first[i]] + 1
-        if d > depth[second[i]]:
-            depth[second[i]] = d
-    return depth
-
-
-@njit(cache=True)
 def draws_breadth(u: F64, first: I64, size: I64, pool_t: I64, cp: I64, side: I64, widths: I64, n_codes: int,
                   both: bool) -> I64:
     """:func:`window_breadth`'s statistic for one unit's events in each of many draws of their issue times (the

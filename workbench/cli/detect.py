@@ -188,6 +188,10 @@ def detect(store_uri: str | None, out_dir: Path | None, progress: bool, engine: 
                                   f"快速更新（暂定）{up.fast_id}：{up.scores.num_rows:,} 户受影响，新增高风险 "
                                   f"{len(up.newly_high)} 户，提醒 {up.alerts_raised} 条，{up.seconds['total']:.2f} 秒；"
                                   f"基于运行 {up.based_on}，完整检测随后确认")
+            from algorithms.kernel_cache import compile_note
+
+            if note := compile_note():   # on stderr, as the stage table: --json output stays one document
+                console.print(note)
             result = run_detection(store, params, progress=progress, incremental=incremental, **who)
         raised = alerts.evaluate(store, actor=actor)
     table = Table(title=f"run {result.run.run_id}", show_edge=False)

@@ -212,8 +212,11 @@ def demo(data_dir: Path, taxpayers: int, invoices: int, seed: int, store_uri: st
                     and (data_dir / "findings" / "rings.csv").is_file() and loaded_stamp.is_file() and not fresh_data:
                 click.echo(f"  run {runs[0].run_id} already there: kept")
             else:
+                from algorithms.kernel_cache import compile_note
                 from workbench import audit
 
+                if note := compile_note():
+                    click.echo(f"  {note}")
                 result = run_detection(store, progress=True, audit_as=audit.cli_actor())
                 write_outputs(result, data_dir / "findings")
                 tiers = result.scores.column("tier").to_pylist()

@@ -116,10 +116,12 @@ else:
                                   "placeholder": tr("不启用", "off") if s.off else None, "key": f"imp_{f.name}"}
             values[f.name] = cols[i % 3].number_input(tr(s.zh, s.flag.lstrip("-")), **kw)
     if st.button(tr("运行检测", "Run detection"), key="imp_detect"):
+        from algorithms.kernel_cache import compile_note
         from workbench.detect import run_detection
 
         try:
-            with st.spinner(tr("正在检测团伙并评分…", "Finding rings and scoring…")):
+            with st.spinner(tr("正在检测团伙并评分…", "Finding rings and scoring…") + (
+                    f" {note}" if (note := compile_note()) else "")):
                 params = DetectionParams(**{k: (int(v) if v is not None and is_int(f) else v)
                                             for (f, _), (k, v) in zip(specs(), values.items(), strict=True)})
                 result = run_detection(store, params, user=user)   # audited with its findings, one transaction
