@@ -1,6 +1,6 @@
-"""The load pipeline's overlap: the original copied and hashed beside the load (kept only when the load completes),
-and batches checked on several threads while the store writes run on their own, with the file's row order, the
-quarantine and the accounting the same as one thread doing everything in turn."""
+"""The load pipeline's overlap: the original copied and hashed beside the writer's last transactions (kept only when
+the load completes), and batches checked on several threads while the store writes run on their own, with the file's
+row order, the quarantine and the accounting the same as one thread doing everything in turn."""
 
 from __future__ import annotations
 
@@ -91,6 +91,31 @@ def test_a_load_keeps_its_staged_original_and_indexes_every_loaded_row(tmp_path:
     first = stored.column("key")[0].as_py()
     assert [(o["key"], o["sha256"], o["source"]) for o in Evidence(root).originals(first)] == \
         [(first, sha, csv_file.name)]
+
+
+def test_the_original_is_copied_once_every_batch_is_handed_to_the_writer(
+        tmp_path: Path, csv_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy and hash run beside the writer's last transactions, not beside the first batch's read (both cores
+    are busy then, and the first batch is what the rest of the load waits for)."""
+    handed: list[int] = []
+    seen_by_stage: list[int] = []
+    real_submit, real_stage = load._StoreWrites.submit, Evidence.stage
+
+    def submit(self: Any, job: Callable[[], None]) -> None:
+        handed.append(1)
+        real_submit(self, job)
+
+    def stage(self: Evidence, path: Path) -> Any:
+        seen_by_stage.append(len(handed))
+        return real_stage(self, path)
+
+    monkeypatch.setattr(load._StoreWrites, "submit", submit)
+    monkeypatch.setattr(Evidence, "stage", stage)
+    with EmbeddedStore(tmp_path / "ws") as store:
+        report = load.load_files(store, csv_file, report_dir=tmp_path / "r", threads=2, batch_rows=3000)
+        kept = Evidence(evidence_dir(store)).path_of(sha256_file(csv_file))
+    assert report.loaded > 0 and len(handed) >= 3 and kept.read_bytes() == csv_file.read_bytes()
+    assert seen_by_stage == [len(handed)]       # started once, after the last hand-over
 
 
 def test_a_load_failing_in_a_store_write_leaves_no_index_and_no_staged_copy(
