@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from graph.core import schema, vocab
 from graph.core.errors import InvalidData, NotFound, PermissionDenied
-from graph.core.model import Run
+from graph.core.model import Ring, Run
 from graph.embedded import EmbeddedStore
 from graph.store import Store
 from tests.helpers.wb_data import PASSWORD, ROLE_USERS, Demo, tax_id
@@ -265,7 +266,7 @@ def test_first_run_raises_one_summary_and_watchers_hear_of_their_taxpayer(tmp_pa
             ("first_run", "supervisor", "run:run-1"), ("new_high", "investigator", f"taxpayer:{high[3]}")]
         [summary] = alerts.inbox(store, sup)
         assert summary.title == "首次检测：7 家高风险纳税人"
-        assert summary.data == {"run_id": "run-1", "count": 7, "tax_ids": high}      # score descending
+        assert summary.data == {"run_id": "run-1", "count": 7, "tax_ids": high, "rings": 0}   # score descending
         named = [f"首检{i}号贸易有限公司（{t}）" for i, t in enumerate(high)]
         assert all(n in summary.detail for n in named[:5]) and not any(n in summary.detail for n in named[5:])
         assert "等 7 家" in summary.detail and "风险队列" in summary.detail
@@ -304,5 +305,36 @@ def test_first_run_summary_is_a_rule_of_its_own(tmp_path: Path) -> None:
         alerts.subscribe(store, sup, muted=())
         assert alerts.evaluate(store).alerts == []
         assert alerts.inbox(store, inv)[0].data["count"] == len(high)
+    finally:
+        store.close()
+
+
+def test_a_first_runs_rings_reach_the_roles_in_the_summary_and_watchers_one_by_one(tmp_path: Path) -> None:
+    """new_ring given roles would send one alert per ring on a first run (every ring is new, 2,415 on AMLSim): the
+    roles hear the count in the first_run summary; a watcher of a member still gets that ring's alert, and only
+    the watcher. On the second run, a new ring reaches the roles again."""
+    store, users, high = _one_run_workspace(tmp_path)
+    sup, inv = users["supervisor"], users["investigator"]
+    rings = [Ring(f"ring-{i}", "run-1", "cycle", (high[2 * i], high[2 * i + 1]), (), 0.9, "环路") for i in range(3)]
+    try:
+        with store.writer() as w:
+            w.findings(Run("run-1", audit.now(), {}, "fp1"), rings,
+                       _scores({t: 0.95 - i / 100 for i, t in enumerate(high)}, high))
+        alerts.set_rule(store, sup, "new_ring", roles=("supervisor",))
+        alerts.subscribe(store, inv, watch=(high[1],))
+        got = alerts.evaluate(store).alerts
+        assert sorted((a.rule, a.user, a.subject) for a in got) == [
+            ("first_run", "supervisor", "run:run-1"), ("new_high", "investigator", f"taxpayer:{high[1]}"),
+            ("new_ring", "investigator", "ring:ring-0")]
+        [summary] = alerts.inbox(store, sup)
+        assert summary.data["rings"] == 3 and "3 个团伙" in summary.detail
+
+        more = [*rings, Ring("ring-9", "run-2", "cycle", (high[5], high[6]), (), 0.9, "环路")]
+        with store.writer() as w:
+            w.findings(Run("run-2", audit.now() + timedelta(days=1), {}, "fp2"),
+                       [dataclasses.replace(r, ring_id=f"{r.ring_id}-2", run_id="run-2") for r in more],
+                       _scores({t: 0.95 - i / 100 for i, t in enumerate(high)}, high))
+        assert [(a.rule, a.user, a.subject) for a in alerts.evaluate(store).alerts] == [
+            ("new_ring", "supervisor", "ring:ring-9-2")]
     finally:
         store.close()

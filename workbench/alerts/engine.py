@@ -123,7 +123,8 @@ def first_run(ctx: Context) -> list[Candidate]:
     reconciled): one summary alert for the rule's roles instead of one ``new_high`` per taxpayer, titled
     ``首次检测：N 家高风险纳税人``, naming the :data:`FIRST_RUN_NAMED` highest scores and pointing at the risk queue.
     Subject ``run:<run id>``, episode the run id (raised once per run), ``data``: ``run_id``, ``count``, ``tax_ids``
-    (the :data:`FIRST_RUN_LISTED` highest, score descending, ties by tax id). Nothing when no taxpayer is high."""
+    (the :data:`FIRST_RUN_LISTED` highest, score descending, ties by tax id), ``rings`` (how many the run found;
+    :func:`new_ring` leaves a first run's rings to this summary too). Nothing when no taxpayer is high."""
     runs = ctx.store.runs()
     if len(runs) != 1:
         return []
@@ -132,15 +133,16 @@ def first_run(ctx: Context) -> list[Candidate]:
                    if r["tier"] == "high"), key=lambda r: (-r[1], r[0]))
     if not rows:
         return []
+    rings = ctx.store.rings_count(run_id)
     top = rows[:FIRST_RUN_NAMED]
     names = _names(ctx.store, [t for t, _ in top])
     more = f"等 {len(rows):,} 家" if len(rows) > len(top) else f"共 {len(rows):,} 家"
-    detail = (f"首次检测（运行 {run_id}）发现 {len(rows):,} 家高风险纳税人。风险分最高的："
+    detail = (f"首次检测（运行 {run_id}）发现 {len(rows):,} 家高风险纳税人、{rings:,} 个团伙。风险分最高的："
               + "；".join(f"{names[t]} {score:.2f}" for t, score in top)
-              + f"，{more}。请在「风险队列」页面逐一复核；此后的检测只对新增的高风险纳税人逐一提醒。")
+              + f"，{more}。请在「风险队列」「团伙」页面逐一复核；此后的检测只对新增的高风险纳税人和团伙逐一提醒。")
     return [Candidate("first_run", run_id, f"run:{run_id}", f"{_label('first_run')}：{len(rows):,} 家高风险纳税人",
                       detail, data={"run_id": run_id, "count": len(rows),
-                                    "tax_ids": [t for t, _ in rows[:FIRST_RUN_LISTED]]})]
+                                    "tax_ids": [t for t, _ in rows[:FIRST_RUN_LISTED]], "rings": rings})]
 
 
 def unconfirmed(ctx: Context, based_on: str, run_id: str, tax_ids: list[str],
@@ -186,11 +188,14 @@ def _open_cases(store: Store) -> list[cases.Case]:
 
 def new_ring(ctx: Context) -> list[Candidate]:
     """Rings of the newest run whose member set the previous run lacked and that touch a watched taxpayer
-    or a taxpayer of an open case (then the case's owner and assignee hear of it)."""
+    or a taxpayer of an open case (then the case's owner and assignee hear of it); the rule's roles, when it has
+    any, hear of every new ring. On a workspace's first run every ring is new: the roles hear of them in the summary
+    of :func:`first_run`, and only the watchers and the cases' people get a ring's alert here (``only_people``)."""
     runs = ctx.store.runs()
     if not runs:
         return []
     rule = ctx.rules["new_ring"]
+    first = len(runs) == 1
     old = {frozenset(r.members) for r in ctx.store.rings(runs[1].run_id)} if len(runs) > 1 else set()
     open_cases = _open_cases(ctx.store)
     out = []
@@ -202,7 +207,7 @@ def new_ring(ctx: Context) -> list[Candidate]:
         people = set(ctx.watchers(ring.members))
         for c in touched:
             people.update(p for p in (c.owner, c.assignee) if p)
-        if not people and not rule.roles:
+        if not people and (first or not rule.roles):
             continue
         kind = vocab.zh(vocab.RING_KINDS, ring.kind)
         case_ids = [c.case_id for c in touched]
@@ -210,7 +215,8 @@ def new_ring(ctx: Context) -> list[Candidate]:
                              f"{_label('new_ring')}：{kind} {len(ring.members)} 家企业",
                              ring.evidence + (f"; 涉及案件 {', '.join(case_ids)}" if case_ids else ""),
                              frozenset(people), touched[0] if touched else None,
-                             {"ring_id": ring.ring_id, "members": list(ring.members), "cases": case_ids}))
+                             {"ring_id": ring.ring_id, "members": list(ring.members), "cases": case_ids},
+                             only_people=first))
     return out
 
 
@@ -299,8 +305,8 @@ def burst(ctx: Context) -> list[Candidate]:
 
 #: the rules evaluated from the store's state (verify_void is an event, see :func:`verify_void`)
 EVALUATORS: dict[str, Callable[[Context], list[Candidate]]] = {
-    "new_high": new_high, "first_run": first_run, "new_ring": new_ring, "case_overdue": case_overdue, "appeal_overdue": appeal_overdue,
-    "burst": burst, "case_assigned": case_assigned, "appeal_filed": appeal_filed,
+    "new_high": new_high, "first_run": first_run, "new_ring": new_ring, "case_overdue": case_overdue,
+    "appeal_overdue": appeal_overdue, "burst": burst, "case_assigned": case_assigned, "appeal_filed": appeal_filed,
 }
 
 
