@@ -59,32 +59,34 @@ def plain_allocator() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
-    one_heap()
+    one_heap_per_core()
 
 
 #: glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
-def one_heap() -> None:
-    """The C library's malloc set up for a load, for the rest of the process: one heap for all threads, and freed
-    memory kept in it for the next batch.
+def one_heap_per_core() -> None:
+    """The C library's malloc set up for a load, for the rest of the process: at most one heap per core shared by
+    all threads, and freed memory kept in it for the next batch.
 
-    By default glibc gives each thread a heap of its own (an arena), blocks of 128 KiB-32 MiB go straight to the
-    system until a first free raises that limit, and the top of a heap is handed back once 2x that limit is free.
-    A load allocates on one thread (the reader, a checking thread) what another frees (the store writer), so each
-    heap grew with the others' free memory beside it: ``fapiao load`` of the generated 1M-row CSV reached 1.1 GiB of
-    heap with ~600 MiB in use, every page of it first touched through a page fault (~345,000 faults, ~1.3 CPU-s in
-    the kernel). One arena (M_ARENA_MAX 1), blocks up to 32 MiB from the heap and a 1 GiB trim threshold:
-    285,000-317,000 faults, 0.1-0.25 CPU-s less in the kernel, ~140 MB less peak memory, user time unchanged, in
-    runs alternating with the default (docs/data-format.md, Speed). Nothing happens where the C library has no
-    ``mallopt`` (not glibc)."""
+    By default glibc gives each thread a heap of its own (up to 8 per core), blocks of 128 KiB-32 MiB go straight
+    to the system until a first free raises that limit, and the top of a heap is handed back once 2x that limit is
+    free. A load allocates on one thread (the reader, a checking thread) what another frees (the store writer), so
+    each heap grew with the others' free memory beside it: ``fapiao load`` of the generated 1M-row CSV reached
+    1.1 GiB of heap with ~600 MiB in use, every page of it first touched through a page fault (~345,000 faults,
+    ~1.3 CPU-s in the kernel). With one heap per core (M_ARENA_MAX), blocks up to 32 MiB from the heap and a 1 GiB
+    trim threshold: 242,000-277,000 faults and ~140 MB less peak memory, CPU time unchanged, on the 2-core build
+    machine (one heap in all gave the same there; per core leaves a many-core machine's threads their own locks).
+    docs/data-format.md, Speed. Nothing happens where the C library has no ``mallopt`` (not glibc)."""
     import ctypes
+    import os
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    for param, value in ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 1 << 30)):
+    for param, value in ((_M_ARENA_MAX, os.cpu_count() or 1), (_M_MMAP_THRESHOLD, 32 << 20),
+                         (_M_TRIM_THRESHOLD, 1 << 30)):
         mallopt(param, value)

@@ -131,17 +131,18 @@ def test_load_command_ends_without_the_interpreter_teardown(tmp_path: Path) -> N
 
 
 HEAPS = """
-import ctypes, json, sys, tempfile, threading
-if sys.argv[1] == "one":
-    from loaders.lean import one_heap
-    one_heap()
-ready = threading.Barrier(4)
+import ctypes, json, os, sys, tempfile, threading
+if sys.argv[1] == "capped":
+    from loaders.lean import one_heap_per_core
+    one_heap_per_core()
+n = (os.cpu_count() or 1) + 3
+ready = threading.Barrier(n)
 kept = []
 def work():
-    ready.wait()                       # all four allocate at once, each on its own thread
+    ready.wait()                       # all allocate at once, each on its own thread
     kept.append([bytearray(1 << 16) for _ in range(64)])
     ready.wait()
-threads = [threading.Thread(target=work) for _ in range(4)]
+threads = [threading.Thread(target=work) for _ in range(n)]
 for t in threads: t.start()
 for t in threads: t.join()
 libc = ctypes.CDLL(None)
@@ -153,19 +154,19 @@ with tempfile.NamedTemporaryFile(suffix=".xml") as f:
     fp = libc.fopen(f.name.encode(), b"w")
     libc.malloc_info(0, fp)
     libc.fclose(fp)
-    print(json.dumps({"heaps": open(f.name).read().count("<heap nr=")}))
+    print(json.dumps({"heaps": open(f.name).read().count("<heap nr="), "cores": os.cpu_count() or 1}))
 """
 
 
-def test_a_load_process_allocates_from_one_heap_for_all_threads() -> None:
-    """loaders.lean.one_heap: threads share the C library's one heap (glibc's malloc_info lists the heaps), where by
-    default each thread that allocates while others do gets a heap of its own."""
+def test_a_load_process_allocates_from_one_heap_per_core() -> None:
+    """loaders.lean.one_heap_per_core: the threads share at most one of the C library's heaps per core (glibc's
+    malloc_info lists the heaps), where by default each thread that allocates while others do gets its own."""
     if platform.libc_ver()[0] != "glibc":
-        pytest.skip("glibc only: one_heap does nothing on other C libraries")
-    counts = {}
-    for mode in ("default", "one"):
+        pytest.skip("glibc only: one_heap_per_core does nothing on other C libraries")
+    got = {}
+    for mode in ("default", "capped"):
         out = _run(HEAPS, mode)
         assert out.returncode == 0, out.stderr
-        counts[mode] = json.loads(out.stdout.strip().splitlines()[-1])["heaps"]
-    assert counts["one"] == 1
-    assert counts["default"] > 1
+        got[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["capped"]["heaps"] <= got["capped"]["cores"]
+    assert got["default"]["heaps"] > got["default"]["cores"]
