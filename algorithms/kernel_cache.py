@@ -3,7 +3,7 @@
 The detectors' hot loops are numba functions compiled on their first call and cached on disk (``cache=True``: in
 ``__pycache__`` next to the module, or under ``NUMBA_CACHE_DIR``). The first ``fapiao detect`` after an install or
 an upgrade compiles them all, ~20-40 s on the 2-core build machine, during which the stage it is in seems to hang;
-the command says so beforehand when :func:`uncached` finds any of them missing.
+the command says so beforehand (:func:`compile_note`) when :func:`uncached` finds one of the slow ones missing.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A lean start for a process that only loads (``fapiao load``): a library nothing on the load path uses, and
-an allocator that suits a load (:func:`plain_allocator`).
+an allocator that suits a load (:func:`plain_allocator`, :func:`one_heap_per_core`).
 
 Start-up is a fixed cost of every ``fapiao load``; one import in it did no work for a load: **pandas** (~0.5 CPU-s),
 which pyarrow imports on the first ``pa.array`` / ``pa.scalar`` of the process only to ask whether the value is a
@@ -39,12 +39,14 @@ class _Absent(MetaPathFinder):
 
 
 def lean_load_process() -> list[str]:
-    """Make the :data:`SKIPPED` modules not yet imported unimportable in this process, and have Arrow allocate
-    with the C library's malloc (:func:`plain_allocator`); returns the names of the modules skipped."""
+    """Make the :data:`SKIPPED` modules not yet imported unimportable in this process, have Arrow allocate with the
+    C library's malloc (:func:`plain_allocator`) and that malloc keep few heaps (:func:`one_heap_per_core`); returns
+    the names of the modules skipped."""
     names = [n for n in SKIPPED if n not in sys.modules]
     if names and not any(isinstance(f, _Absent) for f in sys.meta_path):
         sys.meta_path.insert(0, _Absent(names))
     plain_allocator()
+    one_heap_per_core()
     return names
 
 
@@ -59,7 +61,6 @@ def plain_allocator() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
-    one_heap_per_core()
 
 
 #: glibc's mallopt parameters (malloc.h)
